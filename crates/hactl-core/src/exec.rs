@@ -1,0 +1,231 @@
+//! The execution order of a plan: a DAG of steps.
+//!
+//! Creates and updates wait for what they depend on in the desired graph; deletions wait
+//! for the objects that depended on them (from state) to be deleted or updated away; a
+//! replacement is a delete followed by a create of the same address.
+
+use crate::address::Address;
+use crate::graph::find_cycles;
+use crate::plan::{ActionType, Plan};
+use petgraph::graph::{DiGraph, NodeIndex};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Phase {
+    Delete,
+    Create,
+    Update,
+    /// State-only bookkeeping (adopt, forget).
+    Record,
+}
+
+/// One step: a phase of the plan's action at index `action`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Step {
+    pub action: usize,
+    pub phase: Phase,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the plan cannot be ordered: cycle through {0:?}")]
+pub struct OrderError(pub Vec<Vec<String>>);
+
+pub fn execution_graph(plan: &Plan) -> Result<DiGraph<Step, ()>, OrderError> {
+    let mut g: DiGraph<Step, ()> = DiGraph::new();
+    let mut deletes: BTreeMap<&Address, NodeIndex> = BTreeMap::new();
+    let mut finals: BTreeMap<&Address, NodeIndex> = BTreeMap::new();
+    let mut updates: BTreeMap<&Address, NodeIndex> = BTreeMap::new();
+
+    for (i, a) in plan.actions.iter().enumerate() {
+        let mut add = |phase| g.add_node(Step { action: i, phase });
+        match a.action {
+            ActionType::Create => {
+                finals.insert(&a.address, add(Phase::Create));
+            }
+            ActionType::Update => {
+                let n = add(Phase::Update);
+                finals.insert(&a.address, n);
+                updates.insert(&a.address, n);
+            }
+            ActionType::Replace => {
+                let d = add(Phase::Delete);
+                let c = add(Phase::Create);
+                deletes.insert(&a.address, d);
+                finals.insert(&a.address, c);
+            }
+            ActionType::Delete => {
+                deletes.insert(&a.address, add(Phase::Delete));
+            }
+            ActionType::Adopt => {
+                finals.insert(&a.address, add(Phase::Record));
+            }
+            ActionType::Forget => {
+                add(Phase::Record);
+            }
+        }
+    }
+
+    for a in &plan.actions {
+        // Forward steps wait for their desired dependencies.
+        if let (Some(&me), Some(spec)) = (finals.get(&a.address), a.desired.as_ref()) {
+            for dep in spec.dependencies() {
+                if let Some(&d) = finals.get(&dep) {
+                    g.update_edge(d, me, ());
+                }
+            }
+        }
+        // A replacement creates after it deleted.
+        if a.action == ActionType::Replace {
+            g.update_edge(deletes[&a.address], finals[&a.address], ());
+        }
+    }
+
+    // Deletions wait for the former dependents: their deletion always; their update only
+    // when this is a pure delete (a replaced object's dependents are updated after the
+    // new object exists, since they need its new id).
+    for a in &plan.actions {
+        for dep in &a.prior_depends_on {
+            let Some(&del) = deletes.get(dep) else { continue };
+            if let Some(&mine) = deletes.get(&a.address) {
+                g.update_edge(mine, del, ());
+            }
+            let target_is_pure_delete = plan
+                .actions
+                .iter()
+                .any(|x| &x.address == dep && x.action == ActionType::Delete);
+            if target_is_pure_delete {
+                if let Some(&up) = updates.get(&a.address) {
+                    g.update_edge(up, del, ());
+                }
+            }
+        }
+    }
+
+    let cycles = find_cycles(&g);
+    if !cycles.is_empty() {
+        let named = cycles
+            .into_iter()
+            .map(|c| {
+                c.into_iter()
+                    .map(|s| format!("{:?} {}", s.phase, plan.actions[s.action].address))
+                    .collect()
+            })
+            .collect();
+        return Err(OrderError(named));
+    }
+    Ok(g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::ResourceSpec;
+    use crate::plan::{PlanMode, PlannedAction};
+    use crate::value::Ref;
+    use petgraph::algo::has_path_connecting;
+
+    fn a(s: &str) -> Address {
+        Address::parse(s).unwrap()
+    }
+
+    fn act(addr: &str, action: ActionType, deps: &[&str], prior: &[&str]) -> PlannedAction {
+        let mut spec = ResourceSpec::new(a(addr), "t");
+        for (i, d) in deps.iter().enumerate() {
+            spec = spec.prop(&format!("r{i}"), Ref::new(&a(d), "id"));
+        }
+        PlannedAction {
+            address: a(addr),
+            kind: "t".into(),
+            action,
+            id: None,
+            reason: None,
+            changes: vec![],
+            desired: (action != ActionType::Delete).then_some(spec),
+            prior_depends_on: prior.iter().map(|p| a(p)).collect(),
+            adopted: false,
+            live_outputs: Default::default(),
+        }
+    }
+
+    fn plan(actions: Vec<PlannedAction>) -> Plan {
+        Plan {
+            format_version: 1,
+            stack: "s".into(),
+            mode: PlanMode::Apply,
+            state_lineage: "l".into(),
+            state_serial: 0,
+            actions,
+            unmanaged: vec![],
+        }
+    }
+
+    fn node(g: &DiGraph<Step, ()>, p: &Plan, addr: &str, phase: Phase) -> NodeIndex {
+        g.node_indices()
+            .find(|n| p.actions[g[*n].action].address.as_str() == addr && g[*n].phase == phase)
+            .unwrap()
+    }
+
+    fn before(g: &DiGraph<Step, ()>, x: NodeIndex, y: NodeIndex) -> bool {
+        has_path_connecting(g, x, y, None)
+    }
+
+    #[test]
+    fn creates_follow_dependencies_and_independent_branches_are_unordered() {
+        let p = plan(vec![
+            act("vpc.main", ActionType::Create, &[], &[]),
+            act("subnet.a.x", ActionType::Create, &["vpc.main"], &[]),
+            act("subnet.b.x", ActionType::Create, &["vpc.main"], &[]),
+        ]);
+        let g = execution_graph(&p).unwrap();
+        let vpc = node(&g, &p, "vpc.main", Phase::Create);
+        let sa = node(&g, &p, "subnet.a.x", Phase::Create);
+        let sb = node(&g, &p, "subnet.b.x", Phase::Create);
+        assert!(before(&g, vpc, sa) && before(&g, vpc, sb));
+        assert!(!before(&g, sa, sb) && !before(&g, sb, sa));
+    }
+
+    #[test]
+    fn replacement_deletes_dependents_first_and_recreates_them_after() {
+        // subnet replaced; its association is replaced too (its subnet id is unknown).
+        let p = plan(vec![
+            act("subnet.a.x", ActionType::Replace, &["vpc.main"], &["vpc.main"]),
+            act("rta.a.x", ActionType::Replace, &["subnet.a.x"], &["subnet.a.x"]),
+        ]);
+        let g = execution_graph(&p).unwrap();
+        let d_rta = node(&g, &p, "rta.a.x", Phase::Delete);
+        let d_sub = node(&g, &p, "subnet.a.x", Phase::Delete);
+        let c_sub = node(&g, &p, "subnet.a.x", Phase::Create);
+        let c_rta = node(&g, &p, "rta.a.x", Phase::Create);
+        assert!(before(&g, d_rta, d_sub));
+        assert!(before(&g, d_sub, c_sub));
+        assert!(before(&g, c_sub, c_rta));
+    }
+
+    #[test]
+    fn pure_delete_waits_for_dependents_updated_away() {
+        // nat.b goes away (nat mode per-az -> single); the private route of b moves to nat.a.
+        let p = plan(vec![
+            act("route.private.b", ActionType::Update, &["nat.a"], &["nat.b"]),
+            act("nat.b", ActionType::Delete, &[], &["eip.b"]),
+            act("eip.b", ActionType::Delete, &[], &[]),
+        ]);
+        let g = execution_graph(&p).unwrap();
+        let up = node(&g, &p, "route.private.b", Phase::Update);
+        let d_nat = node(&g, &p, "nat.b", Phase::Delete);
+        let d_eip = node(&g, &p, "eip.b", Phase::Delete);
+        assert!(before(&g, up, d_nat));
+        assert!(before(&g, d_nat, d_eip));
+    }
+
+    #[test]
+    fn destroy_runs_in_reverse_dependency_order() {
+        let p = plan(vec![
+            act("vpc.main", ActionType::Delete, &[], &[]),
+            act("subnet.a.x", ActionType::Delete, &[], &["vpc.main"]),
+            act("rta.a.x", ActionType::Delete, &[], &["subnet.a.x"]),
+        ]);
+        let g = execution_graph(&p).unwrap();
+        assert!(before(&g, node(&g, &p, "rta.a.x", Phase::Delete), node(&g, &p, "subnet.a.x", Phase::Delete)));
+        assert!(before(&g, node(&g, &p, "subnet.a.x", Phase::Delete), node(&g, &p, "vpc.main", Phase::Delete)));
+    }
+}
