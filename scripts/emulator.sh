@@ -10,6 +10,7 @@
 #   status   print whether it is running and its health JSON
 #   reset    stop, wipe emulator state, start again
 #   env      print the AWS_* exports for clients: eval "$(scripts/emulator.sh env)"
+#            (then `.emulator/venv/bin/aws ...` or any SDK talks to the emulator)
 #
 # Everything lives under <repo>/.emulator (venv, pid, log, LocalStack filesystem, caches).
 # Knobs: EMULATOR_PYTHON=/path/to/python3.13, EMULATOR_START_TIMEOUT=120 (seconds).
@@ -241,7 +242,8 @@ cmd_reset() {
 }
 
 cmd_env() {
-    echo "export AWS_ENDPOINT_URL=http://$HOSTPORT AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1"
+    # AWS_DEFAULT_REGION too: the aws CLI v1 in the venv ignores AWS_REGION.
+    echo "export AWS_ENDPOINT_URL=http://$HOSTPORT AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1"
 }
 
 case "${1:-}" in

@@ -14,7 +14,12 @@ build="$(mktemp -d)"
 trap 'rm -rf "$build"' EXIT
 cp -r "$SRC"/. "$build"/
 
-args=(install --quiet --disable-pip-version-check --no-input --no-deps --force-reinstall "$build")
+args=(install --quiet --disable-pip-version-check --no-input --no-deps --force-reinstall)
+# Build offline with the venv's setuptools when it has one; otherwise pip fetches it.
+if "$VENV_PY" -c 'import setuptools' >/dev/null 2>&1; then
+    args+=(--no-build-isolation)
+fi
+args+=("$build")
 if "$VENV_PY" -m pip --version >/dev/null 2>&1; then
     "$VENV_PY" -m pip "${args[@]}"
 elif command -v pip >/dev/null 2>&1; then

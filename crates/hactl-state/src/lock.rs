@@ -1,0 +1,204 @@
+use crate::store::open_private;
+use crate::StateError;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Who holds a stack's lock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub id: String,
+    pub operation: String,
+    pub owner: String,
+    pub host: String,
+    pub pid: u32,
+    /// Seconds since the Unix epoch.
+    pub created: u64,
+}
+
+impl fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let age = now().saturating_sub(self.created);
+        write!(
+            f,
+            "`{}` by {}@{} (pid {}), {} s ago, lock id {}",
+            self.operation, self.owner, self.host, self.pid, age, self.id
+        )
+    }
+}
+
+/// A stale lock (its process is gone) that was taken over.
+#[derive(Clone, Debug)]
+pub struct TakeOver(pub LockInfo);
+
+/// Holds the lock until dropped.
+#[derive(Debug)]
+pub struct LockGuard {
+    path: PathBuf,
+    info: LockInfo,
+}
+
+impl LockGuard {
+    pub(crate) fn acquire(
+        path: PathBuf,
+        stack: &str,
+        operation: &str,
+    ) -> Result<(LockGuard, Option<TakeOver>), StateError> {
+        let info = LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            operation: operation.to_string(),
+            owner: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            host: hostname(),
+            pid: std::process::id(),
+            created: now(),
+        };
+        let mut took_over = None;
+        for _ in 0..2 {
+            match fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(_) => {
+                    let mut f = open_private(&path).map_err(|source| StateError::Write { path: path.clone(), source })?;
+                    let body = serde_json::to_vec_pretty(&info).map_err(|e| StateError::Write {
+                        path: path.clone(),
+                        source: std::io::Error::other(e),
+                    })?;
+                    f.write_all(&body)
+                        .and_then(|_| f.sync_all())
+                        .map_err(|source| StateError::Write { path: path.clone(), source })?;
+                    return Ok((LockGuard { path, info }, took_over));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let holder = read_lock(&path)?;
+                    if holder.host == info.host && !process_alive(holder.pid) {
+                        // Its process is gone (a crash or kill -9): safe to take over.
+                        fs::remove_file(&path).map_err(|source| StateError::Write { path: path.clone(), source })?;
+                        took_over = Some(TakeOver(holder));
+                        continue;
+                    }
+                    let id = holder.id.clone();
+                    return Err(StateError::Locked { stack: stack.to_string(), holder, id });
+                }
+                Err(source) => return Err(StateError::Write { path, source }),
+            }
+        }
+        let holder = read_lock(&path)?;
+        let id = holder.id.clone();
+        Err(StateError::Locked { stack: stack.to_string(), holder, id })
+    }
+
+    pub fn info(&self) -> &LockInfo {
+        &self.info
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        // Only remove the lock if it is still ours (force-unlock may have replaced it).
+        if read_lock(&self.path).map(|l| l.id == self.info.id).unwrap_or(false) {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn read_lock(path: &Path) -> Result<LockInfo, StateError> {
+    let text = fs::read_to_string(path).map_err(|source| StateError::Read { path: path.to_path_buf(), source })?;
+    serde_json::from_str(&text).map_err(|source| StateError::Parse { path: path.to_path_buf(), source })
+}
+
+pub(crate) fn force_unlock(path: &Path, stack: &str, id: Option<&str>) -> Result<LockInfo, StateError> {
+    let holder = match read_lock(path) {
+        Ok(h) => h,
+        Err(StateError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Err(StateError::NotLocked(stack.to_string()))
+        }
+        Err(e) => return Err(e),
+    };
+    if let Some(given) = id {
+        if given != holder.id {
+            return Err(StateError::LockMismatch { held: holder.id, given: given.to_string() });
+        }
+    }
+    fs::remove_file(path).map_err(|source| StateError::Write { path: path.to_path_buf(), source })?;
+    Ok(holder)
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+fn hostname() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown-host".into())
+}
+
+/// Whether a process is alive on this host. Where this cannot be told (no /proc), the
+/// answer is "alive", so a lock is never broken on a guess.
+fn process_alive(pid: u32) -> bool {
+    let proc_root = Path::new("/proc");
+    if !proc_root.join("self").exists() {
+        return true;
+    }
+    match fs::read_to_string(proc_root.join(pid.to_string()).join("stat")) {
+        // A zombie has exited; its lock is stale.
+        Ok(stat) => !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{StateError, StateStore};
+
+    #[test]
+    fn second_lock_is_refused_with_the_holder_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::new(dir.path(), "demo");
+        let (g, took) = store.lock("apply").unwrap();
+        assert!(took.is_none());
+        let err = store.lock("apply").unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, StateError::Locked { .. }));
+        assert!(msg.contains("`apply`") && msg.contains(&g.info().id) && msg.contains("force-unlock"), "{msg}");
+        drop(g);
+        assert!(!store.lock_path().exists());
+        let (_g2, _) = store.lock("plan").unwrap();
+    }
+
+    #[test]
+    fn stale_lock_of_a_dead_process_is_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::new(dir.path(), "demo");
+        // Spawn a short-lived process, wait for it, and forge a lock in its name.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead_pid = child.id();
+        child.wait().unwrap();
+        let (g, _) = store.lock("apply").unwrap();
+        let mut info = g.info().clone();
+        std::mem::forget(g);
+        info.pid = dead_pid;
+        std::fs::write(store.lock_path(), serde_json::to_string(&info).unwrap()).unwrap();
+        let (_g, took) = store.lock("apply").unwrap();
+        assert_eq!(took.unwrap().0.pid, dead_pid);
+    }
+
+    #[test]
+    fn force_unlock_checks_the_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::new(dir.path(), "demo");
+        assert!(matches!(store.force_unlock(None), Err(StateError::NotLocked(_))));
+        let (g, _) = store.lock("apply").unwrap();
+        let id = g.info().id.clone();
+        assert!(matches!(store.force_unlock(Some("wrong")), Err(StateError::LockMismatch { .. })));
+        assert_eq!(store.force_unlock(Some(&id)).unwrap().id, id);
+        assert!(!store.lock_path().exists());
+        // The old guard must not delete a lock that is no longer its own.
+        let (g2, _) = store.lock("apply").unwrap();
+        drop(g);
+        assert!(store.lock_path().exists());
+        drop(g2);
+    }
+}
