@@ -1,1 +1,45 @@
+//! The hactl engine: refresh live state in batches, plan (diff desired against live),
+//! apply a plan over its DAG with bounded parallelism while journaling every finished
+//! action into state, and report drift. It never prints: it emits [`Event`]s that the
+//! binary renders.
 
+mod apply;
+mod drift;
+mod events;
+mod planner;
+mod provider;
+mod refresh;
+
+pub use apply::{apply, check_plan, ApplyOptions, ApplyReport, CancelFlag, StepFailure};
+pub use drift::{drift_report, DriftChange, DriftReport, DriftedResource, GoneResource};
+pub use events::{Event, EventSink, NullSink};
+pub use planner::make_plan;
+pub use provider::{
+    Applied, Ctx, LiveObject, Provider, ProviderError, ReadCache, ReadTarget, Registry, UpdateRequest,
+};
+pub use refresh::{refresh, LiveView, RefreshScope};
+
+use hactl_core::Address;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("no provider for resource kind `{0}`")]
+    UnknownKind(String),
+    #[error("reading {kind}: {source}")]
+    Read { kind: String, source: ProviderError },
+    #[error(transparent)]
+    Order(#[from] hactl_core::exec::OrderError),
+    #[error(
+        "the saved plan was made against state serial {plan_serial} (lineage {plan_lineage}), \
+         but the state is now at serial {state_serial} (lineage {state_lineage}); make a new plan"
+    )]
+    StalePlan { plan_serial: u64, plan_lineage: String, state_serial: u64, state_lineage: String },
+    #[error("the saved plan is for stack `{plan}`, not `{config}`")]
+    WrongStack { plan: String, config: String },
+    #[error("the saved plan has format {0}; this hactl reads format {1}")]
+    PlanVersion(u32, u32),
+    #[error("state: {0}")]
+    State(#[from] hactl_state::StateError),
+    #[error("`{0}` is referenced but unknown at apply time")]
+    Unresolved(Address),
+}

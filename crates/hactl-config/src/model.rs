@@ -1,0 +1,207 @@
+//! The validated stack configuration. Produced only by [`crate::load`] /
+//! [`crate::parse`], after every check passed; expansion into resources works on this.
+
+use ipnet::Ipv4Net;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StackConfig {
+    pub stack: StackSection,
+    pub network: NetworkConfig,
+    pub security: SecurityConfig,
+    pub compute: ComputeConfig,
+    pub services: Vec<ServiceConfig>,
+    pub database: Option<DatabaseConfig>,
+    pub alarms: AlarmsConfig,
+    pub drift: DriftConfig,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StackSection {
+    /// `[a-z][a-z0-9-]*`, at most 28 characters.
+    pub name: String,
+    pub region: String,
+    /// Extra tags on every taggable resource.
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NatMode {
+    /// One NAT gateway (and Elastic IP) per AZ; each private route table uses its own AZ's.
+    PerAz,
+    /// One NAT gateway in the first AZ, shared by every private route table.
+    Single,
+    /// No NAT gateway: private subnets have no default route.
+    None,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AzSubnets {
+    pub az: String,
+    pub public: Ipv4Net,
+    pub app: Ipv4Net,
+    pub data: Ipv4Net,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkConfig {
+    pub vpc_cidr: Ipv4Net,
+    /// One entry per availability zone, in the configured order (2 or more).
+    pub zones: Vec<AzSubnets>,
+    pub nat: NatMode,
+    /// Gateway endpoint for S3 on every route table.
+    pub s3_gateway_endpoint: bool,
+    /// Interface endpoint service short names (`secretsmanager`, `logs`, `ecr.api`, ...),
+    /// placed in the app subnets.
+    pub interface_endpoints: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Tier {
+    Alb,
+    App,
+    Db,
+}
+
+impl Tier {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Alb => "alb",
+            Tier::App => "app",
+            Tier::Db => "db",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RuleSource {
+    Cidr(Ipv4Net),
+    Group(Tier),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtraRule {
+    pub group: Tier,
+    /// `tcp`, `udp`, `icmp` or `-1` (all).
+    pub protocol: String,
+    pub from_port: i32,
+    pub to_port: i32,
+    pub source: RuleSource,
+    pub description: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SecurityConfig {
+    /// Ports the ALB accepts (default 80 and 443).
+    pub alb_ports: Vec<u16>,
+    /// Who may reach the ALB (default 0.0.0.0/0).
+    pub alb_ingress_cidrs: Vec<Ipv4Net>,
+    /// Additional ingress rules.
+    pub extra_ingress: Vec<ExtraRule>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LaunchType {
+    Ec2,
+    Fargate,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ComputeConfig {
+    pub launch_type: LaunchType,
+    pub instance_type: String,
+    /// AMI id; `None` = the ECS-optimised AMI from SSM.
+    pub ami: Option<String>,
+    pub min_size: u32,
+    pub max_size: u32,
+    pub desired_capacity: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AutoscalingConfig {
+    pub min: u32,
+    pub max: u32,
+    pub cpu_target: f64,
+    pub memory_target: f64,
+    pub requests_per_target: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceConfig {
+    pub name: String,
+    pub image: String,
+    pub port: u16,
+    pub cpu: u32,
+    pub memory: u32,
+    pub desired_count: u32,
+    /// Behind the public ALB; otherwise behind the internal ALB.
+    pub public: bool,
+    pub health_check_path: String,
+    pub environment: BTreeMap<String, String>,
+    pub depends_on: Vec<String>,
+    pub autoscaling: Option<AutoscalingConfig>,
+    pub log_retention_days: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DbEngine {
+    Docdb,
+    Postgres,
+}
+
+impl DbEngine {
+    pub fn default_port(self) -> u16 {
+        match self {
+            DbEngine::Docdb => 27017,
+            DbEngine::Postgres => 5432,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatabaseConfig {
+    pub engine: DbEngine,
+    pub instance_class: String,
+    pub instances: u32,
+    pub port: u16,
+    pub username: String,
+    pub db_name: String,
+    pub backup_retention_days: u32,
+    pub preferred_backup_window: Option<String>,
+    pub deletion_protection: bool,
+    pub apply_immediately: bool,
+    pub kms_key_id: Option<String>,
+    pub secret_recovery_window_days: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AlarmsConfig {
+    pub email: Option<String>,
+    pub cpu_threshold: f64,
+    pub memory_threshold: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DriftConfig {
+    pub alarm: bool,
+    pub schedule: Option<String>,
+}
+
+impl StackConfig {
+    /// The ports the app tier listens on (each service's port; 3000 when there is none).
+    pub fn app_ports(&self) -> Vec<u16> {
+        let mut ports: Vec<u16> = self.services.iter().map(|s| s.port).collect();
+        if ports.is_empty() {
+            ports.push(3000);
+        }
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+
+    /// The database port (the configured one, or the engine default; 27017 without a
+    /// database section).
+    pub fn db_port(&self) -> u16 {
+        self.database.as_ref().map(|d| d.port).unwrap_or(27017)
+    }
+}

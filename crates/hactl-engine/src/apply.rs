@@ -1,0 +1,337 @@
+//! Apply: walk a plan's execution DAG with bounded parallelism. After every finished
+//! step the result is journaled into state (atomic write). A failed step skips its
+//! dependents; independent branches go on. A cancel (Ctrl-C) starts nothing new and lets
+//! in-flight steps finish.
+
+use crate::events::Event;
+use crate::provider::{Applied, Ctx, ProviderError, Registry, UpdateRequest};
+use crate::EngineError;
+use hactl_core::exec::{execution_graph, Phase, Step};
+use hactl_core::plan::PLAN_FORMAT_VERSION;
+use hactl_core::{ActionType, Address, Plan, PlannedAction, PropChange, Props, Ref, Value};
+use hactl_state::{ResourceState, State, StateStore};
+use petgraph::graph::NodeIndex;
+use petgraph::visit::Dfs;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::task::JoinSet;
+
+/// Set from a signal handler: stop starting new steps.
+#[derive(Clone, Default)]
+pub struct CancelFlag(Arc<AtomicBool>);
+
+impl CancelFlag {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(Clone)]
+pub struct ApplyOptions {
+    pub parallelism: usize,
+    /// How long a step keeps retrying retryable errors (DependencyViolation, ...).
+    pub retry_timeout: Duration,
+    pub cancel: CancelFlag,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions { parallelism: 10, retry_timeout: Duration::from_secs(300), cancel: CancelFlag::default() }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct StepFailure {
+    pub address: Address,
+    pub phase: Phase,
+    pub error: String,
+}
+
+#[derive(Debug)]
+pub struct ApplyReport {
+    pub succeeded: Vec<(Address, Phase)>,
+    pub failed: Vec<StepFailure>,
+    /// Steps not run because something they depend on failed.
+    pub skipped: Vec<Address>,
+    /// Steps not started because of a cancel.
+    pub not_started: Vec<Address>,
+    pub cancelled: bool,
+    pub state: State,
+    pub elapsed: Duration,
+}
+
+impl ApplyReport {
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty() && !self.cancelled && self.skipped.is_empty()
+    }
+}
+
+/// Refuses a saved plan that does not fit the current state.
+pub fn check_plan(plan: &Plan, state: &State) -> Result<(), EngineError> {
+    if plan.format_version != PLAN_FORMAT_VERSION {
+        return Err(EngineError::PlanVersion(plan.format_version, PLAN_FORMAT_VERSION));
+    }
+    if plan.stack != state.stack {
+        return Err(EngineError::WrongStack { plan: plan.stack.clone(), config: state.stack.clone() });
+    }
+    if plan.state_serial != state.serial || plan.state_lineage != state.lineage {
+        return Err(EngineError::StalePlan {
+            plan_serial: plan.state_serial,
+            plan_lineage: plan.state_lineage.clone(),
+            state_serial: state.serial,
+            state_lineage: state.lineage.clone(),
+        });
+    }
+    Ok(())
+}
+
+struct Shared {
+    state: Mutex<State>,
+    store: StateStore,
+}
+
+impl Shared {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A step that panicked while holding the lock left a consistent state behind
+        // (every write is a whole-entry insert or remove), so poisoning is ignored.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lookup(&self, r: &Ref) -> Option<Value> {
+        self.state().output(&r.address, &r.output)
+    }
+
+    /// Applies `f` to state and writes it to disk at once.
+    fn journal(&self, ctx: &Ctx, f: impl FnOnce(&mut State)) -> Result<(), ProviderError> {
+        let mut st = self.state();
+        f(&mut st);
+        self.store.save(&mut st).map_err(|e| ProviderError::fatal(format!("saving state: {e}")))?;
+        ctx.events().emit(Event::StateSaved { serial: st.serial });
+        Ok(())
+    }
+}
+
+pub async fn apply(
+    registry: &Registry,
+    ctx: &Ctx,
+    plan: &Plan,
+    store: &StateStore,
+    state: State,
+    opts: &ApplyOptions,
+) -> Result<ApplyReport, EngineError> {
+    check_plan(plan, &state)?;
+    for a in &plan.actions {
+        registry.get(&a.kind)?;
+    }
+    let started = Instant::now();
+    let g = execution_graph(plan)?;
+    let shared = Arc::new(Shared { state: Mutex::new(state), store: store.clone() });
+
+    let mut indeg: BTreeMap<NodeIndex, usize> =
+        g.node_indices().map(|n| (n, g.neighbors_directed(n, petgraph::Incoming).count())).collect();
+    let mut ready: Vec<NodeIndex> = indeg.iter().filter(|(_, d)| **d == 0).map(|(n, _)| *n).collect();
+    ready.sort_by_key(|n| std::cmp::Reverse(plan.actions[g[*n].action].address.clone()));
+    let mut done: BTreeSet<NodeIndex> = BTreeSet::new();
+    let mut dead: BTreeSet<NodeIndex> = BTreeSet::new();
+    let mut report = ApplyReport {
+        succeeded: vec![],
+        failed: vec![],
+        skipped: vec![],
+        not_started: vec![],
+        cancelled: false,
+        state: State::new(&plan.stack),
+        elapsed: Duration::ZERO,
+    };
+    let mut running: JoinSet<(NodeIndex, Result<(), ProviderError>)> = JoinSet::new();
+    let mut task_nodes: std::collections::HashMap<tokio::task::Id, NodeIndex> = Default::default();
+    let parallelism = opts.parallelism.max(1);
+    let mut interrupted_reported = false;
+
+    loop {
+        if opts.cancel.is_cancelled() && !interrupted_reported {
+            interrupted_reported = true;
+            report.cancelled = true;
+            ctx.events().emit(Event::Interrupted { in_flight: running.len() });
+        }
+        while !opts.cancel.is_cancelled() && running.len() < parallelism {
+            let Some(n) = ready.pop() else { break };
+            let step = g[n];
+            let action = plan.actions[step.action].clone();
+            let provider = registry.get(&action.kind)?.clone();
+            let shared = shared.clone();
+            let sctx = ctx.for_address(&action.address);
+            let retry_timeout = opts.retry_timeout;
+            ctx.events().emit(Event::StepStarted { address: action.address.clone(), phase: step.phase });
+            let handle = running.spawn(async move {
+                let r = run_step(provider.as_ref(), &sctx, &shared, &action, step, retry_timeout).await;
+                (n, r)
+            });
+            task_nodes.insert(handle.id(), n);
+        }
+        let Some(joined) = running.join_next_with_id().await else { break };
+        let (n, result) = match joined {
+            Ok((_, v)) => v,
+            Err(e) => match task_nodes.get(&e.id()) {
+                Some(&n) => (n, Err(ProviderError::fatal(format!("step panicked: {e}")))),
+                None => continue,
+            },
+        };
+        let step = g[n];
+        let address = plan.actions[step.action].address.clone();
+        match result {
+            Ok(()) => {
+                done.insert(n);
+                report.succeeded.push((address, step.phase));
+                let mut next: Vec<NodeIndex> = Vec::new();
+                for m in g.neighbors_directed(n, petgraph::Outgoing) {
+                    if let Some(d) = indeg.get_mut(&m) {
+                        *d -= 1;
+                        if *d == 0 && !dead.contains(&m) {
+                            next.push(m);
+                        }
+                    }
+                }
+                next.sort_by_key(|m| std::cmp::Reverse(plan.actions[g[*m].action].address.clone()));
+                // Newly ready steps go to the front of the stack (depth first).
+                ready.extend(next);
+            }
+            Err(e) => {
+                ctx.events().emit(Event::StepFailed { address: address.clone(), phase: step.phase, error: e.to_string() });
+                report.failed.push(StepFailure { address: address.clone(), phase: step.phase, error: e.to_string() });
+                let mut dfs = Dfs::new(&g, n);
+                while let Some(m) = dfs.next(&g) {
+                    if m != n && dead.insert(m) {
+                        let skipped = plan.actions[g[m].action].address.clone();
+                        ctx.events().emit(Event::StepSkipped { address: skipped.clone(), because: address.clone() });
+                        report.skipped.push(skipped);
+                    }
+                }
+                ready.retain(|m| !dead.contains(m));
+            }
+        }
+    }
+    if opts.cancel.is_cancelled() {
+        report.cancelled = true;
+        report.not_started = g
+            .node_indices()
+            .filter(|n| !done.contains(n) && !dead.contains(n) && !report.failed.iter().any(|f| f.address == plan.actions[g[*n].action].address))
+            .map(|n| plan.actions[g[n].action].address.clone())
+            .collect();
+    }
+    report.elapsed = started.elapsed();
+    report.state = shared.state().clone();
+    Ok(report)
+}
+
+async fn run_step(
+    provider: &dyn crate::provider::Provider,
+    ctx: &Ctx,
+    shared: &Shared,
+    action: &PlannedAction,
+    step: Step,
+    retry_timeout: Duration,
+) -> Result<(), ProviderError> {
+    let t0 = Instant::now();
+    let mut attempt = 0u32;
+    let mut wait = Duration::from_secs(1);
+    let id = loop {
+        attempt += 1;
+        match run_once(provider, ctx, shared, action, step.phase).await {
+            Ok(id) => break id,
+            Err(e) if e.retryable && t0.elapsed() + wait < retry_timeout => {
+                ctx.events().emit(Event::Retrying { address: action.address.clone(), error: e.to_string(), attempt, wait });
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(15));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    ctx.events().emit(Event::StepFinished { address: action.address.clone(), phase: step.phase, id, elapsed: t0.elapsed() });
+    Ok(())
+}
+
+/// One attempt of a step; journals its result. Returns the object's id, if any.
+async fn run_once(
+    provider: &dyn crate::provider::Provider,
+    ctx: &Ctx,
+    shared: &Shared,
+    action: &PlannedAction,
+    phase: Phase,
+) -> Result<Option<String>, ProviderError> {
+    let addr = &action.address;
+    let resolve = |props: &Props| -> Result<Props, ProviderError> {
+        let resolved: Props = props.iter().map(|(k, v)| (k.clone(), v.resolve(&|r| shared.lookup(r)))).collect();
+        if let Some((k, _)) = resolved.iter().find(|(_, v)| v.has_unknown()) {
+            return Err(ProviderError::fatal(format!("property `{k}` refers to a resource that does not exist yet")));
+        }
+        Ok(resolved)
+    };
+    let record = |id: &str, props: Props, outputs: BTreeMap<String, Value>| -> Result<(), ProviderError> {
+        let spec = action.desired.as_ref();
+        let depends_on = spec.map(|s| s.dependencies().into_iter().collect()).unwrap_or_default();
+        shared.journal(ctx, |st| {
+            st.resources.insert(
+                addr.clone(),
+                ResourceState { kind: action.kind.clone(), id: id.to_string(), props, outputs, depends_on },
+            );
+        })
+    };
+    match phase {
+        Phase::Create => {
+            let spec = action.desired.as_ref().ok_or_else(|| ProviderError::fatal("create without a desired spec"))?;
+            let props = resolve(&spec.props)?;
+            let Applied { id, outputs } = provider.create(ctx, addr, &props).await?;
+            record(&id, props, outputs)?;
+            Ok(Some(id))
+        }
+        Phase::Update => {
+            let spec = action.desired.as_ref().ok_or_else(|| ProviderError::fatal("update without a desired spec"))?;
+            let id = action.id.clone().ok_or_else(|| ProviderError::fatal("update without a live id"))?;
+            let props = resolve(&spec.props)?;
+            let changes: Vec<PropChange> = action
+                .changes
+                .iter()
+                .map(|c| PropChange { after: props.get(&c.name).cloned(), ..c.clone() })
+                .filter(|c| c.after != c.before)
+                .collect();
+            let applied = provider.update(ctx, UpdateRequest { address: addr, id: &id, desired: &props, changes: &changes }).await?;
+            let mut outputs = action.live_outputs.clone();
+            if let Some(r) = shared.state().resources.get(addr) {
+                outputs.extend(r.outputs.clone());
+            }
+            outputs.extend(applied.outputs);
+            let new_id = if applied.id.is_empty() { id } else { applied.id };
+            record(&new_id, props, outputs)?;
+            Ok(Some(new_id))
+        }
+        Phase::Delete => {
+            let id = action.id.clone().ok_or_else(|| ProviderError::fatal("delete without a live id"))?;
+            let recorded = shared.state().resources.get(addr).map(|r| r.props.clone()).unwrap_or_default();
+            provider.delete(ctx, &id, &recorded).await?;
+            shared.journal(ctx, |st| {
+                st.resources.remove(addr);
+            })?;
+            Ok(Some(id))
+        }
+        Phase::Record => match action.action {
+            ActionType::Adopt => {
+                let spec = action.desired.as_ref().ok_or_else(|| ProviderError::fatal("adopt without a desired spec"))?;
+                let id = action.id.clone().ok_or_else(|| ProviderError::fatal("adopt without a live id"))?;
+                let props = resolve(&spec.props)?;
+                record(&id, props, action.live_outputs.clone())?;
+                Ok(Some(id))
+            }
+            _ => {
+                shared.journal(ctx, |st| {
+                    st.resources.remove(addr);
+                })?;
+                Ok(None)
+            }
+        },
+    }
+}

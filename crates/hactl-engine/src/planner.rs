@@ -1,0 +1,188 @@
+//! Planning: diff the desired graph against the live view. Pure: no AWS calls.
+
+use crate::provider::Registry;
+use crate::refresh::LiveView;
+use crate::EngineError;
+use hactl_core::plan::{PlanMode, PLAN_FORMAT_VERSION};
+use hactl_core::{diff_props, ActionType, Address, DesiredGraph, Plan, PlannedAction, Props, Ref};
+use hactl_state::State;
+use petgraph::graph::DiGraph;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub fn make_plan(
+    registry: &Registry,
+    desired: &DesiredGraph,
+    state: &State,
+    live: &LiveView,
+    mode: PlanMode,
+) -> Result<Plan, EngineError> {
+    let mut actions = Vec::new();
+    // Addresses whose id will change (created or replaced): references to them are
+    // unknown until apply.
+    let mut changing: BTreeSet<Address> = BTreeSet::new();
+
+    if mode == PlanMode::Apply {
+        for spec in desired.specs() {
+            let schema = registry.get(&spec.kind)?.schema();
+            let lookup = |r: &Ref| {
+                if changing.contains(&r.address) {
+                    None
+                } else {
+                    live.output(r)
+                }
+            };
+            let resolved: Props = spec.props.iter().map(|(k, v)| (k.clone(), v.resolve(&lookup))).collect();
+            let in_state = state.resources.get(&spec.address).filter(|r| r.kind == spec.kind);
+            let prior_depends_on =
+                in_state.map(|r| r.depends_on.clone()).unwrap_or_else(|| desired.dependencies(&spec.address));
+            let base = PlannedAction {
+                address: spec.address.clone(),
+                kind: spec.kind.clone(),
+                action: ActionType::Create,
+                id: None,
+                reason: None,
+                changes: Vec::new(),
+                desired: Some(spec.clone()),
+                prior_depends_on,
+                adopted: false,
+                live_outputs: BTreeMap::new(),
+            };
+            let obj = live.found.get(&spec.address).filter(|_| {
+                // An object found under another kind is not this resource.
+                state.resources.get(&spec.address).is_none_or(|r| r.kind == spec.kind)
+            });
+            let Some(obj) = obj else {
+                changing.insert(spec.address.clone());
+                let reason = in_state.map(|r| format!("{} was deleted outside hactl", r.id));
+                actions.push(PlannedAction {
+                    changes: resolved
+                        .iter()
+                        .map(|(k, v)| hactl_core::PropChange {
+                            name: k.clone(),
+                            before: None,
+                            after: Some(v.clone()),
+                            forces_replacement: false,
+                            sensitive: schema.prop(k).is_some_and(|p| p.sensitive),
+                        })
+                        .collect(),
+                    reason,
+                    ..base
+                });
+                continue;
+            };
+            let changes = diff_props(schema, &resolved, &obj.props);
+            let adopted = live.adopted.contains(&spec.address);
+            let forcing: Vec<&str> =
+                changes.iter().filter(|c| c.forces_replacement).map(|c| c.name.as_str()).collect();
+            let action = if !forcing.is_empty() {
+                changing.insert(spec.address.clone());
+                ActionType::Replace
+            } else if !changes.is_empty() {
+                ActionType::Update
+            } else if adopted {
+                ActionType::Adopt
+            } else {
+                continue;
+            };
+            let reason = match action {
+                ActionType::Replace => Some(format!("{} forces replacement", forcing.join(", "))),
+                _ if adopted => Some(format!("found by its ownership tags ({}), not in state", obj.id)),
+                _ => None,
+            };
+            actions.push(PlannedAction {
+                action,
+                id: Some(obj.id.clone()),
+                reason,
+                changes,
+                adopted,
+                live_outputs: obj.outputs.clone(),
+                ..base
+            });
+        }
+    }
+
+    // Deletions: what state (or a crash orphan) has that is not desired, or everything
+    // on destroy. Ordered dependents first.
+    let mut to_delete: BTreeMap<Address, PlannedAction> = BTreeMap::new();
+    let keep = |a: &Address, kind: &str| {
+        mode == PlanMode::Apply && desired.get(a).is_some_and(|s| s.kind == kind)
+    };
+    for (addr, rs) in &state.resources {
+        if keep(addr, &rs.kind) {
+            continue;
+        }
+        let found = live.found.get(addr).filter(|o| o.id == rs.id || live.adopted.contains(addr));
+        let action = if found.is_some() { ActionType::Delete } else { ActionType::Forget };
+        to_delete.insert(
+            addr.clone(),
+            PlannedAction {
+                address: addr.clone(),
+                kind: rs.kind.clone(),
+                action,
+                id: Some(found.map(|o| o.id.clone()).unwrap_or_else(|| rs.id.clone())),
+                reason: match (action, mode) {
+                    (ActionType::Forget, _) => Some("already gone from AWS".into()),
+                    (_, PlanMode::Destroy) => None,
+                    _ => Some("no longer in the configuration".into()),
+                },
+                changes: Vec::new(),
+                desired: None,
+                prior_depends_on: rs.depends_on.clone(),
+                adopted: false,
+                live_outputs: BTreeMap::new(),
+            },
+        );
+    }
+    if mode == PlanMode::Destroy {
+        // Crash orphans: objects tagged with one of the stack's addresses, not in state.
+        for addr in &live.adopted {
+            if state.resources.contains_key(addr) {
+                continue;
+            }
+            let (Some(obj), Some(spec)) = (live.found.get(addr), desired.get(addr)) else { continue };
+            to_delete.insert(
+                addr.clone(),
+                PlannedAction {
+                    address: addr.clone(),
+                    kind: spec.kind.clone(),
+                    action: ActionType::Delete,
+                    id: Some(obj.id.clone()),
+                    reason: Some("found by its ownership tags, not in state".into()),
+                    changes: Vec::new(),
+                    desired: None,
+                    prior_depends_on: desired.dependencies(addr),
+                    adopted: true,
+                    live_outputs: BTreeMap::new(),
+                },
+            );
+        }
+    }
+    actions.extend(reverse_order(to_delete));
+
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        stack: state.stack.clone(),
+        mode,
+        state_lineage: state.lineage.clone(),
+        state_serial: state.serial,
+        actions,
+        unmanaged: live.unmanaged.clone(),
+    })
+}
+
+/// Deletions with dependents first, ties by address.
+fn reverse_order(mut dels: BTreeMap<Address, PlannedAction>) -> Vec<PlannedAction> {
+    let mut g: DiGraph<Address, ()> = DiGraph::new();
+    let idx: BTreeMap<Address, _> = dels.keys().map(|a| (a.clone(), g.add_node(a.clone()))).collect();
+    for a in dels.values() {
+        for d in &a.prior_depends_on {
+            if let Some(&dep) = idx.get(d) {
+                g.add_edge(idx[&a.address], dep, ());
+            }
+        }
+    }
+    let order = petgraph::algo::toposort(&g, None)
+        .map(|v| v.into_iter().map(|n| g[n].clone()).collect::<Vec<_>>())
+        .unwrap_or_else(|_| dels.keys().cloned().collect());
+    order.into_iter().filter_map(|a| dels.remove(&a)).collect()
+}

@@ -1,0 +1,265 @@
+//! The provider shape: one provider per resource kind.
+
+use crate::events::{Event, EventSink};
+use crate::EngineError;
+use async_trait::async_trait;
+use hactl_core::{Address, KindSchema, PropChange, Props, Value};
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, OnceCell};
+
+/// An error from a provider call.
+#[derive(Clone, Debug)]
+pub struct ProviderError {
+    pub message: String,
+    /// The AWS error code, when there is one (`DependencyViolation`, ...).
+    pub code: Option<String>,
+    /// Worth trying again after a while (eventual consistency, lingering dependencies,
+    /// throttling). The engine retries these with bounded backoff.
+    pub retryable: bool,
+}
+
+impl ProviderError {
+    pub fn fatal(message: impl Into<String>) -> Self {
+        ProviderError { message: message.into(), code: None, retryable: false }
+    }
+    pub fn retryable(message: impl Into<String>) -> Self {
+        ProviderError { message: message.into(), code: None, retryable: true }
+    }
+    pub fn with_code(mut self, code: impl Into<String>) -> Self {
+        self.code = Some(code.into());
+        self
+    }
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.code {
+            Some(c) if !self.message.contains(c.as_str()) => write!(f, "{c}: {}", self.message),
+            _ => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ProviderError {}
+
+/// What the engine wants read: a resource it knows of, by state id and/or address.
+#[derive(Clone, Debug)]
+pub struct ReadTarget {
+    pub address: Address,
+    /// The id recorded in state, if any.
+    pub id: Option<String>,
+    /// Desired properties (references resolved as far as known) or, without a desired
+    /// spec, the recorded ones. Kinds without tags find their objects by natural key
+    /// (e.g. route table + destination) from these.
+    pub props: Props,
+}
+
+/// A live object as a provider sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveObject {
+    pub id: String,
+    /// The address it belongs to: from its `hactl:address` tag, or the target whose
+    /// natural key it matches (untagged kinds).
+    pub address: Option<Address>,
+    /// Properties in the same normalised form as desired properties.
+    pub props: Props,
+    /// Values other resources may reference (`id` is implied).
+    pub outputs: BTreeMap<String, Value>,
+    /// Carries this stack's `hactl:stack` tag (or belongs to an object that does).
+    pub owned: bool,
+}
+
+impl LiveObject {
+    pub fn output(&self, name: &str) -> Option<Value> {
+        if name == "id" {
+            Some(Value::Str(self.id.clone()))
+        } else {
+            self.outputs.get(name).cloned()
+        }
+    }
+}
+
+/// The result of a create or update.
+#[derive(Clone, Debug, Default)]
+pub struct Applied {
+    pub id: String,
+    pub outputs: BTreeMap<String, Value>,
+}
+
+pub struct UpdateRequest<'a> {
+    pub address: &'a Address,
+    pub id: &'a str,
+    /// All desired properties, resolved.
+    pub desired: &'a Props,
+    /// The properties that differ, with the live value before and the desired after.
+    pub changes: &'a [PropChange],
+}
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    fn schema(&self) -> &'static KindSchema;
+
+    fn kind(&self) -> &'static str {
+        self.schema().kind
+    }
+
+    /// Reads every live object of this kind that belongs to the stack or to a target,
+    /// in one batched call (filtered by the stack tag, falling back to the target ids
+    /// for objects that lost the tag). Never one call per resource.
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError>;
+
+    /// Creates the object, tagged with the stack and address; idempotent where the API
+    /// allows (client tokens derived from stack + address).
+    async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError>;
+
+    /// Changes the live object in place.
+    async fn update(&self, ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError>;
+
+    /// Deletes the object and waits until it is gone. An object that is already gone
+    /// is success.
+    async fn delete(&self, ctx: &Ctx, id: &str, recorded: &Props) -> Result<(), ProviderError>;
+}
+
+/// Shares one describe call among the providers that need its answer during one
+/// refresh (route tables, routes and associations all come from DescribeRouteTables).
+#[derive(Default)]
+pub struct ReadCache {
+    cells: Mutex<HashMap<String, Arc<OnceCell<Arc<dyn Any + Send + Sync>>>>>,
+}
+
+impl ReadCache {
+    pub async fn get_or_try_init<T, F, Fut>(&self, key: &str, init: F) -> Result<Arc<T>, ProviderError>
+    where
+        T: Any + Send + Sync,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, ProviderError>>,
+    {
+        let cell = {
+            let mut cells = self.cells.lock().await;
+            cells.entry(key.to_string()).or_default().clone()
+        };
+        let any = cell
+            .get_or_try_init(|| async { init().await.map(|v| Arc::new(v) as Arc<dyn Any + Send + Sync>) })
+            .await?
+            .clone();
+        any.downcast::<T>()
+            .map_err(|_| ProviderError::fatal(format!("read cache key `{key}` holds another type")))
+    }
+}
+
+/// What a provider call gets from the engine.
+#[derive(Clone)]
+pub struct Ctx {
+    pub stack: String,
+    /// The resource a create/update/delete works on.
+    pub address: Option<Address>,
+    pub cache: Arc<ReadCache>,
+    events: Arc<dyn EventSink>,
+    started: Instant,
+    /// How long a provider may wait for an object to settle (NAT gateway available, ...).
+    pub wait_timeout: Duration,
+    /// Poll interval cap while waiting.
+    pub poll_max: Duration,
+}
+
+impl Ctx {
+    pub fn new(stack: &str, events: Arc<dyn EventSink>) -> Self {
+        Ctx {
+            stack: stack.to_string(),
+            address: None,
+            cache: Arc::new(ReadCache::default()),
+            events,
+            started: Instant::now(),
+            wait_timeout: Duration::from_secs(20 * 60),
+            poll_max: Duration::from_secs(15),
+        }
+    }
+
+    pub fn for_address(&self, address: &Address) -> Self {
+        let mut c = self.clone();
+        c.address = Some(address.clone());
+        c.started = Instant::now();
+        c
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// Reports progress of a long wait.
+    pub fn progress(&self, message: impl Into<String>) {
+        if let Some(address) = &self.address {
+            self.events.emit(Event::Progress { address: address.clone(), message: message.into(), elapsed: self.elapsed() });
+        }
+    }
+
+    pub fn warn(&self, message: impl Into<String>) {
+        self.events.emit(Event::Warning { message: message.into() });
+    }
+
+    pub(crate) fn events(&self) -> &Arc<dyn EventSink> {
+        &self.events
+    }
+
+    /// Polls `check` with backoff (1 s doubling up to `poll_max`) until it answers
+    /// `Some`, reporting progress, or fails after `wait_timeout`.
+    pub async fn wait_for<T, F, Fut>(&self, what: &str, mut check: F) -> Result<T, ProviderError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Option<T>, ProviderError>>,
+    {
+        let start = Instant::now();
+        let mut delay = Duration::from_millis(250);
+        let mut last_report = Instant::now();
+        loop {
+            if let Some(v) = check().await? {
+                return Ok(v);
+            }
+            if start.elapsed() > self.wait_timeout {
+                return Err(ProviderError::fatal(format!(
+                    "timed out after {}s waiting for {what}",
+                    start.elapsed().as_secs()
+                )));
+            }
+            if last_report.elapsed() >= Duration::from_secs(5) {
+                self.progress(format!("waiting for {what}"));
+                last_report = Instant::now();
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(self.poll_max);
+        }
+    }
+}
+
+/// The providers, by kind.
+#[derive(Clone, Default)]
+pub struct Registry {
+    providers: BTreeMap<&'static str, Arc<dyn Provider>>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Registry::default()
+    }
+
+    pub fn register(&mut self, p: Arc<dyn Provider>) {
+        self.providers.insert(p.kind(), p);
+    }
+
+    pub fn get(&self, kind: &str) -> Result<&Arc<dyn Provider>, EngineError> {
+        self.providers.get(kind).ok_or_else(|| EngineError::UnknownKind(kind.to_string()))
+    }
+
+    pub fn schema(&self, kind: &str) -> Option<&'static KindSchema> {
+        self.providers.get(kind).map(|p| p.schema())
+    }
+
+    pub fn kinds(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.providers.keys().copied()
+    }
+}

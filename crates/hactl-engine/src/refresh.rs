@@ -1,0 +1,273 @@
+//! Refresh: read the live objects of every kind the stack uses, one batched read per
+//! kind, kinds that depend on others read after them (so natural keys resolve).
+
+use crate::events::Event;
+use crate::provider::{Ctx, LiveObject, ReadTarget, Registry};
+use crate::EngineError;
+use futures::future::try_join_all;
+use hactl_core::graph::find_cycles;
+use hactl_core::plan::Unmanaged;
+use hactl_core::{Address, DesiredGraph, Props, Ref, Value};
+use hactl_state::State;
+use petgraph::graph::DiGraph;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+/// Which targets to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefreshScope {
+    /// Desired resources and everything in state (plan, apply, destroy).
+    DesiredAndState,
+    /// Only what state records (drift).
+    StateOnly,
+}
+
+/// What refresh found.
+#[derive(Clone, Debug, Default)]
+pub struct LiveView {
+    /// Live objects matched to an address (by state id, or by tag / natural key).
+    pub found: BTreeMap<Address, LiveObject>,
+    /// Addresses matched by tag or natural key while absent from state: crash orphans.
+    pub adopted: BTreeSet<Address>,
+    /// Objects with the stack's tag that match no target.
+    pub unmanaged: Vec<Unmanaged>,
+}
+
+impl LiveView {
+    pub fn output(&self, r: &Ref) -> Option<Value> {
+        self.found.get(&r.address).and_then(|o| o.output(&r.output))
+    }
+}
+
+struct Target {
+    kind: String,
+    address: Address,
+    state_id: Option<String>,
+    desired: Option<Props>,
+    recorded: Option<Props>,
+}
+
+pub async fn refresh(
+    registry: &Registry,
+    ctx: &Ctx,
+    desired: &DesiredGraph,
+    state: &State,
+    scope: RefreshScope,
+) -> Result<LiveView, EngineError> {
+    // Targets, by address.
+    let mut targets: BTreeMap<Address, Target> = BTreeMap::new();
+    if scope == RefreshScope::DesiredAndState {
+        for spec in desired.specs() {
+            targets.insert(
+                spec.address.clone(),
+                Target { kind: spec.kind.clone(), address: spec.address.clone(), state_id: None, desired: Some(spec.props.clone()), recorded: None },
+            );
+        }
+    }
+    for (addr, rs) in &state.resources {
+        match targets.get_mut(addr) {
+            Some(t) if t.kind == rs.kind => {
+                t.state_id = Some(rs.id.clone());
+                t.recorded = Some(rs.props.clone());
+            }
+            Some(_) => {
+                // The address changed kind: the old object is read (and deleted) under
+                // its recorded kind; the desired one is created. Keep the desired target.
+            }
+            None => {
+                targets.insert(
+                    addr.clone(),
+                    Target { kind: rs.kind.clone(), address: addr.clone(), state_id: Some(rs.id.clone()), desired: None, recorded: Some(rs.props.clone()) },
+                );
+            }
+        }
+    }
+
+    // Kind-level dependency levels.
+    let kinds: BTreeSet<String> = targets.values().map(|t| t.kind.clone()).collect();
+    for k in &kinds {
+        registry.get(k)?;
+    }
+    let kind_of = |a: &Address| -> Option<String> {
+        desired.get(a).map(|s| s.kind.clone()).or_else(|| state.resources.get(a).map(|r| r.kind.clone()))
+    };
+    let mut kind_deps: BTreeSet<(String, String)> = BTreeSet::new();
+    for spec in desired.specs() {
+        for d in spec.dependencies() {
+            if let Some(k) = kind_of(&d) {
+                kind_deps.insert((k, spec.kind.clone()));
+            }
+        }
+    }
+    for rs in state.resources.values() {
+        for d in &rs.depends_on {
+            if let Some(k) = kind_of(d) {
+                kind_deps.insert((k, rs.kind.clone()));
+            }
+        }
+    }
+    let levels = kind_levels(&kinds, &kind_deps);
+
+    let mut view = LiveView::default();
+    for level in levels {
+        let reads = level.iter().map(|kind| {
+            let provider = registry.get(kind);
+            let kind_targets: Vec<ReadTarget> = targets
+                .values()
+                .filter(|t| &t.kind == kind)
+                .map(|t| ReadTarget {
+                    address: t.address.clone(),
+                    id: t.state_id.clone(),
+                    props: match &t.desired {
+                        Some(p) => p.iter().map(|(k, v)| (k.clone(), v.resolve(&|r: &Ref| view.output(r)))).collect(),
+                        None => t.recorded.clone().unwrap_or_default(),
+                    },
+                })
+                .collect();
+            let ctx = ctx.clone();
+            async move {
+                let provider = provider?;
+                ctx.events().emit(Event::ReadStarted { kind: kind.clone(), targets: kind_targets.len() });
+                let t0 = Instant::now();
+                let objs = provider
+                    .read(&ctx, &kind_targets)
+                    .await
+                    .map_err(|source| EngineError::Read { kind: kind.clone(), source })?;
+                ctx.events().emit(Event::ReadFinished { kind: kind.clone(), found: objs.len(), elapsed: t0.elapsed() });
+                Ok::<_, EngineError>((kind.clone(), kind_targets, objs))
+            }
+        });
+        for (kind, kind_targets, objs) in try_join_all(reads).await? {
+            match_objects(&mut view, &kind, &kind_targets, objs);
+        }
+    }
+    Ok(view)
+}
+
+fn match_objects(view: &mut LiveView, kind: &str, targets: &[ReadTarget], objs: Vec<LiveObject>) {
+    let mut taken = vec![false; objs.len()];
+    // First by state id, then by address (tag or natural key).
+    for t in targets {
+        if let Some(id) = &t.id {
+            if let Some(i) = objs.iter().position(|o| &o.id == id) {
+                taken[i] = true;
+                view.found.insert(t.address.clone(), objs[i].clone());
+            }
+        }
+    }
+    for t in targets {
+        if view.found.contains_key(&t.address) {
+            continue;
+        }
+        if let Some(i) = (0..objs.len()).find(|&i| !taken[i] && objs[i].address.as_ref() == Some(&t.address)) {
+            taken[i] = true;
+            view.found.insert(t.address.clone(), objs[i].clone());
+            view.adopted.insert(t.address.clone());
+        }
+    }
+    for (i, o) in objs.iter().enumerate() {
+        if !taken[i] && o.owned {
+            view.unmanaged.push(Unmanaged {
+                kind: kind.to_string(),
+                id: o.id.clone(),
+                address_tag: o.address.as_ref().map(Address::to_string),
+            });
+        }
+    }
+}
+
+/// Groups kinds into levels: a kind comes after every kind it depends on. Kinds in a
+/// dependency cycle share a level.
+fn kind_levels(kinds: &BTreeSet<String>, deps: &BTreeSet<(String, String)>) -> Vec<Vec<String>> {
+    let mut g: DiGraph<String, ()> = DiGraph::new();
+    let idx: BTreeMap<&String, _> = kinds.iter().map(|k| (k, g.add_node(k.clone()))).collect();
+    for (from, to) in deps {
+        if let (Some(&a), Some(&b)) = (idx.get(from), idx.get(to)) {
+            if a != b {
+                g.add_edge(a, b, ());
+            }
+        }
+    }
+    // Collapse cycles: drop edges inside any cycle.
+    for cycle in find_cycles(&g) {
+        let members: BTreeSet<_> = cycle.iter().filter_map(|k| idx.get(k).copied()).collect();
+        g.retain_edges(|gr, e| match gr.edge_endpoints(e) {
+            Some((a, b)) => !(members.contains(&a) && members.contains(&b)),
+            None => true,
+        });
+    }
+    let mut level: BTreeMap<String, usize> = BTreeMap::new();
+    let mut remaining: Vec<petgraph::graph::NodeIndex> = g.node_indices().collect();
+    let mut current = 0usize;
+    while !remaining.is_empty() {
+        let (ready, rest): (Vec<petgraph::graph::NodeIndex>, Vec<petgraph::graph::NodeIndex>) = remaining.iter().partition(|&&n| {
+            g.neighbors_directed(n, petgraph::Incoming).all(|m| level.contains_key(&g[m]))
+        });
+        if ready.is_empty() {
+            // Cannot happen after collapsing cycles; read the rest together.
+            for n in rest {
+                level.insert(g[n].clone(), current);
+            }
+            break;
+        }
+        for n in &ready {
+            level.insert(g[*n].clone(), current);
+        }
+        remaining = rest;
+        current += 1;
+    }
+    let mut out: Vec<Vec<String>> = vec![Vec::new(); current + 1];
+    for (k, l) in level {
+        out[l].push(k);
+    }
+    out.retain(|l| !l.is_empty());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_are_levelled_by_dependency() {
+        let kinds: BTreeSet<String> = ["vpc", "subnet", "route", "route_table", "igw"].iter().map(|s| s.to_string()).collect();
+        let deps: BTreeSet<(String, String)> = [("vpc", "subnet"), ("vpc", "route_table"), ("route_table", "route"), ("igw", "route")]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        let levels = kind_levels(&kinds, &deps);
+        assert_eq!(levels, vec![vec!["igw".to_string(), "vpc".to_string()], vec!["route_table".into(), "subnet".into()], vec!["route".into()]]);
+    }
+
+    #[test]
+    fn kinds_in_a_cycle_share_a_level() {
+        let kinds: BTreeSet<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let deps: BTreeSet<(String, String)> =
+            [("a", "b"), ("b", "a"), ("b", "c")].iter().map(|(x, y)| (x.to_string(), y.to_string())).collect();
+        assert_eq!(kind_levels(&kinds, &deps), vec![vec!["a".to_string(), "b".into()], vec!["c".into()]]);
+    }
+
+    fn obj(id: &str, addr: Option<&str>, owned: bool) -> LiveObject {
+        LiveObject { id: id.into(), address: addr.map(|a| Address::parse(a).unwrap()), props: Props::new(), outputs: Default::default(), owned }
+    }
+
+    #[test]
+    fn objects_match_by_id_then_tag_and_the_rest_are_unmanaged() {
+        let t = |a: &str, id: Option<&str>| ReadTarget { address: Address::parse(a).unwrap(), id: id.map(str::to_string), props: Props::new() };
+        let targets = vec![t("subnet.a.x", Some("s-1")), t("subnet.b.x", None), t("subnet.c.x", Some("s-gone"))];
+        let objs = vec![
+            obj("s-1", Some("subnet.a.x"), true),
+            obj("s-2", Some("subnet.b.x"), true),
+            obj("s-9", Some("subnet.zzz.x"), true),
+            obj("s-10", None, false),
+        ];
+        let mut view = LiveView::default();
+        match_objects(&mut view, "ec2.subnet", &targets, objs);
+        assert_eq!(view.found.len(), 2);
+        assert_eq!(view.found[&Address::parse("subnet.b.x").unwrap()].id, "s-2");
+        assert!(view.adopted.contains(&Address::parse("subnet.b.x").unwrap()));
+        assert!(!view.adopted.contains(&Address::parse("subnet.a.x").unwrap()));
+        assert_eq!(view.unmanaged.len(), 1);
+        assert_eq!(view.unmanaged[0].id, "s-9");
+    }
+}
