@@ -1,0 +1,97 @@
+//! `ec2.internet_gateway_attachment`: the internet gateway attached to the VPC. Its id
+//! is `igw-…|vpc-…`. Detaching fails while public addresses are mapped in the VPC (NAT
+//! gateways, EIPs, load balancers); that error is retried with bounded backoff.
+
+use super::{internet_gateways, target_prop_values};
+use crate::error::{aws_error, retry_not_found};
+use crate::util::req_str;
+use async_trait::async_trait;
+use aws_sdk_ec2::types::AttachmentStatus;
+use aws_sdk_ec2::Client;
+use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
+
+pub struct InternetGatewayAttachment(pub Client);
+
+static SCHEMA: KindSchema = KindSchema {
+    kind: "ec2.internet_gateway_attachment",
+    props: &[PropSchema::replace("internet_gateway_id"), PropSchema::replace("vpc_id")],
+};
+
+fn split(id: &str) -> Result<(&str, &str), ProviderError> {
+    id.split_once('|').ok_or_else(|| ProviderError::fatal(format!("bad attachment id `{id}` (want igw-…|vpc-…)")))
+}
+
+#[async_trait]
+impl Provider for InternetGatewayAttachment {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let mut wanted = target_prop_values(targets, "internet_gateway_id");
+        wanted.extend(targets.iter().filter_map(|t| t.id.as_deref().and_then(|i| split(i).ok()).map(|(g, _)| g.to_string())));
+        let igws = internet_gateways(ctx, &self.0, &wanted).await?;
+        let mut out = Vec::new();
+        for g in &igws {
+            let Some(igw) = g.internet_gateway_id() else { continue };
+            let owned = g.tags().iter().any(|t| t.key() == Some(hactl_core::TAG_STACK) && t.value() == Some(ctx.stack.as_str()));
+            for a in g.attachments() {
+                let Some(vpc) = a.vpc_id() else { continue };
+                // AWS answers "available" for an attached gateway (not in the enum).
+                if matches!(a.state(), Some(AttachmentStatus::Detached | AttachmentStatus::Detaching)) {
+                    continue;
+                }
+                let address = crate::util::match_target(targets, |p| {
+                    p.get("internet_gateway_id").and_then(Value::as_str) == Some(igw)
+                        && p.get("vpc_id").and_then(Value::as_str) == Some(vpc)
+                })
+                .cloned();
+                let props = Props::from([
+                    ("internet_gateway_id".to_string(), Value::str(igw)),
+                    ("vpc_id".to_string(), Value::str(vpc)),
+                ]);
+                out.push(LiveObject { id: format!("{igw}|{vpc}"), address, props, outputs: Default::default(), owned });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, _ctx: &Ctx, _address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        let igw = req_str(props, "internet_gateway_id")?;
+        let vpc = req_str(props, "vpc_id")?;
+        if let Err(e) = self.0.attach_internet_gateway().internet_gateway_id(igw).vpc_id(vpc).send().await {
+            let err = retry_not_found(aws_error("AttachInternetGateway", e));
+            // Already attached to this VPC (a create retried after a crash): fine.
+            if err.code.as_deref() != Some("Resource.AlreadyAssociated") {
+                return Err(err);
+            }
+        }
+        Ok(Applied { id: format!("{igw}|{vpc}"), outputs: Default::default() })
+    }
+
+    async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        Err(ProviderError::fatal(format!("an internet gateway attachment has nothing to update in place ({})", req.id)))
+    }
+
+    async fn delete(&self, ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+        let (igw, vpc) = split(id)?;
+        match self.0.detach_internet_gateway().internet_gateway_id(igw).vpc_id(vpc).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let err = aws_error("DetachInternetGateway", e);
+                match err.code.as_deref() {
+                    Some("Gateway.NotAttached") => Ok(()),
+                    Some(c) if c.ends_with(".NotFound") => Ok(()),
+                    _ => {
+                        if err.message.contains("mapped public address") {
+                            ctx.progress("public addresses still mapped in the VPC; waiting");
+                            return Err(ProviderError { retryable: true, ..err });
+                        }
+                        Err(err)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! `ec2.nat_gateway`: a public NAT gateway in a public subnet with an Elastic IP. Create
+//! uses a client token (stack + address + properties) and waits until `available`;
+//! delete waits until `deleted`, so the Elastic IP can be released after it.
+
+use super::{ownership, sync_tags, tag_spec, tagged_or_ids, tags_value, target_ids};
+use crate::error::{aws_error, retry_not_found};
+use crate::util::{client_token, req_str};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ConnectivityType, NatGatewayState, ResourceType};
+use aws_sdk_ec2::Client;
+use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
+
+pub struct NatGateway(pub Client);
+
+static SCHEMA: KindSchema = KindSchema {
+    kind: "ec2.nat_gateway",
+    props: &[
+        PropSchema::replace("subnet_id"),
+        PropSchema::replace("allocation_id"),
+        PropSchema::replace("connectivity_type"),
+        PropSchema::in_place("tags"),
+    ],
+};
+
+impl NatGateway {
+    async fn state(&self, id: &str) -> Result<Option<(NatGatewayState, Option<String>)>, ProviderError> {
+        let out = self
+            .0
+            .describe_nat_gateways()
+            .nat_gateway_ids(id)
+            .send()
+            .await
+            .map_err(|e| retry_not_found(aws_error("DescribeNatGateways", e)));
+        match out {
+            Ok(o) => Ok(o
+                .nat_gateways()
+                .first()
+                .and_then(|n| n.state().map(|s| (s.clone(), n.failure_message().map(str::to_string))))),
+            Err(e) if e.code.as_deref() == Some("NatGatewayNotFound") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for NatGateway {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let c = &self.0;
+        let nats = tagged_or_ids(ctx, "ec2:DescribeNatGateways", "nat-gateway-id", &target_ids(targets), |n: &aws_sdk_ec2::types::NatGateway| n.nat_gateway_id(), |f| async move {
+            c.describe_nat_gateways()
+                .filter(f)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| aws_error("DescribeNatGateways", e))
+        })
+        .await?;
+        Ok(nats
+            .iter()
+            // Deleted and failed gateways linger in describe answers for a while; they
+            // are gone for every purpose here.
+            .filter(|n| matches!(n.state(), Some(NatGatewayState::Available | NatGatewayState::Pending)))
+            .filter_map(|n| {
+                let (owned, address) = ownership(&ctx.stack, n.tags());
+                let allocation = n.nat_gateway_addresses().first().and_then(|a| a.allocation_id()).unwrap_or_default();
+                let props = Props::from([
+                    ("subnet_id".to_string(), Value::str(n.subnet_id().unwrap_or_default())),
+                    ("allocation_id".to_string(), Value::str(allocation)),
+                    (
+                        "connectivity_type".to_string(),
+                        Value::str(n.connectivity_type().map(|c| c.as_str()).unwrap_or("public")),
+                    ),
+                    ("tags".to_string(), tags_value(n.tags())),
+                ]);
+                Some(LiveObject { id: n.nat_gateway_id()?.to_string(), address, props, outputs: Default::default(), owned })
+            })
+            .collect())
+    }
+
+    async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        let out = self
+            .0
+            .create_nat_gateway()
+            .subnet_id(req_str(props, "subnet_id")?)
+            .allocation_id(req_str(props, "allocation_id")?)
+            .connectivity_type(ConnectivityType::from(req_str(props, "connectivity_type").unwrap_or("public")))
+            .client_token(client_token(&ctx.stack, address, props))
+            .tag_specifications(tag_spec(ResourceType::Natgateway, props))
+            .send()
+            .await
+            .map_err(|e| retry_not_found(aws_error("CreateNatGateway", e)))?;
+        let id = out
+            .nat_gateway()
+            .and_then(|n: &aws_sdk_ec2::types::NatGateway| n.nat_gateway_id())
+            .ok_or_else(|| ProviderError::fatal("CreateNatGateway returned no id"))?
+            .to_string();
+        ctx.progress(format!("{id} pending"));
+        ctx.wait_for(&format!("NAT gateway {id} to become available"), || async {
+            match self.state(&id).await? {
+                Some((NatGatewayState::Available, _)) => Ok(Some(())),
+                Some((NatGatewayState::Failed, msg)) => Err(ProviderError::fatal(format!(
+                    "NAT gateway {id} failed: {}",
+                    msg.unwrap_or_else(|| "no reason given".into())
+                ))),
+                _ => Ok(None),
+            }
+        })
+        .await?;
+        Ok(Applied { id, outputs: Default::default() })
+    }
+
+    async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        if let Some(c) = req.changes.iter().find(|c| c.name == "tags") {
+            sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?;
+        }
+        Ok(Applied { id: req.id.to_string(), outputs: Default::default() })
+    }
+
+    async fn delete(&self, ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+        match self.0.delete_nat_gateway().nat_gateway_id(id).send().await {
+            Ok(_) => {}
+            Err(e) => {
+                let err = aws_error("DeleteNatGateway", e);
+                if !matches!(err.code.as_deref(), Some("NatGatewayNotFound" | "InvalidNatGatewayID.NotFound")) {
+                    return Err(err);
+                }
+            }
+        }
+        ctx.wait_for(&format!("NAT gateway {id} to be deleted"), || async {
+            Ok(match self.state(id).await? {
+                None | Some((NatGatewayState::Deleted | NatGatewayState::Failed, _)) => Some(()),
+                _ => None,
+            })
+        })
+        .await
+    }
+}

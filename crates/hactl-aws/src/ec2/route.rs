@@ -1,0 +1,134 @@
+//! `ec2.route`: one route of a route table, to an internet gateway or a NAT gateway.
+//! Its id is `rtb-…|DESTINATION`; it has no tags, so it is found by that natural key.
+
+use super::{route_tables, target_prop_values};
+use crate::error::{aws_error, ignore_not_found, retry_not_found};
+use crate::util::{match_target, opt_str, req_str};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::RouteOrigin;
+use aws_sdk_ec2::Client;
+use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
+
+pub struct Route(pub Client);
+
+static SCHEMA: KindSchema = KindSchema {
+    kind: "ec2.route",
+    props: &[
+        PropSchema::replace("route_table_id"),
+        PropSchema::replace("destination_cidr_block"),
+        PropSchema::in_place("gateway_id"),
+        PropSchema::in_place("nat_gateway_id"),
+    ],
+};
+
+fn split(id: &str) -> Result<(&str, &str), ProviderError> {
+    id.split_once('|').ok_or_else(|| ProviderError::fatal(format!("bad route id `{id}` (want rtb-…|CIDR)")))
+}
+
+#[async_trait]
+impl Provider for Route {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let mut wanted = target_prop_values(targets, "route_table_id");
+        wanted.extend(targets.iter().filter_map(|t| t.id.as_deref().and_then(|i| split(i).ok()).map(|(r, _)| r.to_string())));
+        let tables = route_tables(ctx, &self.0, &wanted).await?;
+        let mut out = Vec::new();
+        for t in &tables {
+            let Some(rtb) = t.route_table_id() else { continue };
+            let owned = t.tags().iter().any(|x| x.key() == Some(hactl_core::TAG_STACK) && x.value() == Some(ctx.stack.as_str()));
+            for r in t.routes() {
+                // The local route and routes AWS manages (endpoints, propagation) are not ours.
+                let Some(dest) = r.destination_cidr_block() else { continue };
+                if r.gateway_id() == Some("local") || r.origin() == Some(&RouteOrigin::CreateRouteTable) {
+                    continue;
+                }
+                if r.origin() == Some(&RouteOrigin::EnableVgwRoutePropagation) {
+                    continue;
+                }
+                let mut props = Props::from([
+                    ("route_table_id".to_string(), Value::str(rtb)),
+                    ("destination_cidr_block".to_string(), Value::str(dest)),
+                ]);
+                if let Some(g) = r.gateway_id() {
+                    props.insert("gateway_id".into(), Value::str(g));
+                }
+                if let Some(n) = r.nat_gateway_id() {
+                    props.insert("nat_gateway_id".into(), Value::str(n));
+                }
+                let address = match_target(targets, |p| {
+                    p.get("route_table_id").and_then(Value::as_str) == Some(rtb)
+                        && p.get("destination_cidr_block").and_then(Value::as_str) == Some(dest)
+                })
+                .cloned();
+                out.push(LiveObject { id: format!("{rtb}|{dest}"), address, props, outputs: Default::default(), owned });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, _ctx: &Ctx, _address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        let rtb = req_str(props, "route_table_id")?;
+        let dest = req_str(props, "destination_cidr_block")?;
+        let r = self
+            .0
+            .create_route()
+            .route_table_id(rtb)
+            .destination_cidr_block(dest)
+            .set_gateway_id(opt_str(props, "gateway_id").map(str::to_string))
+            .set_nat_gateway_id(opt_str(props, "nat_gateway_id").map(str::to_string))
+            .send()
+            .await;
+        match r {
+            Ok(_) => {}
+            Err(e) => {
+                let err = retry_not_found(aws_error("CreateRoute", e));
+                // A create retried after a crash finds its route: make it point right.
+                if err.code.as_deref() == Some("RouteAlreadyExists") {
+                    self.replace(rtb, dest, props).await?;
+                } else {
+                    return Err(err);
+                }
+            }
+        }
+        Ok(Applied { id: format!("{rtb}|{dest}"), outputs: Default::default() })
+    }
+
+    async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        let (rtb, dest) = split(req.id)?;
+        self.replace(rtb, dest, req.desired).await?;
+        Ok(Applied { id: req.id.to_string(), outputs: Default::default() })
+    }
+
+    async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+        let (rtb, dest) = split(id)?;
+        ignore_not_found(
+            self.0
+                .delete_route()
+                .route_table_id(rtb)
+                .destination_cidr_block(dest)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error("DeleteRoute", e)),
+        )
+    }
+}
+
+impl Route {
+    async fn replace(&self, rtb: &str, dest: &str, props: &Props) -> Result<(), ProviderError> {
+        self.0
+            .replace_route()
+            .route_table_id(rtb)
+            .destination_cidr_block(dest)
+            .set_gateway_id(opt_str(props, "gateway_id").map(str::to_string))
+            .set_nat_gateway_id(opt_str(props, "nat_gateway_id").map(str::to_string))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| retry_not_found(aws_error("ReplaceRoute", e)))
+    }
+}

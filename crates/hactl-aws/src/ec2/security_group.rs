@@ -1,0 +1,88 @@
+//! `ec2.security_group`: the group itself; its rules are `ec2.security_group_rules`, so
+//! groups that refer to each other never form a cycle. Deleting while network interfaces
+//! of a deleted load balancer linger answers DependencyViolation, retried by the engine.
+
+use super::{ownership, security_groups, sync_tags, tag_spec, tags_value, target_ids};
+use crate::error::{aws_error, ignore_not_found, retry_not_found};
+use crate::util::req_str;
+use async_trait::async_trait;
+use aws_sdk_ec2::types::ResourceType;
+use aws_sdk_ec2::Client;
+use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
+
+pub struct SecurityGroup(pub Client);
+
+static SCHEMA: KindSchema = KindSchema {
+    kind: "ec2.security_group",
+    props: &[
+        PropSchema::replace("vpc_id"),
+        PropSchema::replace("group_name"),
+        PropSchema::replace("description"),
+        PropSchema::in_place("tags"),
+    ],
+};
+
+#[async_trait]
+impl Provider for SecurityGroup {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let groups = security_groups(ctx, &self.0, &target_ids(targets)).await?;
+        Ok(groups
+            .iter()
+            .filter(|g| g.group_name() != Some("default"))
+            .filter_map(|g| {
+                let (owned, address) = ownership(&ctx.stack, g.tags());
+                Some(LiveObject {
+                    id: g.group_id()?.to_string(),
+                    address,
+                    props: Props::from([
+                        ("vpc_id".to_string(), Value::str(g.vpc_id().unwrap_or_default())),
+                        ("group_name".to_string(), Value::str(g.group_name().unwrap_or_default())),
+                        ("description".to_string(), Value::str(g.description().unwrap_or_default())),
+                        ("tags".to_string(), tags_value(g.tags())),
+                    ]),
+                    outputs: super::output("arn", g.security_group_arn().unwrap_or_default()),
+                    owned,
+                })
+            })
+            .collect())
+    }
+
+    async fn create(&self, _ctx: &Ctx, _address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        let out = self
+            .0
+            .create_security_group()
+            .vpc_id(req_str(props, "vpc_id")?)
+            .group_name(req_str(props, "group_name")?)
+            .description(req_str(props, "description")?)
+            .tag_specifications(tag_spec(ResourceType::SecurityGroup, props))
+            .send()
+            .await
+            .map_err(|e| retry_not_found(aws_error("CreateSecurityGroup", e)))?;
+        let id = out.group_id().ok_or_else(|| ProviderError::fatal("CreateSecurityGroup returned no id"))?;
+        Ok(Applied { id: id.to_string(), outputs: super::output("arn", out.security_group_arn().unwrap_or_default()) })
+    }
+
+    async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        if let Some(c) = req.changes.iter().find(|c| c.name == "tags") {
+            sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?;
+        }
+        Ok(Applied { id: req.id.to_string(), outputs: Default::default() })
+    }
+
+    async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+        ignore_not_found(
+            self.0
+                .delete_security_group()
+                .group_id(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error("DeleteSecurityGroup", e)),
+        )
+    }
+}

@@ -1,0 +1,110 @@
+//! `ec2.subnet`: a subnet in one availability zone.
+
+use super::{ownership, output, sync_tags, tag_spec, tagged_or_ids, tags_value, target_ids};
+use crate::error::{aws_error, ignore_not_found, retry_not_found};
+use crate::util::{opt_bool, req_str};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
+use aws_sdk_ec2::Client;
+use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
+
+pub struct Subnet(pub Client);
+
+static SCHEMA: KindSchema = KindSchema {
+    kind: "ec2.subnet",
+    props: &[
+        PropSchema::replace("vpc_id"),
+        PropSchema::replace("cidr_block"),
+        PropSchema::replace("availability_zone"),
+        PropSchema::in_place("map_public_ip_on_launch"),
+        PropSchema::in_place("tags"),
+    ],
+};
+
+impl Subnet {
+    async fn set_public_ip(&self, id: &str, v: bool) -> Result<(), ProviderError> {
+        self.0
+            .modify_subnet_attribute()
+            .subnet_id(id)
+            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(v).build())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| retry_not_found(aws_error("ModifySubnetAttribute", e)))
+    }
+}
+
+#[async_trait]
+impl Provider for Subnet {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let c = &self.0;
+        let subnets = tagged_or_ids(ctx, "ec2:DescribeSubnets", "subnet-id", &target_ids(targets), |s: &aws_sdk_ec2::types::Subnet| s.subnet_id(), |f| async move {
+            c.describe_subnets()
+                .filters(f)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| aws_error("DescribeSubnets", e))
+        })
+        .await?;
+        Ok(subnets
+            .iter()
+            .filter_map(|s| {
+                let id = s.subnet_id()?;
+                let (owned, address) = ownership(&ctx.stack, s.tags());
+                let mut props = Props::new();
+                props.insert("vpc_id".into(), Value::str(s.vpc_id().unwrap_or_default()));
+                props.insert("cidr_block".into(), Value::str(s.cidr_block().unwrap_or_default()));
+                props.insert("availability_zone".into(), Value::str(s.availability_zone().unwrap_or_default()));
+                props.insert("map_public_ip_on_launch".into(), Value::Bool(s.map_public_ip_on_launch().unwrap_or(false)));
+                props.insert("tags".into(), tags_value(s.tags()));
+                let outputs = output("arn", s.subnet_arn().unwrap_or_default());
+                Some(LiveObject { id: id.to_string(), address, props, outputs, owned })
+            })
+            .collect())
+    }
+
+    async fn create(&self, _ctx: &Ctx, _address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        let out = self
+            .0
+            .create_subnet()
+            .vpc_id(req_str(props, "vpc_id")?)
+            .cidr_block(req_str(props, "cidr_block")?)
+            .availability_zone(req_str(props, "availability_zone")?)
+            .tag_specifications(tag_spec(ResourceType::Subnet, props))
+            .send()
+            .await
+            .map_err(|e| retry_not_found(aws_error("CreateSubnet", e)))?;
+        let s = out.subnet().ok_or_else(|| ProviderError::fatal("CreateSubnet returned no subnet"))?;
+        let id = s.subnet_id().ok_or_else(|| ProviderError::fatal("CreateSubnet returned no id"))?.to_string();
+        if opt_bool(props, "map_public_ip_on_launch") == Some(true) {
+            self.set_public_ip(&id, true).await?;
+        }
+        Ok(Applied { id, outputs: output("arn", s.subnet_arn().unwrap_or_default()) })
+    }
+
+    async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        for c in req.changes {
+            match c.name.as_str() {
+                "map_public_ip_on_launch" => {
+                    self.set_public_ip(req.id, opt_bool(req.desired, "map_public_ip_on_launch").unwrap_or(false)).await?
+                }
+                "tags" => sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                other => return Err(ProviderError::fatal(format!("ec2.subnet cannot update `{other}` in place"))),
+            }
+        }
+        Ok(Applied { id: req.id.to_string(), outputs: Default::default() })
+    }
+
+    async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+        // DependencyViolation (ENIs of a deleted load balancer linger) is retried by the engine.
+        ignore_not_found(self.0.delete_subnet().subnet_id(id).send().await.map(|_| ()).map_err(|e| aws_error("DeleteSubnet", e)))
+    }
+}

@@ -1,0 +1,185 @@
+//! `ec2.vpc_endpoint`: a gateway endpoint (S3, on route tables) or an interface endpoint
+//! (in subnets, with security groups). Create uses a client token and waits until the
+//! endpoint is available; delete waits until it is gone.
+
+use super::{ownership, sync_tags, tag_spec, tagged_or_ids, tags_value, target_ids};
+use crate::error::{aws_error, retry_not_found};
+use crate::util::{client_token, opt_bool, req_str, str_list};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ResourceType, State, VpcEndpointType};
+use aws_sdk_ec2::Client;
+use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
+use std::collections::BTreeSet;
+
+pub struct VpcEndpoint(pub Client);
+
+static SCHEMA: KindSchema = KindSchema {
+    kind: "ec2.vpc_endpoint",
+    props: &[
+        PropSchema::replace("vpc_id"),
+        PropSchema::replace("service_name"),
+        PropSchema::replace("vpc_endpoint_type"),
+        PropSchema::in_place("route_table_ids").as_set(),
+        PropSchema::in_place("subnet_ids").as_set(),
+        PropSchema::in_place("security_group_ids").as_set(),
+        PropSchema::in_place("private_dns_enabled"),
+        PropSchema::in_place("tags"),
+    ],
+};
+
+fn gone(s: Option<&State>) -> bool {
+    matches!(s, Some(State::Deleted | State::Deleting | State::Rejected | State::Failed | State::Expired))
+}
+
+fn diff(before: &[String], after: &[String]) -> (Vec<String>, Vec<String>) {
+    let b: BTreeSet<&String> = before.iter().collect();
+    let a: BTreeSet<&String> = after.iter().collect();
+    (a.difference(&b).map(|s| s.to_string()).collect(), b.difference(&a).map(|s| s.to_string()).collect())
+}
+
+impl VpcEndpoint {
+    async fn state(&self, id: &str) -> Result<Option<State>, ProviderError> {
+        match self.0.describe_vpc_endpoints().vpc_endpoint_ids(id).send().await {
+            Ok(o) => Ok(o.vpc_endpoints().first().and_then(|e| e.state().cloned())),
+            Err(e) => {
+                let err = aws_error("DescribeVpcEndpoints", e);
+                if err.code.as_deref().is_some_and(|c| c.contains("NotFound")) {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for VpcEndpoint {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let c = &self.0;
+        let eps = tagged_or_ids(ctx, "ec2:DescribeVpcEndpoints", "vpc-endpoint-id", &target_ids(targets), |e: &aws_sdk_ec2::types::VpcEndpoint| e.vpc_endpoint_id(), |f| async move {
+            c.describe_vpc_endpoints()
+                .filters(f)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| aws_error("DescribeVpcEndpoints", e))
+        })
+        .await?;
+        Ok(eps
+            .iter()
+            .filter(|e| !gone(e.state()))
+            .filter_map(|e| {
+                let (owned, address) = ownership(&ctx.stack, e.tags());
+                let kind = e.vpc_endpoint_type().map(|t| t.as_str().to_string()).unwrap_or_else(|| "Gateway".into());
+                let mut props = Props::from([
+                    ("vpc_id".to_string(), Value::str(e.vpc_id().unwrap_or_default())),
+                    ("service_name".to_string(), Value::str(e.service_name().unwrap_or_default())),
+                    ("vpc_endpoint_type".to_string(), Value::str(&kind)),
+                    ("tags".to_string(), tags_value(e.tags())),
+                ]);
+                if kind == "Gateway" {
+                    props.insert("route_table_ids".into(), Value::from_strings(e.route_table_ids().iter().cloned()));
+                } else {
+                    props.insert("subnet_ids".into(), Value::from_strings(e.subnet_ids().iter().cloned()));
+                    props.insert(
+                        "security_group_ids".into(),
+                        Value::from_strings(e.groups().iter().filter_map(|g| g.group_id().map(str::to_string))),
+                    );
+                    props.insert("private_dns_enabled".into(), Value::Bool(e.private_dns_enabled().unwrap_or(false)));
+                }
+                Some(LiveObject { id: e.vpc_endpoint_id()?.to_string(), address, props, outputs: Default::default(), owned })
+            })
+            .collect())
+    }
+
+    async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        let kind = req_str(props, "vpc_endpoint_type")?;
+        let mut req = self
+            .0
+            .create_vpc_endpoint()
+            .vpc_id(req_str(props, "vpc_id")?)
+            .service_name(req_str(props, "service_name")?)
+            .vpc_endpoint_type(VpcEndpointType::from(kind))
+            .client_token(client_token(&ctx.stack, address, props))
+            .tag_specifications(tag_spec(ResourceType::VpcEndpoint, props));
+        if kind == "Gateway" {
+            req = req.set_route_table_ids(Some(str_list(props, "route_table_ids")));
+        } else {
+            req = req
+                .set_subnet_ids(Some(str_list(props, "subnet_ids")))
+                .set_security_group_ids(Some(str_list(props, "security_group_ids")))
+                .set_private_dns_enabled(opt_bool(props, "private_dns_enabled"));
+        }
+        let out = req.send().await.map_err(|e| retry_not_found(aws_error("CreateVpcEndpoint", e)))?;
+        let id = out
+            .vpc_endpoint()
+            .and_then(|e: &aws_sdk_ec2::types::VpcEndpoint| e.vpc_endpoint_id())
+            .ok_or_else(|| ProviderError::fatal("CreateVpcEndpoint returned no id"))?
+            .to_string();
+        ctx.wait_for(&format!("VPC endpoint {id} to become available"), || async {
+            match self.state(&id).await? {
+                Some(State::Available) => Ok(Some(())),
+                s if gone(s.as_ref()) => Err(ProviderError::fatal(format!("VPC endpoint {id} went to state {s:?}"))),
+                _ => Ok(None),
+            }
+        })
+        .await?;
+        Ok(Applied { id, outputs: Default::default() })
+    }
+
+    async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        let mut m = self.0.modify_vpc_endpoint().vpc_endpoint_id(req.id);
+        let mut any = false;
+        for c in req.changes {
+            let before = c.before.as_ref().map(Value::string_list).unwrap_or_default();
+            let after = c.after.as_ref().map(Value::string_list).unwrap_or_default();
+            let (add, remove) = diff(&before, &after);
+            match c.name.as_str() {
+                "route_table_ids" => m = m.set_add_route_table_ids(Some(add)).set_remove_route_table_ids(Some(remove)),
+                "subnet_ids" => m = m.set_add_subnet_ids(Some(add)).set_remove_subnet_ids(Some(remove)),
+                "security_group_ids" => {
+                    m = m.set_add_security_group_ids(Some(add)).set_remove_security_group_ids(Some(remove))
+                }
+                "private_dns_enabled" => m = m.set_private_dns_enabled(opt_bool(req.desired, "private_dns_enabled")),
+                "tags" => {
+                    sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?;
+                    continue;
+                }
+                other => return Err(ProviderError::fatal(format!("ec2.vpc_endpoint cannot update `{other}` in place"))),
+            }
+            any = true;
+        }
+        if any {
+            m.send().await.map_err(|e| retry_not_found(aws_error("ModifyVpcEndpoint", e)))?;
+        }
+        Ok(Applied { id: req.id.to_string(), outputs: Default::default() })
+    }
+
+    async fn delete(&self, ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+        match self.0.delete_vpc_endpoints().vpc_endpoint_ids(id).send().await {
+            Ok(_) => {}
+            Err(e) => {
+                let err = aws_error("DeleteVpcEndpoints", e);
+                if !err.code.as_deref().is_some_and(|c| c.contains("NotFound")) {
+                    return Err(err);
+                }
+            }
+        }
+        ctx.wait_for(&format!("VPC endpoint {id} to be deleted"), || async {
+            Ok(match self.state(id).await? {
+                None => Some(()),
+                s if gone(s.as_ref()) && s != Some(State::Deleting) => Some(()),
+                _ => None,
+            })
+        })
+        .await
+    }
+}
