@@ -1,1 +1,434 @@
-fn main() {}
+//! `hactl`: provisions and reconciles a high-availability AWS stack from a config file.
+
+mod render;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use hactl_core::plan::PlanMode;
+use hactl_core::{Address, DesiredGraph, Plan};
+use hactl_engine::{
+    apply, check_plan, drift_report, make_plan, refresh, ApplyOptions, ApplyReport, CancelFlag, Ctx, RefreshScope,
+    Registry,
+};
+use hactl_state::{LockGuard, State, StateStore};
+use render::{StderrSink, Style};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(name = "hactl", version, about = "Provision and reconcile a high-availability AWS stack through the AWS SDK")]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Global {
+    /// The stack config file.
+    #[arg(long, global = true, default_value = "config/ha-stack.toml", env = "HACTL_CONFIG")]
+    config: PathBuf,
+    /// Where state files live.
+    #[arg(long, global = true, default_value = "state", env = "HACTL_STATE_DIR")]
+    state_dir: PathBuf,
+    /// AWS region (default: the config's stack.region).
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// AWS endpoint URL, e.g. http://127.0.0.1:4566 for LocalStack (default: AWS_ENDPOINT_URL or AWS).
+    #[arg(long, global = true)]
+    endpoint_url: Option<String>,
+    /// AWS shared-config profile.
+    #[arg(long, global = true)]
+    profile: Option<String>,
+    /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// No colours (NO_COLOR is honoured too).
+    #[arg(long, global = true)]
+    no_color: bool,
+    /// No progress lines on stderr (failures are still shown).
+    #[arg(long, global = true)]
+    no_progress: bool,
+    /// Print one `hactl-stats {json}` line on stderr at the end: AWS API calls by operation and wall time.
+    #[arg(long, global = true)]
+    stats: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check the config (and its dependency graph) without calling AWS.
+    Validate,
+    /// Show what apply would change, from live AWS state.
+    Plan {
+        /// Save the plan for `hactl apply FILE`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the plan document as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+        /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Plan the destruction of the stack.
+        #[arg(long)]
+        destroy: bool,
+    },
+    /// Apply the changes (a fresh plan, or a saved plan file exactly).
+    Apply {
+        /// A plan saved by `hactl plan --out`.
+        planfile: Option<PathBuf>,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        auto_approve: bool,
+        /// How many actions run at once.
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
+        /// How long an action keeps retrying retryable errors, in seconds.
+        #[arg(long, default_value_t = 300)]
+        retry_timeout: u64,
+    },
+    /// Delete every resource of the stack, in reverse dependency order.
+    Destroy {
+        #[arg(long)]
+        auto_approve: bool,
+        #[arg(long, default_value_t = 10)]
+        parallelism: usize,
+        #[arg(long, default_value_t = 300)]
+        retry_timeout: u64,
+    },
+    /// Report what changed outside hactl (never changes AWS). Exit 0 none, 2 drift, 1 error.
+    Drift {
+        /// Print the drift report as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the desired resource graph as Graphviz DOT.
+    Graph,
+    /// Inspect state.
+    State {
+        #[command(subcommand)]
+        command: StateCommand,
+    },
+    /// Remove a stack lock left behind by a run that is gone.
+    ForceUnlock {
+        /// The lock id printed in the "locked" message (checked when given).
+        lock_id: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum StateCommand {
+    /// One line per resource: address, kind, id.
+    List,
+    /// A resource's recorded id, properties and outputs as JSON.
+    Show { address: String },
+}
+
+/// A failure with its exit code (1, or 2 for "changes present" style answers).
+struct Exit(u8);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let started = Instant::now();
+    let counter = hactl_aws::ApiCounter::new();
+    let result = runtime.block_on(run(cli.command, cli.global.clone(), counter.clone()));
+    if cli.global.stats {
+        eprintln!("{}", render::stats_line(&counter.snapshot(), started.elapsed().as_millis()));
+    }
+    match result {
+        Ok(Exit(code)) => ExitCode::from(code),
+        Err(e) => {
+            let st = Style::detect(cli.global.no_color, render::is_stderr_terminal());
+            eprintln!("{} {e:#}", st.red("error:"));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(true).init();
+}
+
+/// Everything a command that talks to AWS needs.
+struct Session {
+    config_path: PathBuf,
+    region: String,
+    desired: DesiredGraph,
+    store: StateStore,
+    registry: Registry,
+    ctx: Ctx,
+    sink: Arc<StderrSink>,
+    stdout_style: Style,
+}
+
+/// Loads and validates the config (no AWS call is made before this succeeds).
+fn load_config(path: &Path) -> Result<(hactl_config::StackConfig, DesiredGraph)> {
+    let cfg = match hactl_config::load(path) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprint!("{errors}");
+            bail!("{} has {} error(s); nothing was changed", path.display(), errors.len());
+        }
+    };
+    let desired = hactl_config::expand::expand(&cfg).with_context(|| format!("expanding {}", path.display()))?;
+    Ok((cfg, desired))
+}
+
+async fn session(g: &Global, counter: &hactl_aws::ApiCounter) -> Result<Session> {
+    let (cfg, desired) = load_config(&g.config)?;
+    let region = g.region.clone().unwrap_or_else(|| cfg.stack.region.clone());
+    let conn = hactl_aws::Connection { region: Some(region.clone()), endpoint_url: g.endpoint_url.clone(), profile: g.profile.clone() };
+    let sdk = hactl_aws::sdk_config(&conn).await;
+    let registry = hactl_aws::registry(&sdk, counter);
+    let err_style = Style::detect(g.no_color, render::is_stderr_terminal());
+    let sink = Arc::new(StderrSink::new(err_style, !g.no_progress, g.verbose > 0));
+    let ctx = Ctx::new(&cfg.stack.name, sink.clone());
+    Ok(Session {
+        config_path: g.config.clone(),
+        region,
+        desired,
+        store: StateStore::new(&g.state_dir, &cfg.stack.name),
+        registry,
+        ctx,
+        sink,
+        stdout_style: Style::detect(g.no_color, render::is_stdout_terminal()),
+    })
+}
+
+impl Session {
+    fn lock(&self, op: &str) -> Result<LockGuard> {
+        let (guard, took_over) = self.store.lock(op)?;
+        if let Some(t) = took_over {
+            eprintln!(
+                "{} took over a stale lock of stack `{}` left by {} (its process is gone)",
+                self.sink.style.yellow("warning:"),
+                self.store.stack(),
+                t.0
+            );
+        }
+        Ok(guard)
+    }
+
+    async fn plan(&self, state: &State, mode: PlanMode) -> Result<Plan> {
+        let live = refresh(&self.registry, &self.ctx, &self.desired, state, RefreshScope::DesiredAndState).await?;
+        Ok(make_plan(&self.registry, &self.desired, state, &live, mode)?)
+    }
+
+    async fn execute(&self, plan: &Plan, state: State, parallelism: usize, retry_timeout: u64) -> Result<ApplyReport> {
+        let cancel = CancelFlag::default();
+        spawn_signal_handler(cancel.clone());
+        let opts = ApplyOptions { parallelism, retry_timeout: Duration::from_secs(retry_timeout), cancel };
+        Ok(apply(&self.registry, &self.ctx, plan, &self.store, state, &opts).await?)
+    }
+}
+
+/// First Ctrl-C (or SIGTERM): start nothing new, let in-flight actions finish, save
+/// state. A second Ctrl-C quits at once (state is journaled after every action).
+fn spawn_signal_handler(cancel: CancelFlag) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        loop {
+            #[cfg(unix)]
+            let got = match term.as_mut() {
+                Some(t) => tokio::select! { r = tokio::signal::ctrl_c() => r.is_ok(), _ = t.recv() => true },
+                None => tokio::signal::ctrl_c().await.is_ok(),
+            };
+            #[cfg(not(unix))]
+            let got = tokio::signal::ctrl_c().await.is_ok();
+            if !got {
+                return;
+            }
+            if cancel.is_cancelled() {
+                eprintln!("interrupted again: quitting now");
+                std::process::exit(130);
+            }
+            cancel.cancel();
+        }
+    });
+}
+
+fn confirm(question: &str) -> Result<bool> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() && std::env::var_os("HACTL_ASSUME_TTY").is_none() {
+        bail!("{question} needs an answer, but standard input is not a terminal: pass --auto-approve");
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
+fn summarize(st: &Style, report: &ApplyReport, verb: &str) -> Exit {
+    use hactl_core::exec::Phase;
+    let count = |p: Phase| report.succeeded.iter().filter(|(_, ph)| *ph == p).count();
+    let done = format!(
+        "{} created, {} updated, {} deleted, {} recorded",
+        count(Phase::Create),
+        count(Phase::Update),
+        count(Phase::Delete),
+        count(Phase::Record)
+    );
+    let secs = report.elapsed.as_secs_f64();
+    if report.ok() {
+        eprintln!("{} {done} in {secs:.1}s. State serial {}.", st.green(&format!("{verb} complete:")), report.state.serial);
+        return Exit(0);
+    }
+    if report.cancelled {
+        eprintln!(
+            "{} {done} in {secs:.1}s; {} action(s) not started. State saved (serial {}); run the command again to finish.",
+            st.yellow(&format!("{verb} interrupted:")),
+            report.not_started.len(),
+            report.state.serial
+        );
+    } else {
+        eprintln!("{} {done} in {secs:.1}s; state saved (serial {}).", st.red(&format!("{verb} failed:")), report.state.serial);
+    }
+    for f in &report.failed {
+        eprintln!("  {} {}: {}", st.red("failed"), f.address, f.error);
+    }
+    if !report.skipped.is_empty() {
+        let names: Vec<String> = report.skipped.iter().map(Address::to_string).collect();
+        eprintln!("  {} {} (they depend on a failed action)", st.yellow("skipped"), names.join(", "));
+    }
+    Exit(1)
+}
+
+async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<Exit> {
+    match cmd {
+        Command::Validate => {
+            let (cfg, desired) = load_config(&g.config)?;
+            println!(
+                "{}: valid. Stack `{}` in {}: {} resources over {} availability zones.",
+                g.config.display(),
+                cfg.stack.name,
+                cfg.stack.region,
+                desired.len(),
+                cfg.network.zones.len()
+            );
+            Ok(Exit(0))
+        }
+        Command::Graph => {
+            let (_, desired) = load_config(&g.config)?;
+            print!("{}", desired.to_dot());
+            Ok(Exit(0))
+        }
+        Command::State { command } => {
+            let (cfg, _) = load_config(&g.config)?;
+            let store = StateStore::new(&g.state_dir, &cfg.stack.name);
+            let state = store.load()?;
+            match command {
+                StateCommand::List => {
+                    for (a, r) in &state.resources {
+                        println!("{a}\t{}\t{}", r.kind, r.id);
+                    }
+                }
+                StateCommand::Show { address } => {
+                    let a = Address::parse(&address)?;
+                    let r = state.resources.get(&a).with_context(|| format!("`{address}` is not in the state of stack `{}`", cfg.stack.name))?;
+                    println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "address": a, "resource": r }))?);
+                }
+            }
+            Ok(Exit(0))
+        }
+        Command::ForceUnlock { lock_id } => {
+            let (cfg, _) = load_config(&g.config)?;
+            let store = StateStore::new(&g.state_dir, &cfg.stack.name);
+            let held = store.force_unlock(lock_id.as_deref())?;
+            eprintln!("Released the lock of stack `{}` held by {held}.", cfg.stack.name);
+            Ok(Exit(0))
+        }
+        Command::Plan { out, json, detailed_exitcode, destroy } => {
+            let s = session(&g, &counter).await?;
+            let _lock = s.lock("plan")?;
+            let state = s.store.load()?;
+            let mode = if destroy { PlanMode::Destroy } else { PlanMode::Apply };
+            let plan = s.plan(&state, mode).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&plan)?);
+            } else {
+                print!("{}", render::plan_text(&s.stdout_style, &plan, &s.region));
+            }
+            if let Some(path) = out {
+                std::fs::write(&path, serde_json::to_vec_pretty(&plan)?).with_context(|| format!("writing {}", path.display()))?;
+                eprintln!("Saved the plan to {}. Apply it exactly with: hactl apply {}", path.display(), path.display());
+            }
+            Ok(Exit(if detailed_exitcode && plan.has_changes() { 2 } else { 0 }))
+        }
+        Command::Apply { planfile, auto_approve, parallelism, retry_timeout } => {
+            let s = session(&g, &counter).await?;
+            let _lock = s.lock("apply")?;
+            let state = s.store.load()?;
+            let plan = match &planfile {
+                Some(path) => {
+                    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                    let plan: Plan = serde_json::from_slice(&text).with_context(|| format!("{} is not a hactl plan", path.display()))?;
+                    check_plan(&plan, &state).with_context(|| format!("refusing to apply {}", path.display()))?;
+                    plan
+                }
+                None => s.plan(&state, PlanMode::Apply).await?,
+            };
+            print!("{}", render::plan_text(&s.stdout_style, &plan, &s.region));
+            if !plan.has_changes() {
+                return Ok(Exit(0));
+            }
+            if planfile.is_none() && !auto_approve && !confirm("Apply these changes?")? {
+                eprintln!("Apply cancelled; nothing was changed.");
+                return Ok(Exit(1));
+            }
+            let report = s.execute(&plan, state, parallelism, retry_timeout).await?;
+            Ok(summarize(&s.sink.style, &report, "Apply"))
+        }
+        Command::Destroy { auto_approve, parallelism, retry_timeout } => {
+            let s = session(&g, &counter).await?;
+            let _lock = s.lock("destroy")?;
+            let state = s.store.load()?;
+            let plan = s.plan(&state, PlanMode::Destroy).await?;
+            print!("{}", render::plan_text(&s.stdout_style, &plan, &s.region));
+            if !plan.has_changes() {
+                return Ok(Exit(0));
+            }
+            if !auto_approve && !confirm(&format!("Destroy every resource of stack `{}`?", plan.stack))? {
+                eprintln!("Destroy cancelled; nothing was changed.");
+                return Ok(Exit(1));
+            }
+            let report = s.execute(&plan, state, parallelism, retry_timeout).await?;
+            Ok(summarize(&s.sink.style, &report, "Destroy"))
+        }
+        Command::Drift { json } => {
+            let s = session(&g, &counter).await?;
+            let _lock = s.lock("drift")?;
+            let state = s.store.load()?;
+            let live = refresh(&s.registry, &s.ctx, &s.desired, &state, RefreshScope::StateOnly).await?;
+            let report = drift_report(&s.registry, &state, &live);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", render::drift_text(&s.stdout_style, &report));
+            }
+            let _ = &s.config_path;
+            Ok(Exit(if report.has_drift() { 2 } else { 0 }))
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! Expansion: the validated stack config becomes the desired resource graph.
+//!
+//! Addresses are keyed by role and availability zone (`subnet.app.us-east-1a`), never by
+//! list index. Every taggable resource gets the stack's tags plus `Name`,
+//! `hactl:stack` and `hactl:address`.
+
+use crate::model::{NatMode, RuleSource, StackConfig, Tier};
+use hactl_core::{Address, DesiredGraph, GraphError, Ref, ResourceSpec, Value, TAG_ADDRESS, TAG_STACK};
+use std::collections::BTreeMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExpandError {
+    #[error(transparent)]
+    Address(#[from] hactl_core::address::AddressError),
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+}
+
+/// Builds the desired graph of the stack.
+pub fn expand(cfg: &StackConfig) -> Result<DesiredGraph, ExpandError> {
+    Ok(DesiredGraph::build(Expander { cfg, specs: Vec::new() }.run()?)?)
+}
+
+struct Expander<'a> {
+    cfg: &'a StackConfig,
+    specs: Vec<ResourceSpec>,
+}
+
+fn addr(segments: &[&str]) -> Result<Address, ExpandError> {
+    Ok(Address::from_segments(segments)?)
+}
+
+fn id(a: &Address) -> Value {
+    Value::Ref(Ref::new(a, "id"))
+}
+
+fn rule(protocol: &str, from: i32, to: i32, source: Value, source_key: &str, description: &str) -> Value {
+    let mut m = BTreeMap::new();
+    m.insert("protocol".to_string(), Value::str(protocol));
+    m.insert("from_port".to_string(), Value::Int(i64::from(if protocol == "-1" { -1 } else { from })));
+    m.insert("to_port".to_string(), Value::Int(i64::from(if protocol == "-1" { -1 } else { to })));
+    m.insert(source_key.to_string(), source);
+    m.insert(
+        "description".to_string(),
+        if description.is_empty() { Value::Null } else { Value::str(description) },
+    );
+    Value::Map(m)
+}
+
+impl Expander<'_> {
+    fn name(&self, parts: &[&str]) -> String {
+        std::iter::once(self.cfg.stack.name.as_str())
+            .chain(parts.iter().copied())
+            .collect::<Vec<_>>()
+            .join("-")
+    }
+
+    fn tags(&self, address: &Address, name: &str) -> Value {
+        let mut t: BTreeMap<String, Value> =
+            self.cfg.stack.tags.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect();
+        t.insert("Name".into(), Value::str(name));
+        t.insert(TAG_STACK.into(), Value::str(&self.cfg.stack.name));
+        t.insert(TAG_ADDRESS.into(), Value::str(address.as_str()));
+        Value::Map(t)
+    }
+
+    fn push(&mut self, spec: ResourceSpec) -> Address {
+        let a = spec.address.clone();
+        self.specs.push(spec);
+        a
+    }
+
+    fn tagged(&mut self, a: Address, kind: &str, name: &str) -> ResourceSpec {
+        let tags = self.tags(&a, name);
+        ResourceSpec::new(a, kind).prop("tags", tags)
+    }
+
+    fn run(mut self) -> Result<Vec<ResourceSpec>, ExpandError> {
+        let cfg = self.cfg;
+        let net = &cfg.network;
+
+        let vpc = addr(&["vpc", "main"])?;
+        let spec = self
+            .tagged(vpc.clone(), "ec2.vpc", &self.name(&["vpc"]))
+            .prop("cidr_block", net.vpc_cidr.to_string())
+            .prop("enable_dns_support", true)
+            .prop("enable_dns_hostnames", true);
+        self.push(spec);
+
+        let igw = addr(&["igw", "main"])?;
+        let spec = self.tagged(igw.clone(), "ec2.internet_gateway", &self.name(&["igw"]));
+        self.push(spec);
+        let attach = self.push(
+            ResourceSpec::new(addr(&["igw_attachment", "main"])?, "ec2.internet_gateway_attachment")
+                .prop("internet_gateway_id", id(&igw))
+                .prop("vpc_id", id(&vpc)),
+        );
+
+        // Subnets, per AZ and tier.
+        let mut subnets: BTreeMap<(&str, String), Address> = BTreeMap::new();
+        for z in &net.zones {
+            for (tier, cidr, public) in
+                [("public", z.public, true), ("app", z.app, false), ("data", z.data, false)]
+            {
+                let a = addr(&["subnet", tier, &z.az])?;
+                let spec = self
+                    .tagged(a.clone(), "ec2.subnet", &self.name(&[tier, &z.az]))
+                    .prop("vpc_id", id(&vpc))
+                    .prop("cidr_block", cidr.to_string())
+                    .prop("availability_zone", z.az.as_str())
+                    .prop("map_public_ip_on_launch", public);
+                self.push(spec);
+                subnets.insert((tier, z.az.clone()), a);
+            }
+        }
+
+        // NAT gateways with their Elastic IPs.
+        let nat_zones: Vec<&str> = match net.nat {
+            NatMode::PerAz => net.zones.iter().map(|z| z.az.as_str()).collect(),
+            NatMode::Single => net.zones.first().map(|z| vec![z.az.as_str()]).unwrap_or_default(),
+            NatMode::None => Vec::new(),
+        };
+        let mut nats: BTreeMap<&str, Address> = BTreeMap::new();
+        for az in &nat_zones {
+            let eip_addr = addr(&["eip", "nat", az])?;
+            let spec = self
+                .tagged(eip_addr.clone(), "ec2.eip", &self.name(&["nat", az]))
+                .prop("domain", "vpc")
+                .after(&attach);
+            self.push(spec);
+            let nat = addr(&["nat", az])?;
+            let spec = self
+                .tagged(nat.clone(), "ec2.nat_gateway", &self.name(&["nat", az]))
+                .prop("subnet_id", id(&subnets[&("public", az.to_string())]))
+                .prop("allocation_id", Value::Ref(Ref::new(&eip_addr, "id")))
+                .prop("connectivity_type", "public")
+                .after(&attach);
+            self.push(spec);
+            nats.insert(az, nat);
+        }
+
+        // Route tables: one public, one private per AZ.
+        let public_rt = addr(&["route_table", "public"])?;
+        let spec = self
+            .tagged(public_rt.clone(), "ec2.route_table", &self.name(&["public"]))
+            .prop("vpc_id", id(&vpc));
+        self.push(spec);
+        self.push(
+            ResourceSpec::new(addr(&["route", "public", "default"])?, "ec2.route")
+                .prop("route_table_id", id(&public_rt))
+                .prop("destination_cidr_block", "0.0.0.0/0")
+                .prop("gateway_id", id(&igw))
+                .prop("nat_gateway_id", Value::Null)
+                .after(&attach),
+        );
+        let mut private_rts = Vec::new();
+        for z in &net.zones {
+            let az = z.az.as_str();
+            let rt = addr(&["route_table", "private", az])?;
+            let spec = self
+                .tagged(rt.clone(), "ec2.route_table", &self.name(&["private", az]))
+                .prop("vpc_id", id(&vpc));
+            self.push(spec);
+            let nat = nats.get(az).or_else(|| nats.values().next());
+            if let Some(nat) = nat {
+                self.push(
+                    ResourceSpec::new(addr(&["route", "private", az, "default"])?, "ec2.route")
+                        .prop("route_table_id", id(&rt))
+                        .prop("destination_cidr_block", "0.0.0.0/0")
+                        .prop("nat_gateway_id", id(nat))
+                        .prop("gateway_id", Value::Null),
+                );
+            }
+            for tier in ["public", "app", "data"] {
+                let table = if tier == "public" { &public_rt } else { &rt };
+                self.push(
+                    ResourceSpec::new(addr(&["rta", tier, az])?, "ec2.route_table_association")
+                        .prop("route_table_id", id(table))
+                        .prop("subnet_id", id(&subnets[&(tier, z.az.clone())])),
+                );
+            }
+            private_rts.push(rt);
+        }
+
+        // Security groups: each tier reachable only from the tier above.
+        let mut groups: BTreeMap<Tier, Address> = BTreeMap::new();
+        for (tier, what) in
+            [(Tier::Alb, "load balancer"), (Tier::App, "application tasks"), (Tier::Db, "database")]
+        {
+            let a = addr(&["sg", tier.name()])?;
+            let group_name = self.name(&[tier.name()]);
+            let spec = self
+                .tagged(a.clone(), "ec2.security_group", &group_name)
+                .prop("vpc_id", id(&vpc))
+                .prop("group_name", group_name.as_str())
+                .prop("description", format!("hactl {}: {what}", cfg.stack.name));
+            self.push(spec);
+            groups.insert(tier, a);
+        }
+        let all_egress = Value::List(vec![rule("-1", -1, -1, Value::str("0.0.0.0/0"), "cidr", "")]);
+        let mut ingress: BTreeMap<Tier, Vec<Value>> = BTreeMap::new();
+        for port in &cfg.security.alb_ports {
+            for cidr in &cfg.security.alb_ingress_cidrs {
+                let p = i32::from(*port);
+                ingress.entry(Tier::Alb).or_default().push(rule(
+                    "tcp",
+                    p,
+                    p,
+                    Value::str(cidr.to_string()),
+                    "cidr",
+                    &format!("port {port} from {cidr}"),
+                ));
+            }
+        }
+        for port in cfg.app_ports() {
+            let p = i32::from(port);
+            ingress.entry(Tier::App).or_default().push(rule(
+                "tcp",
+                p,
+                p,
+                id(&groups[&Tier::Alb]),
+                "source_group_id",
+                &format!("service port {port} from the alb tier"),
+            ));
+        }
+        let db = i32::from(cfg.db_port());
+        ingress.entry(Tier::Db).or_default().push(rule(
+            "tcp",
+            db,
+            db,
+            id(&groups[&Tier::App]),
+            "source_group_id",
+            &format!("database port {db} from the app tier"),
+        ));
+        for r in &cfg.security.extra_ingress {
+            let (source, key) = match &r.source {
+                RuleSource::Cidr(c) => (Value::str(c.to_string()), "cidr"),
+                RuleSource::Group(t) => (id(&groups[t]), "source_group_id"),
+            };
+            ingress.entry(r.group).or_default().push(rule(
+                &r.protocol,
+                r.from_port,
+                r.to_port,
+                source,
+                key,
+                r.description.as_deref().unwrap_or(""),
+            ));
+        }
+        for (tier, group) in &groups {
+            self.push(
+                ResourceSpec::new(addr(&["sg_rules", tier.name()])?, "ec2.security_group_rules")
+                    .prop("group_id", id(group))
+                    .prop("ingress", Value::List(ingress.remove(tier).unwrap_or_default()))
+                    .prop("egress", all_egress.clone()),
+            );
+        }
+
+        // VPC endpoints.
+        if net.s3_gateway_endpoint {
+            let a = addr(&["vpce", "s3"])?;
+            let mut tables: Vec<Value> = private_rts.iter().map(id).collect();
+            tables.push(id(&public_rt));
+            let spec = self
+                .tagged(a, "ec2.vpc_endpoint", &self.name(&["s3"]))
+                .prop("vpc_id", id(&vpc))
+                .prop("service_name", format!("com.amazonaws.{}.s3", cfg.stack.region))
+                .prop("vpc_endpoint_type", "Gateway")
+                .prop("route_table_ids", Value::List(tables));
+            self.push(spec);
+        }
+        if !net.interface_endpoints.is_empty() {
+            let sg = addr(&["sg", "endpoints"])?;
+            let group_name = self.name(&["endpoints"]);
+            let spec = self
+                .tagged(sg.clone(), "ec2.security_group", &group_name)
+                .prop("vpc_id", id(&vpc))
+                .prop("group_name", group_name.as_str())
+                .prop("description", format!("hactl {}: interface endpoints", cfg.stack.name));
+            self.push(spec);
+            self.push(
+                ResourceSpec::new(addr(&["sg_rules", "endpoints"])?, "ec2.security_group_rules")
+                    .prop("group_id", id(&sg))
+                    .prop(
+                        "ingress",
+                        Value::List(vec![rule(
+                            "tcp",
+                            443,
+                            443,
+                            id(&groups[&Tier::App]),
+                            "source_group_id",
+                            "HTTPS from the app tier",
+                        )]),
+                    )
+                    .prop("egress", all_egress.clone()),
+            );
+            let app_subnets: Vec<Value> =
+                net.zones.iter().map(|z| id(&subnets[&("app", z.az.clone())])).collect();
+            for svc in &net.interface_endpoints {
+                let seg = svc.replace('.', "-");
+                let spec = self
+                    .tagged(addr(&["vpce", &seg])?, "ec2.vpc_endpoint", &self.name(&[&seg]))
+                    .prop("vpc_id", id(&vpc))
+                    .prop("service_name", format!("com.amazonaws.{}.{svc}", cfg.stack.region))
+                    .prop("vpc_endpoint_type", "Interface")
+                    .prop("subnet_ids", Value::List(app_subnets.clone()))
+                    .prop("security_group_ids", Value::List(vec![id(&sg)]))
+                    .prop("private_dns_enabled", true);
+                self.push(spec);
+            }
+        }
+        Ok(self.specs)
+    }
+}

@@ -1,0 +1,148 @@
+//! The config file as written: every value spanned (for error positions), unknown keys
+//! rejected, integers kept wide and enums kept as strings so that validation can report
+//! ranges and allowed values itself, for every offending value at once.
+//!
+//! Tables are not wrapped in `Spanned`: a table that is only implied by a dotted key or a
+//! sub-table header (`[[security.extra_ingress]]` without `[security]`) has no span, and
+//! `Spanned` fails on it. Errors about a table point at one of its keys instead.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+pub(crate) type S<T> = Spanned<T>;
+pub(crate) type List<T> = S<Vec<S<T>>>;
+pub(crate) type Map = BTreeMap<S<String>, S<String>>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    pub stack: RawStack,
+    pub network: RawNetwork,
+    pub security: Option<RawSecurity>,
+    pub compute: Option<RawCompute>,
+    #[serde(default)]
+    pub services: Vec<RawService>,
+    pub database: Option<RawDatabase>,
+    pub alarms: Option<RawAlarms>,
+    pub drift: Option<RawDrift>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStack {
+    pub name: S<String>,
+    pub region: S<String>,
+    pub tags: Option<Map>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNetwork {
+    pub vpc_cidr: S<String>,
+    pub availability_zones: List<String>,
+    pub public_subnets: List<String>,
+    pub app_subnets: List<String>,
+    pub data_subnets: List<String>,
+    pub nat: Option<S<String>>,
+    pub endpoints: Option<RawEndpoints>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEndpoints {
+    pub s3_gateway: Option<S<bool>>,
+    pub interface: Option<List<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSecurity {
+    pub alb_ports: Option<List<i64>>,
+    pub alb_ingress_cidrs: Option<List<String>>,
+    #[serde(default)]
+    pub extra_ingress: Vec<RawRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRule {
+    pub group: S<String>,
+    pub protocol: Option<S<String>>,
+    pub port: Option<S<i64>>,
+    pub from_port: Option<S<i64>>,
+    pub to_port: Option<S<i64>>,
+    pub cidr: Option<S<String>>,
+    pub source_group: Option<S<String>>,
+    pub description: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCompute {
+    pub launch_type: Option<S<String>>,
+    pub instance_type: Option<S<String>>,
+    pub ami: Option<S<String>>,
+    pub min_size: Option<S<i64>>,
+    pub max_size: Option<S<i64>>,
+    pub desired_capacity: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawService {
+    pub name: S<String>,
+    pub image: S<String>,
+    pub port: Option<S<i64>>,
+    pub cpu: Option<S<i64>>,
+    pub memory: Option<S<i64>>,
+    pub desired_count: Option<S<i64>>,
+    pub public: Option<S<bool>>,
+    pub health_check_path: Option<S<String>>,
+    pub environment: Option<Map>,
+    pub depends_on: Option<List<String>>,
+    pub log_retention_days: Option<S<i64>>,
+    pub autoscaling: Option<RawAutoscaling>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAutoscaling {
+    pub min: S<i64>,
+    pub max: S<i64>,
+    pub cpu_target: Option<S<f64>>,
+    pub memory_target: Option<S<f64>>,
+    pub requests_per_target: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDatabase {
+    pub engine: S<String>,
+    pub instance_class: Option<S<String>>,
+    pub instances: Option<S<i64>>,
+    pub port: Option<S<i64>>,
+    pub username: Option<S<String>>,
+    pub db_name: Option<S<String>>,
+    pub backup_retention_days: Option<S<i64>>,
+    pub preferred_backup_window: Option<S<String>>,
+    pub deletion_protection: Option<S<bool>>,
+    pub apply_immediately: Option<S<bool>>,
+    pub kms_key_id: Option<S<String>>,
+    pub secret_recovery_window_days: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAlarms {
+    pub email: Option<S<String>>,
+    pub cpu_threshold: Option<S<f64>>,
+    pub memory_threshold: Option<S<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDrift {
+    pub alarm: Option<S<bool>>,
+    pub schedule: Option<S<String>>,
+}

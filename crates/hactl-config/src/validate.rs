@@ -1,0 +1,1280 @@
+//! Semantic validation of the raw config into the model. Every check records its error
+//! and carries on, so that one run reports every problem of the file.
+
+use crate::error::Collector;
+use crate::model::*;
+use crate::net::{self, CidrError};
+use crate::raw::*;
+use crate::suggest::{did_you_mean, list_quoted};
+use hactl_core::graph::find_cycles;
+use ipnet::Ipv4Net;
+use petgraph::graph::DiGraph;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
+
+const NAT_MODES: &[&str] = &["per-az", "single", "none"];
+const LAUNCH_TYPES: &[&str] = &["ec2", "fargate"];
+const ENGINES: &[&str] = &["docdb", "postgres"];
+const TIERS: &[&str] = &["alb", "app", "db"];
+const PROTOCOLS: &[&str] = &["tcp", "udp", "icmp", "-1"];
+const FARGATE_CPU: &[i64] = &[256, 512, 1024, 2048, 4096];
+const LOG_RETENTION_DAYS: &[i64] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+const RESERVED_ENV: &[&str] = &["DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME"];
+const RESERVED_USERNAMES: &[&str] = &["admin", "root", "postgres"];
+const MAX_TAGS: usize = 40;
+
+pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackConfig> {
+    let stack = stack(&raw.stack, c);
+    let region = stack.as_ref().map(|s| s.region.clone()).or_else(|| {
+        let r = raw.stack.region.get_ref();
+        is_region(r).then(|| r.clone())
+    });
+    let network = network(&raw.network, region.as_deref(), c);
+    let security = security(raw.security.as_ref(), c);
+    let compute = compute(raw.compute.as_ref(), c);
+    let launch_type = compute.as_ref().map(|c| c.launch_type);
+    let services = services(&raw.services, launch_type, c);
+    let database = raw.database.as_ref().map(|d| database(d, c));
+    let alarms = alarms(raw.alarms.as_ref(), c);
+    let drift = drift(raw.drift.as_ref(), c);
+    if !c.errors.is_empty() {
+        return None;
+    }
+    Some(StackConfig {
+        stack: stack?,
+        network: network?,
+        security: security?,
+        compute: compute?,
+        services: services?,
+        database: match database {
+            Some(d) => Some(d?),
+            None => None,
+        },
+        alarms: alarms?,
+        drift: drift?,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Generic checks
+
+impl Collector<'_> {
+    /// An integer within `lo..=hi`.
+    fn int(&mut self, v: &S<i64>, field: &str, lo: i64, hi: i64, hint: &str) -> Option<i64> {
+        let n = *v.get_ref();
+        if (lo..=hi).contains(&n) {
+            return Some(n);
+        }
+        let key = last_key(field);
+        self.push(v.span(), field, format!("{key} {n} is out of range {lo}..={hi}"), hint);
+        None
+    }
+
+    /// An optional integer within `lo..=hi`, `default` when absent.
+    fn opt_int(&mut self, v: &Option<S<i64>>, field: &str, lo: i64, hi: i64, default: i64) -> Option<i64> {
+        match v {
+            None => Some(default),
+            Some(v) => {
+                let hint = format!("use a whole number from {lo} to {hi} (default {default})");
+                self.int(v, field, lo, hi, &hint)
+            }
+        }
+    }
+
+    /// A port number (1..=65535).
+    fn port(&mut self, v: &S<i64>, field: &str) -> Option<u16> {
+        let hint = "TCP/UDP ports are 1 to 65535";
+        self.int(v, field, 1, 65535, hint).and_then(|p| u16::try_from(p).ok())
+    }
+
+    /// A number within `lo..=hi` (or `(lo, hi]` when `lo_open`), `default` when absent.
+    fn opt_float(
+        &mut self,
+        v: &Option<S<f64>>,
+        field: &str,
+        (lo, lo_open): (f64, bool),
+        hi: f64,
+        default: f64,
+    ) -> Option<f64> {
+        let Some(v) = v else { return Some(default) };
+        let n = *v.get_ref();
+        let above = if lo_open { n > lo } else { n >= lo };
+        if above && n <= hi {
+            return Some(n);
+        }
+        let range = if lo_open { format!("({lo}, {hi}]") } else { format!("[{lo}, {hi}]") };
+        let key = last_key(field);
+        let hint = if lo_open {
+            format!("use a percentage above {lo} and at most {hi} (default {default})")
+        } else {
+            format!("use a percentage from {lo} to {hi} (default {default})")
+        };
+        self.push(v.span(), field, format!("{key} {n} is out of range {range}"), hint);
+        None
+    }
+
+    /// One of `allowed`; returns its index.
+    fn choice(&mut self, v: &S<String>, field: &str, allowed: &[&str], what: &str) -> Option<usize> {
+        let s = v.get_ref();
+        if let Some(i) = allowed.iter().position(|a| a == s) {
+            return Some(i);
+        }
+        let hint = format!("{}allowed values: {}", did_you_mean(s, allowed), list_quoted(allowed));
+        self.push(v.span(), field, format!("unknown {what} \"{s}\""), hint);
+        None
+    }
+
+    /// An IPv4 CIDR block written as its network address.
+    fn cidr(&mut self, v: &S<String>, field: &str) -> Option<Ipv4Net> {
+        let s = v.get_ref();
+        match net::parse_network(s) {
+            Ok(n) => Some(n),
+            Err(CidrError::Malformed) => {
+                let hint =
+                    "write an IPv4 block as ADDRESS/PREFIX with a prefix of 0 to 32, e.g. \"10.0.0.0/16\"";
+                self.push(v.span(), field, format!("\"{s}\" is not a valid IPv4 CIDR block"), hint);
+                None
+            }
+            Err(CidrError::NotNetworkAddress(canonical)) => {
+                let hint = format!(
+                    "the address must be the first of the block (host bits zero): write \"{canonical}\""
+                );
+                self.push(v.span(), field, format!("\"{s}\" is not a network address"), hint);
+                None
+            }
+        }
+    }
+
+    /// A non-empty string without whitespace.
+    fn token(&mut self, v: &S<String>, field: &str, example: &str) -> bool {
+        let s = v.get_ref();
+        if s.is_empty() {
+            self.push(v.span(), field, "must not be empty", format!("e.g. {example}"));
+            false
+        } else if s.chars().any(char::is_whitespace) {
+            let msg = format!("\"{s}\" must not contain whitespace");
+            self.push(v.span(), field, msg, format!("e.g. {example}"));
+            false
+        } else {
+            true
+        }
+    }
+}
+
+/// `services[1].autoscaling.min` → `min`.
+fn last_key(field: &str) -> &str {
+    let key = field.rsplit('.').next().unwrap_or(field);
+    key.split('[').next().unwrap_or(key)
+}
+
+/// One bound or value of a `lo <= mid <= hi` relation, with where it was written (if it was).
+struct Bound<'a> {
+    name: &'a str,
+    field: String,
+    value: i64,
+    at: Option<Range<usize>>,
+}
+
+impl Bound<'_> {
+    fn new<'a>(name: &'a str, field: String, v: &Option<S<i64>>, default: i64) -> Bound<'a> {
+        Bound {
+            name,
+            field,
+            value: v.as_ref().map_or(default, |v| *v.get_ref()),
+            at: v.as_ref().map(S::span),
+        }
+    }
+
+    fn label(&self) -> String {
+        match self.at {
+            Some(_) => format!("{} ({})", self.name, self.value),
+            None => format!("{} ({}, the default)", self.name, self.value),
+        }
+    }
+}
+
+/// Checks `lo <= hi` and `lo <= mid <= hi`; errors point at the first written value among
+/// those involved (at `fallback` when all are defaults).
+fn check_order(
+    c: &mut Collector<'_>,
+    fallback: Range<usize>,
+    lo: &Bound<'_>,
+    mid: Option<&Bound<'_>>,
+    hi: &Bound<'_>,
+) -> bool {
+    let hint = match mid {
+        Some(m) => format!("{} <= {} <= {} must hold", lo.name, m.name, hi.name),
+        None => format!("{} <= {} must hold", lo.name, hi.name),
+    };
+    let mut report = |first: &Bound<'_>, second: &Bound<'_>, message: String| {
+        let (span, field) = match (&first.at, &second.at) {
+            (Some(s), _) => (s.clone(), first.field.clone()),
+            (None, Some(s)) => (s.clone(), second.field.clone()),
+            (None, None) => (fallback.clone(), first.field.clone()),
+        };
+        c.push(span, field, message, hint.clone());
+    };
+    if lo.value > hi.value {
+        report(lo, hi, format!("{} is greater than {}", lo.label(), hi.label()));
+        return false;
+    }
+    if let Some(m) = mid {
+        if m.value < lo.value {
+            report(m, lo, format!("{} is below {}", m.label(), lo.label()));
+            return false;
+        }
+        if m.value > hi.value {
+            report(m, hi, format!("{} is above {}", m.label(), hi.label()));
+            return false;
+        }
+    }
+    true
+}
+
+fn is_lower_name(s: &str, max_len: usize) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && s.len() <= max_len
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// `^[a-z]{2}(-gov)?-[a-z]+-\d$`
+pub(crate) fn is_region(s: &str) -> bool {
+    let lower = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase());
+    let parts: Vec<&str> = s.split('-').collect();
+    let (cc, dir, n) = match parts.as_slice() {
+        [cc, "gov", dir, n] | [cc, dir, n] => (*cc, *dir, *n),
+        _ => return false,
+    };
+    cc.len() == 2 && lower(cc) && lower(dir) && n.len() == 1 && n.chars().all(|c| c.is_ascii_digit())
+}
+
+/// `^[A-Za-z_][A-Za-z0-9_]*$`
+fn is_env_key(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `^[a-zA-Z][a-zA-Z0-9_]{0,62}$`
+fn is_db_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && s.len() <= 63
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A valid name close to `s` (lowercased, invalid characters replaced by `-`).
+fn name_suggestion(s: &str, max_len: usize) -> Option<String> {
+    let mut out: String = s
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' })
+        .collect();
+    out = out.trim_matches('-').to_string();
+    while out.contains("--") {
+        out = out.replace("--", "-");
+    }
+    out.truncate(max_len);
+    let out = out.trim_end_matches('-').to_string();
+    is_lower_name(&out, max_len).then_some(out)
+}
+
+fn name_hint(s: &str, max_len: usize) -> String {
+    let rule = format!(
+        "names start with a lowercase letter and contain only a-z, 0-9 and '-', at most {max_len} characters"
+    );
+    match name_suggestion(s, max_len) {
+        Some(n) => format!("{rule}; e.g. \"{n}\""),
+        None => rule,
+    }
+}
+
+/// Duplicate detection over a list: reports each repeat, naming the first occurrence.
+fn check_unique<'v, T: PartialEq + std::fmt::Display + 'v>(
+    c: &mut Collector<'_>,
+    items: impl IntoIterator<Item = (String, &'v S<T>)>,
+    what: &str,
+    hint: &str,
+) {
+    let mut seen: Vec<(String, &S<T>)> = Vec::new();
+    for (field, v) in items {
+        if let Some((first, _)) = seen.iter().find(|(_, s)| s.get_ref() == v.get_ref()) {
+            let msg = format!("duplicate {what} \"{}\" (also {first})", v.get_ref());
+            c.push(v.span(), field, msg, hint);
+        } else {
+            seen.push((field, v));
+        }
+    }
+}
+
+fn indexed<'v, T>(prefix: &str, list: &'v [S<T>]) -> impl Iterator<Item = (String, &'v S<T>)> + 'v {
+    let prefix = prefix.to_string();
+    list.iter().enumerate().map(move |(i, v)| (format!("{prefix}[{i}]"), v))
+}
+
+// ---------------------------------------------------------------------------------------
+// [stack]
+
+fn stack(r: &RawStack, c: &mut Collector<'_>) -> Option<StackSection> {
+    let mut ok = true;
+    let name = r.name.get_ref();
+    if !is_lower_name(name, 28) {
+        let msg = format!("invalid stack name \"{name}\"");
+        c.push(r.name.span(), "stack.name", msg, name_hint(name, 28));
+        ok = false;
+    }
+    let region = r.region.get_ref();
+    if !is_region(region) {
+        let lower = region.to_ascii_lowercase();
+        let example = if is_region(&lower) { lower } else { "us-east-1".to_string() };
+        let hint =
+            format!("regions look like us-east-1, eu-west-2 or us-gov-west-1; e.g. region = \"{example}\"");
+        c.push(r.region.span(), "stack.region", format!("invalid region \"{region}\""), hint);
+        ok = false;
+    }
+    let mut tags = BTreeMap::new();
+    if let Some(t) = &r.tags {
+        if t.len() > MAX_TAGS {
+            let msg = format!("{} tags; at most {MAX_TAGS} are allowed", t.len());
+            let hint = "AWS allows 50 tags per resource and hactl adds its own (Name, hactl:stack, \
+                        hactl:address); merge or drop some tags";
+            let first = t.keys().map(S::span).min_by_key(|s| s.start).unwrap_or_default();
+            c.push(first, "stack.tags", msg, hint);
+            ok = false;
+        }
+        for (k, v) in t {
+            let key = k.get_ref();
+            let field = format!("stack.tags.{}", crate::locate::render_key(key));
+            let lower = key.to_ascii_lowercase();
+            if lower.starts_with("aws:") || lower.starts_with("hactl:") {
+                let msg = format!("tag key \"{key}\" uses a reserved prefix");
+                let hint = "keys starting with \"aws:\" are reserved by AWS and \"hactl:\" by hactl \
+                            (hactl:stack, hactl:address); rename the tag";
+                c.push(k.span(), field, msg, hint);
+                ok = false;
+            } else if key.is_empty() || key.chars().count() > 128 {
+                let hint = "tag keys are 1 to 128 characters";
+                c.push(k.span(), field, "tag key must be 1 to 128 characters long", hint);
+                ok = false;
+            } else if v.get_ref().chars().count() > 256 {
+                let hint = "tag values are at most 256 characters";
+                c.push(v.span(), field, "tag value is longer than 256 characters", hint);
+                ok = false;
+            } else {
+                tags.insert(key.clone(), v.get_ref().clone());
+            }
+        }
+    }
+    ok.then(|| StackSection { name: name.clone(), region: region.clone(), tags })
+}
+
+// ---------------------------------------------------------------------------------------
+// [network]
+
+fn network(r: &RawNetwork, region: Option<&str>, c: &mut Collector<'_>) -> Option<NetworkConfig> {
+    let errors_before = c.errors.len();
+    let mut vpc = c.cidr(&r.vpc_cidr, "network.vpc_cidr");
+    if let Some(v) = vpc {
+        if !(16..=28).contains(&v.prefix_len()) {
+            let msg = format!("VPC CIDR prefix /{} is out of range /16../28", v.prefix_len());
+            let hint = "AWS VPCs are /16 (65,536 addresses) to /28 (16 addresses), e.g. \"10.0.0.0/16\"";
+            c.push(r.vpc_cidr.span(), "network.vpc_cidr", msg, hint);
+            vpc = None;
+        }
+    }
+
+    let region_name = region.unwrap_or("us-east-1");
+    let example_azs = format!("[\"{region_name}a\", \"{region_name}b\"]");
+    let azs = r.availability_zones.get_ref();
+    if azs.len() < 2 {
+        let msg = match azs.len() {
+            0 => "no availability zones; a highly available stack needs at least 2".to_string(),
+            _ => "only 1 availability zone; a highly available stack needs at least 2".to_string(),
+        };
+        let hint = format!("list two or more zones, e.g. availability_zones = {example_azs}");
+        c.push(r.availability_zones.span(), "network.availability_zones", msg, hint);
+    }
+    for (i, az) in azs.iter().enumerate() {
+        let field = format!("network.availability_zones[{i}]");
+        let name = az.get_ref();
+        match region {
+            Some(region) if !name.starts_with(region) => {
+                let msg = format!("availability zone \"{name}\" is not in region {region}");
+                let hint = format!(
+                    "zones of {region} are named {region}a, {region}b, ...; fix the zone or stack.region"
+                );
+                c.push(az.span(), field, msg, hint);
+            }
+            _ => {
+                let suffix = region.map_or_else(
+                    || name.trim_end_matches(|ch: char| ch.is_ascii_lowercase()).len(),
+                    |r| r.len(),
+                );
+                let rest = name.get(suffix..).unwrap_or_default();
+                let valid_region = region.is_some() || is_region(name.get(..suffix).unwrap_or_default());
+                if !(valid_region && rest.len() == 1 && rest.chars().all(|ch| ch.is_ascii_lowercase())) {
+                    let msg = format!("\"{name}\" is not an availability zone name");
+                    let hint = format!(
+                        "an availability zone is the region followed by one letter, e.g. \"{region_name}a\""
+                    );
+                    c.push(az.span(), field, msg, hint);
+                }
+            }
+        }
+    }
+    let hint = format!("list each zone once, e.g. availability_zones = {example_azs}");
+    check_unique(c, indexed("network.availability_zones", azs), "availability zone", &hint);
+
+    // Subnets: one per AZ per tier, inside the VPC, no two overlapping.
+    let tiers: [(&str, &str, &List<String>); 3] = [
+        ("public_subnets", "public", &r.public_subnets),
+        ("app_subnets", "app", &r.app_subnets),
+        ("data_subnets", "data", &r.data_subnets),
+    ];
+    let mut subnets: Vec<(String, Ipv4Net, Range<usize>)> = Vec::new();
+    let mut parsed: [Vec<Option<Ipv4Net>>; 3] = Default::default();
+    for (t, (key, tier, list)) in tiers.iter().enumerate() {
+        let field = format!("network.{key}");
+        if list.get_ref().len() != azs.len() {
+            let msg = format!(
+                "{} {tier} subnet{} for {} availability zone{}",
+                list.get_ref().len(),
+                if list.get_ref().len() == 1 { "" } else { "s" },
+                azs.len(),
+                if azs.len() == 1 { "" } else { "s" },
+            );
+            let hint = format!(
+                "give exactly one {tier} subnet per availability zone ({}), in the order of \
+                 network.availability_zones",
+                azs.len()
+            );
+            c.push(list.span(), &field, msg, hint);
+        }
+        for (i, s) in list.get_ref().iter().enumerate() {
+            let field = format!("{field}[{i}]");
+            let mut block = c.cidr(s, &field);
+            if let Some(sn) = block {
+                if !(16..=28).contains(&sn.prefix_len()) {
+                    let msg = format!("subnet prefix /{} is out of range /16../28", sn.prefix_len());
+                    let hint = "AWS subnets are /16 to /28; a /24 gives 251 usable addresses";
+                    c.push(s.span(), &field, msg, hint);
+                    block = None;
+                } else if let Some(v) = vpc.filter(|v| !v.contains(&sn)) {
+                    let msg = format!("subnet {sn} is outside the VPC CIDR {v}");
+                    let hint = format!(
+                        "subnets must lie within {v} ({} - {}){}",
+                        v.network(),
+                        v.broadcast(),
+                        net::free_block(&v, sn.prefix_len(), &subnets_and(&subnets, &parsed))
+                            .map(|b| format!("; e.g. \"{b}\" is free"))
+                            .unwrap_or_default()
+                    );
+                    c.push(s.span(), &field, msg, hint);
+                    block = None;
+                } else {
+                    subnets.push((field.clone(), sn, s.span()));
+                }
+            }
+            parsed[t].push(block);
+        }
+    }
+    let all: Vec<Ipv4Net> = subnets.iter().map(|(_, n, _)| *n).collect();
+    for (j, (field, block, span)) in subnets.iter().enumerate() {
+        for (other_field, other, _) in &subnets[..j] {
+            if net::overlaps(block, other) {
+                let msg = format!("{block} overlaps {other_field} ({other})");
+                let hint = match vpc.and_then(|v| net::free_block(&v, block.prefix_len(), &all)) {
+                    Some(free) => format!("subnets must not share addresses; e.g. \"{free}\" is free"),
+                    None => "subnets must not share addresses; pick a disjoint block".to_string(),
+                };
+                c.push(span.clone(), field.clone(), msg, hint);
+            }
+        }
+    }
+
+    let nat = match &r.nat {
+        None => Some(NatMode::PerAz),
+        Some(v) => c
+            .choice(v, "network.nat", NAT_MODES, "NAT mode")
+            .and_then(|i| [NatMode::PerAz, NatMode::Single, NatMode::None].get(i).copied()),
+    };
+
+    let mut s3_gateway_endpoint = true;
+    let mut interface_endpoints = Vec::new();
+    if let Some(e) = &r.endpoints {
+        s3_gateway_endpoint = e.s3_gateway.as_ref().is_none_or(|v| *v.get_ref());
+        if let Some(list) = &e.interface {
+            for (i, v) in list.get_ref().iter().enumerate() {
+                let s = v.get_ref();
+                let valid = !s.is_empty()
+                    && s.chars()
+                        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '.' || ch == '-');
+                if valid {
+                    interface_endpoints.push(s.clone());
+                } else {
+                    let msg = format!("invalid interface endpoint service name \"{s}\"");
+                    let hint = "use the service's short name (a-z, 0-9, '.', '-'), e.g. \"secretsmanager\", \
+                                \"logs\" or \"ecr.api\"";
+                    c.push(v.span(), format!("network.endpoints.interface[{i}]"), msg, hint);
+                }
+            }
+            let hint = "each interface endpoint may be listed once";
+            check_unique(c, indexed("network.endpoints.interface", list.get_ref()), "endpoint", hint);
+        }
+    }
+
+    if c.errors.len() != errors_before {
+        return None;
+    }
+    let nets = |t: usize| parsed[t].iter().copied().collect::<Option<Vec<Ipv4Net>>>();
+    let (public, app, data) = (nets(0)?, nets(1)?, nets(2)?);
+    let zones = azs
+        .iter()
+        .zip(public)
+        .zip(app)
+        .zip(data)
+        .map(|(((az, public), app), data)| AzSubnets { az: az.get_ref().clone(), public, app, data })
+        .collect();
+    Some(NetworkConfig { vpc_cidr: vpc?, zones, nat: nat?, s3_gateway_endpoint, interface_endpoints })
+}
+
+/// All subnets accepted so far plus the parsed ones not yet accepted (for free-block hints).
+fn subnets_and(
+    accepted: &[(String, Ipv4Net, Range<usize>)],
+    parsed: &[Vec<Option<Ipv4Net>>],
+) -> Vec<Ipv4Net> {
+    accepted.iter().map(|(_, n, _)| *n).chain(parsed.iter().flatten().flatten().copied()).collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// [security]
+
+fn security(r: Option<&RawSecurity>, c: &mut Collector<'_>) -> Option<SecurityConfig> {
+    let errors_before = c.errors.len();
+    let mut alb_ports = Vec::new();
+    match r.and_then(|r| r.alb_ports.as_ref()) {
+        None => alb_ports.extend([80, 443]),
+        Some(list) => {
+            for (field, v) in indexed("security.alb_ports", list.get_ref()) {
+                alb_ports.extend(c.port(v, &field));
+            }
+            let hint = "list each port once";
+            check_unique(c, indexed("security.alb_ports", list.get_ref()), "port", hint);
+        }
+    }
+    let mut alb_ingress_cidrs = Vec::new();
+    match r.and_then(|r| r.alb_ingress_cidrs.as_ref()) {
+        None => alb_ingress_cidrs.push(Ipv4Net::default()),
+        Some(list) => {
+            for (field, v) in indexed("security.alb_ingress_cidrs", list.get_ref()) {
+                alb_ingress_cidrs.extend(c.cidr(v, &field));
+            }
+        }
+    }
+    let mut extra_ingress = Vec::new();
+    for (i, rule) in r.map(|r| r.extra_ingress.as_slice()).unwrap_or_default().iter().enumerate() {
+        extra_ingress.extend(extra_rule(rule, &format!("security.extra_ingress[{i}]"), c));
+    }
+    (c.errors.len() == errors_before).then_some(SecurityConfig {
+        alb_ports,
+        alb_ingress_cidrs,
+        extra_ingress,
+    })
+}
+
+fn tier(i: usize) -> Option<Tier> {
+    [Tier::Alb, Tier::App, Tier::Db].get(i).copied()
+}
+
+fn extra_rule(r: &RawRule, prefix: &str, c: &mut Collector<'_>) -> Option<ExtraRule> {
+    let errors_before = c.errors.len();
+    // Where to report what the rule lacks: its protocol, else its (required) group.
+    let rule_span = r.protocol.as_ref().map_or_else(|| r.group.span(), S::span);
+    let group = c.choice(&r.group, &format!("{prefix}.group"), TIERS, "security group").and_then(tier);
+    let protocol = match &r.protocol {
+        None => Some("tcp"),
+        Some(p) => c.choice(p, &format!("{prefix}.protocol"), PROTOCOLS, "protocol").map(|i| PROTOCOLS[i]),
+    };
+
+    let mut ports = None;
+    if let Some(protocol) = protocol {
+        let keys = [("port", &r.port), ("from_port", &r.from_port), ("to_port", &r.to_port)];
+        let (lo, hi) = if protocol == "icmp" { (-1, 255) } else { (1, 65535) };
+        let range_hint = if protocol == "icmp" {
+            "for icmp, port / from_port / to_port are ICMP type and code: -1 to 255"
+        } else {
+            "TCP/UDP ports are 1 to 65535"
+        };
+        let mut int = |v: &S<i64>, key: &str| c.int(v, &format!("{prefix}.{key}"), lo, hi, range_hint);
+        ports = match (protocol, &r.port, &r.from_port, &r.to_port) {
+            ("-1", ..) => match keys.iter().find_map(|(k, v)| v.as_ref().map(|v| (k, v))) {
+                Some((k, v)) => {
+                    let msg = format!("protocol \"-1\" (all traffic) takes no `{k}`");
+                    let hint = "remove port / from_port / to_port, or use protocol \"tcp\" or \"udp\"";
+                    c.push(v.span(), format!("{prefix}.{k}"), msg, hint);
+                    None
+                }
+                None => Some((-1, -1)),
+            },
+            (_, Some(_), Some(v), _) | (_, Some(_), None, Some(v)) => {
+                let k = if r.from_port.is_some() { "from_port" } else { "to_port" };
+                let msg = format!("`port` and `{k}` are both set");
+                let hint = "give either `port = N` or `from_port` and `to_port` for a range, not both";
+                c.push(v.span(), format!("{prefix}.{k}"), msg, hint);
+                None
+            }
+            (_, Some(p), None, None) => int(p, "port").map(|p| (p, p)),
+            (_, None, Some(from), Some(to)) => {
+                let (f, t) = (int(from, "from_port"), int(to, "to_port"));
+                match (f, t) {
+                    (Some(f), Some(t)) if f > t => {
+                        let msg = format!("from_port ({f}) is greater than to_port ({t})");
+                        let hint = "a port range is written from_port <= to_port; swap the two values";
+                        c.push(from.span(), format!("{prefix}.from_port"), msg, hint);
+                        None
+                    }
+                    (Some(f), Some(t)) => Some((f, t)),
+                    _ => None,
+                }
+            }
+            (_, None, Some(v), None) | (_, None, None, Some(v)) => {
+                let (k, missing) =
+                    if r.from_port.is_some() { ("from_port", "to_port") } else { ("to_port", "from_port") };
+                let msg = format!("`{k}` without `{missing}`");
+                let hint = format!("set both from_port and to_port, or a single `port = N`; add `{missing}`");
+                c.push(v.span(), format!("{prefix}.{k}"), msg, hint);
+                None
+            }
+            ("icmp", None, None, None) => Some((-1, -1)),
+            (p, None, None, None) => {
+                let msg = format!("a {p} rule needs a port");
+                let hint = "add `port = N`, or `from_port` and `to_port` for a range";
+                c.push(rule_span.clone(), format!("{prefix}.port"), msg, hint);
+                None
+            }
+        };
+    }
+
+    let source = match (&r.cidr, &r.source_group) {
+        (Some(_), Some(g)) => {
+            let msg = "both `cidr` and `source_group` are set";
+            let hint = "a rule has exactly one source: remove `cidr` or `source_group` (add a second rule \
+                        for the other)";
+            c.push(g.span(), format!("{prefix}.source_group"), msg, hint);
+            None
+        }
+        (Some(cidr), None) => c.cidr(cidr, &format!("{prefix}.cidr")).map(RuleSource::Cidr),
+        (None, Some(g)) => c
+            .choice(g, &format!("{prefix}.source_group"), TIERS, "security group")
+            .and_then(tier)
+            .map(RuleSource::Group),
+        (None, None) => {
+            let msg = "the rule has no source";
+            let hint = "add `cidr = \"10.0.0.0/16\"` or `source_group = \"app\"` (alb, app or db)";
+            c.push(rule_span.clone(), format!("{prefix}.cidr"), msg, hint);
+            None
+        }
+    };
+
+    let description = r.description.as_ref().map(|d| d.get_ref().clone());
+    if let Some(d) = &r.description {
+        if d.get_ref().chars().count() > 255 {
+            let msg = format!("description is {} characters long; at most 255", d.get_ref().chars().count());
+            c.push(d.span(), format!("{prefix}.description"), msg, "shorten the description");
+        }
+    }
+
+    if c.errors.len() != errors_before {
+        return None;
+    }
+    let (from_port, to_port) = ports?;
+    Some(ExtraRule {
+        group: group?,
+        protocol: protocol?.to_string(),
+        from_port: i32::try_from(from_port).ok()?,
+        to_port: i32::try_from(to_port).ok()?,
+        source: source?,
+        description,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// [compute]
+
+fn compute(s: Option<&RawCompute>, c: &mut Collector<'_>) -> Option<ComputeConfig> {
+    let errors_before = c.errors.len();
+    let empty = RawCompute {
+        launch_type: None,
+        instance_type: None,
+        ami: None,
+        min_size: None,
+        max_size: None,
+        desired_capacity: None,
+    };
+    let r = s.unwrap_or(&empty);
+    let launch_type = match &r.launch_type {
+        None => Some(LaunchType::Ec2),
+        Some(v) => c
+            .choice(v, "compute.launch_type", LAUNCH_TYPES, "launch type")
+            .and_then(|i| [LaunchType::Ec2, LaunchType::Fargate].get(i).copied()),
+    };
+    let mut instance_type = "t3.medium".to_string();
+    if let Some(v) = &r.instance_type {
+        let s = v.get_ref();
+        let valid = s.split_once('.').is_some_and(|(family, size)| {
+            let part = |p: &str| !p.is_empty() && p.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-');
+            part(family) && part(size)
+        });
+        if valid {
+            instance_type = s.clone();
+        } else {
+            let msg = format!("invalid instance type \"{s}\"");
+            let hint = "instance types are written FAMILY.SIZE, e.g. \"t3.medium\" or \"m6i.large\"";
+            c.push(v.span(), "compute.instance_type", msg, hint);
+        }
+    }
+    let ami = r.ami.as_ref().map(|v| v.get_ref().clone());
+    if let Some(v) = &r.ami {
+        let s = v.get_ref();
+        let hex =
+            s.strip_prefix("ami-").filter(|h| !h.is_empty() && h.chars().all(|ch| ch.is_ascii_hexdigit()));
+        if hex.is_none() {
+            let hint = "AMI ids look like \"ami-0123456789abcdef0\"; leave `ami` out to use the \
+                        ECS-optimised AMI";
+            c.push(v.span(), "compute.ami", format!("invalid AMI id \"{s}\""), hint);
+        }
+    }
+    let max = i64::from(u32::MAX);
+    let min_size = c.opt_int(&r.min_size, "compute.min_size", 0, max, 2);
+    let max_size = c.opt_int(&r.max_size, "compute.max_size", 0, max, 4);
+    let desired = c.opt_int(&r.desired_capacity, "compute.desired_capacity", 0, max, 2);
+    if min_size.is_some() && max_size.is_some() && desired.is_some() {
+        let lo = Bound::new("min_size", "compute.min_size".into(), &r.min_size, 2);
+        let hi = Bound::new("max_size", "compute.max_size".into(), &r.max_size, 4);
+        let mid = Bound::new("desired_capacity", "compute.desired_capacity".into(), &r.desired_capacity, 2);
+        // All three defaulted never conflict, so some value is always written to point at.
+        check_order(c, 0..0, &lo, Some(&mid), &hi);
+    }
+    if c.errors.len() != errors_before {
+        return None;
+    }
+    Some(ComputeConfig {
+        launch_type: launch_type?,
+        instance_type,
+        ami,
+        min_size: u32::try_from(min_size?).ok()?,
+        max_size: u32::try_from(max_size?).ok()?,
+        desired_capacity: u32::try_from(desired?).ok()?,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// [[services]]
+
+fn services(
+    list: &[RawService],
+    launch_type: Option<LaunchType>,
+    c: &mut Collector<'_>,
+) -> Option<Vec<ServiceConfig>> {
+    let errors_before = c.errors.len();
+    // Names first: dependencies are checked against every valid, unique name.
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for (i, s) in list.iter().enumerate() {
+        let name = &s.name;
+        let field = format!("services[{i}].name");
+        if !is_lower_name(name.get_ref(), 32) {
+            let msg = format!("invalid service name \"{}\"", name.get_ref());
+            c.push(name.span(), field, msg, name_hint(name.get_ref(), 32));
+        } else if let Some(first) = index.get(name.get_ref().as_str()) {
+            let msg = format!("duplicate service name \"{}\" (also services[{first}])", name.get_ref());
+            let hint = "service names must be unique; rename one of them";
+            c.push(name.span(), field, msg, hint);
+        } else {
+            index.insert(name.get_ref(), i);
+        }
+    }
+    let known: Vec<&str> = list.iter().map(|s| s.name.get_ref().as_str()).collect();
+
+    let mut out = Vec::new();
+    for (i, s) in list.iter().enumerate() {
+        out.push(service(s, &format!("services[{i}]"), launch_type, &index, &known, c));
+    }
+
+    // Dependency cycles among the services.
+    let mut graph: DiGraph<String, ()> = DiGraph::new();
+    let nodes: HashMap<&str, _> =
+        index.keys().map(|name| (*name, graph.add_node((*name).to_string()))).collect();
+    let mut edges: Vec<(&str, &str)> = Vec::new();
+    for (name, &i) in &index {
+        for dep in list[i].depends_on.iter().flat_map(|d| d.get_ref()) {
+            let dep = dep.get_ref().as_str();
+            if let (Some(&to), true) = (nodes.get(dep), dep != *name) {
+                if !edges.contains(&(name, dep)) {
+                    graph.add_edge(nodes[name], to, ());
+                    edges.push((name, dep));
+                }
+            }
+        }
+    }
+    for cycle in find_cycles(&graph) {
+        let Some(first) = cycle.first() else { continue };
+        let i = index[first.as_str()];
+        let Some(deps) = &list[i].depends_on else { continue };
+        let members: Vec<String> = cycle.iter().map(|m| format!("services.{m}")).collect();
+        let mut inside: Vec<String> = edges
+            .iter()
+            .filter(|(a, b)| cycle.iter().any(|m| m == a) && cycle.iter().any(|m| m == b))
+            .map(|(a, b)| format!("{a} depends on {b}"))
+            .collect();
+        inside.sort();
+        let hint = format!(
+            "services are started in dependency order, so these can never start: {}; remove one of \
+             these depends_on entries",
+            inside.join(", ")
+        );
+        let msg = format!("dependency cycle: {}", members.join(" -> "));
+        c.push(deps.span(), format!("services[{i}].depends_on"), msg, hint);
+    }
+
+    if c.errors.len() != errors_before {
+        return None;
+    }
+    out.into_iter().collect()
+}
+
+fn service(
+    r: &RawService,
+    prefix: &str,
+    launch_type: Option<LaunchType>,
+    index: &HashMap<&str, usize>,
+    known: &[&str],
+    c: &mut Collector<'_>,
+) -> Option<ServiceConfig> {
+    let errors_before = c.errors.len();
+    let f = |key: &str| format!("{prefix}.{key}");
+    let name = r.name.get_ref();
+
+    c.token(&r.image, &f("image"), "\"public.ecr.aws/nginx/nginx:1.27\"");
+    let port = match &r.port {
+        None => Some(3000),
+        Some(p) => c.port(p, &f("port")),
+    };
+    let cpu = match (&r.cpu, launch_type) {
+        (Some(v), Some(LaunchType::Fargate)) if !FARGATE_CPU.contains(v.get_ref()) => {
+            let msg = format!("cpu {} is not a Fargate CPU size", v.get_ref());
+            let hint = "with compute.launch_type = \"fargate\", cpu is one of 256, 512, 1024, 2048 or 4096 \
+                        (1024 = 1 vCPU)";
+            c.push(v.span(), f("cpu"), msg, hint);
+            None
+        }
+        (Some(v), _) => {
+            c.int(v, &f("cpu"), 128, 196_608, "CPU units: 1024 = 1 vCPU; at least 128 (default 256)")
+        }
+        (None, _) => Some(256),
+    };
+    let memory = match &r.memory {
+        None => Some(512),
+        Some(v) => {
+            c.int(v, &f("memory"), 128, i64::from(u32::MAX), "memory in MiB, at least 128 (default 512)")
+        }
+    };
+    let desired_count = c.opt_int(&r.desired_count, &f("desired_count"), 0, i64::from(u32::MAX), 2);
+
+    let mut health_check_path = "/api/health".to_string();
+    if let Some(v) = &r.health_check_path {
+        if v.get_ref().starts_with('/') && !v.get_ref().chars().any(char::is_whitespace) {
+            health_check_path = v.get_ref().clone();
+        } else {
+            let msg = format!("health check path \"{}\" must start with \"/\"", v.get_ref());
+            let hint =
+                format!("e.g. \"/{}\" (default \"/api/health\")", v.get_ref().trim().trim_start_matches('/'));
+            c.push(v.span(), f("health_check_path"), msg, hint);
+        }
+    }
+
+    let mut environment = BTreeMap::new();
+    for (k, v) in r.environment.iter().flatten() {
+        let key = k.get_ref();
+        let field = format!("{prefix}.environment.{}", crate::locate::render_key(key));
+        if RESERVED_ENV.contains(&key.as_str()) {
+            let msg = format!("environment variable {key} is reserved");
+            let hint = "DB_HOST, DB_PORT, DB_USER, DB_PASSWORD and DB_NAME are injected from the database \
+                        secret; remove it (or use another name)";
+            c.push(k.span(), field, msg, hint);
+        } else if !is_env_key(key) {
+            let msg = format!("invalid environment variable name \"{key}\"");
+            let hint = "names start with a letter or '_' and contain only letters, digits and '_', \
+                        e.g. NODE_ENV";
+            c.push(k.span(), field, msg, hint);
+        } else {
+            environment.insert(key.clone(), v.get_ref().clone());
+        }
+    }
+
+    let mut depends_on = Vec::new();
+    if let Some(list) = &r.depends_on {
+        for (j, d) in list.get_ref().iter().enumerate() {
+            let dep = d.get_ref();
+            let field = format!("{prefix}.depends_on[{j}]");
+            if dep == name {
+                let msg = format!("service \"{name}\" depends on itself");
+                c.push(d.span(), field, msg, "remove it from its own depends_on");
+            } else if !index.contains_key(dep.as_str()) && !known.contains(&dep.as_str()) {
+                let others: Vec<&str> = known.iter().copied().filter(|k| *k != name).collect();
+                let listing = if others.is_empty() {
+                    "there are no other services".to_string()
+                } else {
+                    format!("defined services: {}", others.join(", "))
+                };
+                let msg = format!("depends on unknown service \"{dep}\"");
+                c.push(d.span(), field, msg, format!("{}{listing}", did_you_mean(dep, &others)));
+            } else {
+                depends_on.push(dep.clone());
+            }
+        }
+        let hint = "list each dependency once";
+        check_unique(c, indexed(&f("depends_on"), list.get_ref()), "dependency", hint);
+    }
+
+    let log_retention_days = match &r.log_retention_days {
+        None => Some(30),
+        Some(v) if LOG_RETENTION_DAYS.contains(v.get_ref()) => Some(*v.get_ref()),
+        Some(v) => {
+            let nearest = LOG_RETENTION_DAYS.iter().min_by_key(|d| (*d - v.get_ref()).abs()).copied();
+            let all: Vec<String> = LOG_RETENTION_DAYS.iter().map(i64::to_string).collect();
+            let msg = format!("log retention of {} days is not supported by CloudWatch Logs", v.get_ref());
+            let hint = format!(
+                "{}allowed values: {}",
+                nearest.map(|n| format!("the nearest is {n}; ")).unwrap_or_default(),
+                all.join(", ")
+            );
+            c.push(v.span(), f("log_retention_days"), msg, hint);
+            None
+        }
+    };
+
+    let autoscaling = match &r.autoscaling {
+        None => None,
+        Some(a) => Some(autoscaling(a, prefix, &r.desired_count, desired_count, c)?),
+    };
+
+    if c.errors.len() != errors_before {
+        return None;
+    }
+    Some(ServiceConfig {
+        name: name.clone(),
+        image: r.image.get_ref().clone(),
+        port: port?,
+        cpu: u32::try_from(cpu?).ok()?,
+        memory: u32::try_from(memory?).ok()?,
+        desired_count: u32::try_from(desired_count?).ok()?,
+        public: r.public.as_ref().is_none_or(|v| *v.get_ref()),
+        health_check_path,
+        environment,
+        depends_on,
+        autoscaling,
+        log_retention_days: u32::try_from(log_retention_days?).ok()?,
+    })
+}
+
+fn autoscaling(
+    a: &RawAutoscaling,
+    prefix: &str,
+    raw_desired: &Option<S<i64>>,
+    desired_count: Option<i64>,
+    c: &mut Collector<'_>,
+) -> Option<AutoscalingConfig> {
+    let errors_before = c.errors.len();
+    let f = |key: &str| format!("{prefix}.autoscaling.{key}");
+    let max = i64::from(u32::MAX);
+    let min_v = c.int(&a.min, &f("min"), 0, max, "a task count, 0 or more");
+    let max_v = c.int(&a.max, &f("max"), 1, max, "a task count, 1 or more");
+    let cpu_target = c.opt_float(&a.cpu_target, &f("cpu_target"), (1.0, false), 100.0, 70.0);
+    let memory_target = c.opt_float(&a.memory_target, &f("memory_target"), (1.0, false), 100.0, 80.0);
+    let requests = match &a.requests_per_target {
+        None => None,
+        Some(v) => {
+            let hint = "ALB requests per task per minute, 1 or more";
+            Some(c.int(v, &f("requests_per_target"), 1, max, hint))
+        }
+    };
+    if let (Some(_), Some(_), Some(_)) = (min_v, max_v, desired_count) {
+        let bound = |name, key: &str, v: &S<i64>| Bound {
+            name,
+            field: f(key),
+            value: *v.get_ref(),
+            at: Some(v.span()),
+        };
+        let lo = bound("autoscaling.min", "min", &a.min);
+        let hi = bound("autoscaling.max", "max", &a.max);
+        let mid = Bound::new("desired_count", format!("{prefix}.desired_count"), raw_desired, 2);
+        check_order(c, a.min.span(), &lo, Some(&mid), &hi);
+    }
+    if c.errors.len() != errors_before {
+        return None;
+    }
+    Some(AutoscalingConfig {
+        min: u32::try_from(min_v?).ok()?,
+        max: u32::try_from(max_v?).ok()?,
+        cpu_target: cpu_target?,
+        memory_target: memory_target?,
+        requests_per_target: match requests {
+            Some(v) => Some(u32::try_from(v?).ok()?),
+            None => None,
+        },
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// [database]
+
+fn database(r: &RawDatabase, c: &mut Collector<'_>) -> Option<DatabaseConfig> {
+    let errors_before = c.errors.len();
+    let engine = c
+        .choice(&r.engine, "database.engine", ENGINES, "database engine")
+        .and_then(|i| [DbEngine::Docdb, DbEngine::Postgres].get(i).copied());
+
+    let default_class = match engine {
+        Some(DbEngine::Postgres) => "db.t3.medium",
+        _ => "db.r5.large",
+    };
+    let mut instance_class = default_class.to_string();
+    if let Some(v) = &r.instance_class {
+        let s = v.get_ref();
+        if s.starts_with("db.") && s.len() > 3 && !s.chars().any(char::is_whitespace) {
+            instance_class = s.clone();
+        } else {
+            let msg = format!("invalid instance class \"{s}\"");
+            let hint = format!("database instance classes start with \"db.\", e.g. \"{default_class}\"");
+            c.push(v.span(), "database.instance_class", msg, hint);
+        }
+    }
+
+    let instances = match (engine, &r.instances) {
+        (Some(DbEngine::Postgres), Some(v)) if *v.get_ref() != 1 => {
+            let msg = format!("postgres takes exactly 1 instance, not {}", v.get_ref());
+            let hint = "postgres runs as one Multi-AZ instance (RDS keeps the standby in another AZ); \
+                        remove `instances` or set it to 1";
+            c.push(v.span(), "database.instances", msg, hint);
+            None
+        }
+        (Some(DbEngine::Postgres), _) => Some(1),
+        (_, Some(v)) => c.int(
+            v,
+            "database.instances",
+            1,
+            16,
+            "a DocumentDB cluster has 1 to 16 instances; \
+                                                              2 or more spread them over the zones",
+        ),
+        (_, None) => Some(2),
+    };
+
+    let port = match &r.port {
+        None => engine.map(DbEngine::default_port),
+        Some(v) => c.port(v, "database.port"),
+    };
+
+    let mut username = "hactladmin".to_string();
+    if let Some(v) = &r.username {
+        let s = v.get_ref();
+        if RESERVED_USERNAMES.iter().any(|u| u.eq_ignore_ascii_case(s)) {
+            let msg = format!("username \"{s}\" is reserved");
+            let hint = "admin, root and postgres are reserved by the engines; e.g. \"hactladmin\"";
+            c.push(v.span(), "database.username", msg, hint);
+        } else if !is_db_identifier(s) {
+            let msg = format!("invalid username \"{s}\"");
+            let hint = "start with a letter; then letters, digits and '_' (at most 63 characters), \
+                        e.g. \"hactladmin\"";
+            c.push(v.span(), "database.username", msg, hint);
+        } else {
+            username = s.clone();
+        }
+    }
+    let mut db_name = "app".to_string();
+    if let Some(v) = &r.db_name {
+        if is_db_identifier(v.get_ref()) {
+            db_name = v.get_ref().clone();
+        } else {
+            let msg = format!("invalid database name \"{}\"", v.get_ref());
+            let hint =
+                "start with a letter; then letters, digits and '_' (at most 63 characters), e.g. \"app\"";
+            c.push(v.span(), "database.db_name", msg, hint);
+        }
+    }
+    let backup_retention_days =
+        c.opt_int(&r.backup_retention_days, "database.backup_retention_days", 1, 35, 7);
+    if let Some(v) = &r.preferred_backup_window {
+        if !is_time_window(v.get_ref()) {
+            let msg = format!("invalid backup window \"{}\"", v.get_ref());
+            let hint = "write HH:MM-HH:MM in UTC, e.g. \"03:00-04:00\"";
+            c.push(v.span(), "database.preferred_backup_window", msg, hint);
+        }
+    }
+    if let Some(v) = &r.kms_key_id {
+        c.token(
+            v,
+            "database.kms_key_id",
+            "\"alias/hactl\" or a key ARN; leave it out for the AWS-managed key",
+        );
+    }
+    let secret_recovery_window_days =
+        c.opt_int(&r.secret_recovery_window_days, "database.secret_recovery_window_days", 7, 30, 7);
+
+    if c.errors.len() != errors_before {
+        return None;
+    }
+    Some(DatabaseConfig {
+        engine: engine?,
+        instance_class,
+        instances: u32::try_from(instances?).ok()?,
+        port: port?,
+        username,
+        db_name,
+        backup_retention_days: u32::try_from(backup_retention_days?).ok()?,
+        preferred_backup_window: r.preferred_backup_window.as_ref().map(|v| v.get_ref().clone()),
+        deletion_protection: r.deletion_protection.as_ref().is_none_or(|v| *v.get_ref()),
+        apply_immediately: r.apply_immediately.as_ref().is_some_and(|v| *v.get_ref()),
+        kms_key_id: r.kms_key_id.as_ref().map(|v| v.get_ref().clone()),
+        secret_recovery_window_days: u32::try_from(secret_recovery_window_days?).ok()?,
+    })
+}
+
+/// `HH:MM-HH:MM` with valid times.
+fn is_time_window(s: &str) -> bool {
+    let time = |t: &str| {
+        let b = t.as_bytes();
+        b.len() == 5
+            && b[2] == b':'
+            && t[..2].parse::<u8>().is_ok_and(|h| h < 24 && b[0].is_ascii_digit() && b[1].is_ascii_digit())
+            && t[3..].parse::<u8>().is_ok_and(|m| m < 60 && b[3].is_ascii_digit() && b[4].is_ascii_digit())
+    };
+    s.split_once('-').is_some_and(|(a, b)| time(a) && time(b))
+}
+
+// ---------------------------------------------------------------------------------------
+// [alarms] and [drift]
+
+fn alarms(r: Option<&RawAlarms>, c: &mut Collector<'_>) -> Option<AlarmsConfig> {
+    let errors_before = c.errors.len();
+    let email = r.and_then(|r| r.email.as_ref());
+    if let Some(v) = email {
+        let s = v.get_ref();
+        let valid = s
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty() && !domain.contains('@'))
+            && !s.chars().any(char::is_whitespace);
+        if !valid {
+            let msg = format!("\"{s}\" is not an email address");
+            let hint = "write one address like \"ops@example.com\" (leave `email` out for no subscription)";
+            c.push(v.span(), "alarms.email", msg, hint);
+        }
+    }
+    let none = None;
+    let cpu =
+        c.opt_float(r.map_or(&none, |r| &r.cpu_threshold), "alarms.cpu_threshold", (0.0, true), 100.0, 80.0);
+    let memory = c.opt_float(
+        r.map_or(&none, |r| &r.memory_threshold),
+        "alarms.memory_threshold",
+        (0.0, true),
+        100.0,
+        80.0,
+    );
+    if c.errors.len() != errors_before {
+        return None;
+    }
+    Some(AlarmsConfig {
+        email: email.map(|v| v.get_ref().clone()),
+        cpu_threshold: cpu?,
+        memory_threshold: memory?,
+    })
+}
+
+fn drift(r: Option<&RawDrift>, c: &mut Collector<'_>) -> Option<DriftConfig> {
+    let schedule = r.and_then(|r| r.schedule.as_ref());
+    if let Some(v) = schedule {
+        if let Err(problem) = check_schedule(v.get_ref()) {
+            let msg = format!("invalid schedule \"{}\": {problem}", v.get_ref());
+            let hint = "write \"rate(N unit)\" with unit minute(s), hour(s) or day(s) (singular for 1), \
+                        e.g. \"rate(15 minutes)\", or a 6-field EventBridge \"cron(0 * * * ? *)\"";
+            c.push(v.span(), "drift.schedule", msg, hint);
+            return None;
+        }
+    }
+    Some(DriftConfig {
+        alarm: r.and_then(|r| r.alarm.as_ref()).is_some_and(|v| *v.get_ref()),
+        schedule: schedule.map(|v| v.get_ref().clone()),
+    })
+}
+
+/// An EventBridge schedule expression: `rate(N unit)` or `cron(6 fields)`.
+fn check_schedule(s: &str) -> Result<(), String> {
+    if let Some(inner) = s.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) {
+        let (n, unit) = inner.trim().split_once(' ').ok_or("expected a number and a unit")?;
+        let n: u32 = n.parse().map_err(|_| format!("\"{n}\" is not a positive whole number"))?;
+        let singular = ["minute", "hour", "day"];
+        let plural = ["minutes", "hours", "days"];
+        return match (n, unit.trim()) {
+            (0, _) => Err("the rate must be at least 1".into()),
+            (1, u) if singular.contains(&u) => Ok(()),
+            (1, u) if plural.contains(&u) => {
+                Err(format!("use the singular unit for 1: \"{}\"", &u[..u.len() - 1]))
+            }
+            (_, u) if plural.contains(&u) => Ok(()),
+            (_, u) if singular.contains(&u) => Err(format!("use the plural unit for {n}: \"{u}s\"")),
+            (_, u) => Err(format!("unknown unit \"{u}\"")),
+        };
+    }
+    if let Some(inner) = s.strip_prefix("cron(").and_then(|r| r.strip_suffix(')')) {
+        let fields = inner.split_whitespace().count();
+        return if fields == 6 {
+            Ok(())
+        } else {
+            Err(format!("a cron expression has 6 fields (minutes hours day-of-month month day-of-week year), not {fields}"))
+        };
+    }
+    Err("expected rate(...) or cron(...)".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions() {
+        for ok in ["us-east-1", "eu-west-2", "us-gov-west-1", "ap-southeast-2"] {
+            assert!(is_region(ok), "{ok}");
+        }
+        for bad in ["US-EAST-1", "us-east", "us-east-12", "use-east-1", "us--1", "", "us-east-1a"] {
+            assert!(!is_region(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert!(is_lower_name("ha-demo", 28));
+        assert!(!is_lower_name("Ha-demo", 28));
+        assert!(!is_lower_name("1ha", 28));
+        assert!(!is_lower_name(&"a".repeat(29), 28));
+        assert_eq!(name_suggestion("HA_Demo!", 28).as_deref(), Some("ha-demo"));
+    }
+
+    #[test]
+    fn schedules_and_windows() {
+        assert!(check_schedule("rate(15 minutes)").is_ok());
+        assert!(check_schedule("rate(1 hour)").is_ok());
+        assert!(check_schedule("rate(1 hours)").is_err());
+        assert!(check_schedule("rate(2 day)").is_err());
+        assert!(check_schedule("rate(0 minutes)").is_err());
+        assert!(check_schedule("cron(0 12 * * ? *)").is_ok());
+        assert!(check_schedule("cron(0 12 * * ?)").is_err());
+        assert!(check_schedule("every hour").is_err());
+        assert!(is_time_window("03:00-04:00"));
+        assert!(!is_time_window("3:00-04:00"));
+        assert!(!is_time_window("24:00-01:00"));
+        assert!(!is_time_window("+3:00-04:00"));
+    }
+}

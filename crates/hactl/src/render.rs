@@ -1,0 +1,293 @@
+//! Human rendering of plans, drift reports and engine events. Plans and drift go to
+//! stdout (the caller picks); progress and logs go to stderr.
+
+use hactl_core::plan::{PlanMode, Unmanaged};
+use hactl_core::{ActionType, Plan, PropChange, Value};
+use hactl_engine::{DriftReport, Event, EventSink};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Instant;
+
+#[derive(Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    /// Colour only on a terminal, and never with NO_COLOR set.
+    pub fn detect(no_color_flag: bool, terminal: bool) -> Style {
+        let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Style { color: terminal && !no_color_flag && !no_color_env }
+    }
+
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    pub fn green(&self, s: &str) -> String {
+        self.paint("32", s)
+    }
+    pub fn yellow(&self, s: &str) -> String {
+        self.paint("33", s)
+    }
+    pub fn red(&self, s: &str) -> String {
+        self.paint("31", s)
+    }
+    pub fn bold(&self, s: &str) -> String {
+        self.paint("1", s)
+    }
+    pub fn dim(&self, s: &str) -> String {
+        self.paint("2", s)
+    }
+    fn action(&self, a: ActionType) -> String {
+        let sym = a.symbol();
+        match a {
+            ActionType::Create => self.green(sym),
+            ActionType::Update => self.yellow(sym),
+            ActionType::Replace | ActionType::Delete => self.red(sym),
+            _ => self.dim(sym),
+        }
+    }
+}
+
+fn show(v: &Option<Value>, sensitive: bool) -> String {
+    match v {
+        _ if sensitive => "(sensitive)".to_string(),
+        None => "(none)".to_string(),
+        Some(v) => v.to_string(),
+    }
+}
+
+/// Lines describing one property change: scalars as `before → after`; lists as the
+/// elements added and removed; maps as the keys added, changed and removed.
+pub fn change_lines(st: &Style, name: &str, before: &Option<Value>, after: &Option<Value>, sensitive: bool, note: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    match (before, after) {
+        (Some(Value::List(b)), Some(Value::List(a))) if !sensitive => {
+            out.push(format!("~ {name}:{note}"));
+            for x in a.iter().filter(|x| !b.contains(x)) {
+                out.push(format!("    {} {x}", st.green("+")));
+            }
+            for x in b.iter().filter(|x| !a.contains(x)) {
+                out.push(format!("    {} {x}", st.red("-")));
+            }
+        }
+        (Some(Value::Map(b)), Some(Value::Map(a))) if !sensitive => {
+            out.push(format!("~ {name}:{note}"));
+            for (k, v) in a {
+                match b.get(k) {
+                    None => out.push(format!("    {} {k} = {v}", st.green("+"))),
+                    Some(old) if old != v => out.push(format!("    {} {k}: {old} → {v}", st.yellow("~"))),
+                    _ => {}
+                }
+            }
+            for (k, v) in b.iter().filter(|(k, _)| !a.contains_key(*k)) {
+                out.push(format!("    {} {k} = {v}", st.red("-")));
+            }
+        }
+        (None, Some(a)) => out.push(format!("  {name} = {}{note}", show(&Some(a.clone()), sensitive))),
+        _ => out.push(format!("~ {name}: {} → {}{note}", show(before, sensitive), show(after, sensitive))),
+    }
+    out
+}
+
+fn change_block(st: &Style, c: &PropChange, out: &mut String) {
+    let note = if c.forces_replacement { format!(" {}", st.red("(forces replacement)")) } else { String::new() };
+    for l in change_lines(st, &c.name, &c.before, &c.after, c.sensitive, &note) {
+        let _ = writeln!(out, "        {l}");
+    }
+}
+
+pub fn plan_text(st: &Style, plan: &Plan, region: &str) -> String {
+    let mut out = String::new();
+    if !plan.has_changes() {
+        let _ = writeln!(out, "No changes. Stack {} ({region}) matches the configuration.", st.bold(&plan.stack));
+        unmanaged_text(st, &plan.unmanaged, &mut out);
+        return out;
+    }
+    let verb = if plan.mode == PlanMode::Destroy { "destroy" } else { "change" };
+    let _ = writeln!(out, "hactl will {verb} stack {} ({region}):\n", st.bold(&plan.stack));
+    for a in &plan.actions {
+        let id = a.id.as_deref().map(|i| format!(" {}", st.dim(i))).unwrap_or_default();
+        let reason = a.reason.as_deref().map(|r| format!("  {}", st.dim(&format!("# {r}")))).unwrap_or_default();
+        let _ = writeln!(out, "  {} {} ({}){id}{reason}", st.action(a.action), st.bold(a.address.as_str()), a.kind);
+        match a.action {
+            ActionType::Create => {
+                for c in &a.changes {
+                    let _ = writeln!(out, "        {} = {}", c.name, show(&c.after, c.sensitive));
+                }
+            }
+            ActionType::Update | ActionType::Replace => {
+                for c in &a.changes {
+                    change_block(st, c, &mut out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let s = plan.summary();
+    let mut parts = vec![
+        format!("{} to create", s.create),
+        format!("{} to update", s.update),
+        format!("{} to replace", s.replace),
+        format!("{} to delete", s.delete),
+    ];
+    if s.adopt > 0 {
+        parts.push(format!("{} to adopt", s.adopt));
+    }
+    if s.forget > 0 {
+        parts.push(format!("{} to forget", s.forget));
+    }
+    let _ = writeln!(out, "\n{} {}.", st.bold("Plan:"), parts.join(", "));
+    unmanaged_text(st, &plan.unmanaged, &mut out);
+    out
+}
+
+fn unmanaged_text(st: &Style, unmanaged: &[Unmanaged], out: &mut String) {
+    if unmanaged.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{} {} object(s) carry this stack's tag but are not managed by hactl (left alone):", st.yellow("Note:"), unmanaged.len());
+    for u in unmanaged {
+        let tag = u.address_tag.as_deref().map(|a| format!(" (hactl:address={a})")).unwrap_or_default();
+        let _ = writeln!(out, "  ? {} {}{tag}", u.kind, u.id);
+    }
+}
+
+pub fn drift_text(st: &Style, r: &DriftReport) -> String {
+    let mut out = String::new();
+    if !r.has_drift() {
+        let _ = writeln!(out, "No drift. Every resource of stack {} matches what hactl applied.", st.bold(&r.stack));
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "Drift on stack {}: {} changed, {} deleted, {} unmanaged\n",
+        st.bold(&r.stack),
+        r.changed.len(),
+        r.deleted.len(),
+        r.unmanaged.len()
+    );
+    for c in &r.changed {
+        let _ = writeln!(out, "  {} {} ({}) {}", st.yellow("~"), st.bold(c.address.as_str()), c.kind, st.dim(&c.id));
+        for ch in &c.changes {
+            for l in change_lines(st, &ch.property, &ch.actual_as_before(), &ch.expected_as_after(), false, "") {
+                let _ = writeln!(out, "        {l}");
+            }
+        }
+    }
+    for d in &r.deleted {
+        let _ = writeln!(out, "  {} {} ({}) {}  {}", st.red("-"), st.bold(d.address.as_str()), d.kind, st.dim(&d.id), st.dim("# deleted outside hactl"));
+    }
+    unmanaged_text(st, &r.unmanaged, &mut out);
+    let _ = writeln!(out, "\n{}", st.dim("Lines read: hactl applied → live now is shown as `+` added outside hactl, `-` removed outside hactl."));
+    out
+}
+
+/// Drift direction for rendering: what hactl applied is "before", live is "after".
+trait DriftDir {
+    fn actual_as_before(&self) -> Option<Value>;
+    fn expected_as_after(&self) -> Option<Value>;
+}
+
+impl DriftDir for hactl_engine::DriftChange {
+    fn actual_as_before(&self) -> Option<Value> {
+        self.expected.clone()
+    }
+    fn expected_as_after(&self) -> Option<Value> {
+        self.actual.clone()
+    }
+}
+
+/// Renders engine events on stderr.
+pub struct StderrSink {
+    pub style: Style,
+    pub progress: bool,
+    pub verbose: bool,
+    start: Instant,
+    lock: Mutex<()>,
+}
+
+impl StderrSink {
+    pub fn new(style: Style, progress: bool, verbose: bool) -> Self {
+        StderrSink { style, progress, verbose, start: Instant::now(), lock: Mutex::new(()) }
+    }
+
+    fn line(&self, s: String) {
+        let _g = self.lock.lock();
+        let mut e = std::io::stderr().lock();
+        let _ = writeln!(e, "{} {s}", self.style.dim(&format!("[{:>6.1}s]", self.start.elapsed().as_secs_f64())));
+    }
+}
+
+fn phase_words(p: hactl_core::exec::Phase) -> (&'static str, &'static str) {
+    use hactl_core::exec::Phase::*;
+    match p {
+        Create => ("creating", "created"),
+        Update => ("updating", "updated"),
+        Delete => ("deleting", "deleted"),
+        Record => ("recording", "recorded"),
+    }
+}
+
+impl EventSink for StderrSink {
+    fn emit(&self, event: Event) {
+        let st = &self.style;
+        match event {
+            Event::ReadStarted { kind, targets } => {
+                tracing::debug!(kind, targets, "refresh: read started");
+            }
+            Event::ReadFinished { kind, found, elapsed } => {
+                tracing::debug!(kind, found, ms = elapsed.as_millis() as u64, "refresh: read finished");
+                if self.verbose {
+                    self.line(format!("read {kind}: {found} live object(s) in {:.0} ms", elapsed.as_secs_f64() * 1000.0));
+                }
+            }
+            Event::StepStarted { address, phase } if self.progress => {
+                self.line(format!("{address}: {}…", phase_words(phase).0));
+            }
+            Event::Progress { address, message, elapsed } if self.progress => {
+                self.line(format!("{address}: {message} ({}s elapsed)", elapsed.as_secs()));
+            }
+            Event::Retrying { address, error, attempt, wait } if self.progress => {
+                self.line(format!("{address}: {} (attempt {attempt}); retrying in {}s", st.yellow(&error), wait.as_secs()));
+            }
+            Event::StepFinished { address, phase, id, elapsed } if self.progress => {
+                let id = id.map(|i| format!(" {i}")).unwrap_or_default();
+                self.line(format!("{address}: {}{id} {}", st.green(phase_words(phase).1), st.dim(&format!("({:.1}s)", elapsed.as_secs_f64()))));
+            }
+            Event::StepFailed { address, phase, error } => {
+                self.line(format!("{address}: {} {}: {error}", st.red("failed"), phase_words(phase).0));
+            }
+            Event::StepSkipped { address, because } => {
+                self.line(format!("{address}: {} (depends on failed {because})", st.yellow("skipped")));
+            }
+            Event::StateSaved { serial } => tracing::debug!(serial, "state saved"),
+            Event::Warning { message } => self.line(format!("{} {message}", st.yellow("warning:"))),
+            Event::Interrupted { in_flight } => self.line(format!(
+                "{} starting nothing new; waiting for {in_flight} action(s) in flight, then saving state (Ctrl-C again to quit at once)",
+                st.yellow("interrupted:")
+            )),
+            _ => {}
+        }
+    }
+}
+
+pub fn is_stdout_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+pub fn is_stderr_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+pub fn stats_line(counts: &BTreeMap<String, u64>, elapsed_ms: u128) -> String {
+    let total: u64 = counts.values().sum();
+    let json = serde_json::json!({ "api_calls": total, "by_operation": counts, "elapsed_ms": elapsed_ms as u64 });
+    format!("hactl-stats {json}")
+}
