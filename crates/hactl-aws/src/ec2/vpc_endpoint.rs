@@ -28,8 +28,14 @@ static SCHEMA: KindSchema = KindSchema {
     ],
 };
 
+/// The endpoint state, lower-cased: AWS (and moto) answer "available", which the SDK's
+/// enum (capitalised variants) only knows as an unknown value.
+fn state_name(s: Option<&State>) -> String {
+    s.map(|s| s.as_str().to_ascii_lowercase()).unwrap_or_default()
+}
+
 fn gone(s: Option<&State>) -> bool {
-    matches!(s, Some(State::Deleted | State::Deleting | State::Rejected | State::Failed | State::Expired))
+    matches!(state_name(s).as_str(), "deleted" | "deleting" | "rejected" | "failed" | "expired")
 }
 
 fn diff(before: &[String], after: &[String]) -> (Vec<String>, Vec<String>) {
@@ -125,9 +131,10 @@ impl Provider for VpcEndpoint {
             .ok_or_else(|| ProviderError::fatal("CreateVpcEndpoint returned no id"))?
             .to_string();
         ctx.wait_for(&format!("VPC endpoint {id} to become available"), || async {
-            match self.state(&id).await? {
-                Some(State::Available) => Ok(Some(())),
-                s if gone(s.as_ref()) => Err(ProviderError::fatal(format!("VPC endpoint {id} went to state {s:?}"))),
+            let s = self.state(&id).await?;
+            match state_name(s.as_ref()).as_str() {
+                "available" => Ok(Some(())),
+                name if gone(s.as_ref()) => Err(ProviderError::fatal(format!("VPC endpoint {id} went to state {name}"))),
                 _ => Ok(None),
             }
         })
@@ -174,11 +181,8 @@ impl Provider for VpcEndpoint {
             }
         }
         ctx.wait_for(&format!("VPC endpoint {id} to be deleted"), || async {
-            Ok(match self.state(id).await? {
-                None => Some(()),
-                s if gone(s.as_ref()) && s != Some(State::Deleting) => Some(()),
-                _ => None,
-            })
+            let s = self.state(id).await?;
+            Ok((s.is_none() || (gone(s.as_ref()) && state_name(s.as_ref()) != "deleting")).then_some(()))
         })
         .await
     }
