@@ -59,6 +59,9 @@ impl Expander<'_> {
         let mut t: BTreeMap<String, Value> =
             self.cfg.stack.tags.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect();
         t.insert("Name".into(), Value::str(name));
+        if let Some(extra) = self.cfg.resource_tags.get(address.as_str()) {
+            t.extend(extra.iter().map(|(k, v)| (k.clone(), Value::str(v))));
+        }
         t.insert(TAG_STACK.into(), Value::str(&self.cfg.stack.name));
         t.insert(TAG_ADDRESS.into(), Value::str(address.as_str()));
         Value::Map(t)
@@ -96,6 +99,23 @@ impl Expander<'_> {
                 .prop("vpc_id", id(&vpc)),
         );
 
+        // Route tables: one public, one private per AZ. Each subnet names its table: a
+        // subnet has exactly one association, managed as its `route_table_id`.
+        let public_rt = addr(&["route_table", "public"])?;
+        let spec = self
+            .tagged(public_rt.clone(), "ec2.route_table", &self.name(&["public"]))
+            .prop("vpc_id", id(&vpc));
+        self.push(spec);
+        let mut private_rts: BTreeMap<String, Address> = BTreeMap::new();
+        for z in &net.zones {
+            let rt = addr(&["route_table", "private", &z.az])?;
+            let spec = self
+                .tagged(rt.clone(), "ec2.route_table", &self.name(&["private", &z.az]))
+                .prop("vpc_id", id(&vpc));
+            self.push(spec);
+            private_rts.insert(z.az.clone(), rt);
+        }
+
         // Subnets, per AZ and tier.
         let mut subnets: BTreeMap<(&str, String), Address> = BTreeMap::new();
         for z in &net.zones {
@@ -103,12 +123,14 @@ impl Expander<'_> {
                 [("public", z.public, true), ("app", z.app, false), ("data", z.data, false)]
             {
                 let a = addr(&["subnet", tier, &z.az])?;
+                let table = if public { &public_rt } else { &private_rts[&z.az] };
                 let spec = self
                     .tagged(a.clone(), "ec2.subnet", &self.name(&[tier, &z.az]))
                     .prop("vpc_id", id(&vpc))
                     .prop("cidr_block", cidr.to_string())
                     .prop("availability_zone", z.az.as_str())
-                    .prop("map_public_ip_on_launch", public);
+                    .prop("map_public_ip_on_launch", public)
+                    .prop("route_table_id", id(table));
                 self.push(spec);
                 subnets.insert((tier, z.az.clone()), a);
             }
@@ -139,12 +161,8 @@ impl Expander<'_> {
             nats.insert(az, nat);
         }
 
-        // Route tables: one public, one private per AZ.
-        let public_rt = addr(&["route_table", "public"])?;
-        let spec = self
-            .tagged(public_rt.clone(), "ec2.route_table", &self.name(&["public"]))
-            .prop("vpc_id", id(&vpc));
-        self.push(spec);
+        // Default routes: public to the internet gateway; private to its AZ's NAT
+        // gateway (or the single one); none without NAT.
         self.push(
             ResourceSpec::new(addr(&["route", "public", "default"])?, "ec2.route")
                 .prop("route_table_id", id(&public_rt))
@@ -153,33 +171,16 @@ impl Expander<'_> {
                 .prop("nat_gateway_id", Value::Null)
                 .after(&attach),
         );
-        let mut private_rts = Vec::new();
-        for z in &net.zones {
-            let az = z.az.as_str();
-            let rt = addr(&["route_table", "private", az])?;
-            let spec = self
-                .tagged(rt.clone(), "ec2.route_table", &self.name(&["private", az]))
-                .prop("vpc_id", id(&vpc));
-            self.push(spec);
-            let nat = nats.get(az).or_else(|| nats.values().next());
-            if let Some(nat) = nat {
+        for (az, rt) in &private_rts {
+            if let Some(nat) = nats.get(az.as_str()).or_else(|| nats.values().next()) {
                 self.push(
                     ResourceSpec::new(addr(&["route", "private", az, "default"])?, "ec2.route")
-                        .prop("route_table_id", id(&rt))
+                        .prop("route_table_id", id(rt))
                         .prop("destination_cidr_block", "0.0.0.0/0")
                         .prop("nat_gateway_id", id(nat))
                         .prop("gateway_id", Value::Null),
                 );
             }
-            for tier in ["public", "app", "data"] {
-                let table = if tier == "public" { &public_rt } else { &rt };
-                self.push(
-                    ResourceSpec::new(addr(&["rta", tier, az])?, "ec2.route_table_association")
-                        .prop("route_table_id", id(table))
-                        .prop("subnet_id", id(&subnets[&(tier, z.az.clone())])),
-                );
-            }
-            private_rts.push(rt);
         }
 
         // Security groups: each tier reachable only from the tier above.
@@ -258,7 +259,7 @@ impl Expander<'_> {
         // VPC endpoints.
         if net.s3_gateway_endpoint {
             let a = addr(&["vpce", "s3"])?;
-            let mut tables: Vec<Value> = private_rts.iter().map(id).collect();
+            let mut tables: Vec<Value> = private_rts.values().map(id).collect();
             tables.push(id(&public_rt));
             let spec = self
                 .tagged(a, "ec2.vpc_endpoint", &self.name(&["s3"]))

@@ -43,6 +43,9 @@ pub fn parse(file_name: &str, text: &str) -> Result<StackConfig, ConfigErrors> {
         toml::from_str(text).map_err(|e| ConfigErrors::from(de_error::convert(file_name, text, &e)))?;
     let mut collector = error::Collector::new(file_name, text);
     let config = validate::validate(&raw, &mut collector);
+    if let Some(cfg) = &config {
+        check_against_graph(cfg, &raw, &mut collector);
+    }
     let errors = collector.finish();
     match config {
         Some(config) if errors.is_empty() => Ok(config),
@@ -60,5 +63,39 @@ pub fn parse(file_name: &str, text: &str) -> Result<StackConfig, ConfigErrors> {
             Err(e.into())
         }
         _ => Err(ConfigErrors(errors)),
+    }
+}
+
+/// Checks what only the expanded graph can tell: that `[resource_tags]` names
+/// resources that exist and carry tags.
+fn check_against_graph(cfg: &StackConfig, raw: &raw::RawConfig, c: &mut error::Collector<'_>) {
+    let graph = match expand::expand(cfg) {
+        Ok(g) => g,
+        Err(e) => {
+            let hint = "the stack's resources cannot be ordered; this is a hactl bug unless the message names your config";
+            c.push(raw.stack.name.span(), "stack", e.to_string(), hint);
+            return;
+        }
+    };
+    for addr in raw.resource_tags.iter().flat_map(|m| m.keys()) {
+        let Ok(a) = hactl_core::Address::parse(addr.get_ref()) else { continue };
+        let field = format!("resource_tags.{}", locate::render_key(addr.get_ref()));
+        match graph.get(&a) {
+            Some(spec) if spec.props.contains_key("tags") => {}
+            Some(spec) => c.push(
+                addr.span(),
+                field,
+                format!("`{a}` ({}) cannot carry tags", spec.kind),
+                "only taggable resources (VPC, subnets, gateways, route tables, security groups, ...) take tags",
+            ),
+            None => {
+                let names: Vec<&str> = graph.topo_order().iter().map(|x| x.as_str()).collect();
+                let hint = match suggest::closest(a.as_str(), &names) {
+                    Some(s) => format!("did you mean `{s}`? `hactl graph` lists every address"),
+                    None => "`hactl graph` lists every address".to_string(),
+                };
+                c.push(addr.span(), field, format!("no resource has the address `{a}`"), hint);
+            }
+        }
     }
 }

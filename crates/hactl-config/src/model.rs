@@ -14,6 +14,8 @@ pub struct StackConfig {
     pub database: Option<DatabaseConfig>,
     pub alarms: AlarmsConfig,
     pub drift: DriftConfig,
+    /// Extra tags for single resources, by address (checked against the expanded graph).
+    pub resource_tags: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -26,6 +26,8 @@ pub(crate) struct RawConfig {
     pub database: Option<RawDatabase>,
     pub alarms: Option<RawAlarms>,
     pub drift: Option<RawDrift>,
+    /// Extra tags for single resources, keyed by address: `[resource_tags."vpc.main"]`.
+    pub resource_tags: Option<BTreeMap<S<String>, Map>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -39,6 +39,19 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
     let database = raw.database.as_ref().map(|d| database(d, c));
     let alarms = alarms(raw.alarms.as_ref(), c);
     let drift = drift(raw.drift.as_ref(), c);
+    let mut resource_tags = BTreeMap::new();
+    for (addr, tags) in raw.resource_tags.iter().flatten() {
+        let field = format!("resource_tags.{}", crate::locate::render_key(addr.get_ref()));
+        if hactl_core::Address::parse(addr.get_ref()).is_err() {
+            let hint = "keys are resource addresses such as \"vpc.main\" or \"subnet.app.us-east-1a\" \
+                        (`hactl graph` lists them)";
+            c.push(addr.span(), field, format!("\"{}\" is not a resource address", addr.get_ref()), hint);
+            continue;
+        }
+        if let Some(t) = tag_map(tags, &field, c) {
+            resource_tags.insert(addr.get_ref().clone(), t);
+        }
+    }
     if !c.errors.is_empty() {
         return None;
     }
@@ -54,6 +67,7 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
         },
         alarms: alarms?,
         drift: drift?,
+        resource_tags,
     })
 }
 
@@ -335,39 +349,14 @@ fn stack(r: &RawStack, c: &mut Collector<'_>) -> Option<StackSection> {
         c.push(r.region.span(), "stack.region", format!("invalid region \"{region}\""), hint);
         ok = false;
     }
-    let mut tags = BTreeMap::new();
-    if let Some(t) = &r.tags {
-        if t.len() > MAX_TAGS {
-            let msg = format!("{} tags; at most {MAX_TAGS} are allowed", t.len());
-            let hint = "AWS allows 50 tags per resource and hactl adds its own (Name, hactl:stack, \
-                        hactl:address); merge or drop some tags";
-            let first = t.keys().map(S::span).min_by_key(|s| s.start).unwrap_or_default();
-            c.push(first, "stack.tags", msg, hint);
-            ok = false;
-        }
-        for (k, v) in t {
-            let key = k.get_ref();
-            let field = format!("stack.tags.{}", crate::locate::render_key(key));
-            let lower = key.to_ascii_lowercase();
-            if lower.starts_with("aws:") || lower.starts_with("hactl:") {
-                let msg = format!("tag key \"{key}\" uses a reserved prefix");
-                let hint = "keys starting with \"aws:\" are reserved by AWS and \"hactl:\" by hactl \
-                            (hactl:stack, hactl:address); rename the tag";
-                c.push(k.span(), field, msg, hint);
-                ok = false;
-            } else if key.is_empty() || key.chars().count() > 128 {
-                let hint = "tag keys are 1 to 128 characters";
-                c.push(k.span(), field, "tag key must be 1 to 128 characters long", hint);
-                ok = false;
-            } else if v.get_ref().chars().count() > 256 {
-                let hint = "tag values are at most 256 characters";
-                c.push(v.span(), field, "tag value is longer than 256 characters", hint);
-                ok = false;
-            } else {
-                tags.insert(key.clone(), v.get_ref().clone());
-            }
-        }
-    }
+    let tags = match &r.tags {
+        Some(t) => tag_map(t, "stack.tags", c),
+        None => Some(BTreeMap::new()),
+    };
+    let (ok, tags) = match tags {
+        Some(t) => (ok, t),
+        None => (false, BTreeMap::new()),
+    };
     ok.then(|| StackSection { name: name.clone(), region: region.clone(), tags })
 }
 
@@ -1277,4 +1266,41 @@ mod tests {
         assert!(!is_time_window("24:00-01:00"));
         assert!(!is_time_window("+3:00-04:00"));
     }
+}
+
+/// Checks a map of tags (count, reserved prefixes, lengths); `None` when any is bad.
+pub(crate) fn tag_map(t: &crate::raw::Map, prefix: &str, c: &mut Collector<'_>) -> Option<BTreeMap<String, String>> {
+    let mut ok = true;
+    let mut tags = BTreeMap::new();
+    if t.len() > MAX_TAGS {
+        let msg = format!("{} tags; at most {MAX_TAGS} are allowed", t.len());
+        let hint = "AWS allows 50 tags per resource and hactl adds its own (Name, hactl:stack, \
+                    hactl:address); merge or drop some tags";
+        let first = t.keys().map(S::span).min_by_key(|s| s.start).unwrap_or_default();
+        c.push(first, prefix, msg, hint);
+        ok = false;
+    }
+    for (k, v) in t {
+        let key = k.get_ref();
+        let field = format!("{prefix}.{}", crate::locate::render_key(key));
+        let lower = key.to_ascii_lowercase();
+        if lower.starts_with("aws:") || lower.starts_with("hactl:") {
+            let msg = format!("tag key \"{key}\" uses a reserved prefix");
+            let hint = "keys starting with \"aws:\" are reserved by AWS and \"hactl:\" by hactl \
+                        (hactl:stack, hactl:address); rename the tag";
+            c.push(k.span(), field, msg, hint);
+            ok = false;
+        } else if key.is_empty() || key.chars().count() > 128 {
+            let hint = "tag keys are 1 to 128 characters";
+            c.push(k.span(), field, "tag key must be 1 to 128 characters long", hint);
+            ok = false;
+        } else if v.get_ref().chars().count() > 256 {
+            let hint = "tag values are at most 256 characters";
+            c.push(v.span(), field, "tag value is longer than 256 characters", hint);
+            ok = false;
+        } else {
+            tags.insert(key.clone(), v.get_ref().clone());
+        }
+    }
+    ok.then_some(tags)
 }

@@ -31,17 +31,27 @@ impl CancelFlag {
     }
 }
 
+/// Called after a step's AWS calls finished and before its result is journaled: the
+/// window a crash test aims at. Fault injection only; `None` in normal runs.
+pub type BeforeJournal = Arc<dyn Fn(&Address, Phase) + Send + Sync>;
+
 #[derive(Clone)]
 pub struct ApplyOptions {
     pub parallelism: usize,
     /// How long a step keeps retrying retryable errors (DependencyViolation, ...).
     pub retry_timeout: Duration,
     pub cancel: CancelFlag,
+    pub before_journal: Option<BeforeJournal>,
 }
 
 impl Default for ApplyOptions {
     fn default() -> Self {
-        ApplyOptions { parallelism: 10, retry_timeout: Duration::from_secs(300), cancel: CancelFlag::default() }
+        ApplyOptions {
+            parallelism: 10,
+            retry_timeout: Duration::from_secs(300),
+            cancel: CancelFlag::default(),
+            before_journal: None,
+        }
     }
 }
 
@@ -93,6 +103,7 @@ pub fn check_plan(plan: &Plan, state: &State) -> Result<(), EngineError> {
 struct Shared {
     state: Mutex<State>,
     store: StateStore,
+    before_journal: Option<BeforeJournal>,
 }
 
 impl Shared {
@@ -108,6 +119,9 @@ impl Shared {
 
     /// Applies `f` to state and writes it to disk at once.
     fn journal(&self, ctx: &Ctx, f: impl FnOnce(&mut State)) -> Result<(), ProviderError> {
+        if let (Some(hook), Some(addr)) = (&self.before_journal, &ctx.address) {
+            hook(addr, ctx.phase.unwrap_or(Phase::Record));
+        }
         let mut st = self.state();
         f(&mut st);
         self.store.save(&mut st).map_err(|e| ProviderError::fatal(format!("saving state: {e}")))?;
@@ -130,7 +144,7 @@ pub async fn apply(
     }
     let started = Instant::now();
     let g = execution_graph(plan)?;
-    let shared = Arc::new(Shared { state: Mutex::new(state), store: store.clone() });
+    let shared = Arc::new(Shared { state: Mutex::new(state), store: store.clone(), before_journal: opts.before_journal.clone() });
 
     let mut indeg: BTreeMap<NodeIndex, usize> =
         g.node_indices().map(|n| (n, g.neighbors_directed(n, petgraph::Incoming).count())).collect();
@@ -164,7 +178,8 @@ pub async fn apply(
             let action = plan.actions[step.action].clone();
             let provider = registry.get(&action.kind)?.clone();
             let shared = shared.clone();
-            let sctx = ctx.for_address(&action.address);
+            let mut sctx = ctx.for_address(&action.address);
+            sctx.phase = Some(step.phase);
             let retry_timeout = opts.retry_timeout;
             ctx.events().emit(Event::StepStarted { address: action.address.clone(), phase: step.phase });
             let handle = running.spawn(async move {

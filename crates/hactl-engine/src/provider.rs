@@ -158,6 +158,8 @@ pub struct Ctx {
     pub stack: String,
     /// The resource a create/update/delete works on.
     pub address: Option<Address>,
+    /// The step being run (apply only).
+    pub phase: Option<hactl_core::exec::Phase>,
     pub cache: Arc<ReadCache>,
     events: Arc<dyn EventSink>,
     started: Instant,
@@ -172,6 +174,7 @@ impl Ctx {
         Ctx {
             stack: stack.to_string(),
             address: None,
+            phase: None,
             cache: Arc::new(ReadCache::default()),
             events,
             started: Instant::now(),

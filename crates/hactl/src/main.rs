@@ -237,7 +237,12 @@ impl Session {
     async fn execute(&self, plan: &Plan, state: State, parallelism: usize, retry_timeout: u64) -> Result<ApplyReport> {
         let cancel = CancelFlag::default();
         spawn_signal_handler(cancel.clone());
-        let opts = ApplyOptions { parallelism, retry_timeout: Duration::from_secs(retry_timeout), cancel };
+        let opts = ApplyOptions {
+            parallelism,
+            retry_timeout: Duration::from_secs(retry_timeout),
+            cancel,
+            before_journal: fault_injection()?,
+        };
         Ok(apply(&self.registry, &self.ctx, plan, &self.store, state, &opts).await?)
     }
 }
@@ -266,6 +271,27 @@ fn spawn_signal_handler(cancel: CancelFlag) {
             cancel.cancel();
         }
     });
+}
+
+/// `HACTL_FAULT` (crash tests only): `delay-ms:N` sleeps N ms after each action's AWS
+/// calls and before it is journaled; `crash-before-journal:ADDRESS` aborts the process
+/// at that point for ADDRESS, like a kill -9 between create and journal.
+fn fault_injection() -> Result<Option<hactl_engine::BeforeJournal>> {
+    let Ok(spec) = std::env::var("HACTL_FAULT") else { return Ok(None) };
+    if let Some(ms) = spec.strip_prefix("delay-ms:") {
+        let ms: u64 = ms.parse().with_context(|| format!("HACTL_FAULT={spec}: delay must be a number"))?;
+        return Ok(Some(Arc::new(move |_: &Address, _| std::thread::sleep(Duration::from_millis(ms)))));
+    }
+    if let Some(target) = spec.strip_prefix("crash-before-journal:") {
+        let target = Address::parse(target)?;
+        return Ok(Some(Arc::new(move |a: &Address, _| {
+            if *a == target {
+                eprintln!("HACTL_FAULT: aborting before journaling {a}");
+                std::process::abort();
+            }
+        })));
+    }
+    bail!("HACTL_FAULT={spec}: expected delay-ms:N or crash-before-journal:ADDRESS")
 }
 
 fn confirm(question: &str) -> Result<bool> {

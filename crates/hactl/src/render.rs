@@ -118,7 +118,7 @@ pub fn plan_text(st: &Style, plan: &Plan, region: &str) -> String {
         let _ = writeln!(out, "  {} {} ({}){id}{reason}", st.action(a.action), st.bold(a.address.as_str()), a.kind);
         match a.action {
             ActionType::Create => {
-                for c in &a.changes {
+                for c in a.changes.iter().filter(|c| c.after != Some(Value::Null)) {
                     let _ = writeln!(out, "        {} = {}", c.name, show(&c.after, c.sensitive));
                 }
             }

@@ -7,7 +7,6 @@ pub mod internet_gateway_attachment;
 pub mod nat_gateway;
 pub mod route;
 pub mod route_table;
-pub mod route_table_association;
 pub mod security_group;
 pub mod security_group_rules;
 pub mod subnet;

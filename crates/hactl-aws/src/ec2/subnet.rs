@@ -1,8 +1,9 @@
-//! `ec2.subnet`: a subnet in one availability zone.
+//! `ec2.subnet`: a subnet in one availability zone, with its route table association
+//! (`route_table_id`: a subnet has exactly one, so it is managed here, in place).
 
-use super::{ownership, output, sync_tags, tag_spec, tagged_or_ids, tags_value, target_ids};
+use super::{ownership, output, route_tables, sync_tags, tag_spec, tagged_or_ids, tags_value, target_ids, target_prop_values};
 use crate::error::{aws_error, ignore_not_found, retry_not_found};
-use crate::util::{opt_bool, req_str};
+use crate::util::{opt_bool, opt_str, req_str};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use aws_sdk_ec2::Client;
@@ -18,6 +19,7 @@ static SCHEMA: KindSchema = KindSchema {
         PropSchema::replace("cidr_block"),
         PropSchema::replace("availability_zone"),
         PropSchema::in_place("map_public_ip_on_launch"),
+        PropSchema::in_place("route_table_id"),
         PropSchema::in_place("tags"),
     ],
 };
@@ -32,6 +34,58 @@ impl Subnet {
             .await
             .map(|_| ())
             .map_err(|e| retry_not_found(aws_error("ModifySubnetAttribute", e)))
+    }
+
+    /// The subnet's explicit association: (association id, route table id).
+    async fn association(&self, id: &str) -> Result<Option<(String, String)>, ProviderError> {
+        let out = self
+            .0
+            .describe_route_tables()
+            .filters(super::ids_filter("association.subnet-id", &[id.to_string()]))
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeRouteTables", e))?;
+        Ok(out.route_tables().iter().find_map(|t| {
+            t.associations().iter().find(|a| a.subnet_id() == Some(id)).and_then(|a| {
+                Some((a.route_table_association_id()?.to_string(), t.route_table_id()?.to_string()))
+            })
+        }))
+    }
+
+    /// Associates the subnet with `table` (or with none, falling back to the main table).
+    /// `known_unassociated`: a subnet just created has no association; skip the lookup.
+    async fn set_route_table(&self, id: &str, table: Option<&str>, known_unassociated: bool) -> Result<(), ProviderError> {
+        let current = if known_unassociated { None } else { self.association(id).await? };
+        match (current, table) {
+            (Some((_, now)), Some(want)) if now == want => Ok(()),
+            (Some((assoc, _)), Some(want)) => self
+                .0
+                .replace_route_table_association()
+                .association_id(assoc)
+                .route_table_id(want)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| retry_not_found(aws_error("ReplaceRouteTableAssociation", e))),
+            (None, Some(want)) => self
+                .0
+                .associate_route_table()
+                .subnet_id(id)
+                .route_table_id(want)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| retry_not_found(aws_error("AssociateRouteTable", e))),
+            (Some((assoc, _)), None) => self
+                .0
+                .disassociate_route_table()
+                .association_id(assoc)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error("DisassociateRouteTable", e)),
+            (None, None) => Ok(()),
+        }
     }
 }
 
@@ -54,6 +108,18 @@ impl Provider for Subnet {
                 .map_err(|e| aws_error("DescribeSubnets", e))
         })
         .await?;
+        // Associations come from the route tables (one shared call for the refresh).
+        let tables_wanted = target_prop_values(targets, "route_table_id");
+        let tables = route_tables(ctx, &self.0, &tables_wanted).await?;
+        let table_of = |subnet: &str| {
+            tables.iter().find_map(|t| {
+                t.associations()
+                    .iter()
+                    .any(|a| a.subnet_id() == Some(subnet) && a.main() != Some(true))
+                    .then(|| t.route_table_id().map(str::to_string))
+                    .flatten()
+            })
+        };
         Ok(subnets
             .iter()
             .filter_map(|s| {
@@ -64,6 +130,7 @@ impl Provider for Subnet {
                 props.insert("cidr_block".into(), Value::str(s.cidr_block().unwrap_or_default()));
                 props.insert("availability_zone".into(), Value::str(s.availability_zone().unwrap_or_default()));
                 props.insert("map_public_ip_on_launch".into(), Value::Bool(s.map_public_ip_on_launch().unwrap_or(false)));
+                props.insert("route_table_id".into(), table_of(id).map(Value::Str).unwrap_or(Value::Null));
                 props.insert("tags".into(), tags_value(s.tags()));
                 let outputs = output("arn", s.subnet_arn().unwrap_or_default());
                 Some(LiveObject { id: id.to_string(), address, props, outputs, owned })
@@ -87,6 +154,9 @@ impl Provider for Subnet {
         if opt_bool(props, "map_public_ip_on_launch") == Some(true) {
             self.set_public_ip(&id, true).await?;
         }
+        if let Some(table) = opt_str(props, "route_table_id") {
+            self.set_route_table(&id, Some(table), true).await?;
+        }
         Ok(Applied { id, outputs: output("arn", s.subnet_arn().unwrap_or_default()) })
     }
 
@@ -96,6 +166,7 @@ impl Provider for Subnet {
                 "map_public_ip_on_launch" => {
                     self.set_public_ip(req.id, opt_bool(req.desired, "map_public_ip_on_launch").unwrap_or(false)).await?
                 }
+                "route_table_id" => self.set_route_table(req.id, opt_str(req.desired, "route_table_id"), false).await?,
                 "tags" => sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?,
                 other => return Err(ProviderError::fatal(format!("ec2.subnet cannot update `{other}` in place"))),
             }
