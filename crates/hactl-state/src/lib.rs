@@ -60,8 +60,8 @@ pub struct ResourceState {
 pub struct State {
     pub format_version: u32,
     pub stack: String,
-    /// Random id given when the state is first created; a saved plan made against
-    /// another lineage is refused.
+    /// Random id given when the state is first written (empty before that); a saved
+    /// plan made against another lineage is refused.
     pub lineage: String,
     /// Grows by one on every write.
     pub serial: u64,
@@ -73,7 +73,7 @@ impl State {
         State {
             format_version: STATE_FORMAT_VERSION,
             stack: stack.to_string(),
-            lineage: uuid::Uuid::new_v4().to_string(),
+            lineage: String::new(),
             serial: 0,
             resources: BTreeMap::new(),
         }

@@ -56,6 +56,9 @@ impl StateStore {
     /// Bumps the serial and writes the state atomically: a temp file in the same
     /// directory, fsync, rename over the old file, fsync of the directory. Mode 0600.
     pub fn save(&self, state: &mut State) -> Result<(), StateError> {
+        if state.lineage.is_empty() {
+            state.lineage = uuid::Uuid::new_v4().to_string();
+        }
         state.serial += 1;
         let path = self.path();
         let werr = |source| StateError::Write { path: path.clone(), source };

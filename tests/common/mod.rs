@@ -1,0 +1,198 @@
+//! Shared harness of the end-to-end tests: each test gets its own stack name, config
+//! file and state directory, drives the real `hactl` binary against the emulator, and
+//! verifies the effects with the AWS SDK (never by asking hactl).
+#![allow(dead_code)]
+
+use aws_config::BehaviorVersion;
+use aws_sdk_ec2::types::Filter;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+pub fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".to_string())
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The `hactl` binary cargo built next to this test executable.
+pub fn hactl_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join(format!("hactl{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "{} not built; run the tests with `cargo test --workspace`", bin.display());
+    bin
+}
+
+/// Fails the test early, with a clear message, when the emulator is not up.
+pub fn require_emulator() {
+    let url = endpoint();
+    let hostport = url.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let ok = std::net::TcpStream::connect_timeout(
+        &hostport.parse().expect("AWS_ENDPOINT_URL must be http://IP:PORT"),
+        Duration::from_secs(2),
+    )
+    .is_ok();
+    assert!(ok, "the emulator is not reachable at {url}: start it with `bash scripts/emulator.sh start`");
+}
+
+pub struct Stack {
+    pub name: String,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub state_dir: PathBuf,
+    pub endpoint: String,
+}
+
+impl Stack {
+    /// A stack made from config/ha-stack.toml with a unique name.
+    pub fn new(test: &str) -> Stack {
+        require_emulator();
+        let text = std::fs::read_to_string(repo_root().join("config/ha-stack.toml")).expect("read config");
+        Stack::from_text(test, &text)
+    }
+
+    pub fn from_text(test: &str, text: &str) -> Stack {
+        let name = format!("t{}-{}", std::process::id() % 100_000, test);
+        assert!(text.contains("name = \"ha-demo\""), "config must name the stack ha-demo");
+        let text = text.replacen("name = \"ha-demo\"", &format!("name = \"{name}\""), 1);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("stack.toml");
+        std::fs::write(&config, text).expect("write config");
+        let state_dir = dir.path().join("state");
+        Stack { name, dir, config, state_dir, endpoint: endpoint() }
+    }
+
+    pub fn edit(&self, f: impl FnOnce(String) -> String) {
+        let text = std::fs::read_to_string(&self.config).expect("read config");
+        std::fs::write(&self.config, f(text)).expect("write config");
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(hactl_bin());
+        c.arg("--config")
+            .arg(&self.config)
+            .arg("--state-dir")
+            .arg(&self.state_dir)
+            .arg("--endpoint-url")
+            .arg(&self.endpoint)
+            .args(args)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("NO_COLOR", "1")
+            .env_remove("HACTL_FAULT")
+            .env_remove("RUST_LOG");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().expect("run hactl");
+        Run::from(out)
+    }
+
+    /// Runs and asserts the exit code.
+    pub fn ok(&self, args: &[&str], code: i32) -> Run {
+        let r = self.run(args);
+        assert_eq!(r.code, code, "hactl {args:?} exited {} (want {code})\nstdout:\n{}\nstderr:\n{}", r.code, r.stdout, r.stderr);
+        r
+    }
+
+    pub fn state(&self) -> serde_json::Value {
+        let p = self.state_dir.join(format!("{}.json", self.name));
+        serde_json::from_str(&std::fs::read_to_string(p).expect("state file")).expect("state json")
+    }
+
+    pub fn state_serial(&self) -> u64 {
+        let p = self.state_dir.join(format!("{}.json", self.name));
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["serial"].as_u64())
+            .unwrap_or(0)
+    }
+
+    pub fn tag_filter(&self) -> Filter {
+        Filter::builder().name("tag:hactl:stack").values(&self.name).build()
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+pub async fn ec2() -> aws_sdk_ec2::Client {
+    let creds = aws_sdk_ec2::config::Credentials::new("test", "test", None, None, "tests");
+    let cfg = aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint())
+        .credentials_provider(creds)
+        .load()
+        .await;
+    aws_sdk_ec2::Client::new(&cfg)
+}
+
+/// Counts of every network kind carrying the stack's tag, straight from EC2.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub vpcs: usize,
+    pub subnets: usize,
+    pub igws: usize,
+    pub eips: usize,
+    pub nats: usize,
+    pub route_tables: usize,
+    pub security_groups: usize,
+    pub endpoints: usize,
+}
+
+pub async fn counts(c: &aws_sdk_ec2::Client, s: &Stack) -> Counts {
+    use aws_sdk_ec2::types::NatGatewayState;
+    let f = || s.tag_filter();
+    Counts {
+        vpcs: c.describe_vpcs().filters(f()).send().await.expect("vpcs").vpcs().len(),
+        subnets: c.describe_subnets().filters(f()).send().await.expect("subnets").subnets().len(),
+        igws: c.describe_internet_gateways().filters(f()).send().await.expect("igws").internet_gateways().len(),
+        eips: c.describe_addresses().filters(f()).send().await.expect("eips").addresses().len(),
+        nats: c
+            .describe_nat_gateways()
+            .filter(f())
+            .send()
+            .await
+            .expect("nats")
+            .nat_gateways()
+            .iter()
+            .filter(|n| !matches!(n.state(), Some(NatGatewayState::Deleted | NatGatewayState::Deleting)))
+            .count(),
+        route_tables: c.describe_route_tables().filters(f()).send().await.expect("rts").route_tables().len(),
+        security_groups: c.describe_security_groups().filters(f()).send().await.expect("sgs").security_groups().len(),
+        endpoints: c
+            .describe_vpc_endpoints()
+            .filters(f())
+            .send()
+            .await
+            .expect("vpces")
+            .vpc_endpoints()
+            .iter()
+            .filter(|e| !e.state().is_some_and(|s| s.as_str().eq_ignore_ascii_case("deleted")))
+            .count(),
+    }
+}
+
+/// What config/ha-stack.toml gives: 1 VPC, 6 subnets, 1 IGW, 2 EIPs + 2 NAT gateways,
+/// 3 route tables, 3 security groups, 1 S3 gateway endpoint.
+pub fn full_counts() -> Counts {
+    Counts { vpcs: 1, subnets: 6, igws: 1, eips: 2, nats: 2, route_tables: 3, security_groups: 3, endpoints: 1 }
+}
