@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests of each crate, and the end-to-end tests (tests/) that
+# drive hactl against the local emulator and verify with the AWS SDK. Installs and
+# starts the emulator when it is not running, and stops it again if it started it.
+#
+# Usage: bash scripts/test.sh [extra cargo test args]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+started=0
+if ! curl -fsS -m 2 http://127.0.0.1:4566/_localstack/health >/dev/null 2>&1; then
+    bash scripts/emulator.sh start
+    started=1
+fi
+cleanup() { if [[ $started == 1 ]]; then bash scripts/emulator.sh stop || true; fi; }
+trap cleanup EXIT
+eval "$(bash scripts/emulator.sh env)"
+
+cargo test --workspace "$@"
