@@ -17,15 +17,21 @@ fn hactl_bin() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
     let bin = target.join("release").join("hactl");
-    assert!(bin.exists(), "{} missing: run `cargo build --release -p hactl` (scripts/bench.sh does)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} missing: run `cargo build --release -p hactl` (scripts/bench.sh does)",
+        bin.display()
+    );
     bin
 }
 
 /// config/ha-stack.toml with `azs` zones and a unique stack name.
 fn config(azs: usize, name: &str) -> String {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ha-stack.toml")).unwrap();
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/ha-stack.toml")).unwrap();
     let zones: Vec<String> = "abcdef".chars().take(azs).map(|c| format!("\"us-east-1{c}\"")).collect();
-    let cidrs = |base: usize| (0..azs).map(|i| format!("\"10.0.{}.0/24\"", base + i)).collect::<Vec<_>>().join(", ");
+    let cidrs =
+        |base: usize| (0..azs).map(|i| format!("\"10.0.{}.0/24\"", base + i)).collect::<Vec<_>>().join(", ");
     let mut out = String::new();
     for line in text.lines() {
         let line = if line.starts_with("name = \"ha-demo\"") {
@@ -100,7 +106,8 @@ fn main() {
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .and_then(|v| v["resources"].as_object().map(|m| m.len()))
             .unwrap_or(0);
-        let mut plans: Vec<Run> = (0..PLAN_RUNS).map(|_| hactl(&cfg, &state, &["plan", "--detailed-exitcode"])).collect();
+        let mut plans: Vec<Run> =
+            (0..PLAN_RUNS).map(|_| hactl(&cfg, &state, &["plan", "--detailed-exitcode"])).collect();
         assert!(plans.iter().all(|p| p.code == 0), "the no-change plan found changes");
         plans.sort_by_key(|p| p.elapsed);
         let median = &plans[PLAN_RUNS / 2];
@@ -120,7 +127,9 @@ fn main() {
         ));
     }
     println!("\nhactl on LocalStack (release build, wall time of the whole command; plan = median of {PLAN_RUNS})\n");
-    println!("| AZs | resources | apply from scratch | no-change plan | API calls in the plan | drift | destroy |");
+    println!(
+        "| AZs | resources | apply from scratch | no-change plan | API calls in the plan | drift | destroy |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for r in &rows {
         println!("{r}");
@@ -130,7 +139,11 @@ fn main() {
         "\nAPI calls of a no-change plan: {} for 2 AZs, {} for 4 AZs: {}",
         plan_calls[0],
         plan_calls[1],
-        if same { "the same (one batched read per resource kind)" } else { "DIFFERENT: reads grow with resources" }
+        if same {
+            "the same (one batched read per resource kind)"
+        } else {
+            "DIFFERENT: reads grow with resources"
+        }
     );
     println!("DESIGN targets (network tier): apply < 1.5 s, no-change plan < 0.3 s and <= 10 calls, destroy < 1.5 s.");
     if !same {

@@ -71,7 +71,13 @@ fn every_bad_config_is_rejected_with_its_location_and_aws_is_never_called() {
         let cols: Vec<&str> = line.split('\t').collect();
         let (file, line_no, field, message) = (cols[0], cols[1], cols[2], cols[3]);
         let path = bad.join(file);
-        for args in [&["apply", "--auto-approve"][..], &["plan"], &["destroy", "--auto-approve"], &["drift"], &["validate"]] {
+        for args in [
+            &["apply", "--auto-approve"][..],
+            &["plan"],
+            &["destroy", "--auto-approve"],
+            &["drift"],
+            &["validate"],
+        ] {
             let r = hactl(&path, &endpoint, state.path(), args);
             assert_eq!(r.code, 1, "{file} {args:?}: exit {}\n{}", r.code, r.stderr);
             let loc = format!("{}:{line_no}:", path.display());

@@ -45,7 +45,11 @@ async fn kill_9_during_apply_then_apply_converges_without_duplicates() {
 async fn a_crash_between_create_and_journal_is_adopted_not_duplicated() {
     let s = Stack::new("adopt");
     let c = ec2().await;
-    let r = s.command(&["apply", "--auto-approve"]).env("HACTL_FAULT", "crash-before-journal:nat.us-east-1a").output().unwrap();
+    let r = s
+        .command(&["apply", "--auto-approve"])
+        .env("HACTL_FAULT", "crash-before-journal:nat.us-east-1a")
+        .output()
+        .unwrap();
     assert_ne!(r.status.code(), Some(0), "the process aborts");
     let state = s.state();
     assert!(state["resources"].get("nat.us-east-1a").is_none(), "created but never journaled");
@@ -55,7 +59,12 @@ async fn a_crash_between_create_and_journal_is_adopted_not_duplicated() {
     // The next plan finds it by its tags and adopts it.
     let p = s.ok(&["plan", "--json"], 0);
     let plan: serde_json::Value = serde_json::from_str(&p.stdout).unwrap();
-    let nat = plan["actions"].as_array().unwrap().iter().find(|a| a["address"] == "nat.us-east-1a").expect("nat in plan");
+    let nat = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["address"] == "nat.us-east-1a")
+        .expect("nat in plan");
     assert_eq!(nat["action"], "adopt", "{nat}");
     assert_eq!(nat["adopted"], true);
     s.ok(&["apply", "--auto-approve"], 0);
@@ -64,7 +73,11 @@ async fn a_crash_between_create_and_journal_is_adopted_not_duplicated() {
 
     // Destroy after a crash also takes the orphans: crash again, then destroy at once.
     s.ok(&["destroy", "--auto-approve"], 0);
-    let _ = s.command(&["apply", "--auto-approve"]).env("HACTL_FAULT", "crash-before-journal:vpce.s3").output().unwrap();
+    let _ = s
+        .command(&["apply", "--auto-approve"])
+        .env("HACTL_FAULT", "crash-before-journal:vpce.s3")
+        .output()
+        .unwrap();
     assert_eq!(counts(&c, &s).await.endpoints, 1);
     s.ok(&["destroy", "--auto-approve"], 0);
     assert_eq!(counts(&c, &s).await, common::Counts::default(), "the orphaned endpoint went too");
@@ -95,13 +108,19 @@ async fn ctrl_c_starts_nothing_new_and_saves_state() {
     assert!(!s.state_dir.join(format!("{}.lock", s.name)).exists());
     // Objects in AWS = objects in state (nothing half-done is left unrecorded).
     let n = counts(&c, &s).await;
-    let tagged = n.vpcs + n.subnets + n.igws + n.eips + n.nats + n.route_tables + n.security_groups + n.endpoints;
+    let tagged =
+        n.vpcs + n.subnets + n.igws + n.eips + n.nats + n.route_tables + n.security_groups + n.endpoints;
     let state = s.state();
     let taggable = state["resources"]
         .as_object()
         .unwrap()
         .values()
-        .filter(|r| !matches!(r["kind"].as_str(), Some("ec2.route" | "ec2.security_group_rules" | "ec2.internet_gateway_attachment")))
+        .filter(|r| {
+            !matches!(
+                r["kind"].as_str(),
+                Some("ec2.route" | "ec2.security_group_rules" | "ec2.internet_gateway_attachment")
+            )
+        })
         .count();
     assert_eq!(tagged, taggable);
 

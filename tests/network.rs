@@ -25,7 +25,14 @@ async fn ingress(c: &aws_sdk_ec2::Client, s: &Stack, tier: &str) -> BTreeSet<(St
         .unwrap_or_else(|| panic!("group {tier}"));
     let mut out = BTreeSet::new();
     for p in g.ip_permissions() {
-        let key = |src: String| (p.ip_protocol().unwrap().to_string(), p.from_port().unwrap_or(-1), p.to_port().unwrap_or(-1), src);
+        let key = |src: String| {
+            (
+                p.ip_protocol().unwrap().to_string(),
+                p.from_port().unwrap_or(-1),
+                p.to_port().unwrap_or(-1),
+                src,
+            )
+        };
         for r in p.ip_ranges() {
             out.insert(key(r.cidr_ip().unwrap().to_string()));
         }
@@ -54,7 +61,10 @@ async fn apply_creates_the_network_tier_plan_is_empty_and_destroy_leaves_nothing
     let vpc = &vpcs.vpcs()[0];
     let vpc_id = vpc.vpc_id().unwrap();
     assert_eq!(vpc.cidr_block(), Some("10.0.0.0/16"));
-    for attr in [aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport, aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames] {
+    for attr in [
+        aws_sdk_ec2::types::VpcAttributeName::EnableDnsSupport,
+        aws_sdk_ec2::types::VpcAttributeName::EnableDnsHostnames,
+    ] {
         let a = c.describe_vpc_attribute().vpc_id(vpc_id).attribute(attr.clone()).send().await.unwrap();
         let on = a.enable_dns_support().or(a.enable_dns_hostnames()).and_then(|v| v.value());
         assert_eq!(on, Some(true), "{attr:?}");
@@ -65,7 +75,13 @@ async fn apply_creates_the_network_tier_plan_is_empty_and_destroy_leaves_nothing
     let got: BTreeSet<(String, String, bool)> = subnets
         .subnets()
         .iter()
-        .map(|x| (x.availability_zone().unwrap().to_string(), x.cidr_block().unwrap().to_string(), x.map_public_ip_on_launch().unwrap()))
+        .map(|x| {
+            (
+                x.availability_zone().unwrap().to_string(),
+                x.cidr_block().unwrap().to_string(),
+                x.map_public_ip_on_launch().unwrap(),
+            )
+        })
         .collect();
     let want: BTreeSet<(String, String, bool)> = [
         ("us-east-1a", "10.0.0.0/24", true),
@@ -82,7 +98,12 @@ async fn apply_creates_the_network_tier_plan_is_empty_and_destroy_leaves_nothing
     let subnet_az: BTreeMap<String, (String, String)> = subnets
         .subnets()
         .iter()
-        .map(|x| (x.subnet_id().unwrap().to_string(), (x.availability_zone().unwrap().to_string(), x.cidr_block().unwrap().to_string())))
+        .map(|x| {
+            (
+                x.subnet_id().unwrap().to_string(),
+                (x.availability_zone().unwrap().to_string(), x.cidr_block().unwrap().to_string()),
+            )
+        })
         .collect();
 
     // One IGW attached to the VPC.
@@ -109,7 +130,11 @@ async fn apply_creates_the_network_tier_plan_is_empty_and_destroy_leaves_nothing
     // Routes: public → IGW; each private table → its own AZ's NAT; subnets associated.
     let rts = c.describe_route_tables().filters(s.tag_filter()).send().await.unwrap();
     for t in rts.route_tables() {
-        let default = t.routes().iter().find(|r| r.destination_cidr_block() == Some("0.0.0.0/0")).expect("default route");
+        let default = t
+            .routes()
+            .iter()
+            .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+            .expect("default route");
         let assoc_azs: BTreeSet<String> =
             t.associations().iter().filter_map(|a| a.subnet_id()).map(|id| subnet_az[id].0.clone()).collect();
         if tag(t.tags(), "hactl:address") == Some("route_table.public") {
@@ -124,7 +149,10 @@ async fn apply_creates_the_network_tier_plan_is_empty_and_destroy_leaves_nothing
     }
 
     // Security groups with exactly the specified rules.
-    assert_eq!(ingress(&c, &s, "alb").await, rules(&[("tcp", 80, 80, "0.0.0.0/0"), ("tcp", 443, 443, "0.0.0.0/0")]));
+    assert_eq!(
+        ingress(&c, &s, "alb").await,
+        rules(&[("tcp", 80, 80, "0.0.0.0/0"), ("tcp", 443, 443, "0.0.0.0/0")])
+    );
     let alb = format!("sg:{}-alb", s.name);
     let app = format!("sg:{}-app", s.name);
     assert_eq!(ingress(&c, &s, "app").await, rules(&[("tcp", 3000, 3000, &alb)]));
@@ -153,7 +181,10 @@ async fn apply_creates_the_network_tier_plan_is_empty_and_destroy_leaves_nothing
     let show = s.ok(&["state", "show", "vpc.main"], 0);
     assert!(show.stdout.contains(vpc_id));
     let dot = s.ok(&["graph"], 0);
-    assert!(dot.stdout.starts_with("digraph") && dot.stdout.contains("\"nat.us-east-1a\" -> \"eip.nat.us-east-1a\""));
+    assert!(
+        dot.stdout.starts_with("digraph")
+            && dot.stdout.contains("\"nat.us-east-1a\" -> \"eip.nat.us-east-1a\"")
+    );
 
     // Destroy: nothing with the stack's tag is left, and the state is empty.
     let d = s.ok(&["destroy", "--auto-approve"], 0);
@@ -200,7 +231,11 @@ async fn config_edits_give_exactly_the_expected_plan_and_converge() {
     // The human plan shows the symbols and before → after.
     let h = s.ok(&["plan"], 0);
     assert!(h.stdout.contains("-/+ subnet.data.us-east-1b"), "{}", h.stdout);
-    assert!(h.stdout.contains("~ cidr_block: \"10.0.21.0/24\" → \"10.0.31.0/24\" (forces replacement)"), "{}", h.stdout);
+    assert!(
+        h.stdout.contains("~ cidr_block: \"10.0.21.0/24\" → \"10.0.31.0/24\" (forces replacement)"),
+        "{}",
+        h.stdout
+    );
     assert!(h.stdout.contains("Plan: 0 to create, 2 to update, 1 to replace, 0 to delete."), "{}", h.stdout);
 
     s.ok(&["apply", "--auto-approve"], 0);
@@ -219,11 +254,19 @@ async fn config_edits_give_exactly_the_expected_plan_and_converge() {
     let vpc = c.describe_vpcs().filters(s.tag_filter()).send().await.unwrap();
     assert_eq!(tag(vpc.vpcs()[0].tags(), "CostCenter"), Some("4242"));
     let alb = format!("sg:{}-alb", s.name);
-    assert_eq!(ingress(&c, &s, "app").await, rules(&[("tcp", 3000, 3000, &alb), ("tcp", 22, 22, "10.0.0.0/16")]));
+    assert_eq!(
+        ingress(&c, &s, "app").await,
+        rules(&[("tcp", 3000, 3000, &alb), ("tcp", 22, 22, "10.0.0.0/16")])
+    );
     // The new subnet is associated with its AZ's private table.
     let rts = c
         .describe_route_tables()
-        .filters(Filter::builder().name("association.subnet-id").values(sub.subnets()[0].subnet_id().unwrap()).build())
+        .filters(
+            Filter::builder()
+                .name("association.subnet-id")
+                .values(sub.subnets()[0].subnet_id().unwrap())
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -241,7 +284,8 @@ async fn out_of_band_changes_are_reported_by_drift_and_repaired_by_apply() {
     s.ok(&["apply", "--auto-approve"], 0);
     s.ok(&["drift"], 0);
     let state = s.state();
-    let id = |a: &str| state["resources"][a]["id"].as_str().unwrap_or_else(|| panic!("{a} in state")).to_string();
+    let id =
+        |a: &str| state["resources"][a]["id"].as_str().unwrap_or_else(|| panic!("{a} in state")).to_string();
 
     // 1. a rule added to the db group
     c.authorize_security_group_ingress()
@@ -265,14 +309,25 @@ async fn out_of_band_changes_are_reported_by_drift_and_repaired_by_apply() {
         .await
         .unwrap();
     // 3. a route deleted
-    c.delete_route().route_table_id(id("route_table.private.us-east-1b")).destination_cidr_block("0.0.0.0/0").send().await.unwrap();
+    c.delete_route()
+        .route_table_id(id("route_table.private.us-east-1b"))
+        .destination_cidr_block("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
     // 4. a subnet deleted
     c.delete_subnet().subnet_id(id("subnet.data.us-east-1a")).send().await.unwrap();
 
     let d = s.ok(&["drift", "--json"], 2);
     let report: serde_json::Value = serde_json::from_str(&d.stdout).unwrap();
     let changed = |addr: &str| {
-        report["changed"].as_array().unwrap().iter().find(|c| c["address"] == addr).cloned().unwrap_or_else(|| panic!("{addr} not reported: {}", d.stdout))
+        report["changed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["address"] == addr)
+            .cloned()
+            .unwrap_or_else(|| panic!("{addr} not reported: {}", d.stdout))
     };
     let rules = changed("sg_rules.db");
     let ch = &rules["changes"][0];
@@ -284,13 +339,23 @@ async fn out_of_band_changes_are_reported_by_drift_and_repaired_by_apply() {
     assert_eq!(tags["changes"][0]["property"], "tags");
     assert_eq!(tags["changes"][0]["expected"]["Environment"], "dev");
     assert_eq!(tags["changes"][0]["actual"]["Environment"], "prod");
-    let deleted: BTreeSet<&str> = report["deleted"].as_array().unwrap().iter().map(|d| d["address"].as_str().unwrap()).collect();
-    assert_eq!(deleted, BTreeSet::from(["route.private.us-east-1b.default", "subnet.data.us-east-1a"]), "{}", d.stdout);
+    let deleted: BTreeSet<&str> =
+        report["deleted"].as_array().unwrap().iter().map(|d| d["address"].as_str().unwrap()).collect();
+    assert_eq!(
+        deleted,
+        BTreeSet::from(["route.private.us-east-1b.default", "subnet.data.us-east-1a"]),
+        "{}",
+        d.stdout
+    );
     assert_eq!(report["changed"].as_array().unwrap().len(), 2, "{}", d.stdout);
 
     // The human report names each one.
     let h = s.ok(&["drift"], 2);
-    assert!(h.stdout.contains("Drift on stack") && h.stdout.contains("- route.private.us-east-1b.default"), "{}", h.stdout);
+    assert!(
+        h.stdout.contains("Drift on stack") && h.stdout.contains("- route.private.us-east-1b.default"),
+        "{}",
+        h.stdout
+    );
     assert!(h.stdout.contains("Environment: \"dev\" → \"prod\""), "{}", h.stdout);
 
     // Apply repairs all four; drift is clean again.
@@ -299,8 +364,12 @@ async fn out_of_band_changes_are_reported_by_drift_and_repaired_by_apply() {
     s.ok(&["plan", "--detailed-exitcode"], 0);
     let db = format!("sg:{}-app", s.name);
     assert_eq!(ingress(&c, &s, "db").await, BTreeSet::from([("tcp".to_string(), 27017, 27017, db)]));
-    let rt = c.describe_route_tables().route_table_ids(id("route_table.private.us-east-1b")).send().await.unwrap();
-    assert!(rt.route_tables()[0].routes().iter().any(|r| r.destination_cidr_block() == Some("0.0.0.0/0") && r.nat_gateway_id().is_some()));
+    let rt =
+        c.describe_route_tables().route_table_ids(id("route_table.private.us-east-1b")).send().await.unwrap();
+    assert!(rt.route_tables()[0]
+        .routes()
+        .iter()
+        .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0") && r.nat_gateway_id().is_some()));
     let sub = c.describe_subnets().filters(s.tag_filter()).send().await.unwrap();
     assert!(sub.subnets().iter().all(|x| tag(x.tags(), "Environment") == Some("dev")));
     assert_eq!(counts(&c, &s).await, full_counts());
@@ -327,7 +396,12 @@ async fn nat_modes_and_interface_endpoints() {
         .route_tables()
         .iter()
         .filter(|t| tag(t.tags(), "hactl:address").is_some_and(|a| a.starts_with("route_table.private")))
-        .map(|t| t.routes().iter().find(|r| r.destination_cidr_block() == Some("0.0.0.0/0")).and_then(|r| r.nat_gateway_id()))
+        .map(|t| {
+            t.routes()
+                .iter()
+                .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+                .and_then(|r| r.nat_gateway_id())
+        })
         .collect();
     assert_eq!(private_defaults, vec![Some(nat), Some(nat)]);
     let eps = c

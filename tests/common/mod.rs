@@ -95,7 +95,11 @@ impl Stack {
     /// Runs and asserts the exit code.
     pub fn ok(&self, args: &[&str], code: i32) -> Run {
         let r = self.run(args);
-        assert_eq!(r.code, code, "hactl {args:?} exited {} (want {code})\nstdout:\n{}\nstderr:\n{}", r.code, r.stdout, r.stderr);
+        assert_eq!(
+            r.code, code,
+            "hactl {args:?} exited {} (want {code})\nstdout:\n{}\nstderr:\n{}",
+            r.code, r.stdout, r.stderr
+        );
         r
     }
 
@@ -164,7 +168,14 @@ pub async fn counts(c: &aws_sdk_ec2::Client, s: &Stack) -> Counts {
     Counts {
         vpcs: c.describe_vpcs().filters(f()).send().await.expect("vpcs").vpcs().len(),
         subnets: c.describe_subnets().filters(f()).send().await.expect("subnets").subnets().len(),
-        igws: c.describe_internet_gateways().filters(f()).send().await.expect("igws").internet_gateways().len(),
+        igws: c
+            .describe_internet_gateways()
+            .filters(f())
+            .send()
+            .await
+            .expect("igws")
+            .internet_gateways()
+            .len(),
         eips: c.describe_addresses().filters(f()).send().await.expect("eips").addresses().len(),
         nats: c
             .describe_nat_gateways()
@@ -177,7 +188,14 @@ pub async fn counts(c: &aws_sdk_ec2::Client, s: &Stack) -> Counts {
             .filter(|n| !matches!(n.state(), Some(NatGatewayState::Deleted | NatGatewayState::Deleting)))
             .count(),
         route_tables: c.describe_route_tables().filters(f()).send().await.expect("rts").route_tables().len(),
-        security_groups: c.describe_security_groups().filters(f()).send().await.expect("sgs").security_groups().len(),
+        security_groups: c
+            .describe_security_groups()
+            .filters(f())
+            .send()
+            .await
+            .expect("sgs")
+            .security_groups()
+            .len(),
         endpoints: c
             .describe_vpc_endpoints()
             .filters(f())
@@ -194,5 +212,14 @@ pub async fn counts(c: &aws_sdk_ec2::Client, s: &Stack) -> Counts {
 /// What config/ha-stack.toml gives: 1 VPC, 6 subnets, 1 IGW, 2 EIPs + 2 NAT gateways,
 /// 3 route tables, 3 security groups, 1 S3 gateway endpoint.
 pub fn full_counts() -> Counts {
-    Counts { vpcs: 1, subnets: 6, igws: 1, eips: 2, nats: 2, route_tables: 3, security_groups: 3, endpoints: 1 }
+    Counts {
+        vpcs: 1,
+        subnets: 6,
+        igws: 1,
+        eips: 2,
+        nats: 2,
+        route_tables: 3,
+        security_groups: 3,
+        endpoints: 1,
+    }
 }

@@ -25,7 +25,8 @@ where
     R: std::fmt::Debug + Send + Sync + 'static,
 {
     let code = e.code().map(str::to_string);
-    let transport = matches!(e, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_));
+    let transport =
+        matches!(e, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_));
     let message = match (e.message(), &code) {
         (Some(m), Some(c)) => format!("{what}: {c}: {m}"),
         (Some(m), None) => format!("{what}: {m}"),
@@ -39,7 +40,9 @@ where
 
 /// True for "it does not exist" answers (`InvalidVpcID.NotFound`, `InvalidRoute.NotFound`, ...).
 pub(crate) fn is_not_found(e: &ProviderError) -> bool {
-    e.code.as_deref().is_some_and(|c| c.ends_with(".NotFound") || c.ends_with("NotFound") || c == "InvalidAllocationID.NotFound")
+    e.code.as_deref().is_some_and(|c| {
+        c.ends_with(".NotFound") || c.ends_with("NotFound") || c == "InvalidAllocationID.NotFound"
+    })
 }
 
 /// Deletes treat "already gone" as success.

@@ -1269,7 +1269,11 @@ mod tests {
 }
 
 /// Checks a map of tags (count, reserved prefixes, lengths); `None` when any is bad.
-pub(crate) fn tag_map(t: &crate::raw::Map, prefix: &str, c: &mut Collector<'_>) -> Option<BTreeMap<String, String>> {
+pub(crate) fn tag_map(
+    t: &crate::raw::Map,
+    prefix: &str,
+    c: &mut Collector<'_>,
+) -> Option<BTreeMap<String, String>> {
     let mut ok = true;
     let mut tags = BTreeMap::new();
     if t.len() > MAX_TAGS {

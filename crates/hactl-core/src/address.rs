@@ -21,11 +21,7 @@ impl Address {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let joined = segments
-            .into_iter()
-            .map(|s| s.as_ref().to_string())
-            .collect::<Vec<_>>()
-            .join(".");
+        let joined = segments.into_iter().map(|s| s.as_ref().to_string()).collect::<Vec<_>>().join(".");
         Self::parse(&joined)
     }
 

@@ -89,10 +89,8 @@ pub fn execution_graph(plan: &Plan) -> Result<DiGraph<Step, ()>, OrderError> {
             if let Some(&mine) = deletes.get(&a.address) {
                 g.update_edge(mine, del, ());
             }
-            let target_is_pure_delete = plan
-                .actions
-                .iter()
-                .any(|x| &x.address == dep && x.action == ActionType::Delete);
+            let target_is_pure_delete =
+                plan.actions.iter().any(|x| &x.address == dep && x.action == ActionType::Delete);
             if target_is_pure_delete {
                 if let Some(&up) = updates.get(&a.address) {
                     g.update_edge(up, del, ());
@@ -106,9 +104,7 @@ pub fn execution_graph(plan: &Plan) -> Result<DiGraph<Step, ()>, OrderError> {
         let named = cycles
             .into_iter()
             .map(|c| {
-                c.into_iter()
-                    .map(|s| format!("{:?} {}", s.phase, plan.actions[s.action].address))
-                    .collect()
+                c.into_iter().map(|s| format!("{:?} {}", s.phase, plan.actions[s.action].address)).collect()
             })
             .collect();
         return Err(OrderError(named));
@@ -225,7 +221,15 @@ mod tests {
             act("rta.a.x", ActionType::Delete, &[], &["subnet.a.x"]),
         ]);
         let g = execution_graph(&p).unwrap();
-        assert!(before(&g, node(&g, &p, "rta.a.x", Phase::Delete), node(&g, &p, "subnet.a.x", Phase::Delete)));
-        assert!(before(&g, node(&g, &p, "subnet.a.x", Phase::Delete), node(&g, &p, "vpc.main", Phase::Delete)));
+        assert!(before(
+            &g,
+            node(&g, &p, "rta.a.x", Phase::Delete),
+            node(&g, &p, "subnet.a.x", Phase::Delete)
+        ));
+        assert!(before(
+            &g,
+            node(&g, &p, "subnet.a.x", Phase::Delete),
+            node(&g, &p, "vpc.main", Phase::Delete)
+        ));
     }
 }

@@ -153,7 +153,8 @@ impl DesiredGraph {
 
     /// Graphviz DOT rendering, edges pointing from a resource to what it depends on.
     pub fn to_dot(&self) -> String {
-        let mut out = String::from("digraph hactl {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
+        let mut out =
+            String::from("digraph hactl {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
         for spec in self.specs() {
             out.push_str(&format!("  \"{}\" [label=\"{}\\n{}\"];\n", spec.address, spec.address, spec.kind));
         }
@@ -241,11 +242,7 @@ mod tests {
         let GraphError::Cycles(cycles) = err else { panic!("expected cycles, got {err:?}") };
         assert_eq!(
             cycles,
-            vec![
-                vec![a("x.a"), a("x.b"), a("x.c")],
-                vec![a("y.a"), a("y.b")],
-                vec![a("z.self")],
-            ]
+            vec![vec![a("x.a"), a("x.b"), a("x.c")], vec![a("y.a"), a("y.b")], vec![a("z.self")],]
         );
     }
 

@@ -86,11 +86,7 @@ impl Value {
     /// A map of string values, e.g. tags. Non-string entries are skipped.
     pub fn string_map(&self) -> BTreeMap<String, String> {
         self.as_map()
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
-                    .collect()
-            })
+            .map(|m| m.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string()))).collect())
             .unwrap_or_default()
     }
 
@@ -139,9 +135,7 @@ impl Value {
         match self {
             Value::Ref(r) => lookup(r).unwrap_or(Value::Unknown),
             Value::List(l) => Value::List(l.iter().map(|v| v.resolve(lookup)).collect()),
-            Value::Map(m) => {
-                Value::Map(m.iter().map(|(k, v)| (k.clone(), v.resolve(lookup))).collect())
-            }
+            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.resolve(lookup))).collect()),
             other => other.clone(),
         }
     }
@@ -156,9 +150,7 @@ impl Value {
                 items.dedup();
                 Value::List(items)
             }
-            Value::Map(m) => {
-                Value::Map(m.iter().map(|(k, v)| (k.clone(), v.normalized_set())).collect())
-            }
+            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.normalized_set())).collect()),
             other => other.clone(),
         }
     }
@@ -313,9 +305,7 @@ mod tests {
             Value::Ref(Ref::new(&addr("vpc.main"), "id")),
             Value::Ref(Ref::new(&addr("igw.main"), "id")),
         ]);
-        let r = v.resolve(&|r: &Ref| {
-            (r.address.as_str() == "vpc.main").then(|| Value::str("vpc-123"))
-        });
+        let r = v.resolve(&|r: &Ref| (r.address.as_str() == "vpc.main").then(|| Value::str("vpc-123")));
         assert_eq!(r, Value::List(vec![Value::str("vpc-123"), Value::Unknown]));
         assert!(r.has_unknown());
     }

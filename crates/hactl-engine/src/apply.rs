@@ -144,7 +144,11 @@ pub async fn apply(
     }
     let started = Instant::now();
     let g = execution_graph(plan)?;
-    let shared = Arc::new(Shared { state: Mutex::new(state), store: store.clone(), before_journal: opts.before_journal.clone() });
+    let shared = Arc::new(Shared {
+        state: Mutex::new(state),
+        store: store.clone(),
+        before_journal: opts.before_journal.clone(),
+    });
 
     let mut indeg: BTreeMap<NodeIndex, usize> =
         g.node_indices().map(|n| (n, g.neighbors_directed(n, petgraph::Incoming).count())).collect();
@@ -216,13 +220,22 @@ pub async fn apply(
                 ready.extend(next);
             }
             Err(e) => {
-                ctx.events().emit(Event::StepFailed { address: address.clone(), phase: step.phase, error: e.to_string() });
-                report.failed.push(StepFailure { address: address.clone(), phase: step.phase, error: e.to_string() });
+                ctx.events().emit(Event::StepFailed {
+                    address: address.clone(),
+                    phase: step.phase,
+                    error: e.to_string(),
+                });
+                report.failed.push(StepFailure {
+                    address: address.clone(),
+                    phase: step.phase,
+                    error: e.to_string(),
+                });
                 let mut dfs = Dfs::new(&g, n);
                 while let Some(m) = dfs.next(&g) {
                     if m != n && dead.insert(m) {
                         let skipped = plan.actions[g[m].action].address.clone();
-                        ctx.events().emit(Event::StepSkipped { address: skipped.clone(), because: address.clone() });
+                        ctx.events()
+                            .emit(Event::StepSkipped { address: skipped.clone(), because: address.clone() });
                         report.skipped.push(skipped);
                     }
                 }
@@ -234,7 +247,11 @@ pub async fn apply(
         report.cancelled = true;
         report.not_started = g
             .node_indices()
-            .filter(|n| !done.contains(n) && !dead.contains(n) && !report.failed.iter().any(|f| f.address == plan.actions[g[*n].action].address))
+            .filter(|n| {
+                !done.contains(n)
+                    && !dead.contains(n)
+                    && !report.failed.iter().any(|f| f.address == plan.actions[g[*n].action].address)
+            })
             .map(|n| plan.actions[g[n].action].address.clone())
             .collect();
     }
@@ -259,14 +276,24 @@ async fn run_step(
         match run_once(provider, ctx, shared, action, step.phase).await {
             Ok(id) => break id,
             Err(e) if e.retryable && t0.elapsed() + wait < retry_timeout => {
-                ctx.events().emit(Event::Retrying { address: action.address.clone(), error: e.to_string(), attempt, wait });
+                ctx.events().emit(Event::Retrying {
+                    address: action.address.clone(),
+                    error: e.to_string(),
+                    attempt,
+                    wait,
+                });
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(Duration::from_secs(15));
             }
             Err(e) => return Err(e),
         }
     };
-    ctx.events().emit(Event::StepFinished { address: action.address.clone(), phase: step.phase, id, elapsed: t0.elapsed() });
+    ctx.events().emit(Event::StepFinished {
+        address: action.address.clone(),
+        phase: step.phase,
+        id,
+        elapsed: t0.elapsed(),
+    });
     Ok(())
 }
 
@@ -280,9 +307,12 @@ async fn run_once(
 ) -> Result<Option<String>, ProviderError> {
     let addr = &action.address;
     let resolve = |props: &Props| -> Result<Props, ProviderError> {
-        let resolved: Props = props.iter().map(|(k, v)| (k.clone(), v.resolve(&|r| shared.lookup(r)))).collect();
+        let resolved: Props =
+            props.iter().map(|(k, v)| (k.clone(), v.resolve(&|r| shared.lookup(r)))).collect();
         if let Some((k, _)) = resolved.iter().find(|(_, v)| v.has_unknown()) {
-            return Err(ProviderError::fatal(format!("property `{k}` refers to a resource that does not exist yet")));
+            return Err(ProviderError::fatal(format!(
+                "property `{k}` refers to a resource that does not exist yet"
+            )));
         }
         Ok(resolved)
     };
@@ -298,14 +328,20 @@ async fn run_once(
     };
     match phase {
         Phase::Create => {
-            let spec = action.desired.as_ref().ok_or_else(|| ProviderError::fatal("create without a desired spec"))?;
+            let spec = action
+                .desired
+                .as_ref()
+                .ok_or_else(|| ProviderError::fatal("create without a desired spec"))?;
             let props = resolve(&spec.props)?;
             let Applied { id, outputs } = provider.create(ctx, addr, &props).await?;
             record(&id, props, outputs)?;
             Ok(Some(id))
         }
         Phase::Update => {
-            let spec = action.desired.as_ref().ok_or_else(|| ProviderError::fatal("update without a desired spec"))?;
+            let spec = action
+                .desired
+                .as_ref()
+                .ok_or_else(|| ProviderError::fatal("update without a desired spec"))?;
             let id = action.id.clone().ok_or_else(|| ProviderError::fatal("update without a live id"))?;
             let props = resolve(&spec.props)?;
             let changes: Vec<PropChange> = action
@@ -314,7 +350,9 @@ async fn run_once(
                 .map(|c| PropChange { after: props.get(&c.name).cloned(), ..c.clone() })
                 .filter(|c| c.after != c.before)
                 .collect();
-            let applied = provider.update(ctx, UpdateRequest { address: addr, id: &id, desired: &props, changes: &changes }).await?;
+            let applied = provider
+                .update(ctx, UpdateRequest { address: addr, id: &id, desired: &props, changes: &changes })
+                .await?;
             let mut outputs = action.live_outputs.clone();
             if let Some(r) = shared.state().resources.get(addr) {
                 outputs.extend(r.outputs.clone());
@@ -335,7 +373,10 @@ async fn run_once(
         }
         Phase::Record => match action.action {
             ActionType::Adopt => {
-                let spec = action.desired.as_ref().ok_or_else(|| ProviderError::fatal("adopt without a desired spec"))?;
+                let spec = action
+                    .desired
+                    .as_ref()
+                    .ok_or_else(|| ProviderError::fatal("adopt without a desired spec"))?;
                 let id = action.id.clone().ok_or_else(|| ProviderError::fatal("adopt without a live id"))?;
                 let props = resolve(&spec.props)?;
                 record(&id, props, action.live_outputs.clone())?;

@@ -60,22 +60,41 @@ pub fn drift_report(registry: &Registry, state: &State, live: &LiveView) -> Drif
     let mut deleted = Vec::new();
     for (addr, rs) in &state.resources {
         match live.found.get(addr) {
-            None => deleted.push(GoneResource { address: addr.clone(), kind: rs.kind.clone(), id: rs.id.clone() }),
+            None => {
+                deleted.push(GoneResource { address: addr.clone(), kind: rs.kind.clone(), id: rs.id.clone() })
+            }
             Some(obj) => {
                 let Some(schema) = registry.schema(&rs.kind) else { continue };
                 let changes: Vec<DriftChange> = diff_props(schema, &rs.props, &obj.props)
                     .into_iter()
                     .map(|c| {
                         let sensitive = c.sensitive;
-                        let hide = |v: Option<Value>| if sensitive { v.map(|_| Value::str("(sensitive)")) } else { v };
+                        let hide = |v: Option<Value>| {
+                            if sensitive {
+                                v.map(|_| Value::str("(sensitive)"))
+                            } else {
+                                v
+                            }
+                        };
                         DriftChange { property: c.name, expected: hide(c.after), actual: hide(c.before) }
                     })
                     .collect();
                 if !changes.is_empty() {
-                    changed.push(DriftedResource { address: addr.clone(), kind: rs.kind.clone(), id: obj.id.clone(), changes });
+                    changed.push(DriftedResource {
+                        address: addr.clone(),
+                        kind: rs.kind.clone(),
+                        id: obj.id.clone(),
+                        changes,
+                    });
                 }
             }
         }
     }
-    DriftReport { format_version: 1, stack: state.stack.clone(), changed, deleted, unmanaged: live.unmanaged.clone() }
+    DriftReport {
+        format_version: 1,
+        stack: state.stack.clone(),
+        changed,
+        deleted,
+        unmanaged: live.unmanaged.clone(),
+    }
 }

@@ -104,9 +104,8 @@ pub fn make_plan(
     // Deletions: what state (or a crash orphan) has that is not desired, or everything
     // on destroy. Ordered dependents first.
     let mut to_delete: BTreeMap<Address, PlannedAction> = BTreeMap::new();
-    let keep = |a: &Address, kind: &str| {
-        mode == PlanMode::Apply && desired.get(a).is_some_and(|s| s.kind == kind)
-    };
+    let keep =
+        |a: &Address, kind: &str| mode == PlanMode::Apply && desired.get(a).is_some_and(|s| s.kind == kind);
     for (addr, rs) in &state.resources {
         if keep(addr, &rs.kind) {
             continue;

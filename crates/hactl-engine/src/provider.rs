@@ -197,7 +197,11 @@ impl Ctx {
     /// Reports progress of a long wait.
     pub fn progress(&self, message: impl Into<String>) {
         if let Some(address) = &self.address {
-            self.events.emit(Event::Progress { address: address.clone(), message: message.into(), elapsed: self.elapsed() });
+            self.events.emit(Event::Progress {
+                address: address.clone(),
+                message: message.into(),
+                elapsed: self.elapsed(),
+            });
         }
     }
 

@@ -60,7 +60,13 @@ pub async fn refresh(
         for spec in desired.specs() {
             targets.insert(
                 spec.address.clone(),
-                Target { kind: spec.kind.clone(), address: spec.address.clone(), state_id: None, desired: Some(spec.props.clone()), recorded: None },
+                Target {
+                    kind: spec.kind.clone(),
+                    address: spec.address.clone(),
+                    state_id: None,
+                    desired: Some(spec.props.clone()),
+                    recorded: None,
+                },
             );
         }
     }
@@ -77,7 +83,13 @@ pub async fn refresh(
             None => {
                 targets.insert(
                     addr.clone(),
-                    Target { kind: rs.kind.clone(), address: addr.clone(), state_id: Some(rs.id.clone()), desired: None, recorded: Some(rs.props.clone()) },
+                    Target {
+                        kind: rs.kind.clone(),
+                        address: addr.clone(),
+                        state_id: Some(rs.id.clone()),
+                        desired: None,
+                        recorded: Some(rs.props.clone()),
+                    },
                 );
             }
         }
@@ -119,7 +131,9 @@ pub async fn refresh(
                     address: t.address.clone(),
                     id: t.state_id.clone(),
                     props: match &t.desired {
-                        Some(p) => p.iter().map(|(k, v)| (k.clone(), v.resolve(&|r: &Ref| view.output(r)))).collect(),
+                        Some(p) => {
+                            p.iter().map(|(k, v)| (k.clone(), v.resolve(&|r: &Ref| view.output(r)))).collect()
+                        }
                         None => t.recorded.clone().unwrap_or_default(),
                     },
                 })
@@ -133,7 +147,11 @@ pub async fn refresh(
                     .read(&ctx, &kind_targets)
                     .await
                     .map_err(|source| EngineError::Read { kind: kind.clone(), source })?;
-                ctx.events().emit(Event::ReadFinished { kind: kind.clone(), found: objs.len(), elapsed: t0.elapsed() });
+                ctx.events().emit(Event::ReadFinished {
+                    kind: kind.clone(),
+                    found: objs.len(),
+                    elapsed: t0.elapsed(),
+                });
                 Ok::<_, EngineError>((kind.clone(), kind_targets, objs))
             }
         });
@@ -159,7 +177,8 @@ fn match_objects(view: &mut LiveView, kind: &str, targets: &[ReadTarget], objs: 
         if view.found.contains_key(&t.address) {
             continue;
         }
-        if let Some(i) = (0..objs.len()).find(|&i| !taken[i] && objs[i].address.as_ref() == Some(&t.address)) {
+        if let Some(i) = (0..objs.len()).find(|&i| !taken[i] && objs[i].address.as_ref() == Some(&t.address))
+        {
             taken[i] = true;
             view.found.insert(t.address.clone(), objs[i].clone());
             view.adopted.insert(t.address.clone());
@@ -200,9 +219,9 @@ fn kind_levels(kinds: &BTreeSet<String>, deps: &BTreeSet<(String, String)>) -> V
     let mut remaining: Vec<petgraph::graph::NodeIndex> = g.node_indices().collect();
     let mut current = 0usize;
     while !remaining.is_empty() {
-        let (ready, rest): (Vec<petgraph::graph::NodeIndex>, Vec<petgraph::graph::NodeIndex>) = remaining.iter().partition(|&&n| {
-            g.neighbors_directed(n, petgraph::Incoming).all(|m| level.contains_key(&g[m]))
-        });
+        let (ready, rest): (Vec<petgraph::graph::NodeIndex>, Vec<petgraph::graph::NodeIndex>) = remaining
+            .iter()
+            .partition(|&&n| g.neighbors_directed(n, petgraph::Incoming).all(|m| level.contains_key(&g[m])));
         if ready.is_empty() {
             // Cannot happen after collapsing cycles; read the rest together.
             for n in rest {
@@ -230,31 +249,53 @@ mod tests {
 
     #[test]
     fn kinds_are_levelled_by_dependency() {
-        let kinds: BTreeSet<String> = ["vpc", "subnet", "route", "route_table", "igw"].iter().map(|s| s.to_string()).collect();
-        let deps: BTreeSet<(String, String)> = [("vpc", "subnet"), ("vpc", "route_table"), ("route_table", "route"), ("igw", "route")]
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
+        let kinds: BTreeSet<String> =
+            ["vpc", "subnet", "route", "route_table", "igw"].iter().map(|s| s.to_string()).collect();
+        let deps: BTreeSet<(String, String)> =
+            [("vpc", "subnet"), ("vpc", "route_table"), ("route_table", "route"), ("igw", "route")]
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
         let levels = kind_levels(&kinds, &deps);
-        assert_eq!(levels, vec![vec!["igw".to_string(), "vpc".to_string()], vec!["route_table".into(), "subnet".into()], vec!["route".into()]]);
+        assert_eq!(
+            levels,
+            vec![
+                vec!["igw".to_string(), "vpc".to_string()],
+                vec!["route_table".into(), "subnet".into()],
+                vec!["route".into()]
+            ]
+        );
     }
 
     #[test]
     fn kinds_in_a_cycle_share_a_level() {
         let kinds: BTreeSet<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
-        let deps: BTreeSet<(String, String)> =
-            [("a", "b"), ("b", "a"), ("b", "c")].iter().map(|(x, y)| (x.to_string(), y.to_string())).collect();
+        let deps: BTreeSet<(String, String)> = [("a", "b"), ("b", "a"), ("b", "c")]
+            .iter()
+            .map(|(x, y)| (x.to_string(), y.to_string()))
+            .collect();
         assert_eq!(kind_levels(&kinds, &deps), vec![vec!["a".to_string(), "b".into()], vec!["c".into()]]);
     }
 
     fn obj(id: &str, addr: Option<&str>, owned: bool) -> LiveObject {
-        LiveObject { id: id.into(), address: addr.map(|a| Address::parse(a).unwrap()), props: Props::new(), outputs: Default::default(), owned }
+        LiveObject {
+            id: id.into(),
+            address: addr.map(|a| Address::parse(a).unwrap()),
+            props: Props::new(),
+            outputs: Default::default(),
+            owned,
+        }
     }
 
     #[test]
     fn objects_match_by_id_then_tag_and_the_rest_are_unmanaged() {
-        let t = |a: &str, id: Option<&str>| ReadTarget { address: Address::parse(a).unwrap(), id: id.map(str::to_string), props: Props::new() };
-        let targets = vec![t("subnet.a.x", Some("s-1")), t("subnet.b.x", None), t("subnet.c.x", Some("s-gone"))];
+        let t = |a: &str, id: Option<&str>| ReadTarget {
+            address: Address::parse(a).unwrap(),
+            id: id.map(str::to_string),
+            props: Props::new(),
+        };
+        let targets =
+            vec![t("subnet.a.x", Some("s-1")), t("subnet.b.x", None), t("subnet.c.x", Some("s-gone"))];
         let objs = vec![
             obj("s-1", Some("subnet.a.x"), true),
             obj("s-2", Some("subnet.b.x"), true),

@@ -59,7 +59,8 @@ impl LockGuard {
         for _ in 0..2 {
             match fs::OpenOptions::new().write(true).create_new(true).open(&path) {
                 Ok(_) => {
-                    let mut f = open_private(&path).map_err(|source| StateError::Write { path: path.clone(), source })?;
+                    let mut f = open_private(&path)
+                        .map_err(|source| StateError::Write { path: path.clone(), source })?;
                     let body = serde_json::to_vec_pretty(&info).map_err(|e| StateError::Write {
                         path: path.clone(),
                         source: std::io::Error::other(e),
@@ -73,7 +74,8 @@ impl LockGuard {
                     let holder = read_lock(&path)?;
                     if holder.host == info.host && !process_alive(holder.pid) {
                         // Its process is gone (a crash or kill -9): safe to take over.
-                        fs::remove_file(&path).map_err(|source| StateError::Write { path: path.clone(), source })?;
+                        fs::remove_file(&path)
+                            .map_err(|source| StateError::Write { path: path.clone(), source })?;
                         took_over = Some(TakeOver(holder));
                         continue;
                     }
@@ -103,7 +105,8 @@ impl Drop for LockGuard {
 }
 
 fn read_lock(path: &Path) -> Result<LockInfo, StateError> {
-    let text = fs::read_to_string(path).map_err(|source| StateError::Read { path: path.to_path_buf(), source })?;
+    let text =
+        fs::read_to_string(path).map_err(|source| StateError::Read { path: path.to_path_buf(), source })?;
     serde_json::from_str(&text).map_err(|source| StateError::Parse { path: path.to_path_buf(), source })
 }
 
@@ -162,7 +165,10 @@ mod tests {
         let err = store.lock("apply").unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, StateError::Locked { .. }));
-        assert!(msg.contains("`apply`") && msg.contains(&g.info().id) && msg.contains("force-unlock"), "{msg}");
+        assert!(
+            msg.contains("`apply`") && msg.contains(&g.info().id) && msg.contains("force-unlock"),
+            "{msg}"
+        );
         drop(g);
         assert!(!store.lock_path().exists());
         let (_g2, _) = store.lock("plan").unwrap();

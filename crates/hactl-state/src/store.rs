@@ -43,7 +43,11 @@ impl StateStore {
         let header: Header =
             serde_json::from_str(&text).map_err(|source| StateError::Parse { path: path.clone(), source })?;
         if header.format_version != STATE_FORMAT_VERSION {
-            return Err(StateError::Version { path, found: header.format_version, supported: STATE_FORMAT_VERSION });
+            return Err(StateError::Version {
+                path,
+                found: header.format_version,
+                supported: STATE_FORMAT_VERSION,
+            });
         }
         let state: State =
             serde_json::from_str(&text).map_err(|source| StateError::Parse { path: path.clone(), source })?;
@@ -80,7 +84,8 @@ impl StateStore {
     /// is taken over (reported in the guard); any other held lock is an error naming its
     /// holder.
     pub fn lock(&self, operation: &str) -> Result<(LockGuard, Option<TakeOver>), StateError> {
-        fs::create_dir_all(&self.dir).map_err(|source| StateError::Write { path: self.dir.clone(), source })?;
+        fs::create_dir_all(&self.dir)
+            .map_err(|source| StateError::Write { path: self.dir.clone(), source })?;
         LockGuard::acquire(self.lock_path(), &self.stack, operation)
     }
 
@@ -165,7 +170,9 @@ mod tests {
         let other = StateStore::new(dir.path(), "other");
         fs::copy(store.path(), other.path()).unwrap();
         assert!(matches!(other.load(), Err(StateError::WrongStack { .. })));
-        let text = fs::read_to_string(store.path()).unwrap().replace("\"format_version\": 1", "\"format_version\": 99");
+        let text = fs::read_to_string(store.path())
+            .unwrap()
+            .replace("\"format_version\": 1", "\"format_version\": 99");
         fs::write(store.path(), text).unwrap();
         assert!(matches!(store.load(), Err(StateError::Version { found: 99, .. })));
         fs::write(store.path(), "{ not json").unwrap();

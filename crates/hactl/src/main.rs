@@ -7,8 +7,8 @@ use clap::{Args, Parser, Subcommand};
 use hactl_core::plan::PlanMode;
 use hactl_core::{Address, DesiredGraph, Plan};
 use hactl_engine::{
-    apply, check_plan, drift_report, make_plan, refresh, ApplyOptions, ApplyReport, CancelFlag, Ctx, RefreshScope,
-    Registry,
+    apply, check_plan, drift_report, make_plan, refresh, ApplyOptions, ApplyReport, CancelFlag, Ctx,
+    RefreshScope, Registry,
 };
 use hactl_state::{LockGuard, State, StateStore};
 use render::{StderrSink, Style};
@@ -19,7 +19,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(name = "hactl", version, about = "Provision and reconcile a high-availability AWS stack through the AWS SDK")]
+#[command(
+    name = "hactl",
+    version,
+    about = "Provision and reconcile a high-availability AWS stack through the AWS SDK"
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -190,14 +194,19 @@ fn load_config(path: &Path) -> Result<(hactl_config::StackConfig, DesiredGraph)>
             bail!("{} has {} error(s); nothing was changed", path.display(), errors.len());
         }
     };
-    let desired = hactl_config::expand::expand(&cfg).with_context(|| format!("expanding {}", path.display()))?;
+    let desired =
+        hactl_config::expand::expand(&cfg).with_context(|| format!("expanding {}", path.display()))?;
     Ok((cfg, desired))
 }
 
 async fn session(g: &Global, counter: &hactl_aws::ApiCounter) -> Result<Session> {
     let (cfg, desired) = load_config(&g.config)?;
     let region = g.region.clone().unwrap_or_else(|| cfg.stack.region.clone());
-    let conn = hactl_aws::Connection { region: Some(region.clone()), endpoint_url: g.endpoint_url.clone(), profile: g.profile.clone() };
+    let conn = hactl_aws::Connection {
+        region: Some(region.clone()),
+        endpoint_url: g.endpoint_url.clone(),
+        profile: g.profile.clone(),
+    };
     let sdk = hactl_aws::sdk_config(&conn).await;
     let registry = hactl_aws::registry(&sdk, counter);
     let err_style = Style::detect(g.no_color, render::is_stderr_terminal());
@@ -230,11 +239,18 @@ impl Session {
     }
 
     async fn plan(&self, state: &State, mode: PlanMode) -> Result<Plan> {
-        let live = refresh(&self.registry, &self.ctx, &self.desired, state, RefreshScope::DesiredAndState).await?;
+        let live =
+            refresh(&self.registry, &self.ctx, &self.desired, state, RefreshScope::DesiredAndState).await?;
         Ok(make_plan(&self.registry, &self.desired, state, &live, mode)?)
     }
 
-    async fn execute(&self, plan: &Plan, state: State, parallelism: usize, retry_timeout: u64) -> Result<ApplyReport> {
+    async fn execute(
+        &self,
+        plan: &Plan,
+        state: State,
+        parallelism: usize,
+        retry_timeout: u64,
+    ) -> Result<ApplyReport> {
         let cancel = CancelFlag::default();
         spawn_signal_handler(cancel.clone());
         let opts = ApplyOptions {
@@ -318,7 +334,11 @@ fn summarize(st: &Style, report: &ApplyReport, verb: &str) -> Exit {
     );
     let secs = report.elapsed.as_secs_f64();
     if report.ok() {
-        eprintln!("{} {done} in {secs:.1}s. State serial {}.", st.green(&format!("{verb} complete:")), report.state.serial);
+        eprintln!(
+            "{} {done} in {secs:.1}s. State serial {}.",
+            st.green(&format!("{verb} complete:")),
+            report.state.serial
+        );
         return Exit(0);
     }
     if report.cancelled {
@@ -329,7 +349,11 @@ fn summarize(st: &Style, report: &ApplyReport, verb: &str) -> Exit {
             report.state.serial
         );
     } else {
-        eprintln!("{} {done} in {secs:.1}s; state saved (serial {}).", st.red(&format!("{verb} failed:")), report.state.serial);
+        eprintln!(
+            "{} {done} in {secs:.1}s; state saved (serial {}).",
+            st.red(&format!("{verb} failed:")),
+            report.state.serial
+        );
     }
     for f in &report.failed {
         eprintln!("  {} {}: {}", st.red("failed"), f.address, f.error);
@@ -372,8 +396,13 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
                 }
                 StateCommand::Show { address } => {
                     let a = Address::parse(&address)?;
-                    let r = state.resources.get(&a).with_context(|| format!("`{address}` is not in the state of stack `{}`", cfg.stack.name))?;
-                    println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "address": a, "resource": r }))?);
+                    let r = state.resources.get(&a).with_context(|| {
+                        format!("`{address}` is not in the state of stack `{}`", cfg.stack.name)
+                    })?;
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&serde_json::json!({ "address": a, "resource": r }))?
+                    );
                 }
             }
             Ok(Exit(0))
@@ -397,8 +426,13 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
                 print!("{}", render::plan_text(&s.stdout_style, &plan, &s.region));
             }
             if let Some(path) = out {
-                std::fs::write(&path, serde_json::to_vec_pretty(&plan)?).with_context(|| format!("writing {}", path.display()))?;
-                eprintln!("Saved the plan to {}. Apply it exactly with: hactl apply {}", path.display(), path.display());
+                std::fs::write(&path, serde_json::to_vec_pretty(&plan)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                eprintln!(
+                    "Saved the plan to {}. Apply it exactly with: hactl apply {}",
+                    path.display(),
+                    path.display()
+                );
             }
             Ok(Exit(if detailed_exitcode && plan.has_changes() { 2 } else { 0 }))
         }
@@ -409,8 +443,10 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
             let plan = match &planfile {
                 Some(path) => {
                     let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-                    let plan: Plan = serde_json::from_slice(&text).with_context(|| format!("{} is not a hactl plan", path.display()))?;
-                    check_plan(&plan, &state).with_context(|| format!("refusing to apply {}", path.display()))?;
+                    let plan: Plan = serde_json::from_slice(&text)
+                        .with_context(|| format!("{} is not a hactl plan", path.display()))?;
+                    check_plan(&plan, &state)
+                        .with_context(|| format!("refusing to apply {}", path.display()))?;
                     plan
                 }
                 None => s.plan(&state, PlanMode::Apply).await?,

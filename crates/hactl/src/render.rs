@@ -65,7 +65,14 @@ fn show(v: &Option<Value>, sensitive: bool) -> String {
 
 /// Lines describing one property change: scalars as `before → after`; lists as the
 /// elements added and removed; maps as the keys added, changed and removed.
-pub fn change_lines(st: &Style, name: &str, before: &Option<Value>, after: &Option<Value>, sensitive: bool, note: &str) -> Vec<String> {
+pub fn change_lines(
+    st: &Style,
+    name: &str,
+    before: &Option<Value>,
+    after: &Option<Value>,
+    sensitive: bool,
+    note: &str,
+) -> Vec<String> {
     let mut out = Vec::new();
     match (before, after) {
         (Some(Value::List(b)), Some(Value::List(a))) if !sensitive => {
@@ -97,7 +104,8 @@ pub fn change_lines(st: &Style, name: &str, before: &Option<Value>, after: &Opti
 }
 
 fn change_block(st: &Style, c: &PropChange, out: &mut String) {
-    let note = if c.forces_replacement { format!(" {}", st.red("(forces replacement)")) } else { String::new() };
+    let note =
+        if c.forces_replacement { format!(" {}", st.red("(forces replacement)")) } else { String::new() };
     for l in change_lines(st, &c.name, &c.before, &c.after, c.sensitive, &note) {
         let _ = writeln!(out, "        {l}");
     }
@@ -106,7 +114,8 @@ fn change_block(st: &Style, c: &PropChange, out: &mut String) {
 pub fn plan_text(st: &Style, plan: &Plan, region: &str) -> String {
     let mut out = String::new();
     if !plan.has_changes() {
-        let _ = writeln!(out, "No changes. Stack {} ({region}) matches the configuration.", st.bold(&plan.stack));
+        let _ =
+            writeln!(out, "No changes. Stack {} ({region}) matches the configuration.", st.bold(&plan.stack));
         unmanaged_text(st, &plan.unmanaged, &mut out);
         return out;
     }
@@ -114,8 +123,15 @@ pub fn plan_text(st: &Style, plan: &Plan, region: &str) -> String {
     let _ = writeln!(out, "hactl will {verb} stack {} ({region}):\n", st.bold(&plan.stack));
     for a in &plan.actions {
         let id = a.id.as_deref().map(|i| format!(" {}", st.dim(i))).unwrap_or_default();
-        let reason = a.reason.as_deref().map(|r| format!("  {}", st.dim(&format!("# {r}")))).unwrap_or_default();
-        let _ = writeln!(out, "  {} {} ({}){id}{reason}", st.action(a.action), st.bold(a.address.as_str()), a.kind);
+        let reason =
+            a.reason.as_deref().map(|r| format!("  {}", st.dim(&format!("# {r}")))).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {} {} ({}){id}{reason}",
+            st.action(a.action),
+            st.bold(a.address.as_str()),
+            a.kind
+        );
         match a.action {
             ActionType::Create => {
                 for c in a.changes.iter().filter(|c| c.after != Some(Value::Null)) {
@@ -152,7 +168,12 @@ fn unmanaged_text(st: &Style, unmanaged: &[Unmanaged], out: &mut String) {
     if unmanaged.is_empty() {
         return;
     }
-    let _ = writeln!(out, "\n{} {} object(s) carry this stack's tag but are not managed by hactl (left alone):", st.yellow("Note:"), unmanaged.len());
+    let _ = writeln!(
+        out,
+        "\n{} {} object(s) carry this stack's tag but are not managed by hactl (left alone):",
+        st.yellow("Note:"),
+        unmanaged.len()
+    );
     for u in unmanaged {
         let tag = u.address_tag.as_deref().map(|a| format!(" (hactl:address={a})")).unwrap_or_default();
         let _ = writeln!(out, "  ? {} {}{tag}", u.kind, u.id);
@@ -162,7 +183,11 @@ fn unmanaged_text(st: &Style, unmanaged: &[Unmanaged], out: &mut String) {
 pub fn drift_text(st: &Style, r: &DriftReport) -> String {
     let mut out = String::new();
     if !r.has_drift() {
-        let _ = writeln!(out, "No drift. Every resource of stack {} matches what hactl applied.", st.bold(&r.stack));
+        let _ = writeln!(
+            out,
+            "No drift. Every resource of stack {} matches what hactl applied.",
+            st.bold(&r.stack)
+        );
         return out;
     }
     let _ = writeln!(
@@ -174,15 +199,32 @@ pub fn drift_text(st: &Style, r: &DriftReport) -> String {
         r.unmanaged.len()
     );
     for c in &r.changed {
-        let _ = writeln!(out, "  {} {} ({}) {}", st.yellow("~"), st.bold(c.address.as_str()), c.kind, st.dim(&c.id));
+        let _ = writeln!(
+            out,
+            "  {} {} ({}) {}",
+            st.yellow("~"),
+            st.bold(c.address.as_str()),
+            c.kind,
+            st.dim(&c.id)
+        );
         for ch in &c.changes {
-            for l in change_lines(st, &ch.property, &ch.actual_as_before(), &ch.expected_as_after(), false, "") {
+            for l in
+                change_lines(st, &ch.property, &ch.actual_as_before(), &ch.expected_as_after(), false, "")
+            {
                 let _ = writeln!(out, "        {l}");
             }
         }
     }
     for d in &r.deleted {
-        let _ = writeln!(out, "  {} {} ({}) {}  {}", st.red("-"), st.bold(d.address.as_str()), d.kind, st.dim(&d.id), st.dim("# deleted outside hactl"));
+        let _ = writeln!(
+            out,
+            "  {} {} ({}) {}  {}",
+            st.red("-"),
+            st.bold(d.address.as_str()),
+            d.kind,
+            st.dim(&d.id),
+            st.dim("# deleted outside hactl")
+        );
     }
     unmanaged_text(st, &r.unmanaged, &mut out);
     let _ = writeln!(out, "\n{}", st.dim("Lines read: hactl applied → live now is shown as `+` added outside hactl, `-` removed outside hactl."));
@@ -221,7 +263,8 @@ impl StderrSink {
     fn line(&self, s: String) {
         let _g = self.lock.lock();
         let mut e = std::io::stderr().lock();
-        let _ = writeln!(e, "{} {s}", self.style.dim(&format!("[{:>6.1}s]", self.start.elapsed().as_secs_f64())));
+        let _ =
+            writeln!(e, "{} {s}", self.style.dim(&format!("[{:>6.1}s]", self.start.elapsed().as_secs_f64())));
     }
 }
 
@@ -288,6 +331,7 @@ pub fn is_stderr_terminal() -> bool {
 
 pub fn stats_line(counts: &BTreeMap<String, u64>, elapsed_ms: u128) -> String {
     let total: u64 = counts.values().sum();
-    let json = serde_json::json!({ "api_calls": total, "by_operation": counts, "elapsed_ms": elapsed_ms as u64 });
+    let json =
+        serde_json::json!({ "api_calls": total, "by_operation": counts, "elapsed_ms": elapsed_ms as u64 });
     format!("hactl-stats {json}")
 }

@@ -15,9 +15,18 @@ static SCHEMA: KindSchema =
     KindSchema { kind: "ec2.eip", props: &[PropSchema::replace("domain"), PropSchema::in_place("tags")] };
 
 impl ElasticIp {
-    async fn list(&self, f: aws_sdk_ec2::types::Filter) -> Result<Vec<aws_sdk_ec2::types::Address>, ProviderError> {
+    async fn list(
+        &self,
+        f: aws_sdk_ec2::types::Filter,
+    ) -> Result<Vec<aws_sdk_ec2::types::Address>, ProviderError> {
         // DescribeAddresses is not paginated: one call returns all.
-        let out = self.0.describe_addresses().filters(f).send().await.map_err(|e| aws_error("DescribeAddresses", e))?;
+        let out = self
+            .0
+            .describe_addresses()
+            .filters(f)
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeAddresses", e))?;
         Ok(out.addresses().to_vec())
     }
 }
@@ -30,7 +39,8 @@ impl Provider for ElasticIp {
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let mut addrs = self.list(stack_filter(&ctx.stack)).await?;
-        let have: BTreeSet<String> = addrs.iter().filter_map(|a| a.allocation_id().map(str::to_string)).collect();
+        let have: BTreeSet<String> =
+            addrs.iter().filter_map(|a| a.allocation_id().map(str::to_string)).collect();
         let missing: Vec<String> = target_ids(targets).into_iter().filter(|i| !have.contains(i)).collect();
         if !missing.is_empty() {
             addrs.extend(self.list(ids_filter("allocation-id", &missing)).await?);
@@ -43,7 +53,10 @@ impl Provider for ElasticIp {
                 Some(LiveObject {
                     id: a.allocation_id()?.to_string(),
                     address,
-                    props: Props::from([("domain".to_string(), Value::str(domain)), ("tags".to_string(), tags_value(a.tags()))]),
+                    props: Props::from([
+                        ("domain".to_string(), Value::str(domain)),
+                        ("tags".to_string(), tags_value(a.tags())),
+                    ]),
                     outputs: output("public_ip", a.public_ip().unwrap_or_default()),
                     owned,
                 })
@@ -60,7 +73,9 @@ impl Provider for ElasticIp {
             .send()
             .await
             .map_err(|e| aws_error("AllocateAddress", e))?;
-        let id = out.allocation_id().ok_or_else(|| ProviderError::fatal("AllocateAddress returned no allocation id"))?;
+        let id = out
+            .allocation_id()
+            .ok_or_else(|| ProviderError::fatal("AllocateAddress returned no allocation id"))?;
         Ok(Applied { id: id.to_string(), outputs: output("public_ip", out.public_ip().unwrap_or_default()) })
     }
 

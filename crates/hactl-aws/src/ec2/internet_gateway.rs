@@ -10,7 +10,8 @@ use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget
 
 pub struct InternetGateway(pub Client);
 
-static SCHEMA: KindSchema = KindSchema { kind: "ec2.internet_gateway", props: &[PropSchema::in_place("tags")] };
+static SCHEMA: KindSchema =
+    KindSchema { kind: "ec2.internet_gateway", props: &[PropSchema::in_place("tags")] };
 
 #[async_trait]
 impl Provider for InternetGateway {

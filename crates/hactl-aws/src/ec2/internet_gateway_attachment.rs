@@ -19,7 +19,8 @@ static SCHEMA: KindSchema = KindSchema {
 };
 
 fn split(id: &str) -> Result<(&str, &str), ProviderError> {
-    id.split_once('|').ok_or_else(|| ProviderError::fatal(format!("bad attachment id `{id}` (want igw-…|vpc-…)")))
+    id.split_once('|')
+        .ok_or_else(|| ProviderError::fatal(format!("bad attachment id `{id}` (want igw-…|vpc-…)")))
 }
 
 #[async_trait]
@@ -30,12 +31,19 @@ impl Provider for InternetGatewayAttachment {
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let mut wanted = target_prop_values(targets, "internet_gateway_id");
-        wanted.extend(targets.iter().filter_map(|t| t.id.as_deref().and_then(|i| split(i).ok()).map(|(g, _)| g.to_string())));
+        wanted.extend(
+            targets
+                .iter()
+                .filter_map(|t| t.id.as_deref().and_then(|i| split(i).ok()).map(|(g, _)| g.to_string())),
+        );
         let igws = internet_gateways(ctx, &self.0, &wanted).await?;
         let mut out = Vec::new();
         for g in &igws {
             let Some(igw) = g.internet_gateway_id() else { continue };
-            let owned = g.tags().iter().any(|t| t.key() == Some(hactl_core::TAG_STACK) && t.value() == Some(ctx.stack.as_str()));
+            let owned = g
+                .tags()
+                .iter()
+                .any(|t| t.key() == Some(hactl_core::TAG_STACK) && t.value() == Some(ctx.stack.as_str()));
             for a in g.attachments() {
                 let Some(vpc) = a.vpc_id() else { continue };
                 // AWS answers "available" for an attached gateway (not in the enum).
@@ -51,7 +59,13 @@ impl Provider for InternetGatewayAttachment {
                     ("internet_gateway_id".to_string(), Value::str(igw)),
                     ("vpc_id".to_string(), Value::str(vpc)),
                 ]);
-                out.push(LiveObject { id: format!("{igw}|{vpc}"), address, props, outputs: Default::default(), owned });
+                out.push(LiveObject {
+                    id: format!("{igw}|{vpc}"),
+                    address,
+                    props,
+                    outputs: Default::default(),
+                    owned,
+                });
             }
         }
         Ok(out)
@@ -71,7 +85,10 @@ impl Provider for InternetGatewayAttachment {
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        Err(ProviderError::fatal(format!("an internet gateway attachment has nothing to update in place ({})", req.id)))
+        Err(ProviderError::fatal(format!(
+            "an internet gateway attachment has nothing to update in place ({})",
+            req.id
+        )))
     }
 
     async fn delete(&self, ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {

@@ -64,7 +64,12 @@ pub(crate) fn ownership(stack: &str, tags: &[Tag]) -> (bool, Option<Address>) {
 
 /// Brings the live tags of `id` to the desired `tags` property: CreateTags for new or
 /// changed values, DeleteTags for removed keys.
-pub(crate) async fn sync_tags(client: &Client, id: &str, before: Option<&Value>, after: Option<&Value>) -> Result<(), ProviderError> {
+pub(crate) async fn sync_tags(
+    client: &Client,
+    id: &str,
+    before: Option<&Value>,
+    after: Option<&Value>,
+) -> Result<(), ProviderError> {
     let before = before.map(Value::string_map).unwrap_or_default();
     let after = after.map(Value::string_map).unwrap_or_default();
     let set: Vec<Tag> = after
@@ -139,17 +144,24 @@ pub(crate) async fn route_tables(
     client: &Client,
     wanted: &BTreeSet<String>,
 ) -> Result<Vec<aws_sdk_ec2::types::RouteTable>, ProviderError> {
-    tagged_or_ids(ctx, "ec2:DescribeRouteTables", "route-table-id", wanted, |t: &aws_sdk_ec2::types::RouteTable| t.route_table_id(), |f| async move {
-        client
-            .describe_route_tables()
-            .filters(f)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| aws_error("DescribeRouteTables", e))
-    })
+    tagged_or_ids(
+        ctx,
+        "ec2:DescribeRouteTables",
+        "route-table-id",
+        wanted,
+        |t: &aws_sdk_ec2::types::RouteTable| t.route_table_id(),
+        |f| async move {
+            client
+                .describe_route_tables()
+                .filters(f)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| aws_error("DescribeRouteTables", e))
+        },
+    )
     .await
 }
 
@@ -158,17 +170,24 @@ pub(crate) async fn security_groups(
     client: &Client,
     wanted: &BTreeSet<String>,
 ) -> Result<Vec<aws_sdk_ec2::types::SecurityGroup>, ProviderError> {
-    tagged_or_ids(ctx, "ec2:DescribeSecurityGroups", "group-id", wanted, |g: &aws_sdk_ec2::types::SecurityGroup| g.group_id(), |f| async move {
-        client
-            .describe_security_groups()
-            .filters(f)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| aws_error("DescribeSecurityGroups", e))
-    })
+    tagged_or_ids(
+        ctx,
+        "ec2:DescribeSecurityGroups",
+        "group-id",
+        wanted,
+        |g: &aws_sdk_ec2::types::SecurityGroup| g.group_id(),
+        |f| async move {
+            client
+                .describe_security_groups()
+                .filters(f)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| aws_error("DescribeSecurityGroups", e))
+        },
+    )
     .await
 }
 
@@ -177,17 +196,24 @@ pub(crate) async fn internet_gateways(
     client: &Client,
     wanted: &BTreeSet<String>,
 ) -> Result<Vec<aws_sdk_ec2::types::InternetGateway>, ProviderError> {
-    tagged_or_ids(ctx, "ec2:DescribeInternetGateways", "internet-gateway-id", wanted, |g: &aws_sdk_ec2::types::InternetGateway| g.internet_gateway_id(), |f| async move {
-        client
-            .describe_internet_gateways()
-            .filters(f)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| aws_error("DescribeInternetGateways", e))
-    })
+    tagged_or_ids(
+        ctx,
+        "ec2:DescribeInternetGateways",
+        "internet-gateway-id",
+        wanted,
+        |g: &aws_sdk_ec2::types::InternetGateway| g.internet_gateway_id(),
+        |f| async move {
+            client
+                .describe_internet_gateways()
+                .filters(f)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| aws_error("DescribeInternetGateways", e))
+        },
+    )
     .await
 }
 

@@ -51,16 +51,23 @@ impl Provider for NatGateway {
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let c = &self.0;
-        let nats = tagged_or_ids(ctx, "ec2:DescribeNatGateways", "nat-gateway-id", &target_ids(targets), |n: &aws_sdk_ec2::types::NatGateway| n.nat_gateway_id(), |f| async move {
-            c.describe_nat_gateways()
-                .filter(f)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| aws_error("DescribeNatGateways", e))
-        })
+        let nats = tagged_or_ids(
+            ctx,
+            "ec2:DescribeNatGateways",
+            "nat-gateway-id",
+            &target_ids(targets),
+            |n: &aws_sdk_ec2::types::NatGateway| n.nat_gateway_id(),
+            |f| async move {
+                c.describe_nat_gateways()
+                    .filter(f)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| aws_error("DescribeNatGateways", e))
+            },
+        )
         .await?;
         Ok(nats
             .iter()
@@ -69,7 +76,8 @@ impl Provider for NatGateway {
             .filter(|n| matches!(n.state(), Some(NatGatewayState::Available | NatGatewayState::Pending)))
             .filter_map(|n| {
                 let (owned, address) = ownership(&ctx.stack, n.tags());
-                let allocation = n.nat_gateway_addresses().first().and_then(|a| a.allocation_id()).unwrap_or_default();
+                let allocation =
+                    n.nat_gateway_addresses().first().and_then(|a| a.allocation_id()).unwrap_or_default();
                 let props = Props::from([
                     ("subnet_id".to_string(), Value::str(n.subnet_id().unwrap_or_default())),
                     ("allocation_id".to_string(), Value::str(allocation)),
@@ -79,7 +87,13 @@ impl Provider for NatGateway {
                     ),
                     ("tags".to_string(), tags_value(n.tags())),
                 ]);
-                Some(LiveObject { id: n.nat_gateway_id()?.to_string(), address, props, outputs: Default::default(), owned })
+                Some(LiveObject {
+                    id: n.nat_gateway_id()?.to_string(),
+                    address,
+                    props,
+                    outputs: Default::default(),
+                    owned,
+                })
             })
             .collect())
     }
@@ -90,7 +104,9 @@ impl Provider for NatGateway {
             .create_nat_gateway()
             .subnet_id(req_str(props, "subnet_id")?)
             .allocation_id(req_str(props, "allocation_id")?)
-            .connectivity_type(ConnectivityType::from(req_str(props, "connectivity_type").unwrap_or("public")))
+            .connectivity_type(ConnectivityType::from(
+                req_str(props, "connectivity_type").unwrap_or("public"),
+            ))
             .client_token(client_token(&ctx.stack, address, props))
             .tag_specifications(tag_spec(ResourceType::Natgateway, props))
             .send()
@@ -128,7 +144,8 @@ impl Provider for NatGateway {
             Ok(_) => {}
             Err(e) => {
                 let err = aws_error("DeleteNatGateway", e);
-                if !matches!(err.code.as_deref(), Some("NatGatewayNotFound" | "InvalidNatGatewayID.NotFound")) {
+                if !matches!(err.code.as_deref(), Some("NatGatewayNotFound" | "InvalidNatGatewayID.NotFound"))
+                {
                     return Err(err);
                 }
             }

@@ -34,12 +34,19 @@ impl Provider for Route {
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let mut wanted = target_prop_values(targets, "route_table_id");
-        wanted.extend(targets.iter().filter_map(|t| t.id.as_deref().and_then(|i| split(i).ok()).map(|(r, _)| r.to_string())));
+        wanted.extend(
+            targets
+                .iter()
+                .filter_map(|t| t.id.as_deref().and_then(|i| split(i).ok()).map(|(r, _)| r.to_string())),
+        );
         let tables = route_tables(ctx, &self.0, &wanted).await?;
         let mut out = Vec::new();
         for t in &tables {
             let Some(rtb) = t.route_table_id() else { continue };
-            let owned = t.tags().iter().any(|x| x.key() == Some(hactl_core::TAG_STACK) && x.value() == Some(ctx.stack.as_str()));
+            let owned = t
+                .tags()
+                .iter()
+                .any(|x| x.key() == Some(hactl_core::TAG_STACK) && x.value() == Some(ctx.stack.as_str()));
             for r in t.routes() {
                 // The local route and routes AWS manages (endpoints, propagation) are not ours.
                 let Some(dest) = r.destination_cidr_block() else { continue };
@@ -64,7 +71,13 @@ impl Provider for Route {
                         && p.get("destination_cidr_block").and_then(Value::as_str) == Some(dest)
                 })
                 .cloned();
-                out.push(LiveObject { id: format!("{rtb}|{dest}"), address, props, outputs: Default::default(), owned });
+                out.push(LiveObject {
+                    id: format!("{rtb}|{dest}"),
+                    address,
+                    props,
+                    outputs: Default::default(),
+                    owned,
+                });
             }
         }
         Ok(out)

@@ -11,8 +11,10 @@ use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget
 
 pub struct RouteTable(pub Client);
 
-static SCHEMA: KindSchema =
-    KindSchema { kind: "ec2.route_table", props: &[PropSchema::replace("vpc_id"), PropSchema::in_place("tags")] };
+static SCHEMA: KindSchema = KindSchema {
+    kind: "ec2.route_table",
+    props: &[PropSchema::replace("vpc_id"), PropSchema::in_place("tags")],
+};
 
 #[async_trait]
 impl Provider for RouteTable {
@@ -65,7 +67,13 @@ impl Provider for RouteTable {
 
     async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
         ignore_not_found(
-            self.0.delete_route_table().route_table_id(id).send().await.map(|_| ()).map_err(|e| aws_error("DeleteRouteTable", e)),
+            self.0
+                .delete_route_table()
+                .route_table_id(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error("DeleteRouteTable", e)),
         )
     }
 }

@@ -64,7 +64,10 @@ impl Provider for SecurityGroup {
             .await
             .map_err(|e| retry_not_found(aws_error("CreateSecurityGroup", e)))?;
         let id = out.group_id().ok_or_else(|| ProviderError::fatal("CreateSecurityGroup returned no id"))?;
-        Ok(Applied { id: id.to_string(), outputs: super::output("arn", out.security_group_arn().unwrap_or_default()) })
+        Ok(Applied {
+            id: id.to_string(),
+            outputs: super::output("arn", out.security_group_arn().unwrap_or_default()),
+        })
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {

@@ -21,7 +21,11 @@ pub struct SecurityGroupRules(pub Client);
 
 static SCHEMA: KindSchema = KindSchema {
     kind: "ec2.security_group_rules",
-    props: &[PropSchema::replace("group_id"), PropSchema::in_place("ingress").as_set(), PropSchema::in_place("egress").as_set()],
+    props: &[
+        PropSchema::replace("group_id"),
+        PropSchema::in_place("ingress").as_set(),
+        PropSchema::in_place("egress").as_set(),
+    ],
 };
 
 /// One flattened rule: a permission with exactly one source.
@@ -52,7 +56,9 @@ impl Rule {
     }
 
     fn from_value(v: &Value) -> Result<Rule, ProviderError> {
-        let m = v.as_map().ok_or_else(|| ProviderError::fatal(format!("a security group rule must be a map, got {v}")))?;
+        let m = v
+            .as_map()
+            .ok_or_else(|| ProviderError::fatal(format!("a security group rule must be a map, got {v}")))?;
         let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
         let i = |k: &str| m.get(k).and_then(Value::as_int).and_then(|x| i32::try_from(x).ok());
         let protocol = s("protocol").ok_or_else(|| ProviderError::fatal("rule without protocol"))?;
@@ -76,7 +82,9 @@ impl Rule {
             p = p.ip_ranges(IpRange::builder().cidr_ip(c).set_description(self.description.clone()).build());
         }
         if let Some(g) = &self.source_group_id {
-            p = p.user_id_group_pairs(UserIdGroupPair::builder().group_id(g).set_description(self.description.clone()).build());
+            p = p.user_id_group_pairs(
+                UserIdGroupPair::builder().group_id(g).set_description(self.description.clone()).build(),
+            );
         }
         p.build()
     }
@@ -87,7 +95,8 @@ fn flatten(perms: &[IpPermission]) -> BTreeSet<Rule> {
     for p in perms {
         let protocol = p.ip_protocol().unwrap_or("-1").to_string();
         let all = protocol == "-1";
-        let (from_port, to_port) = if all { (-1, -1) } else { (p.from_port().unwrap_or(-1), p.to_port().unwrap_or(-1)) };
+        let (from_port, to_port) =
+            if all { (-1, -1) } else { (p.from_port().unwrap_or(-1), p.to_port().unwrap_or(-1)) };
         let base = |cidr: Option<&str>, group: Option<&str>, desc: Option<&str>| Rule {
             protocol: protocol.clone(),
             from_port,
@@ -141,7 +150,12 @@ impl SecurityGroupRules {
     }
 
     /// Makes the group's live rules exactly `ingress` / `egress`.
-    async fn converge(&self, group_id: &str, ingress: &BTreeSet<Rule>, egress: &BTreeSet<Rule>) -> Result<(), ProviderError> {
+    async fn converge(
+        &self,
+        group_id: &str,
+        ingress: &BTreeSet<Rule>,
+        egress: &BTreeSet<Rule>,
+    ) -> Result<(), ProviderError> {
         let (live_in, live_out) = self
             .live(group_id)
             .await?
@@ -206,15 +220,22 @@ impl Provider for SecurityGroupRules {
                 let id = g.group_id()?;
                 // Only groups someone asked about: the rules of an unmanaged group are
                 // reported with the group, not on their own.
-                let address = match_target(targets, |p| p.get("group_id").and_then(Value::as_str) == Some(id))
-                    .or_else(|| targets.iter().find(|t| t.id.as_deref() == Some(id)).map(|t| &t.address))
-                    .cloned();
+                let address =
+                    match_target(targets, |p| p.get("group_id").and_then(Value::as_str) == Some(id))
+                        .or_else(|| targets.iter().find(|t| t.id.as_deref() == Some(id)).map(|t| &t.address))
+                        .cloned();
                 let props = Props::from([
                     ("group_id".to_string(), Value::str(id)),
                     ("ingress".to_string(), rules_value(&flatten(g.ip_permissions()))),
                     ("egress".to_string(), rules_value(&flatten(g.ip_permissions_egress()))),
                 ]);
-                Some(LiveObject { id: id.to_string(), address, props, outputs: Default::default(), owned: false })
+                Some(LiveObject {
+                    id: id.to_string(),
+                    address,
+                    props,
+                    outputs: Default::default(),
+                    owned: false,
+                })
             })
             .collect())
     }
@@ -226,7 +247,12 @@ impl Provider for SecurityGroupRules {
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        self.converge(req.id, &desired_rules(req.desired, "ingress")?, &desired_rules(req.desired, "egress")?).await?;
+        self.converge(
+            req.id,
+            &desired_rules(req.desired, "ingress")?,
+            &desired_rules(req.desired, "egress")?,
+        )
+        .await?;
         Ok(Applied { id: req.id.to_string(), outputs: Default::default() })
     }
 
@@ -253,7 +279,14 @@ mod tests {
             description: Some("https".into()),
         };
         assert_eq!(Rule::from_value(&r.to_value()).unwrap(), r);
-        let all = Rule { protocol: "-1".into(), from_port: 0, to_port: 65535, cidr: Some("0.0.0.0/0".into()), source_group_id: None, description: None };
+        let all = Rule {
+            protocol: "-1".into(),
+            from_port: 0,
+            to_port: 65535,
+            cidr: Some("0.0.0.0/0".into()),
+            source_group_id: None,
+            description: None,
+        };
         let back = Rule::from_value(&all.to_value()).unwrap();
         assert_eq!((back.from_port, back.to_port), (-1, -1));
     }

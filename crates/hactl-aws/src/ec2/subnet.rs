@@ -1,7 +1,10 @@
 //! `ec2.subnet`: a subnet in one availability zone, with its route table association
 //! (`route_table_id`: a subnet has exactly one, so it is managed here, in place).
 
-use super::{ownership, output, route_tables, sync_tags, tag_spec, tagged_or_ids, tags_value, target_ids, target_prop_values};
+use super::{
+    output, ownership, route_tables, sync_tags, tag_spec, tagged_or_ids, tags_value, target_ids,
+    target_prop_values,
+};
 use crate::error::{aws_error, ignore_not_found, retry_not_found};
 use crate::util::{opt_bool, opt_str, req_str};
 use async_trait::async_trait;
@@ -54,7 +57,12 @@ impl Subnet {
 
     /// Associates the subnet with `table` (or with none, falling back to the main table).
     /// `known_unassociated`: a subnet just created has no association; skip the lookup.
-    async fn set_route_table(&self, id: &str, table: Option<&str>, known_unassociated: bool) -> Result<(), ProviderError> {
+    async fn set_route_table(
+        &self,
+        id: &str,
+        table: Option<&str>,
+        known_unassociated: bool,
+    ) -> Result<(), ProviderError> {
         let current = if known_unassociated { None } else { self.association(id).await? };
         match (current, table) {
             (Some((_, now)), Some(want)) if now == want => Ok(()),
@@ -97,16 +105,23 @@ impl Provider for Subnet {
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let c = &self.0;
-        let subnets = tagged_or_ids(ctx, "ec2:DescribeSubnets", "subnet-id", &target_ids(targets), |s: &aws_sdk_ec2::types::Subnet| s.subnet_id(), |f| async move {
-            c.describe_subnets()
-                .filters(f)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| aws_error("DescribeSubnets", e))
-        })
+        let subnets = tagged_or_ids(
+            ctx,
+            "ec2:DescribeSubnets",
+            "subnet-id",
+            &target_ids(targets),
+            |s: &aws_sdk_ec2::types::Subnet| s.subnet_id(),
+            |f| async move {
+                c.describe_subnets()
+                    .filters(f)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| aws_error("DescribeSubnets", e))
+            },
+        )
         .await?;
         // Associations come from the route tables (one shared call for the refresh).
         let tables_wanted = target_prop_values(targets, "route_table_id");
@@ -128,8 +143,14 @@ impl Provider for Subnet {
                 let mut props = Props::new();
                 props.insert("vpc_id".into(), Value::str(s.vpc_id().unwrap_or_default()));
                 props.insert("cidr_block".into(), Value::str(s.cidr_block().unwrap_or_default()));
-                props.insert("availability_zone".into(), Value::str(s.availability_zone().unwrap_or_default()));
-                props.insert("map_public_ip_on_launch".into(), Value::Bool(s.map_public_ip_on_launch().unwrap_or(false)));
+                props.insert(
+                    "availability_zone".into(),
+                    Value::str(s.availability_zone().unwrap_or_default()),
+                );
+                props.insert(
+                    "map_public_ip_on_launch".into(),
+                    Value::Bool(s.map_public_ip_on_launch().unwrap_or(false)),
+                );
                 props.insert("route_table_id".into(), table_of(id).map(Value::Str).unwrap_or(Value::Null));
                 props.insert("tags".into(), tags_value(s.tags()));
                 let outputs = output("arn", s.subnet_arn().unwrap_or_default());
@@ -150,7 +171,8 @@ impl Provider for Subnet {
             .await
             .map_err(|e| retry_not_found(aws_error("CreateSubnet", e)))?;
         let s = out.subnet().ok_or_else(|| ProviderError::fatal("CreateSubnet returned no subnet"))?;
-        let id = s.subnet_id().ok_or_else(|| ProviderError::fatal("CreateSubnet returned no id"))?.to_string();
+        let id =
+            s.subnet_id().ok_or_else(|| ProviderError::fatal("CreateSubnet returned no id"))?.to_string();
         if opt_bool(props, "map_public_ip_on_launch") == Some(true) {
             self.set_public_ip(&id, true).await?;
         }
@@ -164,11 +186,19 @@ impl Provider for Subnet {
         for c in req.changes {
             match c.name.as_str() {
                 "map_public_ip_on_launch" => {
-                    self.set_public_ip(req.id, opt_bool(req.desired, "map_public_ip_on_launch").unwrap_or(false)).await?
+                    self.set_public_ip(
+                        req.id,
+                        opt_bool(req.desired, "map_public_ip_on_launch").unwrap_or(false),
+                    )
+                    .await?
                 }
-                "route_table_id" => self.set_route_table(req.id, opt_str(req.desired, "route_table_id"), false).await?,
+                "route_table_id" => {
+                    self.set_route_table(req.id, opt_str(req.desired, "route_table_id"), false).await?
+                }
                 "tags" => sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?,
-                other => return Err(ProviderError::fatal(format!("ec2.subnet cannot update `{other}` in place"))),
+                other => {
+                    return Err(ProviderError::fatal(format!("ec2.subnet cannot update `{other}` in place")))
+                }
             }
         }
         Ok(Applied { id: req.id.to_string(), outputs: Default::default() })
@@ -176,6 +206,14 @@ impl Provider for Subnet {
 
     async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
         // DependencyViolation (ENIs of a deleted load balancer linger) is retried by the engine.
-        ignore_not_found(self.0.delete_subnet().subnet_id(id).send().await.map(|_| ()).map_err(|e| aws_error("DeleteSubnet", e)))
+        ignore_not_found(
+            self.0
+                .delete_subnet()
+                .subnet_id(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error("DeleteSubnet", e)),
+        )
     }
 }

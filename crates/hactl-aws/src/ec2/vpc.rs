@@ -37,7 +37,12 @@ impl Vpc {
         })
     }
 
-    async fn set_dns(&self, id: &str, support: Option<bool>, hostnames: Option<bool>) -> Result<(), ProviderError> {
+    async fn set_dns(
+        &self,
+        id: &str,
+        support: Option<bool>,
+        hostnames: Option<bool>,
+    ) -> Result<(), ProviderError> {
         // One attribute per call (an API rule); support first, hostnames need it.
         if let Some(v) = support {
             self.0
@@ -69,16 +74,23 @@ impl Provider for Vpc {
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let c = &self.0;
-        let vpcs = tagged_or_ids(ctx, "ec2:DescribeVpcs", "vpc-id", &target_ids(targets), |v: &aws_sdk_ec2::types::Vpc| v.vpc_id(), |f| async move {
-            c.describe_vpcs()
-                .filters(f)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| aws_error("DescribeVpcs", e))
-        })
+        let vpcs = tagged_or_ids(
+            ctx,
+            "ec2:DescribeVpcs",
+            "vpc-id",
+            &target_ids(targets),
+            |v: &aws_sdk_ec2::types::Vpc| v.vpc_id(),
+            |f| async move {
+                c.describe_vpcs()
+                    .filters(f)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| aws_error("DescribeVpcs", e))
+            },
+        )
         .await?;
         let mut out = Vec::new();
         for v in vpcs {
@@ -107,9 +119,14 @@ impl Provider for Vpc {
             .send()
             .await
             .map_err(|e| aws_error("CreateVpc", e))?;
-        let id = out.vpc().and_then(|v: &aws_sdk_ec2::types::Vpc| v.vpc_id()).ok_or_else(|| ProviderError::fatal("CreateVpc returned no id"))?.to_string();
+        let id = out
+            .vpc()
+            .and_then(|v: &aws_sdk_ec2::types::Vpc| v.vpc_id())
+            .ok_or_else(|| ProviderError::fatal("CreateVpc returned no id"))?
+            .to_string();
         ctx.progress(format!("created {id}"));
-        self.set_dns(&id, opt_bool(props, "enable_dns_support"), opt_bool(props, "enable_dns_hostnames")).await?;
+        self.set_dns(&id, opt_bool(props, "enable_dns_support"), opt_bool(props, "enable_dns_hostnames"))
+            .await?;
         Ok(Applied { id, outputs: Default::default() })
     }
 
@@ -119,7 +136,9 @@ impl Provider for Vpc {
             self.set_dns(
                 req.id,
                 changed("enable_dns_support").then(|| opt_bool(req.desired, "enable_dns_support")).flatten(),
-                changed("enable_dns_hostnames").then(|| opt_bool(req.desired, "enable_dns_hostnames")).flatten(),
+                changed("enable_dns_hostnames")
+                    .then(|| opt_bool(req.desired, "enable_dns_hostnames"))
+                    .flatten(),
             )
             .await?;
         }
@@ -130,6 +149,8 @@ impl Provider for Vpc {
     }
 
     async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
-        ignore_not_found(self.0.delete_vpc().vpc_id(id).send().await.map(|_| ()).map_err(|e| aws_error("DeleteVpc", e)))
+        ignore_not_found(
+            self.0.delete_vpc().vpc_id(id).send().await.map(|_| ()).map_err(|e| aws_error("DeleteVpc", e)),
+        )
     }
 }

@@ -68,23 +68,31 @@ impl Provider for VpcEndpoint {
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let c = &self.0;
-        let eps = tagged_or_ids(ctx, "ec2:DescribeVpcEndpoints", "vpc-endpoint-id", &target_ids(targets), |e: &aws_sdk_ec2::types::VpcEndpoint| e.vpc_endpoint_id(), |f| async move {
-            c.describe_vpc_endpoints()
-                .filters(f)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| aws_error("DescribeVpcEndpoints", e))
-        })
+        let eps = tagged_or_ids(
+            ctx,
+            "ec2:DescribeVpcEndpoints",
+            "vpc-endpoint-id",
+            &target_ids(targets),
+            |e: &aws_sdk_ec2::types::VpcEndpoint| e.vpc_endpoint_id(),
+            |f| async move {
+                c.describe_vpc_endpoints()
+                    .filters(f)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| aws_error("DescribeVpcEndpoints", e))
+            },
+        )
         .await?;
         Ok(eps
             .iter()
             .filter(|e| !gone(e.state()))
             .filter_map(|e| {
                 let (owned, address) = ownership(&ctx.stack, e.tags());
-                let kind = e.vpc_endpoint_type().map(|t| t.as_str().to_string()).unwrap_or_else(|| "Gateway".into());
+                let kind =
+                    e.vpc_endpoint_type().map(|t| t.as_str().to_string()).unwrap_or_else(|| "Gateway".into());
                 let mut props = Props::from([
                     ("vpc_id".to_string(), Value::str(e.vpc_id().unwrap_or_default())),
                     ("service_name".to_string(), Value::str(e.service_name().unwrap_or_default())),
@@ -92,16 +100,30 @@ impl Provider for VpcEndpoint {
                     ("tags".to_string(), tags_value(e.tags())),
                 ]);
                 if kind == "Gateway" {
-                    props.insert("route_table_ids".into(), Value::from_strings(e.route_table_ids().iter().cloned()));
+                    props.insert(
+                        "route_table_ids".into(),
+                        Value::from_strings(e.route_table_ids().iter().cloned()),
+                    );
                 } else {
                     props.insert("subnet_ids".into(), Value::from_strings(e.subnet_ids().iter().cloned()));
                     props.insert(
                         "security_group_ids".into(),
-                        Value::from_strings(e.groups().iter().filter_map(|g| g.group_id().map(str::to_string))),
+                        Value::from_strings(
+                            e.groups().iter().filter_map(|g| g.group_id().map(str::to_string)),
+                        ),
                     );
-                    props.insert("private_dns_enabled".into(), Value::Bool(e.private_dns_enabled().unwrap_or(false)));
+                    props.insert(
+                        "private_dns_enabled".into(),
+                        Value::Bool(e.private_dns_enabled().unwrap_or(false)),
+                    );
                 }
-                Some(LiveObject { id: e.vpc_endpoint_id()?.to_string(), address, props, outputs: Default::default(), owned })
+                Some(LiveObject {
+                    id: e.vpc_endpoint_id()?.to_string(),
+                    address,
+                    props,
+                    outputs: Default::default(),
+                    owned,
+                })
             })
             .collect())
     }
@@ -134,7 +156,9 @@ impl Provider for VpcEndpoint {
             let s = self.state(&id).await?;
             match state_name(s.as_ref()).as_str() {
                 "available" => Ok(Some(())),
-                name if gone(s.as_ref()) => Err(ProviderError::fatal(format!("VPC endpoint {id} went to state {name}"))),
+                name if gone(s.as_ref()) => {
+                    Err(ProviderError::fatal(format!("VPC endpoint {id} went to state {name}")))
+                }
                 _ => Ok(None),
             }
         })
@@ -150,17 +174,25 @@ impl Provider for VpcEndpoint {
             let after = c.after.as_ref().map(Value::string_list).unwrap_or_default();
             let (add, remove) = diff(&before, &after);
             match c.name.as_str() {
-                "route_table_ids" => m = m.set_add_route_table_ids(Some(add)).set_remove_route_table_ids(Some(remove)),
+                "route_table_ids" => {
+                    m = m.set_add_route_table_ids(Some(add)).set_remove_route_table_ids(Some(remove))
+                }
                 "subnet_ids" => m = m.set_add_subnet_ids(Some(add)).set_remove_subnet_ids(Some(remove)),
                 "security_group_ids" => {
                     m = m.set_add_security_group_ids(Some(add)).set_remove_security_group_ids(Some(remove))
                 }
-                "private_dns_enabled" => m = m.set_private_dns_enabled(opt_bool(req.desired, "private_dns_enabled")),
+                "private_dns_enabled" => {
+                    m = m.set_private_dns_enabled(opt_bool(req.desired, "private_dns_enabled"))
+                }
                 "tags" => {
                     sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?;
                     continue;
                 }
-                other => return Err(ProviderError::fatal(format!("ec2.vpc_endpoint cannot update `{other}` in place"))),
+                other => {
+                    return Err(ProviderError::fatal(format!(
+                        "ec2.vpc_endpoint cannot update `{other}` in place"
+                    )))
+                }
             }
             any = true;
         }
