@@ -38,9 +38,9 @@ pub(crate) fn client_token(stack: &str, address: &Address, props: &Props) -> Str
 }
 
 /// The address a target with the given natural key has, among `targets`.
-pub(crate) fn match_target<'a>(
-    targets: &'a [hactl_engine::ReadTarget],
+pub(crate) fn match_target(
+    targets: &[hactl_engine::ReadTarget],
     key: impl Fn(&Props) -> bool,
-) -> Option<&'a Address> {
+) -> Option<&Address> {
     targets.iter().find(|t| key(&t.props)).map(|t| &t.address)
 }

@@ -1228,46 +1228,6 @@ fn check_schedule(s: &str) -> Result<(), String> {
     Err("expected rate(...) or cron(...)".into())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn regions() {
-        for ok in ["us-east-1", "eu-west-2", "us-gov-west-1", "ap-southeast-2"] {
-            assert!(is_region(ok), "{ok}");
-        }
-        for bad in ["US-EAST-1", "us-east", "us-east-12", "use-east-1", "us--1", "", "us-east-1a"] {
-            assert!(!is_region(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn names() {
-        assert!(is_lower_name("ha-demo", 28));
-        assert!(!is_lower_name("Ha-demo", 28));
-        assert!(!is_lower_name("1ha", 28));
-        assert!(!is_lower_name(&"a".repeat(29), 28));
-        assert_eq!(name_suggestion("HA_Demo!", 28).as_deref(), Some("ha-demo"));
-    }
-
-    #[test]
-    fn schedules_and_windows() {
-        assert!(check_schedule("rate(15 minutes)").is_ok());
-        assert!(check_schedule("rate(1 hour)").is_ok());
-        assert!(check_schedule("rate(1 hours)").is_err());
-        assert!(check_schedule("rate(2 day)").is_err());
-        assert!(check_schedule("rate(0 minutes)").is_err());
-        assert!(check_schedule("cron(0 12 * * ? *)").is_ok());
-        assert!(check_schedule("cron(0 12 * * ?)").is_err());
-        assert!(check_schedule("every hour").is_err());
-        assert!(is_time_window("03:00-04:00"));
-        assert!(!is_time_window("3:00-04:00"));
-        assert!(!is_time_window("24:00-01:00"));
-        assert!(!is_time_window("+3:00-04:00"));
-    }
-}
-
 /// Checks a map of tags (count, reserved prefixes, lengths); `None` when any is bad.
 pub(crate) fn tag_map(
     t: &crate::raw::Map,
@@ -1307,4 +1267,44 @@ pub(crate) fn tag_map(
         }
     }
     ok.then_some(tags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regions() {
+        for ok in ["us-east-1", "eu-west-2", "us-gov-west-1", "ap-southeast-2"] {
+            assert!(is_region(ok), "{ok}");
+        }
+        for bad in ["US-EAST-1", "us-east", "us-east-12", "use-east-1", "us--1", "", "us-east-1a"] {
+            assert!(!is_region(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert!(is_lower_name("ha-demo", 28));
+        assert!(!is_lower_name("Ha-demo", 28));
+        assert!(!is_lower_name("1ha", 28));
+        assert!(!is_lower_name(&"a".repeat(29), 28));
+        assert_eq!(name_suggestion("HA_Demo!", 28).as_deref(), Some("ha-demo"));
+    }
+
+    #[test]
+    fn schedules_and_windows() {
+        assert!(check_schedule("rate(15 minutes)").is_ok());
+        assert!(check_schedule("rate(1 hour)").is_ok());
+        assert!(check_schedule("rate(1 hours)").is_err());
+        assert!(check_schedule("rate(2 day)").is_err());
+        assert!(check_schedule("rate(0 minutes)").is_err());
+        assert!(check_schedule("cron(0 12 * * ? *)").is_ok());
+        assert!(check_schedule("cron(0 12 * * ?)").is_err());
+        assert!(check_schedule("every hour").is_err());
+        assert!(is_time_window("03:00-04:00"));
+        assert!(!is_time_window("3:00-04:00"));
+        assert!(!is_time_window("24:00-01:00"));
+        assert!(!is_time_window("+3:00-04:00"));
+    }
 }

@@ -129,8 +129,10 @@ pub trait Provider: Send + Sync {
 /// refresh (route tables, routes and associations all come from DescribeRouteTables).
 #[derive(Default)]
 pub struct ReadCache {
-    cells: Mutex<HashMap<String, Arc<OnceCell<Arc<dyn Any + Send + Sync>>>>>,
+    cells: Mutex<HashMap<String, Arc<CacheCell>>>,
 }
+
+type CacheCell = OnceCell<Arc<dyn Any + Send + Sync>>;
 
 impl ReadCache {
     pub async fn get_or_try_init<T, F, Fut>(&self, key: &str, init: F) -> Result<Arc<T>, ProviderError>

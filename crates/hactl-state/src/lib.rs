@@ -33,7 +33,7 @@ pub enum StateError {
     #[error(
         "stack `{stack}` is locked by {holder}\n  If that run is gone, release it with `hactl force-unlock {id}`."
     )]
-    Locked { stack: String, holder: LockInfo, id: String },
+    Locked { stack: String, holder: Box<LockInfo>, id: String },
     #[error("no lock is held on stack `{0}`")]
     NotLocked(String),
     #[error("lock id mismatch: the lock is `{held}`, not `{given}`")]

@@ -80,14 +80,18 @@ impl LockGuard {
                         continue;
                     }
                     let id = holder.id.clone();
-                    return Err(StateError::Locked { stack: stack.to_string(), holder, id });
+                    return Err(StateError::Locked {
+                        stack: stack.to_string(),
+                        holder: Box::new(holder),
+                        id,
+                    });
                 }
                 Err(source) => return Err(StateError::Write { path, source }),
             }
         }
         let holder = read_lock(&path)?;
         let id = holder.id.clone();
-        Err(StateError::Locked { stack: stack.to_string(), holder, id })
+        Err(StateError::Locked { stack: stack.to_string(), holder: Box::new(holder), id })
     }
 
     pub fn info(&self) -> &LockInfo {
