@@ -74,9 +74,12 @@ pub fn execution_graph(plan: &Plan) -> Result<DiGraph<Step, ()>, OrderError> {
                 }
             }
         }
-        // A replacement creates after it deleted.
-        if a.action == ActionType::Replace {
-            g.update_edge(deletes[&a.address], finals[&a.address], ());
+    }
+    // Whatever deletes an address (a replacement, or the old object of an address that
+    // changed kind) does so before the address gets its new object.
+    for (addr, &del) in &deletes {
+        if let Some(&fin) = finals.get(addr) {
+            g.update_edge(del, fin, ());
         }
     }
 

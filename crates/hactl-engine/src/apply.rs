@@ -173,7 +173,6 @@ pub async fn apply(
     loop {
         if opts.cancel.is_cancelled() && !interrupted_reported {
             interrupted_reported = true;
-            report.cancelled = true;
             ctx.events().emit(Event::Interrupted { in_flight: running.len() });
         }
         while !opts.cancel.is_cancelled() && running.len() < parallelism {
@@ -185,9 +184,11 @@ pub async fn apply(
             let mut sctx = ctx.for_address(&action.address);
             sctx.phase = Some(step.phase);
             let retry_timeout = opts.retry_timeout;
+            let cancel = opts.cancel.clone();
             ctx.events().emit(Event::StepStarted { address: action.address.clone(), phase: step.phase });
             let handle = running.spawn(async move {
-                let r = run_step(provider.as_ref(), &sctx, &shared, &action, step, retry_timeout).await;
+                let r =
+                    run_step(provider.as_ref(), &sctx, &shared, &action, step, retry_timeout, &cancel).await;
                 (n, r)
             });
             task_nodes.insert(handle.id(), n);
@@ -244,7 +245,6 @@ pub async fn apply(
         }
     }
     if opts.cancel.is_cancelled() {
-        report.cancelled = true;
         report.not_started = g
             .node_indices()
             .filter(|n| {
@@ -254,7 +254,11 @@ pub async fn apply(
             })
             .map(|n| plan.actions[g[n].action].address.clone())
             .collect();
+        // A cancel that came after the last step finished changed nothing.
+        report.cancelled = !report.not_started.is_empty() || !report.failed.is_empty();
     }
+    // A replacement whose delete failed skips its own create: report it as failed only.
+    report.skipped.retain(|a| !report.failed.iter().any(|f| &f.address == a));
     report.elapsed = started.elapsed();
     report.state = shared.state().clone();
     Ok(report)
@@ -267,6 +271,7 @@ async fn run_step(
     action: &PlannedAction,
     step: Step,
     retry_timeout: Duration,
+    cancel: &CancelFlag,
 ) -> Result<(), ProviderError> {
     let t0 = Instant::now();
     let mut attempt = 0u32;
@@ -275,6 +280,9 @@ async fn run_step(
         attempt += 1;
         match run_once(provider, ctx, shared, action, step.phase).await {
             Ok(id) => break id,
+            Err(e) if e.retryable && cancel.is_cancelled() => {
+                return Err(ProviderError::fatal(format!("interrupted while retrying: {e}")));
+            }
             Err(e) if e.retryable && t0.elapsed() + wait < retry_timeout => {
                 ctx.events().emit(Event::Retrying {
                     address: action.address.clone(),
@@ -353,10 +361,10 @@ async fn run_once(
             let applied = provider
                 .update(ctx, UpdateRequest { address: addr, id: &id, desired: &props, changes: &changes })
                 .await?;
-            let mut outputs = action.live_outputs.clone();
-            if let Some(r) = shared.state().resources.get(addr) {
-                outputs.extend(r.outputs.clone());
-            }
+            // Freshest last: recorded, then read at plan time, then returned by the update.
+            let mut outputs =
+                shared.state().resources.get(addr).map(|r| r.outputs.clone()).unwrap_or_default();
+            outputs.extend(action.live_outputs.clone());
             outputs.extend(applied.outputs);
             let new_id = if applied.id.is_empty() { id } else { applied.id };
             record(&new_id, props, outputs)?;

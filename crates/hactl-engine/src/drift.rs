@@ -59,7 +59,10 @@ pub fn drift_report(registry: &Registry, state: &State, live: &LiveView) -> Drif
     let mut changed = Vec::new();
     let mut deleted = Vec::new();
     for (addr, rs) in &state.resources {
-        match live.found.get(addr) {
+        // An address whose desired kind changed keeps its recorded object in `prior`.
+        let obj =
+            live.found.get(addr).filter(|_| !live.prior.contains_key(addr)).or_else(|| live.prior.get(addr));
+        match obj {
             None => {
                 deleted.push(GoneResource { address: addr.clone(), kind: rs.kind.clone(), id: rs.id.clone() })
             }

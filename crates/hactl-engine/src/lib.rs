@@ -19,8 +19,6 @@ pub use provider::{
 };
 pub use refresh::{refresh, LiveView, RefreshScope};
 
-use hactl_core::Address;
-
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("no provider for resource kind `{0}`")]
@@ -40,6 +38,4 @@ pub enum EngineError {
     PlanVersion(u32, u32),
     #[error("state: {0}")]
     State(#[from] hactl_state::StateError),
-    #[error("`{0}` is referenced but unknown at apply time")]
-    Unresolved(Address),
 }

@@ -33,8 +33,15 @@ pub fn make_plan(
             };
             let resolved: Props = spec.props.iter().map(|(k, v)| (k.clone(), v.resolve(&lookup))).collect();
             let in_state = state.resources.get(&spec.address).filter(|r| r.kind == spec.kind);
-            let prior_depends_on =
-                in_state.map(|r| r.depends_on.clone()).unwrap_or_else(|| desired.dependencies(&spec.address));
+            // The address held another kind: that object is replaced (deleted through its
+            // own kind's provider, then the new kind created).
+            let kind_changed = state.resources.get(&spec.address).filter(|r| r.kind != spec.kind);
+            let prior_obj = kind_changed.and_then(|_| live.prior.get(&spec.address));
+            let prior_depends_on = state
+                .resources
+                .get(&spec.address)
+                .map(|r| r.depends_on.clone())
+                .unwrap_or_else(|| desired.dependencies(&spec.address));
             let base = PlannedAction {
                 address: spec.address.clone(),
                 kind: spec.kind.clone(),
@@ -47,12 +54,12 @@ pub fn make_plan(
                 adopted: false,
                 live_outputs: BTreeMap::new(),
             };
-            let obj = live.found.get(&spec.address).filter(|_| {
-                // An object found under another kind is not this resource.
-                state.resources.get(&spec.address).is_none_or(|r| r.kind == spec.kind)
-            });
+            // `found` holds objects of the desired kind only (refresh puts the others in
+            // `prior`).
+            let obj = live.found.get(&spec.address);
             let Some(obj) = obj else {
                 changing.insert(spec.address.clone());
+                push_prior_delete(&mut actions, &base, prior_obj, kind_changed, &spec.kind);
                 let reason = in_state.map(|r| format!("{} was deleted outside hactl", r.id));
                 actions.push(PlannedAction {
                     changes: resolved
@@ -70,6 +77,7 @@ pub fn make_plan(
                 });
                 continue;
             };
+            push_prior_delete(&mut actions, &base, prior_obj, kind_changed, &spec.kind);
             let changes = diff_props(schema, &resolved, &obj.props);
             let adopted = live.adopted.contains(&spec.address);
             let forcing: Vec<&str> =
@@ -104,13 +112,16 @@ pub fn make_plan(
     // Deletions: what state (or a crash orphan) has that is not desired, or everything
     // on destroy. Ordered dependents first.
     let mut to_delete: BTreeMap<Address, PlannedAction> = BTreeMap::new();
-    let keep =
-        |a: &Address, kind: &str| mode == PlanMode::Apply && desired.get(a).is_some_and(|s| s.kind == kind);
     for (addr, rs) in &state.resources {
-        if keep(addr, &rs.kind) {
+        // On apply, a desired address is handled above (a kind change is a replacement).
+        if mode == PlanMode::Apply && desired.contains(addr) {
             continue;
         }
-        let found = live.found.get(addr).filter(|o| o.id == rs.id || live.adopted.contains(addr));
+        let found = if desired.get(addr).is_some_and(|s| s.kind != rs.kind) {
+            live.prior.get(addr)
+        } else {
+            live.found.get(addr).filter(|o| o.id == rs.id || live.adopted.contains(addr))
+        };
         let action = if found.is_some() { ActionType::Delete } else { ActionType::Forget };
         to_delete.insert(
             addr.clone(),
@@ -167,6 +178,29 @@ pub fn make_plan(
         actions,
         unmanaged: live.unmanaged.clone(),
     })
+}
+
+/// When the address held another kind, deletes that object (through its own kind's
+/// provider) before the address gets its new object: the execution graph orders a
+/// delete of an address before its create, update or adopt.
+fn push_prior_delete(
+    actions: &mut Vec<PlannedAction>,
+    base: &PlannedAction,
+    prior: Option<&crate::provider::LiveObject>,
+    recorded: Option<&hactl_state::ResourceState>,
+    new_kind: &str,
+) {
+    if let (Some(p), Some(r)) = (prior, recorded) {
+        actions.push(PlannedAction {
+            kind: r.kind.clone(),
+            action: ActionType::Delete,
+            id: Some(p.id.clone()),
+            reason: Some(format!("the address changes kind from {} to {new_kind}", r.kind)),
+            desired: None,
+            prior_depends_on: r.depends_on.clone(),
+            ..base.clone()
+        });
+    }
 }
 
 /// Deletions with dependents first, ties by address.

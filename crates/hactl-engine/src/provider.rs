@@ -185,6 +185,13 @@ impl Ctx {
         }
     }
 
+    /// The same context with an empty read cache (one per refresh).
+    pub fn with_fresh_cache(&self) -> Self {
+        let mut c = self.clone();
+        c.cache = Arc::new(ReadCache::default());
+        c
+    }
+
     pub fn for_address(&self, address: &Address) -> Self {
         let mut c = self.clone();
         c.address = Some(address.clone());

@@ -31,6 +31,9 @@ pub struct LiveView {
     pub adopted: BTreeSet<Address>,
     /// Objects with the stack's tag that match no target.
     pub unmanaged: Vec<Unmanaged>,
+    /// Objects recorded in state under an address whose desired kind is now another
+    /// one: they are replaced (deleted through their old kind's provider).
+    pub prior: BTreeMap<Address, LiveObject>,
 }
 
 impl LiveView {
@@ -54,12 +57,14 @@ pub async fn refresh(
     state: &State,
     scope: RefreshScope,
 ) -> Result<LiveView, EngineError> {
-    // Targets, by address.
-    let mut targets: BTreeMap<Address, Target> = BTreeMap::new();
+    // A refresh starts from empty cached answers.
+    let ctx = &ctx.with_fresh_cache();
+    // Targets, by address and kind (an address whose kind changed is read under both).
+    let mut targets: BTreeMap<(Address, String), Target> = BTreeMap::new();
     if scope == RefreshScope::DesiredAndState {
         for spec in desired.specs() {
             targets.insert(
-                spec.address.clone(),
+                (spec.address.clone(), spec.kind.clone()),
                 Target {
                     kind: spec.kind.clone(),
                     address: spec.address.clone(),
@@ -71,18 +76,14 @@ pub async fn refresh(
         }
     }
     for (addr, rs) in &state.resources {
-        match targets.get_mut(addr) {
-            Some(t) if t.kind == rs.kind => {
+        match targets.get_mut(&(addr.clone(), rs.kind.clone())) {
+            Some(t) => {
                 t.state_id = Some(rs.id.clone());
                 t.recorded = Some(rs.props.clone());
             }
-            Some(_) => {
-                // The address changed kind: the old object is read (and deleted) under
-                // its recorded kind; the desired one is created. Keep the desired target.
-            }
             None => {
                 targets.insert(
-                    addr.clone(),
+                    (addr.clone(), rs.kind.clone()),
                     Target {
                         kind: rs.kind.clone(),
                         address: addr.clone(),
@@ -156,25 +157,34 @@ pub async fn refresh(
             }
         });
         for (kind, kind_targets, objs) in try_join_all(reads).await? {
-            match_objects(&mut view, &kind, &kind_targets, objs);
+            match_objects(&mut view, &kind, &kind_targets, objs, desired);
         }
     }
     Ok(view)
 }
 
-fn match_objects(view: &mut LiveView, kind: &str, targets: &[ReadTarget], objs: Vec<LiveObject>) {
+fn match_objects(
+    view: &mut LiveView,
+    kind: &str,
+    targets: &[ReadTarget],
+    objs: Vec<LiveObject>,
+    desired: &DesiredGraph,
+) {
+    // An object of a kind the address no longer has goes to `prior`, not `found`.
+    let prior = |a: &Address| desired.get(a).is_some_and(|s| s.kind != kind);
     let mut taken = vec![false; objs.len()];
     // First by state id, then by address (tag or natural key).
     for t in targets {
         if let Some(id) = &t.id {
             if let Some(i) = objs.iter().position(|o| &o.id == id) {
                 taken[i] = true;
-                view.found.insert(t.address.clone(), objs[i].clone());
+                let map = if prior(&t.address) { &mut view.prior } else { &mut view.found };
+                map.insert(t.address.clone(), objs[i].clone());
             }
         }
     }
     for t in targets {
-        if view.found.contains_key(&t.address) {
+        if view.found.contains_key(&t.address) || prior(&t.address) {
             continue;
         }
         if let Some(i) = (0..objs.len()).find(|&i| !taken[i] && objs[i].address.as_ref() == Some(&t.address))
@@ -303,7 +313,7 @@ mod tests {
             obj("s-10", None, false),
         ];
         let mut view = LiveView::default();
-        match_objects(&mut view, "ec2.subnet", &targets, objs);
+        match_objects(&mut view, "ec2.subnet", &targets, objs, &DesiredGraph::default());
         assert_eq!(view.found.len(), 2);
         assert_eq!(view.found[&Address::parse("subnet.b.x").unwrap()].id, "s-2");
         assert!(view.adopted.contains(&Address::parse("subnet.b.x").unwrap()));
