@@ -17,6 +17,8 @@ const RETRYABLE: &[&str] = &[
     "Unavailable",
     "IncorrectState",
     "InvalidState",
+    // A subnet whose CIDR is freed by a delete running at the same time (CIDR swap).
+    "InvalidSubnet.Conflict",
 ];
 
 pub(crate) fn aws_error<E, R>(what: &str, e: SdkError<E, R>) -> ProviderError

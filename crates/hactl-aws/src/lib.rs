@@ -24,7 +24,14 @@ pub struct Connection {
 
 /// Loads the SDK configuration through aws-config's default chain.
 pub async fn sdk_config(conn: &Connection) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    // Bounded calls: a stalled answer fails the attempt (retried by the SDK, then by the
+    // engine) instead of hanging a step.
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .operation_attempt_timeout(std::time::Duration::from_secs(60))
+        .operation_timeout(std::time::Duration::from_secs(180))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
     if let Some(r) = &conn.region {
         loader = loader.region(Region::new(r.clone()));
     }

@@ -24,12 +24,15 @@ pub(crate) fn str_list(props: &Props, name: &str) -> Vec<String> {
     props.get(name).map(Value::string_list).unwrap_or_default()
 }
 
-/// An idempotency token for a create: the same stack, address and desired properties
-/// give the same token, so a create retried after a crash returns the same object,
-/// while a replacement (other properties) gets a new one. 32 hex characters.
-pub(crate) fn client_token(stack: &str, address: &Address, props: &Props) -> String {
+/// An idempotency token for a create: the same stack, address, desired properties and
+/// generation give the same token, so a create retried after a crash returns the same
+/// object, while a replacement (other properties) or a re-create after the object was
+/// deleted outside hactl (another generation: the old id) gets a new one. 32 hex chars.
+pub(crate) fn client_token(ctx: &hactl_engine::Ctx, address: &Address, props: &Props) -> String {
     let mut h = Sha256::new();
-    h.update(stack.as_bytes());
+    h.update(ctx.stack.as_bytes());
+    h.update([0]);
+    h.update(ctx.generation.as_deref().unwrap_or("").as_bytes());
     h.update([0]);
     h.update(address.as_str().as_bytes());
     h.update([0]);

@@ -593,7 +593,7 @@ fn extra_rule(r: &RawRule, prefix: &str, c: &mut Collector<'_>) -> Option<ExtraR
         let keys = [("port", &r.port), ("from_port", &r.from_port), ("to_port", &r.to_port)];
         let (lo, hi) = if protocol == "icmp" { (-1, 255) } else { (1, 65535) };
         let range_hint = if protocol == "icmp" {
-            "for icmp, port / from_port / to_port are ICMP type and code: -1 to 255"
+            "for icmp, `port` is the ICMP type (any code); from_port / to_port are type and code: -1 to 255"
         } else {
             "TCP/UDP ports are 1 to 65535"
         };
@@ -615,6 +615,9 @@ fn extra_rule(r: &RawRule, prefix: &str, c: &mut Collector<'_>) -> Option<ExtraR
                 c.push(v.span(), format!("{prefix}.{k}"), msg, hint);
                 None
             }
+            // For icmp, `port = N` is the ICMP type N with any code (EC2's FromPort is the
+            // type, ToPort the code).
+            ("icmp", Some(p), None, None) => int(p, "port").map(|p| (p, -1)),
             (_, Some(p), None, None) => int(p, "port").map(|p| (p, p)),
             (_, None, Some(from), Some(to)) => {
                 let (f, t) = (int(from, "from_port"), int(to, "to_port"));

@@ -150,6 +150,7 @@ mod tests {
         Plan {
             format_version: 1,
             stack: "s".into(),
+            region: "r".into(),
             mode: PlanMode::Apply,
             state_lineage: "l".into(),
             state_serial: 0,

@@ -113,6 +113,9 @@ pub struct Unmanaged {
 pub struct Plan {
     pub format_version: u32,
     pub stack: String,
+    /// The region the plan was made against.
+    #[serde(default)]
+    pub region: String,
     pub mode: PlanMode,
     /// The state the plan was made against; a saved plan is refused once it changed.
     pub state_lineage: String,

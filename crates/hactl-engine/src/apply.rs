@@ -278,7 +278,19 @@ async fn run_step(
     let mut wait = Duration::from_secs(1);
     let id = loop {
         attempt += 1;
-        match run_once(provider, ctx, shared, action, step.phase).await {
+        // A create that failed after its object came into being (a follow-up call
+        // failed, or the answer was lost) must not create a second one: look for the
+        // object first and converge it instead.
+        let result = if step.phase == Phase::Create && attempt > 1 {
+            match converge_existing(provider, ctx, shared, action).await {
+                Ok(Some(id)) => Ok(Some(id)),
+                Ok(None) => run_once(provider, ctx, shared, action, step.phase).await,
+                Err(e) => Err(e),
+            }
+        } else {
+            run_once(provider, ctx, shared, action, step.phase).await
+        };
+        match result {
             Ok(id) => break id,
             Err(e) if e.retryable && cancel.is_cancelled() => {
                 return Err(ProviderError::fatal(format!("interrupted while retrying: {e}")));
@@ -305,6 +317,69 @@ async fn run_step(
     Ok(())
 }
 
+/// Before retrying a create: reads the address (by its ownership tags or natural key);
+/// when the object exists, updates what differs and journals it. `None` when absent.
+async fn converge_existing(
+    provider: &dyn crate::provider::Provider,
+    ctx: &Ctx,
+    shared: &Shared,
+    action: &PlannedAction,
+) -> Result<Option<String>, ProviderError> {
+    let spec =
+        action.desired.as_ref().ok_or_else(|| ProviderError::fatal("create without a desired spec"))?;
+    let props = resolve(shared, &spec.props)?;
+    let target =
+        crate::provider::ReadTarget { address: action.address.clone(), id: None, props: props.clone() };
+    let found = provider.read(&ctx.with_fresh_cache(), std::slice::from_ref(&target)).await?;
+    let Some(obj) = found.into_iter().find(|o| o.address.as_ref() == Some(&action.address)) else {
+        return Ok(None);
+    };
+    let changes = hactl_core::diff_props(provider.schema(), &props, &obj.props);
+    if changes.iter().any(|c| c.forces_replacement) {
+        return Err(ProviderError::fatal(format!(
+            "{} exists as {} with properties that cannot be changed in place; run plan again",
+            action.address, obj.id
+        )));
+    }
+    let mut outputs = obj.outputs.clone();
+    if !changes.is_empty() {
+        let req = UpdateRequest { address: &action.address, id: &obj.id, desired: &props, changes: &changes };
+        outputs.extend(provider.update(ctx, req).await?.outputs);
+    }
+    record(shared, ctx, action, &obj.id, props, outputs)?;
+    Ok(Some(obj.id))
+}
+
+/// Resolves references against state; a reference still unknown is an error.
+fn resolve(shared: &Shared, props: &Props) -> Result<Props, ProviderError> {
+    let resolved: Props = props.iter().map(|(k, v)| (k.clone(), v.resolve(&|r| shared.lookup(r)))).collect();
+    if let Some((k, _)) = resolved.iter().find(|(_, v)| v.has_unknown()) {
+        return Err(ProviderError::fatal(format!(
+            "property `{k}` refers to a resource that does not exist yet"
+        )));
+    }
+    Ok(resolved)
+}
+
+/// Journals the object of `action` into state.
+fn record(
+    shared: &Shared,
+    ctx: &Ctx,
+    action: &PlannedAction,
+    id: &str,
+    props: Props,
+    outputs: BTreeMap<String, Value>,
+) -> Result<(), ProviderError> {
+    let depends_on =
+        action.desired.as_ref().map(|s| s.dependencies().into_iter().collect()).unwrap_or_default();
+    shared.journal(ctx, |st| {
+        st.resources.insert(
+            action.address.clone(),
+            ResourceState { kind: action.kind.clone(), id: id.to_string(), props, outputs, depends_on },
+        );
+    })
+}
+
 /// One attempt of a step; journals its result. Returns the object's id, if any.
 async fn run_once(
     provider: &dyn crate::provider::Provider,
@@ -314,25 +389,9 @@ async fn run_once(
     phase: Phase,
 ) -> Result<Option<String>, ProviderError> {
     let addr = &action.address;
-    let resolve = |props: &Props| -> Result<Props, ProviderError> {
-        let resolved: Props =
-            props.iter().map(|(k, v)| (k.clone(), v.resolve(&|r| shared.lookup(r)))).collect();
-        if let Some((k, _)) = resolved.iter().find(|(_, v)| v.has_unknown()) {
-            return Err(ProviderError::fatal(format!(
-                "property `{k}` refers to a resource that does not exist yet"
-            )));
-        }
-        Ok(resolved)
-    };
-    let record = |id: &str, props: Props, outputs: BTreeMap<String, Value>| -> Result<(), ProviderError> {
-        let spec = action.desired.as_ref();
-        let depends_on = spec.map(|s| s.dependencies().into_iter().collect()).unwrap_or_default();
-        shared.journal(ctx, |st| {
-            st.resources.insert(
-                addr.clone(),
-                ResourceState { kind: action.kind.clone(), id: id.to_string(), props, outputs, depends_on },
-            );
-        })
+    let resolve = |props: &Props| resolve(shared, props);
+    let record = |id: &str, props: Props, outputs: BTreeMap<String, Value>| {
+        record(shared, ctx, action, id, props, outputs)
     };
     match phase {
         Phase::Create => {
@@ -341,7 +400,9 @@ async fn run_once(
                 .as_ref()
                 .ok_or_else(|| ProviderError::fatal("create without a desired spec"))?;
             let props = resolve(&spec.props)?;
-            let Applied { id, outputs } = provider.create(ctx, addr, &props).await?;
+            let mut cctx = ctx.clone();
+            cctx.generation = shared.state().resources.get(addr).map(|r| r.id.clone());
+            let Applied { id, outputs } = provider.create(&cctx, addr, &props).await?;
             record(&id, props, outputs)?;
             Ok(Some(id))
         }

@@ -172,6 +172,7 @@ pub fn make_plan(
     Ok(Plan {
         format_version: PLAN_FORMAT_VERSION,
         stack: state.stack.clone(),
+        region: state.region.clone(),
         mode,
         state_lineage: state.lineage.clone(),
         state_serial: state.serial,

@@ -162,6 +162,9 @@ pub struct Ctx {
     pub address: Option<Address>,
     /// The step being run (apply only).
     pub phase: Option<hactl_core::exec::Phase>,
+    /// On create: the id state recorded for the address before (an object deleted
+    /// outside hactl), so idempotency tokens differ from that object's create.
+    pub generation: Option<String>,
     pub cache: Arc<ReadCache>,
     events: Arc<dyn EventSink>,
     started: Instant,
@@ -177,6 +180,7 @@ impl Ctx {
             stack: stack.to_string(),
             address: None,
             phase: None,
+            generation: None,
             cache: Arc::new(ReadCache::default()),
             events,
             started: Instant::now(),

@@ -60,6 +60,9 @@ pub struct ResourceState {
 pub struct State {
     pub format_version: u32,
     pub stack: String,
+    /// The region the stack lives in; a run against another region is refused.
+    #[serde(default)]
+    pub region: String,
     /// Random id given when the state is first written (empty before that); a saved
     /// plan made against another lineage is refused.
     pub lineage: String,
@@ -73,6 +76,7 @@ impl State {
         State {
             format_version: STATE_FORMAT_VERSION,
             stack: stack.to_string(),
+            region: String::new(),
             lineage: String::new(),
             serial: 0,
             resources: BTreeMap::new(),

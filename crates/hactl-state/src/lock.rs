@@ -57,23 +57,27 @@ impl LockGuard {
         };
         let mut took_over = None;
         for _ in 0..2 {
-            match fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(_) => {
-                    let mut f = open_private(&path)
-                        .map_err(|source| StateError::Write { path: path.clone(), source })?;
-                    let body = serde_json::to_vec_pretty(&info).map_err(|e| StateError::Write {
-                        path: path.clone(),
-                        source: std::io::Error::other(e),
-                    })?;
-                    f.write_all(&body)
-                        .and_then(|_| f.sync_all())
-                        .map_err(|source| StateError::Write { path: path.clone(), source })?;
-                    return Ok((LockGuard { path, info }, took_over));
-                }
+            // Written whole to a private temp file, then linked into place: the link
+            // fails when a lock exists, and a reader never sees a half-written lock.
+            let tmp = path.with_extension(format!("lock.{}.tmp", info.id));
+            let werr = |source| StateError::Write { path: tmp.clone(), source };
+            {
+                let mut f = open_private(&tmp).map_err(werr)?;
+                let body = serde_json::to_vec_pretty(&info).map_err(|e| werr(std::io::Error::other(e)))?;
+                f.write_all(&body).and_then(|_| f.sync_all()).map_err(werr)?;
+            }
+            let linked = fs::hard_link(&tmp, &path);
+            let _ = fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => return Ok((LockGuard { path, info }, took_over)),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let holder = read_lock(&path)?;
                     if holder.host == info.host && !process_alive(holder.pid) {
-                        // Its process is gone (a crash or kill -9): safe to take over.
+                        // Its process is gone (a crash or kill -9): safe to take over,
+                        // unless another run took it over meanwhile.
+                        if read_lock(&path).map(|h| h.id != holder.id).unwrap_or(true) {
+                            continue;
+                        }
                         fs::remove_file(&path)
                             .map_err(|source| StateError::Write { path: path.clone(), source })?;
                         took_over = Some(TakeOver(holder));

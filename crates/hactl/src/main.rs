@@ -175,7 +175,6 @@ fn init_logging(verbose: u8) {
 
 /// Everything a command that talks to AWS needs.
 struct Session {
-    config_path: PathBuf,
     region: String,
     desired: DesiredGraph,
     store: StateStore,
@@ -213,7 +212,6 @@ async fn session(g: &Global, counter: &hactl_aws::ApiCounter) -> Result<Session>
     let sink = Arc::new(StderrSink::new(err_style, !g.no_progress, g.verbose > 0));
     let ctx = Ctx::new(&cfg.stack.name, sink.clone());
     Ok(Session {
-        config_path: g.config.clone(),
         region,
         desired,
         store: StateStore::new(&g.state_dir, &cfg.stack.name),
@@ -236,6 +234,24 @@ impl Session {
             );
         }
         Ok(guard)
+    }
+
+    /// Loads state, refusing one written for another region (a `--region` typo would
+    /// otherwise see every resource as deleted, or destroy nothing and forget it all).
+    fn load_state(&self) -> Result<State> {
+        let mut state = self.store.load()?;
+        if state.region.is_empty() {
+            state.region = self.region.clone();
+        } else if state.region != self.region {
+            bail!(
+                "the state of stack `{}` belongs to region {}, but this run targets {} \
+                 (--region or the config's stack.region)",
+                state.stack,
+                state.region,
+                self.region
+            );
+        }
+        Ok(state)
     }
 
     async fn plan(&self, state: &State, mode: PlanMode) -> Result<Plan> {
@@ -308,6 +324,18 @@ fn fault_injection() -> Result<Option<hactl_engine::BeforeJournal>> {
         })));
     }
     bail!("HACTL_FAULT={spec}: expected delay-ms:N or crash-before-journal:ADDRESS")
+}
+
+/// Writes a file readable by its owner only.
+fn write_private(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(body)
 }
 
 fn confirm(question: &str) -> Result<bool> {
@@ -417,7 +445,7 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
         Command::Plan { out, json, detailed_exitcode, destroy } => {
             let s = session(&g, &counter).await?;
             let _lock = s.lock("plan")?;
-            let state = s.store.load()?;
+            let state = s.load_state()?;
             let mode = if destroy { PlanMode::Destroy } else { PlanMode::Apply };
             let plan = s.plan(&state, mode).await?;
             if json {
@@ -426,7 +454,7 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
                 print!("{}", render::plan_text(&s.stdout_style, &plan, &s.region));
             }
             if let Some(path) = out {
-                std::fs::write(&path, serde_json::to_vec_pretty(&plan)?)
+                write_private(&path, &serde_json::to_vec_pretty(&plan)?)
                     .with_context(|| format!("writing {}", path.display()))?;
                 eprintln!(
                     "Saved the plan to {}. Apply it exactly with: hactl apply {}",
@@ -439,7 +467,7 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
         Command::Apply { planfile, auto_approve, parallelism, retry_timeout } => {
             let s = session(&g, &counter).await?;
             let _lock = s.lock("apply")?;
-            let state = s.store.load()?;
+            let state = s.load_state()?;
             let plan = match &planfile {
                 Some(path) => {
                     let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -447,6 +475,14 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
                         .with_context(|| format!("{} is not a hactl plan", path.display()))?;
                     check_plan(&plan, &state)
                         .with_context(|| format!("refusing to apply {}", path.display()))?;
+                    if !plan.region.is_empty() && plan.region != s.region {
+                        bail!(
+                            "refusing to apply {}: it was made for region {}, this run targets {}",
+                            path.display(),
+                            plan.region,
+                            s.region
+                        );
+                    }
                     plan
                 }
                 None => s.plan(&state, PlanMode::Apply).await?,
@@ -465,7 +501,7 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
         Command::Destroy { auto_approve, parallelism, retry_timeout } => {
             let s = session(&g, &counter).await?;
             let _lock = s.lock("destroy")?;
-            let state = s.store.load()?;
+            let state = s.load_state()?;
             let plan = s.plan(&state, PlanMode::Destroy).await?;
             print!("{}", render::plan_text(&s.stdout_style, &plan, &s.region));
             if !plan.has_changes() {
@@ -481,7 +517,7 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
         Command::Drift { json } => {
             let s = session(&g, &counter).await?;
             let _lock = s.lock("drift")?;
-            let state = s.store.load()?;
+            let state = s.load_state()?;
             let live = refresh(&s.registry, &s.ctx, &s.desired, &state, RefreshScope::StateOnly).await?;
             let report = drift_report(&s.registry, &state, &live);
             if json {
@@ -489,7 +525,6 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
             } else {
                 print!("{}", render::drift_text(&s.stdout_style, &report));
             }
-            let _ = &s.config_path;
             Ok(Exit(if report.has_drift() { 2 } else { 0 }))
         }
     }

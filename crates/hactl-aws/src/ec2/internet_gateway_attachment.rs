@@ -76,8 +76,20 @@ impl Provider for InternetGatewayAttachment {
         let vpc = req_str(props, "vpc_id")?;
         if let Err(e) = self.0.attach_internet_gateway().internet_gateway_id(igw).vpc_id(vpc).send().await {
             let err = retry_not_found(aws_error("AttachInternetGateway", e));
-            // Already attached to this VPC (a create retried after a crash): fine.
             if err.code.as_deref() != Some("Resource.AlreadyAssociated") {
+                return Err(err);
+            }
+            // Already attached: fine if to this VPC (a create retried after a crash).
+            let out = self
+                .0
+                .describe_internet_gateways()
+                .internet_gateway_ids(igw)
+                .send()
+                .await
+                .map_err(|e| aws_error("DescribeInternetGateways", e))?;
+            let attached_here =
+                out.internet_gateways().iter().flat_map(|g| g.attachments()).any(|a| a.vpc_id() == Some(vpc));
+            if !attached_here {
                 return Err(err);
             }
         }

@@ -107,7 +107,7 @@ impl Provider for NatGateway {
             .connectivity_type(ConnectivityType::from(
                 req_str(props, "connectivity_type").unwrap_or("public"),
             ))
-            .client_token(client_token(&ctx.stack, address, props))
+            .client_token(client_token(ctx, address, props))
             .tag_specifications(tag_spec(ResourceType::Natgateway, props))
             .send()
             .await
@@ -125,6 +125,9 @@ impl Provider for NatGateway {
                     "NAT gateway {id} failed: {}",
                     msg.unwrap_or_else(|| "no reason given".into())
                 ))),
+                Some((NatGatewayState::Deleted | NatGatewayState::Deleting, _)) => Err(ProviderError::fatal(
+                    format!("NAT gateway {id} is being deleted; it will not become available"),
+                )),
                 _ => Ok(None),
             }
         })

@@ -4,14 +4,16 @@
 //! rule included); delete revokes them all, so groups that refer to each other can go.
 //!
 //! A rule is a map: `protocol` (`tcp`, `udp`, `icmp`, `-1`), `from_port`, `to_port`
-//! (-1 for all protocols), one of `cidr` or `source_group_id`, and `description` (or
-//! null).
+//! (-1 for all protocols), one source (`cidr`, `cidr_ipv6`, `prefix_list_id` or
+//! `source_group_id`), and `description` (or null). hactl's config only writes `cidr`
+//! and `source_group_id`; the others appear when rules are added outside hactl, and are
+//! revoked exactly as they were written.
 
 use super::security_groups;
 use crate::error::{aws_error, retry_not_found};
 use crate::util::{match_target, req_str};
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{IpPermission, IpRange, UserIdGroupPair};
+use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, PrefixListId, UserIdGroupPair};
 use aws_sdk_ec2::Client;
 use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
@@ -35,9 +37,14 @@ struct Rule {
     from_port: i32,
     to_port: i32,
     cidr: Option<String>,
+    cidr_ipv6: Option<String>,
+    prefix_list_id: Option<String>,
     source_group_id: Option<String>,
     description: Option<String>,
 }
+
+/// Which field of a rule holds its source.
+const SOURCE_KEYS: [&str; 4] = ["cidr", "cidr_ipv6", "prefix_list_id", "source_group_id"];
 
 impl Rule {
     fn to_value(&self) -> Value {
@@ -45,11 +52,10 @@ impl Rule {
         m.insert("protocol".to_string(), Value::str(&self.protocol));
         m.insert("from_port".to_string(), Value::Int(i64::from(self.from_port)));
         m.insert("to_port".to_string(), Value::Int(i64::from(self.to_port)));
-        if let Some(c) = &self.cidr {
-            m.insert("cidr".to_string(), Value::str(c));
-        }
-        if let Some(g) = &self.source_group_id {
-            m.insert("source_group_id".to_string(), Value::str(g));
+        for (key, v) in SOURCE_KEYS.iter().zip(self.sources()) {
+            if let Some(v) = v {
+                m.insert(key.to_string(), Value::str(v));
+            }
         }
         m.insert("description".to_string(), self.description.clone().map(Value::Str).unwrap_or(Value::Null));
         Value::Map(m)
@@ -68,9 +74,15 @@ impl Rule {
             to_port: if all { -1 } else { i("to_port").unwrap_or(-1) },
             protocol,
             cidr: s("cidr"),
+            cidr_ipv6: s("cidr_ipv6"),
+            prefix_list_id: s("prefix_list_id"),
             source_group_id: s("source_group_id"),
             description: s("description").filter(|d| !d.is_empty()),
         })
+    }
+
+    fn sources(&self) -> [&Option<String>; 4] {
+        [&self.cidr, &self.cidr_ipv6, &self.prefix_list_id, &self.source_group_id]
     }
 
     fn to_permission(&self) -> IpPermission {
@@ -78,8 +90,17 @@ impl Rule {
         if self.protocol != "-1" {
             p = p.from_port(self.from_port).to_port(self.to_port);
         }
+        let desc = self.description.clone();
         if let Some(c) = &self.cidr {
-            p = p.ip_ranges(IpRange::builder().cidr_ip(c).set_description(self.description.clone()).build());
+            p = p.ip_ranges(IpRange::builder().cidr_ip(c).set_description(desc.clone()).build());
+        }
+        if let Some(c) = &self.cidr_ipv6 {
+            p = p.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(c).set_description(desc.clone()).build());
+        }
+        if let Some(pl) = &self.prefix_list_id {
+            p = p.prefix_list_ids(
+                PrefixListId::builder().prefix_list_id(pl).set_description(desc.clone()).build(),
+            );
         }
         if let Some(g) = &self.source_group_id {
             p = p.user_id_group_pairs(
@@ -97,26 +118,33 @@ fn flatten(perms: &[IpPermission]) -> BTreeSet<Rule> {
         let all = protocol == "-1";
         let (from_port, to_port) =
             if all { (-1, -1) } else { (p.from_port().unwrap_or(-1), p.to_port().unwrap_or(-1)) };
-        let base = |cidr: Option<&str>, group: Option<&str>, desc: Option<&str>| Rule {
-            protocol: protocol.clone(),
-            from_port,
-            to_port,
-            cidr: cidr.map(str::to_string),
-            source_group_id: group.map(str::to_string),
-            description: desc.filter(|d| !d.is_empty()).map(str::to_string),
+        // One rule per source; `slot` says which source field it is (see SOURCE_KEYS).
+        let base = |slot: usize, source: Option<&str>, desc: Option<&str>| {
+            let mut sources: [Option<String>; 4] = Default::default();
+            sources[slot] = source.map(str::to_string);
+            let [cidr, cidr_ipv6, prefix_list_id, source_group_id] = sources;
+            Rule {
+                protocol: protocol.clone(),
+                from_port,
+                to_port,
+                cidr,
+                cidr_ipv6,
+                prefix_list_id,
+                source_group_id,
+                description: desc.filter(|d| !d.is_empty()).map(str::to_string),
+            }
         };
         for r in p.ip_ranges() {
-            out.insert(base(r.cidr_ip(), None, r.description()));
+            out.insert(base(0, r.cidr_ip(), r.description()));
         }
         for r in p.ipv6_ranges() {
-            out.insert(base(r.cidr_ipv6(), None, r.description()));
-        }
-        for g in p.user_id_group_pairs() {
-            out.insert(base(None, g.group_id(), g.description()));
+            out.insert(base(1, r.cidr_ipv6(), r.description()));
         }
         for pl in p.prefix_list_ids() {
-            // Prefix-list sources are not something hactl manages; show them as cidr.
-            out.insert(base(pl.prefix_list_id(), None, pl.description()));
+            out.insert(base(2, pl.prefix_list_id(), pl.description()));
+        }
+        for g in p.user_id_group_pairs() {
+            out.insert(base(3, g.group_id(), g.description()));
         }
     }
     out
@@ -275,6 +303,8 @@ mod tests {
             from_port: 443,
             to_port: 443,
             cidr: Some("0.0.0.0/0".into()),
+            cidr_ipv6: None,
+            prefix_list_id: None,
             source_group_id: None,
             description: Some("https".into()),
         };
@@ -284,11 +314,33 @@ mod tests {
             from_port: 0,
             to_port: 65535,
             cidr: Some("0.0.0.0/0".into()),
+            cidr_ipv6: None,
+            prefix_list_id: None,
             source_group_id: None,
             description: None,
         };
         let back = Rule::from_value(&all.to_value()).unwrap();
         assert_eq!((back.from_port, back.to_port), (-1, -1));
+    }
+
+    #[test]
+    fn ipv6_and_prefix_list_sources_round_trip_to_their_own_fields() {
+        let p = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(22)
+            .to_port(22)
+            .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("::/0").build())
+            .prefix_list_ids(PrefixListId::builder().prefix_list_id("pl-123").build())
+            .build();
+        let rules = flatten(&[p]);
+        assert_eq!(rules.len(), 2);
+        for r in &rules {
+            let back = Rule::from_value(&r.to_value()).unwrap();
+            assert_eq!(&back, r);
+            let perm = back.to_permission();
+            assert!(perm.ip_ranges().is_empty(), "never sent back as IPv4: {perm:?}");
+            assert_eq!(perm.ipv6_ranges().len() + perm.prefix_list_ids().len(), 1);
+        }
     }
 
     #[test]

@@ -43,26 +43,28 @@ impl Vpc {
         support: Option<bool>,
         hostnames: Option<bool>,
     ) -> Result<(), ProviderError> {
-        // One attribute per call (an API rule); support first, hostnames need it.
-        if let Some(v) = support {
-            self.0
-                .modify_vpc_attribute()
-                .vpc_id(id)
-                .enable_dns_support(AttributeBooleanValue::builder().value(v).build())
-                .send()
-                .await
-                .map_err(|e| retry_not_found(aws_error("ModifyVpcAttribute", e)))?;
+        // One attribute per call (an API rule). Hostnames need support: support goes on
+        // first, hostnames go off first.
+        if hostnames == Some(false) {
+            self.set_attr(id, VpcAttributeName::EnableDnsHostnames, false).await?;
         }
-        if let Some(v) = hostnames {
-            self.0
-                .modify_vpc_attribute()
-                .vpc_id(id)
-                .enable_dns_hostnames(AttributeBooleanValue::builder().value(v).build())
-                .send()
-                .await
-                .map_err(|e| retry_not_found(aws_error("ModifyVpcAttribute", e)))?;
+        if let Some(v) = support {
+            self.set_attr(id, VpcAttributeName::EnableDnsSupport, v).await?;
+        }
+        if hostnames == Some(true) {
+            self.set_attr(id, VpcAttributeName::EnableDnsHostnames, true).await?;
         }
         Ok(())
+    }
+
+    async fn set_attr(&self, id: &str, attr: VpcAttributeName, v: bool) -> Result<(), ProviderError> {
+        let value = AttributeBooleanValue::builder().value(v).build();
+        let req = self.0.modify_vpc_attribute().vpc_id(id);
+        let req = match attr {
+            VpcAttributeName::EnableDnsSupport => req.enable_dns_support(value),
+            _ => req.enable_dns_hostnames(value),
+        };
+        req.send().await.map(|_| ()).map_err(|e| retry_not_found(aws_error("ModifyVpcAttribute", e)))
     }
 }
 

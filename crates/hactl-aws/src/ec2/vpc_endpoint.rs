@@ -136,7 +136,7 @@ impl Provider for VpcEndpoint {
             .vpc_id(req_str(props, "vpc_id")?)
             .service_name(req_str(props, "service_name")?)
             .vpc_endpoint_type(VpcEndpointType::from(kind))
-            .client_token(client_token(&ctx.stack, address, props))
+            .client_token(client_token(ctx, address, props))
             .tag_specifications(tag_spec(ResourceType::VpcEndpoint, props));
         if kind == "Gateway" {
             req = req.set_route_table_ids(Some(str_list(props, "route_table_ids")));
@@ -204,7 +204,18 @@ impl Provider for VpcEndpoint {
 
     async fn delete(&self, ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
         match self.0.delete_vpc_endpoints().vpc_endpoint_ids(id).send().await {
-            Ok(_) => {}
+            // Failures come back inside a successful answer.
+            Ok(out) => {
+                if let Some(item) = out.unsuccessful().first() {
+                    let err = item.error();
+                    let code = err.and_then(|e| e.code()).unwrap_or("Unknown");
+                    if !code.contains("NotFound") {
+                        let msg = err.and_then(|e| e.message()).unwrap_or("no message");
+                        return Err(ProviderError::fatal(format!("DeleteVpcEndpoints: {code}: {msg}"))
+                            .with_code(code));
+                    }
+                }
+            }
             Err(e) => {
                 let err = aws_error("DeleteVpcEndpoints", e);
                 if !err.code.as_deref().is_some_and(|c| c.contains("NotFound")) {
