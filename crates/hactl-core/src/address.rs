@@ -44,11 +44,6 @@ impl Address {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// The first segment: the resource type part of the address (`subnet`).
-    pub fn type_segment(&self) -> &str {
-        self.0.split('.').next().unwrap_or("")
-    }
 }
 
 impl fmt::Display for Address {
@@ -77,7 +72,6 @@ mod tests {
     #[test]
     fn parses_valid_addresses() {
         let a = Address::parse("subnet.app.us-east-1a").unwrap();
-        assert_eq!(a.type_segment(), "subnet");
         assert_eq!(a.to_string(), "subnet.app.us-east-1a");
         let b = Address::from_segments(["route", "private", "us-east-1b", "default"]).unwrap();
         assert_eq!(b.as_str(), "route.private.us-east-1b.default");

@@ -43,11 +43,6 @@ impl ActionType {
             ActionType::Forget => "x",
         }
     }
-
-    /// Whether the action makes calls that change AWS.
-    pub fn mutates_aws(self) -> bool {
-        !matches!(self, ActionType::Adopt | ActionType::Forget)
-    }
 }
 
 impl fmt::Display for ActionType {

@@ -50,6 +50,7 @@ impl DriftReport {
         !(self.changed.is_empty() && self.deleted.is_empty() && self.unmanaged.is_empty())
     }
 
+    /// Resources changed, deleted or unmanaged: the number a drift metric reports.
     pub fn drifted_count(&self) -> usize {
         self.changed.len() + self.deleted.len() + self.unmanaged.len()
     }

@@ -49,9 +49,6 @@ pub enum Event {
     StateSaved {
         serial: u64,
     },
-    Warning {
-        message: String,
-    },
     /// Ctrl-C seen: nothing new starts; in-flight steps finish.
     Interrupted {
         in_flight: usize,

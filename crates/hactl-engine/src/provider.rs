@@ -218,10 +218,6 @@ impl Ctx {
         }
     }
 
-    pub fn warn(&self, message: impl Into<String>) {
-        self.events.emit(Event::Warning { message: message.into() });
-    }
-
     pub(crate) fn events(&self) -> &Arc<dyn EventSink> {
         &self.events
     }
@@ -277,9 +273,5 @@ impl Registry {
 
     pub fn schema(&self, kind: &str) -> Option<&'static KindSchema> {
         self.providers.get(kind).map(|p| p.schema())
-    }
-
-    pub fn kinds(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.providers.keys().copied()
     }
 }

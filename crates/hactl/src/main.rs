@@ -85,24 +85,13 @@ enum Command {
     Apply {
         /// A plan saved by `hactl plan --out`.
         planfile: Option<PathBuf>,
-        /// Do not ask for confirmation.
-        #[arg(long)]
-        auto_approve: bool,
-        /// How many actions run at once.
-        #[arg(long, default_value_t = 10)]
-        parallelism: usize,
-        /// How long an action keeps retrying retryable errors, in seconds.
-        #[arg(long, default_value_t = 300)]
-        retry_timeout: u64,
+        #[command(flatten)]
+        run: RunFlags,
     },
     /// Delete every resource of the stack, in reverse dependency order.
     Destroy {
-        #[arg(long)]
-        auto_approve: bool,
-        #[arg(long, default_value_t = 10)]
-        parallelism: usize,
-        #[arg(long, default_value_t = 300)]
-        retry_timeout: u64,
+        #[command(flatten)]
+        run: RunFlags,
     },
     /// Report what changed outside hactl (never changes AWS). Exit 0 none, 2 drift, 1 error.
     Drift {
@@ -122,6 +111,20 @@ enum Command {
         /// The lock id printed in the "locked" message (checked when given).
         lock_id: Option<String>,
     },
+}
+
+/// How apply and destroy run.
+#[derive(Args)]
+struct RunFlags {
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    auto_approve: bool,
+    /// How many actions run at once.
+    #[arg(long, default_value_t = 10)]
+    parallelism: usize,
+    /// How long an action keeps retrying retryable errors, in seconds.
+    #[arg(long, default_value_t = 300)]
+    retry_timeout: u64,
 }
 
 #[derive(Subcommand)]
@@ -260,18 +263,12 @@ impl Session {
         Ok(make_plan(&self.registry, &self.desired, state, &live, mode)?)
     }
 
-    async fn execute(
-        &self,
-        plan: &Plan,
-        state: State,
-        parallelism: usize,
-        retry_timeout: u64,
-    ) -> Result<ApplyReport> {
+    async fn execute(&self, plan: &Plan, state: State, run: &RunFlags) -> Result<ApplyReport> {
         let cancel = CancelFlag::default();
         spawn_signal_handler(cancel.clone());
         let opts = ApplyOptions {
-            parallelism,
-            retry_timeout: Duration::from_secs(retry_timeout),
+            parallelism: run.parallelism,
+            retry_timeout: Duration::from_secs(run.retry_timeout),
             cancel,
             before_journal: fault_injection()?,
         };
@@ -464,7 +461,7 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
             }
             Ok(Exit(if detailed_exitcode && plan.has_changes() { 2 } else { 0 }))
         }
-        Command::Apply { planfile, auto_approve, parallelism, retry_timeout } => {
+        Command::Apply { planfile, run } => {
             let s = session(&g, &counter).await?;
             let _lock = s.lock("apply")?;
             let state = s.load_state()?;
@@ -491,14 +488,14 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
             if !plan.has_changes() {
                 return Ok(Exit(0));
             }
-            if planfile.is_none() && !auto_approve && !confirm("Apply these changes?")? {
+            if planfile.is_none() && !run.auto_approve && !confirm("Apply these changes?")? {
                 eprintln!("Apply cancelled; nothing was changed.");
                 return Ok(Exit(1));
             }
-            let report = s.execute(&plan, state, parallelism, retry_timeout).await?;
+            let report = s.execute(&plan, state, &run).await?;
             Ok(summarize(&s.sink.style, &report, "Apply"))
         }
-        Command::Destroy { auto_approve, parallelism, retry_timeout } => {
+        Command::Destroy { run } => {
             let s = session(&g, &counter).await?;
             let _lock = s.lock("destroy")?;
             let state = s.load_state()?;
@@ -507,11 +504,11 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
             if !plan.has_changes() {
                 return Ok(Exit(0));
             }
-            if !auto_approve && !confirm(&format!("Destroy every resource of stack `{}`?", plan.stack))? {
+            if !run.auto_approve && !confirm(&format!("Destroy every resource of stack `{}`?", plan.stack))? {
                 eprintln!("Destroy cancelled; nothing was changed.");
                 return Ok(Exit(1));
             }
-            let report = s.execute(&plan, state, parallelism, retry_timeout).await?;
+            let report = s.execute(&plan, state, &run).await?;
             Ok(summarize(&s.sink.style, &report, "Destroy"))
         }
         Command::Drift { json } => {

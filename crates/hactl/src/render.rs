@@ -311,7 +311,6 @@ impl EventSink for StderrSink {
                 self.line(format!("{address}: {} (depends on failed {because})", st.yellow("skipped")));
             }
             Event::StateSaved { serial } => tracing::debug!(serial, "state saved"),
-            Event::Warning { message } => self.line(format!("{} {message}", st.yellow("warning:"))),
             Event::Interrupted { in_flight } => self.line(format!(
                 "{} starting nothing new; waiting for {in_flight} action(s) in flight, then saving state (Ctrl-C again to quit at once)",
                 st.yellow("interrupted:")

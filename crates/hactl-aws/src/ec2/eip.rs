@@ -1,6 +1,8 @@
 //! `ec2.eip`: an Elastic IP in the VPC domain (for a NAT gateway).
 
-use super::{ids_filter, output, ownership, stack_filter, sync_tags, tag_spec, tags_value, target_ids};
+use super::{
+    ids_filter, output, ownership, stack_filter, tag_spec, tags_value, target_ids, update_tags_only,
+};
 use crate::error::{aws_error, ignore_not_found};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
@@ -80,10 +82,7 @@ impl Provider for ElasticIp {
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        if let Some(c) = req.changes.iter().find(|c| c.name == "tags") {
-            sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?;
-        }
-        Ok(Applied { id: req.id.to_string(), outputs: Default::default() })
+        update_tags_only(&self.0, &req).await
     }
 
     async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {

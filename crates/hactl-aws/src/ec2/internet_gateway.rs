@@ -1,6 +1,6 @@
 //! `ec2.internet_gateway`: the internet gateway (attached by `ec2.internet_gateway_attachment`).
 
-use super::{internet_gateways, ownership, sync_tags, tag_spec, tags_value, target_ids};
+use super::{internet_gateways, ownership, tag_spec, tags_value, target_ids, update_tags_only};
 use crate::error::{aws_error, ignore_not_found};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
@@ -52,10 +52,7 @@ impl Provider for InternetGateway {
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        if let Some(c) = req.changes.iter().find(|c| c.name == "tags") {
-            sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?;
-        }
-        Ok(Applied { id: req.id.to_string(), outputs: Default::default() })
+        update_tags_only(&self.0, &req).await
     }
 
     async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {

@@ -40,10 +40,7 @@ impl Provider for InternetGatewayAttachment {
         let mut out = Vec::new();
         for g in &igws {
             let Some(igw) = g.internet_gateway_id() else { continue };
-            let owned = g
-                .tags()
-                .iter()
-                .any(|t| t.key() == Some(hactl_core::TAG_STACK) && t.value() == Some(ctx.stack.as_str()));
+            let owned = super::owned_by(&ctx.stack, g.tags());
             for a in g.attachments() {
                 let Some(vpc) = a.vpc_id() else { continue };
                 // AWS answers "available" for an attached gateway (not in the enum).

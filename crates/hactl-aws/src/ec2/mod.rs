@@ -57,9 +57,14 @@ pub(crate) fn tags_value(tags: &[Tag]) -> Value {
 /// Ownership read from tags: (carries this stack's tag, its address tag).
 pub(crate) fn ownership(stack: &str, tags: &[Tag]) -> (bool, Option<Address>) {
     let get = |k: &str| tags.iter().find(|t| t.key() == Some(k)).and_then(|t| t.value());
-    let owned = get(TAG_STACK) == Some(stack);
+    let owned = owned_by(stack, tags);
     let address = if owned { get(TAG_ADDRESS).and_then(|a| Address::parse(a).ok()) } else { None };
     (owned, address)
+}
+
+/// Whether the tags carry this stack's `hactl:stack` tag.
+pub(crate) fn owned_by(stack: &str, tags: &[Tag]) -> bool {
+    tags.iter().any(|t| t.key() == Some(TAG_STACK) && t.value() == Some(stack))
 }
 
 /// Brings the live tags of `id` to the desired `tags` property: CreateTags for new or
@@ -98,6 +103,21 @@ pub(crate) async fn sync_tags(
             .map_err(|e| crate::error::retry_not_found(aws_error("DeleteTags", e)))?;
     }
     Ok(())
+}
+
+/// `update` of a kind whose only in-place property is `tags` (the others force a
+/// replacement, so the planner never asks to update them).
+pub(crate) async fn update_tags_only(
+    client: &Client,
+    req: &hactl_engine::UpdateRequest<'_>,
+) -> Result<hactl_engine::Applied, ProviderError> {
+    for c in req.changes {
+        match c.name.as_str() {
+            "tags" => sync_tags(client, req.id, c.before.as_ref(), c.after.as_ref()).await?,
+            other => return Err(ProviderError::fatal(format!("`{other}` cannot be updated in place"))),
+        }
+    }
+    Ok(hactl_engine::Applied { id: req.id.to_string(), outputs: Default::default() })
 }
 
 /// Objects of one describe call: those with the stack's tag (one call, shared through

@@ -2,7 +2,7 @@
 //! uses a client token (stack + address + properties) and waits until `available`;
 //! delete waits until `deleted`, so the Elastic IP can be released after it.
 
-use super::{ownership, sync_tags, tag_spec, tagged_or_ids, tags_value, target_ids};
+use super::{ownership, tag_spec, tagged_or_ids, tags_value, target_ids, update_tags_only};
 use crate::error::{aws_error, retry_not_found};
 use crate::util::{client_token, req_str};
 use async_trait::async_trait;
@@ -136,10 +136,7 @@ impl Provider for NatGateway {
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        if let Some(c) = req.changes.iter().find(|c| c.name == "tags") {
-            sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?;
-        }
-        Ok(Applied { id: req.id.to_string(), outputs: Default::default() })
+        update_tags_only(&self.0, &req).await
     }
 
     async fn delete(&self, ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {

@@ -43,10 +43,7 @@ impl Provider for Route {
         let mut out = Vec::new();
         for t in &tables {
             let Some(rtb) = t.route_table_id() else { continue };
-            let owned = t
-                .tags()
-                .iter()
-                .any(|x| x.key() == Some(hactl_core::TAG_STACK) && x.value() == Some(ctx.stack.as_str()));
+            let owned = super::owned_by(&ctx.stack, t.tags());
             for r in t.routes() {
                 // The local route and routes AWS manages (endpoints, propagation) are not ours.
                 let Some(dest) = r.destination_cidr_block() else { continue };

@@ -1,6 +1,6 @@
 //! `ec2.route_table`: a route table (routes and associations are their own kinds).
 
-use super::{ownership, route_tables, sync_tags, tag_spec, tags_value, target_ids};
+use super::{ownership, route_tables, tag_spec, tags_value, target_ids, update_tags_only};
 use crate::error::{aws_error, ignore_not_found, retry_not_found};
 use crate::util::req_str;
 use async_trait::async_trait;
@@ -59,10 +59,7 @@ impl Provider for RouteTable {
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        if let Some(c) = req.changes.iter().find(|c| c.name == "tags") {
-            sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?;
-        }
-        Ok(Applied { id: req.id.to_string(), outputs: Default::default() })
+        update_tags_only(&self.0, &req).await
     }
 
     async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {

@@ -2,7 +2,7 @@
 //! groups that refer to each other never form a cycle. Deleting while network interfaces
 //! of a deleted load balancer linger answers DependencyViolation, retried by the engine.
 
-use super::{ownership, security_groups, sync_tags, tag_spec, tags_value, target_ids};
+use super::{ownership, security_groups, tag_spec, tags_value, target_ids, update_tags_only};
 use crate::error::{aws_error, ignore_not_found, retry_not_found};
 use crate::util::req_str;
 use async_trait::async_trait;
@@ -71,10 +71,7 @@ impl Provider for SecurityGroup {
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        if let Some(c) = req.changes.iter().find(|c| c.name == "tags") {
-            sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?;
-        }
-        Ok(Applied { id: req.id.to_string(), outputs: Default::default() })
+        update_tags_only(&self.0, &req).await
     }
 
     async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
