@@ -14,8 +14,25 @@ pub mod vpc;
 pub mod vpc_endpoint;
 
 use crate::error::aws_error;
+
+/// Every item of a paginated EC2 describe call with one filter:
+/// `describe_all!(client, describe_vpcs, filters, filter, "DescribeVpcs")`.
+macro_rules! describe_all {
+    ($client:expr, $op:ident, $filter:ident, $f:expr, $name:literal) => {
+        $client
+            .$op()
+            .$filter($f)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| crate::error::aws_error($name, e))
+    };
+}
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use aws_sdk_ec2::Client;
+pub(crate) use describe_all;
 use hactl_core::{Address, Props, Value, TAG_ADDRESS, TAG_STACK};
 use hactl_engine::{Ctx, ProviderError, ReadTarget};
 use std::collections::{BTreeMap, BTreeSet};
@@ -170,17 +187,7 @@ pub(crate) async fn route_tables(
         "route-table-id",
         wanted,
         |t: &aws_sdk_ec2::types::RouteTable| t.route_table_id(),
-        |f| async move {
-            client
-                .describe_route_tables()
-                .filters(f)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| aws_error("DescribeRouteTables", e))
-        },
+        |f| async move { describe_all!(client, describe_route_tables, filters, f, "DescribeRouteTables") },
     )
     .await
 }
@@ -196,17 +203,7 @@ pub(crate) async fn security_groups(
         "group-id",
         wanted,
         |g: &aws_sdk_ec2::types::SecurityGroup| g.group_id(),
-        |f| async move {
-            client
-                .describe_security_groups()
-                .filters(f)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| aws_error("DescribeSecurityGroups", e))
-        },
+        |f| async move { describe_all!(client, describe_security_groups, filters, f, "DescribeSecurityGroups") },
     )
     .await
 }
@@ -223,15 +220,7 @@ pub(crate) async fn internet_gateways(
         wanted,
         |g: &aws_sdk_ec2::types::InternetGateway| g.internet_gateway_id(),
         |f| async move {
-            client
-                .describe_internet_gateways()
-                .filters(f)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| aws_error("DescribeInternetGateways", e))
+            describe_all!(client, describe_internet_gateways, filters, f, "DescribeInternetGateways")
         },
     )
     .await

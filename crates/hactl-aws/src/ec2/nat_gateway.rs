@@ -2,7 +2,7 @@
 //! uses a client token (stack + address + properties) and waits until `available`;
 //! delete waits until `deleted`, so the Elastic IP can be released after it.
 
-use super::{ownership, tag_spec, tagged_or_ids, tags_value, target_ids, update_tags_only};
+use super::{describe_all, ownership, tag_spec, tagged_or_ids, tags_value, target_ids, update_tags_only};
 use crate::error::{aws_error, retry_not_found};
 use crate::util::{client_token, req_str};
 use async_trait::async_trait;
@@ -57,16 +57,7 @@ impl Provider for NatGateway {
             "nat-gateway-id",
             &target_ids(targets),
             |n: &aws_sdk_ec2::types::NatGateway| n.nat_gateway_id(),
-            |f| async move {
-                c.describe_nat_gateways()
-                    .filter(f)
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-                    .await
-                    .map_err(|e| aws_error("DescribeNatGateways", e))
-            },
+            |f| async move { describe_all!(c, describe_nat_gateways, filter, f, "DescribeNatGateways") },
         )
         .await?;
         Ok(nats

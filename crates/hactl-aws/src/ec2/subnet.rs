@@ -2,8 +2,8 @@
 //! (`route_table_id`: a subnet has exactly one, so it is managed here, in place).
 
 use super::{
-    output, ownership, route_tables, sync_tags, tag_spec, tagged_or_ids, tags_value, target_ids,
-    target_prop_values,
+    describe_all, output, ownership, route_tables, sync_tags, tag_spec, tagged_or_ids, tags_value,
+    target_ids, target_prop_values,
 };
 use crate::error::{aws_error, ignore_not_found, retry_not_found};
 use crate::util::{opt_bool, opt_str, req_str};
@@ -111,16 +111,7 @@ impl Provider for Subnet {
             "subnet-id",
             &target_ids(targets),
             |s: &aws_sdk_ec2::types::Subnet| s.subnet_id(),
-            |f| async move {
-                c.describe_subnets()
-                    .filters(f)
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-                    .await
-                    .map_err(|e| aws_error("DescribeSubnets", e))
-            },
+            |f| async move { describe_all!(c, describe_subnets, filters, f, "DescribeSubnets") },
         )
         .await?;
         // Associations come from the route tables (one shared call for the refresh).

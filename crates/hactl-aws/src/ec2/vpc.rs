@@ -1,6 +1,6 @@
 //! `ec2.vpc`: the VPC, with DNS support and DNS hostnames.
 
-use super::{ownership, sync_tags, tag_spec, tagged_or_ids, tags_value, target_ids};
+use super::{describe_all, ownership, sync_tags, tag_spec, tagged_or_ids, tags_value, target_ids};
 use crate::error::{aws_error, ignore_not_found, retry_not_found};
 use crate::util::{opt_bool, req_str};
 use async_trait::async_trait;
@@ -82,16 +82,7 @@ impl Provider for Vpc {
             "vpc-id",
             &target_ids(targets),
             |v: &aws_sdk_ec2::types::Vpc| v.vpc_id(),
-            |f| async move {
-                c.describe_vpcs()
-                    .filters(f)
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-                    .await
-                    .map_err(|e| aws_error("DescribeVpcs", e))
-            },
+            |f| async move { describe_all!(c, describe_vpcs, filters, f, "DescribeVpcs") },
         )
         .await?;
         let mut out = Vec::new();

@@ -2,7 +2,7 @@
 //! (in subnets, with security groups). Create uses a client token and waits until the
 //! endpoint is available; delete waits until it is gone.
 
-use super::{ownership, sync_tags, tag_spec, tagged_or_ids, tags_value, target_ids};
+use super::{describe_all, ownership, sync_tags, tag_spec, tagged_or_ids, tags_value, target_ids};
 use crate::error::{aws_error, retry_not_found};
 use crate::util::{client_token, opt_bool, req_str, str_list};
 use async_trait::async_trait;
@@ -74,16 +74,7 @@ impl Provider for VpcEndpoint {
             "vpc-endpoint-id",
             &target_ids(targets),
             |e: &aws_sdk_ec2::types::VpcEndpoint| e.vpc_endpoint_id(),
-            |f| async move {
-                c.describe_vpc_endpoints()
-                    .filters(f)
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-                    .await
-                    .map_err(|e| aws_error("DescribeVpcEndpoints", e))
-            },
+            |f| async move { describe_all!(c, describe_vpc_endpoints, filters, f, "DescribeVpcEndpoints") },
         )
         .await?;
         Ok(eps
