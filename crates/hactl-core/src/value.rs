@@ -262,14 +262,16 @@ impl fmt::Display for Value {
                 f.write_str("]")
             }
             Value::Map(m) => {
+                // Null entries (an absent optional field) are left out of the rendering.
+                let shown: Vec<_> = m.iter().filter(|(_, v)| **v != Value::Null).collect();
                 f.write_str("{")?;
-                for (i, (k, v)) in m.iter().enumerate() {
+                for (i, (k, v)) in shown.iter().enumerate() {
                     if i > 0 {
                         f.write_str(",")?;
                     }
                     write!(f, " {k} = {v}")?;
                 }
-                f.write_str(if m.is_empty() { "}" } else { " }" })
+                f.write_str(if shown.is_empty() { "}" } else { " }" })
             }
             Value::Ref(r) => write!(f, "${{{r}}}"),
             Value::Unknown => f.write_str("(known after apply)"),

@@ -193,7 +193,8 @@ fn load_config(path: &Path) -> Result<(hactl_config::StackConfig, DesiredGraph)>
         Ok(c) => c,
         Err(errors) => {
             eprint!("{errors}");
-            bail!("{} has {} error(s); nothing was changed", path.display(), errors.len());
+            let n = errors.len();
+            bail!("{} has {n} error{}; nothing was changed", path.display(), if n == 1 { "" } else { "s" });
         }
     };
     let desired =
@@ -338,7 +339,7 @@ fn write_private(path: &Path, body: &[u8]) -> std::io::Result<()> {
 fn confirm(question: &str) -> Result<bool> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() && std::env::var_os("HACTL_ASSUME_TTY").is_none() {
-        bail!("{question} needs an answer, but standard input is not a terminal: pass --auto-approve");
+        bail!("confirmation needed, but standard input is not a terminal; pass --auto-approve to proceed without it");
     }
     eprint!("{question} [y/N] ");
     std::io::stderr().flush()?;
@@ -350,13 +351,18 @@ fn confirm(question: &str) -> Result<bool> {
 fn summarize(st: &Style, report: &ApplyReport, verb: &str) -> Exit {
     use hactl_core::exec::Phase;
     let count = |p: Phase| report.succeeded.iter().filter(|(_, ph)| *ph == p).count();
-    let done = format!(
-        "{} created, {} updated, {} deleted, {} recorded",
-        count(Phase::Create),
-        count(Phase::Update),
-        count(Phase::Delete),
-        count(Phase::Record)
-    );
+    // Only what happened; "recorded" = adopted into or forgotten from state, no AWS call.
+    let parts: Vec<String> = [
+        (Phase::Create, "created"),
+        (Phase::Update, "updated"),
+        (Phase::Delete, "deleted"),
+        (Phase::Record, "recorded in state"),
+    ]
+    .iter()
+    .filter(|(p, _)| count(*p) > 0)
+    .map(|(p, w)| format!("{} {w}", count(*p)))
+    .collect();
+    let done = if parts.is_empty() { "nothing done".to_string() } else { parts.join(", ") };
     let secs = report.elapsed.as_secs_f64();
     if report.ok() {
         eprintln!(

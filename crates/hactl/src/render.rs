@@ -114,8 +114,12 @@ fn change_block(st: &Style, c: &PropChange, out: &mut String) {
 pub fn plan_text(st: &Style, plan: &Plan, region: &str) -> String {
     let mut out = String::new();
     if !plan.has_changes() {
+        let what = match plan.mode {
+            PlanMode::Destroy => "Nothing to destroy: stack {} ({region}) has no resources.",
+            PlanMode::Apply => "No changes. Stack {} ({region}) matches the configuration.",
+        };
         let _ =
-            writeln!(out, "No changes. Stack {} ({region}) matches the configuration.", st.bold(&plan.stack));
+            writeln!(out, "{}", what.replacen("{}", &st.bold(&plan.stack), 1).replace("{region}", region));
         unmanaged_text(st, &plan.unmanaged, &mut out);
         return out;
     }
@@ -227,7 +231,10 @@ pub fn drift_text(st: &Style, r: &DriftReport) -> String {
         );
     }
     unmanaged_text(st, &r.unmanaged, &mut out);
-    let _ = writeln!(out, "\n{}", st.dim("Lines read: hactl applied → live now is shown as `+` added outside hactl, `-` removed outside hactl."));
+    let legend =
+        "Read `a → b` as applied by hactl → live in AWS; `+` exists only in AWS (added outside hactl), \
+                  `-` was applied by hactl and is gone.";
+    let _ = writeln!(out, "\n{}", st.dim(legend));
     out
 }
 

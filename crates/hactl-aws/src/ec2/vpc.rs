@@ -103,7 +103,7 @@ impl Provider for Vpc {
         Ok(out)
     }
 
-    async fn create(&self, ctx: &Ctx, _address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+    async fn create(&self, _ctx: &Ctx, _address: &Address, props: &Props) -> Result<Applied, ProviderError> {
         let out = self
             .0
             .create_vpc()
@@ -117,7 +117,6 @@ impl Provider for Vpc {
             .and_then(|v: &aws_sdk_ec2::types::Vpc| v.vpc_id())
             .ok_or_else(|| ProviderError::fatal("CreateVpc returned no id"))?
             .to_string();
-        ctx.progress(format!("created {id}"));
         self.set_dns(&id, opt_bool(props, "enable_dns_support"), opt_bool(props, "enable_dns_hostnames"))
             .await?;
         Ok(Applied { id, outputs: Default::default() })
