@@ -125,7 +125,11 @@ pub fn plan_text(st: &Style, plan: &Plan, region: &str) -> String {
     }
     let verb = if plan.mode == PlanMode::Destroy { "destroy" } else { "change" };
     let _ = writeln!(out, "hactl will {verb} stack {} ({region}):\n", st.bold(&plan.stack));
-    for a in &plan.actions {
+    // Listed by address, so a long plan is easy to scan (the execution order comes from
+    // the dependency graph, not from this list).
+    let mut listed: Vec<_> = plan.actions.iter().collect();
+    listed.sort_by(|x, y| x.address.cmp(&y.address).then(x.kind.cmp(&y.kind)));
+    for a in listed {
         let id = a.id.as_deref().map(|i| format!(" {}", st.dim(i))).unwrap_or_default();
         let reason =
             a.reason.as_deref().map(|r| format!("  {}", st.dim(&format!("# {r}")))).unwrap_or_default();
