@@ -162,3 +162,43 @@ async fn a_second_writer_is_refused_with_the_holder_named_and_force_unlock_relea
     assert!(!lock.exists());
     s.ok(&["destroy", "--auto-approve"], 0);
 }
+
+#[tokio::test]
+async fn a_failed_action_skips_its_dependents_while_independent_branches_finish() {
+    let s = Stack::new("fail");
+    let c = ec2().await;
+    // The AZ-a private route table fails: its subnets, its route and the S3 endpoint
+    // (which names every table) cannot run; AZ b, the groups and the NATs can.
+    let r = s
+        .command(&["apply", "--auto-approve"])
+        .env("HACTL_FAULT", "fail:route_table.private.us-east-1a")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Apply failed"), "{stderr}");
+    assert!(stderr.contains("failed route_table.private.us-east-1a: injected fault"), "{stderr}");
+    let skipped_line = stderr.lines().find(|l| l.trim_start().starts_with("skipped")).expect("a skipped line");
+    for dep in ["subnet.app.us-east-1a", "subnet.data.us-east-1a", "route.private.us-east-1a.default", "vpce.s3"] {
+        assert!(skipped_line.contains(dep), "{dep} not skipped: {skipped_line}");
+    }
+    assert!(!skipped_line.contains("us-east-1b"), "AZ b is independent: {skipped_line}");
+
+    // State holds every success, and only successes.
+    let state = s.state();
+    let res = state["resources"].as_object().unwrap();
+    for done in ["subnet.app.us-east-1b", "route.private.us-east-1b.default", "sg_rules.db", "nat.us-east-1a"] {
+        assert!(res.contains_key(done), "{done} missing from state");
+    }
+    for not in ["route_table.private.us-east-1a", "subnet.app.us-east-1a", "vpce.s3"] {
+        assert!(!res.contains_key(not), "{not} in state");
+    }
+    let n = counts(&c, &s).await;
+    assert_eq!((n.subnets, n.route_tables, n.endpoints), (4, 2, 0), "{n:?}");
+
+    // Without the fault the next apply finishes the rest.
+    let r = s.ok(&["apply", "--auto-approve"], 0);
+    assert!(r.stderr.contains("Apply complete: 5 created"), "{}", r.stderr);
+    assert_eq!(counts(&c, &s).await, full_counts());
+    s.ok(&["destroy", "--auto-approve"], 0);
+}

@@ -35,6 +35,10 @@ impl CancelFlag {
 /// window a crash test aims at. Fault injection only; `None` in normal runs.
 pub type BeforeJournal = Arc<dyn Fn(&Address, Phase) + Send + Sync>;
 
+/// Called before each attempt of a step's AWS calls; an `Err` fails the step with that
+/// message, as a provider error would. Fault injection only; `None` in normal runs.
+pub type BeforeCall = Arc<dyn Fn(&Address, Phase) -> Result<(), String> + Send + Sync>;
+
 #[derive(Clone)]
 pub struct ApplyOptions {
     pub parallelism: usize,
@@ -42,6 +46,7 @@ pub struct ApplyOptions {
     pub retry_timeout: Duration,
     pub cancel: CancelFlag,
     pub before_journal: Option<BeforeJournal>,
+    pub before_call: Option<BeforeCall>,
 }
 
 impl Default for ApplyOptions {
@@ -51,6 +56,7 @@ impl Default for ApplyOptions {
             retry_timeout: Duration::from_secs(300),
             cancel: CancelFlag::default(),
             before_journal: None,
+            before_call: None,
         }
     }
 }
@@ -185,10 +191,16 @@ pub async fn apply(
             sctx.phase = Some(step.phase);
             let retry_timeout = opts.retry_timeout;
             let cancel = opts.cancel.clone();
+            let before_call = opts.before_call.clone();
             ctx.events().emit(Event::StepStarted { address: action.address.clone(), phase: step.phase });
             let handle = running.spawn(async move {
-                let r =
-                    run_step(provider.as_ref(), &sctx, &shared, &action, step, retry_timeout, &cancel).await;
+                let r = match before_call.as_ref().map(|hook| hook(&action.address, step.phase)) {
+                    Some(Err(msg)) => Err(ProviderError::fatal(format!("injected fault: {msg}"))),
+                    _ => {
+                        run_step(provider.as_ref(), &sctx, &shared, &action, step, retry_timeout, &cancel)
+                            .await
+                    }
+                };
                 (n, r)
             });
             task_nodes.insert(handle.id(), n);

@@ -10,7 +10,9 @@ mod planner;
 mod provider;
 mod refresh;
 
-pub use apply::{apply, check_plan, ApplyOptions, ApplyReport, BeforeJournal, CancelFlag, StepFailure};
+pub use apply::{
+    apply, check_plan, ApplyOptions, ApplyReport, BeforeCall, BeforeJournal, CancelFlag, StepFailure,
+};
 pub use drift::{drift_report, DriftChange, DriftReport, DriftedResource, GoneResource};
 pub use events::{Event, EventSink, NullSink};
 pub use planner::make_plan;

@@ -271,7 +271,8 @@ impl Session {
             parallelism: run.parallelism,
             retry_timeout: Duration::from_secs(run.retry_timeout),
             cancel,
-            before_journal: fault_injection()?,
+            before_journal: fault_before_journal()?,
+            before_call: fault_before_call()?,
         };
         Ok(apply(&self.registry, &self.ctx, plan, &self.store, state, &opts).await?)
     }
@@ -303,11 +304,36 @@ fn spawn_signal_handler(cancel: CancelFlag) {
     });
 }
 
-/// `HACTL_FAULT` (crash tests only): `delay-ms:N` sleeps N ms after each action's AWS
-/// calls and before it is journaled; `crash-before-journal:ADDRESS` aborts the process
-/// at that point for ADDRESS, like a kill -9 between create and journal.
-fn fault_injection() -> Result<Option<hactl_engine::BeforeJournal>> {
-    let Ok(spec) = std::env::var("HACTL_FAULT") else { return Ok(None) };
+/// `HACTL_FAULT` (crash and failure tests only):
+/// - `delay-ms:N` sleeps N ms after each action's AWS calls, before it is journaled;
+/// - `crash-before-journal:ADDRESS` aborts the process there for ADDRESS, like a kill -9
+///   between create and journal;
+/// - `fail:ADDRESS` fails ADDRESS's action before any AWS call, as an AWS error would.
+fn fault_spec() -> Option<String> {
+    std::env::var("HACTL_FAULT").ok()
+}
+
+fn fault_before_call() -> Result<Option<hactl_engine::BeforeCall>> {
+    let Some(target) = fault_spec().and_then(|s| s.strip_prefix("fail:").map(str::to_string)) else {
+        return Ok(None);
+    };
+    let target = Address::parse(&target)?;
+    Ok(Some(Arc::new(
+        move |a: &Address, _| {
+            if *a == target {
+                Err(format!("HACTL_FAULT fails {a}"))
+            } else {
+                Ok(())
+            }
+        },
+    )))
+}
+
+fn fault_before_journal() -> Result<Option<hactl_engine::BeforeJournal>> {
+    let Some(spec) = fault_spec() else { return Ok(None) };
+    if spec.starts_with("fail:") {
+        return Ok(None);
+    }
     if let Some(ms) = spec.strip_prefix("delay-ms:") {
         let ms: u64 = ms.parse().with_context(|| format!("HACTL_FAULT={spec}: delay must be a number"))?;
         return Ok(Some(Arc::new(move |_: &Address, _| std::thread::sleep(Duration::from_millis(ms)))));
@@ -321,7 +347,7 @@ fn fault_injection() -> Result<Option<hactl_engine::BeforeJournal>> {
             }
         })));
     }
-    bail!("HACTL_FAULT={spec}: expected delay-ms:N or crash-before-journal:ADDRESS")
+    bail!("HACTL_FAULT={spec}: expected delay-ms:N, crash-before-journal:ADDRESS or fail:ADDRESS")
 }
 
 /// Writes a file readable by its owner only.
