@@ -178,8 +178,11 @@ async fn a_failed_action_skips_its_dependents_while_independent_branches_finish(
     assert_eq!(r.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("Apply failed"), "{stderr}");
     assert!(stderr.contains("failed route_table.private.us-east-1a: injected fault"), "{stderr}");
-    let skipped_line = stderr.lines().find(|l| l.trim_start().starts_with("skipped")).expect("a skipped line");
-    for dep in ["subnet.app.us-east-1a", "subnet.data.us-east-1a", "route.private.us-east-1a.default", "vpce.s3"] {
+    let skipped_line =
+        stderr.lines().find(|l| l.trim_start().starts_with("skipped")).expect("a skipped line");
+    for dep in
+        ["subnet.app.us-east-1a", "subnet.data.us-east-1a", "route.private.us-east-1a.default", "vpce.s3"]
+    {
         assert!(skipped_line.contains(dep), "{dep} not skipped: {skipped_line}");
     }
     assert!(!skipped_line.contains("us-east-1b"), "AZ b is independent: {skipped_line}");
@@ -187,7 +190,8 @@ async fn a_failed_action_skips_its_dependents_while_independent_branches_finish(
     // State holds every success, and only successes.
     let state = s.state();
     let res = state["resources"].as_object().unwrap();
-    for done in ["subnet.app.us-east-1b", "route.private.us-east-1b.default", "sg_rules.db", "nat.us-east-1a"] {
+    for done in ["subnet.app.us-east-1b", "route.private.us-east-1b.default", "sg_rules.db", "nat.us-east-1a"]
+    {
         assert!(res.contains_key(done), "{done} missing from state");
     }
     for not in ["route_table.private.us-east-1a", "subnet.app.us-east-1a", "vpce.s3"] {
