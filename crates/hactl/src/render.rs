@@ -216,9 +216,8 @@ pub fn drift_text(st: &Style, r: &DriftReport) -> String {
             st.dim(&c.id)
         );
         for ch in &c.changes {
-            for l in
-                change_lines(st, &ch.property, &ch.actual_as_before(), &ch.expected_as_after(), false, "")
-            {
+            // Before → after reads as applied by hactl → live in AWS.
+            for l in change_lines(st, &ch.property, &ch.expected, &ch.actual, false, "") {
                 let _ = writeln!(out, "        {l}");
             }
         }
@@ -240,21 +239,6 @@ pub fn drift_text(st: &Style, r: &DriftReport) -> String {
                   `-` was applied by hactl and is gone.";
     let _ = writeln!(out, "\n{}", st.dim(legend));
     out
-}
-
-/// Drift direction for rendering: what hactl applied is "before", live is "after".
-trait DriftDir {
-    fn actual_as_before(&self) -> Option<Value>;
-    fn expected_as_after(&self) -> Option<Value>;
-}
-
-impl DriftDir for hactl_engine::DriftChange {
-    fn actual_as_before(&self) -> Option<Value> {
-        self.expected.clone()
-    }
-    fn expected_as_after(&self) -> Option<Value> {
-        self.actual.clone()
-    }
 }
 
 /// Renders engine events on stderr.
