@@ -17,4 +17,7 @@ cleanup() { if [[ $started == 1 ]]; then bash scripts/emulator.sh stop || true; 
 trap cleanup EXIT
 eval "$(bash scripts/emulator.sh env)"
 
+# The end-to-end tests (package hactl-tests) drive the hactl binary, which cargo does not
+# build for another package's tests: build it first.
+cargo build -p hactl
 cargo test --workspace "$@"
