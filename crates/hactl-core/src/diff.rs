@@ -23,6 +23,9 @@ pub fn diff_props(schema: &KindSchema, desired: &Props, other: &Props) -> Vec<Pr
     let mut changes = Vec::new();
     for (name, want) in desired {
         let prop = schema.prop(name);
+        if prop.is_some_and(|p| p.update == UpdateMode::CreateOnly) {
+            continue;
+        }
         let set = prop.is_some_and(|p| p.set);
         let have = other.get(name);
         let equal = match have {
@@ -58,8 +61,16 @@ mod tests {
             PropSchema::in_place("tags"),
             PropSchema::in_place("ids").as_set(),
             PropSchema::in_place("password").sensitive(),
+            PropSchema::create_only("desired_count"),
         ],
     };
+
+    #[test]
+    fn create_only_properties_are_never_compared() {
+        let live = props(&[("desired_count", Value::Int(5))]);
+        let want = props(&[("desired_count", Value::Int(2))]);
+        assert!(diff_props(&SCHEMA, &want, &live).is_empty());
+    }
 
     fn props(pairs: &[(&str, Value)]) -> Props {
         pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()

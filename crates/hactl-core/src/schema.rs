@@ -7,6 +7,10 @@ pub enum UpdateMode {
     InPlace,
     /// The object must be deleted and created again.
     Replace,
+    /// Set when the object is created, then owned by something else (an ECS service's task
+    /// count under auto scaling, an ASG's desired capacity under a capacity provider):
+    /// never compared, so never reported as drift.
+    CreateOnly,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -25,6 +29,9 @@ impl PropSchema {
     }
     pub const fn replace(name: &'static str) -> Self {
         PropSchema { name, update: UpdateMode::Replace, set: false, sensitive: false }
+    }
+    pub const fn create_only(name: &'static str) -> Self {
+        PropSchema { name, update: UpdateMode::CreateOnly, set: false, sensitive: false }
     }
     pub const fn as_set(mut self) -> Self {
         self.set = true;

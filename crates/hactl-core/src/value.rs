@@ -36,10 +36,15 @@ pub enum Value {
     Null,
     Bool(bool),
     Int(i64),
+    /// A number with a fraction (target-tracking targets, thresholds).
+    Float(f64),
     Str(String),
     List(Vec<Value>),
     Map(BTreeMap<String, Value>),
     Ref(Ref),
+    /// Strings and references joined into one string once every part is known
+    /// (`"http://" + alb.internal#dns_name + ":3000"`). Serialised as `{"$concat": [...]}`.
+    Concat(Vec<Value>),
     Unknown,
 }
 
@@ -111,7 +116,7 @@ impl Value {
     pub fn has_unknown(&self) -> bool {
         match self {
             Value::Unknown => true,
-            Value::List(l) => l.iter().any(Value::has_unknown),
+            Value::List(l) | Value::Concat(l) => l.iter().any(Value::has_unknown),
             Value::Map(m) => m.values().any(Value::has_unknown),
             _ => false,
         }
@@ -123,7 +128,7 @@ impl Value {
             Value::Ref(r) => {
                 out.insert(r.clone());
             }
-            Value::List(l) => l.iter().for_each(|v| v.refs(out)),
+            Value::List(l) | Value::Concat(l) => l.iter().for_each(|v| v.refs(out)),
             Value::Map(m) => m.values().for_each(|v| v.refs(out)),
             _ => {}
         }
@@ -136,7 +141,34 @@ impl Value {
             Value::Ref(r) => lookup(r).unwrap_or(Value::Unknown),
             Value::List(l) => Value::List(l.iter().map(|v| v.resolve(lookup)).collect()),
             Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.resolve(lookup))).collect()),
+            Value::Concat(parts) => {
+                let parts: Vec<Value> = parts.iter().map(|v| v.resolve(lookup)).collect();
+                let mut out = String::new();
+                for p in &parts {
+                    match p {
+                        Value::Str(s) => out.push_str(s),
+                        Value::Int(i) => out.push_str(&i.to_string()),
+                        Value::Float(f) => out.push_str(&f.to_string()),
+                        Value::Bool(b) => out.push_str(&b.to_string()),
+                        _ => return Value::Unknown,
+                    }
+                }
+                Value::Str(out)
+            }
             other => other.clone(),
+        }
+    }
+
+    /// Joins parts into one string value (see [`Value::Concat`]).
+    pub fn concat<I: IntoIterator<Item = V>, V: Into<Value>>(parts: I) -> Value {
+        Value::Concat(parts.into_iter().map(Into::into).collect())
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Float(f) => Some(*f),
+            Value::Int(i) => Some(*i as f64),
+            _ => None,
         }
     }
 
@@ -161,10 +193,14 @@ impl Value {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
             Value::Str(s) => J::String(s.clone()),
             Value::List(l) => J::Array(l.iter().map(Value::to_json).collect()),
             Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
             Value::Ref(r) => serde_json::json!({ "$ref": r.to_string() }),
+            Value::Concat(parts) => {
+                serde_json::json!({ "$concat": J::Array(parts.iter().map(Value::to_json).collect()) })
+            }
             Value::Unknown => serde_json::json!({ "$unknown": true }),
         }
     }
@@ -174,9 +210,10 @@ impl Value {
         match j {
             J::Null => Value::Null,
             J::Bool(b) => Value::Bool(*b),
-            J::Number(n) => match n.as_i64() {
-                Some(i) => Value::Int(i),
-                None => Value::Str(n.to_string()),
+            J::Number(n) => match (n.as_i64(), n.as_f64()) {
+                (Some(i), _) => Value::Int(i),
+                (None, Some(f)) => Value::Float(f),
+                _ => Value::Str(n.to_string()),
             },
             J::String(s) => Value::Str(s.clone()),
             J::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
@@ -188,6 +225,9 @@ impl Value {
                                 return Value::Ref(Ref { address, output: output.to_string() });
                             }
                         }
+                    }
+                    if let Some(J::Array(parts)) = o.get("$concat") {
+                        return Value::Concat(parts.iter().map(Value::from_json).collect());
                     }
                     if o.get("$unknown") == Some(&J::Bool(true)) {
                         return Value::Unknown;
@@ -237,6 +277,11 @@ impl From<i32> for Value {
         Value::Int(i64::from(i))
     }
 }
+impl From<f64> for Value {
+    fn from(x: f64) -> Self {
+        Value::Float(x)
+    }
+}
 impl From<Ref> for Value {
     fn from(r: Ref) -> Self {
         Value::Ref(r)
@@ -250,6 +295,7 @@ impl fmt::Display for Value {
             Value::Null => f.write_str("null"),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{x:?}"),
             Value::Str(s) => write!(f, "{s:?}"),
             Value::List(l) => {
                 f.write_str("[")?;
@@ -274,6 +320,16 @@ impl fmt::Display for Value {
                 f.write_str(if shown.is_empty() { "}" } else { " }" })
             }
             Value::Ref(r) => write!(f, "${{{r}}}"),
+            Value::Concat(parts) => {
+                f.write_str("\"")?;
+                for p in parts {
+                    match p {
+                        Value::Str(s) => f.write_str(s)?,
+                        other => write!(f, "${{{other}}}")?,
+                    }
+                }
+                f.write_str("\"")
+            }
             Value::Unknown => f.write_str("(known after apply)"),
         }
     }
@@ -285,6 +341,28 @@ mod tests {
 
     fn addr(s: &str) -> Address {
         Address::parse(s).unwrap()
+    }
+
+    #[test]
+    fn concat_resolves_to_a_string_once_every_part_is_known() {
+        let r = Ref::new(&addr("alb.internal"), "dns_name");
+        let v = Value::concat([Value::str("http://"), Value::Ref(r.clone()), Value::str(":"), Value::Int(3000)]);
+        let mut refs = BTreeSet::new();
+        v.refs(&mut refs);
+        assert_eq!(refs.into_iter().collect::<Vec<_>>(), vec![r.clone()]);
+        assert_eq!(v.resolve(&|_| None), Value::Unknown);
+        assert_eq!(v.resolve(&|_| Some(Value::str("int.elb"))), Value::str("http://int.elb:3000"));
+        assert_eq!(v.to_string(), "\"http://${${alb.internal#dns_name}}:${3000}\"");
+        let back = Value::from_json(&v.to_json());
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn floats_round_trip_through_json() {
+        let v = Value::Float(70.5);
+        assert_eq!(Value::from_json(&v.to_json()), v);
+        assert_eq!(Value::from_json(&serde_json::json!(3)), Value::Int(3));
+        assert_eq!(v.as_f64(), Some(70.5));
     }
 
     #[test]

@@ -341,7 +341,12 @@ async fn converge_existing(
         action.desired.as_ref().ok_or_else(|| ProviderError::fatal("create without a desired spec"))?;
     let props = resolve(shared, &spec.props)?;
     let target =
-        crate::provider::ReadTarget { address: action.address.clone(), id: None, props: props.clone() };
+        crate::provider::ReadTarget {
+        address: action.address.clone(),
+        id: None,
+        props: props.clone(),
+        recorded: None,
+    };
     let found = provider.read(&ctx.with_fresh_cache(), std::slice::from_ref(&target)).await?;
     let Some(obj) = found.into_iter().find(|o| o.address.as_ref() == Some(&action.address)) else {
         return Ok(None);

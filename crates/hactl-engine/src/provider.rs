@@ -57,6 +57,10 @@ pub struct ReadTarget {
     /// spec, the recorded ones. Kinds without tags find their objects by natural key
     /// (e.g. route table + destination) from these.
     pub props: Props,
+    /// The properties state recorded for the object, if any. Kinds whose objects are
+    /// immutable (ECS task definition revisions) answer these for a recorded id that is
+    /// still live instead of describing it again.
+    pub recorded: Option<Props>,
 }
 
 /// A live object as a provider sees it.

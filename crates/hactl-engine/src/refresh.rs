@@ -137,6 +137,7 @@ pub async fn refresh(
                         }
                         None => t.recorded.clone().unwrap_or_default(),
                     },
+                    recorded: t.recorded.clone(),
                 })
                 .collect();
             let ctx = ctx.clone();
@@ -303,6 +304,7 @@ mod tests {
             address: Address::parse(a).unwrap(),
             id: id.map(str::to_string),
             props: Props::new(),
+            recorded: None,
         };
         let targets =
             vec![t("subnet.a.x", Some("s-1")), t("subnet.b.x", None), t("subnet.c.x", Some("s-gone"))];
