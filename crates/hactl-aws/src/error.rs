@@ -40,10 +40,14 @@ where
     err
 }
 
-/// True for "it does not exist" answers (`InvalidVpcID.NotFound`, `InvalidRoute.NotFound`, ...).
+/// True for "it does not exist" answers of every service: EC2 `InvalidVpcID.NotFound`,
+/// ELBv2 `LoadBalancerNotFound`, IAM `NoSuchEntity`, ECS `ClusterNotFoundException`,
+/// CloudWatch Logs / ACM / Secrets Manager `ResourceNotFoundException`, Application Auto
+/// Scaling `ObjectNotFoundException`, ...
 pub(crate) fn is_not_found(e: &ProviderError) -> bool {
     e.code.as_deref().is_some_and(|c| {
-        c.ends_with(".NotFound") || c.ends_with("NotFound") || c == "InvalidAllocationID.NotFound"
+        c.ends_with("NotFound") || c.ends_with("NotFoundException") || c.ends_with("NotFoundFault")
+            || c == "NoSuchEntity"
     })
 }
 

@@ -2,9 +2,16 @@
 //! service (`ec2/subnet.rs`, ...). Adding a kind = one new file + one line in
 //! [`registry`].
 
+pub mod acm;
+pub mod appautoscaling;
+pub mod autoscaling;
 mod counter;
 pub mod ec2;
+pub mod ecs;
+pub mod elbv2;
 mod error;
+pub mod iam;
+pub mod logs;
 mod util;
 
 pub use counter::ApiCounter;
@@ -62,5 +69,22 @@ pub fn registry(config: &SdkConfig, counter: &ApiCounter) -> Registry {
     r.register(Arc::new(ec2::security_group::SecurityGroup(ec2.clone())));
     r.register(Arc::new(ec2::security_group_rules::SecurityGroupRules(ec2.clone())));
     r.register(Arc::new(ec2::vpc_endpoint::VpcEndpoint(ec2)));
+    iam::register(&mut r, config, counter);
+    logs::register(&mut r, config, counter);
+    acm::register(&mut r, config, counter);
+    elbv2::register(&mut r, config, counter);
+    ecs::register(&mut r, config, counter);
+    autoscaling::register(&mut r, config, counter);
+    appautoscaling::register(&mut r, config, counter);
     r
+}
+
+/// An SDK client of any service built from `config`, every call counted by `counter`:
+/// `client!(aws_sdk_ecs, config, counter)`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! client {
+    ($sdk:ident, $config:expr, $counter:expr) => {
+        $sdk::Client::from_conf($sdk::config::Builder::from($config).interceptor($counter.clone()).build())
+    };
 }

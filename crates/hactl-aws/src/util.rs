@@ -47,3 +47,38 @@ pub(crate) fn match_target(
 ) -> Option<&Address> {
     targets.iter().find(|t| key(&t.props)).map(|t| &t.address)
 }
+
+/// The `tags` property as a plain map (every service's tag shape is built from this).
+pub(crate) fn tag_map(props: &Props) -> std::collections::BTreeMap<String, String> {
+    props.get("tags").map(Value::string_map).unwrap_or_default()
+}
+
+/// Live tags (any service), as the `tags` property; AWS-reserved `aws:` keys left out.
+pub(crate) fn tags_prop<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> Value {
+    Value::from_string_map(tags.into_iter().filter(|(k, _)| !k.starts_with("aws:")))
+}
+
+/// Ownership read from a tag map of any service: (carries this stack's `hactl:stack`
+/// tag, the address in its `hactl:address` tag).
+pub(crate) fn owner_of(
+    stack: &str,
+    tags: &std::collections::BTreeMap<String, String>,
+) -> (bool, Option<Address>) {
+    let owned = tags.get(hactl_core::TAG_STACK).map(String::as_str) == Some(stack);
+    let address =
+        if owned { tags.get(hactl_core::TAG_ADDRESS).and_then(|a| Address::parse(a).ok()) } else { None };
+    (owned, address)
+}
+
+/// The tag changes between two `tags` values: (keys to set with their values, keys to
+/// remove).
+pub(crate) fn tag_delta(
+    before: Option<&Value>,
+    after: Option<&Value>,
+) -> (std::collections::BTreeMap<String, String>, Vec<String>) {
+    let before = before.map(Value::string_map).unwrap_or_default();
+    let after = after.map(Value::string_map).unwrap_or_default();
+    let set = after.iter().filter(|(k, v)| before.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let removed = before.keys().filter(|k| !after.contains_key(*k)).cloned().collect();
+    (set, removed)
+}
