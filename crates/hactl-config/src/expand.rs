@@ -21,17 +21,56 @@ pub fn expand(cfg: &StackConfig) -> Result<DesiredGraph, ExpandError> {
     Ok(DesiredGraph::build(Expander { cfg, specs: Vec::new() }.run()?)?)
 }
 
-struct Expander<'a> {
-    cfg: &'a StackConfig,
-    specs: Vec<ResourceSpec>,
+pub(crate) struct Expander<'a> {
+    pub(crate) cfg: &'a StackConfig,
+    pub(crate) specs: Vec<ResourceSpec>,
 }
 
-fn addr(segments: &[&str]) -> Result<Address, ExpandError> {
+/// What the compute tier needs from the network tier.
+pub(crate) struct NetworkRefs {
+    pub vpc: Address,
+    pub igw_attachment: Address,
+    /// By (tier, AZ), in zone order within a tier.
+    pub subnets: BTreeMap<(&'static str, String), Address>,
+    pub groups: BTreeMap<Tier, Address>,
+    pub internal_alb_group: Option<Address>,
+    /// The private default routes (instances and tasks need them to reach ECS and images).
+    pub private_routes: Vec<Address>,
+}
+
+impl NetworkRefs {
+    pub fn subnet_ids(&self, cfg: &StackConfig, tier: &'static str) -> Value {
+        Value::List(cfg.network.zones.iter().map(|z| id(&self.subnets[&(tier, z.az.clone())])).collect())
+    }
+}
+
+pub(crate) fn addr(segments: &[&str]) -> Result<Address, ExpandError> {
     Ok(Address::from_segments(segments)?)
 }
 
-fn id(a: &Address) -> Value {
+pub(crate) fn id(a: &Address) -> Value {
     Value::Ref(Ref::new(a, "id"))
+}
+
+pub(crate) fn out(a: &Address, output: &str) -> Value {
+    Value::Ref(Ref::new(a, output))
+}
+
+/// A name of at most `max` characters: `full` itself, or its start and a short hash of the
+/// whole (stable, so the same config gives the same name).
+pub(crate) fn short_name(full: &str, max: usize) -> String {
+    if full.len() <= max {
+        return full.to_string();
+    }
+    // FNV-1a, 32 bits: stable across builds and platforms.
+    let mut h: u32 = 0x811c_9dc5;
+    for b in full.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    let keep = max.saturating_sub(7);
+    let head = full[..keep].trim_end_matches('-');
+    format!("{head}-{:06x}", h & 0x00ff_ffff)
 }
 
 fn rule(protocol: &str, from: i32, to: i32, source: Value, source_key: &str, description: &str) -> Value {
@@ -48,14 +87,14 @@ fn rule(protocol: &str, from: i32, to: i32, source: Value, source_key: &str, des
 }
 
 impl Expander<'_> {
-    fn name(&self, parts: &[&str]) -> String {
+    pub(crate) fn name(&self, parts: &[&str]) -> String {
         std::iter::once(self.cfg.stack.name.as_str())
             .chain(parts.iter().copied())
             .collect::<Vec<_>>()
             .join("-")
     }
 
-    fn tags(&self, address: &Address, name: &str) -> Value {
+    pub(crate) fn tags(&self, address: &Address, name: &str) -> Value {
         let mut t: BTreeMap<String, Value> =
             self.cfg.stack.tags.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect();
         t.insert("Name".into(), Value::str(name));
@@ -67,13 +106,13 @@ impl Expander<'_> {
         Value::Map(t)
     }
 
-    fn push(&mut self, spec: ResourceSpec) -> Address {
+    pub(crate) fn push(&mut self, spec: ResourceSpec) -> Address {
         let a = spec.address.clone();
         self.specs.push(spec);
         a
     }
 
-    fn tagged(&mut self, a: Address, kind: &str, name: &str) -> ResourceSpec {
+    pub(crate) fn tagged(&mut self, a: Address, kind: &str, name: &str) -> ResourceSpec {
         let tags = self.tags(&a, name);
         ResourceSpec::new(a, kind).prop("tags", tags)
     }
@@ -117,7 +156,7 @@ impl Expander<'_> {
         }
 
         // Subnets, per AZ and tier.
-        let mut subnets: BTreeMap<(&str, String), Address> = BTreeMap::new();
+        let mut subnets: BTreeMap<(&'static str, String), Address> = BTreeMap::new();
         for z in &net.zones {
             for (tier, cidr, public) in
                 [("public", z.public, true), ("app", z.app, false), ("data", z.data, false)]
@@ -171,8 +210,10 @@ impl Expander<'_> {
                 .prop("nat_gateway_id", Value::Null)
                 .after(&attach),
         );
+        let mut private_routes = Vec::new();
         for (az, rt) in &private_rts {
             if let Some(nat) = nats.get(az.as_str()).or_else(|| nats.values().next()) {
+                private_routes.push(addr(&["route", "private", az, "default"])?);
                 self.push(
                     ResourceSpec::new(addr(&["route", "private", az, "default"])?, "ec2.route")
                         .prop("route_table_id", id(rt))
@@ -198,6 +239,21 @@ impl Expander<'_> {
             self.push(spec);
             groups.insert(tier, a);
         }
+        // The internal load balancer's group: reachable only from the app tier.
+        let internal_ports = cfg.internal_ports();
+        let internal_alb_group = if internal_ports.is_empty() {
+            None
+        } else {
+            let a = addr(&["sg", "alb_internal"])?;
+            let group_name = self.name(&["alb-internal"]);
+            let spec = self
+                .tagged(a.clone(), "ec2.security_group", &group_name)
+                .prop("vpc_id", id(&vpc))
+                .prop("group_name", group_name.as_str())
+                .prop("description", format!("hactl {}: internal load balancer", cfg.stack.name));
+            self.push(spec);
+            Some(a)
+        };
         let all_egress = Value::List(vec![rule("-1", -1, -1, Value::str("0.0.0.0/0"), "cidr", "")]);
         let mut ingress: BTreeMap<Tier, Vec<Value>> = BTreeMap::new();
         for port in &cfg.security.alb_ports {
@@ -223,6 +279,28 @@ impl Expander<'_> {
                 "source_group_id",
                 &format!("service port {port} from the alb tier"),
             ));
+        }
+        let mut internal_ingress = Vec::new();
+        if let Some(internal) = &internal_alb_group {
+            for port in &internal_ports {
+                let p = i32::from(*port);
+                ingress.entry(Tier::App).or_default().push(rule(
+                    "tcp",
+                    p,
+                    p,
+                    id(internal),
+                    "source_group_id",
+                    &format!("service port {port} from the internal load balancer"),
+                ));
+                internal_ingress.push(rule(
+                    "tcp",
+                    p,
+                    p,
+                    id(&groups[&Tier::App]),
+                    "source_group_id",
+                    &format!("port {port} from the app tier"),
+                ));
+            }
         }
         let db = i32::from(cfg.db_port());
         ingress.entry(Tier::Db).or_default().push(rule(
@@ -252,6 +330,15 @@ impl Expander<'_> {
                 ResourceSpec::new(addr(&["sg_rules", tier.name()])?, "ec2.security_group_rules")
                     .prop("group_id", id(group))
                     .prop("ingress", Value::List(ingress.remove(tier).unwrap_or_default()))
+                    .prop("egress", all_egress.clone()),
+            );
+        }
+
+        if let Some(internal) = &internal_alb_group {
+            self.push(
+                ResourceSpec::new(addr(&["sg_rules", "alb_internal"])?, "ec2.security_group_rules")
+                    .prop("group_id", id(internal))
+                    .prop("ingress", Value::List(internal_ingress))
                     .prop("egress", all_egress.clone()),
             );
         }
@@ -309,6 +396,10 @@ impl Expander<'_> {
                 self.push(spec);
             }
         }
+
+        let refs =
+            NetworkRefs { vpc, igw_attachment: attach, subnets, groups, internal_alb_group, private_routes };
+        self.compute_tier(&refs)?;
         Ok(self.specs)
     }
 }

@@ -7,6 +7,7 @@
 mod de_error;
 mod error;
 pub mod expand;
+mod expand_compute;
 mod locate;
 pub mod model;
 mod net;

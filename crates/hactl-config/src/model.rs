@@ -10,6 +10,7 @@ pub struct StackConfig {
     pub network: NetworkConfig,
     pub security: SecurityConfig,
     pub compute: ComputeConfig,
+    pub load_balancer: LoadBalancerConfig,
     pub services: Vec<ServiceConfig>,
     pub database: Option<DatabaseConfig>,
     pub alarms: AlarmsConfig,
@@ -117,6 +118,39 @@ pub struct ComputeConfig {
     pub min_size: u32,
     pub max_size: u32,
     pub desired_capacity: u32,
+    /// CloudWatch Container Insights on the cluster.
+    pub container_insights: bool,
+    /// Seconds apply waits for an ECS service to become stable.
+    pub service_stable_timeout: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadBalancerConfig {
+    /// :80 redirects to :443 with a certificate; false: :80 forwards.
+    pub https: bool,
+    /// An ACM certificate; `None` = hactl imports a self-signed one for `domain`.
+    pub certificate_arn: Option<String>,
+    pub domain: String,
+    pub deletion_protection: bool,
+    pub idle_timeout: u32,
+    pub ssl_policy: String,
+}
+
+/// One IAM policy statement of a service's task role.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolicyStatement {
+    /// "Allow" or "Deny".
+    pub effect: String,
+    pub actions: Vec<String>,
+    pub resources: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct HealthCheckConfig {
+    pub interval: u32,
+    pub timeout: u32,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -143,6 +177,17 @@ pub struct ServiceConfig {
     pub depends_on: Vec<String>,
     pub autoscaling: Option<AutoscalingConfig>,
     pub log_retention_days: u32,
+    /// Target group health check timing.
+    pub health_check: HealthCheckConfig,
+    /// Seconds ECS ignores failing load balancer health checks of a new task.
+    pub health_check_grace_period: u32,
+    /// Seconds the target group drains a deregistered task.
+    pub deregistration_delay: u32,
+    /// The container health check command; `None` = probe the health check path with
+    /// wget or curl.
+    pub container_health_check: Option<Vec<String>>,
+    /// Extra statements for the service's task role.
+    pub task_role_statements: Vec<PolicyStatement>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,12 +235,21 @@ pub struct DriftConfig {
 }
 
 impl StackConfig {
-    /// The ports the app tier listens on (each service's port; 3000 when there is none).
+    /// The ports the app tier admits from the public load balancer: each public service's
+    /// port (3000 when there are no services at all).
     pub fn app_ports(&self) -> Vec<u16> {
-        let mut ports: Vec<u16> = self.services.iter().map(|s| s.port).collect();
-        if ports.is_empty() {
+        let mut ports: Vec<u16> = self.services.iter().filter(|s| s.public).map(|s| s.port).collect();
+        if self.services.is_empty() {
             ports.push(3000);
         }
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+
+    /// The ports of the internal services (behind the internal load balancer).
+    pub fn internal_ports(&self) -> Vec<u16> {
+        let mut ports: Vec<u16> = self.services.iter().filter(|s| !s.public).map(|s| s.port).collect();
         ports.sort_unstable();
         ports.dedup();
         ports

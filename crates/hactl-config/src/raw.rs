@@ -21,6 +21,7 @@ pub(crate) struct RawConfig {
     pub network: RawNetwork,
     pub security: Option<RawSecurity>,
     pub compute: Option<RawCompute>,
+    pub load_balancer: Option<RawLoadBalancer>,
     #[serde(default)]
     pub services: Vec<RawService>,
     pub database: Option<RawDatabase>,
@@ -88,6 +89,19 @@ pub(crate) struct RawCompute {
     pub min_size: Option<S<i64>>,
     pub max_size: Option<S<i64>>,
     pub desired_capacity: Option<S<i64>>,
+    pub container_insights: Option<S<bool>>,
+    pub service_stable_timeout: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLoadBalancer {
+    pub https: Option<S<bool>>,
+    pub certificate_arn: Option<S<String>>,
+    pub domain: Option<S<String>>,
+    pub deletion_protection: Option<S<bool>>,
+    pub idle_timeout: Option<S<i64>>,
+    pub ssl_policy: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,7 +118,24 @@ pub(crate) struct RawService {
     pub environment: Option<Map>,
     pub depends_on: Option<List<String>>,
     pub log_retention_days: Option<S<i64>>,
+    pub health_check_interval: Option<S<i64>>,
+    pub health_check_timeout: Option<S<i64>>,
+    pub healthy_threshold: Option<S<i64>>,
+    pub unhealthy_threshold: Option<S<i64>>,
+    pub health_check_grace_period: Option<S<i64>>,
+    pub deregistration_delay: Option<S<i64>>,
+    pub container_health_check: Option<List<String>>,
+    #[serde(default)]
+    pub task_role_statements: Vec<RawStatement>,
     pub autoscaling: Option<RawAutoscaling>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStatement {
+    pub effect: Option<S<String>>,
+    pub actions: List<String>,
+    pub resources: List<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -36,6 +36,7 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
     let compute = compute(raw.compute.as_ref(), c);
     let launch_type = compute.as_ref().map(|c| c.launch_type);
     let services = services(&raw.services, launch_type, c);
+    let load_balancer = load_balancer(raw.load_balancer.as_ref(), raw.stack.name.get_ref(), c);
     let database = raw.database.as_ref().map(|d| database(d, c));
     let alarms = alarms(raw.alarms.as_ref(), c);
     let drift = drift(raw.drift.as_ref(), c);
@@ -60,6 +61,7 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
         network: network?,
         security: security?,
         compute: compute?,
+        load_balancer: load_balancer?,
         services: services?,
         database: match database {
             Some(d) => Some(d?),
@@ -705,6 +707,8 @@ fn compute(s: Option<&RawCompute>, c: &mut Collector<'_>) -> Option<ComputeConfi
         min_size: None,
         max_size: None,
         desired_capacity: None,
+        container_insights: None,
+        service_stable_timeout: None,
     };
     let r = s.unwrap_or(&empty);
     let launch_type = match &r.launch_type {
@@ -750,10 +754,14 @@ fn compute(s: Option<&RawCompute>, c: &mut Collector<'_>) -> Option<ComputeConfi
         // All three defaulted never conflict, so some value is always written to point at.
         check_order(c, 0..0, &lo, Some(&mid), &hi);
     }
+    let stable_timeout =
+        c.opt_int(&r.service_stable_timeout, "compute.service_stable_timeout", 30, 7200, 900);
     if c.errors.len() != errors_before {
         return None;
     }
     Some(ComputeConfig {
+        container_insights: r.container_insights.as_ref().is_none_or(|v| *v.get_ref()),
+        service_stable_timeout: u32::try_from(stable_timeout?).ok()?,
         launch_type: launch_type?,
         instance_type,
         ami,
@@ -831,10 +839,161 @@ fn services(
         c.push(deps.span(), format!("services[{i}].depends_on"), msg, hint);
     }
 
+    // Routing: the public load balancer forwards to one service; internal services each get
+    // a listener on their own port of the internal load balancer.
+    // (Services with an invalid or duplicate name are already reported; they are left out.)
+    let unique = |i: usize| index.get(list[i].name.get_ref().as_str()) == Some(&i);
+    let public: Vec<usize> = (0..list.len())
+        .filter(|&i| unique(i) && list[i].public.as_ref().is_none_or(|v| *v.get_ref()))
+        .collect();
+    if let Some(&second) = public.get(1) {
+        let first = list[public[0]].name.get_ref();
+        let msg = format!(
+            "a second public service (\"{}\"; \"{first}\" is public already)",
+            list[second].name.get_ref()
+        );
+        let hint = format!(
+            "the public load balancer forwards to one service; put the others behind the internal one \
+             with `public = false` (the public service reaches them through <NAME>_URL), e.g. services[{second}].public = false"
+        );
+        c.push(list[second].name.span(), format!("services[{second}].public"), msg, hint);
+    }
+    let mut internal_ports: HashMap<i64, usize> = HashMap::new();
+    for (i, s) in list.iter().enumerate() {
+        if public.contains(&i) || !unique(i) || s.public.as_ref().is_none_or(|v| *v.get_ref()) {
+            continue;
+        }
+        let port = s.port.as_ref().map(|p| *p.get_ref()).unwrap_or(3000);
+        if let Some(&j) = internal_ports.get(&port) {
+            let at = s.port.as_ref().map(|p| p.span()).unwrap_or_else(|| s.name.span());
+            let msg = format!(
+                "internal services \"{}\" and \"{}\" both use port {port}",
+                list[j].name.get_ref(),
+                s.name.get_ref()
+            );
+            let hint = "each internal service gets a listener on its own port of the internal load balancer; give them distinct ports";
+            c.push(at, format!("services[{i}].port"), msg, hint);
+        } else {
+            internal_ports.insert(port, i);
+        }
+    }
+
     if c.errors.len() != errors_before {
         return None;
     }
     out.into_iter().collect()
+}
+
+/// A non-empty list of tokens of a task role statement.
+fn statement_list(
+    c: &mut Collector<'_>,
+    l: &List<String>,
+    sp: &str,
+    key: &str,
+    example: &str,
+) -> Vec<String> {
+    if l.get_ref().is_empty() {
+        c.push(
+            l.span(),
+            format!("{sp}.{key}"),
+            format!("{key} must not be empty"),
+            format!("e.g. [{example}]"),
+        );
+    }
+    let mut out = Vec::new();
+    for (k, v) in l.get_ref().iter().enumerate() {
+        if c.token(v, &format!("{sp}.{key}[{k}]"), example) {
+            out.push(v.get_ref().clone());
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// [load_balancer]
+
+fn load_balancer(
+    r: Option<&RawLoadBalancer>,
+    stack: &str,
+    c: &mut Collector<'_>,
+) -> Option<LoadBalancerConfig> {
+    let errors_before = c.errors.len();
+    let empty = RawLoadBalancer {
+        https: None,
+        certificate_arn: None,
+        domain: None,
+        deletion_protection: None,
+        idle_timeout: None,
+        ssl_policy: None,
+    };
+    let r = r.unwrap_or(&empty);
+    let https = r.https.as_ref().is_none_or(|v| *v.get_ref());
+    let mut certificate_arn = None;
+    if let Some(v) = &r.certificate_arn {
+        let s = v.get_ref();
+        let parts: Vec<&str> = s.split(':').collect();
+        if parts.len() < 6 || parts[0] != "arn" || parts[2] != "acm" || !parts[5].starts_with("certificate/")
+        {
+            let msg = format!("\"{s}\" is not an ACM certificate ARN");
+            let hint =
+                "e.g. \"arn:aws:acm:us-east-1:123456789012:certificate/0e1f...\"; leave it out to import a \
+                        self-signed certificate for `domain`";
+            c.push(v.span(), "load_balancer.certificate_arn", msg, hint);
+        } else if !https {
+            let hint = "remove certificate_arn, or set https = true";
+            c.push(
+                v.span(),
+                "load_balancer.certificate_arn",
+                "a certificate is only used with https = true",
+                hint,
+            );
+        } else {
+            certificate_arn = Some(s.clone());
+        }
+    }
+    let domain = match &r.domain {
+        None => format!("{stack}.example.com"),
+        Some(v) => {
+            let s = v.get_ref();
+            let label_ok = |l: &str| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            };
+            if s.len() <= 253 && s.contains('.') && s.split('.').all(label_ok) {
+                s.to_ascii_lowercase()
+            } else {
+                let msg = format!("\"{s}\" is not a domain name");
+                c.push(v.span(), "load_balancer.domain", msg, "e.g. \"app.example.com\"");
+                String::new()
+            }
+        }
+    };
+    let idle = c.opt_int(&r.idle_timeout, "load_balancer.idle_timeout", 1, 4000, 60);
+    let ssl_policy = match &r.ssl_policy {
+        None => "ELBSecurityPolicy-TLS13-1-2-2021-06".to_string(),
+        Some(v) => {
+            if !v.get_ref().starts_with("ELBSecurityPolicy-") {
+                let msg = format!("\"{}\" is not an ELB security policy", v.get_ref());
+                let hint = "e.g. \"ELBSecurityPolicy-TLS13-1-2-2021-06\" (the default)";
+                c.push(v.span(), "load_balancer.ssl_policy", msg, hint);
+            }
+            v.get_ref().clone()
+        }
+    };
+    if c.errors.len() != errors_before {
+        return None;
+    }
+    Some(LoadBalancerConfig {
+        https,
+        certificate_arn,
+        domain,
+        deletion_protection: r.deletion_protection.as_ref().is_some_and(|v| *v.get_ref()),
+        idle_timeout: u32::try_from(idle?).ok()?,
+        ssl_policy,
+    })
 }
 
 fn service(
@@ -953,6 +1112,71 @@ fn service(
         Some(a) => Some(autoscaling(a, prefix, &r.desired_count, desired_count, c)?),
     };
 
+    let interval = c.opt_int(&r.health_check_interval, &f("health_check_interval"), 5, 300, 30);
+    let timeout = c.opt_int(&r.health_check_timeout, &f("health_check_timeout"), 2, 120, 5);
+    if let (Some(i), Some(t), Some(v)) = (interval, timeout, r.health_check_timeout.as_ref()) {
+        if t >= i {
+            let msg = format!("health_check_timeout {t} must be less than health_check_interval {i}");
+            let hint = "the load balancer must get an answer before the next check starts";
+            c.push(v.span(), f("health_check_timeout"), msg, hint);
+        }
+    }
+    let healthy = c.opt_int(&r.healthy_threshold, &f("healthy_threshold"), 2, 10, 3);
+    let unhealthy = c.opt_int(&r.unhealthy_threshold, &f("unhealthy_threshold"), 2, 10, 3);
+    let grace =
+        c.opt_int(&r.health_check_grace_period, &f("health_check_grace_period"), 0, 2_147_483_647, 60);
+    let dereg = c.opt_int(&r.deregistration_delay, &f("deregistration_delay"), 0, 3600, 30);
+    let mut container_health_check = None;
+    if let Some(cmd) = &r.container_health_check {
+        let items: Vec<String> = cmd.get_ref().iter().map(|v| v.get_ref().clone()).collect();
+        if !matches!(items.first().map(String::as_str), Some("CMD" | "CMD-SHELL")) || items.len() < 2 {
+            let msg = "container_health_check must start with \"CMD\" or \"CMD-SHELL\" and have a command";
+            let hint = "e.g. [\"CMD-SHELL\", \"curl -f http://localhost:3000/api/health || exit 1\"]";
+            c.push(cmd.span(), f("container_health_check"), msg, hint);
+        } else {
+            container_health_check = Some(items);
+        }
+    }
+    let mut task_role_statements = Vec::new();
+    for (j, st) in r.task_role_statements.iter().enumerate() {
+        let sp = format!("{prefix}.task_role_statements[{j}]");
+        let effect = match &st.effect {
+            None => Some("Allow".to_string()),
+            Some(v) => c
+                .choice(v, &format!("{sp}.effect"), &["Allow", "Deny"], "policy effect")
+                .map(|i| ["Allow", "Deny"][i].to_string()),
+        };
+        let actions = statement_list(c, &st.actions, &sp, "actions", "\"s3:GetObject\"");
+        for (k, a) in st.actions.get_ref().iter().enumerate() {
+            let ok = a.get_ref() == "*"
+                || a.get_ref().split_once(':').is_some_and(|(svc, op)| !svc.is_empty() && !op.is_empty());
+            if !ok && !a.get_ref().is_empty() {
+                let msg = format!("\"{}\" is not an IAM action", a.get_ref());
+                c.push(
+                    a.span(),
+                    format!("{sp}.actions[{k}]"),
+                    msg,
+                    "actions are SERVICE:Operation, e.g. \"s3:GetObject\"",
+                );
+            }
+        }
+        let resources = statement_list(c, &st.resources, &sp, "resources", "\"arn:aws:s3:::my-bucket/*\"");
+        for (k, v) in st.resources.get_ref().iter().enumerate() {
+            if v.get_ref() != "*" && !v.get_ref().starts_with("arn:") && !v.get_ref().is_empty() {
+                let msg = format!("\"{}\" is not an ARN", v.get_ref());
+                c.push(
+                    v.span(),
+                    format!("{sp}.resources[{k}]"),
+                    msg,
+                    "resources are ARNs (\"arn:aws:...\") or \"*\"",
+                );
+            }
+        }
+        if let Some(effect) = effect {
+            task_role_statements.push(PolicyStatement { effect, actions, resources });
+        }
+    }
+
     if c.errors.len() != errors_before {
         return None;
     }
@@ -969,6 +1193,16 @@ fn service(
         depends_on,
         autoscaling,
         log_retention_days: u32::try_from(log_retention_days?).ok()?,
+        health_check: HealthCheckConfig {
+            interval: u32::try_from(interval?).ok()?,
+            timeout: u32::try_from(timeout?).ok()?,
+            healthy_threshold: u32::try_from(healthy?).ok()?,
+            unhealthy_threshold: u32::try_from(unhealthy?).ok()?,
+        },
+        health_check_grace_period: u32::try_from(grace?).ok()?,
+        deregistration_delay: u32::try_from(dereg?).ok()?,
+        container_health_check,
+        task_role_statements,
     })
 }
 
