@@ -47,17 +47,30 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// A stack made from config/ha-stack.toml with a unique name.
+    /// The network tier of config/ha-stack.toml (its services left out, so no compute
+    /// tier), with a unique name.
     pub fn new(test: &str) -> Stack {
         require_emulator();
         let text = std::fs::read_to_string(repo_root().join("config/ha-stack.toml")).expect("read config");
+        let start = text.find("# --- Services").expect("services marker in ha-stack.toml");
+        let end = text.find("# --- Database").expect("database marker in ha-stack.toml");
+        let text = format!("{}{}", &text[..start], &text[end..]);
         Stack::from_text(test, &text)
     }
 
+    /// A whole config file of the repo (e.g. "config/ha-stack.toml"), with a unique name.
+    pub fn from_file(test: &str, path: &str) -> Stack {
+        require_emulator();
+        let text = std::fs::read_to_string(repo_root().join(path)).expect("read config");
+        Stack::from_text(test, &text)
+    }
+
+    /// `text` with its stack renamed to a unique name (the first `name = "..."` line, the
+    /// one of [stack]).
     pub fn from_text(test: &str, text: &str) -> Stack {
         let name = format!("t{}-{}", std::process::id() % 100_000, test);
-        assert!(text.contains("name = \"ha-demo\""), "config must name the stack ha-demo");
-        let text = text.replacen("name = \"ha-demo\"", &format!("name = \"{name}\""), 1);
+        let line = text.lines().find(|l| l.starts_with("name = \"")).expect("config must name its stack");
+        let text = text.replacen(line, &format!("name = \"{name}\""), 1);
         let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("stack.toml");
         std::fs::write(&config, text).expect("write config");
@@ -138,15 +151,36 @@ impl From<Output> for Run {
     }
 }
 
-pub async fn ec2() -> aws_sdk_ec2::Client {
+/// SDK configuration for the emulator (test credentials, us-east-1).
+pub async fn sdk() -> aws_config::SdkConfig {
     let creds = aws_sdk_ec2::config::Credentials::new("test", "test", None, None, "tests");
-    let cfg = aws_config::defaults(BehaviorVersion::latest())
+    aws_config::defaults(BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(endpoint())
         .credentials_provider(creds)
         .load()
-        .await;
-    aws_sdk_ec2::Client::new(&cfg)
+        .await
+}
+
+pub async fn ec2() -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::new(&sdk().await)
+}
+
+/// The aws CLI installed into the emulator's venv by scripts/emulator.sh, set up for the
+/// emulator. Returns its stdout; panics with its stderr on failure.
+pub fn aws_cli(args: &[&str]) -> String {
+    let bin = repo_root().join(".emulator/venv/bin/aws");
+    assert!(bin.exists(), "{} missing: run `bash scripts/emulator.sh install`", bin.display());
+    let out = Command::new(bin)
+        .args(["--endpoint-url", &endpoint(), "--region", "us-east-1", "--output", "json"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("run aws");
+    assert!(out.status.success(), "aws {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Counts of every network kind carrying the stack's tag, straight from EC2.
