@@ -1,0 +1,466 @@
+//! `iam.role`: a role under the stack's IAM path, with its trust policy, inline policies
+//! and attached managed policies. id = role name.
+//!
+//! Read: GetAccountAuthorizationDetails (Filter=Role; policies and tags, shared through
+//! the refresh cache) + ListRoles(PathPrefix) for the descriptions (GAAD carries none).
+//! Policy documents read back as the desired value whenever they mean the same.
+
+use super::{
+    iam_tags, not_ours, ownership, parse_policy, paths_to_list, policy_text, policy_value, same_policy,
+    tag_pairs, tags_value, target_of,
+};
+use crate::error::{aws_error, ignore_not_found, is_not_found, retry_not_found};
+use crate::util::{opt_str, req_str, str_list, tag_delta};
+use async_trait::async_trait;
+use aws_sdk_iam::types::{EntityType, RoleDetail};
+use aws_sdk_iam::Client;
+use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+pub struct Role(pub Client);
+
+static SCHEMA: KindSchema = KindSchema {
+    kind: "iam.role",
+    props: &[
+        PropSchema::replace("name"),
+        PropSchema::replace("path"),
+        PropSchema::in_place("description"),
+        PropSchema::in_place("assume_role_policy"),
+        PropSchema::in_place("inline_policies"),
+        PropSchema::in_place("managed_policy_arns").as_set(),
+        PropSchema::in_place("tags"),
+    ],
+};
+
+/// Every role of the account with its policies and tags (one paginated call per
+/// refresh, shared through the read cache).
+pub(crate) async fn role_details(ctx: &Ctx, client: &Client) -> Result<Arc<Vec<RoleDetail>>, ProviderError> {
+    ctx.cache
+        .get_or_try_init("iam:GetAccountAuthorizationDetails:Role", || async {
+            let pages: Vec<_> = client
+                .get_account_authorization_details()
+                .filter(EntityType::Role)
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| aws_error("GetAccountAuthorizationDetails", e))?;
+            Ok(pages.iter().flat_map(|p| p.role_detail_list().iter().cloned()).collect::<Vec<_>>())
+        })
+        .await
+}
+
+fn outputs(name: &str, arn: &str) -> BTreeMap<String, Value> {
+    BTreeMap::from([("arn".to_string(), Value::str(arn)), ("name".to_string(), Value::str(name))])
+}
+
+/// The `inline_policies` property: policy name → document.
+fn inline_of(props: &Props) -> BTreeMap<String, Value> {
+    props.get("inline_policies").and_then(Value::as_map).cloned().unwrap_or_default()
+}
+
+impl Role {
+    /// Descriptions of the roles under `paths` (ListRoles returns them; GAAD does not).
+    async fn descriptions(&self, paths: &BTreeSet<String>) -> Result<BTreeMap<String, Value>, ProviderError> {
+        let mut out = BTreeMap::new();
+        for p in paths {
+            let roles: Vec<_> = self
+                .0
+                .list_roles()
+                .path_prefix(p)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| aws_error("ListRoles", e))?;
+            for r in roles {
+                out.insert(r.role_name().to_string(), r.description().map(Value::str).unwrap_or(Value::Null));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn get_role(&self, name: &str) -> Result<Option<aws_sdk_iam::types::Role>, ProviderError> {
+        match self.0.get_role().role_name(name).send().await {
+            Ok(o) => Ok(o.role),
+            Err(e) => {
+                let err = aws_error("GetRole", e);
+                if is_not_found(&err) {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    async fn set_trust(&self, name: &str, props: &Props) -> Result<(), ProviderError> {
+        let doc = policy_text(props.get("assume_role_policy"), "assume_role_policy")?;
+        self.0
+            .update_assume_role_policy()
+            .role_name(name)
+            .policy_document(doc)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| retry_not_found(aws_error("UpdateAssumeRolePolicy", e)))
+    }
+
+    async fn set_description(&self, name: &str, props: &Props) -> Result<(), ProviderError> {
+        // An empty description clears it (UpdateRole without one leaves it unchanged).
+        self.0
+            .update_role()
+            .role_name(name)
+            .description(opt_str(props, "description").unwrap_or_default())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| retry_not_found(aws_error("UpdateRole", e)))
+    }
+
+    async fn set_tags(
+        &self,
+        name: &str,
+        set: BTreeMap<String, String>,
+        removed: Vec<String>,
+    ) -> Result<(), ProviderError> {
+        if !set.is_empty() {
+            let tags = super::iam_tags(&Props::from([("tags".to_string(), Value::from_string_map(set))]))?;
+            self.0
+                .tag_role()
+                .role_name(name)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(|e| retry_not_found(aws_error("TagRole", e)))?;
+        }
+        if !removed.is_empty() {
+            self.0
+                .untag_role()
+                .role_name(name)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(|e| retry_not_found(aws_error("UntagRole", e)))?;
+        }
+        Ok(())
+    }
+
+    /// Brings the inline policies from `live` to `desired`: puts new and changed
+    /// documents, deletes the ones no longer wanted.
+    async fn sync_inline(
+        &self,
+        name: &str,
+        live: &BTreeMap<String, Value>,
+        desired: &BTreeMap<String, Value>,
+    ) -> Result<(), ProviderError> {
+        for (policy, doc) in desired {
+            if live.get(policy).is_some_and(|l| same_policy(l, doc)) {
+                continue;
+            }
+            self.0
+                .put_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+                .policy_document(policy_text(Some(doc), &format!("inline_policies.{policy}"))?)
+                .send()
+                .await
+                .map_err(|e| retry_not_found(aws_error("PutRolePolicy", e)))?;
+        }
+        for policy in live.keys().filter(|p| !desired.contains_key(*p)) {
+            ignore_not_found(
+                self.0
+                    .delete_role_policy()
+                    .role_name(name)
+                    .policy_name(policy)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| aws_error("DeleteRolePolicy", e)),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Attaches the wanted managed policies that are not attached, detaches the others.
+    async fn sync_managed(
+        &self,
+        name: &str,
+        live: &BTreeSet<String>,
+        desired: &BTreeSet<String>,
+    ) -> Result<(), ProviderError> {
+        for arn in desired.difference(live) {
+            self.0
+                .attach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(|e| retry_not_found(aws_error("AttachRolePolicy", e)))?;
+        }
+        for arn in live.difference(desired) {
+            ignore_not_found(
+                self.0
+                    .detach_role_policy()
+                    .role_name(name)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| aws_error("DetachRolePolicy", e)),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The names of the role's inline policies; `None` when the role is gone.
+    async fn inline_names(&self, name: &str) -> Result<Option<Vec<String>>, ProviderError> {
+        let r: Result<Vec<String>, _> =
+            self.0.list_role_policies().role_name(name).into_paginator().items().send().try_collect().await;
+        match r.map_err(|e| aws_error("ListRolePolicies", e)) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn attached_arns(&self, name: &str) -> Result<BTreeSet<String>, ProviderError> {
+        let attached: Vec<_> = self
+            .0
+            .list_attached_role_policies()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("ListAttachedRolePolicies", e))?;
+        Ok(attached.iter().filter_map(|p| p.policy_arn().map(str::to_string)).collect())
+    }
+
+    /// A create that found the role already there (a create retried after a crash):
+    /// adopt it if it carries this stack's and address's tags, and bring it to `props`.
+    async fn adopt(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<String, ProviderError> {
+        let name = req_str(props, "name")?;
+        let live = self.get_role(name).await?.ok_or_else(|| {
+            ProviderError::retryable(format!("role `{name}` exists but cannot be read yet"))
+        })?;
+        let tags = tag_pairs(live.tags());
+        let (owned, tagged) = crate::util::owner_of(&ctx.stack, &tags);
+        if !owned || tagged.as_ref() != Some(address) {
+            return Err(not_ours("IAM role", name, &tags));
+        }
+        let path = req_str(props, "path")?;
+        if live.path() != path {
+            return Err(ProviderError::fatal(format!(
+                "role `{name}` exists with path {} instead of {path}",
+                live.path()
+            )));
+        }
+        self.set_trust(name, props).await?;
+        if live.description().unwrap_or_default() != opt_str(props, "description").unwrap_or_default() {
+            self.set_description(name, props).await?;
+        }
+        let want = crate::util::tag_map(props);
+        let set = want.into_iter().filter(|(k, v)| tags.get(k) != Some(v)).collect();
+        self.set_tags(name, set, super::extra_tag_keys(&tags, props)).await?;
+        Ok(live.arn().to_string())
+    }
+}
+
+#[async_trait]
+impl Provider for Role {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let ids: BTreeSet<&str> = targets.iter().filter_map(|t| t.id.as_deref()).collect();
+        let paths = paths_to_list(&ctx.stack, targets);
+        let (details, mut descriptions) =
+            tokio::try_join!(role_details(ctx, &self.0), self.descriptions(&paths))?;
+        let mine: Vec<&RoleDetail> = details
+            .iter()
+            .filter(|d| {
+                let path = d.path().unwrap_or_default();
+                paths.iter().any(|p| path.starts_with(p.as_str()))
+                    || d.role_name().is_some_and(|n| ids.contains(n))
+            })
+            .collect();
+        // A recorded role outside the listed paths: its description by GetRole (rare).
+        for d in &mine {
+            let Some(name) = d.role_name() else { continue };
+            if !descriptions.contains_key(name) {
+                if let Some(r) = self.get_role(name).await? {
+                    descriptions
+                        .insert(name.to_string(), r.description().map(Value::str).unwrap_or(Value::Null));
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for d in mine {
+            let (Some(name), Some(arn)) = (d.role_name(), d.arn()) else { continue };
+            let tags = tag_pairs(d.tags());
+            let (owned, address) = ownership(&ctx.stack, &tags, name, targets);
+            let want = target_of(targets, name, address.as_ref()).map(|t| &t.props);
+            let trust = d
+                .assume_role_policy_document()
+                .map(|text| match parse_policy(text) {
+                    Some(j) => policy_value(&j, want.and_then(|p| p.get("assume_role_policy"))),
+                    None => Value::str(text),
+                })
+                .unwrap_or(Value::Null);
+            let want_inline = want.map(inline_of).unwrap_or_default();
+            let inline: BTreeMap<String, Value> = d
+                .role_policy_list()
+                .iter()
+                .filter_map(|p| {
+                    let pname = p.policy_name()?;
+                    let text = p.policy_document().unwrap_or_default();
+                    let v = match parse_policy(text) {
+                        Some(j) => policy_value(&j, want_inline.get(pname)),
+                        None => Value::str(text),
+                    };
+                    Some((pname.to_string(), v))
+                })
+                .collect();
+            let mut managed: Vec<&str> =
+                d.attached_managed_policies().iter().filter_map(|p| p.policy_arn()).collect();
+            managed.sort_unstable();
+            let props = Props::from([
+                ("name".to_string(), Value::str(name)),
+                ("path".to_string(), Value::str(d.path().unwrap_or_default())),
+                ("description".to_string(), descriptions.get(name).cloned().unwrap_or(Value::Null)),
+                ("assume_role_policy".to_string(), trust),
+                ("inline_policies".to_string(), Value::Map(inline)),
+                ("managed_policy_arns".to_string(), Value::from_strings(managed)),
+                ("tags".to_string(), tags_value(d.tags())),
+            ]);
+            out.push(LiveObject { id: name.to_string(), address, props, outputs: outputs(name, arn), owned });
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        let name = req_str(props, "name")?;
+        let trust = policy_text(props.get("assume_role_policy"), "assume_role_policy")?;
+        let created = self
+            .0
+            .create_role()
+            .role_name(name)
+            .path(req_str(props, "path")?)
+            .assume_role_policy_document(trust)
+            .set_description(opt_str(props, "description").map(str::to_string))
+            .set_tags(Some(iam_tags(props)?))
+            .send()
+            .await;
+        let desired_inline = inline_of(props);
+        let desired_managed: BTreeSet<String> = str_list(props, "managed_policy_arns").into_iter().collect();
+        let arn = match created {
+            Ok(o) => {
+                let arn = o.role().map(|r| r.arn().to_string()).unwrap_or_default();
+                self.sync_inline(name, &BTreeMap::new(), &desired_inline).await?;
+                self.sync_managed(name, &BTreeSet::new(), &desired_managed).await?;
+                arn
+            }
+            Err(e) => {
+                let err = aws_error("CreateRole", e);
+                if err.code.as_deref() != Some("EntityAlreadyExists") {
+                    return Err(err);
+                }
+                let arn = self.adopt(ctx, address, props).await?;
+                // The live inline policies' documents are not known here: put every
+                // desired one, delete the others.
+                let live_inline: BTreeMap<String, Value> = self
+                    .inline_names(name)
+                    .await?
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|n| (n, Value::Null))
+                    .collect();
+                self.sync_inline(name, &live_inline, &desired_inline).await?;
+                let live_managed = self.attached_arns(name).await?;
+                self.sync_managed(name, &live_managed, &desired_managed).await?;
+                arn
+            }
+        };
+        Ok(Applied { id: name.to_string(), outputs: outputs(name, &arn) })
+    }
+
+    async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        let name = req.id;
+        for c in req.changes {
+            match c.name.as_str() {
+                "assume_role_policy" => self.set_trust(name, req.desired).await?,
+                "description" => self.set_description(name, req.desired).await?,
+                "inline_policies" => {
+                    let live = c.before.as_ref().and_then(Value::as_map).cloned().unwrap_or_default();
+                    self.sync_inline(name, &live, &inline_of(req.desired)).await?
+                }
+                "managed_policy_arns" => {
+                    let live = c.before.as_ref().map(Value::string_list).unwrap_or_default();
+                    let want = str_list(req.desired, "managed_policy_arns");
+                    self.sync_managed(name, &live.into_iter().collect(), &want.into_iter().collect()).await?
+                }
+                "tags" => {
+                    let (set, removed) = tag_delta(c.before.as_ref(), c.after.as_ref());
+                    self.set_tags(name, set, removed).await?
+                }
+                other => {
+                    return Err(ProviderError::fatal(format!("iam.role cannot update `{other}` in place")))
+                }
+            }
+        }
+        Ok(Applied {
+            id: name.to_string(),
+            outputs: BTreeMap::from([("name".to_string(), Value::str(name))]),
+        })
+    }
+
+    async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+        let Some(inline) = self.inline_names(id).await? else { return Ok(()) };
+        let live_inline = inline.into_iter().map(|n| (n, Value::Null)).collect();
+        self.sync_inline(id, &live_inline, &BTreeMap::new()).await?;
+        let attached = match self.attached_arns(id).await {
+            Err(e) if is_not_found(&e) => return Ok(()),
+            other => other?,
+        };
+        self.sync_managed(id, &attached, &BTreeSet::new()).await?;
+        let profiles: Result<Vec<_>, _> = self
+            .0
+            .list_instance_profiles_for_role()
+            .role_name(id)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await;
+        let profiles = match profiles.map_err(|e| aws_error("ListInstanceProfilesForRole", e)) {
+            Err(e) if is_not_found(&e) => return Ok(()),
+            other => other?,
+        };
+        for p in profiles {
+            ignore_not_found(
+                self.0
+                    .remove_role_from_instance_profile()
+                    .instance_profile_name(p.instance_profile_name())
+                    .role_name(id)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| aws_error("RemoveRoleFromInstanceProfile", e)),
+            )?;
+        }
+        ignore_not_found(self.0.delete_role().role_name(id).send().await.map(|_| ()).map_err(|e| {
+            let mut err = aws_error("DeleteRole", e);
+            // Something attached meanwhile (a policy or profile being changed): try again.
+            if err.code.as_deref() == Some("DeleteConflict") {
+                err.retryable = true;
+            }
+            err
+        }))
+    }
+}
