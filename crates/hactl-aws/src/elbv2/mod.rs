@@ -1,8 +1,140 @@
-//! elbv2 providers.
+//! ELBv2 providers (the traffic tier): application load balancers, target groups and
+//! listeners, and what they share: tags (DescribeTags in batches of 20, AddTags /
+//! RemoveTags) and ARN helpers.
 
+pub mod listener;
+pub mod load_balancer;
+pub mod target_group;
+
+use crate::error::{aws_error, retry_not_found};
 use crate::ApiCounter;
 use aws_config::SdkConfig;
-use hactl_engine::Registry;
+use aws_sdk_elasticloadbalancingv2::types::Tag;
+use aws_sdk_elasticloadbalancingv2::Client;
+use hactl_core::{Props, Value};
+use hactl_engine::{ProviderError, Registry};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-/// Registers this service's providers.
-pub(crate) fn register(_r: &mut Registry, _config: &SdkConfig, _counter: &ApiCounter) {}
+/// Registers this service's providers. The load balancer also gets an EC2 client: its
+/// delete waits until the load balancer's network interfaces are gone.
+pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounter) {
+    let elb = crate::client!(aws_sdk_elasticloadbalancingv2, config, counter);
+    let ec2 = crate::client!(aws_sdk_ec2, config, counter);
+    r.register(Arc::new(load_balancer::LoadBalancer { elb: elb.clone(), ec2 }));
+    r.register(Arc::new(target_group::TargetGroup(elb.clone())));
+    r.register(Arc::new(listener::Listener(elb)));
+}
+
+/// DescribeTags accepts at most this many ARNs per call.
+const TAG_BATCH: usize = 20;
+
+/// The tags of every ARN, as plain maps (DescribeTags in batches of 20). ARNs that no
+/// longer exist answer an empty map (or are left out).
+pub(crate) async fn describe_tags(
+    client: &Client,
+    arns: &[String],
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, ProviderError> {
+    let mut out = BTreeMap::new();
+    for chunk in arns.chunks(TAG_BATCH) {
+        match tags_call(client, chunk).await {
+            Ok(tags) => out.extend(tags),
+            // One ARN of the batch went away between the describe and this call: ask
+            // for each one on its own, skipping the missing ones.
+            Err(e) if crate::error::is_not_found(&e) => {
+                for arn in chunk {
+                    match tags_call(client, std::slice::from_ref(arn)).await {
+                        Ok(tags) => out.extend(tags),
+                        Err(e) if crate::error::is_not_found(&e) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+async fn tags_call(
+    client: &Client,
+    arns: &[String],
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, ProviderError> {
+    let resp = client
+        .describe_tags()
+        .set_resource_arns(Some(arns.to_vec()))
+        .send()
+        .await
+        .map_err(|e| aws_error("DescribeTags", e))?;
+    Ok(resp
+        .tag_descriptions()
+        .iter()
+        .filter_map(|d| {
+            let tags = d
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+                .collect();
+            Some((d.resource_arn()?.to_string(), tags))
+        })
+        .collect())
+}
+
+/// The `tags` property as ELBv2 tags.
+pub(crate) fn tags_of(props: &Props) -> Vec<Tag> {
+    crate::util::tag_map(props).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+/// Brings the live tags of `arn` to the desired `tags` property.
+pub(crate) async fn sync_tags(
+    client: &Client,
+    arn: &str,
+    before: Option<&Value>,
+    after: Option<&Value>,
+) -> Result<(), ProviderError> {
+    let (set, removed) = crate::util::tag_delta(before, after);
+    if !set.is_empty() {
+        client
+            .add_tags()
+            .resource_arns(arn)
+            .set_tags(Some(set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+            .send()
+            .await
+            .map_err(|e| retry_not_found(aws_error("AddTags", e)))?;
+    }
+    if !removed.is_empty() {
+        client
+            .remove_tags()
+            .resource_arns(arn)
+            .set_tag_keys(Some(removed))
+            .send()
+            .await
+            .map_err(|e| retry_not_found(aws_error("RemoveTags", e)))?;
+    }
+    Ok(())
+}
+
+/// The resource part of an ELBv2 ARN (after `...:<account>:`): `loadbalancer/app/n/id`,
+/// `targetgroup/n/id`, `listener/app/n/lbid/id`.
+pub(crate) fn arn_resource(arn: &str) -> &str {
+    arn.splitn(6, ':').nth(5).unwrap_or(arn)
+}
+
+/// The ids recorded in state for the targets.
+pub(crate) fn target_ids(targets: &[hactl_engine::ReadTarget]) -> std::collections::BTreeSet<String> {
+    targets.iter().filter_map(|t| t.id.clone()).collect()
+}
+
+/// An Int property as i32.
+pub(crate) fn opt_i32(props: &Props, name: &str) -> Option<i32> {
+    props.get(name).and_then(Value::as_int).and_then(|i| i32::try_from(i).ok())
+}
+
+/// Errors of a delete that lingering dependencies cause (a listener still forwarding to
+/// a target group, a certificate in use): worth retrying.
+pub(crate) fn retry_in_use(mut e: ProviderError) -> ProviderError {
+    if matches!(e.code.as_deref(), Some("ResourceInUse" | "ResourceInUseException")) {
+        e.retryable = true;
+    }
+    e
+}

@@ -1,0 +1,358 @@
+//! `elbv2.load_balancer`: an application load balancer in two or more subnets with its
+//! security groups, deletion protection and idle timeout (load balancer attributes).
+//!
+//! Create looks the name up first (a repeated CreateLoadBalancer makes a duplicate on the
+//! emulator and fails on AWS when a setting differs): a load balancer of that name with
+//! this stack's and address's tags is adopted and converged. Delete is a destroy trap:
+//! deletion protection is turned off first (only there), and after the load balancer is
+//! gone the delete waits until its network interfaces (description `ELB app/<name>/<id>`)
+//! are released, so its subnets and security groups can go next.
+
+use super::{arn_resource, describe_tags, sync_tags, tags_of, target_ids};
+use crate::error::{aws_error, is_not_found, retry_not_found};
+use crate::util::{opt_bool, owner_of, req_str, str_list, tags_prop};
+use async_trait::async_trait;
+use aws_sdk_elasticloadbalancingv2::types::{
+    LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum,
+};
+use aws_sdk_elasticloadbalancingv2::Client;
+use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
+use std::collections::BTreeMap;
+
+type Lb = aws_sdk_elasticloadbalancingv2::types::LoadBalancer;
+
+pub struct LoadBalancer {
+    pub elb: Client,
+    /// For the wait on the load balancer's network interfaces at delete.
+    pub ec2: aws_sdk_ec2::Client,
+}
+
+static SCHEMA: KindSchema = KindSchema {
+    kind: "elbv2.load_balancer",
+    props: &[
+        PropSchema::replace("name"),
+        PropSchema::replace("scheme"),
+        PropSchema::in_place("subnet_ids").as_set(),
+        PropSchema::in_place("security_group_ids").as_set(),
+        PropSchema::in_place("deletion_protection"),
+        PropSchema::in_place("idle_timeout"),
+        PropSchema::in_place("tags"),
+    ],
+};
+
+const ATTR_PROTECTION: &str = "deletion_protection.enabled";
+const ATTR_IDLE_TIMEOUT: &str = "idle_timeout.timeout_seconds";
+/// AWS's idle timeout when the attribute was never set (the emulator leaves it out).
+const DEFAULT_IDLE_TIMEOUT: i64 = 60;
+
+/// `app/<name>/<id>`: the CloudWatch dimension, and the tail of the description of the
+/// load balancer's network interfaces.
+fn arn_suffix(arn: &str) -> &str {
+    let r = arn_resource(arn);
+    r.strip_prefix("loadbalancer/").unwrap_or(r)
+}
+
+fn outputs(lb: &Lb) -> BTreeMap<String, Value> {
+    let arn = lb.load_balancer_arn().unwrap_or_default();
+    BTreeMap::from([
+        ("arn".to_string(), Value::str(arn)),
+        ("arn_suffix".to_string(), Value::str(arn_suffix(arn))),
+        ("dns_name".to_string(), Value::str(lb.dns_name().unwrap_or_default())),
+        ("zone_id".to_string(), Value::str(lb.canonical_hosted_zone_id().unwrap_or_default())),
+    ])
+}
+
+fn idle_timeout(props: &Props) -> Option<i64> {
+    props.get("idle_timeout").and_then(Value::as_int)
+}
+
+impl LoadBalancer {
+    async fn describe_all(&self) -> Result<Vec<Lb>, ProviderError> {
+        self.elb
+            .describe_load_balancers()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("DescribeLoadBalancers", e))
+    }
+
+    /// The load balancer with this ARN, or None when it does not exist.
+    async fn describe_arn(&self, arn: &str) -> Result<Option<Lb>, ProviderError> {
+        let out = self.elb.describe_load_balancers().load_balancer_arns(arn).send().await;
+        match out.map_err(|e| aws_error("DescribeLoadBalancers", e)) {
+            Ok(o) => Ok(o.load_balancers().first().cloned()),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn describe_name(&self, name: &str) -> Result<Option<Lb>, ProviderError> {
+        let out = self.elb.describe_load_balancers().names(name).send().await;
+        match out.map_err(|e| aws_error("DescribeLoadBalancers", e)) {
+            Ok(o) => Ok(o.load_balancers().first().cloned()),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn attributes(&self, arn: &str) -> Result<BTreeMap<String, String>, ProviderError> {
+        let out = self
+            .elb
+            .describe_load_balancer_attributes()
+            .load_balancer_arn(arn)
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeLoadBalancerAttributes", e))?;
+        Ok(out
+            .attributes()
+            .iter()
+            .filter_map(|a| Some((a.key()?.to_string(), a.value().unwrap_or_default().to_string())))
+            .collect())
+    }
+
+    async fn set_attributes(
+        &self,
+        arn: &str,
+        protection: Option<bool>,
+        idle: Option<i64>,
+    ) -> Result<(), ProviderError> {
+        let mut attrs = Vec::new();
+        if let Some(p) = protection {
+            attrs.push(LoadBalancerAttribute::builder().key(ATTR_PROTECTION).value(p.to_string()).build());
+        }
+        if let Some(t) = idle {
+            attrs.push(LoadBalancerAttribute::builder().key(ATTR_IDLE_TIMEOUT).value(t.to_string()).build());
+        }
+        if attrs.is_empty() {
+            return Ok(());
+        }
+        self.elb
+            .modify_load_balancer_attributes()
+            .load_balancer_arn(arn)
+            .set_attributes(Some(attrs))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| retry_not_found(aws_error("ModifyLoadBalancerAttributes", e)))
+    }
+
+    async fn set_subnets(&self, arn: &str, props: &Props) -> Result<(), ProviderError> {
+        self.elb
+            .set_subnets()
+            .load_balancer_arn(arn)
+            .set_subnets(Some(str_list(props, "subnet_ids")))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| retry_not_found(aws_error("SetSubnets", e)))
+    }
+
+    async fn set_security_groups(&self, arn: &str, props: &Props) -> Result<(), ProviderError> {
+        self.elb
+            .set_security_groups()
+            .load_balancer_arn(arn)
+            .set_security_groups(Some(str_list(props, "security_group_ids")))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| retry_not_found(aws_error("SetSecurityGroups", e)))
+    }
+
+    async fn wait_active(&self, ctx: &Ctx, arn: &str) -> Result<Lb, ProviderError> {
+        ctx.wait_for(&format!("load balancer {} to become active", arn_suffix(arn)), || async {
+            let Some(lb) = self.describe_arn(arn).await? else { return Ok(None) };
+            match lb.state().and_then(|s| s.code()) {
+                Some(LoadBalancerStateEnum::Active | LoadBalancerStateEnum::ActiveImpaired) => Ok(Some(lb)),
+                Some(LoadBalancerStateEnum::Failed) => Err(ProviderError::fatal(format!(
+                    "load balancer {} failed: {}",
+                    arn_suffix(arn),
+                    lb.state().and_then(|s| s.reason()).unwrap_or("no reason given")
+                ))),
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+
+    /// A load balancer named like the one to create: ours (this stack and address) to
+    /// adopt, or an error.
+    async fn adoptable(&self, ctx: &Ctx, address: &Address, lb: &Lb) -> Result<String, ProviderError> {
+        let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+        let tags = describe_tags(&self.elb, std::slice::from_ref(&arn)).await?;
+        let (owned, tagged) = owner_of(&ctx.stack, &tags.get(&arn).cloned().unwrap_or_default());
+        if owned && tagged.as_ref() == Some(address) {
+            Ok(arn)
+        } else {
+            Err(ProviderError::fatal(format!(
+                "a load balancer named `{}` already exists ({arn}) and is not {address} of stack `{}`",
+                lb.load_balancer_name().unwrap_or_default(),
+                ctx.stack
+            )))
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for LoadBalancer {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let all = self.describe_all().await?;
+        let arns: Vec<String> =
+            all.iter().filter_map(|lb| lb.load_balancer_arn().map(str::to_string)).collect();
+        let tags = describe_tags(&self.elb, &arns).await?;
+        let wanted = target_ids(targets);
+        let mut out = Vec::new();
+        for lb in &all {
+            let Some(arn) = lb.load_balancer_arn() else { continue };
+            let lb_tags = tags.get(arn).cloned().unwrap_or_default();
+            let (owned, address) = owner_of(&ctx.stack, &lb_tags);
+            if !owned && !wanted.contains(arn) {
+                continue;
+            }
+            let attrs = match self.attributes(arn).await {
+                Ok(a) => a,
+                // Deleted since the describe.
+                Err(e) if is_not_found(&e) => continue,
+                Err(e) => return Err(e),
+            };
+            let props = Props::from([
+                ("name".to_string(), Value::str(lb.load_balancer_name().unwrap_or_default())),
+                ("scheme".to_string(), Value::str(lb.scheme().map(|s| s.as_str()).unwrap_or_default())),
+                (
+                    "subnet_ids".to_string(),
+                    Value::from_strings(lb.availability_zones().iter().filter_map(|z| z.subnet_id())),
+                ),
+                ("security_group_ids".to_string(), Value::from_strings(lb.security_groups().iter().cloned())),
+                (
+                    "deletion_protection".to_string(),
+                    Value::Bool(attrs.get(ATTR_PROTECTION).map(String::as_str) == Some("true")),
+                ),
+                (
+                    "idle_timeout".to_string(),
+                    Value::Int(
+                        attrs
+                            .get(ATTR_IDLE_TIMEOUT)
+                            .and_then(|v| v.parse().ok())
+                            .unwrap_or(DEFAULT_IDLE_TIMEOUT),
+                    ),
+                ),
+                ("tags".to_string(), tags_prop(lb_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+            ]);
+            out.push(LiveObject { id: arn.to_string(), address, props, outputs: outputs(lb), owned });
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        let name = req_str(props, "name")?;
+        let arn = match self.describe_name(name).await? {
+            Some(existing) => {
+                // A create retried after a crash: converge what may differ.
+                let arn = self.adoptable(ctx, address, &existing).await?;
+                ctx.progress(format!("adopting existing load balancer {}", arn_suffix(&arn)));
+                self.set_subnets(&arn, props).await?;
+                self.set_security_groups(&arn, props).await?;
+                sync_tags(&self.elb, &arn, None, props.get("tags")).await?;
+                arn
+            }
+            None => {
+                let out = self
+                    .elb
+                    .create_load_balancer()
+                    .name(name)
+                    .r#type(LoadBalancerTypeEnum::Application)
+                    .scheme(LoadBalancerSchemeEnum::from(req_str(props, "scheme")?))
+                    .set_subnets(Some(str_list(props, "subnet_ids")))
+                    .set_security_groups(Some(str_list(props, "security_group_ids")))
+                    .set_tags(Some(tags_of(props)))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        let mut e = retry_not_found(aws_error("CreateLoadBalancer", e));
+                        // Another create of the same name won the race: the retry adopts it.
+                        if e.code.as_deref() == Some("DuplicateLoadBalancerName") {
+                            e.retryable = true;
+                        }
+                        e
+                    })?;
+                out.load_balancers()
+                    .first()
+                    .and_then(|lb| lb.load_balancer_arn())
+                    .ok_or_else(|| ProviderError::fatal("CreateLoadBalancer returned no load balancer"))?
+                    .to_string()
+            }
+        };
+        ctx.progress(format!("{} provisioning", arn_suffix(&arn)));
+        let lb = self.wait_active(ctx, &arn).await?;
+        self.set_attributes(&arn, opt_bool(props, "deletion_protection"), idle_timeout(props)).await?;
+        Ok(Applied { id: arn, outputs: outputs(&lb) })
+    }
+
+    async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        let (mut protection, mut idle) = (None, None);
+        for c in req.changes {
+            match c.name.as_str() {
+                "subnet_ids" => self.set_subnets(req.id, req.desired).await?,
+                "security_group_ids" => self.set_security_groups(req.id, req.desired).await?,
+                "deletion_protection" => {
+                    protection = Some(opt_bool(req.desired, "deletion_protection").unwrap_or(false))
+                }
+                "idle_timeout" => idle = Some(idle_timeout(req.desired).unwrap_or(DEFAULT_IDLE_TIMEOUT)),
+                "tags" => sync_tags(&self.elb, req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                other => {
+                    return Err(ProviderError::fatal(format!(
+                        "elbv2.load_balancer cannot update `{other}` in place"
+                    )))
+                }
+            }
+        }
+        self.set_attributes(req.id, protection, idle).await?;
+        let lb = self
+            .describe_arn(req.id)
+            .await?
+            .ok_or_else(|| ProviderError::retryable(format!("load balancer {} not found", req.id)))?;
+        Ok(Applied { id: req.id.to_string(), outputs: outputs(&lb) })
+    }
+
+    async fn delete(&self, ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+        // Deletion protection off first: DeleteLoadBalancer fails while it is on.
+        let gone = match self.set_attributes(id, Some(false), None).await {
+            Ok(()) => false,
+            Err(e) if is_not_found(&e) => true,
+            Err(e) => return Err(e),
+        };
+        if !gone {
+            let r = self.elb.delete_load_balancer().load_balancer_arn(id).send().await;
+            match r.map_err(|e| aws_error("DeleteLoadBalancer", e)) {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(e),
+            }
+            ctx.wait_for(&format!("load balancer {} to be deleted", arn_suffix(id)), || async {
+                Ok(self.describe_arn(id).await?.is_none().then_some(()))
+            })
+            .await?;
+        }
+        // Its network interfaces outlive it for a while; subnets and security groups
+        // cannot be deleted until they are released.
+        let description = format!("ELB {}", arn_suffix(id));
+        let filter = aws_sdk_ec2::types::Filter::builder().name("description").values(&description).build();
+        ctx.wait_for(&format!("the network interfaces of {} to be released", arn_suffix(id)), || async {
+            let out = self
+                .ec2
+                .describe_network_interfaces()
+                .filters(filter.clone())
+                .send()
+                .await
+                .map_err(|e| aws_error("DescribeNetworkInterfaces", e))?;
+            Ok(out.network_interfaces().is_empty().then_some(()))
+        })
+        .await
+    }
+}

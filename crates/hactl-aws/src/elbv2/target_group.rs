@@ -1,0 +1,323 @@
+//! `elbv2.target_group`: a target group (IP targets for ECS tasks) with its health check
+//! and deregistration delay (a target group attribute).
+//!
+//! Create looks the name up first: a target group of that name with this stack's and
+//! address's tags (a create retried after a crash) is adopted and converged; another one
+//! is an error. Delete while a listener still forwards to the group answers
+//! ResourceInUse, which is retried (the listener is being deleted).
+
+use super::{arn_resource, describe_tags, opt_i32, retry_in_use, sync_tags, tags_of, target_ids};
+use crate::error::{aws_error, ignore_not_found, is_not_found, retry_not_found};
+use crate::util::{owner_of, req_str, tags_prop};
+use async_trait::async_trait;
+use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum};
+use aws_sdk_elasticloadbalancingv2::Client;
+use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
+use std::collections::BTreeMap;
+
+type Tg = aws_sdk_elasticloadbalancingv2::types::TargetGroup;
+
+pub struct TargetGroup(pub Client);
+
+static SCHEMA: KindSchema = KindSchema {
+    kind: "elbv2.target_group",
+    props: &[
+        PropSchema::replace("name"),
+        PropSchema::replace("port"),
+        PropSchema::replace("protocol"),
+        PropSchema::replace("vpc_id"),
+        PropSchema::replace("target_type"),
+        PropSchema::in_place("health_check"),
+        PropSchema::in_place("deregistration_delay"),
+        PropSchema::in_place("tags"),
+    ],
+};
+
+const ATTR_DEREGISTRATION: &str = "deregistration_delay.timeout_seconds";
+/// AWS's default deregistration delay.
+const DEFAULT_DEREGISTRATION: i64 = 300;
+
+fn outputs(arn: &str) -> BTreeMap<String, Value> {
+    BTreeMap::from([
+        ("arn".to_string(), Value::str(arn)),
+        ("arn_suffix".to_string(), Value::str(arn_resource(arn))),
+    ])
+}
+
+/// The desired `health_check` map.
+struct HealthCheck {
+    path: Option<String>,
+    port: Option<String>,
+    protocol: Option<String>,
+    interval: Option<i32>,
+    timeout: Option<i32>,
+    healthy: Option<i32>,
+    unhealthy: Option<i32>,
+    matcher: Option<String>,
+}
+
+impl HealthCheck {
+    fn from_props(props: &Props) -> Result<HealthCheck, ProviderError> {
+        let m = match props.get("health_check") {
+            None | Some(Value::Null) => Props::new(),
+            Some(Value::Map(m)) => m.clone(),
+            Some(other) => {
+                return Err(ProviderError::fatal(format!("`health_check` must be a map, got {other}")))
+            }
+        };
+        // `port` may be written as a number.
+        let s = |k: &str| match m.get(k) {
+            Some(Value::Str(s)) => Some(s.clone()),
+            Some(Value::Int(i)) => Some(i.to_string()),
+            _ => None,
+        };
+        Ok(HealthCheck {
+            path: s("path"),
+            port: s("port"),
+            protocol: s("protocol"),
+            interval: opt_i32(&m, "interval_seconds"),
+            timeout: opt_i32(&m, "timeout_seconds"),
+            healthy: opt_i32(&m, "healthy_threshold"),
+            unhealthy: opt_i32(&m, "unhealthy_threshold"),
+            matcher: s("matcher"),
+        })
+    }
+
+    /// The live health check in the shape of the desired map.
+    fn value_of(tg: &Tg) -> Value {
+        let s = |v: Option<&str>| v.map(Value::str).unwrap_or(Value::Null);
+        let i = |v: Option<i32>| v.map(Value::from).unwrap_or(Value::Null);
+        Value::Map(BTreeMap::from([
+            ("path".to_string(), s(tg.health_check_path())),
+            ("port".to_string(), s(tg.health_check_port())),
+            ("protocol".to_string(), s(tg.health_check_protocol().map(|p| p.as_str()))),
+            ("interval_seconds".to_string(), i(tg.health_check_interval_seconds())),
+            ("timeout_seconds".to_string(), i(tg.health_check_timeout_seconds())),
+            ("healthy_threshold".to_string(), i(tg.healthy_threshold_count())),
+            ("unhealthy_threshold".to_string(), i(tg.unhealthy_threshold_count())),
+            ("matcher".to_string(), s(tg.matcher().and_then(|m| m.http_code()))),
+        ]))
+    }
+}
+
+impl TargetGroup {
+    async fn describe_all(&self) -> Result<Vec<Tg>, ProviderError> {
+        self.0
+            .describe_target_groups()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("DescribeTargetGroups", e))
+    }
+
+    async fn describe_name(&self, name: &str) -> Result<Option<Tg>, ProviderError> {
+        let out = self.0.describe_target_groups().names(name).send().await;
+        match out.map_err(|e| aws_error("DescribeTargetGroups", e)) {
+            Ok(o) => Ok(o.target_groups().first().cloned()),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn deregistration_delay(&self, arn: &str) -> Result<i64, ProviderError> {
+        let out = self
+            .0
+            .describe_target_group_attributes()
+            .target_group_arn(arn)
+            .send()
+            .await
+            .map_err(|e| aws_error("DescribeTargetGroupAttributes", e))?;
+        Ok(out
+            .attributes()
+            .iter()
+            .find(|a| a.key() == Some(ATTR_DEREGISTRATION))
+            .and_then(|a| a.value())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(DEFAULT_DEREGISTRATION))
+    }
+
+    async fn set_deregistration_delay(&self, arn: &str, seconds: i64) -> Result<(), ProviderError> {
+        self.0
+            .modify_target_group_attributes()
+            .target_group_arn(arn)
+            .attributes(
+                TargetGroupAttribute::builder().key(ATTR_DEREGISTRATION).value(seconds.to_string()).build(),
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| retry_not_found(aws_error("ModifyTargetGroupAttributes", e)))
+    }
+
+    async fn set_health_check(&self, arn: &str, props: &Props) -> Result<(), ProviderError> {
+        let hc = HealthCheck::from_props(props)?;
+        self.0
+            .modify_target_group()
+            .target_group_arn(arn)
+            .set_health_check_path(hc.path)
+            .set_health_check_port(hc.port)
+            .set_health_check_protocol(hc.protocol.as_deref().map(ProtocolEnum::from))
+            .set_health_check_interval_seconds(hc.interval)
+            .set_health_check_timeout_seconds(hc.timeout)
+            .set_healthy_threshold_count(hc.healthy)
+            .set_unhealthy_threshold_count(hc.unhealthy)
+            .set_matcher(hc.matcher.map(|m| Matcher::builder().http_code(m).build()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| retry_not_found(aws_error("ModifyTargetGroup", e)))
+    }
+
+    /// A target group named like the one to create: ours (this stack and address) to
+    /// adopt, or an error.
+    async fn adoptable(&self, ctx: &Ctx, address: &Address, tg: &Tg) -> Result<String, ProviderError> {
+        let arn = tg.target_group_arn().unwrap_or_default().to_string();
+        let tags = describe_tags(&self.0, std::slice::from_ref(&arn)).await?;
+        let (owned, tagged) = owner_of(&ctx.stack, &tags.get(&arn).cloned().unwrap_or_default());
+        if owned && tagged.as_ref() == Some(address) {
+            Ok(arn)
+        } else {
+            Err(ProviderError::fatal(format!(
+                "a target group named `{}` already exists ({arn}) and is not {address} of stack `{}`",
+                tg.target_group_name().unwrap_or_default(),
+                ctx.stack
+            )))
+        }
+    }
+}
+
+#[async_trait]
+impl Provider for TargetGroup {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let all = self.describe_all().await?;
+        let arns: Vec<String> = all.iter().filter_map(|t| t.target_group_arn().map(str::to_string)).collect();
+        let tags = describe_tags(&self.0, &arns).await?;
+        let wanted = target_ids(targets);
+        let mut out = Vec::new();
+        for tg in &all {
+            let Some(arn) = tg.target_group_arn() else { continue };
+            let tg_tags = tags.get(arn).cloned().unwrap_or_default();
+            let (owned, address) = owner_of(&ctx.stack, &tg_tags);
+            if !owned && !wanted.contains(arn) {
+                continue;
+            }
+            let delay = match self.deregistration_delay(arn).await {
+                Ok(d) => d,
+                Err(e) if is_not_found(&e) => continue,
+                Err(e) => return Err(e),
+            };
+            let props = Props::from([
+                ("name".to_string(), Value::str(tg.target_group_name().unwrap_or_default())),
+                ("port".to_string(), tg.port().map(Value::from).unwrap_or(Value::Null)),
+                ("protocol".to_string(), Value::str(tg.protocol().map(|p| p.as_str()).unwrap_or_default())),
+                ("vpc_id".to_string(), Value::str(tg.vpc_id().unwrap_or_default())),
+                (
+                    "target_type".to_string(),
+                    Value::str(tg.target_type().map(|t| t.as_str()).unwrap_or_default()),
+                ),
+                ("health_check".to_string(), HealthCheck::value_of(tg)),
+                ("deregistration_delay".to_string(), Value::Int(delay)),
+                ("tags".to_string(), tags_prop(tg_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+            ]);
+            out.push(LiveObject { id: arn.to_string(), address, props, outputs: outputs(arn), owned });
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        let name = req_str(props, "name")?;
+        let arn = match self.describe_name(name).await? {
+            Some(existing) => {
+                // A create retried after a crash: converge what may differ.
+                let arn = self.adoptable(ctx, address, &existing).await?;
+                ctx.progress(format!("adopting existing target group {}", arn_resource(&arn)));
+                self.set_health_check(&arn, props).await?;
+                sync_tags(&self.0, &arn, None, props.get("tags")).await?;
+                arn
+            }
+            None => {
+                let hc = HealthCheck::from_props(props)?;
+                let out = self
+                    .0
+                    .create_target_group()
+                    .name(name)
+                    .protocol(ProtocolEnum::from(req_str(props, "protocol")?))
+                    .set_port(opt_i32(props, "port"))
+                    .vpc_id(req_str(props, "vpc_id")?)
+                    .target_type(TargetTypeEnum::from(req_str(props, "target_type")?))
+                    .set_health_check_path(hc.path)
+                    .set_health_check_port(hc.port)
+                    .set_health_check_protocol(hc.protocol.as_deref().map(ProtocolEnum::from))
+                    .set_health_check_interval_seconds(hc.interval)
+                    .set_health_check_timeout_seconds(hc.timeout)
+                    .set_healthy_threshold_count(hc.healthy)
+                    .set_unhealthy_threshold_count(hc.unhealthy)
+                    .set_matcher(hc.matcher.map(|m| Matcher::builder().http_code(m).build()))
+                    .set_tags(Some(tags_of(props)))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        let mut e = retry_not_found(aws_error("CreateTargetGroup", e));
+                        // Another create of the same name won the race: the retry adopts it.
+                        if e.code.as_deref() == Some("DuplicateTargetGroupName") {
+                            e.retryable = true;
+                        }
+                        e
+                    })?;
+                out.target_groups()
+                    .first()
+                    .and_then(|t| t.target_group_arn())
+                    .ok_or_else(|| ProviderError::fatal("CreateTargetGroup returned no target group"))?
+                    .to_string()
+            }
+        };
+        if let Some(d) = props.get("deregistration_delay").and_then(Value::as_int) {
+            self.set_deregistration_delay(&arn, d).await?;
+        }
+        let outputs = outputs(&arn);
+        Ok(Applied { id: arn, outputs })
+    }
+
+    async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        for c in req.changes {
+            match c.name.as_str() {
+                "health_check" => self.set_health_check(req.id, req.desired).await?,
+                "deregistration_delay" => {
+                    let d = req
+                        .desired
+                        .get("deregistration_delay")
+                        .and_then(Value::as_int)
+                        .unwrap_or(DEFAULT_DEREGISTRATION);
+                    self.set_deregistration_delay(req.id, d).await?
+                }
+                "tags" => sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                other => {
+                    return Err(ProviderError::fatal(format!(
+                        "elbv2.target_group cannot update `{other}` in place"
+                    )))
+                }
+            }
+        }
+        Ok(Applied { id: req.id.to_string(), outputs: outputs(req.id) })
+    }
+
+    async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+        // ResourceInUse: a listener (being deleted) still forwards to it; retried.
+        ignore_not_found(
+            self.0
+                .delete_target_group()
+                .target_group_arn(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| retry_in_use(aws_error("DeleteTargetGroup", e))),
+        )
+    }
+}
