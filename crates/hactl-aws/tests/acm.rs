@@ -201,7 +201,7 @@ async fn lifecycle(env: &Env, domain: &str) -> Result<(), String> {
     let again = p.create(&env.ctx(), &address, &desired).await.map_err(|e| e.to_string())?;
     assert_eq!(again.id, arn);
     assert_eq!(again.outputs["not_after"], Value::str(&not_after));
-    assert_eq!(env.arns_for(domain).await, [arn.clone()]);
+    assert_eq!(env.arns_for(domain).await, std::slice::from_ref(&arn));
     assert!(!env.live_tags(&arn).await.contains_key("extra"));
     // A re-create after the old one was deleted outside hactl (generation = old id)
     // does import a new one.
