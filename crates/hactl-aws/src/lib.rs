@@ -68,6 +68,7 @@ pub fn registry(config: &SdkConfig, counter: &ApiCounter) -> Registry {
     r.register(Arc::new(ec2::route::Route(ec2.clone())));
     r.register(Arc::new(ec2::security_group::SecurityGroup(ec2.clone())));
     r.register(Arc::new(ec2::security_group_rules::SecurityGroupRules(ec2.clone())));
+    r.register(Arc::new(ec2::launch_template::LaunchTemplate::new(ec2.clone(), config, counter)));
     r.register(Arc::new(ec2::vpc_endpoint::VpcEndpoint(ec2)));
     iam::register(&mut r, config, counter);
     logs::register(&mut r, config, counter);

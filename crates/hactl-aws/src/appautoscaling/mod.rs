@@ -1,8 +1,24 @@
-//! appautoscaling providers.
+//! appautoscaling providers: scalable targets and target-tracking policies of ECS services.
+//! Neither carries tags: both are found by their natural keys (resource id, policy name).
+
+pub mod policy;
+pub mod target;
 
 use crate::ApiCounter;
 use aws_config::SdkConfig;
-use hactl_engine::Registry;
+use hactl_engine::{ProviderError, Registry};
+use std::sync::Arc;
 
 /// Registers this service's providers.
-pub(crate) fn register(_r: &mut Registry, _config: &SdkConfig, _counter: &ApiCounter) {}
+pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounter) {
+    let client = crate::client!(aws_sdk_applicationautoscaling, config, counter);
+    r.register(Arc::new(target::Target(client.clone())));
+    r.register(Arc::new(policy::Policy(client)));
+}
+
+/// "Nothing to delete": AWS answers ObjectNotFoundException, the emulator a
+/// ValidationException "No scalable target found ..." / "No scaling policy found ...".
+pub(crate) fn is_gone(e: &ProviderError) -> bool {
+    crate::error::is_not_found(e)
+        || (e.code.as_deref() == Some("ValidationException") && e.message.contains("No scal"))
+}

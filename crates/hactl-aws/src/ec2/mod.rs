@@ -4,6 +4,7 @@
 pub mod eip;
 pub mod internet_gateway;
 pub mod internet_gateway_attachment;
+pub mod launch_template;
 pub mod nat_gateway;
 pub mod route;
 pub mod route_table;

@@ -1,0 +1,171 @@
+//! `appautoscaling.target`: the scalable target of an ECS service's desired count
+//! (min/max tasks). id = resource id (`service/<cluster>/<service>`). Untagged: found by
+//! resource id and dimension among the targets.
+
+use super::is_gone;
+use crate::error::aws_error;
+use crate::util::{opt_str, req_str};
+use async_trait::async_trait;
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ScalableTarget, ServiceNamespace};
+use aws_sdk_applicationautoscaling::Client;
+use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub struct Target(pub Client);
+
+static SCHEMA: KindSchema = KindSchema {
+    kind: "appautoscaling.target",
+    props: &[
+        PropSchema::replace("service_namespace"),
+        PropSchema::replace("resource_id"),
+        PropSchema::replace("scalable_dimension"),
+        PropSchema::in_place("min_capacity"),
+        PropSchema::in_place("max_capacity"),
+    ],
+};
+
+/// DescribeScalableTargets takes at most 50 resource ids per call.
+const IDS_PER_CALL: usize = 50;
+const DEFAULT_NAMESPACE: &str = "ecs";
+const DEFAULT_DIMENSION: &str = "ecs:service:DesiredCount";
+
+fn req_i32(props: &Props, name: &str) -> Result<i32, ProviderError> {
+    props
+        .get(name)
+        .and_then(Value::as_int)
+        .and_then(|i| i32::try_from(i).ok())
+        .ok_or_else(|| ProviderError::fatal(format!("property `{name}` is missing or not an integer")))
+}
+
+fn outputs(arn: Option<&str>) -> BTreeMap<String, Value> {
+    arn.map(|a| BTreeMap::from([("arn".to_string(), Value::str(a))])).unwrap_or_default()
+}
+
+impl Target {
+    async fn register(&self, props: &Props) -> Result<Option<String>, ProviderError> {
+        let out = self
+            .0
+            .register_scalable_target()
+            .service_namespace(ServiceNamespace::from(req_str(props, "service_namespace")?))
+            .resource_id(req_str(props, "resource_id")?)
+            .scalable_dimension(ScalableDimension::from(req_str(props, "scalable_dimension")?))
+            .min_capacity(req_i32(props, "min_capacity")?)
+            .max_capacity(req_i32(props, "max_capacity")?)
+            .send()
+            .await
+            .map_err(|e| {
+                let mut err = aws_error("RegisterScalableTarget", e);
+                // The service was just created and is not visible to the scaler yet.
+                if err.message.contains("doesn't exist") || err.message.contains("does not exist") {
+                    err.retryable = true;
+                }
+                err
+            })?;
+        Ok(out.scalable_target_arn().map(str::to_string))
+    }
+}
+
+#[async_trait]
+impl Provider for Target {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, _ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        // Resource ids to look up, per namespace: the desired ones and the recorded ids.
+        let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for t in targets {
+            let ns = opt_str(&t.props, "service_namespace").unwrap_or(DEFAULT_NAMESPACE).to_string();
+            let ids = wanted.entry(ns).or_default();
+            ids.extend(opt_str(&t.props, "resource_id").map(str::to_string));
+            ids.extend(t.id.clone());
+        }
+        let mut live: Vec<ScalableTarget> = Vec::new();
+        for (ns, ids) in &wanted {
+            let ids: Vec<String> = ids.iter().cloned().collect();
+            for chunk in ids.chunks(IDS_PER_CALL) {
+                let found: Vec<ScalableTarget> = self
+                    .0
+                    .describe_scalable_targets()
+                    .service_namespace(ServiceNamespace::from(ns.as_str()))
+                    .set_resource_ids(Some(chunk.to_vec()))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| aws_error("DescribeScalableTargets", e))?;
+                live.extend(found);
+            }
+        }
+        Ok(live
+            .iter()
+            .filter_map(|s| {
+                let rid = s.resource_id();
+                let dim = s.scalable_dimension().as_str();
+                let target = targets.iter().find(|t| t.id.as_deref() == Some(rid)).or_else(|| {
+                    targets.iter().find(|t| {
+                        opt_str(&t.props, "resource_id") == Some(rid)
+                            && opt_str(&t.props, "scalable_dimension").unwrap_or(DEFAULT_DIMENSION) == dim
+                    })
+                })?;
+                let props = Props::from([
+                    ("service_namespace".to_string(), Value::str(s.service_namespace().as_str())),
+                    ("resource_id".to_string(), Value::str(rid)),
+                    ("scalable_dimension".to_string(), Value::str(dim)),
+                    ("min_capacity".to_string(), Value::Int(s.min_capacity().into())),
+                    ("max_capacity".to_string(), Value::Int(s.max_capacity().into())),
+                ]);
+                Some(LiveObject {
+                    id: rid.to_string(),
+                    address: Some(target.address.clone()),
+                    props,
+                    outputs: outputs(s.scalable_target_arn()),
+                    // Untagged: it belongs to the stack through the target it matches.
+                    owned: true,
+                })
+            })
+            .collect())
+    }
+
+    async fn create(&self, _ctx: &Ctx, _address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        // Registering is an upsert: a retried create converges the same target.
+        let arn = self.register(props).await?;
+        Ok(Applied { id: req_str(props, "resource_id")?.to_string(), outputs: outputs(arn.as_deref()) })
+    }
+
+    async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        for c in req.changes {
+            if !matches!(c.name.as_str(), "min_capacity" | "max_capacity") {
+                return Err(ProviderError::fatal(format!(
+                    "appautoscaling.target cannot update `{}` in place",
+                    c.name
+                )));
+            }
+        }
+        let arn = self.register(req.desired).await?;
+        Ok(Applied { id: req.id.to_string(), outputs: outputs(arn.as_deref()) })
+    }
+
+    async fn delete(&self, _ctx: &Ctx, id: &str, recorded: &Props) -> Result<(), ProviderError> {
+        // AWS also deletes the target's scaling policies.
+        let r = self
+            .0
+            .deregister_scalable_target()
+            .service_namespace(ServiceNamespace::from(
+                opt_str(recorded, "service_namespace").unwrap_or(DEFAULT_NAMESPACE),
+            ))
+            .resource_id(id)
+            .scalable_dimension(ScalableDimension::from(
+                opt_str(recorded, "scalable_dimension").unwrap_or(DEFAULT_DIMENSION),
+            ))
+            .send()
+            .await
+            .map_err(|e| aws_error("DeregisterScalableTarget", e));
+        match r {
+            Err(e) if is_gone(&e) => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! `autoscaling.group`: the auto scaling group of the ECS container instances. It launches
+//! from the launch template's `$Latest` version, checks health with EC2 + ELB, protects
+//! new instances from scale-in (the ECS capacity provider's managed termination protection
+//! decides which instances may go) and propagates every tag (incl. `AmazonECSManaged`) to
+//! its instances. `desired_capacity` is set at create only: the capacity provider's managed
+//! scaling owns it afterwards.
+//!
+//! Delete (a destroy trap): protected instances would survive a plain delete, so scale-in
+//! protection is removed from every instance first, then the group is force-deleted and
+//! waited for until it is gone (its instances terminated).
+
+use crate::error::aws_error;
+use crate::util::{opt_bool, owner_of, req_str, str_list, tag_delta, tag_map, tags_prop};
+use async_trait::async_trait;
+use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter, LaunchTemplateSpecification, Tag};
+use aws_sdk_autoscaling::Client;
+use hactl_core::{Address, KindSchema, PropSchema, Props, Value, TAG_STACK};
+use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub struct Group(pub Client);
+
+static SCHEMA: KindSchema = KindSchema {
+    kind: "autoscaling.group",
+    props: &[
+        PropSchema::replace("name"),
+        PropSchema::in_place("launch_template_id"),
+        PropSchema::in_place("launch_template_version"),
+        PropSchema::in_place("min_size"),
+        PropSchema::in_place("max_size"),
+        PropSchema::create_only("desired_capacity"),
+        PropSchema::in_place("subnet_ids").as_set(),
+        PropSchema::in_place("health_check_type"),
+        PropSchema::in_place("health_check_grace_period"),
+        PropSchema::in_place("protect_from_scale_in"),
+        PropSchema::in_place("tags"),
+    ],
+};
+
+/// SetInstanceProtection takes at most 50 instance ids per call.
+const PROTECTION_BATCH: usize = 50;
+
+fn int_prop(props: &Props, name: &str) -> Result<Option<i32>, ProviderError> {
+    match props.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Int(i)) => i32::try_from(*i)
+            .map(Some)
+            .map_err(|_| ProviderError::fatal(format!("property `{name}` = {i} is out of range"))),
+        Some(other) => {
+            Err(ProviderError::fatal(format!("property `{name}` must be an integer, not {other:?}")))
+        }
+    }
+}
+
+fn req_int(props: &Props, name: &str) -> Result<i32, ProviderError> {
+    int_prop(props, name)?.ok_or_else(|| ProviderError::fatal(format!("property `{name}` is missing")))
+}
+
+fn launch_template(props: &Props) -> Result<LaunchTemplateSpecification, ProviderError> {
+    Ok(LaunchTemplateSpecification::builder()
+        .launch_template_id(req_str(props, "launch_template_id")?)
+        .version(crate::util::opt_str(props, "launch_template_version").unwrap_or("$Latest"))
+        .build())
+}
+
+/// Group tags: every one propagated to the instances.
+fn group_tags(name: &str, tags: &BTreeMap<String, String>) -> Vec<Tag> {
+    tags.iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .resource_id(name)
+                .resource_type("auto-scaling-group")
+                .key(k)
+                .value(v)
+                .propagate_at_launch(true)
+                .build()
+        })
+        .collect()
+}
+
+fn live_tags(g: &AutoScalingGroup) -> BTreeMap<String, String> {
+    g.tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .collect()
+}
+
+fn outputs(g: &AutoScalingGroup) -> BTreeMap<String, Value> {
+    BTreeMap::from([
+        ("arn".to_string(), Value::str(g.auto_scaling_group_arn().unwrap_or_default())),
+        ("name".to_string(), Value::str(g.auto_scaling_group_name().unwrap_or_default())),
+    ])
+}
+
+/// A group being deleted (force delete in progress) is gone for every purpose here.
+fn deleting(g: &AutoScalingGroup) -> bool {
+    g.status().is_some_and(|s| s.to_ascii_lowercase().contains("delete"))
+}
+
+fn is_missing_group(e: &ProviderError) -> bool {
+    e.code.as_deref() == Some("ValidationError") && e.message.contains("not found")
+}
+
+impl Group {
+    async fn describe(
+        &self,
+        filter: Option<Filter>,
+        names: &[String],
+    ) -> Result<Vec<AutoScalingGroup>, ProviderError> {
+        self.0
+            .describe_auto_scaling_groups()
+            .set_filters(filter.map(|f| vec![f]))
+            .set_auto_scaling_group_names((!names.is_empty()).then(|| names.to_vec()))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("DescribeAutoScalingGroups", e))
+    }
+
+    async fn by_name(&self, name: &str) -> Result<Option<AutoScalingGroup>, ProviderError> {
+        Ok(self
+            .describe(None, &[name.to_string()])
+            .await?
+            .into_iter()
+            .find(|g| g.auto_scaling_group_name() == Some(name)))
+    }
+
+    /// UpdateAutoScalingGroup with the given settings (desired capacity never: the
+    /// capacity provider owns it).
+    async fn apply_settings(
+        &self,
+        name: &str,
+        props: &Props,
+        which: &BTreeSet<&str>,
+    ) -> Result<(), ProviderError> {
+        let mut req = self.0.update_auto_scaling_group().auto_scaling_group_name(name);
+        let mut any = false;
+        if which.contains("launch_template_id") || which.contains("launch_template_version") {
+            req = req.launch_template(launch_template(props)?);
+            any = true;
+        }
+        if which.contains("min_size") {
+            req = req.min_size(req_int(props, "min_size")?);
+            any = true;
+        }
+        if which.contains("max_size") {
+            req = req.max_size(req_int(props, "max_size")?);
+            any = true;
+        }
+        if which.contains("subnet_ids") {
+            req = req.vpc_zone_identifier(str_list(props, "subnet_ids").join(","));
+            any = true;
+        }
+        if which.contains("health_check_type") {
+            req = req.health_check_type(req_str(props, "health_check_type")?);
+            any = true;
+        }
+        if which.contains("health_check_grace_period") {
+            req = req.set_health_check_grace_period(int_prop(props, "health_check_grace_period")?);
+            any = true;
+        }
+        if which.contains("protect_from_scale_in") {
+            req = req.new_instances_protected_from_scale_in(
+                opt_bool(props, "protect_from_scale_in").unwrap_or(false),
+            );
+            any = true;
+        }
+        if !any {
+            return Ok(());
+        }
+        req.send().await.map(|_| ()).map_err(|e| aws_error("UpdateAutoScalingGroup", e))
+    }
+
+    async fn sync_tags(
+        &self,
+        name: &str,
+        before: Option<&Value>,
+        after: Option<&Value>,
+    ) -> Result<(), ProviderError> {
+        let (set, removed) = tag_delta(before, after);
+        if !set.is_empty() {
+            self.0
+                .create_or_update_tags()
+                .set_tags(Some(group_tags(name, &set)))
+                .send()
+                .await
+                .map_err(|e| aws_error("CreateOrUpdateTags", e))?;
+        }
+        if !removed.is_empty() {
+            let tags = removed
+                .iter()
+                .map(|k| Tag::builder().resource_id(name).resource_type("auto-scaling-group").key(k).build())
+                .collect();
+            self.0.delete_tags().set_tags(Some(tags)).send().await.map_err(|e| aws_error("DeleteTags", e))?;
+        }
+        Ok(())
+    }
+
+    /// Brings an existing group (found on a retried create) to the desired settings.
+    async fn converge(&self, g: &AutoScalingGroup, props: &Props) -> Result<(), ProviderError> {
+        let name = g.auto_scaling_group_name().unwrap_or_default();
+        let all: BTreeSet<&str> = SCHEMA.props.iter().map(|p| p.name).filter(|n| *n != "tags").collect();
+        self.apply_settings(name, props, &all).await?;
+        let live = Value::from_string_map(live_tags(g));
+        self.sync_tags(name, Some(&live), props.get("tags")).await
+    }
+}
+
+#[async_trait]
+impl Provider for Group {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let filter = Filter::builder().name(format!("tag:{TAG_STACK}")).values(&ctx.stack).build();
+        let mut groups = self.describe(Some(filter), &[]).await?;
+        // Recorded groups that lost the stack tag (names that are gone are simply absent).
+        let have: BTreeSet<String> =
+            groups.iter().filter_map(|g| g.auto_scaling_group_name().map(str::to_string)).collect();
+        let missing: Vec<String> =
+            targets.iter().filter_map(|t| t.id.clone()).filter(|id| !have.contains(id)).collect();
+        if !missing.is_empty() {
+            groups.extend(self.describe(None, &missing).await?);
+        }
+        Ok(groups
+            .iter()
+            .filter(|g| !deleting(g))
+            .filter_map(|g| {
+                let name = g.auto_scaling_group_name()?;
+                let tags = live_tags(g);
+                let (owned, address) = owner_of(&ctx.stack, &tags);
+                let lt = g.launch_template().or_else(|| {
+                    g.mixed_instances_policy()
+                        .and_then(|m| m.launch_template())
+                        .and_then(|l| l.launch_template_specification())
+                });
+                let opt_str = |v: Option<&str>| v.map(Value::str).unwrap_or(Value::Null);
+                let opt_int = |v: Option<i32>| v.map(|i| Value::Int(i.into())).unwrap_or(Value::Null);
+                let subnets = g
+                    .vpc_zone_identifier()
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string);
+                let props = Props::from([
+                    ("name".to_string(), Value::str(name)),
+                    ("launch_template_id".to_string(), opt_str(lt.and_then(|l| l.launch_template_id()))),
+                    ("launch_template_version".to_string(), opt_str(lt.and_then(|l| l.version()))),
+                    ("min_size".to_string(), opt_int(g.min_size())),
+                    ("max_size".to_string(), opt_int(g.max_size())),
+                    ("desired_capacity".to_string(), opt_int(g.desired_capacity())),
+                    ("subnet_ids".to_string(), Value::from_strings(subnets)),
+                    ("health_check_type".to_string(), opt_str(g.health_check_type())),
+                    ("health_check_grace_period".to_string(), opt_int(g.health_check_grace_period())),
+                    (
+                        "protect_from_scale_in".to_string(),
+                        Value::Bool(g.new_instances_protected_from_scale_in().unwrap_or(false)),
+                    ),
+                    ("tags".to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+                ]);
+                Some(LiveObject { id: name.to_string(), address, props, outputs: outputs(g), owned })
+            })
+            .collect())
+    }
+
+    async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        let name = req_str(props, "name")?;
+        // Look first: a retried create must not replace the group (the emulator silently
+        // replaces a group of the same name, orphaning its instances; AWS says AlreadyExists).
+        let existing = match self.by_name(name).await? {
+            Some(g) => Some(g),
+            None => {
+                let created = self
+                    .0
+                    .create_auto_scaling_group()
+                    .auto_scaling_group_name(name)
+                    .launch_template(launch_template(props)?)
+                    .min_size(req_int(props, "min_size")?)
+                    .max_size(req_int(props, "max_size")?)
+                    .set_desired_capacity(int_prop(props, "desired_capacity")?)
+                    .vpc_zone_identifier(str_list(props, "subnet_ids").join(","))
+                    .set_health_check_type(
+                        crate::util::opt_str(props, "health_check_type").map(str::to_string),
+                    )
+                    .set_health_check_grace_period(int_prop(props, "health_check_grace_period")?)
+                    .new_instances_protected_from_scale_in(
+                        opt_bool(props, "protect_from_scale_in").unwrap_or(false),
+                    )
+                    .set_tags(Some(group_tags(name, &tag_map(props))))
+                    .send()
+                    .await
+                    .map_err(|e| crate::error::retry_not_found(aws_error("CreateAutoScalingGroup", e)));
+                match created {
+                    Ok(_) => None,
+                    Err(e) if e.code.as_deref() == Some("AlreadyExists") => {
+                        Some(self.by_name(name).await?.ok_or(ProviderError { retryable: true, ..e })?)
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        if let Some(g) = existing {
+            let (owned, live_address) = owner_of(&ctx.stack, &live_tags(&g));
+            if !owned || live_address.as_ref() != Some(address) {
+                return Err(ProviderError::fatal(format!(
+                    "auto scaling group {name} already exists and does not belong to {address} of stack {}",
+                    ctx.stack
+                )));
+            }
+            self.converge(&g, props).await?;
+        }
+        let g = ctx
+            .wait_for(&format!("auto scaling group {name} to be visible"), || async {
+                self.by_name(name).await
+            })
+            .await?;
+        Ok(Applied { id: name.to_string(), outputs: outputs(&g) })
+    }
+
+    async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        let mut which = BTreeSet::new();
+        for c in req.changes {
+            match c.name.as_str() {
+                "tags" => self.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                "launch_template_id"
+                | "launch_template_version"
+                | "min_size"
+                | "max_size"
+                | "subnet_ids"
+                | "health_check_type"
+                | "health_check_grace_period"
+                | "protect_from_scale_in" => {
+                    which.insert(c.name.as_str());
+                }
+                other => {
+                    return Err(ProviderError::fatal(format!(
+                        "autoscaling.group cannot update `{other}` in place"
+                    )))
+                }
+            }
+        }
+        self.apply_settings(req.id, req.desired, &which).await?;
+        let g = self
+            .by_name(req.id)
+            .await?
+            .ok_or_else(|| ProviderError::fatal(format!("auto scaling group {} is gone", req.id)))?;
+        Ok(Applied { id: req.id.to_string(), outputs: outputs(&g) })
+    }
+
+    async fn delete(&self, ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+        let Some(g) = self.by_name(id).await? else { return Ok(()) };
+        if !deleting(&g) {
+            // Protected instances would keep running (and keep the capacity provider and
+            // the cluster busy): lift the protection first.
+            let protected: Vec<String> = g
+                .instances()
+                .iter()
+                .filter(|i| i.protected_from_scale_in() == Some(true))
+                .filter_map(|i| i.instance_id().map(str::to_string))
+                .collect();
+            for batch in protected.chunks(PROTECTION_BATCH) {
+                let r = self
+                    .0
+                    .set_instance_protection()
+                    .auto_scaling_group_name(id)
+                    .set_instance_ids(Some(batch.to_vec()))
+                    .protected_from_scale_in(false)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("SetInstanceProtection", e));
+                match r {
+                    Ok(_) => {}
+                    Err(e) if is_missing_group(&e) => return Ok(()),
+                    Err(e) => return Err(e),
+                }
+            }
+            if !protected.is_empty() {
+                ctx.progress(format!("scale-in protection removed from {} instance(s)", protected.len()));
+            }
+            let r = self
+                .0
+                .delete_auto_scaling_group()
+                .auto_scaling_group_name(id)
+                .force_delete(true)
+                .send()
+                .await
+                .map_err(|e| aws_error("DeleteAutoScalingGroup", e));
+            match r {
+                Ok(_) => {}
+                Err(e) if is_missing_group(&e) => return Ok(()),
+                // A scaling activity in progress: the engine tries again.
+                Err(mut e)
+                    if matches!(e.code.as_deref(), Some("ScalingActivityInProgress" | "ResourceInUse")) =>
+                {
+                    e.retryable = true;
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        ctx.wait_for(&format!("auto scaling group {id} and its instances to be deleted"), || async {
+            Ok(self.by_name(id).await?.is_none().then_some(()))
+        })
+        .await
+    }
+}

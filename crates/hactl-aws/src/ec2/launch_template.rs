@@ -1,0 +1,419 @@
+//! `ec2.launch_template`: the launch template of the ECS container instances (EC2 launch
+//! type). IMDSv2 through `metadata_options`, no public address (a network interface spec
+//! carrying the security groups), user data base64 on the wire. `image_id` may be
+//! `resolve:ssm:<parameter>`: resolved with SSM GetParameter at create/update, and read
+//! back as that string while the live AMI equals the parameter's current value.
+//! A change creates a new version and makes it the default; the auto scaling group uses
+//! `$Latest`, so instances launched afterwards get it.
+
+use super::{describe_all, ids_filter, output, ownership, stack_filter, sync_tags, tag_spec, tags_value};
+use crate::error::{aws_error, ignore_not_found, is_not_found, retry_not_found};
+use crate::util::{client_token, opt_bool, opt_str, req_str, str_list};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{
+    InstanceType, LaunchTemplateHttpTokensState, LaunchTemplateIamInstanceProfileSpecificationRequest,
+    LaunchTemplateInstanceMetadataEndpointState, LaunchTemplateInstanceMetadataOptionsRequest,
+    LaunchTemplateInstanceNetworkInterfaceSpecificationRequest, RequestLaunchTemplateData, ResourceType,
+    ResponseLaunchTemplateData,
+};
+use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub struct LaunchTemplate {
+    pub ec2: aws_sdk_ec2::Client,
+    pub ssm: aws_sdk_ssm::Client,
+}
+
+static SCHEMA: KindSchema = KindSchema {
+    kind: "ec2.launch_template",
+    props: &[
+        PropSchema::replace("name"),
+        PropSchema::in_place("image_id"),
+        PropSchema::in_place("instance_type"),
+        PropSchema::in_place("instance_profile_arn"),
+        PropSchema::in_place("security_group_ids").as_set(),
+        PropSchema::in_place("user_data"),
+        PropSchema::in_place("metadata_options"),
+        PropSchema::in_place("associate_public_ip_address"),
+        PropSchema::in_place("tags"),
+    ],
+};
+
+impl LaunchTemplate {
+    /// The provider with an SSM client built from `config` (for `resolve:ssm:` images).
+    pub fn new(
+        ec2: aws_sdk_ec2::Client,
+        config: &aws_config::SdkConfig,
+        counter: &crate::ApiCounter,
+    ) -> Self {
+        LaunchTemplate { ec2, ssm: crate::client!(aws_sdk_ssm, config, counter) }
+    }
+}
+
+const SSM_PREFIX: &str = "resolve:ssm:";
+
+fn outputs(name: &str, latest_version: i64) -> BTreeMap<String, Value> {
+    let mut o = output("name", name);
+    o.insert("latest_version".into(), Value::Int(latest_version));
+    o
+}
+
+/// The live template data in the shape of the desired properties (without `name`,
+/// `image_id` and `tags`, which come from elsewhere).
+fn data_props(d: &ResponseLaunchTemplateData) -> Props {
+    let mut p = Props::new();
+    p.insert(
+        "instance_type".into(),
+        d.instance_type().map(|t| Value::str(t.as_str())).unwrap_or(Value::Null),
+    );
+    p.insert(
+        "instance_profile_arn".into(),
+        d.iam_instance_profile().and_then(|i| i.arn()).map(Value::str).unwrap_or(Value::Null),
+    );
+    // The groups ride on the network interface spec when there is one.
+    let (groups, public_ip) = match d.network_interfaces().iter().find(|n| n.device_index().unwrap_or(0) == 0)
+    {
+        Some(ni) => {
+            (ni.groups().to_vec(), ni.associate_public_ip_address().map(Value::Bool).unwrap_or(Value::Null))
+        }
+        None => (d.security_group_ids().to_vec(), Value::Null),
+    };
+    p.insert("security_group_ids".into(), Value::from_strings(groups));
+    p.insert("associate_public_ip_address".into(), public_ip);
+    let user_data = d
+        .user_data()
+        .filter(|u| !u.is_empty())
+        .map(|u| match aws_smithy_types::base64::decode(u) {
+            Ok(bytes) => Value::Str(String::from_utf8_lossy(&bytes).into_owned()),
+            // Not base64: report it raw, it will differ from the desired text.
+            Err(_) => Value::str(u),
+        })
+        .unwrap_or(Value::Null);
+    p.insert("user_data".into(), user_data);
+    let metadata = d
+        .metadata_options()
+        .map(|m| {
+            let mut o = BTreeMap::new();
+            if let Some(t) = m.http_tokens() {
+                o.insert("http_tokens".to_string(), Value::str(t.as_str()));
+            }
+            if let Some(h) = m.http_put_response_hop_limit() {
+                o.insert("http_put_response_hop_limit".to_string(), Value::Int(h.into()));
+            }
+            if let Some(e) = m.http_endpoint() {
+                o.insert("http_endpoint".to_string(), Value::str(e.as_str()));
+            }
+            Value::Map(o)
+        })
+        .unwrap_or(Value::Null);
+    p.insert("metadata_options".into(), metadata);
+    p
+}
+
+impl LaunchTemplate {
+    /// The AMI id for an `image_id` property value (`ami-...` or `resolve:ssm:<name>`).
+    async fn resolve_image(&self, image: &str) -> Result<String, ProviderError> {
+        let Some(param) = image.strip_prefix(SSM_PREFIX) else { return Ok(image.to_string()) };
+        let out =
+            self.ssm.get_parameter().name(param).send().await.map_err(|e| aws_error("GetParameter", e))?;
+        out.parameter()
+            .and_then(|p| p.value())
+            .map(str::to_string)
+            .ok_or_else(|| ProviderError::fatal(format!("SSM parameter {param} has no value")))
+    }
+
+    async fn template_data(&self, props: &Props) -> Result<RequestLaunchTemplateData, ProviderError> {
+        let image = self.resolve_image(req_str(props, "image_id")?).await?;
+        let groups = str_list(props, "security_group_ids");
+        let mut d = RequestLaunchTemplateData::builder()
+            .image_id(image)
+            .instance_type(InstanceType::from(req_str(props, "instance_type")?));
+        if let Some(arn) = opt_str(props, "instance_profile_arn") {
+            d = d.iam_instance_profile(
+                LaunchTemplateIamInstanceProfileSpecificationRequest::builder().arn(arn).build(),
+            );
+        }
+        if let Some(u) = opt_str(props, "user_data").filter(|u| !u.is_empty()) {
+            d = d.user_data(aws_smithy_types::base64::encode(u.as_bytes()));
+        }
+        if let Some(m) = props.get("metadata_options").and_then(Value::as_map) {
+            let mut o = LaunchTemplateInstanceMetadataOptionsRequest::builder();
+            if let Some(t) = m.get("http_tokens").and_then(Value::as_str) {
+                o = o.http_tokens(LaunchTemplateHttpTokensState::from(t));
+            }
+            if let Some(h) = m.get("http_put_response_hop_limit").and_then(Value::as_int) {
+                let h = i32::try_from(h).map_err(|_| {
+                    ProviderError::fatal(format!("http_put_response_hop_limit {h} is out of range"))
+                })?;
+                o = o.http_put_response_hop_limit(h);
+            }
+            if let Some(e) = m.get("http_endpoint").and_then(Value::as_str) {
+                o = o.http_endpoint(LaunchTemplateInstanceMetadataEndpointState::from(e));
+            }
+            d = d.metadata_options(o.build());
+        }
+        match opt_bool(props, "associate_public_ip_address") {
+            // A network interface spec (no subnet: the auto scaling group picks it) with the
+            // groups; the groups cannot also be given at the top level then.
+            Some(public) => {
+                d = d.network_interfaces(
+                    LaunchTemplateInstanceNetworkInterfaceSpecificationRequest::builder()
+                        .device_index(0)
+                        .associate_public_ip_address(public)
+                        .delete_on_termination(true)
+                        .set_groups(Some(groups))
+                        .build(),
+                )
+            }
+            None => d = d.set_security_group_ids(Some(groups)),
+        }
+        Ok(d.build())
+    }
+
+    /// The template with this name, if any: (id, tags as the `tags` property, owned, address).
+    async fn by_name(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+    ) -> Result<Option<(String, Value, bool, Option<Address>)>, ProviderError> {
+        let c = &self.ec2;
+        let found: Vec<aws_sdk_ec2::types::LaunchTemplate> = describe_all!(
+            c,
+            describe_launch_templates,
+            filters,
+            ids_filter("launch-template-name", &[name.to_string()]),
+            "DescribeLaunchTemplates"
+        )?;
+        Ok(found.into_iter().find(|t| t.launch_template_name() == Some(name)).and_then(|t| {
+            let (owned, address) = ownership(&ctx.stack, t.tags());
+            Some((t.launch_template_id()?.to_string(), tags_value(t.tags()), owned, address))
+        }))
+    }
+
+    /// A new version with the full desired data, made the default. Returns its number.
+    async fn new_version(&self, id: &str, props: &Props) -> Result<i64, ProviderError> {
+        let data = self.template_data(props).await?;
+        let out = self
+            .ec2
+            .create_launch_template_version()
+            .launch_template_id(id)
+            .launch_template_data(data)
+            .send()
+            .await
+            .map_err(|e| retry_not_found(aws_error("CreateLaunchTemplateVersion", e)))?;
+        let version = out
+            .launch_template_version()
+            .and_then(|v| v.version_number())
+            .ok_or_else(|| ProviderError::fatal("CreateLaunchTemplateVersion returned no version"))?;
+        self.ec2
+            .modify_launch_template()
+            .launch_template_id(id)
+            .default_version(version.to_string())
+            .send()
+            .await
+            .map_err(|e| aws_error("ModifyLaunchTemplate", e))?;
+        Ok(version)
+    }
+}
+
+#[async_trait]
+impl Provider for LaunchTemplate {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let c = &self.ec2;
+        let mut templates: Vec<aws_sdk_ec2::types::LaunchTemplate> = describe_all!(
+            c,
+            describe_launch_templates,
+            filters,
+            stack_filter(&ctx.stack),
+            "DescribeLaunchTemplates"
+        )?;
+        // Recorded templates that lost the stack tag: found by name (a filter never fails
+        // on a template that is gone, as LaunchTemplateIds would).
+        let have: BTreeSet<String> =
+            templates.iter().filter_map(|t| t.launch_template_id().map(str::to_string)).collect();
+        let missing: Vec<&ReadTarget> =
+            targets.iter().filter(|t| t.id.as_ref().is_some_and(|id| !have.contains(id))).collect();
+        let names: Vec<String> =
+            missing.iter().filter_map(|t| opt_str(&t.props, "name").map(str::to_string)).collect();
+        if !names.is_empty() {
+            let wanted: BTreeSet<&str> = missing.iter().filter_map(|t| t.id.as_deref()).collect();
+            let more: Vec<aws_sdk_ec2::types::LaunchTemplate> = describe_all!(
+                c,
+                describe_launch_templates,
+                filters,
+                ids_filter("launch-template-name", &names),
+                "DescribeLaunchTemplates"
+            )?;
+            templates.extend(
+                more.into_iter().filter(|t| t.launch_template_id().is_some_and(|id| wanted.contains(id))),
+            );
+        }
+
+        let mut resolved: BTreeMap<String, Option<String>> = BTreeMap::new();
+        let mut out = Vec::new();
+        for t in &templates {
+            let (Some(id), Some(name)) = (t.launch_template_id(), t.launch_template_name()) else { continue };
+            let (owned, address) = ownership(&ctx.stack, t.tags());
+            // The latest version is what the auto scaling group launches (`$Latest`).
+            let versions = self
+                .ec2
+                .describe_launch_template_versions()
+                .launch_template_id(id)
+                .versions("$Latest")
+                .send()
+                .await;
+            let versions = match versions.map_err(|e| aws_error("DescribeLaunchTemplateVersions", e)) {
+                Ok(v) => v,
+                // Deleted between the two calls.
+                Err(e) if is_not_found(&e) => continue,
+                Err(e) => return Err(e),
+            };
+            let Some(v) = versions.launch_template_versions().first() else { continue };
+            let data = v
+                .launch_template_data()
+                .cloned()
+                .unwrap_or_else(|| ResponseLaunchTemplateData::builder().build());
+            let mut props = data_props(&data);
+            let live_image = data.image_id().unwrap_or_default().to_string();
+            // `resolve:ssm:` when the desired side asks for it and the AMI is still current.
+            let target = targets
+                .iter()
+                .find(|tg| tg.id.as_deref() == Some(id))
+                .or_else(|| targets.iter().find(|tg| Some(&tg.address) == address.as_ref()));
+            let wanted_image = target.and_then(|tg| opt_str(&tg.props, "image_id"));
+            let image = match wanted_image.and_then(|w| w.strip_prefix(SSM_PREFIX).map(|p| (w, p))) {
+                Some((w, param)) => {
+                    if !resolved.contains_key(param) {
+                        let value = match self.resolve_image(w).await {
+                            Ok(ami) => Some(ami),
+                            Err(e) if is_not_found(&e) => None,
+                            Err(e) => return Err(e),
+                        };
+                        resolved.insert(param.to_string(), value);
+                    }
+                    if resolved.get(param).and_then(Option::as_deref) == Some(live_image.as_str()) {
+                        w.to_string()
+                    } else {
+                        live_image
+                    }
+                }
+                None => live_image,
+            };
+            props.insert("name".into(), Value::str(name));
+            props.insert("image_id".into(), Value::Str(image));
+            props.insert("tags".into(), tags_value(t.tags()));
+            let latest = t.latest_version_number().or(v.version_number()).unwrap_or(1);
+            out.push(LiveObject {
+                id: id.to_string(),
+                address,
+                props,
+                outputs: outputs(name, latest),
+                owned,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        let name = req_str(props, "name")?;
+        let data = self.template_data(props).await?;
+        let created = self
+            .ec2
+            .create_launch_template()
+            .launch_template_name(name)
+            .launch_template_data(data)
+            .client_token(client_token(ctx, address, props))
+            .tag_specifications(tag_spec(ResourceType::LaunchTemplate, props))
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateLaunchTemplate", e));
+        match created {
+            Ok(out) => {
+                let t = out
+                    .launch_template()
+                    .ok_or_else(|| ProviderError::fatal("CreateLaunchTemplate returned no template"))?;
+                let id = t
+                    .launch_template_id()
+                    .ok_or_else(|| ProviderError::fatal("CreateLaunchTemplate returned no id"))?
+                    .to_string();
+                Ok(Applied { id, outputs: outputs(name, t.latest_version_number().unwrap_or(1)) })
+            }
+            Err(e) if e.code.as_deref() == Some("InvalidLaunchTemplateName.AlreadyExistsException") => {
+                // A create retried after a crash: adopt ours and converge it.
+                let Some((id, live_tags, owned, live_address)) = self.by_name(ctx, name).await? else {
+                    // Not visible by name yet: eventual consistency, try again.
+                    let mut e = e;
+                    e.retryable = true;
+                    return Err(e);
+                };
+                if !owned || live_address.as_ref() != Some(address) {
+                    return Err(ProviderError::fatal(format!(
+                        "launch template {name} ({id}) already exists and does not belong to {address} of stack {}",
+                        ctx.stack
+                    )));
+                }
+                let version = self.new_version(&id, props).await?;
+                sync_tags(&self.ec2, &id, Some(&live_tags), props.get("tags")).await?;
+                Ok(Applied { id, outputs: outputs(name, version) })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        let name = req_str(req.desired, "name")?;
+        let mut latest = None;
+        for c in req.changes {
+            match c.name.as_str() {
+                "tags" => sync_tags(&self.ec2, req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                "image_id"
+                | "instance_type"
+                | "instance_profile_arn"
+                | "security_group_ids"
+                | "user_data"
+                | "metadata_options"
+                | "associate_public_ip_address" => {}
+                other => {
+                    return Err(ProviderError::fatal(format!(
+                        "ec2.launch_template cannot update `{other}` in place"
+                    )))
+                }
+            }
+        }
+        if req.changes.iter().any(|c| c.name != "tags") {
+            latest = Some(self.new_version(req.id, req.desired).await?);
+        }
+        let latest = match latest {
+            Some(v) => v,
+            None => {
+                let out = self
+                    .ec2
+                    .describe_launch_templates()
+                    .launch_template_ids(req.id)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error("DescribeLaunchTemplates", e))?;
+                out.launch_templates().first().and_then(|t| t.latest_version_number()).unwrap_or(1)
+            }
+        };
+        Ok(Applied { id: req.id.to_string(), outputs: outputs(name, latest) })
+    }
+
+    async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+        // Deleting a template is immediate; instances launched from it are not affected.
+        ignore_not_found(
+            self.ec2
+                .delete_launch_template()
+                .launch_template_id(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error("DeleteLaunchTemplate", e)),
+        )
+    }
+}
