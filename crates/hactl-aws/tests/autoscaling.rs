@@ -216,7 +216,7 @@ async fn launch_template_lifecycle() {
     assert_eq!(md.http_put_response_hop_limit(), Some(2));
     let ni = d.network_interfaces().first().expect("a network interface spec");
     assert_eq!(ni.associate_public_ip_address(), Some(false));
-    assert_eq!(ni.groups(), [net.sg.clone()]);
+    assert_eq!(ni.groups(), std::slice::from_ref(&net.sg));
     let ud = aws_smithy_types::base64::decode(d.user_data().expect("user data")).expect("base64");
     assert_eq!(String::from_utf8(ud).expect("utf8"), props["user_data"].as_str().expect("str"));
     assert_eq!(
