@@ -74,3 +74,99 @@ def patch_moto_delete_subnet_associations() -> None:
 
     SubnetBackend.delete_subnet = delete_subnet
     _subnet_patched = True
+
+
+_ecs_create_params_patched = False
+
+
+def patch_moto_ecs_create_service_params() -> None:
+    """moto's CreateService drops ``capacityProviderStrategy``,
+    ``deploymentConfiguration`` and ``healthCheckGracePeriodSeconds`` (its UpdateService
+    keeps them), and reports ``launchType: EC2`` for a service that asked for a capacity
+    provider strategy instead. AWS keeps all three and reports no launch type then.
+    Record them on the new service as AWS would."""
+    global _ecs_create_params_patched
+    if _ecs_create_params_patched:
+        return
+    from moto.ecs.responses import EC2ContainerServiceResponse
+
+    original = EC2ContainerServiceResponse.create_service
+
+    def create_service(self):
+        result = original(self)
+        service = self.ecs_backend._get_service(
+            self._get_param("cluster", "default"), self._get_param("serviceName")
+        )
+        strategy = self._get_param("capacityProviderStrategy")
+        if strategy:
+            service.capacity_provider_strategy = strategy
+            if self._get_param("launchType") is None:
+                service.launch_type = None
+                for deployment in service.deployments:
+                    deployment["launchType"] = None
+                    deployment["capacityProviderStrategy"] = strategy
+        deployment_configuration = self._get_param("deploymentConfiguration")
+        if deployment_configuration is not None:
+            service.deployment_configuration = deployment_configuration
+        grace = self._get_param("healthCheckGracePeriodSeconds")
+        if grace is not None:
+            service.health_check_grace_period_seconds = grace
+        return result
+
+    EC2ContainerServiceResponse.create_service = create_service
+    _ecs_create_params_patched = True
+
+
+_ecs_tasks_patched = False
+
+
+def patch_moto_ecs_services_run_tasks() -> None:
+    """Emulator fidelity fix: moto's ECS never starts the tasks of a service: a service
+    keeps ``runningCount`` 0 and ``pendingCount`` = desired, and its deployment has no
+    ``rolloutState``, so a wait for a stable service (what real deployments do) never
+    ends. On AWS the tasks start within a minute or two and the deployment completes.
+    This patch makes every ACTIVE service look like that when it is described: running =
+    desired, nothing pending, one PRIMARY deployment of the current task definition with
+    the same counts and ``rolloutState: COMPLETED``. Nothing actually runs (no tasks,
+    no target registration): only the service's reported state changes."""
+    global _ecs_tasks_patched
+    if _ecs_tasks_patched:
+        return
+    from moto.core.utils import utcnow
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    original = EC2ContainerServiceBackend.describe_services
+
+    def settle(service) -> None:
+        if service.status != "ACTIVE":
+            return
+        desired = service.desired_count or 0
+        service.running_count = desired
+        service.pending_count = 0
+        if not service.deployments:
+            return
+        primary = service.deployments[0]
+        if primary.get("rolloutState") != "COMPLETED" or primary.get("runningCount") != desired:
+            primary["updatedAt"] = utcnow()
+        primary.update(
+            {
+                "status": "PRIMARY",
+                "taskDefinition": service.task_definition,
+                "desiredCount": desired,
+                "runningCount": desired,
+                "pendingCount": 0,
+                "failedTasks": 0,
+                "rolloutState": "COMPLETED",
+                "rolloutStateReason": f"ECS deployment {primary.get('id')} completed.",
+            }
+        )
+        service.deployments = [primary]
+
+    def describe_services(self, cluster_str, service_names_or_arns):
+        services, failures = original(self, cluster_str, service_names_or_arns)
+        for service in services:
+            settle(service)
+        return services, failures
+
+    EC2ContainerServiceBackend.describe_services = describe_services
+    _ecs_tasks_patched = True

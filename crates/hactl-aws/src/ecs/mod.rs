@@ -1,8 +1,177 @@
-//! ecs providers.
+//! ECS providers (the compute tier) and what they share: tags, the cluster describe that
+//! the cluster and its capacity provider setting both read, capacity provider strategies.
 
+pub mod capacity_provider;
+pub mod cluster;
+pub mod cluster_capacity_providers;
+pub mod service;
+pub mod task_definition;
+
+use crate::error::{aws_error, retry_not_found};
 use crate::ApiCounter;
 use aws_config::SdkConfig;
-use hactl_engine::Registry;
+use aws_sdk_ecs::types::{CapacityProviderStrategyItem, ClusterField, Tag};
+use aws_sdk_ecs::Client;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use hactl_core::{Props, Value};
+use hactl_engine::{Ctx, ProviderError, Registry};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Registers this service's providers.
-pub(crate) fn register(_r: &mut Registry, _config: &SdkConfig, _counter: &ApiCounter) {}
+pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounter) {
+    let ecs: Client = crate::client!(aws_sdk_ecs, config, counter);
+    r.register(Arc::new(cluster::Cluster(ecs.clone())));
+    r.register(Arc::new(capacity_provider::CapacityProvider(ecs.clone())));
+    r.register(Arc::new(cluster_capacity_providers::ClusterCapacityProviders(ecs.clone())));
+    r.register(Arc::new(task_definition::TaskDefinition(ecs.clone())));
+    r.register(Arc::new(service::Service(ecs)));
+}
+
+/// An ECS error: [`aws_error`], with ECS's own transient codes marked retryable.
+pub(crate) fn ecs_error<E, R>(what: &str, e: SdkError<E, R>) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let mut err = aws_error(what, e);
+    // ServerException: an ECS-side failure; UpdateInProgressException: another change of
+    // the same cluster or capacity provider is still being applied.
+    if matches!(err.code.as_deref(), Some("ServerException" | "UpdateInProgressException")) {
+        err.retryable = true;
+    }
+    err
+}
+
+/// The `tags` property as ECS tags.
+pub(crate) fn tags_of(props: &Props) -> Vec<Tag> {
+    crate::util::tag_map(props).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+/// Live ECS tags as a plain map.
+pub(crate) fn tag_map_of(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .collect()
+}
+
+/// Live ECS tags as the `tags` property (AWS-reserved `aws:` keys left out).
+pub(crate) fn tags_value(tags: &[Tag]) -> Value {
+    let map = tag_map_of(tags);
+    crate::util::tags_prop(map.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// Brings the tags of the resource `arn` to the desired `tags` property: TagResource for
+/// new or changed values, UntagResource for removed keys.
+pub(crate) async fn sync_tags(
+    client: &Client,
+    arn: &str,
+    before: Option<&Value>,
+    after: Option<&Value>,
+) -> Result<(), ProviderError> {
+    let (set, removed) = crate::util::tag_delta(before, after);
+    if !set.is_empty() {
+        client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+            .send()
+            .await
+            .map_err(|e| retry_not_found(ecs_error("TagResource", e)))?;
+    }
+    if !removed.is_empty() {
+        client
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(removed))
+            .send()
+            .await
+            .map_err(|e| retry_not_found(ecs_error("UntagResource", e)))?;
+    }
+    Ok(())
+}
+
+/// The clusters answer shared by `ecs.cluster` and `ecs.cluster_capacity_providers`
+/// during one refresh: DescribeClusters (tags and settings included) for `names`. The
+/// first reader's call is cached; names a later reader needs that the cached answer did
+/// not ask for are described in one more call.
+pub(crate) async fn clusters(
+    ctx: &Ctx,
+    client: &Client,
+    names: &BTreeSet<String>,
+) -> Result<Vec<aws_sdk_ecs::types::Cluster>, ProviderError> {
+    type Answer = (BTreeSet<String>, Vec<aws_sdk_ecs::types::Cluster>);
+    let cached: Arc<Answer> = ctx
+        .cache
+        .get_or_try_init("ecs:DescribeClusters", || async {
+            Ok((names.clone(), describe_clusters(client, names).await?))
+        })
+        .await?;
+    let missing: BTreeSet<String> = names.difference(&cached.0).cloned().collect();
+    let mut out = cached.1.clone();
+    if !missing.is_empty() {
+        out.extend(describe_clusters(client, &missing).await?);
+    }
+    Ok(out)
+}
+
+/// DescribeClusters (at most 100 names per call); missing clusters are left out.
+pub(crate) async fn describe_clusters(
+    client: &Client,
+    names: &BTreeSet<String>,
+) -> Result<Vec<aws_sdk_ecs::types::Cluster>, ProviderError> {
+    let names: Vec<String> = names.iter().cloned().collect();
+    let mut out = Vec::new();
+    for chunk in names.chunks(100) {
+        let resp = client
+            .describe_clusters()
+            .set_clusters(Some(chunk.to_vec()))
+            .include(ClusterField::Tags)
+            .include(ClusterField::Settings)
+            .send()
+            .await
+            .map_err(|e| ecs_error("DescribeClusters", e))?;
+        out.extend(resp.clusters().iter().cloned());
+    }
+    Ok(out)
+}
+
+/// A capacity provider strategy property (List of Map `capacity_provider`, `weight`,
+/// `base`) as the API's items; Null or absent is an empty strategy.
+pub(crate) fn strategy_items(v: Option<&Value>) -> Result<Vec<CapacityProviderStrategyItem>, ProviderError> {
+    let Some(list) = v.and_then(Value::as_list) else { return Ok(Vec::new()) };
+    list.iter()
+        .map(|item| {
+            let m = item.as_map().ok_or_else(|| ProviderError::fatal("strategy item is not a map"))?;
+            let int = |k: &str| m.get(k).and_then(Value::as_int).map(|i| i as i32);
+            CapacityProviderStrategyItem::builder()
+                .capacity_provider(m.get("capacity_provider").and_then(Value::as_str).unwrap_or_default())
+                .set_weight(int("weight"))
+                .set_base(int("base"))
+                .build()
+                .map_err(|e| ProviderError::fatal(format!("capacity provider strategy: {e}")))
+        })
+        .collect()
+}
+
+/// Live strategy items as the property (weight and base default to 0, as ECS does).
+pub(crate) fn strategy_value(items: &[CapacityProviderStrategyItem]) -> Value {
+    Value::List(
+        items
+            .iter()
+            .map(|i| {
+                Value::Map(BTreeMap::from([
+                    ("capacity_provider".to_string(), Value::str(i.capacity_provider())),
+                    ("weight".to_string(), Value::Int(i64::from(i.weight()))),
+                    ("base".to_string(), Value::Int(i64::from(i.base()))),
+                ]))
+            })
+            .collect(),
+    )
+}
+
+/// The last `/`-separated part of an ARN (a cluster or service name), or the input.
+pub(crate) fn arn_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}

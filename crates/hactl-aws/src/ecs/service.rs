@@ -1,0 +1,667 @@
+//! `ecs.service`: a replica service in awsvpc mode, behind target groups, with a
+//! deployment circuit breaker. id = service ARN.
+//!
+//! Create and update wait until the service is stable (one PRIMARY deployment, running
+//! = desired, rollout COMPLETED when reported), reporting progress, for at most
+//! `stable_timeout` seconds. Create tolerates IAM propagation: a role created seconds
+//! ago that ECS cannot assume yet is a retryable error. Delete is the destroy trap:
+//! scale to 0, DeleteService (force), wait until INACTIVE.
+//!
+//! Read: per cluster of the targets, ListServices + DescribeServices (10 per call, tags
+//! included).
+
+use super::{
+    arn_name, ecs_error, strategy_items, strategy_value, sync_tags, tag_map_of, tags_of, tags_value,
+};
+use crate::error::{is_not_found, retry_not_found};
+use crate::util::{client_token, owner_of, req_str};
+use async_trait::async_trait;
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, DeploymentCircuitBreaker, DeploymentConfiguration,
+    DeploymentRolloutState, LaunchType, LoadBalancer, NetworkConfiguration, PropagateTags,
+    SchedulingStrategy, ServiceField,
+};
+use aws_sdk_ecs::Client;
+use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+pub struct Service(pub Client);
+
+static SCHEMA: KindSchema = KindSchema {
+    kind: "ecs.service",
+    props: &[
+        PropSchema::replace("cluster"),
+        PropSchema::replace("name"),
+        PropSchema::in_place("task_definition"),
+        // One or the other: `desired_count` when hactl owns the count, or
+        // `initial_desired_count` when auto scaling owns it after the create.
+        PropSchema::in_place("desired_count"),
+        PropSchema::create_only("initial_desired_count"),
+        PropSchema::replace("launch_type"),
+        PropSchema::in_place("capacity_provider_strategy"),
+        // A map whose `subnets` and `security_groups` lists compare as sets.
+        PropSchema::in_place("network").as_set(),
+        PropSchema::in_place("load_balancers"),
+        PropSchema::in_place("deployment"),
+        PropSchema::in_place("health_check_grace_period"),
+        PropSchema::in_place("propagate_tags"),
+        PropSchema::in_place("tags"),
+        PropSchema::create_only("stable_timeout"),
+    ],
+};
+
+/// The properties UpdateService changes (everything in place but `tags`).
+const SERVICE_FIELDS: &[&str] = &[
+    "task_definition",
+    "desired_count",
+    "capacity_provider_strategy",
+    "network",
+    "load_balancers",
+    "deployment",
+    "health_check_grace_period",
+    "propagate_tags",
+];
+
+type Live = aws_sdk_ecs::types::Service;
+
+fn outputs(arn: &str, name: &str) -> BTreeMap<String, Value> {
+    BTreeMap::from([("arn".to_string(), Value::str(arn)), ("name".to_string(), Value::str(name))])
+}
+
+fn int_prop(props: &Props, name: &str) -> Option<i32> {
+    props.get(name).and_then(Value::as_int).map(|i| i as i32)
+}
+
+/// The task count to create with: `desired_count`, or `initial_desired_count` under
+/// auto scaling.
+fn desired_count(props: &Props) -> Option<i32> {
+    int_prop(props, "desired_count").or_else(|| int_prop(props, "initial_desired_count"))
+}
+
+fn stable_timeout(ctx: &Ctx, props: &Props) -> Duration {
+    props
+        .get("stable_timeout")
+        .and_then(Value::as_int)
+        .and_then(|s| u64::try_from(s).ok())
+        .map(Duration::from_secs)
+        .unwrap_or(ctx.wait_timeout)
+}
+
+fn network_configuration(props: &Props) -> Result<Option<NetworkConfiguration>, ProviderError> {
+    let Some(m) = props.get("network").and_then(Value::as_map) else { return Ok(None) };
+    let list = |k: &str| m.get(k).map(Value::string_list).unwrap_or_default();
+    let vpc = AwsVpcConfiguration::builder()
+        .set_subnets(Some(list("subnets")))
+        .set_security_groups(Some(list("security_groups")))
+        .assign_public_ip(AssignPublicIp::from(
+            m.get("assign_public_ip").and_then(Value::as_str).unwrap_or("DISABLED"),
+        ))
+        .build()
+        .map_err(|e| ProviderError::fatal(format!("network configuration: {e}")))?;
+    Ok(Some(NetworkConfiguration::builder().awsvpc_configuration(vpc).build()))
+}
+
+fn load_balancers(props: &Props) -> Vec<LoadBalancer> {
+    props
+        .get("load_balancers")
+        .and_then(Value::as_list)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Value::as_map)
+        .map(|m| {
+            LoadBalancer::builder()
+                .set_target_group_arn(m.get("target_group_arn").and_then(Value::as_str).map(String::from))
+                .set_container_name(m.get("container_name").and_then(Value::as_str).map(String::from))
+                .set_container_port(m.get("container_port").and_then(Value::as_int).map(|i| i as i32))
+                .build()
+        })
+        .collect()
+}
+
+fn deployment_configuration(props: &Props) -> Option<DeploymentConfiguration> {
+    let m = props.get("deployment")?.as_map()?;
+    let int = |k: &str| m.get(k).and_then(Value::as_int).map(|i| i as i32);
+    let flag = |k: &str| m.get(k).and_then(Value::as_bool).unwrap_or(false);
+    Some(
+        DeploymentConfiguration::builder()
+            .set_minimum_healthy_percent(int("minimum_healthy_percent"))
+            .set_maximum_percent(int("maximum_percent"))
+            .deployment_circuit_breaker(
+                DeploymentCircuitBreaker::builder()
+                    .enable(flag("circuit_breaker"))
+                    .rollback(flag("rollback"))
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+fn strategy(
+    props: &Props,
+) -> Result<Option<Vec<aws_sdk_ecs::types::CapacityProviderStrategyItem>>, ProviderError> {
+    let items = strategy_items(props.get("capacity_provider_strategy"))?;
+    Ok((!items.is_empty()).then_some(items))
+}
+
+/// A live service as properties, in the desired shape.
+fn props_of(s: &Live) -> Props {
+    let int = |v: Option<i32>| v.map(|i| Value::Int(i64::from(i))).unwrap_or(Value::Null);
+    let strategy = s.capacity_provider_strategy();
+    let network = s.network_configuration().and_then(|n| n.awsvpc_configuration()).map(|v| {
+        Value::Map(BTreeMap::from([
+            ("subnets".to_string(), Value::from_strings(v.subnets().iter().cloned())),
+            ("security_groups".to_string(), Value::from_strings(v.security_groups().iter().cloned())),
+            (
+                "assign_public_ip".to_string(),
+                Value::str(v.assign_public_ip().map(AssignPublicIp::as_str).unwrap_or("DISABLED")),
+            ),
+        ]))
+    });
+    let lbs: Vec<Value> = s
+        .load_balancers()
+        .iter()
+        .map(|l| {
+            Value::Map(BTreeMap::from([
+                ("target_group_arn".to_string(), l.target_group_arn().map(Value::str).unwrap_or(Value::Null)),
+                ("container_name".to_string(), l.container_name().map(Value::str).unwrap_or(Value::Null)),
+                ("container_port".to_string(), int(l.container_port())),
+            ]))
+        })
+        .collect();
+    let deployment = s.deployment_configuration().map(|d| {
+        let cb = d.deployment_circuit_breaker();
+        Value::Map(BTreeMap::from([
+            ("minimum_healthy_percent".to_string(), int(d.minimum_healthy_percent())),
+            ("maximum_percent".to_string(), int(d.maximum_percent())),
+            ("circuit_breaker".to_string(), Value::Bool(cb.is_some_and(|c| c.enable()))),
+            ("rollback".to_string(), Value::Bool(cb.is_some_and(|c| c.rollback()))),
+        ]))
+    });
+    // ECS reports a grace period of 0 for a service that never set one (no load
+    // balancer): that is "unset".
+    let grace = match s.health_check_grace_period_seconds() {
+        Some(0) if lbs.is_empty() => Value::Null,
+        other => int(other),
+    };
+    Props::from([
+        ("cluster".to_string(), Value::str(arn_name(s.cluster_arn().unwrap_or_default()))),
+        ("name".to_string(), Value::str(s.service_name().unwrap_or_default())),
+        ("task_definition".to_string(), s.task_definition().map(Value::str).unwrap_or(Value::Null)),
+        ("desired_count".to_string(), Value::Int(i64::from(s.desired_count()))),
+        (
+            // A service placed by a capacity provider strategy has no launch type.
+            "launch_type".to_string(),
+            match s.launch_type() {
+                Some(l) if strategy.is_empty() => Value::str(l.as_str()),
+                _ => Value::Null,
+            },
+        ),
+        (
+            "capacity_provider_strategy".to_string(),
+            if strategy.is_empty() { Value::Null } else { strategy_value(strategy) },
+        ),
+        ("network".to_string(), network.unwrap_or(Value::Null)),
+        ("load_balancers".to_string(), Value::List(lbs)),
+        ("deployment".to_string(), deployment.unwrap_or(Value::Null)),
+        ("health_check_grace_period".to_string(), grace),
+        (
+            "propagate_tags".to_string(),
+            Value::str(s.propagate_tags().map(PropagateTags::as_str).unwrap_or("NONE")),
+        ),
+        ("tags".to_string(), tags_value(s.tags())),
+    ])
+}
+
+/// CreateService errors that go away by themselves: IAM roles created seconds ago that
+/// ECS cannot assume yet ("ECS was unable to assume the role ..."), and a target group
+/// whose listener is still being created.
+pub(crate) fn is_propagation_error(code: Option<&str>, message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    code == Some("InvalidParameterException")
+        && (m.contains("unable to assume")
+            || m.contains("assume role")
+            || m.contains("assume the role")
+            || m.contains("does not have an associated load balancer"))
+}
+
+/// A one-line summary of where a service's rollout is (progress reports, timeouts).
+fn rollout_summary(s: &Live) -> String {
+    let rollouts: Vec<String> = s
+        .deployments()
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}/{}{}",
+                d.status().unwrap_or("?").to_ascii_lowercase(),
+                d.running_count(),
+                d.desired_count(),
+                d.rollout_state()
+                    .map(|r| format!(" {}", r.as_str().to_ascii_lowercase()))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    format!(
+        "{} of {} tasks running, {} pending; deployments: {}",
+        s.running_count(),
+        s.desired_count(),
+        s.pending_count(),
+        if rollouts.is_empty() { "none".to_string() } else { rollouts.join(", ") }
+    )
+}
+
+/// Stable: one deployment, the PRIMARY one, done rolling out, with every task running.
+fn is_stable(s: &Live) -> bool {
+    let deployments = s.deployments();
+    deployments.len() == 1
+        && deployments[0].status() == Some("PRIMARY")
+        && deployments[0].rollout_state().is_none_or(|r| *r == DeploymentRolloutState::Completed)
+        && s.running_count() == s.desired_count()
+}
+
+impl Service {
+    /// DescribeServices in one cluster for up to 10 names or ARNs (tags included);
+    /// ACTIVE and DRAINING ones, missing ones left out. A missing cluster has none.
+    async fn describe(&self, cluster: &str, services: &[String]) -> Result<Vec<Live>, ProviderError> {
+        let resp = match self
+            .0
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(services.to_vec()))
+            .include(ServiceField::Tags)
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                let err = ecs_error("DescribeServices", e);
+                return if is_not_found(&err) { Ok(Vec::new()) } else { Err(err) };
+            }
+        };
+        Ok(resp.services().to_vec())
+    }
+
+    /// The service, unless it is gone (missing or INACTIVE).
+    async fn one(&self, cluster: &str, service: &str) -> Result<Option<Live>, ProviderError> {
+        Ok(self
+            .describe(cluster, &[service.to_string()])
+            .await?
+            .into_iter()
+            .find(|s| s.status() != Some("INACTIVE")))
+    }
+
+    /// Waits until the service is stable, running `task_definition`, for at most
+    /// `timeout`, reporting each change of its rollout.
+    async fn wait_stable(
+        &self,
+        ctx: &Ctx,
+        cluster: &str,
+        arn: &str,
+        task_definition: Option<&str>,
+        timeout: Duration,
+    ) -> Result<(), ProviderError> {
+        let name = arn_name(arn);
+        let start = Instant::now();
+        let last = Mutex::new(String::new());
+        let last = &last;
+        ctx.wait_for(&format!("ECS service {name} to be stable"), || async move {
+            let Some(s) = self.one(cluster, arn).await? else {
+                // Right after its create a service may not be visible yet.
+                if start.elapsed() < Duration::from_secs(30) {
+                    return Ok(None);
+                }
+                return Err(ProviderError::fatal(format!(
+                    "ECS service {name} disappeared while waiting for it to be stable"
+                )));
+            };
+            if s.status() != Some("ACTIVE") {
+                return Err(ProviderError::fatal(format!(
+                    "ECS service {name} is {} while waiting for it to be stable",
+                    s.status().unwrap_or("in an unknown state")
+                )));
+            }
+            // The circuit breaker stopped the rollout (and may be rolling back).
+            if let Some(d) =
+                s.deployments().iter().find(|d| d.rollout_state() == Some(&DeploymentRolloutState::Failed))
+            {
+                return Err(ProviderError::fatal(format!(
+                    "ECS service {name}: deployment of {} failed: {}",
+                    d.task_definition().unwrap_or("?"),
+                    d.rollout_state_reason().unwrap_or("no reason given")
+                )));
+            }
+            let summary = rollout_summary(&s);
+            if let Ok(mut l) = last.lock() {
+                if *l != summary {
+                    ctx.progress(summary.clone());
+                    *l = summary.clone();
+                }
+            }
+            if is_stable(&s) {
+                let running = s.deployments().first().and_then(|d| d.task_definition());
+                if let (Some(want), Some(running)) = (task_definition, running) {
+                    if want != running {
+                        return Err(ProviderError::fatal(format!(
+                            "ECS service {name} settled on {running}, not {want} (rolled back)"
+                        )));
+                    }
+                }
+                return Ok(Some(()));
+            }
+            if start.elapsed() > timeout {
+                return Err(ProviderError::fatal(format!(
+                    "ECS service {name} not stable after {}s: {summary}",
+                    start.elapsed().as_secs()
+                )));
+            }
+            Ok(None)
+        })
+        .await
+    }
+
+    /// UpdateService with the `fields` of `props` (the properties UpdateService takes).
+    async fn update_service(
+        &self,
+        cluster: &str,
+        service: &str,
+        props: &Props,
+        fields: &[&str],
+    ) -> Result<(), ProviderError> {
+        let has = |n: &str| fields.contains(&n);
+        let mut req = self.0.update_service().cluster(cluster).service(service);
+        if has("task_definition") {
+            req = req.task_definition(req_str(props, "task_definition")?);
+        }
+        if has("desired_count") {
+            req = req.set_desired_count(int_prop(props, "desired_count"));
+        }
+        if has("capacity_provider_strategy") {
+            // A strategy change only takes effect with a new deployment (ECS requires it).
+            req = req.set_capacity_provider_strategy(strategy(props)?).force_new_deployment(true);
+        }
+        if has("network") {
+            req = req.set_network_configuration(network_configuration(props)?);
+        }
+        if has("load_balancers") {
+            // An empty list removes them.
+            req = req.set_load_balancers(Some(load_balancers(props)));
+        }
+        if has("deployment") {
+            req = req.set_deployment_configuration(deployment_configuration(props));
+        }
+        if has("health_check_grace_period") {
+            req = req
+                .health_check_grace_period_seconds(int_prop(props, "health_check_grace_period").unwrap_or(0));
+        }
+        if has("propagate_tags") {
+            req = req.propagate_tags(PropagateTags::from(
+                props.get("propagate_tags").and_then(Value::as_str).unwrap_or("NONE"),
+            ));
+        }
+        req.send().await.map(|_| ()).map_err(|e| retry_not_found(ecs_error("UpdateService", e)))
+    }
+
+    /// A create that found the service already there (a retried create): converge it to
+    /// `props` if it is this address's own, refuse otherwise.
+    async fn adopt(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<String, ProviderError> {
+        let cluster = req_str(props, "cluster")?;
+        let name = req_str(props, "name")?;
+        let s = self.one(cluster, name).await?.ok_or_else(|| {
+            ProviderError::retryable(format!("ECS service {name} exists but cannot be described yet"))
+        })?;
+        let (owned, tagged) = owner_of(&ctx.stack, &tag_map_of(s.tags()));
+        if !owned || tagged.as_ref() != Some(address) {
+            return Err(ProviderError::fatal(format!(
+                "ECS service `{name}` already exists in cluster `{cluster}` and does not belong to {address} of stack `{}`",
+                ctx.stack
+            )));
+        }
+        let arn = s.service_arn().unwrap_or_default().to_string();
+        let live = props_of(&s);
+        let fields: Vec<&str> = SERVICE_FIELDS
+            .iter()
+            .copied()
+            .filter(|f| props.contains_key(*f) && props.get(*f) != live.get(*f))
+            .collect();
+        if !fields.is_empty() {
+            self.update_service(cluster, &arn, props, &fields).await?;
+        }
+        sync_tags(&self.0, &arn, live.get("tags"), props.get("tags")).await?;
+        Ok(arn)
+    }
+}
+
+#[async_trait]
+impl Provider for Service {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let mut clusters: BTreeSet<String> = targets
+            .iter()
+            .filter_map(|t| t.props.get("cluster").and_then(Value::as_str))
+            .map(String::from)
+            .collect();
+        clusters.extend(
+            targets.iter().filter_map(|t| t.recorded.as_ref()?.get("cluster")?.as_str().map(String::from)),
+        );
+        // Long service ARNs carry their cluster: `...:service/<cluster>/<name>`.
+        clusters.extend(targets.iter().filter_map(|t| {
+            let tail = t.id.as_deref()?.split_once(":service/")?.1;
+            Some(tail.split_once('/')?.0.to_string())
+        }));
+        let mut out = Vec::new();
+        for cluster in clusters {
+            let arns: Vec<String> = match self
+                .0
+                .list_services()
+                .cluster(&cluster)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+            {
+                Ok(a) => a,
+                Err(e) => {
+                    let err = ecs_error("ListServices", e);
+                    if is_not_found(&err) {
+                        continue;
+                    }
+                    return Err(err);
+                }
+            };
+            for chunk in arns.chunks(10) {
+                for s in self.describe(&cluster, chunk).await? {
+                    // DRAINING: being deleted; INACTIVE: deleted.
+                    if s.status() != Some("ACTIVE") {
+                        continue;
+                    }
+                    let Some(arn) = s.service_arn() else { continue };
+                    let (owned, address) = owner_of(&ctx.stack, &tag_map_of(s.tags()));
+                    out.push(LiveObject {
+                        id: arn.to_string(),
+                        address,
+                        props: props_of(&s),
+                        outputs: outputs(arn, s.service_name().unwrap_or_default()),
+                        owned,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        let cluster = req_str(props, "cluster")?;
+        let name = req_str(props, "name")?;
+        let lbs = load_balancers(props);
+        let tags = tags_of(props);
+        let result = self
+            .0
+            .create_service()
+            .cluster(cluster)
+            .service_name(name)
+            .task_definition(req_str(props, "task_definition")?)
+            .set_desired_count(desired_count(props))
+            .scheduling_strategy(SchedulingStrategy::Replica)
+            .set_launch_type(props.get("launch_type").and_then(Value::as_str).map(LaunchType::from))
+            .set_capacity_provider_strategy(strategy(props)?)
+            .set_network_configuration(network_configuration(props)?)
+            .set_load_balancers((!lbs.is_empty()).then_some(lbs))
+            .set_deployment_configuration(deployment_configuration(props))
+            .set_health_check_grace_period_seconds(int_prop(props, "health_check_grace_period"))
+            .set_propagate_tags(props.get("propagate_tags").and_then(Value::as_str).map(PropagateTags::from))
+            .set_tags((!tags.is_empty()).then_some(tags))
+            .client_token(client_token(ctx, address, props))
+            .send()
+            .await;
+        let arn = match result {
+            Ok(out) => out
+                .service()
+                .and_then(|s| s.service_arn())
+                .ok_or_else(|| ProviderError::fatal("CreateService returned no service ARN"))?
+                .to_string(),
+            Err(e) => {
+                let mut err = retry_not_found(ecs_error("CreateService", e));
+                if is_propagation_error(err.code.as_deref(), &err.message) {
+                    err.retryable = true;
+                    return Err(err);
+                }
+                // "Creation of service was not idempotent": a service of that name is
+                // already there (other token), e.g. created by a crashed earlier run.
+                if err.code.as_deref() == Some("InvalidParameterException")
+                    && err.message.to_ascii_lowercase().contains("not idempotent")
+                {
+                    self.adopt(ctx, address, props).await?
+                } else {
+                    return Err(err);
+                }
+            }
+        };
+        ctx.progress(format!("{} created; waiting for its tasks", arn_name(&arn)));
+        let task_definition = props.get("task_definition").and_then(Value::as_str);
+        self.wait_stable(ctx, cluster, &arn, task_definition, stable_timeout(ctx, props)).await?;
+        Ok(Applied { id: arn.clone(), outputs: outputs(&arn, name) })
+    }
+
+    async fn update(&self, ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        let cluster = req_str(req.desired, "cluster")?;
+        let name = req_str(req.desired, "name")?;
+        let mut fields = Vec::new();
+        for c in req.changes {
+            match c.name.as_str() {
+                "tags" => sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                n if SERVICE_FIELDS.contains(&n) => fields.push(n),
+                other => return Err(ProviderError::fatal(format!("`{other}` cannot be updated in place"))),
+            }
+        }
+        if !fields.is_empty() {
+            self.update_service(cluster, req.id, req.desired, &fields).await?;
+            let task_definition = req.desired.get("task_definition").and_then(Value::as_str);
+            self.wait_stable(ctx, cluster, req.id, task_definition, stable_timeout(ctx, req.desired)).await?;
+        }
+        Ok(Applied { id: req.id.to_string(), outputs: outputs(req.id, name) })
+    }
+
+    async fn delete(&self, ctx: &Ctx, id: &str, recorded: &Props) -> Result<(), ProviderError> {
+        let cluster = match recorded.get("cluster").and_then(Value::as_str) {
+            Some(c) => c.to_string(),
+            None => id
+                .split_once(":service/")
+                .and_then(|(_, t)| t.split_once('/'))
+                .map(|(c, _)| c.to_string())
+                .ok_or_else(|| {
+                    ProviderError::fatal(format!("cannot tell the cluster of ECS service {id}"))
+                })?,
+        };
+        // Gone already: missing service or cluster, or a service no longer active.
+        let gone =
+            |e: &ProviderError| is_not_found(e) || e.code.as_deref() == Some("ServiceNotActiveException");
+        // Scale to 0 first: the tasks stop (and leave their load balancer targets) before
+        // the service goes, as a deployment would drain them.
+        if let Err(e) = self
+            .0
+            .update_service()
+            .cluster(&cluster)
+            .service(id)
+            .desired_count(0)
+            .send()
+            .await
+            .map_err(|e| ecs_error("UpdateService", e))
+        {
+            if !gone(&e) {
+                return Err(e);
+            }
+        }
+        if let Err(e) = self
+            .0
+            .delete_service()
+            .cluster(&cluster)
+            .service(id)
+            .force(true)
+            .send()
+            .await
+            .map_err(|e| ecs_error("DeleteService", e))
+        {
+            if !gone(&e) {
+                return Err(e);
+            }
+        }
+        ctx.wait_for(&format!("ECS service {} to be inactive", arn_name(id)), || async {
+            Ok(self.one(&cluster, id).await?.is_none().then_some(()))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iam_propagation_errors_are_recognised() {
+        let code = Some("InvalidParameterException");
+        assert!(is_propagation_error(
+            code,
+            "Unable to assume role and validate the specified targetGroupArn. Please verify that the ECS service \
+             role being passed has the proper permissions."
+        ));
+        assert!(is_propagation_error(code, "ECS was unable to assume the role 'arn:aws:iam::1:role/x'"));
+        assert!(is_propagation_error(
+            code,
+            "The target group with targetGroupArn arn:... does not have an associated load balancer."
+        ));
+        assert!(!is_propagation_error(code, "Creation of service was not idempotent."));
+        assert!(!is_propagation_error(Some("AccessDeniedException"), "unable to assume role"));
+    }
+
+    #[test]
+    fn stability_needs_one_completed_primary_deployment_and_every_task() {
+        use aws_sdk_ecs::types::Deployment;
+        let dep = |status: &str, rollout: Option<DeploymentRolloutState>| {
+            Deployment::builder()
+                .status(status)
+                .set_rollout_state(rollout)
+                .running_count(2)
+                .desired_count(2)
+                .build()
+        };
+        let svc = |running: i32, deps: Vec<Deployment>| {
+            Live::builder().desired_count(2).running_count(running).set_deployments(Some(deps)).build()
+        };
+        assert!(is_stable(&svc(2, vec![dep("PRIMARY", Some(DeploymentRolloutState::Completed))])));
+        assert!(is_stable(&svc(2, vec![dep("PRIMARY", None)])));
+        assert!(!is_stable(&svc(1, vec![dep("PRIMARY", Some(DeploymentRolloutState::Completed))])));
+        assert!(!is_stable(&svc(2, vec![dep("PRIMARY", Some(DeploymentRolloutState::InProgress))])));
+        assert!(!is_stable(&svc(
+            2,
+            vec![dep("PRIMARY", Some(DeploymentRolloutState::Completed)), dep("ACTIVE", None)]
+        )));
+        assert!(!is_stable(&svc(2, vec![])));
+    }
+}
