@@ -54,7 +54,7 @@ fn pairs(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
     items.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
 }
 
-async fn app_subnets(c: &Clients, s: &Stack) -> BTreeSet<String> {
+async fn app_subnets(s: &Stack) -> BTreeSet<String> {
     ["us-east-1a", "us-east-1b"].iter().map(|az| state_id(s, &format!("subnet.app.{az}"))).collect()
 }
 
@@ -86,7 +86,7 @@ async fn verify_applied(c: &Clients, s: &Stack, ec2_capacity: bool, services: &[
         "container insights on: {:?}",
         cluster.settings()
     );
-    let subnets = app_subnets(c, s).await;
+    let subnets = app_subnets(s).await;
     let app_sg = state_id(s, "sg.app");
     if ec2_capacity {
         let cp = state_id(s, "capacity_provider.asg");

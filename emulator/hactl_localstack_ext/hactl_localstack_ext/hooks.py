@@ -10,6 +10,8 @@ def apply_moto_fixes():
         patch_moto_delete_subnet_associations,
         patch_moto_ecs_create_service_params,
         patch_moto_ecs_services_run_tasks,
+        patch_moto_elbv2_deletion_protection,
+        patch_moto_launch_template_versions,
         patch_moto_nat_gateway_tag_filters,
     )
 
@@ -17,3 +19,5 @@ def apply_moto_fixes():
     patch_moto_delete_subnet_associations()
     patch_moto_ecs_create_service_params()
     patch_moto_ecs_services_run_tasks()
+    patch_moto_elbv2_deletion_protection()
+    patch_moto_launch_template_versions()

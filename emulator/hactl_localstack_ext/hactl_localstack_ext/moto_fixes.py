@@ -170,3 +170,43 @@ def patch_moto_ecs_services_run_tasks() -> None:
 
     EC2ContainerServiceBackend.describe_services = describe_services
     _ecs_tasks_patched = True
+
+
+def patch_moto_elbv2_deletion_protection() -> None:
+    """moto deletes a load balancer whose `deletion_protection.enabled` is true; AWS refuses
+    with OperationNotPermitted. Without this the destroy trap (turn protection off first)
+    cannot be shown on the emulator."""
+    from moto.elbv2.exceptions import ELBClientError
+    from moto.elbv2.models import ELBv2Backend
+
+    original = ELBv2Backend.delete_load_balancer
+
+    def delete_load_balancer(self, arn):
+        lb = self.load_balancers.get(arn)
+        if lb is not None and str(lb.attrs.get("deletion_protection.enabled", "false")).lower() == "true":
+            raise ELBClientError(
+                "OperationNotPermitted",
+                f"Load balancer '{arn}' cannot be deleted because deletion protection is enabled",
+            )
+        return original(self, arn)
+
+    ELBv2Backend.delete_load_balancer = delete_load_balancer
+
+
+def patch_moto_launch_template_versions() -> None:
+    """Two moto launch template bugs: CreateLaunchTemplateVersion stores UserData unparsed
+    (a later scale-out from that version fails with InternalError), and
+    DescribeLaunchTemplates answers the tags the template had at creation (CreateTags /
+    DeleteTags never show)."""
+    from moto.ec2.models.launch_templates import LaunchTemplate
+    from moto.ec2.utils import parse_user_data
+
+    original = LaunchTemplate.create_version
+
+    def create_version(self, data, description):
+        if isinstance(data.get("UserData"), str):
+            data["UserData"] = parse_user_data(data["UserData"])
+        return original(self, data, description)
+
+    LaunchTemplate.create_version = create_version
+    LaunchTemplate.tags = property(lambda self: self.get_tags(), lambda self, value: None)
