@@ -35,7 +35,10 @@ async fn clients() -> Clients {
 }
 
 fn state_id(s: &Stack, address: &str) -> String {
-    s.state()["resources"][address]["id"].as_str().unwrap_or_else(|| panic!("{address} not in state")).to_string()
+    s.state()["resources"][address]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{address} not in state"))
+        .to_string()
 }
 
 /// The actions of `plan --json`, as (address, action) pairs.
@@ -46,7 +49,9 @@ fn plan_actions(s: &Stack) -> BTreeSet<(String, String)> {
         .as_array()
         .expect("actions")
         .iter()
-        .map(|a| (a["address"].as_str().unwrap_or("").to_string(), a["action"].as_str().unwrap_or("").to_string()))
+        .map(|a| {
+            (a["address"].as_str().unwrap_or("").to_string(), a["action"].as_str().unwrap_or("").to_string())
+        })
         .collect()
 }
 
@@ -64,7 +69,8 @@ async fn listeners(c: &Clients, lb_arn: &str) -> Vec<Listener> {
 
 /// The ECS service as ECS describes it.
 async fn service(c: &Clients, s: &Stack, name: &str) -> aws_sdk_ecs::types::Service {
-    let out = c.ecs.describe_services().cluster(&s.name).services(name).send().await.expect("describe services");
+    let out =
+        c.ecs.describe_services().cluster(&s.name).services(name).send().await.expect("describe services");
     out.services().first().cloned().unwrap_or_else(|| panic!("service {name} missing: {:?}", out.failures()))
 }
 
@@ -90,13 +96,19 @@ async fn verify_applied(c: &Clients, s: &Stack, ec2_capacity: bool, services: &[
     let app_sg = state_id(s, "sg.app");
     if ec2_capacity {
         let cp = state_id(s, "capacity_provider.asg");
-        assert_eq!(cluster.capacity_providers(), [cp.clone()]);
+        assert_eq!(cluster.capacity_providers(), std::slice::from_ref(&cp));
         let strategy = cluster.default_capacity_provider_strategy();
         assert_eq!(strategy.len(), 1);
         assert_eq!(strategy[0].capacity_provider(), cp.as_str());
         // The ASG spans the app subnets with the launch template.
         let asg_name = state_id(s, "asg.ecs");
-        let g = c.asg.describe_auto_scaling_groups().auto_scaling_group_names(&asg_name).send().await.expect("asg");
+        let g = c
+            .asg
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&asg_name)
+            .send()
+            .await
+            .expect("asg");
         let g = g.auto_scaling_groups().first().expect("asg exists");
         let zones: BTreeSet<String> =
             g.vpc_zone_identifier().unwrap_or_default().split(',').map(|x| x.trim().to_string()).collect();
@@ -122,7 +134,7 @@ async fn verify_applied(c: &Clients, s: &Stack, ec2_capacity: bool, services: &[
         );
         let ni = &data.network_interfaces()[0];
         assert_eq!(ni.associate_public_ip_address(), Some(false));
-        assert_eq!(ni.groups(), [app_sg.clone()]);
+        assert_eq!(ni.groups(), std::slice::from_ref(&app_sg));
     } else {
         assert!(s.state()["resources"].get("asg.ecs").is_none(), "fargate has no ASG");
     }
@@ -161,11 +173,14 @@ async fn verify_applied(c: &Clients, s: &Stack, ec2_capacity: bool, services: &[
         assert_eq!(svc.desired_count(), *desired, "{name} desired count");
         let vpc = svc.network_configuration().and_then(|n| n.awsvpc_configuration()).expect("awsvpc");
         assert_eq!(vpc.subnets().iter().cloned().collect::<BTreeSet<_>>(), subnets);
-        assert_eq!(vpc.security_groups(), [app_sg.clone()]);
+        assert_eq!(vpc.security_groups(), std::slice::from_ref(&app_sg));
         assert_eq!(svc.load_balancers()[0].target_group_arn(), Some(tg_arn.as_str()));
         assert_eq!(svc.load_balancers()[0].container_port(), Some(i32::from(*port)));
         if ec2_capacity {
-            assert_eq!(svc.capacity_provider_strategy()[0].capacity_provider(), state_id(s, "capacity_provider.asg"));
+            assert_eq!(
+                svc.capacity_provider_strategy()[0].capacity_provider(),
+                state_id(s, "capacity_provider.asg")
+            );
         } else {
             assert_eq!(svc.launch_type().map(|l| l.as_str()), Some("FARGATE"));
         }
@@ -176,7 +191,8 @@ async fn verify_applied(c: &Clients, s: &Stack, ec2_capacity: bool, services: &[
     }
 
     // IAM: the execution role may write to this stack's log groups, nothing else.
-    let role = c.iam.get_role().role_name(state_id(s, "iam_role.execution")).send().await.expect("execution role");
+    let role =
+        c.iam.get_role().role_name(state_id(s, "iam_role.execution")).send().await.expect("execution role");
     assert_eq!(role.role().map(|r| r.path()), Some(format!("/hactl/{}/", s.name).as_str()));
     let doc = c
         .iam
@@ -223,7 +239,11 @@ fn percent_decode(s: &str) -> String {
 /// Nothing of the stack is left, asked of every service.
 async fn verify_gone(c: &Clients, s: &Stack) {
     let cl = c.ecs.describe_clusters().clusters(&s.name).send().await.expect("clusters");
-    assert!(cl.clusters().iter().all(|x| x.status() == Some("INACTIVE")), "cluster left: {:?}", cl.clusters());
+    assert!(
+        cl.clusters().iter().all(|x| x.status() == Some("INACTIVE")),
+        "cluster left: {:?}",
+        cl.clusters()
+    );
     let lbs = c.elb.describe_load_balancers().send().await.expect("lbs");
     let ours: Vec<_> = lbs
         .load_balancers()
@@ -249,8 +269,13 @@ async fn verify_gone(c: &Clients, s: &Stack) {
     assert!(lts.launch_templates().is_empty(), "launch templates left");
     let roles = c.iam.list_roles().path_prefix(format!("/hactl/{}/", s.name)).send().await.expect("roles");
     assert!(roles.roles().is_empty(), "roles left: {:?}", roles.roles());
-    let profiles =
-        c.iam.list_instance_profiles().path_prefix(format!("/hactl/{}/", s.name)).send().await.expect("profiles");
+    let profiles = c
+        .iam
+        .list_instance_profiles()
+        .path_prefix(format!("/hactl/{}/", s.name))
+        .send()
+        .await
+        .expect("profiles");
     assert!(profiles.instance_profiles().is_empty(), "instance profiles left");
     let lg = c.logs.describe_log_groups().log_group_name_prefix(format!("/hactl/{}/", s.name)).send().await;
     assert!(lg.expect("log groups").log_groups().is_empty(), "log groups left");
@@ -263,7 +288,13 @@ async fn verify_gone(c: &Clients, s: &Stack) {
         .await
         .expect("task definitions");
     assert!(tds.task_definition_arns().is_empty(), "task definitions left: {:?}", tds.task_definition_arns());
-    let st = c.aas.describe_scalable_targets().service_namespace(ServiceNamespace::Ecs).send().await.expect("targets");
+    let st = c
+        .aas
+        .describe_scalable_targets()
+        .service_namespace(ServiceNamespace::Ecs)
+        .send()
+        .await
+        .expect("targets");
     let ours: Vec<_> = st
         .scalable_targets()
         .iter()
@@ -289,7 +320,8 @@ async fn ec2_stack_applies_updates_and_destroys() {
         .iter()
         .any(|a| a.key() == Some("deletion_protection.enabled") && a.value() == Some("true")));
     // The frontend reaches the backend through BACKEND_URL, the internal load balancer.
-    let internal = c.elb.describe_load_balancers().load_balancer_arns(state_id(&s, "alb.internal")).send().await;
+    let internal =
+        c.elb.describe_load_balancers().load_balancer_arns(state_id(&s, "alb.internal")).send().await;
     let internal = internal.expect("internal lb");
     let internal = &internal.load_balancers()[0];
     assert_eq!(internal.scheme().map(|x| x.as_str()), Some("internal"));
@@ -298,7 +330,8 @@ async fn ec2_stack_applies_updates_and_destroys() {
     let td = c.ecs.describe_task_definition().task_definition(&td).send().await.expect("describe td");
     let td = td.task_definition().expect("td");
     let env = td.container_definitions()[0].environment();
-    let url = env.iter().find(|e| e.name() == Some("BACKEND_URL")).and_then(|e| e.value()).expect("BACKEND_URL");
+    let url =
+        env.iter().find(|e| e.name() == Some("BACKEND_URL")).and_then(|e| e.value()).expect("BACKEND_URL");
     assert_eq!(url, format!("http://{}:80", internal.dns_name().unwrap_or_default()));
     assert_eq!(td.network_mode().map(|m| m.as_str()), Some("awsvpc"));
     // Scalable target and both policies of the frontend.
@@ -366,7 +399,13 @@ async fn ec2_stack_applies_updates_and_destroys() {
     s.ok(&["plan", "--detailed-exitcode"], 0);
 
     // Desired count: one in-place update.
-    s.edit(|t| t.replacen("desired_count = 2\nenvironment = { APP_ENV", "desired_count = 3\nenvironment = { APP_ENV", 1));
+    s.edit(|t| {
+        t.replacen(
+            "desired_count = 2\nenvironment = { APP_ENV",
+            "desired_count = 3\nenvironment = { APP_ENV",
+            1,
+        )
+    });
     assert_eq!(plan_actions(&s), pairs(&[("ecs_service.backend", "update")]));
     s.ok(&["apply", "--auto-approve"], 0);
     assert_eq!(service(&c, &s, "backend").await.desired_count(), 3);
@@ -404,11 +443,17 @@ async fn drift_in_desired_count_and_listener_is_reported_and_repaired() {
     let changed = report["changed"].as_array().expect("changed");
     let find = |addr: &str| changed.iter().find(|c| c["address"] == addr).cloned();
     let svc = find("ecs_service.backend").unwrap_or_else(|| panic!("backend drift missing: {report}"));
-    let dc = svc["changes"].as_array().expect("changes").iter().find(|c| c["property"] == "desired_count").cloned();
+    let dc = svc["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["property"] == "desired_count")
+        .cloned();
     let dc = dc.unwrap_or_else(|| panic!("desired_count change missing: {svc}"));
     assert_eq!((dc["expected"].as_i64(), dc["actual"].as_i64()), (Some(2), Some(5)), "{dc}");
     let l = find("listener.public.http").unwrap_or_else(|| panic!("listener drift missing: {report}"));
-    let la = l["changes"].as_array().expect("changes").iter().find(|c| c["property"] == "default_action").cloned();
+    let la =
+        l["changes"].as_array().expect("changes").iter().find(|c| c["property"] == "default_action").cloned();
     let la = la.unwrap_or_else(|| panic!("default_action change missing: {l}"));
     assert_eq!(la["expected"]["type"], "redirect", "{la}");
     assert_eq!(la["actual"]["type"], "fixed_response", "{la}");

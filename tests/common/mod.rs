@@ -22,7 +22,11 @@ pub fn hactl_bin() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
     let bin = dir.join(format!("hactl{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "{} not built; run `cargo build -p hactl` first (scripts/test.sh does)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} not built; run `cargo build -p hactl` first (scripts/test.sh does)",
+        bin.display()
+    );
     bin
 }
 

@@ -46,7 +46,9 @@ where
 /// Scaling `ObjectNotFoundException`, ...
 pub(crate) fn is_not_found(e: &ProviderError) -> bool {
     e.code.as_deref().is_some_and(|c| {
-        c.ends_with("NotFound") || c.ends_with("NotFoundException") || c.ends_with("NotFoundFault")
+        c.ends_with("NotFound")
+            || c.ends_with("NotFoundException")
+            || c.ends_with("NotFoundFault")
             || c == "NoSuchEntity"
     })
 }

@@ -78,7 +78,11 @@ pub(crate) fn tag_delta(
 ) -> (std::collections::BTreeMap<String, String>, Vec<String>) {
     let before = before.map(Value::string_map).unwrap_or_default();
     let after = after.map(Value::string_map).unwrap_or_default();
-    let set = after.iter().filter(|(k, v)| before.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let set = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     let removed = before.keys().filter(|k| !after.contains_key(*k)).cloned().collect();
     (set, removed)
 }

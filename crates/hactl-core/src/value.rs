@@ -346,7 +346,8 @@ mod tests {
     #[test]
     fn concat_resolves_to_a_string_once_every_part_is_known() {
         let r = Ref::new(&addr("alb.internal"), "dns_name");
-        let v = Value::concat([Value::str("http://"), Value::Ref(r.clone()), Value::str(":"), Value::Int(3000)]);
+        let v =
+            Value::concat([Value::str("http://"), Value::Ref(r.clone()), Value::str(":"), Value::Int(3000)]);
         let mut refs = BTreeSet::new();
         v.refs(&mut refs);
         assert_eq!(refs.into_iter().collect::<Vec<_>>(), vec![r.clone()]);

@@ -340,8 +340,7 @@ async fn converge_existing(
     let spec =
         action.desired.as_ref().ok_or_else(|| ProviderError::fatal("create without a desired spec"))?;
     let props = resolve(shared, &spec.props)?;
-    let target =
-        crate::provider::ReadTarget {
+    let target = crate::provider::ReadTarget {
         address: action.address.clone(),
         id: None,
         props: props.clone(),
