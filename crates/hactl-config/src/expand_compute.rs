@@ -79,7 +79,10 @@ impl Expander<'_> {
             return Ok(());
         }
         let stack = cfg.stack.name.clone();
-        let iam_path = format!("/hactl/{stack}/");
+        // IAM is global: names and path carry the region too, so the same stack name in
+        // two regions (a DR pair) never shares or adopts the other's roles.
+        let region = cfg.stack.region.clone();
+        let iam_path = format!("/hactl/{stack}/{region}/");
         let ec2 = cfg.compute.launch_type == LaunchType::Ec2;
 
         // Log groups, one per service.
@@ -127,7 +130,7 @@ impl Expander<'_> {
             ));
         }
         let execution_role = addr(&["iam_role", "execution"])?;
-        let role_name = short_name(&format!("{stack}-execution"), 64);
+        let role_name = short_name(&format!("{stack}-{region}-execution"), 64);
         let spec = self
             .tagged(execution_role.clone(), "iam.role", &role_name)
             .prop("name", role_name.as_str())
@@ -142,7 +145,7 @@ impl Expander<'_> {
         let mut task_roles: BTreeMap<&str, Address> = BTreeMap::new();
         for s in &cfg.services {
             let a = addr(&["iam_role", "task", &s.name])?;
-            let role_name = short_name(&format!("{stack}-task-{}", s.name), 64);
+            let role_name = short_name(&format!("{stack}-{region}-task-{}", s.name), 64);
             let mut inline = Vec::new();
             if !s.task_role_statements.is_empty() {
                 let statements = s
@@ -175,7 +178,7 @@ impl Expander<'_> {
         let mut capacity: Option<Address> = None;
         if ec2 {
             let role = addr(&["iam_role", "instance"])?;
-            let role_name = short_name(&format!("{stack}-instance"), 64);
+            let role_name = short_name(&format!("{stack}-{region}-instance"), 64);
             let agent = policy(vec![
                 statement(
                     "ClusterMembership",
@@ -434,7 +437,6 @@ impl Expander<'_> {
         }
 
         // Task definitions, services, auto scaling.
-        let region = cfg.stack.region.clone();
         for s in &cfg.services {
             let td = addr(&["task_definition", &s.name])?;
             let family = format!("{stack}-{}", s.name);

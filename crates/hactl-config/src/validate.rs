@@ -53,6 +53,24 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
             resource_tags.insert(addr.get_ref().clone(), t);
         }
     }
+    if !raw.services.is_empty() {
+        // Tasks and instances in the private app subnets need a way out to pull images
+        // and reach ECS and CloudWatch Logs.
+        if let Some(v) = raw.network.nat.as_ref().filter(|v| v.get_ref() == "none") {
+            let msg = "services need a NAT gateway: with nat = \"none\" their tasks cannot pull images or reach ECS and CloudWatch Logs";
+            let hint =
+                "use nat = \"per-az\" (zone-redundant) or \"single\" (cheaper), or remove the services";
+            c.push(v.span(), "network.nat", msg, hint);
+        }
+        // AWS reserves load balancer names starting with "internal-".
+        let name = raw.stack.name.get_ref();
+        if name.starts_with("internal-") || name == "internal" {
+            let msg =
+                format!("stack name \"{name}\" would make load balancer names starting with \"internal-\"");
+            let hint = "AWS reserves that prefix for load balancer names; choose another stack name";
+            c.push(raw.stack.name.span(), "stack.name", msg, hint);
+        }
+    }
     if !c.errors.is_empty() {
         return None;
     }
@@ -1112,13 +1130,26 @@ fn service(
         Some(a) => Some(autoscaling(a, prefix, &r.desired_count, desired_count, c)?),
     };
 
+    if let (Some(false), Some(v)) = (
+        r.public.as_ref().map(|p| *p.get_ref()),
+        r.autoscaling.as_ref().and_then(|a| a.requests_per_target.as_ref()),
+    ) {
+        let msg =
+            "requests_per_target needs the public load balancer's request count; this service is internal";
+        let hint = "scale internal services on cpu_target / memory_target, or remove requests_per_target";
+        c.push(v.span(), f("autoscaling.requests_per_target"), msg, hint);
+    }
     let interval = c.opt_int(&r.health_check_interval, &f("health_check_interval"), 5, 300, 30);
     let timeout = c.opt_int(&r.health_check_timeout, &f("health_check_timeout"), 2, 120, 5);
-    if let (Some(i), Some(t), Some(v)) = (interval, timeout, r.health_check_timeout.as_ref()) {
+    let timing_at = r.health_check_timeout.as_ref().or(r.health_check_interval.as_ref());
+    let timing_field =
+        if r.health_check_timeout.is_some() { "health_check_timeout" } else { "health_check_interval" };
+    if let (Some(i), Some(t), Some(v)) = (interval, timeout, timing_at) {
         if t >= i {
             let msg = format!("health_check_timeout {t} must be less than health_check_interval {i}");
-            let hint = "the load balancer must get an answer before the next check starts";
-            c.push(v.span(), f("health_check_timeout"), msg, hint);
+            let hint =
+                "the load balancer must get an answer before the next check starts (timeout default 5)";
+            c.push(v.span(), f(timing_field), msg, hint);
         }
     }
     let healthy = c.opt_int(&r.healthy_threshold, &f("healthy_threshold"), 2, 10, 3);
@@ -1216,6 +1247,7 @@ fn autoscaling(
     let errors_before = c.errors.len();
     let f = |key: &str| format!("{prefix}.autoscaling.{key}");
     let max = i64::from(u32::MAX);
+    let max = max.min(i64::from(i32::MAX));
     let min_v = c.int(&a.min, &f("min"), 0, max, "a task count, 0 or more");
     let max_v = c.int(&a.max, &f("max"), 1, max, "a task count, 1 or more");
     let cpu_target = c.opt_float(&a.cpu_target, &f("cpu_target"), (1.0, false), 100.0, 70.0);

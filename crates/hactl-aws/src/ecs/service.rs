@@ -307,7 +307,10 @@ impl Service {
         let start = Instant::now();
         let last = Mutex::new(String::new());
         let last = &last;
-        ctx.wait_for(&format!("ECS service {name} to be stable"), || async move {
+        // The service's own timeout bounds the wait, not the engine's default one.
+        let mut wctx = ctx.clone();
+        wctx.wait_timeout = timeout + Duration::from_secs(60);
+        wctx.wait_for(&format!("ECS service {name} to be stable"), || async move {
             let Some(s) = self.one(cluster, arn).await? else {
                 // Right after its create a service may not be visible yet.
                 if start.elapsed() < Duration::from_secs(30) {
@@ -343,6 +346,12 @@ impl Service {
             if is_stable(&s) {
                 let running = s.deployments().first().and_then(|d| d.task_definition());
                 if let (Some(want), Some(running)) = (task_definition, running) {
+                    // Right after UpdateService the old deployment may still be the only
+                    // one shown: not stable yet. Settled on another revision for long
+                    // after that: rolled back.
+                    if want != running && start.elapsed() < Duration::from_secs(60).min(timeout) {
+                        return Ok(None);
+                    }
                     if want != running {
                         return Err(ProviderError::fatal(format!(
                             "ECS service {name} settled on {running}, not {want} (rolled back)"

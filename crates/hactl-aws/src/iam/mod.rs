@@ -25,17 +25,20 @@ pub(crate) fn stack_path(stack: &str) -> String {
     format!("/hactl/{stack}/")
 }
 
-/// The paths to list: the stack's, plus any other path a target names (one list call
-/// each; normally just the stack's).
+/// The paths to list: the paths the targets name (the stack's region path,
+/// `/hactl/<stack>/<region>/`: one list call), or the stack's path when no target names
+/// one. Only the targets' own paths are listed so that the same stack in another region
+/// (another path under the stack's) is never read, adopted or deleted from here.
 pub(crate) fn paths_to_list(stack: &str, targets: &[ReadTarget]) -> BTreeSet<String> {
-    let base = stack_path(stack);
-    let mut paths = BTreeSet::from([base.clone()]);
-    for t in targets {
-        if let Some(p) = t.props.get("path").and_then(Value::as_str) {
-            if !p.starts_with(&base) {
-                paths.insert(p.to_string());
-            }
-        }
+    let mut paths: BTreeSet<String> = targets
+        .iter()
+        .filter_map(|t| t.props.get("path").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    // A path that lies under another listed one is covered by that list call.
+    let all = paths.clone();
+    paths.retain(|p| !all.iter().any(|q| q != p && p.starts_with(q.as_str())));
+    if paths.is_empty() {
+        paths.insert(stack_path(stack));
     }
     paths
 }
