@@ -268,7 +268,9 @@ async fn verify_gone(c: &Clients, s: &Stack) {
     let lts = c.ec2.describe_launch_templates().filters(s.tag_filter()).send().await.expect("lts");
     assert!(lts.launch_templates().is_empty(), "launch templates left");
     let roles = c.iam.list_roles().path_prefix(format!("/hactl/{}/", s.name)).send().await.expect("roles");
-    assert!(roles.roles().is_empty(), "roles left: {:?}", roles.roles());
+    let ours: Vec<_> =
+        roles.roles().iter().filter(|r| r.path().starts_with(&format!("/hactl/{}/", s.name))).collect();
+    assert!(ours.is_empty(), "roles left: {ours:?}");
     let profiles = c
         .iam
         .list_instance_profiles()
@@ -276,7 +278,14 @@ async fn verify_gone(c: &Clients, s: &Stack) {
         .send()
         .await
         .expect("profiles");
-    assert!(profiles.instance_profiles().is_empty(), "instance profiles left");
+    // (The emulator's ListInstanceProfiles ignores PathPrefix: filter here.)
+    let ours: Vec<_> = profiles
+        .instance_profiles()
+        .iter()
+        .filter(|p| p.path().starts_with(&format!("/hactl/{}/", s.name)))
+        .map(|p| p.instance_profile_name())
+        .collect();
+    assert!(ours.is_empty(), "instance profiles left: {ours:?}");
     let lg = c.logs.describe_log_groups().log_group_name_prefix(format!("/hactl/{}/", s.name)).send().await;
     assert!(lg.expect("log groups").log_groups().is_empty(), "log groups left");
     let tds = c
@@ -412,7 +421,8 @@ async fn ec2_stack_applies_updates_and_destroys() {
     s.ok(&["plan", "--detailed-exitcode"], 0);
 
     // Destroy: everything goes, deletion protection included; services are INACTIVE.
-    s.ok(&["destroy", "--auto-approve"], 0);
+    let r = s.ok(&["destroy", "--auto-approve"], 0);
+    println!("destroy:\n{}", r.stderr);
     verify_gone(&c, &s).await;
     // The services went INACTIVE before their cluster: either answer shows it.
     match c.ecs.describe_services().cluster(&s.name).services("frontend").send().await {
