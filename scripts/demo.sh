@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: install and start the local AWS emulator, build
 # hactl, validate, plan and apply config/ha-stack.toml against it, then show the
-# result (a second plan with no changes, the state, and counts straight from EC2).
+# result (a second plan with no changes, the state, and what EC2, ECS, ELBv2 and Auto
+# Scaling say, through the aws CLI).
 #
 # Usage: bash scripts/demo.sh [CONFIG]     (default config/ha-stack.toml)
 # Leaves the emulator running; stop it with `bash scripts/emulator.sh stop`.
@@ -46,4 +47,10 @@ printf '  %-22s %s\n' \
   "route tables" "$("$AWS" ec2 describe-route-tables --filters "$F" --query 'length(RouteTables)')" \
   "security groups" "$("$AWS" ec2 describe-security-groups --filters "$F" --query 'length(SecurityGroups)')" \
   "VPC endpoints" "$("$AWS" ec2 describe-vpc-endpoints --filters "$F" --query 'length(VpcEndpoints)')"
+echo "==> what ECS, ELBv2 and Auto Scaling say (aws CLI)" >&2
+printf '  %-22s %s\n' \
+  "ECS cluster" "$("$AWS" ecs describe-clusters --clusters "$STACK" --query 'clusters[0].[status, join(`,`, capacityProviders)]' --output text 2>/dev/null || echo none)" \
+  "services (run/want)" "$("$AWS" ecs describe-services --cluster "$STACK" --services $("$AWS" ecs list-services --cluster "$STACK" --query 'serviceArns' --output text 2>/dev/null) --query 'services[].join(``, [serviceName, `: `, to_string(runningCount), `/`, to_string(desiredCount)])' --output text 2>/dev/null || echo none)" \
+  "load balancers" "$("$AWS" elbv2 describe-load-balancers --query "LoadBalancers[?starts_with(LoadBalancerName, '$STACK-')].[LoadBalancerName, Scheme]" --output text | tr '\t\n' ' ;')" \
+  "Auto Scaling groups" "$("$AWS" autoscaling describe-auto-scaling-groups --query "AutoScalingGroups[?starts_with(AutoScalingGroupName, '$STACK-')].[AutoScalingGroupName, length(Instances)]" --output text | tr '\t\n' ' ;')"
 echo "==> done: stack $STACK is applied to the emulator at $AWS_ENDPOINT_URL" >&2
