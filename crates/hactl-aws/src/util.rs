@@ -70,6 +70,31 @@ pub(crate) fn owner_of(
     (owned, address)
 }
 
+/// The adoption rule of every create that finds its name taken: an object whose hactl
+/// tags name this stack and `address` (a create retried after a crash) is ours to
+/// converge; anything else is refused with an error naming its owner (`code` is the
+/// service's "already exists" code), never taken over.
+pub(crate) fn ensure_ours(
+    ctx: &hactl_engine::Ctx,
+    address: &Address,
+    tags: &std::collections::BTreeMap<String, String>,
+    what: &str,
+    code: &str,
+) -> Result<(), ProviderError> {
+    let (owned, tagged) = owner_of(&ctx.stack, tags);
+    if owned && tagged.as_ref() == Some(address) {
+        return Ok(());
+    }
+    let owner = tags.get(hactl_core::TAG_STACK).map(String::as_str).unwrap_or("none");
+    let owner_address = tags.get(hactl_core::TAG_ADDRESS).map(String::as_str).unwrap_or("none");
+    Err(ProviderError::fatal(format!(
+        "{what} already exists and is not {address} of stack `{}` (its hactl:stack tag: {owner}, \
+         hactl:address tag: {owner_address}); delete or rename it",
+        ctx.stack
+    ))
+    .with_code(code))
+}
+
 /// The tag changes between two `tags` values: (keys to set with their values, keys to
 /// remove).
 pub(crate) fn tag_delta(

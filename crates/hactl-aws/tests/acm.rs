@@ -2,32 +2,20 @@
 //! registry, every effect checked with the ACM SDK, domains unique per process,
 //! everything removed at the end.
 
-use aws_config::{BehaviorVersion, SdkConfig};
+mod common;
+
 use aws_sdk_acm::types::{CertificateType, Tag};
 use aws_sdk_acm::Client;
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::DateTime;
+use common::sdk_config;
 use hactl_aws::ApiCounter;
 use hactl_core::{diff_props, Address, Props, Value, TAG_ADDRESS, TAG_STACK};
 use hactl_engine::{Ctx, LiveObject, NullSink, Provider, ReadTarget, Registry, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
-
-fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".to_string())
-}
-
-async fn sdk_config() -> SdkConfig {
-    let creds = aws_sdk_acm::config::Credentials::new("test", "test", None, None, "tests");
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint())
-        .credentials_provider(creds)
-        .load()
-        .await
-}
 
 struct Env {
     acm: Client,

@@ -2,33 +2,15 @@
 //! emulator (AWS_ENDPOINT_URL, default http://127.0.0.1:4566), on a real ECS service
 //! (the emulator checks that the service exists). Effects are checked with the SDK.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+mod common;
+
+use aws_config::SdkConfig;
 use aws_sdk_applicationautoscaling::types::{ScalingPolicy, ServiceNamespace};
-use aws_sdk_ec2::config::Credentials;
+use common::sdk_config;
 use hactl_aws::ApiCounter;
 use hactl_core::{diff_props, Address, Props, Value};
 use hactl_engine::{Ctx, NullSink, ReadTarget, UpdateRequest};
 use std::sync::Arc;
-use std::time::Duration;
-
-async fn sdk() -> SdkConfig {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".into());
-    let hostport = endpoint.trim_start_matches("http://").trim_end_matches('/').to_string();
-    assert!(
-        std::net::TcpStream::connect_timeout(
-            &hostport.parse().expect("http://IP:PORT"),
-            Duration::from_secs(2)
-        )
-        .is_ok(),
-        "the emulator is not reachable at {endpoint}: start it with `bash scripts/emulator.sh start`"
-    );
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .load()
-        .await
-}
 
 fn addr(s: &str) -> Address {
     Address::parse(s).expect("address")
@@ -146,7 +128,7 @@ async fn policies(client: &aws_sdk_applicationautoscaling::Client, resource_id: 
 
 #[tokio::test]
 async fn scalable_target_and_target_tracking_policies() {
-    let config = sdk().await;
+    let config = sdk_config().await;
     let counter = ApiCounter::default();
     let reg = hactl_aws::registry(&config, &counter);
     let tp = reg.get("appautoscaling.target").expect("provider").clone();

@@ -2,8 +2,10 @@
 //! (AWS_ENDPOINT_URL, default http://127.0.0.1:4566). The providers are driven directly;
 //! every effect is checked with the SDK, not through the providers' reads.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_ec2::config::Credentials;
+mod common;
+
+use aws_config::SdkConfig;
+use common::sdk_config;
 use hactl_aws::ApiCounter;
 use hactl_core::{diff_props, Address, Props, Value};
 use hactl_engine::{Ctx, LiveObject, NullSink, Provider, ReadTarget, Registry, UpdateRequest};
@@ -11,25 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const AMI_PARAM: &str = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
-
-async fn sdk() -> SdkConfig {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".into());
-    let hostport = endpoint.trim_start_matches("http://").trim_end_matches('/').to_string();
-    assert!(
-        std::net::TcpStream::connect_timeout(
-            &hostport.parse().expect("http://IP:PORT"),
-            Duration::from_secs(2)
-        )
-        .is_ok(),
-        "the emulator is not reachable at {endpoint}: start it with `bash scripts/emulator.sh start`"
-    );
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .load()
-        .await
-}
 
 fn registry(config: &SdkConfig) -> Registry {
     hactl_aws::registry(config, &ApiCounter::default())
@@ -191,7 +174,7 @@ async fn update(
 
 #[tokio::test]
 async fn launch_template_lifecycle() {
-    let config = sdk().await;
+    let config = sdk_config().await;
     let reg = registry(&config);
     let p = reg.get("ec2.launch_template").expect("provider").clone();
     let pid = std::process::id();
@@ -356,7 +339,7 @@ async fn group(
 
 #[tokio::test]
 async fn auto_scaling_group_lifecycle_and_protected_delete() {
-    let config = sdk().await;
+    let config = sdk_config().await;
     let reg = registry(&config);
     let ltp = reg.get("ec2.launch_template").expect("provider").clone();
     let p = reg.get("autoscaling.group").expect("provider").clone();

@@ -6,8 +6,10 @@
 //! (emulator/hactl_localstack_ext: services report their tasks running); without it a
 //! service never becomes stable and the test fails at its first wait.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+mod common;
+
 use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName, ServiceField};
+use common::sdk_config;
 use hactl_core::{diff_props, Address, Props, Value};
 use hactl_engine::{
     Ctx, Event, EventSink, LiveObject, Provider, ProviderError, ReadTarget, Registry, UpdateRequest,
@@ -25,18 +27,8 @@ struct Env {
     elb: aws_sdk_elasticloadbalancingv2::Client,
 }
 
-async fn sdk() -> SdkConfig {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".to_string());
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_ecs::config::Credentials::new("test", "test", None, None, "tests"))
-        .load()
-        .await
-}
-
 async fn env() -> Env {
-    let config = sdk().await;
+    let config = sdk_config().await;
     let counter = hactl_aws::ApiCounter::default();
     Env {
         registry: hactl_aws::registry(&config, &counter),

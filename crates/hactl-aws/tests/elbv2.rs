@@ -3,7 +3,8 @@
 //! providers directly, checks every effect with the SDK (never through the provider's
 //! read), and removes everything it made, also when it fails.
 
-use aws_config::{BehaviorVersion, SdkConfig};
+mod common;
+
 use aws_sdk_elasticloadbalancingv2 as elb;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerTypeEnum,
@@ -15,6 +16,7 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use common::sdk_config;
 use hactl_aws::elbv2::listener::Listener;
 use hactl_aws::elbv2::load_balancer::LoadBalancer;
 use hactl_aws::elbv2::target_group::TargetGroup;
@@ -24,20 +26,6 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".to_string())
-}
-
-async fn sdk_config() -> SdkConfig {
-    let creds = aws_sdk_ec2::config::Credentials::new("test", "test", None, None, "tests");
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint())
-        .credentials_provider(creds)
-        .load()
-        .await
-}
 
 /// Records the operation names of every request, in order.
 #[derive(Clone, Debug, Default)]

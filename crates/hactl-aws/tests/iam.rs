@@ -2,9 +2,11 @@
 //! directly through the registry, every effect checked with the IAM SDK (never through
 //! the provider's read), names unique per process, everything removed at the end.
 
-use aws_config::{BehaviorVersion, SdkConfig};
+mod common;
+
 use aws_sdk_iam::Client;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use common::sdk_config;
 use hactl_aws::ApiCounter;
 use hactl_core::{diff_props, Address, PropChange, Props, Value, TAG_ADDRESS, TAG_STACK};
 use hactl_engine::{Ctx, LiveObject, NullSink, Provider, ReadTarget, Registry, UpdateRequest};
@@ -14,20 +16,6 @@ use std::sync::Arc;
 
 const EXEC_POLICY: &str = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy";
 const SSM_POLICY: &str = "arn:aws:iam::aws:policy/AmazonSSMReadOnlyAccess";
-
-fn endpoint() -> String {
-    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".to_string())
-}
-
-async fn sdk_config() -> SdkConfig {
-    let creds = aws_sdk_iam::config::Credentials::new("test", "test", None, None, "tests");
-    aws_config::defaults(BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint())
-        .credentials_provider(creds)
-        .load()
-        .await
-}
 
 struct Env {
     iam: Client,

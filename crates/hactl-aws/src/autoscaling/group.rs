@@ -10,6 +10,7 @@
 //! waited for until it is gone (its instances terminated).
 
 use crate::error::aws_error;
+use crate::util::ensure_ours;
 use crate::util::{opt_bool, owner_of, req_str, str_list, tag_delta, tag_map, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter, LaunchTemplateSpecification, Tag};
@@ -304,13 +305,13 @@ impl Provider for Group {
             }
         };
         if let Some(g) = existing {
-            let (owned, live_address) = owner_of(&ctx.stack, &live_tags(&g));
-            if !owned || live_address.as_ref() != Some(address) {
-                return Err(ProviderError::fatal(format!(
-                    "auto scaling group {name} already exists and does not belong to {address} of stack {}",
-                    ctx.stack
-                )));
-            }
+            ensure_ours(
+                ctx,
+                address,
+                &live_tags(&g),
+                &format!("Auto Scaling group `{name}`"),
+                "AlreadyExists",
+            )?;
             self.converge(&g, props).await?;
         }
         let g = ctx

@@ -4,6 +4,7 @@
 
 use super::{ecs_error, sync_tags, tag_map_of, tags_of, tags_value};
 use crate::error::retry_not_found;
+use crate::util::ensure_ours;
 use crate::util::{owner_of, req_str};
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
@@ -190,13 +191,8 @@ impl Provider for CapacityProvider {
             } else {
                 // This address's own (a create retried after a crash) is converged;
                 // anything else is refused.
-                let (owned, tagged) = owner_of(&ctx.stack, &tag_map_of(p.tags()));
-                if !owned || tagged.as_ref() != Some(address) {
-                    return Err(ProviderError::fatal(format!(
-                        "capacity provider `{name}` already exists and does not belong to {address} of stack `{}`",
-                        ctx.stack
-                    )));
-                }
+                let what = format!("capacity provider `{name}`");
+                ensure_ours(ctx, address, &tag_map_of(p.tags()), &what, "AlreadyExists")?;
                 self.update_provider(name, props).await?;
                 let arn = p.capacity_provider_arn().unwrap_or_default();
                 sync_tags(&self.0, arn, Some(&tags_value(p.tags())), props.get("tags")).await?;

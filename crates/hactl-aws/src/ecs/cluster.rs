@@ -4,6 +4,7 @@
 
 use super::{clusters, describe_clusters, ecs_error, sync_tags, tag_map_of, tags_of, tags_value};
 use crate::error::{ignore_not_found, retry_not_found};
+use crate::util::ensure_ours;
 use crate::util::{owner_of, req_str};
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{ClusterSetting, ClusterSettingName};
@@ -115,13 +116,13 @@ impl Provider for Cluster {
         // A cluster of that name already active: this address's own (a create retried
         // after a crash) is converged; anything else is refused, never taken over.
         if let Some(c) = self.live(name).await? {
-            let (owned, tagged) = owner_of(&ctx.stack, &tag_map_of(c.tags()));
-            if !owned || tagged.as_ref() != Some(address) {
-                return Err(ProviderError::fatal(format!(
-                    "ECS cluster `{name}` already exists and does not belong to {address} of stack `{}`",
-                    ctx.stack
-                )));
-            }
+            ensure_ours(
+                ctx,
+                address,
+                &tag_map_of(c.tags()),
+                &format!("ECS cluster `{name}`"),
+                "AlreadyExists",
+            )?;
             let arn = c.cluster_arn().unwrap_or_default().to_string();
             if insights_of(&c) != insights {
                 self.set_insights(name, insights).await?;

@@ -14,6 +14,7 @@ use super::{
     arn_name, ecs_error, strategy_items, strategy_value, sync_tags, tag_map_of, tags_of, tags_value,
 };
 use crate::error::{is_not_found, retry_not_found};
+use crate::util::ensure_ours;
 use crate::util::{client_token, owner_of, req_str};
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
@@ -421,13 +422,8 @@ impl Service {
         let s = self.one(cluster, name).await?.ok_or_else(|| {
             ProviderError::retryable(format!("ECS service {name} exists but cannot be described yet"))
         })?;
-        let (owned, tagged) = owner_of(&ctx.stack, &tag_map_of(s.tags()));
-        if !owned || tagged.as_ref() != Some(address) {
-            return Err(ProviderError::fatal(format!(
-                "ECS service `{name}` already exists in cluster `{cluster}` and does not belong to {address} of stack `{}`",
-                ctx.stack
-            )));
-        }
+        let what = format!("ECS service `{name}` in cluster `{cluster}`");
+        ensure_ours(ctx, address, &tag_map_of(s.tags()), &what, "AlreadyExists")?;
         let arn = s.service_arn().unwrap_or_default().to_string();
         let live = props_of(&s);
         let fields: Vec<&str> = SERVICE_FIELDS

@@ -10,6 +10,7 @@
 
 use super::{arn_resource, describe_tags, sync_tags, tags_of, target_ids};
 use crate::error::{aws_error, is_not_found, retry_not_found};
+use crate::util::ensure_ours;
 use crate::util::{opt_bool, owner_of, req_str, str_list, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
@@ -182,16 +183,15 @@ impl LoadBalancer {
     async fn adoptable(&self, ctx: &Ctx, address: &Address, lb: &Lb) -> Result<String, ProviderError> {
         let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
         let tags = describe_tags(&self.elb, std::slice::from_ref(&arn)).await?;
-        let (owned, tagged) = owner_of(&ctx.stack, &tags.get(&arn).cloned().unwrap_or_default());
-        if owned && tagged.as_ref() == Some(address) {
-            Ok(arn)
-        } else {
-            Err(ProviderError::fatal(format!(
-                "a load balancer named `{}` already exists ({arn}) and is not {address} of stack `{}`",
-                lb.load_balancer_name().unwrap_or_default(),
-                ctx.stack
-            )))
-        }
+        let what = format!("load balancer `{}` ({arn})", lb.load_balancer_name().unwrap_or_default());
+        ensure_ours(
+            ctx,
+            address,
+            &tags.get(&arn).cloned().unwrap_or_default(),
+            &what,
+            "DuplicateLoadBalancerName",
+        )?;
+        Ok(arn)
     }
 }
 

@@ -8,6 +8,7 @@
 
 use super::{arn_resource, describe_tags, opt_i32, retry_in_use, sync_tags, tags_of, target_ids};
 use crate::error::{aws_error, ignore_not_found, is_not_found, retry_not_found};
+use crate::util::ensure_ours;
 use crate::util::{owner_of, req_str, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum};
@@ -176,16 +177,15 @@ impl TargetGroup {
     async fn adoptable(&self, ctx: &Ctx, address: &Address, tg: &Tg) -> Result<String, ProviderError> {
         let arn = tg.target_group_arn().unwrap_or_default().to_string();
         let tags = describe_tags(&self.0, std::slice::from_ref(&arn)).await?;
-        let (owned, tagged) = owner_of(&ctx.stack, &tags.get(&arn).cloned().unwrap_or_default());
-        if owned && tagged.as_ref() == Some(address) {
-            Ok(arn)
-        } else {
-            Err(ProviderError::fatal(format!(
-                "a target group named `{}` already exists ({arn}) and is not {address} of stack `{}`",
-                tg.target_group_name().unwrap_or_default(),
-                ctx.stack
-            )))
-        }
+        let what = format!("target group `{}` ({arn})", tg.target_group_name().unwrap_or_default());
+        ensure_ours(
+            ctx,
+            address,
+            &tags.get(&arn).cloned().unwrap_or_default(),
+            &what,
+            "DuplicateTargetGroupName",
+        )?;
+        Ok(arn)
     }
 }
 

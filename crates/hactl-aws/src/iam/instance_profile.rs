@@ -5,7 +5,7 @@
 //! no role, which GetAccountAuthorizationDetails does not show) + ListInstanceProfileTags
 //! per profile (documented exception: list answers carry no tags on AWS).
 
-use super::{iam_tags, not_ours, ownership, paths_to_list, tag_pairs};
+use super::{iam_tags, ownership, paths_to_list, tag_pairs};
 use crate::error::{aws_error, ignore_not_found, is_not_found, retry_not_found};
 use crate::util::{opt_str, req_str, tag_delta};
 use async_trait::async_trait;
@@ -206,10 +206,8 @@ impl Provider for InstanceProfile {
                     ))
                 })?;
                 let tags = self.tags(name).await?.unwrap_or_default();
-                let (owned, tagged) = crate::util::owner_of(&ctx.stack, &tags);
-                if !owned || tagged.as_ref() != Some(address) {
-                    return Err(not_ours("IAM instance profile", name, &tags));
-                }
+                let what = format!("IAM instance profile `{name}`");
+                crate::util::ensure_ours(ctx, address, &tags, &what, "EntityAlreadyExists")?;
                 if live.path() != path {
                     return Err(ProviderError::fatal(format!(
                         "instance profile `{name}` exists with path {} instead of {path}",

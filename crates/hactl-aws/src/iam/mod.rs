@@ -101,17 +101,6 @@ pub(crate) fn target_of<'a>(
         .or_else(|| address.and_then(|a| targets.iter().find(|t| &t.address == a)))
 }
 
-/// The error for an object that exists under our name but belongs to someone else.
-pub(crate) fn not_ours(what: &str, name: &str, tags: &BTreeMap<String, String>) -> ProviderError {
-    let owner = tags.get(hactl_core::TAG_STACK).map(String::as_str).unwrap_or("none");
-    let address = tags.get(hactl_core::TAG_ADDRESS).map(String::as_str).unwrap_or("none");
-    ProviderError::fatal(format!(
-        "{what} `{name}` already exists and is not this resource (its hactl:stack tag: {owner}, \
-         hactl:address tag: {address}); delete or rename it"
-    ))
-    .with_code("EntityAlreadyExists")
-}
-
 /// A policy document property as the JSON text IAM takes.
 pub(crate) fn policy_text(v: Option<&Value>, what: &str) -> Result<String, ProviderError> {
     match v {

@@ -6,8 +6,8 @@
 //! Policy documents read back as the desired value whenever they mean the same.
 
 use super::{
-    iam_tags, not_ours, ownership, parse_policy, paths_to_list, policy_text, policy_value, same_policy,
-    tag_pairs, tags_value, target_of,
+    iam_tags, ownership, parse_policy, paths_to_list, policy_text, policy_value, same_policy, tag_pairs,
+    tags_value, target_of,
 };
 use crate::error::{aws_error, ignore_not_found, is_not_found, retry_not_found};
 use crate::util::{opt_str, req_str, str_list, tag_delta};
@@ -249,10 +249,7 @@ impl Role {
             ProviderError::retryable(format!("role `{name}` exists but cannot be read yet"))
         })?;
         let tags = tag_pairs(live.tags());
-        let (owned, tagged) = crate::util::owner_of(&ctx.stack, &tags);
-        if !owned || tagged.as_ref() != Some(address) {
-            return Err(not_ours("IAM role", name, &tags));
-        }
+        crate::util::ensure_ours(ctx, address, &tags, &format!("IAM role `{name}`"), "EntityAlreadyExists")?;
         let path = req_str(props, "path")?;
         if live.path() != path {
             return Err(ProviderError::fatal(format!(

@@ -6,6 +6,7 @@
 //! tags).
 
 use crate::error::{aws_error, ignore_not_found, retry_not_found};
+use crate::util::ensure_ours;
 use crate::util::{match_target, owner_of, req_str, tag_delta, tag_map, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::LogGroup as Group;
@@ -198,15 +199,13 @@ impl Provider for LogGroup {
         if adopted {
             // A create retried after a crash: adopt our own group, converge its tags.
             let tags = self.tags(&arn).await?;
-            let (owned, tagged) = owner_of(&ctx.stack, &tags);
-            if !owned || tagged.as_ref() != Some(address) {
-                let owner = tags.get(TAG_STACK).map(String::as_str).unwrap_or("none");
-                return Err(ProviderError::fatal(format!(
-                    "log group {name} already exists and is not this resource (its hactl:stack tag: {owner}); \
-                     delete it or choose another name"
-                ))
-                .with_code("ResourceAlreadyExistsException"));
-            }
+            ensure_ours(
+                ctx,
+                address,
+                &tags,
+                &format!("log group `{name}`"),
+                "ResourceAlreadyExistsException",
+            )?;
             let want = tag_map(props);
             let removed =
                 tags.keys().filter(|k| !k.starts_with("aws:") && !want.contains_key(*k)).cloned().collect();
