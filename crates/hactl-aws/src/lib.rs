@@ -6,12 +6,15 @@ pub mod acm;
 pub mod appautoscaling;
 pub mod autoscaling;
 mod counter;
+pub mod docdb;
 pub mod ec2;
 pub mod ecs;
 pub mod elbv2;
 mod error;
 pub mod iam;
 pub mod logs;
+pub mod rds;
+pub mod secretsmanager;
 mod util;
 
 pub use counter::ApiCounter;
@@ -77,6 +80,9 @@ pub fn registry(config: &SdkConfig, counter: &ApiCounter) -> Registry {
     ecs::register(&mut r, config, counter);
     autoscaling::register(&mut r, config, counter);
     appautoscaling::register(&mut r, config, counter);
+    secretsmanager::register(&mut r, config, counter);
+    docdb::register(&mut r, config, counter);
+    rds::register(&mut r, config, counter);
     r
 }
 

@@ -148,6 +148,7 @@ mod tests {
 
     fn plan(actions: Vec<PlannedAction>) -> Plan {
         Plan {
+            protected: Vec::new(),
             format_version: 1,
             stack: "s".into(),
             region: "r".into(),

@@ -118,6 +118,11 @@ pub struct Plan {
     pub actions: Vec<PlannedAction>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unmanaged: Vec<Unmanaged>,
+    /// Objects the plan deletes (delete or replace) whose live object has deletion
+    /// protection on: apply refuses to start unless deleting protected objects is allowed
+    /// (`--allow-delete-protected`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub protected: Vec<Address>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

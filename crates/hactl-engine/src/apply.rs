@@ -145,6 +145,9 @@ pub async fn apply(
     opts: &ApplyOptions,
 ) -> Result<ApplyReport, EngineError> {
     check_plan(plan, &state)?;
+    if !plan.protected.is_empty() && !ctx.delete_options.allow_delete_protected {
+        return Err(EngineError::Protected(plan.protected.clone()));
+    }
     for a in &plan.actions {
         registry.get(&a.kind)?;
     }

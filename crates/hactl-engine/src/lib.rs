@@ -17,7 +17,7 @@ pub use drift::{drift_report, DriftChange, DriftReport, DriftedResource, GoneRes
 pub use events::{Event, EventSink, NullSink};
 pub use planner::make_plan;
 pub use provider::{
-    Applied, Ctx, LiveObject, Provider, ProviderError, ReadCache, ReadTarget, Registry, UpdateRequest,
+    Applied, Ctx, DeleteOptions, LiveObject, Provider, ProviderError, ReadCache, ReadTarget, Registry, UpdateRequest,
 };
 pub use refresh::{refresh, LiveView, RefreshScope};
 
@@ -40,4 +40,13 @@ pub enum EngineError {
     PlanVersion(u32, u32),
     #[error("state: {0}")]
     State(#[from] hactl_state::StateError),
+    #[error(
+        "refusing to delete {} with deletion protection on: {}; nothing was changed. \
+         Pass --allow-delete-protected to turn protection off and delete {}, \
+         or set deletion_protection = false in the config and apply first",
+        if .0.len() == 1 { "an object" } else { "objects" },
+        .0.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", "),
+        if .0.len() == 1 { "it" } else { "them" }
+    )]
+    Protected(Vec<hactl_core::Address>),
 }

@@ -169,7 +169,9 @@ pub fn make_plan(
     }
     actions.extend(reverse_order(to_delete));
 
+    let protected = protected_deletions(registry, &actions, live)?;
     Ok(Plan {
+        protected,
         format_version: PLAN_FORMAT_VERSION,
         stack: state.stack.clone(),
         region: state.region.clone(),
@@ -179,6 +181,29 @@ pub fn make_plan(
         actions,
         unmanaged: live.unmanaged.clone(),
     })
+}
+
+/// The addresses whose delete or replace would remove a live object that has deletion
+/// protection on (the provider says so from the object's read properties).
+fn protected_deletions(
+    registry: &Registry,
+    actions: &[PlannedAction],
+    live: &LiveView,
+) -> Result<Vec<Address>, EngineError> {
+    let mut out = BTreeSet::new();
+    for a in actions {
+        if !matches!(a.action, ActionType::Delete | ActionType::Replace) {
+            continue;
+        }
+        // The delete of an address that changes kind removes the prior object.
+        let kind_changes = actions.iter().any(|b| b.address == a.address && b.kind != a.kind);
+        let obj = if kind_changes { live.prior.get(&a.address) } else { live.found.get(&a.address) };
+        let Some(obj) = obj else { continue };
+        if registry.get(&a.kind)?.deletion_protected(&obj.props) {
+            out.insert(a.address.clone());
+        }
+    }
+    Ok(out.into_iter().collect())
 }
 
 /// When the address held another kind, deletes that object (through its own kind's

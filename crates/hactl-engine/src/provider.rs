@@ -125,8 +125,28 @@ pub trait Provider: Send + Sync {
     async fn update(&self, ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError>;
 
     /// Deletes the object and waits until it is gone. An object that is already gone
-    /// is success.
+    /// is success. `ctx.delete_options` says whether protected objects may go, whether a
+    /// final snapshot is taken and whether secrets skip their recovery window.
     async fn delete(&self, ctx: &Ctx, id: &str, recorded: &Props) -> Result<(), ProviderError>;
+
+    /// Whether a live object (its read properties) is protected against deletion: a plan
+    /// that deletes or replaces it is refused unless
+    /// [`DeleteOptions::allow_delete_protected`]. Databases answer their
+    /// `deletion_protection`; most kinds are never protected.
+    fn deletion_protected(&self, _live: &Props) -> bool {
+        false
+    }
+}
+
+/// How deletions behave (`hactl destroy` / `hactl apply` flags).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DeleteOptions {
+    /// Delete objects with deletion protection on (turning it off first).
+    pub allow_delete_protected: bool,
+    /// Delete databases without a final snapshot.
+    pub skip_final_snapshot: bool,
+    /// Delete secrets at once instead of scheduling deletion after the recovery window.
+    pub force_delete_secrets: bool,
 }
 
 /// Shares one describe call among the providers that need its answer during one
@@ -176,6 +196,8 @@ pub struct Ctx {
     pub wait_timeout: Duration,
     /// Poll interval cap while waiting.
     pub poll_max: Duration,
+    /// How deletions behave.
+    pub delete_options: DeleteOptions,
 }
 
 impl Ctx {
@@ -190,6 +212,7 @@ impl Ctx {
             started: Instant::now(),
             wait_timeout: Duration::from_secs(20 * 60),
             poll_max: Duration::from_secs(15),
+            delete_options: DeleteOptions::default(),
         }
     }
 
