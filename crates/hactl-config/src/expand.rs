@@ -399,7 +399,8 @@ impl Expander<'_> {
 
         let refs =
             NetworkRefs { vpc, igw_attachment: attach, subnets, groups, internal_alb_group, private_routes };
-        self.compute_tier(&refs)?;
+        let data = self.data_tier(&refs)?;
+        self.compute_tier(&refs, data.as_ref())?;
         Ok(self.specs)
     }
 }

@@ -5,6 +5,7 @@
 //! crates/hactl-aws/KINDS-compute.md.
 
 use crate::expand::{addr, id, out, short_name, ExpandError, Expander, NetworkRefs};
+use crate::expand_data::{DataRefs, SECRET_VARIABLES};
 use crate::model::{LaunchType, ServiceConfig, Tier};
 use hactl_core::{Address, ResourceSpec, Value};
 use std::collections::BTreeMap;
@@ -73,7 +74,11 @@ fn ecr_repository_arn(image: &str) -> Option<String> {
 }
 
 impl Expander<'_> {
-    pub(crate) fn compute_tier(&mut self, net: &NetworkRefs) -> Result<(), ExpandError> {
+    pub(crate) fn compute_tier(
+        &mut self,
+        net: &NetworkRefs,
+        data: Option<&DataRefs>,
+    ) -> Result<(), ExpandError> {
         let cfg = self.cfg;
         if cfg.services.is_empty() {
             return Ok(());
@@ -84,6 +89,28 @@ impl Expander<'_> {
         let region = cfg.stack.region.clone();
         let iam_path = format!("/hactl/{stack}/{region}/");
         let ec2 = cfg.compute.launch_type == LaunchType::Ec2;
+        // Every container gets the database credentials from the secret at start
+        // (`secrets[].valueFrom` = `<secret ARN>:<json key>::`), sorted by name.
+        let secrets = match data {
+            Some(d) => {
+                let mut vars = SECRET_VARIABLES.to_vec();
+                vars.sort();
+                Value::List(
+                    vars.iter()
+                        .map(|(var, key)| {
+                            map(vec![
+                                ("name", Value::str(*var)),
+                                (
+                                    "value_from",
+                                    Value::concat([out(&d.secret, "arn"), Value::str(format!(":{key}::"))]),
+                                ),
+                            ])
+                        })
+                        .collect(),
+                )
+            }
+            None => Value::List(Vec::new()),
+        };
 
         // Log groups, one per service.
         let mut log_groups: BTreeMap<&str, Address> = BTreeMap::new();
@@ -128,6 +155,31 @@ impl Expander<'_> {
                 &["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
                 Value::from_strings(repos),
             ));
+        }
+        // The database credentials: this stack's secret and nothing else (plus the
+        // customer-managed key that encrypts it, through Secrets Manager only).
+        if let Some(d) = data {
+            exec_statements.push(statement(
+                "ReadDbSecret",
+                &["secretsmanager:GetSecretValue"],
+                out(&d.secret, "arn"),
+            ));
+            if cfg.database.as_ref().is_some_and(|db| db.kms_key_id.is_some()) {
+                let mut s = statement("DecryptDbSecret", &["kms:Decrypt"], Value::str("*"));
+                if let Value::Map(m) = &mut s {
+                    m.insert(
+                        "Condition".into(),
+                        map(vec![(
+                            "StringEquals",
+                            map(vec![(
+                                "kms:ViaService",
+                                Value::str(format!("secretsmanager.{region}.amazonaws.com")),
+                            )]),
+                        )]),
+                    );
+                }
+                exec_statements.push(s);
+            }
         }
         let execution_role = addr(&["iam_role", "execution"])?;
         let role_name = short_name(&format!("{stack}-{region}-execution"), 64);
@@ -470,7 +522,7 @@ impl Expander<'_> {
                 ("image", Value::str(&s.image)),
                 ("port", int(u32::from(s.port))),
                 ("environment", Value::Map(env)),
-                ("secrets", Value::List(Vec::new())),
+                ("secrets", secrets.clone()),
                 (
                     "health_check",
                     map(vec![
@@ -487,7 +539,7 @@ impl Expander<'_> {
                 ("essential", Value::Bool(true)),
             ]);
             let compat = if ec2 { "EC2" } else { "FARGATE" };
-            let spec = self
+            let mut spec = self
                 .tagged(td.clone(), "ecs.task_definition", &family)
                 .prop("family", family.as_str())
                 .prop("cpu", s.cpu.to_string())
@@ -497,6 +549,10 @@ impl Expander<'_> {
                 .prop("execution_role_arn", out(&execution_role, "arn"))
                 .prop("task_role_arn", out(&task_roles[s.name.as_str()], "arn"))
                 .prop("container", container);
+            // Tasks start once the secret names the database endpoint.
+            if let Some(d) = data {
+                spec = spec.after(&d.fields);
+            }
             self.push(spec);
 
             let svc = addr(&["ecs_service", &s.name])?;

@@ -8,6 +8,7 @@ mod de_error;
 mod error;
 pub mod expand;
 mod expand_compute;
+mod expand_data;
 mod locate;
 pub mod model;
 mod net;

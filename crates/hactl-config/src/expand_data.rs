@@ -1,0 +1,352 @@
+//! Expansion of the data tier: the credentials secret, then DocumentDB (subnet group,
+//! cluster parameter group with TLS, encrypted cluster, instances spread over the zones) or
+//! RDS PostgreSQL (subnet group, parameter group, one Multi-AZ instance), and the
+//! endpoint fields written back into the secret. Property shapes are the contract in
+//! crates/hactl-aws/KINDS-data.md.
+
+use crate::expand::{addr, id, out, ExpandError, Expander, NetworkRefs};
+use crate::model::{DbEngine, Tier};
+use hactl_core::{Address, Value};
+use std::collections::BTreeMap;
+
+/// DocumentDB engine version and the parameter group family that goes with it.
+pub const DOCDB_VERSION: &str = "5.0.0";
+pub const DOCDB_FAMILY: &str = "docdb5.0";
+/// RDS PostgreSQL major version (RDS picks its default minor) and its family.
+pub const POSTGRES_VERSION: &str = "16";
+pub const POSTGRES_FAMILY: &str = "postgres16";
+/// Length of the generated master password (letters and digits).
+pub const PASSWORD_LENGTH: i64 = 32;
+
+/// The keys of the credentials secret the services get, as environment variables.
+pub const SECRET_VARIABLES: [(&str, &str); 5] = [
+    ("DB_HOST", "host"),
+    ("DB_PORT", "port"),
+    ("DB_USER", "username"),
+    ("DB_PASSWORD", "password"),
+    ("DB_NAME", "dbname"),
+];
+
+/// What the compute tier needs from the data tier.
+pub(crate) struct DataRefs {
+    /// The credentials secret (`secretsmanager.secret`).
+    pub secret: Address,
+    /// Its endpoint fields: complete once the database exists.
+    pub fields: Address,
+}
+
+fn map(pairs: Vec<(&str, Value)>) -> Value {
+    Value::Map(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
+
+impl Expander<'_> {
+    pub(crate) fn data_tier(&mut self, net: &NetworkRefs) -> Result<Option<DataRefs>, ExpandError> {
+        let cfg = self.cfg;
+        let Some(db) = &cfg.database else { return Ok(None) };
+        let stack = cfg.stack.name.clone();
+        let engine = match db.engine {
+            DbEngine::Docdb => "docdb",
+            DbEngine::Postgres => "postgres",
+        };
+        let port = Value::Int(i64::from(db.port));
+        let kms = db.kms_key_id.as_deref().map_or(Value::Null, Value::str);
+        let window = db.preferred_backup_window.as_deref().map_or(Value::Null, Value::str);
+
+        // The credentials: generated into the secret at create, never in config or state.
+        let secret = addr(&["secret", "db"])?;
+        let secret_name = format!("hactl/{stack}/db-credentials");
+        let spec = self
+            .tagged(secret.clone(), "secretsmanager.secret", &secret_name)
+            .prop("name", secret_name.as_str())
+            .prop("description", format!("hactl {stack}: {engine} master credentials"))
+            .prop("kms_key_id", kms.clone())
+            .prop(
+                "initial_fields",
+                map(vec![
+                    ("username", Value::str(&db.username)),
+                    ("engine", Value::str(engine)),
+                    ("port", port.clone()),
+                    ("dbname", Value::str(&db.db_name)),
+                ]),
+            )
+            .prop("password_length", Value::Int(PASSWORD_LENGTH))
+            .prop("recovery_window_days", Value::Int(i64::from(db.secret_recovery_window_days)));
+        self.push(spec);
+
+        let db_groups = Value::List(vec![id(&net.groups[&Tier::Db])]);
+        let subnet_group = addr(&["db_subnet_group", "main"])?;
+        let subnet_group_name = format!("{stack}-db");
+        let kind = |k: &str| format!("{}.{k}", if db.engine == DbEngine::Docdb { "docdb" } else { "rds" });
+        let spec = self
+            .tagged(subnet_group.clone(), &kind("subnet_group"), &subnet_group_name)
+            .prop("name", subnet_group_name.as_str())
+            .prop("description", format!("hactl {stack}: data subnets"))
+            .prop("subnet_ids", net.subnet_ids(cfg, "data"));
+        self.push(spec);
+
+        // The endpoint the secret's `host` names.
+        let host = match db.engine {
+            DbEngine::Docdb => {
+                let pg = addr(&["db_cluster_parameter_group", "main"])?;
+                let pg_name = format!("{stack}-docdb");
+                let spec = self
+                    .tagged(pg.clone(), "docdb.cluster_parameter_group", &pg_name)
+                    .prop("name", pg_name.as_str())
+                    .prop("family", DOCDB_FAMILY)
+                    .prop("description", format!("hactl {stack}: DocumentDB with TLS"))
+                    .prop("parameters", map(vec![("tls", Value::str("enabled"))]));
+                self.push(spec);
+
+                let cluster = addr(&["db_cluster", "main"])?;
+                let identifier = format!("{stack}-docdb");
+                let spec = self
+                    .tagged(cluster.clone(), "docdb.cluster", &identifier)
+                    .prop("identifier", identifier.as_str())
+                    .prop("engine", "docdb")
+                    .prop("engine_version", DOCDB_VERSION)
+                    .prop("master_username", db.username.as_str())
+                    .prop("master_secret_arn", out(&secret, "arn"))
+                    .prop("port", port.clone())
+                    .prop("subnet_group_name", out(&subnet_group, "name"))
+                    .prop("parameter_group_name", out(&pg, "name"))
+                    .prop("vpc_security_group_ids", db_groups)
+                    .prop("storage_encrypted", true)
+                    .prop("kms_key_id", kms)
+                    .prop("backup_retention_period", Value::Int(i64::from(db.backup_retention_days)))
+                    .prop("preferred_backup_window", window)
+                    .prop("deletion_protection", db.deletion_protection)
+                    .prop("apply_immediately", db.apply_immediately);
+                self.push(spec);
+
+                // Instances round-robin over the zones: the primary in AZ-1, the first
+                // replica in AZ-2, ... The replicas come after the primary, so the primary
+                // is the cluster's first member and its writer.
+                let zones = &cfg.network.zones;
+                let mut primary: Option<Address> = None;
+                for n in 1..=db.instances {
+                    let a = addr(&["db_instance", &n.to_string()])?;
+                    let identifier = format!("{stack}-docdb-{n}");
+                    let az = &zones[(n as usize - 1) % zones.len()].az;
+                    let mut spec = self
+                        .tagged(a.clone(), "docdb.instance", &identifier)
+                        .prop("identifier", identifier.as_str())
+                        .prop("cluster_identifier", id(&cluster))
+                        .prop("engine", "docdb")
+                        .prop("instance_class", db.instance_class.as_str())
+                        .prop("availability_zone", az.as_str())
+                        .prop("promotion_tier", Value::Int(if n == 1 { 0 } else { 1 }))
+                        .prop("apply_immediately", db.apply_immediately);
+                    if let Some(p) = &primary {
+                        spec = spec.after(p);
+                    }
+                    self.push(spec);
+                    primary.get_or_insert(a);
+                }
+                out(&cluster, "endpoint")
+            }
+            DbEngine::Postgres => {
+                let pg = addr(&["db_parameter_group", "main"])?;
+                let pg_name = format!("{stack}-pg");
+                let spec = self
+                    .tagged(pg.clone(), "rds.parameter_group", &pg_name)
+                    .prop("name", pg_name.as_str())
+                    .prop("family", POSTGRES_FAMILY)
+                    .prop("description", format!("hactl {stack}: PostgreSQL with TLS required"))
+                    .prop("parameters", map(vec![("rds.force_ssl", Value::str("1"))]));
+                self.push(spec);
+
+                let instance = addr(&["db_instance", "main"])?;
+                let identifier = format!("{stack}-pg");
+                let spec = self
+                    .tagged(instance.clone(), "rds.instance", &identifier)
+                    .prop("identifier", identifier.as_str())
+                    .prop("engine", "postgres")
+                    .prop("engine_version", POSTGRES_VERSION)
+                    .prop("instance_class", db.instance_class.as_str())
+                    .prop("allocated_storage", Value::Int(20))
+                    .prop("storage_type", "gp3")
+                    .prop("multi_az", true)
+                    .prop("storage_encrypted", true)
+                    .prop("kms_key_id", kms)
+                    .prop("master_username", db.username.as_str())
+                    .prop("master_secret_arn", out(&secret, "arn"))
+                    .prop("db_name", db.db_name.as_str())
+                    .prop("port", port.clone())
+                    .prop("subnet_group_name", out(&subnet_group, "name"))
+                    .prop("parameter_group_name", out(&pg, "name"))
+                    .prop("vpc_security_group_ids", db_groups)
+                    .prop("publicly_accessible", false)
+                    .prop("backup_retention_period", Value::Int(i64::from(db.backup_retention_days)))
+                    .prop("preferred_backup_window", window)
+                    .prop("deletion_protection", db.deletion_protection)
+                    .prop("apply_immediately", db.apply_immediately);
+                self.push(spec);
+                out(&instance, "endpoint")
+            }
+        };
+
+        // The endpoint goes into the secret once the database exists.
+        let fields = addr(&["secret_fields", "db"])?;
+        let mut f: BTreeMap<String, Value> = BTreeMap::new();
+        f.insert("host".into(), host);
+        f.insert("port".into(), port);
+        f.insert("engine".into(), Value::str(engine));
+        f.insert("dbname".into(), Value::str(&db.db_name));
+        f.insert("username".into(), Value::str(&db.username));
+        self.push(
+            hactl_core::ResourceSpec::new(fields.clone(), "secretsmanager.secret_fields")
+                .prop("secret_id", out(&secret, "arn"))
+                .prop("fields", Value::Map(f)),
+        );
+        Ok(Some(DataRefs { secret, fields }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expand::expand;
+    use hactl_core::{DesiredGraph, ResourceSpec};
+
+    fn graph(path: &str, edit: impl Fn(String) -> String) -> DesiredGraph {
+        let file = format!("{}/../../config/{path}", env!("CARGO_MANIFEST_DIR"));
+        let text = edit(std::fs::read_to_string(&file).unwrap());
+        let cfg = crate::parse(path, &text).unwrap();
+        expand(&cfg).unwrap()
+    }
+
+    fn spec<'g>(g: &'g DesiredGraph, a: &str) -> &'g ResourceSpec {
+        g.get(&Address::parse(a).unwrap()).unwrap_or_else(|| panic!("{a} is not in the graph"))
+    }
+
+    fn prop<'s>(s: &'s ResourceSpec, name: &str) -> &'s Value {
+        s.props.get(name).unwrap_or_else(|| panic!("{} has no {name}", s.address))
+    }
+
+    fn deps(g: &DesiredGraph, a: &str) -> Vec<String> {
+        g.dependencies(&Address::parse(a).unwrap()).iter().map(|d| d.to_string()).collect()
+    }
+
+    #[test]
+    fn docdb_instances_spread_over_the_zones_after_the_primary() {
+        let g = graph("ha-stack.toml", |t| t.replace("instances = 2", "instances = 3"));
+        let zones: Vec<String> = (1..=3)
+            .map(|n| prop(spec(&g, &format!("db_instance.{n}")), "availability_zone").to_string())
+            .collect();
+        assert_eq!(zones, ["\"us-east-1a\"", "\"us-east-1b\"", "\"us-east-1a\""]);
+        assert_eq!(prop(spec(&g, "db_instance.1"), "promotion_tier"), &Value::Int(0));
+        assert_eq!(prop(spec(&g, "db_instance.2"), "promotion_tier"), &Value::Int(1));
+        assert!(deps(&g, "db_instance.2").contains(&"db_instance.1".to_string()));
+        assert!(deps(&g, "db_instance.3").contains(&"db_instance.1".to_string()));
+        assert!(!deps(&g, "db_instance.1").iter().any(|d| d.starts_with("db_instance.")));
+
+        let cluster = spec(&g, "db_cluster.main");
+        assert_eq!(cluster.kind, "docdb.cluster");
+        assert_eq!(prop(cluster, "storage_encrypted"), &Value::Bool(true));
+        assert_eq!(prop(cluster, "deletion_protection"), &Value::Bool(true));
+        assert_eq!(prop(cluster, "backup_retention_period"), &Value::Int(7));
+        assert_eq!(
+            prop(cluster, "vpc_security_group_ids"),
+            &Value::List(vec![id(&Address::parse("sg.db").unwrap())])
+        );
+        let d = deps(&g, "db_cluster.main");
+        for want in ["secret.db", "db_subnet_group.main", "db_cluster_parameter_group.main", "sg.db"] {
+            assert!(d.contains(&want.to_string()), "{d:?} lacks {want}");
+        }
+        let pg = spec(&g, "db_cluster_parameter_group.main");
+        assert_eq!(prop(pg, "parameters"), &map(vec![("tls", Value::str("enabled"))]));
+        assert_eq!(prop(pg, "family"), &Value::str(DOCDB_FAMILY));
+    }
+
+    #[test]
+    fn the_secret_holds_no_password_and_gets_the_endpoint() {
+        let g = graph("ha-stack.toml", |t| t);
+        let secret = spec(&g, "secret.db");
+        let text = Value::Map(secret.props.clone()).to_json().to_string();
+        assert!(!text.contains("password\""), "{text}");
+        assert_eq!(prop(secret, "password_length"), &Value::Int(PASSWORD_LENGTH));
+        let fields = spec(&g, "secret_fields.db");
+        let Value::Map(f) = prop(fields, "fields") else { panic!("fields is not a map") };
+        assert_eq!(f.get("host"), Some(&out(&Address::parse("db_cluster.main").unwrap(), "endpoint")));
+        assert_eq!(f.get("port"), Some(&Value::Int(27017)));
+        assert!(!f.contains_key("password"));
+    }
+
+    #[test]
+    fn every_task_definition_reads_the_secret_and_waits_for_the_endpoint() {
+        let g = graph("ha-stack.toml", |t| t);
+        let secret = Address::parse("secret.db").unwrap();
+        let tds: Vec<&ResourceSpec> = g.specs().filter(|s| s.kind == "ecs.task_definition").collect();
+        assert_eq!(tds.len(), 2);
+        for td in tds {
+            let Value::Map(c) = prop(td, "container") else { panic!("container is not a map") };
+            let Some(Value::List(secrets)) = c.get("secrets") else { panic!("no secrets list") };
+            let names: Vec<String> = secrets
+                .iter()
+                .map(|s| match s {
+                    Value::Map(m) => m["name"].to_string(),
+                    _ => panic!("secret entry is not a map"),
+                })
+                .collect();
+            assert_eq!(
+                names,
+                ["\"DB_HOST\"", "\"DB_NAME\"", "\"DB_PASSWORD\"", "\"DB_PORT\"", "\"DB_USER\""]
+            );
+            let Value::Map(first) = &secrets[0] else { unreachable!() };
+            assert_eq!(first["value_from"], Value::concat([out(&secret, "arn"), Value::str(":host::")]));
+            assert!(deps(&g, td.address.as_str()).contains(&"secret_fields.db".to_string()));
+        }
+        let role = spec(&g, "iam_role.execution");
+        let text = prop(role, "inline_policies").to_json().to_string();
+        assert!(text.contains("secretsmanager:GetSecretValue"), "{text}");
+        assert!(!text.contains("kms:Decrypt"), "no customer key, no kms statement: {text}");
+    }
+
+    #[test]
+    fn postgres_is_one_multi_az_instance() {
+        let g = graph("fargate-postgres.toml", |t| t);
+        let i = spec(&g, "db_instance.main");
+        assert_eq!(i.kind, "rds.instance");
+        assert_eq!(prop(i, "multi_az"), &Value::Bool(true));
+        assert_eq!(prop(i, "storage_encrypted"), &Value::Bool(true));
+        assert_eq!(prop(i, "publicly_accessible"), &Value::Bool(false));
+        assert_eq!(prop(i, "port"), &Value::Int(5432));
+        assert_eq!(spec(&g, "db_subnet_group.main").kind, "rds.subnet_group");
+        assert_eq!(prop(spec(&g, "db_parameter_group.main"), "family"), &Value::str(POSTGRES_FAMILY));
+        assert!(g.specs().all(|s| !s.kind.starts_with("docdb.")));
+        let Value::Map(f) = prop(spec(&g, "secret_fields.db"), "fields") else { panic!() };
+        assert_eq!(f.get("host"), Some(&out(&Address::parse("db_instance.main").unwrap(), "endpoint")));
+    }
+
+    #[test]
+    fn a_customer_key_encrypts_and_the_execution_role_may_decrypt_through_secrets_manager() {
+        let g = graph("ha-stack.toml", |t| {
+            t.replace(
+                "secret_recovery_window_days = 7",
+                "secret_recovery_window_days = 7\nkms_key_id = \"alias/hactl\"",
+            )
+        });
+        assert_eq!(prop(spec(&g, "secret.db"), "kms_key_id"), &Value::str("alias/hactl"));
+        assert_eq!(prop(spec(&g, "db_cluster.main"), "kms_key_id"), &Value::str("alias/hactl"));
+        let text = prop(spec(&g, "iam_role.execution"), "inline_policies").to_json().to_string();
+        assert!(
+            text.contains("kms:Decrypt") && text.contains("secretsmanager.us-east-1.amazonaws.com"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn no_database_section_no_data_tier() {
+        let g = graph("ha-stack.toml", |t| match t.find("[database]") {
+            Some(i) => {
+                let rest = &t[i..];
+                let end = rest.find("\n# --- Alarms").unwrap_or(rest.len());
+                format!("{}{}", &t[..i], &rest[end..])
+            }
+            None => t,
+        });
+        assert!(g
+            .specs()
+            .all(|s| !s.address.as_str().starts_with("db_") && !s.address.as_str().starts_with("secret")));
+    }
+}
