@@ -317,6 +317,10 @@ impl Provider for FakeProvider {
         self.schema
     }
 
+    fn deletion_protected(&self, live: &Props) -> bool {
+        live.get("protected") == Some(&Value::Bool(true))
+    }
+
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let kind = self.schema.kind;
         let ids: BTreeSet<&str> = targets.iter().filter_map(|t| t.id.as_deref()).collect();
@@ -1452,4 +1456,46 @@ async fn an_update_records_the_live_outputs() {
     assert_eq!(action(&plan, "net.a").live_outputs["arn"], Value::str("arn:test:net/moved"));
     assert!(h.apply(&plan, state, &opts(4)).await.ok());
     assert_eq!(h.state().output(&addr("net.a"), "arn"), Some(Value::str("arn:test:net/moved")));
+}
+
+// ---------------------------------------------------------------------------------------
+// Deletion protection
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_plan_deleting_a_protected_object_is_refused_unless_allowed() {
+    let h = Harness::new();
+    let desired = graph(standard());
+    h.converge(&desired).await;
+    // The object's live state says it is protected (what a database's read reports).
+    h.cloud.set_prop("net.a", "protected", true);
+    h.cloud.clear_calls();
+
+    let (plan, state) = h.plan(&desired, PlanMode::Destroy).await;
+    assert_eq!(plan.protected, vec![addr("net.a")]);
+    let err = apply(&h.registry, &h.ctx, &plan, &h.store, state, &opts(4)).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, EngineError::Protected(ref a) if a == &vec![addr("net.a")]), "{msg}");
+    assert!(
+        msg.contains("net.a")
+            && msg.contains("--allow-delete-protected")
+            && msg.contains("nothing was changed"),
+        "{msg}"
+    );
+    assert!(h.cloud.calls().is_empty(), "nothing may be called: {:?}", h.cloud.calls());
+    assert_eq!(h.cloud.object_count(), 6);
+
+    // An apply plan that leaves it alone is not refused; one that removes it is.
+    let (plan, _) = h.plan(&desired, PlanMode::Apply).await;
+    assert!(plan.protected.is_empty());
+    let (plan, _) =
+        h.plan(&graph(without(standard(), &["net.a", "sub.a1", "sub.a2", "link.x"])), PlanMode::Apply).await;
+    assert_eq!(plan.protected, vec![addr("net.a")]);
+
+    let mut ctx = h.ctx.clone();
+    ctx.delete_options.allow_delete_protected = true;
+    let (plan, state) = h.plan(&desired, PlanMode::Destroy).await;
+    let report = apply(&h.registry, &ctx, &plan, &h.store, state, &opts(4)).await.unwrap();
+    assert!(report.ok(), "{:?}", report.failed);
+    assert_eq!(h.cloud.object_count(), 0);
 }
