@@ -1,11 +1,28 @@
-//! secretsmanager providers (see crates/hactl-aws/KINDS-data.md).
+//! secretsmanager providers (see crates/hactl-aws/KINDS-data.md): `secretsmanager.secret`
+//! (a JSON secret holding a generated password) and `secretsmanager.secret_fields` (its
+//! non-secret keys that depend on other resources).
+//!
+//! The secret string never leaves this module except through [`master_password`]: it is
+//! not put into props, outputs, errors, logs or progress messages (the SDK's Debug impls
+//! redact it; nothing here formats a request, a response or the string itself).
 
+pub mod secret;
+pub mod secret_fields;
+
+use crate::error::{aws_error, is_not_found, retry_not_found};
 use crate::ApiCounter;
 use aws_config::SdkConfig;
-use hactl_engine::Registry;
+use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
+use aws_sdk_secretsmanager::Client;
+use hactl_engine::{ProviderError, Registry};
+use std::sync::Arc;
 
 /// Registers this service's providers.
-pub(crate) fn register(_r: &mut Registry, _config: &SdkConfig, _counter: &ApiCounter) {}
+pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounter) {
+    let sm = crate::client!(aws_sdk_secretsmanager, config, counter);
+    r.register(Arc::new(secret::Secret(sm.clone())));
+    r.register(Arc::new(secret_fields::SecretFields(sm)));
+}
 
 /// The `password` key of a JSON secret, for a database create. The value never leaves
 /// the caller: it is not logged, and errors never include the secret string.
@@ -28,5 +45,103 @@ pub(crate) async fn master_password(
     match parsed.get("password").and_then(serde_json::Value::as_str) {
         Some(p) if !p.is_empty() => Ok(p.to_string()),
         _ => Err(ProviderError::fatal(format!("secret {secret_id} has no `password` key"))),
+    }
+}
+
+/// The key of a JSON secret that holds the generated password.
+pub(crate) const PASSWORD_KEY: &str = "password";
+
+/// A secret as DescribeSecret answers it; `None` when it does not exist (a secret
+/// scheduled for deletion exists, with `deleted_date` set).
+pub(crate) async fn describe(
+    client: &Client,
+    id: &str,
+) -> Result<Option<DescribeSecretOutput>, ProviderError> {
+    match client.describe_secret().secret_id(id).send().await {
+        Ok(out) => Ok(Some(out)),
+        Err(e) => {
+            let err = aws_error("DescribeSecret", e);
+            if is_not_found(&err) {
+                Ok(None)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
+
+/// The current value of a secret, as the kinds here see it.
+pub(crate) enum SecretValue {
+    /// No such secret (or it has no value).
+    Missing,
+    /// The secret is scheduled for deletion: its value cannot be read.
+    Scheduled,
+    /// The value is not a JSON object (or is binary).
+    NotJson { arn: String },
+    /// A JSON object. Holds the password: never format it.
+    Object { arn: String, map: serde_json::Map<String, serde_json::Value> },
+}
+
+/// GetSecretValue, parsed. An InvalidRequestException is checked with DescribeSecret:
+/// a secret scheduled for deletion answers that.
+pub(crate) async fn get_json(client: &Client, id: &str) -> Result<SecretValue, ProviderError> {
+    match client.get_secret_value().secret_id(id).send().await {
+        Ok(out) => {
+            let arn = out.arn().unwrap_or(id).to_string();
+            // Parse errors are dropped unread: their text may quote the value.
+            match out.secret_string().and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok()) {
+                Some(serde_json::Value::Object(map)) => Ok(SecretValue::Object { arn, map }),
+                _ => Ok(SecretValue::NotJson { arn }),
+            }
+        }
+        Err(e) => {
+            let err = aws_error("GetSecretValue", e);
+            if is_not_found(&err) {
+                return Ok(SecretValue::Missing);
+            }
+            if err.code.as_deref() == Some("InvalidRequestException") {
+                match describe(client, id).await? {
+                    None => return Ok(SecretValue::Missing),
+                    Some(d) if d.deleted_date().is_some() => return Ok(SecretValue::Scheduled),
+                    Some(_) => {}
+                }
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Writes a JSON object as the secret's new current value (PutSecretValue; the SDK fills
+/// in the ClientRequestToken, so an SDK retry does not make a second version).
+pub(crate) async fn put_json(
+    client: &Client,
+    id: &str,
+    map: serde_json::Map<String, serde_json::Value>,
+) -> Result<(), ProviderError> {
+    client
+        .put_secret_value()
+        .secret_id(id)
+        .secret_string(serde_json::Value::Object(map).to_string())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| retry_not_found(aws_error("PutSecretValue", e)))
+}
+
+/// A generated password: GetRandomPassword, letters and digits, at least one of each
+/// type, no spaces.
+pub(crate) async fn random_password(client: &Client, length: i64) -> Result<String, ProviderError> {
+    let out = client
+        .get_random_password()
+        .password_length(length)
+        .exclude_punctuation(true)
+        .include_space(false)
+        .require_each_included_type(true)
+        .send()
+        .await
+        .map_err(|e| aws_error("GetRandomPassword", e))?;
+    match out.random_password() {
+        Some(p) if !p.is_empty() => Ok(p.to_string()),
+        _ => Err(ProviderError::fatal("GetRandomPassword returned no password")),
     }
 }
