@@ -11,6 +11,7 @@ pub mod ec2;
 pub mod ecs;
 pub mod elbv2;
 mod error;
+pub mod failover;
 pub mod iam;
 pub mod logs;
 pub mod rds;

@@ -1,0 +1,499 @@
+//! `rds.instance`: the PostgreSQL DB instance `<stack>-pg` (Multi-AZ: one instance, RDS
+//! keeps the standby), encrypted, in the stack's DB subnet group and parameter group,
+//! reachable only through the database security group. id = instance identifier.
+//!
+//! Read: DescribeDBInstances (paginated; its TagList gives the tags), keeping engine
+//! `postgres` instances of this stack or recorded. Pending modified values count as live
+//! (a change made with apply_immediately = false is not drift); the instance's AZ is not a
+//! property (a Multi-AZ failover moves it).
+//!
+//! Create reads the master password from the credentials secret
+//! (`crate::secretsmanager::master_password`) and hands it to CreateDBInstance only: it
+//! never reaches props, outputs, errors, logs or progress messages.
+//!
+//! Delete is a destroy trap: with deletion protection on it fails unless
+//! `ctx.delete_options.allow_delete_protected` (then protection is turned off first); it
+//! takes a final snapshot `<identifier>-final-<YYYYMMDDHHMMSS>` (UTC) unless
+//! `skip_final_snapshot`.
+
+use super::{
+    converge_tags, is_recorded, like_desired, opt_i32, retry_codes, sync_tags, tag_list_map, tags_of,
+    target_for,
+};
+use crate::error::{aws_error, is_not_found, retry_not_found};
+use crate::util::{ensure_ours, opt_bool, opt_str, owner_of, req_str, str_list, tags_prop};
+use async_trait::async_trait;
+use aws_sdk_rds::Client;
+use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
+use std::collections::BTreeMap;
+
+type Db = aws_sdk_rds::types::DbInstance;
+
+pub struct Instance {
+    pub rds: Client,
+    /// For the master password at create.
+    pub sm: aws_sdk_secretsmanager::Client,
+}
+
+static SCHEMA: KindSchema = KindSchema {
+    kind: "rds.instance",
+    props: &[
+        PropSchema::replace("identifier"),
+        PropSchema::replace("engine"),
+        PropSchema::create_only("engine_version"),
+        PropSchema::in_place("instance_class"),
+        PropSchema::in_place("allocated_storage"),
+        PropSchema::in_place("storage_type"),
+        PropSchema::in_place("multi_az"),
+        PropSchema::replace("storage_encrypted"),
+        PropSchema::create_only("kms_key_id"),
+        PropSchema::replace("master_username"),
+        PropSchema::create_only("master_secret_arn"),
+        PropSchema::replace("db_name"),
+        PropSchema::in_place("port"),
+        PropSchema::replace("subnet_group_name"),
+        PropSchema::in_place("parameter_group_name"),
+        PropSchema::in_place("vpc_security_group_ids").as_set(),
+        PropSchema::in_place("publicly_accessible"),
+        PropSchema::in_place("backup_retention_period"),
+        PropSchema::in_place("preferred_backup_window"),
+        PropSchema::in_place("deletion_protection"),
+        PropSchema::create_only("apply_immediately"),
+        PropSchema::in_place("tags"),
+    ],
+};
+
+/// The engine this kind manages (DescribeDBInstances answers every engine's instances).
+const ENGINE: &str = "postgres";
+
+/// Statuses an instance does not leave by waiting.
+const FAILED: &[&str] = &[
+    "failed",
+    "incompatible-network",
+    "incompatible-option-group",
+    "incompatible-parameters",
+    "incompatible-restore",
+    "inaccessible-encryption-credentials",
+    "inaccessible-encryption-credentials-recoverable",
+    "restore-error",
+    "storage-full",
+];
+
+/// Statuses in which the instance is usable and takes no further change for a while: a
+/// storage change leaves it in storage-optimization for hours.
+const SETTLED: &[&str] = &["available", "storage-optimization"];
+
+/// Busy answers of a modify or delete (backing up, being modified): worth retrying.
+const BUSY: &[&str] = &["InvalidDBInstanceState", "InvalidDBInstanceStateFault"];
+
+fn live_port(db: &Db) -> Option<i32> {
+    db.endpoint().and_then(|e| e.port()).or(db.db_instance_port())
+}
+
+fn outputs(db: &Db) -> BTreeMap<String, Value> {
+    BTreeMap::from([
+        ("identifier".to_string(), Value::str(db.db_instance_identifier().unwrap_or_default())),
+        ("arn".to_string(), Value::str(db.db_instance_arn().unwrap_or_default())),
+        ("endpoint".to_string(), Value::str(db.endpoint().and_then(|e| e.address()).unwrap_or_default())),
+        ("port".to_string(), live_port(db).map(|p| Value::Int(i64::from(p))).unwrap_or(Value::Null)),
+        ("resource_id".to_string(), Value::str(db.dbi_resource_id().unwrap_or_default())),
+    ])
+}
+
+fn opt_string(v: Option<&str>) -> Value {
+    v.map(Value::str).unwrap_or(Value::Null)
+}
+
+fn opt_int(v: Option<i32>) -> Value {
+    v.map(|i| Value::Int(i64::from(i))).unwrap_or(Value::Null)
+}
+
+/// The live instance in the desired shape. `desired` (the target's properties) decides
+/// how AWS-chosen values read: Null when the desired value is Null (backup window, KMS
+/// key), and names in the desired spelling when they match it case-insensitively.
+fn live_props(db: &Db, desired: Option<&Props>) -> Props {
+    let pending = db.pending_modified_values();
+    let wants_null = |name: &str| desired.is_some_and(|d| matches!(d.get(name), Some(Value::Null) | None));
+    let aws_choice =
+        |name: &str, live: Option<&str>| if wants_null(name) { Value::Null } else { opt_string(live) };
+    let d_str = |name: &str| desired.and_then(|d| d.get(name)).and_then(Value::as_str);
+    let named = |name: &str, live: Option<&str>| match live {
+        Some(l) => like_desired(l, d_str(name)),
+        None => Value::Null,
+    };
+    let security_groups = db
+        .vpc_security_groups()
+        .iter()
+        .filter(|g| g.status() != Some("removing"))
+        .filter_map(|g| g.vpc_security_group_id());
+    Props::from([
+        ("identifier".to_string(), named("identifier", db.db_instance_identifier())),
+        ("engine".to_string(), opt_string(db.engine())),
+        (
+            "engine_version".to_string(),
+            opt_string(pending.and_then(|p| p.engine_version()).or(db.engine_version())),
+        ),
+        (
+            "instance_class".to_string(),
+            opt_string(pending.and_then(|p| p.db_instance_class()).or(db.db_instance_class())),
+        ),
+        (
+            "allocated_storage".to_string(),
+            opt_int(pending.and_then(|p| p.allocated_storage()).or(db.allocated_storage())),
+        ),
+        (
+            "storage_type".to_string(),
+            opt_string(pending.and_then(|p| p.storage_type()).or(db.storage_type())),
+        ),
+        (
+            "multi_az".to_string(),
+            Value::Bool(pending.and_then(|p| p.multi_az()).or(db.multi_az()).unwrap_or(false)),
+        ),
+        ("storage_encrypted".to_string(), Value::Bool(db.storage_encrypted().unwrap_or(false))),
+        ("kms_key_id".to_string(), aws_choice("kms_key_id", db.kms_key_id())),
+        ("master_username".to_string(), opt_string(db.master_username())),
+        ("db_name".to_string(), opt_string(db.db_name())),
+        ("port".to_string(), opt_int(pending.and_then(|p| p.port()).or(live_port(db)))),
+        (
+            "subnet_group_name".to_string(),
+            named("subnet_group_name", db.db_subnet_group().and_then(|g| g.db_subnet_group_name())),
+        ),
+        (
+            "parameter_group_name".to_string(),
+            named(
+                "parameter_group_name",
+                db.db_parameter_groups().first().and_then(|g| g.db_parameter_group_name()),
+            ),
+        ),
+        ("vpc_security_group_ids".to_string(), Value::from_strings(security_groups)),
+        ("publicly_accessible".to_string(), Value::Bool(db.publicly_accessible().unwrap_or(false))),
+        (
+            "backup_retention_period".to_string(),
+            opt_int(pending.and_then(|p| p.backup_retention_period()).or(db.backup_retention_period())),
+        ),
+        (
+            "preferred_backup_window".to_string(),
+            aws_choice("preferred_backup_window", db.preferred_backup_window()),
+        ),
+        ("deletion_protection".to_string(), Value::Bool(db.deletion_protection().unwrap_or(false))),
+        (
+            "tags".to_string(),
+            tags_prop(tag_list_map(db.tag_list()).iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        ),
+    ])
+}
+
+/// Whether a change made with ApplyImmediately is still to be applied.
+fn has_pending(db: &Db) -> bool {
+    let pending = db.pending_modified_values().is_some_and(|p| {
+        p.db_instance_class().is_some()
+            || p.allocated_storage().is_some()
+            || p.storage_type().is_some()
+            || p.multi_az().is_some()
+            || p.port().is_some()
+            || p.backup_retention_period().is_some()
+    });
+    pending || db.db_parameter_groups().iter().any(|g| g.parameter_apply_status() == Some("applying"))
+}
+
+/// `<identifier>-final-<YYYYMMDDHHMMSS>` (UTC).
+fn final_snapshot_id(identifier: &str) -> String {
+    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
+    let stamp: String = aws_smithy_types::DateTime::from_secs(now.secs())
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    format!("{identifier}-final-{stamp}")
+}
+
+/// What a wait waits for.
+#[derive(Clone, Copy, PartialEq)]
+enum Settle {
+    /// Status available (or storage-optimization).
+    Available,
+    /// Also no modification applied immediately still pending.
+    Applied,
+}
+
+impl Instance {
+    async fn describe_all(&self) -> Result<Vec<Db>, ProviderError> {
+        self.rds
+            .describe_db_instances()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("DescribeDBInstances", e))
+    }
+
+    /// The instance with this identifier, or None.
+    async fn describe(&self, id: &str) -> Result<Option<Db>, ProviderError> {
+        let out = self.rds.describe_db_instances().db_instance_identifier(id).send().await;
+        match out.map_err(|e| aws_error("DescribeDBInstances", e)) {
+            Ok(o) => Ok(o.db_instances().first().cloned()),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn describe_existing(&self, id: &str) -> Result<Db, ProviderError> {
+        self.describe(id).await?.ok_or_else(|| {
+            ProviderError::retryable(format!("DB instance {id} not found")).with_code("DBInstanceNotFound")
+        })
+    }
+
+    async fn wait(&self, ctx: &Ctx, id: &str, settle: Settle) -> Result<Db, ProviderError> {
+        ctx.wait_for(&format!("DB instance {id} to become available"), || async {
+            let Some(db) = self.describe(id).await? else {
+                return Err(ProviderError::fatal(format!(
+                    "DB instance {id} disappeared while waiting for it"
+                )));
+            };
+            let status = db.db_instance_status().unwrap_or_default();
+            if FAILED.contains(&status) {
+                return Err(ProviderError::fatal(format!("DB instance {id} is {status}")));
+            }
+            let done = SETTLED.contains(&status) && (settle == Settle::Available || !has_pending(&db));
+            Ok(done.then_some(db))
+        })
+        .await
+    }
+
+    /// One ModifyDBInstance with the desired values of `names` (tags excluded). Answers
+    /// whether a modification was sent.
+    async fn modify(&self, id: &str, desired: &Props, names: &[&str]) -> Result<bool, ProviderError> {
+        let apply_now = opt_bool(desired, "apply_immediately").unwrap_or(false);
+        let mut m = self.rds.modify_db_instance().db_instance_identifier(id).apply_immediately(apply_now);
+        let mut any = false;
+        for name in names {
+            m = match *name {
+                "instance_class" => m.db_instance_class(req_str(desired, name)?),
+                "allocated_storage" => m.set_allocated_storage(opt_i32(desired, name)?),
+                "storage_type" => m.storage_type(req_str(desired, name)?),
+                "multi_az" => m.set_multi_az(opt_bool(desired, name)),
+                "port" => m.set_db_port_number(opt_i32(desired, name)?),
+                "parameter_group_name" => m.db_parameter_group_name(req_str(desired, name)?),
+                "vpc_security_group_ids" => m.set_vpc_security_group_ids(Some(str_list(desired, name))),
+                "publicly_accessible" => m.set_publicly_accessible(opt_bool(desired, name)),
+                "backup_retention_period" => m.set_backup_retention_period(opt_i32(desired, name)?),
+                // Null = AWS's choice: nothing to set.
+                "preferred_backup_window" => match opt_str(desired, name) {
+                    Some(w) => m.preferred_backup_window(w),
+                    None => continue,
+                },
+                "deletion_protection" => m.set_deletion_protection(opt_bool(desired, name)),
+                other => {
+                    return Err(ProviderError::fatal(format!(
+                        "rds.instance cannot update `{other}` in place"
+                    )))
+                }
+            };
+            any = true;
+        }
+        if any {
+            m.send()
+                .await
+                .map_err(|e| retry_codes(retry_not_found(aws_error("ModifyDBInstance", e)), BUSY))?;
+        }
+        Ok(any)
+    }
+
+    async fn set_protection(&self, id: &str, on: bool) -> Result<(), ProviderError> {
+        self.rds
+            .modify_db_instance()
+            .db_instance_identifier(id)
+            .deletion_protection(on)
+            .apply_immediately(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| retry_codes(aws_error("ModifyDBInstance", e), BUSY))
+    }
+
+    /// A create that found the identifier taken: adopt our own instance (a create retried
+    /// after a crash) and converge what can change in place.
+    async fn adopt(
+        &self,
+        ctx: &Ctx,
+        address: &Address,
+        id: &str,
+        props: &Props,
+    ) -> Result<Db, ProviderError> {
+        let db = self.describe_existing(id).await?;
+        let tags = tag_list_map(db.tag_list());
+        ensure_ours(ctx, address, &tags, &format!("DB instance `{id}`"), "DBInstanceAlreadyExists")?;
+        if db.engine() != Some(ENGINE) {
+            return Err(ProviderError::fatal(format!(
+                "DB instance `{id}` exists with engine {} instead of {ENGINE}; delete it",
+                db.engine().unwrap_or("(none)")
+            ))
+            .with_code("DBInstanceAlreadyExists"));
+        }
+        ctx.progress(format!("adopting existing DB instance {id}"));
+        let changes = hactl_core::diff_props(&SCHEMA, props, &live_props(&db, Some(props)));
+        let fixed: Vec<&str> =
+            changes.iter().filter(|c| c.forces_replacement).map(|c| c.name.as_str()).collect();
+        if !fixed.is_empty() {
+            return Err(ProviderError::fatal(format!(
+                "DB instance `{id}` exists with other {} than desired, which cannot change in place; \
+                 delete it or change the configuration",
+                fixed.join(", ")
+            ))
+            .with_code("DBInstanceAlreadyExists"));
+        }
+        let names: Vec<&str> = changes.iter().map(|c| c.name.as_str()).filter(|n| *n != "tags").collect();
+        self.modify(id, props, &names).await?;
+        converge_tags(&self.rds, db.db_instance_arn().unwrap_or_default(), &tags, props).await?;
+        Ok(db)
+    }
+}
+
+#[async_trait]
+impl Provider for Instance {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let mut out = Vec::new();
+        for db in self.describe_all().await? {
+            let Some(id) = db.db_instance_identifier() else { continue };
+            let recorded = is_recorded(targets, id);
+            // Other engines' instances (DocumentDB's too) and cluster members belong to
+            // other kinds.
+            if !recorded && (db.engine() != Some(ENGINE) || db.db_cluster_identifier().is_some()) {
+                continue;
+            }
+            let tags = tag_list_map(db.tag_list());
+            let (owned, address) = owner_of(&ctx.stack, &tags);
+            if !owned && !recorded {
+                continue;
+            }
+            let target = target_for(targets, id, address.as_ref());
+            let props = live_props(&db, target.map(|t| &t.props));
+            out.push(LiveObject { id: id.to_string(), address, props, outputs: outputs(&db), owned });
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        let id = req_str(props, "identifier")?;
+        let password =
+            crate::secretsmanager::master_password(&self.sm, req_str(props, "master_secret_arn")?).await?;
+        let created = self
+            .rds
+            .create_db_instance()
+            .db_instance_identifier(id)
+            .engine(req_str(props, "engine")?)
+            .set_engine_version(opt_str(props, "engine_version").map(str::to_string))
+            .db_instance_class(req_str(props, "instance_class")?)
+            .set_allocated_storage(opt_i32(props, "allocated_storage")?)
+            .set_storage_type(opt_str(props, "storage_type").map(str::to_string))
+            .set_multi_az(opt_bool(props, "multi_az"))
+            .set_storage_encrypted(opt_bool(props, "storage_encrypted"))
+            .set_kms_key_id(opt_str(props, "kms_key_id").map(str::to_string))
+            .master_username(req_str(props, "master_username")?)
+            .master_user_password(password)
+            .set_db_name(opt_str(props, "db_name").map(str::to_string))
+            .set_port(opt_i32(props, "port")?)
+            .set_db_subnet_group_name(opt_str(props, "subnet_group_name").map(str::to_string))
+            .set_db_parameter_group_name(opt_str(props, "parameter_group_name").map(str::to_string))
+            .set_vpc_security_group_ids(Some(str_list(props, "vpc_security_group_ids")))
+            .set_publicly_accessible(opt_bool(props, "publicly_accessible"))
+            .set_backup_retention_period(opt_i32(props, "backup_retention_period")?)
+            .set_preferred_backup_window(opt_str(props, "preferred_backup_window").map(str::to_string))
+            .set_deletion_protection(opt_bool(props, "deletion_protection"))
+            .set_tags(Some(tags_of(props)))
+            .send()
+            .await;
+        let id = match created {
+            Ok(out) => out.db_instance().and_then(|d| d.db_instance_identifier()).unwrap_or(id).to_string(),
+            Err(e) => {
+                let err = aws_error("CreateDBInstance", e);
+                if err.code.as_deref() != Some("DBInstanceAlreadyExists") {
+                    // The subnet or parameter group made moments ago may not be visible yet.
+                    return Err(retry_not_found(err));
+                }
+                let db = self.adopt(ctx, address, id, props).await?;
+                db.db_instance_identifier().unwrap_or(id).to_string()
+            }
+        };
+        ctx.progress(format!("DB instance {id} is being created"));
+        let db = self.wait(ctx, &id, Settle::Applied).await?;
+        Ok(Applied { id, outputs: outputs(&db) })
+    }
+
+    async fn update(&self, ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        let names: Vec<&str> = req.changes.iter().map(|c| c.name.as_str()).filter(|n| *n != "tags").collect();
+        let modified = self.modify(req.id, req.desired, &names).await?;
+        if let Some(c) = req.changes.iter().find(|c| c.name == "tags") {
+            let db = self.describe_existing(req.id).await?;
+            sync_tags(
+                &self.rds,
+                db.db_instance_arn().unwrap_or_default(),
+                c.before.as_ref(),
+                c.after.as_ref(),
+            )
+            .await?;
+        }
+        let apply_now = opt_bool(req.desired, "apply_immediately").unwrap_or(false);
+        let settle = if modified && apply_now { Settle::Applied } else { Settle::Available };
+        let db = self.wait(ctx, req.id, settle).await?;
+        Ok(Applied { id: req.id.to_string(), outputs: outputs(&db) })
+    }
+
+    async fn delete(&self, ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+        let Some(db) = self.describe(id).await? else { return Ok(()) };
+        if db.db_instance_status() != Some("deleting") {
+            if db.deletion_protection() == Some(true) {
+                if !ctx.delete_options.allow_delete_protected {
+                    return Err(ProviderError::fatal(format!(
+                        "DB instance {id} has deletion protection on; pass --allow-delete-protected to \
+                         turn it off and delete the instance"
+                    )));
+                }
+                ctx.progress(format!("turning deletion protection of DB instance {id} off"));
+                self.set_protection(id, false).await?;
+            }
+            let mut d = self.rds.delete_db_instance().db_instance_identifier(id);
+            if ctx.delete_options.skip_final_snapshot {
+                d = d.skip_final_snapshot(true);
+            } else {
+                let snapshot = final_snapshot_id(id);
+                ctx.progress(format!("DB instance {id}: final snapshot {snapshot}"));
+                d = d.skip_final_snapshot(false).final_db_snapshot_identifier(snapshot);
+            }
+            match d.send().await.map_err(|e| retry_codes(aws_error("DeleteDBInstance", e), BUSY)) {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+        ctx.wait_for(&format!("DB instance {id} to be deleted"), || async {
+            Ok(self.describe(id).await?.is_none().then_some(()))
+        })
+        .await
+    }
+
+    fn deletion_protected(&self, live: &Props) -> bool {
+        opt_bool(live, "deletion_protection") == Some(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn final_snapshot_ids_carry_a_utc_timestamp() {
+        let s = final_snapshot_id("demo-pg");
+        let stamp = s.strip_prefix("demo-pg-final-").expect("prefix");
+        assert_eq!(stamp.len(), 14, "{s}");
+        assert!(stamp.chars().all(|c| c.is_ascii_digit()), "{s}");
+        assert!(stamp.starts_with("20"), "{s}");
+    }
+}
