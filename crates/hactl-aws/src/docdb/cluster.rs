@@ -1,0 +1,402 @@
+//! `docdb.cluster`: the encrypted DocumentDB cluster `<stack>-docdb` (its instances are
+//! `docdb.instance`). id = cluster identifier.
+//!
+//! Read: DescribeDBClusters (engine `docdb`, paginated) + ListTagsForResource per
+//! candidate. Which instance is the writer is not a property: a failover is not drift.
+//!
+//! Create looks the identifier up first (the emulator silently replaces a cluster on a
+//! repeated CreateDBCluster; AWS answers DBClusterAlreadyExistsFault, also handled): a
+//! cluster with this stack's and address's tags is adopted and converged, any other is a
+//! fatal error. The master password is read from the secret (`master_secret_arn`) right
+//! before CreateDBCluster and goes nowhere else: not into props, outputs, errors, logs or
+//! progress messages (the DocumentDB model does not mark it sensitive, so no request is
+//! ever formatted).
+//!
+//! Delete is a destroy trap: with deletion protection on it fails unless
+//! `allow_delete_protected` (then protection is turned off first); a final snapshot
+//! `<identifier>-final-<YYYYMMDDHHMMSS>` (UTC) is taken unless `skip_final_snapshot`.
+
+use super::{
+    is_available, is_candidate, is_recorded, list_tags, opt_i32, req_i32, retry_codes, sync_tags, tags_of,
+    tags_value, target_of, ENGINE,
+};
+use crate::error::{aws_error, is_not_found, retry_not_found};
+use crate::util::{ensure_ours, opt_bool, opt_str, owner_of, req_str, str_list};
+use async_trait::async_trait;
+use aws_sdk_docdb::types::{DbCluster, Filter};
+use aws_sdk_docdb::Client;
+use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
+use std::collections::BTreeMap;
+
+pub struct Cluster {
+    pub docdb: Client,
+    /// Reads the master password at create.
+    pub sm: aws_sdk_secretsmanager::Client,
+}
+
+static SCHEMA: KindSchema = KindSchema {
+    kind: "docdb.cluster",
+    props: &[
+        PropSchema::replace("identifier"),
+        PropSchema::replace("engine"),
+        PropSchema::create_only("engine_version"),
+        PropSchema::replace("master_username"),
+        PropSchema::create_only("master_secret_arn"),
+        PropSchema::in_place("port"),
+        PropSchema::replace("subnet_group_name"),
+        PropSchema::in_place("parameter_group_name"),
+        PropSchema::in_place("vpc_security_group_ids").as_set(),
+        PropSchema::replace("storage_encrypted"),
+        PropSchema::create_only("kms_key_id"),
+        PropSchema::in_place("backup_retention_period"),
+        PropSchema::in_place("preferred_backup_window"),
+        PropSchema::in_place("deletion_protection"),
+        PropSchema::create_only("apply_immediately"),
+        PropSchema::in_place("tags"),
+    ],
+};
+
+const ALREADY_EXISTS: &str = "DBClusterAlreadyExistsFault";
+/// A cluster busy with something else (modifying, instances still leaving at delete).
+const BUSY: &[&str] = &["InvalidDBClusterStateFault"];
+/// The properties ModifyDBCluster changes.
+const MODIFIABLE: &[&str] = &[
+    "port",
+    "parameter_group_name",
+    "vpc_security_group_ids",
+    "backup_retention_period",
+    "preferred_backup_window",
+    "deletion_protection",
+];
+
+fn outputs(c: &DbCluster) -> BTreeMap<String, Value> {
+    BTreeMap::from([
+        ("identifier".to_string(), Value::str(c.db_cluster_identifier().unwrap_or_default())),
+        ("arn".to_string(), Value::str(c.db_cluster_arn().unwrap_or_default())),
+        ("endpoint".to_string(), Value::str(c.endpoint().unwrap_or_default())),
+        ("reader_endpoint".to_string(), Value::str(c.reader_endpoint().unwrap_or_default())),
+        ("port".to_string(), c.port().map(|p| Value::Int(i64::from(p))).unwrap_or(Value::Null)),
+        ("resource_id".to_string(), Value::str(c.db_cluster_resource_id().unwrap_or_default())),
+    ])
+}
+
+fn int(v: Option<i32>) -> Value {
+    v.map(|i| Value::Int(i64::from(i))).unwrap_or(Value::Null)
+}
+
+/// The security groups of the cluster (those on their way out left aside).
+fn security_groups(c: &DbCluster) -> Value {
+    Value::from_strings(
+        c.vpc_security_groups()
+            .iter()
+            .filter(|g| g.status() != Some("removing"))
+            .filter_map(|g| g.vpc_security_group_id()),
+    )
+}
+
+/// The cluster's properties in the desired shape. `window`: report the backup window
+/// (false when the target leaves it to AWS: desired Null).
+fn props_of(c: &DbCluster, tags: &BTreeMap<String, String>, window: bool) -> Props {
+    let mut p = Props::from([
+        ("identifier".to_string(), Value::str(c.db_cluster_identifier().unwrap_or_default())),
+        ("engine".to_string(), Value::str(c.engine().unwrap_or_default())),
+        ("master_username".to_string(), Value::str(c.master_username().unwrap_or_default())),
+        ("port".to_string(), int(c.port())),
+        ("subnet_group_name".to_string(), Value::str(c.db_subnet_group().unwrap_or_default())),
+        ("parameter_group_name".to_string(), Value::str(c.db_cluster_parameter_group().unwrap_or_default())),
+        ("vpc_security_group_ids".to_string(), security_groups(c)),
+        ("storage_encrypted".to_string(), Value::Bool(c.storage_encrypted().unwrap_or(false))),
+        ("backup_retention_period".to_string(), int(c.backup_retention_period())),
+        ("deletion_protection".to_string(), Value::Bool(c.deletion_protection().unwrap_or(false))),
+        ("tags".to_string(), tags_value(tags)),
+    ]);
+    if window {
+        if let Some(w) = c.preferred_backup_window() {
+            p.insert("preferred_backup_window".to_string(), Value::str(w));
+        }
+    }
+    p
+}
+
+/// The modifiable properties in which the live cluster differs from `props`.
+fn differences(c: &DbCluster, props: &Props) -> Vec<&'static str> {
+    let live = props_of(c, &BTreeMap::new(), true);
+    MODIFIABLE
+        .iter()
+        .copied()
+        .filter(|name| {
+            let want = props.get(*name).cloned().unwrap_or_default();
+            let have = live.get(*name).cloned().unwrap_or_default();
+            match *name {
+                // Null = AWS's choice: nothing to change.
+                "preferred_backup_window" => want != Value::Null && want != have,
+                "vpc_security_group_ids" => want.normalized_set() != have.normalized_set(),
+                _ => want != have,
+            }
+        })
+        .collect()
+}
+
+/// `YYYYMMDDHHMMSS` (UTC) for the final snapshot's identifier.
+fn snapshot_stamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
+        .unwrap_or(0);
+    aws_smithy_types::DateTime::from_secs(secs)
+        .fmt(aws_smithy_types::date_time::Format::DateTime)
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect()
+}
+
+impl Cluster {
+    async fn describe_all(&self) -> Result<Vec<DbCluster>, ProviderError> {
+        let all: Vec<DbCluster> = self
+            .docdb
+            .describe_db_clusters()
+            .filters(Filter::builder().name("engine").values(ENGINE).build())
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("DescribeDBClusters", e))?;
+        Ok(all.into_iter().filter(|c| c.engine() == Some(ENGINE)).collect())
+    }
+
+    /// The cluster with this identifier, or None.
+    async fn describe(&self, id: &str) -> Result<Option<DbCluster>, ProviderError> {
+        let out = self.docdb.describe_db_clusters().db_cluster_identifier(id).send().await;
+        match out.map_err(|e| aws_error("DescribeDBClusters", e)) {
+            Ok(o) => Ok(o.db_clusters().first().cloned()),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn wait_available(&self, ctx: &Ctx, id: &str) -> Result<DbCluster, ProviderError> {
+        let what = format!("DocumentDB cluster {id}");
+        ctx.wait_for(&format!("{what} to become available"), || async {
+            let c = self.describe(id).await?.ok_or_else(|| {
+                ProviderError::retryable(format!("{what} not found")).with_code("DBClusterNotFoundFault")
+            })?;
+            Ok(is_available(&what, c.status())?.then_some(c))
+        })
+        .await
+    }
+
+    /// ModifyDBCluster with the named properties taken from `props`.
+    async fn modify(&self, id: &str, props: &Props, fields: &[&str]) -> Result<(), ProviderError> {
+        if fields.is_empty() {
+            return Ok(());
+        }
+        let mut req = self
+            .docdb
+            .modify_db_cluster()
+            .db_cluster_identifier(id)
+            .apply_immediately(opt_bool(props, "apply_immediately").unwrap_or(false));
+        for f in fields {
+            req = match *f {
+                "port" => req.port(req_i32(props, "port")?),
+                "parameter_group_name" => {
+                    req.db_cluster_parameter_group_name(req_str(props, "parameter_group_name")?)
+                }
+                "vpc_security_group_ids" => req.set_vpc_security_group_ids(Some(str_list(props, f))),
+                "backup_retention_period" => req.backup_retention_period(req_i32(props, f)?),
+                "preferred_backup_window" => match opt_str(props, f) {
+                    Some(w) => req.preferred_backup_window(w),
+                    // Null = AWS's choice: the current window stays.
+                    None => req,
+                },
+                "deletion_protection" => req.deletion_protection(opt_bool(props, f).unwrap_or(false)),
+                other => {
+                    return Err(ProviderError::fatal(format!(
+                        "docdb.cluster cannot update `{other}` in place"
+                    )))
+                }
+            };
+        }
+        req.send()
+            .await
+            .map(|_| ())
+            .map_err(|e| retry_codes(retry_not_found(aws_error("ModifyDBCluster", e)), BUSY))
+    }
+
+    /// A cluster found at create: ours (this stack and address) is converged to `props`,
+    /// anything else refused.
+    async fn adopt(
+        &self,
+        ctx: &Ctx,
+        address: &Address,
+        props: &Props,
+        c: &DbCluster,
+    ) -> Result<(), ProviderError> {
+        let id = c.db_cluster_identifier().unwrap_or_default();
+        let arn = c.db_cluster_arn().unwrap_or_default();
+        let tags = list_tags(&self.docdb, arn).await?.unwrap_or_default();
+        ensure_ours(ctx, address, &tags, &format!("DocumentDB cluster `{id}`"), ALREADY_EXISTS)?;
+        ctx.progress(format!("adopting existing DocumentDB cluster {id}"));
+        self.wait_available(ctx, id).await?;
+        self.modify(id, props, &differences(c, props)).await?;
+        sync_tags(&self.docdb, arn, Some(&tags_value(&tags)), props.get("tags")).await
+    }
+}
+
+#[async_trait]
+impl Provider for Cluster {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    fn deletion_protected(&self, live: &Props) -> bool {
+        opt_bool(live, "deletion_protection") == Some(true)
+    }
+
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let mut out = Vec::new();
+        for c in self.describe_all().await? {
+            let (Some(id), Some(arn)) = (c.db_cluster_identifier(), c.db_cluster_arn()) else { continue };
+            if !is_candidate(&ctx.stack, targets, "identifier", id) {
+                continue;
+            }
+            let Some(tags) = list_tags(&self.docdb, arn).await? else { continue };
+            let (owned, address) = owner_of(&ctx.stack, &tags);
+            if !owned && !is_recorded(targets, id) {
+                continue;
+            }
+            // "Unset means AWS's choice": a target without a window reads Null.
+            let window = target_of(targets, id, address.as_ref())
+                .is_none_or(|t| t.props.get("preferred_backup_window").is_some_and(|w| *w != Value::Null));
+            out.push(LiveObject {
+                id: id.to_string(),
+                address,
+                props: props_of(&c, &tags, window),
+                outputs: outputs(&c),
+                owned,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        let id = req_str(props, "identifier")?;
+        if let Some(existing) = self.describe(id).await? {
+            self.adopt(ctx, address, props, &existing).await?;
+        } else {
+            let password =
+                crate::secretsmanager::master_password(&self.sm, req_str(props, "master_secret_arn")?)
+                    .await
+                    .map_err(retry_not_found)?;
+            let created = self
+                .docdb
+                .create_db_cluster()
+                .db_cluster_identifier(id)
+                .engine(req_str(props, "engine")?)
+                .set_engine_version(opt_str(props, "engine_version").map(str::to_string))
+                .master_username(req_str(props, "master_username")?)
+                .master_user_password(password)
+                .set_port(opt_i32(props, "port"))
+                .db_subnet_group_name(req_str(props, "subnet_group_name")?)
+                .set_db_cluster_parameter_group_name(
+                    opt_str(props, "parameter_group_name").map(str::to_string),
+                )
+                .set_vpc_security_group_ids(Some(str_list(props, "vpc_security_group_ids")))
+                .storage_encrypted(opt_bool(props, "storage_encrypted").unwrap_or(true))
+                .set_kms_key_id(opt_str(props, "kms_key_id").map(str::to_string))
+                .set_backup_retention_period(opt_i32(props, "backup_retention_period"))
+                .set_preferred_backup_window(opt_str(props, "preferred_backup_window").map(str::to_string))
+                .deletion_protection(opt_bool(props, "deletion_protection").unwrap_or(false))
+                .set_tags(Some(tags_of(props)))
+                .send()
+                .await;
+            if let Err(e) = created {
+                let e = aws_error("CreateDBCluster", e);
+                if e.code.as_deref() != Some(ALREADY_EXISTS) {
+                    // The subnet or parameter group just created may not be visible yet.
+                    return Err(retry_not_found(e));
+                }
+                // Created by a racing create since the describe.
+                let existing = self.describe(id).await?.ok_or_else(|| {
+                    ProviderError::retryable(format!("DocumentDB cluster {id} exists but is not visible yet"))
+                })?;
+                self.adopt(ctx, address, props, &existing).await?;
+            }
+        }
+        ctx.progress(format!("DocumentDB cluster {id} is being created"));
+        let c = self.wait_available(ctx, id).await?;
+        Ok(Applied { id: id.to_string(), outputs: outputs(&c) })
+    }
+
+    async fn update(&self, ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        let mut fields = Vec::new();
+        let mut tags = None;
+        for c in req.changes {
+            match c.name.as_str() {
+                name if MODIFIABLE.contains(&name) => fields.push(name),
+                "tags" => tags = Some(c),
+                other => {
+                    return Err(ProviderError::fatal(format!(
+                        "docdb.cluster cannot update `{other}` in place"
+                    )))
+                }
+            }
+        }
+        self.modify(req.id, req.desired, &fields).await?;
+        let c = self.wait_available(ctx, req.id).await?;
+        if let Some(t) = tags {
+            sync_tags(
+                &self.docdb,
+                c.db_cluster_arn().unwrap_or_default(),
+                t.before.as_ref(),
+                t.after.as_ref(),
+            )
+            .await?;
+        }
+        Ok(Applied { id: req.id.to_string(), outputs: outputs(&c) })
+    }
+
+    async fn delete(&self, ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+        let Some(c) = self.describe(id).await? else { return Ok(()) };
+        if c.status() != Some("deleting") {
+            if c.deletion_protection() == Some(true) {
+                if !ctx.delete_options.allow_delete_protected {
+                    return Err(ProviderError::fatal(format!(
+                        "DocumentDB cluster `{id}` has deletion protection on; pass --allow-delete-protected \
+                         to turn it off and delete it"
+                    ))
+                    .with_code("DeletionProtectionEnabled"));
+                }
+                ctx.progress(format!("turning deletion protection of {id} off"));
+                self.docdb
+                    .modify_db_cluster()
+                    .db_cluster_identifier(id)
+                    .deletion_protection(false)
+                    .apply_immediately(true)
+                    .send()
+                    .await
+                    .map_err(|e| retry_codes(aws_error("ModifyDBCluster", e), BUSY))?;
+                self.wait_available(ctx, id).await?;
+            }
+            let skip = ctx.delete_options.skip_final_snapshot;
+            let mut req = self.docdb.delete_db_cluster().db_cluster_identifier(id).skip_final_snapshot(skip);
+            if !skip {
+                let snapshot = format!("{id}-final-{}", snapshot_stamp());
+                ctx.progress(format!("deleting {id} with final snapshot {snapshot}"));
+                req = req.final_db_snapshot_identifier(snapshot);
+            }
+            match req.send().await.map_err(|e| aws_error("DeleteDBCluster", e)) {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => return Ok(()),
+                // Its instances are still being deleted.
+                Err(e) => return Err(retry_codes(e, BUSY)),
+            }
+        }
+        ctx.wait_for(&format!("DocumentDB cluster {id} to be deleted"), || async {
+            Ok(self.describe(id).await?.is_none().then_some(()))
+        })
+        .await
+    }
+}

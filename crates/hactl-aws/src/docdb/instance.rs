@@ -1,0 +1,262 @@
+//! `docdb.instance`: one instance of the DocumentDB cluster, `<stack>-docdb-<n>` in the
+//! n-th zone (n = 1 has promotion tier 0 and becomes the first writer). id = instance
+//! identifier.
+//!
+//! Read: DescribeDBInstances (engine `docdb`, paginated) + ListTagsForResource per
+//! candidate. `instance_class` is the pending class while a change waits for the
+//! maintenance window (apply_immediately false). Which instance is the writer is not a
+//! property. Create adopts on DBInstanceAlreadyExists (a create retried after a crash)
+//! when the tags say this stack and address.
+
+use super::{
+    is_available, is_candidate, is_recorded, list_tags, opt_i32, retry_codes, sync_tags, tags_of, tags_value,
+    ENGINE,
+};
+use crate::error::{aws_error, is_not_found, retry_not_found};
+use crate::util::{ensure_ours, opt_bool, opt_str, owner_of, req_str};
+use async_trait::async_trait;
+use aws_sdk_docdb::types::{DbInstance, Filter};
+use aws_sdk_docdb::Client;
+use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
+use std::collections::BTreeMap;
+
+pub struct Instance(pub Client);
+
+static SCHEMA: KindSchema = KindSchema {
+    kind: "docdb.instance",
+    props: &[
+        PropSchema::replace("identifier"),
+        PropSchema::replace("cluster_identifier"),
+        PropSchema::replace("engine"),
+        PropSchema::in_place("instance_class"),
+        PropSchema::replace("availability_zone"),
+        PropSchema::in_place("promotion_tier"),
+        PropSchema::create_only("apply_immediately"),
+        PropSchema::in_place("tags"),
+    ],
+};
+
+const ALREADY_EXISTS: &str = "DBInstanceAlreadyExists";
+/// The cluster is still being created or modified, or the instance is busy.
+const BUSY: &[&str] = &["InvalidDBClusterStateFault", "InvalidDBInstanceState"];
+
+fn outputs(i: &DbInstance) -> BTreeMap<String, Value> {
+    BTreeMap::from([
+        ("identifier".to_string(), Value::str(i.db_instance_identifier().unwrap_or_default())),
+        ("arn".to_string(), Value::str(i.db_instance_arn().unwrap_or_default())),
+        ("endpoint".to_string(), Value::str(i.endpoint().and_then(|e| e.address()).unwrap_or_default())),
+        ("availability_zone".to_string(), Value::str(i.availability_zone().unwrap_or_default())),
+    ])
+}
+
+/// The class the instance has, or will have once a pending change is applied.
+fn instance_class(i: &DbInstance) -> &str {
+    i.pending_modified_values()
+        .and_then(|p| p.db_instance_class())
+        .or(i.db_instance_class())
+        .unwrap_or_default()
+}
+
+fn props_of(i: &DbInstance, tags: &BTreeMap<String, String>) -> Props {
+    Props::from([
+        ("identifier".to_string(), Value::str(i.db_instance_identifier().unwrap_or_default())),
+        ("cluster_identifier".to_string(), Value::str(i.db_cluster_identifier().unwrap_or_default())),
+        ("engine".to_string(), Value::str(i.engine().unwrap_or_default())),
+        ("instance_class".to_string(), Value::str(instance_class(i))),
+        ("availability_zone".to_string(), Value::str(i.availability_zone().unwrap_or_default())),
+        (
+            "promotion_tier".to_string(),
+            i.promotion_tier().map(|t| Value::Int(i64::from(t))).unwrap_or(Value::Null),
+        ),
+        ("tags".to_string(), tags_value(tags)),
+    ])
+}
+
+impl Instance {
+    async fn describe_all(&self) -> Result<Vec<DbInstance>, ProviderError> {
+        let all: Vec<DbInstance> = self
+            .0
+            .describe_db_instances()
+            .filters(Filter::builder().name("engine").values(ENGINE).build())
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("DescribeDBInstances", e))?;
+        Ok(all.into_iter().filter(|i| i.engine() == Some(ENGINE)).collect())
+    }
+
+    async fn describe(&self, id: &str) -> Result<Option<DbInstance>, ProviderError> {
+        let out = self.0.describe_db_instances().db_instance_identifier(id).send().await;
+        match out.map_err(|e| aws_error("DescribeDBInstances", e)) {
+            Ok(o) => Ok(o.db_instances().first().cloned()),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn wait_available(&self, ctx: &Ctx, id: &str) -> Result<DbInstance, ProviderError> {
+        let what = format!("DocumentDB instance {id}");
+        ctx.wait_for(&format!("{what} to become available"), || async {
+            let i = self.describe(id).await?.ok_or_else(|| {
+                ProviderError::retryable(format!("{what} not found")).with_code("DBInstanceNotFound")
+            })?;
+            Ok(is_available(&what, i.db_instance_status())?.then_some(i))
+        })
+        .await
+    }
+
+    /// ModifyDBInstance with the class and/or promotion tier of `props`.
+    async fn modify(&self, id: &str, props: &Props, class: bool, tier: bool) -> Result<(), ProviderError> {
+        if !class && !tier {
+            return Ok(());
+        }
+        let mut req = self
+            .0
+            .modify_db_instance()
+            .db_instance_identifier(id)
+            .apply_immediately(opt_bool(props, "apply_immediately").unwrap_or(false));
+        if class {
+            req = req.db_instance_class(req_str(props, "instance_class")?);
+        }
+        if tier {
+            req = req.set_promotion_tier(opt_i32(props, "promotion_tier"));
+        }
+        req.send()
+            .await
+            .map(|_| ())
+            .map_err(|e| retry_codes(retry_not_found(aws_error("ModifyDBInstance", e)), BUSY))
+    }
+
+    /// An instance found at create: ours (this stack and address) is converged to
+    /// `props`, anything else refused.
+    async fn adopt(
+        &self,
+        ctx: &Ctx,
+        address: &Address,
+        props: &Props,
+        id: &str,
+    ) -> Result<(), ProviderError> {
+        let i = self.describe(id).await?.ok_or_else(|| {
+            ProviderError::retryable(format!("DocumentDB instance {id} exists but is not visible yet"))
+        })?;
+        let arn = i.db_instance_arn().unwrap_or_default();
+        let tags = list_tags(&self.0, arn).await?.unwrap_or_default();
+        ensure_ours(ctx, address, &tags, &format!("DocumentDB instance `{id}`"), ALREADY_EXISTS)?;
+        ctx.progress(format!("adopting existing DocumentDB instance {id}"));
+        let i = self.wait_available(ctx, id).await?;
+        let class = Some(instance_class(&i)) != opt_str(props, "instance_class");
+        let tier = i.promotion_tier() != opt_i32(props, "promotion_tier");
+        self.modify(id, props, class, tier).await?;
+        sync_tags(&self.0, arn, Some(&tags_value(&tags)), props.get("tags")).await
+    }
+}
+
+#[async_trait]
+impl Provider for Instance {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let mut out = Vec::new();
+        for i in self.describe_all().await? {
+            let (Some(id), Some(arn)) = (i.db_instance_identifier(), i.db_instance_arn()) else { continue };
+            if !is_candidate(&ctx.stack, targets, "identifier", id) {
+                continue;
+            }
+            let Some(tags) = list_tags(&self.0, arn).await? else { continue };
+            let (owned, address) = owner_of(&ctx.stack, &tags);
+            if !owned && !is_recorded(targets, id) {
+                continue;
+            }
+            out.push(LiveObject {
+                id: id.to_string(),
+                address,
+                props: props_of(&i, &tags),
+                outputs: outputs(&i),
+                owned,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        let id = req_str(props, "identifier")?;
+        let created = self
+            .0
+            .create_db_instance()
+            .db_instance_identifier(id)
+            .db_cluster_identifier(req_str(props, "cluster_identifier")?)
+            .engine(req_str(props, "engine")?)
+            .db_instance_class(req_str(props, "instance_class")?)
+            .availability_zone(req_str(props, "availability_zone")?)
+            .set_promotion_tier(opt_i32(props, "promotion_tier"))
+            .set_tags(Some(tags_of(props)))
+            .send()
+            .await;
+        if let Err(e) = created {
+            let e = aws_error("CreateDBInstance", e);
+            if e.code.as_deref() != Some(ALREADY_EXISTS) {
+                // The cluster just created may not be visible or ready yet.
+                return Err(retry_codes(retry_not_found(e), BUSY));
+            }
+            // A create retried after a crash.
+            self.adopt(ctx, address, props, id).await?;
+        }
+        ctx.progress(format!("DocumentDB instance {id} is being created"));
+        let i = self.wait_available(ctx, id).await?;
+        Ok(Applied { id: id.to_string(), outputs: outputs(&i) })
+    }
+
+    async fn update(&self, ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        let (mut class, mut tier, mut tags) = (false, false, None);
+        for c in req.changes {
+            match c.name.as_str() {
+                "instance_class" => class = true,
+                "promotion_tier" => tier = true,
+                "tags" => tags = Some(c),
+                other => {
+                    return Err(ProviderError::fatal(format!(
+                        "docdb.instance cannot update `{other}` in place"
+                    )))
+                }
+            }
+        }
+        self.modify(req.id, req.desired, class, tier).await?;
+        let i = if opt_bool(req.desired, "apply_immediately") == Some(true) {
+            self.wait_available(ctx, req.id).await?
+        } else {
+            self.describe(req.id).await?.ok_or_else(|| {
+                ProviderError::retryable(format!("DocumentDB instance {} not found", req.id))
+                    .with_code("DBInstanceNotFound")
+            })?
+        };
+        if let Some(t) = tags {
+            sync_tags(&self.0, i.db_instance_arn().unwrap_or_default(), t.before.as_ref(), t.after.as_ref())
+                .await?;
+        }
+        Ok(Applied { id: req.id.to_string(), outputs: outputs(&i) })
+    }
+
+    async fn delete(&self, ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+        let r = self.0.delete_db_instance().db_instance_identifier(id).send().await;
+        match r.map_err(|e| aws_error("DeleteDBInstance", e)) {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => return Ok(()),
+            // Already being deleted: wait for it below.
+            Err(e) if e.code.as_deref() == Some("InvalidDBInstanceState") => {
+                if self.describe(id).await?.is_some_and(|i| i.db_instance_status() != Some("deleting")) {
+                    return Err(retry_codes(e, BUSY));
+                }
+            }
+            Err(e) => return Err(e),
+        }
+        ctx.wait_for(&format!("DocumentDB instance {id} to be deleted"), || async {
+            Ok(self.describe(id).await?.is_none().then_some(()))
+        })
+        .await
+    }
+}
