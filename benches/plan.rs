@@ -125,7 +125,11 @@ fn main() {
         plans.sort_by_key(|p| p.elapsed);
         let median = &plans[PLAN_RUNS / 2];
         let drift = hactl(&cfg, &state, &["drift"]);
-        let destroy = hactl(&cfg, &state, &["destroy", "--auto-approve"]);
+        let destroy = hactl(
+            &cfg,
+            &state,
+            &["destroy", "--auto-approve", "--allow-delete-protected", "--skip-final-snapshot", "--force-delete-secrets"],
+        );
         plan_calls.push(median.api_calls);
         if breakdown.is_none() {
             breakdown = Some(median.by_operation.clone());

@@ -421,7 +421,7 @@ async fn ec2_stack_applies_updates_and_destroys() {
     s.ok(&["plan", "--detailed-exitcode"], 0);
 
     // Destroy: everything goes, deletion protection included; services are INACTIVE.
-    let r = s.ok(&["destroy", "--auto-approve"], 0);
+    let r = s.ok(&DESTROY_ALL, 0);
     println!("destroy:\n{}", r.stderr);
     verify_gone(&c, &s).await;
     // The services went INACTIVE before their cluster: either answer shows it.
@@ -483,7 +483,7 @@ async fn drift_in_desired_count_and_listener_is_reported_and_repaired() {
     let a = &ls.iter().find(|l| l.port() == Some(80)).expect(":80").default_actions()[0];
     assert_eq!(a.r#type(), Some(&ActionTypeEnum::Redirect));
     s.ok(&["drift", "--json"], 0);
-    s.ok(&["destroy", "--auto-approve"], 0);
+    s.ok(&DESTROY_ALL, 0);
     verify_gone(&c, &s).await;
 }
 
@@ -515,7 +515,7 @@ async fn fargate_stack_applies_and_destroys() {
     let label = requests.predefined_metric_specification().and_then(|m| m.resource_label()).expect("label");
     assert!(label.starts_with("app/") && label.contains("/targetgroup/"), "{label}");
     s.ok(&["plan", "--detailed-exitcode"], 0);
-    s.ok(&["destroy", "--auto-approve"], 0);
+    s.ok(&DESTROY_ALL, 0);
     verify_gone(&c, &s).await;
 }
 

@@ -42,6 +42,11 @@ pub fn require_emulator() {
     assert!(ok, "the emulator is not reachable at {url}: start it with `bash scripts/emulator.sh start`");
 }
 
+/// Destroy everything, the protected database too, without a final snapshot, and delete
+/// the secrets at once (tests leave nothing behind in the emulator).
+pub const DESTROY_ALL: [&str; 5] =
+    ["destroy", "--auto-approve", "--allow-delete-protected", "--skip-final-snapshot", "--force-delete-secrets"];
+
 pub struct Stack {
     pub name: String,
     pub dir: tempfile::TempDir,
@@ -51,13 +56,13 @@ pub struct Stack {
 }
 
 impl Stack {
-    /// The network tier of config/ha-stack.toml (its services left out, so no compute
-    /// tier), with a unique name.
+    /// The network tier of config/ha-stack.toml (its services and database left out, so
+    /// no compute or data tier), with a unique name.
     pub fn new(test: &str) -> Stack {
         require_emulator();
         let text = std::fs::read_to_string(repo_root().join("config/ha-stack.toml")).expect("read config");
         let start = text.find("# --- Services").expect("services marker in ha-stack.toml");
-        let end = text.find("# --- Database").expect("database marker in ha-stack.toml");
+        let end = text.find("# --- Alarms").expect("alarms marker in ha-stack.toml");
         let text = format!("{}{}", &text[..start], &text[end..]);
         Stack::from_text(test, &text)
     }

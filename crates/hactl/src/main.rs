@@ -8,8 +8,9 @@ use hactl_core::plan::PlanMode;
 use hactl_core::{Address, DesiredGraph, Plan};
 use hactl_engine::{
     apply, check_plan, drift_report, make_plan, refresh, ApplyOptions, ApplyReport, CancelFlag, Ctx,
-    RefreshScope, Registry,
+    DeleteOptions, RefreshScope, Registry,
 };
+use hactl_aws::failover::FailoverTarget;
 use hactl_state::{LockGuard, State, StateStore};
 use render::{StderrSink, Style};
 use std::io::{BufRead, IsTerminal, Write};
@@ -99,6 +100,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Promote a database replica: DocumentDB fails over to a reader in another zone (or
+    /// --target), RDS Multi-AZ reboots with failover. Waits until the database is
+    /// available again.
+    Failover {
+        /// The DocumentDB instance identifier to promote (default: the first reader in
+        /// another availability zone than the writer).
+        #[arg(long)]
+        target: Option<String>,
+    },
     /// Print the desired resource graph as Graphviz DOT.
     Graph,
     /// Inspect state.
@@ -125,6 +135,28 @@ struct RunFlags {
     /// How long an action keeps retrying retryable errors, in seconds.
     #[arg(long, default_value_t = 300)]
     retry_timeout: u64,
+    /// Delete databases that have deletion protection on (it is turned off first).
+    /// Without it, a plan that deletes a protected database is refused and nothing changes.
+    #[arg(long)]
+    allow_delete_protected: bool,
+    /// Delete databases without a final snapshot (by default one named
+    /// `<identifier>-final-<UTC timestamp>` is taken and kept).
+    #[arg(long)]
+    skip_final_snapshot: bool,
+    /// Delete secrets at once instead of after their recovery window
+    /// (`database.secret_recovery_window_days`).
+    #[arg(long)]
+    force_delete_secrets: bool,
+}
+
+impl RunFlags {
+    fn delete_options(&self) -> DeleteOptions {
+        DeleteOptions {
+            allow_delete_protected: self.allow_delete_protected,
+            skip_final_snapshot: self.skip_final_snapshot,
+            force_delete_secrets: self.force_delete_secrets,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -179,6 +211,7 @@ fn init_logging(verbose: u8) {
 /// Everything a command that talks to AWS needs.
 struct Session {
     region: String,
+    sdk: hactl_aws::SdkConfig,
     desired: DesiredGraph,
     store: StateStore,
     registry: Registry,
@@ -217,6 +250,7 @@ async fn session(g: &Global, counter: &hactl_aws::ApiCounter) -> Result<Session>
     let ctx = Ctx::new(&cfg.stack.name, sink.clone());
     Ok(Session {
         region,
+        sdk,
         desired,
         store: StateStore::new(&g.state_dir, &cfg.stack.name),
         registry,
@@ -265,6 +299,8 @@ impl Session {
     }
 
     async fn execute(&self, plan: &Plan, state: State, run: &RunFlags) -> Result<ApplyReport> {
+        let mut ctx = self.ctx.clone();
+        ctx.delete_options = run.delete_options();
         let cancel = CancelFlag::default();
         spawn_signal_handler(cancel.clone());
         let opts = ApplyOptions {
@@ -274,7 +310,7 @@ impl Session {
             before_journal: fault_before_journal()?,
             before_call: fault_before_call()?,
         };
-        Ok(apply(&self.registry, &self.ctx, plan, &self.store, state, &opts).await?)
+        Ok(apply(&self.registry, &ctx, plan, &self.store, state, &opts).await?)
     }
 }
 
@@ -348,6 +384,15 @@ fn fault_before_journal() -> Result<Option<hactl_engine::BeforeJournal>> {
         })));
     }
     bail!("HACTL_FAULT={spec}: expected delay-ms:N, crash-before-journal:ADDRESS or fail:ADDRESS")
+}
+
+/// A plan that deletes objects with deletion protection on is refused before anything
+/// runs, unless the run allows it.
+fn refuse_protected(plan: &Plan, run: &RunFlags) -> Result<()> {
+    if plan.protected.is_empty() || run.allow_delete_protected {
+        return Ok(());
+    }
+    Err(hactl_engine::EngineError::Protected(plan.protected.clone()).into())
 }
 
 /// Writes a file readable by its owner only.
@@ -520,6 +565,7 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
             if !plan.has_changes() {
                 return Ok(Exit(0));
             }
+            refuse_protected(&plan, &run)?;
             if planfile.is_none() && !run.auto_approve && !confirm("Apply these changes?")? {
                 eprintln!("Apply cancelled; nothing was changed.");
                 return Ok(Exit(1));
@@ -536,12 +582,48 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
             if !plan.has_changes() {
                 return Ok(Exit(0));
             }
+            refuse_protected(&plan, &run)?;
             if !run.auto_approve && !confirm(&format!("Destroy every resource of stack `{}`?", plan.stack))? {
                 eprintln!("Destroy cancelled; nothing was changed.");
                 return Ok(Exit(1));
             }
             let report = s.execute(&plan, state, &run).await?;
             Ok(summarize(&s.sink.style, &report, "Destroy"))
+        }
+        Command::Failover { target } => {
+            let s = session(&g, &counter).await?;
+            let _lock = s.lock("failover")?;
+            let state = s.load_state()?;
+            let find = |kind: &str| state.resources.iter().find(|(_, r)| r.kind == kind);
+            let (address, target) = if let Some((a, r)) = find("docdb.cluster") {
+                (a.clone(), FailoverTarget::Docdb { cluster_id: r.id.clone(), target_instance: target })
+            } else if let Some((a, r)) = find("rds.instance") {
+                if target.is_some() {
+                    bail!("--target names a DocumentDB instance; an RDS Multi-AZ instance fails over to its standby");
+                }
+                (a.clone(), FailoverTarget::Postgres { instance_id: r.id.clone() })
+            } else {
+                bail!(
+                    "stack `{}` has no database in its state ({}); apply a config with a [database] section first",
+                    state.stack,
+                    s.store.path().display()
+                );
+            };
+            let started = Instant::now();
+            eprintln!("Failing over {address} ...");
+            let ctx = s.ctx.for_address(&address);
+            let outcome = hactl_aws::failover::failover(&s.sdk, &counter, &ctx, target)
+                .await
+                .with_context(|| format!("failing over {address}"))?;
+            let az = outcome.writer_az.map(|z| format!(" in {z}")).unwrap_or_default();
+            let was = outcome.previous_writer.map(|w| format!(" (was {w})")).unwrap_or_default();
+            eprintln!(
+                "{} the writer is now {}{az}{was}, after {:.1}s.",
+                s.sink.style.green("Failover complete:"),
+                outcome.writer,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(Exit(0))
         }
         Command::Drift { json } => {
             let s = session(&g, &counter).await?;

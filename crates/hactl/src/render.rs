@@ -168,6 +168,15 @@ pub fn plan_text(st: &Style, plan: &Plan, region: &str) -> String {
         parts.push(format!("{} to forget", s.forget));
     }
     let _ = writeln!(out, "\n{} {}.", st.bold("Plan:"), parts.join(", "));
+    if !plan.protected.is_empty() {
+        let names: Vec<&str> = plan.protected.iter().map(hactl_core::Address::as_str).collect();
+        let _ = writeln!(
+            out,
+            "{} deletion protection is on for {}: applying this plan needs --allow-delete-protected.",
+            st.yellow("Protected:"),
+            names.join(", ")
+        );
+    }
     unmanaged_text(st, &plan.unmanaged, &mut out);
     out
 }

@@ -1,0 +1,488 @@
+//! End-to-end tests of the data tier and its secrets: the real `hactl` binary against the
+//! emulator, every effect verified with the AWS SDK (DocumentDB, RDS, Secrets Manager,
+//! ECS, IAM, EC2), never by asking hactl.
+
+mod common;
+
+use common::*;
+use serde_json::Value as J;
+use std::collections::BTreeSet;
+use std::process::Stdio;
+
+struct Clients {
+    docdb: aws_sdk_docdb::Client,
+    rds: aws_sdk_rds::Client,
+    sm: aws_sdk_secretsmanager::Client,
+    ecs: aws_sdk_ecs::Client,
+    iam: aws_sdk_iam::Client,
+    ec2: aws_sdk_ec2::Client,
+}
+
+async fn clients() -> Clients {
+    let c = sdk().await;
+    Clients {
+        docdb: aws_sdk_docdb::Client::new(&c),
+        rds: aws_sdk_rds::Client::new(&c),
+        sm: aws_sdk_secretsmanager::Client::new(&c),
+        ecs: aws_sdk_ecs::Client::new(&c),
+        iam: aws_sdk_iam::Client::new(&c),
+        ec2: aws_sdk_ec2::Client::new(&c),
+    }
+}
+
+fn state_id(s: &Stack, address: &str) -> String {
+    s.state()["resources"][address]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{address} not in state"))
+        .to_string()
+}
+
+/// The actions of `plan --json`, as (address, action) pairs.
+fn plan_actions(s: &Stack) -> BTreeSet<(String, String)> {
+    let r = s.ok(&["plan", "--json", "--detailed-exitcode"], 2);
+    let plan: J = serde_json::from_str(&r.stdout).expect("plan json");
+    plan["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| (a["address"].as_str().unwrap_or("").to_string(), a["action"].as_str().unwrap_or("").to_string()))
+        .collect()
+}
+
+fn pairs(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    items.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+fn secret_name(s: &Stack) -> String {
+    format!("hactl/{}/db-credentials", s.name)
+}
+
+/// The secret's JSON value, read with the SDK.
+async fn secret_json(c: &Clients, s: &Stack) -> J {
+    let v = c.sm.get_secret_value().secret_id(secret_name(s)).send().await.expect("GetSecretValue");
+    serde_json::from_str(v.secret_string().expect("secret string")).expect("secret JSON")
+}
+
+async fn docdb_cluster(c: &Clients, id: &str) -> Option<aws_sdk_docdb::types::DbCluster> {
+    let out = c.docdb.describe_db_clusters().send().await.expect("DescribeDBClusters");
+    out.db_clusters().iter().find(|x| x.db_cluster_identifier() == Some(id)).cloned()
+}
+
+async fn docdb_instances(c: &Clients, cluster: &str) -> Vec<aws_sdk_docdb::types::DbInstance> {
+    let out = c.docdb.describe_db_instances().send().await.expect("DescribeDBInstances");
+    let mut v: Vec<_> =
+        out.db_instances().iter().filter(|i| i.db_cluster_identifier() == Some(cluster)).cloned().collect();
+    v.sort_by(|a, b| a.db_instance_identifier().cmp(&b.db_instance_identifier()));
+    v
+}
+
+/// (writer identifier, its AZ).
+async fn docdb_writer(c: &Clients, cluster: &str) -> (String, String) {
+    let cl = docdb_cluster(c, cluster).await.expect("cluster");
+    let writer = cl
+        .db_cluster_members()
+        .iter()
+        .find(|m| m.is_cluster_writer() == Some(true))
+        .and_then(|m| m.db_instance_identifier())
+        .expect("a writer")
+        .to_string();
+    let az = docdb_instances(c, cluster)
+        .await
+        .into_iter()
+        .find(|i| i.db_instance_identifier() == Some(writer.as_str()))
+        .and_then(|i| i.availability_zone().map(str::to_string))
+        .expect("writer AZ");
+    (writer, az)
+}
+
+/// Every task definition of the stack's services references the secret for exactly the
+/// five variables; the execution role may read that secret and no other.
+async fn verify_injection(c: &Clients, s: &Stack, secret_arn: &str) {
+    let services = c.ecs.list_services().cluster(&s.name).send().await.expect("ListServices");
+    assert!(!services.service_arns().is_empty());
+    let described = c
+        .ecs
+        .describe_services()
+        .cluster(&s.name)
+        .set_services(Some(services.service_arns().to_vec()))
+        .send()
+        .await
+        .expect("DescribeServices");
+    for svc in described.services() {
+        let td = c
+            .ecs
+            .describe_task_definition()
+            .task_definition(svc.task_definition().expect("td"))
+            .send()
+            .await
+            .expect("DescribeTaskDefinition");
+        let container = &td.task_definition().expect("td").container_definitions()[0];
+        let secrets: Vec<(String, String)> =
+            container.secrets().iter().map(|x| (x.name().to_string(), x.value_from().to_string())).collect();
+        let want: Vec<(String, String)> = [
+            ("DB_HOST", "host"),
+            ("DB_NAME", "dbname"),
+            ("DB_PASSWORD", "password"),
+            ("DB_PORT", "port"),
+            ("DB_USER", "username"),
+        ]
+        .iter()
+        .map(|(n, k)| (n.to_string(), format!("{secret_arn}:{k}::")))
+        .collect();
+        assert_eq!(secrets, want, "{:?}", svc.service_name());
+        // Never as plain environment values.
+        assert!(container.environment().iter().all(|e| !e.name().unwrap_or("").starts_with("DB_")));
+    }
+
+    let role = state_id(s, "iam_role.execution");
+    let p = c.iam.get_role_policy().role_name(&role).policy_name("execution").send().await.expect("GetRolePolicy");
+    let doc: J = serde_json::from_str(&percent_decode(p.policy_document())).expect("policy JSON");
+    let mut secret_resources = Vec::new();
+    for st in doc["Statement"].as_array().expect("statements") {
+        let actions: Vec<String> = match &st["Action"] {
+            J::String(a) => vec![a.clone()],
+            J::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+            _ => vec![],
+        };
+        if actions.iter().any(|a| a.starts_with("secretsmanager:")) {
+            assert_eq!(actions, ["secretsmanager:GetSecretValue"], "{st}");
+            match &st["Resource"] {
+                J::String(r) => secret_resources.push(r.clone()),
+                J::Array(a) => secret_resources.extend(a.iter().filter_map(|x| x.as_str().map(str::to_string))),
+                other => panic!("unexpected Resource {other}"),
+            }
+        }
+    }
+    assert_eq!(secret_resources, [secret_arn.to_string()], "{doc}");
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The db security group admits the app security group on the DB port, and nothing else.
+async fn verify_db_group(c: &Clients, s: &Stack, port: i32) {
+    let db = state_id(s, "sg.db");
+    let app = state_id(s, "sg.app");
+    let rules = c
+        .ec2
+        .describe_security_group_rules()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("group-id").values(&db).build())
+        .send()
+        .await
+        .expect("DescribeSecurityGroupRules");
+    let ingress: Vec<_> = rules.security_group_rules().iter().filter(|r| r.is_egress() == Some(false)).collect();
+    assert_eq!(ingress.len(), 1, "{ingress:?}");
+    let r = ingress[0];
+    assert_eq!(r.referenced_group_info().and_then(|g| g.group_id()), Some(app.as_str()));
+    assert_eq!((r.from_port(), r.to_port()), (Some(port), Some(port)));
+    assert!(r.cidr_ipv4().is_none());
+}
+
+/// Runs hactl with RUST_LOG=debug, capturing its command line and environment while it
+/// runs (from /proc), stdout and stderr.
+fn run_debug(s: &Stack, args: &[&str]) -> (Run, String) {
+    let child = s
+        .command(args)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hactl");
+    let pid = child.id();
+    let mut seen = String::new();
+    for f in ["cmdline", "environ"] {
+        if let Ok(b) = std::fs::read(format!("/proc/{pid}/{f}")) {
+            seen.push_str(&String::from_utf8_lossy(&b).replace('\0', " "));
+        }
+    }
+    let out = child.wait_with_output().expect("wait hactl");
+    (Run::from(out), seen)
+}
+
+/// Every file under `dir`, concatenated.
+fn read_tree(dir: &std::path::Path) -> String {
+    let mut all = String::new();
+    for e in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            all.push_str(&read_tree(&p));
+        } else if let Ok(t) = std::fs::read(&p) {
+            all.push_str(&String::from_utf8_lossy(&t));
+        }
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docdb_stack_applies_updates_fails_over_and_destroys() {
+    let s = Stack::from_file("data-docdb", "config/ha-stack.toml");
+    let c = clients().await;
+    let cluster_id = format!("{}-docdb", s.name);
+
+    // Apply with debug logs, watching the process's command line.
+    let (apply, proc_seen) = run_debug(&s, &["apply", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "apply failed:\n{}\n{}", apply.stdout, apply.stderr);
+    assert!(apply.stderr.contains("DEBUG"), "RUST_LOG=debug must produce debug logs");
+
+    // The cluster: encrypted, backups, protection, the db group only, TLS parameter group.
+    let cl = docdb_cluster(&c, &cluster_id).await.expect("cluster exists");
+    assert_eq!(cl.engine(), Some("docdb"));
+    assert_eq!(cl.status(), Some("available"));
+    assert_eq!(cl.storage_encrypted(), Some(true));
+    assert_eq!(cl.backup_retention_period(), Some(7));
+    assert_eq!(cl.preferred_backup_window(), Some("03:00-04:00"));
+    assert_eq!(cl.deletion_protection(), Some(true));
+    assert_eq!(cl.db_subnet_group(), Some(format!("{}-db", s.name).as_str()));
+    let groups: Vec<&str> = cl.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).collect();
+    assert_eq!(groups, [state_id(&s, "sg.db")]);
+    let pg = cl.db_cluster_parameter_group().expect("parameter group").to_string();
+    let params = c.docdb.describe_db_cluster_parameters().db_cluster_parameter_group_name(&pg).send().await.unwrap();
+    let tls = params.parameters().iter().find(|p| p.parameter_name() == Some("tls")).and_then(|p| p.parameter_value());
+    assert_eq!(tls, Some("enabled"));
+    let subnets = c.docdb.describe_db_subnet_groups().db_subnet_group_name(format!("{}-db", s.name)).send().await;
+    let subnets: BTreeSet<String> = subnets.expect("subnet group").db_subnet_groups()[0]
+        .subnets()
+        .iter()
+        .filter_map(|x| x.subnet_identifier().map(str::to_string))
+        .collect();
+    let data: BTreeSet<String> =
+        ["subnet.data.us-east-1a", "subnet.data.us-east-1b"].iter().map(|a| state_id(&s, a)).collect();
+    assert_eq!(subnets, data);
+
+    // Two instances over two zones, the writer in AZ-1.
+    let instances = docdb_instances(&c, &cluster_id).await;
+    let placed: Vec<(String, String, String)> = instances
+        .iter()
+        .map(|i| {
+            (
+                i.db_instance_identifier().unwrap_or("").to_string(),
+                i.availability_zone().unwrap_or("").to_string(),
+                i.db_instance_status().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let id = |n: u32| format!("{cluster_id}-{n}");
+    assert_eq!(
+        placed,
+        [
+            (id(1), "us-east-1a".to_string(), "available".to_string()),
+            (id(2), "us-east-1b".to_string(), "available".to_string())
+        ]
+    );
+    assert_eq!(docdb_writer(&c, &cluster_id).await, (id(1), "us-east-1a".to_string()));
+
+    // The secret: generated password, the cluster endpoint as host.
+    let desc = c.sm.describe_secret().secret_id(secret_name(&s)).send().await.expect("DescribeSecret");
+    let secret_arn = desc.arn().expect("arn").to_string();
+    let value = secret_json(&c, &s).await;
+    assert_eq!(value["host"].as_str(), cl.endpoint());
+    assert_eq!(value["port"], J::from(27017));
+    assert_eq!(value["username"], "hactladmin");
+    assert_eq!(value["dbname"], "app");
+    assert_eq!(value["engine"], "docdb");
+    let password = value["password"].as_str().expect("password").to_string();
+    assert_eq!(password.len(), 32);
+    assert!(password.chars().all(|ch| ch.is_ascii_alphanumeric()), "generated without punctuation");
+
+    verify_injection(&c, &s, &secret_arn).await;
+    verify_db_group(&c, &s, 27017).await;
+
+    // The password is nowhere hactl writes: state, plan text and JSON, debug logs, the
+    // command line and environment, drift output.
+    let plan_text = s.ok(&["plan"], 0);
+    let plan_json = s.ok(&["plan", "--json"], 0);
+    let (plan_debug, plan_proc) = run_debug(&s, &["plan"]);
+    let drift = s.ok(&["drift", "--json"], 0);
+    let saved = s.dir.path().join("saved.plan");
+    s.ok(&["plan", "--out", saved.to_str().unwrap()], 0);
+    for (what, text) in [
+        ("state/", read_tree(&s.state_dir)),
+        ("apply debug log", format!("{}{}", apply.stdout, apply.stderr)),
+        ("apply command line/environment", proc_seen),
+        ("plan text", format!("{}{}", plan_text.stdout, plan_text.stderr)),
+        ("plan --json", plan_json.stdout.clone()),
+        ("plan debug log", format!("{}{}", plan_debug.stdout, plan_debug.stderr)),
+        ("plan command line/environment", plan_proc),
+        ("drift --json", drift.stdout.clone()),
+        ("saved plan", std::fs::read_to_string(&saved).unwrap()),
+    ] {
+        assert!(!text.is_empty() || what.contains("command"), "{what} is empty");
+        assert!(!text.contains(&password), "the generated password leaked into {what}");
+    }
+    assert!(plan_text.stdout.contains("No changes"), "{}", plan_text.stdout);
+
+    // Instance class: one in-place modify per instance.
+    s.edit(|t| {
+        t.replace("instance_class = \"db.r5.large\"", "instance_class = \"db.r5.xlarge\"")
+            .replace("apply_immediately = false", "apply_immediately = true")
+    });
+    assert_eq!(plan_actions(&s), pairs(&[("db_instance.1", "update"), ("db_instance.2", "update")]));
+    let plan: J = serde_json::from_str(&s.ok(&["plan", "--json"], 0).stdout).unwrap();
+    for a in plan["actions"].as_array().unwrap() {
+        let names: Vec<&str> = a["changes"].as_array().unwrap().iter().filter_map(|ch| ch["name"].as_str()).collect();
+        assert_eq!(names, ["instance_class"], "{a}");
+    }
+    s.ok(&["apply", "--auto-approve"], 0);
+    for i in docdb_instances(&c, &cluster_id).await {
+        assert_eq!(i.db_instance_class(), Some("db.r5.xlarge"), "{:?}", i.db_instance_identifier());
+    }
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+
+    // Replicas 2 -> 3: one new instance, in the next zone round-robin (AZ-1 of two).
+    s.edit(|t| t.replace("instances = 2", "instances = 3"));
+    assert_eq!(plan_actions(&s), pairs(&[("db_instance.3", "create")]));
+    s.ok(&["apply", "--auto-approve"], 0);
+    let instances = docdb_instances(&c, &cluster_id).await;
+    assert_eq!(instances.len(), 3);
+    assert_eq!(instances[2].db_instance_identifier(), Some(id(3).as_str()));
+    assert_eq!(instances[2].availability_zone(), Some("us-east-1a"));
+    assert_eq!(instances[2].db_instance_class(), Some("db.r5.xlarge"));
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+
+    // Backup retention: modified in place.
+    s.edit(|t| t.replace("backup_retention_days = 7", "backup_retention_days = 14"));
+    assert_eq!(plan_actions(&s), pairs(&[("db_cluster.main", "update")]));
+    s.ok(&["apply", "--auto-approve"], 0);
+    assert_eq!(docdb_cluster(&c, &cluster_id).await.unwrap().backup_retention_period(), Some(14));
+
+    // Failover: the AZ-2 instance becomes the writer; not drift.
+    let r = s.ok(&["failover"], 0);
+    assert!(r.stderr.contains("Failover complete"), "{}", r.stderr);
+    assert_eq!(docdb_writer(&c, &cluster_id).await, (id(2), "us-east-1b".to_string()));
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+    s.ok(&["drift"], 0);
+
+    // Destroy without the flag: refused, nothing deleted.
+    let serial = s.state_serial();
+    let r = s.ok(&["destroy", "--auto-approve"], 1);
+    assert!(r.stderr.contains("deletion protection") && r.stderr.contains("--allow-delete-protected"), "{}", r.stderr);
+    assert!(r.stderr.contains("db_cluster.main"), "{}", r.stderr);
+    assert_eq!(s.state_serial(), serial);
+    assert!(docdb_cluster(&c, &cluster_id).await.is_some());
+    assert_eq!(docdb_instances(&c, &cluster_id).await.len(), 3);
+    assert!(c.sm.describe_secret().secret_id(secret_name(&s)).send().await.unwrap().deleted_date().is_none());
+    assert_eq!(counts(&c.ec2, &s).await.vpcs, 1);
+
+    // With the flag: protection off, a final snapshot, the secret scheduled for deletion.
+    let r = s.ok(&["destroy", "--auto-approve", "--allow-delete-protected"], 0);
+    println!("destroy:\n{}", r.stderr);
+    assert!(docdb_cluster(&c, &cluster_id).await.is_none());
+    assert!(docdb_instances(&c, &cluster_id).await.is_empty());
+    let snaps = c.docdb.describe_db_cluster_snapshots().send().await.expect("DescribeDBClusterSnapshots");
+    let finals: Vec<String> = snaps
+        .db_cluster_snapshots()
+        .iter()
+        .filter_map(|x| x.db_cluster_snapshot_identifier())
+        .filter(|x| x.starts_with(&format!("{cluster_id}-final-")))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(finals.len(), 1, "{finals:?}");
+    let gone = c.sm.describe_secret().secret_id(secret_name(&s)).send().await.expect("scheduled secret");
+    assert!(gone.deleted_date().is_some(), "the secret is scheduled for deletion");
+    assert_eq!(counts(&c.ec2, &s).await, Counts::default());
+
+    // Applied again at once: the secret is restored (same ARN), a new cluster uses it.
+    s.ok(&["apply", "--auto-approve"], 0);
+    let back = c.sm.describe_secret().secret_id(secret_name(&s)).send().await.unwrap();
+    assert!(back.deleted_date().is_none());
+    assert_eq!(back.arn(), Some(secret_arn.as_str()));
+    let cl = docdb_cluster(&c, &cluster_id).await.expect("cluster again");
+    assert_eq!(secret_json(&c, &s).await["host"].as_str(), cl.endpoint());
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+
+    // Everything, at once: no snapshot, the secret gone for good.
+    s.ok(&DESTROY_ALL, 0);
+    assert!(docdb_cluster(&c, &cluster_id).await.is_none());
+    let err = c.sm.describe_secret().secret_id(secret_name(&s)).send().await;
+    assert!(err.is_err(), "the secret is deleted without recovery");
+    let snaps = c.docdb.describe_db_cluster_snapshots().send().await.unwrap();
+    let left: Vec<&str> = snaps
+        .db_cluster_snapshots()
+        .iter()
+        .filter_map(|x| x.db_cluster_snapshot_identifier())
+        .filter(|x| x.starts_with(&format!("{cluster_id}-final-")))
+        .collect();
+    assert_eq!(left, finals.iter().map(String::as_str).collect::<Vec<_>>(), "--skip-final-snapshot took none");
+    for f in finals {
+        c.docdb.delete_db_cluster_snapshot().db_cluster_snapshot_identifier(f).send().await.unwrap();
+    }
+    assert_eq!(counts(&c.ec2, &s).await, Counts::default());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_stack_applies_fails_over_and_destroys() {
+    let s = Stack::from_file("data-pg", "config/fargate-postgres.toml");
+    let c = clients().await;
+    let id = format!("{}-pg", s.name);
+
+    s.ok(&["apply", "--auto-approve"], 0);
+    let out = c.rds.describe_db_instances().db_instance_identifier(&id).send().await.expect("instance");
+    let i = &out.db_instances()[0];
+    assert_eq!(i.engine(), Some("postgres"));
+    assert_eq!(i.multi_az(), Some(true));
+    assert_eq!(i.storage_encrypted(), Some(true));
+    assert_eq!(i.backup_retention_period(), Some(7));
+    assert_eq!(i.deletion_protection(), Some(true));
+    assert_eq!(i.publicly_accessible(), Some(false));
+    assert_eq!(i.db_instance_class(), Some("db.t3.medium"));
+    let groups: Vec<&str> = i.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).collect();
+    assert_eq!(groups, [state_id(&s, "sg.db")]);
+    let pg = i.db_parameter_groups()[0].db_parameter_group_name().expect("parameter group").to_string();
+    assert_eq!(pg, format!("{}-pg", s.name));
+    let endpoint = i.endpoint().and_then(|e| e.address()).expect("endpoint").to_string();
+
+    let desc = c.sm.describe_secret().secret_id(secret_name(&s)).send().await.expect("DescribeSecret");
+    let secret_arn = desc.arn().expect("arn").to_string();
+    let value = secret_json(&c, &s).await;
+    assert_eq!(value["host"].as_str(), Some(endpoint.as_str()));
+    assert_eq!(value["port"], J::from(5432));
+    assert_eq!(value["engine"], "postgres");
+    let password = value["password"].as_str().expect("password").to_string();
+    assert_eq!(password.len(), 32);
+    verify_injection(&c, &s, &secret_arn).await;
+    verify_db_group(&c, &s, 5432).await;
+
+    let plan_text = s.ok(&["plan", "--detailed-exitcode"], 0);
+    let plan_json = s.ok(&["plan", "--json"], 0);
+    for (what, text) in [
+        ("state/", read_tree(&s.state_dir)),
+        ("plan", format!("{}{}", plan_text.stdout, plan_text.stderr)),
+        ("plan --json", plan_json.stdout),
+    ] {
+        assert!(!text.contains(&password), "the generated password leaked into {what}");
+    }
+
+    // Multi-AZ failover (reboot with failover), then no changes.
+    let r = s.ok(&["failover"], 0);
+    assert!(r.stderr.contains("Failover complete"), "{}", r.stderr);
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+
+    // Refused without the flag; everything goes with the flags.
+    let r = s.ok(&["destroy", "--auto-approve"], 1);
+    assert!(r.stderr.contains("db_instance.main"), "{}", r.stderr);
+    assert!(c.rds.describe_db_instances().db_instance_identifier(&id).send().await.is_ok());
+    s.ok(&DESTROY_ALL, 0);
+    assert!(c.rds.describe_db_instances().db_instance_identifier(&id).send().await.is_err());
+    let snaps = c.rds.describe_db_snapshots().send().await.unwrap();
+    assert!(snaps
+        .db_snapshots()
+        .iter()
+        .all(|x| !x.db_snapshot_identifier().unwrap_or("").starts_with(&format!("{id}-final-"))));
+    assert!(c.sm.describe_secret().secret_id(secret_name(&s)).send().await.is_err());
+    assert_eq!(counts(&c.ec2, &s).await, Counts::default());
+}
