@@ -1,9 +1,10 @@
 //! `docdb.cluster_parameter_group`: the cluster parameter group `<stack>-docdb` (family
 //! `docdb5.0`) with the parameters hactl sets (`{"tls": "enabled"}`). id = name.
 //!
-//! Read: DescribeDBClusterParameterGroups (paginated) + ListTagsForResource per candidate
-//! + DescribeDBClusterParameters (Source = user, paginated) per group of the stack: every
-//! user-set parameter is reported, so one added out of band shows as drift.
+//! Read: DescribeDBClusterParameterGroups (paginated), ListTagsForResource per candidate
+//! and DescribeDBClusterParameters (Source = user, paginated) per group of the stack:
+//! every user-set parameter is reported, so one added out of band shows as drift.
+//!
 //! Parameters are set with ModifyDBClusterParameterGroup (ApplyMethod `immediate` for
 //! dynamic parameters, `pending-reboot` for static or unknown ones) and removed with
 //! ResetDBClusterParameterGroup. Create and delete look the group up first (the emulator
