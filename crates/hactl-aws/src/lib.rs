@@ -18,9 +18,10 @@ pub mod rds;
 pub mod secretsmanager;
 mod util;
 
+pub use aws_config::SdkConfig;
 pub use counter::ApiCounter;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{BehaviorVersion, Region};
 use hactl_engine::Registry;
 use std::sync::Arc;
 

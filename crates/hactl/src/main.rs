@@ -196,6 +196,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// Log targets that would print request or response bodies at trace level.
+const WIRE_LOG_TARGETS: [&str; 8] = [
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "aws_smithy_http",
+    "aws_smithy_http_client",
+    "aws_sigv4",
+    "hyper",
+    "hyper_util",
+    "h2",
+];
+
 fn init_logging(verbose: u8) {
     let default = match verbose {
         0 => "warn",
@@ -203,8 +215,16 @@ fn init_logging(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // The SDK's orchestrator and the HTTP stack log whole requests and responses at trace
+    // level: a CreateDBCluster body carries the master password, a GetSecretValue answer
+    // the secret. Whatever RUST_LOG or -vvv asks, they stop at debug.
+    for target in WIRE_LOG_TARGETS {
+        if let Ok(d) = format!("{target}=debug").parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(true).init();
 }
 

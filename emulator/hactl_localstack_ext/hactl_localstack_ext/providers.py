@@ -85,9 +85,10 @@ def _ecs() -> Service:
 
 
 def _rds_like(api: str) -> Service:
-    from hactl_localstack_ext.rds_docdb import patch_moto_rds_for_docdb
+    from hactl_localstack_ext.rds_docdb import patch_moto_rds_fidelity, patch_moto_rds_for_docdb
 
     patch_moto_rds_for_docdb()
+    patch_moto_rds_fidelity()
     return _moto_service(api, "rds")
 
 

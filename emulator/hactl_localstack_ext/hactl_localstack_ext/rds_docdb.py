@@ -74,3 +74,143 @@ def patch_moto_rds_for_docdb() -> None:
     instance.default_engine_versions = {**instance.default_engine_versions, DOCDB: DOCDB_VERSION}
 
     _patched = True
+
+
+_fidelity_patched = False
+
+
+def patch_moto_rds_fidelity() -> None:
+    """moto RDS gaps against AWS that DocumentDB/RDS providers hit (moto 5, moto/rds):
+
+    - Cluster parameter group ARNs (``:cluster-pg:``) are missing from the ARN pattern the
+      tagging calls accept ("Invalid resource name"), and CreateDBClusterParameterGroup
+      drops its Tags: the group could never carry tags.
+    - ModifyDBSubnetGroup pops the group from the backend and never puts it back (the
+      group disappears).
+    - ResetDBClusterParameterGroup and ResetDBParameterGroup are not implemented.
+    - DeleteDBClusterParameterGroup of a missing group raises KeyError (a 500) instead of
+      DBParameterGroupNotFound.
+    - DeleteDBCluster keeps the cluster's automated snapshots (``rds:<id>-<minute>``), so
+      re-creating the same identifier within the minute fails on the snapshot id; AWS
+      deletes automated backups with the cluster.
+    """
+    global _fidelity_patched
+    if _fidelity_patched:
+        return
+    import re
+
+    from moto.rds import models, responses
+    from moto.rds.exceptions import DBClusterParameterGroupNotFoundError
+
+    backend_cls = models.RDSBackend
+    original_init = backend_cls.__init__
+
+    def backend_init(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        pattern = self.arn_regex.pattern
+        if "cluster-pg" not in pattern:
+            self.arn_regex = re.compile(pattern.replace("(db|cluster|", "(db|cluster|cluster-pg|", 1))
+
+    backend_cls.__init__ = backend_init
+
+    original_create_cpg = responses.RDSResponse.create_db_cluster_parameter_group
+
+    def create_db_cluster_parameter_group(self):
+        result = original_create_cpg(self)
+        tags = self.params.get("Tags") or []
+        name = self.params.get("DBClusterParameterGroupName")
+        group = self.backend.db_cluster_parameter_groups.get((name or "").lower())
+        if group is not None and tags:
+            group.add_tags(tags)
+        return result
+
+    responses.RDSResponse.create_db_cluster_parameter_group = create_db_cluster_parameter_group
+
+    def modify_db_subnet_group(self, subnet_name, description, subnets):
+        if subnet_name not in self.subnet_groups:
+            from moto.rds.exceptions import DBSubnetGroupNotFoundError
+
+            raise DBSubnetGroupNotFoundError(subnet_name)
+        subnet_group = self.subnet_groups[subnet_name]
+        subnet_group.subnets = subnets
+        if description is not None:
+            subnet_group.description = description
+        return subnet_group
+
+    backend_cls.modify_db_subnet_group = modify_db_subnet_group
+
+    original_delete_cpg = backend_cls.delete_db_cluster_parameter_group
+
+    def delete_db_cluster_parameter_group(self, group_name):
+        if group_name not in self.db_cluster_parameter_groups:
+            raise DBClusterParameterGroupNotFoundError(group_name)
+        return original_delete_cpg(self, group_name)
+
+    backend_cls.delete_db_cluster_parameter_group = delete_db_cluster_parameter_group
+
+    def reset_db_cluster_parameter_group(self, group_name, reset_all, names):
+        if group_name not in self.db_cluster_parameter_groups:
+            raise DBClusterParameterGroupNotFoundError(group_name)
+        group = self.db_cluster_parameter_groups[group_name]
+        if reset_all:
+            group.parameters.clear()
+        else:
+            for n in names:
+                group.parameters.pop(n, None)
+        return group
+
+    backend_cls.reset_db_cluster_parameter_group = reset_db_cluster_parameter_group
+
+    def reset_response(self):
+        from moto.core.responses import ActionResult
+
+        name = self.params.get("DBClusterParameterGroupName")
+        reset_all = str(self.params.get("ResetAllParameters", "false")).lower() == "true"
+        names = [p.get("ParameterName") for p in (self.params.get("Parameters") or [])]
+        group = self.backend.reset_db_cluster_parameter_group(name, reset_all, names)
+        return ActionResult({"DBClusterParameterGroupName": group.name})
+
+    responses.RDSResponse.reset_db_cluster_parameter_group = reset_response
+
+    def reset_db_parameter_group(self, group_name, reset_all, names):
+        from moto.rds.exceptions import DBParameterGroupNotFoundError
+
+        if group_name not in self.db_parameter_groups:
+            raise DBParameterGroupNotFoundError(group_name)
+        group = self.db_parameter_groups[group_name]
+        if reset_all:
+            group.parameters.clear()
+        else:
+            for n in names:
+                group.parameters.pop(n, None)
+        return group
+
+    backend_cls.reset_db_parameter_group = reset_db_parameter_group
+
+    def reset_pg_response(self):
+        from moto.core.responses import ActionResult
+
+        name = self.params.get("DBParameterGroupName")
+        reset_all = str(self.params.get("ResetAllParameters", "false")).lower() == "true"
+        names = [p.get("ParameterName") for p in (self.params.get("Parameters") or [])]
+        group = self.backend.reset_db_parameter_group(name, reset_all, names)
+        return ActionResult({"DBParameterGroupName": group.name})
+
+    responses.RDSResponse.reset_db_parameter_group = reset_pg_response
+
+    original_delete_cluster = backend_cls.delete_db_cluster
+
+    def delete_db_cluster(self, cluster_identifier, snapshot_name=None):
+        cluster = original_delete_cluster(self, cluster_identifier, snapshot_name)
+        for sid in [
+            sid
+            for sid, snap in self.cluster_snapshots.items()
+            if getattr(snap, "snapshot_type", "") == "automated"
+            and getattr(snap, "cluster", None) is not None
+            and snap.cluster.db_cluster_identifier == cluster.db_cluster_identifier
+        ]:
+            self.cluster_snapshots.pop(sid, None)
+        return cluster
+
+    backend_cls.delete_db_cluster = delete_db_cluster
+    _fidelity_patched = True
