@@ -128,7 +128,13 @@ fn main() {
         let destroy = hactl(
             &cfg,
             &state,
-            &["destroy", "--auto-approve", "--allow-delete-protected", "--skip-final-snapshot", "--force-delete-secrets"],
+            &[
+                "destroy",
+                "--auto-approve",
+                "--allow-delete-protected",
+                "--skip-final-snapshot",
+                "--force-delete-secrets",
+            ],
         );
         plan_calls.push(median.api_calls);
         if breakdown.is_none() {

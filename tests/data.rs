@@ -45,7 +45,9 @@ fn plan_actions(s: &Stack) -> BTreeSet<(String, String)> {
         .as_array()
         .expect("actions")
         .iter()
-        .map(|a| (a["address"].as_str().unwrap_or("").to_string(), a["action"].as_str().unwrap_or("").to_string()))
+        .map(|a| {
+            (a["address"].as_str().unwrap_or("").to_string(), a["action"].as_str().unwrap_or("").to_string())
+        })
         .collect()
 }
 
@@ -135,7 +137,14 @@ async fn verify_injection(c: &Clients, s: &Stack, secret_arn: &str) {
     }
 
     let role = state_id(s, "iam_role.execution");
-    let p = c.iam.get_role_policy().role_name(&role).policy_name("execution").send().await.expect("GetRolePolicy");
+    let p = c
+        .iam
+        .get_role_policy()
+        .role_name(&role)
+        .policy_name("execution")
+        .send()
+        .await
+        .expect("GetRolePolicy");
     let doc: J = serde_json::from_str(&percent_decode(p.policy_document())).expect("policy JSON");
     let mut secret_resources = Vec::new();
     for st in doc["Statement"].as_array().expect("statements") {
@@ -148,7 +157,9 @@ async fn verify_injection(c: &Clients, s: &Stack, secret_arn: &str) {
             assert_eq!(actions, ["secretsmanager:GetSecretValue"], "{st}");
             match &st["Resource"] {
                 J::String(r) => secret_resources.push(r.clone()),
-                J::Array(a) => secret_resources.extend(a.iter().filter_map(|x| x.as_str().map(str::to_string))),
+                J::Array(a) => {
+                    secret_resources.extend(a.iter().filter_map(|x| x.as_str().map(str::to_string)))
+                }
                 other => panic!("unexpected Resource {other}"),
             }
         }
@@ -185,7 +196,8 @@ async fn verify_db_group(c: &Clients, s: &Stack, port: i32) {
         .send()
         .await
         .expect("DescribeSecurityGroupRules");
-    let ingress: Vec<_> = rules.security_group_rules().iter().filter(|r| r.is_egress() == Some(false)).collect();
+    let ingress: Vec<_> =
+        rules.security_group_rules().iter().filter(|r| r.is_egress() == Some(false)).collect();
     assert_eq!(ingress.len(), 1, "{ingress:?}");
     let r = ingress[0];
     assert_eq!(r.referenced_group_info().and_then(|g| g.group_id()), Some(app.as_str()));
@@ -248,13 +260,20 @@ async fn docdb_stack_applies_updates_fails_over_and_destroys() {
     assert_eq!(cl.preferred_backup_window(), Some("03:00-04:00"));
     assert_eq!(cl.deletion_protection(), Some(true));
     assert_eq!(cl.db_subnet_group(), Some(format!("{}-db", s.name).as_str()));
-    let groups: Vec<&str> = cl.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).collect();
+    let groups: Vec<&str> =
+        cl.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).collect();
     assert_eq!(groups, [state_id(&s, "sg.db")]);
     let pg = cl.db_cluster_parameter_group().expect("parameter group").to_string();
-    let params = c.docdb.describe_db_cluster_parameters().db_cluster_parameter_group_name(&pg).send().await.unwrap();
-    let tls = params.parameters().iter().find(|p| p.parameter_name() == Some("tls")).and_then(|p| p.parameter_value());
+    let params =
+        c.docdb.describe_db_cluster_parameters().db_cluster_parameter_group_name(&pg).send().await.unwrap();
+    let tls = params
+        .parameters()
+        .iter()
+        .find(|p| p.parameter_name() == Some("tls"))
+        .and_then(|p| p.parameter_value());
     assert_eq!(tls, Some("enabled"));
-    let subnets = c.docdb.describe_db_subnet_groups().db_subnet_group_name(format!("{}-db", s.name)).send().await;
+    let subnets =
+        c.docdb.describe_db_subnet_groups().db_subnet_group_name(format!("{}-db", s.name)).send().await;
     let subnets: BTreeSet<String> = subnets.expect("subnet group").db_subnet_groups()[0]
         .subnets()
         .iter()
@@ -334,7 +353,8 @@ async fn docdb_stack_applies_updates_fails_over_and_destroys() {
     assert_eq!(plan_actions(&s), pairs(&[("db_instance.1", "update"), ("db_instance.2", "update")]));
     let plan: J = serde_json::from_str(&s.ok(&["plan", "--json"], 0).stdout).unwrap();
     for a in plan["actions"].as_array().unwrap() {
-        let names: Vec<&str> = a["changes"].as_array().unwrap().iter().filter_map(|ch| ch["name"].as_str()).collect();
+        let names: Vec<&str> =
+            a["changes"].as_array().unwrap().iter().filter_map(|ch| ch["name"].as_str()).collect();
         assert_eq!(names, ["instance_class"], "{a}");
     }
     s.ok(&["apply", "--auto-approve"], 0);
@@ -370,7 +390,11 @@ async fn docdb_stack_applies_updates_fails_over_and_destroys() {
     // Destroy without the flag: refused, nothing deleted.
     let serial = s.state_serial();
     let r = s.ok(&["destroy", "--auto-approve"], 1);
-    assert!(r.stderr.contains("deletion protection") && r.stderr.contains("--allow-delete-protected"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("deletion protection") && r.stderr.contains("--allow-delete-protected"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("db_cluster.main"), "{}", r.stderr);
     assert_eq!(s.state_serial(), serial);
     assert!(docdb_cluster(&c, &cluster_id).await.is_some());
@@ -417,7 +441,11 @@ async fn docdb_stack_applies_updates_fails_over_and_destroys() {
         .filter_map(|x| x.db_cluster_snapshot_identifier())
         .filter(|x| x.starts_with(&format!("{cluster_id}-final-")))
         .collect();
-    assert_eq!(left, finals.iter().map(String::as_str).collect::<Vec<_>>(), "--skip-final-snapshot took none");
+    assert_eq!(
+        left,
+        finals.iter().map(String::as_str).collect::<Vec<_>>(),
+        "--skip-final-snapshot took none"
+    );
     for f in finals {
         c.docdb.delete_db_cluster_snapshot().db_cluster_snapshot_identifier(f).send().await.unwrap();
     }
@@ -440,7 +468,8 @@ async fn postgres_stack_applies_fails_over_and_destroys() {
     assert_eq!(i.deletion_protection(), Some(true));
     assert_eq!(i.publicly_accessible(), Some(false));
     assert_eq!(i.db_instance_class(), Some("db.t3.medium"));
-    let groups: Vec<&str> = i.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).collect();
+    let groups: Vec<&str> =
+        i.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).collect();
     assert_eq!(groups, [state_id(&s, "sg.db")]);
     let pg = i.db_parameter_groups()[0].db_parameter_group_name().expect("parameter group").to_string();
     assert_eq!(pg, format!("{}-pg", s.name));

@@ -44,8 +44,13 @@ pub fn require_emulator() {
 
 /// Destroy everything, the protected database too, without a final snapshot, and delete
 /// the secrets at once (tests leave nothing behind in the emulator).
-pub const DESTROY_ALL: [&str; 5] =
-    ["destroy", "--auto-approve", "--allow-delete-protected", "--skip-final-snapshot", "--force-delete-secrets"];
+pub const DESTROY_ALL: [&str; 5] = [
+    "destroy",
+    "--auto-approve",
+    "--allow-delete-protected",
+    "--skip-final-snapshot",
+    "--force-delete-secrets",
+];
 
 pub struct Stack {
     pub name: String,

@@ -4,13 +4,13 @@ mod render;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
+use hactl_aws::failover::FailoverTarget;
 use hactl_core::plan::PlanMode;
 use hactl_core::{Address, DesiredGraph, Plan};
 use hactl_engine::{
     apply, check_plan, drift_report, make_plan, refresh, ApplyOptions, ApplyReport, CancelFlag, Ctx,
     DeleteOptions, RefreshScope, Registry,
 };
-use hactl_aws::failover::FailoverTarget;
 use hactl_state::{LockGuard, State, StateStore};
 use render::{StderrSink, Style};
 use std::io::{BufRead, IsTerminal, Write};
