@@ -208,20 +208,36 @@ async fn verify_db_group(c: &Clients, s: &Stack, port: i32) {
 /// Runs hactl with RUST_LOG=debug, capturing its command line and environment while it
 /// runs (from /proc), stdout and stderr.
 fn run_debug(s: &Stack, args: &[&str]) -> (Run, String) {
+    run_logged(s, args, "debug")
+}
+
+fn run_logged(s: &Stack, args: &[&str], rust_log: &str) -> (Run, String) {
     let child = s
         .command(args)
-        .env("RUST_LOG", "debug")
+        .env("RUST_LOG", rust_log)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn hactl");
     let pid = child.id();
     let mut seen = String::new();
-    for f in ["cmdline", "environ"] {
-        if let Ok(b) = std::fs::read(format!("/proc/{pid}/{f}")) {
-            seen.push_str(&String::from_utf8_lossy(&b).replace('\0', " "));
+    // Until the exec'd image shows (the first reads can catch the forked child).
+    for _ in 0..100 {
+        seen.clear();
+        for f in ["cmdline", "environ"] {
+            if let Ok(b) = std::fs::read(format!("/proc/{pid}/{f}")) {
+                seen.push_str(&String::from_utf8_lossy(&b).replace('\0', " "));
+            }
         }
+        if seen.contains("--endpoint-url") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
+    assert!(
+        seen.contains("--endpoint-url") && seen.contains("RUST_LOG"),
+        "cannot read /proc/{pid}: {seen:?}"
+    );
     let out = child.wait_with_output().expect("wait hactl");
     (Run::from(out), seen)
 }
@@ -327,6 +343,12 @@ async fn docdb_stack_applies_updates_fails_over_and_destroys() {
     let plan_json = s.ok(&["plan", "--json"], 0);
     let (plan_debug, plan_proc) = run_debug(&s, &["plan"]);
     let drift = s.ok(&["drift", "--json"], 0);
+    // Trace level, and a directive naming the SDK's orchestrator itself (which logs whole
+    // HTTP bodies at trace): the GetSecretValue answer of the plan's read must not show.
+    let (plan_trace, _) = run_logged(&s, &["plan"], "trace");
+    assert!(plan_trace.stderr.contains("TRACE"), "RUST_LOG=trace must produce trace logs");
+    let (plan_wire, _) =
+        run_logged(&s, &["plan"], "warn,aws_smithy_runtime::client::orchestrator=trace,hyper=trace");
     let saved = s.dir.path().join("saved.plan");
     s.ok(&["plan", "--out", saved.to_str().unwrap()], 0);
     for (what, text) in [
@@ -337,10 +359,12 @@ async fn docdb_stack_applies_updates_fails_over_and_destroys() {
         ("plan --json", plan_json.stdout.clone()),
         ("plan debug log", format!("{}{}", plan_debug.stdout, plan_debug.stderr)),
         ("plan command line/environment", plan_proc),
+        ("plan trace log", format!("{}{}", plan_trace.stdout, plan_trace.stderr)),
+        ("plan log with the orchestrator at trace", format!("{}{}", plan_wire.stdout, plan_wire.stderr)),
         ("drift --json", drift.stdout.clone()),
         ("saved plan", std::fs::read_to_string(&saved).unwrap()),
     ] {
-        assert!(!text.is_empty() || what.contains("command"), "{what} is empty");
+        assert!(!text.is_empty() || what.contains("orchestrator"), "{what} is empty");
         assert!(!text.contains(&password), "the generated password leaked into {what}");
     }
     assert!(plan_text.stdout.contains("No changes"), "{}", plan_text.stdout);
@@ -495,6 +519,30 @@ async fn postgres_stack_applies_fails_over_and_destroys() {
     ] {
         assert!(!text.contains(&password), "the generated password leaked into {what}");
     }
+
+    // The secret deleted out of band (no recovery): apply makes a new one with a new
+    // password and sets it on the database in place (it is not drift-blind to that).
+    c.sm.delete_secret().secret_id(&secret_arn).force_delete_without_recovery(true).send().await.unwrap();
+    let plan: J = serde_json::from_str(&s.ok(&["plan", "--json"], 0).stdout).unwrap();
+    let db_action = plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["address"] == "db_instance.main")
+        .unwrap_or_else(|| panic!("no db_instance.main action: {plan}"));
+    assert_eq!(db_action["action"], "update", "{db_action}");
+    let names: Vec<&str> =
+        db_action["changes"].as_array().unwrap().iter().filter_map(|ch| ch["name"].as_str()).collect();
+    assert_eq!(names, ["master_secret_arn"]);
+    s.ok(&["apply", "--auto-approve"], 0);
+    let value = secret_json(&c, &s).await;
+    let new_password = value["password"].as_str().expect("password").to_string();
+    assert_ne!(new_password, password);
+    assert_eq!(value["host"].as_str(), Some(endpoint.as_str()));
+    let new_arn =
+        c.sm.describe_secret().secret_id(secret_name(&s)).send().await.unwrap().arn().unwrap().to_string();
+    verify_injection(&c, &s, &new_arn).await;
+    s.ok(&["plan", "--detailed-exitcode"], 0);
 
     // Multi-AZ failover (reboot with failover), then no changes.
     let r = s.ok(&["failover"], 0);

@@ -204,12 +204,14 @@ async fn docdb(
         .send()
         .await
         .map_err(|e| aws_error("FailoverDBCluster", e))?;
-    ctx.wait_for(&format!("DocumentDB cluster {cluster_id} to have {target_id} as its writer"), || async {
-        let cluster = docdb_cluster(client, cluster_id).await?;
-        let done = cluster.status() == Some("available") && writer_of(&cluster) == Some(target_id.as_str());
-        Ok(done.then_some(()))
-    })
-    .await?;
+    crate::util::db_wait(ctx)
+        .wait_for(&format!("DocumentDB cluster {cluster_id} to have {target_id} as its writer"), || async {
+            let cluster = docdb_cluster(client, cluster_id).await?;
+            let done =
+                cluster.status() == Some("available") && writer_of(&cluster) == Some(target_id.as_str());
+            Ok(done.then_some(()))
+        })
+        .await?;
     Ok(FailoverOutcome { writer: target_id, writer_az: target_az, previous_writer: Some(writer) })
 }
 
@@ -252,7 +254,7 @@ async fn postgres(
         .send()
         .await
         .map_err(|e| aws_error("RebootDBInstance", e))?;
-    let db = ctx
+    let db = crate::util::db_wait(ctx)
         .wait_for(&format!("RDS instance {instance_id} to be available after the failover"), || async {
             let db = rds_instance(client, instance_id).await?;
             Ok((db.db_instance_status() == Some("available")).then_some(db))

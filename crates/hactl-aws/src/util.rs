@@ -111,3 +111,15 @@ pub(crate) fn tag_delta(
     let removed = before.keys().filter(|k| !after.contains_key(*k)).cloned().collect();
     (set, removed)
 }
+
+/// How long database waits may run at least: a Multi-AZ encrypted RDS create, a DocumentDB
+/// instance, or a delete with a final snapshot take 10 to 40 minutes on AWS, beyond the
+/// engine's default wait.
+pub(crate) const DB_WAIT: std::time::Duration = std::time::Duration::from_secs(90 * 60);
+
+/// `ctx` with a wait timeout of at least [`DB_WAIT`].
+pub(crate) fn db_wait(ctx: &hactl_engine::Ctx) -> hactl_engine::Ctx {
+    let mut c = ctx.clone();
+    c.wait_timeout = c.wait_timeout.max(DB_WAIT);
+    c
+}

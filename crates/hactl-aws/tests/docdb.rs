@@ -4,13 +4,9 @@
 //! effect with the DocumentDB SDK (never through the provider's read), and removes
 //! everything it made, also when it fails.
 //!
-//! Emulator gaps the tests detect and report (each one printed as `EMULATOR GAP`, the
-//! affected assertions only are left out; everything else is checked):
-//! - tags on cluster parameter groups: moto's ARN pattern lacks `cluster-pg`, so
-//!   ListTagsForResource / AddTagsToResource answer InvalidParameterValue, and
-//!   CreateDBClusterParameterGroup drops its Tags;
-//! - ResetDBClusterParameterGroup is not implemented;
-//! - ModifyDBSubnetGroup removes the group from moto's backend.
+//! The emulator's RDS gaps these kinds met (cluster parameter group tags, Reset, a
+//! ModifyDBSubnetGroup that dropped the group) are fixed in the emulator extension
+//! (emulator/hactl_localstack_ext/.../rds_docdb.py); the tests assert them in full.
 
 mod common;
 
@@ -388,23 +384,6 @@ impl Env {
         assert_eq!(writers.len(), 1, "exactly one writer: {:?}", c.db_cluster_members());
         writers[0].to_string()
     }
-
-    /// Whether the emulator can tag a cluster parameter group (moto's ARN pattern lacks
-    /// `cluster-pg`).
-    async fn can_tag_parameter_groups(&self, arn: &str) -> bool {
-        match self.docdb.list_tags_for_resource().resource_name(arn).send().await {
-            Ok(_) => true,
-            Err(e) if e.code() == Some("InvalidParameterValue") => {
-                eprintln!(
-                    "EMULATOR GAP: ListTagsForResource on {arn}: {}; the provider read of the \
-                     parameter group (it needs its tags) is not exercised",
-                    e.message().unwrap_or_default()
-                );
-                false
-            }
-            Err(e) => panic!("ListTagsForResource: {e:?}"),
-        }
-    }
 }
 
 fn addr(s: &str) -> Address {
@@ -511,21 +490,17 @@ async fn docdb_cluster_lifecycle() {
         assert_eq!(pg.db_parameter_group_family(), Some("docdb5.0"));
         let params = env.sdk_parameters(&pg_name).await;
         assert_eq!(params.get("tls"), Some(&("enabled".to_string(), "pending-reboot".to_string())));
-        let pg_taggable = env.can_tag_parameter_groups(pg.db_cluster_parameter_group_arn().unwrap()).await;
-        let mut pg_live_props = pg_props.clone();
-        if pg_taggable {
-            let tags = env.sdk_tags(pg.db_cluster_parameter_group_arn().unwrap()).await;
-            assert_eq!(tags.get(TAG_STACK), Some(&env.stack));
-            pg_live_props = assert_no_diff(
-                &*env.parameter_group,
-                &env,
-                "db_cluster_parameter_group.main",
-                &pg_name,
-                &pg_props,
-            )
-            .await
-            .props;
-        }
+        let tags = env.sdk_tags(pg.db_cluster_parameter_group_arn().unwrap()).await;
+        assert_eq!(tags.get(TAG_STACK), Some(&env.stack));
+        let pg_live_props = assert_no_diff(
+            &*env.parameter_group,
+            &env,
+            "db_cluster_parameter_group.main",
+            &pg_name,
+            &pg_props,
+        )
+        .await
+        .props;
         // A parameter added in place (dynamic or not, unknown to the emulator: pending-reboot).
         let pg_more = with(
             &pg_props,
@@ -544,16 +519,8 @@ async fn docdb_cluster_lifecycle() {
         let params = env.sdk_parameters(&pg_name).await;
         assert_eq!(params.get("ttl_monitor").map(|p| p.0.as_str()), Some("disabled"));
         assert_eq!(params.get("tls").map(|p| p.0.as_str()), Some("enabled"));
-        if pg_taggable {
-            assert_no_diff(
-                &*env.parameter_group,
-                &env,
-                "db_cluster_parameter_group.main",
-                &pg_name,
-                &pg_more,
-            )
+        assert_no_diff(&*env.parameter_group, &env, "db_cluster_parameter_group.main", &pg_name, &pg_more)
             .await;
-        }
         // ... and removed again (ResetDBClusterParameterGroup).
         let a = addr("db_cluster_parameter_group.main");
         let changes = diff_props(env.parameter_group.schema(), &pg_props, &pg_more);
@@ -564,16 +531,11 @@ async fn docdb_cluster_lifecycle() {
                 UpdateRequest { address: &a, id: &pg_name, desired: &pg_props, changes: &changes },
             )
             .await;
-        match reset {
-            Ok(_) => {
-                let params = env.sdk_parameters(&pg_name).await;
-                assert!(!params.contains_key("ttl_monitor"), "reset parameter still set: {params:?}");
-            }
-            Err(e) if e.message.contains("not been implemented") => {
-                eprintln!("EMULATOR GAP: ResetDBClusterParameterGroup: {e}");
-            }
-            Err(e) => panic!("removing a parameter: {e}"),
+        if let Err(e) = reset {
+            panic!("removing a parameter: {e}");
         }
+        let params = env.sdk_parameters(&pg_name).await;
+        assert!(!params.contains_key("ttl_monitor"), "reset parameter still set: {params:?}");
 
         // The protected, encrypted cluster.
         let cluster_id = env.cluster_id();
@@ -940,18 +902,12 @@ async fn docdb_adoption() {
         let sg_one = with(&sg_tagged, "subnet_ids", Value::from_strings([env.subnets[1].clone()]));
         let sg_one = with(&sg_one, "description", Value::str("one subnet"));
         update(&*env.subnet_group, &env, "db_subnet_group.main", &sg_name, &sg_tagged, &sg_one).await;
-        match env.docdb.describe_db_subnet_groups().db_subnet_group_name(&sg_name).send().await {
-            Ok(o) => {
-                let g = &o.db_subnet_groups()[0];
-                assert_eq!(g.db_subnet_group_description(), Some("one subnet"));
-                assert_eq!(g.subnets().len(), 1);
-                assert_no_diff(&*env.subnet_group, &env, "db_subnet_group.main", &sg_name, &sg_one).await;
-            }
-            Err(e) if e.code() == Some("DBSubnetGroupNotFoundFault") => {
-                eprintln!("EMULATOR GAP: ModifyDBSubnetGroup removed the group {sg_name} (moto pops it)");
-            }
-            Err(e) => panic!("DescribeDBSubnetGroups: {e:?}"),
-        }
+        let o = env.docdb.describe_db_subnet_groups().db_subnet_group_name(&sg_name).send().await;
+        let o = o.expect("the subnet group is still there after ModifyDBSubnetGroup");
+        let g = &o.db_subnet_groups()[0];
+        assert_eq!(g.db_subnet_group_description(), Some("one subnet"));
+        assert_eq!(g.subnets().len(), 1);
+        assert_no_diff(&*env.subnet_group, &env, "db_subnet_group.main", &sg_name, &sg_one).await;
 
         env.assert_password_never_seen();
     })

@@ -1343,6 +1343,11 @@ fn database(r: &RawDatabase, c: &mut Collector<'_>) -> Option<DatabaseConfig> {
             let msg = format!("username \"{s}\" is reserved");
             let hint = "admin, root and postgres are reserved by the engines; e.g. \"hactladmin\"";
             c.push(v.span(), "database.username", msg, hint);
+        } else if engine == Some(DbEngine::Docdb) && is_db_identifier(s) && s.contains('_') {
+            let msg = format!("invalid DocumentDB username \"{s}\"");
+            let hint = "DocumentDB master usernames are letters and digits only, starting with a letter \
+                        (at most 63), e.g. \"hactladmin\"";
+            c.push(v.span(), "database.username", msg, hint);
         } else if !is_db_identifier(s) {
             let msg = format!("invalid username \"{s}\"");
             let hint = "start with a letter; then letters, digits and '_' (at most 63 characters), \

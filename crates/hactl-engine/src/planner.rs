@@ -169,7 +169,7 @@ pub fn make_plan(
     }
     actions.extend(reverse_order(to_delete));
 
-    let protected = protected_deletions(registry, &actions, live)?;
+    let protected = protected_deletions(registry, desired, &actions, live)?;
     Ok(Plan {
         protected,
         format_version: PLAN_FORMAT_VERSION,
@@ -187,6 +187,7 @@ pub fn make_plan(
 /// protection on (the provider says so from the object's read properties).
 fn protected_deletions(
     registry: &Registry,
+    desired: &DesiredGraph,
     actions: &[PlannedAction],
     live: &LiveView,
 ) -> Result<Vec<Address>, EngineError> {
@@ -195,9 +196,10 @@ fn protected_deletions(
         if !matches!(a.action, ActionType::Delete | ActionType::Replace) {
             continue;
         }
-        // The delete of an address that changes kind removes the prior object.
-        let kind_changes = actions.iter().any(|b| b.address == a.address && b.kind != a.kind);
-        let obj = if kind_changes { live.prior.get(&a.address) } else { live.found.get(&a.address) };
+        // As refresh files them: an object of a kind other than the address's desired kind
+        // is in `prior` (the delete of an address that changes kind), others in `found`.
+        let other_kind = desired.get(&a.address).is_some_and(|s| s.kind != a.kind);
+        let obj = if other_kind { live.prior.get(&a.address) } else { live.found.get(&a.address) };
         let Some(obj) = obj else { continue };
         if registry.get(&a.kind)?.deletion_protected(&obj.props) {
             out.insert(a.address.clone());

@@ -1491,6 +1491,11 @@ async fn a_plan_deleting_a_protected_object_is_refused_unless_allowed() {
     let (plan, _) =
         h.plan(&graph(without(standard(), &["net.a", "sub.a1", "sub.a2", "link.x"])), PlanMode::Apply).await;
     assert_eq!(plan.protected, vec![addr("net.a")]);
+    // A replacement deletes the live object too.
+    let replaced = graph(edit(standard(), "net.a", |n| n.prop("cidr", "10.9.0.0/16")));
+    let (plan, _) = h.plan(&replaced, PlanMode::Apply).await;
+    assert_eq!(action(&plan, "net.a").action, ActionType::Replace);
+    assert_eq!(plan.protected, vec![addr("net.a")]);
 
     let mut ctx = h.ctx.clone();
     ctx.delete_options.allow_delete_protected = true;

@@ -215,17 +215,33 @@ fn init_logging(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
-    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     // The SDK's orchestrator and the HTTP stack log whole requests and responses at trace
     // level: a CreateDBCluster body carries the master password, a GetSecretValue answer
-    // the secret. Whatever RUST_LOG or -vvv asks, they stop at debug.
-    for target in WIRE_LOG_TARGETS {
-        if let Ok(d) = format!("{target}=debug").parse() {
-            filter = filter.add_directive(d);
-        }
-    }
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(true).init();
+    // the secret. Whatever RUST_LOG or -vvv asks, their trace events are dropped (after
+    // the env filter, so a more specific RUST_LOG directive cannot bring them back).
+    let no_wire_trace = tracing_subscriber::filter::filter_fn(|m| !is_wire_trace(m.level(), m.target()));
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(true)
+                .with_filter(filter)
+                .with_filter(no_wire_trace),
+        )
+        .init();
+}
+
+/// A trace-level event or span of the SDK's or the HTTP stack's wire logging.
+fn is_wire_trace(level: &tracing::Level, target: &str) -> bool {
+    *level == tracing::Level::TRACE
+        && WIRE_LOG_TARGETS
+            .iter()
+            .any(|t| target == *t || target.strip_prefix(t).is_some_and(|rest| rest.starts_with("::")))
 }
 
 /// Everything a command that talks to AWS needs.
@@ -658,5 +674,22 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
             }
             Ok(Exit(if report.has_drift() { 2 } else { 0 }))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_wire_trace;
+    use tracing::Level;
+
+    #[test]
+    fn wire_logs_stop_at_debug() {
+        assert!(is_wire_trace(&Level::TRACE, "aws_smithy_runtime::client::orchestrator"));
+        assert!(is_wire_trace(&Level::TRACE, "aws_smithy_runtime::client::orchestrator::http"));
+        assert!(is_wire_trace(&Level::TRACE, "hyper_util::client::legacy::pool"));
+        assert!(is_wire_trace(&Level::TRACE, "h2"));
+        assert!(!is_wire_trace(&Level::DEBUG, "aws_smithy_runtime::client::orchestrator"));
+        assert!(!is_wire_trace(&Level::TRACE, "hactl_engine::apply"));
+        assert!(!is_wire_trace(&Level::TRACE, "aws_smithy_runtime_x"));
     }
 }

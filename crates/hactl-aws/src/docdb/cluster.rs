@@ -42,7 +42,7 @@ static SCHEMA: KindSchema = KindSchema {
         PropSchema::replace("engine"),
         PropSchema::create_only("engine_version"),
         PropSchema::replace("master_username"),
-        PropSchema::create_only("master_secret_arn"),
+        PropSchema::in_place("master_secret_arn"),
         PropSchema::in_place("port"),
         PropSchema::replace("subnet_group_name"),
         PropSchema::in_place("parameter_group_name"),
@@ -62,6 +62,7 @@ const ALREADY_EXISTS: &str = "DBClusterAlreadyExistsFault";
 const BUSY: &[&str] = &["InvalidDBClusterStateFault"];
 /// The properties ModifyDBCluster changes.
 const MODIFIABLE: &[&str] = &[
+    "master_secret_arn",
     "port",
     "parameter_group_name",
     "vpc_security_group_ids",
@@ -179,13 +180,14 @@ impl Cluster {
 
     async fn wait_available(&self, ctx: &Ctx, id: &str) -> Result<DbCluster, ProviderError> {
         let what = format!("DocumentDB cluster {id}");
-        ctx.wait_for(&format!("{what} to become available"), || async {
-            let c = self.describe(id).await?.ok_or_else(|| {
-                ProviderError::retryable(format!("{what} not found")).with_code("DBClusterNotFoundFault")
-            })?;
-            Ok(is_available(&what, c.status())?.then_some(c))
-        })
-        .await
+        crate::util::db_wait(ctx)
+            .wait_for(&format!("{what} to become available"), || async {
+                let c = self.describe(id).await?.ok_or_else(|| {
+                    ProviderError::retryable(format!("{what} not found")).with_code("DBClusterNotFoundFault")
+                })?;
+                Ok(is_available(&what, c.status())?.then_some(c))
+            })
+            .await
     }
 
     /// ModifyDBCluster with the named properties taken from `props`.
@@ -200,6 +202,12 @@ impl Cluster {
             .apply_immediately(opt_bool(props, "apply_immediately").unwrap_or(false));
         for f in fields {
             req = match *f {
+                // A new secret (re-created, so a new password): the cluster takes it.
+                "master_secret_arn" => req.master_user_password(
+                    crate::secretsmanager::master_password(&self.sm, req_str(props, f)?)
+                        .await
+                        .map_err(retry_not_found)?,
+                ),
                 "port" => req.port(req_i32(props, "port")?),
                 "parameter_group_name" => {
                     req.db_cluster_parameter_group_name(req_str(props, "parameter_group_name")?)
@@ -268,15 +276,12 @@ impl Provider for Cluster {
                 continue;
             }
             // "Unset means AWS's choice": a target without a window reads Null.
-            let window = target_of(targets, id, address.as_ref())
+            let target = target_of(targets, id, address.as_ref());
+            let window = target
                 .is_none_or(|t| t.props.get("preferred_backup_window").is_some_and(|w| *w != Value::Null));
-            out.push(LiveObject {
-                id: id.to_string(),
-                address,
-                props: props_of(&c, &tags, window),
-                outputs: outputs(&c),
-                owned,
-            });
+            let mut props = props_of(&c, &tags, window);
+            props.insert("master_secret_arn".into(), crate::secretsmanager::recorded_master_secret(target));
+            out.push(LiveObject { id: id.to_string(), address, props, outputs: outputs(&c), owned });
         }
         Ok(out)
     }
@@ -394,9 +399,10 @@ impl Provider for Cluster {
                 Err(e) => return Err(retry_codes(e, BUSY)),
             }
         }
-        ctx.wait_for(&format!("DocumentDB cluster {id} to be deleted"), || async {
-            Ok(self.describe(id).await?.is_none().then_some(()))
-        })
-        .await
+        crate::util::db_wait(ctx)
+            .wait_for(&format!("DocumentDB cluster {id} to be deleted"), || async {
+                Ok(self.describe(id).await?.is_none().then_some(()))
+            })
+            .await
     }
 }

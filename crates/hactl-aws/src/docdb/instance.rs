@@ -99,13 +99,14 @@ impl Instance {
 
     async fn wait_available(&self, ctx: &Ctx, id: &str) -> Result<DbInstance, ProviderError> {
         let what = format!("DocumentDB instance {id}");
-        ctx.wait_for(&format!("{what} to become available"), || async {
-            let i = self.describe(id).await?.ok_or_else(|| {
-                ProviderError::retryable(format!("{what} not found")).with_code("DBInstanceNotFound")
-            })?;
-            Ok(is_available(&what, i.db_instance_status())?.then_some(i))
-        })
-        .await
+        crate::util::db_wait(ctx)
+            .wait_for(&format!("{what} to become available"), || async {
+                let i = self.describe(id).await?.ok_or_else(|| {
+                    ProviderError::retryable(format!("{what} not found")).with_code("DBInstanceNotFound")
+                })?;
+                Ok(is_available(&what, i.db_instance_status())?.then_some(i))
+            })
+            .await
     }
 
     /// ModifyDBInstance with the class and/or promotion tier of `props`.
@@ -254,9 +255,10 @@ impl Provider for Instance {
             }
             Err(e) => return Err(e),
         }
-        ctx.wait_for(&format!("DocumentDB instance {id} to be deleted"), || async {
-            Ok(self.describe(id).await?.is_none().then_some(()))
-        })
-        .await
+        crate::util::db_wait(ctx)
+            .wait_for(&format!("DocumentDB instance {id} to be deleted"), || async {
+                Ok(self.describe(id).await?.is_none().then_some(()))
+            })
+            .await
     }
 }

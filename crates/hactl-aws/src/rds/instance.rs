@@ -49,7 +49,7 @@ static SCHEMA: KindSchema = KindSchema {
         PropSchema::replace("storage_encrypted"),
         PropSchema::create_only("kms_key_id"),
         PropSchema::replace("master_username"),
-        PropSchema::create_only("master_secret_arn"),
+        PropSchema::in_place("master_secret_arn"),
         PropSchema::replace("db_name"),
         PropSchema::in_place("port"),
         PropSchema::replace("subnet_group_name"),
@@ -247,20 +247,21 @@ impl Instance {
     }
 
     async fn wait(&self, ctx: &Ctx, id: &str, settle: Settle) -> Result<Db, ProviderError> {
-        ctx.wait_for(&format!("DB instance {id} to become available"), || async {
-            let Some(db) = self.describe(id).await? else {
-                return Err(ProviderError::fatal(format!(
-                    "DB instance {id} disappeared while waiting for it"
-                )));
-            };
-            let status = db.db_instance_status().unwrap_or_default();
-            if FAILED.contains(&status) {
-                return Err(ProviderError::fatal(format!("DB instance {id} is {status}")));
-            }
-            let done = SETTLED.contains(&status) && (settle == Settle::Available || !has_pending(&db));
-            Ok(done.then_some(db))
-        })
-        .await
+        crate::util::db_wait(ctx)
+            .wait_for(&format!("DB instance {id} to become available"), || async {
+                let Some(db) = self.describe(id).await? else {
+                    return Err(ProviderError::fatal(format!(
+                        "DB instance {id} disappeared while waiting for it"
+                    )));
+                };
+                let status = db.db_instance_status().unwrap_or_default();
+                if FAILED.contains(&status) {
+                    return Err(ProviderError::fatal(format!("DB instance {id} is {status}")));
+                }
+                let done = SETTLED.contains(&status) && (settle == Settle::Available || !has_pending(&db));
+                Ok(done.then_some(db))
+            })
+            .await
     }
 
     /// One ModifyDBInstance with the desired values of `names` (tags excluded). Answers
@@ -271,6 +272,12 @@ impl Instance {
         let mut any = false;
         for name in names {
             m = match *name {
+                // A new secret (re-created, so a new password): the instance takes it.
+                "master_secret_arn" => m.master_user_password(
+                    crate::secretsmanager::master_password(&self.sm, req_str(desired, name)?)
+                        .await
+                        .map_err(retry_not_found)?,
+                ),
                 "instance_class" => m.db_instance_class(req_str(desired, name)?),
                 "allocated_storage" => m.set_allocated_storage(opt_i32(desired, name)?),
                 "storage_type" => m.storage_type(req_str(desired, name)?),
@@ -307,7 +314,10 @@ impl Instance {
             .modify_db_instance()
             .db_instance_identifier(id)
             .deletion_protection(on)
-            .apply_immediately(true)
+            // Protection changes at once either way; ApplyImmediately would also apply
+            // every pending modification (a class change parked for the maintenance
+            // window) and put the instance into `modifying` right before its delete.
+            .apply_immediately(false)
             .send()
             .await
             .map(|_| ())
@@ -374,7 +384,8 @@ impl Provider for Instance {
                 continue;
             }
             let target = target_for(targets, id, address.as_ref());
-            let props = live_props(&db, target.map(|t| &t.props));
+            let mut props = live_props(&db, target.map(|t| &t.props));
+            props.insert("master_secret_arn".into(), crate::secretsmanager::recorded_master_secret(target));
             out.push(LiveObject { id: id.to_string(), address, props, outputs: outputs(&db), owned });
         }
         Ok(out)
@@ -382,8 +393,9 @@ impl Provider for Instance {
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
         let id = req_str(props, "identifier")?;
-        let password =
-            crate::secretsmanager::master_password(&self.sm, req_str(props, "master_secret_arn")?).await?;
+        let password = crate::secretsmanager::master_password(&self.sm, req_str(props, "master_secret_arn")?)
+            .await
+            .map_err(retry_not_found)?;
         let created = self
             .rds
             .create_db_instance()
@@ -473,10 +485,11 @@ impl Provider for Instance {
                 Err(e) => return Err(e),
             }
         }
-        ctx.wait_for(&format!("DB instance {id} to be deleted"), || async {
-            Ok(self.describe(id).await?.is_none().then_some(()))
-        })
-        .await
+        crate::util::db_wait(ctx)
+            .wait_for(&format!("DB instance {id} to be deleted"), || async {
+                Ok(self.describe(id).await?.is_none().then_some(()))
+            })
+            .await
     }
 
     fn deletion_protected(&self, live: &Props) -> bool {

@@ -272,9 +272,10 @@ impl Secret {
         err: ProviderError,
     ) -> Result<Applied, ProviderError> {
         let Some(existing) = describe(&self.0, name).await? else {
-            // Gone since the create: the engine's retry creates it.
+            // "Exists" but gone since (deleted in between): the engine's retry creates it.
+            // Any other create failure stands as it is.
             let mut err = err;
-            err.retryable = true;
+            err.retryable = err.code.as_deref() == Some(EXISTS);
             return Err(err);
         };
         let mut seen = Seen::from(&existing);
