@@ -54,10 +54,11 @@ printf '  %-22s %s\n' \
   "services (run/want)" "$("$AWS" ecs describe-services --cluster "$STACK" --services $("$AWS" ecs list-services --cluster "$STACK" --query 'serviceArns' --output text 2>/dev/null) --query 'services[].join(``, [serviceName, `: `, to_string(runningCount), `/`, to_string(desiredCount)])' --output text 2>/dev/null || echo none)" \
   "load balancers" "$("$AWS" elbv2 describe-load-balancers --query "LoadBalancers[?starts_with(LoadBalancerName, '$STACK-')].[LoadBalancerName, Scheme]" --output text | tr '\t\n' ' ;')" \
   "Auto Scaling groups" "$("$AWS" autoscaling describe-auto-scaling-groups --query "AutoScalingGroups[?starts_with(AutoScalingGroupName, '$STACK-')].[AutoScalingGroupName, length(Instances)]" --output text | tr '\t\n' ' ;')"
+# (the CLI's docdb and rds commands ignore AWS_ENDPOINT_URL: the endpoint is passed explicitly)
 echo "==> what DocumentDB / RDS and Secrets Manager say (aws CLI; the password is not shown)" >&2
 printf '  %-22s %s\n' \
-  "DocumentDB cluster" "$("$AWS" docdb describe-db-clusters --query "DBClusters[?DBClusterIdentifier=='$STACK-docdb'].[Status, join(\`,\`, DBClusterMembers[].join(\`\`, [DBInstanceIdentifier, \`:\`, to_string(IsClusterWriter)]))]" --output text 2>/dev/null | tr '\t\n' '  ')" \
-  "RDS instance" "$("$AWS" rds describe-db-instances --query "DBInstances[?DBInstanceIdentifier=='$STACK-pg'].[DBInstanceStatus, MultiAZ]" --output text 2>/dev/null | tr '\t\n' '  ')" \
+  "DocumentDB cluster" "$("$AWS" --endpoint-url "$AWS_ENDPOINT_URL" docdb describe-db-clusters --db-cluster-identifier "$STACK-docdb" --query 'DBClusters[0].[Status, length(DBClusterMembers), DBClusterMembers[?IsClusterWriter].DBInstanceIdentifier | [0]]' --output text 2>/dev/null | awk '{print $1 ", " $2 " instances, writer " $3}' || echo none)" \
+  "RDS instance" "$("$AWS" --endpoint-url "$AWS_ENDPOINT_URL" rds describe-db-instances --db-instance-identifier "$STACK-pg" --query 'DBInstances[0].[DBInstanceStatus, MultiAZ]' --output text 2>/dev/null | awk '{print $1 ", Multi-AZ " $2}' || echo none)" \
   "credentials secret" "$("$AWS" secretsmanager describe-secret --secret-id "hactl/$STACK/db-credentials" --query Name --output text 2>/dev/null || echo none)" \
   "secret's host" "$("$AWS" secretsmanager get-secret-value --secret-id "hactl/$STACK/db-credentials" --query SecretString --output text 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("host"))' 2>/dev/null || echo none)"
 echo "==> done: stack $STACK is applied to the emulator at $AWS_ENDPOINT_URL" >&2
