@@ -5,6 +5,7 @@
 pub mod acm;
 pub mod appautoscaling;
 pub mod autoscaling;
+pub mod cloudwatch;
 mod counter;
 pub mod docdb;
 pub mod ec2;
@@ -16,6 +17,7 @@ pub mod iam;
 pub mod logs;
 pub mod rds;
 pub mod secretsmanager;
+pub mod sns;
 mod util;
 
 pub use aws_config::SdkConfig;
@@ -85,6 +87,8 @@ pub fn registry(config: &SdkConfig, counter: &ApiCounter) -> Registry {
     secretsmanager::register(&mut r, config, counter);
     docdb::register(&mut r, config, counter);
     rds::register(&mut r, config, counter);
+    sns::register(&mut r, config, counter);
+    cloudwatch::register(&mut r, config, counter);
     r
 }
 
