@@ -224,8 +224,23 @@ pub struct DatabaseConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub struct AlarmsConfig {
     pub email: Option<String>,
+    /// Percent: ECS service, Auto Scaling group and database CPU.
     pub cpu_threshold: f64,
+    /// Percent: ECS service memory.
     pub memory_threshold: f64,
+    /// Seconds per evaluation period (a multiple of 60).
+    pub period: u32,
+    pub evaluation_periods: u32,
+    /// Load balancer 5xx responses per period.
+    pub http_5xx_threshold: f64,
+    /// Seconds: target response time (average).
+    pub response_time_threshold: f64,
+    /// Database connections (maximum).
+    pub db_connections_threshold: f64,
+    /// Milliseconds: DocumentDB replica lag (maximum).
+    pub replica_lag_threshold: f64,
+    /// GiB: RDS free storage below this alarms.
+    pub free_storage_threshold: f64,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -171,6 +171,13 @@ pub(crate) struct RawAlarms {
     pub email: Option<S<String>>,
     pub cpu_threshold: Option<S<f64>>,
     pub memory_threshold: Option<S<f64>>,
+    pub period: Option<S<i64>>,
+    pub evaluation_periods: Option<S<i64>>,
+    pub http_5xx_threshold: Option<S<f64>>,
+    pub response_time_threshold: Option<S<f64>>,
+    pub db_connections_threshold: Option<S<f64>>,
+    pub replica_lag_threshold: Option<S<f64>>,
+    pub free_storage_threshold: Option<S<f64>>,
 }
 
 #[derive(Debug, Deserialize)]

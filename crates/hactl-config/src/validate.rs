@@ -141,9 +141,9 @@ impl Collector<'_> {
         let range = if lo_open { format!("({lo}, {hi}]") } else { format!("[{lo}, {hi}]") };
         let key = last_key(field);
         let hint = if lo_open {
-            format!("use a percentage above {lo} and at most {hi} (default {default})")
+            format!("use a value above {lo} and at most {hi} (default {default})")
         } else {
-            format!("use a percentage from {lo} to {hi} (default {default})")
+            format!("use a value from {lo} to {hi} (default {default})")
         };
         self.push(v.span(), field, format!("{key} {n} is out of range {range}"), hint);
         None
@@ -1446,6 +1446,26 @@ fn alarms(r: Option<&RawAlarms>, c: &mut Collector<'_>) -> Option<AlarmsConfig> 
         100.0,
         80.0,
     );
+    let period = c.opt_int(r.map_or(&None, |r| &r.period), "alarms.period", 60, 86_400, 300);
+    if let (Some(p), Some(v)) = (period, r.and_then(|r| r.period.as_ref())) {
+        if p % 60 != 0 {
+            let hint = "CloudWatch periods of a minute or more are multiples of 60 seconds, e.g. 300";
+            c.push(v.span(), "alarms.period", format!("period {p} is not a multiple of 60"), hint);
+        }
+    }
+    let evaluation_periods =
+        c.opt_int(r.map_or(&None, |r| &r.evaluation_periods), "alarms.evaluation_periods", 1, 100, 2);
+    let float = |c: &mut Collector<'_>, v: Option<&Option<S<f64>>>, field: &str, hi: f64, default: f64| {
+        c.opt_float(v.unwrap_or(&None), field, (0.0, true), hi, default)
+    };
+    let http_5xx = float(c, r.map(|r| &r.http_5xx_threshold), "alarms.http_5xx_threshold", 1e9, 10.0);
+    let response_time =
+        float(c, r.map(|r| &r.response_time_threshold), "alarms.response_time_threshold", 3600.0, 1.0);
+    let connections =
+        float(c, r.map(|r| &r.db_connections_threshold), "alarms.db_connections_threshold", 1e6, 500.0);
+    let lag = float(c, r.map(|r| &r.replica_lag_threshold), "alarms.replica_lag_threshold", 3.6e6, 1000.0);
+    let storage =
+        float(c, r.map(|r| &r.free_storage_threshold), "alarms.free_storage_threshold", 65536.0, 2.0);
     if c.errors.len() != errors_before {
         return None;
     }
@@ -1453,6 +1473,13 @@ fn alarms(r: Option<&RawAlarms>, c: &mut Collector<'_>) -> Option<AlarmsConfig> 
         email: email.map(|v| v.get_ref().clone()),
         cpu_threshold: cpu?,
         memory_threshold: memory?,
+        period: u32::try_from(period?).ok()?,
+        evaluation_periods: u32::try_from(evaluation_periods?).ok()?,
+        http_5xx_threshold: http_5xx?,
+        response_time_threshold: response_time?,
+        db_connections_threshold: connections?,
+        replica_lag_threshold: lag?,
+        free_storage_threshold: storage?,
     })
 }
 

@@ -1,0 +1,415 @@
+//! Expansion of the observability tier: the SNS topic for alarms (and its email
+//! subscription), CloudWatch alarms on the metrics CloudWatch publishes for the stack's
+//! services, load balancers, target groups, Auto Scaling group and database (dimensions
+//! exactly as published), the drift alarm, and a dashboard with the same metrics.
+//! Property shapes are the contract in crates/hactl-aws/KINDS-observability.md.
+
+use crate::expand::{addr, id, out, ExpandError, Expander};
+use crate::model::{DbEngine, LaunchType};
+use hactl_core::{Address, ResourceSpec, Value};
+use std::collections::BTreeMap;
+
+/// The namespace and metric `hactl drift --publish-metrics` puts.
+pub const DRIFT_NAMESPACE: &str = "hactl";
+pub const DRIFT_METRIC: &str = "DriftedResources";
+
+/// One alarm, before it becomes a resource.
+struct AlarmDef {
+    /// `alarm.<metric>.<subject>`.
+    metric_key: &'static str,
+    subject: String,
+    description: String,
+    namespace: &'static str,
+    metric: &'static str,
+    /// (name, value) in CloudWatch's order.
+    dimensions: Vec<(&'static str, Value)>,
+    statistic: &'static str,
+    threshold: f64,
+    comparison: &'static str,
+    treat_missing: &'static str,
+    period: u32,
+}
+
+impl Expander<'_> {
+    pub(crate) fn observability_tier(&mut self) -> Result<(), ExpandError> {
+        let cfg = self.cfg;
+        let a = &cfg.alarms;
+        let stack = cfg.stack.name.clone();
+        // Nothing to watch on a network-only stack.
+        if cfg.services.is_empty() && cfg.database.is_none() && !cfg.drift.alarm {
+            return Ok(());
+        }
+
+        let topic = addr(&["sns_topic", "alarms"])?;
+        let topic_name = self.name(&["alarms"]);
+        let spec = self.tagged(topic.clone(), "sns.topic", &topic_name).prop("name", topic_name.as_str());
+        self.push(spec);
+        if let Some(email) = &a.email {
+            self.push(
+                ResourceSpec::new(addr(&["sns_subscription", "email"])?, "sns.subscription")
+                    .prop("topic_arn", out(&topic, "arn"))
+                    .prop("protocol", "email")
+                    .prop("endpoint", email.as_str()),
+            );
+        }
+
+        let mut defs: Vec<AlarmDef> = Vec::new();
+        let def =
+            |metric_key, subject: &str, description: String, namespace, metric, dimensions, statistic| {
+                AlarmDef {
+                    metric_key,
+                    subject: subject.to_string(),
+                    description,
+                    namespace,
+                    metric,
+                    dimensions,
+                    statistic,
+                    threshold: 0.0,
+                    comparison: "GreaterThanThreshold",
+                    treat_missing: "missing",
+                    period: a.period,
+                }
+            };
+
+        // Services: CPU and memory (AWS/ECS, ClusterName + ServiceName); their target
+        // groups: unhealthy hosts and response time (AWS/ApplicationELB, TargetGroup +
+        // LoadBalancer ARN suffixes).
+        let mut albs: Vec<(&'static str, Address)> = Vec::new();
+        for s in &cfg.services {
+            let svc = [("ClusterName", Value::str(&stack)), ("ServiceName", Value::str(&s.name))];
+            defs.push(AlarmDef {
+                threshold: a.cpu_threshold,
+                ..def(
+                    "ecs_cpu",
+                    &s.name,
+                    format!("{stack}: {} CPU above {}%", s.name, a.cpu_threshold),
+                    "AWS/ECS",
+                    "CPUUtilization",
+                    svc.to_vec(),
+                    "Average",
+                )
+            });
+            defs.push(AlarmDef {
+                threshold: a.memory_threshold,
+                ..def(
+                    "ecs_memory",
+                    &s.name,
+                    format!("{stack}: {} memory above {}%", s.name, a.memory_threshold),
+                    "AWS/ECS",
+                    "MemoryUtilization",
+                    svc.to_vec(),
+                    "Average",
+                )
+            });
+            let lb_key = if s.public { "public" } else { "internal" };
+            let lb = addr(&["alb", lb_key])?;
+            if !albs.iter().any(|(k, _)| *k == lb_key) {
+                albs.push((lb_key, lb.clone()));
+            }
+            let tg = addr(&["target_group", &s.name])?;
+            let tg_dims =
+                vec![("TargetGroup", out(&tg, "arn_suffix")), ("LoadBalancer", out(&lb, "arn_suffix"))];
+            defs.push(AlarmDef {
+                statistic: "Maximum",
+                treat_missing: "notBreaching",
+                ..def(
+                    "tg_unhealthy",
+                    &s.name,
+                    format!("{stack}: {} has unhealthy targets", s.name),
+                    "AWS/ApplicationELB",
+                    "UnHealthyHostCount",
+                    tg_dims.clone(),
+                    "Maximum",
+                )
+            });
+            defs.push(AlarmDef {
+                threshold: a.response_time_threshold,
+                ..def(
+                    "tg_response_time",
+                    &s.name,
+                    format!("{stack}: {} responds slower than {} s", s.name, a.response_time_threshold),
+                    "AWS/ApplicationELB",
+                    "TargetResponseTime",
+                    tg_dims,
+                    "Average",
+                )
+            });
+        }
+        for (key, lb) in &albs {
+            defs.push(AlarmDef {
+                threshold: a.http_5xx_threshold,
+                treat_missing: "notBreaching",
+                ..def(
+                    "alb_5xx",
+                    key,
+                    format!("{stack}: {key} load balancer answers 5xx"),
+                    "AWS/ApplicationELB",
+                    "HTTPCode_ELB_5XX_Count",
+                    vec![("LoadBalancer", out(lb, "arn_suffix"))],
+                    "Sum",
+                )
+            });
+        }
+        if !cfg.services.is_empty() && cfg.compute.launch_type == LaunchType::Ec2 {
+            let asg = addr(&["asg", "ecs"])?;
+            defs.push(AlarmDef {
+                threshold: a.cpu_threshold,
+                ..def(
+                    "asg_cpu",
+                    "ecs",
+                    format!("{stack}: container instances' CPU above {}%", a.cpu_threshold),
+                    "AWS/EC2",
+                    "CPUUtilization",
+                    vec![("AutoScalingGroupName", id(&asg))],
+                    "Average",
+                )
+            });
+        }
+
+        // The database: DocumentDB per cluster (AWS/DocDB, DBClusterIdentifier), RDS per
+        // instance (AWS/RDS, DBInstanceIdentifier).
+        if let Some(db) = &cfg.database {
+            let (namespace, dims) = match db.engine {
+                DbEngine::Docdb => {
+                    ("AWS/DocDB", vec![("DBClusterIdentifier", id(&addr(&["db_cluster", "main"])?))])
+                }
+                DbEngine::Postgres => {
+                    ("AWS/RDS", vec![("DBInstanceIdentifier", id(&addr(&["db_instance", "main"])?))])
+                }
+            };
+            defs.push(AlarmDef {
+                threshold: a.cpu_threshold,
+                ..def(
+                    "db_cpu",
+                    "main",
+                    format!("{stack}: database CPU above {}%", a.cpu_threshold),
+                    namespace,
+                    "CPUUtilization",
+                    dims.clone(),
+                    "Average",
+                )
+            });
+            defs.push(AlarmDef {
+                threshold: a.db_connections_threshold,
+                ..def(
+                    "db_connections",
+                    "main",
+                    format!("{stack}: more than {} database connections", a.db_connections_threshold),
+                    namespace,
+                    "DatabaseConnections",
+                    dims.clone(),
+                    "Maximum",
+                )
+            });
+            match db.engine {
+                DbEngine::Docdb if db.instances > 1 => defs.push(AlarmDef {
+                    threshold: a.replica_lag_threshold,
+                    ..def(
+                        "db_replica_lag",
+                        "main",
+                        format!("{stack}: replica lag above {} ms", a.replica_lag_threshold),
+                        namespace,
+                        "DBClusterReplicaLagMaximum",
+                        dims,
+                        "Maximum",
+                    )
+                }),
+                DbEngine::Docdb => {}
+                DbEngine::Postgres => defs.push(AlarmDef {
+                    threshold: a.free_storage_threshold * 1024.0 * 1024.0 * 1024.0,
+                    comparison: "LessThanThreshold",
+                    ..def(
+                        "db_free_storage",
+                        "main",
+                        format!("{stack}: less than {} GiB free database storage", a.free_storage_threshold),
+                        namespace,
+                        "FreeStorageSpace",
+                        dims,
+                        "Minimum",
+                    )
+                }),
+            }
+        }
+
+        // Drift: what `hactl drift --publish-metrics` puts after each run.
+        if cfg.drift.alarm {
+            defs.push(AlarmDef {
+                treat_missing: "notBreaching",
+                period: 900,
+                ..def(
+                    "drift",
+                    "main",
+                    format!("{stack}: resources changed outside hactl (hactl drift)"),
+                    DRIFT_NAMESPACE,
+                    DRIFT_METRIC,
+                    vec![("Stack", Value::str(&stack))],
+                    "Maximum",
+                )
+            });
+        }
+
+        let region = cfg.stack.region.clone();
+        let mut widgets = Vec::new();
+        for (i, d) in defs.iter().enumerate() {
+            let a_addr = addr(&["alarm", d.metric_key, &d.subject])?;
+            let name = self.name(&[&d.metric_key.replace('_', "-"), &d.subject]);
+            let dims: BTreeMap<String, Value> =
+                d.dimensions.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+            let spec = self
+                .tagged(a_addr, "cloudwatch.alarm", &name)
+                .prop("name", name.as_str())
+                .prop("description", d.description.as_str())
+                .prop("namespace", d.namespace)
+                .prop("metric_name", d.metric)
+                .prop("dimensions", Value::Map(dims))
+                .prop("statistic", d.statistic)
+                .prop("period", Value::Int(i64::from(d.period)))
+                .prop("evaluation_periods", Value::Int(i64::from(a.evaluation_periods)))
+                .prop("threshold", Value::Float(d.threshold))
+                .prop("comparison_operator", d.comparison)
+                .prop("treat_missing_data", d.treat_missing)
+                .prop("alarm_actions", Value::List(vec![out(&topic, "arn")]))
+                .prop("ok_actions", Value::List(Vec::new()));
+            self.push(spec);
+
+            // The dashboard shows the same metric: [namespace, metric, dim, value, ...].
+            let mut metric = vec![Value::str(d.namespace), Value::str(d.metric)];
+            for (k, v) in &d.dimensions {
+                metric.push(Value::str(*k));
+                metric.push(v.clone());
+            }
+            let props: BTreeMap<String, Value> = [
+                ("title", Value::str(&d.description)),
+                ("region", Value::str(&region)),
+                ("stat", Value::str(d.statistic)),
+                ("period", Value::Int(i64::from(d.period))),
+                ("view", Value::str("timeSeries")),
+                ("metrics", Value::List(vec![Value::List(metric)])),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+            let widget: BTreeMap<String, Value> = [
+                ("type", Value::str("metric")),
+                ("x", Value::Int(((i % 2) * 12) as i64)),
+                ("y", Value::Int(((i / 2) * 6) as i64)),
+                ("width", Value::Int(12)),
+                ("height", Value::Int(6)),
+                ("properties", Value::Map(props)),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+            widgets.push(Value::Map(widget));
+        }
+        let mut body = BTreeMap::new();
+        body.insert("widgets".to_string(), Value::List(widgets));
+        self.push(
+            ResourceSpec::new(addr(&["dashboard", "main"])?, "cloudwatch.dashboard")
+                .prop("name", stack.as_str())
+                .prop("body", Value::Map(body)),
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expand::expand;
+    use hactl_core::DesiredGraph;
+
+    fn graph(path: &str, edit: impl Fn(String) -> String) -> DesiredGraph {
+        let file = format!("{}/../../config/{path}", env!("CARGO_MANIFEST_DIR"));
+        let text = edit(std::fs::read_to_string(&file).unwrap());
+        expand(&crate::parse(path, &text).unwrap()).unwrap()
+    }
+
+    fn props(g: &DesiredGraph, a: &str) -> BTreeMap<String, Value> {
+        g.get(&Address::parse(a).unwrap()).unwrap_or_else(|| panic!("{a} missing")).props.clone()
+    }
+
+    fn dims(g: &DesiredGraph, a: &str) -> BTreeMap<String, Value> {
+        match props(g, a).remove("dimensions") {
+            Some(Value::Map(m)) => m,
+            other => panic!("{a}: dimensions {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_ec2_stack_alarms_on_what_cloudwatch_publishes() {
+        let g = graph("ha-stack.toml", |t| t);
+        let alarms: Vec<String> =
+            g.specs().filter(|s| s.kind == "cloudwatch.alarm").map(|s| s.address.to_string()).collect();
+        for want in [
+            "alarm.ecs_cpu.frontend",
+            "alarm.ecs_memory.backend",
+            "alarm.tg_unhealthy.frontend",
+            "alarm.tg_response_time.backend",
+            "alarm.alb_5xx.public",
+            "alarm.alb_5xx.internal",
+            "alarm.asg_cpu.ecs",
+            "alarm.db_cpu.main",
+            "alarm.db_connections.main",
+            "alarm.db_replica_lag.main",
+        ] {
+            assert!(alarms.contains(&want.to_string()), "{want} not in {alarms:?}");
+        }
+        assert!(!alarms.contains(&"alarm.drift.main".to_string()), "drift.alarm is false in ha-stack.toml");
+        let d = dims(&g, "alarm.ecs_cpu.frontend");
+        assert_eq!(d["ClusterName"], Value::str("ha-demo"));
+        assert_eq!(d["ServiceName"], Value::str("frontend"));
+        let d = dims(&g, "alarm.tg_unhealthy.backend");
+        assert_eq!(d["TargetGroup"], out(&Address::parse("target_group.backend").unwrap(), "arn_suffix"));
+        assert_eq!(d["LoadBalancer"], out(&Address::parse("alb.internal").unwrap(), "arn_suffix"));
+        let p = props(&g, "alarm.ecs_cpu.frontend");
+        assert_eq!(p["threshold"], Value::Float(80.0));
+        assert_eq!(p["period"], Value::Int(300));
+        assert_eq!(
+            p["alarm_actions"],
+            Value::List(vec![out(&Address::parse("sns_topic.alarms").unwrap(), "arn")])
+        );
+        assert_eq!(
+            dims(&g, "alarm.db_cpu.main")["DBClusterIdentifier"],
+            id(&Address::parse("db_cluster.main").unwrap())
+        );
+        assert!(
+            g.get(&Address::parse("sns_subscription.email").unwrap()).is_none(),
+            "no email, no subscription"
+        );
+        let Value::Map(body) = &props(&g, "dashboard.main")["body"] else { panic!("body") };
+        let Value::List(widgets) = &body["widgets"] else { panic!("widgets") };
+        assert_eq!(widgets.len(), alarms.len());
+    }
+
+    #[test]
+    fn postgres_fargate_alarms_and_the_drift_alarm() {
+        let g = graph("fargate-postgres.toml", |t| {
+            format!("{t}\n[drift]\nalarm = true\n")
+                .replace("[alarms]", "[alarms]\nemail = \"ops@example.com\"")
+        });
+        assert!(g.get(&Address::parse("alarm.asg_cpu.ecs").unwrap()).is_none(), "Fargate has no ASG");
+        assert_eq!(
+            dims(&g, "alarm.db_cpu.main")["DBInstanceIdentifier"],
+            id(&Address::parse("db_instance.main").unwrap())
+        );
+        let p = props(&g, "alarm.db_free_storage.main");
+        assert_eq!(p["comparison_operator"], Value::str("LessThanThreshold"));
+        assert_eq!(p["threshold"], Value::Float(2.0 * 1024.0 * 1024.0 * 1024.0));
+        let p = props(&g, "alarm.drift.main");
+        assert_eq!(p["namespace"], Value::str(DRIFT_NAMESPACE));
+        assert_eq!(p["metric_name"], Value::str(DRIFT_METRIC));
+        assert_eq!(dims(&g, "alarm.drift.main")["Stack"], Value::str("fg-demo"));
+        assert_eq!(props(&g, "sns_subscription.email")["endpoint"], Value::str("ops@example.com"));
+    }
+
+    #[test]
+    fn a_network_only_stack_has_nothing_to_watch() {
+        let g = graph("ha-stack.toml", |t| {
+            let start = t.find("# --- Services").unwrap();
+            let end = t.find("# --- Alarms").unwrap();
+            format!("{}{}", &t[..start], &t[end..])
+        });
+        assert!(g.specs().all(|s| !s.kind.starts_with("cloudwatch.") && !s.kind.starts_with("sns.")));
+    }
+}
