@@ -1,0 +1,130 @@
+//! `sns.subscription`: an (email) subscription to a topic. id = subscription ARN, or
+//! `pending:<topic_arn>:<endpoint>` while the subscription awaits confirmation (lists show
+//! its ARN as `PendingConfirmation`). No tags: found by topic, protocol and endpoint.
+//!
+//! Read: ListSubscriptionsByTopic per topic ARN named by a target (documented exception:
+//! one call per topic; a stack has one).
+
+use crate::error::{aws_error, ignore_not_found, is_not_found};
+use crate::util::req_str;
+use async_trait::async_trait;
+use aws_sdk_sns::Client;
+use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub struct Subscription(pub Client);
+
+static SCHEMA: KindSchema = KindSchema {
+    kind: "sns.subscription",
+    props: &[
+        PropSchema::replace("topic_arn"),
+        PropSchema::replace("protocol"),
+        PropSchema::replace("endpoint"),
+    ],
+};
+
+/// What lists show instead of the ARN of a subscription awaiting confirmation.
+const PENDING: &str = "PendingConfirmation";
+
+fn str_prop<'a>(props: &'a Props, name: &str) -> Option<&'a str> {
+    props.get(name).and_then(Value::as_str)
+}
+
+#[async_trait]
+impl Provider for Subscription {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, _ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let topics: BTreeSet<&str> = targets.iter().filter_map(|t| str_prop(&t.props, "topic_arn")).collect();
+        let mut out = Vec::new();
+        for topic in topics {
+            let listed = self
+                .0
+                .list_subscriptions_by_topic()
+                .topic_arn(topic)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| aws_error("ListSubscriptionsByTopic", e));
+            let subs = match listed {
+                Ok(s) => s,
+                // The topic is gone, and its subscriptions with it.
+                Err(e) if is_not_found(&e) => continue,
+                Err(e) => return Err(e),
+            };
+            for s in subs {
+                let (Some(protocol), Some(endpoint), Some(arn)) =
+                    (s.protocol(), s.endpoint(), s.subscription_arn())
+                else {
+                    continue;
+                };
+                let Some(t) = targets.iter().find(|t| {
+                    str_prop(&t.props, "topic_arn") == Some(topic)
+                        && str_prop(&t.props, "protocol") == Some(protocol)
+                        && str_prop(&t.props, "endpoint") == Some(endpoint)
+                }) else {
+                    continue;
+                };
+                let id = if arn == PENDING { format!("pending:{topic}:{endpoint}") } else { arn.to_string() };
+                out.push(LiveObject {
+                    id,
+                    address: Some(t.address.clone()),
+                    props: Props::from([
+                        ("topic_arn".to_string(), Value::str(topic)),
+                        ("protocol".to_string(), Value::str(protocol)),
+                        ("endpoint".to_string(), Value::str(endpoint)),
+                    ]),
+                    outputs: BTreeMap::new(),
+                    owned: true,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, _ctx: &Ctx, _address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        let out = self
+            .0
+            .subscribe()
+            .topic_arn(req_str(props, "topic_arn")?)
+            .protocol(req_str(props, "protocol")?)
+            .endpoint(req_str(props, "endpoint")?)
+            .return_subscription_arn(true)
+            .send()
+            .await
+            .map_err(|e| aws_error("Subscribe", e))?;
+        let arn = out.subscription_arn().ok_or_else(|| ProviderError::fatal("Subscribe returned no ARN"))?;
+        Ok(Applied { id: arn.to_string(), outputs: BTreeMap::new() })
+    }
+
+    async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        match req.changes.first() {
+            None => Ok(Applied { id: req.id.to_string(), outputs: BTreeMap::new() }),
+            Some(c) => {
+                Err(ProviderError::fatal(format!("sns.subscription cannot update `{}` in place", c.name)))
+            }
+        }
+    }
+
+    async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+        // A subscription awaiting confirmation cannot be unsubscribed; AWS expires it after
+        // three days.
+        if id.starts_with("pending:") || id == PENDING {
+            return Ok(());
+        }
+        ignore_not_found(
+            self.0
+                .unsubscribe()
+                .subscription_arn(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error("Unsubscribe", e)),
+        )
+    }
+}

@@ -1,0 +1,178 @@
+//! `sns.topic`: the stack's alarm topic `<stack>-alarms`. id = topic ARN.
+//!
+//! Read: ListTopics (paginated) → topics named `<stack>-...` or recorded →
+//! ListTagsForResource per candidate (documented exception: the list carries no tags).
+
+use crate::error::{aws_error, ignore_not_found, retry_not_found};
+use crate::util::{ensure_ours, match_target, owner_of, req_str, tag_delta, tag_map, tags_prop};
+use async_trait::async_trait;
+use aws_sdk_sns::types::Tag;
+use aws_sdk_sns::Client;
+use hactl_core::{Address, KindSchema, PropSchema, Props, Value, TAG_STACK};
+use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
+use std::collections::BTreeMap;
+
+pub struct Topic(pub Client);
+
+static SCHEMA: KindSchema =
+    KindSchema { kind: "sns.topic", props: &[PropSchema::replace("name"), PropSchema::in_place("tags")] };
+
+/// The topic name: the last `:` segment of its ARN.
+fn name_of(arn: &str) -> &str {
+    arn.rsplit(':').next().unwrap_or(arn)
+}
+
+fn outputs(arn: &str) -> BTreeMap<String, Value> {
+    BTreeMap::from([("arn".to_string(), Value::str(arn)), ("name".to_string(), Value::str(name_of(arn)))])
+}
+
+fn sns_tags(tags: BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> {
+    tags.into_iter()
+        .map(|(k, v)| {
+            Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::fatal(format!("SNS tag: {e}")))
+        })
+        .collect()
+}
+
+impl Topic {
+    /// Every topic ARN of the account and region (ListTopics, paginated).
+    async fn list(&self) -> Result<Vec<String>, ProviderError> {
+        let topics: Vec<_> = self
+            .0
+            .list_topics()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("ListTopics", e))?;
+        Ok(topics.into_iter().filter_map(|t| t.topic_arn).collect())
+    }
+
+    async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, ProviderError> {
+        let out = self
+            .0
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(|e| retry_not_found(aws_error("ListTagsForResource", e)))?;
+        Ok(out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
+    }
+
+    async fn set_tags(
+        &self,
+        arn: &str,
+        set: BTreeMap<String, String>,
+        removed: Vec<String>,
+    ) -> Result<(), ProviderError> {
+        if !set.is_empty() {
+            self.0
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(sns_tags(set)?))
+                .send()
+                .await
+                .map_err(|e| retry_not_found(aws_error("TagResource", e)))?;
+        }
+        if !removed.is_empty() {
+            self.0
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(|e| retry_not_found(aws_error("UntagResource", e)))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Provider for Topic {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let prefix = format!("{}-", ctx.stack);
+        let recorded: Vec<&str> = targets.iter().filter_map(|t| t.id.as_deref()).collect();
+        let mut out = Vec::new();
+        for arn in self.list().await? {
+            let name = name_of(&arn);
+            let is_recorded = recorded.contains(&arn.as_str());
+            if !name.starts_with(&prefix) && !is_recorded {
+                continue;
+            }
+            let tags = self.tags(&arn).await?;
+            let (owned, mut address) = owner_of(&ctx.stack, &tags);
+            if address.is_none() && !tags.contains_key(TAG_STACK) {
+                address =
+                    match_target(targets, |p| p.get("name").and_then(Value::as_str) == Some(name)).cloned();
+            }
+            // `<stack>-` is also the prefix of a stack named `<stack>-x`: its topics are not ours.
+            if !owned && address.is_none() && !is_recorded {
+                continue;
+            }
+            let props = Props::from([
+                ("name".to_string(), Value::str(name)),
+                ("tags".to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+            ]);
+            out.push(LiveObject { id: arn.clone(), address, props, outputs: outputs(&arn), owned });
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        let name = req_str(props, "name")?;
+        let want = tag_map(props);
+        // CreateTopic answers an existing topic of the same name and tags: look first, so an
+        // existing topic is adopted only when its tags say it is ours.
+        if let Some(arn) = self.list().await?.into_iter().find(|a| name_of(a) == name) {
+            let tags = self.tags(&arn).await?;
+            ensure_ours(ctx, address, &tags, &format!("SNS topic `{name}`"), "TopicAlreadyExists")?;
+            let removed =
+                tags.keys().filter(|k| !k.starts_with("aws:") && !want.contains_key(*k)).cloned().collect();
+            let set = want.into_iter().filter(|(k, v)| tags.get(k) != Some(v)).collect();
+            self.set_tags(&arn, set, removed).await?;
+            return Ok(Applied { outputs: outputs(&arn), id: arn });
+        }
+        let created = self
+            .0
+            .create_topic()
+            .name(name)
+            .set_tags(Some(sns_tags(want)?))
+            .send()
+            .await
+            .map_err(|e| aws_error("CreateTopic", e))?;
+        let arn = created.topic_arn().ok_or_else(|| ProviderError::fatal("CreateTopic returned no ARN"))?;
+        Ok(Applied { id: arn.to_string(), outputs: outputs(arn) })
+    }
+
+    async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        for c in req.changes {
+            match c.name.as_str() {
+                "tags" => {
+                    let (set, removed) = tag_delta(c.before.as_ref(), c.after.as_ref());
+                    self.set_tags(req.id, set, removed).await?;
+                }
+                other => {
+                    return Err(ProviderError::fatal(format!("sns.topic cannot update `{other}` in place")))
+                }
+            }
+        }
+        Ok(Applied { id: req.id.to_string(), outputs: outputs(req.id) })
+    }
+
+    async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+        ignore_not_found(
+            self.0
+                .delete_topic()
+                .topic_arn(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error("DeleteTopic", e)),
+        )
+    }
+}
