@@ -15,6 +15,7 @@ mod error;
 pub mod failover;
 pub mod iam;
 pub mod logs;
+pub mod metrics;
 pub mod rds;
 pub mod secretsmanager;
 pub mod sns;

@@ -58,6 +58,9 @@ struct Global {
     /// No progress lines on stderr (failures are still shown).
     #[arg(long, global = true)]
     no_progress: bool,
+    /// Logs (and `drift --watch` run lines) as text or as JSON lines.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// Print one `hactl-stats {json}` line on stderr at the end: AWS API calls by operation and wall time.
     #[arg(long, global = true)]
     stats: bool,
@@ -96,9 +99,20 @@ enum Command {
     },
     /// Report what changed outside hactl (never changes AWS). Exit 0 none, 2 drift, 1 error.
     Drift {
-        /// Print the drift report as JSON on stdout.
+        /// Print the drift report as JSON on stdout (one line per run with --watch).
         #[arg(long)]
         json: bool,
+        /// After each run, put `DriftedResources` (namespace `hactl`, dimension `Stack`) to
+        /// CloudWatch: changed + deleted + unmanaged resources.
+        #[arg(long)]
+        publish_metrics: bool,
+        /// Keep running: one run per --interval (up to 10% jitter), one log line per run,
+        /// until SIGTERM or SIGINT (exit 0). The stack lock is held only during a run.
+        #[arg(long)]
+        watch: bool,
+        /// Time between runs with --watch: e.g. 30s, 15m, 1h.
+        #[arg(long, default_value = "15m", value_parser = parse_interval)]
+        interval: Duration,
     },
     /// Promote a database replica: DocumentDB fails over to a reader in another zone (or
     /// --target), RDS Multi-AZ reboots with failover. Waits until the database is
@@ -172,7 +186,7 @@ struct Exit(u8);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.global.verbose);
+    init_logging(cli.global.verbose, cli.global.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -196,6 +210,13 @@ fn main() -> ExitCode {
     }
 }
 
+/// How logs are written on stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 /// Log targets that would print request or response bodies at trace level.
 const WIRE_LOG_TARGETS: [&str; 8] = [
     "aws_smithy_runtime",
@@ -208,7 +229,7 @@ const WIRE_LOG_TARGETS: [&str; 8] = [
     "h2",
 ];
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, format: LogFormat) {
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -225,15 +246,12 @@ fn init_logging(verbose: u8) {
     // the secret. Whatever RUST_LOG or -vvv asks, their trace events are dropped (after
     // the env filter, so a more specific RUST_LOG directive cannot bring them back).
     let no_wire_trace = tracing_subscriber::filter::filter_fn(|m| !is_wire_trace(m.level(), m.target()));
-    tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_target(true)
-                .with_filter(filter)
-                .with_filter(no_wire_trace),
-        )
-        .init();
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(true);
+    let layer = match format {
+        LogFormat::Text => layer.boxed(),
+        LogFormat::Json => layer.json().boxed(),
+    };
+    tracing_subscriber::registry().with(layer.with_filter(filter).with_filter(no_wire_trace)).init();
 }
 
 /// A trace-level event or span of the SDK's or the HTTP stack's wire logging.
@@ -420,6 +438,114 @@ fn fault_before_journal() -> Result<Option<hactl_engine::BeforeJournal>> {
         })));
     }
     bail!("HACTL_FAULT={spec}: expected delay-ms:N, crash-before-journal:ADDRESS or fail:ADDRESS")
+}
+
+/// One drift run: lock, refresh, report, release; the metric put when asked.
+async fn drift_once(
+    s: &Session,
+    counter: &hactl_aws::ApiCounter,
+    publish_metrics: bool,
+) -> Result<hactl_engine::DriftReport> {
+    let report = {
+        let _lock = s.lock("drift")?;
+        let state = s.load_state()?;
+        let live = refresh(&s.registry, &s.ctx, &s.desired, &state, RefreshScope::StateOnly).await?;
+        drift_report(&s.registry, &state, &live)
+    };
+    if publish_metrics {
+        hactl_aws::metrics::publish_drift_metric(&s.sdk, counter, &report.stack, report.drifted_count())
+            .await
+            .context("publishing the DriftedResources metric")?;
+    }
+    Ok(report)
+}
+
+/// `hactl drift --watch`: a run per interval (with jitter) until SIGTERM/SIGINT, which
+/// stop it between runs (a run in progress finishes first). A failed run is logged and
+/// the next one still happens.
+async fn drift_watch(
+    s: &Session,
+    counter: &hactl_aws::ApiCounter,
+    json: bool,
+    publish_metrics: bool,
+    interval: Duration,
+    log_format: LogFormat,
+) -> Result<Exit> {
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let (stop, stopping) = (stop.clone(), stopping.clone());
+        tokio::spawn(async move {
+            #[cfg(unix)]
+            {
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+                match term.as_mut() {
+                    Some(t) => tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = t.recv() => {} },
+                    None => {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
+            }
+            #[cfg(not(unix))]
+            let _ = tokio::signal::ctrl_c().await;
+            stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+            stop.notify_one();
+        });
+    }
+    let mut run = 0u64;
+    loop {
+        run += 1;
+        let started = Instant::now();
+        let outcome = drift_once(s, counter, publish_metrics).await;
+        let line = render::drift_run_line(
+            log_format,
+            &s.store.stack(),
+            run,
+            &outcome,
+            started.elapsed(),
+            publish_metrics,
+        );
+        eprintln!("{line}");
+        if let (true, Ok(report)) = (json, &outcome) {
+            println!("{}", serde_json::to_string(report)?);
+        }
+        if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(jittered(interval)) => {}
+            _ = stop.notified() => break,
+        }
+    }
+    Ok(Exit(0))
+}
+
+/// `interval` ± up to 10%, so many watchers started together do not call AWS in step.
+fn jittered(interval: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let factor = 0.9 + 0.2 * (f64::from(nanos % 1_000_000) / 1_000_000.0);
+    interval.mul_f64(factor)
+}
+
+/// `30s`, `15m`, `1h`, `2d` (a bare number is seconds).
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().map_err(|_| format!("\"{s}\": expected a number and a unit, e.g. 15m"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        other => return Err(format!("\"{s}\": unknown unit \"{other}\" (use s, m, h or d)")),
+    };
+    if secs == 0 {
+        return Err("the interval must be at least 1s".into());
+    }
+    Ok(Duration::from_secs(secs))
 }
 
 /// A plan that deletes objects with deletion protection on is refused before anything
@@ -661,12 +787,12 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
             );
             Ok(Exit(0))
         }
-        Command::Drift { json } => {
+        Command::Drift { json, publish_metrics, watch, interval } => {
             let s = session(&g, &counter).await?;
-            let _lock = s.lock("drift")?;
-            let state = s.load_state()?;
-            let live = refresh(&s.registry, &s.ctx, &s.desired, &state, RefreshScope::StateOnly).await?;
-            let report = drift_report(&s.registry, &state, &live);
+            if watch {
+                return drift_watch(&s, &counter, json, publish_metrics, interval, g.log_format).await;
+            }
+            let report = drift_once(&s, &counter, publish_metrics).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

@@ -338,3 +338,53 @@ pub fn stats_line(counts: &BTreeMap<String, u64>, elapsed_ms: u128) -> String {
         serde_json::json!({ "api_calls": total, "by_operation": counts, "elapsed_ms": elapsed_ms as u64 });
     format!("hactl-stats {json}")
 }
+
+/// The one log line of a `drift --watch` run, as text or as a JSON object.
+pub fn drift_run_line(
+    format: crate::LogFormat,
+    stack: &str,
+    run: u64,
+    outcome: &anyhow::Result<DriftReport>,
+    elapsed: std::time::Duration,
+    published: bool,
+) -> String {
+    let ts = hactl_aws::metrics::utc_now_rfc3339();
+    let ms = elapsed.as_millis() as u64;
+    match (format, outcome) {
+        (crate::LogFormat::Json, Ok(r)) => serde_json::json!({
+            "timestamp": ts,
+            "level": if r.has_drift() { "WARN" } else { "INFO" },
+            "target": "hactl::drift",
+            "message": "drift run",
+            "stack": stack,
+            "run": run,
+            "drifted": r.drifted_count(),
+            "changed": r.changed.len(),
+            "deleted": r.deleted.len(),
+            "unmanaged": r.unmanaged.len(),
+            "metric_published": published,
+            "duration_ms": ms,
+        })
+        .to_string(),
+        (crate::LogFormat::Json, Err(e)) => serde_json::json!({
+            "timestamp": ts,
+            "level": "ERROR",
+            "target": "hactl::drift",
+            "message": "drift run failed",
+            "stack": stack,
+            "run": run,
+            "error": format!("{e:#}"),
+            "duration_ms": ms,
+        })
+        .to_string(),
+        (crate::LogFormat::Text, Ok(r)) => format!(
+            "{ts} drift run {run} of stack {stack}: {} drifted ({} changed, {} deleted, {} unmanaged){} in {ms} ms",
+            r.drifted_count(),
+            r.changed.len(),
+            r.deleted.len(),
+            r.unmanaged.len(),
+            if published { ", metric published" } else { "" }
+        ),
+        (crate::LogFormat::Text, Err(e)) => format!("{ts} drift run {run} of stack {stack} failed: {e:#}"),
+    }
+}
