@@ -1,0 +1,332 @@
+//! `cloudwatch.alarm`: a metric alarm `<stack>-...` notifying SNS topics. id = alarm name.
+//!
+//! Read: DescribeAlarms(AlarmNamePrefix=`<stack>-`, MetricAlarm, paginated) + recorded names
+//! outside the prefix (DescribeAlarms AlarmNames, ≤ 100 a call) + ListTagsForResource per
+//! alarm found (documented exception: DescribeAlarms carries no tags). Alarms of another
+//! stack whose name shares the prefix (`<stack>-b-...`) are left out unless recorded.
+//!
+//! PutMetricAlarm is an upsert that replaces the whole alarm, so create and update send
+//! every property. Tags are set with TagResource/UntagResource right after it, never with
+//! PutMetricAlarm's `Tags`: AWS ignores those when the alarm exists, and the emulator
+//! (LocalStack 4.14, CBOR protocol) stores them in the alarm so that every later
+//! DescribeAlarms answering it fails with InternalError ("unknown error occurred when
+//! trying to serialize the response"), for every stack.
+
+use crate::error::is_not_found;
+use crate::error::{aws_error, ignore_not_found, retry_not_found};
+use crate::util::{
+    ensure_ours, match_target, opt_str, owner_of, req_str, str_list, tag_delta, tag_map, tags_prop,
+};
+use async_trait::async_trait;
+use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
+use aws_sdk_cloudwatch::Client;
+use hactl_core::{Address, KindSchema, PropSchema, Props, Value, TAG_STACK};
+use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub struct Alarm(pub Client);
+
+static SCHEMA: KindSchema = KindSchema {
+    kind: "cloudwatch.alarm",
+    props: &[
+        PropSchema::replace("name"),
+        PropSchema::in_place("description"),
+        PropSchema::in_place("namespace"),
+        PropSchema::in_place("metric_name"),
+        PropSchema::in_place("dimensions"),
+        PropSchema::in_place("statistic"),
+        PropSchema::in_place("period"),
+        PropSchema::in_place("evaluation_periods"),
+        PropSchema::in_place("threshold"),
+        PropSchema::in_place("comparison_operator"),
+        PropSchema::in_place("treat_missing_data"),
+        PropSchema::in_place("alarm_actions").as_set(),
+        PropSchema::in_place("ok_actions").as_set(),
+        PropSchema::in_place("tags"),
+    ],
+};
+
+/// The "already exists" code of [`ensure_ours`] (CloudWatch has none: PutMetricAlarm
+/// overwrites).
+const EXISTS: &str = "ResourceAlreadyExists";
+
+fn outputs(name: &str, arn: &str) -> BTreeMap<String, Value> {
+    BTreeMap::from([("arn".to_string(), Value::str(arn)), ("name".to_string(), Value::str(name))])
+}
+
+fn int_prop(props: &Props, name: &str) -> Result<i32, ProviderError> {
+    let v = props
+        .get(name)
+        .and_then(Value::as_int)
+        .ok_or_else(|| ProviderError::fatal(format!("property `{name}` is missing or not an integer")))?;
+    i32::try_from(v).map_err(|_| ProviderError::fatal(format!("property `{name}` = {v} is out of range")))
+}
+
+/// The alarm's properties in the desired shape.
+fn props_of(a: &MetricAlarm, tags: &BTreeMap<String, String>) -> Props {
+    let s = |v: Option<&str>| v.map(Value::str).unwrap_or(Value::Null);
+    let i = |v: Option<i32>| v.map(|n| Value::Int(i64::from(n))).unwrap_or(Value::Null);
+    Props::from([
+        ("name".to_string(), s(a.alarm_name())),
+        ("description".to_string(), s(a.alarm_description())),
+        ("namespace".to_string(), s(a.namespace())),
+        ("metric_name".to_string(), s(a.metric_name())),
+        (
+            "dimensions".to_string(),
+            Value::from_string_map(
+                a.dimensions().iter().filter_map(|d| Some((d.name()?.to_string(), d.value()?.to_string()))),
+            ),
+        ),
+        ("statistic".to_string(), s(a.statistic().map(Statistic::as_str))),
+        ("period".to_string(), i(a.period())),
+        ("evaluation_periods".to_string(), i(a.evaluation_periods())),
+        ("threshold".to_string(), a.threshold().map(Value::Float).unwrap_or(Value::Null)),
+        ("comparison_operator".to_string(), s(a.comparison_operator().map(ComparisonOperator::as_str))),
+        // Unset means `missing` (AWS leaves it out of the answer then).
+        ("treat_missing_data".to_string(), Value::str(a.treat_missing_data().unwrap_or("missing"))),
+        ("alarm_actions".to_string(), Value::from_strings(a.alarm_actions().iter().cloned())),
+        ("ok_actions".to_string(), Value::from_strings(a.ok_actions().iter().cloned())),
+        ("tags".to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+    ])
+}
+
+impl Alarm {
+    async fn describe_prefix(&self, prefix: &str) -> Result<Vec<MetricAlarm>, ProviderError> {
+        let pages: Vec<_> = self
+            .0
+            .describe_alarms()
+            .alarm_name_prefix(prefix)
+            .alarm_types(AlarmType::MetricAlarm)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("DescribeAlarms", e))?;
+        Ok(pages.into_iter().flat_map(|p| p.metric_alarms.unwrap_or_default()).collect())
+    }
+
+    /// The alarms of exactly these names (≤ 100 a call).
+    async fn describe_names(&self, names: &[String]) -> Result<Vec<MetricAlarm>, ProviderError> {
+        let mut out = Vec::new();
+        for chunk in names.chunks(100) {
+            let pages: Vec<_> = self
+                .0
+                .describe_alarms()
+                .set_alarm_names(Some(chunk.to_vec()))
+                .alarm_types(AlarmType::MetricAlarm)
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| aws_error("DescribeAlarms", e))?;
+            out.extend(
+                pages
+                    .into_iter()
+                    .flat_map(|p| p.metric_alarms.unwrap_or_default())
+                    .filter(|a| a.alarm_name().is_some_and(|n| chunk.iter().any(|c| c == n))),
+            );
+        }
+        Ok(out)
+    }
+
+    async fn describe(&self, name: &str) -> Result<Option<MetricAlarm>, ProviderError> {
+        Ok(self.describe_names(&[name.to_string()]).await?.into_iter().next())
+    }
+
+    async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, ProviderError> {
+        let out = self
+            .0
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(|e| retry_not_found(aws_error("ListTagsForResource", e)))?;
+        Ok(out.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect())
+    }
+
+    async fn set_tags(
+        &self,
+        arn: &str,
+        set: BTreeMap<String, String>,
+        removed: Vec<String>,
+    ) -> Result<(), ProviderError> {
+        if !set.is_empty() {
+            self.0
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tag_list(set)))
+                .send()
+                .await
+                .map_err(|e| retry_not_found(aws_error("TagResource", e)))?;
+        }
+        if !removed.is_empty() {
+            self.0
+                .untag_resource()
+                .resource_arn(arn)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .map_err(|e| retry_not_found(aws_error("UntagResource", e)))?;
+        }
+        Ok(())
+    }
+
+    /// PutMetricAlarm with every property but the tags (see the module doc).
+    async fn put(&self, props: &Props) -> Result<(), ProviderError> {
+        let threshold = props
+            .get("threshold")
+            .and_then(Value::as_f64)
+            .ok_or_else(|| ProviderError::fatal("property `threshold` is missing or not a number"))?;
+        let dimensions = props
+            .get("dimensions")
+            .map(Value::string_map)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| Dimension::builder().name(k).value(v).build())
+            .collect();
+        self.0
+            .put_metric_alarm()
+            .alarm_name(req_str(props, "name")?)
+            .set_alarm_description(opt_str(props, "description").map(str::to_string))
+            .namespace(req_str(props, "namespace")?)
+            .metric_name(req_str(props, "metric_name")?)
+            .set_dimensions(Some(dimensions))
+            .statistic(Statistic::from(req_str(props, "statistic")?))
+            .period(int_prop(props, "period")?)
+            .evaluation_periods(int_prop(props, "evaluation_periods")?)
+            .threshold(threshold)
+            .comparison_operator(ComparisonOperator::from(req_str(props, "comparison_operator")?))
+            .set_treat_missing_data(opt_str(props, "treat_missing_data").map(str::to_string))
+            .set_alarm_actions(Some(str_list(props, "alarm_actions")))
+            .set_ok_actions(Some(str_list(props, "ok_actions")))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws_error("PutMetricAlarm", e))
+    }
+
+    /// The alarm's ARN, described (a new alarm may take a moment to be listed: retried).
+    async fn arn(&self, name: &str) -> Result<String, ProviderError> {
+        self.describe(name).await?.and_then(|a| a.alarm_arn().map(str::to_string)).ok_or_else(|| {
+            ProviderError::retryable(format!("alarm {name} is not visible yet")).with_code("ResourceNotFound")
+        })
+    }
+}
+
+fn tag_list(tags: BTreeMap<String, String>) -> Vec<Tag> {
+    tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+}
+
+#[async_trait]
+impl Provider for Alarm {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let prefix = format!("{}-", ctx.stack);
+        let mut alarms = self.describe_prefix(&prefix).await?;
+        let recorded: BTreeSet<&str> = targets.iter().filter_map(|t| t.id.as_deref()).collect();
+        let outside: Vec<String> = recorded
+            .iter()
+            .filter(|id| !id.starts_with(&prefix) && !alarms.iter().any(|a| a.alarm_name() == Some(**id)))
+            .map(|id| id.to_string())
+            .collect();
+        if !outside.is_empty() {
+            alarms.extend(self.describe_names(&outside).await?);
+        }
+        let mut out = Vec::new();
+        for a in alarms {
+            let (Some(name), Some(arn)) = (a.alarm_name(), a.alarm_arn()) else { continue };
+            let tags = match self.tags(arn).await {
+                Ok(t) => t,
+                // Deleted since the describe.
+                Err(e) if is_not_found(&e) => continue,
+                Err(e) => return Err(e),
+            };
+            let (owned, mut address) = owner_of(&ctx.stack, &tags);
+            let is_recorded = recorded.contains(name);
+            if !owned {
+                match tags.get(TAG_STACK) {
+                    // Another stack's alarm sharing the name prefix: not ours to read.
+                    Some(_) if !is_recorded => continue,
+                    Some(_) => {}
+                    None => {
+                        address =
+                            match_target(targets, |p| p.get("name").and_then(Value::as_str) == Some(name))
+                                .cloned();
+                        if address.is_none() && !is_recorded {
+                            continue;
+                        }
+                    }
+                }
+            }
+            out.push(LiveObject {
+                id: name.to_string(),
+                address,
+                props: props_of(&a, &tags),
+                outputs: outputs(name, arn),
+                owned,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        let name = req_str(props, "name")?;
+        let existing = self.describe(name).await?;
+        if let Some(arn) = existing.as_ref().and_then(|a| a.alarm_arn()) {
+            // A create retried after a crash: only our own alarm is converged.
+            let tags = self.tags(arn).await?;
+            ensure_ours(ctx, address, &tags, &format!("alarm `{name}`"), EXISTS)?;
+            ctx.progress(format!("adopting existing alarm {name}"));
+        }
+        let want = tag_map(props);
+        self.put(props).await?;
+        let arn = self.arn(name).await?;
+        // Tag it, converging the tags of an adopted alarm (and, on the emulator, tags
+        // left behind by a deleted alarm of the same name: DeleteAlarms keeps them).
+        let live = self.tags(&arn).await?;
+        let removed =
+            live.keys().filter(|k| !k.starts_with("aws:") && !want.contains_key(*k)).cloned().collect();
+        let set = want.into_iter().filter(|(k, v)| live.get(k) != Some(v)).collect();
+        self.set_tags(&arn, set, removed).await?;
+        Ok(Applied { id: name.to_string(), outputs: outputs(name, &arn) })
+    }
+
+    async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        let name = req.id;
+        for c in req.changes {
+            if !SCHEMA.prop(&c.name).is_some_and(|p| p.update == hactl_core::UpdateMode::InPlace) {
+                return Err(ProviderError::fatal(format!(
+                    "cloudwatch.alarm cannot update `{}` in place",
+                    c.name
+                )));
+            }
+        }
+        if req.changes.iter().any(|c| c.name != "tags") {
+            // PutMetricAlarm replaces the whole definition: every property goes.
+            let mut desired = req.desired.clone();
+            desired.insert("name".to_string(), Value::str(name));
+            self.put(&desired).await.map_err(retry_not_found)?;
+        }
+        let arn = self.arn(name).await?;
+        if let Some(c) = req.changes.iter().find(|c| c.name == "tags") {
+            let (set, removed) = tag_delta(c.before.as_ref(), c.after.as_ref());
+            self.set_tags(&arn, set, removed).await?;
+        }
+        Ok(Applied { id: name.to_string(), outputs: outputs(name, &arn) })
+    }
+
+    async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+        ignore_not_found(
+            self.0
+                .delete_alarms()
+                .alarm_names(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error("DeleteAlarms", e)),
+        )
+    }
+}
