@@ -142,3 +142,222 @@ fn intervals_are_parsed_and_bad_ones_refused() {
     let r = s.run(&["drift", "--watch", "--interval", "0s"]);
     assert!(r.stderr.contains("at least 1s"), "{}", r.stderr);
 }
+
+fn state_id(s: &Stack, address: &str) -> String {
+    s.state()["resources"][address]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{address} not in state"))
+        .to_string()
+}
+
+/// Every alarm of the stack, by name.
+async fn alarms(
+    cw: &aws_sdk_cloudwatch::Client,
+    stack: &str,
+) -> std::collections::BTreeMap<String, aws_sdk_cloudwatch::types::MetricAlarm> {
+    let out = cw
+        .describe_alarms()
+        .alarm_name_prefix(format!("{stack}-"))
+        .max_records(100)
+        .send()
+        .await
+        .expect("DescribeAlarms");
+    out.metric_alarms().iter().filter_map(|a| Some((a.alarm_name()?.to_string(), a.clone()))).collect()
+}
+
+fn dims(a: &aws_sdk_cloudwatch::types::MetricAlarm) -> std::collections::BTreeMap<String, String> {
+    a.dimensions().iter().filter_map(|d| Some((d.name()?.to_string(), d.value()?.to_string()))).collect()
+}
+
+/// The part of an ELBv2 ARN CloudWatch uses as a dimension value.
+fn arn_suffix(arn: &str, marker: &str) -> String {
+    arn.split_once(marker).map(|(_, rest)| rest.to_string()).unwrap_or_default()
+}
+
+fn three_clean_drift_runs(s: &Stack) {
+    for run in 1..=3 {
+        let r = s.run(&["drift", "--json"]);
+        assert_eq!(r.code, 0, "drift run {run} on an untouched stack reported:\n{}{}", r.stdout, r.stderr);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ec2_stack_alarms_dashboard_and_six_kinds_of_drift() {
+    let s = Stack::from_file("obs-full", "config/ha-stack.toml");
+    let c = sdk().await;
+    let cw = aws_sdk_cloudwatch::Client::new(&c);
+    let sns = aws_sdk_sns::Client::new(&c);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&c);
+    s.ok(&["apply", "--auto-approve"], 0);
+
+    // The topic, the alarms with CloudWatch's own dimensions, the dashboard.
+    let topic_arn = state_id(&s, "sns_topic.alarms");
+    let topics = sns.list_topics().send().await.unwrap();
+    assert!(topics.topics().iter().any(|t| t.topic_arn() == Some(topic_arn.as_str())));
+    assert!(topic_arn.ends_with(&format!(":{}-alarms", s.name)));
+    let all = alarms(&cw, &s.name).await;
+    let get = |name: &str| {
+        all.get(&format!("{}-{name}", s.name))
+            .unwrap_or_else(|| panic!("alarm {name} missing: {:?}", all.keys()))
+    };
+    for a in all.values() {
+        assert_eq!(a.alarm_actions(), [topic_arn.clone()], "{:?}", a.alarm_name());
+    }
+    let cpu = get("ecs-cpu-frontend");
+    assert_eq!(
+        (cpu.namespace(), cpu.metric_name(), cpu.threshold()),
+        (Some("AWS/ECS"), Some("CPUUtilization"), Some(80.0))
+    );
+    assert_eq!(
+        dims(cpu),
+        [("ClusterName".to_string(), s.name.clone()), ("ServiceName".to_string(), "frontend".to_string())]
+            .into()
+    );
+    let lbs = elb.describe_load_balancers().names(format!("{}-public", s.name)).send().await.unwrap();
+    let lb_arn = lbs.load_balancers()[0].load_balancer_arn().unwrap().to_string();
+    let lb_dim = arn_suffix(&lb_arn, ":loadbalancer/");
+    assert!(lb_dim.starts_with("app/"), "{lb_dim}");
+    let e5xx = get("alb-5xx-public");
+    assert_eq!(
+        (e5xx.metric_name(), e5xx.statistic().map(|s| s.as_str())),
+        (Some("HTTPCode_ELB_5XX_Count"), Some("Sum"))
+    );
+    assert_eq!(dims(e5xx), [("LoadBalancer".to_string(), lb_dim.clone())].into());
+    let tg_arn = state_id(&s, "target_group.frontend");
+    let unhealthy = get("tg-unhealthy-frontend");
+    assert_eq!(unhealthy.metric_name(), Some("UnHealthyHostCount"));
+    let tg_dim = format!("targetgroup/{}", arn_suffix(&tg_arn, ":targetgroup/"));
+    assert_eq!(
+        dims(unhealthy),
+        [("LoadBalancer".to_string(), lb_dim.clone()), ("TargetGroup".to_string(), tg_dim)].into()
+    );
+    assert!(dims(unhealthy)["TargetGroup"].starts_with("targetgroup/"));
+    assert_eq!(get("tg-response-time-backend").metric_name(), Some("TargetResponseTime"));
+    assert_eq!(
+        dims(get("asg-cpu-ecs")),
+        [("AutoScalingGroupName".to_string(), state_id(&s, "asg.ecs"))].into()
+    );
+    let db = get("db-cpu-main");
+    assert_eq!(db.namespace(), Some("AWS/DocDB"));
+    assert_eq!(dims(db), [("DBClusterIdentifier".to_string(), format!("{}-docdb", s.name))].into());
+    assert_eq!(get("db-replica-lag-main").metric_name(), Some("DBClusterReplicaLagMaximum"));
+    let dash = cw.get_dashboard().dashboard_name(&s.name).send().await.expect("dashboard");
+    let body: J = serde_json::from_str(dash.dashboard_body().unwrap()).unwrap();
+    assert_eq!(body["widgets"].as_array().unwrap().len(), all.len());
+    assert!(dash.dashboard_body().unwrap().contains(&lb_dim), "the dashboard shows the real dimensions");
+
+    three_clean_drift_runs(&s);
+
+    // Six kinds of out-of-band change.
+    let sg_app = state_id(&s, "sg.app");
+    let vpc = state_id(&s, "vpc.main");
+    aws_cli(&[
+        "ec2",
+        "authorize-security-group-ingress",
+        "--group-id",
+        &sg_app,
+        "--protocol",
+        "tcp",
+        "--port",
+        "22",
+        "--cidr",
+        "0.0.0.0/0",
+    ]);
+    aws_cli(&["ecs", "update-service", "--cluster", &s.name, "--service", "backend", "--desired-count", "5"]);
+    aws_cli(&["ec2", "create-tags", "--resources", &vpc, "--tags", "Key=owner,Value=someone-else"]);
+    let a = get("ecs-cpu-frontend");
+    cw.put_metric_alarm()
+        .alarm_name(a.alarm_name().unwrap())
+        .namespace(a.namespace().unwrap())
+        .metric_name(a.metric_name().unwrap())
+        .set_dimensions(Some(a.dimensions().to_vec()))
+        .statistic(a.statistic().unwrap().clone())
+        .period(a.period().unwrap())
+        .evaluation_periods(a.evaluation_periods().unwrap())
+        .threshold(99.0)
+        .comparison_operator(a.comparison_operator().unwrap().clone())
+        .set_alarm_actions(Some(a.alarm_actions().to_vec()))
+        .set_treat_missing_data(a.treat_missing_data().map(str::to_string))
+        .set_alarm_description(a.alarm_description().map(str::to_string))
+        .send()
+        .await
+        .unwrap();
+    cw.delete_alarms().alarm_names(format!("{}-db-cpu-main", s.name)).send().await.unwrap();
+    let stray = aws_cli(&[
+        "ec2",
+        "create-security-group",
+        "--group-name",
+        &format!("{}-stray", s.name),
+        "--description",
+        "made by hand",
+        "--vpc-id",
+        &vpc,
+        "--tag-specifications",
+        &format!("ResourceType=security-group,Tags=[{{Key=hactl:stack,Value={}}}]", s.name),
+    ]);
+    let stray_id = serde_json::from_str::<J>(&stray).unwrap()["GroupId"].as_str().unwrap().to_string();
+
+    let r = s.ok(&["drift", "--json"], 2);
+    let report: J = serde_json::from_str(&r.stdout).unwrap();
+    let changed = |addr: &str, prop: &str| -> J {
+        let res = report["changed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["address"] == addr)
+            .unwrap_or_else(|| panic!("{addr} not changed: {report}"));
+        res["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["property"] == prop)
+            .cloned()
+            .unwrap_or_else(|| panic!("{addr}.{prop} not in {res}"))
+    };
+    assert_eq!(changed("ecs_service.backend", "desired_count")["actual"], J::from(5));
+    assert_eq!(changed("alarm.ecs_cpu.frontend", "threshold")["actual"], J::from(99.0));
+    assert_eq!(changed("alarm.ecs_cpu.frontend", "threshold")["expected"], J::from(80.0));
+    assert_eq!(changed("vpc.main", "tags")["actual"]["owner"], "someone-else");
+    assert!(changed("sg_rules.app", "ingress")["actual"].to_string().contains("0.0.0.0/0"));
+    let deleted: Vec<&str> =
+        report["deleted"].as_array().unwrap().iter().filter_map(|d| d["address"].as_str()).collect();
+    assert_eq!(deleted, ["alarm.db_cpu.main"], "{report}");
+    let unmanaged: Vec<&str> =
+        report["unmanaged"].as_array().unwrap().iter().filter_map(|u| u["id"].as_str()).collect();
+    assert_eq!(unmanaged, [stray_id.as_str()], "{report}");
+    assert_eq!(report["changed"].as_array().unwrap().len(), 4, "exactly the four changed: {report}");
+
+    // Apply repairs what hactl manages; the unmanaged group stays reported until removed.
+    s.ok(&["apply", "--auto-approve"], 0);
+    let r = s.ok(&["drift", "--json"], 2);
+    let report: J = serde_json::from_str(&r.stdout).unwrap();
+    assert!(
+        report["changed"].as_array().unwrap().is_empty() && report["deleted"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
+    assert_eq!(report["unmanaged"].as_array().unwrap().len(), 1);
+    assert_eq!(alarms(&cw, &s.name).await[&format!("{}-ecs-cpu-frontend", s.name)].threshold(), Some(80.0));
+    aws_cli(&["ec2", "delete-security-group", "--group-id", &stray_id]);
+    s.ok(&["drift"], 0);
+
+    s.ok(&DESTROY_ALL, 0);
+    assert!(alarms(&cw, &s.name).await.is_empty(), "alarms left after destroy");
+    assert!(cw.get_dashboard().dashboard_name(&s.name).send().await.is_err(), "dashboard left after destroy");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_stack_alarms_and_clean_drift_runs() {
+    let s = Stack::from_file("obs-pg", "config/fargate-postgres.toml");
+    let cw = cloudwatch().await;
+    s.ok(&["apply", "--auto-approve"], 0);
+    let all = alarms(&cw, &s.name).await;
+    let db = &all[&format!("{}-db-cpu-main", s.name)];
+    assert_eq!(db.namespace(), Some("AWS/RDS"));
+    assert_eq!(dims(db), [("DBInstanceIdentifier".to_string(), format!("{}-pg", s.name))].into());
+    let storage = &all[&format!("{}-db-free-storage-main", s.name)];
+    assert_eq!(storage.comparison_operator().map(|c| c.as_str()), Some("LessThanThreshold"));
+    assert!(!all.contains_key(&format!("{}-asg-cpu-ecs", s.name)), "Fargate: no instance alarm");
+    three_clean_drift_runs(&s);
+    s.ok(&DESTROY_ALL, 0);
+    assert!(alarms(&cw, &s.name).await.is_empty());
+}

@@ -21,3 +21,27 @@ def apply_moto_fixes():
     patch_moto_ecs_services_run_tasks()
     patch_moto_elbv2_deletion_protection()
     patch_moto_launch_template_versions()
+    patch_cbor_unknown_members()
+
+
+def patch_cbor_unknown_members():
+    """LocalStack's CBOR response serializer (the protocol aws-sdk-rust uses for
+    CloudWatch) raises KeyError on a response member its shape does not define, so one
+    stored alarm carrying an extra key (e.g. ``Tags`` kept from a PutMetricAlarm request)
+    makes every later DescribeAlarms a 500. The XML serializer, like AWS, leaves such
+    members out; this makes the CBOR one do the same."""
+    from localstack.aws.protocol import serializer
+
+    cls = serializer.BaseCBORResponseSerializer
+    original = cls._serialize_type_structure
+    if getattr(original, "_hactl_patched", False):
+        return
+
+    def serialize_structure(self, serialized, value, shape, name=None, shape_members=None):
+        members = shape_members or (shape.members if shape is not None else None)
+        if members is not None and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k in members}
+        return original(self, serialized, value, shape, name, shape_members)
+
+    serialize_structure._hactl_patched = True
+    cls._serialize_type_structure = serialize_structure
