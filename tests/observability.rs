@@ -201,7 +201,7 @@ async fn ec2_stack_alarms_dashboard_and_six_kinds_of_drift() {
             .unwrap_or_else(|| panic!("alarm {name} missing: {:?}", all.keys()))
     };
     for a in all.values() {
-        assert_eq!(a.alarm_actions(), [topic_arn.clone()], "{:?}", a.alarm_name());
+        assert_eq!(a.alarm_actions(), std::slice::from_ref(&topic_arn), "{:?}", a.alarm_name());
     }
     let cpu = get("ecs-cpu-frontend");
     assert_eq!(

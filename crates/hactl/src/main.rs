@@ -499,7 +499,7 @@ async fn drift_watch(
         let outcome = drift_once(s, counter, publish_metrics).await;
         let line = render::drift_run_line(
             log_format,
-            &s.store.stack(),
+            s.store.stack(),
             run,
             &outcome,
             started.elapsed(),
