@@ -34,31 +34,6 @@ async fn clients() -> Clients {
     }
 }
 
-fn state_id(s: &Stack, address: &str) -> String {
-    s.state()["resources"][address]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{address} not in state"))
-        .to_string()
-}
-
-/// The actions of `plan --json`, as (address, action) pairs.
-fn plan_actions(s: &Stack) -> BTreeSet<(String, String)> {
-    let r = s.ok(&["plan", "--json", "--detailed-exitcode"], 2);
-    let plan: J = serde_json::from_str(&r.stdout).expect("plan json");
-    plan["actions"]
-        .as_array()
-        .expect("actions")
-        .iter()
-        .map(|a| {
-            (a["address"].as_str().unwrap_or("").to_string(), a["action"].as_str().unwrap_or("").to_string())
-        })
-        .collect()
-}
-
-fn pairs(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
-    items.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
-}
-
 async fn app_subnets(s: &Stack) -> BTreeSet<String> {
     ["us-east-1a", "us-east-1b"].iter().map(|az| state_id(s, &format!("subnet.app.{az}"))).collect()
 }
@@ -218,24 +193,6 @@ async fn verify_applied(c: &Clients, s: &Stack, ec2_capacity: bool, services: &[
     // Log groups `/hactl/<stack>/...` and the secret `hactl/<stack>/db-credentials`: this
     // stack's objects only.
     assert!(resources.iter().all(|r| r.contains(&format!("hactl/{}/", s.name))), "scoped: {resources:?}");
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Nothing of the stack is left, asked of every service.

@@ -30,31 +30,6 @@ async fn clients() -> Clients {
     }
 }
 
-fn state_id(s: &Stack, address: &str) -> String {
-    s.state()["resources"][address]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{address} not in state"))
-        .to_string()
-}
-
-/// The actions of `plan --json`, as (address, action) pairs.
-fn plan_actions(s: &Stack) -> BTreeSet<(String, String)> {
-    let r = s.ok(&["plan", "--json", "--detailed-exitcode"], 2);
-    let plan: J = serde_json::from_str(&r.stdout).expect("plan json");
-    plan["actions"]
-        .as_array()
-        .expect("actions")
-        .iter()
-        .map(|a| {
-            (a["address"].as_str().unwrap_or("").to_string(), a["action"].as_str().unwrap_or("").to_string())
-        })
-        .collect()
-}
-
-fn pairs(items: &[(&str, &str)]) -> BTreeSet<(String, String)> {
-    items.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
-}
-
 fn secret_name(s: &Stack) -> String {
     format!("hactl/{}/db-credentials", s.name)
 }
@@ -165,24 +140,6 @@ async fn verify_injection(c: &Clients, s: &Stack, secret_arn: &str) {
         }
     }
     assert_eq!(secret_resources, [secret_arn.to_string()], "{doc}");
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The db security group admits the app security group on the DB port, and nothing else.

@@ -143,13 +143,6 @@ fn intervals_are_parsed_and_bad_ones_refused() {
     assert!(r.stderr.contains("at least 1s"), "{}", r.stderr);
 }
 
-fn state_id(s: &Stack, address: &str) -> String {
-    s.state()["resources"][address]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{address} not in state"))
-        .to_string()
-}
-
 /// Every alarm of the stack, by name.
 async fn alarms(
     cw: &aws_sdk_cloudwatch::Client,

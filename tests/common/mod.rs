@@ -271,3 +271,48 @@ pub fn full_counts() -> Counts {
         endpoints: 1,
     }
 }
+
+/// The id state records for `address`.
+pub fn state_id(s: &Stack, address: &str) -> String {
+    s.state()["resources"][address]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{address} not in state"))
+        .to_string()
+}
+
+/// The actions of `plan --json` (which must have changes), as (address, action) pairs.
+pub fn plan_actions(s: &Stack) -> std::collections::BTreeSet<(String, String)> {
+    let r = s.ok(&["plan", "--json", "--detailed-exitcode"], 2);
+    let plan: serde_json::Value = serde_json::from_str(&r.stdout).expect("plan json");
+    plan["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| {
+            (a["address"].as_str().unwrap_or("").to_string(), a["action"].as_str().unwrap_or("").to_string())
+        })
+        .collect()
+}
+
+pub fn pairs(items: &[(&str, &str)]) -> std::collections::BTreeSet<(String, String)> {
+    items.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+/// URL-decodes an IAM policy document (the emulator answers some of them encoded).
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
