@@ -15,6 +15,8 @@ pub struct StackConfig {
     pub database: Option<DatabaseConfig>,
     pub alarms: AlarmsConfig,
     pub drift: DriftConfig,
+    /// Where the stack's state lives.
+    pub state: StateConfig,
     /// Extra tags for single resources, by address (checked against the expanded graph).
     pub resource_tags: BTreeMap<String, BTreeMap<String, String>>,
 }
@@ -246,7 +248,54 @@ pub struct AlarmsConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DriftConfig {
     pub alarm: bool,
-    pub schedule: Option<String>,
+    /// The in-AWS drift job: an EventBridge Scheduler schedule running `hactl drift` as
+    /// an ECS task in the stack's cluster. Needs the S3 state backend and services.
+    pub schedule: Option<DriftSchedule>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DriftSchedule {
+    /// `rate(...)` or `cron(...)`.
+    pub expression: String,
+    /// The hactl image (built from the repo's Dockerfile).
+    pub image: String,
+    /// The config file inside the image, relative to its working directory `/hactl`
+    /// (default `config/<this file's name>`).
+    pub config_path: String,
+    /// Fargate task size.
+    pub cpu: u32,
+    pub memory: u32,
+    /// Days the job's log group keeps its lines.
+    pub log_retention_days: i64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StateConfig {
+    pub backend: StateBackend,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StateBackend {
+    /// `<--state-dir>/<stack>.json` (default `state/`).
+    Local,
+    /// One object in S3, with a lock object beside it (`<key>.lock`).
+    S3 {
+        bucket: String,
+        /// Default `hactl/<stack>/<region>/state.json`.
+        key: String,
+        /// The bucket's region; None = the stack's region.
+        region: Option<String>,
+    },
+}
+
+impl StateBackend {
+    /// The state object's ARN when state lives in S3.
+    pub fn s3_object_arn(&self) -> Option<String> {
+        match self {
+            StateBackend::Local => None,
+            StateBackend::S3 { bucket, key, .. } => Some(format!("arn:aws:s3:::{bucket}/{key}")),
+        }
+    }
 }
 
 impl StackConfig {

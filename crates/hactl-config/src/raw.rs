@@ -27,6 +27,7 @@ pub(crate) struct RawConfig {
     pub database: Option<RawDatabase>,
     pub alarms: Option<RawAlarms>,
     pub drift: Option<RawDrift>,
+    pub state: Option<RawState>,
     /// Extra tags for single resources, keyed by address: `[resource_tags."vpc.main"]`.
     pub resource_tags: Option<BTreeMap<S<String>, Map>>,
 }
@@ -185,4 +186,18 @@ pub(crate) struct RawAlarms {
 pub(crate) struct RawDrift {
     pub alarm: Option<S<bool>>,
     pub schedule: Option<S<String>>,
+    pub image: Option<S<String>>,
+    pub config_path: Option<S<String>>,
+    pub cpu: Option<S<i64>>,
+    pub memory: Option<S<i64>>,
+    pub log_retention_days: Option<S<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawState {
+    pub backend: Option<S<String>>,
+    pub bucket: Option<S<String>>,
+    pub key: Option<S<String>>,
+    pub region: Option<S<String>>,
 }

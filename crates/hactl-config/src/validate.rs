@@ -39,7 +39,8 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
     let load_balancer = load_balancer(raw.load_balancer.as_ref(), raw.stack.name.get_ref(), c);
     let database = raw.database.as_ref().map(|d| database(d, c));
     let alarms = alarms(raw.alarms.as_ref(), c);
-    let drift = drift(raw.drift.as_ref(), c);
+    let state = state(raw.state.as_ref(), raw.stack.name.get_ref(), region.as_deref(), c);
+    let drift = drift(raw.drift.as_ref(), !raw.services.is_empty(), state.as_ref(), c);
     let mut resource_tags = BTreeMap::new();
     for (addr, tags) in raw.resource_tags.iter().flatten() {
         let field = format!("resource_tags.{}", crate::locate::render_key(addr.get_ref()));
@@ -87,6 +88,7 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
         },
         alarms: alarms?,
         drift: drift?,
+        state: state?,
         resource_tags,
     })
 }
@@ -193,6 +195,27 @@ impl Collector<'_> {
             false
         } else {
             true
+        }
+    }
+}
+
+/// Days a CloudWatch Logs group keeps its events: one of the values CloudWatch accepts
+/// (default 30).
+fn log_retention(c: &mut Collector<'_>, v: &Option<S<i64>>, field: &str) -> Option<i64> {
+    match v {
+        None => Some(30),
+        Some(v) if LOG_RETENTION_DAYS.contains(v.get_ref()) => Some(*v.get_ref()),
+        Some(v) => {
+            let nearest = LOG_RETENTION_DAYS.iter().min_by_key(|d| (*d - v.get_ref()).abs()).copied();
+            let all: Vec<String> = LOG_RETENTION_DAYS.iter().map(i64::to_string).collect();
+            let msg = format!("log retention of {} days is not supported by CloudWatch Logs", v.get_ref());
+            let hint = format!(
+                "{}allowed values: {}",
+                nearest.map(|n| format!("the nearest is {n}; ")).unwrap_or_default(),
+                all.join(", ")
+            );
+            c.push(v.span(), field, msg, hint);
+            None
         }
     }
 }
@@ -1108,22 +1131,7 @@ fn service(
         check_unique(c, indexed(&f("depends_on"), list.get_ref()), "dependency", hint);
     }
 
-    let log_retention_days = match &r.log_retention_days {
-        None => Some(30),
-        Some(v) if LOG_RETENTION_DAYS.contains(v.get_ref()) => Some(*v.get_ref()),
-        Some(v) => {
-            let nearest = LOG_RETENTION_DAYS.iter().min_by_key(|d| (*d - v.get_ref()).abs()).copied();
-            let all: Vec<String> = LOG_RETENTION_DAYS.iter().map(i64::to_string).collect();
-            let msg = format!("log retention of {} days is not supported by CloudWatch Logs", v.get_ref());
-            let hint = format!(
-                "{}allowed values: {}",
-                nearest.map(|n| format!("the nearest is {n}; ")).unwrap_or_default(),
-                all.join(", ")
-            );
-            c.push(v.span(), f("log_retention_days"), msg, hint);
-            None
-        }
-    };
+    let log_retention_days = log_retention(c, &r.log_retention_days, &f("log_retention_days"));
 
     let autoscaling = match &r.autoscaling {
         None => None,
@@ -1483,21 +1491,211 @@ fn alarms(r: Option<&RawAlarms>, c: &mut Collector<'_>) -> Option<AlarmsConfig> 
     })
 }
 
-fn drift(r: Option<&RawDrift>, c: &mut Collector<'_>) -> Option<DriftConfig> {
-    let schedule = r.and_then(|r| r.schedule.as_ref());
-    if let Some(v) = schedule {
-        if let Err(problem) = check_schedule(v.get_ref()) {
-            let msg = format!("invalid schedule \"{}\": {problem}", v.get_ref());
-            let hint = "write \"rate(N unit)\" with unit minute(s), hour(s) or day(s) (singular for 1), \
-                        e.g. \"rate(15 minutes)\", or a 6-field EventBridge \"cron(0 * * * ? *)\"";
-            c.push(v.span(), "drift.schedule", msg, hint);
-            return None;
+fn drift(
+    r: Option<&RawDrift>,
+    has_services: bool,
+    state: Option<&StateConfig>,
+    c: &mut Collector<'_>,
+) -> Option<DriftConfig> {
+    let errors_before = c.errors.len();
+    let alarm = r.and_then(|r| r.alarm.as_ref()).is_some_and(|v| *v.get_ref());
+    let Some(r) = r else { return Some(DriftConfig { alarm, schedule: None }) };
+    let Some(v) = r.schedule.as_ref() else {
+        // The job's settings without a schedule would silently do nothing.
+        let unused = [
+            r.image.as_ref().map(|v| (v.span(), "image")),
+            r.config_path.as_ref().map(|v| (v.span(), "config_path")),
+            r.cpu.as_ref().map(|v| (v.span(), "cpu")),
+            r.memory.as_ref().map(|v| (v.span(), "memory")),
+            r.log_retention_days.as_ref().map(|v| (v.span(), "log_retention_days")),
+        ];
+        for (span, key) in unused.into_iter().flatten() {
+            let msg = format!("drift.{key} is set but drift.schedule is not");
+            let hint = "these settings configure the in-AWS drift job; add schedule = \"rate(15 minutes)\" or remove them";
+            c.push(span, format!("drift.{key}"), msg, hint);
         }
+        return (c.errors.len() == errors_before).then_some(DriftConfig { alarm, schedule: None });
+    };
+    if let Err(problem) = check_schedule(v.get_ref()) {
+        let msg = format!("invalid schedule \"{}\": {problem}", v.get_ref());
+        let hint = "write \"rate(N unit)\" with unit minute(s), hour(s) or day(s) (singular for 1), \
+                    e.g. \"rate(15 minutes)\", or a 6-field EventBridge \"cron(0 * * * ? *)\"";
+        c.push(v.span(), "drift.schedule", msg, hint);
+    }
+    if !has_services {
+        let msg = "the scheduled drift job runs as an ECS task in the stack's cluster, and this stack has no [[services]] (no cluster)";
+        let hint = "add services, or run `hactl drift --watch` / the systemd timer in scheduling/ instead";
+        c.push(v.span(), "drift.schedule", msg, hint);
+    }
+    if matches!(state.map(|s| &s.backend), Some(StateBackend::Local)) {
+        let msg = "the scheduled drift job runs in AWS and cannot read local state files";
+        let hint = "keep the state in S3: add [state] with backend = \"s3\" and bucket = \"<your bucket>\"";
+        c.push(v.span(), "drift.schedule", msg, hint);
+    }
+    let image = match r.image.as_ref() {
+        Some(i) => c
+            .token(i, "drift.image", "\"123456789012.dkr.ecr.us-east-1.amazonaws.com/hactl:0.1\"")
+            .then(|| i.get_ref().clone()),
+        None => {
+            let msg = "drift.schedule needs drift.image: the hactl image the ECS task runs";
+            let hint = "build it with the repo's Dockerfile, push it (e.g. to ECR) and set image = \"<repository>:<tag>\"";
+            c.push(v.span(), "drift.schedule", msg, hint);
+            None
+        }
+    };
+    let config_path = match r.config_path.as_ref() {
+        Some(p) => {
+            let s = p.get_ref();
+            if s.is_empty() || s.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
+                let hint = "a path inside the image, relative to /hactl, e.g. \"config/ha-stack.toml\"";
+                c.push(p.span(), "drift.config_path", format!("invalid path \"{s}\""), hint);
+                None
+            } else {
+                Some(s.clone())
+            }
+        }
+        None => {
+            let name = std::path::Path::new(c.file).file_name().map(|n| n.to_string_lossy().into_owned());
+            Some(format!("config/{}", name.unwrap_or_else(|| "stack.toml".into())))
+        }
+    };
+    let cpu = match r.cpu.as_ref() {
+        None => Some(256),
+        Some(v) if FARGATE_CPU.contains(v.get_ref()) => Some(*v.get_ref()),
+        Some(v) => {
+            let hint = format!(
+                "Fargate task sizes: {} (default 256)",
+                FARGATE_CPU.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+            );
+            c.push(v.span(), "drift.cpu", format!("cpu {} is not a Fargate task size", v.get_ref()), hint);
+            None
+        }
+    };
+    let memory = match (r.memory.as_ref(), cpu) {
+        (None, _) => Some(512),
+        (Some(v), Some(cpu)) => {
+            let allowed = fargate_memory(cpu);
+            if allowed.contains(v.get_ref()) {
+                Some(*v.get_ref())
+            } else {
+                let shown: Vec<String> = allowed.iter().map(i64::to_string).collect();
+                let msg = format!("memory {} MiB does not fit Fargate cpu {cpu}", v.get_ref());
+                c.push(v.span(), "drift.memory", msg, format!("with cpu {cpu}: {}", shown.join(", ")));
+                None
+            }
+        }
+        (Some(_), None) => None,
+    };
+    let log_retention_days = log_retention(c, &r.log_retention_days, "drift.log_retention_days");
+    if c.errors.len() != errors_before {
+        return None;
     }
     Some(DriftConfig {
-        alarm: r.and_then(|r| r.alarm.as_ref()).is_some_and(|v| *v.get_ref()),
-        schedule: schedule.map(|v| v.get_ref().clone()),
+        alarm,
+        schedule: Some(DriftSchedule {
+            expression: v.get_ref().clone(),
+            image: image?,
+            config_path: config_path?,
+            cpu: u32::try_from(cpu?).ok()?,
+            memory: u32::try_from(memory?).ok()?,
+            log_retention_days: log_retention_days?,
+        }),
     })
+}
+
+/// The memory sizes (MiB) Fargate allows with `cpu` units.
+fn fargate_memory(cpu: i64) -> Vec<i64> {
+    match cpu {
+        256 => vec![512, 1024, 2048],
+        512 => (1..=4).map(|g| g * 1024).collect(),
+        1024 => (2..=8).map(|g| g * 1024).collect(),
+        2048 => (4..=16).map(|g| g * 1024).collect(),
+        _ => (8..=30).map(|g| g * 1024).collect(),
+    }
+}
+
+/// `[state]`: local files (default) or one S3 object.
+fn state(
+    r: Option<&RawState>,
+    stack: &str,
+    region: Option<&str>,
+    c: &mut Collector<'_>,
+) -> Option<StateConfig> {
+    let errors_before = c.errors.len();
+    let Some(r) = r else { return Some(StateConfig { backend: StateBackend::Local }) };
+    let backend = match r.backend.as_ref() {
+        None => Some(0),
+        Some(v) => c.choice(v, "state.backend", &["local", "s3"], "state backend"),
+    };
+    let s3_keys = [
+        r.bucket.as_ref().map(|v| (v.span(), "bucket")),
+        r.key.as_ref().map(|v| (v.span(), "key")),
+        r.region.as_ref().map(|v| (v.span(), "region")),
+    ];
+    if backend == Some(0) {
+        for (span, key) in s3_keys.into_iter().flatten() {
+            let msg = format!("state.{key} is an S3 setting but the backend is local");
+            let hint = "add backend = \"s3\" to keep state in S3, or remove it";
+            c.push(span, format!("state.{key}"), msg, hint);
+        }
+        return (c.errors.len() == errors_before).then_some(StateConfig { backend: StateBackend::Local });
+    }
+    let bucket = match r.bucket.as_ref() {
+        Some(b) if is_bucket_name(b.get_ref()) => Some(b.get_ref().clone()),
+        Some(b) => {
+            let hint = "S3 bucket names are 3 to 63 characters: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit";
+            c.push(b.span(), "state.bucket", format!("invalid bucket name \"{}\"", b.get_ref()), hint);
+            None
+        }
+        None => {
+            let span = r.backend.as_ref().map(|v| v.span()).unwrap_or_default();
+            let hint = "name an existing bucket (hactl does not create it), e.g. bucket = \"acme-hactl-state\"; turn on its versioning to keep old states";
+            c.push(span, "state.bucket", "backend = \"s3\" needs a bucket", hint);
+            None
+        }
+    };
+    let key = match r.key.as_ref() {
+        Some(k) => {
+            let s = k.get_ref();
+            if s.is_empty()
+                || s.starts_with('/')
+                || s.ends_with('/')
+                || s.len() > 1000
+                || s.chars().any(char::is_control)
+            {
+                let hint = "an object key such as \"hactl/ha-demo/us-east-1/state.json\" (no leading or trailing '/')";
+                c.push(k.span(), "state.key", format!("invalid object key \"{s}\""), hint);
+                None
+            } else {
+                Some(s.clone())
+            }
+        }
+        None => region.map(|reg| format!("hactl/{stack}/{reg}/state.json")),
+    };
+    let bucket_region = match r.region.as_ref() {
+        Some(v) if is_region(v.get_ref()) => Some(Some(v.get_ref().clone())),
+        Some(v) => {
+            let hint = "regions look like us-east-1 or eu-west-2 (leave it out for the stack's region)";
+            c.push(v.span(), "state.region", format!("invalid region \"{}\"", v.get_ref()), hint);
+            None
+        }
+        None => Some(None),
+    };
+    if c.errors.len() != errors_before {
+        return None;
+    }
+    Some(StateConfig { backend: StateBackend::S3 { bucket: bucket?, key: key?, region: bucket_region? } })
+}
+
+/// An S3 bucket name (general purpose buckets).
+fn is_bucket_name(s: &str) -> bool {
+    let edge = |ch: Option<char>| ch.is_some_and(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit());
+    (3..=63).contains(&s.len())
+        && s.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '.')
+        && edge(s.chars().next())
+        && edge(s.chars().last())
+        && !s.contains("..")
+        && s.parse::<std::net::Ipv4Addr>().is_err()
 }
 
 /// An EventBridge schedule expression: `rate(N unit)` or `cron(6 fields)`.
