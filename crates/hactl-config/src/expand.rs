@@ -401,6 +401,7 @@ impl Expander<'_> {
             NetworkRefs { vpc, igw_attachment: attach, subnets, groups, internal_alb_group, private_routes };
         let data = self.data_tier(&refs)?;
         self.compute_tier(&refs, data.as_ref())?;
+        self.drift_job(&refs, data.as_ref())?;
         self.observability_tier()?;
         Ok(self.specs)
     }

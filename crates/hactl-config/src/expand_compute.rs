@@ -13,11 +13,11 @@ use std::collections::BTreeMap;
 /// The SSM parameter of the current ECS-optimised Amazon Linux 2023 AMI.
 pub const ECS_AMI_PARAMETER: &str = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
 
-fn map(pairs: Vec<(&str, Value)>) -> Value {
+pub(crate) fn map(pairs: Vec<(&str, Value)>) -> Value {
     Value::Map(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
-fn strs(items: &[&str]) -> Value {
+pub(crate) fn strs(items: &[&str]) -> Value {
     Value::from_strings(items.iter().copied())
 }
 
@@ -26,11 +26,11 @@ fn int(n: u32) -> Value {
 }
 
 /// An IAM policy document.
-fn policy(statements: Vec<Value>) -> Value {
+pub(crate) fn policy(statements: Vec<Value>) -> Value {
     map(vec![("Version", Value::str("2012-10-17")), ("Statement", Value::List(statements))])
 }
 
-fn statement(sid: &str, actions: &[&str], resources: Value) -> Value {
+pub(crate) fn statement(sid: &str, actions: &[&str], resources: Value) -> Value {
     map(vec![
         ("Sid", Value::str(sid)),
         ("Effect", Value::str("Allow")),
@@ -39,7 +39,7 @@ fn statement(sid: &str, actions: &[&str], resources: Value) -> Value {
     ])
 }
 
-fn assume_role(service: &str) -> Value {
+pub(crate) fn assume_role(service: &str) -> Value {
     policy(vec![map(vec![
         ("Effect", Value::str("Allow")),
         ("Principal", map(vec![("Service", Value::str(service))])),
@@ -54,7 +54,7 @@ pub fn url_variable(service: &str) -> String {
 
 /// The private ECR repository ARN of an image (`ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG`),
 /// or `None` for a public image.
-fn ecr_repository_arn(image: &str) -> Option<String> {
+pub(crate) fn ecr_repository_arn(image: &str) -> Option<String> {
     let (registry, rest) = image.split_once('/')?;
     let mut parts = registry.split('.');
     let account = parts.next()?;

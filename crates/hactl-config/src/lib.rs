@@ -9,6 +9,7 @@ mod error;
 pub mod expand;
 mod expand_compute;
 mod expand_data;
+pub mod expand_drift;
 pub mod expand_observability;
 mod locate;
 pub mod model;

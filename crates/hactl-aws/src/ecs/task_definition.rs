@@ -68,6 +68,9 @@ fn container_definition(c: &BTreeMap<String, Value>) -> Result<ContainerDefiniti
         .set_name(s("name").map(String::from))
         .set_image(s("image").map(String::from))
         .essential(c.get("essential").and_then(Value::as_bool).unwrap_or(true));
+    if let Some(command) = c.get("command").and_then(Value::as_list) {
+        b = b.set_command(Some(command.iter().filter_map(Value::as_str).map(String::from).collect()));
+    }
     if let Some(port) = int(c, "port") {
         b = b.port_mappings(
             PortMapping::builder().container_port(port).protocol(TransportProtocol::Tcp).build(),
@@ -140,6 +143,14 @@ fn container_value(c: &ContainerDefinition, shape: Option<&BTreeMap<String, Valu
             ("name".to_string(), opt_str(c.name())),
             ("image".to_string(), opt_str(c.image())),
             ("port".to_string(), opt_int(c.port_mappings().first().and_then(|p| p.container_port()))),
+            (
+                "command".to_string(),
+                if c.command().is_empty() {
+                    Value::Null
+                } else {
+                    Value::from_strings(c.command().iter().cloned())
+                },
+            ),
             (
                 "environment".to_string(),
                 Value::from_string_map(c.environment().iter().filter_map(|kv| {

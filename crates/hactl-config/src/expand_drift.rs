@@ -1,0 +1,460 @@
+//! Expansion of the in-AWS drift job (`drift.schedule`): an EventBridge Scheduler
+//! schedule that runs `hactl drift --publish-metrics` as a Fargate task in the stack's
+//! cluster, with the task definition, its log group, an egress-only security group and
+//! three roles (task execution, the job's read-only task role, the scheduler's role).
+//! Property shapes: crates/hactl-aws/KINDS-compute.md (IAM, logs, ECS, EC2) and
+//! KINDS-observability.md (scheduler).
+//!
+//! Addresses and names use `drift_job` (with an underscore, which service names cannot
+//! contain), so no service can collide with them.
+
+use crate::expand::{addr, id, out, short_name, ExpandError, Expander, NetworkRefs};
+use crate::expand_compute::{assume_role, ecr_repository_arn, map, policy, statement, strs};
+use crate::expand_data::DataRefs;
+use crate::expand_observability::DRIFT_NAMESPACE;
+use crate::model::{LaunchType, StateBackend};
+use hactl_core::{ResourceSpec, Value};
+
+/// The drift job's container name.
+pub const DRIFT_CONTAINER: &str = "hactl-drift";
+
+/// What the drift job reads: every kind hactl manages, never a write (Describe, List and
+/// Get calls of the providers' reads).
+const READ_ACTIONS: &[&str] = &[
+    "ec2:Describe*",
+    "ecs:Describe*",
+    "ecs:List*",
+    "elasticloadbalancing:Describe*",
+    "autoscaling:Describe*",
+    "application-autoscaling:Describe*",
+    "rds:Describe*",
+    "rds:ListTagsForResource",
+    "iam:GetAccountAuthorizationDetails",
+    "iam:GetRole",
+    "iam:GetInstanceProfile",
+    "iam:ListRoles",
+    "iam:ListRolePolicies",
+    "iam:ListAttachedRolePolicies",
+    "iam:ListInstanceProfiles",
+    "iam:ListInstanceProfileTags",
+    "iam:ListInstanceProfilesForRole",
+    "logs:DescribeLogGroups",
+    "logs:ListTagsForResource",
+    "acm:DescribeCertificate",
+    "acm:ListCertificates",
+    "acm:ListTagsForCertificate",
+    "sns:GetTopicAttributes",
+    "sns:ListTopics",
+    "sns:ListTagsForResource",
+    "sns:ListSubscriptionsByTopic",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:GetDashboard",
+    "cloudwatch:ListDashboards",
+    "cloudwatch:ListTagsForResource",
+    "scheduler:GetSchedule",
+    "scheduler:GetScheduleGroup",
+    "scheduler:ListSchedules",
+    "scheduler:ListScheduleGroups",
+    "scheduler:ListTagsForResource",
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:ListSecrets",
+];
+
+fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+fn with_condition(mut s: Value, operator: &str, key: &str, value: Value) -> Value {
+    if let Value::Map(m) = &mut s {
+        m.insert("Condition".into(), map(vec![(operator, map(vec![(key, value)]))]));
+    }
+    s
+}
+
+impl Expander<'_> {
+    pub(crate) fn drift_job(
+        &mut self,
+        net: &NetworkRefs,
+        data: Option<&DataRefs>,
+    ) -> Result<(), ExpandError> {
+        let cfg = self.cfg;
+        let Some(job) = &cfg.drift.schedule else { return Ok(()) };
+        // Validation guarantees services (the cluster) and S3 state with a schedule.
+        let StateBackend::S3 { bucket, key, .. } = &cfg.state.backend else { return Ok(()) };
+        if cfg.services.is_empty() {
+            return Ok(());
+        }
+        let stack = cfg.stack.name.clone();
+        let region = cfg.stack.region.clone();
+        let part = partition(&region);
+        let iam_path = format!("/hactl/{stack}/{region}/");
+        let cluster = addr(&["ecs_cluster", "main"])?;
+
+        // Egress only: the job calls AWS APIs and nothing calls it.
+        let sg = addr(&["sg", "drift_job"])?;
+        let group_name = self.name(&["drift-job"]);
+        let spec = self
+            .tagged(sg.clone(), "ec2.security_group", &group_name)
+            .prop("vpc_id", id(&net.vpc))
+            .prop("group_name", group_name.as_str())
+            .prop("description", format!("hactl {stack}: drift job (egress only)"));
+        self.push(spec);
+        let mut egress = std::collections::BTreeMap::new();
+        egress.insert("protocol".to_string(), Value::str("-1"));
+        egress.insert("from_port".to_string(), Value::Int(-1));
+        egress.insert("to_port".to_string(), Value::Int(-1));
+        egress.insert("cidr".to_string(), Value::str("0.0.0.0/0"));
+        egress.insert("description".to_string(), Value::Null);
+        self.push(
+            ResourceSpec::new(addr(&["sg_rules", "drift_job"])?, "ec2.security_group_rules")
+                .prop("group_id", id(&sg))
+                .prop("ingress", Value::List(Vec::new()))
+                .prop("egress", Value::List(vec![Value::Map(egress)])),
+        );
+
+        let log_group = addr(&["log_group", "drift_job"])?;
+        let log_name = format!("/hactl/{stack}/drift_job");
+        let spec = self
+            .tagged(log_group.clone(), "logs.log_group", &log_name)
+            .prop("name", log_name.as_str())
+            .prop("retention_days", Value::Int(job.log_retention_days));
+        self.push(spec);
+
+        // Execution role: pull the image, write the job's log group.
+        let mut exec = vec![statement(
+            "WriteLogs",
+            &["logs:CreateLogStream", "logs:PutLogEvents"],
+            Value::concat([out(&log_group, "arn"), Value::str(":log-stream:*")]),
+        )];
+        if let Some(repo) = ecr_repository_arn(&job.image) {
+            exec.push(statement("EcrLogin", &["ecr:GetAuthorizationToken"], Value::str("*")));
+            exec.push(statement(
+                "PullImage",
+                &["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+                Value::str(repo),
+            ));
+        }
+        let exec_role = addr(&["iam_role", "drift_job_execution"])?;
+        let name = short_name(&format!("{stack}-{region}-drift-execution"), 64);
+        let spec = self
+            .tagged(exec_role.clone(), "iam.role", &name)
+            .prop("name", name.as_str())
+            .prop("path", iam_path.as_str())
+            .prop("description", format!("hactl {stack}: drift job task execution (image pull, logs)"))
+            .prop("assume_role_policy", assume_role("ecs-tasks.amazonaws.com"))
+            .prop("inline_policies", map(vec![("execution", policy(exec))]))
+            .prop("managed_policy_arns", Value::List(Vec::new()));
+        self.push(spec);
+
+        // Task role: read everything hactl manages, the state object and its lock, put
+        // the drift metric. No write to any managed resource.
+        let object = format!("arn:{part}:s3:::{bucket}/{key}");
+        let mut task = vec![
+            statement("ReadStack", READ_ACTIONS, Value::str("*")),
+            statement("ReadState", &["s3:GetObject"], Value::str(&object)),
+            statement(
+                "LockState",
+                &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                Value::str(format!("{object}.lock")),
+            ),
+            with_condition(
+                statement(
+                    "ListStateBucket",
+                    &["s3:ListBucket"],
+                    Value::str(format!("arn:{part}:s3:::{bucket}")),
+                ),
+                "StringLike",
+                "s3:prefix",
+                Value::str(key.as_str()),
+            ),
+            with_condition(
+                statement("PutDriftMetric", &["cloudwatch:PutMetricData"], Value::str("*")),
+                "StringEquals",
+                "cloudwatch:namespace",
+                Value::str(DRIFT_NAMESPACE),
+            ),
+        ];
+        if cfg.compute.launch_type == LaunchType::Ec2 {
+            // The launch template's AMI comes from the public ECS AMI parameter.
+            task.push(statement(
+                "ReadAmiParameter",
+                &["ssm:GetParameter", "ssm:GetParameters"],
+                Value::str(format!("arn:{part}:ssm:{region}::parameter/aws/service/ecs/*")),
+            ));
+        }
+        if let Some(d) = data {
+            // The secret's endpoint fields are compared with the database's.
+            task.push(statement("ReadDbSecret", &["secretsmanager:GetSecretValue"], out(&d.secret, "arn")));
+            if cfg.database.as_ref().is_some_and(|db| db.kms_key_id.is_some()) {
+                task.push(with_condition(
+                    statement("DecryptDbSecret", &["kms:Decrypt"], Value::str("*")),
+                    "StringEquals",
+                    "kms:ViaService",
+                    Value::str(format!("secretsmanager.{region}.amazonaws.com")),
+                ));
+            }
+        }
+        let task_role = addr(&["iam_role", "drift_job_task"])?;
+        let name = short_name(&format!("{stack}-{region}-drift-task"), 64);
+        let spec = self
+            .tagged(task_role.clone(), "iam.role", &name)
+            .prop("name", name.as_str())
+            .prop("path", iam_path.as_str())
+            .prop("description", format!("hactl {stack}: drift job (read-only, state lock, drift metric)"))
+            .prop("assume_role_policy", assume_role("ecs-tasks.amazonaws.com"))
+            .prop("inline_policies", map(vec![("drift", policy(task))]))
+            .prop("managed_policy_arns", Value::List(Vec::new()));
+        self.push(spec);
+
+        // The task: the image's entrypoint is hactl; the config is in the image.
+        let td = addr(&["task_definition", "drift_job"])?;
+        let family = format!("{stack}-drift_job");
+        let container = map(vec![
+            ("name", Value::str(DRIFT_CONTAINER)),
+            ("image", Value::str(&job.image)),
+            (
+                "command",
+                Value::from_strings(["--config", job.config_path.as_str(), "drift", "--publish-metrics"]),
+            ),
+            ("environment", Value::Map(Default::default())),
+            ("secrets", Value::List(Vec::new())),
+            ("log_group", out(&log_group, "name")),
+            ("log_region", Value::str(&region)),
+            ("log_stream_prefix", Value::str("drift")),
+            ("essential", Value::Bool(true)),
+        ]);
+        let spec = self
+            .tagged(td.clone(), "ecs.task_definition", &family)
+            .prop("family", family.as_str())
+            .prop("cpu", job.cpu.to_string())
+            .prop("memory", job.memory.to_string())
+            .prop("network_mode", "awsvpc")
+            .prop("requires_compatibilities", strs(&["FARGATE"]))
+            .prop("execution_role_arn", out(&exec_role, "arn"))
+            .prop("task_role_arn", out(&task_role, "arn"))
+            .prop("container", container);
+        self.push(spec);
+
+        // The scheduler's role: run exactly this task definition in this cluster.
+        let schedule_role = addr(&["iam_role", "drift_job_schedule"])?;
+        let name = short_name(&format!("{stack}-{region}-drift-schedule"), 64);
+        let run = vec![
+            with_condition(
+                statement("RunDriftTask", &["ecs:RunTask"], out(&td, "arn")),
+                "ArnEquals",
+                "ecs:cluster",
+                out(&cluster, "arn"),
+            ),
+            with_condition(
+                statement("TagDriftTask", &["ecs:TagResource"], Value::str("*")),
+                "StringEquals",
+                "ecs:CreateAction",
+                Value::str("RunTask"),
+            ),
+            with_condition(
+                statement(
+                    "PassDriftRoles",
+                    &["iam:PassRole"],
+                    Value::List(vec![out(&exec_role, "arn"), out(&task_role, "arn")]),
+                ),
+                "StringEquals",
+                "iam:PassedToService",
+                Value::str("ecs-tasks.amazonaws.com"),
+            ),
+        ];
+        let spec = self
+            .tagged(schedule_role.clone(), "iam.role", &name)
+            .prop("name", name.as_str())
+            .prop("path", iam_path.as_str())
+            .prop("description", format!("hactl {stack}: EventBridge Scheduler runs the drift job"))
+            .prop("assume_role_policy", assume_role("scheduler.amazonaws.com"))
+            .prop("inline_policies", map(vec![("run-drift-job", policy(run))]))
+            .prop("managed_policy_arns", Value::List(Vec::new()));
+        self.push(spec);
+
+        let group = addr(&["schedule_group", "main"])?;
+        let group_name = format!("hactl-{stack}");
+        let spec = self
+            .tagged(group.clone(), "scheduler.schedule_group", &group_name)
+            .prop("name", group_name.as_str());
+        self.push(spec);
+
+        let mut subnets: Vec<Value> = Vec::new();
+        for z in &cfg.network.zones {
+            subnets.push(id(&net.subnets[&("app", z.az.clone())]));
+        }
+        let ecs = map(vec![
+            ("task_definition_arn", out(&td, "arn")),
+            ("launch_type", Value::str("FARGATE")),
+            ("task_count", Value::Int(1)),
+            ("subnets", Value::List(subnets)),
+            ("security_groups", Value::List(vec![id(&sg)])),
+            ("assign_public_ip", Value::Bool(false)),
+            ("enable_managed_tags", Value::Bool(true)),
+            ("propagate_tags", Value::str("TASK_DEFINITION")),
+        ]);
+        let target = map(vec![
+            ("arn", out(&cluster, "arn")),
+            ("role_arn", out(&schedule_role, "arn")),
+            // A missed run is followed by the next one: retry briefly, then drop it.
+            ("retry_attempts", Value::Int(2)),
+            ("max_event_age", Value::Int(3600)),
+            ("ecs", ecs),
+        ]);
+        let mut spec = ResourceSpec::new(addr(&["schedule", "drift_job"])?, "scheduler.schedule")
+            .prop("name", "drift")
+            .prop("group_name", out(&group, "name"))
+            .prop("description", format!("hactl drift job of stack {stack}: hactl drift --publish-metrics"))
+            .prop("schedule_expression", job.expression.as_str())
+            .prop("timezone", "UTC")
+            .prop("state", "ENABLED")
+            .prop("flexible_window_minutes", Value::Null)
+            .prop("target", target);
+        // The task needs its way out (NAT) and its rules before the first run.
+        for r in &net.private_routes {
+            spec = spec.after(r);
+        }
+        spec = spec.after(&addr(&["sg_rules", "drift_job"])?);
+        self.push(spec);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::expand::expand;
+    use hactl_core::{Address, DesiredGraph, Ref, Value};
+    use std::collections::BTreeMap;
+
+    const SCHEDULED: &str = "[state]\nbackend = \"s3\"\nbucket = \"acme-hactl-state\"\n\n[drift]\nalarm = true\nschedule = \"rate(15 minutes)\"\nimage = \"123456789012.dkr.ecr.us-east-1.amazonaws.com/hactl:0.1\"\n";
+
+    fn graph(path: &str, scheduled: bool) -> DesiredGraph {
+        let file = format!("{}/../../config/{path}", env!("CARGO_MANIFEST_DIR"));
+        let mut text = std::fs::read_to_string(&file).unwrap();
+        if scheduled {
+            // Replace the file's [drift] section (if any) with the scheduled one.
+            if let Some(start) = text.find("\n[drift]") {
+                let end = text[start + 1..].find("\n[").map_or(text.len(), |e| start + 1 + e);
+                text.replace_range(start..end, "");
+            }
+            text.push('\n');
+            text.push_str(SCHEDULED);
+        }
+        expand(&crate::parse(path, &text).unwrap_or_else(|e| panic!("{e}"))).unwrap()
+    }
+
+    fn props(g: &DesiredGraph, a: &str) -> BTreeMap<String, Value> {
+        g.get(&Address::parse(a).unwrap()).unwrap_or_else(|| panic!("{a} missing")).props.clone()
+    }
+
+    fn get<'a>(v: &'a Value, key: &str) -> &'a Value {
+        v.as_map().and_then(|m| m.get(key)).unwrap_or_else(|| panic!("{key} missing in {v:?}"))
+    }
+
+    fn statements(role: &BTreeMap<String, Value>, policy: &str) -> Vec<Value> {
+        let doc = get(&role["inline_policies"], policy);
+        get(doc, "Statement").as_list().unwrap().to_vec()
+    }
+
+    fn sid<'a>(st: &'a [Value], sid: &str) -> &'a Value {
+        st.iter().find(|s| get(s, "Sid") == &Value::str(sid)).unwrap_or_else(|| panic!("no {sid}"))
+    }
+
+    #[test]
+    fn no_schedule_no_job() {
+        for path in ["ha-stack.toml", "fargate-postgres.toml"] {
+            let g = graph(path, false);
+            assert!(g
+                .specs()
+                .all(|s| !s.kind.starts_with("scheduler.") && !s.address.as_str().contains("drift_job")));
+        }
+    }
+
+    #[test]
+    fn the_schedule_runs_the_drift_task_in_the_cluster() {
+        let g = graph("ha-stack.toml", true);
+        let s = props(&g, "schedule.drift_job");
+        assert_eq!(s["schedule_expression"], Value::str("rate(15 minutes)"));
+        assert_eq!(
+            s["group_name"],
+            Value::Ref(Ref::new(&Address::parse("schedule_group.main").unwrap(), "name"))
+        );
+        let target = &s["target"];
+        let cluster = Address::parse("ecs_cluster.main").unwrap();
+        assert_eq!(get(target, "arn"), &Value::Ref(Ref::new(&cluster, "arn")));
+        let role = Address::parse("iam_role.drift_job_schedule").unwrap();
+        assert_eq!(get(target, "role_arn"), &Value::Ref(Ref::new(&role, "arn")));
+        let ecs = get(target, "ecs");
+        let td = Address::parse("task_definition.drift_job").unwrap();
+        assert_eq!(get(ecs, "task_definition_arn"), &Value::Ref(Ref::new(&td, "arn")));
+        assert_eq!(get(ecs, "launch_type"), &Value::str("FARGATE"));
+        assert_eq!(get(ecs, "subnets").as_list().unwrap().len(), 2);
+        assert_eq!(get(ecs, "assign_public_ip"), &Value::Bool(false));
+
+        let t = props(&g, "task_definition.drift_job");
+        assert_eq!(t["family"], Value::str("ha-demo-drift_job"));
+        assert_eq!(t["requires_compatibilities"], Value::from_strings(["FARGATE"]));
+        let c = &t["container"];
+        assert_eq!(get(c, "image"), &Value::str("123456789012.dkr.ecr.us-east-1.amazonaws.com/hactl:0.1"));
+        assert_eq!(
+            get(c, "command"),
+            &Value::from_strings(["--config", "config/ha-stack.toml", "drift", "--publish-metrics"])
+        );
+        // No plain or injected secret in the job's environment.
+        assert_eq!(get(c, "secrets"), &Value::List(Vec::new()));
+
+        // The scheduler may run this task definition only, in this cluster, and pass only
+        // the job's two roles.
+        let st = statements(&props(&g, "iam_role.drift_job_schedule"), "run-drift-job");
+        assert_eq!(get(sid(&st, "RunDriftTask"), "Resource"), &Value::Ref(Ref::new(&td, "arn")));
+        let pass = get(sid(&st, "PassDriftRoles"), "Resource").as_list().unwrap();
+        assert_eq!(pass.len(), 2);
+        assert!(get(&props(&g, "iam_role.drift_job_schedule")["assume_role_policy"], "Statement")
+            .as_list()
+            .unwrap()
+            .iter()
+            .any(|s| get(get(s, "Principal"), "Service") == &Value::str("scheduler.amazonaws.com")));
+
+        // The job's task role reads, locks state, puts the metric; it writes nothing else.
+        let st = statements(&props(&g, "iam_role.drift_job_task"), "drift");
+        let actions: Vec<String> = st
+            .iter()
+            .flat_map(|s| {
+                get(s, "Action").as_list().unwrap().iter().filter_map(Value::as_str).map(String::from)
+            })
+            .collect();
+        let writes: Vec<&String> = actions
+            .iter()
+            .filter(|a| {
+                let verb = a.split(':').nth(1).unwrap_or_default();
+                !(verb.starts_with("Describe")
+                    || verb.starts_with("List")
+                    || verb.starts_with("Get")
+                    || verb == "Decrypt")
+            })
+            .collect();
+        assert_eq!(
+            writes,
+            ["s3:PutObject", "s3:DeleteObject", "cloudwatch:PutMetricData"].iter().collect::<Vec<_>>(),
+            "{actions:?}"
+        );
+        assert_eq!(
+            get(sid(&st, "LockState"), "Resource"),
+            &Value::str("arn:aws:s3:::acme-hactl-state/hactl/ha-demo/us-east-1/state.json.lock")
+        );
+        // The ECR image is pulled by the execution role, from its repository only.
+        let st = statements(&props(&g, "iam_role.drift_job_execution"), "execution");
+        assert_eq!(
+            get(sid(&st, "PullImage"), "Resource"),
+            &Value::str("arn:aws:ecr:us-east-1:123456789012:repository/hactl")
+        );
+        // Egress only.
+        assert_eq!(props(&g, "sg_rules.drift_job")["ingress"], Value::List(Vec::new()));
+    }
+}
