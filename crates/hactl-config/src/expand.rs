@@ -357,6 +357,25 @@ impl Expander<'_> {
             self.push(spec);
         }
         if !net.interface_endpoints.is_empty() {
+            let mut endpoint_ingress = vec![rule(
+                "tcp",
+                443,
+                443,
+                id(&groups[&Tier::App]),
+                "source_group_id",
+                "HTTPS from the app tier",
+            )];
+            if cfg.drift.schedule.is_some() && !cfg.services.is_empty() {
+                // The scheduled drift job (expand_drift.rs) calls AWS through them too.
+                endpoint_ingress.push(rule(
+                    "tcp",
+                    443,
+                    443,
+                    id(&addr(&["sg", "drift_job"])?),
+                    "source_group_id",
+                    "HTTPS from the drift job",
+                ));
+            }
             let sg = addr(&["sg", "endpoints"])?;
             let group_name = self.name(&["endpoints"]);
             let spec = self
@@ -368,17 +387,7 @@ impl Expander<'_> {
             self.push(
                 ResourceSpec::new(addr(&["sg_rules", "endpoints"])?, "ec2.security_group_rules")
                     .prop("group_id", id(&sg))
-                    .prop(
-                        "ingress",
-                        Value::List(vec![rule(
-                            "tcp",
-                            443,
-                            443,
-                            id(&groups[&Tier::App]),
-                            "source_group_id",
-                            "HTTPS from the app tier",
-                        )]),
-                    )
+                    .prop("ingress", Value::List(endpoint_ingress))
                     .prop("egress", all_egress.clone()),
             );
             let app_subnets: Vec<Value> =
