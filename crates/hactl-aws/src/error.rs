@@ -42,7 +42,7 @@ where
 
 /// True for "it does not exist" answers of every service: EC2 `InvalidVpcID.NotFound`,
 /// ELBv2 `LoadBalancerNotFound`, IAM `NoSuchEntity`, ECS `ClusterNotFoundException`,
-/// CloudWatch Logs / ACM / Secrets Manager `ResourceNotFoundException`, Application Auto
+/// CloudWatch Logs / ACM / Secrets Manager / Scheduler `ResourceNotFoundException`, Application Auto
 /// Scaling `ObjectNotFoundException`, ...
 pub(crate) fn is_not_found(e: &ProviderError) -> bool {
     e.code.as_deref().is_some_and(|c| {

@@ -17,6 +17,7 @@ pub mod iam;
 pub mod logs;
 pub mod metrics;
 pub mod rds;
+pub mod scheduler;
 pub mod secretsmanager;
 pub mod sns;
 mod util;
@@ -90,6 +91,7 @@ pub fn registry(config: &SdkConfig, counter: &ApiCounter) -> Registry {
     rds::register(&mut r, config, counter);
     sns::register(&mut r, config, counter);
     cloudwatch::register(&mut r, config, counter);
+    scheduler::register(&mut r, config, counter);
     r
 }
 

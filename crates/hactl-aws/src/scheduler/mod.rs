@@ -1,0 +1,155 @@
+//! EventBridge Scheduler providers (see crates/hactl-aws/KINDS-observability.md): the drift
+//! job's schedule group and schedule.
+//!
+//! Schedules carry no tags on AWS: a schedule belongs to the stack whose tags its group
+//! carries. Both providers read the stack's groups through [`stack_groups`], shared for one
+//! refresh through `ctx.cache`.
+
+pub mod schedule;
+pub mod schedule_group;
+
+use crate::error::{aws_error, is_not_found, retry_not_found};
+use crate::ApiCounter;
+use aws_config::SdkConfig;
+use aws_sdk_scheduler::types::{ScheduleGroupState, Tag};
+use aws_sdk_scheduler::Client;
+use hactl_engine::{Ctx, ProviderError, Registry};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Registers this service's providers.
+pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounter) {
+    let scheduler = crate::client!(aws_sdk_scheduler, config, counter);
+    r.register(Arc::new(schedule_group::ScheduleGroup(scheduler.clone())));
+    r.register(Arc::new(schedule::Schedule(scheduler)));
+}
+
+/// The name prefix of the stack's schedule groups: `hactl-<stack>`.
+pub(crate) fn group_prefix(stack: &str) -> String {
+    format!("hactl-{stack}")
+}
+
+/// A live schedule group with its tags.
+#[derive(Clone, Debug)]
+pub(crate) struct Group {
+    pub name: String,
+    pub arn: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The groups named `hactl-<stack>...` (the `default` group and groups being deleted left
+/// out), each with its tags: ListScheduleGroups(NamePrefix, paginated) + ListTagsForResource
+/// per group (documented exception: the list carries no tags). Shared by both providers for
+/// one refresh.
+pub(crate) async fn stack_groups(client: &Client, ctx: &Ctx) -> Result<Arc<Vec<Group>>, ProviderError> {
+    let prefix = group_prefix(&ctx.stack);
+    let key = format!("scheduler:ListScheduleGroups:{prefix}");
+    ctx.cache
+        .get_or_try_init(&key, || async {
+            let summaries: Vec<_> = client
+                .list_schedule_groups()
+                .name_prefix(&prefix)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| aws_error("ListScheduleGroups", e))?;
+            let mut out = Vec::new();
+            for g in summaries {
+                let (Some(name), Some(arn)) = (g.name(), g.arn()) else { continue };
+                if name == "default"
+                    || !name.starts_with(&prefix)
+                    || g.state() == Some(&ScheduleGroupState::Deleting)
+                {
+                    continue;
+                }
+                let tags = match group_tags(client, arn).await {
+                    Ok(t) => t,
+                    // Deleted since the list.
+                    Err(e) if is_not_found(&e) => continue,
+                    Err(e) => return Err(e),
+                };
+                out.push(Group { name: name.to_string(), arn: arn.to_string(), tags });
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// One group by name with its tags; None when it does not exist or is being deleted.
+pub(crate) async fn get_group(client: &Client, name: &str) -> Result<Option<Group>, ProviderError> {
+    if name == "default" {
+        return Ok(None);
+    }
+    let out = match client.get_schedule_group().name(name).send().await {
+        Ok(o) => o,
+        Err(e) => {
+            let e = aws_error("GetScheduleGroup", e);
+            return if is_not_found(&e) { Ok(None) } else { Err(e) };
+        }
+    };
+    if out.state() == Some(&ScheduleGroupState::Deleting) {
+        return Ok(None);
+    }
+    let Some(arn) = out.arn() else { return Ok(None) };
+    let tags = match group_tags(client, arn).await {
+        Ok(t) => t,
+        Err(e) if is_not_found(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(Some(Group { name: name.to_string(), arn: arn.to_string(), tags }))
+}
+
+pub(crate) async fn group_tags(
+    client: &Client,
+    arn: &str,
+) -> Result<BTreeMap<String, String>, ProviderError> {
+    let out = client
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(|e| aws_error("ListTagsForResource", e))?;
+    Ok(out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
+}
+
+pub(crate) fn tag_list(tags: BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> {
+    tags.into_iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| ProviderError::fatal(format!("Scheduler tag: {e}")))
+        })
+        .collect()
+}
+
+/// TagResource / UntagResource on a group ARN.
+pub(crate) async fn set_tags(
+    client: &Client,
+    arn: &str,
+    set: BTreeMap<String, String>,
+    removed: Vec<String>,
+) -> Result<(), ProviderError> {
+    if !set.is_empty() {
+        client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(tag_list(set)?))
+            .send()
+            .await
+            .map_err(|e| retry_not_found(aws_error("TagResource", e)))?;
+    }
+    if !removed.is_empty() {
+        client
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(removed))
+            .send()
+            .await
+            .map_err(|e| retry_not_found(aws_error("UntagResource", e)))?;
+    }
+    Ok(())
+}

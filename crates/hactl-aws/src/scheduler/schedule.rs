@@ -1,0 +1,419 @@
+//! `scheduler.schedule`: a schedule in one of the stack's schedule groups (the drift job:
+//! ECS RunTask). id = `<group>/<name>`.
+//!
+//! Read: for each group named by a target, by a recorded id or found owned by this stack
+//! ([`super::stack_groups`]): ListSchedules(GroupName, paginated) → GetSchedule per schedule
+//! (documented exception: the list carries no target). Schedules carry no tags: a schedule
+//! is owned when its group is, and its address is the target of the same group and name.
+//!
+//! UpdateSchedule replaces the whole definition, so create (on adoption) and update send
+//! every property.
+
+use super::{get_group, stack_groups};
+use crate::error::{aws_error, ignore_not_found, is_not_found, retry_not_found};
+use crate::util::{client_token, match_target, opt_bool, opt_str, owner_of, req_str, str_list};
+use async_trait::async_trait;
+use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
+use aws_sdk_scheduler::types::{
+    ActionAfterCompletion, AssignPublicIp, AwsVpcConfiguration, EcsParameters, FlexibleTimeWindow,
+    FlexibleTimeWindowMode, LaunchType, NetworkConfiguration, PropagateTags, RetryPolicy, ScheduleState,
+    Target,
+};
+use aws_sdk_scheduler::Client;
+use hactl_core::{Address, KindSchema, PropSchema, Props, UpdateMode, Value, TAG_STACK};
+use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub struct Schedule(pub Client);
+
+static SCHEMA: KindSchema = KindSchema {
+    kind: "scheduler.schedule",
+    props: &[
+        PropSchema::replace("name"),
+        PropSchema::replace("group_name"),
+        PropSchema::in_place("description"),
+        PropSchema::in_place("schedule_expression"),
+        PropSchema::in_place("timezone"),
+        PropSchema::in_place("state"),
+        PropSchema::in_place("flexible_window_minutes"),
+        PropSchema::in_place("target"),
+    ],
+};
+
+/// The "already exists" code of the service.
+const EXISTS: &str = "ConflictException";
+
+/// AWS defaults of a target's retry policy, answered when it has none.
+const DEFAULT_RETRY_ATTEMPTS: i32 = 185;
+const DEFAULT_MAX_EVENT_AGE: i32 = 86_400;
+
+fn outputs(group: &str, name: &str, arn: &str) -> BTreeMap<String, Value> {
+    BTreeMap::from([
+        ("arn".to_string(), Value::str(arn)),
+        ("name".to_string(), Value::str(name)),
+        ("group_name".to_string(), Value::str(group)),
+    ])
+}
+
+/// `<group>/<name>` → (group, name).
+fn split_id(id: &str) -> Result<(&str, &str), ProviderError> {
+    id.split_once('/')
+        .filter(|(g, n)| !g.is_empty() && !n.is_empty())
+        .ok_or_else(|| ProviderError::fatal(format!("schedule id `{id}` is not `<group>/<name>`")))
+}
+
+fn int(props: &Props, name: &str) -> Result<i32, ProviderError> {
+    let v = props
+        .get(name)
+        .and_then(Value::as_int)
+        .ok_or_else(|| ProviderError::fatal(format!("property `{name}` is missing or not an integer")))?;
+    i32::try_from(v).map_err(|_| ProviderError::fatal(format!("property `{name}` = {v} is out of range")))
+}
+
+fn map<'a>(props: &'a Props, name: &str) -> Option<&'a Props> {
+    props.get(name).and_then(Value::as_map)
+}
+
+fn build_err(what: &str) -> impl Fn(aws_sdk_scheduler::error::BuildError) -> ProviderError + '_ {
+    move |e| ProviderError::fatal(format!("schedule {what}: {e}"))
+}
+
+/// Everything CreateSchedule / UpdateSchedule take, from the desired properties.
+struct Spec {
+    description: Option<String>,
+    expression: String,
+    timezone: Option<String>,
+    state: Option<ScheduleState>,
+    window: FlexibleTimeWindow,
+    target: Target,
+}
+
+fn spec(props: &Props) -> Result<Spec, ProviderError> {
+    let window = match props.get("flexible_window_minutes") {
+        None | Some(Value::Null) => FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off).build(),
+        Some(_) => FlexibleTimeWindow::builder()
+            .mode(FlexibleTimeWindowMode::Flexible)
+            .maximum_window_in_minutes(int(props, "flexible_window_minutes")?)
+            .build(),
+    }
+    .map_err(build_err("flexible time window"))?;
+    let t = map(props, "target")
+        .ok_or_else(|| ProviderError::fatal("property `target` is missing or not a map"))?;
+    let ecs = match map(t, "ecs") {
+        None => None,
+        Some(ecs) => {
+            let vpc = AwsVpcConfiguration::builder()
+                .set_subnets(Some(str_list(ecs, "subnets")))
+                .set_security_groups(Some(str_list(ecs, "security_groups")))
+                .assign_public_ip(if opt_bool(ecs, "assign_public_ip") == Some(true) {
+                    AssignPublicIp::Enabled
+                } else {
+                    AssignPublicIp::Disabled
+                })
+                .build()
+                .map_err(build_err("network configuration"))?;
+            Some(
+                EcsParameters::builder()
+                    .task_definition_arn(req_str(ecs, "task_definition_arn")?)
+                    .set_launch_type(opt_str(ecs, "launch_type").map(LaunchType::from))
+                    .set_task_count(ecs.get("task_count").map(|_| int(ecs, "task_count")).transpose()?)
+                    .network_configuration(NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
+                    .set_enable_ecs_managed_tags(opt_bool(ecs, "enable_managed_tags"))
+                    .set_propagate_tags(opt_str(ecs, "propagate_tags").map(PropagateTags::from))
+                    .build()
+                    .map_err(build_err("ECS parameters"))?,
+            )
+        }
+    };
+    let retry = RetryPolicy::builder()
+        .maximum_retry_attempts(int(t, "retry_attempts")?)
+        .maximum_event_age_in_seconds(int(t, "max_event_age")?)
+        .build();
+    let target = Target::builder()
+        .arn(req_str(t, "arn")?)
+        .role_arn(req_str(t, "role_arn")?)
+        .retry_policy(retry)
+        .set_ecs_parameters(ecs)
+        .build()
+        .map_err(build_err("target"))?;
+    Ok(Spec {
+        description: opt_str(props, "description").filter(|d| !d.is_empty()).map(str::to_string),
+        expression: req_str(props, "schedule_expression")?.to_string(),
+        timezone: opt_str(props, "timezone").map(str::to_string),
+        state: opt_str(props, "state").map(ScheduleState::from),
+        window,
+        target,
+    })
+}
+
+/// A sorted list of strings (subnets and security groups compare as sets).
+fn sorted(items: &[String]) -> Value {
+    let set: BTreeSet<&String> = items.iter().collect();
+    Value::from_strings(set.into_iter().cloned())
+}
+
+/// The schedule's properties in the desired shape. `want` is the matching target's desired
+/// properties, if any: an unset description reads as the desired Null or "".
+fn props_of(s: &GetScheduleOutput, want: Option<&Props>) -> Props {
+    let str_or_null = |v: Option<&str>| v.map(Value::str).unwrap_or(Value::Null);
+    let description = match s.description().filter(|d| !d.is_empty()) {
+        Some(d) => Value::str(d),
+        None if want.and_then(|w| w.get("description")) == Some(&Value::Null) => Value::Null,
+        None => Value::str(""),
+    };
+    let window = s.flexible_time_window().and_then(|w| match w.mode() {
+        FlexibleTimeWindowMode::Flexible => w.maximum_window_in_minutes(),
+        _ => None,
+    });
+    let target = s.target().map(|t| {
+        let retry = t.retry_policy();
+        let ecs = t.ecs_parameters().map(|e| {
+            let vpc = e.network_configuration().and_then(NetworkConfiguration::awsvpc_configuration);
+            Value::Map(Props::from([
+                ("task_definition_arn".to_string(), Value::str(e.task_definition_arn())),
+                ("launch_type".to_string(), str_or_null(e.launch_type().map(LaunchType::as_str))),
+                ("task_count".to_string(), Value::Int(i64::from(e.task_count().unwrap_or(1)))),
+                ("subnets".to_string(), sorted(vpc.map(AwsVpcConfiguration::subnets).unwrap_or_default())),
+                (
+                    "security_groups".to_string(),
+                    sorted(vpc.map(AwsVpcConfiguration::security_groups).unwrap_or_default()),
+                ),
+                (
+                    "assign_public_ip".to_string(),
+                    Value::Bool(
+                        vpc.and_then(AwsVpcConfiguration::assign_public_ip) == Some(&AssignPublicIp::Enabled),
+                    ),
+                ),
+                (
+                    "enable_managed_tags".to_string(),
+                    Value::Bool(e.enable_ecs_managed_tags().unwrap_or(false)),
+                ),
+                ("propagate_tags".to_string(), str_or_null(e.propagate_tags().map(PropagateTags::as_str))),
+            ]))
+        });
+        Value::Map(Props::from([
+            ("arn".to_string(), Value::str(t.arn())),
+            ("role_arn".to_string(), Value::str(t.role_arn())),
+            (
+                "retry_attempts".to_string(),
+                Value::Int(i64::from(
+                    retry.and_then(RetryPolicy::maximum_retry_attempts).unwrap_or(DEFAULT_RETRY_ATTEMPTS),
+                )),
+            ),
+            (
+                "max_event_age".to_string(),
+                Value::Int(i64::from(
+                    retry
+                        .and_then(RetryPolicy::maximum_event_age_in_seconds)
+                        .unwrap_or(DEFAULT_MAX_EVENT_AGE),
+                )),
+            ),
+            ("ecs".to_string(), ecs.unwrap_or(Value::Null)),
+        ]))
+    });
+    Props::from([
+        ("name".to_string(), str_or_null(s.name())),
+        ("group_name".to_string(), str_or_null(s.group_name())),
+        ("description".to_string(), description),
+        ("schedule_expression".to_string(), str_or_null(s.schedule_expression())),
+        ("timezone".to_string(), Value::str(s.schedule_expression_timezone().unwrap_or("UTC"))),
+        ("state".to_string(), Value::str(s.state().map(ScheduleState::as_str).unwrap_or("ENABLED"))),
+        (
+            "flexible_window_minutes".to_string(),
+            window.map(|n| Value::Int(i64::from(n))).unwrap_or(Value::Null),
+        ),
+        ("target".to_string(), target.unwrap_or(Value::Null)),
+    ])
+}
+
+impl Schedule {
+    /// The names of the schedules of one group (empty when the group does not exist).
+    async fn list(&self, group: &str) -> Result<Vec<String>, ProviderError> {
+        let listed: Result<Vec<_>, _> =
+            self.0.list_schedules().group_name(group).into_paginator().items().send().try_collect().await;
+        match listed {
+            Ok(items) => Ok(items
+                .into_iter()
+                .filter(|s| s.group_name().is_none_or(|g| g == group))
+                .filter_map(|s| s.name().map(str::to_string))
+                .collect()),
+            Err(e) => {
+                let e = aws_error("ListSchedules", e);
+                if is_not_found(&e) {
+                    Ok(Vec::new())
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    async fn get(&self, group: &str, name: &str) -> Result<Option<GetScheduleOutput>, ProviderError> {
+        match self.0.get_schedule().group_name(group).name(name).send().await {
+            Ok(s) => Ok(Some(s)),
+            Err(e) => {
+                let e = aws_error("GetSchedule", e);
+                if is_not_found(&e) {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// UpdateSchedule with the whole definition; answers the ARN.
+    async fn put(&self, group: &str, name: &str, spec: Spec) -> Result<String, ProviderError> {
+        let out = self
+            .0
+            .update_schedule()
+            .group_name(group)
+            .name(name)
+            .set_description(spec.description)
+            .schedule_expression(spec.expression)
+            .set_schedule_expression_timezone(spec.timezone)
+            .set_state(spec.state)
+            .flexible_time_window(spec.window)
+            .target(spec.target)
+            .action_after_completion(ActionAfterCompletion::None)
+            .send()
+            .await
+            .map_err(|e| aws_error("UpdateSchedule", e))?;
+        Ok(out.schedule_arn().to_string())
+    }
+}
+
+#[async_trait]
+impl Provider for Schedule {
+    fn schema(&self) -> &'static KindSchema {
+        &SCHEMA
+    }
+
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        // Group name → owned by this stack.
+        let mut groups: BTreeMap<String, bool> = stack_groups(&self.0, ctx)
+            .await?
+            .iter()
+            .filter(|g| owner_of(&ctx.stack, &g.tags).0)
+            .map(|g| (g.name.clone(), true))
+            .collect();
+        let recorded: BTreeSet<&str> = targets.iter().filter_map(|t| t.id.as_deref()).collect();
+        let named: BTreeSet<&str> = targets
+            .iter()
+            .filter_map(|t| t.props.get("group_name").and_then(Value::as_str))
+            .chain(recorded.iter().filter_map(|id| id.split_once('/').map(|(g, _)| g)))
+            .collect();
+        for g in named {
+            if groups.contains_key(g) {
+                continue;
+            }
+            // A group outside the stack's listing (or another stack's): its tags decide.
+            if let Some(group) = get_group(&self.0, g).await? {
+                groups.insert(group.name.clone(), owner_of(&ctx.stack, &group.tags).0);
+            }
+        }
+        let mut out = Vec::new();
+        for (group, owned) in groups {
+            for name in self.list(&group).await? {
+                let id = format!("{group}/{name}");
+                let address = match_target(targets, |p| {
+                    p.get("name").and_then(Value::as_str) == Some(name.as_str())
+                        && p.get("group_name").and_then(Value::as_str) == Some(group.as_str())
+                })
+                .cloned();
+                // Another stack's group named by a target: only its schedules we look for.
+                if !owned && address.is_none() && !recorded.contains(id.as_str()) {
+                    continue;
+                }
+                // Deleted since the list.
+                let Some(s) = self.get(&group, &name).await? else { continue };
+                let want = targets.iter().find(|t| Some(&t.address) == address.as_ref()).map(|t| &t.props);
+                let arn = s.arn().unwrap_or_default().to_string();
+                out.push(LiveObject {
+                    props: props_of(&s, want),
+                    outputs: outputs(&group, &name, &arn),
+                    id,
+                    address,
+                    owned,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        let name = req_str(props, "name")?;
+        let group = req_str(props, "group_name")?;
+        let id = format!("{group}/{name}");
+        let s = spec(props)?;
+        let created = self
+            .0
+            .create_schedule()
+            .group_name(group)
+            .name(name)
+            .set_description(s.description.clone())
+            .schedule_expression(s.expression.clone())
+            .set_schedule_expression_timezone(s.timezone.clone())
+            .set_state(s.state.clone())
+            .flexible_time_window(s.window.clone())
+            .target(s.target.clone())
+            .action_after_completion(ActionAfterCompletion::None)
+            .client_token(client_token(ctx, address, props))
+            .send()
+            .await;
+        let arn = match created {
+            Ok(out) => out.schedule_arn().to_string(),
+            // A group created moments ago may not be visible yet.
+            Err(e) => {
+                let e = retry_not_found(aws_error("CreateSchedule", e));
+                if e.code.as_deref() != Some(EXISTS) {
+                    return Err(e);
+                }
+                // Taken: a create retried after a crash. Schedules carry no tags; the
+                // schedule is ours when its group is.
+                let tags = get_group(&self.0, group).await?.map(|g| g.tags).unwrap_or_default();
+                if !owner_of(&ctx.stack, &tags).0 {
+                    let owner = tags.get(TAG_STACK).map(String::as_str).unwrap_or("none");
+                    return Err(ProviderError::fatal(format!(
+                        "schedule `{id}` already exists and its group is not stack `{}`'s (its hactl:stack \
+                         tag: {owner}); delete or rename it",
+                        ctx.stack
+                    ))
+                    .with_code(EXISTS));
+                }
+                ctx.progress(format!("adopting existing schedule {id}"));
+                self.put(group, name, s).await?
+            }
+        };
+        Ok(Applied { outputs: outputs(group, name, &arn), id })
+    }
+
+    async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        for c in req.changes {
+            if !SCHEMA.prop(&c.name).is_some_and(|p| p.update == UpdateMode::InPlace) {
+                return Err(ProviderError::fatal(format!(
+                    "scheduler.schedule cannot update `{}` in place",
+                    c.name
+                )));
+            }
+        }
+        let (group, name) = split_id(req.id)?;
+        // UpdateSchedule replaces the whole definition: every property goes.
+        let arn = self.put(group, name, spec(req.desired)?).await?;
+        Ok(Applied { id: req.id.to_string(), outputs: outputs(group, name, &arn) })
+    }
+
+    async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+        let (group, name) = split_id(id)?;
+        ignore_not_found(
+            self.0
+                .delete_schedule()
+                .group_name(group)
+                .name(name)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| aws_error("DeleteSchedule", e)),
+        )
+    }
+}
