@@ -325,8 +325,9 @@ async fn lifecycle(env: &Env, group: &str, foreign: &str) -> Result<(), String> 
     .map_err(e)?;
     assert_eq!(env.group_tags(group).await, gprops["tags"].string_map());
 
-    // Schedule: create with a full ECS target.
-    let props = schedule_props(&env.stack, group, "rate(15 minutes)", 1, &["subnet-0a", "subnet-0b"]);
+    // Schedule: create with a full ECS target (subnets in zone order, not sorted: the
+    // read must not see a diff in the order).
+    let props = schedule_props(&env.stack, group, "rate(15 minutes)", 1, &["subnet-0b", "subnet-0a"]);
     let id = format!("{group}/drift");
     let arn = format!("arn:aws:scheduler:us-east-1:{ACCOUNT}:schedule/{group}/drift");
     let applied = sp.create(&env.ctx(), &addr(ADDRESS), &props).await.map_err(e)?;
@@ -351,7 +352,9 @@ async fn lifecycle(env: &Env, group: &str, foreign: &str) -> Result<(), String> 
     assert_eq!(ecs.enable_ecs_managed_tags(), Some(true));
     assert_eq!(ecs.propagate_tags(), Some(&PropagateTags::TaskDefinition));
     let vpc = ecs.network_configuration().and_then(|n| n.awsvpc_configuration()).unwrap();
-    assert_eq!(vpc.subnets(), ["subnet-0a", "subnet-0b"]);
+    let mut subnets = vpc.subnets().to_vec();
+    subnets.sort();
+    assert_eq!(subnets, ["subnet-0a", "subnet-0b"]);
     assert_eq!(vpc.security_groups(), ["sg-01"]);
     assert_eq!(vpc.assign_public_ip(), Some(&AssignPublicIp::Disabled));
 

@@ -146,9 +146,16 @@ fn spec(props: &Props) -> Result<Spec, ProviderError> {
     })
 }
 
-/// A sorted list of strings (subnets and security groups compare as sets).
-fn sorted(items: &[String]) -> Value {
+/// Subnets and security groups compare as sets: the desired list itself when it holds
+/// the same items (the expansion lists subnets in zone order, not sorted), else sorted.
+fn as_set(items: &[String], desired: Option<&Value>) -> Value {
     let set: BTreeSet<&String> = items.iter().collect();
+    if let Some(d) = desired.and_then(Value::as_list) {
+        let want: BTreeSet<&str> = d.iter().filter_map(Value::as_str).collect();
+        if want.len() == d.len() && want == set.iter().map(|s| s.as_str()).collect() {
+            return Value::List(d.to_vec());
+        }
+    }
     Value::from_strings(set.into_iter().cloned())
 }
 
@@ -165,6 +172,8 @@ fn props_of(s: &GetScheduleOutput, want: Option<&Props>) -> Props {
         FlexibleTimeWindowMode::Flexible => w.maximum_window_in_minutes(),
         _ => None,
     });
+    let want_ecs = want.and_then(|w| w.get("target")).and_then(Value::as_map).and_then(|t| t.get("ecs"));
+    let want_list = |k: &str| want_ecs.and_then(Value::as_map).and_then(|e| e.get(k));
     let target = s.target().map(|t| {
         let retry = t.retry_policy();
         let ecs = t.ecs_parameters().map(|e| {
@@ -173,10 +182,16 @@ fn props_of(s: &GetScheduleOutput, want: Option<&Props>) -> Props {
                 ("task_definition_arn".to_string(), Value::str(e.task_definition_arn())),
                 ("launch_type".to_string(), str_or_null(e.launch_type().map(LaunchType::as_str))),
                 ("task_count".to_string(), Value::Int(i64::from(e.task_count().unwrap_or(1)))),
-                ("subnets".to_string(), sorted(vpc.map(AwsVpcConfiguration::subnets).unwrap_or_default())),
+                (
+                    "subnets".to_string(),
+                    as_set(vpc.map(AwsVpcConfiguration::subnets).unwrap_or_default(), want_list("subnets")),
+                ),
                 (
                     "security_groups".to_string(),
-                    sorted(vpc.map(AwsVpcConfiguration::security_groups).unwrap_or_default()),
+                    as_set(
+                        vpc.map(AwsVpcConfiguration::security_groups).unwrap_or_default(),
+                        want_list("security_groups"),
+                    ),
                 ),
                 (
                     "assign_public_ip".to_string(),
