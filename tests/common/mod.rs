@@ -316,3 +316,36 @@ pub fn percent_decode(s: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// An S3 client for the emulator (path-style addressing: the emulator has no
+/// `<bucket>.` host names).
+pub async fn s3() -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk().await).force_path_style(true).build(),
+    )
+}
+
+/// An object's body as JSON, `None` when there is no such object.
+pub async fn s3_json(c: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<serde_json::Value> {
+    let out = match c.get_object().bucket(bucket).key(key).send().await {
+        Ok(o) => o,
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => return None,
+        Err(e) => panic!("get s3://{bucket}/{key}: {e:?}"),
+    };
+    let body = out.body.collect().await.expect("object body").into_bytes();
+    Some(serde_json::from_slice(&body).unwrap_or_else(|e| panic!("s3://{bucket}/{key} is not JSON: {e}")))
+}
+
+/// Deletes every object of `bucket`, then the bucket.
+pub async fn delete_bucket(c: &aws_sdk_s3::Client, bucket: &str) {
+    let listed = c.list_objects_v2().bucket(bucket).send().await.expect("list objects");
+    for o in listed.contents() {
+        c.delete_object()
+            .bucket(bucket)
+            .key(o.key().unwrap_or_default())
+            .send()
+            .await
+            .expect("delete object");
+    }
+    c.delete_bucket().bucket(bucket).send().await.expect("delete bucket");
+}

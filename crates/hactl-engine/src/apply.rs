@@ -1,7 +1,8 @@
 //! Apply: walk a plan's execution DAG with bounded parallelism. After every finished
-//! step the result is journaled into state (atomic write). A failed step skips its
-//! dependents; independent branches go on. A cancel (Ctrl-C) starts nothing new and lets
-//! in-flight steps finish.
+//! step the result is journaled into state: one save per finished step, one at a time
+//! (an atomic file write, or a conditional S3 write). A failed step skips its dependents;
+//! independent branches go on. A cancel (Ctrl-C) starts nothing new and lets in-flight
+//! steps finish.
 
 use crate::events::Event;
 use crate::provider::{Applied, Ctx, ProviderError, Registry, UpdateRequest};
@@ -109,6 +110,9 @@ pub fn check_plan(plan: &Plan, state: &State) -> Result<(), EngineError> {
 struct Shared {
     state: Mutex<State>,
     store: StateStore,
+    /// Held from a journal entry's change through its save, so saves go one at a time and
+    /// in the order of their serials.
+    journal: tokio::sync::Mutex<()>,
     before_journal: Option<BeforeJournal>,
 }
 
@@ -123,15 +127,29 @@ impl Shared {
         self.state().output(&r.address, &r.output)
     }
 
-    /// Applies `f` to state and writes it to disk at once.
-    fn journal(&self, ctx: &Ctx, f: impl FnOnce(&mut State)) -> Result<(), ProviderError> {
+    /// Applies `f` to state and saves it at once.
+    async fn journal(&self, ctx: &Ctx, f: impl FnOnce(&mut State)) -> Result<(), ProviderError> {
         if let (Some(hook), Some(addr)) = (&self.before_journal, &ctx.address) {
             hook(addr, ctx.phase.unwrap_or(Phase::Record));
         }
-        let mut st = self.state();
-        f(&mut st);
-        self.store.save(&mut st).map_err(|e| ProviderError::fatal(format!("saving state: {e}")))?;
-        ctx.events().emit(Event::StateSaved { serial: st.serial });
+        let _turn = self.journal.lock().await;
+        // The save works on a copy (the store is async; the state lock is not held across
+        // it); only this journal entry changes serial and lineage, under `_turn`.
+        let mut snapshot = {
+            let mut st = self.state();
+            f(&mut st);
+            st.clone()
+        };
+        self.store
+            .save(&mut snapshot)
+            .await
+            .map_err(|e| ProviderError::fatal(format!("saving state: {e}")))?;
+        {
+            let mut st = self.state();
+            st.serial = snapshot.serial;
+            st.lineage = snapshot.lineage;
+        }
+        ctx.events().emit(Event::StateSaved { serial: snapshot.serial });
         Ok(())
     }
 }
@@ -156,6 +174,7 @@ pub async fn apply(
     let shared = Arc::new(Shared {
         state: Mutex::new(state),
         store: store.clone(),
+        journal: tokio::sync::Mutex::new(()),
         before_journal: opts.before_journal.clone(),
     });
 
@@ -365,7 +384,7 @@ async fn converge_existing(
         let req = UpdateRequest { address: &action.address, id: &obj.id, desired: &props, changes: &changes };
         outputs.extend(provider.update(ctx, req).await?.outputs);
     }
-    record(shared, ctx, action, &obj.id, props, outputs)?;
+    record(shared, ctx, action, &obj.id, props, outputs).await?;
     Ok(Some(obj.id))
 }
 
@@ -381,7 +400,7 @@ fn resolve(shared: &Shared, props: &Props) -> Result<Props, ProviderError> {
 }
 
 /// Journals the object of `action` into state.
-fn record(
+async fn record(
     shared: &Shared,
     ctx: &Ctx,
     action: &PlannedAction,
@@ -391,12 +410,14 @@ fn record(
 ) -> Result<(), ProviderError> {
     let depends_on =
         action.desired.as_ref().map(|s| s.dependencies().into_iter().collect()).unwrap_or_default();
-    shared.journal(ctx, |st| {
-        st.resources.insert(
-            action.address.clone(),
-            ResourceState { kind: action.kind.clone(), id: id.to_string(), props, outputs, depends_on },
-        );
-    })
+    shared
+        .journal(ctx, |st| {
+            st.resources.insert(
+                action.address.clone(),
+                ResourceState { kind: action.kind.clone(), id: id.to_string(), props, outputs, depends_on },
+            );
+        })
+        .await
 }
 
 /// One attempt of a step; journals its result. Returns the object's id, if any.
@@ -409,9 +430,6 @@ async fn run_once(
 ) -> Result<Option<String>, ProviderError> {
     let addr = &action.address;
     let resolve = |props: &Props| resolve(shared, props);
-    let record = |id: &str, props: Props, outputs: BTreeMap<String, Value>| {
-        record(shared, ctx, action, id, props, outputs)
-    };
     match phase {
         Phase::Create => {
             let spec = action
@@ -422,7 +440,7 @@ async fn run_once(
             let mut cctx = ctx.clone();
             cctx.generation = shared.state().resources.get(addr).map(|r| r.id.clone());
             let Applied { id, outputs } = provider.create(&cctx, addr, &props).await?;
-            record(&id, props, outputs)?;
+            record(shared, ctx, action, &id, props, outputs).await?;
             Ok(Some(id))
         }
         Phase::Update => {
@@ -447,16 +465,18 @@ async fn run_once(
             outputs.extend(action.live_outputs.clone());
             outputs.extend(applied.outputs);
             let new_id = if applied.id.is_empty() { id } else { applied.id };
-            record(&new_id, props, outputs)?;
+            record(shared, ctx, action, &new_id, props, outputs).await?;
             Ok(Some(new_id))
         }
         Phase::Delete => {
             let id = action.id.clone().ok_or_else(|| ProviderError::fatal("delete without a live id"))?;
             let recorded = shared.state().resources.get(addr).map(|r| r.props.clone()).unwrap_or_default();
             provider.delete(ctx, &id, &recorded).await?;
-            shared.journal(ctx, |st| {
-                st.resources.remove(addr);
-            })?;
+            shared
+                .journal(ctx, |st| {
+                    st.resources.remove(addr);
+                })
+                .await?;
             Ok(Some(id))
         }
         Phase::Record => match action.action {
@@ -467,13 +487,15 @@ async fn run_once(
                     .ok_or_else(|| ProviderError::fatal("adopt without a desired spec"))?;
                 let id = action.id.clone().ok_or_else(|| ProviderError::fatal("adopt without a live id"))?;
                 let props = resolve(&spec.props)?;
-                record(&id, props, action.live_outputs.clone())?;
+                record(shared, ctx, action, &id, props, action.live_outputs.clone()).await?;
                 Ok(Some(id))
             }
             _ => {
-                shared.journal(ctx, |st| {
-                    st.resources.remove(addr);
-                })?;
+                shared
+                    .journal(ctx, |st| {
+                        st.resources.remove(addr);
+                    })
+                    .await?;
                 Ok(None)
             }
         },

@@ -447,6 +447,15 @@ impl Recorder {
 // Harness
 // ---------------------------------------------------------------------------------------
 
+/// What the local state file holds (an empty state when there is none yet).
+fn disk_state(store: &StateStore) -> State {
+    match std::fs::read(store.local_path().unwrap()) {
+        Ok(bytes) => serde_json::from_slice(&bytes).unwrap(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::new(STACK),
+        Err(e) => panic!("reading state: {e}"),
+    }
+}
+
 struct Harness {
     cloud: Cloud,
     registry: Registry,
@@ -469,16 +478,16 @@ impl Harness {
         Harness {
             cloud,
             registry,
-            store: StateStore::new(dir.path(), STACK),
+            store: StateStore::local(dir.path(), STACK),
             events,
             ctx: Ctx::new(STACK, sink),
             _dir: dir,
         }
     }
 
-    /// The state on disk.
+    /// The state on disk (read from the file, without the store).
     fn state(&self) -> State {
-        self.store.load().unwrap()
+        disk_state(&self.store)
     }
 
     async fn refresh(&self, desired: &DesiredGraph, state: &State, scope: RefreshScope) -> LiveView {
@@ -669,8 +678,17 @@ async fn fresh_apply_creates_everything_in_dependency_order() {
     assert_eq!(st, report.state);
     assert!(!st.lineage.is_empty());
     assert_eq!(st.serial, 6, "one journal write per step");
-    let saved = h.events.events().iter().filter(|e| matches!(e, Event::StateSaved { .. })).count();
-    assert_eq!(saved, 6);
+    // One save per step, one at a time, in serial order (4 steps may run at once).
+    let saved: Vec<u64> = h
+        .events
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::StateSaved { serial } => Some(*serial),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(saved, (1..=6).collect::<Vec<u64>>());
     assert_eq!(st.resources.len(), 6);
     for spec in desired.specs() {
         let rs = &st.resources[&spec.address];
@@ -1097,6 +1115,23 @@ async fn retryable_errors_that_persist_fail_the_step_within_retry_timeout() {
     assert_eq!(h.state().resources.keys().cloned().collect::<BTreeSet<_>>(), addrs(&["net.b"]));
 }
 
+#[tokio::test]
+async fn a_failed_state_save_fails_its_step_and_skips_the_dependents() {
+    let h = Harness::new();
+    let (plan, state) = h.plan(&graph(standard()), PlanMode::Apply).await;
+    // The state directory is a file: every save fails.
+    let blocker = h._dir.path().join("not-a-dir");
+    std::fs::write(&blocker, "").unwrap();
+    let broken = StateStore::local(&blocker, STACK);
+    let report = apply(&h.registry, &h.ctx, &plan, &broken, state, &opts(4)).await.unwrap();
+    assert!(!report.ok());
+    assert!(report.succeeded.is_empty(), "{:?}", report.succeeded);
+    assert!(!report.failed.is_empty());
+    assert!(report.failed.iter().all(|f| f.error.contains("saving state")), "{:?}", report.failed);
+    assert_eq!(report.failed.len() + report.skipped.len(), 6, "{report:?}");
+    assert!(!h.events.events().iter().any(|e| matches!(e, Event::StateSaved { .. })));
+}
+
 // ---------------------------------------------------------------------------------------
 // 7. Cancel
 // ---------------------------------------------------------------------------------------
@@ -1115,7 +1150,7 @@ async fn cancel_before_apply_starts_nothing() {
     assert_eq!(not_started, desired_addresses(&standard()));
     assert_eq!(report.not_started.len(), 6);
     assert!(h.cloud.calls().is_empty());
-    assert!(!h.store.path().exists(), "nothing journaled");
+    assert!(!h.store.local_path().unwrap().exists(), "nothing journaled");
     assert!(h.events.events().iter().any(|e| matches!(e, Event::Interrupted { in_flight: 0 })));
 }
 
@@ -1299,7 +1334,7 @@ async fn before_journal_hook_runs_once_per_step_before_the_write() {
         let (seen, store) = (seen.clone(), h.store.clone());
         Arc::new(move |a: &Address, p: Phase| {
             // What the disk holds when the hook runs: the step is not journaled yet.
-            let st = store.load().unwrap();
+            let st = disk_state(&store);
             seen.lock().unwrap().push((a.clone(), p, st.resources.contains_key(a), st.serial));
         })
     };

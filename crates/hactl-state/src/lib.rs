@@ -1,15 +1,26 @@
-//! State: `state/<stack>.json` with a format version, a serial that grows on every write
-//! and a lineage id; written atomically (temp file, fsync, rename) with mode 0600; one
-//! writer at a time through `state/<stack>.lock`.
+//! State: a JSON document per stack with a format version, a serial that grows on every
+//! write and a lineage id, plus one writer at a time through a lock. Two backends:
+//!
+//! - local files (the default): `state/<stack>.json`, written atomically (temp file,
+//!   fsync, rename) with mode 0600, locked through `state/<stack>.lock`;
+//! - S3: the state object at `s3://bucket/key`, locked through `key.lock`; every write is
+//!   conditional (`If-Match` on the ETag last read or written, `If-None-Match: *` for the
+//!   first), so a write that did not see the latest state fails instead of losing it.
 //!
 //! State records ids, outputs and the properties hactl applied. It never holds secret
 //! values: providers put ARNs in outputs, never passwords.
 
 mod lock;
+mod s3;
 mod store;
 
-pub use lock::{LockGuard, LockInfo, TakeOver};
+pub use lock::{LockGuard, LockInfo, LockRelease, TakeOver};
+pub use s3::s3_config;
 pub use store::StateStore;
+
+/// The S3 SDK this crate uses, for callers that build the client themselves (to add an
+/// interceptor, say): `StateStore::s3(aws_sdk_s3::Client::from_conf(s3_config(..).build()), ..)`.
+pub use aws_sdk_s3;
 
 use hactl_core::{Address, Props, Value};
 use serde::{Deserialize, Serialize};
@@ -24,12 +35,12 @@ pub enum StateError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("cannot write {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
-    #[error("{path} is not a valid hactl state file: {source}")]
-    Parse { path: PathBuf, source: serde_json::Error },
-    #[error("{path} has state format {found}; this hactl reads format {supported}. Use a newer hactl.")]
-    Version { path: PathBuf, found: u32, supported: u32 },
-    #[error("{path} belongs to stack `{found}`, not `{expected}`")]
-    WrongStack { path: PathBuf, found: String, expected: String },
+    #[error("{location} is not a valid hactl state or lock document: {source}")]
+    Parse { location: String, source: serde_json::Error },
+    #[error("{location} has state format {found}; this hactl reads format {supported}. Use a newer hactl.")]
+    Version { location: String, found: u32, supported: u32 },
+    #[error("{location} belongs to stack `{found}`, not `{expected}`")]
+    WrongStack { location: String, found: String, expected: String },
     #[error(
         "stack `{stack}` is locked by {holder}\n  If that run is gone, release it with `hactl force-unlock {id}`."
     )]
@@ -38,6 +49,25 @@ pub enum StateError {
     NotLocked(String),
     #[error("lock id mismatch: the lock is `{held}`, not `{given}`")]
     LockMismatch { held: String, given: String },
+    #[error(
+        "{location}: the bucket `{bucket}` does not exist. Create it first (hactl never creates \
+         it; turn on its versioning to keep every state write), or point [state] bucket at an \
+         existing one"
+    )]
+    NoSuchBucket { location: String, bucket: String },
+    #[error(
+        "{location}: access denied ({message}). The credentials need s3:GetObject, s3:PutObject and \
+         s3:DeleteObject on the state object and its .lock object, and s3:ListBucket on the bucket"
+    )]
+    AccessDenied { location: String, message: String },
+    #[error(
+        "{location} was written by someone else after this run read it; nothing was overwritten. \
+         Another run (or a person) changed the state without holding the lock: check what it did, \
+         then run the command again"
+    )]
+    Conflict { location: String },
+    #[error("{operation} {location}: {message}")]
+    S3 { operation: &'static str, location: String, message: String },
 }
 
 /// One managed resource as last applied.
@@ -90,5 +120,39 @@ impl State {
             return Some(Value::Str(r.id.clone()));
         }
         r.outputs.get(name).cloned()
+    }
+
+    /// Parses a state document read from `location`, checking its format version and
+    /// that it belongs to `stack`.
+    pub(crate) fn decode(bytes: &[u8], location: &str, stack: &str) -> Result<State, StateError> {
+        #[derive(serde::Deserialize)]
+        struct Header {
+            format_version: u32,
+        }
+        let parse = |source| StateError::Parse { location: location.to_string(), source };
+        let header: Header = serde_json::from_slice(bytes).map_err(parse)?;
+        if header.format_version != STATE_FORMAT_VERSION {
+            return Err(StateError::Version {
+                location: location.to_string(),
+                found: header.format_version,
+                supported: STATE_FORMAT_VERSION,
+            });
+        }
+        let state: State = serde_json::from_slice(bytes).map_err(parse)?;
+        if state.stack != stack {
+            return Err(StateError::WrongStack {
+                location: location.to_string(),
+                found: state.stack,
+                expected: stack.to_string(),
+            });
+        }
+        Ok(state)
+    }
+
+    /// The document as written: pretty JSON and a final newline.
+    pub(crate) fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut body = serde_json::to_vec_pretty(self)?;
+        body.push(b'\n');
+        Ok(body)
     }
 }

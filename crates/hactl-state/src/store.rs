@@ -1,98 +1,157 @@
-use crate::lock::{LockGuard, LockInfo, TakeOver};
-use crate::{State, StateError, STATE_FORMAT_VERSION};
+use crate::lock::{acquire_local, force_unlock_local, LockGuard, LockInfo, TakeOver};
+use crate::s3::S3Store;
+use crate::{State, StateError};
+use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// The state of one stack in a directory (`state/` by default).
+/// Where one stack's state lives and how it is locked: a local directory (`state/` by
+/// default) or an S3 object. Clones share the S3 backend's record of the last ETag seen,
+/// so a clone's writes stay conditional on what the others read and wrote.
 #[derive(Clone, Debug)]
 pub struct StateStore {
-    dir: PathBuf,
     stack: String,
+    backend: Backend,
+}
+
+#[derive(Clone, Debug)]
+enum Backend {
+    Local { dir: PathBuf },
+    S3(S3Store),
 }
 
 impl StateStore {
-    pub fn new(dir: impl Into<PathBuf>, stack: &str) -> Self {
-        StateStore { dir: dir.into(), stack: stack.to_string() }
+    /// `<dir>/<stack>.json`, locked through `<dir>/<stack>.lock`.
+    pub fn local(dir: impl Into<PathBuf>, stack: &str) -> Self {
+        StateStore { stack: stack.to_string(), backend: Backend::Local { dir: dir.into() } }
     }
 
-    pub fn path(&self) -> PathBuf {
-        self.dir.join(format!("{}.json", self.stack))
-    }
-
-    pub fn lock_path(&self) -> PathBuf {
-        self.dir.join(format!("{}.lock", self.stack))
+    /// `s3://<bucket>/<key>`, locked through `s3://<bucket>/<key>.lock`. Build `client`
+    /// with [`crate::s3_config`] (path-style addressing for custom endpoints).
+    pub fn s3(client: aws_sdk_s3::Client, bucket: &str, key: &str, stack: &str) -> Self {
+        StateStore { stack: stack.to_string(), backend: Backend::S3(S3Store::new(client, bucket, key)) }
     }
 
     pub fn stack(&self) -> &str {
         &self.stack
     }
 
-    /// Loads the state, or a new empty one when the file does not exist yet.
-    pub fn load(&self) -> Result<State, StateError> {
-        let path = self.path();
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::new(&self.stack)),
-            Err(source) => return Err(StateError::Read { path, source }),
-        };
-        #[derive(serde::Deserialize)]
-        struct Header {
-            format_version: u32,
+    /// Where the state lives: `state/ha-demo.json` or `s3://bucket/key`.
+    pub fn location(&self) -> String {
+        match &self.backend {
+            Backend::Local { .. } => self.state_file().display().to_string(),
+            Backend::S3(s) => s.location(),
         }
-        let header: Header =
-            serde_json::from_str(&text).map_err(|source| StateError::Parse { path: path.clone(), source })?;
-        if header.format_version != STATE_FORMAT_VERSION {
-            return Err(StateError::Version {
-                path,
-                found: header.format_version,
-                supported: STATE_FORMAT_VERSION,
-            });
-        }
-        let state: State =
-            serde_json::from_str(&text).map_err(|source| StateError::Parse { path: path.clone(), source })?;
-        if state.stack != self.stack {
-            return Err(StateError::WrongStack { path, found: state.stack, expected: self.stack.clone() });
-        }
-        Ok(state)
     }
 
-    /// Bumps the serial and writes the state atomically: a temp file in the same
-    /// directory, fsync, rename over the old file, fsync of the directory. Mode 0600.
-    pub fn save(&self, state: &mut State) -> Result<(), StateError> {
+    /// The state file, for the local backend.
+    pub fn local_path(&self) -> Option<PathBuf> {
+        matches!(self.backend, Backend::Local { .. }).then(|| self.state_file())
+    }
+
+    /// The lock file, for the local backend.
+    pub fn local_lock_path(&self) -> Option<PathBuf> {
+        match &self.backend {
+            Backend::Local { dir } => Some(dir.join(format!("{}.lock", self.stack))),
+            Backend::S3(_) => None,
+        }
+    }
+
+    fn state_file(&self) -> PathBuf {
+        match &self.backend {
+            Backend::Local { dir } => dir.join(format!("{}.json", self.stack)),
+            Backend::S3(_) => PathBuf::new(),
+        }
+    }
+
+    /// Loads the state, or a new empty one when there is none yet. Refuses a document of
+    /// another format version or of another stack.
+    pub async fn load(&self) -> Result<State, StateError> {
+        match &self.backend {
+            Backend::Local { .. } => {
+                let path = self.state_file();
+                let bytes = match fs::read(&path) {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(State::new(&self.stack)),
+                    Err(source) => return Err(StateError::Read { path, source }),
+                };
+                State::decode(&bytes, &path.display().to_string(), &self.stack)
+            }
+            Backend::S3(s) => s.load(&self.stack).await,
+        }
+    }
+
+    /// Bumps the serial (and gives the state a lineage on its first write), then writes
+    /// it. When the write fails, `state` keeps its old serial and lineage.
+    ///
+    /// Local: atomically (a temp file in the same directory, fsync, rename over the old
+    /// file, fsync of the directory), mode 0600. S3: a conditional PutObject (see
+    /// [`crate`]): a write that lost a race is [`StateError::Conflict`].
+    pub async fn save(&self, state: &mut State) -> Result<(), StateError> {
+        let (serial, lineage) = (state.serial, state.lineage.clone());
         if state.lineage.is_empty() {
             state.lineage = uuid::Uuid::new_v4().to_string();
         }
         state.serial += 1;
-        let path = self.path();
-        let werr = |source| StateError::Write { path: path.clone(), source };
-        fs::create_dir_all(&self.dir).map_err(werr)?;
-        let mut body = serde_json::to_vec_pretty(state).map_err(|e| werr(std::io::Error::other(e)))?;
-        body.push(b'\n');
-        let tmp = self.dir.join(format!(".{}.json.tmp.{}", self.stack, std::process::id()));
-        {
-            let mut f = open_private(&tmp).map_err(werr)?;
-            f.write_all(&body).map_err(werr)?;
-            f.sync_all().map_err(werr)?;
+        let written = match &self.backend {
+            Backend::Local { dir } => save_local(dir, &self.stack, &self.state_file(), state),
+            Backend::S3(s) => s.save(state).await,
+        };
+        if written.is_err() {
+            state.serial = serial;
+            state.lineage = lineage;
         }
-        fs::rename(&tmp, &path).map_err(werr)?;
-        sync_dir(&self.dir);
-        Ok(())
+        written
     }
 
-    /// Takes the stack's lock for `operation`. A lock left by a dead process on this host
-    /// is taken over (reported in the guard); any other held lock is an error naming its
-    /// holder.
-    pub fn lock(&self, operation: &str) -> Result<(LockGuard, Option<TakeOver>), StateError> {
-        fs::create_dir_all(&self.dir)
-            .map_err(|source| StateError::Write { path: self.dir.clone(), source })?;
-        LockGuard::acquire(self.lock_path(), &self.stack, operation)
+    /// Takes the stack's lock for `operation`; any held lock is an error naming its
+    /// holder. Local only: a lock left by a dead process of this host is taken over
+    /// (reported in the answer). An S3 lock is never taken over automatically: whether
+    /// its holder still runs cannot be told from another machine (its pid means nothing
+    /// here, and two containers can share a host name), and S3 has no lease that
+    /// expires; a lock left by a crash is removed with `force_unlock`.
+    pub async fn lock(&self, operation: &str) -> Result<(LockGuard, Option<TakeOver>), StateError> {
+        match &self.backend {
+            Backend::Local { dir } => {
+                fs::create_dir_all(dir).map_err(|source| StateError::Write { path: dir.clone(), source })?;
+                let path = dir.join(format!("{}.lock", self.stack));
+                acquire_local(path, &self.stack, operation)
+            }
+            Backend::S3(s) => Ok((s.lock(&self.stack, operation).await?, None)),
+        }
     }
 
-    /// Removes the lock whatever holds it (`id` must match when given).
-    pub fn force_unlock(&self, id: Option<&str>) -> Result<LockInfo, StateError> {
-        crate::lock::force_unlock(&self.lock_path(), &self.stack, id)
+    /// Removes the lock whatever holds it (`id` must match when given); returns who held it.
+    pub async fn force_unlock(&self, id: Option<&str>) -> Result<LockInfo, StateError> {
+        match &self.backend {
+            Backend::Local { dir } => {
+                force_unlock_local(&dir.join(format!("{}.lock", self.stack)), &self.stack, id)
+            }
+            Backend::S3(s) => s.force_unlock(&self.stack, id).await,
+        }
     }
+}
+
+impl fmt::Display for StateStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.location())
+    }
+}
+
+fn save_local(dir: &Path, stack: &str, path: &Path, state: &State) -> Result<(), StateError> {
+    let werr = |source| StateError::Write { path: path.to_path_buf(), source };
+    fs::create_dir_all(dir).map_err(werr)?;
+    let body = state.encode().map_err(|e| werr(std::io::Error::other(e)))?;
+    let tmp = dir.join(format!(".{stack}.json.tmp.{}", std::process::id()));
+    {
+        let mut f = open_private(&tmp).map_err(werr)?;
+        f.write_all(&body).map_err(werr)?;
+        f.sync_all().map_err(werr)?;
+    }
+    fs::rename(&tmp, path).map_err(werr)?;
+    sync_dir(dir);
+    Ok(())
 }
 
 pub(crate) fn open_private(path: &Path) -> std::io::Result<fs::File> {
@@ -119,11 +178,12 @@ mod tests {
     use crate::ResourceState;
     use hactl_core::{Address, Value};
 
-    #[test]
-    fn round_trip_keeps_everything_and_bumps_serial() {
+    #[tokio::test]
+    async fn round_trip_keeps_everything_and_bumps_serial() {
         let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::new(dir.path(), "demo");
-        let mut s = store.load().unwrap();
+        let store = StateStore::local(dir.path(), "demo");
+        assert_eq!(store.location(), dir.path().join("demo.json").display().to_string());
+        let mut s = store.load().await.unwrap();
         assert_eq!(s.serial, 0);
         assert!(s.resources.is_empty());
         let addr = Address::parse("subnet.app.us-east-1a").unwrap();
@@ -137,11 +197,12 @@ mod tests {
                 depends_on: vec![Address::parse("vpc.main").unwrap()],
             },
         );
-        store.save(&mut s).unwrap();
-        store.save(&mut s).unwrap();
-        let back = store.load().unwrap();
+        store.save(&mut s).await.unwrap();
+        store.save(&mut s).await.unwrap();
+        let back = store.load().await.unwrap();
         assert_eq!(back, s);
         assert_eq!(back.serial, 2);
+        assert!(!back.lineage.is_empty());
         assert_eq!(back.output(&addr, "id"), Some(Value::str("subnet-1")));
         assert_eq!(back.output(&addr, "arn"), Some(Value::str("arn:x")));
         // No temp file is left behind.
@@ -149,33 +210,47 @@ mod tests {
         assert_eq!(names.len(), 1, "{names:?}");
     }
 
+    #[tokio::test]
+    async fn a_failed_save_keeps_the_serial_and_lineage() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where the state directory should be: the write fails.
+        let blocker = dir.path().join("state");
+        fs::write(&blocker, "").unwrap();
+        let store = StateStore::local(&blocker, "demo");
+        let mut s = State::new("demo");
+        assert!(matches!(store.save(&mut s).await, Err(StateError::Write { .. })));
+        assert_eq!((s.serial, s.lineage.as_str()), (0, ""));
+    }
+
     #[cfg(unix)]
-    #[test]
-    fn state_file_is_private() {
+    #[tokio::test]
+    async fn state_file_is_private() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::new(dir.path(), "demo");
-        let mut s = store.load().unwrap();
-        store.save(&mut s).unwrap();
-        let mode = fs::metadata(store.path()).unwrap().permissions().mode() & 0o777;
+        let store = StateStore::local(dir.path(), "demo");
+        let mut s = store.load().await.unwrap();
+        store.save(&mut s).await.unwrap();
+        let mode = fs::metadata(store.local_path().unwrap()).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
     }
 
-    #[test]
-    fn rejects_other_versions_and_other_stacks() {
+    #[tokio::test]
+    async fn rejects_other_versions_and_other_stacks() {
         let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::new(dir.path(), "demo");
-        let mut s = store.load().unwrap();
-        store.save(&mut s).unwrap();
-        let other = StateStore::new(dir.path(), "other");
-        fs::copy(store.path(), other.path()).unwrap();
-        assert!(matches!(other.load(), Err(StateError::WrongStack { .. })));
-        let text = fs::read_to_string(store.path())
-            .unwrap()
-            .replace("\"format_version\": 1", "\"format_version\": 99");
-        fs::write(store.path(), text).unwrap();
-        assert!(matches!(store.load(), Err(StateError::Version { found: 99, .. })));
-        fs::write(store.path(), "{ not json").unwrap();
-        assert!(matches!(store.load(), Err(StateError::Parse { .. })));
+        let store = StateStore::local(dir.path(), "demo");
+        let path = store.local_path().unwrap();
+        let mut s = store.load().await.unwrap();
+        store.save(&mut s).await.unwrap();
+        let other = StateStore::local(dir.path(), "other");
+        fs::copy(&path, other.local_path().unwrap()).unwrap();
+        assert!(matches!(other.load().await, Err(StateError::WrongStack { .. })));
+        let text =
+            fs::read_to_string(&path).unwrap().replace("\"format_version\": 1", "\"format_version\": 99");
+        fs::write(&path, text).unwrap();
+        assert!(matches!(store.load().await, Err(StateError::Version { found: 99, .. })));
+        fs::write(&path, "{ not json").unwrap();
+        let err = store.load().await.unwrap_err();
+        assert!(matches!(err, StateError::Parse { .. }));
+        assert!(err.to_string().contains(&path.display().to_string()), "{err}");
     }
 }

@@ -5,18 +5,20 @@ mod render;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use hactl_aws::failover::FailoverTarget;
+use hactl_config::StateBackend;
 use hactl_core::plan::PlanMode;
 use hactl_core::{Address, DesiredGraph, Plan};
 use hactl_engine::{
     apply, check_plan, drift_report, make_plan, refresh, ApplyOptions, ApplyReport, CancelFlag, Ctx,
     DeleteOptions, RefreshScope, Registry,
 };
-use hactl_state::{LockGuard, State, StateStore};
+use hactl_state::{LockGuard, LockRelease, State, StateStore};
 use render::{StderrSink, Style};
+use std::future::Future;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
@@ -299,6 +301,7 @@ async fn session(g: &Global, counter: &hactl_aws::ApiCounter) -> Result<Session>
     };
     let sdk = hactl_aws::sdk_config(&conn).await;
     let registry = hactl_aws::registry(&sdk, counter);
+    let store = state_store(&cfg, g, &sdk, counter);
     let err_style = Style::detect(g.no_color, render::is_stderr_terminal());
     let sink = Arc::new(StderrSink::new(err_style, !g.no_progress, g.verbose > 0));
     let ctx = Ctx::new(&cfg.stack.name, sink.clone());
@@ -306,7 +309,7 @@ async fn session(g: &Global, counter: &hactl_aws::ApiCounter) -> Result<Session>
         region,
         sdk,
         desired,
-        store: StateStore::new(&g.state_dir, &cfg.stack.name),
+        store,
         registry,
         ctx,
         sink,
@@ -314,9 +317,57 @@ async fn session(g: &Global, counter: &hactl_aws::ApiCounter) -> Result<Session>
     })
 }
 
+/// The state store of `cfg`: files under --state-dir, or the S3 object of `[state]`
+/// (its client from `sdk`, so --endpoint-url, --profile and AWS_ENDPOINT_URL apply; in
+/// the bucket's region when `[state] region` is set, else the run's region).
+fn state_store(
+    cfg: &hactl_config::StackConfig,
+    g: &Global,
+    sdk: &hactl_aws::SdkConfig,
+    counter: &hactl_aws::ApiCounter,
+) -> StateStore {
+    match &cfg.state.backend {
+        StateBackend::Local => StateStore::local(&g.state_dir, &cfg.stack.name),
+        StateBackend::S3 { bucket, key, region } => {
+            let conf = hactl_state::s3_config(sdk, region.as_deref()).interceptor(counter.clone()).build();
+            StateStore::s3(hactl_state::aws_sdk_s3::Client::from_conf(conf), bucket, key, &cfg.stack.name)
+        }
+    }
+}
+
+/// The state store for commands that only touch state (`state`, `force-unlock`): the SDK
+/// configuration is loaded only when state lives in S3.
+async fn open_store(
+    cfg: &hactl_config::StackConfig,
+    g: &Global,
+    counter: &hactl_aws::ApiCounter,
+) -> StateStore {
+    if matches!(cfg.state.backend, StateBackend::Local) {
+        return StateStore::local(&g.state_dir, &cfg.stack.name);
+    }
+    let conn = hactl_aws::Connection {
+        region: Some(g.region.clone().unwrap_or_else(|| cfg.stack.region.clone())),
+        endpoint_url: g.endpoint_url.clone(),
+        profile: g.profile.clone(),
+    };
+    let sdk = hactl_aws::sdk_config(&conn).await;
+    state_store(cfg, g, &sdk, counter)
+}
+
+/// The lock this process holds, for the signal handler's forced quit.
+static HELD_LOCK: Mutex<Option<LockRelease>> = Mutex::new(None);
+
+fn set_held_lock(held: Option<LockRelease>) {
+    *HELD_LOCK.lock().unwrap_or_else(|p| p.into_inner()) = held;
+}
+
+fn take_held_lock() -> Option<LockRelease> {
+    HELD_LOCK.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
 impl Session {
-    fn lock(&self, op: &str) -> Result<LockGuard> {
-        let (guard, took_over) = self.store.lock(op)?;
+    async fn lock(&self, op: &str) -> Result<LockGuard> {
+        let (guard, took_over) = self.store.lock(op).await?;
         if let Some(t) = took_over {
             eprintln!(
                 "{} took over a stale lock of stack `{}` left by {} (its process is gone)",
@@ -328,10 +379,37 @@ impl Session {
         Ok(guard)
     }
 
+    /// Runs `body` with the stack locked for `op`; the lock is released whatever `body`
+    /// returns (a second Ctrl-C releases it too, see [`spawn_signal_handler`]).
+    async fn locked<T>(&self, op: &str, body: impl Future<Output = Result<T>>) -> Result<T> {
+        let guard = self.lock(op).await?;
+        set_held_lock(Some(guard.handle()));
+        let result = body.await;
+        set_held_lock(None);
+        let released = guard.release().await;
+        match (result, released) {
+            (Ok(v), Ok(())) => Ok(v),
+            (Ok(_), Err(e)) => Err(anyhow::Error::new(e).context(format!(
+                "releasing the lock of stack `{}` ({})",
+                self.store.stack(),
+                self.store
+            ))),
+            (Err(e), Ok(())) => Err(e),
+            (Err(e), Err(re)) => {
+                eprintln!(
+                    "{} could not release the lock of stack `{}`: {re}",
+                    self.sink.style.yellow("warning:"),
+                    self.store.stack()
+                );
+                Err(e)
+            }
+        }
+    }
+
     /// Loads state, refusing one written for another region (a `--region` typo would
     /// otherwise see every resource as deleted, or destroy nothing and forget it all).
-    fn load_state(&self) -> Result<State> {
-        let mut state = self.store.load()?;
+    async fn load_state(&self) -> Result<State> {
+        let mut state = self.store.load().await?;
         if state.region.is_empty() {
             state.region = self.region.clone();
         } else if state.region != self.region {
@@ -387,6 +465,11 @@ fn spawn_signal_handler(cancel: CancelFlag) {
             }
             if cancel.is_cancelled() {
                 eprintln!("interrupted again: quitting now");
+                // Journaled state is safe; the lock would be left behind (an S3 lock is
+                // never taken over automatically), so it goes first.
+                if let Some(held) = take_held_lock() {
+                    let _ = tokio::time::timeout(Duration::from_secs(10), held.release()).await;
+                }
                 std::process::exit(130);
             }
             cancel.cancel();
@@ -426,7 +509,12 @@ fn fault_before_journal() -> Result<Option<hactl_engine::BeforeJournal>> {
     }
     if let Some(ms) = spec.strip_prefix("delay-ms:") {
         let ms: u64 = ms.parse().with_context(|| format!("HACTL_FAULT={spec}: delay must be a number"))?;
-        return Ok(Some(Arc::new(move |_: &Address, _| std::thread::sleep(Duration::from_millis(ms)))));
+        // block_in_place: the sleeping step hands its worker's other duties (the signal
+        // and I/O drivers) to another thread, as an AWS call would leave them free; a plain
+        // sleep there kept a second Ctrl-C from being seen until the step ended.
+        return Ok(Some(Arc::new(move |_: &Address, _| {
+            tokio::task::block_in_place(|| std::thread::sleep(Duration::from_millis(ms)))
+        })));
     }
     if let Some(target) = spec.strip_prefix("crash-before-journal:") {
         let target = Address::parse(target)?;
@@ -446,12 +534,13 @@ async fn drift_once(
     counter: &hactl_aws::ApiCounter,
     publish_metrics: bool,
 ) -> Result<hactl_engine::DriftReport> {
-    let report = {
-        let _lock = s.lock("drift")?;
-        let state = s.load_state()?;
-        let live = refresh(&s.registry, &s.ctx, &s.desired, &state, RefreshScope::StateOnly).await?;
-        drift_report(&s.registry, &state, &live)
-    };
+    let report = s
+        .locked("drift", async {
+            let state = s.load_state().await?;
+            let live = refresh(&s.registry, &s.ctx, &s.desired, &state, RefreshScope::StateOnly).await?;
+            Ok(drift_report(&s.registry, &state, &live))
+        })
+        .await?;
     if publish_metrics {
         hactl_aws::metrics::publish_drift_metric(&s.sdk, counter, &report.stack, report.drifted_count())
             .await
@@ -650,8 +739,8 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
         }
         Command::State { command } => {
             let (cfg, _) = load_config(&g.config)?;
-            let store = StateStore::new(&g.state_dir, &cfg.stack.name);
-            let state = store.load()?;
+            let store = open_store(&cfg, &g, &counter).await;
+            let state = store.load().await?;
             match command {
                 StateCommand::List => {
                     for (a, r) in &state.resources {
@@ -673,17 +762,20 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
         }
         Command::ForceUnlock { lock_id } => {
             let (cfg, _) = load_config(&g.config)?;
-            let store = StateStore::new(&g.state_dir, &cfg.stack.name);
-            let held = store.force_unlock(lock_id.as_deref())?;
+            let store = open_store(&cfg, &g, &counter).await;
+            let held = store.force_unlock(lock_id.as_deref()).await?;
             eprintln!("Released the lock of stack `{}` held by {held}.", cfg.stack.name);
             Ok(Exit(0))
         }
         Command::Plan { out, json, detailed_exitcode, destroy } => {
             let s = session(&g, &counter).await?;
-            let _lock = s.lock("plan")?;
-            let state = s.load_state()?;
-            let mode = if destroy { PlanMode::Destroy } else { PlanMode::Apply };
-            let plan = s.plan(&state, mode).await?;
+            let plan = s
+                .locked("plan", async {
+                    let state = s.load_state().await?;
+                    let mode = if destroy { PlanMode::Destroy } else { PlanMode::Apply };
+                    s.plan(&state, mode).await
+                })
+                .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&plan)?);
             } else {
@@ -702,90 +794,99 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
         }
         Command::Apply { planfile, run } => {
             let s = session(&g, &counter).await?;
-            let _lock = s.lock("apply")?;
-            let state = s.load_state()?;
-            let plan = match &planfile {
-                Some(path) => {
-                    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-                    let plan: Plan = serde_json::from_slice(&text)
-                        .with_context(|| format!("{} is not a hactl plan", path.display()))?;
-                    check_plan(&plan, &state)
-                        .with_context(|| format!("refusing to apply {}", path.display()))?;
-                    if !plan.region.is_empty() && plan.region != s.region {
-                        bail!(
-                            "refusing to apply {}: it was made for region {}, this run targets {}",
-                            path.display(),
-                            plan.region,
-                            s.region
-                        );
+            s.locked("apply", async {
+                let state = s.load_state().await?;
+                let plan = match &planfile {
+                    Some(path) => {
+                        let text =
+                            std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                        let plan: Plan = serde_json::from_slice(&text)
+                            .with_context(|| format!("{} is not a hactl plan", path.display()))?;
+                        check_plan(&plan, &state)
+                            .with_context(|| format!("refusing to apply {}", path.display()))?;
+                        if !plan.region.is_empty() && plan.region != s.region {
+                            bail!(
+                                "refusing to apply {}: it was made for region {}, this run targets {}",
+                                path.display(),
+                                plan.region,
+                                s.region
+                            );
+                        }
+                        plan
                     }
-                    plan
+                    None => s.plan(&state, PlanMode::Apply).await?,
+                };
+                print!("{}", render::plan_text(&s.stdout_style, &plan, &s.region));
+                if !plan.has_changes() {
+                    return Ok(Exit(0));
                 }
-                None => s.plan(&state, PlanMode::Apply).await?,
-            };
-            print!("{}", render::plan_text(&s.stdout_style, &plan, &s.region));
-            if !plan.has_changes() {
-                return Ok(Exit(0));
-            }
-            refuse_protected(&plan, &run)?;
-            if planfile.is_none() && !run.auto_approve && !confirm("Apply these changes?")? {
-                eprintln!("Apply cancelled; nothing was changed.");
-                return Ok(Exit(1));
-            }
-            let report = s.execute(&plan, state, &run).await?;
-            Ok(summarize(&s.sink.style, &report, "Apply"))
+                refuse_protected(&plan, &run)?;
+                if planfile.is_none() && !run.auto_approve && !confirm("Apply these changes?")? {
+                    eprintln!("Apply cancelled; nothing was changed.");
+                    return Ok(Exit(1));
+                }
+                let report = s.execute(&plan, state, &run).await?;
+                Ok(summarize(&s.sink.style, &report, "Apply"))
+            })
+            .await
         }
         Command::Destroy { run } => {
             let s = session(&g, &counter).await?;
-            let _lock = s.lock("destroy")?;
-            let state = s.load_state()?;
-            let plan = s.plan(&state, PlanMode::Destroy).await?;
-            print!("{}", render::plan_text(&s.stdout_style, &plan, &s.region));
-            if !plan.has_changes() {
-                return Ok(Exit(0));
-            }
-            refuse_protected(&plan, &run)?;
-            if !run.auto_approve && !confirm(&format!("Destroy every resource of stack `{}`?", plan.stack))? {
-                eprintln!("Destroy cancelled; nothing was changed.");
-                return Ok(Exit(1));
-            }
-            let report = s.execute(&plan, state, &run).await?;
-            Ok(summarize(&s.sink.style, &report, "Destroy"))
+            s.locked("destroy", async {
+                let state = s.load_state().await?;
+                let plan = s.plan(&state, PlanMode::Destroy).await?;
+                print!("{}", render::plan_text(&s.stdout_style, &plan, &s.region));
+                if !plan.has_changes() {
+                    return Ok(Exit(0));
+                }
+                refuse_protected(&plan, &run)?;
+                if !run.auto_approve
+                    && !confirm(&format!("Destroy every resource of stack `{}`?", plan.stack))?
+                {
+                    eprintln!("Destroy cancelled; nothing was changed.");
+                    return Ok(Exit(1));
+                }
+                let report = s.execute(&plan, state, &run).await?;
+                Ok(summarize(&s.sink.style, &report, "Destroy"))
+            })
+            .await
         }
         Command::Failover { target } => {
             let s = session(&g, &counter).await?;
-            let _lock = s.lock("failover")?;
-            let state = s.load_state()?;
-            let find = |kind: &str| state.resources.iter().find(|(_, r)| r.kind == kind);
-            let (address, target) = if let Some((a, r)) = find("docdb.cluster") {
-                (a.clone(), FailoverTarget::Docdb { cluster_id: r.id.clone(), target_instance: target })
-            } else if let Some((a, r)) = find("rds.instance") {
-                if target.is_some() {
-                    bail!("--target names a DocumentDB instance; an RDS Multi-AZ instance fails over to its standby");
-                }
-                (a.clone(), FailoverTarget::Postgres { instance_id: r.id.clone() })
-            } else {
-                bail!(
-                    "stack `{}` has no database in its state ({}); apply a config with a [database] section first",
-                    state.stack,
-                    s.store.path().display()
+            s.locked("failover", async {
+                let state = s.load_state().await?;
+                let find = |kind: &str| state.resources.iter().find(|(_, r)| r.kind == kind);
+                let (address, target) = if let Some((a, r)) = find("docdb.cluster") {
+                    (a.clone(), FailoverTarget::Docdb { cluster_id: r.id.clone(), target_instance: target })
+                } else if let Some((a, r)) = find("rds.instance") {
+                    if target.is_some() {
+                        bail!("--target names a DocumentDB instance; an RDS Multi-AZ instance fails over to its standby");
+                    }
+                    (a.clone(), FailoverTarget::Postgres { instance_id: r.id.clone() })
+                } else {
+                    bail!(
+                        "stack `{}` has no database in its state ({}); apply a config with a [database] section first",
+                        state.stack,
+                        s.store
+                    );
+                };
+                let started = Instant::now();
+                eprintln!("Failing over {address} ...");
+                let ctx = s.ctx.for_address(&address);
+                let outcome = hactl_aws::failover::failover(&s.sdk, &counter, &ctx, target)
+                    .await
+                    .with_context(|| format!("failing over {address}"))?;
+                let az = outcome.writer_az.map(|z| format!(" in {z}")).unwrap_or_default();
+                let was = outcome.previous_writer.map(|w| format!(" (was {w})")).unwrap_or_default();
+                eprintln!(
+                    "{} the writer is now {}{az}{was}, after {:.1}s.",
+                    s.sink.style.green("Failover complete:"),
+                    outcome.writer,
+                    started.elapsed().as_secs_f64()
                 );
-            };
-            let started = Instant::now();
-            eprintln!("Failing over {address} ...");
-            let ctx = s.ctx.for_address(&address);
-            let outcome = hactl_aws::failover::failover(&s.sdk, &counter, &ctx, target)
-                .await
-                .with_context(|| format!("failing over {address}"))?;
-            let az = outcome.writer_az.map(|z| format!(" in {z}")).unwrap_or_default();
-            let was = outcome.previous_writer.map(|w| format!(" (was {w})")).unwrap_or_default();
-            eprintln!(
-                "{} the writer is now {}{az}{was}, after {:.1}s.",
-                s.sink.style.green("Failover complete:"),
-                outcome.writer,
-                started.elapsed().as_secs_f64()
-            );
-            Ok(Exit(0))
+                Ok(Exit(0))
+            })
+            .await
         }
         Command::Drift { json, publish_metrics, watch, interval } => {
             let s = session(&g, &counter).await?;
