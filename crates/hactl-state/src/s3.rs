@@ -72,21 +72,11 @@ impl S3Store {
     pub(crate) async fn load(&self, stack: &str) -> Result<State, StateError> {
         let location = self.location();
         let mut seen = self.seen.lock().await;
-        let out = match self.client.get_object().bucket(&self.bucket).key(&self.key).send().await {
-            Ok(out) => out,
-            Err(e) if e.code() == Some("NoSuchKey") => {
-                *seen = Seen::Absent;
-                return Ok(State::new(stack));
-            }
-            Err(e) => return Err(classify(e, "reading", &location, &self.bucket)),
+        let Some((bytes, etag)) = get(&self.client, &self.bucket, &self.key).await? else {
+            *seen = Seen::Absent;
+            return Ok(State::new(stack));
         };
-        let etag = out.e_tag().map(str::to_string);
-        let bytes = out.body.collect().await.map_err(|e| StateError::S3 {
-            operation: "reading",
-            location: location.clone(),
-            message: e.to_string(),
-        })?;
-        let state = State::decode(&bytes.into_bytes(), &location, stack)?;
+        let state = State::decode(&bytes, &location, stack)?;
         *seen = etag.map(Seen::ETag).unwrap_or(Seen::Unknown);
         Ok(state)
     }
@@ -105,7 +95,7 @@ impl S3Store {
             .key(&self.key)
             .content_type("application/json")
             .server_side_encryption(ServerSideEncryption::Aes256)
-            .body(ByteStream::from(body));
+            .body(ByteStream::from(body.clone()));
         let req = match &*seen {
             Seen::ETag(etag) => req.if_match(etag),
             Seen::Absent | Seen::Unknown => req.if_none_match("*"),
@@ -116,9 +106,16 @@ impl S3Store {
                 Ok(())
             }
             // 412: the object changed (or appeared); NoSuchKey under If-Match: it was
-            // deleted; 409: another conditional write to it is in progress.
+            // deleted; 409: another conditional write to it is in progress. Unless it holds
+            // exactly this document: the SDK retried a write whose answer was lost.
             Err(e) if lost_race(&e) || e.code() == Some("NoSuchKey") => {
-                Err(StateError::Conflict { location })
+                match get(&self.client, &self.bucket, &self.key).await {
+                    Ok(Some((stored, Some(etag)))) if stored == body => {
+                        *seen = Seen::ETag(etag);
+                        Ok(())
+                    }
+                    _ => Err(StateError::Conflict { location }),
+                }
             }
             Err(e) => Err(classify(e, "writing", &location, &self.bucket)),
         }
@@ -146,6 +143,10 @@ impl S3Store {
                 Ok(_) => return Ok(LockGuard::new(info, Target::S3(obj))),
                 Err(e) if lost_race(&e) => {
                     if let Some(holder) = obj.read().await? {
+                        if holder.id == info.id {
+                            // Our own lock: the SDK retried a create whose answer was lost.
+                            return Ok(LockGuard::new(info, Target::S3(obj)));
+                        }
                         let id = holder.id.clone();
                         return Err(StateError::Locked {
                             stack: stack.to_string(),
@@ -194,20 +195,12 @@ impl LockObject {
 
     /// The lock's holder, `None` when there is no lock.
     async fn read(&self) -> Result<Option<LockInfo>, StateError> {
-        let location = self.location();
-        let out = match self.client.get_object().bucket(&self.bucket).key(&self.key).send().await {
-            Ok(out) => out,
-            Err(e) if e.code() == Some("NoSuchKey") => return Ok(None),
-            Err(e) => return Err(classify(e, "reading", &location, &self.bucket)),
+        let Some((bytes, _)) = get(&self.client, &self.bucket, &self.key).await? else {
+            return Ok(None);
         };
-        let bytes = out.body.collect().await.map_err(|e| StateError::S3 {
-            operation: "reading",
-            location: location.clone(),
-            message: e.to_string(),
-        })?;
-        serde_json::from_slice(&bytes.into_bytes())
+        serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|source| StateError::Parse { location, source })
+            .map_err(|source| StateError::Parse { location: self.location(), source })
     }
 
     async fn delete(&self) -> Result<(), StateError> {
@@ -231,6 +224,27 @@ impl LockObject {
             _ => Ok(()),
         }
     }
+}
+
+/// An object's body and ETag; `None` when there is no such object.
+async fn get(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<(Vec<u8>, Option<String>)>, StateError> {
+    let location = format!("s3://{bucket}/{key}");
+    let out = match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => out,
+        Err(e) if e.code() == Some("NoSuchKey") => return Ok(None),
+        Err(e) => return Err(classify(e, "reading", &location, bucket)),
+    };
+    let etag = out.e_tag().map(str::to_string);
+    let bytes = out.body.collect().await.map_err(|e| StateError::S3 {
+        operation: "reading",
+        location,
+        message: e.to_string(),
+    })?;
+    Ok(Some((bytes.into_bytes().to_vec(), etag)))
 }
 
 /// A conditional write that lost: 412 Precondition Failed, or 409 when another

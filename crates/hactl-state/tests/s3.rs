@@ -286,3 +286,30 @@ async fn a_missing_bucket_is_named_with_what_to_do() {
     assert!(exists.is_err(), "nothing created the bucket");
     b.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_write_whose_answer_was_lost_is_recognised_as_its_own() {
+    // The SDK retries a PutObject whose answer was lost; the retry's condition then fails
+    // against the first attempt's object. The store finds its own document there and
+    // goes on instead of reporting a conflict.
+    let b = Bucket::new().await;
+    let store = b.store();
+    let mut s = store.load().await.unwrap();
+    s.lineage = "lineage-of-the-lost-answer".into();
+    let (addr, res) = subnet();
+    s.resources.insert(addr, res);
+    let mut first_attempt = s.clone();
+    first_attempt.serial = 1;
+    let mut body = serde_json::to_vec_pretty(&first_attempt).unwrap();
+    body.push(b'\n');
+    b.s3.put_object().bucket(&b.name).key(KEY).body(body.into()).send().await.unwrap();
+
+    store.save(&mut s).await.unwrap();
+    assert_eq!(s, first_attempt);
+    // Its ETag was taken: the next conditional write goes through.
+    store.save(&mut s).await.unwrap();
+    let (doc, _) = b.object(KEY).await.unwrap();
+    assert_eq!(doc["serial"], 2);
+    assert_eq!(doc["lineage"], "lineage-of-the-lost-answer");
+    b.cleanup().await;
+}
