@@ -196,14 +196,14 @@ async fn scheduled_drift_job_is_created_kept_and_destroyed() {
     assert_eq!(td.execution_role_arn().map(String::from), exec_role_arn);
     let doc = role_policy(&iam, &task_role, "drift").await;
     let key = format!("arn:aws:s3:::{bucket}/hactl/{}/us-east-1/state.json", s.name);
-    assert_eq!(strings(&statement(&doc, "ReadState")["Resource"]), [key.clone()]);
+    assert_eq!(strings(&statement(&doc, "ReadState")["Resource"]), std::slice::from_ref(&key));
     assert_eq!(strings(&statement(&doc, "LockState")["Resource"]), [format!("{key}.lock")]);
     let metric = statement(&doc, "PutDriftMetric");
     assert_eq!(strings(&metric["Action"]), ["cloudwatch:PutMetricData"]);
     assert_eq!(metric["Condition"]["StringEquals"]["cloudwatch:namespace"], "hactl");
     // The scheduler role runs exactly this task definition and passes exactly the two roles.
     let doc = role_policy(&iam, &schedule_role, "run-drift-job").await;
-    assert_eq!(strings(&statement(&doc, "RunDriftTask")["Resource"]), [td_arn.clone()]);
+    assert_eq!(strings(&statement(&doc, "RunDriftTask")["Resource"]), std::slice::from_ref(&td_arn));
     let mut passed = strings(&statement(&doc, "PassDriftRoles")["Resource"]);
     passed.sort();
     let mut want = vec![task_role_arn.clone().unwrap_or_default(), exec_role_arn.clone().unwrap_or_default()];
