@@ -135,6 +135,33 @@ async fn a_second_ctrl_c_releases_the_s3_lock_before_quitting() {
     let key = format!("hactl/{}/us-east-1/state.json", s.name);
     let lock_key = format!("{key}.lock");
 
+    // Ctrl-C at the confirmation prompt (the lock is held, nothing is applying): the
+    // lock is released and the process exits 130.
+    let mut prompt = s
+        .command(&["apply"])
+        .env("HACTL_ASSUME_TTY", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _stdin = prompt.stdin.take();
+    let started = std::time::Instant::now();
+    while s3_json(&c, &bucket, &lock_key).await.is_none() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "apply never took the lock");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Past the refresh: give the plan time to print and the prompt to wait.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let pid = prompt.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let out = prompt.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("Apply these changes?"), "it was at the prompt: {stderr}");
+    assert!(s3_json(&c, &bucket, &lock_key).await.is_none(), "the lock was released before the exit");
+    assert!(s3_json(&c, &bucket, &key).await.is_none(), "nothing was applied");
+
     // One slow action at a time, so the run is still going when both signals land.
     let child = s
         .command(&["apply", "--auto-approve", "--parallelism", "1"])

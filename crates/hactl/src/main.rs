@@ -319,7 +319,8 @@ async fn session(g: &Global, counter: &hactl_aws::ApiCounter) -> Result<Session>
 
 /// The state store of `cfg`: files under --state-dir, or the S3 object of `[state]`
 /// (its client from `sdk`, so --endpoint-url, --profile and AWS_ENDPOINT_URL apply; in
-/// the bucket's region when `[state] region` is set, else the run's region).
+/// the bucket's region: `[state] region`, else the config's stack region — not
+/// `--region`, so a region typo reaches the state and is refused by its region check).
 fn state_store(
     cfg: &hactl_config::StackConfig,
     g: &Global,
@@ -329,7 +330,8 @@ fn state_store(
     match &cfg.state.backend {
         StateBackend::Local => StateStore::local(&g.state_dir, &cfg.stack.name),
         StateBackend::S3 { bucket, key, region } => {
-            let conf = hactl_state::s3_config(sdk, region.as_deref()).interceptor(counter.clone()).build();
+            let region = region.as_deref().unwrap_or(&cfg.stack.region);
+            let conf = hactl_state::s3_config(sdk, Some(region)).interceptor(counter.clone()).build();
             StateStore::s3(hactl_state::aws_sdk_s3::Client::from_conf(conf), bucket, key, &cfg.stack.name)
         }
     }
@@ -354,6 +356,9 @@ async fn open_store(
     state_store(cfg, g, &sdk, counter)
 }
 
+/// How long a command waits for a drift run's lock before failing.
+const DRIFT_WAIT: Duration = Duration::from_secs(120);
+
 /// The lock this process holds, for the signal handler's forced quit.
 static HELD_LOCK: Mutex<Option<LockRelease>> = Mutex::new(None);
 
@@ -366,11 +371,37 @@ fn take_held_lock() -> Option<LockRelease> {
 }
 
 impl Session {
+    /// Takes the stack's lock. A lock held by a drift run (seconds long; the scheduled job
+    /// runs every few minutes) is waited for, up to [`DRIFT_WAIT`], instead of failing an
+    /// apply that happens to overlap it.
     async fn lock(&self, op: &str) -> Result<LockGuard> {
-        let (guard, took_over) = self.store.lock(op).await?;
+        let started = Instant::now();
+        let mut said = false;
+        let (guard, took_over) = loop {
+            match self.store.lock(op).await {
+                Err(hactl_state::StateError::Locked { holder, .. })
+                    if holder.operation == "drift" && started.elapsed() < DRIFT_WAIT =>
+                {
+                    if !said {
+                        eprintln!(
+                            "waiting for the drift run that holds the lock of stack `{}` ({holder})",
+                            self.store.stack()
+                        );
+                        said = true;
+                    }
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+                other => break other?,
+            }
+        };
         if let Some(t) = took_over {
+            let why = if t.0.is_expired_drift_lock() {
+                format!("a drift run's lock older than {} min", hactl_state::DRIFT_LOCK_LEASE_SECS / 60)
+            } else {
+                "its process is gone".to_string()
+            };
             eprintln!(
-                "{} took over a stale lock of stack `{}` left by {} (its process is gone)",
+                "{} took over a stale lock of stack `{}` left by {} ({why})",
                 self.sink.style.yellow("warning:"),
                 self.store.stack(),
                 t.0
@@ -380,8 +411,9 @@ impl Session {
     }
 
     /// Runs `body` with the stack locked for `op`; the lock is released whatever `body`
-    /// returns (a second Ctrl-C releases it too, see [`spawn_signal_handler`]).
+    /// returns, and by an interrupt (see [`ensure_signal_handler`]).
     async fn locked<T>(&self, op: &str, body: impl Future<Output = Result<T>>) -> Result<T> {
+        ensure_signal_handler();
         let guard = self.lock(op).await?;
         set_held_lock(Some(guard.handle()));
         let result = body.await;
@@ -434,46 +466,87 @@ impl Session {
         let mut ctx = self.ctx.clone();
         ctx.delete_options = run.delete_options();
         let cancel = CancelFlag::default();
-        spawn_signal_handler(cancel.clone());
         let opts = ApplyOptions {
             parallelism: run.parallelism,
             retry_timeout: Duration::from_secs(run.retry_timeout),
-            cancel,
+            cancel: cancel.clone(),
             before_journal: fault_before_journal()?,
             before_call: fault_before_call()?,
         };
-        Ok(apply(&self.registry, &ctx, plan, &self.store, state, &opts).await?)
+        ensure_signal_handler();
+        set_signal_mode(SignalMode::Cancel(cancel));
+        let report = apply(&self.registry, &ctx, plan, &self.store, state, &opts).await;
+        set_signal_mode(SignalMode::Quit);
+        Ok(report?)
     }
 }
 
-/// First Ctrl-C (or SIGTERM): start nothing new, let in-flight actions finish, save
-/// state. A second Ctrl-C quits at once (state is journaled after every action).
-fn spawn_signal_handler(cancel: CancelFlag) {
-    tokio::spawn(async move {
-        #[cfg(unix)]
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        loop {
+/// What a Ctrl-C (SIGINT) or SIGTERM does, by phase.
+enum SignalMode {
+    /// Release the lock this process holds (if any) and exit 130.
+    Quit,
+    /// Applying: the first signal starts nothing new and lets in-flight actions finish
+    /// (state is saved); a second one releases the lock and exits 130.
+    Cancel(CancelFlag),
+    /// `drift --watch` stops between runs through its own listener.
+    Watch,
+}
+
+static SIGNAL_MODE: Mutex<SignalMode> = Mutex::new(SignalMode::Quit);
+static SIGNAL_HANDLER: std::sync::Once = std::sync::Once::new();
+
+fn set_signal_mode(mode: SignalMode) {
+    *SIGNAL_MODE.lock().unwrap_or_else(|p| p.into_inner()) = mode;
+}
+
+/// Installs the process's signal handler once (before the first lock is taken: from
+/// then on SIGINT and SIGTERM no longer kill the process by default, so an interrupted
+/// run never leaves its lock behind; an S3 lock is never taken over automatically).
+fn ensure_signal_handler() {
+    SIGNAL_HANDLER.call_once(|| {
+        tokio::spawn(async move {
             #[cfg(unix)]
-            let got = match term.as_mut() {
-                Some(t) => tokio::select! { r = tokio::signal::ctrl_c() => r.is_ok(), _ = t.recv() => true },
-                None => tokio::signal::ctrl_c().await.is_ok(),
-            };
-            #[cfg(not(unix))]
-            let got = tokio::signal::ctrl_c().await.is_ok();
-            if !got {
-                return;
-            }
-            if cancel.is_cancelled() {
-                eprintln!("interrupted again: quitting now");
-                // Journaled state is safe; the lock would be left behind (an S3 lock is
-                // never taken over automatically), so it goes first.
-                if let Some(held) = take_held_lock() {
-                    let _ = tokio::time::timeout(Duration::from_secs(10), held.release()).await;
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            loop {
+                #[cfg(unix)]
+                let got = match term.as_mut() {
+                    Some(t) => {
+                        tokio::select! { r = tokio::signal::ctrl_c() => r.is_ok(), _ = t.recv() => true }
+                    }
+                    None => tokio::signal::ctrl_c().await.is_ok(),
+                };
+                #[cfg(not(unix))]
+                let got = tokio::signal::ctrl_c().await.is_ok();
+                if !got {
+                    return;
                 }
-                std::process::exit(130);
+                let quit = {
+                    let mode = SIGNAL_MODE.lock().unwrap_or_else(|p| p.into_inner());
+                    match &*mode {
+                        SignalMode::Watch => false,
+                        SignalMode::Cancel(cancel) if !cancel.is_cancelled() => {
+                            cancel.cancel();
+                            false
+                        }
+                        SignalMode::Cancel(_) => {
+                            eprintln!("interrupted again: quitting now");
+                            true
+                        }
+                        SignalMode::Quit => {
+                            eprintln!("interrupted");
+                            true
+                        }
+                    }
+                };
+                if quit {
+                    // Journaled state is safe; the lock goes first.
+                    if let Some(held) = take_held_lock() {
+                        let _ = tokio::time::timeout(Duration::from_secs(10), held.release()).await;
+                    }
+                    std::process::exit(130);
+                }
             }
-            cancel.cancel();
-        }
+        });
     });
 }
 
@@ -560,6 +633,9 @@ async fn drift_watch(
     interval: Duration,
     log_format: LogFormat,
 ) -> Result<Exit> {
+    // Runs stop between runs (the listener below); the process handler stands aside.
+    ensure_signal_handler();
+    set_signal_mode(SignalMode::Watch);
     let stop = Arc::new(tokio::sync::Notify::new());
     let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
@@ -714,6 +790,10 @@ fn summarize(st: &Style, report: &ApplyReport, verb: &str) -> Exit {
     if !report.skipped.is_empty() {
         let names: Vec<String> = report.skipped.iter().map(Address::to_string).collect();
         eprintln!("  {} {} (they depend on a failed action)", st.yellow("skipped"), names.join(", "));
+    }
+    if !report.cancelled && !report.not_started.is_empty() {
+        let names: Vec<String> = report.not_started.iter().map(Address::to_string).collect();
+        eprintln!("  {} {} (state could not be saved)", st.yellow("not started"), names.join(", "));
     }
     Exit(1)
 }
