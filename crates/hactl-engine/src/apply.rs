@@ -114,6 +114,9 @@ struct Shared {
     /// in the order of their serials.
     journal: tokio::sync::Mutex<()>,
     before_journal: Option<BeforeJournal>,
+    /// Set when a save failed: nothing new starts, since its change could not be
+    /// recorded either (with S3, a conflicting writer makes every later save fail too).
+    halted: AtomicBool,
 }
 
 impl Shared {
@@ -140,10 +143,10 @@ impl Shared {
             f(&mut st);
             st.clone()
         };
-        self.store
-            .save(&mut snapshot)
-            .await
-            .map_err(|e| ProviderError::fatal(format!("saving state: {e}")))?;
+        if let Err(e) = self.store.save(&mut snapshot).await {
+            self.halted.store(true, Ordering::SeqCst);
+            return Err(ProviderError::fatal(format!("saving state: {e} (nothing new is started)")));
+        }
         {
             let mut st = self.state();
             st.serial = snapshot.serial;
@@ -176,6 +179,7 @@ pub async fn apply(
         store: store.clone(),
         journal: tokio::sync::Mutex::new(()),
         before_journal: opts.before_journal.clone(),
+        halted: AtomicBool::new(false),
     });
 
     let mut indeg: BTreeMap<NodeIndex, usize> =
@@ -203,7 +207,10 @@ pub async fn apply(
             interrupted_reported = true;
             ctx.events().emit(Event::Interrupted { in_flight: running.len() });
         }
-        while !opts.cancel.is_cancelled() && running.len() < parallelism {
+        while !opts.cancel.is_cancelled()
+            && !shared.halted.load(Ordering::SeqCst)
+            && running.len() < parallelism
+        {
             let Some(n) = ready.pop() else { break };
             let step = g[n];
             let action = plan.actions[step.action].clone();
@@ -278,7 +285,8 @@ pub async fn apply(
             }
         }
     }
-    if opts.cancel.is_cancelled() {
+    let halted = shared.halted.load(Ordering::SeqCst);
+    if opts.cancel.is_cancelled() || halted {
         report.not_started = g
             .node_indices()
             .filter(|n| {
@@ -289,7 +297,8 @@ pub async fn apply(
             .map(|n| plan.actions[g[n].action].address.clone())
             .collect();
         // A cancel that came after the last step finished changed nothing.
-        report.cancelled = !report.not_started.is_empty() || !report.failed.is_empty();
+        report.cancelled =
+            opts.cancel.is_cancelled() && (!report.not_started.is_empty() || !report.failed.is_empty());
     }
     // A replacement whose delete failed skips its own create: report it as failed only.
     report.skipped.retain(|a| !report.failed.iter().any(|f| &f.address == a));

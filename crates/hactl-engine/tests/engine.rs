@@ -1123,12 +1123,19 @@ async fn a_failed_state_save_fails_its_step_and_skips_the_dependents() {
     let blocker = h._dir.path().join("not-a-dir");
     std::fs::write(&blocker, "").unwrap();
     let broken = StateStore::local(&blocker, STACK);
-    let report = apply(&h.registry, &h.ctx, &plan, &broken, state, &opts(4)).await.unwrap();
+    let report = apply(&h.registry, &h.ctx, &plan, &broken, state, &opts(1)).await.unwrap();
     assert!(!report.ok());
     assert!(report.succeeded.is_empty(), "{:?}", report.succeeded);
     assert!(!report.failed.is_empty());
     assert!(report.failed.iter().all(|f| f.error.contains("saving state")), "{:?}", report.failed);
-    assert_eq!(report.failed.len() + report.skipped.len(), 6, "{report:?}");
+    assert_eq!(report.failed.len() + report.skipped.len() + report.not_started.len(), 6, "{report:?}");
+    // Nothing new starts after a failed save (one at a time here: the first root fails,
+    // its dependents are skipped, the other branch is not started), and it is not
+    // reported as a user cancel.
+    assert_eq!(report.failed.len(), 1, "{report:?}");
+    assert_eq!(report.not_started.len(), 2, "{report:?}");
+    assert_eq!(h.cloud.calls().len(), 1, "one create reached the provider: {:?}", h.cloud.calls());
+    assert!(!report.cancelled);
     assert!(!h.events.events().iter().any(|e| matches!(e, Event::StateSaved { .. })));
 }
 
