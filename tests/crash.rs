@@ -160,6 +160,32 @@ async fn a_second_writer_is_refused_with_the_holder_named_and_force_unlock_relea
     assert!(r.stderr.contains("mismatch"), "{}", r.stderr);
     s.ok(&["force-unlock", "abc-123"], 0);
     assert!(!lock.exists());
+
+    // A drift run's lock is waited for (drift runs are short), not an error...
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let drift_lock = |created: u64| {
+        format!(
+            r#"{{"id":"drift-1","operation":"drift","owner":"job","host":"task","pid":1,"created":{created}}}"#
+        )
+    };
+    std::fs::write(&lock, drift_lock(now)).unwrap();
+    let waiting = s.command(&["plan"]).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    std::fs::remove_file(&lock).unwrap();
+    let out = waiting.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("waiting for the drift run"), "{stderr}");
+    // ...and one past its lease (a killed drift task) is taken over with a warning.
+    std::fs::write(&lock, drift_lock(now - 31 * 60)).unwrap();
+    let r = s.ok(&["plan"], 0);
+    assert!(
+        r.stderr.contains("took over a stale lock")
+            && r.stderr.contains("drift run's lock older than 30 min"),
+        "{}",
+        r.stderr
+    );
+    assert!(!lock.exists(), "plan released the lock it took over");
     s.ok(&["destroy", "--auto-approve"], 0);
 }
 

@@ -14,7 +14,7 @@ mod lock;
 mod s3;
 mod store;
 
-pub use lock::{LockGuard, LockInfo, LockRelease, TakeOver};
+pub use lock::{LockGuard, LockInfo, LockRelease, TakeOver, DRIFT_LOCK_LEASE_SECS};
 pub use s3::s3_config;
 pub use store::StateStore;
 

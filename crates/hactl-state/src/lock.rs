@@ -156,9 +156,11 @@ pub(crate) fn acquire_local(
             Ok(()) => return Ok((LockGuard::new(info, Target::Local(path)), took_over)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let holder = read_lock(&path)?;
-                if holder.host == info.host && !process_alive(holder.pid) {
-                    // Its process is gone (a crash or kill -9): safe to take over,
-                    // unless another run took it over meanwhile.
+                if (holder.host == info.host && !process_alive(holder.pid)) || holder.is_expired_drift_lock()
+                {
+                    // Its process is gone (a crash or kill -9), or it is a drift lock past
+                    // its lease: safe to take over, unless another run took it over
+                    // meanwhile.
                     if read_lock(&path).map(|h| h.id != holder.id).unwrap_or(true) {
                         continue;
                     }
@@ -222,7 +224,25 @@ pub(crate) fn check_id(holder: &LockInfo, id: Option<&str>) -> Result<(), StateE
     }
 }
 
-fn now() -> u64 {
+/// A `drift` lock older than this is taken over: a drift run takes seconds to minutes, and
+/// a scheduled drift task that was killed (out of memory, stopped) must not block every
+/// later apply and drift run until someone force-unlocks. Locks of other operations are
+/// never taken over this way.
+pub const DRIFT_LOCK_LEASE_SECS: u64 = 30 * 60;
+
+impl LockInfo {
+    /// Seconds since the lock was taken.
+    pub fn age_secs(&self) -> u64 {
+        now().saturating_sub(self.created)
+    }
+
+    /// A drift run's lock held for longer than any drift run takes.
+    pub fn is_expired_drift_lock(&self) -> bool {
+        self.operation == "drift" && self.age_secs() > DRIFT_LOCK_LEASE_SECS
+    }
+}
+
+pub(crate) fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 

@@ -5,7 +5,7 @@
 //! not see the latest state fails with [`StateError::Conflict`] instead of losing it.
 //! Objects are written with SSE-S3 (AES256) encryption.
 
-use crate::lock::{check_id, LockGuard, LockInfo, Target};
+use crate::lock::{check_id, LockGuard, LockInfo, TakeOver, Target};
 use crate::{State, StateError};
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -121,11 +121,18 @@ impl S3Store {
         }
     }
 
-    pub(crate) async fn lock(&self, stack: &str, operation: &str) -> Result<LockGuard, StateError> {
+    /// Takes the lock. A held lock is an error naming its holder, except an expired
+    /// drift lock ([`LockInfo::is_expired_drift_lock`]), which is taken over and returned.
+    pub(crate) async fn lock(
+        &self,
+        stack: &str,
+        operation: &str,
+    ) -> Result<(LockGuard, Option<TakeOver>), StateError> {
         let obj = self.lock_object();
         let info = LockInfo::new(operation);
         let body = serde_json::to_vec_pretty(&info)
             .map_err(|source| StateError::Parse { location: obj.location(), source })?;
+        let mut took_over = None;
         // A lock released between our failed create and our read of it: try again.
         for _ in 0..3 {
             let created = obj
@@ -140,12 +147,17 @@ impl S3Store {
                 .send()
                 .await;
             match created {
-                Ok(_) => return Ok(LockGuard::new(info, Target::S3(obj))),
+                Ok(_) => return Ok((LockGuard::new(info, Target::S3(obj)), took_over)),
                 Err(e) if lost_race(&e) => {
                     if let Some(holder) = obj.read().await? {
                         if holder.id == info.id {
                             // Our own lock: the SDK retried a create whose answer was lost.
-                            return Ok(LockGuard::new(info, Target::S3(obj)));
+                            return Ok((LockGuard::new(info, Target::S3(obj)), took_over));
+                        }
+                        if holder.is_expired_drift_lock() {
+                            obj.release(&holder.id).await?;
+                            took_over = Some(TakeOver(holder));
+                            continue;
                         }
                         let id = holder.id.clone();
                         return Err(StateError::Locked {

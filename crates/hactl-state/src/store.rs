@@ -118,7 +118,7 @@ impl StateStore {
                 let path = dir.join(format!("{}.lock", self.stack));
                 acquire_local(path, &self.stack, operation)
             }
-            Backend::S3(s) => Ok((s.lock(&self.stack, operation).await?, None)),
+            Backend::S3(s) => s.lock(&self.stack, operation).await,
         }
     }
 

@@ -313,3 +313,35 @@ async fn a_write_whose_answer_was_lost_is_recognised_as_its_own() {
     assert_eq!(doc["lineage"], "lineage-of-the-lost-answer");
     b.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_drift_lock_past_its_lease_is_taken_over_a_fresh_one_is_not() {
+    let b = Bucket::new().await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let forged = |operation: &str, created: u64| {
+        format!(
+            r#"{{"id":"{operation}-{created}","operation":"{operation}","owner":"job","host":"task","pid":1,"created":{created}}}"#
+        )
+    };
+    let put =
+        |body: String| b.s3.put_object().bucket(&b.name).key(LOCK_KEY).body(body.into_bytes().into()).send();
+
+    // A fresh drift lock and an ancient apply lock both block.
+    put(forged("drift", now - 60)).await.unwrap();
+    assert!(matches!(b.store().lock("apply").await, Err(StateError::Locked { .. })));
+    put(forged("apply", 1)).await.unwrap();
+    assert!(matches!(b.store().lock("apply").await, Err(StateError::Locked { .. })));
+
+    // A drift lock older than the lease (a killed drift task) is taken over.
+    let old = now - hactl_state::DRIFT_LOCK_LEASE_SECS - 60;
+    put(forged("drift", old)).await.unwrap();
+    let (guard, took_over) = b.store().lock("apply").await.unwrap();
+    let took_over = took_over.expect("take-over reported");
+    assert_eq!(took_over.0.id, format!("drift-{old}"));
+    let (doc, _) = b.object(LOCK_KEY).await.expect("our lock");
+    assert_eq!(doc["id"], guard.info().id.as_str());
+    assert_eq!(doc["operation"], "apply");
+    guard.release().await.unwrap();
+    assert!(b.object(LOCK_KEY).await.is_none());
+    b.cleanup().await;
+}
