@@ -288,16 +288,6 @@ pub enum StateBackend {
     },
 }
 
-impl StateBackend {
-    /// The state object's ARN when state lives in S3.
-    pub fn s3_object_arn(&self) -> Option<String> {
-        match self {
-            StateBackend::Local => None,
-            StateBackend::S3 { bucket, key, .. } => Some(format!("arn:aws:s3:::{bucket}/{key}")),
-        }
-    }
-}
-
 impl StackConfig {
     /// The ports the app tier admits from the public load balancer: each public service's
     /// port (3000 when there are no services at all).

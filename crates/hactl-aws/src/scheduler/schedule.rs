@@ -146,6 +146,19 @@ fn spec(props: &Props) -> Result<Spec, ProviderError> {
     })
 }
 
+/// A role created moments ago is not assumable by EventBridge Scheduler yet: AWS answers
+/// `ValidationException: The execution role you provide must allow AWS EventBridge
+/// Scheduler to assume the role.` until IAM has propagated. Retryable (the engine backs
+/// off up to --retry-timeout), as ECS's "unable to assume role" is.
+fn iam_propagation(mut e: ProviderError) -> ProviderError {
+    if e.code.as_deref() == Some("ValidationException")
+        && e.message.to_ascii_lowercase().contains("assume the role")
+    {
+        e.retryable = true;
+    }
+    e
+}
+
 /// Subnets and security groups compare as sets: the desired list itself when it holds
 /// the same items (the expansion lists subnets in zone order, not sorted), else sorted.
 fn as_set(items: &[String], desired: Option<&Value>) -> Value {
@@ -293,7 +306,7 @@ impl Schedule {
             .action_after_completion(ActionAfterCompletion::None)
             .send()
             .await
-            .map_err(|e| aws_error("UpdateSchedule", e))?;
+            .map_err(|e| iam_propagation(aws_error("UpdateSchedule", e)))?;
         Ok(out.schedule_arn().to_string())
     }
 }
@@ -380,7 +393,7 @@ impl Provider for Schedule {
             Ok(out) => out.schedule_arn().to_string(),
             // A group created moments ago may not be visible yet.
             Err(e) => {
-                let e = retry_not_found(aws_error("CreateSchedule", e));
+                let e = iam_propagation(retry_not_found(aws_error("CreateSchedule", e)));
                 if e.code.as_deref() != Some(EXISTS) {
                     return Err(e);
                 }
@@ -430,5 +443,22 @@ impl Provider for Schedule {
                 .map(|_| ())
                 .map_err(|e| aws_error("DeleteSchedule", e)),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_role_not_yet_assumable_is_retryable_other_validation_errors_are_not() {
+        let mut e = ProviderError::fatal(
+            "The execution role you provide must allow AWS EventBridge Scheduler to assume the role.",
+        );
+        e.code = Some("ValidationException".into());
+        assert!(iam_propagation(e).retryable);
+        let mut e = ProviderError::fatal("Invalid Schedule Expression rate(0 minutes).");
+        e.code = Some("ValidationException".into());
+        assert!(!iam_propagation(e).retryable);
     }
 }
