@@ -237,6 +237,24 @@ async fn scheduled_drift_job_is_created_kept_and_destroyed() {
         .output()
         .expect("run the drift job");
     assert_eq!(job.status.code(), Some(0), "{}", String::from_utf8_lossy(&job.stderr));
+    // It put the metric (0 drifted) and left no lock behind.
+    let cw = aws_sdk_cloudwatch::Client::new(&conf);
+    let metrics = cw
+        .list_metrics()
+        .namespace("hactl")
+        .metric_name("DriftedResources")
+        .dimensions(
+            aws_sdk_cloudwatch::types::DimensionFilter::builder().name("Stack").value(&s.name).build(),
+        )
+        .send()
+        .await
+        .expect("ListMetrics");
+    assert_eq!(metrics.metrics().len(), 1, "the drift job's metric: {:?}", metrics.metrics());
+    let lock_key = format!("hactl/{}/us-east-1/state.json.lock", s.name);
+    assert!(
+        s3.head_object().bucket(&bucket).key(&lock_key).send().await.is_err(),
+        "the drift job left its lock object"
+    );
 
     // Out of band: the schedule's rate changed → drift names it, apply puts it back.
     aws_cli(&[
@@ -297,10 +315,15 @@ async fn scheduled_drift_job_is_created_kept_and_destroyed() {
 
     // Destroy: the schedule, its group, task definition and roles are gone.
     s.ok(&DESTROY_ALL, 0);
-    assert!(scheduler.get_schedule().group_name(&group).name("drift").send().await.is_err());
-    assert!(scheduler.get_schedule_group().name(&group).send().await.is_err());
+    use aws_sdk_iam::error::ProvideErrorMetadata as _;
+    let e =
+        scheduler.get_schedule().group_name(&group).name("drift").send().await.expect_err("schedule gone");
+    assert_eq!(e.code(), Some("ResourceNotFoundException"), "{e:?}");
+    let e = scheduler.get_schedule_group().name(&group).send().await.expect_err("group gone");
+    assert_eq!(e.code(), Some("ResourceNotFoundException"), "{e:?}");
     for r in [&task_role, &exec_role, &schedule_role] {
-        assert!(iam.get_role().role_name(r).send().await.is_err(), "role {r} still exists");
+        let e = iam.get_role().role_name(r).send().await.expect_err("role gone");
+        assert_eq!(e.code(), Some("NoSuchEntity"), "role {r}: {e:?}");
     }
     let left = ecs
         .list_task_definitions()
