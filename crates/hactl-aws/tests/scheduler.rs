@@ -10,12 +10,9 @@ use aws_sdk_scheduler::types::{
     LaunchType, NetworkConfiguration, PropagateTags, RetryPolicy, ScheduleState, Tag, Target,
 };
 use aws_sdk_scheduler::Client;
-use common::sdk_config;
-use hactl_aws::ApiCounter;
 use hactl_core::{diff_props, Address, Props, Value, TAG_ADDRESS, TAG_STACK};
-use hactl_engine::{Ctx, LiveObject, NullSink, Provider, ReadTarget, Registry, UpdateRequest};
+use hactl_engine::{ReadTarget, UpdateRequest};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 const GROUP_KIND: &str = "scheduler.schedule_group";
 const KIND: &str = "scheduler.schedule";
@@ -25,62 +22,24 @@ const ACCOUNT: &str = "000000000000";
 
 struct Env {
     sch: Client,
-    registry: Registry,
-    counter: ApiCounter,
-    stack: String,
+    h: common::Harness,
+}
+
+impl std::ops::Deref for Env {
+    type Target = common::Harness;
+    fn deref(&self) -> &common::Harness {
+        &self.h
+    }
 }
 
 impl Env {
     async fn new(test: &str) -> Env {
-        let cfg = sdk_config().await;
-        let counter = ApiCounter::default();
-        Env {
-            sch: Client::new(&cfg),
-            registry: hactl_aws::registry(&cfg, &counter),
-            counter,
-            stack: format!("t{}-{test}", std::process::id()),
-        }
-    }
-
-    fn provider(&self, kind: &str) -> Arc<dyn Provider> {
-        self.registry.get(kind).unwrap().clone()
-    }
-
-    fn ctx(&self) -> Ctx {
-        Ctx::new(&self.stack, Arc::new(NullSink))
+        let (h, cfg) = common::Harness::new(test).await;
+        Env { sch: Client::new(&cfg), h }
     }
 
     fn group(&self) -> String {
         format!("hactl-{}", self.stack)
-    }
-
-    fn tags(&self, address: &str, extra: &[(&str, &str)]) -> Value {
-        let mut m = BTreeMap::from([
-            (TAG_STACK.to_string(), self.stack.clone()),
-            (TAG_ADDRESS.to_string(), address.to_string()),
-        ]);
-        m.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        Value::from_string_map(m)
-    }
-
-    async fn read(&self, kind: &str, targets: &[ReadTarget]) -> (Vec<LiveObject>, BTreeMap<String, u64>) {
-        let before = self.counter.snapshot();
-        let objs = self.provider(kind).read(&self.ctx().with_fresh_cache(), targets).await.unwrap();
-        let calls = self
-            .counter
-            .snapshot()
-            .into_iter()
-            .filter_map(|(k, n)| {
-                let d = n - before.get(&k).copied().unwrap_or(0);
-                (d > 0).then_some((k, d))
-            })
-            .collect();
-        (objs, calls)
-    }
-
-    async fn read_one(&self, kind: &str, target: &ReadTarget) -> Option<LiveObject> {
-        let (objs, _) = self.read(kind, std::slice::from_ref(target)).await;
-        objs.into_iter().find(|o| Some(&o.id) == target.id.as_ref())
     }
 
     async fn group_exists(&self, name: &str) -> bool {

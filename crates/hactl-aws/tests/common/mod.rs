@@ -1,6 +1,13 @@
-//! Shared by the provider tests: the SDK configuration for the emulator.
+//! Shared by the provider tests: the SDK configuration for the emulator and a harness
+//! that drives providers through the registry, counting their API calls.
+#![allow(dead_code)] // each test file uses part of it
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use hactl_aws::ApiCounter;
+use hactl_core::{Value, TAG_ADDRESS, TAG_STACK};
+use hactl_engine::{Ctx, LiveObject, NullSink, Provider, ReadTarget, Registry};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// SDK configuration for the emulator (`AWS_ENDPOINT_URL`, default 127.0.0.1:4566; test
@@ -22,4 +29,67 @@ pub async fn sdk_config() -> SdkConfig {
         .credentials_provider(aws_sdk_ec2::config::Credentials::new("test", "test", None, None, "tests"))
         .load()
         .await
+}
+
+/// The providers of every kind (from `hactl_aws::registry`), an API call counter and a
+/// unique stack name for one test.
+pub struct Harness {
+    pub registry: Registry,
+    pub counter: ApiCounter,
+    pub stack: String,
+}
+
+impl Harness {
+    /// The harness and the SDK configuration its registry was built from (for the
+    /// test's own verifying client).
+    pub async fn new(test: &str) -> (Harness, SdkConfig) {
+        let cfg = sdk_config().await;
+        let counter = ApiCounter::default();
+        let h = Harness {
+            registry: hactl_aws::registry(&cfg, &counter),
+            counter,
+            stack: format!("t{}-{test}", std::process::id()),
+        };
+        (h, cfg)
+    }
+
+    pub fn provider(&self, kind: &str) -> Arc<dyn Provider> {
+        self.registry.get(kind).unwrap().clone()
+    }
+
+    pub fn ctx(&self) -> Ctx {
+        Ctx::new(&self.stack, Arc::new(NullSink))
+    }
+
+    /// The hactl tags of `address` in this stack, plus `extra`.
+    pub fn tags(&self, address: &str, extra: &[(&str, &str)]) -> Value {
+        let mut m = BTreeMap::from([
+            (TAG_STACK.to_string(), self.stack.clone()),
+            (TAG_ADDRESS.to_string(), address.to_string()),
+        ]);
+        m.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Value::from_string_map(m)
+    }
+
+    /// A read of `kind` with a fresh cache, and the API calls it made by operation.
+    pub async fn read(&self, kind: &str, targets: &[ReadTarget]) -> (Vec<LiveObject>, BTreeMap<String, u64>) {
+        let before = self.counter.snapshot();
+        let objs = self.provider(kind).read(&self.ctx().with_fresh_cache(), targets).await.unwrap();
+        let calls = self
+            .counter
+            .snapshot()
+            .into_iter()
+            .filter_map(|(k, n)| {
+                let d = n - before.get(&k).copied().unwrap_or(0);
+                (d > 0).then_some((k, d))
+            })
+            .collect();
+        (objs, calls)
+    }
+
+    /// The object a read finds for `target` (matched by its id).
+    pub async fn read_one(&self, kind: &str, target: &ReadTarget) -> Option<LiveObject> {
+        let (objs, _) = self.read(kind, std::slice::from_ref(target)).await;
+        objs.into_iter().find(|o| Some(&o.id) == target.id.as_ref())
+    }
 }
