@@ -157,6 +157,7 @@ mod tests {
             state_serial: 0,
             actions,
             unmanaged: vec![],
+            conflicts: vec![],
         }
     }
 

@@ -88,6 +88,9 @@ pub struct PlannedAction {
     pub live_outputs: BTreeMap<String, Value>,
 }
 
+/// The kinds whose objects hold a database's data.
+pub const DATA_KINDS: &[&str] = &["docdb.cluster", "docdb.instance", "rds.instance"];
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PlanMode {
@@ -102,6 +105,18 @@ pub struct Unmanaged {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address_tag: Option<String>,
+}
+
+/// An object that has the name (or natural key) one of the stack's addresses would get,
+/// but neither carries the stack's ownership tags nor is recorded in state: it is not
+/// the stack's, so it is never adopted, re-tagged or deleted. A plan that would create
+/// the address stops instead (import it, rename the stack, or delete it by hand).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Conflict {
+    pub address: Address,
+    pub kind: String,
+    /// The foreign object's id (name, ARN, ...).
+    pub id: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -123,6 +138,10 @@ pub struct Plan {
     /// (`--allow-delete-protected`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub protected: Vec<Address>,
+    /// Objects with one of the stack's names that are not the stack's: an apply plan with
+    /// conflicts is refused before any call; destroy leaves them in place.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<Conflict>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,5 +178,15 @@ impl Plan {
 
     pub fn has_changes(&self) -> bool {
         !self.actions.is_empty()
+    }
+
+    /// The delete and replace actions that remove a live database (its data goes with
+    /// it, or with a final snapshot): shown apart in the plan's summary line.
+    pub fn data_removals(&self) -> Vec<&PlannedAction> {
+        self.actions
+            .iter()
+            .filter(|a| matches!(a.action, ActionType::Delete | ActionType::Replace))
+            .filter(|a| DATA_KINDS.contains(&a.kind.as_str()))
+            .collect()
     }
 }

@@ -8,7 +8,7 @@ use crate::events::Event;
 use crate::provider::{Applied, Ctx, ProviderError, Registry, UpdateRequest};
 use crate::EngineError;
 use hactl_core::exec::{execution_graph, Phase, Step};
-use hactl_core::plan::PLAN_FORMAT_VERSION;
+use hactl_core::plan::{PlanMode, PLAN_FORMAT_VERSION};
 use hactl_core::{ActionType, Address, Plan, PlannedAction, PropChange, Props, Ref, Value};
 use hactl_state::{ResourceState, State, StateStore};
 use petgraph::graph::NodeIndex;
@@ -168,6 +168,11 @@ pub async fn apply(
     check_plan(plan, &state)?;
     if !plan.protected.is_empty() && !ctx.delete_options.allow_delete_protected {
         return Err(EngineError::Protected(plan.protected.clone()));
+    }
+    // Destroy leaves foreign objects in place (they are not in the plan's actions); an
+    // apply would create over them, so it does not start.
+    if plan.mode == PlanMode::Apply && !plan.conflicts.is_empty() {
+        return Err(EngineError::Conflicts(plan.conflicts.clone()));
     }
     for a in &plan.actions {
         registry.get(&a.kind)?;
@@ -381,6 +386,14 @@ async fn converge_existing(
     let Some(obj) = found.into_iter().find(|o| o.address.as_ref() == Some(&action.address)) else {
         return Ok(None);
     };
+    // Someone else's object took the name since the plan: never converge it.
+    if !obj.owned {
+        return Err(ProviderError::fatal(format!(
+            "{} exists as {} but does not carry this stack's ownership tags: not adopted; \
+             import it, rename the stack, or delete it",
+            action.address, obj.id
+        )));
+    }
     let changes = hactl_core::diff_props(provider.schema(), &props, &obj.props);
     if changes.iter().any(|c| c.forces_replacement) {
         return Err(ProviderError::fatal(format!(

@@ -15,7 +15,7 @@ pub use apply::{
 };
 pub use drift::{drift_report, DriftChange, DriftReport, DriftedResource, GoneResource};
 pub use events::{Event, EventSink, NullSink};
-pub use planner::make_plan;
+pub use planner::{catch_up, make_plan};
 pub use provider::{
     Applied, Ctx, DeleteOptions, LiveObject, Provider, ProviderError, ReadCache, ReadTarget, Registry,
     UpdateRequest,
@@ -50,4 +50,14 @@ pub enum EngineError {
         if .0.len() == 1 { "it" } else { "them" }
     )]
     Protected(Vec<hactl_core::Address>),
+    #[error(
+        "{} not this stack's but {} a name it uses (no ownership tags, not in state): {}; nothing was changed. \
+         Import {}, rename the stack, or delete {} yourself",
+        if .0.len() == 1 { "an object is" } else { "objects are" },
+        if .0.len() == 1 { "has" } else { "have" },
+        .0.iter().map(|c| format!("{} {} (for {})", c.kind, c.id, c.address)).collect::<Vec<_>>().join(", "),
+        if .0.len() == 1 { "it" } else { "them" },
+        if .0.len() == 1 { "it" } else { "them" }
+    )]
+    Conflicts(Vec<hactl_core::plan::Conflict>),
 }

@@ -4,7 +4,7 @@ use crate::provider::Registry;
 use crate::refresh::LiveView;
 use crate::EngineError;
 use hactl_core::plan::{PlanMode, PLAN_FORMAT_VERSION};
-use hactl_core::{diff_props, ActionType, Address, DesiredGraph, Plan, PlannedAction, Props, Ref};
+use hactl_core::{diff_props, ActionType, Address, DesiredGraph, Plan, PlannedAction, Props, Ref, Value};
 use hactl_state::State;
 use petgraph::graph::DiGraph;
 use std::collections::{BTreeMap, BTreeSet};
@@ -180,7 +180,52 @@ pub fn make_plan(
         state_serial: state.serial,
         actions,
         unmanaged: live.unmanaged.clone(),
+        conflicts: live.conflicts.clone(),
     })
+}
+
+/// Brings state up to date where AWS already matches the configuration but state holds
+/// older values: an update (or a create adopted since) that reached AWS while its journal
+/// entry was lost to a crash or a failed save. Drift compares state with live, so without
+/// this it would report such a resource until the next change to it. No AWS call: the
+/// record becomes the desired properties (equal to live by the kind's diff), the live id
+/// and outputs. Only objects the stack owns by state (found through their recorded id)
+/// are touched. Returns the addresses recorded; the caller saves state.
+pub fn catch_up(
+    registry: &Registry,
+    desired: &DesiredGraph,
+    state: &mut State,
+    live: &LiveView,
+) -> Result<Vec<Address>, EngineError> {
+    let mut recorded = Vec::new();
+    for spec in desired.specs() {
+        let Some(rs) = state.resources.get(&spec.address).filter(|r| r.kind == spec.kind) else { continue };
+        let Some(obj) = live.found.get(&spec.address).filter(|o| o.id == rs.id) else { continue };
+        let schema = registry.get(&spec.kind)?.schema();
+        let resolved: Props =
+            spec.props.iter().map(|(k, v)| (k.clone(), v.resolve(&|r: &Ref| live.output(r)))).collect();
+        if resolved.values().any(Value::has_unknown) || !diff_props(schema, &resolved, &obj.props).is_empty()
+        {
+            continue;
+        }
+        if diff_props(schema, &rs.props, &obj.props).is_empty() {
+            continue;
+        }
+        let mut outputs = rs.outputs.clone();
+        outputs.extend(obj.outputs.clone());
+        state.resources.insert(
+            spec.address.clone(),
+            hactl_state::ResourceState {
+                kind: spec.kind.clone(),
+                id: obj.id.clone(),
+                props: resolved,
+                outputs,
+                depends_on: spec.dependencies().into_iter().collect(),
+            },
+        );
+        recorded.push(spec.address.clone());
+    }
+    Ok(recorded)
 }
 
 /// The addresses whose delete or replace would remove a live object that has deletion

@@ -6,7 +6,7 @@ use crate::provider::{Ctx, LiveObject, ReadTarget, Registry};
 use crate::EngineError;
 use futures::future::try_join_all;
 use hactl_core::graph::find_cycles;
-use hactl_core::plan::Unmanaged;
+use hactl_core::plan::{Conflict, Unmanaged};
 use hactl_core::{Address, DesiredGraph, Props, Ref, Value};
 use hactl_state::State;
 use petgraph::graph::DiGraph;
@@ -31,6 +31,9 @@ pub struct LiveView {
     pub adopted: BTreeSet<Address>,
     /// Objects with the stack's tag that match no target.
     pub unmanaged: Vec<Unmanaged>,
+    /// Objects with a target's name or natural key that are not the stack's (no
+    /// ownership tags, id not in state): never adopted, re-tagged or deleted.
+    pub conflicts: Vec<Conflict>,
     /// Objects recorded in state under an address whose desired kind is now another
     /// one: they are replaced (deleted through their old kind's provider).
     pub prior: BTreeMap<Address, LiveObject>,
@@ -191,8 +194,19 @@ fn match_objects(
         if let Some(i) = (0..objs.len()).find(|&i| !taken[i] && objs[i].address.as_ref() == Some(&t.address))
         {
             taken[i] = true;
-            view.found.insert(t.address.clone(), objs[i].clone());
-            view.adopted.insert(t.address.clone());
+            // The ownership rule: an object found by address (its name or natural key)
+            // rather than by a recorded id is the stack's only when it carries the
+            // stack's ownership tags (or belongs to an object that does).
+            if objs[i].owned {
+                view.found.insert(t.address.clone(), objs[i].clone());
+                view.adopted.insert(t.address.clone());
+            } else {
+                view.conflicts.push(Conflict {
+                    address: t.address.clone(),
+                    kind: kind.to_string(),
+                    id: objs[i].id.clone(),
+                });
+            }
         }
     }
     for (i, o) in objs.iter().enumerate() {
@@ -322,5 +336,31 @@ mod tests {
         assert!(!view.adopted.contains(&Address::parse("subnet.a.x").unwrap()));
         assert_eq!(view.unmanaged.len(), 1);
         assert_eq!(view.unmanaged[0].id, "s-9");
+        assert!(view.conflicts.is_empty());
+    }
+
+    #[test]
+    fn an_untagged_object_with_our_name_is_a_conflict_unless_recorded() {
+        let t = |a: &str, id: Option<&str>| ReadTarget {
+            address: Address::parse(a).unwrap(),
+            id: id.map(str::to_string),
+            props: Props::new(),
+            recorded: None,
+        };
+        let targets = vec![t("topic.alarms", None), t("log_group.web", Some("/hactl/s/web"))];
+        let objs = vec![
+            // Same name, no ownership tags, not in state: someone else's.
+            obj("arn:topic", Some("topic.alarms"), false),
+            // Recorded in state: ours even without tags.
+            obj("/hactl/s/web", Some("log_group.web"), false),
+        ];
+        let mut view = LiveView::default();
+        match_objects(&mut view, "sns.topic", &targets, objs, &DesiredGraph::default());
+        assert!(!view.found.contains_key(&Address::parse("topic.alarms").unwrap()));
+        assert!(view.adopted.is_empty());
+        assert_eq!(view.conflicts.len(), 1);
+        assert_eq!(view.conflicts[0].id, "arn:topic");
+        assert_eq!(view.conflicts[0].address.as_str(), "topic.alarms");
+        assert_eq!(view.found[&Address::parse("log_group.web").unwrap()].id, "/hactl/s/web");
     }
 }

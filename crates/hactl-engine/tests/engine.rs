@@ -22,9 +22,9 @@ use hactl_core::{
     UpdateMode, Value,
 };
 use hactl_engine::{
-    apply, check_plan, drift_report, make_plan, refresh, Applied, ApplyOptions, ApplyReport, BeforeJournal,
-    CancelFlag, Ctx, DriftChange, EngineError, Event, EventSink, LiveObject, LiveView, Provider,
-    ProviderError, ReadTarget, RefreshScope, Registry, UpdateRequest,
+    apply, catch_up, check_plan, drift_report, make_plan, refresh, Applied, ApplyOptions, ApplyReport,
+    BeforeJournal, CancelFlag, Ctx, DriftChange, EngineError, Event, EventSink, LiveObject, LiveView,
+    Provider, ProviderError, ReadTarget, RefreshScope, Registry, UpdateRequest,
 };
 use hactl_state::{State, StateStore};
 use std::collections::{BTreeMap, BTreeSet};
@@ -1544,5 +1544,62 @@ async fn a_plan_deleting_a_protected_object_is_refused_unless_allowed() {
     let (plan, state) = h.plan(&desired, PlanMode::Destroy).await;
     let report = apply(&h.registry, &ctx, &plan, &h.store, state, &opts(4)).await.unwrap();
     assert!(report.ok(), "{:?}", report.failed);
+    assert_eq!(h.cloud.object_count(), 0);
+}
+
+/// An update reached the cloud but its journal entry was lost: drift (state against live)
+/// reports it, the plan (desired against live) has nothing to do. catch_up records the
+/// live object, with no provider call, and drift is clean again.
+#[tokio::test]
+async fn a_lost_journal_entry_is_caught_up_without_a_call() {
+    let h = Harness::new();
+    h.converge(&graph(standard())).await;
+    let desired = graph(edit(standard(), "net.b", |s| s.prop("tags", name_tags("bee"))));
+    // What the update did in the cloud, without its journal entry.
+    h.cloud.set_prop("net.b", "tags", name_tags("bee"));
+    h.cloud.clear_calls();
+
+    let mut state = h.state();
+    let live = h.refresh(&desired, &state, RefreshScope::DesiredAndState).await;
+    assert_eq!(drift_report(&h.registry, &state, &live).drifted_count(), 1);
+    assert!(!make_plan(&h.registry, &desired, &state, &live, PlanMode::Apply).unwrap().has_changes());
+
+    let recorded = catch_up(&h.registry, &desired, &mut state, &live).unwrap();
+    assert_eq!(recorded, vec![addr("net.b")]);
+    assert_eq!(state.resources[&addr("net.b")].props["tags"], name_tags("bee"));
+    assert!(h.cloud.calls().is_empty(), "no provider call: {:?}", h.cloud.calls());
+    assert_eq!(drift_report(&h.registry, &state, &live).drifted_count(), 0);
+    // Nothing else to catch up: a second pass records nothing.
+    assert!(catch_up(&h.registry, &desired, &mut state, &live).unwrap().is_empty());
+
+    // An out-of-band change the config does not ask for is drift, not caught up.
+    h.cloud.set_prop("net.a", "tags", name_tags("changed"));
+    let live = h.refresh(&desired, &state, RefreshScope::DesiredAndState).await;
+    assert!(catch_up(&h.registry, &desired, &mut state, &live).unwrap().is_empty());
+    assert_eq!(drift_report(&h.registry, &state, &live).drifted_count(), 1);
+}
+
+/// An apply plan that names a conflict (an object with the stack's name that is not the
+/// stack's) is refused before any provider call; destroy goes on and leaves it.
+#[tokio::test]
+async fn a_plan_with_conflicts_is_refused_before_any_call() {
+    let h = Harness::new();
+    let desired = graph(standard());
+    let (mut plan, state) = h.plan(&desired, PlanMode::Apply).await;
+    assert!(plan.has_changes());
+    let conflict =
+        hactl_core::plan::Conflict { address: addr("net.a"), kind: NET.into(), id: "foreign-1".into() };
+    plan.conflicts = vec![conflict.clone()];
+    let err = apply(&h.registry, &h.ctx, &plan, &h.store, state, &opts(4)).await.err().expect("refused");
+    match &err {
+        EngineError::Conflicts(c) => assert_eq!(c, &vec![conflict]),
+        other => panic!("expected Conflicts, got {other}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains("foreign-1") && text.contains("Import it, rename the stack, or delete it"),
+        "{text}"
+    );
+    assert!(h.cloud.calls().is_empty(), "no provider call: {:?}", h.cloud.calls());
     assert_eq!(h.cloud.object_count(), 0);
 }

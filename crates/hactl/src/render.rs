@@ -167,7 +167,14 @@ pub fn plan_text(st: &Style, plan: &Plan, region: &str) -> String {
     if s.forget > 0 {
         parts.push(format!("{} to forget", s.forget));
     }
-    let _ = writeln!(out, "\n{} {}.", st.bold("Plan:"), parts.join(", "));
+    let data: Vec<String> =
+        plan.data_removals().iter().map(|a| format!("{} {}", a.action, a.address)).collect();
+    let data_note = if data.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", st.red(&format!("DATABASE: this plan will {}.", data.join(", "))))
+    };
+    let _ = writeln!(out, "\n{} {}.{data_note}", st.bold("Plan:"), parts.join(", "));
     if !plan.protected.is_empty() {
         let names: Vec<&str> = plan.protected.iter().map(hactl_core::Address::as_str).collect();
         let _ = writeln!(
@@ -178,7 +185,32 @@ pub fn plan_text(st: &Style, plan: &Plan, region: &str) -> String {
         );
     }
     unmanaged_text(st, &plan.unmanaged, &mut out);
+    conflicts_text(st, plan, &mut out);
     out
+}
+
+fn conflicts_text(st: &Style, plan: &Plan, out: &mut String) {
+    if plan.conflicts.is_empty() {
+        return;
+    }
+    let (head, tail) = match plan.mode {
+        PlanMode::Apply => (
+            st.red("Conflict:"),
+            "Nothing will be changed. Import the object into this stack's state, rename the stack, \
+             or delete the object yourself; hactl never adopts, re-tags or deletes it.",
+        ),
+        PlanMode::Destroy => (st.yellow("Note:"), "They are not this stack's and are left in place."),
+    };
+    let _ = writeln!(
+        out,
+        "\n{head} {} object(s) have a name this stack uses but neither carry its ownership tags \
+         nor are recorded in its state:",
+        plan.conflicts.len()
+    );
+    for c in &plan.conflicts {
+        let _ = writeln!(out, "  ! {} {} (the name of {})", c.kind, c.id, c.address);
+    }
+    let _ = writeln!(out, "{tail}");
 }
 
 fn unmanaged_text(st: &Style, unmanaged: &[Unmanaged], out: &mut String) {

@@ -257,12 +257,13 @@ impl Provider for SecurityGroupRules {
                     ("ingress".to_string(), rules_value(&flatten(g.ip_permissions()))),
                     ("egress".to_string(), rules_value(&flatten(g.ip_permissions_egress()))),
                 ]);
+                // The rule set is the stack's when its group is.
                 Some(LiveObject {
                     id: id.to_string(),
                     address,
                     props,
                     outputs: Default::default(),
-                    owned: false,
+                    owned: super::owned_by(&ctx.stack, g.tags()),
                 })
             })
             .collect())
