@@ -234,7 +234,8 @@ async fn ec2_stack_alarms_dashboard_and_six_kinds_of_drift() {
     assert_eq!(db.namespace(), Some("AWS/DocDB"));
     assert_eq!(dims(db), [("DBClusterIdentifier".to_string(), format!("{}-docdb", s.name))].into());
     assert_eq!(get("db-replica-lag-main").metric_name(), Some("DBClusterReplicaLagMaximum"));
-    let dash = cw.get_dashboard().dashboard_name(&s.name).send().await.expect("dashboard");
+    let dash =
+        cw.get_dashboard().dashboard_name(format!("{}-us-east-1", s.name)).send().await.expect("dashboard");
     let body: J = serde_json::from_str(dash.dashboard_body().unwrap()).unwrap();
     assert_eq!(body["widgets"].as_array().unwrap().len(), all.len());
     assert!(dash.dashboard_body().unwrap().contains(&lb_dim), "the dashboard shows the real dimensions");
@@ -335,7 +336,10 @@ async fn ec2_stack_alarms_dashboard_and_six_kinds_of_drift() {
 
     s.ok(&DESTROY_ALL, 0);
     assert!(alarms(&cw, &s.name).await.is_empty(), "alarms left after destroy");
-    assert!(cw.get_dashboard().dashboard_name(&s.name).send().await.is_err(), "dashboard left after destroy");
+    assert!(
+        cw.get_dashboard().dashboard_name(format!("{}-us-east-1", s.name)).send().await.is_err(),
+        "dashboard left after destroy"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -304,10 +304,16 @@ impl Expander<'_> {
         }
         let mut body = BTreeMap::new();
         body.insert("widgets".to_string(), Value::List(widgets));
+        // Dashboard names are account-wide: the region keeps two regions' stacks of the
+        // same name apart.
+        let address = addr(&["dashboard", "main"])?;
+        let name = format!("{stack}-{}", self.cfg.stack.region);
+        let tags = self.tags(&address, &name);
         self.push(
-            ResourceSpec::new(addr(&["dashboard", "main"])?, "cloudwatch.dashboard")
-                .prop("name", stack.as_str())
-                .prop("body", Value::Map(body)),
+            ResourceSpec::new(address, "cloudwatch.dashboard")
+                .prop("name", name.as_str())
+                .prop("body", Value::Map(body))
+                .prop("tags", tags),
         );
         Ok(())
     }

@@ -18,7 +18,7 @@ use crate::util::{
     ensure_ours, match_target, opt_str, owner_of, req_str, str_list, tag_delta, tag_map, tags_prop,
 };
 use async_trait::async_trait;
-use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
+use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, MetricAlarm, Statistic};
 use aws_sdk_cloudwatch::Client;
 use hactl_core::{Address, KindSchema, PropSchema, Props, Value, TAG_STACK};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
@@ -133,44 +133,6 @@ impl Alarm {
         Ok(self.describe_names(&[name.to_string()]).await?.into_iter().next())
     }
 
-    async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, ProviderError> {
-        let out = self
-            .0
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .map_err(|e| retry_not_found(aws_error("ListTagsForResource", e)))?;
-        Ok(out.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect())
-    }
-
-    async fn set_tags(
-        &self,
-        arn: &str,
-        set: BTreeMap<String, String>,
-        removed: Vec<String>,
-    ) -> Result<(), ProviderError> {
-        if !set.is_empty() {
-            self.0
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(tag_list(set)))
-                .send()
-                .await
-                .map_err(|e| retry_not_found(aws_error("TagResource", e)))?;
-        }
-        if !removed.is_empty() {
-            self.0
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(|e| retry_not_found(aws_error("UntagResource", e)))?;
-        }
-        Ok(())
-    }
-
     /// PutMetricAlarm with every property but the tags (see the module doc).
     async fn put(&self, props: &Props) -> Result<(), ProviderError> {
         let threshold = props
@@ -213,10 +175,6 @@ impl Alarm {
     }
 }
 
-fn tag_list(tags: BTreeMap<String, String>) -> Vec<Tag> {
-    tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
-}
-
 #[async_trait]
 impl Provider for Alarm {
     fn schema(&self) -> &'static KindSchema {
@@ -238,7 +196,7 @@ impl Provider for Alarm {
         let mut out = Vec::new();
         for a in alarms {
             let (Some(name), Some(arn)) = (a.alarm_name(), a.alarm_arn()) else { continue };
-            let tags = match self.tags(arn).await {
+            let tags = match super::tags(&self.0, arn).await {
                 Ok(t) => t,
                 // Deleted since the describe.
                 Err(e) if is_not_found(&e) => continue,
@@ -277,7 +235,7 @@ impl Provider for Alarm {
         let existing = self.describe(name).await?;
         if let Some(arn) = existing.as_ref().and_then(|a| a.alarm_arn()) {
             // A create retried after a crash: only our own alarm is converged.
-            let tags = self.tags(arn).await?;
+            let tags = super::tags(&self.0, arn).await?;
             ensure_ours(ctx, address, &tags, &format!("alarm `{name}`"), EXISTS)?;
             ctx.progress(format!("adopting existing alarm {name}"));
         }
@@ -286,11 +244,11 @@ impl Provider for Alarm {
         let arn = self.arn(name).await?;
         // Tag it, converging the tags of an adopted alarm (and, on the emulator, tags
         // left behind by a deleted alarm of the same name: DeleteAlarms keeps them).
-        let live = self.tags(&arn).await?;
+        let live = super::tags(&self.0, &arn).await?;
         let removed =
             live.keys().filter(|k| !k.starts_with("aws:") && !want.contains_key(*k)).cloned().collect();
         let set = want.into_iter().filter(|(k, v)| live.get(k) != Some(v)).collect();
-        self.set_tags(&arn, set, removed).await?;
+        super::set_tags(&self.0, &arn, set, removed).await?;
         Ok(Applied { id: name.to_string(), outputs: outputs(name, &arn) })
     }
 
@@ -313,7 +271,7 @@ impl Provider for Alarm {
         let arn = self.arn(name).await?;
         if let Some(c) = req.changes.iter().find(|c| c.name == "tags") {
             let (set, removed) = tag_delta(c.before.as_ref(), c.after.as_ref());
-            self.set_tags(&arn, set, removed).await?;
+            super::set_tags(&self.0, &arn, set, removed).await?;
         }
         Ok(Applied { id: name.to_string(), outputs: outputs(name, &arn) })
     }

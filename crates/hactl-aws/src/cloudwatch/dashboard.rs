@@ -1,11 +1,14 @@
-//! `cloudwatch.dashboard`: the stack's dashboard `<stack>`. id = dashboard name.
+//! `cloudwatch.dashboard`: the stack's dashboard `<stack>-<region>` (dashboard names are
+//! account-wide, so the region is part of the name). id = dashboard name.
 //!
-//! Dashboards carry no tags: they are found by name. Read: ListDashboards
-//! (DashboardNamePrefix=`<stack>`, paginated) for the names a target names or state
-//! recorded, then GetDashboard per match (documented exception: a stack has one).
+//! Read: ListDashboards (DashboardNamePrefix=`<stack>`, paginated) for the names a target
+//! names or state recorded, then GetDashboard (body and ARN) and ListTagsForResource per
+//! match (documented exception: a stack has one). Ownership is the hactl tags, set with
+//! TagResource after PutDashboard (PutDashboard takes no tags): a dashboard with the
+//! stack's name but without its tags is a conflict, never overwritten or deleted.
 
 use crate::error::{aws_error, ignore_not_found, is_not_found};
-use crate::util::req_str;
+use crate::util::{ensure_ours, owner_of, req_str, tag_map, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::Client;
 use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
@@ -16,8 +19,14 @@ pub struct Dashboard(pub Client);
 
 static SCHEMA: KindSchema = KindSchema {
     kind: "cloudwatch.dashboard",
-    props: &[PropSchema::replace("name"), PropSchema::in_place("body")],
+    props: &[PropSchema::replace("name"), PropSchema::in_place("body"), PropSchema::in_place("tags")],
 };
+
+/// A dashboard as GetDashboard answers it.
+struct Live {
+    arn: String,
+    body: Value,
+}
 
 fn outputs(name: &str) -> BTreeMap<String, Value> {
     BTreeMap::from([("name".to_string(), Value::str(name))])
@@ -52,16 +61,19 @@ impl Dashboard {
         }
     }
 
-    /// The dashboard's body, or None when it does not exist (AWS: ResourceNotFound; the
-    /// emulator: InvalidParameterValue "... does not exist").
-    async fn body(&self, name: &str) -> Result<Option<Value>, ProviderError> {
+    /// The dashboard's ARN and body, or None when it does not exist (AWS:
+    /// ResourceNotFound; the emulator: InvalidParameterValue "... does not exist").
+    async fn get(&self, name: &str) -> Result<Option<Live>, ProviderError> {
         match self.0.get_dashboard().dashboard_name(name).send().await {
             Ok(out) => {
                 let raw = out.dashboard_body().unwrap_or("{}");
                 let json: serde_json::Value = serde_json::from_str(raw).map_err(|e| {
                     ProviderError::fatal(format!("dashboard {name} has a body that is not JSON: {e}"))
                 })?;
-                Ok(Some(Value::from_json(&json)))
+                let arn = out
+                    .dashboard_arn()
+                    .ok_or_else(|| ProviderError::fatal(format!("GetDashboard {name}: no DashboardArn")))?;
+                Ok(Some(Live { arn: arn.to_string(), body: Value::from_json(&json) }))
             }
             Err(e) => {
                 let err = aws_error("GetDashboard", e);
@@ -74,6 +86,25 @@ impl Dashboard {
                 }
             }
         }
+    }
+
+    /// Puts the body, then brings the tags to the desired ones.
+    async fn put_tagged(
+        &self,
+        name: &str,
+        props: &Props,
+        live_tags: &BTreeMap<String, String>,
+    ) -> Result<String, ProviderError> {
+        self.put(name, props).await?;
+        let live = self.get(name).await?.ok_or_else(|| {
+            ProviderError::retryable(format!("dashboard {name} not found after PutDashboard"))
+        })?;
+        let want = tag_map(props);
+        let removed =
+            live_tags.keys().filter(|k| !k.starts_with("aws:") && !want.contains_key(*k)).cloned().collect();
+        let set = want.into_iter().filter(|(k, v)| live_tags.get(k) != Some(v)).collect();
+        super::set_tags(&self.0, &live.arn, set, removed).await?;
+        Ok(live.arn)
     }
 }
 
@@ -99,39 +130,95 @@ impl Provider for Dashboard {
             let Some(name) = e.dashboard_name() else { continue };
             let by_name = targets.iter().find(|t| t.props.get("name").and_then(Value::as_str) == Some(name));
             let by_id = targets.iter().find(|t| t.id.as_deref() == Some(name));
-            let Some(target) = by_name.or(by_id) else { continue };
-            let Some(body) = self.body(name).await? else { continue };
+            let Some(target) = by_id.or(by_name) else { continue };
+            let Some(live) = self.get(name).await? else { continue };
+            let tags = match super::tags(&self.0, &live.arn).await {
+                Ok(t) => t,
+                // Deleted since the describe.
+                Err(e) if is_not_found(&e) => continue,
+                Err(e) => return Err(e),
+            };
+            let (owned, tagged) = owner_of(&ctx.stack, &tags);
+            // Tagged for another of this stack's addresses: not the target's.
+            if owned && tagged.as_ref().is_some_and(|a| a != &target.address) {
+                continue;
+            }
             out.push(LiveObject {
                 id: name.to_string(),
                 address: Some(target.address.clone()),
-                props: Props::from([("name".to_string(), Value::str(name)), ("body".to_string(), body)]),
+                props: Props::from([
+                    ("name".to_string(), Value::str(name)),
+                    ("body".to_string(), live.body),
+                    ("tags".to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+                ]),
                 outputs: outputs(name),
-                owned: true,
+                owned,
             });
         }
         Ok(out)
     }
 
-    async fn create(&self, _ctx: &Ctx, _address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+    async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
         let name = req_str(props, "name")?;
-        self.put(name, props).await?;
+        // Dashboard names are account-wide and PutDashboard overwrites: look first, and
+        // only a dashboard with this stack's and address's tags is converged.
+        let live_tags = match self.get(name).await? {
+            Some(live) => {
+                let tags = super::tags(&self.0, &live.arn).await?;
+                ensure_ours(
+                    ctx,
+                    address,
+                    &tags,
+                    &format!("CloudWatch dashboard `{name}`"),
+                    "ResourceAlreadyExists",
+                )?;
+                tags
+            }
+            None => BTreeMap::new(),
+        };
+        self.put_tagged(name, props, &live_tags).await?;
         Ok(Applied { id: name.to_string(), outputs: outputs(name) })
     }
 
-    async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        if let Some(c) = req.changes.iter().find(|c| c.name != "body") {
+    async fn update(&self, ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        if let Some(c) = req.changes.iter().find(|c| c.name != "body" && c.name != "tags") {
             return Err(ProviderError::fatal(format!(
                 "cloudwatch.dashboard cannot update `{}` in place",
                 c.name
             )));
         }
         if !req.changes.is_empty() {
-            self.put(req.id, req.desired).await?;
+            let live = self.get(req.id).await?.ok_or_else(|| {
+                ProviderError::fatal(format!("dashboard {} does not exist", req.id))
+                    .with_code("ResourceNotFound")
+            })?;
+            let tags = super::tags(&self.0, &live.arn).await?;
+            let (owned, _) = owner_of(&ctx.stack, &tags);
+            // Recorded in state (that is how the update found it), but another stack's tags
+            // now: never overwritten.
+            if !owned && tags.contains_key(hactl_core::TAG_STACK) {
+                ensure_ours(
+                    ctx,
+                    req.address,
+                    &tags,
+                    &format!("CloudWatch dashboard `{}`", req.id),
+                    "ResourceAlreadyExists",
+                )?;
+            }
+            self.put_tagged(req.id, req.desired, &tags).await?;
         }
         Ok(Applied { id: req.id.to_string(), outputs: outputs(req.id) })
     }
 
-    async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+        // The id is recorded in state, but dashboard names are account-wide: one that now
+        // carries another stack's tags is left alone.
+        let Some(live) = self.get(id).await? else { return Ok(()) };
+        let tags = super::tags(&self.0, &live.arn).await?;
+        if let Some(other) = tags.get(hactl_core::TAG_STACK).filter(|s| **s != ctx.stack) {
+            ctx.progress(format!("left in place: dashboard {id} now carries the tags of stack `{other}`"));
+            return Ok(());
+        }
         ignore_not_found(
             self.0
                 .delete_dashboards()

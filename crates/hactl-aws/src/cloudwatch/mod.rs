@@ -3,9 +3,12 @@
 pub mod alarm;
 pub mod dashboard;
 
+use crate::error::{aws_error, retry_not_found};
 use crate::ApiCounter;
 use aws_config::SdkConfig;
-use hactl_engine::Registry;
+use aws_sdk_cloudwatch::types::Tag;
+use hactl_engine::{ProviderError, Registry};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Registers this service's providers.
@@ -13,4 +16,47 @@ pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounte
     let cw = crate::client!(aws_sdk_cloudwatch, config, counter);
     r.register(Arc::new(alarm::Alarm(cw.clone())));
     r.register(Arc::new(dashboard::Dashboard(cw)));
+}
+
+/// The tags of an alarm or dashboard (by ARN).
+pub(crate) async fn tags(
+    client: &aws_sdk_cloudwatch::Client,
+    arn: &str,
+) -> Result<BTreeMap<String, String>, ProviderError> {
+    let out = client
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(|e| retry_not_found(aws_error("ListTagsForResource", e)))?;
+    Ok(out.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect())
+}
+
+/// Sets and removes tags of an alarm or dashboard (by ARN).
+pub(crate) async fn set_tags(
+    client: &aws_sdk_cloudwatch::Client,
+    arn: &str,
+    set: BTreeMap<String, String>,
+    removed: Vec<String>,
+) -> Result<(), ProviderError> {
+    if !set.is_empty() {
+        let list = set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        client
+            .tag_resource()
+            .resource_arn(arn)
+            .set_tags(Some(list))
+            .send()
+            .await
+            .map_err(|e| retry_not_found(aws_error("TagResource", e)))?;
+    }
+    if !removed.is_empty() {
+        client
+            .untag_resource()
+            .resource_arn(arn)
+            .set_tag_keys(Some(removed))
+            .send()
+            .await
+            .map_err(|e| retry_not_found(aws_error("UntagResource", e)))?;
+    }
+    Ok(())
 }
