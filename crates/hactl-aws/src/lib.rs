@@ -31,23 +31,51 @@ use std::sync::Arc;
 
 /// Where to reach AWS. Everything unset falls back to the standard chain (profiles,
 /// `AWS_REGION`, `AWS_ENDPOINT_URL`, ...).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Connection {
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
     pub profile: Option<String>,
+    /// How long one AWS call may take, all its retries included (`--retry-timeout`).
+    pub retry_deadline: std::time::Duration,
 }
 
+impl Default for Connection {
+    fn default() -> Self {
+        Connection { region: None, endpoint_url: None, profile: None, retry_deadline: DEFAULT_RETRY_DEADLINE }
+    }
+}
+
+/// The default of `--retry-timeout`.
+pub const DEFAULT_RETRY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Attempts per call: at a 20% failure rate, ten failures in a row happen once in ten
+/// million calls; the deadline bounds the time they may take.
+const MAX_ATTEMPTS: u32 = 10;
+
 /// Loads the SDK configuration through aws-config's default chain.
+///
+/// Every call of every client, reads included, is retried by the SDK on throttling
+/// (each protocol's codes: `Throttling`, `ThrottlingException`, `RequestLimitExceeded`,
+/// ...), 5xx answers, timeouts and connection errors (refused, reset, a cut answer): up to
+/// [`MAX_ATTEMPTS`] attempts with exponential backoff and full jitter (0.2 s doubling up
+/// to 20 s), all within `retry_deadline`. Adaptive mode: once AWS throttles, a client-side
+/// token bucket slows the calls of that service (its [`retry_partition`]) and recovers
+/// its rate as calls succeed again.
 pub async fn sdk_config(conn: &Connection) -> SdkConfig {
-    // Bounded calls: a stalled answer fails the attempt (retried by the SDK, then by the
-    // engine) instead of hanging a step.
+    // Bounded calls: a stalled answer fails the attempt (and is retried) instead of
+    // hanging a step; the whole call, retries included, ends at the deadline.
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
         .operation_attempt_timeout(std::time::Duration::from_secs(60))
-        .operation_timeout(std::time::Duration::from_secs(180))
+        .operation_timeout(conn.retry_deadline)
         .build();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
+    let retry = aws_config::retry::RetryConfig::adaptive()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(std::time::Duration::from_millis(200))
+        .with_max_backoff(std::time::Duration::from_secs(20));
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).retry_config(retry);
     if let Some(r) = &conn.region {
         loader = loader.region(Region::new(r.clone()));
     }
@@ -60,12 +88,29 @@ pub async fn sdk_config(conn: &Connection) -> SdkConfig {
     loader.load().await
 }
 
+/// The retry partition of one service (`ec2`, `s3`, ...), shared by every client of that
+/// service in this process: its client-side rate limiter (adaptive mode) slows that
+/// service alone when it throttles. Its retry quota is unlimited: the SDK's default quota
+/// (500 tokens, 5 to 14 per retry) runs dry after a few dozen retries in a busy run and
+/// then stops retrying at all; attempts and the deadline bound the retries instead.
+pub fn retry_partition(service: &str) -> aws_sdk_ec2::config::retry::RetryPartition {
+    use aws_sdk_ec2::config::retry::{RetryPartition, TokenBucket};
+    static PARTITIONS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, RetryPartition>>,
+    > = std::sync::OnceLock::new();
+    let map = PARTITIONS.get_or_init(Default::default);
+    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+    map.entry(service.to_string())
+        .or_insert_with(|| {
+            RetryPartition::custom(format!("hactl-{service}")).token_bucket(TokenBucket::unlimited()).build()
+        })
+        .clone()
+}
+
 /// Every provider, each with SDK clients built from `config`; every call goes through
 /// `counter`.
 pub fn registry(config: &SdkConfig, counter: &ApiCounter) -> Registry {
-    let ec2 = aws_sdk_ec2::Client::from_conf(
-        aws_sdk_ec2::config::Builder::from(config).interceptor(counter.clone()).build(),
-    );
+    let ec2 = crate::client!(aws_sdk_ec2, config, counter);
     let mut r = Registry::new();
     r.register(Arc::new(ec2::vpc::Vpc(ec2.clone())));
     r.register(Arc::new(ec2::subnet::Subnet(ec2.clone())));
@@ -101,6 +146,11 @@ pub fn registry(config: &SdkConfig, counter: &ApiCounter) -> Registry {
 #[doc(hidden)]
 macro_rules! client {
     ($sdk:ident, $config:expr, $counter:expr) => {
-        $sdk::Client::from_conf($sdk::config::Builder::from($config).interceptor($counter.clone()).build())
+        $sdk::Client::from_conf(
+            $sdk::config::Builder::from($config)
+                .interceptor($counter.clone())
+                .retry_partition($crate::retry_partition(stringify!($sdk)))
+                .build(),
+        )
     };
 }

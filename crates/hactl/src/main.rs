@@ -66,6 +66,10 @@ struct Global {
     /// Print one `hactl-stats {json}` line on stderr at the end: AWS API calls by operation and wall time.
     #[arg(long, global = true)]
     stats: bool,
+    /// Seconds one AWS call may keep retrying throttling, 5xx and connection errors (reads
+    /// too), and one apply or destroy action retryable errors (DependencyViolation, ...).
+    #[arg(long, global = true, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    retry_timeout: u64,
 }
 
 #[derive(Subcommand)]
@@ -148,9 +152,6 @@ struct RunFlags {
     /// How many actions run at once.
     #[arg(long, default_value_t = 10)]
     parallelism: usize,
-    /// How long an action keeps retrying retryable errors, in seconds.
-    #[arg(long, default_value_t = 300)]
-    retry_timeout: u64,
     /// Delete databases that have deletion protection on (it is turned off first).
     /// Without it, a plan that deletes a protected database is refused and nothing changes.
     #[arg(long)]
@@ -267,6 +268,7 @@ fn is_wire_trace(level: &tracing::Level, target: &str) -> bool {
 /// Everything a command that talks to AWS needs.
 struct Session {
     region: String,
+    retry_timeout: Duration,
     sdk: hactl_aws::SdkConfig,
     desired: DesiredGraph,
     store: StateStore,
@@ -298,6 +300,7 @@ async fn session(g: &Global, counter: &hactl_aws::ApiCounter) -> Result<Session>
         region: Some(region.clone()),
         endpoint_url: g.endpoint_url.clone(),
         profile: g.profile.clone(),
+        retry_deadline: Duration::from_secs(g.retry_timeout),
     };
     let sdk = hactl_aws::sdk_config(&conn).await;
     let registry = hactl_aws::registry(&sdk, counter);
@@ -307,6 +310,7 @@ async fn session(g: &Global, counter: &hactl_aws::ApiCounter) -> Result<Session>
     let ctx = Ctx::new(&cfg.stack.name, sink.clone());
     Ok(Session {
         region,
+        retry_timeout: Duration::from_secs(g.retry_timeout),
         sdk,
         desired,
         store,
@@ -331,7 +335,10 @@ fn state_store(
         StateBackend::Local => StateStore::local(&g.state_dir, &cfg.stack.name),
         StateBackend::S3 { bucket, key, region } => {
             let region = region.as_deref().unwrap_or(&cfg.stack.region);
-            let conf = hactl_state::s3_config(sdk, Some(region)).interceptor(counter.clone()).build();
+            let conf = hactl_state::s3_config(sdk, Some(region))
+                .interceptor(counter.clone())
+                .retry_partition(hactl_aws::retry_partition("aws_sdk_s3"))
+                .build();
             StateStore::s3(hactl_state::aws_sdk_s3::Client::from_conf(conf), bucket, key, &cfg.stack.name)
         }
     }
@@ -351,6 +358,7 @@ async fn open_store(
         region: Some(g.region.clone().unwrap_or_else(|| cfg.stack.region.clone())),
         endpoint_url: g.endpoint_url.clone(),
         profile: g.profile.clone(),
+        retry_deadline: Duration::from_secs(g.retry_timeout),
     };
     let sdk = hactl_aws::sdk_config(&conn).await;
     state_store(cfg, g, &sdk, counter)
@@ -456,9 +464,24 @@ impl Session {
         Ok(state)
     }
 
-    async fn plan(&self, state: &State, mode: PlanMode) -> Result<Plan> {
+    /// Refreshes and plans. Planning an apply first records in state what AWS already
+    /// has as configured while state holds older values (a change whose journal entry was
+    /// lost): no AWS call, state saved, one note line on stderr.
+    async fn plan(&self, state: &mut State, mode: PlanMode) -> Result<Plan> {
         let live =
             refresh(&self.registry, &self.ctx, &self.desired, state, RefreshScope::DesiredAndState).await?;
+        if mode == PlanMode::Apply {
+            let recorded = hactl_engine::catch_up(&self.registry, &self.desired, state, &live)?;
+            if !recorded.is_empty() {
+                self.store.save(state).await?;
+                let names: Vec<&str> = recorded.iter().map(Address::as_str).collect();
+                eprintln!(
+                    "{} recorded in state: {} (AWS already matched the configuration; state had older values)",
+                    self.sink.style.yellow("Note:"),
+                    names.join(", ")
+                );
+            }
+        }
         Ok(make_plan(&self.registry, &self.desired, state, &live, mode)?)
     }
 
@@ -468,7 +491,7 @@ impl Session {
         let cancel = CancelFlag::default();
         let opts = ApplyOptions {
             parallelism: run.parallelism,
-            retry_timeout: Duration::from_secs(run.retry_timeout),
+            retry_timeout: self.retry_timeout,
             cancel: cancel.clone(),
             before_journal: fault_before_journal()?,
             before_call: fault_before_call()?,
@@ -722,6 +745,16 @@ fn refuse_protected(plan: &Plan, run: &RunFlags) -> Result<()> {
     Err(hactl_engine::EngineError::Protected(plan.protected.clone()).into())
 }
 
+/// A plan that would create over an object that is not the stack's (same name, no
+/// ownership tags, not in state) stops before anything runs; destroy leaves such objects
+/// in place.
+fn refuse_conflicts(plan: &Plan) -> Result<()> {
+    if plan.mode == PlanMode::Destroy || plan.conflicts.is_empty() {
+        return Ok(());
+    }
+    Err(hactl_engine::EngineError::Conflicts(plan.conflicts.clone()).into())
+}
+
 /// Writes a file readable by its owner only.
 fn write_private(path: &Path, body: &[u8]) -> std::io::Result<()> {
     let mut opts = std::fs::OpenOptions::new();
@@ -851,9 +884,9 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
             let s = session(&g, &counter).await?;
             let plan = s
                 .locked("plan", async {
-                    let state = s.load_state().await?;
+                    let mut state = s.load_state().await?;
                     let mode = if destroy { PlanMode::Destroy } else { PlanMode::Apply };
-                    s.plan(&state, mode).await
+                    s.plan(&mut state, mode).await
                 })
                 .await?;
             if json {
@@ -861,6 +894,7 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
             } else {
                 print!("{}", render::plan_text(&s.stdout_style, &plan, &s.region));
             }
+            refuse_conflicts(&plan)?;
             if let Some(path) = out {
                 write_private(&path, &serde_json::to_vec_pretty(&plan)?)
                     .with_context(|| format!("writing {}", path.display()))?;
@@ -875,7 +909,7 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
         Command::Apply { planfile, run } => {
             let s = session(&g, &counter).await?;
             s.locked("apply", async {
-                let state = s.load_state().await?;
+                let mut state = s.load_state().await?;
                 let plan = match &planfile {
                     Some(path) => {
                         let text =
@@ -894,9 +928,10 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
                         }
                         plan
                     }
-                    None => s.plan(&state, PlanMode::Apply).await?,
+                    None => s.plan(&mut state, PlanMode::Apply).await?,
                 };
                 print!("{}", render::plan_text(&s.stdout_style, &plan, &s.region));
+                refuse_conflicts(&plan)?;
                 if !plan.has_changes() {
                     return Ok(Exit(0));
                 }
@@ -913,8 +948,8 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
         Command::Destroy { run } => {
             let s = session(&g, &counter).await?;
             s.locked("destroy", async {
-                let state = s.load_state().await?;
-                let plan = s.plan(&state, PlanMode::Destroy).await?;
+                let mut state = s.load_state().await?;
+                let plan = s.plan(&mut state, PlanMode::Destroy).await?;
                 print!("{}", render::plan_text(&s.stdout_style, &plan, &s.region));
                 if !plan.has_changes() {
                     return Ok(Exit(0));
