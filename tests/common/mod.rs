@@ -3,6 +3,8 @@
 //! verifies the effects with the AWS SDK (never by asking hactl).
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use aws_config::BehaviorVersion;
 use aws_sdk_ec2::types::Filter;
 use std::path::{Path, PathBuf};
