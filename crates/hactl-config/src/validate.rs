@@ -563,13 +563,17 @@ fn network(r: &RawNetwork, region: Option<&str>, c: &mut Collector<'_>) -> Optio
     }
     let nets = |t: usize| parsed[t].iter().copied().collect::<Option<Vec<Ipv4Net>>>();
     let (public, app, data) = (nets(0)?, nets(1)?, nets(2)?);
-    let zones = azs
+    let mut zones: Vec<AzSubnets> = azs
         .iter()
         .zip(public)
         .zip(app)
         .zip(data)
         .map(|(((az, public), app), data)| AzSubnets { az: az.get_ref().clone(), public, app, data })
         .collect();
+    // Sorted by zone name: the order the zones are listed in is cosmetic, so nothing
+    // expanded from them (subnet lists, the single NAT gateway's zone, database instance
+    // placement) may depend on it.
+    zones.sort_by(|a, b| a.az.cmp(&b.az));
     Some(NetworkConfig { vpc_cidr: vpc?, zones, nat: nat?, s3_gateway_endpoint, interface_endpoints })
 }
 
