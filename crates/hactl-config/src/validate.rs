@@ -23,7 +23,16 @@ const LOG_RETENTION_DAYS: &[i64] = &[
 ];
 const RESERVED_ENV: &[&str] = &["DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME"];
 const RESERVED_USERNAMES: &[&str] = &["admin", "root", "postgres"];
-const MAX_TAGS: usize = 40;
+/// Tasks per ECS service (ECS quota, not adjustable).
+const MAX_TASKS: i64 = 5000;
+const TASKS_HINT: &str = "a task count; ECS runs at most 5000 tasks per service (a quota AWS does not raise)";
+/// Interface VPC endpoints per VPC (VPC quota, default).
+const MAX_INTERFACE_ENDPOINTS: usize = 50;
+/// Characters of a security group rule description (EC2).
+const RULE_DESCRIPTION_CHARS: &str = "._-:/()#,@[]+=;{}!$* ";
+/// Characters, besides letters and digits, that every tagged service accepts in tag keys
+/// and values (EC2 accepts more; IAM, ELB, ECS and the others do not).
+const TAG_CHARS: &str = " _.:/=+-@";
 
 pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackConfig> {
     let stack = stack(&raw.stack, c);
@@ -382,6 +391,17 @@ fn stack(r: &RawStack, c: &mut Collector<'_>) -> Option<StackSection> {
         let msg = format!("invalid stack name \"{name}\"");
         c.push(r.name.span(), "stack.name", msg, name_hint(name, 28));
         ok = false;
+    } else if name.ends_with('-') || name.contains("--") {
+        // Database identifiers (`<stack>-docdb`, `<stack>-pg`) may not hold "--" and
+        // load balancer and target group names may not end with '-'.
+        let msg = format!("invalid stack name \"{name}\": it ends with '-' or holds \"--\"");
+        let hint = format!(
+            "AWS refuses database identifiers with two hyphens in a row and load balancer names ending \
+             with one; e.g. \"{}\"",
+            name_suggestion(name, 28).unwrap_or_else(|| "ha-demo".into())
+        );
+        c.push(r.name.span(), "stack.name", msg, hint);
+        ok = false;
     }
     let region = r.region.get_ref();
     if !is_region(region) {
@@ -555,6 +575,16 @@ fn network(r: &RawNetwork, region: Option<&str>, c: &mut Collector<'_>) -> Optio
             }
             let hint = "each interface endpoint may be listed once";
             check_unique(c, indexed("network.endpoints.interface", list.get_ref()), "endpoint", hint);
+            if let Some(v) = list.get_ref().get(MAX_INTERFACE_ENDPOINTS) {
+                let msg = format!(
+                    "{} interface endpoints; AWS allows {MAX_INTERFACE_ENDPOINTS} per VPC",
+                    list.get_ref().len()
+                );
+                let hint = "list only the services the tasks call (a default VPC quota; the S3 gateway \
+                            endpoint does not count)";
+                let field = format!("network.endpoints.interface[{MAX_INTERFACE_ENDPOINTS}]");
+                c.push(v.span(), field, msg, hint);
+            }
         }
     }
 
@@ -723,6 +753,15 @@ fn extra_rule(r: &RawRule, prefix: &str, c: &mut Collector<'_>) -> Option<ExtraR
         if d.get_ref().chars().count() > 255 {
             let msg = format!("description is {} characters long; at most 255", d.get_ref().chars().count());
             c.push(d.span(), format!("{prefix}.description"), msg, "shorten the description");
+        } else if let Some(bad) =
+            bad_char(d.get_ref(), |ch| ch.is_ascii_alphanumeric() || RULE_DESCRIPTION_CHARS.contains(ch))
+        {
+            let msg = format!("description has {bad}, which EC2 does not accept in a rule description");
+            let hint = format!(
+                "rule descriptions take a-z, A-Z, 0-9, spaces and \"{}\"",
+                RULE_DESCRIPTION_CHARS.trim_end()
+            );
+            c.push(d.span(), format!("{prefix}.description"), msg, hint);
         }
     }
 
@@ -833,6 +872,14 @@ fn services(
         if !is_lower_name(name.get_ref(), 32) {
             let msg = format!("invalid service name \"{}\"", name.get_ref());
             c.push(name.span(), field, msg, name_hint(name.get_ref(), 32));
+        } else if name.get_ref().ends_with('-') {
+            let msg = format!("invalid service name \"{}\": it ends with '-'", name.get_ref());
+            let hint = format!(
+                "the service's target group is named <stack>-<service>, and AWS refuses target group names \
+                 ending with '-'; e.g. \"{}\"",
+                name.get_ref().trim_end_matches('-')
+            );
+            c.push(name.span(), field, msg, hint);
         } else if let Some(first) = index.get(name.get_ref().as_str()) {
             let msg = format!("duplicate service name \"{}\" (also services[{first}])", name.get_ref());
             let hint = "service names must be unique; rename one of them";
@@ -1008,6 +1055,15 @@ fn load_balancer(
                     && !l.ends_with('-')
             };
             if s.len() <= 253 && s.contains('.') && s.split('.').all(label_ok) {
+                if https && r.certificate_arn.is_none() && s.len() > 64 {
+                    let msg = format!(
+                        "domain is {} characters long; the self-signed certificate's common name takes at most 64",
+                        s.len()
+                    );
+                    let hint = "X.509 (RFC 5280) limits a common name to 64 characters: use a shorter \
+                                domain, or bring your own ACM certificate with certificate_arn";
+                    c.push(v.span(), "load_balancer.domain", msg, hint);
+                }
                 s.to_ascii_lowercase()
             } else {
                 let msg = format!("\"{s}\" is not a domain name");
@@ -1077,7 +1133,25 @@ fn service(
             c.int(v, &f("memory"), 128, i64::from(u32::MAX), "memory in MiB, at least 128 (default 512)")
         }
     };
-    let desired_count = c.opt_int(&r.desired_count, &f("desired_count"), 0, i64::from(u32::MAX), 2);
+    // Fargate runs fixed task sizes: the memory must be one of the cpu's.
+    if let (Some(LaunchType::Fargate), Some(cpu), Some(mem)) = (launch_type, cpu, memory) {
+        let allowed = fargate_memory(cpu);
+        if !allowed.contains(&mem) {
+            let shown: Vec<String> = allowed.iter().map(i64::to_string).collect();
+            let (at, key) = match (&r.memory, &r.cpu) {
+                (Some(m), _) => (m.span(), "memory"),
+                (None, Some(v)) => (v.span(), "cpu"),
+                (None, None) => (r.name.span(), "memory"),
+            };
+            let msg = format!("memory {mem} MiB does not fit Fargate cpu {cpu}");
+            let hint = format!("Fargate task sizes with cpu {cpu}: memory {} MiB", shown.join(", "));
+            c.push(at, f(key), msg, hint);
+        }
+    }
+    let desired_count = match &r.desired_count {
+        None => Some(2),
+        Some(v) => c.int(v, &f("desired_count"), 0, MAX_TASKS, TASKS_HINT),
+    };
 
     let mut health_check_path = "/api/health".to_string();
     if let Some(v) = &r.health_check_path {
@@ -1260,8 +1334,8 @@ fn autoscaling(
     let f = |key: &str| format!("{prefix}.autoscaling.{key}");
     let max = i64::from(u32::MAX);
     let max = max.min(i64::from(i32::MAX));
-    let min_v = c.int(&a.min, &f("min"), 0, max, "a task count, 0 or more");
-    let max_v = c.int(&a.max, &f("max"), 1, max, "a task count, 1 or more");
+    let min_v = c.int(&a.min, &f("min"), 0, MAX_TASKS, TASKS_HINT);
+    let max_v = c.int(&a.max, &f("max"), 1, MAX_TASKS, TASKS_HINT);
     let cpu_target = c.opt_float(&a.cpu_target, &f("cpu_target"), (1.0, false), 100.0, 70.0);
     let memory_target = c.opt_float(&a.memory_target, &f("memory_target"), (1.0, false), 100.0, 80.0);
     let requests = match &a.requests_per_target {
@@ -1731,7 +1805,25 @@ fn check_schedule(s: &str) -> Result<(), String> {
     Err("expected rate(...) or cron(...)".into())
 }
 
-/// Checks a map of tags (count, reserved prefixes, lengths); `None` when any is bad.
+fn is_tag_char(ch: char) -> bool {
+    ch.is_alphanumeric() || TAG_CHARS.contains(ch)
+}
+
+/// The first character of `s` that `ok` refuses, described with its 1-based position:
+/// `'#' at position 4`, `a space at position 7`, `U+0009 (a control character) at ...`.
+pub(crate) fn bad_char(s: &str, ok: impl Fn(char) -> bool) -> Option<String> {
+    let (i, ch) = s.chars().enumerate().find(|(_, ch)| !ok(*ch))?;
+    let what = match ch {
+        ' ' => "a space".to_string(),
+        c if c.is_control() => format!("U+{:04X} (a control character)", u32::from(c)),
+        c if c.is_whitespace() => format!("U+{:04X} (a white space)", u32::from(c)),
+        c => format!("'{c}'"),
+    };
+    Some(format!("{what} at position {}", i + 1))
+}
+
+/// Checks a map of tags (reserved prefixes, lengths, characters); `None` when any is
+/// bad. How many tags a resource ends up with is checked on the expanded graph.
 pub(crate) fn tag_map(
     t: &crate::raw::Map,
     prefix: &str,
@@ -1739,14 +1831,6 @@ pub(crate) fn tag_map(
 ) -> Option<BTreeMap<String, String>> {
     let mut ok = true;
     let mut tags = BTreeMap::new();
-    if t.len() > MAX_TAGS {
-        let msg = format!("{} tags; at most {MAX_TAGS} are allowed", t.len());
-        let hint = "AWS allows 50 tags per resource and hactl adds its own (Name, hactl:stack, \
-                    hactl:address); merge or drop some tags";
-        let first = t.keys().map(S::span).min_by_key(|s| s.start).unwrap_or_default();
-        c.push(first, prefix, msg, hint);
-        ok = false;
-    }
     for (k, v) in t {
         let key = k.get_ref();
         let field = format!("{prefix}.{}", crate::locate::render_key(key));
@@ -1764,6 +1848,17 @@ pub(crate) fn tag_map(
         } else if v.get_ref().chars().count() > 256 {
             let hint = "tag values are at most 256 characters";
             c.push(v.span(), field, "tag value is longer than 256 characters", hint);
+            ok = false;
+        } else if let Some((what, at, bad)) = [("key", key, k.span()), ("value", v.get_ref(), v.span())]
+            .into_iter()
+            .find_map(|(what, s, at)| bad_char(s, is_tag_char).map(|bad| (what, at, bad)))
+        {
+            let hint = format!(
+                "IAM, ELB, ECS and the other tagged services accept letters, digits, spaces and \
+                 \"{}\" only",
+                TAG_CHARS.trim_start()
+            );
+            c.push(at, field, format!("tag {what} has {bad}"), hint);
             ok = false;
         } else {
             tags.insert(key.clone(), v.get_ref().clone());
