@@ -23,6 +23,66 @@ const LOG_RETENTION_DAYS: &[i64] = &[
 ];
 const RESERVED_ENV: &[&str] = &["DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME"];
 const RESERVED_USERNAMES: &[&str] = &["admin", "root", "postgres"];
+/// The Application Load Balancer security policies that accept TLS 1.2 and later only
+/// (the TLS13-1-0 / TLS13-1-1 families, FS-1-1, FS-2018-06, TLS-1-1, TLS-1-0, 2016-08 and
+/// 2015-05 also accept TLS 1.0 or 1.1).
+const TLS12_POLICIES: &[&str] = &[
+    "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06",
+    "ELBSecurityPolicy-TLS13-1-3-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Ext2-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-FS-1-2-2019-08",
+    "ELBSecurityPolicy-FS-1-2-Res-2019-08",
+    "ELBSecurityPolicy-FS-1-2-Res-2020-10",
+    "ELBSecurityPolicy-TLS-1-2-2017-01",
+    "ELBSecurityPolicy-TLS-1-2-Ext-2018-06",
+];
+/// Policies that also accept TLS 1.0 (and 1.1), and those that accept TLS 1.1 but not 1.0.
+const TLS10_POLICIES: &[&str] = &[
+    "ELBSecurityPolicy-2015-05",
+    "ELBSecurityPolicy-2016-08",
+    "ELBSecurityPolicy-TLS-1-0-2015-04",
+    "ELBSecurityPolicy-FS-2018-06",
+    "ELBSecurityPolicy-TLS13-1-0-2021-06",
+    "ELBSecurityPolicy-TLS13-1-0-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-0-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-0-FIPS-PQ-2025-09",
+];
+const TLS11_POLICIES: &[&str] = &[
+    "ELBSecurityPolicy-TLS-1-1-2017-01",
+    "ELBSecurityPolicy-FS-1-1-2019-08",
+    "ELBSecurityPolicy-TLS13-1-1-2021-06",
+    "ELBSecurityPolicy-TLS13-1-1-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-1-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-1-FIPS-PQ-2025-09",
+];
+/// Characters besides ASCII letters and digits allowed in a health check path: RFC 3986
+/// path characters without the ones a shell gives a meaning to (the default container
+/// health check runs `wget ... http://localhost:PORT<path>` through `sh -c`).
+const PATH_CHARS: &str = "/-._~%:@+,=";
+/// The longest health check path an ALB target group takes.
+const MAX_PATH: usize = 1024;
+/// Characters a state key may not hold: it goes into the drift job's IAM policy
+/// resources, where `*` and `?` are wildcards and `${...}` a policy variable.
+const STATE_KEY_FORBIDDEN: &str = "*?${}";
 /// Tasks per ECS service (ECS quota, not adjustable).
 const MAX_TASKS: i64 = 5000;
 const TASKS_HINT: &str = "a task count; ECS runs at most 5000 tasks per service (a quota AWS does not raise)";
@@ -976,6 +1036,27 @@ fn services(
     out.into_iter().collect()
 }
 
+/// A health check path: what is wrong with it, naming the character and its position.
+fn check_health_check_path(s: &str) -> Result<(), String> {
+    if !s.starts_with('/') {
+        return Err("must start with \"/\"".into());
+    }
+    if s.chars().count() > MAX_PATH {
+        return Err(format!("is {} characters long; at most {MAX_PATH}", s.chars().count()));
+    }
+    if let Some(bad) = bad_char(s, |ch| ch.is_ascii_alphanumeric() || PATH_CHARS.contains(ch)) {
+        return Err(format!("has {bad}, which is not a URL path character hactl allows"));
+    }
+    // Every '%' starts an escape of two hex digits.
+    let chars: Vec<char> = s.chars().collect();
+    for (i, ch) in chars.iter().enumerate() {
+        if *ch == '%' && !(chars.get(i + 1..i + 3).is_some_and(|h| h.iter().all(char::is_ascii_hexdigit))) {
+            return Err(format!("has '%' at position {} without two hex digits after it", i + 1));
+        }
+    }
+    Ok(())
+}
+
 /// A non-empty list of tokens of a task role statement.
 fn statement_list(
     c: &mut Collector<'_>,
@@ -1076,9 +1157,23 @@ fn load_balancer(
     let ssl_policy = match &r.ssl_policy {
         None => "ELBSecurityPolicy-TLS13-1-2-2021-06".to_string(),
         Some(v) => {
-            if !v.get_ref().starts_with("ELBSecurityPolicy-") {
-                let msg = format!("\"{}\" is not an ELB security policy", v.get_ref());
-                let hint = "e.g. \"ELBSecurityPolicy-TLS13-1-2-2021-06\" (the default)";
+            let s = v.get_ref().as_str();
+            let old = if TLS10_POLICIES.contains(&s) {
+                Some("TLS 1.0 and 1.1")
+            } else if TLS11_POLICIES.contains(&s) {
+                Some("TLS 1.1")
+            } else {
+                None
+            };
+            let hint = "use a TLS 1.2+ policy: \"ELBSecurityPolicy-TLS13-1-2-2021-06\" (the default), \
+                        \"ELBSecurityPolicy-TLS13-1-2-Res-2021-06\" or \"ELBSecurityPolicy-TLS13-1-3-2021-06\" \
+                        (TLS 1.3 only); the FIPS, PQ and Ext variants of TLS13-1-2 and TLS13-1-3 are accepted too";
+            if let Some(old) = old {
+                let msg = format!("security policy \"{s}\" also accepts {old}");
+                c.push(v.span(), "load_balancer.ssl_policy", msg, hint);
+            } else if !TLS12_POLICIES.contains(&s) {
+                let msg = format!("\"{s}\" is not an Application Load Balancer security policy hactl knows");
+                let hint = format!("{}{hint}", did_you_mean(s, TLS12_POLICIES));
                 c.push(v.span(), "load_balancer.ssl_policy", msg, hint);
             }
             v.get_ref().clone()
@@ -1155,13 +1250,17 @@ fn service(
 
     let mut health_check_path = "/api/health".to_string();
     if let Some(v) = &r.health_check_path {
-        if v.get_ref().starts_with('/') && !v.get_ref().chars().any(char::is_whitespace) {
-            health_check_path = v.get_ref().clone();
-        } else {
-            let msg = format!("health check path \"{}\" must start with \"/\"", v.get_ref());
-            let hint =
-                format!("e.g. \"/{}\" (default \"/api/health\")", v.get_ref().trim().trim_start_matches('/'));
-            c.push(v.span(), f("health_check_path"), msg, hint);
+        match check_health_check_path(v.get_ref()) {
+            Ok(()) => health_check_path = v.get_ref().clone(),
+            Err(problem) => {
+                let msg = format!("health check path \"{}\" {problem}", v.get_ref().escape_debug());
+                let hint = format!(
+                    "a URL path: \"/\" then letters, digits and \"{}\" (%XX for anything else; no query \
+                     string), at most {MAX_PATH} characters, e.g. \"/api/health\" (the default)",
+                    &PATH_CHARS[1..]
+                );
+                c.push(v.span(), f("health_check_path"), msg, hint);
+            }
         }
     }
 
@@ -1744,6 +1843,12 @@ fn state(
                 let hint = "an object key such as \"hactl/ha-demo/us-east-1/state.json\" (no leading or trailing '/')";
                 c.push(k.span(), "state.key", format!("invalid object key \"{s}\""), hint);
                 None
+            } else if let Some(bad) = bad_char(s, |ch| !STATE_KEY_FORBIDDEN.contains(ch)) {
+                let msg = format!("state key \"{s}\" has {bad}");
+                let hint = "the key goes into the drift job's IAM policy, where * and ? are wildcards and \
+                            ${...} a policy variable: leave out * ? $ { }";
+                c.push(k.span(), "state.key", msg, hint);
+                None
             } else {
                 Some(s.clone())
             }
@@ -1888,6 +1993,71 @@ mod tests {
         assert!(!is_lower_name("1ha", 28));
         assert!(!is_lower_name(&"a".repeat(29), 28));
         assert_eq!(name_suggestion("HA_Demo!", 28).as_deref(), Some("ha-demo"));
+    }
+
+    #[test]
+    fn health_check_paths_name_the_bad_character() {
+        for ok in ["/", "/api/health", "/health-check_v2.json", "/a%20b", "/~user/x:y@z+1,2=3"] {
+            assert_eq!(check_health_check_path(ok), Ok(()), "{ok}");
+        }
+        let cases = [
+            ("healthz", "must start with \"/\""),
+            ("/a b", "has a space at position 3"),
+            ("/h;reboot", "has ';' at position 3"),
+            ("/$(id)", "has '$' at position 2"),
+            ("/x`id`", "has '`' at position 3"),
+            ("/a'b", "has ''' at position 3"),
+            ("/a|b", "has '|' at position 3"),
+            ("/a&b", "has '&' at position 3"),
+            ("/a?b=1", "has '?' at position 3"),
+            ("/é", "has 'é' at position 2"),
+            ("/a\tb", "has U+0009 (a control character) at position 3"),
+            ("/a%2", "has '%' at position 3 without two hex digits"),
+            ("/a%zz", "has '%' at position 3 without two hex digits"),
+        ];
+        for (path, want) in cases {
+            let got = check_health_check_path(path).expect_err(path);
+            assert!(got.starts_with(want), "{path}: {got}");
+        }
+        let long = format!("/{}", "a".repeat(MAX_PATH));
+        assert!(check_health_check_path(&long).is_err_and(|e| e.contains("at most 1024")));
+    }
+
+    #[test]
+    fn ssl_policies_are_sorted_by_the_oldest_tls_they_accept() {
+        for p in TLS12_POLICIES {
+            assert!(p.starts_with("ELBSecurityPolicy-"), "{p}");
+            assert!(!TLS10_POLICIES.contains(p) && !TLS11_POLICIES.contains(p), "{p}");
+            assert!(!p.contains("-1-0-") && !p.contains("-1-1-") && !p.contains("2016-08"), "{p}");
+        }
+        for p in TLS10_POLICIES.iter().chain(TLS11_POLICIES) {
+            assert!(!TLS12_POLICIES.contains(p), "{p}");
+        }
+        assert!(TLS12_POLICIES.contains(&"ELBSecurityPolicy-TLS13-1-2-2021-06"), "the default");
+    }
+
+    #[test]
+    fn state_keys_refuse_policy_wildcards_and_variables() {
+        let text = |key: &str| {
+            format!(
+                "[stack]\nname = \"k\"\nregion = \"us-east-1\"\n[network]\nvpc_cidr = \"10.0.0.0/16\"\n\
+                 availability_zones = [\"us-east-1a\", \"us-east-1b\"]\npublic_subnets = [\"10.0.0.0/24\", \"10.0.1.0/24\"]\n\
+                 app_subnets = [\"10.0.10.0/24\", \"10.0.11.0/24\"]\ndata_subnets = [\"10.0.20.0/24\", \"10.0.21.0/24\"]\n\
+                 [state]\nbackend = \"s3\"\nbucket = \"acme-state\"\nkey = \"{key}\"\n"
+            )
+        };
+        assert!(crate::parse("k.toml", &text("hactl/k/us-east-1/state.json")).is_ok());
+        for (key, bad) in [
+            ("a/*", "'*' at position 3"),
+            ("a?b", "'?' at position 2"),
+            ("a/${aws:username}", "'$' at position 3"),
+            ("a{b}", "'{' at position 2"),
+            ("a}b", "'}' at position 2"),
+        ] {
+            let errors = crate::parse("k.toml", &text(key)).expect_err(key);
+            assert_eq!(errors.0[0].field, "state.key");
+            assert!(errors.0[0].message.contains(bad), "{key}: {}", errors.0[0].message);
+        }
     }
 
     #[test]
