@@ -118,8 +118,9 @@ impl Expander<'_> {
                     .prop("apply_immediately", db.apply_immediately);
                 self.push(spec);
 
-                // Instances round-robin over the zones: the primary in AZ-1, the first
-                // replica in AZ-2, ... The replicas come after the primary, so the primary
+                // Instances round-robin over the zones, sorted by name (validation sorts
+                // them, so the order the config lists them in moves no instance): the
+                // primary in AZ-1, the first replica in AZ-2, ... The replicas come after the primary, so the primary
                 // is the cluster's first member and its writer.
                 let zones = &cfg.network.zones;
                 let mut primary: Option<Address> = None;

@@ -74,8 +74,13 @@ impl Expander<'_> {
         // Services: CPU and memory (AWS/ECS, ClusterName + ServiceName); their target
         // groups: unhealthy hosts and response time (AWS/ApplicationELB, TargetGroup +
         // LoadBalancer ARN suffixes).
+        // Services by name, load balancers public then internal: the dashboard's widgets
+        // (one per alarm, in this order) must not move when the config lists services in
+        // another order.
+        let mut services: Vec<&crate::model::ServiceConfig> = cfg.services.iter().collect();
+        services.sort_by(|x, y| x.name.cmp(&y.name));
         let mut albs: Vec<(&'static str, Address)> = Vec::new();
-        for s in &cfg.services {
+        for s in services {
             let svc = [("ClusterName", Value::str(&stack)), ("ServiceName", Value::str(&s.name))];
             defs.push(AlarmDef {
                 threshold: a.cpu_threshold,
@@ -135,6 +140,7 @@ impl Expander<'_> {
                 )
             });
         }
+        albs.sort_by_key(|(key, _)| *key != "public");
         for (key, lb) in &albs {
             defs.push(AlarmDef {
                 threshold: a.http_5xx_threshold,

@@ -11,6 +11,7 @@ mod expand_compute;
 mod expand_data;
 pub mod expand_drift;
 pub mod expand_observability;
+mod limits;
 mod locate;
 pub mod model;
 mod net;
@@ -71,7 +72,7 @@ pub fn parse(file_name: &str, text: &str) -> Result<StackConfig, ConfigErrors> {
 }
 
 /// Checks what only the expanded graph can tell: that `[resource_tags]` names
-/// resources that exist and carry tags.
+/// resources that exist and carry tags, and AWS's quotas on what the stack creates.
 fn check_against_graph(cfg: &StackConfig, raw: &raw::RawConfig, c: &mut error::Collector<'_>) {
     let graph = match expand::expand(cfg) {
         Ok(g) => g,
@@ -102,4 +103,5 @@ fn check_against_graph(cfg: &StackConfig, raw: &raw::RawConfig, c: &mut error::C
             }
         }
     }
+    limits::check(cfg, raw, &graph, c);
 }

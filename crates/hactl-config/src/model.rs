@@ -34,7 +34,7 @@ pub struct StackSection {
 pub enum NatMode {
     /// One NAT gateway (and Elastic IP) per AZ; each private route table uses its own AZ's.
     PerAz,
-    /// One NAT gateway in the first AZ, shared by every private route table.
+    /// One NAT gateway in the first AZ by name, shared by every private route table.
     Single,
     /// No NAT gateway: private subnets have no default route.
     None,
@@ -51,7 +51,8 @@ pub struct AzSubnets {
 #[derive(Clone, Debug, PartialEq)]
 pub struct NetworkConfig {
     pub vpc_cidr: Ipv4Net,
-    /// One entry per availability zone, in the configured order (2 or more).
+    /// One entry per availability zone (2 or more), sorted by zone name whatever order the
+    /// config lists them in: reordering zones (with their subnets) changes nothing.
     pub zones: Vec<AzSubnets>,
     pub nat: NatMode,
     /// Gateway endpoint for S3 on every route table.

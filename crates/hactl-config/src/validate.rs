@@ -23,7 +23,76 @@ const LOG_RETENTION_DAYS: &[i64] = &[
 ];
 const RESERVED_ENV: &[&str] = &["DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME"];
 const RESERVED_USERNAMES: &[&str] = &["admin", "root", "postgres"];
-const MAX_TAGS: usize = 40;
+/// The Application Load Balancer security policies that accept TLS 1.2 and later only
+/// (the TLS13-1-0 / TLS13-1-1 families, FS-1-1, FS-2018-06, TLS-1-1, TLS-1-0, 2016-08 and
+/// 2015-05 also accept TLS 1.0 or 1.1).
+const TLS12_POLICIES: &[&str] = &[
+    "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06",
+    "ELBSecurityPolicy-TLS13-1-3-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Ext2-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-3-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-3-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-2-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Res-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Ext0-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Ext1-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-2-Ext2-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-3-FIPS-PQ-2025-09",
+    "ELBSecurityPolicy-FS-1-2-2019-08",
+    "ELBSecurityPolicy-FS-1-2-Res-2019-08",
+    "ELBSecurityPolicy-FS-1-2-Res-2020-10",
+    "ELBSecurityPolicy-TLS-1-2-2017-01",
+    "ELBSecurityPolicy-TLS-1-2-Ext-2018-06",
+];
+/// Policies that also accept TLS 1.0 (and 1.1), and those that accept TLS 1.1 but not 1.0.
+const TLS10_POLICIES: &[&str] = &[
+    "ELBSecurityPolicy-2015-05",
+    "ELBSecurityPolicy-2016-08",
+    "ELBSecurityPolicy-TLS-1-0-2015-04",
+    "ELBSecurityPolicy-FS-2018-06",
+    "ELBSecurityPolicy-TLS13-1-0-2021-06",
+    "ELBSecurityPolicy-TLS13-1-0-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-0-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-0-FIPS-PQ-2025-09",
+];
+const TLS11_POLICIES: &[&str] = &[
+    "ELBSecurityPolicy-TLS-1-1-2017-01",
+    "ELBSecurityPolicy-FS-1-1-2019-08",
+    "ELBSecurityPolicy-TLS13-1-1-2021-06",
+    "ELBSecurityPolicy-TLS13-1-1-PQ-2025-09",
+    "ELBSecurityPolicy-TLS13-1-1-FIPS-2023-04",
+    "ELBSecurityPolicy-TLS13-1-1-FIPS-PQ-2025-09",
+];
+/// Characters besides ASCII letters and digits allowed in a health check path: RFC 3986
+/// path characters without the ones a shell gives a meaning to (the default container
+/// health check runs `wget ... http://localhost:PORT<path>` through `sh -c`).
+const PATH_CHARS: &str = "/-._~%:@+,=";
+/// The longest health check path an ALB target group takes.
+const MAX_PATH: usize = 1024;
+/// Characters a state key may not hold: it goes into the drift job's IAM policy
+/// resources, where `*` and `?` are wildcards and `${...}` a policy variable.
+const STATE_KEY_FORBIDDEN: &str = "*?${}";
+/// Tasks per ECS service (ECS quota, not adjustable).
+const MAX_TASKS: i64 = 5000;
+const TASKS_HINT: &str = "a task count; ECS runs at most 5000 tasks per service (a quota AWS does not raise)";
+/// Interface VPC endpoints per VPC (VPC quota, default).
+const MAX_INTERFACE_ENDPOINTS: usize = 50;
+/// Characters of a security group rule description (EC2).
+const RULE_DESCRIPTION_CHARS: &str = "._-:/()#,@[]+=;{}!$* ";
+/// Characters, besides letters and digits, that every tagged service accepts in tag keys
+/// and values (EC2 accepts more; IAM, ELB, ECS and the others do not).
+const TAG_CHARS: &str = " _.:/=+-@";
 
 pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackConfig> {
     let stack = stack(&raw.stack, c);
@@ -382,6 +451,17 @@ fn stack(r: &RawStack, c: &mut Collector<'_>) -> Option<StackSection> {
         let msg = format!("invalid stack name \"{name}\"");
         c.push(r.name.span(), "stack.name", msg, name_hint(name, 28));
         ok = false;
+    } else if name.ends_with('-') || name.contains("--") {
+        // Database identifiers (`<stack>-docdb`, `<stack>-pg`) may not hold "--" and
+        // load balancer and target group names may not end with '-'.
+        let msg = format!("invalid stack name \"{name}\": it ends with '-' or holds \"--\"");
+        let hint = format!(
+            "AWS refuses database identifiers with two hyphens in a row and load balancer names ending \
+             with one; e.g. \"{}\"",
+            name_suggestion(name, 28).unwrap_or_else(|| "ha-demo".into())
+        );
+        c.push(r.name.span(), "stack.name", msg, hint);
+        ok = false;
     }
     let region = r.region.get_ref();
     if !is_region(region) {
@@ -555,6 +635,16 @@ fn network(r: &RawNetwork, region: Option<&str>, c: &mut Collector<'_>) -> Optio
             }
             let hint = "each interface endpoint may be listed once";
             check_unique(c, indexed("network.endpoints.interface", list.get_ref()), "endpoint", hint);
+            if let Some(v) = list.get_ref().get(MAX_INTERFACE_ENDPOINTS) {
+                let msg = format!(
+                    "{} interface endpoints; AWS allows {MAX_INTERFACE_ENDPOINTS} per VPC",
+                    list.get_ref().len()
+                );
+                let hint = "list only the services the tasks call (a default VPC quota; the S3 gateway \
+                            endpoint does not count)";
+                let field = format!("network.endpoints.interface[{MAX_INTERFACE_ENDPOINTS}]");
+                c.push(v.span(), field, msg, hint);
+            }
         }
     }
 
@@ -563,13 +653,17 @@ fn network(r: &RawNetwork, region: Option<&str>, c: &mut Collector<'_>) -> Optio
     }
     let nets = |t: usize| parsed[t].iter().copied().collect::<Option<Vec<Ipv4Net>>>();
     let (public, app, data) = (nets(0)?, nets(1)?, nets(2)?);
-    let zones = azs
+    let mut zones: Vec<AzSubnets> = azs
         .iter()
         .zip(public)
         .zip(app)
         .zip(data)
         .map(|(((az, public), app), data)| AzSubnets { az: az.get_ref().clone(), public, app, data })
         .collect();
+    // Sorted by zone name: the order the zones are listed in is cosmetic, so nothing
+    // expanded from them (subnet lists, the single NAT gateway's zone, database instance
+    // placement) may depend on it.
+    zones.sort_by(|a, b| a.az.cmp(&b.az));
     Some(NetworkConfig { vpc_cidr: vpc?, zones, nat: nat?, s3_gateway_endpoint, interface_endpoints })
 }
 
@@ -719,6 +813,15 @@ fn extra_rule(r: &RawRule, prefix: &str, c: &mut Collector<'_>) -> Option<ExtraR
         if d.get_ref().chars().count() > 255 {
             let msg = format!("description is {} characters long; at most 255", d.get_ref().chars().count());
             c.push(d.span(), format!("{prefix}.description"), msg, "shorten the description");
+        } else if let Some(bad) =
+            bad_char(d.get_ref(), |ch| ch.is_ascii_alphanumeric() || RULE_DESCRIPTION_CHARS.contains(ch))
+        {
+            let msg = format!("description has {bad}, which EC2 does not accept in a rule description");
+            let hint = format!(
+                "rule descriptions take a-z, A-Z, 0-9, spaces and \"{}\"",
+                RULE_DESCRIPTION_CHARS.trim_end()
+            );
+            c.push(d.span(), format!("{prefix}.description"), msg, hint);
         }
     }
 
@@ -829,6 +932,14 @@ fn services(
         if !is_lower_name(name.get_ref(), 32) {
             let msg = format!("invalid service name \"{}\"", name.get_ref());
             c.push(name.span(), field, msg, name_hint(name.get_ref(), 32));
+        } else if name.get_ref().ends_with('-') {
+            let msg = format!("invalid service name \"{}\": it ends with '-'", name.get_ref());
+            let hint = format!(
+                "the service's target group is named <stack>-<service>, and AWS refuses target group names \
+                 ending with '-'; e.g. \"{}\"",
+                name.get_ref().trim_end_matches('-')
+            );
+            c.push(name.span(), field, msg, hint);
         } else if let Some(first) = index.get(name.get_ref().as_str()) {
             let msg = format!("duplicate service name \"{}\" (also services[{first}])", name.get_ref());
             let hint = "service names must be unique; rename one of them";
@@ -925,6 +1036,27 @@ fn services(
     out.into_iter().collect()
 }
 
+/// A health check path: what is wrong with it, naming the character and its position.
+fn check_health_check_path(s: &str) -> Result<(), String> {
+    if !s.starts_with('/') {
+        return Err("must start with \"/\"".into());
+    }
+    if s.chars().count() > MAX_PATH {
+        return Err(format!("is {} characters long; at most {MAX_PATH}", s.chars().count()));
+    }
+    if let Some(bad) = bad_char(s, |ch| ch.is_ascii_alphanumeric() || PATH_CHARS.contains(ch)) {
+        return Err(format!("has {bad}, which is not a URL path character hactl allows"));
+    }
+    // Every '%' starts an escape of two hex digits.
+    let chars: Vec<char> = s.chars().collect();
+    for (i, ch) in chars.iter().enumerate() {
+        if *ch == '%' && !(chars.get(i + 1..i + 3).is_some_and(|h| h.iter().all(char::is_ascii_hexdigit))) {
+            return Err(format!("has '%' at position {} without two hex digits after it", i + 1));
+        }
+    }
+    Ok(())
+}
+
 /// A non-empty list of tokens of a task role statement.
 fn statement_list(
     c: &mut Collector<'_>,
@@ -1004,6 +1136,15 @@ fn load_balancer(
                     && !l.ends_with('-')
             };
             if s.len() <= 253 && s.contains('.') && s.split('.').all(label_ok) {
+                if https && r.certificate_arn.is_none() && s.len() > 64 {
+                    let msg = format!(
+                        "domain is {} characters long; the self-signed certificate's common name takes at most 64",
+                        s.len()
+                    );
+                    let hint = "X.509 (RFC 5280) limits a common name to 64 characters: use a shorter \
+                                domain, or bring your own ACM certificate with certificate_arn";
+                    c.push(v.span(), "load_balancer.domain", msg, hint);
+                }
                 s.to_ascii_lowercase()
             } else {
                 let msg = format!("\"{s}\" is not a domain name");
@@ -1016,9 +1157,23 @@ fn load_balancer(
     let ssl_policy = match &r.ssl_policy {
         None => "ELBSecurityPolicy-TLS13-1-2-2021-06".to_string(),
         Some(v) => {
-            if !v.get_ref().starts_with("ELBSecurityPolicy-") {
-                let msg = format!("\"{}\" is not an ELB security policy", v.get_ref());
-                let hint = "e.g. \"ELBSecurityPolicy-TLS13-1-2-2021-06\" (the default)";
+            let s = v.get_ref().as_str();
+            let old = if TLS10_POLICIES.contains(&s) {
+                Some("TLS 1.0 and 1.1")
+            } else if TLS11_POLICIES.contains(&s) {
+                Some("TLS 1.1")
+            } else {
+                None
+            };
+            let hint = "use a TLS 1.2+ policy: \"ELBSecurityPolicy-TLS13-1-2-2021-06\" (the default), \
+                        \"ELBSecurityPolicy-TLS13-1-2-Res-2021-06\" or \"ELBSecurityPolicy-TLS13-1-3-2021-06\" \
+                        (TLS 1.3 only); the FIPS, PQ and Ext variants of TLS13-1-2 and TLS13-1-3 are accepted too";
+            if let Some(old) = old {
+                let msg = format!("security policy \"{s}\" also accepts {old}");
+                c.push(v.span(), "load_balancer.ssl_policy", msg, hint);
+            } else if !TLS12_POLICIES.contains(&s) {
+                let msg = format!("\"{s}\" is not an Application Load Balancer security policy hactl knows");
+                let hint = format!("{}{hint}", did_you_mean(s, TLS12_POLICIES));
                 c.push(v.span(), "load_balancer.ssl_policy", msg, hint);
             }
             v.get_ref().clone()
@@ -1073,17 +1228,39 @@ fn service(
             c.int(v, &f("memory"), 128, i64::from(u32::MAX), "memory in MiB, at least 128 (default 512)")
         }
     };
-    let desired_count = c.opt_int(&r.desired_count, &f("desired_count"), 0, i64::from(u32::MAX), 2);
+    // Fargate runs fixed task sizes: the memory must be one of the cpu's.
+    if let (Some(LaunchType::Fargate), Some(cpu), Some(mem)) = (launch_type, cpu, memory) {
+        let allowed = fargate_memory(cpu);
+        if !allowed.contains(&mem) {
+            let shown: Vec<String> = allowed.iter().map(i64::to_string).collect();
+            let (at, key) = match (&r.memory, &r.cpu) {
+                (Some(m), _) => (m.span(), "memory"),
+                (None, Some(v)) => (v.span(), "cpu"),
+                (None, None) => (r.name.span(), "memory"),
+            };
+            let msg = format!("memory {mem} MiB does not fit Fargate cpu {cpu}");
+            let hint = format!("Fargate task sizes with cpu {cpu}: memory {} MiB", shown.join(", "));
+            c.push(at, f(key), msg, hint);
+        }
+    }
+    let desired_count = match &r.desired_count {
+        None => Some(2),
+        Some(v) => c.int(v, &f("desired_count"), 0, MAX_TASKS, TASKS_HINT),
+    };
 
     let mut health_check_path = "/api/health".to_string();
     if let Some(v) = &r.health_check_path {
-        if v.get_ref().starts_with('/') && !v.get_ref().chars().any(char::is_whitespace) {
-            health_check_path = v.get_ref().clone();
-        } else {
-            let msg = format!("health check path \"{}\" must start with \"/\"", v.get_ref());
-            let hint =
-                format!("e.g. \"/{}\" (default \"/api/health\")", v.get_ref().trim().trim_start_matches('/'));
-            c.push(v.span(), f("health_check_path"), msg, hint);
+        match check_health_check_path(v.get_ref()) {
+            Ok(()) => health_check_path = v.get_ref().clone(),
+            Err(problem) => {
+                let msg = format!("health check path \"{}\" {problem}", v.get_ref().escape_debug());
+                let hint = format!(
+                    "a URL path: \"/\" then letters, digits and \"{}\" (%XX for anything else; no query \
+                     string), at most {MAX_PATH} characters, e.g. \"/api/health\" (the default)",
+                    &PATH_CHARS[1..]
+                );
+                c.push(v.span(), f("health_check_path"), msg, hint);
+            }
         }
     }
 
@@ -1256,8 +1433,8 @@ fn autoscaling(
     let f = |key: &str| format!("{prefix}.autoscaling.{key}");
     let max = i64::from(u32::MAX);
     let max = max.min(i64::from(i32::MAX));
-    let min_v = c.int(&a.min, &f("min"), 0, max, "a task count, 0 or more");
-    let max_v = c.int(&a.max, &f("max"), 1, max, "a task count, 1 or more");
+    let min_v = c.int(&a.min, &f("min"), 0, MAX_TASKS, TASKS_HINT);
+    let max_v = c.int(&a.max, &f("max"), 1, MAX_TASKS, TASKS_HINT);
     let cpu_target = c.opt_float(&a.cpu_target, &f("cpu_target"), (1.0, false), 100.0, 70.0);
     let memory_target = c.opt_float(&a.memory_target, &f("memory_target"), (1.0, false), 100.0, 80.0);
     let requests = match &a.requests_per_target {
@@ -1666,6 +1843,12 @@ fn state(
                 let hint = "an object key such as \"hactl/ha-demo/us-east-1/state.json\" (no leading or trailing '/')";
                 c.push(k.span(), "state.key", format!("invalid object key \"{s}\""), hint);
                 None
+            } else if let Some(bad) = bad_char(s, |ch| !STATE_KEY_FORBIDDEN.contains(ch)) {
+                let msg = format!("state key \"{s}\" has {bad}");
+                let hint = "the key goes into the drift job's IAM policy, where * and ? are wildcards and \
+                            ${...} a policy variable: leave out * ? $ { }";
+                c.push(k.span(), "state.key", msg, hint);
+                None
             } else {
                 Some(s.clone())
             }
@@ -1727,7 +1910,25 @@ fn check_schedule(s: &str) -> Result<(), String> {
     Err("expected rate(...) or cron(...)".into())
 }
 
-/// Checks a map of tags (count, reserved prefixes, lengths); `None` when any is bad.
+fn is_tag_char(ch: char) -> bool {
+    ch.is_alphanumeric() || TAG_CHARS.contains(ch)
+}
+
+/// The first character of `s` that `ok` refuses, described with its 1-based position:
+/// `'#' at position 4`, `a space at position 7`, `U+0009 (a control character) at ...`.
+pub(crate) fn bad_char(s: &str, ok: impl Fn(char) -> bool) -> Option<String> {
+    let (i, ch) = s.chars().enumerate().find(|(_, ch)| !ok(*ch))?;
+    let what = match ch {
+        ' ' => "a space".to_string(),
+        c if c.is_control() => format!("U+{:04X} (a control character)", u32::from(c)),
+        c if c.is_whitespace() => format!("U+{:04X} (a white space)", u32::from(c)),
+        c => format!("'{c}'"),
+    };
+    Some(format!("{what} at position {}", i + 1))
+}
+
+/// Checks a map of tags (reserved prefixes, lengths, characters); `None` when any is
+/// bad. How many tags a resource ends up with is checked on the expanded graph.
 pub(crate) fn tag_map(
     t: &crate::raw::Map,
     prefix: &str,
@@ -1735,14 +1936,6 @@ pub(crate) fn tag_map(
 ) -> Option<BTreeMap<String, String>> {
     let mut ok = true;
     let mut tags = BTreeMap::new();
-    if t.len() > MAX_TAGS {
-        let msg = format!("{} tags; at most {MAX_TAGS} are allowed", t.len());
-        let hint = "AWS allows 50 tags per resource and hactl adds its own (Name, hactl:stack, \
-                    hactl:address); merge or drop some tags";
-        let first = t.keys().map(S::span).min_by_key(|s| s.start).unwrap_or_default();
-        c.push(first, prefix, msg, hint);
-        ok = false;
-    }
     for (k, v) in t {
         let key = k.get_ref();
         let field = format!("{prefix}.{}", crate::locate::render_key(key));
@@ -1760,6 +1953,17 @@ pub(crate) fn tag_map(
         } else if v.get_ref().chars().count() > 256 {
             let hint = "tag values are at most 256 characters";
             c.push(v.span(), field, "tag value is longer than 256 characters", hint);
+            ok = false;
+        } else if let Some((what, at, bad)) = [("key", key, k.span()), ("value", v.get_ref(), v.span())]
+            .into_iter()
+            .find_map(|(what, s, at)| bad_char(s, is_tag_char).map(|bad| (what, at, bad)))
+        {
+            let hint = format!(
+                "IAM, ELB, ECS and the other tagged services accept letters, digits, spaces and \
+                 \"{}\" only",
+                TAG_CHARS.trim_start()
+            );
+            c.push(at, field, format!("tag {what} has {bad}"), hint);
             ok = false;
         } else {
             tags.insert(key.clone(), v.get_ref().clone());
@@ -1789,6 +1993,71 @@ mod tests {
         assert!(!is_lower_name("1ha", 28));
         assert!(!is_lower_name(&"a".repeat(29), 28));
         assert_eq!(name_suggestion("HA_Demo!", 28).as_deref(), Some("ha-demo"));
+    }
+
+    #[test]
+    fn health_check_paths_name_the_bad_character() {
+        for ok in ["/", "/api/health", "/health-check_v2.json", "/a%20b", "/~user/x:y@z+1,2=3"] {
+            assert_eq!(check_health_check_path(ok), Ok(()), "{ok}");
+        }
+        let cases = [
+            ("healthz", "must start with \"/\""),
+            ("/a b", "has a space at position 3"),
+            ("/h;reboot", "has ';' at position 3"),
+            ("/$(id)", "has '$' at position 2"),
+            ("/x`id`", "has '`' at position 3"),
+            ("/a'b", "has ''' at position 3"),
+            ("/a|b", "has '|' at position 3"),
+            ("/a&b", "has '&' at position 3"),
+            ("/a?b=1", "has '?' at position 3"),
+            ("/é", "has 'é' at position 2"),
+            ("/a\tb", "has U+0009 (a control character) at position 3"),
+            ("/a%2", "has '%' at position 3 without two hex digits"),
+            ("/a%zz", "has '%' at position 3 without two hex digits"),
+        ];
+        for (path, want) in cases {
+            let got = check_health_check_path(path).expect_err(path);
+            assert!(got.starts_with(want), "{path}: {got}");
+        }
+        let long = format!("/{}", "a".repeat(MAX_PATH));
+        assert!(check_health_check_path(&long).is_err_and(|e| e.contains("at most 1024")));
+    }
+
+    #[test]
+    fn ssl_policies_are_sorted_by_the_oldest_tls_they_accept() {
+        for p in TLS12_POLICIES {
+            assert!(p.starts_with("ELBSecurityPolicy-"), "{p}");
+            assert!(!TLS10_POLICIES.contains(p) && !TLS11_POLICIES.contains(p), "{p}");
+            assert!(!p.contains("-1-0-") && !p.contains("-1-1-") && !p.contains("2016-08"), "{p}");
+        }
+        for p in TLS10_POLICIES.iter().chain(TLS11_POLICIES) {
+            assert!(!TLS12_POLICIES.contains(p), "{p}");
+        }
+        assert!(TLS12_POLICIES.contains(&"ELBSecurityPolicy-TLS13-1-2-2021-06"), "the default");
+    }
+
+    #[test]
+    fn state_keys_refuse_policy_wildcards_and_variables() {
+        let text = |key: &str| {
+            format!(
+                "[stack]\nname = \"k\"\nregion = \"us-east-1\"\n[network]\nvpc_cidr = \"10.0.0.0/16\"\n\
+                 availability_zones = [\"us-east-1a\", \"us-east-1b\"]\npublic_subnets = [\"10.0.0.0/24\", \"10.0.1.0/24\"]\n\
+                 app_subnets = [\"10.0.10.0/24\", \"10.0.11.0/24\"]\ndata_subnets = [\"10.0.20.0/24\", \"10.0.21.0/24\"]\n\
+                 [state]\nbackend = \"s3\"\nbucket = \"acme-state\"\nkey = \"{key}\"\n"
+            )
+        };
+        assert!(crate::parse("k.toml", &text("hactl/k/us-east-1/state.json")).is_ok());
+        for (key, bad) in [
+            ("a/*", "'*' at position 3"),
+            ("a?b", "'?' at position 2"),
+            ("a/${aws:username}", "'$' at position 3"),
+            ("a{b}", "'{' at position 2"),
+            ("a}b", "'}' at position 2"),
+        ] {
+            let errors = crate::parse("k.toml", &text(key)).expect_err(key);
+            assert_eq!(errors.0[0].field, "state.key");
+            assert!(errors.0[0].message.contains(bad), "{key}: {}", errors.0[0].message);
+        }
     }
 
     #[test]
