@@ -119,7 +119,7 @@ async fn untagged_objects_with_the_stacks_names_are_conflicts_never_adopted_or_d
 /// stack leaves the other's.
 #[tokio::test(flavor = "multi_thread")]
 async fn same_stack_in_two_regions_has_two_dashboards() {
-    let east = Stack::new("tworegions");
+    let east = Stack::from_file("tworegions", "config/ha-stack.toml");
     let text = std::fs::read_to_string(&east.config).unwrap().replace("us-east-1", "us-west-2");
     let west = Stack::from_text("tworegions", &text);
     assert_eq!(east.name, west.name);

@@ -28,6 +28,10 @@ pub struct StackSection {
     pub region: String,
     /// Extra tags on every taggable resource.
     pub tags: BTreeMap<String, String>,
+    /// The AWS accounts the stack may touch (12-digit ids); empty: any. A run whose
+    /// credentials belong to another account is refused before any AWS call but STS
+    /// GetCallerIdentity.
+    pub allowed_account_ids: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

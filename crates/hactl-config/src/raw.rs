@@ -38,6 +38,7 @@ pub(crate) struct RawStack {
     pub name: S<String>,
     pub region: S<String>,
     pub tags: Option<Map>,
+    pub allowed_account_ids: Option<List<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -476,11 +476,39 @@ fn stack(r: &RawStack, c: &mut Collector<'_>) -> Option<StackSection> {
         Some(t) => tag_map(t, "stack.tags", c),
         None => Some(BTreeMap::new()),
     };
-    let (ok, tags) = match tags {
+    let (mut ok, tags) = match tags {
         Some(t) => (ok, t),
         None => (false, BTreeMap::new()),
     };
-    ok.then(|| StackSection { name: name.clone(), region: region.clone(), tags })
+    let mut allowed_account_ids = Vec::new();
+    if let Some(list) = &r.allowed_account_ids {
+        if list.get_ref().is_empty() {
+            let hint = "list the 12-digit ids of the accounts this stack may touch, or leave the key out to allow any";
+            c.push(list.span(), "stack.allowed_account_ids", "the list of allowed accounts is empty", hint);
+            ok = false;
+        }
+        for (i, id) in list.get_ref().iter().enumerate() {
+            let field = format!("stack.allowed_account_ids[{i}]");
+            let v = id.get_ref();
+            if v.len() != 12 || !v.bytes().all(|b| b.is_ascii_digit()) {
+                let msg = format!("\"{v}\" is not an AWS account id");
+                let hint = "account ids are 12 digits, e.g. \"123456789012\" (quoted: leading zeros count)";
+                c.push(id.span(), &field, msg, hint);
+                ok = false;
+            } else if allowed_account_ids.contains(v) {
+                c.push(
+                    id.span(),
+                    &field,
+                    format!("account \"{v}\" is listed twice"),
+                    "list each account once",
+                );
+                ok = false;
+            } else {
+                allowed_account_ids.push(v.clone());
+            }
+        }
+    }
+    ok.then(|| StackSection { name: name.clone(), region: region.clone(), tags, allowed_account_ids })
 }
 
 // ---------------------------------------------------------------------------------------

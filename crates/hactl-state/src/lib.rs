@@ -93,6 +93,14 @@ pub struct State {
     /// The region the stack lives in; a run against another region is refused.
     #[serde(default)]
     pub region: String,
+    /// The AWS account the stack lives in (STS GetCallerIdentity of the run that first
+    /// wrote it); a run with credentials of another account is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// The endpoint URL the stack was applied through (an emulator), when one was set;
+    /// none for AWS itself. A run through another endpoint, or none, is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
     /// Random id given when the state is first written (empty before that); a saved
     /// plan made against another lineage is refused.
     pub lineage: String,
@@ -107,6 +115,8 @@ impl State {
             format_version: STATE_FORMAT_VERSION,
             stack: stack.to_string(),
             region: String::new(),
+            account_id: None,
+            endpoint: None,
             lineage: String::new(),
             serial: 0,
             resources: BTreeMap::new(),

@@ -147,7 +147,14 @@ impl Provider for InstanceProfile {
                 .try_collect()
                 .await
                 .map_err(|e| aws_error("ListInstanceProfiles", e))?;
-            profiles.extend(listed.into_iter().map(|p| (p.instance_profile_name().to_string(), p)));
+            // The emulator ignores PathPrefix: filter here too, so the same stack's
+            // profiles in another region (another path) are never read from this one.
+            profiles.extend(
+                listed
+                    .into_iter()
+                    .filter(|p| p.path().starts_with(path.as_str()))
+                    .map(|p| (p.instance_profile_name().to_string(), p)),
+            );
         }
         // A recorded profile outside the listed paths (rare): one Get each.
         for id in targets.iter().filter_map(|t| t.id.as_deref()) {
