@@ -143,20 +143,26 @@ fn save_local(dir: &Path, stack: &str, path: &Path, state: &State) -> Result<(),
     let werr = |source| StateError::Write { path: path.to_path_buf(), source };
     fs::create_dir_all(dir).map_err(werr)?;
     let body = state.encode().map_err(|e| werr(std::io::Error::other(e)))?;
-    let tmp = dir.join(format!(".{stack}.json.tmp.{}", std::process::id()));
-    {
-        let mut f = open_private(&tmp).map_err(werr)?;
-        f.write_all(&body).map_err(werr)?;
-        f.sync_all().map_err(werr)?;
+    // A name no other writer uses (two stores of one process included), created new.
+    let tmp = dir.join(format!(".{stack}.json.tmp.{}.{}", std::process::id(), uuid::Uuid::new_v4().simple()));
+    let mut f = open_private(&tmp).map_err(werr)?;
+    let written = f.write_all(&body).and_then(|_| f.sync_all());
+    drop(f);
+    if let Err(source) = written.and_then(|_| fs::rename(&tmp, path)) {
+        // Ours (created new above): nothing else can be behind this name.
+        let _ = fs::remove_file(&tmp);
+        return Err(werr(source));
     }
-    fs::rename(&tmp, path).map_err(werr)?;
     sync_dir(dir);
     Ok(())
 }
 
+/// Creates `path` for writing, mode 0600. Create-new (O_CREAT|O_EXCL): it fails if
+/// anything is already there, a symlink included, so a temp file is never one someone
+/// else placed (or another writer's).
 pub(crate) fn open_private(path: &Path) -> std::io::Result<fs::File> {
     let mut opts = fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
