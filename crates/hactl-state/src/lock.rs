@@ -508,6 +508,30 @@ mod tests {
         g2.release().await.unwrap();
     }
 
+    #[tokio::test]
+    async fn a_late_release_of_a_taken_over_drift_lock_leaves_the_new_lock_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::local(dir.path(), "demo");
+        let (drift, _) = store.lock("drift").await.unwrap();
+        // The drift run is still alive but past its lease (its lock made older).
+        let mut old = drift.info().clone();
+        old.created -= super::DRIFT_LOCK_LEASE_SECS + 60;
+        std::fs::write(lock_path(&store), serde_json::to_vec(&old).unwrap()).unwrap();
+        let (apply, took) = StateStore::local(dir.path(), "demo").lock("apply").await.unwrap();
+        assert_eq!(took.expect("take-over reported").0.id, old.id);
+        // The drift run finishes and releases: the apply's lock stays.
+        drift.release().await.unwrap();
+        let held: LockInfo = serde_json::from_slice(&std::fs::read(lock_path(&store)).unwrap()).unwrap();
+        assert_eq!(held.id, apply.info().id);
+        apply.release().await.unwrap();
+        assert!(!lock_path(&store).exists());
+        // No temp file is left: the lock's guard file stays (see `acquire_local`).
+        let mut names: Vec<_> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        names.sort();
+        assert_eq!(names, ["demo.lock.guard"]);
+    }
+
     /// Set in the child processes of the race test: the state directory to race in.
     const RACE_CHILD: &str = "HACTL_LOCK_RACE_CHILD";
     /// Set for one child in odd rounds: it goes on this many ms after the other.

@@ -216,6 +216,21 @@ mod tests {
         assert_eq!(names.len(), 1, "{names:?}");
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn temp_files_are_created_new_never_reused_or_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let existing = dir.path().join("existing");
+        fs::write(&existing, "theirs").unwrap();
+        assert_eq!(open_private(&existing).unwrap_err().kind(), std::io::ErrorKind::AlreadyExists);
+        let link = dir.path().join("link");
+        let target = dir.path().join("target");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert_eq!(open_private(&link).unwrap_err().kind(), std::io::ErrorKind::AlreadyExists);
+        assert!(!target.exists(), "the symlink was not followed");
+        assert_eq!(fs::read_to_string(&existing).unwrap(), "theirs");
+    }
+
     #[tokio::test]
     async fn a_failed_save_keeps_the_serial_and_lineage() {
         let dir = tempfile::tempdir().unwrap();
