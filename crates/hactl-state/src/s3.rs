@@ -1,5 +1,6 @@
 //! The S3 backend. The state is one object; the lock is a second object beside it
-//! (`<key>.lock`) created with `If-None-Match: *`, so of two runs only one creates it.
+//! (`<key>.lock`) created with `If-None-Match: *`, so of two runs only one creates it;
+//! taking it over, releasing it and force-unlocking it are conditional on its ETag.
 //! Every state write is conditional on the ETag this store last read or wrote
 //! (`If-Match`), or on there being no object yet (`If-None-Match: *`): a write that did
 //! not see the latest state fails with [`StateError::Conflict`] instead of losing it.

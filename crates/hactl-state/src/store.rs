@@ -106,11 +106,12 @@ impl StateStore {
     }
 
     /// Takes the stack's lock for `operation`; any held lock is an error naming its
-    /// holder. Local only: a lock left by a dead process of this host is taken over
-    /// (reported in the answer). An S3 lock is never taken over automatically: whether
+    /// holder. Taken over (reported in the answer), atomically: a drift lock past its
+    /// lease ([`crate::DRIFT_LOCK_LEASE_SECS`]), and, local only, a lock left by a dead
+    /// process of this host. Any other S3 lock is never taken over automatically: whether
     /// its holder still runs cannot be told from another machine (its pid means nothing
-    /// here, and two containers can share a host name), and S3 has no lease that
-    /// expires; a lock left by a crash is removed with `force_unlock`.
+    /// here, and two containers can share a host name); a lock left by a crash is removed
+    /// with `force_unlock`.
     pub async fn lock(&self, operation: &str) -> Result<(LockGuard, Option<TakeOver>), StateError> {
         match &self.backend {
             Backend::Local { dir } => {
