@@ -526,8 +526,10 @@ mod tests {
         apply.release().await.unwrap();
         assert!(!lock_path(&store).exists());
         // No temp file is left: the lock's guard file stays (see `acquire_local`).
-        let mut names: Vec<_> =
-            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
         names.sort();
         assert_eq!(names, ["demo.lock.guard"]);
     }

@@ -377,8 +377,15 @@ async fn a_releasing_marker_left_by_a_dead_run_blocks_until_force_unlocked() {
     // On a store without conditional deletes, a release first overwrites its lock with a
     // `releasing` marker, then deletes it; a run killed between the two leaves the marker.
     let b = Bucket::new().await;
-    let marker = r#"{"id":"gone-run","operation":"releasing","owner":"ci","host":"elsewhere","pid":7,"created":1}"#;
-    b.s3.put_object().bucket(&b.name).key(LOCK_KEY).body(marker.as_bytes().to_vec().into()).send().await.unwrap();
+    let marker =
+        r#"{"id":"gone-run","operation":"releasing","owner":"ci","host":"elsewhere","pid":7,"created":1}"#;
+    b.s3.put_object()
+        .bucket(&b.name)
+        .key(LOCK_KEY)
+        .body(marker.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
     let err = b.store().lock("apply").await.map(|_| ()).unwrap_err();
     match &err {
         StateError::Locked { holder, id, .. } => {
@@ -398,4 +405,3 @@ async fn a_releasing_marker_left_by_a_dead_run_blocks_until_force_unlocked() {
     assert!(b.object(LOCK_KEY).await.is_none());
     b.cleanup().await;
 }
-
