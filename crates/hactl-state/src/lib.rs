@@ -2,10 +2,15 @@
 //! write and a lineage id, plus one writer at a time through a lock. Two backends:
 //!
 //! - local files (the default): `state/<stack>.json`, written atomically (temp file,
-//!   fsync, rename) with mode 0600, locked through `state/<stack>.lock`;
+//!   fsync, rename) with mode 0600, locked through `state/<stack>.lock` (every change to
+//!   an existing lock under a flock on `state/<stack>.lock.guard`);
 //! - S3: the state object at `s3://bucket/key`, locked through `key.lock`; every write is
 //!   conditional (`If-Match` on the ETag last read or written, `If-None-Match: *` for the
 //!   first), so a write that did not see the latest state fails instead of losing it.
+//!   The lock's changes are conditional on its ETag too.
+//!
+//! Taking over a stale lock is atomic on both: of two runs that find the same stale lock,
+//! exactly one takes it; and releasing never removes a lock another run now holds.
 //!
 //! State records ids, outputs and the properties hactl applied. It never holds secret
 //! values: providers put ARNs in outputs, never passwords.

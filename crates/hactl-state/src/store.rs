@@ -106,11 +106,12 @@ impl StateStore {
     }
 
     /// Takes the stack's lock for `operation`; any held lock is an error naming its
-    /// holder. Local only: a lock left by a dead process of this host is taken over
-    /// (reported in the answer). An S3 lock is never taken over automatically: whether
+    /// holder. Taken over (reported in the answer), atomically: a drift lock past its
+    /// lease ([`crate::DRIFT_LOCK_LEASE_SECS`]), and, local only, a lock left by a dead
+    /// process of this host. Any other S3 lock is never taken over automatically: whether
     /// its holder still runs cannot be told from another machine (its pid means nothing
-    /// here, and two containers can share a host name), and S3 has no lease that
-    /// expires; a lock left by a crash is removed with `force_unlock`.
+    /// here, and two containers can share a host name); a lock left by a crash is removed
+    /// with `force_unlock`.
     pub async fn lock(&self, operation: &str) -> Result<(LockGuard, Option<TakeOver>), StateError> {
         match &self.backend {
             Backend::Local { dir } => {
@@ -143,20 +144,26 @@ fn save_local(dir: &Path, stack: &str, path: &Path, state: &State) -> Result<(),
     let werr = |source| StateError::Write { path: path.to_path_buf(), source };
     fs::create_dir_all(dir).map_err(werr)?;
     let body = state.encode().map_err(|e| werr(std::io::Error::other(e)))?;
-    let tmp = dir.join(format!(".{stack}.json.tmp.{}", std::process::id()));
-    {
-        let mut f = open_private(&tmp).map_err(werr)?;
-        f.write_all(&body).map_err(werr)?;
-        f.sync_all().map_err(werr)?;
+    // A name no other writer uses (two stores of one process included), created new.
+    let tmp = dir.join(format!(".{stack}.json.tmp.{}.{}", std::process::id(), uuid::Uuid::new_v4().simple()));
+    let mut f = open_private(&tmp).map_err(werr)?;
+    let written = f.write_all(&body).and_then(|_| f.sync_all());
+    drop(f);
+    if let Err(source) = written.and_then(|_| fs::rename(&tmp, path)) {
+        // Ours (created new above): nothing else can be behind this name.
+        let _ = fs::remove_file(&tmp);
+        return Err(werr(source));
     }
-    fs::rename(&tmp, path).map_err(werr)?;
     sync_dir(dir);
     Ok(())
 }
 
+/// Creates `path` for writing, mode 0600. Create-new (O_CREAT|O_EXCL): it fails if
+/// anything is already there, a symlink included, so a temp file is never one someone
+/// else placed (or another writer's).
 pub(crate) fn open_private(path: &Path) -> std::io::Result<fs::File> {
     let mut opts = fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -208,6 +215,21 @@ mod tests {
         // No temp file is left behind.
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn temp_files_are_created_new_never_reused_or_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let existing = dir.path().join("existing");
+        fs::write(&existing, "theirs").unwrap();
+        assert_eq!(open_private(&existing).unwrap_err().kind(), std::io::ErrorKind::AlreadyExists);
+        let link = dir.path().join("link");
+        let target = dir.path().join("target");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert_eq!(open_private(&link).unwrap_err().kind(), std::io::ErrorKind::AlreadyExists);
+        assert!(!target.exists(), "the symlink was not followed");
+        assert_eq!(fs::read_to_string(&existing).unwrap(), "theirs");
     }
 
     #[tokio::test]

@@ -345,3 +345,63 @@ async fn a_drift_lock_past_its_lease_is_taken_over_a_fresh_one_is_not() {
     assert!(b.object(LOCK_KEY).await.is_none());
     b.cleanup().await;
 }
+
+#[tokio::test]
+async fn a_late_release_of_a_taken_over_drift_lock_leaves_the_new_lock_alone() {
+    let b = Bucket::new().await;
+    let (drift, _) = b.store().lock("drift").await.unwrap();
+    // The drift run is still alive but past its lease (its lock made older).
+    let mut old = drift.info().clone();
+    old.created -= hactl_state::DRIFT_LOCK_LEASE_SECS + 60;
+    b.s3.put_object()
+        .bucket(&b.name)
+        .key(LOCK_KEY)
+        .body(serde_json::to_vec(&old).unwrap().into())
+        .send()
+        .await
+        .unwrap();
+    let (apply, took) = b.store().lock("apply").await.unwrap();
+    assert_eq!(took.expect("take-over reported").0.id, old.id);
+    // The drift run finishes and releases: the apply's lock stays.
+    drift.release().await.unwrap();
+    let (doc, _) = b.object(LOCK_KEY).await.expect("the apply's lock stays");
+    assert_eq!(doc["id"], apply.info().id.as_str());
+    assert_eq!(doc["operation"], "apply");
+    apply.release().await.unwrap();
+    assert!(b.object(LOCK_KEY).await.is_none());
+    b.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_releasing_marker_left_by_a_dead_run_blocks_until_force_unlocked() {
+    // On a store without conditional deletes, a release first overwrites its lock with a
+    // `releasing` marker, then deletes it; a run killed between the two leaves the marker.
+    let b = Bucket::new().await;
+    let marker =
+        r#"{"id":"gone-run","operation":"releasing","owner":"ci","host":"elsewhere","pid":7,"created":1}"#;
+    b.s3.put_object()
+        .bucket(&b.name)
+        .key(LOCK_KEY)
+        .body(marker.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let err = b.store().lock("apply").await.map(|_| ()).unwrap_err();
+    match &err {
+        StateError::Locked { holder, id, .. } => {
+            assert_eq!(id, "gone-run");
+            assert_eq!(holder.operation, "releasing");
+        }
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    assert!(err.to_string().contains("hactl force-unlock gone-run"), "{err}");
+    assert_eq!(b.object(LOCK_KEY).await.expect("marker untouched").0["id"], "gone-run");
+    let held = b.store().force_unlock(Some("gone-run")).await.unwrap();
+    assert_eq!(held.operation, "releasing");
+    assert!(b.object(LOCK_KEY).await.is_none());
+    let (g, took) = b.store().lock("apply").await.unwrap();
+    assert!(took.is_none());
+    g.release().await.unwrap();
+    assert!(b.object(LOCK_KEY).await.is_none());
+    b.cleanup().await;
+}
