@@ -260,7 +260,8 @@ impl Expander<'_> {
             task.push(statement(
                 "ReadAmiParameter",
                 &["ssm:GetParameter", "ssm:GetParameters"],
-                Value::str(format!("arn:{part}:ssm:{region}::parameter/aws/service/ecs/*")),
+                // Public parameters have no owner account in their ARN: `*` matches it (and an empty one).
+                Value::str(format!("arn:{part}:ssm:{region}:*:parameter/aws/service/ecs/*")),
             ));
         }
         if let Some(d) = data {
