@@ -16,6 +16,8 @@ fi
 cleanup() { if [[ $started == 1 ]]; then bash scripts/emulator.sh stop || true; fi; }
 trap cleanup EXIT
 eval "$(bash scripts/emulator.sh env)"
+# The IAM policy linter of tests/policy_lint.rs (pinned, in its own venv).
+bash scripts/parliament.sh install
 
 # The end-to-end tests (package hactl-tests) drive the hactl binary, which cargo does not
 # build for another package's tests: build it first.

@@ -34,10 +34,30 @@ fn secret_name(s: &Stack) -> String {
     format!("hactl/{}/db-credentials", s.name)
 }
 
-/// The secret's JSON value, read with the SDK.
-async fn secret_json(c: &Clients, s: &Stack) -> J {
-    let v = c.sm.get_secret_value().secret_id(secret_name(s)).send().await.expect("GetSecretValue");
+fn connection_name(s: &Stack) -> String {
+    format!("hactl/{}/db-connection", s.name)
+}
+
+async fn json_of(c: &Clients, id: &str) -> J {
+    let v = c.sm.get_secret_value().secret_id(id).send().await.expect("GetSecretValue");
     serde_json::from_str(v.secret_string().expect("secret string")).expect("secret JSON")
+}
+
+/// The credentials secret's JSON value, read with the SDK.
+async fn secret_json(c: &Clients, s: &Stack) -> J {
+    json_of(c, &secret_name(s)).await
+}
+
+/// The connection secret's JSON value (no password), read with the SDK.
+async fn connection_json(c: &Clients, s: &Stack) -> J {
+    let v = json_of(c, &connection_name(s)).await;
+    assert!(v.get("password").is_none(), "the connection secret holds a password");
+    v
+}
+
+async fn secret_arn(c: &Clients, id: &str) -> String {
+    let d = c.sm.describe_secret().secret_id(id).send().await.expect("DescribeSecret");
+    d.arn().expect("arn").to_string()
 }
 
 async fn docdb_cluster(c: &Clients, id: &str) -> Option<aws_sdk_docdb::types::DbCluster> {
@@ -72,9 +92,11 @@ async fn docdb_writer(c: &Clients, cluster: &str) -> (String, String) {
     (writer, az)
 }
 
-/// Every task definition of the stack's services references the secret for exactly the
-/// five variables; the execution role may read that secret and no other.
+/// Every task definition of the stack's services references the secrets for exactly the
+/// five variables (the password from the credentials secret, the rest from the connection
+/// secret); the execution role may read those two secrets and no other.
 async fn verify_injection(c: &Clients, s: &Stack, secret_arn: &str) {
+    let connection_arn = self::secret_arn(c, &connection_name(s)).await;
     let services = c.ecs.list_services().cluster(&s.name).send().await.expect("ListServices");
     assert!(!services.service_arns().is_empty());
     let described = c
@@ -104,7 +126,10 @@ async fn verify_injection(c: &Clients, s: &Stack, secret_arn: &str) {
             ("DB_USER", "username"),
         ]
         .iter()
-        .map(|(n, k)| (n.to_string(), format!("{secret_arn}:{k}::")))
+        .map(|(n, k)| {
+            let arn = if *k == "password" { secret_arn } else { connection_arn.as_str() };
+            (n.to_string(), format!("{arn}:{k}::"))
+        })
         .collect();
         assert_eq!(secrets, want, "{:?}", svc.service_name());
         // Never as plain environment values.
@@ -139,7 +164,10 @@ async fn verify_injection(c: &Clients, s: &Stack, secret_arn: &str) {
             }
         }
     }
-    assert_eq!(secret_resources, [secret_arn.to_string()], "{doc}");
+    secret_resources.sort();
+    let mut want = vec![secret_arn.to_string(), connection_arn.clone()];
+    want.sort();
+    assert_eq!(secret_resources, want, "{doc}");
 }
 
 /// The db security group admits the app security group on the DB port, and nothing else.
@@ -281,12 +309,14 @@ async fn docdb_stack_applies_updates_fails_over_and_destroys() {
     // The secret: generated password, the cluster endpoint as host.
     let desc = c.sm.describe_secret().secret_id(secret_name(&s)).send().await.expect("DescribeSecret");
     let secret_arn = desc.arn().expect("arn").to_string();
+    let conn = connection_json(&c, &s).await;
+    assert_eq!(conn["host"].as_str(), cl.endpoint());
+    assert_eq!(conn["port"], J::from(27017));
+    assert_eq!(conn["username"], "hactladmin");
+    assert_eq!(conn["dbname"], "app");
+    assert_eq!(conn["engine"], "docdb");
     let value = secret_json(&c, &s).await;
-    assert_eq!(value["host"].as_str(), cl.endpoint());
-    assert_eq!(value["port"], J::from(27017));
     assert_eq!(value["username"], "hactladmin");
-    assert_eq!(value["dbname"], "app");
-    assert_eq!(value["engine"], "docdb");
     let password = value["password"].as_str().expect("password").to_string();
     assert_eq!(password.len(), 32);
     assert!(password.chars().all(|ch| ch.is_ascii_alphanumeric()), "generated without punctuation");
@@ -407,7 +437,7 @@ async fn docdb_stack_applies_updates_fails_over_and_destroys() {
     assert!(back.deleted_date().is_none());
     assert_eq!(back.arn(), Some(secret_arn.as_str()));
     let cl = docdb_cluster(&c, &cluster_id).await.expect("cluster again");
-    assert_eq!(secret_json(&c, &s).await["host"].as_str(), cl.endpoint());
+    assert_eq!(connection_json(&c, &s).await["host"].as_str(), cl.endpoint());
     s.ok(&["plan", "--detailed-exitcode"], 0);
 
     // Everything, at once: no snapshot, the secret gone for good.
@@ -458,10 +488,11 @@ async fn postgres_stack_applies_fails_over_and_destroys() {
 
     let desc = c.sm.describe_secret().secret_id(secret_name(&s)).send().await.expect("DescribeSecret");
     let secret_arn = desc.arn().expect("arn").to_string();
+    let conn = connection_json(&c, &s).await;
+    assert_eq!(conn["host"].as_str(), Some(endpoint.as_str()));
+    assert_eq!(conn["port"], J::from(5432));
+    assert_eq!(conn["engine"], "postgres");
     let value = secret_json(&c, &s).await;
-    assert_eq!(value["host"].as_str(), Some(endpoint.as_str()));
-    assert_eq!(value["port"], J::from(5432));
-    assert_eq!(value["engine"], "postgres");
     let password = value["password"].as_str().expect("password").to_string();
     assert_eq!(password.len(), 32);
     verify_injection(&c, &s, &secret_arn).await;
@@ -495,7 +526,7 @@ async fn postgres_stack_applies_fails_over_and_destroys() {
     let value = secret_json(&c, &s).await;
     let new_password = value["password"].as_str().expect("password").to_string();
     assert_ne!(new_password, password);
-    assert_eq!(value["host"].as_str(), Some(endpoint.as_str()));
+    assert_eq!(connection_json(&c, &s).await["host"].as_str(), Some(endpoint.as_str()));
     let new_arn =
         c.sm.describe_secret().secret_id(secret_name(&s)).send().await.unwrap().arn().unwrap().to_string();
     verify_injection(&c, &s, &new_arn).await;
@@ -518,5 +549,6 @@ async fn postgres_stack_applies_fails_over_and_destroys() {
         .iter()
         .all(|x| !x.db_snapshot_identifier().unwrap_or("").starts_with(&format!("{id}-final-"))));
     assert!(c.sm.describe_secret().secret_id(secret_name(&s)).send().await.is_err());
+    assert!(c.sm.describe_secret().secret_id(connection_name(&s)).send().await.is_err());
     assert_eq!(counts(&c.ec2, &s).await, Counts::default());
 }

@@ -20,6 +20,7 @@ pub mod rds;
 pub mod scheduler;
 pub mod secretsmanager;
 pub mod sns;
+pub mod sts;
 mod util;
 
 pub use aws_config::SdkConfig;

@@ -201,7 +201,9 @@ async fn role_lifecycle(env: &Env, name: &str) -> Result<(), String> {
     let tags = env.iam.list_role_tags().role_name(name).send().await.unwrap();
     assert!(tags.tags().iter().any(|t| t.key() == TAG_ADDRESS && t.value() == address));
 
-    // Read: found by address and id, owned, no diff; one GAAD + one ListRoles.
+    // Read: found by address and id, owned, no diff; scoped calls: one ListRoles for the
+    // path, then per role GetRole, ListRolePolicies, GetRolePolicy per inline policy and
+    // ListAttachedRolePolicies (no account-wide GetAccountAuthorizationDetails).
     let t = target(address, name, &props);
     let (objs, calls) = env.read("iam.role", std::slice::from_ref(&t)).await;
     let obj = objs.iter().find(|o| o.id == name).expect("role read back");
@@ -213,10 +215,13 @@ async fn role_lifecycle(env: &Env, name: &str) -> Result<(), String> {
     assert_eq!(
         calls,
         BTreeMap::from([
-            ("IAM:GetAccountAuthorizationDetails".to_string(), 1),
-            ("IAM:ListRoles".to_string(), 1)
+            ("IAM:ListRoles".to_string(), 1),
+            ("IAM:GetRole".to_string(), 1),
+            ("IAM:ListRolePolicies".to_string(), 1),
+            ("IAM:GetRolePolicy".to_string(), 1),
+            ("IAM:ListAttachedRolePolicies".to_string(), 1),
         ]),
-        "read must be batched"
+        "read must stay scoped to the stack's roles"
     );
     // Without the desired documents (e.g. a target with no props) the live ones read as
     // they are, and still mean the same.

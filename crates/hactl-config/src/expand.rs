@@ -16,14 +16,81 @@ pub enum ExpandError {
     Graph(#[from] GraphError),
 }
 
+/// An AWS account id: exactly 12 digits (what STS GetCallerIdentity answers).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountId(String);
+
+impl AccountId {
+    /// `None` unless `id` is 12 ASCII digits.
+    pub fn parse(id: &str) -> Option<AccountId> {
+        (id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())).then(|| AccountId(id.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for AccountId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What expansion needs to know about where the stack goes, beyond the config: the
+/// account (trust policy conditions and the ARNs of scoped grants name it).
+#[derive(Clone, Debug)]
+pub struct ExpandEnv {
+    account: Option<AccountId>,
+}
+
+/// What offline expansions (`validate`, `graph`) write where the account id goes. Never
+/// applied: commands that call AWS expand with [`ExpandEnv::account`].
+pub const OFFLINE_ACCOUNT: &str = "ACCOUNT_ID";
+
+impl ExpandEnv {
+    /// The stack goes to this account (from STS GetCallerIdentity).
+    pub fn account(id: AccountId) -> ExpandEnv {
+        ExpandEnv { account: Some(id) }
+    }
+
+    /// No AWS call: the account is unknown. The graph has the same resources and
+    /// dependencies; account ids in policies read [`OFFLINE_ACCOUNT`].
+    pub fn offline() -> ExpandEnv {
+        ExpandEnv { account: None }
+    }
+
+    pub(crate) fn account_id(&self) -> &str {
+        self.account.as_ref().map_or(OFFLINE_ACCOUNT, AccountId::as_str)
+    }
+}
+
+/// The account tests expand for.
+#[cfg(test)]
+pub(crate) fn test_env() -> ExpandEnv {
+    ExpandEnv::account(AccountId("123456789012".to_string()))
+}
+
 /// Builds the desired graph of the stack.
-pub fn expand(cfg: &StackConfig) -> Result<DesiredGraph, ExpandError> {
-    Ok(DesiredGraph::build(Expander { cfg, specs: Vec::new() }.run()?)?)
+pub fn expand(cfg: &StackConfig, env: &ExpandEnv) -> Result<DesiredGraph, ExpandError> {
+    Ok(DesiredGraph::build(Expander { cfg, env, specs: Vec::new() }.run()?)?)
 }
 
 pub(crate) struct Expander<'a> {
     pub(crate) cfg: &'a StackConfig,
+    pub(crate) env: &'a ExpandEnv,
     pub(crate) specs: Vec<ResourceSpec>,
+}
+
+/// The partition of a region's ARNs.
+pub(crate) fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
 }
 
 /// What the compute tier needs from the network tier.

@@ -4,7 +4,7 @@
 //! services and their auto scaling. Property shapes are the contract in
 //! crates/hactl-aws/KINDS-compute.md.
 
-use crate::expand::{addr, id, out, short_name, ExpandError, Expander, NetworkRefs};
+use crate::expand::{addr, id, out, partition, short_name, ExpandError, Expander, NetworkRefs};
 use crate::expand_data::{DataRefs, SECRET_VARIABLES};
 use crate::model::{LaunchType, ServiceConfig, Tier};
 use hactl_core::{Address, ResourceSpec, Value};
@@ -39,12 +39,37 @@ pub(crate) fn statement(sid: &str, actions: &[&str], resources: Value) -> Value 
     ])
 }
 
-pub(crate) fn assume_role(service: &str) -> Value {
+/// The trust policy of a role that `service` assumes, on behalf of this account only
+/// (confused-deputy guard): `aws:SourceAccount` is the stack's account, and
+/// `aws:SourceArn`, when given, the ARN (pattern) of the resource the service acts for.
+///
+/// EC2 (`ec2.amazonaws.com`, instance profiles) does not put `aws:SourceAccount` into the
+/// request context when it assumes an instance role: a plain `StringEquals` would lock
+/// every instance out of its credentials. Its condition is `StringEqualsIfExists` (a
+/// request that does carry the key must name this account).
+pub(crate) fn assume_role(service: &str, account: &str, source_arn: Option<Value>) -> Value {
+    let operator = if service == "ec2.amazonaws.com" { "StringEqualsIfExists" } else { "StringEquals" };
+    let mut condition = vec![(operator, map(vec![("aws:SourceAccount", Value::str(account))]))];
+    if let Some(arn) = source_arn {
+        condition.push(("ArnLike", map(vec![("aws:SourceArn", arn)])));
+    }
     policy(vec![map(vec![
         ("Effect", Value::str("Allow")),
         ("Principal", map(vec![("Service", Value::str(service))])),
         ("Action", Value::str("sts:AssumeRole")),
+        ("Condition", map(condition)),
     ])])
+}
+
+/// The key ARN a `kms:Decrypt` grant names for `kms_key_id`: a key ARN as written, else
+/// (a key id, alias or alias ARN: the key's own ARN is not known offline) every key of the
+/// account in the region. The grant is also limited to Secrets Manager (`kms:ViaService`).
+pub(crate) fn kms_key_arn(key: &str, region: &str, account: &str) -> String {
+    if key.starts_with("arn:") && key.contains(":key/") {
+        key.to_string()
+    } else {
+        format!("arn:{}:kms:{region}:{account}:key/*", partition(region))
+    }
 }
 
 /// `frontend` → `FRONTEND_URL`.
@@ -63,14 +88,7 @@ pub(crate) fn ecr_repository_arn(image: &str) -> Option<String> {
     }
     let region = parts.next()?;
     let repo = rest.split(['@', ':']).next()?;
-    let partition = if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    };
-    Some(format!("arn:{partition}:ecr:{region}:{account}:repository/{repo}"))
+    Some(format!("arn:{}:ecr:{region}:{account}:repository/{repo}", partition(region)))
 }
 
 impl Expander<'_> {
@@ -84,6 +102,7 @@ impl Expander<'_> {
             return Ok(());
         }
         let stack = cfg.stack.name.clone();
+        let account = self.env.account_id().to_string();
         // IAM is global: names and path carry the region too, so the same stack name in
         // two regions (a DR pair) never shares or adopts the other's roles.
         let region = cfg.stack.region.clone();
@@ -91,18 +110,23 @@ impl Expander<'_> {
         let ec2 = cfg.compute.launch_type == LaunchType::Ec2;
         // Every container gets the database credentials from the secret at start
         // (`secrets[].valueFrom` = `<secret ARN>:<json key>::`), sorted by name.
+        // The password comes from the credentials secret, the other fields from the
+        // connection secret (expand_data.rs).
         let secrets = match data {
             Some(d) => {
                 let mut vars = SECRET_VARIABLES.to_vec();
-                vars.sort();
+                vars.sort_by_key(|(var, _, _)| *var);
                 Value::List(
                     vars.iter()
-                        .map(|(var, key)| {
+                        .map(|(var, key, source)| {
                             map(vec![
                                 ("name", Value::str(*var)),
                                 (
                                     "value_from",
-                                    Value::concat([out(&d.secret, "arn"), Value::str(format!(":{key}::"))]),
+                                    Value::concat([
+                                        out(d.secret_of(*source), "arn"),
+                                        Value::str(format!(":{key}::")),
+                                    ]),
                                 ),
                             ])
                         })
@@ -156,16 +180,20 @@ impl Expander<'_> {
                 Value::from_strings(repos),
             ));
         }
-        // The database credentials: this stack's secret and nothing else (plus the
-        // customer-managed key that encrypts it, through Secrets Manager only).
+        // The database variables: this stack's two secrets and nothing else (plus the
+        // customer-managed key that encrypts the credentials, through Secrets Manager only).
         if let Some(d) = data {
             exec_statements.push(statement(
                 "ReadDbSecret",
                 &["secretsmanager:GetSecretValue"],
-                out(&d.secret, "arn"),
+                Value::List(vec![out(&d.secret, "arn"), out(&d.connection, "arn")]),
             ));
-            if cfg.database.as_ref().is_some_and(|db| db.kms_key_id.is_some()) {
-                let mut s = statement("DecryptDbSecret", &["kms:Decrypt"], Value::str("*"));
+            if let Some(key) = cfg.database.as_ref().and_then(|db| db.kms_key_id.as_deref()) {
+                let mut s = statement(
+                    "DecryptDbSecret",
+                    &["kms:Decrypt"],
+                    Value::str(kms_key_arn(key, &region, &account)),
+                );
                 if let Value::Map(m) = &mut s {
                     m.insert(
                         "Condition".into(),
@@ -188,7 +216,7 @@ impl Expander<'_> {
             .prop("name", role_name.as_str())
             .prop("path", iam_path.as_str())
             .prop("description", format!("hactl {stack}: ECS task execution (image pull, logs)"))
-            .prop("assume_role_policy", assume_role("ecs-tasks.amazonaws.com"))
+            .prop("assume_role_policy", assume_role("ecs-tasks.amazonaws.com", &account, None))
             .prop("inline_policies", map(vec![("execution", policy(exec_statements))]))
             .prop("managed_policy_arns", Value::List(Vec::new()));
         self.push(spec);
@@ -218,7 +246,7 @@ impl Expander<'_> {
                 .prop("name", role_name.as_str())
                 .prop("path", iam_path.as_str())
                 .prop("description", format!("hactl {stack}: task role of {}", s.name))
-                .prop("assume_role_policy", assume_role("ecs-tasks.amazonaws.com"))
+                .prop("assume_role_policy", assume_role("ecs-tasks.amazonaws.com", &account, None))
                 .prop("inline_policies", map(inline))
                 .prop("managed_policy_arns", Value::List(Vec::new()));
             self.push(spec);
@@ -232,6 +260,7 @@ impl Expander<'_> {
             let role = addr(&["iam_role", "instance"])?;
             let role_name = short_name(&format!("{stack}-{region}-instance"), 64);
             let agent = policy(vec![
+                // These actions take the cluster's ARN.
                 statement(
                     "ClusterMembership",
                     &[
@@ -240,15 +269,26 @@ impl Expander<'_> {
                         "ecs:SubmitContainerStateChange",
                         "ecs:SubmitTaskStateChange",
                         "ecs:SubmitAttachmentStateChanges",
-                        "ecs:UpdateContainerInstancesState",
                     ],
                     Value::List(vec![out(&cluster, "arn")]),
                 ),
+                // These take container-instance ARNs (`container-instance/<cluster>/*`):
+                // draining (UpdateContainerInstancesState) included. `ecs:PutSystemLogEvents`
+                // is in AWS's Service Authorization Reference (ECS, Write, resource
+                // container-instance): the agent sends its system logs with it. Linters whose
+                // bundled action list predates it (parliament 1.6.4) call it unknown;
+                // tests/policy_lint.rs lists that exception.
                 statement(
                     "AgentSession",
-                    &["ecs:Poll", "ecs:StartTelemetrySession", "ecs:PutSystemLogEvents"],
+                    &[
+                        "ecs:Poll",
+                        "ecs:StartTelemetrySession",
+                        "ecs:PutSystemLogEvents",
+                        "ecs:UpdateContainerInstancesState",
+                    ],
                     Value::List(vec![out(&cluster, "container_instances_arn")]),
                 ),
+                // DiscoverPollEndpoint has no resource-level permission: `*` is the only form.
                 statement("DiscoverEndpoint", &["ecs:DiscoverPollEndpoint"], Value::str("*")),
             ]);
             let spec = self
@@ -256,7 +296,7 @@ impl Expander<'_> {
                 .prop("name", role_name.as_str())
                 .prop("path", iam_path.as_str())
                 .prop("description", format!("hactl {stack}: ECS container instances"))
-                .prop("assume_role_policy", assume_role("ec2.amazonaws.com"))
+                .prop("assume_role_policy", assume_role("ec2.amazonaws.com", &account, None))
                 .prop("inline_policies", map(vec![("ecs-agent", agent)]))
                 .prop("managed_policy_arns", Value::List(Vec::new()));
             self.push(spec);

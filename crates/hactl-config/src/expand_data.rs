@@ -18,21 +18,43 @@ pub const POSTGRES_FAMILY: &str = "postgres16";
 /// Length of the generated master password (letters and digits).
 pub const PASSWORD_LENGTH: i64 = 32;
 
-/// The keys of the credentials secret the services get, as environment variables.
-pub const SECRET_VARIABLES: [(&str, &str); 5] = [
-    ("DB_HOST", "host"),
-    ("DB_PORT", "port"),
-    ("DB_USER", "username"),
-    ("DB_PASSWORD", "password"),
-    ("DB_NAME", "dbname"),
+/// Where a database variable of the services comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretSource {
+    /// The credentials secret `hactl/<stack>/db-credentials` (the password).
+    Credentials,
+    /// The connection secret `hactl/<stack>/db-connection` (no password).
+    Connection,
+}
+
+/// The database variables the services get (`secrets[].valueFrom`): variable, JSON key
+/// and the secret that holds it.
+pub const SECRET_VARIABLES: [(&str, &str, SecretSource); 5] = [
+    ("DB_HOST", "host", SecretSource::Connection),
+    ("DB_PORT", "port", SecretSource::Connection),
+    ("DB_USER", "username", SecretSource::Connection),
+    ("DB_PASSWORD", "password", SecretSource::Credentials),
+    ("DB_NAME", "dbname", SecretSource::Connection),
 ];
 
 /// What the compute tier needs from the data tier.
 pub(crate) struct DataRefs {
-    /// The credentials secret (`secretsmanager.secret`).
+    /// The credentials secret (`secretsmanager.secret`): username and generated password.
     pub secret: Address,
-    /// Its endpoint fields: complete once the database exists.
+    /// The connection secret (`secretsmanager.secret` without a password): host, port,
+    /// engine, dbname, username. Drift reads it; nothing that reads it sees the password.
+    pub connection: Address,
+    /// The connection secret's endpoint fields: complete once the database exists.
     pub fields: Address,
+}
+
+impl DataRefs {
+    pub(crate) fn secret_of(&self, source: SecretSource) -> &Address {
+        match source {
+            SecretSource::Credentials => &self.secret,
+            SecretSource::Connection => &self.connection,
+        }
+    }
 }
 
 fn map(pairs: Vec<(&str, Value)>) -> Value {
@@ -60,6 +82,21 @@ impl Expander<'_> {
             .prop("name", secret_name.as_str())
             .prop("description", format!("hactl {stack}: {engine} master credentials"))
             .prop("kms_key_id", kms.clone())
+            .prop("initial_fields", map(vec![("username", Value::str(&db.username))]))
+            .prop("password_length", Value::Int(PASSWORD_LENGTH))
+            .prop("recovery_window_days", Value::Int(i64::from(db.secret_recovery_window_days)));
+        self.push(spec);
+
+        // The connection fields, in a secret of their own that holds no password: the
+        // drift job (and anything else that only needs the endpoint) reads this one and is
+        // never granted the credentials. The AWS-managed key encrypts it.
+        let connection = addr(&["secret", "db_connection"])?;
+        let connection_name = format!("hactl/{stack}/db-connection");
+        let spec = self
+            .tagged(connection.clone(), "secretsmanager.secret", &connection_name)
+            .prop("name", connection_name.as_str())
+            .prop("description", format!("hactl {stack}: {engine} connection (no password)"))
+            .prop("kms_key_id", Value::Null)
             .prop(
                 "initial_fields",
                 map(vec![
@@ -69,7 +106,7 @@ impl Expander<'_> {
                     ("dbname", Value::str(&db.db_name)),
                 ]),
             )
-            .prop("password_length", Value::Int(PASSWORD_LENGTH))
+            .prop("password_length", Value::Null)
             .prop("recovery_window_days", Value::Int(i64::from(db.secret_recovery_window_days)));
         self.push(spec);
 
@@ -186,7 +223,7 @@ impl Expander<'_> {
             }
         };
 
-        // The endpoint goes into the secret once the database exists.
+        // The endpoint goes into the connection secret once the database exists.
         let fields = addr(&["secret_fields", "db"])?;
         let mut f: BTreeMap<String, Value> = BTreeMap::new();
         f.insert("host".into(), host);
@@ -196,10 +233,10 @@ impl Expander<'_> {
         f.insert("username".into(), Value::str(&db.username));
         self.push(
             hactl_core::ResourceSpec::new(fields.clone(), "secretsmanager.secret_fields")
-                .prop("secret_id", out(&secret, "arn"))
+                .prop("secret_id", out(&connection, "arn"))
                 .prop("fields", Value::Map(f)),
         );
-        Ok(Some(DataRefs { secret, fields }))
+        Ok(Some(DataRefs { secret, connection, fields }))
     }
 }
 
@@ -213,7 +250,7 @@ mod tests {
         let file = format!("{}/../../config/{path}", env!("CARGO_MANIFEST_DIR"));
         let text = edit(std::fs::read_to_string(&file).unwrap());
         let cfg = crate::parse(path, &text).unwrap();
-        expand(&cfg).unwrap()
+        expand(&cfg, &crate::expand::test_env()).unwrap()
     }
 
     fn spec<'g>(g: &'g DesiredGraph, a: &str) -> &'g ResourceSpec {
@@ -266,7 +303,11 @@ mod tests {
         let text = Value::Map(secret.props.clone()).to_json().to_string();
         assert!(!text.contains("password\""), "{text}");
         assert_eq!(prop(secret, "password_length"), &Value::Int(PASSWORD_LENGTH));
+        let connection = spec(&g, "secret.db_connection");
+        assert_eq!(prop(connection, "password_length"), &Value::Null);
+        assert_eq!(prop(connection, "name"), &Value::str("hactl/ha-demo/db-connection"));
         let fields = spec(&g, "secret_fields.db");
+        assert_eq!(prop(fields, "secret_id"), &out(&connection.address, "arn"));
         let Value::Map(f) = prop(fields, "fields") else { panic!("fields is not a map") };
         assert_eq!(f.get("host"), Some(&out(&Address::parse("db_cluster.main").unwrap(), "endpoint")));
         assert_eq!(f.get("port"), Some(&Value::Int(27017)));
@@ -294,7 +335,13 @@ mod tests {
                 ["\"DB_HOST\"", "\"DB_NAME\"", "\"DB_PASSWORD\"", "\"DB_PORT\"", "\"DB_USER\""]
             );
             let Value::Map(first) = &secrets[0] else { unreachable!() };
-            assert_eq!(first["value_from"], Value::concat([out(&secret, "arn"), Value::str(":host::")]));
+            let connection = Address::parse("secret.db_connection").unwrap();
+            assert_eq!(first["value_from"], Value::concat([out(&connection, "arn"), Value::str(":host::")]));
+            let Value::Map(password) = &secrets[2] else { unreachable!() };
+            assert_eq!(
+                password["value_from"],
+                Value::concat([out(&secret, "arn"), Value::str(":password::")])
+            );
             assert!(deps(&g, td.address.as_str()).contains(&"secret_fields.db".to_string()));
         }
         let role = spec(&g, "iam_role.execution");
@@ -331,7 +378,9 @@ mod tests {
         assert_eq!(prop(spec(&g, "db_cluster.main"), "kms_key_id"), &Value::str("alias/hactl"));
         let text = prop(spec(&g, "iam_role.execution"), "inline_policies").to_json().to_string();
         assert!(
-            text.contains("kms:Decrypt") && text.contains("secretsmanager.us-east-1.amazonaws.com"),
+            text.contains("kms:Decrypt")
+                && text.contains("secretsmanager.us-east-1.amazonaws.com")
+                && text.contains("arn:aws:kms:us-east-1:123456789012:key/*"),
             "{text}"
         );
     }

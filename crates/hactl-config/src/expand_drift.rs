@@ -8,7 +8,7 @@
 //! Addresses and names use `drift_job` (with an underscore, which service names cannot
 //! contain), so no service can collide with them.
 
-use crate::expand::{addr, id, out, short_name, ExpandError, Expander, NetworkRefs};
+use crate::expand::{addr, id, out, partition, short_name, ExpandError, Expander, NetworkRefs};
 use crate::expand_compute::{assume_role, ecr_repository_arn, map, policy, statement, strs};
 use crate::expand_data::DataRefs;
 use crate::expand_observability::DRIFT_NAMESPACE;
@@ -18,57 +18,62 @@ use hactl_core::{ResourceSpec, Value};
 /// The drift job's container name.
 pub const DRIFT_CONTAINER: &str = "hactl-drift";
 
-/// What the drift job reads: every kind hactl manages, never a write (Describe, List and
-/// Get calls of the providers' reads).
-const READ_ACTIONS: &[&str] = &[
-    "ec2:Describe*",
-    "ecs:Describe*",
-    "ecs:List*",
-    "elasticloadbalancing:Describe*",
-    "autoscaling:Describe*",
-    "application-autoscaling:Describe*",
-    "rds:Describe*",
-    "rds:ListTagsForResource",
-    "iam:GetAccountAuthorizationDetails",
-    "iam:GetRole",
-    "iam:GetInstanceProfile",
-    "iam:ListRoles",
-    "iam:ListRolePolicies",
-    "iam:ListAttachedRolePolicies",
-    "iam:ListInstanceProfiles",
-    "iam:ListInstanceProfileTags",
-    "iam:ListInstanceProfilesForRole",
+/// Reads of actions that have no resource-level permission (AWS's Service Authorization
+/// Reference lists no resource type for them): `*` is the only resource they take. With
+/// [`READ_ACCOUNT_WIDE`] and the scoped statements of the task role, these are exactly the
+/// Describe/List/Get calls the providers' reads make.
+pub const READ_UNSCOPED: &[&str] = &[
+    "ec2:DescribeAddresses",
+    "ec2:DescribeInternetGateways",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:DescribeLaunchTemplates",
+    "ec2:DescribeNatGateways",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcEndpoints",
+    "ec2:DescribeVpcs",
+    "ecs:DescribeTaskDefinition",
+    "ecs:ListServices",
+    "ecs:ListTaskDefinitions",
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeTargetGroupAttributes",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "autoscaling:DescribeAutoScalingGroups",
+    "application-autoscaling:DescribeScalableTargets",
+    "application-autoscaling:DescribeScalingPolicies",
     "logs:DescribeLogGroups",
-    "logs:ListTagsForResource",
-    "acm:DescribeCertificate",
     "acm:ListCertificates",
-    "acm:ListTagsForCertificate",
-    "sns:GetTopicAttributes",
     "sns:ListTopics",
-    "sns:ListTagsForResource",
-    "sns:ListSubscriptionsByTopic",
-    "cloudwatch:DescribeAlarms",
-    "cloudwatch:GetDashboard",
     "cloudwatch:ListDashboards",
-    "cloudwatch:ListTagsForResource",
-    "scheduler:GetSchedule",
-    "scheduler:GetScheduleGroup",
-    "scheduler:ListSchedules",
     "scheduler:ListScheduleGroups",
-    "scheduler:ListTagsForResource",
-    "secretsmanager:DescribeSecret",
+    "scheduler:ListSchedules",
     "secretsmanager:ListSecrets",
+    "iam:ListRoles",
+    "iam:ListInstanceProfiles",
 ];
 
-fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
+/// Reads that take resource-level permissions but that the providers call without naming
+/// a resource of this stack: RDS and DocumentDB reads list the region's instances,
+/// clusters, subnet and parameter groups (Describe* without an identifier, paginated, then
+/// kept by ownership tags), and CloudWatch's DescribeAlarms is called with an alarm name
+/// prefix. AWS authorizes such listings against `*`, so a grant scoped to the stack's names
+/// would deny them. tests/policy_lint.rs lists these as the accepted `*` exceptions.
+pub const READ_ACCOUNT_WIDE: &[&str] = &[
+    "rds:DescribeDBClusterParameterGroups",
+    "rds:DescribeDBClusterParameters",
+    "rds:DescribeDBClusters",
+    "rds:DescribeDBInstances",
+    "rds:DescribeDBParameterGroups",
+    "rds:DescribeDBParameters",
+    "rds:DescribeDBSubnetGroups",
+    "rds:ListTagsForResource",
+    "cloudwatch:DescribeAlarms",
+];
 
 fn with_condition(mut s: Value, operator: &str, key: &str, value: Value) -> Value {
     if let Value::Map(m) = &mut s {
@@ -95,6 +100,8 @@ impl Expander<'_> {
         let part = partition(&region);
         let iam_path = format!("/hactl/{stack}/{region}/");
         let cluster = addr(&["ecs_cluster", "main"])?;
+        let account = self.env.account_id().to_string();
+        let arn = |service: &str, rest: &str| format!("arn:{part}:{service}:{region}:{account}:{rest}");
 
         // Egress only: the job calls AWS APIs and nothing calls it.
         let sg = addr(&["sg", "drift_job"])?;
@@ -147,16 +154,82 @@ impl Expander<'_> {
             .prop("name", name.as_str())
             .prop("path", iam_path.as_str())
             .prop("description", format!("hactl {stack}: drift job task execution (image pull, logs)"))
-            .prop("assume_role_policy", assume_role("ecs-tasks.amazonaws.com"))
+            .prop("assume_role_policy", assume_role("ecs-tasks.amazonaws.com", &account, None))
             .prop("inline_policies", map(vec![("execution", policy(exec))]))
             .prop("managed_policy_arns", Value::List(Vec::new()));
         self.push(spec);
 
         // Task role: read everything hactl manages, the state object and its lock, put
-        // the drift metric. No write to any managed resource.
+        // the drift metric. No write to any managed resource, no read of the database
+        // password. Reads are scoped to the stack's own ARNs wherever the call names them.
         let object = format!("arn:{part}:s3:::{bucket}/{key}");
         let mut task = vec![
-            statement("ReadStack", READ_ACTIONS, Value::str("*")),
+            statement("ReadUnscoped", READ_UNSCOPED, Value::str("*")),
+            // Justified `*`: see READ_ACCOUNT_WIDE.
+            statement("ReadAccountWide", READ_ACCOUNT_WIDE, Value::str("*")),
+            // IAM: the stack's roles and instance profiles, under its path only.
+            statement(
+                "ReadStackIam",
+                &[
+                    "iam:GetRole",
+                    "iam:GetRolePolicy",
+                    "iam:ListRolePolicies",
+                    "iam:ListAttachedRolePolicies",
+                    "iam:GetInstanceProfile",
+                    "iam:ListInstanceProfileTags",
+                ],
+                Value::from_strings([
+                    format!("arn:{part}:iam::{account}:role{iam_path}*"),
+                    format!("arn:{part}:iam::{account}:instance-profile{iam_path}*"),
+                ]),
+            ),
+            statement(
+                "ReadStackEcs",
+                &["ecs:DescribeClusters", "ecs:DescribeServices", "ecs:DescribeCapacityProviders"],
+                Value::from_strings([
+                    arn("ecs", &format!("cluster/{stack}")),
+                    arn("ecs", &format!("service/{stack}/*")),
+                    arn("ecs", &format!("capacity-provider/{}", short_name(&format!("cp-{stack}"), 255))),
+                ]),
+            ),
+            statement(
+                "ReadStackVpc",
+                &["ec2:DescribeVpcAttribute"],
+                Value::concat([Value::str(arn("ec2", "vpc/")), id(&net.vpc)]),
+            ),
+            statement(
+                "ReadStackLogTags",
+                &["logs:ListTagsForResource"],
+                Value::str(arn("logs", &format!("log-group:/hactl/{stack}/*"))),
+            ),
+            // The read finds candidates by name prefix `<stack>-` (ListTopics, DescribeAlarms).
+            statement(
+                "ReadStackTopic",
+                &["sns:ListTagsForResource", "sns:ListSubscriptionsByTopic"],
+                Value::str(arn("sns", &format!("{stack}-*"))),
+            ),
+            statement(
+                "ReadStackAlarmsAndDashboard",
+                &["cloudwatch:ListTagsForResource", "cloudwatch:GetDashboard"],
+                Value::from_strings([
+                    arn("cloudwatch", &format!("alarm:{stack}-*")),
+                    format!("arn:{part}:cloudwatch::{account}:dashboard/{stack}*"),
+                ]),
+            ),
+            // Certificate ARNs end in a generated id: the account's certificates in the region.
+            statement(
+                "ReadCertificateTags",
+                &["acm:ListTagsForCertificate"],
+                Value::str(arn("acm", "certificate/*")),
+            ),
+            statement(
+                "ReadStackSchedules",
+                &["scheduler:GetScheduleGroup", "scheduler:ListTagsForResource", "scheduler:GetSchedule"],
+                Value::from_strings([
+                    arn("scheduler", &format!("schedule-group/hactl-{stack}*")),
+                    arn("scheduler", &format!("schedule/hactl-{stack}*/*")),
+                ]),
+            ),
             statement("ReadState", &["s3:GetObject"], Value::str(&object)),
             statement(
                 "LockState",
@@ -173,6 +246,8 @@ impl Expander<'_> {
                 "s3:prefix",
                 Value::str(key.as_str()),
             ),
+            // PutMetricData has no resource-level permission; the namespace condition
+            // limits it to the drift metric.
             with_condition(
                 statement("PutDriftMetric", &["cloudwatch:PutMetricData"], Value::str("*")),
                 "StringEquals",
@@ -185,20 +260,24 @@ impl Expander<'_> {
             task.push(statement(
                 "ReadAmiParameter",
                 &["ssm:GetParameter", "ssm:GetParameters"],
-                Value::str(format!("arn:{part}:ssm:{region}::parameter/aws/service/ecs/*")),
+                // Public parameters have no owner account in their ARN: `*` matches it (and an empty one).
+                Value::str(format!("arn:{part}:ssm:{region}:*:parameter/aws/service/ecs/*")),
             ));
         }
         if let Some(d) = data {
-            // The secret's endpoint fields are compared with the database's.
-            task.push(statement("ReadDbSecret", &["secretsmanager:GetSecretValue"], out(&d.secret, "arn")));
-            if cfg.database.as_ref().is_some_and(|db| db.kms_key_id.is_some()) {
-                task.push(with_condition(
-                    statement("DecryptDbSecret", &["kms:Decrypt"], Value::str("*")),
-                    "StringEquals",
-                    "kms:ViaService",
-                    Value::str(format!("secretsmanager.{region}.amazonaws.com")),
-                ));
-            }
+            // The secrets are listed and described by the stack's name prefix; the value
+            // read is the connection secret's only (host, port, engine, dbname, username),
+            // which holds no password. The credentials secret's value is never granted.
+            task.push(statement(
+                "DescribeStackSecrets",
+                &["secretsmanager:DescribeSecret"],
+                Value::str(arn("secretsmanager", &format!("secret:hactl/{stack}/*"))),
+            ));
+            task.push(statement(
+                "ReadDbConnection",
+                &["secretsmanager:GetSecretValue"],
+                out(&d.connection, "arn"),
+            ));
         }
         let task_role = addr(&["iam_role", "drift_job_task"])?;
         let name = short_name(&format!("{stack}-{region}-drift-task"), 64);
@@ -207,7 +286,7 @@ impl Expander<'_> {
             .prop("name", name.as_str())
             .prop("path", iam_path.as_str())
             .prop("description", format!("hactl {stack}: drift job (read-only, state lock, drift metric)"))
-            .prop("assume_role_policy", assume_role("ecs-tasks.amazonaws.com"))
+            .prop("assume_role_policy", assume_role("ecs-tasks.amazonaws.com", &account, None))
             .prop("inline_policies", map(vec![("drift", policy(task))]))
             .prop("managed_policy_arns", Value::List(Vec::new()));
         self.push(spec);
@@ -252,7 +331,11 @@ impl Expander<'_> {
                 out(&cluster, "arn"),
             ),
             with_condition(
-                statement("TagDriftTask", &["ecs:TagResource"], Value::str("*")),
+                statement(
+                    "TagDriftTask",
+                    &["ecs:TagResource"],
+                    Value::str(arn("ecs", &format!("task/{stack}/*"))),
+                ),
                 "StringEquals",
                 "ecs:CreateAction",
                 Value::str("RunTask"),
@@ -273,7 +356,14 @@ impl Expander<'_> {
             .prop("name", name.as_str())
             .prop("path", iam_path.as_str())
             .prop("description", format!("hactl {stack}: EventBridge Scheduler runs the drift job"))
-            .prop("assume_role_policy", assume_role("scheduler.amazonaws.com"))
+            .prop(
+                "assume_role_policy",
+                assume_role(
+                    "scheduler.amazonaws.com",
+                    &account,
+                    Some(Value::str(arn("scheduler", &format!("schedule-group/hactl-{stack}")))),
+                ),
+            )
             .prop("inline_policies", map(vec![("run-drift-job", policy(run))]))
             .prop("managed_policy_arns", Value::List(Vec::new()));
         self.push(spec);
@@ -346,7 +436,8 @@ mod tests {
             text.push('\n');
             text.push_str(SCHEDULED);
         }
-        expand(&crate::parse(path, &text).unwrap_or_else(|e| panic!("{e}"))).unwrap()
+        expand(&crate::parse(path, &text).unwrap_or_else(|e| panic!("{e}")), &crate::expand::test_env())
+            .unwrap()
     }
 
     fn props(g: &DesiredGraph, a: &str) -> BTreeMap<String, Value> {
@@ -456,5 +547,69 @@ mod tests {
         );
         // Egress only.
         assert_eq!(props(&g, "sg_rules.drift_job")["ingress"], Value::List(Vec::new()));
+    }
+
+    #[test]
+    fn service_trust_names_the_account_and_the_drift_job_reads_no_password() {
+        let g = graph("ha-stack.toml", true);
+        let trust = |role: &str| {
+            let p = props(&g, role);
+            get(&p["assume_role_policy"], "Statement").as_list().unwrap()[0].clone()
+        };
+        let account = Value::str("123456789012");
+        let s = trust("iam_role.drift_job_schedule");
+        let cond = get(&s, "Condition");
+        assert_eq!(get(get(cond, "StringEquals"), "aws:SourceAccount"), &account);
+        assert_eq!(
+            get(get(cond, "ArnLike"), "aws:SourceArn"),
+            &Value::str("arn:aws:scheduler:us-east-1:123456789012:schedule-group/hactl-ha-demo")
+        );
+        for role in ["iam_role.execution", "iam_role.drift_job_task", "iam_role.drift_job_execution"] {
+            let s = trust(role);
+            assert_eq!(
+                get(get(get(&s, "Condition"), "StringEquals"), "aws:SourceAccount"),
+                &account,
+                "{role}"
+            );
+        }
+        let s = trust("iam_role.instance");
+        assert_eq!(get(get(get(&s, "Condition"), "StringEqualsIfExists"), "aws:SourceAccount"), &account);
+
+        let st = statements(&props(&g, "iam_role.drift_job_task"), "drift");
+        let text = Value::List(st.clone()).to_json().to_string();
+        assert!(!text.contains("GetAccountAuthorizationDetails"), "{text}");
+        let connection = Address::parse("secret.db_connection").unwrap();
+        assert_eq!(get(sid(&st, "ReadDbConnection"), "Resource"), &Value::Ref(Ref::new(&connection, "arn")));
+        let readers: Vec<&Value> = st
+            .iter()
+            .filter(|s| {
+                get(s, "Action").as_list().unwrap().contains(&Value::str("secretsmanager:GetSecretValue"))
+            })
+            .collect();
+        assert_eq!(readers.len(), 1, "{text}");
+        assert!(!text.contains("\"secret.db\""), "{text}");
+        assert_eq!(
+            get(sid(&st, "ReadStackIam"), "Resource"),
+            &Value::from_strings([
+                "arn:aws:iam::123456789012:role/hactl/ha-demo/us-east-1/*",
+                "arn:aws:iam::123456789012:instance-profile/hactl/ha-demo/us-east-1/*",
+            ])
+        );
+        // Wildcards only in the two `*` statements, never in an action name.
+        assert!(st.iter().all(|s| get(s, "Action")
+            .as_list()
+            .unwrap()
+            .iter()
+            .all(|a| !a.as_str().unwrap().contains('*'))));
+    }
+
+    #[test]
+    fn offline_expansion_writes_a_placeholder_account() {
+        let file = format!("{}/../../config/ha-stack.toml", env!("CARGO_MANIFEST_DIR"));
+        let cfg = crate::parse("ha-stack.toml", &std::fs::read_to_string(file).unwrap()).unwrap();
+        let g = expand(&cfg, &crate::expand::ExpandEnv::offline()).unwrap();
+        let text = props(&g, "iam_role.execution")["assume_role_policy"].to_json().to_string();
+        assert!(text.contains(crate::expand::OFFLINE_ACCOUNT), "{text}");
+        assert_eq!(g.len(), graph("ha-stack.toml", false).len());
     }
 }

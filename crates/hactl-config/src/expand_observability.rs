@@ -334,7 +334,7 @@ mod tests {
     fn graph(path: &str, edit: impl Fn(String) -> String) -> DesiredGraph {
         let file = format!("{}/../../config/{path}", env!("CARGO_MANIFEST_DIR"));
         let text = edit(std::fs::read_to_string(&file).unwrap());
-        expand(&crate::parse(path, &text).unwrap()).unwrap()
+        expand(&crate::parse(path, &text).unwrap(), &crate::expand::test_env()).unwrap()
     }
 
     fn props(g: &DesiredGraph, a: &str) -> BTreeMap<String, Value> {

@@ -74,7 +74,7 @@ pub fn parse(file_name: &str, text: &str) -> Result<StackConfig, ConfigErrors> {
 /// Checks what only the expanded graph can tell: that `[resource_tags]` names
 /// resources that exist and carry tags, and AWS's quotas on what the stack creates.
 fn check_against_graph(cfg: &StackConfig, raw: &raw::RawConfig, c: &mut error::Collector<'_>) {
-    let graph = match expand::expand(cfg) {
+    let graph = match expand::expand(cfg, &expand::ExpandEnv::offline()) {
         Ok(g) => g,
         Err(e) => {
             let hint = "the stack's resources cannot be ordered; this is a hactl bug unless the message names your config";

@@ -288,13 +288,14 @@ fn load_config(path: &Path) -> Result<(hactl_config::StackConfig, DesiredGraph)>
             bail!("{} has {n} error{}; nothing was changed", path.display(), if n == 1 { "" } else { "s" });
         }
     };
-    let desired =
-        hactl_config::expand::expand(&cfg).with_context(|| format!("expanding {}", path.display()))?;
+    // Offline (validate, graph): no AWS call, so no account id in the policies.
+    let desired = hactl_config::expand::expand(&cfg, &hactl_config::expand::ExpandEnv::offline())
+        .with_context(|| format!("expanding {}", path.display()))?;
     Ok((cfg, desired))
 }
 
 async fn session(g: &Global, counter: &hactl_aws::ApiCounter) -> Result<Session> {
-    let (cfg, desired) = load_config(&g.config)?;
+    let (cfg, _) = load_config(&g.config)?;
     let region = g.region.clone().unwrap_or_else(|| cfg.stack.region.clone());
     let conn = hactl_aws::Connection {
         region: Some(region.clone()),
@@ -303,6 +304,12 @@ async fn session(g: &Global, counter: &hactl_aws::ApiCounter) -> Result<Session>
         retry_deadline: Duration::from_secs(g.retry_timeout),
     };
     let sdk = hactl_aws::sdk_config(&conn).await;
+    // The account (trust policy conditions, scoped ARNs): one STS call per run.
+    let account = hactl_aws::sts::account_id(&sdk, counter).await.context("reading the AWS account")?;
+    let account = hactl_config::expand::AccountId::parse(&account)
+        .with_context(|| format!("`{account}` is not an AWS account id"))?;
+    let desired = hactl_config::expand::expand(&cfg, &hactl_config::expand::ExpandEnv::account(account))
+        .with_context(|| format!("expanding {}", g.config.display()))?;
     let registry = hactl_aws::registry(&sdk, counter);
     let store = state_store(&cfg, g, &sdk, counter);
     let err_style = Style::detect(g.no_color, render::is_stderr_terminal());

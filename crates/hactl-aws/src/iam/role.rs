@@ -1,9 +1,14 @@
 //! `iam.role`: a role under the stack's IAM path, with its trust policy, inline policies
 //! and attached managed policies. id = role name.
 //!
-//! Read: GetAccountAuthorizationDetails (Filter=Role; policies and tags, shared through
-//! the refresh cache) + ListRoles(PathPrefix) for the descriptions (GAAD carries none).
-//! Policy documents read back as the desired value whenever they mean the same.
+//! Read, scoped to the stack's path (no account-wide call, so the drift job's role needs
+//! only reads of its own stack's roles): ListRoles(PathPrefix) for the names, then per
+//! role GetRole (trust policy, description, tags: ListRoles carries no tags on AWS),
+//! ListRolePolicies + GetRolePolicy per inline policy, and ListAttachedRolePolicies
+//! (documented exception: IAM has no batched read of a path's policies other than the
+//! account-wide GetAccountAuthorizationDetails). The per-role calls run concurrently.
+//! A recorded role outside the listed paths gets the same per-role reads. Policy documents
+//! read back as the desired value whenever they mean the same.
 
 use super::{
     iam_tags, ownership, parse_policy, paths_to_list, policy_text, policy_value, same_policy, tag_pairs,
@@ -12,12 +17,10 @@ use super::{
 use crate::error::{aws_error, ignore_not_found, is_not_found, retry_not_found};
 use crate::util::{opt_str, req_str, str_list, tag_delta};
 use async_trait::async_trait;
-use aws_sdk_iam::types::{EntityType, RoleDetail};
 use aws_sdk_iam::Client;
 use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 pub struct Role(pub Client);
 
@@ -34,22 +37,21 @@ static SCHEMA: KindSchema = KindSchema {
     ],
 };
 
-/// Every role of the account with its policies and tags (one paginated call per
-/// refresh, shared through the read cache).
-pub(crate) async fn role_details(ctx: &Ctx, client: &Client) -> Result<Arc<Vec<RoleDetail>>, ProviderError> {
-    ctx.cache
-        .get_or_try_init("iam:GetAccountAuthorizationDetails:Role", || async {
-            let pages: Vec<_> = client
-                .get_account_authorization_details()
-                .filter(EntityType::Role)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| aws_error("GetAccountAuthorizationDetails", e))?;
-            Ok(pages.iter().flat_map(|p| p.role_detail_list().iter().cloned()).collect::<Vec<_>>())
-        })
-        .await
+/// A role and its policies, as the read found them.
+struct Seen {
+    role: aws_sdk_iam::types::Role,
+    /// Inline policy name → document text (as IAM answers it).
+    inline: Vec<(String, String)>,
+    managed: Vec<String>,
+}
+
+/// `None` for a NotFound answer (the role is gone), the error otherwise.
+fn found<T>(r: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn outputs(name: &str, arn: &str) -> BTreeMap<String, Value> {
@@ -62,9 +64,9 @@ fn inline_of(props: &Props) -> BTreeMap<String, Value> {
 }
 
 impl Role {
-    /// Descriptions of the roles under `paths` (ListRoles returns them; GAAD does not).
-    async fn descriptions(&self, paths: &BTreeSet<String>) -> Result<BTreeMap<String, Value>, ProviderError> {
-        let mut out = BTreeMap::new();
+    /// The names of the roles under `paths` (ListRoles, paginated).
+    async fn names_under(&self, paths: &BTreeSet<String>) -> Result<BTreeSet<String>, ProviderError> {
+        let mut out = BTreeSet::new();
         for p in paths {
             let roles: Vec<_> = self
                 .0
@@ -76,11 +78,45 @@ impl Role {
                 .try_collect()
                 .await
                 .map_err(|e| aws_error("ListRoles", e))?;
-            for r in roles {
-                out.insert(r.role_name().to_string(), r.description().map(Value::str).unwrap_or(Value::Null));
-            }
+            out.extend(roles.iter().map(|r| r.role_name().to_string()));
         }
         Ok(out)
+    }
+
+    /// The inline policies of a role with their documents.
+    async fn inline_documents(&self, name: &str) -> Result<Vec<(String, String)>, ProviderError> {
+        let names: Vec<String> = self
+            .0
+            .list_role_policies()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("ListRolePolicies", e))?;
+        let docs = names.into_iter().map(|policy| async move {
+            let out = self
+                .0
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(&policy)
+                .send()
+                .await
+                .map_err(|e| aws_error("GetRolePolicy", e))?;
+            Ok::<_, ProviderError>((policy, out.policy_document().to_string()))
+        });
+        futures::future::try_join_all(docs).await
+    }
+
+    /// One role with its policies; `None` when it is gone.
+    async fn seen(&self, name: &str) -> Result<Option<Seen>, ProviderError> {
+        let (role, inline, managed) =
+            tokio::join!(self.get_role(name), self.inline_documents(name), self.attached_arns(name));
+        let (Some(role), Some(inline), Some(managed)) = (role?, found(inline)?, found(managed)?) else {
+            return Ok(None);
+        };
+        Ok(Some(Seen { role, inline, managed: managed.into_iter().collect() }))
     }
 
     async fn get_role(&self, name: &str) -> Result<Option<aws_sdk_iam::types::Role>, ProviderError> {
@@ -275,35 +311,18 @@ impl Provider for Role {
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
-        let ids: BTreeSet<&str> = targets.iter().filter_map(|t| t.id.as_deref()).collect();
         let paths = paths_to_list(&ctx.stack, targets);
-        let (details, mut descriptions) =
-            tokio::try_join!(role_details(ctx, &self.0), self.descriptions(&paths))?;
-        let mine: Vec<&RoleDetail> = details
-            .iter()
-            .filter(|d| {
-                let path = d.path().unwrap_or_default();
-                paths.iter().any(|p| path.starts_with(p.as_str()))
-                    || d.role_name().is_some_and(|n| ids.contains(n))
-            })
-            .collect();
-        // A recorded role outside the listed paths: its description by GetRole (rare).
-        for d in &mine {
-            let Some(name) = d.role_name() else { continue };
-            if !descriptions.contains_key(name) {
-                if let Some(r) = self.get_role(name).await? {
-                    descriptions
-                        .insert(name.to_string(), r.description().map(Value::str).unwrap_or(Value::Null));
-                }
-            }
-        }
+        let mut names = self.names_under(&paths).await?;
+        // Recorded roles outside the listed paths (rare) get the same per-role reads.
+        names.extend(targets.iter().filter_map(|t| t.id.clone()));
+        let seen = futures::future::try_join_all(names.iter().map(|n| self.seen(n))).await?;
         let mut out = Vec::new();
-        for d in mine {
-            let (Some(name), Some(arn)) = (d.role_name(), d.arn()) else { continue };
-            let tags = tag_pairs(d.tags());
+        for Seen { role: r, inline: inline_docs, mut managed } in seen.into_iter().flatten() {
+            let name = r.role_name();
+            let tags = tag_pairs(r.tags());
             let (owned, address) = ownership(&ctx.stack, &tags, name, targets);
             let want = target_of(targets, name, address.as_ref()).map(|t| &t.props);
-            let trust = d
+            let trust = r
                 .assume_role_policy_document()
                 .map(|text| match parse_policy(text) {
                     Some(j) => policy_value(&j, want.and_then(|p| p.get("assume_role_policy"))),
@@ -311,32 +330,33 @@ impl Provider for Role {
                 })
                 .unwrap_or(Value::Null);
             let want_inline = want.map(inline_of).unwrap_or_default();
-            let inline: BTreeMap<String, Value> = d
-                .role_policy_list()
+            let inline: BTreeMap<String, Value> = inline_docs
                 .iter()
-                .filter_map(|p| {
-                    let pname = p.policy_name()?;
-                    let text = p.policy_document().unwrap_or_default();
+                .map(|(pname, text)| {
                     let v = match parse_policy(text) {
                         Some(j) => policy_value(&j, want_inline.get(pname)),
                         None => Value::str(text),
                     };
-                    Some((pname.to_string(), v))
+                    (pname.clone(), v)
                 })
                 .collect();
-            let mut managed: Vec<&str> =
-                d.attached_managed_policies().iter().filter_map(|p| p.policy_arn()).collect();
             managed.sort_unstable();
             let props = Props::from([
                 ("name".to_string(), Value::str(name)),
-                ("path".to_string(), Value::str(d.path().unwrap_or_default())),
-                ("description".to_string(), descriptions.get(name).cloned().unwrap_or(Value::Null)),
+                ("path".to_string(), Value::str(r.path())),
+                ("description".to_string(), r.description().map(Value::str).unwrap_or(Value::Null)),
                 ("assume_role_policy".to_string(), trust),
                 ("inline_policies".to_string(), Value::Map(inline)),
                 ("managed_policy_arns".to_string(), Value::from_strings(managed)),
-                ("tags".to_string(), tags_value(d.tags())),
+                ("tags".to_string(), tags_value(r.tags())),
             ]);
-            out.push(LiveObject { id: name.to_string(), address, props, outputs: outputs(name, arn), owned });
+            out.push(LiveObject {
+                id: name.to_string(),
+                address,
+                props,
+                outputs: outputs(name, r.arn()),
+                owned,
+            });
         }
         Ok(out)
     }

@@ -1,5 +1,6 @@
-//! `secretsmanager.secret`: a JSON secret `hactl/<stack>/db-credentials` holding the
-//! non-secret `initial_fields` and a generated `password`. id = secret ARN.
+//! `secretsmanager.secret`: a JSON secret (`hactl/<stack>/db-credentials`) holding the
+//! non-secret `initial_fields` and a generated `password`, or, with `password_length`
+//! Null, the `initial_fields` only (`hactl/<stack>/db-connection`). id = secret ARN.
 //!
 //! Read: ListSecrets (paginated, IncludePlannedDeletion) filtered by the tag key
 //! `hactl:stack` and tag value `<stack>` (each matched on its own and by prefix, so the
@@ -147,8 +148,14 @@ fn initial_fields(props: &Props) -> Result<serde_json::Map<String, serde_json::V
     Ok(m.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
 }
 
-fn password_length(props: &Props) -> i64 {
-    props.get("password_length").and_then(Value::as_int).unwrap_or(DEFAULT_PASSWORD_LENGTH)
+/// The length of the generated password; `None` when `password_length` is Null: a
+/// secret that holds no password (the database connection fields).
+fn password_length(props: &Props) -> Option<i64> {
+    match props.get("password_length") {
+        Some(Value::Null) => None,
+        Some(v) => Some(v.as_int().unwrap_or(DEFAULT_PASSWORD_LENGTH)),
+        None => Some(DEFAULT_PASSWORD_LENGTH),
+    }
 }
 
 impl Secret {
@@ -237,9 +244,15 @@ impl Secret {
     }
 
     /// A kept value that lacks a password (or has no value at all) gets a fresh one
-    /// merged in; other keys stay as they are.
+    /// merged in; other keys stay as they are. A secret without a password
+    /// (`password_length` Null) only gets its `initial_fields` when it has no value.
     async fn ensure_password(&self, arn: &str, name: &str, props: &Props) -> Result<(), ProviderError> {
+        let length = password_length(props);
         let mut map = match get_json(&self.0, arn).await? {
+            SecretValue::Missing if length.is_none() => {
+                return put_json(&self.0, arn, initial_fields(props)?).await
+            }
+            SecretValue::Object { .. } if length.is_none() => return Ok(()),
             SecretValue::Object { map, .. } => map,
             SecretValue::Missing => initial_fields(props)?,
             SecretValue::Scheduled => {
@@ -256,7 +269,8 @@ impl Secret {
         if map.get(PASSWORD_KEY).and_then(serde_json::Value::as_str).is_some_and(|p| !p.is_empty()) {
             return Ok(());
         }
-        let password = random_password(&self.0, password_length(props)).await?;
+        let Some(length) = length else { return Ok(()) };
+        let password = random_password(&self.0, length).await?;
         map.insert(PASSWORD_KEY.to_string(), serde_json::Value::String(password));
         put_json(&self.0, arn, map).await
     }
@@ -364,8 +378,10 @@ impl Provider for Secret {
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
         let name = req_str(props, "name")?;
         let mut value = initial_fields(props)?;
-        let password = random_password(&self.0, password_length(props)).await?;
-        value.insert(PASSWORD_KEY.to_string(), serde_json::Value::String(password));
+        if let Some(length) = password_length(props) {
+            let password = random_password(&self.0, length).await?;
+            value.insert(PASSWORD_KEY.to_string(), serde_json::Value::String(password));
+        }
         let created = self
             .0
             .create_secret()
