@@ -183,8 +183,12 @@ fn twenty_percent_faults_apply_plan_drift_destroy() {
         let proxy = Proxy::start(0.2, seed);
         s.endpoint = proxy.endpoint.clone();
         let (mut injected, mut total) = (0, 0);
-        for args in [vec!["apply", "--auto-approve"], vec!["plan", "--detailed-exitcode"], vec!["drift"], DESTROY_ALL.to_vec()]
-        {
+        for args in [
+            vec!["apply", "--auto-approve"],
+            vec!["plan", "--detailed-exitcode"],
+            vec!["drift"],
+            DESTROY_ALL.to_vec(),
+        ] {
             s.ok(&args, 0);
             let log = proxy.take_log();
             let faults = log.iter().filter(|l| l.outcome != Outcome::Forwarded).count();
@@ -201,7 +205,8 @@ fn twenty_percent_faults_apply_plan_drift_destroy() {
         assert_eq!(state["resources"].as_object().map(|m| m.len()), Some(0), "seed {seed}");
     };
     std::thread::scope(|scope| {
-        let handles: Vec<_> = [11u64, 23, 42].into_iter().map(|seed| scope.spawn(move || run_seed(seed))).collect();
+        let handles: Vec<_> =
+            [11u64, 23, 42].into_iter().map(|seed| scope.spawn(move || run_seed(seed))).collect();
         for h in handles {
             if let Err(panic) = h.join() {
                 std::panic::resume_unwind(panic);
@@ -244,5 +249,66 @@ async fn a_lost_journal_entry_is_recorded_by_the_next_plan() {
     let r = s.ok(&["plan", "--detailed-exitcode"], 0);
     assert!(r.stderr.contains("recorded in state: vpc.main"), "{}", r.stderr);
     s.ok(&["drift"], 0);
+    s.ok(&DESTROY_ALL, 0);
+}
+
+/// State records the account and the endpoint it was made with: a run with another
+/// account's credentials, through another endpoint, or against another region is refused
+/// before any mutating call, naming both, and state is left as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn another_account_endpoint_or_region_is_refused() {
+    let mut s = Stack::new("otheraccount");
+    s.ok(&["apply", "--auto-approve"], 0);
+    let state_file = s.state_dir.join(format!("{}.json", s.name));
+    let before = std::fs::read(&state_file).unwrap();
+    let recorded = s.state();
+    assert_eq!(recorded["account_id"], "000000000000");
+    assert_eq!(recorded["endpoint"].as_str(), Some(common::endpoint().trim_end_matches('/')));
+    let vpcs_before = counts(&ec2().await, &s).await;
+
+    // Another account: the emulator takes a 12-digit access key id as the account id.
+    let out = s.command(&["plan"]).env("AWS_ACCESS_KEY_ID", "111111111111").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("000000000000") && err.contains("111111111111"), "names both accounts:\n{err}");
+    let other = aws_sdk_ec2::Client::new(
+        &sdk()
+            .await
+            .into_builder()
+            .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(
+                aws_sdk_ec2::config::Credentials::new("111111111111", "test", None, None, "test"),
+            ))
+            .build(),
+    );
+    assert_eq!(counts(&other, &s).await, Default::default(), "nothing was created in the other account");
+
+    // Another endpoint (the same emulator behind a proxy): refused after the one STS read.
+    let proxy = Proxy::start(0.0, 3);
+    let direct = std::mem::replace(&mut s.endpoint, proxy.endpoint.clone());
+    let r = s.ok(&["plan"], 1);
+    assert!(
+        r.stderr.contains(&proxy.endpoint) && r.stderr.contains(direct.trim_end_matches('/')),
+        "{}",
+        r.stderr
+    );
+    let log = proxy.take_log();
+    assert!(!log.is_empty(), "the run went through the proxy");
+    assert_eq!(mutating(&log), Vec::<String>::new());
+    s.endpoint = direct;
+
+    // Another region.
+    let r = s.ok(&["plan", "--region", "us-west-2"], 1);
+    assert!(r.stderr.contains("us-west-2") && r.stderr.contains("us-east-1"), "{}", r.stderr);
+
+    // An account list that does not name this account.
+    s.edit(|t| t.replacen("[stack]\n", "[stack]\nallowed_account_ids = [\"123456789012\"]\n", 1));
+    let r = s.ok(&["apply", "--auto-approve"], 1);
+    assert!(r.stderr.contains("000000000000") && r.stderr.contains("123456789012"), "{}", r.stderr);
+
+    assert_eq!(std::fs::read(&state_file).unwrap(), before, "state untouched by the refused runs");
+    assert_eq!(counts(&ec2().await, &s).await, vpcs_before, "nothing changed in AWS");
+    s.edit(|t| {
+        t.replace("allowed_account_ids = [\"123456789012\"]\n", "allowed_account_ids = [\"000000000000\"]\n")
+    });
     s.ok(&DESTROY_ALL, 0);
 }

@@ -396,7 +396,10 @@ mod tests {
             let text = largest(engine);
             let cfg = crate::parse("largest.toml", &text).unwrap_or_else(|e| panic!("{engine}:\n{e}"));
             assert_eq!(cfg.services.len(), 51);
-            let g = expand(&cfg).unwrap_or_else(|e| panic!("{e}"));
+            let env = crate::expand::ExpandEnv::account(
+                crate::expand::AccountId::parse("123456789012").expect("id"),
+            );
+            let g = expand(&cfg, &env).unwrap_or_else(|e| panic!("{e}"));
             let mut checked = 0;
             for spec in g.specs() {
                 for (kind, prop, max) in names {

@@ -2,7 +2,7 @@
 //! cosmetic edit: the expanded graph is the same, address for address, so a plan after
 //! such an edit replaces, deletes and updates nothing.
 
-use hactl_config::expand::expand;
+use hactl_config::expand::{expand, AccountId, ExpandEnv};
 use hactl_config::parse;
 use hactl_core::DesiredGraph;
 use std::collections::BTreeSet;
@@ -15,7 +15,8 @@ fn read(name: &str) -> String {
 
 fn graph(name: &str, text: &str) -> DesiredGraph {
     let cfg = parse(name, text).unwrap_or_else(|e| panic!("{name}:\n{e}"));
-    expand(&cfg).unwrap_or_else(|e| panic!("{name}: {e}"))
+    let env = ExpandEnv::account(AccountId::parse("123456789012").expect("account id"));
+    expand(&cfg, &env).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// The text with the one-line array of `key = [...]` (first occurrence) reversed.

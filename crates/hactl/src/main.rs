@@ -268,6 +268,10 @@ fn is_wire_trace(level: &tracing::Level, target: &str) -> bool {
 /// Everything a command that talks to AWS needs.
 struct Session {
     region: String,
+    /// The account of this run's credentials (STS GetCallerIdentity).
+    account_id: String,
+    /// The endpoint URL this run talks to (--endpoint-url or AWS_ENDPOINT_URL); none for AWS.
+    endpoint: Option<String>,
     retry_timeout: Duration,
     sdk: hactl_aws::SdkConfig,
     desired: DesiredGraph,
@@ -306,6 +310,17 @@ async fn session(g: &Global, counter: &hactl_aws::ApiCounter) -> Result<Session>
     let sdk = hactl_aws::sdk_config(&conn).await;
     // The account (trust policy conditions, scoped ARNs): one STS call per run.
     let account = hactl_aws::sts::account_id(&sdk, counter).await.context("reading the AWS account")?;
+    let allowed = &cfg.stack.allowed_account_ids;
+    if !allowed.is_empty() && !allowed.contains(&account) {
+        bail!(
+            "refusing to run: these credentials belong to account {account}, which is not in \
+             stack.allowed_account_ids of {} ({}); nothing was changed\n\
+             hint: use credentials (or --profile) of an allowed account, or add {account} to the list",
+            g.config.display(),
+            allowed.join(", ")
+        );
+    }
+    let account_id = account.clone();
     let account = hactl_config::expand::AccountId::parse(&account)
         .with_context(|| format!("`{account}` is not an AWS account id"))?;
     let desired = hactl_config::expand::expand(&cfg, &hactl_config::expand::ExpandEnv::account(account))
@@ -317,6 +332,8 @@ async fn session(g: &Global, counter: &hactl_aws::ApiCounter) -> Result<Session>
     let ctx = Ctx::new(&cfg.stack.name, sink.clone());
     Ok(Session {
         region,
+        account_id,
+        endpoint: sdk.endpoint_url().map(|e| e.trim_end_matches('/').to_string()),
         retry_timeout: Duration::from_secs(g.retry_timeout),
         sdk,
         desired,
@@ -467,6 +484,34 @@ impl Session {
                 state.region,
                 self.region
             );
+        }
+        // The account and endpoint are recorded together (state written before they were
+        // recorded gets both now, saved with its next write).
+        match &state.account_id {
+            None => {
+                state.account_id = Some(self.account_id.clone());
+                state.endpoint = self.endpoint.clone();
+            }
+            Some(recorded) if *recorded != self.account_id => bail!(
+                "refusing to run: the state of stack `{}` belongs to AWS account {recorded}, but these \
+                 credentials are for account {}; nothing was changed\n\
+                 hint: use the credentials (or --profile) of account {recorded}",
+                state.stack,
+                self.account_id
+            ),
+            Some(_) if state.endpoint != self.endpoint => {
+                let show =
+                    |e: &Option<String>| e.clone().unwrap_or_else(|| "AWS itself (no endpoint URL)".into());
+                bail!(
+                    "refusing to run: the state of stack `{}` was made through {}, but this run talks to {}; \
+                     nothing was changed\n\
+                     hint: set the same --endpoint-url / AWS_ENDPOINT_URL (an emulator's state never applies to AWS)",
+                    state.stack,
+                    show(&state.endpoint),
+                    show(&self.endpoint)
+                )
+            }
+            Some(_) => {}
         }
         Ok(state)
     }

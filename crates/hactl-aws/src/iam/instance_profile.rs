@@ -140,7 +140,7 @@ impl Provider for InstanceProfile {
             let listed: Vec<Profile> = self
                 .0
                 .list_instance_profiles()
-                .path_prefix(path)
+                .path_prefix(&path)
                 .into_paginator()
                 .items()
                 .send()

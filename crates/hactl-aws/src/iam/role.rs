@@ -78,7 +78,11 @@ impl Role {
                 .try_collect()
                 .await
                 .map_err(|e| aws_error("ListRoles", e))?;
-            out.extend(roles.iter().map(|r| r.role_name().to_string()));
+            // Filtered here too (an emulator may ignore PathPrefix): the same stack in
+            // another region lives under another path and is never read from this one.
+            out.extend(
+                roles.iter().filter(|r| r.path().starts_with(p.as_str())).map(|r| r.role_name().to_string()),
+            );
         }
         Ok(out)
     }
