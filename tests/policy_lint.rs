@@ -236,7 +236,7 @@ fn check_trust(role: &RoleDocs, account: &str, stack: &str) {
 }
 
 /// Every statement of `doc` that grants `action`.
-fn grants<'a>(doc: &'a J, action: &str) -> Vec<J> {
+fn grants(doc: &J, action: &str) -> Vec<J> {
     statements(doc).into_iter().filter(|s| strings(&s["Action"]).iter().any(|a| a == action)).collect()
 }
 
