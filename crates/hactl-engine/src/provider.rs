@@ -15,20 +15,55 @@ use tokio::sync::{Mutex, OnceCell};
 /// An error from a provider call.
 #[derive(Clone, Debug)]
 pub struct ProviderError {
+    /// One line: the AWS operation and what went wrong (`DescribeVpcs: AuthFailure: ...`).
     pub message: String,
     /// The AWS error code, when there is one (`DependencyViolation`, ...).
     pub code: Option<String>,
     /// Worth trying again after a while (eventual consistency, lingering dependencies,
     /// throttling). The engine retries these with bounded backoff.
     pub retryable: bool,
+    /// The AWS operation that failed (`DescribeVpcs`), when the error comes from one.
+    pub operation: Option<String>,
+    /// What kind of failure this is, for the message a person reads and its hint.
+    pub failure: Failure,
+    /// The underlying error (the SDK's, with the raw response), for `-vv` and `source()`.
+    pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
+
+/// What kind of failure a [`ProviderError`] is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Failure {
+    /// A provider's own check, or an AWS error answer with its code and message.
+    #[default]
+    Other,
+    /// No source of the credential chain gave credentials (or one failed to load):
+    /// the loader's own words.
+    NoCredentials(String),
+    /// Nothing accepts connections at the endpoint.
+    ConnectionRefused,
+    /// Another connection failure (DNS, TLS, reset, timeout): its description.
+    Transport(String),
+    /// An answer the SDK could not understand: the HTTP status and the body's first
+    /// bytes (lossy UTF-8, at most [`BODY_EXCERPT`] bytes).
+    Unparsable { status: u16, body: String },
+}
+
+/// How many bytes of a body that was not understood an error quotes.
+pub const BODY_EXCERPT: usize = 200;
 
 impl ProviderError {
     pub fn fatal(message: impl Into<String>) -> Self {
-        ProviderError { message: message.into(), code: None, retryable: false }
+        ProviderError {
+            message: message.into(),
+            code: None,
+            retryable: false,
+            operation: None,
+            failure: Failure::Other,
+            source: None,
+        }
     }
     pub fn retryable(message: impl Into<String>) -> Self {
-        ProviderError { message: message.into(), code: None, retryable: true }
+        ProviderError { retryable: true, ..ProviderError::fatal(message) }
     }
     pub fn with_code(mut self, code: impl Into<String>) -> Self {
         self.code = Some(code.into());
@@ -45,7 +80,11 @@ impl fmt::Display for ProviderError {
     }
 }
 
-impl std::error::Error for ProviderError {}
+impl std::error::Error for ProviderError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// What the engine wants read: a resource it knows of, by state id and/or address.
 #[derive(Clone, Debug)]
