@@ -4,7 +4,7 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use hactl_engine::{Failure, ProviderError, BODY_EXCERPT};
+use hactl_engine::{AwsCall, Failure, ProviderError, BODY_EXCERPT};
 use std::sync::Arc;
 
 /// Codes that mean "try again shortly": throttling, and dependencies that AWS releases
@@ -35,10 +35,10 @@ where
     let code = e.code().map(str::to_string);
     let failure = classify(&e, code.is_some());
     let message = match (&failure, e.message(), &code) {
-        (Failure::Other, Some(m), Some(c)) => format!("{what}: {c}: {}", one_line(m)),
-        (Failure::Other, Some(m), None) => format!("{what}: {}", one_line(m)),
-        (Failure::Other, None, Some(c)) => format!("{what}: {c}"),
-        (Failure::Other, None, None) => format!("{what}: {}", chain_line(&e)),
+        (Failure::Answer, Some(m), Some(c)) => format!("{what}: {c}: {}", one_line(m)),
+        (Failure::Answer, Some(m), None) => format!("{what}: {}", one_line(m)),
+        (Failure::Answer, None, Some(c)) => format!("{what}: {c}"),
+        (Failure::Answer, None, None) => format!("{what}: {}", chain_line(&e)),
         (Failure::NoCredentials(why), ..) => format!("{what}: no AWS credentials: {why}"),
         (Failure::ConnectionRefused, ..) => format!("{what}: connection refused"),
         (Failure::Transport(why), ..) => format!("{what}: {why}"),
@@ -54,24 +54,22 @@ where
         // A proxy's error page in front of a failing service, or a successful answer cut
         // short; a 4xx answer says the same again.
         Failure::Unparsable { status, .. } => *status >= 500 || *status == 429 || *status < 300,
-        Failure::Other => code.as_deref().is_some_and(|c| RETRYABLE.contains(&c)),
+        Failure::Answer => code.as_deref().is_some_and(|c| RETRYABLE.contains(&c)),
     };
     let mut err = if retryable { ProviderError::retryable(message) } else { ProviderError::fatal(message) };
     err.code = code;
-    err.operation = Some(what.to_string());
-    err.failure = failure;
     // A successful answer that was not understood may carry a secret (GetSecretValue):
     // only its parse error is kept, never its raw body.
-    let success = matches!(&err.failure, Failure::Unparsable { status, .. } if *status < 300);
-    let source: Arc<dyn std::error::Error + Send + Sync> = if success {
+    let success = matches!(&failure, Failure::Unparsable { status, .. } if *status < 300);
+    let source: Box<dyn std::error::Error + Send + Sync> = if success {
         match e.into_source() {
-            Ok(parse_error) => Arc::from(parse_error),
-            Err(e) => Arc::new(e),
+            Ok(parse_error) => parse_error,
+            Err(e) => Box::new(e),
         }
     } else {
-        Arc::new(e)
+        Box::new(e)
     };
-    err.source = Some(source);
+    err.call = Some(Arc::new(AwsCall { operation: what.to_string(), failure, source }));
     err
 }
 
@@ -81,7 +79,7 @@ where
     E: std::error::Error + 'static,
 {
     if has_code {
-        return Failure::Other;
+        return Failure::Answer;
     }
     match e {
         SdkError::ServiceError(_) | SdkError::ResponseError(_) => match e.raw_response() {
@@ -96,7 +94,7 @@ where
                 };
                 Failure::Unparsable { status, body }
             }
-            None => Failure::Other,
+            None => Failure::Answer,
         },
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ConstructionFailure(_) => {
             let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
@@ -114,7 +112,7 @@ where
             }
             Failure::Transport(chain_line(e))
         }
-        _ => Failure::Other,
+        _ => Failure::Answer,
     }
 }
 
@@ -226,8 +224,8 @@ mod tests {
         let e = aws_error("DescribeVpcs", service(Some("AuthFailure"), Some("bad\nkeys"), 401, "<xml/>"));
         assert_eq!(e.to_string(), "DescribeVpcs: AuthFailure: bad keys");
         assert_eq!(e.code.as_deref(), Some("AuthFailure"));
-        assert_eq!(e.operation.as_deref(), Some("DescribeVpcs"));
-        assert_eq!(e.failure, Failure::Other);
+        assert_eq!(e.operation(), Some("DescribeVpcs"));
+        assert_eq!(e.failure(), Some(&Failure::Answer));
         assert!(!e.retryable);
         assert!(std::error::Error::source(&e).is_some(), "the SDK error is kept");
         let e = aws_error("DescribeVpcs", service(Some("RequestLimitExceeded"), None, 503, ""));
@@ -240,7 +238,7 @@ mod tests {
         let e = aws_error("DescribeVpcs", service(None, None, 400, &body));
         let quoted = format!("not xml {}", "y".repeat(BODY_EXCERPT - "not xml\n".len()));
         assert_eq!(e.to_string(), format!("DescribeVpcs: HTTP 400, body not understood: {quoted}"));
-        assert_eq!(e.failure, Failure::Unparsable { status: 400, body: quoted });
+        assert_eq!(e.failure(), Some(&Failure::Unparsable { status: 400, body: quoted }));
         assert!(!e.retryable, "a 400 is not retried");
         assert!(aws_error("DescribeVpcs", service(None, None, 503, "<html>")).retryable, "a 503 page is");
         // JSON protocols report an error body they cannot parse as a response error.
@@ -256,7 +254,7 @@ mod tests {
         let parse: Box<dyn std::error::Error + Send + Sync> = "unexpected end of input".into();
         let sdk: Sdk = SdkError::response_error(parse, response(200, secret));
         let e = aws_error("GetSecretValue", sdk);
-        assert!(matches!(e.failure, Failure::Unparsable { status: 200, .. }));
+        assert!(matches!(e.failure(), Some(Failure::Unparsable { status: 200, .. })));
         let detail = format!("{e} {e:?}");
         assert!(!detail.contains("hunter2"), "{detail}");
         assert!(e.retryable, "an answer cut short is retried");
@@ -269,7 +267,7 @@ mod tests {
             None,
         ));
         let e = aws_error("DescribeVpcs", creds);
-        assert!(matches!(e.failure, Failure::NoCredentials(_)), "{:?}", e.failure);
+        assert!(matches!(e.failure(), Some(Failure::NoCredentials(_))), "{:?}", e.failure());
         assert!(e.to_string().starts_with("DescribeVpcs: no AWS credentials: "), "{e}");
         assert!(!e.retryable);
 
@@ -277,7 +275,7 @@ mod tests {
             std::io::ErrorKind::ConnectionRefused,
         ))));
         let e = aws_error("DescribeVpcs", refused);
-        assert_eq!(e.failure, Failure::ConnectionRefused);
+        assert_eq!(e.failure(), Some(&Failure::ConnectionRefused));
         assert_eq!(e.to_string(), "DescribeVpcs: connection refused");
         assert!(!e.retryable);
 
@@ -285,7 +283,7 @@ mod tests {
             std::io::ErrorKind::ConnectionReset,
         ))));
         let e = aws_error("DescribeVpcs", reset);
-        assert!(matches!(e.failure, Failure::Transport(_)), "{:?}", e.failure);
+        assert!(matches!(e.failure(), Some(Failure::Transport(_))), "{:?}", e.failure());
         assert!(e.retryable, "a reset is retried");
     }
 }

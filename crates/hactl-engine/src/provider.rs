@@ -22,29 +22,36 @@ pub struct ProviderError {
     /// Worth trying again after a while (eventual consistency, lingering dependencies,
     /// throttling). The engine retries these with bounded backoff.
     pub retryable: bool,
-    /// The AWS operation that failed (`DescribeVpcs`), when the error comes from one.
-    pub operation: Option<String>,
-    /// What kind of failure this is, for the message a person reads and its hint.
-    pub failure: Failure,
-    /// The underlying error (the SDK's, with the raw response), for `-vv` and `source()`.
-    pub source: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    /// The AWS call that failed, when the error comes from one (boxed: errors stay small).
+    pub call: Option<Arc<AwsCall>>,
 }
 
-/// What kind of failure a [`ProviderError`] is.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// The AWS call behind a [`ProviderError`].
+#[derive(Debug)]
+pub struct AwsCall {
+    /// The AWS operation (`DescribeVpcs`).
+    pub operation: String,
+    /// What kind of failure it was, for the message a person reads and its hint.
+    pub failure: Failure,
+    /// The SDK's error (with the raw response of an error answer), for `-vv` and
+    /// `source()`.
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// What kind of failure an AWS call had.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Failure {
-    /// A provider's own check, or an AWS error answer with its code and message.
-    #[default]
-    Other,
+    /// AWS answered with an error code and message (in the error's `code` and message).
+    Answer,
     /// No source of the credential chain gave credentials (or one failed to load):
     /// the loader's own words.
     NoCredentials(String),
     /// Nothing accepts connections at the endpoint.
     ConnectionRefused,
-    /// Another connection failure (DNS, TLS, reset, timeout): its description.
+    /// Another failure before an answer (DNS, TLS, reset, timeout): its description.
     Transport(String),
     /// An answer the SDK could not understand: the HTTP status and the body's first
-    /// bytes (lossy UTF-8, at most [`BODY_EXCERPT`] bytes).
+    /// bytes (lossy UTF-8, at most [`BODY_EXCERPT`] bytes; an error answer's only).
     Unparsable { status: u16, body: String },
 }
 
@@ -53,21 +60,22 @@ pub const BODY_EXCERPT: usize = 200;
 
 impl ProviderError {
     pub fn fatal(message: impl Into<String>) -> Self {
-        ProviderError {
-            message: message.into(),
-            code: None,
-            retryable: false,
-            operation: None,
-            failure: Failure::Other,
-            source: None,
-        }
+        ProviderError { message: message.into(), code: None, retryable: false, call: None }
     }
     pub fn retryable(message: impl Into<String>) -> Self {
-        ProviderError { retryable: true, ..ProviderError::fatal(message) }
+        ProviderError { message: message.into(), code: None, retryable: true, call: None }
     }
     pub fn with_code(mut self, code: impl Into<String>) -> Self {
         self.code = Some(code.into());
         self
+    }
+    /// The AWS operation that failed, if an AWS call did.
+    pub fn operation(&self) -> Option<&str> {
+        self.call.as_deref().map(|c| c.operation.as_str())
+    }
+    /// What kind of failure the AWS call had, if an AWS call failed.
+    pub fn failure(&self) -> Option<&Failure> {
+        self.call.as_deref().map(|c| &c.failure)
     }
 }
 
@@ -82,7 +90,7 @@ impl fmt::Display for ProviderError {
 
 impl std::error::Error for ProviderError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.call.as_deref().map(|c| &*c.source as &(dyn std::error::Error + 'static))
     }
 }
 

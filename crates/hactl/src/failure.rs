@@ -46,12 +46,12 @@ pub fn lines(e: &anyhow::Error, w: &Where) -> Vec<String> {
             what.push(one_line(&s));
         }
     }
-    let detail = match p.operation.as_deref() {
+    let detail = match p.operation() {
         Some(op) => shown.strip_prefix(op).and_then(|r| r.strip_prefix(": ")).unwrap_or(&shown).to_string(),
         None => shown.clone(),
     };
     let mut out = Vec::with_capacity(3);
-    match &p.operation {
+    match p.operation() {
         Some(op) => {
             out.push(format!("{}: {op} failed", what.join(": ")));
             out.push(format!("  {}", one_line(&detail)));
@@ -100,10 +100,9 @@ pub fn full_detail(e: &anyhow::Error) -> String {
     for c in e.chain().skip(1) {
         s.push_str(&format!("\n  caused by: {c}"));
     }
-    if let Some(src) =
-        e.chain().find_map(|c| c.downcast_ref::<ProviderError>()).and_then(|p| p.source.as_ref())
-    {
-        s.push_str(&format!("\n\nAWS SDK error: {src:?}"));
+    let provider = e.chain().find_map(|c| c.downcast_ref::<ProviderError>());
+    if let Some(call) = provider.and_then(|p| p.call.as_deref()) {
+        s.push_str(&format!("\n\nAWS SDK error: {:?}", call.source));
     }
     s
 }
@@ -116,7 +115,8 @@ fn hint(p: &ProviderError, w: &Where) -> Option<String> {
             None => "AWS's endpoint".to_string(),
         },
     };
-    match &p.failure {
+    let Some(failure) = p.failure() else { return code_hint(p, w) };
+    match failure {
         Failure::NoCredentials(_) => Some(credential_hint(w)),
         Failure::ConnectionRefused => Some(match &w.endpoint {
             Some(e) => format!(
@@ -136,13 +136,13 @@ fn hint(p: &ProviderError, w: &Where) -> Option<String> {
             "{} did not answer like AWS; check the endpoint and any proxy in between",
             endpoint()
         )),
-        Failure::Other => code_hint(p, w),
+        Failure::Answer => code_hint(p, w),
     }
 }
 
 fn code_hint(p: &ProviderError, w: &Where) -> Option<String> {
     let code = p.code.as_deref()?;
-    let op = p.operation.as_deref().unwrap_or("this call");
+    let op = p.operation().unwrap_or("this call");
     let h = match code {
         "AccessDenied"
         | "AccessDeniedException"
@@ -248,6 +248,11 @@ mod tests {
         }
     }
 
+    fn call(failure: Failure) -> std::sync::Arc<hactl_engine::AwsCall> {
+        let source = Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        std::sync::Arc::new(hactl_engine::AwsCall { operation: "DescribeVpcs".into(), failure, source })
+    }
+
     fn read_error(p: ProviderError) -> anyhow::Error {
         anyhow::Error::new(EngineError::Read { kind: "ec2.vpc".into(), source: p })
     }
@@ -256,7 +261,7 @@ mod tests {
     fn an_aws_answer_is_two_lines_with_its_code() {
         let mut p = ProviderError::fatal("DescribeVpcs: VpcLimitExceeded: too many\nVPCs")
             .with_code("VpcLimitExceeded");
-        p.operation = Some("DescribeVpcs".into());
+        p.call = Some(call(Failure::Answer));
         let l = lines(&read_error(p), &w());
         assert_eq!(
             l,
@@ -267,8 +272,7 @@ mod tests {
     #[test]
     fn a_refused_connection_names_the_endpoint() {
         let mut p = ProviderError::fatal("DescribeVpcs: connection refused");
-        p.operation = Some("DescribeVpcs".into());
-        p.failure = Failure::ConnectionRefused;
+        p.call = Some(call(Failure::ConnectionRefused));
         let e = read_error(p).context("planning");
         let l = lines(&e, &w());
         assert_eq!(l.len(), 3, "{l:?}");
