@@ -21,8 +21,13 @@ pub struct Where {
 /// line; three at most for an AWS failure.
 pub fn lines(e: &anyhow::Error, w: &Where) -> Vec<String> {
     let Some(p) = e.chain().find_map(|c| c.downcast_ref::<ProviderError>()) else {
-        // Not an AWS call: hactl's own message (already written to be read).
-        return format!("{}: {}", w.command, chain_text(e)).lines().map(str::to_string).collect();
+        // Not an AWS call: hactl's own message (already written to be read); one line if
+        // it would take more than three.
+        let text = format!("{}: {}", w.command, chain_text(e));
+        return match text.lines().count() {
+            0..=3 => text.lines().map(str::to_string).collect(),
+            _ => vec![one_line(&text)],
+        };
     };
     let shown = p.to_string();
     // What was being done, outermost first, each without the provider's text that
@@ -289,6 +294,14 @@ mod tests {
     fn an_error_without_a_provider_keeps_its_text() {
         let e = anyhow::anyhow!("the state of stack `x` belongs to region a");
         assert_eq!(lines(&e, &w()), vec!["plan: the state of stack `x` belongs to region a"]);
+    }
+
+    #[test]
+    fn an_error_of_more_than_three_lines_becomes_one() {
+        let e = anyhow::anyhow!("a\nb\nc\nd");
+        assert_eq!(lines(&e, &w()), vec!["plan: a b c d"]);
+        let e = anyhow::anyhow!("locked\n  If that run is gone, release it");
+        assert_eq!(lines(&e, &w()).len(), 2);
     }
 
     #[test]
