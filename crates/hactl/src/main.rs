@@ -205,7 +205,8 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };
-    init_logging(cli.global.verbose, cli.global.log_format);
+    let log_colour = Style::detect(cli.global.no_color, render::is_stderr_terminal()).color;
+    init_logging(cli.global.verbose, cli.global.log_format, log_colour);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -331,7 +332,7 @@ const WIRE_LOG_TARGETS: [&str; 8] = [
     "h2",
 ];
 
-fn init_logging(verbose: u8, format: LogFormat) {
+fn init_logging(verbose: u8, format: LogFormat, colour: bool) {
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -353,6 +354,7 @@ fn init_logging(verbose: u8, format: LogFormat) {
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(true)
+        .with_ansi(colour)
         .log_internal_errors(false);
     let layer = match format {
         LogFormat::Text => layer.boxed(),
