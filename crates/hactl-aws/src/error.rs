@@ -1,9 +1,11 @@
 //! Mapping SDK errors to provider errors: the AWS error code kept, retryable ones marked.
 
+use aws_credential_types::provider::error::CredentialsError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use hactl_engine::ProviderError;
+use hactl_engine::{AwsCall, Failure, ProviderError, BODY_EXCERPT};
+use std::sync::Arc;
 
 /// Codes that mean "try again shortly": throttling, and dependencies that AWS releases
 /// asynchronously (ENIs of a deleted load balancer, public addresses of a NAT gateway).
@@ -21,23 +23,144 @@ const RETRYABLE: &[&str] = &[
     "InvalidSubnet.Conflict",
 ];
 
-pub(crate) fn aws_error<E, R>(what: &str, e: SdkError<E, R>) -> ProviderError
+/// An SDK error as a [`ProviderError`]: `what` is the AWS operation (`DescribeVpcs`). The
+/// message is one line: AWS's code and message when it answered with one, otherwise what
+/// kind of failure it was ([`Failure`]): no credentials, a refused connection, another
+/// transport failure, or an answer that could not be understood (its status and the
+/// first bytes of its body). The SDK error itself is kept as the source.
+pub(crate) fn aws_error<E>(what: &str, e: SdkError<E, HttpResponse>) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let code = e.code().map(str::to_string);
-    let transport =
-        matches!(e, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_));
-    let message = match (e.message(), &code) {
-        (Some(m), Some(c)) => format!("{what}: {c}: {m}"),
-        (Some(m), None) => format!("{what}: {m}"),
-        _ => format!("{what}: {}", DisplayErrorContext(&e)),
+    let failure = classify(&e, code.is_some());
+    let message = match (&failure, e.message(), &code) {
+        (Failure::Answer, Some(m), Some(c)) => format!("{what}: {c}: {}", one_line(m)),
+        (Failure::Answer, Some(m), None) => format!("{what}: {}", one_line(m)),
+        (Failure::Answer, None, Some(c)) => format!("{what}: {c}"),
+        (Failure::Answer, None, None) => format!("{what}: {}", chain_line(&e)),
+        (Failure::NoCredentials(why), ..) => format!("{what}: no AWS credentials: {why}"),
+        (Failure::ConnectionRefused, ..) => format!("{what}: connection refused"),
+        (Failure::Transport(why), ..) => format!("{what}: {why}"),
+        (Failure::Unparsable { status, body }, ..) => {
+            format!("{what}: HTTP {status}, body not understood: {body}")
+        }
     };
-    let retryable = transport || code.as_deref().is_some_and(|c| RETRYABLE.contains(&c));
+    let retryable = match &failure {
+        // Nothing to gain from waiting: the SDK has already tried the connection again,
+        // and credentials do not appear by themselves.
+        Failure::NoCredentials(_) | Failure::ConnectionRefused => false,
+        Failure::Transport(_) => !matches!(e, SdkError::ConstructionFailure(_)),
+        // A proxy's error page in front of a failing service, or a successful answer cut
+        // short; a 4xx answer says the same again.
+        Failure::Unparsable { status, .. } => *status >= 500 || *status == 429 || *status < 300,
+        Failure::Answer => code.as_deref().is_some_and(|c| RETRYABLE.contains(&c)),
+    };
     let mut err = if retryable { ProviderError::retryable(message) } else { ProviderError::fatal(message) };
     err.code = code;
+    // A successful answer that was not understood may carry a secret (GetSecretValue):
+    // only its parse error is kept, never its raw body.
+    let success = matches!(&failure, Failure::Unparsable { status, .. } if *status < 300);
+    let source: Box<dyn std::error::Error + Send + Sync> = if success {
+        match e.into_source() {
+            Ok(parse_error) => parse_error,
+            Err(e) => Box::new(e),
+        }
+    } else {
+        Box::new(e)
+    };
+    err.call = Some(Arc::new(AwsCall { operation: what.to_string(), failure, source }));
     err
+}
+
+/// What kind of failure an SDK error without an AWS error code is.
+fn classify<E>(e: &SdkError<E, HttpResponse>, has_code: bool) -> Failure
+where
+    E: std::error::Error + 'static,
+{
+    if has_code {
+        return Failure::Answer;
+    }
+    match e {
+        SdkError::ServiceError(_) | SdkError::ResponseError(_) => match e.raw_response() {
+            Some(raw) => {
+                let status = raw.status().as_u16();
+                let bytes = raw.body().bytes().unwrap_or_default();
+                // An error answer never holds a secret; a successful one may.
+                let body = if status >= 300 {
+                    body_excerpt(bytes)
+                } else {
+                    format!("({} bytes, not shown: a successful answer may hold secrets)", bytes.len())
+                };
+                Failure::Unparsable { status, body }
+            }
+            None => Failure::Answer,
+        },
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ConstructionFailure(_) => {
+            let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+            while let Some(err) = next {
+                if let Some(c) = err.downcast_ref::<CredentialsError>() {
+                    return Failure::NoCredentials(credentials_words(c));
+                }
+                if err
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+                {
+                    return Failure::ConnectionRefused;
+                }
+                next = err.source();
+            }
+            Failure::Transport(chain_line(e))
+        }
+        _ => Failure::Answer,
+    }
+}
+
+/// The credential loader's own words, without the SDK's generic wrapping.
+fn credentials_words(c: &CredentialsError) -> String {
+    match c {
+        CredentialsError::CredentialsNotLoaded(_) => {
+            "no source of the credential chain provided any".to_string()
+        }
+        other => chain_line(other),
+    }
+}
+
+/// The first [`BODY_EXCERPT`] bytes of a body, as one printable line.
+fn body_excerpt(body: &[u8]) -> String {
+    let cut = &body[..body.len().min(BODY_EXCERPT)];
+    let text = one_line(&String::from_utf8_lossy(cut));
+    if text.is_empty() {
+        "(empty body)".to_string()
+    } else {
+        text
+    }
+}
+
+/// An error and its sources on one line (`a: b: c`), repeats left out.
+fn chain_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let s = one_line(&err.to_string());
+        if !s.is_empty() && !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        next = err.source();
+    }
+    parts.join(": ")
+}
+
+/// `s` with control characters (newlines, tabs, escapes) as spaces, runs of spaces
+/// collapsed, trimmed.
+pub(crate) fn one_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().map(|c| if c.is_control() { ' ' } else { c }) {
+        if !(c == ' ' && out.ends_with(' ')) {
+            out.push(c);
+        }
+    }
+    out.trim().to_string()
 }
 
 /// True for "it does not exist" answers of every service: EC2 `InvalidVpcID.NotFound`,
@@ -68,4 +191,99 @@ pub(crate) fn retry_not_found(mut e: ProviderError) -> ProviderError {
         e.retryable = true;
     }
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsError;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    type Sdk = SdkError<DescribeVpcsError, HttpResponse>;
+
+    fn response(status: u16, body: &str) -> HttpResponse {
+        HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body.to_string()))
+    }
+
+    fn service(code: Option<&str>, message: Option<&str>, status: u16, body: &str) -> Sdk {
+        let mut meta = ErrorMetadata::builder();
+        if let Some(c) = code {
+            meta = meta.code(c);
+        }
+        if let Some(m) = message {
+            meta = meta.message(m);
+        }
+        SdkError::service_error(DescribeVpcsError::generic(meta.build()), response(status, body))
+    }
+
+    #[test]
+    fn an_aws_answer_keeps_code_and_message_on_one_line() {
+        let e = aws_error("DescribeVpcs", service(Some("AuthFailure"), Some("bad\nkeys"), 401, "<xml/>"));
+        assert_eq!(e.to_string(), "DescribeVpcs: AuthFailure: bad keys");
+        assert_eq!(e.code.as_deref(), Some("AuthFailure"));
+        assert_eq!(e.operation(), Some("DescribeVpcs"));
+        assert_eq!(e.failure(), Some(&Failure::Answer));
+        assert!(!e.retryable);
+        assert!(std::error::Error::source(&e).is_some(), "the SDK error is kept");
+        let e = aws_error("DescribeVpcs", service(Some("RequestLimitExceeded"), None, 503, ""));
+        assert!(e.retryable);
+    }
+
+    #[test]
+    fn an_answer_not_understood_quotes_200_bytes_of_an_error_body() {
+        let body = format!("not xml\n{}", "y".repeat(400));
+        let e = aws_error("DescribeVpcs", service(None, None, 400, &body));
+        let quoted = format!("not xml {}", "y".repeat(BODY_EXCERPT - "not xml\n".len()));
+        assert_eq!(e.to_string(), format!("DescribeVpcs: HTTP 400, body not understood: {quoted}"));
+        assert_eq!(e.failure(), Some(&Failure::Unparsable { status: 400, body: quoted }));
+        assert!(!e.retryable, "a 400 is not retried");
+        assert!(aws_error("DescribeVpcs", service(None, None, 503, "<html>")).retryable, "a 503 page is");
+        // JSON protocols report an error body they cannot parse as a response error.
+        let parse: Box<dyn std::error::Error + Send + Sync> = "malformed JSON error body".into();
+        let e = aws_error("DescribeVpcs", Sdk::response_error(parse, response(400, "<html>")));
+        assert_eq!(e.to_string(), "DescribeVpcs: HTTP 400, body not understood: <html>");
+        assert!(!e.retryable);
+    }
+
+    #[test]
+    fn a_successful_answer_not_understood_is_never_quoted() {
+        let secret = r#"{"SecretString": "hunter2-password"#;
+        let parse: Box<dyn std::error::Error + Send + Sync> = "unexpected end of input".into();
+        let sdk: Sdk = SdkError::response_error(parse, response(200, secret));
+        let e = aws_error("GetSecretValue", sdk);
+        assert!(matches!(e.failure(), Some(Failure::Unparsable { status: 200, .. })));
+        let detail = format!("{e} {e:?}");
+        assert!(!detail.contains("hunter2"), "{detail}");
+        assert!(e.retryable, "an answer cut short is retried");
+    }
+
+    #[test]
+    fn no_credentials_and_refused_connections_are_named_and_not_retried() {
+        let creds: Sdk = SdkError::dispatch_failure(ConnectorError::other(
+            Box::new(CredentialsError::not_loaded_no_source()),
+            None,
+        ));
+        let e = aws_error("DescribeVpcs", creds);
+        assert!(matches!(e.failure(), Some(Failure::NoCredentials(_))), "{:?}", e.failure());
+        assert!(e.to_string().starts_with("DescribeVpcs: no AWS credentials: "), "{e}");
+        assert!(!e.retryable);
+
+        let refused: Sdk = SdkError::dispatch_failure(ConnectorError::io(Box::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionRefused,
+        ))));
+        let e = aws_error("DescribeVpcs", refused);
+        assert_eq!(e.failure(), Some(&Failure::ConnectionRefused));
+        assert_eq!(e.to_string(), "DescribeVpcs: connection refused");
+        assert!(!e.retryable);
+
+        let reset: Sdk = SdkError::dispatch_failure(ConnectorError::io(Box::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        ))));
+        let e = aws_error("DescribeVpcs", reset);
+        assert!(matches!(e.failure(), Some(Failure::Transport(_))), "{:?}", e.failure());
+        assert!(e.retryable, "a reset is retried");
+    }
 }

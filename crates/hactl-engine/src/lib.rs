@@ -17,8 +17,8 @@ pub use drift::{drift_report, DriftChange, DriftReport, DriftedResource, GoneRes
 pub use events::{Event, EventSink, NullSink};
 pub use planner::{catch_up, make_plan};
 pub use provider::{
-    Applied, Ctx, DeleteOptions, LiveObject, Provider, ProviderError, ReadCache, ReadTarget, Registry,
-    UpdateRequest,
+    Applied, AwsCall, Ctx, DeleteOptions, Failure, LiveObject, Provider, ProviderError, ReadCache,
+    ReadTarget, Registry, UpdateRequest, BODY_EXCERPT,
 };
 pub use refresh::{refresh, LiveView, RefreshScope};
 

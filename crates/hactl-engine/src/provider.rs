@@ -15,24 +15,67 @@ use tokio::sync::{Mutex, OnceCell};
 /// An error from a provider call.
 #[derive(Clone, Debug)]
 pub struct ProviderError {
+    /// One line: the AWS operation and what went wrong (`DescribeVpcs: AuthFailure: ...`).
     pub message: String,
     /// The AWS error code, when there is one (`DependencyViolation`, ...).
     pub code: Option<String>,
     /// Worth trying again after a while (eventual consistency, lingering dependencies,
     /// throttling). The engine retries these with bounded backoff.
     pub retryable: bool,
+    /// The AWS call that failed, when the error comes from one (boxed: errors stay small).
+    pub call: Option<Arc<AwsCall>>,
 }
+
+/// The AWS call behind a [`ProviderError`].
+#[derive(Debug)]
+pub struct AwsCall {
+    /// The AWS operation (`DescribeVpcs`).
+    pub operation: String,
+    /// What kind of failure it was, for the message a person reads and its hint.
+    pub failure: Failure,
+    /// The SDK's error (with the raw response of an error answer), for `-vv` and
+    /// `source()`.
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// What kind of failure an AWS call had.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// AWS answered with an error code and message (in the error's `code` and message).
+    Answer,
+    /// No source of the credential chain gave credentials (or one failed to load):
+    /// the loader's own words.
+    NoCredentials(String),
+    /// Nothing accepts connections at the endpoint.
+    ConnectionRefused,
+    /// Another failure before an answer (DNS, TLS, reset, timeout): its description.
+    Transport(String),
+    /// An answer the SDK could not understand: the HTTP status and the body's first
+    /// bytes (lossy UTF-8, at most [`BODY_EXCERPT`] bytes; an error answer's only).
+    Unparsable { status: u16, body: String },
+}
+
+/// How many bytes of a body that was not understood an error quotes.
+pub const BODY_EXCERPT: usize = 200;
 
 impl ProviderError {
     pub fn fatal(message: impl Into<String>) -> Self {
-        ProviderError { message: message.into(), code: None, retryable: false }
+        ProviderError { message: message.into(), code: None, retryable: false, call: None }
     }
     pub fn retryable(message: impl Into<String>) -> Self {
-        ProviderError { message: message.into(), code: None, retryable: true }
+        ProviderError { message: message.into(), code: None, retryable: true, call: None }
     }
     pub fn with_code(mut self, code: impl Into<String>) -> Self {
         self.code = Some(code.into());
         self
+    }
+    /// The AWS operation that failed, if an AWS call did.
+    pub fn operation(&self) -> Option<&str> {
+        self.call.as_deref().map(|c| c.operation.as_str())
+    }
+    /// What kind of failure the AWS call had, if an AWS call failed.
+    pub fn failure(&self) -> Option<&Failure> {
+        self.call.as_deref().map(|c| &c.failure)
     }
 }
 
@@ -45,7 +88,11 @@ impl fmt::Display for ProviderError {
     }
 }
 
-impl std::error::Error for ProviderError {}
+impl std::error::Error for ProviderError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.call.as_deref().map(|c| &*c.source as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// What the engine wants read: a resource it knows of, by state id and/or address.
 #[derive(Clone, Debug)]

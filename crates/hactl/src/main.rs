@@ -1,5 +1,8 @@
 //! `hactl`: provisions and reconciles a high-availability AWS stack from a config file.
 
+#[macro_use]
+mod output;
+mod failure;
 mod render;
 
 use anyhow::{bail, Context, Result};
@@ -25,7 +28,10 @@ use std::time::{Duration, Instant};
 #[command(
     name = "hactl",
     version,
-    about = "Provision and reconcile a high-availability AWS stack through the AWS SDK"
+    about = "Provision and reconcile a high-availability AWS stack through the AWS SDK",
+    after_help = "Exit codes: 0 success; 1 error; 2 changes present (plan --detailed-exitcode) or drift \
+                  found (drift); 64 usage error (unknown command, flag or value); 130 interrupted (Ctrl-C \
+                  or SIGTERM outside an apply, or a second one during it)."
 )]
 struct Cli {
     #[command(flatten)]
@@ -42,7 +48,8 @@ struct Global {
     /// Where state files live.
     #[arg(long, global = true, default_value = "state", env = "HACTL_STATE_DIR")]
     state_dir: PathBuf,
-    /// AWS region (default: the config's stack.region).
+    /// AWS region: the config's stack.region; another value is refused (a stack lives in
+    /// one region).
     #[arg(long, global = true)]
     region: Option<String>,
     /// AWS endpoint URL, e.g. http://127.0.0.1:4566 for LocalStack (default: AWS_ENDPOINT_URL or AWS).
@@ -187,29 +194,123 @@ enum StateCommand {
 /// A failure with its exit code (1, or 2 for "changes present" style answers).
 struct Exit(u8);
 
+/// The exit code of a command-line mistake (sysexits' EX_USAGE): never 2, which means
+/// "changes present" (`plan --detailed-exitcode`) or "drift found" (`drift`).
+const EXIT_USAGE: u8 = 64;
+
+/// The region this run targets, once known (for hints in error messages).
+static TARGET_REGION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_logging(cli.global.verbose, cli.global.log_format);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
+    let log_colour = Style::detect(cli.global.no_color, render::is_stderr_terminal()).color;
+    init_logging(cli.global.verbose, cli.global.log_format, log_colour);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return ExitCode::from(1);
         }
     };
     let started = Instant::now();
     let counter = hactl_aws::ApiCounter::new();
+    let command = cli.command.name();
     let result = runtime.block_on(run(cli.command, cli.global.clone(), counter.clone()));
     if cli.global.stats {
-        eprintln!("{}", render::stats_line(&counter.snapshot(), started.elapsed().as_millis()));
+        errln!("{}", render::stats_line(&counter.snapshot(), started.elapsed().as_millis()));
     }
     match result {
         Ok(Exit(code)) => ExitCode::from(code),
         Err(e) => {
             let st = Style::detect(cli.global.no_color, render::is_stderr_terminal());
-            eprintln!("{} {e:#}", st.red("error:"));
+            let w = failure_where(&cli.global, command);
+            for (i, line) in failure::lines(&e, &w).iter().enumerate() {
+                if i == 0 {
+                    errln!("{} {line}", st.red("error:"));
+                } else {
+                    errln!("{line}");
+                }
+            }
+            if cli.global.verbose >= 2 {
+                errln!("\n{}", st.dim("full detail (-vv):"));
+                errln!("{}", failure::full_detail(&e));
+            }
             ExitCode::from(1)
         }
+    }
+}
+
+/// Where a failed command was pointed, for the hint of its error.
+fn failure_where(g: &Global, command: String) -> failure::Where {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    failure::Where {
+        command,
+        endpoint: g.endpoint_url.clone().or_else(|| env("AWS_ENDPOINT_URL")),
+        region: TARGET_REGION.get().cloned().or_else(|| g.region.clone()),
+        profile: g.profile.clone().or_else(|| env("AWS_PROFILE")),
+    }
+}
+
+/// `--help` and `--version` print on stdout and exit 0; a command-line mistake prints
+/// clap's message (at most three lines) and exits [`EXIT_USAGE`].
+fn usage_error(e: &clap::Error) -> ExitCode {
+    if !e.use_stderr() {
+        // A closed stdout is not an error here either.
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    let text = e.render().to_string();
+    if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        // clap would print the whole help: name the commands and the usage instead.
+        let commands: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("Commands:"))
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty())
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|c| *c != "help")
+            .collect();
+        let usage = text.lines().find(|l| l.starts_with("Usage:")).unwrap_or("Usage: hactl <COMMAND>");
+        errln!("error: a command is needed: {}", commands.join(", "));
+        errln!("  {usage} (more: --help)");
+        return ExitCode::from(EXIT_USAGE);
+    }
+    // clap's text: the error, maybe a tip or the list of subcommands, the usage line and
+    // "For more information, try '--help'.", with blank lines between.
+    let mut lines =
+        text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("For more information"));
+    let first = lines.next().unwrap_or("error: invalid command line");
+    let rest: Vec<&str> = lines.collect();
+    errln!("{first}");
+    if let Some(context) = rest.iter().find(|l| !l.starts_with("Usage:")) {
+        errln!("  {context}");
+    }
+    match rest.iter().find(|l| l.starts_with("Usage:")) {
+        Some(u) => errln!("  {u} (more: --help)"),
+        None => errln!("  more: --help"),
+    }
+    ExitCode::from(EXIT_USAGE)
+}
+
+impl Command {
+    /// The command as typed (`plan`, `state list`), for error messages.
+    fn name(&self) -> String {
+        match self {
+            Command::Validate => "validate",
+            Command::Plan { .. } => "plan",
+            Command::Apply { .. } => "apply",
+            Command::Destroy { .. } => "destroy",
+            Command::Drift { .. } => "drift",
+            Command::Failover { .. } => "failover",
+            Command::Graph => "graph",
+            Command::State { command: StateCommand::List } => "state list",
+            Command::State { command: StateCommand::Show { .. } } => "state show",
+            Command::ForceUnlock { .. } => "force-unlock",
+        }
+        .to_string()
     }
 }
 
@@ -232,7 +333,7 @@ const WIRE_LOG_TARGETS: [&str; 8] = [
     "h2",
 ];
 
-fn init_logging(verbose: u8, format: LogFormat) {
+fn init_logging(verbose: u8, format: LogFormat, colour: bool) {
     let default = match verbose {
         0 => "warn",
         1 => "info",
@@ -249,7 +350,13 @@ fn init_logging(verbose: u8, format: LogFormat) {
     // the secret. Whatever RUST_LOG or -vvv asks, their trace events are dropped (after
     // the env filter, so a more specific RUST_LOG directive cannot bring them back).
     let no_wire_trace = tracing_subscriber::filter::filter_fn(|m| !is_wire_trace(m.level(), m.target()));
-    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(true);
+    // Log lines that cannot be written (stderr closed) are dropped, not reported with
+    // eprintln! (which would panic on the same closed stderr).
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(true)
+        .with_ansi(colour)
+        .log_internal_errors(false);
     let layer = match format {
         LogFormat::Text => layer.boxed(),
         LogFormat::Json => layer.json().boxed(),
@@ -287,7 +394,7 @@ fn load_config(path: &Path) -> Result<(hactl_config::StackConfig, DesiredGraph)>
     let cfg = match hactl_config::load(path) {
         Ok(c) => c,
         Err(errors) => {
-            eprint!("{errors}");
+            err!("{errors}");
             let n = errors.len();
             bail!("{} has {n} error{}; nothing was changed", path.display(), if n == 1 { "" } else { "s" });
         }
@@ -300,7 +407,7 @@ fn load_config(path: &Path) -> Result<(hactl_config::StackConfig, DesiredGraph)>
 
 async fn session(g: &Global, counter: &hactl_aws::ApiCounter) -> Result<Session> {
     let (cfg, _) = load_config(&g.config)?;
-    let region = g.region.clone().unwrap_or_else(|| cfg.stack.region.clone());
+    let region = target_region(&cfg, g)?;
     let conn = hactl_aws::Connection {
         region: Some(region.clone()),
         endpoint_url: g.endpoint_url.clone(),
@@ -347,8 +454,7 @@ async fn session(g: &Global, counter: &hactl_aws::ApiCounter) -> Result<Session>
 
 /// The state store of `cfg`: files under --state-dir, or the S3 object of `[state]`
 /// (its client from `sdk`, so --endpoint-url, --profile and AWS_ENDPOINT_URL apply; in
-/// the bucket's region: `[state] region`, else the config's stack region — not
-/// `--region`, so a region typo reaches the state and is refused by its region check).
+/// the bucket's region: `[state] region`, else the config's stack region).
 fn state_store(
     cfg: &hactl_config::StackConfig,
     g: &Global,
@@ -374,18 +480,35 @@ async fn open_store(
     cfg: &hactl_config::StackConfig,
     g: &Global,
     counter: &hactl_aws::ApiCounter,
-) -> StateStore {
+) -> Result<StateStore> {
+    let region = target_region(cfg, g)?;
     if matches!(cfg.state.backend, StateBackend::Local) {
-        return StateStore::local(&g.state_dir, &cfg.stack.name);
+        return Ok(StateStore::local(&g.state_dir, &cfg.stack.name));
     }
     let conn = hactl_aws::Connection {
-        region: Some(g.region.clone().unwrap_or_else(|| cfg.stack.region.clone())),
+        region: Some(region),
         endpoint_url: g.endpoint_url.clone(),
         profile: g.profile.clone(),
         retry_deadline: Duration::from_secs(g.retry_timeout),
     };
     let sdk = hactl_aws::sdk_config(&conn).await;
-    state_store(cfg, g, &sdk, counter)
+    Ok(state_store(cfg, g, &sdk, counter))
+}
+
+/// The region a command targets: the config's `stack.region`. `--region` may only
+/// repeat it: a stack lives in one region (its state, names and plans record it), so
+/// another value is refused before any AWS call.
+fn target_region(cfg: &hactl_config::StackConfig, g: &Global) -> Result<String> {
+    let region = cfg.stack.region.clone();
+    if let Some(flag) = g.region.as_deref().filter(|r| *r != region) {
+        bail!(
+            "--region {flag} differs from stack.region = \"{region}\" in {}; a stack lives in one region: \
+             drop --region, or use a config (and stack name) made for {flag}",
+            g.config.display()
+        );
+    }
+    let _ = TARGET_REGION.set(region.clone());
+    Ok(region)
 }
 
 /// How long a command waits for a drift run's lock before failing.
@@ -415,7 +538,7 @@ impl Session {
                     if holder.operation == "drift" && started.elapsed() < DRIFT_WAIT =>
                 {
                     if !said {
-                        eprintln!(
+                        errln!(
                             "waiting for the drift run that holds the lock of stack `{}` ({holder})",
                             self.store.stack()
                         );
@@ -432,7 +555,7 @@ impl Session {
             } else {
                 "its process is gone".to_string()
             };
-            eprintln!(
+            errln!(
                 "{} took over a stale lock of stack `{}` left by {} ({why})",
                 self.sink.style.yellow("warning:"),
                 self.store.stack(),
@@ -460,7 +583,7 @@ impl Session {
             ))),
             (Err(e), Ok(())) => Err(e),
             (Err(e), Err(re)) => {
-                eprintln!(
+                errln!(
                     "{} could not release the lock of stack `{}`: {re}",
                     self.sink.style.yellow("warning:"),
                     self.store.stack()
@@ -479,7 +602,7 @@ impl Session {
         } else if state.region != self.region {
             bail!(
                 "the state of stack `{}` belongs to region {}, but this run targets {} \
-                 (--region or the config's stack.region)",
+                 (the config's stack.region)",
                 state.stack,
                 state.region,
                 self.region
@@ -527,7 +650,7 @@ impl Session {
             if !recorded.is_empty() {
                 self.store.save(state).await?;
                 let names: Vec<&str> = recorded.iter().map(Address::as_str).collect();
-                eprintln!(
+                errln!(
                     "{} recorded in state: {} (AWS already matched the configuration; state had older values)",
                     self.sink.style.yellow("Note:"),
                     names.join(", ")
@@ -604,11 +727,11 @@ fn ensure_signal_handler() {
                             false
                         }
                         SignalMode::Cancel(_) => {
-                            eprintln!("interrupted again: quitting now");
+                            errln!("interrupted again: quitting now");
                             true
                         }
                         SignalMode::Quit => {
-                            eprintln!("interrupted");
+                            errln!("interrupted");
                             true
                         }
                     }
@@ -668,7 +791,7 @@ fn fault_before_journal() -> Result<Option<hactl_engine::BeforeJournal>> {
         let target = Address::parse(target)?;
         return Ok(Some(Arc::new(move |a: &Address, _| {
             if *a == target {
-                eprintln!("HACTL_FAULT: aborting before journaling {a}");
+                errln!("HACTL_FAULT: aborting before journaling {a}");
                 std::process::abort();
             }
         })));
@@ -706,7 +829,7 @@ async fn drift_watch(
     json: bool,
     publish_metrics: bool,
     interval: Duration,
-    log_format: LogFormat,
+    g: &Global,
 ) -> Result<Exit> {
     // Runs stop between runs (the listener below); the process handler stands aside.
     ensure_signal_handler();
@@ -737,17 +860,19 @@ async fn drift_watch(
         run += 1;
         let started = Instant::now();
         let outcome = drift_once(s, counter, publish_metrics).await;
+        let failed =
+            outcome.as_ref().err().map(|e| failure::one_line_summary(e, &failure_where(g, "drift".into())));
         let line = render::drift_run_line(
-            log_format,
+            g.log_format,
             s.store.stack(),
             run,
-            &outcome,
+            outcome.as_ref().map_err(|_| failed.as_deref().unwrap_or_default()),
             started.elapsed(),
             publish_metrics,
         );
-        eprintln!("{line}");
+        errln!("{line}");
         if let (true, Ok(report)) = (json, &outcome) {
-            println!("{}", serde_json::to_string(report)?);
+            outln!("{}", serde_json::to_string(report)?)?;
         }
         if stopping.load(std::sync::atomic::Ordering::SeqCst) {
             break;
@@ -770,18 +895,28 @@ fn jittered(interval: Duration) -> Duration {
     interval.mul_f64(factor)
 }
 
-/// `30s`, `15m`, `1h`, `2d` (a bare number is seconds).
+/// The longest `drift --interval`: a year.
+const MAX_INTERVAL_SECS: u64 = 366 * 86_400;
+
+/// `30s`, `15m`, `1h`, `2d` (a bare number is seconds), from 1s to 366d.
 fn parse_interval(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num.parse().map_err(|_| format!("\"{s}\": expected a number and a unit, e.g. 15m"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
+    let too_long = || format!("\"{s}\": too long; the interval is at most 366d");
+    let n: u64 = match num.parse() {
+        Ok(n) => n,
+        // Only digits, but more than u64 holds.
+        Err(_) if !num.is_empty() => return Err(too_long()),
+        Err(_) => return Err(format!("\"{s}\": expected a number and a unit, e.g. 15m")),
+    };
+    let per = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
         other => return Err(format!("\"{s}\": unknown unit \"{other}\" (use s, m, h or d)")),
     };
+    let secs = n.checked_mul(per).filter(|s| *s <= MAX_INTERVAL_SECS).ok_or_else(too_long)?;
     if secs == 0 {
         return Err("the interval must be at least 1s".into());
     }
@@ -824,8 +959,7 @@ fn confirm(question: &str) -> Result<bool> {
     if !stdin.is_terminal() && std::env::var_os("HACTL_ASSUME_TTY").is_none() {
         bail!("confirmation needed, but standard input is not a terminal; pass --auto-approve to proceed without it");
     }
-    eprint!("{question} [y/N] ");
-    std::io::stderr().flush()?;
+    err!("{question} [y/N] ");
     let mut line = String::new();
     stdin.lock().read_line(&mut line)?;
     Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
@@ -848,7 +982,7 @@ fn summarize(st: &Style, report: &ApplyReport, verb: &str) -> Exit {
     let done = if parts.is_empty() { "nothing done".to_string() } else { parts.join(", ") };
     let secs = report.elapsed.as_secs_f64();
     if report.ok() {
-        eprintln!(
+        errln!(
             "{} {done} in {secs:.1}s. State serial {}.",
             st.green(&format!("{verb} complete:")),
             report.state.serial
@@ -856,29 +990,29 @@ fn summarize(st: &Style, report: &ApplyReport, verb: &str) -> Exit {
         return Exit(0);
     }
     if report.cancelled {
-        eprintln!(
+        errln!(
             "{} {done} in {secs:.1}s; {} action(s) not started. State saved (serial {}); run the command again to finish.",
             st.yellow(&format!("{verb} interrupted:")),
             report.not_started.len(),
             report.state.serial
         );
     } else {
-        eprintln!(
+        errln!(
             "{} {done} in {secs:.1}s; state saved (serial {}).",
             st.red(&format!("{verb} failed:")),
             report.state.serial
         );
     }
     for f in &report.failed {
-        eprintln!("  {} {}: {}", st.red("failed"), f.address, f.error);
+        errln!("  {} {}: {}", st.red("failed"), f.address, f.error);
     }
     if !report.skipped.is_empty() {
         let names: Vec<String> = report.skipped.iter().map(Address::to_string).collect();
-        eprintln!("  {} {} (they depend on a failed action)", st.yellow("skipped"), names.join(", "));
+        errln!("  {} {} (they depend on a failed action)", st.yellow("skipped"), names.join(", "));
     }
     if !report.cancelled && !report.not_started.is_empty() {
         let names: Vec<String> = report.not_started.iter().map(Address::to_string).collect();
-        eprintln!("  {} {} (state could not be saved)", st.yellow("not started"), names.join(", "));
+        errln!("  {} {} (state could not be saved)", st.yellow("not started"), names.join(", "));
     }
     Exit(1)
 }
@@ -887,29 +1021,32 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
     match cmd {
         Command::Validate => {
             let (cfg, desired) = load_config(&g.config)?;
-            println!(
+            outln!(
                 "{}: valid. Stack `{}` in {}: {} resources over {} availability zones.",
                 g.config.display(),
                 cfg.stack.name,
                 cfg.stack.region,
                 desired.len(),
                 cfg.network.zones.len()
-            );
+            )?;
             Ok(Exit(0))
         }
         Command::Graph => {
             let (_, desired) = load_config(&g.config)?;
-            print!("{}", desired.to_dot());
+            out!("{}", desired.to_dot())?;
             Ok(Exit(0))
         }
         Command::State { command } => {
             let (cfg, _) = load_config(&g.config)?;
-            let store = open_store(&cfg, &g, &counter).await;
+            let store = open_store(&cfg, &g, &counter).await?;
             let state = store.load().await?;
             match command {
                 StateCommand::List => {
                     for (a, r) in &state.resources {
-                        println!("{a}\t{}\t{}", r.kind, r.id);
+                        outln!("{a}\t{}\t{}", r.kind, r.id)?;
+                        if output::stdout_closed() {
+                            break;
+                        }
                     }
                 }
                 StateCommand::Show { address } => {
@@ -917,19 +1054,19 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
                     let r = state.resources.get(&a).with_context(|| {
                         format!("`{address}` is not in the state of stack `{}`", cfg.stack.name)
                     })?;
-                    println!(
+                    outln!(
                         "{}",
                         serde_json::to_string_pretty(&serde_json::json!({ "address": a, "resource": r }))?
-                    );
+                    )?;
                 }
             }
             Ok(Exit(0))
         }
         Command::ForceUnlock { lock_id } => {
             let (cfg, _) = load_config(&g.config)?;
-            let store = open_store(&cfg, &g, &counter).await;
+            let store = open_store(&cfg, &g, &counter).await?;
             let held = store.force_unlock(lock_id.as_deref()).await?;
-            eprintln!("Released the lock of stack `{}` held by {held}.", cfg.stack.name);
+            errln!("Released the lock of stack `{}` held by {held}.", cfg.stack.name);
             Ok(Exit(0))
         }
         Command::Plan { out, json, detailed_exitcode, destroy } => {
@@ -942,15 +1079,15 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
                 })
                 .await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&plan)?);
+                outln!("{}", serde_json::to_string_pretty(&plan)?)?;
             } else {
-                print!("{}", render::plan_text(&s.stdout_style, &plan, &s.region));
+                out!("{}", render::plan_text(&s.stdout_style, &plan, &s.region))?;
             }
             refuse_conflicts(&plan)?;
             if let Some(path) = out {
                 write_private(&path, &serde_json::to_vec_pretty(&plan)?)
                     .with_context(|| format!("writing {}", path.display()))?;
-                eprintln!(
+                errln!(
                     "Saved the plan to {}. Apply it exactly with: hactl apply {}",
                     path.display(),
                     path.display()
@@ -982,14 +1119,14 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
                     }
                     None => s.plan(&mut state, PlanMode::Apply).await?,
                 };
-                print!("{}", render::plan_text(&s.stdout_style, &plan, &s.region));
+                out!("{}", render::plan_text(&s.stdout_style, &plan, &s.region))?;
                 refuse_conflicts(&plan)?;
                 if !plan.has_changes() {
                     return Ok(Exit(0));
                 }
                 refuse_protected(&plan, &run)?;
                 if planfile.is_none() && !run.auto_approve && !confirm("Apply these changes?")? {
-                    eprintln!("Apply cancelled; nothing was changed.");
+                    errln!("Apply cancelled; nothing was changed.");
                     return Ok(Exit(1));
                 }
                 let report = s.execute(&plan, state, &run).await?;
@@ -1002,7 +1139,7 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
             s.locked("destroy", async {
                 let mut state = s.load_state().await?;
                 let plan = s.plan(&mut state, PlanMode::Destroy).await?;
-                print!("{}", render::plan_text(&s.stdout_style, &plan, &s.region));
+                out!("{}", render::plan_text(&s.stdout_style, &plan, &s.region))?;
                 if !plan.has_changes() {
                     return Ok(Exit(0));
                 }
@@ -1010,7 +1147,7 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
                 if !run.auto_approve
                     && !confirm(&format!("Destroy every resource of stack `{}`?", plan.stack))?
                 {
-                    eprintln!("Destroy cancelled; nothing was changed.");
+                    errln!("Destroy cancelled; nothing was changed.");
                     return Ok(Exit(1));
                 }
                 let report = s.execute(&plan, state, &run).await?;
@@ -1038,14 +1175,14 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
                     );
                 };
                 let started = Instant::now();
-                eprintln!("Failing over {address} ...");
+                errln!("Failing over {address} ...");
                 let ctx = s.ctx.for_address(&address);
                 let outcome = hactl_aws::failover::failover(&s.sdk, &counter, &ctx, target)
                     .await
                     .with_context(|| format!("failing over {address}"))?;
                 let az = outcome.writer_az.map(|z| format!(" in {z}")).unwrap_or_default();
                 let was = outcome.previous_writer.map(|w| format!(" (was {w})")).unwrap_or_default();
-                eprintln!(
+                errln!(
                     "{} the writer is now {}{az}{was}, after {:.1}s.",
                     s.sink.style.green("Failover complete:"),
                     outcome.writer,
@@ -1058,13 +1195,13 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
         Command::Drift { json, publish_metrics, watch, interval } => {
             let s = session(&g, &counter).await?;
             if watch {
-                return drift_watch(&s, &counter, json, publish_metrics, interval, g.log_format).await;
+                return drift_watch(&s, &counter, json, publish_metrics, interval, &g).await;
             }
             let report = drift_once(&s, &counter, publish_metrics).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                outln!("{}", serde_json::to_string_pretty(&report)?)?;
             } else {
-                print!("{}", render::drift_text(&s.stdout_style, &report));
+                out!("{}", render::drift_text(&s.stdout_style, &report))?;
             }
             Ok(Exit(if report.has_drift() { 2 } else { 0 }))
         }
@@ -1073,8 +1210,23 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
 
 #[cfg(test)]
 mod tests {
-    use super::is_wire_trace;
+    use super::{is_wire_trace, parse_interval};
+    use std::time::Duration;
     use tracing::Level;
+
+    #[test]
+    fn intervals_parse_and_overflow_is_an_error() {
+        assert_eq!(parse_interval("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_interval("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_interval("366d"), Ok(Duration::from_secs(366 * 86_400)));
+        for bad in ["367d", "18446744073709551615d", "307445734561825861m", "99999999999999999999999s"] {
+            let e = parse_interval(bad).unwrap_err();
+            assert!(e.contains("at most 366d"), "{bad}: {e}");
+        }
+        assert!(parse_interval("0s").unwrap_err().contains("at least 1s"));
+        assert!(parse_interval("5x").unwrap_err().contains("unknown unit"));
+        assert!(parse_interval("m").unwrap_err().contains("expected a number"));
+    }
 
     #[test]
     fn wire_logs_stop_at_debug() {

@@ -376,7 +376,7 @@ pub fn drift_run_line(
     format: crate::LogFormat,
     stack: &str,
     run: u64,
-    outcome: &anyhow::Result<DriftReport>,
+    outcome: Result<&DriftReport, &str>,
     elapsed: std::time::Duration,
     published: bool,
 ) -> String {
@@ -405,7 +405,7 @@ pub fn drift_run_line(
             "message": "drift run failed",
             "stack": stack,
             "run": run,
-            "error": format!("{e:#}"),
+            "error": e,
             "duration_ms": ms,
         })
         .to_string(),
@@ -417,6 +417,6 @@ pub fn drift_run_line(
             r.unmanaged.len(),
             if published { ", metric published" } else { "" }
         ),
-        (crate::LogFormat::Text, Err(e)) => format!("{ts} drift run {run} of stack {stack} failed: {e:#}"),
+        (crate::LogFormat::Text, Err(e)) => format!("{ts} drift run {run} of stack {stack} failed: {e}"),
     }
 }

@@ -30,10 +30,12 @@ pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounte
 }
 
 /// An ECS error: [`aws_error`], with ECS's own transient codes marked retryable.
-pub(crate) fn ecs_error<E, R>(what: &str, e: SdkError<E, R>) -> ProviderError
+pub(crate) fn ecs_error<E>(
+    what: &str,
+    e: SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     let mut err = aws_error(what, e);
     // ServerException: an ECS-side failure; UpdateInProgressException: another change of
