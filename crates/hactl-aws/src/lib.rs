@@ -89,6 +89,38 @@ pub async fn sdk_config(conn: &Connection) -> SdkConfig {
     loader.load().await
 }
 
+/// Forbids retrying a connection the endpoint refused: nothing listens there (a wrong
+/// `--endpoint-url`, an emulator that is not running), which ten attempts with backoff
+/// would only report a minute later. Resets, timeouts and answers cut short are still
+/// retried (see [`sdk_config`]).
+#[derive(Debug, Default)]
+pub struct RefusedIsFinal;
+
+impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for RefusedIsFinal {
+    fn classify_retry(
+        &self,
+        ctx: &aws_smithy_runtime_api::client::interceptors::context::InterceptorContext,
+    ) -> aws_smithy_runtime_api::client::retries::classifiers::RetryAction {
+        use aws_smithy_runtime_api::client::retries::classifiers::RetryAction;
+        let Some(Err(err)) = ctx.output_or_error() else { return RetryAction::NoActionIndicated };
+        let Some(conn) = err.as_connector_error() else { return RetryAction::NoActionIndicated };
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(conn);
+        while let Some(e) = source {
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+            {
+                return RetryAction::RetryForbidden;
+            }
+            source = e.source();
+        }
+        RetryAction::NoActionIndicated
+    }
+
+    fn name(&self) -> &'static str {
+        "hactl: a refused connection is final"
+    }
+}
+
 /// The retry partition of one service (`ec2`, `s3`, ...), shared by every client of that
 /// service in this process: its client-side rate limiter (adaptive mode) slows that
 /// service alone when it throttles. Its retry quota is unlimited: the SDK's default quota
@@ -151,6 +183,7 @@ macro_rules! client {
             $sdk::config::Builder::from($config)
                 .interceptor($counter.clone())
                 .retry_partition($crate::retry_partition(stringify!($sdk)))
+                .retry_classifier($crate::RefusedIsFinal)
                 .build(),
         )
     };

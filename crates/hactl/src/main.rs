@@ -468,6 +468,7 @@ fn state_store(
             let conf = hactl_state::s3_config(sdk, Some(region))
                 .interceptor(counter.clone())
                 .retry_partition(hactl_aws::retry_partition("aws_sdk_s3"))
+                .retry_classifier(hactl_aws::RefusedIsFinal)
                 .build();
             StateStore::s3(hactl_state::aws_sdk_s3::Client::from_conf(conf), bucket, key, &cfg.stack.name)
         }
