@@ -303,7 +303,7 @@ async fn alarms_of_other_stacks_are_not_read() {
     assert_eq!(theirs_read.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), [theirs.as_str()]);
 }
 
-fn dashboard_props(name: &str, title: &str, period: i64) -> Props {
+fn dashboard_props(env: &Env, name: &str, title: &str, period: i64) -> Props {
     let body = serde_json::json!({
         "widgets": [{
             "type": "metric",
@@ -318,7 +318,11 @@ fn dashboard_props(name: &str, title: &str, period: i64) -> Props {
             }
         }]
     });
-    Props::from([("name".to_string(), Value::str(name)), ("body".to_string(), Value::from_json(&body))])
+    Props::from([
+        ("name".to_string(), Value::str(name)),
+        ("body".to_string(), Value::from_json(&body)),
+        ("tags".to_string(), env.tags("dashboard.main", &[])),
+    ])
 }
 
 #[tokio::test]
@@ -335,7 +339,7 @@ async fn dashboard_lifecycle(env: &Env, name: &str) -> Result<(), String> {
     const ADDRESS: &str = "dashboard.main";
     let p = env.provider(KIND);
     let schema = env.registry.schema(KIND).unwrap();
-    let props = dashboard_props(name, "CPU", 60);
+    let props = dashboard_props(env, name, "CPU", 60);
 
     // Create.
     let applied = p.create(&env.ctx(), &addr(ADDRESS), &props).await.map_err(|e| e.to_string())?;
@@ -343,7 +347,32 @@ async fn dashboard_lifecycle(env: &Env, name: &str) -> Result<(), String> {
     assert_eq!(applied.outputs["name"], Value::str(name));
     assert_eq!(env.dashboard_body(name).await.expect("dashboard created"), props["body"].to_json());
 
-    // Read: no diff; one list + one get; a dashboard named by no target is not read.
+    // Created with the ownership tags (PutDashboard takes none: TagResource after it).
+    let arn = env
+        .cw
+        .get_dashboard()
+        .dashboard_name(name)
+        .send()
+        .await
+        .unwrap()
+        .dashboard_arn()
+        .unwrap()
+        .to_string();
+    let live_tags: BTreeMap<String, String> = env
+        .cw
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
+        .collect();
+    assert_eq!(live_tags.get(TAG_STACK), Some(&env.stack));
+    assert_eq!(live_tags.get(TAG_ADDRESS).map(String::as_str), Some(ADDRESS));
+
+    // Read: no diff; one list + one get + one tag read; a dashboard named by no target is not read.
     env.cw
         .put_dashboard()
         .dashboard_name(format!("{name}-unrelated"))
@@ -362,12 +391,13 @@ async fn dashboard_lifecycle(env: &Env, name: &str) -> Result<(), String> {
         calls,
         BTreeMap::from([
             ("CloudWatch:ListDashboards".to_string(), 1),
-            ("CloudWatch:GetDashboard".to_string(), 1)
+            ("CloudWatch:GetDashboard".to_string(), 1),
+            ("CloudWatch:ListTagsForResource".to_string(), 1)
         ])
     );
 
     // Body update in place.
-    let desired = dashboard_props(name, "CPU utilisation", 300);
+    let desired = dashboard_props(env, name, "CPU utilisation", 300);
     let changes = diff_props(schema, &desired, &objs[0].props);
     assert_eq!(changes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["body"]);
     p.update(
@@ -389,6 +419,22 @@ async fn dashboard_lifecycle(env: &Env, name: &str) -> Result<(), String> {
     let drift: BTreeSet<String> =
         diff_props(schema, &desired, &live.props).into_iter().map(|c| c.name).collect();
     assert_eq!(drift, BTreeSet::from(["body".to_string()]));
+
+    // Someone else's dashboard with the name (no hactl tags): read as not owned (refresh
+    // makes it a conflict), and create refuses it instead of overwriting it.
+    p.delete(&env.ctx(), name, &desired).await.map_err(|e| e.to_string())?;
+    env.cw.put_dashboard().dashboard_name(name).dashboard_body(oob.to_string()).send().await.unwrap();
+    let by_name = ReadTarget { id: None, ..target(ADDRESS, name, &desired) };
+    let (found, _) = env.read(KIND, std::slice::from_ref(&by_name)).await;
+    let foreign = found.into_iter().find(|o| o.id == name).expect("read by name");
+    assert_eq!(foreign.address, Some(addr(ADDRESS)));
+    assert!(!foreign.owned, "an untagged dashboard is not the stack's");
+    let err =
+        p.create(&env.ctx(), &addr(ADDRESS), &desired).await.expect_err("create over a foreign dashboard");
+    assert!(err.to_string().contains("already exists"), "{err}");
+    assert_eq!(env.dashboard_body(name).await.unwrap(), oob, "the foreign dashboard is untouched");
+    env.cw.delete_dashboards().dashboard_names(name).send().await.unwrap();
+    p.create(&env.ctx(), &addr(ADDRESS), &desired).await.map_err(|e| e.to_string())?;
 
     // Delete: gone; read finds nothing; delete again is fine.
     p.delete(&env.ctx(), name, &desired).await.map_err(|e| e.to_string())?;

@@ -219,6 +219,10 @@ impl Provider for Dashboard {
             ctx.progress(format!("left in place: dashboard {id} now carries the tags of stack `{other}`"));
             return Ok(());
         }
+        // Its tags go first: the emulator keeps a deleted dashboard's tags under its ARN
+        // (the same ARN for the next dashboard of that name, someone else's included).
+        let keys: Vec<String> = tags.keys().filter(|k| !k.starts_with("aws:")).cloned().collect();
+        ignore_not_found(super::set_tags(&self.0, &live.arn, BTreeMap::new(), keys).await)?;
         ignore_not_found(
             self.0
                 .delete_dashboards()
