@@ -1590,7 +1590,7 @@ async fn a_plan_with_conflicts_is_refused_before_any_call() {
     let conflict =
         hactl_core::plan::Conflict { address: addr("net.a"), kind: NET.into(), id: "foreign-1".into() };
     plan.conflicts = vec![conflict.clone()];
-    let err = apply(&h.registry, &h.ctx, &plan, &h.store, state, &opts(4)).await.err().expect("refused");
+    let err = apply(&h.registry, &h.ctx, &plan, &h.store, state, &opts(4)).await.expect_err("refused");
     match &err {
         EngineError::Conflicts(c) => assert_eq!(c, &vec![conflict]),
         other => panic!("expected Conflicts, got {other}"),
