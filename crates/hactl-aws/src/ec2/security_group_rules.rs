@@ -257,14 +257,12 @@ impl Provider for SecurityGroupRules {
                     ("ingress".to_string(), rules_value(&flatten(g.ip_permissions()))),
                     ("egress".to_string(), rules_value(&flatten(g.ip_permissions_egress()))),
                 ]);
-                // The rule set is the stack's when its group is.
-                Some(LiveObject {
-                    id: id.to_string(),
-                    address,
-                    props,
-                    outputs: Default::default(),
-                    owned: super::owned_by(&ctx.stack, g.tags()),
-                })
+                // The rule set of a target's group is the stack's when its group is (a
+                // rule set matched by its group's id but whose group lacks the tags is a
+                // conflict). A rule set no target names is never owned on its own: the
+                // rules of an unmanaged group are reported with the group.
+                let owned = address.is_some() && super::owned_by(&ctx.stack, g.tags());
+                Some(LiveObject { id: id.to_string(), address, props, outputs: Default::default(), owned })
             })
             .collect())
     }
