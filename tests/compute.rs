@@ -49,6 +49,21 @@ async fn service(c: &Clients, s: &Stack, name: &str) -> aws_sdk_ecs::types::Serv
     out.services().first().cloned().unwrap_or_else(|| panic!("service {name} missing: {:?}", out.failures()))
 }
 
+/// The egress rules of a security group, as EC2 lists them.
+async fn egress_rules(c: &Clients, group: &str) -> Vec<aws_sdk_ec2::types::SecurityGroupRule> {
+    c.ec2
+        .describe_security_group_rules()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("group-id").values(group).build())
+        .send()
+        .await
+        .expect("DescribeSecurityGroupRules")
+        .security_group_rules()
+        .iter()
+        .filter(|r| r.is_egress() == Some(true) && r.group_id() == Some(group))
+        .cloned()
+        .collect()
+}
+
 /// Checks what the issue asks of an applied stack, through the SDK.
 async fn verify_applied(c: &Clients, s: &Stack, ec2_capacity: bool, services: &[(&str, bool, i32, u16)]) {
     // Cluster: ACTIVE, Container Insights on, capacity provider attached as the default.
@@ -110,12 +125,62 @@ async fn verify_applied(c: &Clients, s: &Stack, ec2_capacity: bool, services: &[
         let ni = &data.network_interfaces()[0];
         assert_eq!(ni.associate_public_ip_address(), Some(false));
         assert_eq!(ni.groups(), std::slice::from_ref(&app_sg));
+        // The root volume: encrypted gp3 of 30 GiB on the ECS-optimised AMI's root device.
+        let root = data
+            .block_device_mappings()
+            .iter()
+            .find(|m| m.device_name() == Some("/dev/xvda"))
+            .and_then(|m| m.ebs())
+            .unwrap_or_else(|| panic!("no /dev/xvda volume: {:?}", data.block_device_mappings()));
+        assert_eq!(root.encrypted(), Some(true), "{root:?}");
+        assert_eq!(root.volume_size(), Some(30));
+        assert_eq!(root.volume_type().map(|t| t.as_str()), Some("gp3"));
     } else {
         assert!(s.state()["resources"].get("asg.ecs").is_none(), "fargate has no ASG");
     }
 
     // Load balancers and listeners.
     let public_lb = state_id(s, "alb.public");
+    let mut balancers = vec![public_lb.clone()];
+    if services.iter().any(|(_, public, ..)| !public) {
+        balancers.push(state_id(s, "alb.internal"));
+    }
+    for lb in &balancers {
+        let attrs = c
+            .elb
+            .describe_load_balancer_attributes()
+            .load_balancer_arn(lb)
+            .send()
+            .await
+            .expect("load balancer attributes");
+        let drop = attrs
+            .attributes()
+            .iter()
+            .find(|a| a.key() == Some("routing.http.drop_invalid_header_fields.enabled"))
+            .and_then(|a| a.value());
+        assert_eq!(drop, Some("true"), "{lb} drops invalid header fields: {:?}", attrs.attributes());
+    }
+    // Egress: each load balancer reaches only the app group, on the service ports.
+    for (group, public) in [("sg.alb", true), ("sg.alb_internal", false)] {
+        let ports: BTreeSet<i32> =
+            services.iter().filter(|x| x.1 == public).map(|x| i32::from(x.3)).collect();
+        if ports.is_empty() {
+            continue;
+        }
+        let egress = egress_rules(c, &state_id(s, group)).await;
+        let got: BTreeSet<(i32, String)> = egress
+            .iter()
+            .map(|r| {
+                assert_eq!(r.ip_protocol(), Some("tcp"), "{group}: {r:?}");
+                assert_eq!(r.from_port(), r.to_port(), "{group}: {r:?}");
+                assert!(r.cidr_ipv4().is_none() && r.cidr_ipv6().is_none(), "{group}: {r:?}");
+                let to = r.referenced_group_info().and_then(|g| g.group_id()).unwrap_or_default();
+                (r.from_port().unwrap_or_default(), to.to_string())
+            })
+            .collect();
+        let want: BTreeSet<(i32, String)> = ports.iter().map(|p| (*p, app_sg.clone())).collect();
+        assert_eq!(got, want, "{group} egress");
+    }
     let ls = listeners(c, &public_lb).await;
     let l80 = ls.iter().find(|l| l.port() == Some(80)).expect(":80 listener");
     let a80 = &l80.default_actions()[0];

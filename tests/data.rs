@@ -170,7 +170,8 @@ async fn verify_injection(c: &Clients, s: &Stack, secret_arn: &str) {
     assert_eq!(secret_resources, want, "{doc}");
 }
 
-/// The db security group admits the app security group on the DB port, and nothing else.
+/// The db security group admits the app security group on the DB port, and nothing else,
+/// and lets nothing out.
 async fn verify_db_group(c: &Clients, s: &Stack, port: i32) {
     let db = state_id(s, "sg.db");
     let app = state_id(s, "sg.app");
@@ -188,6 +189,13 @@ async fn verify_db_group(c: &Clients, s: &Stack, port: i32) {
     assert_eq!(r.referenced_group_info().and_then(|g| g.group_id()), Some(app.as_str()));
     assert_eq!((r.from_port(), r.to_port()), (Some(port), Some(port)));
     assert!(r.cidr_ipv4().is_none());
+    // The database only answers: no egress rule at all (AWS's default allows everything out).
+    let egress: Vec<_> = rules
+        .security_group_rules()
+        .iter()
+        .filter(|r| r.is_egress() == Some(true) && r.group_id() == Some(db.as_str()))
+        .collect();
+    assert!(egress.is_empty(), "the db group allows egress: {egress:?}");
 }
 
 /// Runs hactl with RUST_LOG=debug, capturing its command line and environment while it

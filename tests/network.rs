@@ -414,6 +414,21 @@ async fn nat_modes_and_interface_endpoints() {
     let ep = &eps.vpc_endpoints()[0];
     assert_eq!(ep.service_name(), Some("com.amazonaws.us-east-1.secretsmanager"));
     assert_eq!(ep.subnet_ids().len(), 2);
+    // The endpoint's group admits HTTPS and lets nothing out (an endpoint only answers).
+    let group = ep.groups().first().and_then(|g| g.group_id()).expect("endpoint group").to_string();
+    let rules = c
+        .describe_security_group_rules()
+        .filters(Filter::builder().name("group-id").values(&group).build())
+        .send()
+        .await
+        .unwrap();
+    let (egress, ingress): (Vec<_>, Vec<_>) = rules
+        .security_group_rules()
+        .iter()
+        .filter(|r| r.group_id() == Some(group.as_str()))
+        .partition(|r| r.is_egress() == Some(true));
+    assert!(egress.is_empty(), "the endpoint group allows egress: {egress:?}");
+    assert!(!ingress.is_empty() && ingress.iter().all(|r| r.from_port() == Some(443)), "{ingress:?}");
     s.ok(&["plan", "--detailed-exitcode"], 0);
 
     // per-az again: one more NAT, the b table moves to it.

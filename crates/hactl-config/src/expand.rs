@@ -321,7 +321,33 @@ impl Expander<'_> {
             self.push(spec);
             Some(a)
         };
+        // Egress, least privilege: the load balancers reach only the app tier on the
+        // service ports (targets and health checks use the traffic port); the database
+        // answers and never calls out (security groups are stateful), so it has no egress
+        // rule at all; the app tier calls AWS APIs, the image registry and the database.
         let all_egress = Value::List(vec![rule("-1", -1, -1, Value::str("0.0.0.0/0"), "cidr", "")]);
+        let to_app = |ports: &[u16], what: &str| {
+            Value::List(
+                ports
+                    .iter()
+                    .map(|port| {
+                        let p = i32::from(*port);
+                        rule(
+                            "tcp",
+                            p,
+                            p,
+                            id(&groups[&Tier::App]),
+                            "source_group_id",
+                            &format!("{what} port {port} to the app tier"),
+                        )
+                    })
+                    .collect(),
+            )
+        };
+        let mut egress: BTreeMap<Tier, Value> = BTreeMap::new();
+        egress.insert(Tier::Alb, to_app(&cfg.app_ports(), "service"));
+        egress.insert(Tier::App, all_egress);
+        egress.insert(Tier::Db, Value::List(Vec::new()));
         let mut ingress: BTreeMap<Tier, Vec<Value>> = BTreeMap::new();
         for port in &cfg.security.alb_ports {
             for cidr in &cfg.security.alb_ingress_cidrs {
@@ -397,7 +423,7 @@ impl Expander<'_> {
                 ResourceSpec::new(addr(&["sg_rules", tier.name()])?, "ec2.security_group_rules")
                     .prop("group_id", id(group))
                     .prop("ingress", Value::List(ingress.remove(tier).unwrap_or_default()))
-                    .prop("egress", all_egress.clone()),
+                    .prop("egress", egress.remove(tier).unwrap_or_else(|| Value::List(Vec::new()))),
             );
         }
 
@@ -406,7 +432,7 @@ impl Expander<'_> {
                 ResourceSpec::new(addr(&["sg_rules", "alb_internal"])?, "ec2.security_group_rules")
                     .prop("group_id", id(internal))
                     .prop("ingress", Value::List(internal_ingress))
-                    .prop("egress", all_egress.clone()),
+                    .prop("egress", to_app(&internal_ports, "internal service")),
             );
         }
 
@@ -455,7 +481,8 @@ impl Expander<'_> {
                 ResourceSpec::new(addr(&["sg_rules", "endpoints"])?, "ec2.security_group_rules")
                     .prop("group_id", id(&sg))
                     .prop("ingress", Value::List(endpoint_ingress))
-                    .prop("egress", all_egress.clone()),
+                    // An interface endpoint only answers: no egress rule.
+                    .prop("egress", Value::List(Vec::new())),
             );
             let app_subnets: Vec<Value> =
                 net.zones.iter().map(|z| id(&subnets[&("app", z.az.clone())])).collect();

@@ -335,6 +335,15 @@ impl Expander<'_> {
                     ]),
                 )
                 .prop("associate_public_ip_address", false)
+                .prop(
+                    "root_volume",
+                    map(vec![
+                        ("device_name", Value::str(cfg.compute.root_device_name.as_str())),
+                        ("volume_size", int(cfg.compute.root_volume_size)),
+                        ("volume_type", Value::str("gp3")),
+                        ("encrypted", Value::Bool(true)),
+                    ]),
+                )
                 .after(&cluster);
             self.push(spec);
 
@@ -443,6 +452,8 @@ impl Expander<'_> {
                 .prop("security_group_ids", Value::List(vec![id(&net.groups[&Tier::Alb])]))
                 .prop("deletion_protection", lb.deletion_protection)
                 .prop("idle_timeout", int(lb.idle_timeout))
+                // Header fields that are not valid HTTP never reach a target.
+                .prop("drop_invalid_header_fields", true)
                 .after(&net.igw_attachment);
             self.push(spec);
             let tg = &target_groups[front.name.as_str()];
@@ -511,7 +522,8 @@ impl Expander<'_> {
                 .prop("subnet_ids", net.subnet_ids(cfg, "app"))
                 .prop("security_group_ids", Value::List(vec![id(group)]))
                 .prop("deletion_protection", lb.deletion_protection)
-                .prop("idle_timeout", int(lb.idle_timeout));
+                .prop("idle_timeout", int(lb.idle_timeout))
+                .prop("drop_invalid_header_fields", true);
             self.push(spec);
             for s in cfg.services.iter().filter(|s| !s.public) {
                 let l = addr(&["listener", "internal", &s.name])?;

@@ -103,7 +103,7 @@ impl Expander<'_> {
         let account = self.env.account_id().to_string();
         let arn = |service: &str, rest: &str| format!("arn:{part}:{service}:{region}:{account}:{rest}");
 
-        // Egress only: the job calls AWS APIs and nothing calls it.
+        // Egress only: the job calls AWS APIs over HTTPS and nothing calls it.
         let sg = addr(&["sg", "drift_job"])?;
         let group_name = self.name(&["drift-job"]);
         let spec = self
@@ -113,11 +113,12 @@ impl Expander<'_> {
             .prop("description", format!("hactl {stack}: drift job (egress only)"));
         self.push(spec);
         let mut egress = std::collections::BTreeMap::new();
-        egress.insert("protocol".to_string(), Value::str("-1"));
-        egress.insert("from_port".to_string(), Value::Int(-1));
-        egress.insert("to_port".to_string(), Value::Int(-1));
+        // HTTPS to the AWS APIs only (DNS goes to the VPC resolver, which no group filters).
+        egress.insert("protocol".to_string(), Value::str("tcp"));
+        egress.insert("from_port".to_string(), Value::Int(443));
+        egress.insert("to_port".to_string(), Value::Int(443));
         egress.insert("cidr".to_string(), Value::str("0.0.0.0/0"));
-        egress.insert("description".to_string(), Value::Null);
+        egress.insert("description".to_string(), Value::str("HTTPS to the AWS APIs"));
         self.push(
             ResourceSpec::new(addr(&["sg_rules", "drift_job"])?, "ec2.security_group_rules")
                 .prop("group_id", id(&sg))

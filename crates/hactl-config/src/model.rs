@@ -129,6 +129,10 @@ pub struct ComputeConfig {
     pub container_insights: bool,
     /// Seconds apply waits for an ECS service to become stable.
     pub service_stable_timeout: u32,
+    /// EC2 only: the container instances' root volume (always encrypted), GiB.
+    pub root_volume_size: u32,
+    /// EC2 only: the AMI's root device name (`/dev/xvda` for the ECS-optimised AMIs).
+    pub root_device_name: String,
 }
 
 #[derive(Clone, Debug, PartialEq)]

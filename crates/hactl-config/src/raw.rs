@@ -93,6 +93,8 @@ pub(crate) struct RawCompute {
     pub desired_capacity: Option<S<i64>>,
     pub container_insights: Option<S<bool>>,
     pub service_stable_timeout: Option<S<i64>>,
+    pub root_volume_size: Option<S<i64>>,
+    pub root_device_name: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

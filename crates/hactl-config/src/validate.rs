@@ -881,6 +881,8 @@ fn compute(s: Option<&RawCompute>, c: &mut Collector<'_>) -> Option<ComputeConfi
         desired_capacity: None,
         container_insights: None,
         service_stable_timeout: None,
+        root_volume_size: None,
+        root_device_name: None,
     };
     let r = s.unwrap_or(&empty);
     let launch_type = match &r.launch_type {
@@ -928,18 +930,47 @@ fn compute(s: Option<&RawCompute>, c: &mut Collector<'_>) -> Option<ComputeConfi
     }
     let stable_timeout =
         c.opt_int(&r.service_stable_timeout, "compute.service_stable_timeout", 30, 7200, 900);
+    // The ECS-optimised AMIs' snapshots are 30 GiB; gp3 volumes go up to 16 TiB.
+    let root_size = c.opt_int(&r.root_volume_size, "compute.root_volume_size", 30, 16_384, 30);
+    let mut root_device_name = "/dev/xvda".to_string();
+    if let Some(v) = &r.root_device_name {
+        let s = v.get_ref();
+        if is_root_device_name(s) {
+            root_device_name = s.clone();
+        } else {
+            let msg = format!("invalid root device name \"{s}\"");
+            let hint =
+                "write the AMI's root device, e.g. \"/dev/xvda\" (the ECS-optimised AMIs) or \"/dev/sda1\"";
+            c.push(v.span(), "compute.root_device_name", msg, hint);
+        }
+    }
     if c.errors.len() != errors_before {
         return None;
     }
     Some(ComputeConfig {
         container_insights: r.container_insights.as_ref().is_none_or(|v| *v.get_ref()),
         service_stable_timeout: u32::try_from(stable_timeout?).ok()?,
+        root_volume_size: u32::try_from(root_size?).ok()?,
+        root_device_name,
         launch_type: launch_type?,
         instance_type,
         ami,
         min_size: u32::try_from(min_size?).ok()?,
         max_size: u32::try_from(max_size?).ok()?,
         desired_capacity: u32::try_from(desired?).ok()?,
+    })
+}
+
+/// A root device name as EC2 writes them: `/dev/sda1`, `/dev/xvda`, `/dev/xvdba`.
+fn is_root_device_name(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("/dev/") else { return false };
+    let lower = |p: &str| !p.is_empty() && p.len() <= 2 && p.chars().all(|ch| ch.is_ascii_lowercase());
+    if let Some(d) = rest.strip_prefix("xvd") {
+        return lower(d);
+    }
+    rest.strip_prefix("sd").is_some_and(|d| {
+        let letters = d.trim_end_matches(|ch: char| ch.is_ascii_digit());
+        letters.len() == 1 && lower(letters) && d.len() <= 2
     })
 }
 
@@ -2003,6 +2034,17 @@ pub(crate) fn tag_map(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn root_device_names() {
+        for ok in ["/dev/xvda", "/dev/sda1", "/dev/xvdba", "/dev/sdb"] {
+            assert!(is_root_device_name(ok), "{ok}");
+        }
+        for bad in ["xvda", "/dev/xvd", "/dev/xvdabc", "/dev/sda12", "/dev/nvme0n1", "/dev/XVDA", "/dev/sd1"]
+        {
+            assert!(!is_root_device_name(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn regions() {

@@ -1,6 +1,8 @@
 //! `ec2.launch_template`: the launch template of the ECS container instances (EC2 launch
 //! type). IMDSv2 through `metadata_options`, no public address (a network interface spec
-//! carrying the security groups), user data base64 on the wire. `image_id` may be
+//! carrying the security groups), user data base64 on the wire, and an encrypted root
+//! volume (`root_volume`: device name, size in GiB, volume type, `encrypted`; with no KMS
+//! key the account's default EBS key encrypts it). `image_id` may be
 //! `resolve:ssm:<parameter>`: resolved with SSM GetParameter at create/update, and read
 //! back as that string while the live AMI equals the parameter's current value.
 //! A change creates a new version and makes it the default; the auto scaling group uses
@@ -11,10 +13,11 @@ use crate::error::{aws_error, ignore_not_found, is_not_found, retry_not_found};
 use crate::util::{client_token, opt_bool, opt_str, req_str, str_list};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    InstanceType, LaunchTemplateHttpTokensState, LaunchTemplateIamInstanceProfileSpecificationRequest,
+    InstanceType, LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateEbsBlockDeviceRequest,
+    LaunchTemplateHttpTokensState, LaunchTemplateIamInstanceProfileSpecificationRequest,
     LaunchTemplateInstanceMetadataEndpointState, LaunchTemplateInstanceMetadataOptionsRequest,
     LaunchTemplateInstanceNetworkInterfaceSpecificationRequest, RequestLaunchTemplateData, ResourceType,
-    ResponseLaunchTemplateData,
+    ResponseLaunchTemplateData, VolumeType,
 };
 use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
@@ -36,6 +39,7 @@ static SCHEMA: KindSchema = KindSchema {
         PropSchema::in_place("user_data"),
         PropSchema::in_place("metadata_options"),
         PropSchema::in_place("associate_public_ip_address"),
+        PropSchema::in_place("root_volume"),
         PropSchema::in_place("tags"),
     ],
 };
@@ -108,7 +112,51 @@ fn data_props(d: &ResponseLaunchTemplateData) -> Props {
         })
         .unwrap_or(Value::Null);
     p.insert("metadata_options".into(), metadata);
+    // The first mapping with an EBS volume (hactl writes one: the root volume).
+    let root = d
+        .block_device_mappings()
+        .iter()
+        .find_map(|m| {
+            let ebs = m.ebs()?;
+            let mut o = BTreeMap::new();
+            o.insert("device_name".to_string(), m.device_name().map(Value::str).unwrap_or(Value::Null));
+            o.insert(
+                "volume_size".to_string(),
+                ebs.volume_size().map(|v| Value::Int(v.into())).unwrap_or(Value::Null),
+            );
+            o.insert(
+                "volume_type".to_string(),
+                ebs.volume_type().map(|t| Value::str(t.as_str())).unwrap_or(Value::Null),
+            );
+            o.insert("encrypted".to_string(), Value::Bool(ebs.encrypted().unwrap_or(false)));
+            Some(Value::Map(o))
+        })
+        .unwrap_or(Value::Null);
+    p.insert("root_volume".into(), root);
     p
+}
+
+/// The block device mapping of the `root_volume` property (deleted with the instance).
+fn root_volume(props: &Props) -> Result<Option<LaunchTemplateBlockDeviceMappingRequest>, ProviderError> {
+    let Some(m) = props.get("root_volume").and_then(Value::as_map) else { return Ok(None) };
+    let device = m
+        .get("device_name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ProviderError::fatal("root_volume without device_name"))?;
+    let size = match m.get("volume_size").and_then(Value::as_int) {
+        Some(v) => Some(
+            i32::try_from(v)
+                .map_err(|_| ProviderError::fatal(format!("root volume size {v} is out of range")))?,
+        ),
+        None => None,
+    };
+    let ebs = LaunchTemplateEbsBlockDeviceRequest::builder()
+        .encrypted(m.get("encrypted").and_then(Value::as_bool).unwrap_or(false))
+        .set_volume_size(size)
+        .set_volume_type(m.get("volume_type").and_then(Value::as_str).map(VolumeType::from))
+        .delete_on_termination(true)
+        .build();
+    Ok(Some(LaunchTemplateBlockDeviceMappingRequest::builder().device_name(device).ebs(ebs).build()))
 }
 
 impl LaunchTemplate {
@@ -152,6 +200,9 @@ impl LaunchTemplate {
                 o = o.http_endpoint(LaunchTemplateInstanceMetadataEndpointState::from(e));
             }
             d = d.metadata_options(o.build());
+        }
+        if let Some(m) = root_volume(props)? {
+            d = d.block_device_mappings(m);
         }
         match opt_bool(props, "associate_public_ip_address") {
             // A network interface spec (no subnet: the auto scaling group picks it) with the

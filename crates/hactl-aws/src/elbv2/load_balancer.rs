@@ -1,5 +1,6 @@
 //! `elbv2.load_balancer`: an application load balancer in two or more subnets with its
-//! security groups, deletion protection and idle timeout (load balancer attributes).
+//! security groups, deletion protection, idle timeout and the dropping of invalid HTTP
+//! header fields (load balancer attributes).
 //!
 //! Create looks the name up first (a repeated CreateLoadBalancer makes a duplicate on the
 //! emulator and fails on AWS when a setting differs): a load balancer of that name with
@@ -38,12 +39,16 @@ static SCHEMA: KindSchema = KindSchema {
         PropSchema::in_place("security_group_ids").as_set(),
         PropSchema::in_place("deletion_protection"),
         PropSchema::in_place("idle_timeout"),
+        PropSchema::in_place("drop_invalid_header_fields"),
         PropSchema::in_place("tags"),
     ],
 };
 
 const ATTR_PROTECTION: &str = "deletion_protection.enabled";
 const ATTR_IDLE_TIMEOUT: &str = "idle_timeout.timeout_seconds";
+/// Header fields that are not valid HTTP are removed before the request reaches a target
+/// (a request-smuggling guard; AWS's default is false).
+const ATTR_DROP_INVALID: &str = "routing.http.drop_invalid_header_fields.enabled";
 /// AWS's idle timeout when the attribute was never set (the emulator leaves it out).
 const DEFAULT_IDLE_TIMEOUT: i64 = 60;
 
@@ -66,6 +71,30 @@ fn outputs(lb: &Lb) -> BTreeMap<String, Value> {
 
 fn idle_timeout(props: &Props) -> Option<i64> {
     props.get("idle_timeout").and_then(Value::as_int)
+}
+
+/// The attributes a property change sets: (attribute key, value); None = the property
+/// does not map to an attribute. An unset property sets AWS's default.
+fn attribute(props: &Props, name: &str) -> Option<(&'static str, String)> {
+    Some(match name {
+        "deletion_protection" => (ATTR_PROTECTION, opt_bool(props, name).unwrap_or(false).to_string()),
+        "idle_timeout" => {
+            (ATTR_IDLE_TIMEOUT, idle_timeout(props).unwrap_or(DEFAULT_IDLE_TIMEOUT).to_string())
+        }
+        "drop_invalid_header_fields" => {
+            (ATTR_DROP_INVALID, opt_bool(props, name).unwrap_or(false).to_string())
+        }
+        _ => return None,
+    })
+}
+
+/// The attributes of a new load balancer: those its properties set.
+fn create_attributes(props: &Props) -> Vec<(&'static str, String)> {
+    ["deletion_protection", "idle_timeout", "drop_invalid_header_fields"]
+        .into_iter()
+        .filter(|p| props.get(*p).is_some_and(|v| !matches!(v, Value::Null)))
+        .filter_map(|p| attribute(props, p))
+        .collect()
 }
 
 impl LoadBalancer {
@@ -114,22 +143,12 @@ impl LoadBalancer {
             .collect())
     }
 
-    async fn set_attributes(
-        &self,
-        arn: &str,
-        protection: Option<bool>,
-        idle: Option<i64>,
-    ) -> Result<(), ProviderError> {
-        let mut attrs = Vec::new();
-        if let Some(p) = protection {
-            attrs.push(LoadBalancerAttribute::builder().key(ATTR_PROTECTION).value(p.to_string()).build());
-        }
-        if let Some(t) = idle {
-            attrs.push(LoadBalancerAttribute::builder().key(ATTR_IDLE_TIMEOUT).value(t.to_string()).build());
-        }
-        if attrs.is_empty() {
+    async fn set_attributes(&self, arn: &str, set: &[(&str, String)]) -> Result<(), ProviderError> {
+        if set.is_empty() {
             return Ok(());
         }
+        let attrs =
+            set.iter().map(|(k, v)| LoadBalancerAttribute::builder().key(*k).value(v).build()).collect();
         self.elb
             .modify_load_balancer_attributes()
             .load_balancer_arn(arn)
@@ -242,6 +261,10 @@ impl Provider for LoadBalancer {
                             .unwrap_or(DEFAULT_IDLE_TIMEOUT),
                     ),
                 ),
+                (
+                    "drop_invalid_header_fields".to_string(),
+                    Value::Bool(attrs.get(ATTR_DROP_INVALID).map(String::as_str) == Some("true")),
+                ),
                 ("tags".to_string(), tags_prop(lb_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
             ]);
             out.push(LiveObject { id: arn.to_string(), address, props, outputs: outputs(lb), owned });
@@ -290,20 +313,20 @@ impl Provider for LoadBalancer {
         };
         ctx.progress(format!("{} provisioning", arn_suffix(&arn)));
         let lb = self.wait_active(ctx, &arn).await?;
-        self.set_attributes(&arn, opt_bool(props, "deletion_protection"), idle_timeout(props)).await?;
+        self.set_attributes(&arn, &create_attributes(props)).await?;
         Ok(Applied { id: arn, outputs: outputs(&lb) })
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        let (mut protection, mut idle) = (None, None);
+        let mut attrs = Vec::new();
         for c in req.changes {
+            if let Some(a) = attribute(req.desired, &c.name) {
+                attrs.push(a);
+                continue;
+            }
             match c.name.as_str() {
                 "subnet_ids" => self.set_subnets(req.id, req.desired).await?,
                 "security_group_ids" => self.set_security_groups(req.id, req.desired).await?,
-                "deletion_protection" => {
-                    protection = Some(opt_bool(req.desired, "deletion_protection").unwrap_or(false))
-                }
-                "idle_timeout" => idle = Some(idle_timeout(req.desired).unwrap_or(DEFAULT_IDLE_TIMEOUT)),
                 "tags" => sync_tags(&self.elb, req.id, c.before.as_ref(), c.after.as_ref()).await?,
                 other => {
                     return Err(ProviderError::fatal(format!(
@@ -312,7 +335,7 @@ impl Provider for LoadBalancer {
                 }
             }
         }
-        self.set_attributes(req.id, protection, idle).await?;
+        self.set_attributes(req.id, &attrs).await?;
         let lb = self
             .describe_arn(req.id)
             .await?
@@ -322,7 +345,7 @@ impl Provider for LoadBalancer {
 
     async fn delete(&self, ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
         // Deletion protection off first: DeleteLoadBalancer fails while it is on.
-        let gone = match self.set_attributes(id, Some(false), None).await {
+        let gone = match self.set_attributes(id, &[(ATTR_PROTECTION, "false".to_string())]).await {
             Ok(()) => false,
             Err(e) if is_not_found(&e) => true,
             Err(e) => return Err(e),
