@@ -287,6 +287,58 @@ fn an_answer_that_is_not_aws_is_three_lines_quoting_it() {
     assert_no_internals(&r.stderr);
 }
 
+/// `setup`, with the state in S3 (`state` commands then make S3 calls and nothing else).
+fn setup_s3_state(name: &str) -> Setup {
+    let s = setup(name);
+    let mut text = std::fs::read_to_string(&s.config).unwrap();
+    text.push_str("\n[state]\nbackend = \"s3\"\nbucket = \"hactl-cli-errors\"\n");
+    std::fs::write(&s.config, text).unwrap();
+    s
+}
+
+#[test]
+fn s3_state_failures_are_three_lines_naming_the_state_object() {
+    let s = setup_s3_state("cli-s3state");
+    let object = "s3://hactl-cli-errors/hactl/cli-s3state/us-east-1/state.json";
+    let with = |endpoint: &str, args: &[&str]| {
+        run({
+            let mut c = hactl(&s, args);
+            c.env("AWS_ENDPOINT_URL", endpoint)
+                .env("AWS_ACCESS_KEY_ID", "test")
+                .env("AWS_SECRET_ACCESS_KEY", "test");
+            c
+        })
+    };
+
+    // An answer that is not S3's.
+    let body = "<<not an S3 answer>>";
+    let (endpoint, served, stop) = fake_aws("400 Bad Request", body);
+    let r = with(&endpoint, &["state", "list"]);
+    stop.store(true, Ordering::SeqCst);
+    assert!(served.load(Ordering::SeqCst) > 0, "the fake endpoint was never asked");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let l = lines(&r.stderr);
+    assert_eq!(l.len(), 3, "want 3 lines:\n{}", r.stderr);
+    assert_eq!(l[0], format!("error: state list: reading the state at {object} failed"), "line 1");
+    assert_eq!(l[1].trim(), format!("HTTP 400, body not understood: {body}"), "line 2");
+    assert!(l[2].trim().starts_with(&format!("hint: {endpoint} ")), "line 3: {}", l[2]);
+    assert_no_internals(&r.stderr);
+
+    // Nothing listening.
+    let endpoint = format!("http://127.0.0.1:{}", closed_port());
+    let r = with(&endpoint, &["state", "list"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let l = lines(&r.stderr);
+    assert_eq!(l.len(), 3, "want 3 lines:\n{}", r.stderr);
+    assert_eq!(l[0], format!("error: state list: reading the state at {object} failed"), "line 1");
+    assert_eq!(l[1].trim(), "connection refused", "line 2");
+    assert!(l[2].trim().starts_with("hint: nothing accepts connections at "), "line 3: {}", l[2]);
+    assert_no_internals(&r.stderr);
+    // The SDK's detail with -vv.
+    let r = with(&endpoint, &["state", "list", "-vv"]);
+    assert!(r.stderr.contains("DispatchFailure"), "no SDK detail with -vv:\n{}", r.stderr);
+}
+
 #[test]
 fn a_long_answer_that_is_not_aws_is_quoted_to_200_bytes() {
     let s = setup("cli-garbage-long");

@@ -1,10 +1,9 @@
 //! Mapping SDK errors to provider errors: the AWS error code kept, retryable ones marked.
 
-use aws_credential_types::provider::error::CredentialsError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use hactl_engine::{AwsCall, Failure, ProviderError, BODY_EXCERPT};
+use hactl_engine::{AwsCall, Failure, ProviderError};
 use std::sync::Arc;
 
 /// Codes that mean "try again shortly": throttling, and dependencies that AWS releases
@@ -24,143 +23,31 @@ const RETRYABLE: &[&str] = &[
 ];
 
 /// An SDK error as a [`ProviderError`]: `what` is the AWS operation (`DescribeVpcs`). The
-/// message is one line: AWS's code and message when it answered with one, otherwise what
-/// kind of failure it was ([`Failure`]): no credentials, a refused connection, another
-/// transport failure, or an answer that could not be understood (its status and the
-/// first bytes of its body). The SDK error itself is kept as the source.
+/// message is one line, `what: ` and the error as [`hactl_awserror::describe`] reads it:
+/// AWS's code and message when it answered with one, otherwise no credentials, a refused
+/// connection, another transport failure, or an answer that could not be understood (its
+/// status and the first bytes of its body). The SDK error itself is kept as the source.
 pub(crate) fn aws_error<E>(what: &str, e: SdkError<E, HttpResponse>) -> ProviderError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let code = e.code().map(str::to_string);
-    let failure = classify(&e, code.is_some());
-    let message = match (&failure, e.message(), &code) {
-        (Failure::Answer, Some(m), Some(c)) => format!("{what}: {c}: {}", one_line(m)),
-        (Failure::Answer, Some(m), None) => format!("{what}: {}", one_line(m)),
-        (Failure::Answer, None, Some(c)) => format!("{what}: {c}"),
-        (Failure::Answer, None, None) => format!("{what}: {}", chain_line(&e)),
-        (Failure::NoCredentials(why), ..) => format!("{what}: no AWS credentials: {why}"),
-        (Failure::ConnectionRefused, ..) => format!("{what}: connection refused"),
-        (Failure::Transport(why), ..) => format!("{what}: {why}"),
-        (Failure::Unparsable { status, body }, ..) => {
-            format!("{what}: HTTP {status}, body not understood: {body}")
-        }
-    };
-    let retryable = match &failure {
+    let construction = matches!(e, SdkError::ConstructionFailure(_));
+    let d = hactl_awserror::describe(e);
+    let retryable = match &d.failure {
         // Nothing to gain from waiting: the SDK has already tried the connection again,
         // and credentials do not appear by themselves.
         Failure::NoCredentials(_) | Failure::ConnectionRefused => false,
-        Failure::Transport(_) => !matches!(e, SdkError::ConstructionFailure(_)),
+        Failure::Transport(_) => !construction,
         // A proxy's error page in front of a failing service, or a successful answer cut
         // short; a 4xx answer says the same again.
         Failure::Unparsable { status, .. } => *status >= 500 || *status == 429 || *status < 300,
-        Failure::Answer => code.as_deref().is_some_and(|c| RETRYABLE.contains(&c)),
+        Failure::Answer => d.code.as_deref().is_some_and(|c| RETRYABLE.contains(&c)),
     };
+    let message = format!("{what}: {}", d.message);
     let mut err = if retryable { ProviderError::retryable(message) } else { ProviderError::fatal(message) };
-    err.code = code;
-    // A successful answer that was not understood may carry a secret (GetSecretValue):
-    // only its parse error is kept, never its raw body.
-    let success = matches!(&failure, Failure::Unparsable { status, .. } if *status < 300);
-    let source: Box<dyn std::error::Error + Send + Sync> = if success {
-        match e.into_source() {
-            Ok(parse_error) => parse_error,
-            Err(e) => Box::new(e),
-        }
-    } else {
-        Box::new(e)
-    };
-    err.call = Some(Arc::new(AwsCall { operation: what.to_string(), failure, source }));
+    err.code = d.code;
+    err.call = Some(Arc::new(AwsCall { operation: what.to_string(), failure: d.failure, source: d.source }));
     err
-}
-
-/// What kind of failure an SDK error without an AWS error code is.
-fn classify<E>(e: &SdkError<E, HttpResponse>, has_code: bool) -> Failure
-where
-    E: std::error::Error + 'static,
-{
-    if has_code {
-        return Failure::Answer;
-    }
-    match e {
-        SdkError::ServiceError(_) | SdkError::ResponseError(_) => match e.raw_response() {
-            Some(raw) => {
-                let status = raw.status().as_u16();
-                let bytes = raw.body().bytes().unwrap_or_default();
-                // An error answer never holds a secret; a successful one may.
-                let body = if status >= 300 {
-                    body_excerpt(bytes)
-                } else {
-                    format!("({} bytes, not shown: a successful answer may hold secrets)", bytes.len())
-                };
-                Failure::Unparsable { status, body }
-            }
-            None => Failure::Answer,
-        },
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ConstructionFailure(_) => {
-            let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
-            while let Some(err) = next {
-                if let Some(c) = err.downcast_ref::<CredentialsError>() {
-                    return Failure::NoCredentials(credentials_words(c));
-                }
-                if err
-                    .downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
-                {
-                    return Failure::ConnectionRefused;
-                }
-                next = err.source();
-            }
-            Failure::Transport(chain_line(e))
-        }
-        _ => Failure::Answer,
-    }
-}
-
-/// The credential loader's own words, without the SDK's generic wrapping.
-fn credentials_words(c: &CredentialsError) -> String {
-    match c {
-        CredentialsError::CredentialsNotLoaded(_) => {
-            "no source of the credential chain provided any".to_string()
-        }
-        other => chain_line(other),
-    }
-}
-
-/// The first [`BODY_EXCERPT`] bytes of a body, as one printable line.
-fn body_excerpt(body: &[u8]) -> String {
-    let cut = &body[..body.len().min(BODY_EXCERPT)];
-    let text = one_line(&String::from_utf8_lossy(cut));
-    if text.is_empty() {
-        "(empty body)".to_string()
-    } else {
-        text
-    }
-}
-
-/// An error and its sources on one line (`a: b: c`), repeats left out.
-fn chain_line(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(e);
-    while let Some(err) = next {
-        let s = one_line(&err.to_string());
-        if !s.is_empty() && !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-        next = err.source();
-    }
-    parts.join(": ")
-}
-
-/// `s` with control characters (newlines, tabs, escapes) as spaces, runs of spaces
-/// collapsed, trimmed.
-pub(crate) fn one_line(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars().map(|c| if c.is_control() { ' ' } else { c }) {
-        if !(c == ' ' && out.ends_with(' ')) {
-            out.push(c);
-        }
-    }
-    out.trim().to_string()
 }
 
 /// True for "it does not exist" answers of every service: EC2 `InvalidVpcID.NotFound`,
@@ -196,11 +83,13 @@ pub(crate) fn retry_not_found(mut e: ProviderError) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_credential_types::provider::error::CredentialsError;
     use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsError;
     use aws_smithy_runtime_api::client::result::ConnectorError;
     use aws_smithy_runtime_api::http::StatusCode;
     use aws_smithy_types::body::SdkBody;
     use aws_smithy_types::error::ErrorMetadata;
+    use hactl_engine::BODY_EXCERPT;
 
     type Sdk = SdkError<DescribeVpcsError, HttpResponse>;
 

@@ -38,25 +38,7 @@ pub struct AwsCall {
     pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
-/// What kind of failure an AWS call had.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Failure {
-    /// AWS answered with an error code and message (in the error's `code` and message).
-    Answer,
-    /// No source of the credential chain gave credentials (or one failed to load):
-    /// the loader's own words.
-    NoCredentials(String),
-    /// Nothing accepts connections at the endpoint.
-    ConnectionRefused,
-    /// Another failure before an answer (DNS, TLS, reset, timeout): its description.
-    Transport(String),
-    /// An answer the SDK could not understand: the HTTP status and the body's first
-    /// bytes (lossy UTF-8, at most [`BODY_EXCERPT`] bytes; an error answer's only).
-    Unparsable { status: u16, body: String },
-}
-
-/// How many bytes of a body that was not understood an error quotes.
-pub const BODY_EXCERPT: usize = 200;
+pub use hactl_awserror::{Failure, BODY_EXCERPT};
 
 impl ProviderError {
     pub fn fatal(message: impl Into<String>) -> Self {

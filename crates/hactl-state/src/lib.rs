@@ -73,6 +73,23 @@ pub enum StateError {
     Conflict { location: String },
     #[error("{operation} {location}: {message}")]
     S3 { operation: &'static str, location: String, message: String },
+    /// An S3 call failed (boxed: errors stay small).
+    #[error(transparent)]
+    Aws(Box<S3Failure>),
+}
+
+/// A failed S3 call of the state backend: `message` is one line (AWS's code and message,
+/// or what else went wrong: see [`hactl_awserror::describe`]); the SDK error is the source.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} {location}: {message}")]
+pub struct S3Failure {
+    pub operation: &'static str,
+    pub location: String,
+    pub message: String,
+    pub code: Option<String>,
+    pub failure: hactl_awserror::Failure,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
 /// One managed resource as last applied.

@@ -7,12 +7,14 @@
 //! Objects are written with SSE-S3 (AES256) encryption.
 
 use crate::lock::{check_id, race, LockGuard, LockInfo, TakeOver, Target};
+use crate::S3Failure;
 use crate::{State, StateError};
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
 use aws_sdk_s3::Client;
+use hactl_awserror::Failure;
 use std::sync::Arc;
 
 /// The S3 client configuration for state: `sdk` (credentials, endpoint, timeouts), the
@@ -435,7 +437,8 @@ fn lost_race<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> bool {
         || matches!(e.raw_response().map(|r| r.status().as_u16()), Some(412 | 409))
 }
 
-/// A missing bucket and refused access get errors that say what to do.
+/// A missing bucket and refused access get errors that say what to do; any other failure
+/// is one line (AWS's code and message, or what else went wrong), the SDK error its source.
 fn classify<E>(
     e: SdkError<E, HttpResponse>,
     operation: &'static str,
@@ -446,23 +449,22 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let status = e.raw_response().map(|r| r.status().as_u16());
-    match e.code() {
+    let d = hactl_awserror::describe(e);
+    match d.code.as_deref() {
         Some("NoSuchBucket") => {
             StateError::NoSuchBucket { location: location.to_string(), bucket: bucket.to_string() }
         }
-        code if code == Some("AccessDenied") || status == Some(403) => StateError::AccessDenied {
-            location: location.to_string(),
-            message: match (code, e.message()) {
-                (Some(c), Some(m)) => format!("{c}: {m}"),
-                (Some(c), None) => c.to_string(),
-                _ => DisplayErrorContext(&e).to_string(),
-            },
-        },
-        _ => StateError::S3 {
+        code if code == Some("AccessDenied") || (status == Some(403) && d.failure == Failure::Answer) => {
+            StateError::AccessDenied { location: location.to_string(), message: d.message }
+        }
+        _ => StateError::Aws(Box::new(S3Failure {
             operation,
             location: location.to_string(),
-            message: DisplayErrorContext(&e).to_string(),
-        },
+            message: d.message,
+            code: d.code,
+            failure: d.failure,
+            source: d.source,
+        })),
     }
 }
 

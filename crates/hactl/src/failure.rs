@@ -3,6 +3,7 @@
 //! full chain, with the SDK's own error and raw response, is printed only with `-vv`.
 
 use hactl_engine::{EngineError, Failure, ProviderError};
+use hactl_state::{S3Failure, StateError};
 use std::path::PathBuf;
 
 /// Where the failing command was pointed, for hints.
@@ -20,6 +21,16 @@ pub struct Where {
 /// The lines of `e` (without the leading `error: ` of the first one), each a single
 /// line; three at most for an AWS failure.
 pub fn lines(e: &anyhow::Error, w: &Where) -> Vec<String> {
+    if let Some(StateError::Aws(f)) = e.chain().find_map(|c| c.downcast_ref::<StateError>()) {
+        let S3Failure { operation, location, message, code, failure, .. } = f.as_ref();
+        // The S3 state backend's call: where the state lives, AWS's answer, a hint.
+        let mut out = vec![format!("{}: {operation} the state at {location} failed", w.command)];
+        out.push(format!("  {}", one_line(message)));
+        if let Some(h) = hint(Some(failure), code.as_deref(), None, w) {
+            out.push(format!("  hint: {}", one_line(&h)));
+        }
+        return out;
+    }
     let Some(p) = e.chain().find_map(|c| c.downcast_ref::<ProviderError>()) else {
         // Not an AWS call: hactl's own message (already written to be read); one line if
         // it would take more than three.
@@ -63,7 +74,7 @@ pub fn lines(e: &anyhow::Error, w: &Where) -> Vec<String> {
         }
         None => out.push(format!("{}: {}", what.join(": "), one_line(&detail))),
     }
-    if let Some(h) = hint(p, w) {
+    if let Some(h) = hint(p.failure(), p.code.as_deref(), p.operation(), w) {
         out.push(format!("  hint: {}", one_line(&h)));
     }
     out
@@ -108,11 +119,14 @@ pub fn full_detail(e: &anyhow::Error) -> String {
     let provider = e.chain().find_map(|c| c.downcast_ref::<ProviderError>());
     if let Some(call) = provider.and_then(|p| p.call.as_deref()) {
         s.push_str(&format!("\n\nAWS SDK error: {:?}", call.source));
+    } else if let Some(StateError::Aws(f)) = e.chain().find_map(|c| c.downcast_ref::<StateError>()) {
+        s.push_str(&format!("\n\nAWS SDK error: {:?}", f.source));
     }
     s
 }
 
-fn hint(p: &ProviderError, w: &Where) -> Option<String> {
+/// A hint for a failed AWS call: by the kind of failure, else by AWS's error code.
+fn hint(failure: Option<&Failure>, code: Option<&str>, op: Option<&str>, w: &Where) -> Option<String> {
     let endpoint = || match &w.endpoint {
         Some(e) => format!("{e} (--endpoint-url or AWS_ENDPOINT_URL)"),
         None => match &w.region {
@@ -120,7 +134,7 @@ fn hint(p: &ProviderError, w: &Where) -> Option<String> {
             None => "AWS's endpoint".to_string(),
         },
     };
-    let Some(failure) = p.failure() else { return code_hint(p, w) };
+    let Some(failure) = failure else { return code_hint(code, op, w) };
     match failure {
         Failure::NoCredentials(_) => Some(credential_hint(w)),
         Failure::ConnectionRefused => Some(match &w.endpoint {
@@ -141,13 +155,13 @@ fn hint(p: &ProviderError, w: &Where) -> Option<String> {
             "{} did not answer like AWS; check the endpoint and any proxy in between",
             endpoint()
         )),
-        Failure::Answer => code_hint(p, w),
+        Failure::Answer => code_hint(code, op, w),
     }
 }
 
-fn code_hint(p: &ProviderError, w: &Where) -> Option<String> {
-    let code = p.code.as_deref()?;
-    let op = p.operation().unwrap_or("this call");
+fn code_hint(code: Option<&str>, op: Option<&str>, w: &Where) -> Option<String> {
+    let code = code?;
+    let op = op.unwrap_or("this call");
     let h = match code {
         "AccessDenied"
         | "AccessDeniedException"

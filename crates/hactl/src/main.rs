@@ -335,7 +335,9 @@ const WIRE_LOG_TARGETS: [&str; 8] = [
 
 fn init_logging(verbose: u8, format: LogFormat, colour: bool) {
     let default = match verbose {
-        0 => "warn",
+        // The SDK's own warnings (each credential source that failed, with its raw
+        // response) repeat what the error a person reads already says: -v shows them.
+        0 => "warn,aws=error",
         1 => "info",
         2 => "debug",
         _ => "trace",
