@@ -136,7 +136,17 @@ async fn verify_applied(c: &Clients, s: &Stack, ec2_capacity: bool, services: &[
         assert_eq!(root.volume_size(), Some(30));
         assert_eq!(root.volume_type().map(|t| t.as_str()), Some("gp3"));
     } else {
-        assert!(s.state()["resources"].get("asg.ecs").is_none(), "fargate has no ASG");
+        // Fargate: no container instances, so no Auto Scaling group and no launch template.
+        let g = c.asg.describe_auto_scaling_groups().send().await.expect("asgs");
+        let ours: Vec<_> = g
+            .auto_scaling_groups()
+            .iter()
+            .filter(|g| g.tags().iter().any(|t| t.key() == Some("hactl:stack") && t.value() == Some(&s.name)))
+            .collect();
+        assert!(ours.is_empty(), "fargate has no ASG: {ours:?}");
+        let lts = c.ec2.describe_launch_templates().filters(s.tag_filter()).send().await.expect("lts");
+        assert!(lts.launch_templates().is_empty(), "fargate has no launch template");
+        assert!(cluster.capacity_providers().iter().all(|p| p.starts_with("FARGATE")), "{:?}", cluster.capacity_providers());
     }
 
     // Load balancers and listeners.

@@ -444,6 +444,11 @@ async fn docdb_stack_applies_updates_fails_over_and_destroys() {
     let back = c.sm.describe_secret().secret_id(secret_name(&s)).send().await.unwrap();
     assert!(back.deleted_date().is_none());
     assert_eq!(back.arn(), Some(secret_arn.as_str()));
+    // The same credentials: apply restores the secret as it was, with the generated
+    // password (no new one), and creates the new cluster with it.
+    let restored = secret_json(&c, &s).await;
+    assert_eq!(restored["password"].as_str(), Some(password.as_str()), "the restored secret's password");
+    assert_eq!(restored["username"], "hactladmin");
     let cl = docdb_cluster(&c, &cluster_id).await.expect("cluster again");
     assert_eq!(connection_json(&c, &s).await["host"].as_str(), cl.endpoint());
     s.ok(&["plan", "--detailed-exitcode"], 0);
@@ -451,8 +456,11 @@ async fn docdb_stack_applies_updates_fails_over_and_destroys() {
     // Everything, at once: no snapshot, the secret gone for good.
     s.ok(&DESTROY_ALL, 0);
     assert!(docdb_cluster(&c, &cluster_id).await.is_none());
-    let err = c.sm.describe_secret().secret_id(secret_name(&s)).send().await;
-    assert!(err.is_err(), "the secret is deleted without recovery");
+    assert_not_found(
+        c.sm.describe_secret().secret_id(secret_name(&s)).send().await,
+        &["ResourceNotFoundException"],
+        "the secret (deleted without recovery)",
+    );
     let snaps = c.docdb.describe_db_cluster_snapshots().send().await.unwrap();
     let left: Vec<&str> = snaps
         .db_cluster_snapshots()
@@ -540,9 +548,20 @@ async fn postgres_stack_applies_fails_over_and_destroys() {
     verify_injection(&c, &s, &new_arn).await;
     s.ok(&["plan", "--detailed-exitcode"], 0);
 
-    // Multi-AZ failover (reboot with failover), then no changes.
+    // Multi-AZ failover (reboot with failover): the standby's zone becomes the primary's
+    // (the emulator moves the instance as AWS does, see emulator/), then no changes.
+    let zone = |out: &aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput| {
+        let i = &out.db_instances()[0];
+        (i.availability_zone().map(str::to_string), i.secondary_availability_zone().map(str::to_string))
+    };
+    let before = zone(&c.rds.describe_db_instances().db_instance_identifier(&id).send().await.unwrap());
     let r = s.ok(&["failover"], 0);
     assert!(r.stderr.contains("Failover complete"), "{}", r.stderr);
+    let after = zone(&c.rds.describe_db_instances().db_instance_identifier(&id).send().await.unwrap());
+    let primary_before = before.0.clone().expect("a primary zone");
+    assert_ne!(after.0.as_deref(), Some(primary_before.as_str()), "no failover: {before:?} -> {after:?}");
+    assert!(after.0.as_deref().is_some_and(|z| ["us-east-1a", "us-east-1b"].contains(&z)), "{after:?}");
+    assert_eq!(after.1, Some(primary_before), "the old primary's zone holds the standby");
     s.ok(&["plan", "--detailed-exitcode"], 0);
 
     // Refused without the flag; everything goes with the flags.
@@ -550,13 +569,22 @@ async fn postgres_stack_applies_fails_over_and_destroys() {
     assert!(r.stderr.contains("db_instance.main"), "{}", r.stderr);
     assert!(c.rds.describe_db_instances().db_instance_identifier(&id).send().await.is_ok());
     s.ok(&DESTROY_ALL, 0);
-    assert!(c.rds.describe_db_instances().db_instance_identifier(&id).send().await.is_err());
+    assert_not_found(
+        c.rds.describe_db_instances().db_instance_identifier(&id).send().await,
+        &["DBInstanceNotFound"],
+        "the database instance",
+    );
     let snaps = c.rds.describe_db_snapshots().send().await.unwrap();
     assert!(snaps
         .db_snapshots()
         .iter()
         .all(|x| !x.db_snapshot_identifier().unwrap_or("").starts_with(&format!("{id}-final-"))));
-    assert!(c.sm.describe_secret().secret_id(secret_name(&s)).send().await.is_err());
-    assert!(c.sm.describe_secret().secret_id(connection_name(&s)).send().await.is_err());
+    for secret in [secret_name(&s), connection_name(&s)] {
+        assert_not_found(
+            c.sm.describe_secret().secret_id(&secret).send().await,
+            &["ResourceNotFoundException"],
+            &secret,
+        );
+    }
     assert_eq!(counts(&c.ec2, &s).await, Counts::default());
 }

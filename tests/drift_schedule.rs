@@ -251,9 +251,10 @@ async fn scheduled_drift_job_is_created_kept_and_destroyed() {
         .expect("ListMetrics");
     assert_eq!(metrics.metrics().len(), 1, "the drift job's metric: {:?}", metrics.metrics());
     let lock_key = format!("hactl/{}/us-east-1/state.json.lock", s.name);
-    assert!(
-        s3.head_object().bucket(&bucket).key(&lock_key).send().await.is_err(),
-        "the drift job left its lock object"
+    assert_not_found(
+        s3.head_object().bucket(&bucket).key(&lock_key).send().await,
+        &["NotFound"],
+        "the drift job's lock object",
     );
 
     // Out of band: the schedule's rate changed → drift names it, apply puts it back.

@@ -336,9 +336,11 @@ async fn ec2_stack_alarms_dashboard_and_six_kinds_of_drift() {
 
     s.ok(&DESTROY_ALL, 0);
     assert!(alarms(&cw, &s.name).await.is_empty(), "alarms left after destroy");
-    assert!(
-        cw.get_dashboard().dashboard_name(format!("{}-us-east-1", s.name)).send().await.is_err(),
-        "dashboard left after destroy"
+    assert_not_found(
+        cw.get_dashboard().dashboard_name(format!("{}-us-east-1", s.name)).send().await,
+        // AWS: ResourceNotFound; LocalStack: InvalidParameterValue "Dashboard ... does not exist."
+        &["ResourceNotFound", "InvalidParameterValue~does not exist"],
+        "the dashboard",
     );
 }
 

@@ -4,13 +4,13 @@
 
 mod common;
 
-use common::{counts, delete_bucket, ec2, s3, s3_json, Counts, Stack};
+use common::{assert_not_found, counts, delete_bucket, ec2, s3, s3_json, unique_token, Counts, Stack};
 
 #[tokio::test]
 async fn s3_state_apply_plan_lock_force_unlock_destroy() {
     let s = Stack::new("s3state");
     let c = s3().await;
-    let bucket = format!("hactl-e2e-state-{}", std::process::id());
+    let bucket = format!("hactl-e2e-state-{}", unique_token());
     c.create_bucket().bucket(&bucket).send().await.expect("create bucket");
     s.edit(|t| format!("{t}\n[state]\nbackend = \"s3\"\nbucket = \"{bucket}\"\n"));
     // The key's default.
@@ -110,7 +110,7 @@ async fn s3_state_apply_plan_lock_force_unlock_destroy() {
 #[tokio::test]
 async fn s3_state_in_a_missing_bucket_is_a_clear_error() {
     let s = Stack::new("s3nobucket");
-    let bucket = format!("hactl-e2e-missing-{}", std::process::id());
+    let bucket = format!("hactl-e2e-missing-{}", unique_token());
     s.edit(|t| format!("{t}\n[state]\nbackend = \"s3\"\nbucket = \"{bucket}\"\nkey = \"team/state.json\"\n"));
     for args in [&["plan"][..], &["state", "list"][..], &["force-unlock"][..]] {
         let r = s.ok(args, 1);
@@ -121,15 +121,15 @@ async fn s3_state_in_a_missing_bucket_is_a_clear_error() {
             r.stderr
         );
     }
-    let exists = s3().await.head_bucket().bucket(&bucket).send().await;
-    assert!(exists.is_err(), "hactl does not create the bucket");
+    // hactl does not create the bucket.
+    assert_not_found(s3().await.head_bucket().bucket(&bucket).send().await, &["NotFound"], "the bucket");
 }
 
 #[tokio::test]
 async fn a_second_ctrl_c_releases_the_s3_lock_before_quitting() {
     let s = Stack::new("s3sigint");
     let c = s3().await;
-    let bucket = format!("hactl-e2e-sigint-{}", std::process::id());
+    let bucket = format!("hactl-e2e-sigint-{}", unique_token());
     c.create_bucket().bucket(&bucket).send().await.expect("create bucket");
     s.edit(|t| format!("{t}\n[state]\nbackend = \"s3\"\nbucket = \"{bucket}\"\n"));
     let key = format!("hactl/{}/us-east-1/state.json", s.name);

@@ -3,6 +3,7 @@
 //! verifies the effects with the AWS SDK (never by asking hactl).
 #![allow(dead_code)]
 
+pub mod census;
 pub mod proxy;
 
 use aws_config::BehaviorVersion;
@@ -84,7 +85,7 @@ impl Stack {
     /// `text` with its stack renamed to a unique name (the first `name = "..."` line, the
     /// one of [stack]).
     pub fn from_text(test: &str, text: &str) -> Stack {
-        let name = format!("t{}-{}", std::process::id() % 100_000, test);
+        let name = format!("t{}-{test}", unique_token());
         let line = text.lines().find(|l| l.starts_with("name = \"")).expect("config must name its stack");
         let text = text.replacen(line, &format!("name = \"{name}\""), 1);
         let dir = tempfile::tempdir().expect("tempdir");
@@ -100,13 +101,18 @@ impl Stack {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
+        self.command_at(&self.endpoint, args)
+    }
+
+    /// `command` against another endpoint than the stack's.
+    pub fn command_at(&self, endpoint: &str, args: &[&str]) -> Command {
         let mut c = Command::new(hactl_bin());
         c.arg("--config")
             .arg(&self.config)
             .arg("--state-dir")
             .arg(&self.state_dir)
             .arg("--endpoint-url")
-            .arg(&self.endpoint)
+            .arg(endpoint)
             .args(args)
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -148,6 +154,67 @@ impl Stack {
 
     pub fn tag_filter(&self) -> Filter {
         Filter::builder().name("tag:hactl:stack").values(&self.name).build()
+    }
+}
+
+/// Six base-36 characters, different for every stack of every run: the clock in
+/// nanoseconds, the process id and a per-process counter, mixed (splitmix64). A stack name
+/// must stay short (28 characters) and the emulator outlives test runs, so the pid alone
+/// (or modulo anything) can repeat a name whose objects a failed run left behind.
+pub fn unique_token() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default();
+    let mut z = nanos
+        ^ (u64::from(std::process::id()) << 40)
+        ^ COUNTER.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    (0..6)
+        .map(|_| {
+            let d = DIGITS[(z % 36) as usize] as char;
+            z /= 36;
+            d
+        })
+        .collect()
+}
+
+/// The cleanup guard: a test that fails (or ends with resources still in its state)
+/// destroys its stack on the way out, straight against the emulator, so a failed run
+/// leaves nothing behind for the next one. `HACTL_TEST_KEEP=1` keeps them for a look.
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if std::env::var_os("HACTL_TEST_KEEP").is_some() {
+            return;
+        }
+        let state = self.state_dir.join(format!("{}.json", self.name));
+        let left = std::fs::read_to_string(&state)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v["resources"].as_object().map(|m| m.len()))
+            .unwrap_or(0);
+        if !std::thread::panicking() && left == 0 {
+            return;
+        }
+        let mut c = self.command_at(&endpoint(), &DESTROY_ALL);
+        c.args(["--retry-timeout", "120"]);
+        match c.output() {
+            Ok(o) if o.status.success() => {
+                eprintln!("cleanup guard: destroyed stack {} ({left} resources in its state)", self.name)
+            }
+            Ok(o) => eprintln!(
+                "cleanup guard: destroy of stack {} failed (exit {:?}); objects may be left:\n{}",
+                self.name,
+                o.status.code(),
+                String::from_utf8_lossy(&o.stderr)
+            ),
+            Err(e) => eprintln!("cleanup guard: could not run hactl for stack {}: {e}", self.name),
+        }
     }
 }
 
@@ -350,4 +417,35 @@ pub async fn delete_bucket(c: &aws_sdk_s3::Client, bucket: &str) {
             .expect("delete object");
     }
     c.delete_bucket().bucket(bucket).send().await.expect("delete bucket");
+}
+
+/// Asserts that `res` failed with one of AWS's not-found error `codes`: a refused
+/// connection, a timeout, a throttle or an unrelated error does not prove an object gone.
+/// An entry `CODE~TEXT` matches that code only when the message contains TEXT (for a
+/// generic code that also says "not found", like the emulator's GetDashboard answer).
+pub fn assert_not_found<T, E, R>(
+    res: Result<T, aws_sdk_ec2::error::SdkError<E, R>>,
+    codes: &[&str],
+    what: &str,
+) where
+    T: std::fmt::Debug,
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_ec2::error::ProvideErrorMetadata as _;
+    match res {
+        Ok(v) => panic!("{what} still exists: {v:?}"),
+        Err(e) => {
+            let code = e.code().map(str::to_string);
+            let message = e.message().unwrap_or_default();
+            let matches = |want: &&str| match want.split_once('~') {
+                Some((c, text)) => code.as_deref() == Some(c) && message.contains(text),
+                None => code.as_deref() == Some(*want),
+            };
+            assert!(
+                codes.iter().any(matches),
+                "{what}: expected a not-found error ({codes:?}), got code {code:?}: {e:?}"
+            );
+        }
+    }
 }

@@ -210,3 +210,37 @@ def patch_moto_launch_template_versions() -> None:
 
     LaunchTemplate.create_version = create_version
     LaunchTemplate.tags = property(lambda self: self.get_tags(), lambda self, value: None)
+
+
+def patch_moto_rds_force_failover() -> None:
+    """moto's RebootDBInstance ignores ``ForceFailover``: a Multi-AZ instance stays in its
+    zone, so a failover cannot be told from a plain reboot (a test of `hactl failover`
+    would pass with no failover at all). AWS promotes the standby: the instance's
+    AvailabilityZone becomes the standby's zone and SecondaryAvailabilityZone the zone it
+    left. Emulate that with another zone of the instance's subnet group; a forced failover
+    of a Single-AZ instance is refused as AWS refuses it."""
+    from moto.rds.exceptions import RDSClientError
+    from moto.rds.responses import RDSResponse
+
+    original = RDSResponse.reboot_db_instance
+    if getattr(original, "_hactl_failover", False):
+        return  # rds and docdb share the backend: patch once
+
+    def reboot_db_instance(self):
+        if str(self.params.get("ForceFailover", "false")).lower() == "true":
+            db = self.backend.describe_db_instances(self.params.get("DBInstanceIdentifier"))[0]
+            if not db.multi_az:
+                raise RDSClientError(
+                    "InvalidParameterCombination",
+                    "Reboot with failover is only supported for Multi-AZ instances",
+                )
+            group = getattr(db, "db_subnet_group", None)
+            subnets = getattr(group, "_subnets", None) or []
+            zones = sorted({s.availability_zone for s in subnets} - {db.availability_zone})
+            if zones:
+                db.secondary_availability_zone = db.availability_zone
+                db.availability_zone = zones[0]
+        return original(self)
+
+    reboot_db_instance._hactl_failover = True
+    RDSResponse.reboot_db_instance = reboot_db_instance
