@@ -146,7 +146,11 @@ async fn verify_applied(c: &Clients, s: &Stack, ec2_capacity: bool, services: &[
         assert!(ours.is_empty(), "fargate has no ASG: {ours:?}");
         let lts = c.ec2.describe_launch_templates().filters(s.tag_filter()).send().await.expect("lts");
         assert!(lts.launch_templates().is_empty(), "fargate has no launch template");
-        assert!(cluster.capacity_providers().iter().all(|p| p.starts_with("FARGATE")), "{:?}", cluster.capacity_providers());
+        assert!(
+            cluster.capacity_providers().iter().all(|p| p.starts_with("FARGATE")),
+            "{:?}",
+            cluster.capacity_providers()
+        );
     }
 
     // Load balancers and listeners.

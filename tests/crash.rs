@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{counts, ec2, full_counts, Stack};
+use aws_sdk_ec2::types::{Filter, NatGatewayState, VpcEndpointType};
+use common::{counts, ec2, full_counts, state_id, Stack};
+use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -13,6 +15,167 @@ fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
         assert!(t0.elapsed() < timeout, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Runs `apply` with the process aborted right after `address`'s AWS calls, before its
+/// journal entry; checks that it did abort there.
+fn crash_before_journal(s: &Stack, address: &str) -> common::Run {
+    let out = s
+        .command(&["apply", "--auto-approve"])
+        .env("HACTL_FAULT", format!("crash-before-journal:{address}"))
+        .output()
+        .unwrap();
+    let r = common::Run::from(out);
+    assert_ne!(r.code, 0, "the process aborts\n{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("aborting before journaling {address}")),
+        "aborted at {address}:\n{}",
+        r.stderr
+    );
+    r
+}
+
+fn in_state(s: &Stack, address: &str) -> bool {
+    s.state()["resources"].get(address).is_some()
+}
+
+fn plan_action<'a>(plan: &'a serde_json::Value, address: &str) -> &'a serde_json::Value {
+    plan["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["address"] == address)
+        .unwrap_or_else(|| panic!("{address} not in the plan: {plan}"))
+}
+
+fn one(ids: BTreeSet<String>, what: &str) -> String {
+    assert_eq!(ids.len(), 1, "exactly one {what}: {ids:?}");
+    ids.into_iter().next().unwrap()
+}
+
+/// The stack's and `address`'s tags.
+fn address_filters(s: &Stack, address: &str) -> [Filter; 2] {
+    [s.tag_filter(), Filter::builder().name("tag:hactl:address").values(address).build()]
+}
+
+/// Ids of the route tables or security groups carrying `address`'s tags.
+async fn tagged_ids(c: &aws_sdk_ec2::Client, s: &Stack, address: &str) -> BTreeSet<String> {
+    let [a, b] = address_filters(s, address);
+    let mut ids = BTreeSet::new();
+    if address.starts_with("route_table.") {
+        let out = c.describe_route_tables().filters(a).filters(b).send().await.expect("DescribeRouteTables");
+        ids.extend(out.route_tables().iter().filter_map(|t| t.route_table_id().map(str::to_string)));
+    } else {
+        let out =
+            c.describe_security_groups().filters(a).filters(b).send().await.expect("DescribeSecurityGroups");
+        ids.extend(out.security_groups().iter().filter_map(|g| g.group_id().map(str::to_string)));
+    }
+    ids
+}
+
+/// The live (not deleted or deleting) NAT gateways with `address`'s tags.
+async fn live_nats(c: &aws_sdk_ec2::Client, s: &Stack, address: &str) -> BTreeSet<String> {
+    let [a, b] = address_filters(s, address);
+    let out = c.describe_nat_gateways().filter(a).filter(b).send().await.expect("DescribeNatGateways");
+    out.nat_gateways()
+        .iter()
+        .filter(|n| !matches!(n.state(), Some(NatGatewayState::Deleted | NatGatewayState::Deleting)))
+        .filter_map(|n| n.nat_gateway_id().map(str::to_string))
+        .collect()
+}
+
+/// The live S3 gateway endpoints with `vpce.s3`'s tags.
+async fn live_s3_endpoints(c: &aws_sdk_ec2::Client, s: &Stack) -> BTreeSet<String> {
+    let [a, b] = address_filters(s, "vpce.s3");
+    let out = c.describe_vpc_endpoints().filters(a).filters(b).send().await.expect("DescribeVpcEndpoints");
+    out.vpc_endpoints()
+        .iter()
+        .filter(|e| {
+            !e.state()
+                .is_some_and(|x| matches!(x.as_str().to_ascii_lowercase().as_str(), "deleted" | "deleting"))
+        })
+        .filter(|e| e.vpc_endpoint_type() == Some(&VpcEndpointType::Gateway))
+        .filter(|e| e.service_name() == Some("com.amazonaws.us-east-1.s3"))
+        .filter_map(|e| e.vpc_endpoint_id().map(str::to_string))
+        .collect()
+}
+
+/// The NAT gateway of each 0.0.0.0/0 route of route table `table`.
+async fn default_routes(c: &aws_sdk_ec2::Client, table: &str) -> Vec<Option<String>> {
+    let out = c.describe_route_tables().route_table_ids(table).send().await.expect("DescribeRouteTables");
+    // One answer per table (the emulator may repeat an object).
+    let t = out.route_tables().iter().find(|t| t.route_table_id() == Some(table)).expect("the route table");
+    t.routes()
+        .iter()
+        .filter(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+        .map(|r| {
+            assert!(r.gateway_id().is_none(), "a private table's default route goes to its NAT: {r:?}");
+            r.nat_gateway_id().map(str::to_string)
+        })
+        .collect()
+}
+
+enum Peer<'a> {
+    Cidr(&'a str),
+    Group(&'a str),
+}
+
+/// A rule as compared: (egress, protocol, from port, to port, peer, description).
+type Rule = (bool, String, i32, i32, String, Option<String>);
+
+fn rule(egress: bool, protocol: &str, port: i32, peer: Peer, description: Option<&str>) -> Rule {
+    let peer = match peer {
+        Peer::Cidr(c) => format!("cidr {c}"),
+        Peer::Group(g) => format!("group {g}"),
+    };
+    (egress, protocol.to_string(), port, port, peer, description.map(str::to_string))
+}
+
+/// Every rule of security group `group` as EC2 describes the group (the emulator's
+/// DescribeSecurityGroupRules leaves out the descriptions of group-referenced rules), one
+/// entry per peer, sorted. DescribeSecurityGroupRules must count as many distinct rule
+/// ids (a duplicate one view would merge shows in the other).
+async fn group_rules(c: &aws_sdk_ec2::Client, group: &str) -> Vec<Rule> {
+    let out = c.describe_security_groups().group_ids(group).send().await.expect("DescribeSecurityGroups");
+    // One answer per group (the emulator may repeat an object).
+    let g = out.security_groups().iter().find(|g| g.group_id() == Some(group)).expect("the group");
+    let mut rules = Vec::new();
+    for (egress, perms) in [(false, g.ip_permissions()), (true, g.ip_permissions_egress())] {
+        for p in perms {
+            let head = |peer: String, description: Option<&str>| -> Rule {
+                (
+                    egress,
+                    p.ip_protocol().expect("protocol").to_string(),
+                    p.from_port().unwrap_or(-1),
+                    p.to_port().unwrap_or(-1),
+                    peer,
+                    description.filter(|d| !d.is_empty()).map(str::to_string),
+                )
+            };
+            for r in p.ip_ranges() {
+                rules.push(head(format!("cidr {}", r.cidr_ip().expect("cidr")), r.description()));
+            }
+            for pair in p.user_id_group_pairs() {
+                rules.push(head(format!("group {}", pair.group_id().expect("group id")), pair.description()));
+            }
+            assert!(p.ipv6_ranges().is_empty() && p.prefix_list_ids().is_empty(), "another peer: {p:?}");
+        }
+    }
+    rules.sort();
+    let listed = c
+        .describe_security_group_rules()
+        .filters(Filter::builder().name("group-id").values(group).build())
+        .send()
+        .await
+        .expect("DescribeSecurityGroupRules");
+    let ids: BTreeSet<&str> = listed
+        .security_group_rules()
+        .iter()
+        .filter(|r| r.group_id() == Some(group))
+        .filter_map(|r| r.security_group_rule_id())
+        .collect();
+    assert_eq!(ids.len(), rules.len(), "rule ids of {group}: {ids:?}, rules: {rules:?}");
+    rules
 }
 
 #[tokio::test]
@@ -45,42 +208,114 @@ async fn kill_9_during_apply_then_apply_converges_without_duplicates() {
 async fn a_crash_between_create_and_journal_is_adopted_not_duplicated() {
     let s = Stack::new("adopt");
     let c = ec2().await;
-    let r = s
-        .command(&["apply", "--auto-approve"])
-        .env("HACTL_FAULT", "crash-before-journal:nat.us-east-1a")
-        .output()
-        .unwrap();
-    assert_ne!(r.status.code(), Some(0), "the process aborts");
-    let state = s.state();
-    assert!(state["resources"].get("nat.us-east-1a").is_none(), "created but never journaled");
-    // The NAT gateway exists in AWS all the same.
-    assert!(counts(&c, &s).await.nats >= 1);
+    let r = crash_before_journal(&s, "nat.us-east-1a");
+    assert!(!in_state(&s, "nat.us-east-1a"), "created but never journaled");
+    // The NAT gateway exists in AWS all the same: exactly one, live, with the stack's and
+    // the address's tags.
+    let orphan = live_nats(&c, &s, "nat.us-east-1a").await;
+    assert_eq!(orphan.len(), 1, "one orphaned NAT gateway: {orphan:?}\n{}", r.stderr);
 
     // The next plan finds it by its tags and adopts it.
     let p = s.ok(&["plan", "--json"], 0);
     let plan: serde_json::Value = serde_json::from_str(&p.stdout).unwrap();
-    let nat = plan["actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["address"] == "nat.us-east-1a")
-        .expect("nat in plan");
+    let nat = plan_action(&plan, "nat.us-east-1a");
     assert_eq!(nat["action"], "adopt", "{nat}");
     assert_eq!(nat["adopted"], true);
     s.ok(&["apply", "--auto-approve"], 0);
+    assert_eq!(live_nats(&c, &s, "nat.us-east-1a").await, orphan, "the orphan itself, no second one");
+    assert_eq!(BTreeSet::from([state_id(&s, "nat.us-east-1a")]), orphan, "state records the orphan");
     assert_eq!(counts(&c, &s).await, full_counts());
     s.ok(&["plan", "--detailed-exitcode"], 0);
 
     // Destroy after a crash also takes the orphans: crash again, then destroy at once.
     s.ok(&["destroy", "--auto-approve"], 0);
-    let _ = s
-        .command(&["apply", "--auto-approve"])
-        .env("HACTL_FAULT", "crash-before-journal:vpce.s3")
-        .output()
-        .unwrap();
-    assert_eq!(counts(&c, &s).await.endpoints, 1);
+    assert_eq!(counts(&c, &s).await, common::Counts::default());
+    crash_before_journal(&s, "vpce.s3");
+    assert!(!in_state(&s, "vpce.s3"), "created but never journaled");
+    let endpoints = live_s3_endpoints(&c, &s).await;
+    assert_eq!(endpoints.len(), 1, "one orphaned S3 gateway endpoint: {endpoints:?}");
     s.ok(&["destroy", "--auto-approve"], 0);
-    assert_eq!(counts(&c, &s).await, common::Counts::default(), "the orphaned endpoint went too");
+    assert_eq!(live_s3_endpoints(&c, &s).await, BTreeSet::new(), "the orphaned endpoint went too");
+    assert_eq!(counts(&c, &s).await, common::Counts::default());
+}
+
+#[tokio::test]
+async fn a_crash_before_a_routes_journal_entry_is_adopted_by_its_natural_key() {
+    let s = Stack::new("crash-route");
+    let c = ec2().await;
+    let address = "route.private.us-east-1a.default";
+    crash_before_journal(&s, address);
+    assert!(!in_state(&s, address), "created but never journaled");
+    // The route is in AWS: the AZ-a private table sends 0.0.0.0/0 to the AZ-a NAT gateway.
+    let table = one(tagged_ids(&c, &s, "route_table.private.us-east-1a").await, "route table");
+    let nat = one(live_nats(&c, &s, "nat.us-east-1a").await, "AZ-a NAT gateway");
+    assert_eq!(default_routes(&c, &table).await, [Some(nat.clone())]);
+
+    // The next plan matches it by route table + destination and adopts it.
+    let p = s.ok(&["plan", "--json"], 0);
+    let plan: serde_json::Value = serde_json::from_str(&p.stdout).unwrap();
+    let route = plan_action(&plan, address);
+    assert_eq!(route["action"], "adopt", "{route}");
+    assert_eq!(route["adopted"], true);
+    s.ok(&["apply", "--auto-approve"], 0);
+    assert_eq!(default_routes(&c, &table).await, [Some(nat.clone())], "one default route, to the same NAT");
+    assert_eq!(live_nats(&c, &s, "nat.us-east-1a").await, BTreeSet::from([nat]));
+    assert_eq!(counts(&c, &s).await, full_counts());
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+
+    s.ok(&["destroy", "--auto-approve"], 0);
+    assert_eq!(counts(&c, &s).await, common::Counts::default());
+}
+
+#[tokio::test]
+async fn a_crash_before_a_rule_sets_journal_entry_is_adopted_through_its_group() {
+    let s = Stack::new("crash-rules");
+    let c = ec2().await;
+    // The db group's set (27017 from the app group in, nothing out: the default egress
+    // rule revoked), then, from scratch, the app group's (3000 from the alb group in, all
+    // out). One crash per apply from scratch: a set journaled by an earlier run is not
+    // applied again, so it could not crash.
+    for address in ["sg_rules.db", "sg_rules.app"] {
+        crash_before_journal(&s, address);
+        assert!(!in_state(&s, address), "applied but never journaled");
+        let db = one(tagged_ids(&c, &s, "sg.db").await, "db group");
+        let app = one(tagged_ids(&c, &s, "sg.app").await, "app group");
+        let alb = one(tagged_ids(&c, &s, "sg.alb").await, "alb group");
+        let (group, want) = if address == "sg_rules.db" {
+            (
+                db,
+                vec![rule(
+                    false,
+                    "tcp",
+                    27017,
+                    Peer::Group(&app),
+                    Some("database port 27017 from the app tier"),
+                )],
+            )
+        } else {
+            let mut want = vec![
+                rule(false, "tcp", 3000, Peer::Group(&alb), Some("service port 3000 from the alb tier")),
+                rule(true, "-1", -1, Peer::Cidr("0.0.0.0/0"), None),
+            ];
+            want.sort();
+            (app, want)
+        };
+        assert_eq!(group_rules(&c, &group).await, want, "{address} is in AWS");
+
+        // The next plan finds the set through its group and adopts it.
+        let p = s.ok(&["plan", "--json"], 0);
+        let plan: serde_json::Value = serde_json::from_str(&p.stdout).unwrap();
+        let rules = plan_action(&plan, address);
+        assert_eq!(rules["action"], "adopt", "{rules}");
+        assert_eq!(rules["adopted"], true);
+        s.ok(&["apply", "--auto-approve"], 0);
+        assert_eq!(group_rules(&c, &group).await, want, "{address}: each rule once, none added");
+        assert_eq!(counts(&c, &s).await, full_counts());
+        s.ok(&["plan", "--detailed-exitcode"], 0);
+
+        s.ok(&["destroy", "--auto-approve"], 0);
+        assert_eq!(counts(&c, &s).await, common::Counts::default());
+    }
 }
 
 #[tokio::test]
