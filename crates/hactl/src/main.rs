@@ -3,10 +3,12 @@
 #[macro_use]
 mod output;
 mod failure;
+mod inspect;
+mod outputs;
 mod render;
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use hactl_aws::failover::FailoverTarget;
 use hactl_config::StateBackend;
 use hactl_core::plan::PlanMode;
@@ -24,10 +26,14 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// `hactl --version` and `hactl version`: the crate version, the commit, the target.
+const VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("HACTL_COMMIT"), ", ", env!("HACTL_TARGET"), ")");
+
 #[derive(Parser)]
 #[command(
     name = "hactl",
-    version,
+    version = VERSION,
     about = "Provision and reconcile a high-availability AWS stack through the AWS SDK",
     after_help = "Exit codes: 0 success; 1 error; 2 changes present (plan --detailed-exitcode) or drift \
                   found (drift); 64 usage error (unknown command, flag or value); 130 interrupted (Ctrl-C \
@@ -82,7 +88,12 @@ struct Global {
 #[derive(Subcommand)]
 enum Command {
     /// Check the config (and its dependency graph) without calling AWS.
-    Validate,
+    Validate {
+        /// Print the result as JSON on stdout: `valid`, and `errors` with file, line,
+        /// column, field, message and hint each.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show what apply would change, from live AWS state.
     Plan {
         /// Save the plan for `hactl apply FILE`.
@@ -95,8 +106,12 @@ enum Command {
         #[arg(long)]
         detailed_exitcode: bool,
         /// Plan the destruction of the stack.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "refresh_only")]
         destroy: bool,
+        /// Only refresh: show what changed in AWS since state was written (what a refresh
+        /// would record), change nothing in AWS or in state.
+        #[arg(long, conflicts_with = "out")]
+        refresh_only: bool,
     },
     /// Apply the changes (a fresh plan, or a saved plan file exactly).
     Apply {
@@ -138,6 +153,29 @@ enum Command {
     },
     /// Print the desired resource graph as Graphviz DOT.
     Graph,
+    /// Print the stack's outputs from state (no AWS call): the app's URL, the database
+    /// endpoints, the secrets' ARNs, the dashboard. With NAME, that value alone.
+    Output {
+        /// One output, printed bare (strings without quotes), e.g. `url`.
+        name: Option<String>,
+        /// Print the outputs (or the one) as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a plan saved by `hactl plan --out` as `plan` printed it.
+    Show {
+        planfile: PathBuf,
+        /// Print the plan document as JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print hactl's version, the commit it was built from and its target.
+    Version,
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell), e.g.
+    /// `hactl completions bash > ~/.local/share/bash-completion/completions/hactl`.
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff), e.g. `hactl man > hactl.1 && man ./hactl.1`.
+    Man,
     /// Inspect state.
     State {
         #[command(subcommand)]
@@ -156,8 +194,8 @@ struct RunFlags {
     /// Do not ask for confirmation.
     #[arg(long)]
     auto_approve: bool,
-    /// How many actions run at once.
-    #[arg(long, default_value_t = 10)]
+    /// How many actions run at once (1 to 256).
+    #[arg(long, default_value_t = 10, value_parser = parse_parallelism)]
     parallelism: usize,
     /// Delete databases that have deletion protection on (it is turned off first).
     /// Without it, a plan that deletes a protected database is refused and nothing changes.
@@ -186,9 +224,29 @@ impl RunFlags {
 #[derive(Subcommand)]
 enum StateCommand {
     /// One line per resource: address, kind, id.
-    List,
+    List {
+        /// One JSON array of {address, kind, id} instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// A resource's recorded id, properties and outputs as JSON.
     Show { address: String },
+    /// Forget resources without deleting them in AWS. An object that still carries the
+    /// stack's ownership tags is found and adopted again by the next plan, unless its
+    /// address left the config: remove the tags to hand it over.
+    Rm {
+        #[arg(required = true)]
+        addresses: Vec<String>,
+    },
+}
+
+/// `--parallelism`: 1 to 256 (0 would run nothing).
+fn parse_parallelism(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n @ 1..=256) => Ok(n),
+        Ok(n) => Err(format!("{n} is out of range: use a whole number from 1 to 256")),
+        Err(_) => Err(format!("\"{s}\" is not a whole number (use 1 to 256)")),
+    }
 }
 
 /// A failure with its exit code (1, or 2 for "changes present" style answers).
@@ -201,8 +259,15 @@ const EXIT_USAGE: u8 = 64;
 /// The region this run targets, once known (for hints in error messages).
 static TARGET_REGION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
+/// The config path came from `HACTL_CONFIG` (named in errors about the file).
+static CONFIG_FROM_ENV: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::command().try_get_matches().and_then(|m| {
+        let from_env = m.value_source("config") == Some(clap::parser::ValueSource::EnvVariable);
+        CONFIG_FROM_ENV.store(from_env, std::sync::atomic::Ordering::Relaxed);
+        Cli::from_arg_matches(&m)
+    }) {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };
@@ -299,15 +364,21 @@ impl Command {
     /// The command as typed (`plan`, `state list`), for error messages.
     fn name(&self) -> String {
         match self {
-            Command::Validate => "validate",
+            Command::Validate { .. } => "validate",
             Command::Plan { .. } => "plan",
             Command::Apply { .. } => "apply",
             Command::Destroy { .. } => "destroy",
             Command::Drift { .. } => "drift",
             Command::Failover { .. } => "failover",
             Command::Graph => "graph",
-            Command::State { command: StateCommand::List } => "state list",
+            Command::Output { .. } => "output",
+            Command::Show { .. } => "show",
+            Command::Version => "version",
+            Command::Completions { .. } => "completions",
+            Command::Man => "man",
+            Command::State { command: StateCommand::List { .. } } => "state list",
             Command::State { command: StateCommand::Show { .. } } => "state show",
+            Command::State { command: StateCommand::Rm { .. } } => "state rm",
             Command::ForceUnlock { .. } => "force-unlock",
         }
         .to_string()
@@ -391,6 +462,15 @@ struct Session {
     stdout_style: Style,
 }
 
+/// `path`, and where it came from when that was `HACTL_CONFIG`.
+fn config_name(path: &Path) -> String {
+    if CONFIG_FROM_ENV.load(std::sync::atomic::Ordering::Relaxed) {
+        format!("{} (from HACTL_CONFIG)", path.display())
+    } else {
+        path.display().to_string()
+    }
+}
+
 /// Loads and validates the config (no AWS call is made before this succeeds).
 fn load_config(path: &Path) -> Result<(hactl_config::StackConfig, DesiredGraph)> {
     let cfg = match hactl_config::load(path) {
@@ -398,7 +478,11 @@ fn load_config(path: &Path) -> Result<(hactl_config::StackConfig, DesiredGraph)>
         Err(errors) => {
             err!("{errors}");
             let n = errors.len();
-            bail!("{} has {n} error{}; nothing was changed", path.display(), if n == 1 { "" } else { "s" });
+            bail!(
+                "{} has {n} error{}; nothing was changed",
+                config_name(path),
+                if n == 1 { "" } else { "s" }
+            );
         }
     };
     // Offline (validate, graph): no AWS call, so no account id in the policies.
@@ -756,8 +840,15 @@ fn ensure_signal_handler() {
 /// - `crash-before-journal:ADDRESS` aborts the process there for ADDRESS, like a kill -9
 ///   between create and journal;
 /// - `fail:ADDRESS` fails ADDRESS's action before any AWS call, as an AWS error would.
+///
+/// Debug builds only (the tests' binary): a release build ignores the variable, so it is
+/// no part of what hactl offers its users.
 fn fault_spec() -> Option<String> {
-    std::env::var("HACTL_FAULT").ok()
+    if cfg!(debug_assertions) {
+        std::env::var("HACTL_FAULT").ok()
+    } else {
+        None
+    }
 }
 
 fn fault_before_call() -> Result<Option<hactl_engine::BeforeCall>> {
@@ -1022,8 +1113,10 @@ fn summarize(st: &Style, report: &ApplyReport, verb: &str) -> Exit {
 
 async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<Exit> {
     match cmd {
-        Command::Validate => {
+        Command::Validate { json: true } => inspect::validate_json(&g),
+        Command::Validate { json: false } => {
             let (cfg, desired) = load_config(&g.config)?;
+            target_region(&cfg, &g)?;
             outln!(
                 "{}: valid. Stack `{}` in {}: {} resources over {} availability zones.",
                 g.config.display(),
@@ -1035,36 +1128,42 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
             Ok(Exit(0))
         }
         Command::Graph => {
-            let (_, desired) = load_config(&g.config)?;
+            let (cfg, desired) = load_config(&g.config)?;
+            target_region(&cfg, &g)?;
             out!("{}", desired.to_dot())?;
             Ok(Exit(0))
         }
-        Command::State { command } => {
-            let (cfg, _) = load_config(&g.config)?;
-            let store = open_store(&cfg, &g, &counter).await?;
-            let state = store.load().await?;
-            match command {
-                StateCommand::List => {
-                    for (a, r) in &state.resources {
-                        outln!("{a}\t{}\t{}", r.kind, r.id)?;
-                        if output::stdout_closed() {
-                            break;
-                        }
-                    }
-                }
-                StateCommand::Show { address } => {
-                    let a = Address::parse(&address)?;
-                    let r = state.resources.get(&a).with_context(|| {
-                        format!("`{address}` is not in the state of stack `{}`", cfg.stack.name)
-                    })?;
-                    outln!(
-                        "{}",
-                        serde_json::to_string_pretty(&serde_json::json!({ "address": a, "resource": r }))?
-                    )?;
-                }
+        Command::Version => {
+            outln!("hactl {VERSION}")?;
+            Ok(Exit(0))
+        }
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "hactl", &mut script);
+            out!("{}", String::from_utf8_lossy(&script))?;
+            Ok(Exit(0))
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page).context("rendering the man page")?;
+            out!("{}", String::from_utf8_lossy(&page))?;
+            Ok(Exit(0))
+        }
+        Command::Show { planfile, json } => {
+            let text = std::fs::read(&planfile).with_context(|| format!("reading {}", planfile.display()))?;
+            let plan: Plan = serde_json::from_slice(&text).with_context(|| {
+                format!("{} is not a hactl plan (made by `hactl plan --out`)", planfile.display())
+            })?;
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&plan)?)?;
+            } else {
+                let st = Style::detect(g.no_color, render::is_stdout_terminal());
+                out!("{}", render::plan_text(&st, &plan, &plan.region))?;
             }
             Ok(Exit(0))
         }
+        Command::Output { name, json } => inspect::output(&g, &counter, name.as_deref(), json).await,
+        Command::State { command } => inspect::state(&g, &counter, command).await,
         Command::ForceUnlock { lock_id } => {
             let (cfg, _) = load_config(&g.config)?;
             let store = open_store(&cfg, &g, &counter).await?;
@@ -1072,7 +1171,24 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
             errln!("Released the lock of stack `{}` held by {held}.", cfg.stack.name);
             Ok(Exit(0))
         }
-        Command::Plan { out, json, detailed_exitcode, destroy } => {
+        Command::Plan { json, detailed_exitcode, refresh_only: true, .. } => {
+            let s = session(&g, &counter).await?;
+            let report = s
+                .locked("plan", async {
+                    let state = s.load_state().await?;
+                    let live =
+                        refresh(&s.registry, &s.ctx, &s.desired, &state, RefreshScope::StateOnly).await?;
+                    Ok(drift_report(&s.registry, &state, &live))
+                })
+                .await?;
+            if json {
+                outln!("{}", serde_json::to_string_pretty(&report)?)?;
+            } else {
+                out!("{}", render::refresh_text(&s.stdout_style, &report))?;
+            }
+            Ok(Exit(if detailed_exitcode && report.has_drift() { 2 } else { 0 }))
+        }
+        Command::Plan { out, json, detailed_exitcode, destroy, refresh_only: false } => {
             let s = session(&g, &counter).await?;
             let plan = s
                 .locked("plan", async {

@@ -229,6 +229,28 @@ fn unmanaged_text(st: &Style, unmanaged: &[Unmanaged], out: &mut String) {
     }
 }
 
+/// `plan --refresh-only`: what a refresh would record, from the drift report (the
+/// changes to state, never to AWS).
+pub fn refresh_text(st: &Style, r: &DriftReport) -> String {
+    if !r.has_drift() {
+        return format!(
+            "No changes outside hactl: a refresh of stack {} would record nothing.\n",
+            st.bold(&r.stack)
+        );
+    }
+    let body = drift_text(st, r);
+    let details = body.split_once('\n').map(|(_, rest)| rest).unwrap_or_default();
+    format!(
+        "Refresh only: objects of stack {} changed outside hactl ({} changed, {} deleted, {} unmanaged). \
+         A refresh would record the changed values and forget the deleted objects; nothing is changed in AWS \
+         or in state.\n{details}",
+        st.bold(&r.stack),
+        r.changed.len(),
+        r.deleted.len(),
+        r.unmanaged.len()
+    )
+}
+
 pub fn drift_text(st: &Style, r: &DriftReport) -> String {
     let mut out = String::new();
     if !r.has_drift() {
