@@ -106,6 +106,34 @@ fn validate_json_gives_file_line_column_field_message_and_hint() {
 }
 
 #[test]
+fn graph_is_clustered_by_tier_and_zone_and_says_which_way_edges_point() {
+    let r = hactl_offline(&["graph"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let dot = &r.stdout;
+    assert!(dot.starts_with("digraph hactl {"), "{dot}");
+    assert!(dot.contains("An edge A -> B means A depends on B"), "{dot}");
+    for tier in ["network", "public", "app", "data", "observability", "identity"] {
+        assert!(dot.contains(&format!("subgraph \"cluster_{tier}\"")), "no {tier} cluster");
+    }
+    for zone in ["us-east-1a", "us-east-1b"] {
+        for tier in ["public", "app", "data"] {
+            assert!(dot.contains(&format!("subgraph \"cluster_{tier}_{zone}\"")), "no {tier}/{zone} cluster");
+        }
+    }
+    // Every resource of the stack is one node; the zone clusters hold that zone's subnets.
+    let nodes: Vec<&str> =
+        dot.lines().filter(|l| l.contains("[label=")).filter_map(|l| l.trim().split('"').nth(1)).collect();
+    let unique: std::collections::BTreeSet<&str> = nodes.iter().copied().collect();
+    assert_eq!(nodes.len(), unique.len(), "a node drawn twice");
+    let valid: J = serde_json::from_str(&hactl_offline(&["validate", "--json"]).stdout).unwrap();
+    assert_eq!(Some(nodes.len() as u64), valid["resources"].as_u64());
+    let zone_a = dot.split("subgraph \"cluster_data_us-east-1a\"").nth(1).and_then(|t| t.split('}').next());
+    assert!(zone_a.is_some_and(|t| t.contains("\"subnet.data.us-east-1a\"")), "{zone_a:?}");
+    // Braces balance (Graphviz is not installed here to parse it).
+    assert_eq!(dot.matches('{').count(), dot.matches('}').count());
+}
+
+#[test]
 fn command_line_slips_are_refused_with_a_message() {
     // --parallelism 0 would run nothing.
     let r = hactl_offline(&["apply", "--parallelism", "0"]);
@@ -185,6 +213,22 @@ async fn output_show_state_json_state_rm_and_refresh_only_on_the_full_stack() {
     let file: J = serde_json::from_slice(&std::fs::read(&plan_file).unwrap()).unwrap();
     let shown_json: J = serde_json::from_str(&s.ok(&["show", p, "--json"], 0).stdout).unwrap();
     assert_eq!(shown_json, file);
+    // graph --plan: exactly the plan's updated resources are coloured as updates.
+    let dot = s.ok(&["graph", "--plan", p], 0).stdout;
+    let updates: std::collections::BTreeSet<String> = file["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "update")
+        .map(|a| a["address"].as_str().unwrap().to_string())
+        .collect();
+    assert!(updates.contains("vpc.main"), "{updates:?}");
+    let coloured: std::collections::BTreeSet<String> = dot
+        .lines()
+        .filter(|l| l.contains("fillcolor=khaki"))
+        .filter_map(|l| l.trim().split('"').nth(1).map(str::to_string))
+        .collect();
+    assert_eq!(coloured, updates, "{dot}");
     s.edit(|t| t.replace("Environment = \"test\"", "Environment = \"dev\""));
 
     // state list --json: the same entries as the text listing.

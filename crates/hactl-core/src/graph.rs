@@ -152,19 +152,9 @@ impl DesiredGraph {
     }
 
     /// Graphviz DOT rendering, edges pointing from a resource to what it depends on.
+    /// The graph as Graphviz DOT, clustered by tier and zone (see [`crate::dot`]).
     pub fn to_dot(&self) -> String {
-        let mut out =
-            String::from("digraph hactl {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n");
-        for spec in self.specs() {
-            out.push_str(&format!("  \"{}\" [label=\"{}\\n{}\"];\n", spec.address, spec.address, spec.kind));
-        }
-        for spec in self.specs() {
-            for dep in spec.dependencies() {
-                out.push_str(&format!("  \"{}\" -> \"{}\";\n", spec.address, dep));
-            }
-        }
-        out.push_str("}\n");
-        out
+        crate::dot::dot(self, None)
     }
 }
 

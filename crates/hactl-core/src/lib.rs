@@ -3,6 +3,7 @@
 
 pub mod address;
 pub mod diff;
+pub mod dot;
 pub mod exec;
 pub mod graph;
 pub mod plan;

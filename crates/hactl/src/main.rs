@@ -151,8 +151,15 @@ enum Command {
         #[arg(long)]
         target: Option<String>,
     },
-    /// Print the desired resource graph as Graphviz DOT.
-    Graph,
+    /// Print the desired resource graph as Graphviz DOT, clustered by tier and zone; an
+    /// edge A -> B means A depends on B (B is created first and deleted last). Render it
+    /// with e.g. `hactl graph | dot -Tsvg > graph.svg`.
+    Graph {
+        /// Colour the nodes by what a plan saved with `plan --out` does to them (and draw
+        /// what it deletes).
+        #[arg(long, value_name = "PLANFILE")]
+        plan: Option<PathBuf>,
+    },
     /// Print the stack's outputs from state (no AWS call): the app's URL, the database
     /// endpoints, the secrets' ARNs, the dashboard. With NAME, that value alone.
     Output {
@@ -370,7 +377,7 @@ impl Command {
             Command::Destroy { .. } => "destroy",
             Command::Drift { .. } => "drift",
             Command::Failover { .. } => "failover",
-            Command::Graph => "graph",
+            Command::Graph { .. } => "graph",
             Command::Output { .. } => "output",
             Command::Show { .. } => "show",
             Command::Version => "version",
@@ -1017,6 +1024,13 @@ fn parse_interval(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(secs))
 }
 
+/// A plan saved by `plan --out`.
+fn read_plan_file(path: &Path) -> Result<Plan> {
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&text)
+        .with_context(|| format!("{} is not a hactl plan (made by `hactl plan --out`)", path.display()))
+}
+
 /// A plan that deletes objects with deletion protection on is refused before anything
 /// runs, unless the run allows it.
 fn refuse_protected(plan: &Plan, run: &RunFlags) -> Result<()> {
@@ -1127,10 +1141,16 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
             )?;
             Ok(Exit(0))
         }
-        Command::Graph => {
+        Command::Graph { plan } => {
             let (cfg, desired) = load_config(&g.config)?;
             target_region(&cfg, &g)?;
-            out!("{}", desired.to_dot())?;
+            let plan = plan.as_deref().map(read_plan_file).transpose()?;
+            if let Some(p) = &plan {
+                if p.stack != cfg.stack.name {
+                    bail!("the plan is for stack `{}`, the config for `{}`", p.stack, cfg.stack.name);
+                }
+            }
+            out!("{}", hactl_core::dot::dot(&desired, plan.as_ref()))?;
             Ok(Exit(0))
         }
         Command::Version => {
@@ -1150,10 +1170,7 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
             Ok(Exit(0))
         }
         Command::Show { planfile, json } => {
-            let text = std::fs::read(&planfile).with_context(|| format!("reading {}", planfile.display()))?;
-            let plan: Plan = serde_json::from_slice(&text).with_context(|| {
-                format!("{} is not a hactl plan (made by `hactl plan --out`)", planfile.display())
-            })?;
+            let plan = read_plan_file(&planfile)?;
             if json {
                 outln!("{}", serde_json::to_string_pretty(&plan)?)?;
             } else {
@@ -1220,10 +1237,7 @@ async fn run(cmd: Command, g: Global, counter: hactl_aws::ApiCounter) -> Result<
                 let mut state = s.load_state().await?;
                 let plan = match &planfile {
                     Some(path) => {
-                        let text =
-                            std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-                        let plan: Plan = serde_json::from_slice(&text)
-                            .with_context(|| format!("{} is not a hactl plan", path.display()))?;
+                        let plan = read_plan_file(path)?;
                         check_plan(&plan, &state)
                             .with_context(|| format!("refusing to apply {}", path.display()))?;
                         if !plan.region.is_empty() && plan.region != s.region {
