@@ -62,6 +62,11 @@ pub fn placement(address: &Address, kind: &str) -> (&'static str, Option<String>
     (tier, zone)
 }
 
+/// Where a node is drawn: (index in [`TIERS`], zone).
+type Cluster = (usize, Option<String>);
+/// A node: its address, kind, and whether the config has it (a plan may delete others).
+type Node<'a> = (&'a Address, &'a str, bool);
+
 fn colour(action: ActionType) -> (&'static str, &'static str) {
     // (fill, label)
     match action {
@@ -83,8 +88,7 @@ pub fn dot(graph: &DesiredGraph, plan: Option<&Plan>) -> String {
     let actions: BTreeMap<&Address, (&str, ActionType)> = plan
         .map(|p| p.actions.iter().map(|a| (&a.address, (a.kind.as_str(), a.action))).collect())
         .unwrap_or_default();
-    // Nodes: (tier, zone) → [(address, kind, in config)].
-    let mut nodes: BTreeMap<(usize, Option<String>), Vec<(&Address, &str, bool)>> = BTreeMap::new();
+    let mut nodes: BTreeMap<Cluster, Vec<Node<'_>>> = BTreeMap::new();
     let tier_index = |t: &str| TIERS.iter().position(|(n, _)| *n == t).unwrap_or(TIERS.len() - 1);
     for spec in graph.specs() {
         let (tier, zone) = placement(&spec.address, &spec.kind);
