@@ -3,7 +3,9 @@
 
 use crate::error::ConfigError;
 use crate::locate::{self, Match, Seg};
+use crate::schema::{self, ConfigKey, Shape};
 use crate::suggest;
+use std::collections::HashMap;
 
 pub(crate) fn convert(file: &str, text: &str, err: &toml::de::Error) -> ConfigError {
     let span = err.span().unwrap_or(0..0);
@@ -22,7 +24,17 @@ pub(crate) fn convert(file: &str, text: &str, err: &toml::de::Error) -> ConfigEr
         ConfigError::at(file, text, span.start, field, message, Some(hint))
     };
 
+    let keys = schema::config_keys().unwrap_or_default();
     if tree.is_none() {
+        // A misspelt header (`[[servicez]]`) lets a later `[services.autoscaling]` define
+        // the previous service's table a second time: report the cause, not the symptom.
+        if message.contains("duplicate key") {
+            if let Some((offset, field, unknown, hint)) = unknown_header(text, span.start, &keys) {
+                let (line, _, _) = crate::error::position(text, span.start);
+                let hint = format!("{hint}; it also causes the TOML error at line {line}: {message}");
+                return ConfigError::at(file, text, offset, field, unknown, Some(hint));
+            }
+        }
         // Not even schema-free parsing succeeds: a syntax error.
         let field = locate::path_from_lines(text, span.start);
         let hint = syntax_hint(&message);
@@ -39,19 +51,7 @@ pub(crate) fn convert(file: &str, text: &str, err: &toml::de::Error) -> ConfigEr
         };
         let field = if path.is_empty() { name.clone() } else { locate::render(&path) };
         let names: Vec<&str> = expected.iter().map(String::as_str).collect();
-        let mut hint = suggest::did_you_mean(&name, &names);
-        if names.is_empty() {
-            hint.push_str("this table takes no keys");
-        } else if table.is_empty() {
-            hint.push_str(&format!("the top-level sections are: {}", names.join(", ")));
-        } else {
-            hint.push_str(&format!("valid keys in [{}]: {}", table_header(&table), names.join(", ")));
-        }
-        let message = if table.is_empty() {
-            format!("unknown section `{name}`")
-        } else {
-            format!("unknown key `{name}` in [{}]", table_header(&table))
-        };
+        let (message, hint) = unknown_key(&name, &table_header(&table), &names);
         return at(field, message, hint);
     }
 
@@ -70,8 +70,12 @@ pub(crate) fn convert(file: &str, text: &str, err: &toml::de::Error) -> ConfigEr
         return at(field, message, hint);
     }
 
-    let field = locate::render(&named());
-    let key = field.rsplit('.').next().unwrap_or_default().split('[').next().unwrap_or_default();
+    let path = named();
+    if let Some((at_path, message, hint)) = table_kind_mismatch(&keys, &path, &message) {
+        return at(locate::render(at_path), message, hint);
+    }
+    let field = locate::render(&path);
+    let key = last_key(&path);
     for prefix in ["invalid type: ", "invalid value: "] {
         if let Some(rest) = message.strip_prefix(prefix) {
             if let Some((found, expected)) = rest.rsplit_once(", expected ") {
@@ -88,6 +92,138 @@ pub(crate) fn convert(file: &str, text: &str, err: &toml::de::Error) -> ConfigEr
         );
     }
     at(field, message, "see config/ha-stack.toml for the expected format of every key".to_string())
+}
+
+/// The message and hint for an unknown key `name` of the table `table` (a header such as
+/// `services.autoscaling`; empty for the document, whose keys are sections) whose keys are
+/// `names`.
+fn unknown_key(name: &str, table: &str, names: &[&str]) -> (String, String) {
+    let mut hint = suggest::did_you_mean(name, names);
+    if names.is_empty() {
+        hint.push_str("this table takes no keys");
+    } else if table.is_empty() {
+        hint.push_str(&format!("the top-level sections are: {}", names.join(", ")));
+    } else {
+        hint.push_str(&format!("valid keys in [{table}]: {}", names.join(", ")));
+    }
+    let message = if table.is_empty() {
+        format!("unknown section `{name}`")
+    } else {
+        format!("unknown key `{name}` in [{table}]")
+    };
+    (message, hint)
+}
+
+/// The first table header before `before` that names a key the config does not have:
+/// its key's offset, field path, message and hint.
+fn unknown_header(text: &str, before: usize, keys: &[ConfigKey]) -> Option<(usize, String, String, String)> {
+    if keys.is_empty() {
+        return None;
+    }
+    // `[[x]]` headers seen so far, by the header's path: the index of the current entry.
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for header in locate::headers(text) {
+        if header.keys.first().is_none_or(|(_, at)| *at >= before) {
+            break;
+        }
+        let written: Vec<String> = header.keys.iter().map(|(k, _)| locate::render_key(k)).collect();
+        if header.array {
+            *counts.entry(written.join(".")).or_default() += 1;
+        }
+        let mut schema_path = String::new();
+        let mut field = Vec::new();
+        for (i, (key, at)) in header.keys.iter().enumerate() {
+            let parent = if i == 0 { Some(Shape::Table) } else { schema::shape_of(keys, &schema_path) };
+            let name = match parent {
+                Some(Shape::Map) => "*",
+                Some(Shape::Table | Shape::TableArray) => key.as_str(),
+                // Under a value or an unknown key: not this check's business.
+                _ => break,
+            };
+            let candidate = if i == 0 { name.to_string() } else { format!("{schema_path}.{name}") };
+            field.push(Seg::Key(key.clone()));
+            match schema::shape_of(keys, &candidate) {
+                None => {
+                    let names = schema::children(keys, &schema_path);
+                    let (message, hint) = unknown_key(key, &schema_path, &names);
+                    return Some((*at, locate::render(&field), message, hint));
+                }
+                Some(Shape::TableArray) => {
+                    if let Some(n) = counts.get(&written[..=i].join(".")) {
+                        field.push(Seg::Index(n.saturating_sub(1)));
+                    }
+                }
+                Some(_) => {}
+            }
+            schema_path = candidate;
+        }
+    }
+    None
+}
+
+/// A table written as an array of tables (`[[compute]]`) or the other way round
+/// (`[services.task_role_statements]`): serde reports these as a type error somewhere
+/// inside (a struct also accepts a list of its fields' values), so they are told by the
+/// key's shape. Returns the path to report at, the message and the hint.
+fn table_kind_mismatch<'p>(
+    keys: &[ConfigKey],
+    path: &'p [Seg],
+    message: &str,
+) -> Option<(&'p [Seg], String, String)> {
+    let mut schema_path = String::new();
+    for (i, seg) in path.iter().enumerate() {
+        let Seg::Key(key) = seg else { continue };
+        let parent =
+            if schema_path.is_empty() { Some(Shape::Table) } else { schema::shape_of(keys, &schema_path) };
+        let name = if parent == Some(Shape::Map) { "*" } else { key.as_str() };
+        schema_path = if schema_path.is_empty() { name.to_string() } else { format!("{schema_path}.{name}") };
+        let shape = schema::shape_of(keys, &schema_path)?;
+        let header = table_header(&locate::render(&path[..=i]));
+        let shown = locate::render_key(key);
+        let next = path.get(i + 1);
+        let listed = match next {
+            Some(Seg::Index(_)) => true,
+            Some(Seg::Key(_)) => false,
+            // `compute = []`: a struct asked for its fields' values in a list.
+            None => message.starts_with("invalid length"),
+        };
+        match (shape, next) {
+            (Shape::Table | Shape::Map, _) if listed => {
+                let mut hint = format!("write its header with single brackets: `[{header}]`");
+                if shape == Shape::Map {
+                    hint.push_str(&format!(", or an inline table `{shown} = {{ KEY = \"value\" }}`"));
+                }
+                let message = format!("wrong type: `{shown}` is a table, not an array of tables");
+                return Some((&path[..=i], message, hint));
+            }
+            (Shape::TableArray, None) if message.contains("map, expected") => {
+                let hint = format!("write each entry as a `[[{header}]]` table (double brackets)");
+                let message = format!("wrong type: `{shown}` is an array of tables, not a table");
+                return Some((&path[..=i], message, hint));
+            }
+            (Shape::TableArray, Some(Seg::Index(_)))
+                if i + 2 == path.len() && message.starts_with("invalid type: ") =>
+            {
+                let found = message.split(", expected").next().unwrap_or_default();
+                let found = found.trim_start_matches("invalid type: ");
+                let hint = format!("write each entry as a `[[{header}]]` table");
+                return Some((path, format!("wrong type: expected a table, found {found}"), hint));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The last key of a path: `services[1].port` → `port`.
+fn last_key(path: &[Seg]) -> &str {
+    path.iter()
+        .rev()
+        .find_map(|s| match s {
+            Seg::Key(k) => Some(k.as_str()),
+            Seg::Index(_) => None,
+        })
+        .unwrap_or_default()
 }
 
 /// `services[1].autoscaling` → `services.autoscaling` (the header as written in the file).
@@ -124,9 +260,6 @@ fn expected_hint(expected: &str, key: &str, found: &str) -> (String, String) {
         ("a boolean".into(), format!("write `{key} = true` or `{key} = false` (without quotes)"))
     } else if expected.contains("string") {
         ("a string".into(), format!("put the value in double quotes, e.g. `{key} = \"value\"`"))
-    } else if expected.contains("sequence") && (key == "services" || key == "extra_ingress") {
-        let header = if key == "services" { "services" } else { "security.extra_ingress" };
-        ("an array of tables".into(), format!("write each entry as a `[[{header}]]` table"))
     } else if expected.contains("sequence") {
         ("an array".into(), format!("write a list in square brackets, e.g. `{key} = [\"a\", \"b\"]`"))
     } else {

@@ -16,6 +16,7 @@ mod locate;
 pub mod model;
 mod net;
 mod raw;
+pub mod schema;
 mod suggest;
 mod validate;
 

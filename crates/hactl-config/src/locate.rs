@@ -11,11 +11,11 @@ use std::ops::Range;
 // `Spanned` itself fails on tables that have no span (tables only implied by a dotted key
 // or a sub-table header); the `Node` below takes the span when there is one and the plain
 // value otherwise.
-const SPANNED: &str = "$__serde_spanned_private_Spanned";
-const SPAN_START: &str = "$__serde_spanned_private_start";
-const SPAN_END: &str = "$__serde_spanned_private_end";
-const SPAN_VALUE: &str = "$__serde_spanned_private_value";
-const SPAN_FIELDS: &[&str] = &[SPAN_START, SPAN_END, SPAN_VALUE];
+pub(crate) const SPANNED: &str = "$__serde_spanned_private_Spanned";
+pub(crate) const SPAN_START: &str = "$__serde_spanned_private_start";
+pub(crate) const SPAN_END: &str = "$__serde_spanned_private_end";
+pub(crate) const SPAN_VALUE: &str = "$__serde_spanned_private_value";
+pub(crate) const SPAN_FIELDS: &[&str] = &[SPAN_START, SPAN_END, SPAN_VALUE];
 
 /// Any TOML value with the spans of itself (when known) and, for tables, of its keys.
 #[derive(Debug)]
@@ -334,6 +334,96 @@ fn header_path(name: &str, counts: &HashMap<String, usize>) -> String {
     out
 }
 
+/// A table header as written: `[a.b]` or `[[a."b.c"]]`, with each key and its byte offset.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Header {
+    pub array: bool,
+    pub keys: Vec<(String, usize)>,
+}
+
+/// The table headers of a document, read line by line (so also from text that is not valid
+/// TOML); lines inside multi-line strings and malformed headers are skipped.
+pub(crate) fn headers(text: &str) -> Vec<Header> {
+    let mut out = Vec::new();
+    let mut in_string: Option<&str> = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        let was_in_string = in_string.is_some();
+        for quotes in ["\"\"\"", "'''"] {
+            if in_string.is_none_or(|q| q == quotes) && line.matches(quotes).count() % 2 == 1 {
+                in_string = if in_string.is_some() { None } else { Some(quotes) };
+                break;
+            }
+        }
+        if was_in_string || in_string.is_some() {
+            continue;
+        }
+        let body = line.trim_start();
+        if let Some(h) = parse_header(body, start + line.len() - body.len()) {
+            out.push(h);
+        }
+    }
+    out
+}
+
+fn parse_header(line: &str, offset: usize) -> Option<Header> {
+    let array = line.starts_with("[[");
+    let mut pos = if array { 2 } else { line.strip_prefix('[').map(|_| 1)? };
+    let bytes = line.as_bytes();
+    let skip_ws = |mut p: usize| {
+        while bytes.get(p).is_some_and(|b| *b == b' ' || *b == b'\t') {
+            p += 1;
+        }
+        p
+    };
+    let mut keys = Vec::new();
+    loop {
+        pos = skip_ws(pos);
+        let key_start = pos;
+        let key = match *bytes.get(pos)? {
+            quote @ (b'"' | b'\'') => {
+                let mut key = String::new();
+                let mut chars = line[pos + 1..].char_indices();
+                loop {
+                    let (i, ch) = chars.next()?;
+                    match ch {
+                        '\\' if quote == b'"' => key.push(chars.next()?.1),
+                        c if c == char::from(quote) => {
+                            pos += i + 2;
+                            break;
+                        }
+                        c => key.push(c),
+                    }
+                }
+                key
+            }
+            _ => {
+                let len = line[pos..]
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                    .unwrap_or(line.len() - pos);
+                if len == 0 {
+                    return None;
+                }
+                pos += len;
+                line[key_start..pos].to_string()
+            }
+        };
+        keys.push((key, offset + key_start));
+        pos = skip_ws(pos);
+        match bytes.get(pos)? {
+            b'.' => pos += 1,
+            b']' => {
+                let close = if array { "]]" } else { "]" };
+                let rest = line[pos..].strip_prefix(close)?.trim_start();
+                return (rest.is_empty() || rest.starts_with('#')).then_some(Header { array, keys });
+            }
+            _ => return None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,5 +458,27 @@ mod tests {
     fn quotes_non_bare_keys() {
         let p = [Seg::Key("stack".into()), Seg::Key("tags".into()), Seg::Key("aws:x".into())];
         assert_eq!(render(&p), "stack.tags.\"aws:x\"");
+    }
+
+    #[test]
+    fn reads_table_headers() {
+        let text = "[stack]\nname = \"\"\"\n[not.a.header]\n\"\"\"\n  [[ services ]] # x\n\
+                    [resource_tags.\"vpc.main\"]\n[bad header]\n[a.'b'.c]\nx = '''\n[no]'''\n[[a.b]]x\n";
+        let found = headers(text);
+        let keys: Vec<(bool, Vec<&str>)> =
+            found.iter().map(|h| (h.array, h.keys.iter().map(|(k, _)| k.as_str()).collect())).collect();
+        assert_eq!(
+            keys,
+            [
+                (false, vec!["stack"]),
+                (true, vec!["services"]),
+                (false, vec!["resource_tags", "vpc.main"]),
+                (false, vec!["a", "b", "c"]),
+            ]
+        );
+        let (_, at) = &found[1].keys[0];
+        assert_eq!(&text[*at..*at + 8], "services");
+        let (_, at) = &found[2].keys[1];
+        assert_eq!(&text[*at..*at + 10], "\"vpc.main\"");
     }
 }

@@ -86,6 +86,7 @@ const STATE_KEY_FORBIDDEN: &str = "*?${}";
 /// Tasks per ECS service (ECS quota, not adjustable).
 const MAX_TASKS: i64 = 5000;
 const TASKS_HINT: &str = "a task count; ECS runs at most 5000 tasks per service (a quota AWS does not raise)";
+const PORT_HINT: &str = "a TCP or UDP port number, e.g. 8080";
 /// Interface VPC endpoints per VPC (VPC quota, default).
 const MAX_INTERFACE_ENDPOINTS: usize = 50;
 /// Characters of a security group rule description (EC2).
@@ -166,35 +167,47 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
 // Generic checks
 
 impl Collector<'_> {
-    /// An integer within `lo..=hi`.
+    /// An integer from `lo` to `hi`. Every range message has this one form:
+    /// "KEY N is out of range: use a whole number from LO to HI" (numbers: "use a number
+    /// from LO to HI" or "greater than LO and at most HI"); the hint says what the value
+    /// means, not the range again.
     fn int(&mut self, v: &S<i64>, field: &str, lo: i64, hi: i64, hint: &str) -> Option<i64> {
         let n = *v.get_ref();
         if (lo..=hi).contains(&n) {
             return Some(n);
         }
         let key = last_key(field);
-        self.push(v.span(), field, format!("{key} {n} is out of range {lo}..={hi}"), hint);
+        self.push(
+            v.span(),
+            field,
+            format!("{key} {n} is out of range: use a whole number from {lo} to {hi}"),
+            hint,
+        );
         None
     }
 
-    /// An optional integer within `lo..=hi`, `default` when absent.
-    fn opt_int(&mut self, v: &Option<S<i64>>, field: &str, lo: i64, hi: i64, default: i64) -> Option<i64> {
+    /// An optional integer from `lo` to `hi`, `default` when absent; `meaning` says what it
+    /// counts ("seconds between health checks").
+    fn opt_int(
+        &mut self,
+        v: &Option<S<i64>>,
+        field: &str,
+        (lo, hi): (i64, i64),
+        default: i64,
+        meaning: &str,
+    ) -> Option<i64> {
         match v {
             None => Some(default),
-            Some(v) => {
-                let hint = format!("use a whole number from {lo} to {hi} (default {default})");
-                self.int(v, field, lo, hi, &hint)
-            }
+            Some(v) => self.int(v, field, lo, hi, &format!("{meaning} (default {default})")),
         }
     }
 
-    /// A port number (1..=65535).
+    /// A port number, from 1 to 65535.
     fn port(&mut self, v: &S<i64>, field: &str) -> Option<u16> {
-        let hint = "TCP/UDP ports are 1 to 65535";
-        self.int(v, field, 1, 65535, hint).and_then(|p| u16::try_from(p).ok())
+        self.int(v, field, 1, 65535, PORT_HINT).and_then(|p| u16::try_from(p).ok())
     }
 
-    /// A number within `lo..=hi` (or `(lo, hi]` when `lo_open`), `default` when absent.
+    /// A number from `lo` to `hi` (greater than `lo` when `lo_open`), `default` when absent.
     fn opt_float(
         &mut self,
         v: &Option<S<f64>>,
@@ -202,6 +215,7 @@ impl Collector<'_> {
         (lo, lo_open): (f64, bool),
         hi: f64,
         default: f64,
+        meaning: &str,
     ) -> Option<f64> {
         let Some(v) = v else { return Some(default) };
         let n = *v.get_ref();
@@ -209,14 +223,14 @@ impl Collector<'_> {
         if above && n <= hi {
             return Some(n);
         }
-        let range = if lo_open { format!("({lo}, {hi}]") } else { format!("[{lo}, {hi}]") };
-        let key = last_key(field);
-        let hint = if lo_open {
-            format!("use a value above {lo} and at most {hi} (default {default})")
+        let range = if lo_open {
+            format!("use a number greater than {lo} and at most {hi}")
         } else {
-            format!("use a value from {lo} to {hi} (default {default})")
+            format!("use a number from {lo} to {hi}")
         };
-        self.push(v.span(), field, format!("{key} {n} is out of range {range}"), hint);
+        let key = last_key(field);
+        let hint = format!("{meaning} (default {default:?})");
+        self.push(v.span(), field, format!("{key} {n} is out of range: {range}"), hint);
         None
     }
 
@@ -519,8 +533,11 @@ fn network(r: &RawNetwork, region: Option<&str>, c: &mut Collector<'_>) -> Optio
     let mut vpc = c.cidr(&r.vpc_cidr, "network.vpc_cidr");
     if let Some(v) = vpc {
         if !(16..=28).contains(&v.prefix_len()) {
-            let msg = format!("VPC CIDR prefix /{} is out of range /16../28", v.prefix_len());
-            let hint = "AWS VPCs are /16 (65,536 addresses) to /28 (16 addresses), e.g. \"10.0.0.0/16\"";
+            let msg = format!(
+                "VPC CIDR prefix /{} is out of range: use a prefix length from /16 to /28",
+                v.prefix_len()
+            );
+            let hint = "a /16 holds 65,536 addresses and a /28 16, e.g. \"10.0.0.0/16\"";
             c.push(r.vpc_cidr.span(), "network.vpc_cidr", msg, hint);
             vpc = None;
         }
@@ -598,8 +615,11 @@ fn network(r: &RawNetwork, region: Option<&str>, c: &mut Collector<'_>) -> Optio
             let mut block = c.cidr(s, &field);
             if let Some(sn) = block {
                 if !(16..=28).contains(&sn.prefix_len()) {
-                    let msg = format!("subnet prefix /{} is out of range /16../28", sn.prefix_len());
-                    let hint = "AWS subnets are /16 to /28; a /24 gives 251 usable addresses";
+                    let msg = format!(
+                        "subnet prefix /{} is out of range: use a prefix length from /16 to /28",
+                        sn.prefix_len()
+                    );
+                    let hint = "a /24 gives 251 usable addresses, e.g. \"10.0.10.0/24\"";
                     c.push(s.span(), &field, msg, hint);
                     block = None;
                 } else if let Some(v) = vpc.filter(|v| !v.contains(&sn)) {
@@ -758,9 +778,10 @@ fn extra_rule(r: &RawRule, prefix: &str, c: &mut Collector<'_>) -> Option<ExtraR
         let keys = [("port", &r.port), ("from_port", &r.from_port), ("to_port", &r.to_port)];
         let (lo, hi) = if protocol == "icmp" { (-1, 255) } else { (1, 65535) };
         let range_hint = if protocol == "icmp" {
-            "for icmp, `port` is the ICMP type (any code); from_port / to_port are type and code: -1 to 255"
+            "for icmp, `port` is the ICMP type (any code); from_port / to_port are the type and the code \
+             (-1: any)"
         } else {
-            "TCP/UDP ports are 1 to 65535"
+            PORT_HINT
         };
         let mut int = |v: &S<i64>, key: &str| c.int(v, &format!("{prefix}.{key}"), lo, hi, range_hint);
         ports = match (protocol, &r.port, &r.from_port, &r.to_port) {
@@ -891,6 +912,28 @@ fn compute(s: Option<&RawCompute>, c: &mut Collector<'_>) -> Option<ComputeConfi
             .choice(v, "compute.launch_type", LAUNCH_TYPES, "launch type")
             .and_then(|i| [LaunchType::Ec2, LaunchType::Fargate].get(i).copied()),
     };
+    if launch_type == Some(LaunchType::Fargate) {
+        // Fargate has no container instances: their settings would silently do nothing.
+        let ec2_only = [
+            r.instance_type.as_ref().map(|v| (v.span(), "instance_type")),
+            r.ami.as_ref().map(|v| (v.span(), "ami")),
+            r.min_size.as_ref().map(|v| (v.span(), "min_size")),
+            r.max_size.as_ref().map(|v| (v.span(), "max_size")),
+            r.desired_capacity.as_ref().map(|v| (v.span(), "desired_capacity")),
+            r.root_volume_size.as_ref().map(|v| (v.span(), "root_volume_size")),
+            r.root_device_name.as_ref().map(|v| (v.span(), "root_device_name")),
+        ];
+        for (span, key) in ec2_only.into_iter().flatten() {
+            let msg = format!(
+                "compute.{key} is set but launch_type is \"fargate\": it only applies to launch_type = \"ec2\""
+            );
+            let hint = format!(
+                "{key} configures the EC2 container instances, which Fargate does not use; remove it, \
+                 or set launch_type = \"ec2\""
+            );
+            c.push(span, format!("compute.{key}"), msg, hint);
+        }
+    }
     let mut instance_type = "t3.medium".to_string();
     if let Some(v) = &r.instance_type {
         let s = v.get_ref();
@@ -918,9 +961,10 @@ fn compute(s: Option<&RawCompute>, c: &mut Collector<'_>) -> Option<ComputeConfi
         }
     }
     let max = i64::from(u32::MAX);
-    let min_size = c.opt_int(&r.min_size, "compute.min_size", 0, max, 2);
-    let max_size = c.opt_int(&r.max_size, "compute.max_size", 0, max, 4);
-    let desired = c.opt_int(&r.desired_capacity, "compute.desired_capacity", 0, max, 2);
+    let instances = "a number of container instances";
+    let min_size = c.opt_int(&r.min_size, "compute.min_size", (0, max), 2, instances);
+    let max_size = c.opt_int(&r.max_size, "compute.max_size", (0, max), 4, instances);
+    let desired = c.opt_int(&r.desired_capacity, "compute.desired_capacity", (0, max), 2, instances);
     if min_size.is_some() && max_size.is_some() && desired.is_some() {
         let lo = Bound::new("min_size", "compute.min_size".into(), &r.min_size, 2);
         let hi = Bound::new("max_size", "compute.max_size".into(), &r.max_size, 4);
@@ -928,10 +972,21 @@ fn compute(s: Option<&RawCompute>, c: &mut Collector<'_>) -> Option<ComputeConfi
         // All three defaulted never conflict, so some value is always written to point at.
         check_order(c, 0..0, &lo, Some(&mid), &hi);
     }
-    let stable_timeout =
-        c.opt_int(&r.service_stable_timeout, "compute.service_stable_timeout", 30, 7200, 900);
+    let stable_timeout = c.opt_int(
+        &r.service_stable_timeout,
+        "compute.service_stable_timeout",
+        (30, 7200),
+        900,
+        "seconds `apply` waits for each ECS service to become stable",
+    );
     // The ECS-optimised AMIs' snapshots are 30 GiB; gp3 volumes go up to 16 TiB.
-    let root_size = c.opt_int(&r.root_volume_size, "compute.root_volume_size", 30, 16_384, 30);
+    let root_size = c.opt_int(
+        &r.root_volume_size,
+        "compute.root_volume_size",
+        (30, 16_384),
+        30,
+        "the root volume's size in GiB: at least the AMI's snapshot (30 GiB for the ECS-optimised AMIs)",
+    );
     let mut root_device_name = "/dev/xvda".to_string();
     if let Some(v) = &r.root_device_name {
         let s = v.get_ref();
@@ -1212,7 +1267,13 @@ fn load_balancer(
             }
         }
     };
-    let idle = c.opt_int(&r.idle_timeout, "load_balancer.idle_timeout", 1, 4000, 60);
+    let idle = c.opt_int(
+        &r.idle_timeout,
+        "load_balancer.idle_timeout",
+        (1, 4000),
+        60,
+        "seconds an idle connection stays open",
+    );
     let ssl_policy = match &r.ssl_policy {
         None => "ELBSecurityPolicy-TLS13-1-2-2021-06".to_string(),
         Some(v) => {
@@ -1276,16 +1337,12 @@ fn service(
             c.push(v.span(), f("cpu"), msg, hint);
             None
         }
-        (Some(v), _) => {
-            c.int(v, &f("cpu"), 128, 196_608, "CPU units: 1024 = 1 vCPU; at least 128 (default 256)")
-        }
+        (Some(v), _) => c.int(v, &f("cpu"), 128, 196_608, "CPU units, 1024 = 1 vCPU (default 256)"),
         (None, _) => Some(256),
     };
     let memory = match &r.memory {
         None => Some(512),
-        Some(v) => {
-            c.int(v, &f("memory"), 128, i64::from(u32::MAX), "memory in MiB, at least 128 (default 512)")
-        }
+        Some(v) => c.int(v, &f("memory"), 128, i64::from(u32::MAX), "memory in MiB (default 512)"),
     };
     // Fargate runs fixed task sizes: the memory must be one of the cpu's.
     if let (Some(LaunchType::Fargate), Some(cpu), Some(mem)) = (launch_type, cpu, memory) {
@@ -1369,10 +1426,9 @@ fn service(
 
     let log_retention_days = log_retention(c, &r.log_retention_days, &f("log_retention_days"));
 
-    let autoscaling = match &r.autoscaling {
-        None => None,
-        Some(a) => Some(autoscaling(a, prefix, &r.desired_count, desired_count, c)?),
-    };
+    // A bad autoscaling table does not stop the checks of the service's other keys.
+    let autoscaling =
+        r.autoscaling.as_ref().map(|a| autoscaling(a, prefix, &r.desired_count, desired_count, c));
 
     if let (Some(false), Some(v)) = (
         r.public.as_ref().map(|p| *p.get_ref()),
@@ -1383,8 +1439,20 @@ fn service(
         let hint = "scale internal services on cpu_target / memory_target, or remove requests_per_target";
         c.push(v.span(), f("autoscaling.requests_per_target"), msg, hint);
     }
-    let interval = c.opt_int(&r.health_check_interval, &f("health_check_interval"), 5, 300, 30);
-    let timeout = c.opt_int(&r.health_check_timeout, &f("health_check_timeout"), 2, 120, 5);
+    let interval = c.opt_int(
+        &r.health_check_interval,
+        &f("health_check_interval"),
+        (5, 300),
+        30,
+        "seconds between health checks",
+    );
+    let timeout = c.opt_int(
+        &r.health_check_timeout,
+        &f("health_check_timeout"),
+        (2, 120),
+        5,
+        "seconds a target has to answer a health check",
+    );
     let timing_at = r.health_check_timeout.as_ref().or(r.health_check_interval.as_ref());
     let timing_field =
         if r.health_check_timeout.is_some() { "health_check_timeout" } else { "health_check_interval" };
@@ -1396,11 +1464,23 @@ fn service(
             c.push(v.span(), f(timing_field), msg, hint);
         }
     }
-    let healthy = c.opt_int(&r.healthy_threshold, &f("healthy_threshold"), 2, 10, 3);
-    let unhealthy = c.opt_int(&r.unhealthy_threshold, &f("unhealthy_threshold"), 2, 10, 3);
-    let grace =
-        c.opt_int(&r.health_check_grace_period, &f("health_check_grace_period"), 0, 2_147_483_647, 60);
-    let dereg = c.opt_int(&r.deregistration_delay, &f("deregistration_delay"), 0, 3600, 30);
+    let checks = "consecutive health checks";
+    let healthy = c.opt_int(&r.healthy_threshold, &f("healthy_threshold"), (2, 10), 3, checks);
+    let unhealthy = c.opt_int(&r.unhealthy_threshold, &f("unhealthy_threshold"), (2, 10), 3, checks);
+    let grace = c.opt_int(
+        &r.health_check_grace_period,
+        &f("health_check_grace_period"),
+        (0, 2_147_483_647),
+        60,
+        "seconds ECS ignores failing load balancer checks of a new task",
+    );
+    let dereg = c.opt_int(
+        &r.deregistration_delay,
+        &f("deregistration_delay"),
+        (0, 3600),
+        30,
+        "seconds the target group drains a stopping task",
+    );
     let mut container_health_check = None;
     if let Some(cmd) = &r.container_health_check {
         let items: Vec<String> = cmd.get_ref().iter().map(|v| v.get_ref().clone()).collect();
@@ -1466,7 +1546,10 @@ fn service(
         health_check_path,
         environment,
         depends_on,
-        autoscaling,
+        autoscaling: match autoscaling {
+            Some(a) => Some(a?),
+            None => None,
+        },
         log_retention_days: u32::try_from(log_retention_days?).ok()?,
         health_check: HealthCheckConfig {
             interval: u32::try_from(interval?).ok()?,
@@ -1494,12 +1577,13 @@ fn autoscaling(
     let max = max.min(i64::from(i32::MAX));
     let min_v = c.int(&a.min, &f("min"), 0, MAX_TASKS, TASKS_HINT);
     let max_v = c.int(&a.max, &f("max"), 1, MAX_TASKS, TASKS_HINT);
-    let cpu_target = c.opt_float(&a.cpu_target, &f("cpu_target"), (1.0, false), 100.0, 70.0);
-    let memory_target = c.opt_float(&a.memory_target, &f("memory_target"), (1.0, false), 100.0, 80.0);
+    let cpu_target = c.opt_float(&a.cpu_target, &f("cpu_target"), (1.0, false), 100.0, 70.0, "average CPU %");
+    let memory_target =
+        c.opt_float(&a.memory_target, &f("memory_target"), (1.0, false), 100.0, 80.0, "average memory %");
     let requests = match &a.requests_per_target {
         None => None,
         Some(v) => {
-            let hint = "ALB requests per task per minute, 1 or more";
+            let hint = "ALB requests per task per minute";
             Some(c.int(v, &f("requests_per_target"), 1, max, hint))
         }
     };
@@ -1569,8 +1653,7 @@ fn database(r: &RawDatabase, c: &mut Collector<'_>) -> Option<DatabaseConfig> {
             "database.instances",
             1,
             16,
-            "a DocumentDB cluster has 1 to 16 instances; \
-                                                              2 or more spread them over the zones",
+            "DocumentDB instances (default 2); 2 or more spread the cluster over the zones",
         ),
         (_, None) => Some(2),
     };
@@ -1612,8 +1695,13 @@ fn database(r: &RawDatabase, c: &mut Collector<'_>) -> Option<DatabaseConfig> {
             c.push(v.span(), "database.db_name", msg, hint);
         }
     }
-    let backup_retention_days =
-        c.opt_int(&r.backup_retention_days, "database.backup_retention_days", 1, 35, 7);
+    let backup_retention_days = c.opt_int(
+        &r.backup_retention_days,
+        "database.backup_retention_days",
+        (1, 35),
+        7,
+        "days of automated backups",
+    );
     if let Some(v) = &r.preferred_backup_window {
         if !is_time_window(v.get_ref()) {
             let msg = format!("invalid backup window \"{}\"", v.get_ref());
@@ -1628,8 +1716,13 @@ fn database(r: &RawDatabase, c: &mut Collector<'_>) -> Option<DatabaseConfig> {
             "\"alias/hactl\" or a key ARN; leave it out for the AWS-managed key",
         );
     }
-    let secret_recovery_window_days =
-        c.opt_int(&r.secret_recovery_window_days, "database.secret_recovery_window_days", 7, 30, 7);
+    let secret_recovery_window_days = c.opt_int(
+        &r.secret_recovery_window_days,
+        "database.secret_recovery_window_days",
+        (7, 30),
+        7,
+        "days a deleted credentials secret can be recovered",
+    );
 
     if c.errors.len() != errors_before {
         return None;
@@ -1680,36 +1773,67 @@ fn alarms(r: Option<&RawAlarms>, c: &mut Collector<'_>) -> Option<AlarmsConfig> 
             c.push(v.span(), "alarms.email", msg, hint);
         }
     }
-    let none = None;
-    let cpu =
-        c.opt_float(r.map_or(&none, |r| &r.cpu_threshold), "alarms.cpu_threshold", (0.0, true), 100.0, 80.0);
-    let memory = c.opt_float(
-        r.map_or(&none, |r| &r.memory_threshold),
-        "alarms.memory_threshold",
-        (0.0, true),
-        100.0,
-        80.0,
+    let period = c.opt_int(
+        r.map_or(&None, |r| &r.period),
+        "alarms.period",
+        (60, 86_400),
+        300,
+        "seconds over which each alarm's statistic is taken",
     );
-    let period = c.opt_int(r.map_or(&None, |r| &r.period), "alarms.period", 60, 86_400, 300);
     if let (Some(p), Some(v)) = (period, r.and_then(|r| r.period.as_ref())) {
         if p % 60 != 0 {
             let hint = "CloudWatch periods of a minute or more are multiples of 60 seconds, e.g. 300";
             c.push(v.span(), "alarms.period", format!("period {p} is not a multiple of 60"), hint);
         }
     }
-    let evaluation_periods =
-        c.opt_int(r.map_or(&None, |r| &r.evaluation_periods), "alarms.evaluation_periods", 1, 100, 2);
-    let float = |c: &mut Collector<'_>, v: Option<&Option<S<f64>>>, field: &str, hi: f64, default: f64| {
-        c.opt_float(v.unwrap_or(&None), field, (0.0, true), hi, default)
+    let evaluation_periods = c.opt_int(
+        r.map_or(&None, |r| &r.evaluation_periods),
+        "alarms.evaluation_periods",
+        (1, 100),
+        2,
+        "consecutive periods over the threshold before an alarm fires",
+    );
+    // Every threshold is greater than 0: (value, key, highest, default, meaning).
+    let mut float = |v: Option<&Option<S<f64>>>, key: &str, hi: f64, default: f64, meaning: &str| {
+        c.opt_float(v.unwrap_or(&None), &format!("alarms.{key}"), (0.0, true), hi, default, meaning)
     };
-    let http_5xx = float(c, r.map(|r| &r.http_5xx_threshold), "alarms.http_5xx_threshold", 1e9, 10.0);
-    let response_time =
-        float(c, r.map(|r| &r.response_time_threshold), "alarms.response_time_threshold", 3600.0, 1.0);
-    let connections =
-        float(c, r.map(|r| &r.db_connections_threshold), "alarms.db_connections_threshold", 1e6, 500.0);
-    let lag = float(c, r.map(|r| &r.replica_lag_threshold), "alarms.replica_lag_threshold", 3.6e6, 1000.0);
-    let storage =
-        float(c, r.map(|r| &r.free_storage_threshold), "alarms.free_storage_threshold", 65536.0, 2.0);
+    let cpu = float(r.map(|r| &r.cpu_threshold), "cpu_threshold", 100.0, 80.0, "average CPU %");
+    let memory = float(r.map(|r| &r.memory_threshold), "memory_threshold", 100.0, 80.0, "average memory %");
+    let http_5xx = float(
+        r.map(|r| &r.http_5xx_threshold),
+        "http_5xx_threshold",
+        1e9,
+        10.0,
+        "5xx answers of a load balancer per period",
+    );
+    let response_time = float(
+        r.map(|r| &r.response_time_threshold),
+        "response_time_threshold",
+        3600.0,
+        1.0,
+        "a service's average response time in seconds",
+    );
+    let connections = float(
+        r.map(|r| &r.db_connections_threshold),
+        "db_connections_threshold",
+        1e6,
+        500.0,
+        "open database connections",
+    );
+    let lag = float(
+        r.map(|r| &r.replica_lag_threshold),
+        "replica_lag_threshold",
+        3.6e6,
+        1000.0,
+        "DocumentDB replica lag in milliseconds",
+    );
+    let storage = float(
+        r.map(|r| &r.free_storage_threshold),
+        "free_storage_threshold",
+        65536.0,
+        2.0,
+        "free PostgreSQL storage in GiB (the alarm fires below it)",
+    );
     if c.errors.len() != errors_before {
         return None;
     }

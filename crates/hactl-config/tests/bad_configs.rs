@@ -340,6 +340,308 @@ fn unknown_keys_get_a_did_you_mean_hint() {
 }
 
 #[test]
+fn misspelt_and_misshapen_table_headers_are_named() {
+    let services = "[[services]]\nname = \"frontend\"\nimage = \"public.ecr.aws/nginx/nginx:1.27\"\n";
+    let with = |tail: &str| format!("{}{tail}", BASE.split("[[services]]").next().unwrap_or_default());
+    // (text, line, field, message, hint start)
+    let cases = [
+        (
+            with("[servicez]\nname = \"a\"\n"),
+            13,
+            "servicez",
+            "unknown section `servicez`",
+            "did you mean `services`?",
+        ),
+        (
+            with("[[servicez]]\nname = \"a\"\n"),
+            13,
+            "servicez",
+            "unknown section `servicez`",
+            "did you mean `services`?",
+        ),
+        (
+            with(&format!("{services}[services.autoscalng]\nmin = 1\nmax = 2\n")),
+            16,
+            "services[0].autoscalng",
+            "unknown key `autoscalng` in [services]",
+            "did you mean `autoscaling`?",
+        ),
+        // A misspelt `[[x]]` header makes the next sub-table a duplicate in TOML's eyes.
+        (
+            with(&format!(
+                "{services}[services.environment]\nA = \"1\"\n[[servicez]]\nname = \"b\"\n\
+                 [services.environment]\nB = \"2\"\n"
+            )),
+            18,
+            "servicez",
+            "unknown section `servicez`",
+            "did you mean `services`?",
+        ),
+        (
+            with(&format!(
+                "{services}[services.autoscaling]\nmin = 1\nmax = 2\n[[services]]\nname = \"b\"\n\
+                 [services.autoscalng]\nmin = 1\n[services.autoscalng]\nmax = 2\n"
+            )),
+            21,
+            "services[1].autoscalng",
+            "unknown key `autoscalng` in [services]",
+            "did you mean `autoscaling`?",
+        ),
+        (
+            with(&format!("{services}\n[[compute]]\nlaunch_type = \"ec2\"\n")),
+            17,
+            "compute",
+            "`compute` is a table, not an array of tables",
+            "write its header with single brackets: `[compute]`",
+        ),
+        (
+            with(&format!("{services}[[services.environment]]\nA = \"1\"\n")),
+            16,
+            "services[0].environment",
+            "`environment` is a table, not an array of tables",
+            "write its header with single brackets: `[services.environment]`",
+        ),
+        (
+            with(&format!("{services}[[resource_tags.\"vpc.main\"]]\nA = \"1\"\n")),
+            16,
+            "resource_tags.\"vpc.main\"",
+            "`\"vpc.main\"` is a table, not an array of tables",
+            "write its header with single brackets: `[resource_tags.\"vpc.main\"]`",
+        ),
+        (
+            with(&format!("{services}[security.extra_ingress]\ngroup = \"app\"\n")),
+            16,
+            "security.extra_ingress",
+            "`extra_ingress` is an array of tables, not a table",
+            "write each entry as a `[[security.extra_ingress]]` table",
+        ),
+        (
+            format!("services = [\"frontend\"]\n{}", with("")),
+            1,
+            "services[0]",
+            "wrong type: expected a table, found string \"frontend\"",
+            "write each entry as a `[[services]]` table",
+        ),
+    ];
+    for (text, line, field, message, hint) in &cases {
+        let e = only_error("headers.toml", text);
+        assert_eq!((e.line, e.field.as_str()), (*line, *field), "{e}");
+        assert!(e.message.contains(message), "{e}");
+        assert!(e.hint.as_deref().unwrap_or_default().starts_with(hint), "{e}");
+    }
+    // The duplicate the misspelt header caused is named in the hint.
+    let e = only_error("headers.toml", &cases[3].0);
+    assert!(e.hint.as_deref().unwrap_or_default().contains("the TOML error at line 20"), "{e}");
+}
+
+/// Every range-checked key, out of range at once: each message has the one wording
+/// "KEY N is out of range: use a whole number from LO to HI" (or "use a number from LO to
+/// HI", "use a number greater than LO and at most HI", "use a prefix length from /LO to
+/// /HI"), and no message or hint writes a range as `lo..=hi`, `[lo, hi]` or `(lo, hi]`.
+#[test]
+fn range_errors_share_one_wording() {
+    let text = r#"
+[stack]
+name = "bad-demo"
+region = "us-east-1"
+
+[network]
+vpc_cidr = "10.0.0.0/8"
+availability_zones = ["us-east-1a", "us-east-1b"]
+public_subnets = ["10.0.0.0/29", "10.0.1.0/24"]
+app_subnets = ["10.0.10.0/24", "10.0.11.0/24"]
+data_subnets = ["10.0.20.0/24", "10.0.21.0/24"]
+
+[security]
+alb_ports = [0, 443]
+
+[[security.extra_ingress]]
+group = "app"
+port = 70000
+cidr = "10.0.0.0/16"
+
+[[security.extra_ingress]]
+group = "app"
+protocol = "icmp"
+from_port = -2
+to_port = 256
+cidr = "10.0.0.0/16"
+
+[compute]
+min_size = -1
+max_size = 5000000000
+desired_capacity = -2
+service_stable_timeout = 10
+root_volume_size = 8
+
+[load_balancer]
+idle_timeout = 0
+
+[[services]]
+name = "frontend"
+image = "public.ecr.aws/nginx/nginx:1.27"
+port = 0
+cpu = 64
+memory = 64
+desired_count = 5001
+health_check_interval = 400
+health_check_timeout = 1
+healthy_threshold = 1
+unhealthy_threshold = 11
+health_check_grace_period = -1
+deregistration_delay = 3601
+
+[services.autoscaling]
+min = -1
+max = 0
+cpu_target = 0.5
+memory_target = 101.0
+requests_per_target = 0
+
+[database]
+engine = "docdb"
+instances = 17
+port = 65536
+backup_retention_days = 36
+secret_recovery_window_days = 6
+
+[alarms]
+cpu_threshold = 0.0
+memory_threshold = 100.5
+period = 30
+evaluation_periods = 0
+http_5xx_threshold = -1.0
+response_time_threshold = 3601.0
+db_connections_threshold = 0.0
+replica_lag_threshold = 0.0
+free_storage_threshold = 65537.0
+"#;
+    let errors = parse("ranges.toml", text).expect_err("out of range");
+    let fields: Vec<&str> =
+        errors.iter().filter(|e| e.message.contains("out of range")).map(|e| e.field.as_str()).collect();
+    let expected = [
+        "network.vpc_cidr",
+        "network.public_subnets[0]",
+        "security.alb_ports[0]",
+        "security.extra_ingress[0].port",
+        "security.extra_ingress[1].from_port",
+        "security.extra_ingress[1].to_port",
+        "compute.min_size",
+        "compute.max_size",
+        "compute.desired_capacity",
+        "compute.service_stable_timeout",
+        "compute.root_volume_size",
+        "load_balancer.idle_timeout",
+        "services[0].port",
+        "services[0].cpu",
+        "services[0].memory",
+        "services[0].desired_count",
+        "services[0].health_check_interval",
+        "services[0].health_check_timeout",
+        "services[0].healthy_threshold",
+        "services[0].unhealthy_threshold",
+        "services[0].health_check_grace_period",
+        "services[0].deregistration_delay",
+        "services[0].autoscaling.min",
+        "services[0].autoscaling.max",
+        "services[0].autoscaling.cpu_target",
+        "services[0].autoscaling.memory_target",
+        "services[0].autoscaling.requests_per_target",
+        "database.instances",
+        "database.port",
+        "database.backup_retention_days",
+        "database.secret_recovery_window_days",
+        "alarms.cpu_threshold",
+        "alarms.memory_threshold",
+        "alarms.period",
+        "alarms.evaluation_periods",
+        "alarms.http_5xx_threshold",
+        "alarms.response_time_threshold",
+        "alarms.db_connections_threshold",
+        "alarms.replica_lag_threshold",
+        "alarms.free_storage_threshold",
+    ];
+    assert_eq!(fields, expected, "\n{errors}");
+    let number = |s: &str| s.parse::<f64>().is_ok();
+    let whole = |s: &str| s.parse::<i64>().is_ok();
+    let prefix = |s: &str| s.strip_prefix('/').is_some_and(whole);
+    let two = |rest: &str, sep: &str, ok: &dyn Fn(&str) -> bool| {
+        rest.split_once(sep).is_some_and(|(lo, hi)| ok(lo) && ok(hi))
+    };
+    for e in errors.iter().filter(|e| e.message.contains("out of range")) {
+        let key = e.field.rsplit('.').next().unwrap_or_default().split('[').next().unwrap_or_default();
+        let rest = e.message.split_once(" is out of range: ").map(|(_, r)| r).unwrap_or_default();
+        let wording = if let Some(r) = rest.strip_prefix("use a whole number from ") {
+            two(r, " to ", &whole)
+        } else if let Some(r) = rest.strip_prefix("use a number from ") {
+            two(r, " to ", &number)
+        } else if let Some(r) = rest.strip_prefix("use a number greater than ") {
+            two(r, " and at most ", &number)
+        } else if let Some(r) = rest.strip_prefix("use a prefix length from ") {
+            two(r, " to ", &prefix)
+        } else {
+            false
+        };
+        let named = e.message.starts_with(&format!("{key} "))
+            || e.field == "network.vpc_cidr"
+            || key == "public_subnets";
+        assert!(wording && named, "{e}");
+    }
+    for e in &errors {
+        for text in [e.message.as_str(), e.hint.as_deref().unwrap_or_default()] {
+            assert!(!text.contains("..") && !text.contains(", 100]") && !text.contains("(0,"), "{e}");
+        }
+    }
+}
+
+#[test]
+fn ec2_only_keys_are_refused_on_fargate() {
+    let keys = [
+        ("instance_type", "\"t3.large\""),
+        ("ami", "\"ami-0123456789abcdef0\""),
+        ("min_size", "1"),
+        ("max_size", "3"),
+        ("desired_capacity", "1"),
+        ("root_volume_size", "40"),
+        ("root_device_name", "\"/dev/xvda\""),
+    ];
+    let compute = |launch_type: &str| {
+        let lines: Vec<String> = keys.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        format!("{BASE}\n[compute]\nlaunch_type = \"{launch_type}\"\n{}\n", lines.join("\n"))
+    };
+    // On EC2 (and by default) every one of them is used.
+    parse("ec2.toml", &compute("ec2")).unwrap_or_else(|e| panic!("{e}"));
+    let text = compute("fargate");
+    let errors = parse("fargate.toml", &text).expect_err("EC2-only keys on Fargate");
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    let expected: Vec<String> = keys.iter().map(|(k, _)| format!("compute.{k}")).collect();
+    assert_eq!(fields, expected, "\n{errors}");
+    for (e, (key, _)) in errors.iter().zip(keys) {
+        let line = text.lines().position(|l| l.starts_with(&format!("{key} = "))).map(|i| i + 1);
+        assert_eq!(Some(e.line), line, "{e}");
+        assert!(e.message.contains(&format!("compute.{key} is set but launch_type is \"fargate\"")), "{e}");
+        assert!(e.message.contains("only applies to launch_type = \"ec2\""), "{e}");
+        assert!(
+            e.hint.as_deref().unwrap_or_default().contains("remove it, or set launch_type = \"ec2\""),
+            "{e}"
+        );
+    }
+    // Keys both launch types use stay accepted on Fargate.
+    let text = format!(
+        "{BASE}\n[compute]\nlaunch_type = \"fargate\"\ncontainer_insights = false\nservice_stable_timeout = 600\n"
+    )
+    .replace("public = false", "public = false\ncpu = 512\nmemory = 1024");
+    parse("fargate.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn the_fargate_demo_stack_is_valid() {
+    let c = load(&config_dir().join("fargate-postgres.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.compute.launch_type, LaunchType::Fargate);
+    assert_eq!(c.database.as_ref().map(|d| d.engine), Some(DbEngine::Postgres));
+}
+
+#[test]
 fn enum_values_list_the_allowed_ones() {
     let text = BASE.replace("public = false", "public = false\n\n[compute]\nlaunch_type = \"farget\"");
     let e = only_error("enum.toml", &text);
