@@ -137,15 +137,7 @@ async fn verify_applied(c: &Clients, s: &Stack, ec2_capacity: bool, services: &[
         assert_eq!(root.volume_type().map(|t| t.as_str()), Some("gp3"));
     } else {
         // Fargate: no container instances, so no Auto Scaling group and no launch template.
-        let g = c.asg.describe_auto_scaling_groups().send().await.expect("asgs");
-        let ours: Vec<_> = g
-            .auto_scaling_groups()
-            .iter()
-            .filter(|g| g.tags().iter().any(|t| t.key() == Some("hactl:stack") && t.value() == Some(&s.name)))
-            .collect();
-        assert!(ours.is_empty(), "fargate has no ASG: {ours:?}");
-        let lts = c.ec2.describe_launch_templates().filters(s.tag_filter()).send().await.expect("lts");
-        assert!(lts.launch_templates().is_empty(), "fargate has no launch template");
+        assert_no_container_instances(c, s, "fargate has").await;
         assert!(
             cluster.capacity_providers().iter().all(|p| p.starts_with("FARGATE")),
             "{:?}",
@@ -274,6 +266,19 @@ async fn verify_applied(c: &Clients, s: &Stack, ec2_capacity: bool, services: &[
     assert!(resources.iter().all(|r| r.contains(&format!("hactl/{}/", s.name))), "scoped: {resources:?}");
 }
 
+/// No Auto Scaling group and no launch template carries the stack's tag.
+async fn assert_no_container_instances(c: &Clients, s: &Stack, what: &str) {
+    let g = c.asg.describe_auto_scaling_groups().send().await.expect("asgs");
+    let ours: Vec<_> = g
+        .auto_scaling_groups()
+        .iter()
+        .filter(|g| g.tags().iter().any(|t| t.key() == Some("hactl:stack") && t.value() == Some(&s.name)))
+        .collect();
+    assert!(ours.is_empty(), "{what} Auto Scaling groups: {ours:?}");
+    let lts = c.ec2.describe_launch_templates().filters(s.tag_filter()).send().await.expect("lts");
+    assert!(lts.launch_templates().is_empty(), "{what} launch templates: {:?}", lts.launch_templates());
+}
+
 /// Nothing of the stack is left, asked of every service.
 async fn verify_gone(c: &Clients, s: &Stack) {
     let cl = c.ecs.describe_clusters().clusters(&s.name).send().await.expect("clusters");
@@ -296,15 +301,7 @@ async fn verify_gone(c: &Clients, s: &Stack) {
         .filter(|t| t.target_group_name().is_some_and(|n| n.starts_with(&format!("{}-", s.name))))
         .collect();
     assert!(ours.is_empty(), "target groups left: {ours:?}");
-    let g = c.asg.describe_auto_scaling_groups().send().await.expect("asgs");
-    let ours: Vec<_> = g
-        .auto_scaling_groups()
-        .iter()
-        .filter(|g| g.tags().iter().any(|t| t.key() == Some("hactl:stack") && t.value() == Some(&s.name)))
-        .collect();
-    assert!(ours.is_empty(), "ASGs left: {ours:?}");
-    let lts = c.ec2.describe_launch_templates().filters(s.tag_filter()).send().await.expect("lts");
-    assert!(lts.launch_templates().is_empty(), "launch templates left");
+    assert_no_container_instances(c, s, "left:").await;
     let roles = c.iam.list_roles().path_prefix(format!("/hactl/{}/", s.name)).send().await.expect("roles");
     let ours: Vec<_> =
         roles.roles().iter().filter(|r| r.path().starts_with(&format!("/hactl/{}/", s.name))).collect();

@@ -244,15 +244,7 @@ fn credential_hint(w: &Where) -> String {
 }
 
 /// `s` with control characters as spaces and runs of spaces collapsed.
-pub fn one_line(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars().map(|c| if c.is_control() { ' ' } else { c }) {
-        if !(c == ' ' && out.ends_with(' ')) {
-            out.push(c);
-        }
-    }
-    out.trim().to_string()
-}
+pub use hactl_awserror::one_line;
 
 #[cfg(test)]
 mod tests {
