@@ -20,7 +20,7 @@ echo "==> starting the emulator (LocalStack, host mode; first run installs it: ~
 bash scripts/emulator.sh start
 eval "$(bash scripts/emulator.sh env)"
 
-echo "==> building hactl (first build compiles the AWS SDK: ~5 min on 2 cores)" >&2
+echo "==> building hactl (first build compiles the AWS SDK: ~10 min on 2 cores)" >&2
 cargo build -p hactl
 HACTL=(./target/debug/hactl --config "$CONFIG")
 
@@ -60,5 +60,7 @@ printf '  %-22s %s\n' \
   "DocumentDB cluster" "$("$AWS" --endpoint-url "$AWS_ENDPOINT_URL" docdb describe-db-clusters --db-cluster-identifier "$STACK-docdb" --query 'DBClusters[0].[Status, length(DBClusterMembers), DBClusterMembers[?IsClusterWriter].DBInstanceIdentifier | [0]]' --output text 2>/dev/null | awk '{print $1 ", " $2 " instances, writer " $3}' || echo none)" \
   "RDS instance" "$("$AWS" --endpoint-url "$AWS_ENDPOINT_URL" rds describe-db-instances --db-instance-identifier "$STACK-pg" --query 'DBInstances[0].[DBInstanceStatus, MultiAZ]' --output text 2>/dev/null | awk '{print $1 ", Multi-AZ " $2}' || echo none)" \
   "credentials secret" "$("$AWS" secretsmanager describe-secret --secret-id "hactl/$STACK/db-credentials" --query Name --output text 2>/dev/null || echo none)" \
-  "secret's host" "$("$AWS" secretsmanager get-secret-value --secret-id "hactl/$STACK/db-credentials" --query SecretString --output text 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("host"))' 2>/dev/null || echo none)"
+  "database host" "$("$AWS" secretsmanager get-secret-value --secret-id "hactl/$STACK/db-connection" --query SecretString --output text 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("host"))' 2>/dev/null || echo none)"
+echo "==> hactl output (the app's URL, the database endpoints, ...)" >&2
+"${HACTL[@]}" output
 echo "==> done: stack $STACK is applied to the emulator at $AWS_ENDPOINT_URL" >&2
