@@ -121,7 +121,7 @@ async fn untagged_objects_with_the_stacks_names_are_conflicts_never_adopted_or_d
 async fn same_stack_in_two_regions_has_two_dashboards() {
     let east = Stack::from_file("tworegions", "config/ha-stack.toml");
     let text = std::fs::read_to_string(&east.config).unwrap().replace("us-east-1", "us-west-2");
-    let west = Stack::from_text("tworegions", &text);
+    let west = Stack::named(&east.name, &text);
     assert_eq!(east.name, west.name);
     east.ok(&["apply", "--auto-approve"], 0);
     west.ok(&["apply", "--auto-approve"], 0);

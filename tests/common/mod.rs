@@ -85,7 +85,13 @@ impl Stack {
     /// `text` with its stack renamed to a unique name (the first `name = "..."` line, the
     /// one of [stack]).
     pub fn from_text(test: &str, text: &str) -> Stack {
-        let name = format!("t{}-{test}", unique_token());
+        Stack::named(&format!("t{}-{test}", unique_token()), text)
+    }
+
+    /// `text` with its stack named `name` (a second stack of the same name, e.g. in
+    /// another region, with a config, a state directory and a cleanup guard of its own).
+    pub fn named(name: &str, text: &str) -> Stack {
+        let name = name.to_string();
         let line = text.lines().find(|l| l.starts_with("name = \"")).expect("config must name its stack");
         let text = text.replacen(line, &format!("name = \"{name}\""), 1);
         let dir = tempfile::tempdir().expect("tempdir");
