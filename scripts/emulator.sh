@@ -5,7 +5,8 @@
 #
 # Usage: scripts/emulator.sh {install|start|stop|status|reset|env}
 #   install  create .emulator/venv (Python 3.13) with emulator/requirements.txt + extension
-#   start    install if needed, start LocalStack on 127.0.0.1:4566, wait until healthy
+#   start    install if needed, start LocalStack on 127.0.0.1:4566 (HACTL_EMULATOR_PORT),
+#            wait until healthy
 #   stop     stop the LocalStack started by `start` (by its PID only)
 #   status   print whether it is running and its health JSON
 #   reset    stop, wipe emulator state, start again
@@ -13,7 +14,9 @@
 #            (then `.emulator/venv/bin/aws ...` or any SDK talks to the emulator)
 #
 # Everything lives under <repo>/.emulator (venv, pid, log, LocalStack filesystem, caches).
-# Knobs: EMULATOR_PYTHON=/path/to/python3.13, EMULATOR_START_TIMEOUT=120 (seconds).
+# Knobs: EMULATOR_PYTHON=/path/to/python3.13, EMULATOR_START_TIMEOUT=120 (seconds),
+# HACTL_EMULATOR_PORT=4566 (another port lets two checkouts run emulators side by side;
+# `env` then points clients at it, and scripts/test.sh and scripts/demo.sh follow it).
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -27,7 +30,7 @@ REQ_STAMP="$VENV/.requirements.stamp"
 EXT_STAMP="$VENV/.extension.stamp"
 PIDFILE="$STATE/localstack.pid"
 LOGFILE="$STATE/localstack.log"
-HOSTPORT="127.0.0.1:4566"
+HOSTPORT="127.0.0.1:${HACTL_EMULATOR_PORT:-4566}"
 HEALTH_URL="http://$HOSTPORT/_localstack/health"
 START_TIMEOUT="${EMULATOR_START_TIMEOUT:-120}"
 

@@ -9,7 +9,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 started=0
-if ! curl -fsS -m 2 http://127.0.0.1:4566/_localstack/health >/dev/null 2>&1; then
+if ! curl -fsS -m 2 "http://127.0.0.1:${HACTL_EMULATOR_PORT:-4566}/_localstack/health" >/dev/null 2>&1; then
     bash scripts/emulator.sh start
     started=1
 fi

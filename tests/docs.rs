@@ -57,22 +57,46 @@ fn sh_blocks(file: &'static str) -> Vec<Block> {
     blocks
 }
 
-/// The `hactl ...` commands quoted in the config files' comments.
-fn config_commands() -> Vec<(String, String)> {
+/// The `hactl ...` commands quoted inline in `text` (a span of backticks on one line),
+/// outside fenced blocks; in a config file, in its comments only.
+fn inline_commands(at: &str, text: &str, comments_only: bool) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(repo_root().join("config")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "toml") {
+    let mut fenced = false;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
             continue;
         }
-        let text = std::fs::read_to_string(&path).unwrap();
-        for (i, line) in text.lines().enumerate() {
-            let Some(comment) = line.trim_start().strip_prefix('#') else { continue };
-            for (n, span) in comment.split('`').enumerate() {
-                if n % 2 == 1 && span.starts_with("hactl ") {
-                    out.push((format!("{}:{}", path.display(), i + 1), span.to_string()));
-                }
+        let prose = if comments_only {
+            match line.trim_start().strip_prefix('#') {
+                Some(c) => c,
+                None => continue,
             }
+        } else if fenced {
+            continue;
+        } else {
+            line
+        };
+        for (n, span) in prose.split('`').enumerate() {
+            if n % 2 == 1 && (span.starts_with("hactl ") || span.starts_with("./target/debug/hactl ")) {
+                out.push((format!("{at}:{}", i + 1), span.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// The inline commands of README.md, CONTRIBUTING.md and the configs' comments.
+fn quoted_inline() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for doc in ["README.md", "CONTRIBUTING.md"] {
+        out.extend(inline_commands(doc, &std::fs::read_to_string(repo_root().join(doc)).unwrap(), false));
+    }
+    for entry in std::fs::read_dir(repo_root().join("config")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let at = path.strip_prefix(repo_root()).unwrap_or(&path).display().to_string();
+            out.extend(inline_commands(&at, &std::fs::read_to_string(&path).unwrap(), true));
         }
     }
     out
@@ -230,14 +254,29 @@ fn every_command_the_docs_quote_runs_as_written() {
             sandbox.apply();
         }
     }
-    let config = config_commands();
-    assert!(config.iter().any(|(_, c)| c.starts_with("hactl validate")), "{config:?}");
-    for (at, c) in &config {
+    let inline = quoted_inline();
+    assert!(
+        inline.iter().any(|(at, c)| at.starts_with("config/") && c.starts_with("hactl validate")),
+        "{inline:?}"
+    );
+    assert!(inline.iter().any(|(at, _)| at.starts_with("README.md")), "{inline:?}");
+    for (at, c) in &inline {
         sandbox.run(at, c);
         ran += 1;
     }
     println!("{ran} documented commands ran");
     assert!(ran >= 20, "only {ran} commands ran");
+}
+
+#[test]
+fn inline_commands_are_found_outside_fences_and_in_comments() {
+    let md =
+        "Run `hactl plan` now.\n```sh\nhactl apply # `hactl x`\n```\nthen `hactl output url` or `cargo x`";
+    let found: Vec<String> = inline_commands("d", md, false).into_iter().map(|(_, c)| c).collect();
+    assert_eq!(found, ["hactl plan", "hactl output url"]);
+    let toml = "# Check it with `hactl validate`.\nname = \"`hactl no`\"\n";
+    let found: Vec<String> = inline_commands("c", toml, true).into_iter().map(|(_, c)| c).collect();
+    assert_eq!(found, ["hactl validate"]);
 }
 
 #[test]
