@@ -11,7 +11,7 @@
 mod common;
 
 use common::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A ```sh block: where it is, and its command lines (comments and blank lines out).
@@ -174,7 +174,11 @@ impl Sandbox {
             .env("AWS_REGION", "us-east-1")
             .env("NO_COLOR", "1")
             // `cargo install` reuses the suite's build and installs into the sandbox.
-            .env("CARGO_TARGET_DIR", repo_root().join("target"))
+            .env(
+                "CARGO_TARGET_DIR",
+                std::env::var_os("CARGO_TARGET_DIR")
+                    .map_or_else(|| repo_root().join("target"), PathBuf::from),
+            )
             .env("CARGO_INSTALL_ROOT", self.root().join("cargo"))
             .env_remove("HACTL_CONFIG")
             .env_remove("HACTL_STATE_DIR")
