@@ -71,6 +71,24 @@ pub(crate) fn ignore_not_found(r: Result<(), ProviderError>) -> Result<(), Provi
     }
 }
 
+/// A read's answer, `None` when it says "it does not exist".
+pub(crate) fn found<T>(r: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Marks an error retryable when its code is one of `codes` (a dependency still leaving,
+/// an object still settling or in use).
+pub(crate) fn retry_codes(mut e: ProviderError, codes: &[&str]) -> ProviderError {
+    if e.code.as_deref().is_some_and(|c| codes.contains(&c)) {
+        e.retryable = true;
+    }
+    e
+}
+
 /// Right after a create, other calls may not see the new object yet: a NotFound while
 /// referencing it is worth retrying (bounded by the engine).
 pub(crate) fn retry_not_found(mut e: ProviderError) -> ProviderError {

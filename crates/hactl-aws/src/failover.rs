@@ -7,6 +7,7 @@
 //! over), then waits until the instance is available again.
 
 use crate::error::{aws_error, is_not_found};
+use crate::util::describe_all;
 use crate::ApiCounter;
 use hactl_engine::{Ctx, ProviderError};
 
@@ -94,15 +95,8 @@ async fn docdb_members(
 ) -> Result<Vec<Member>, ProviderError> {
     let cluster_id = cluster.db_cluster_identifier().unwrap_or_default();
     let filter = aws_sdk_docdb::types::Filter::builder().name("db-cluster-id").values(cluster_id).build();
-    let instances: Vec<aws_sdk_docdb::types::DbInstance> = client
-        .describe_db_instances()
-        .filters(filter)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| aws_error("DescribeDBInstances", e))?;
+    let instances: Vec<aws_sdk_docdb::types::DbInstance> =
+        describe_all!(client, describe_db_instances, filters, filter, "DescribeDBInstances")?;
     let mut members: Vec<Member> = cluster
         .db_cluster_members()
         .iter()

@@ -4,6 +4,25 @@ use hactl_core::{Address, Props, Value};
 use hactl_engine::ProviderError;
 use sha2::{Digest, Sha256};
 
+pub(crate) mod tags;
+
+/// Every item of a paginated describe call with one filter (any service):
+/// `describe_all!(client, describe_vpcs, filters, filter, "DescribeVpcs")`.
+macro_rules! describe_all {
+    ($client:expr, $op:ident, $filter:ident, $f:expr, $name:literal) => {
+        $client
+            .$op()
+            .$filter($f)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| crate::error::aws_error($name, e))
+    };
+}
+pub(crate) use describe_all;
+
 /// A required string property.
 pub(crate) fn req_str<'a>(props: &'a Props, name: &str) -> Result<&'a str, ProviderError> {
     props
@@ -18,6 +37,25 @@ pub(crate) fn opt_str<'a>(props: &'a Props, name: &str) -> Option<&'a str> {
 
 pub(crate) fn opt_bool(props: &Props, name: &str) -> Option<bool> {
     props.get(name).and_then(Value::as_bool)
+}
+
+/// An Int property as i32 (None when absent or out of range).
+pub(crate) fn opt_i32(props: &Props, name: &str) -> Option<i32> {
+    props.get(name).and_then(Value::as_int).and_then(|i| i32::try_from(i).ok())
+}
+
+/// An Int property as i32, strictly: None when absent or Null, an error when out of range
+/// or not an integer.
+pub(crate) fn int_prop(props: &Props, name: &str) -> Result<Option<i32>, ProviderError> {
+    match props.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Int(i)) => i32::try_from(*i)
+            .map(Some)
+            .map_err(|_| ProviderError::fatal(format!("property `{name}` = {i} is out of range"))),
+        Some(other) => {
+            Err(ProviderError::fatal(format!("property `{name}` must be an integer, not {other:?}")))
+        }
+    }
 }
 
 pub(crate) fn str_list(props: &Props, name: &str) -> Vec<String> {
@@ -46,6 +84,18 @@ pub(crate) fn match_target(
     key: impl Fn(&Props) -> bool,
 ) -> Option<&Address> {
     targets.iter().find(|t| key(&t.props)).map(|t| &t.address)
+}
+
+/// The target an object read belongs to: by recorded id, else by the address of its tag.
+pub(crate) fn target_of<'a>(
+    targets: &'a [hactl_engine::ReadTarget],
+    id: &str,
+    address: Option<&Address>,
+) -> Option<&'a hactl_engine::ReadTarget> {
+    targets
+        .iter()
+        .find(|t| t.id.as_deref() == Some(id))
+        .or_else(|| address.and_then(|a| targets.iter().find(|t| &t.address == a)))
 }
 
 /// The `tags` property as a plain map (every service's tag shape is built from this).
@@ -93,23 +143,6 @@ pub(crate) fn ensure_ours(
         ctx.stack
     ))
     .with_code(code))
-}
-
-/// The tag changes between two `tags` values: (keys to set with their values, keys to
-/// remove).
-pub(crate) fn tag_delta(
-    before: Option<&Value>,
-    after: Option<&Value>,
-) -> (std::collections::BTreeMap<String, String>, Vec<String>) {
-    let before = before.map(Value::string_map).unwrap_or_default();
-    let after = after.map(Value::string_map).unwrap_or_default();
-    let set = after
-        .iter()
-        .filter(|(k, v)| before.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    let removed = before.keys().filter(|k| !after.contains_key(*k)).cloned().collect();
-    (set, removed)
 }
 
 /// How long database waits may run at least: a Multi-AZ encrypted RDS create, a DocumentDB

@@ -7,7 +7,8 @@
 //! candidates (a target's domain or a recorded ARN).
 
 use crate::error::{aws_error, ignore_not_found, is_not_found, retry_not_found};
-use crate::util::{opt_bool, owner_of, req_str, tag_delta, tag_map, tags_prop};
+use crate::util::tags::Tagger;
+use crate::util::{opt_bool, owner_of, req_str, tag_map, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_acm::types::{CertificateSummary, CertificateType, Filters, KeyAlgorithm, Tag};
 use aws_sdk_acm::Client;
@@ -79,6 +80,26 @@ fn acm_tags(tags: BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> {
         .collect()
 }
 
+/// ACM's tag calls (certificates, by ARN): AddTagsToCertificate, RemoveTagsFromCertificate
+/// (which takes the keys as tags without values).
+#[async_trait]
+impl Tagger for Client {
+    async fn set_tag_values(&self, arn: &str, tags: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let out =
+            self.add_tags_to_certificate().certificate_arn(arn).set_tags(Some(acm_tags(tags)?)).send().await;
+        out.map(drop).map_err(|e| retry_not_found(aws_error("AddTagsToCertificate", e)))
+    }
+
+    async fn remove_tag_keys(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let keys: Vec<Tag> = keys
+            .into_iter()
+            .map(|k| Tag::builder().key(k).build().map_err(|e| ProviderError::fatal(format!("tag: {e}"))))
+            .collect::<Result<_, _>>()?;
+        let out = self.remove_tags_from_certificate().certificate_arn(arn).set_tags(Some(keys)).send().await;
+        out.map(drop).map_err(|e| retry_not_found(aws_error("RemoveTagsFromCertificate", e)))
+    }
+}
+
 impl Certificate {
     /// Every certificate of the account and region. ListCertificates answers only RSA
     /// 2048 certificates unless asked for the other key types.
@@ -123,37 +144,6 @@ impl Certificate {
                 }
             }
         }
-    }
-
-    async fn set_tags(
-        &self,
-        arn: &str,
-        set: BTreeMap<String, String>,
-        removed: Vec<String>,
-    ) -> Result<(), ProviderError> {
-        if !set.is_empty() {
-            self.0
-                .add_tags_to_certificate()
-                .certificate_arn(arn)
-                .set_tags(Some(acm_tags(set)?))
-                .send()
-                .await
-                .map_err(|e| retry_not_found(aws_error("AddTagsToCertificate", e)))?;
-        }
-        if !removed.is_empty() {
-            let keys: Vec<Tag> = removed
-                .into_iter()
-                .map(|k| Tag::builder().key(k).build().map_err(|e| ProviderError::fatal(format!("tag: {e}"))))
-                .collect::<Result<_, _>>()?;
-            self.0
-                .remove_tags_from_certificate()
-                .certificate_arn(arn)
-                .set_tags(Some(keys))
-                .send()
-                .await
-                .map_err(|e| retry_not_found(aws_error("RemoveTagsFromCertificate", e)))?;
-        }
-        Ok(())
     }
 
     /// A certificate this address imported before (a create retried after a crash
@@ -229,11 +219,7 @@ impl Provider for Certificate {
             ));
         }
         if let Some((arn, not_after, live)) = self.find_own(ctx, address, domain).await? {
-            let want = tag_map(props);
-            let removed =
-                live.keys().filter(|k| !k.starts_with("aws:") && !want.contains_key(*k)).cloned().collect();
-            let set = want.into_iter().filter(|(k, v)| live.get(k) != Some(v)).collect();
-            self.set_tags(&arn, set, removed).await?;
+            self.0.converge_tags(&arn, &live, props).await?;
             return Ok(Applied { id: arn.clone(), outputs: outputs(&arn, not_after) });
         }
         let g = generate(domain)?;
@@ -254,19 +240,9 @@ impl Provider for Certificate {
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        for c in req.changes {
-            match c.name.as_str() {
-                "tags" => {
-                    let (set, removed) = tag_delta(c.before.as_ref(), c.after.as_ref());
-                    self.set_tags(req.id, set, removed).await?
-                }
-                other => {
-                    return Err(ProviderError::fatal(format!(
-                        "acm.certificate cannot update `{other}` in place"
-                    )))
-                }
-            }
-        }
+        let refuse =
+            |other: &str| ProviderError::fatal(format!("acm.certificate cannot update `{other}` in place"));
+        self.0.update_tags_only(req.id, req.changes, refuse).await?;
         Ok(Applied {
             id: req.id.to_string(),
             outputs: BTreeMap::from([("arn".to_string(), Value::str(req.id))]),

@@ -5,7 +5,7 @@
 
 use super::is_gone;
 use crate::error::{aws_error, retry_not_found};
-use crate::util::{opt_str, req_str};
+use crate::util::{int_prop, opt_str, req_str};
 use async_trait::async_trait;
 use aws_sdk_applicationautoscaling::types::{
     MetricType, PolicyType, PredefinedMetricSpecification, ScalableDimension, ScalingPolicy,
@@ -37,18 +37,6 @@ static SCHEMA: KindSchema = KindSchema {
 const NAMES_PER_CALL: usize = 50;
 const DEFAULT_NAMESPACE: &str = "ecs";
 const DEFAULT_DIMENSION: &str = "ecs:service:DesiredCount";
-
-fn opt_i32(props: &Props, name: &str) -> Result<Option<i32>, ProviderError> {
-    match props.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Int(i)) => i32::try_from(*i)
-            .map(Some)
-            .map_err(|_| ProviderError::fatal(format!("property `{name}` = {i} is out of range"))),
-        Some(other) => {
-            Err(ProviderError::fatal(format!("property `{name}` must be an integer, not {other:?}")))
-        }
-    }
-}
 
 fn arn_output(arn: &str) -> BTreeMap<String, Value> {
     BTreeMap::from([("arn".to_string(), Value::str(arn))])
@@ -103,8 +91,8 @@ impl Policy {
         let config = TargetTrackingScalingPolicyConfiguration::builder()
             .target_value(target_value)
             .predefined_metric_specification(metric)
-            .set_scale_in_cooldown(opt_i32(props, "scale_in_cooldown")?)
-            .set_scale_out_cooldown(opt_i32(props, "scale_out_cooldown")?)
+            .set_scale_in_cooldown(int_prop(props, "scale_in_cooldown")?)
+            .set_scale_out_cooldown(int_prop(props, "scale_out_cooldown")?)
             .build()
             .map_err(|e| ProviderError::fatal(format!("target tracking configuration: {e}")))?;
         let out = self

@@ -11,7 +11,8 @@
 
 use crate::error::aws_error;
 use crate::util::ensure_ours;
-use crate::util::{opt_bool, owner_of, req_str, str_list, tag_delta, tag_map, tags_prop};
+use crate::util::tags::Tagger;
+use crate::util::{int_prop, opt_bool, owner_of, req_str, str_list, tag_map, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter, LaunchTemplateSpecification, Tag};
 use aws_sdk_autoscaling::Client;
@@ -40,18 +41,6 @@ static SCHEMA: KindSchema = KindSchema {
 
 /// SetInstanceProtection takes at most 50 instance ids per call.
 const PROTECTION_BATCH: usize = 50;
-
-fn int_prop(props: &Props, name: &str) -> Result<Option<i32>, ProviderError> {
-    match props.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Int(i)) => i32::try_from(*i)
-            .map(Some)
-            .map_err(|_| ProviderError::fatal(format!("property `{name}` = {i} is out of range"))),
-        Some(other) => {
-            Err(ProviderError::fatal(format!("property `{name}` must be an integer, not {other:?}")))
-        }
-    }
-}
 
 fn req_int(props: &Props, name: &str) -> Result<i32, ProviderError> {
     int_prop(props, name)?.ok_or_else(|| ProviderError::fatal(format!("property `{name}` is missing")))
@@ -84,6 +73,23 @@ fn live_tags(g: &AutoScalingGroup) -> BTreeMap<String, String> {
         .iter()
         .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
         .collect()
+}
+
+/// Auto Scaling's tag calls (groups, by name): CreateOrUpdateTags, DeleteTags.
+#[async_trait]
+impl Tagger for Client {
+    async fn set_tag_values(&self, name: &str, tags: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let out = self.create_or_update_tags().set_tags(Some(group_tags(name, &tags))).send().await;
+        out.map(drop).map_err(|e| aws_error("CreateOrUpdateTags", e))
+    }
+
+    async fn remove_tag_keys(&self, name: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let tags = keys
+            .iter()
+            .map(|k| Tag::builder().resource_id(name).resource_type("auto-scaling-group").key(k).build())
+            .collect();
+        self.delete_tags().set_tags(Some(tags)).send().await.map(drop).map_err(|e| aws_error("DeleteTags", e))
+    }
 }
 
 fn outputs(g: &AutoScalingGroup) -> BTreeMap<String, Value> {
@@ -174,38 +180,13 @@ impl Group {
         req.send().await.map(|_| ()).map_err(|e| aws_error("UpdateAutoScalingGroup", e))
     }
 
-    async fn sync_tags(
-        &self,
-        name: &str,
-        before: Option<&Value>,
-        after: Option<&Value>,
-    ) -> Result<(), ProviderError> {
-        let (set, removed) = tag_delta(before, after);
-        if !set.is_empty() {
-            self.0
-                .create_or_update_tags()
-                .set_tags(Some(group_tags(name, &set)))
-                .send()
-                .await
-                .map_err(|e| aws_error("CreateOrUpdateTags", e))?;
-        }
-        if !removed.is_empty() {
-            let tags = removed
-                .iter()
-                .map(|k| Tag::builder().resource_id(name).resource_type("auto-scaling-group").key(k).build())
-                .collect();
-            self.0.delete_tags().set_tags(Some(tags)).send().await.map_err(|e| aws_error("DeleteTags", e))?;
-        }
-        Ok(())
-    }
-
     /// Brings an existing group (found on a retried create) to the desired settings.
     async fn converge(&self, g: &AutoScalingGroup, props: &Props) -> Result<(), ProviderError> {
         let name = g.auto_scaling_group_name().unwrap_or_default();
         let all: BTreeSet<&str> = SCHEMA.props.iter().map(|p| p.name).filter(|n| *n != "tags").collect();
         self.apply_settings(name, props, &all).await?;
         let live = Value::from_string_map(live_tags(g));
-        self.sync_tags(name, Some(&live), props.get("tags")).await
+        self.0.sync_tags(name, Some(&live), props.get("tags")).await
     }
 }
 
@@ -326,7 +307,7 @@ impl Provider for Group {
         let mut which = BTreeSet::new();
         for c in req.changes {
             match c.name.as_str() {
-                "tags" => self.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                "tags" => self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
                 "launch_template_id"
                 | "launch_template_version"
                 | "min_size"

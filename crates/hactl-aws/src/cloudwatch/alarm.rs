@@ -12,11 +12,9 @@
 //! DescribeAlarms answering it fails with InternalError ("unknown error occurred when
 //! trying to serialize the response"), for every stack.
 
-use crate::error::is_not_found;
-use crate::error::{aws_error, ignore_not_found, retry_not_found};
-use crate::util::{
-    ensure_ours, match_target, opt_str, owner_of, req_str, str_list, tag_delta, tag_map, tags_prop,
-};
+use crate::error::{aws_error, found, ignore_not_found, retry_not_found};
+use crate::util::tags::Tagger;
+use crate::util::{ensure_ours, match_target, opt_str, owner_of, req_str, str_list, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, MetricAlarm, Statistic};
 use aws_sdk_cloudwatch::Client;
@@ -91,11 +89,17 @@ fn props_of(a: &MetricAlarm, tags: &BTreeMap<String, String>) -> Props {
 }
 
 impl Alarm {
-    async fn describe_prefix(&self, prefix: &str) -> Result<Vec<MetricAlarm>, ProviderError> {
+    /// DescribeAlarms (metric alarms, paginated) of a name prefix or of names (≤ 100).
+    async fn describe_alarms(
+        &self,
+        prefix: Option<&str>,
+        names: Option<&[String]>,
+    ) -> Result<Vec<MetricAlarm>, ProviderError> {
         let pages: Vec<_> = self
             .0
             .describe_alarms()
-            .alarm_name_prefix(prefix)
+            .set_alarm_name_prefix(prefix.map(str::to_string))
+            .set_alarm_names(names.map(<[String]>::to_vec))
             .alarm_types(AlarmType::MetricAlarm)
             .into_paginator()
             .send()
@@ -105,25 +109,17 @@ impl Alarm {
         Ok(pages.into_iter().flat_map(|p| p.metric_alarms.unwrap_or_default()).collect())
     }
 
+    async fn describe_prefix(&self, prefix: &str) -> Result<Vec<MetricAlarm>, ProviderError> {
+        self.describe_alarms(Some(prefix), None).await
+    }
+
     /// The alarms of exactly these names (≤ 100 a call).
     async fn describe_names(&self, names: &[String]) -> Result<Vec<MetricAlarm>, ProviderError> {
         let mut out = Vec::new();
         for chunk in names.chunks(100) {
-            let pages: Vec<_> = self
-                .0
-                .describe_alarms()
-                .set_alarm_names(Some(chunk.to_vec()))
-                .alarm_types(AlarmType::MetricAlarm)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| aws_error("DescribeAlarms", e))?;
+            let alarms = self.describe_alarms(None, Some(chunk)).await?;
             out.extend(
-                pages
-                    .into_iter()
-                    .flat_map(|p| p.metric_alarms.unwrap_or_default())
-                    .filter(|a| a.alarm_name().is_some_and(|n| chunk.iter().any(|c| c == n))),
+                alarms.into_iter().filter(|a| a.alarm_name().is_some_and(|n| chunk.iter().any(|c| c == n))),
             );
         }
         Ok(out)
@@ -196,12 +192,8 @@ impl Provider for Alarm {
         let mut out = Vec::new();
         for a in alarms {
             let (Some(name), Some(arn)) = (a.alarm_name(), a.alarm_arn()) else { continue };
-            let tags = match super::tags(&self.0, arn).await {
-                Ok(t) => t,
-                // Deleted since the describe.
-                Err(e) if is_not_found(&e) => continue,
-                Err(e) => return Err(e),
-            };
+            // Deleted since the describe.
+            let Some(tags) = found(super::tags(&self.0, arn).await)? else { continue };
             let (owned, mut address) = owner_of(&ctx.stack, &tags);
             let is_recorded = recorded.contains(name);
             if !owned {
@@ -239,16 +231,12 @@ impl Provider for Alarm {
             ensure_ours(ctx, address, &tags, &format!("alarm `{name}`"), EXISTS)?;
             ctx.progress(format!("adopting existing alarm {name}"));
         }
-        let want = tag_map(props);
         self.put(props).await?;
         let arn = self.arn(name).await?;
         // Tag it, converging the tags of an adopted alarm (and, on the emulator, tags
         // left behind by a deleted alarm of the same name: DeleteAlarms keeps them).
         let live = super::tags(&self.0, &arn).await?;
-        let removed =
-            live.keys().filter(|k| !k.starts_with("aws:") && !want.contains_key(*k)).cloned().collect();
-        let set = want.into_iter().filter(|(k, v)| live.get(k) != Some(v)).collect();
-        super::set_tags(&self.0, &arn, set, removed).await?;
+        self.0.converge_tags(&arn, &live, props).await?;
         Ok(Applied { id: name.to_string(), outputs: outputs(name, &arn) })
     }
 
@@ -270,8 +258,7 @@ impl Provider for Alarm {
         }
         let arn = self.arn(name).await?;
         if let Some(c) = req.changes.iter().find(|c| c.name == "tags") {
-            let (set, removed) = tag_delta(c.before.as_ref(), c.after.as_ref());
-            super::set_tags(&self.0, &arn, set, removed).await?;
+            self.0.sync_tags(&arn, c.before.as_ref(), c.after.as_ref()).await?;
         }
         Ok(Applied { id: name.to_string(), outputs: outputs(name, &arn) })
     }

@@ -7,8 +7,9 @@
 //! TagResource after PutDashboard (PutDashboard takes no tags): a dashboard with the
 //! stack's name but without its tags is a conflict, never overwritten or deleted.
 
-use crate::error::{aws_error, ignore_not_found, is_not_found};
-use crate::util::{ensure_ours, owner_of, req_str, tag_map, tags_prop};
+use crate::error::{aws_error, found, ignore_not_found, is_not_found};
+use crate::util::tags::{TagChanges, Tagger};
+use crate::util::{ensure_ours, owner_of, req_str, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::Client;
 use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
@@ -99,11 +100,7 @@ impl Dashboard {
         let live = self.get(name).await?.ok_or_else(|| {
             ProviderError::retryable(format!("dashboard {name} not found after PutDashboard"))
         })?;
-        let want = tag_map(props);
-        let removed =
-            live_tags.keys().filter(|k| !k.starts_with("aws:") && !want.contains_key(*k)).cloned().collect();
-        let set = want.into_iter().filter(|(k, v)| live_tags.get(k) != Some(v)).collect();
-        super::set_tags(&self.0, &live.arn, set, removed).await?;
+        self.0.converge_tags(&live.arn, live_tags, props).await?;
         Ok(live.arn)
     }
 }
@@ -132,12 +129,8 @@ impl Provider for Dashboard {
             let by_id = targets.iter().find(|t| t.id.as_deref() == Some(name));
             let Some(target) = by_id.or(by_name) else { continue };
             let Some(live) = self.get(name).await? else { continue };
-            let tags = match super::tags(&self.0, &live.arn).await {
-                Ok(t) => t,
-                // Deleted since the describe.
-                Err(e) if is_not_found(&e) => continue,
-                Err(e) => return Err(e),
-            };
+            // Deleted since the describe.
+            let Some(tags) = found(super::tags(&self.0, &live.arn).await)? else { continue };
             let (owned, tagged) = owner_of(&ctx.stack, &tags);
             // Tagged for another of this stack's addresses: not the target's.
             if owned && tagged.as_ref().is_some_and(|a| a != &target.address) {
@@ -221,8 +214,7 @@ impl Provider for Dashboard {
         }
         // Its tags go first: the emulator keeps a deleted dashboard's tags under its ARN
         // (the same ARN for the next dashboard of that name, someone else's included).
-        let keys: Vec<String> = tags.keys().filter(|k| !k.starts_with("aws:")).cloned().collect();
-        ignore_not_found(super::set_tags(&self.0, &live.arn, BTreeMap::new(), keys).await)?;
+        ignore_not_found(self.0.apply_tags(&live.arn, TagChanges::remove_all(&tags)).await)?;
         ignore_not_found(
             self.0
                 .delete_dashboards()

@@ -4,6 +4,7 @@ pub mod alarm;
 pub mod dashboard;
 
 use crate::error::{aws_error, retry_not_found};
+use crate::util::tags::Tagger;
 use crate::ApiCounter;
 use aws_config::SdkConfig;
 use aws_sdk_cloudwatch::types::Tag;
@@ -23,40 +24,22 @@ pub(crate) async fn tags(
     client: &aws_sdk_cloudwatch::Client,
     arn: &str,
 ) -> Result<BTreeMap<String, String>, ProviderError> {
-    let out = client
-        .list_tags_for_resource()
-        .resource_arn(arn)
-        .send()
-        .await
-        .map_err(|e| retry_not_found(aws_error("ListTagsForResource", e)))?;
+    let out = client.list_tags_for_resource().resource_arn(arn).send().await;
+    let out = out.map_err(|e| retry_not_found(aws_error("ListTagsForResource", e)))?;
     Ok(out.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string()))).collect())
 }
 
-/// Sets and removes tags of an alarm or dashboard (by ARN).
-pub(crate) async fn set_tags(
-    client: &aws_sdk_cloudwatch::Client,
-    arn: &str,
-    set: BTreeMap<String, String>,
-    removed: Vec<String>,
-) -> Result<(), ProviderError> {
-    if !set.is_empty() {
-        let list = set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
-        client
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(list))
-            .send()
-            .await
-            .map_err(|e| retry_not_found(aws_error("TagResource", e)))?;
+/// CloudWatch's tag calls (alarms and dashboards, by ARN): TagResource, UntagResource.
+#[async_trait::async_trait]
+impl Tagger for aws_sdk_cloudwatch::Client {
+    async fn set_tag_values(&self, arn: &str, tags: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let list = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let out = self.tag_resource().resource_arn(arn).set_tags(Some(list)).send().await;
+        out.map(drop).map_err(|e| retry_not_found(aws_error("TagResource", e)))
     }
-    if !removed.is_empty() {
-        client
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(removed))
-            .send()
-            .await
-            .map_err(|e| retry_not_found(aws_error("UntagResource", e)))?;
+
+    async fn remove_tag_keys(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let out = self.untag_resource().resource_arn(arn).set_tag_keys(Some(keys)).send().await;
+        out.map(drop).map_err(|e| retry_not_found(aws_error("UntagResource", e)))
     }
-    Ok(())
 }

@@ -16,14 +16,13 @@
 //! `allow_delete_protected` (then protection is turned off first); a final snapshot
 //! `<identifier>-final-<YYYYMMDDHHMMSS>` (UTC) is taken unless `skip_final_snapshot`.
 
-use super::{
-    is_available, is_candidate, is_recorded, list_tags, opt_i32, req_i32, retry_codes, sync_tags, tags_of,
-    tags_value, target_of, ENGINE,
-};
-use crate::error::{aws_error, is_not_found, retry_not_found};
-use crate::util::{ensure_ours, opt_bool, opt_str, owner_of, req_str, str_list};
+use super::{engine_filter, req_i32, tags_of, tags_value, wait_available, ENGINE, NAMES};
+use crate::error::{aws_error, found, is_not_found, retry_codes, retry_not_found};
+use crate::rds::family::{final_snapshot, owner, protection_to_lift, wait_deleted, Api, Owner};
+use crate::util::tags::Tagger;
+use crate::util::{describe_all, ensure_ours, opt_bool, opt_i32, opt_str, req_str, str_list};
 use async_trait::async_trait;
-use aws_sdk_docdb::types::{DbCluster, Filter};
+use aws_sdk_docdb::types::DbCluster;
 use aws_sdk_docdb::Client;
 use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
@@ -139,55 +138,23 @@ fn differences(c: &DbCluster, props: &Props) -> Vec<&'static str> {
         .collect()
 }
 
-/// `YYYYMMDDHHMMSS` (UTC) for the final snapshot's identifier.
-fn snapshot_stamp() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(0))
-        .unwrap_or(0);
-    aws_smithy_types::DateTime::from_secs(secs)
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_default()
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect()
-}
-
 impl Cluster {
     async fn describe_all(&self) -> Result<Vec<DbCluster>, ProviderError> {
-        let all: Vec<DbCluster> = self
-            .docdb
-            .describe_db_clusters()
-            .filters(Filter::builder().name("engine").values(ENGINE).build())
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| aws_error("DescribeDBClusters", e))?;
+        let all: Vec<DbCluster> =
+            describe_all!(self.docdb, describe_db_clusters, filters, engine_filter(), "DescribeDBClusters")?;
         Ok(all.into_iter().filter(|c| c.engine() == Some(ENGINE)).collect())
     }
 
     /// The cluster with this identifier, or None.
     async fn describe(&self, id: &str) -> Result<Option<DbCluster>, ProviderError> {
         let out = self.docdb.describe_db_clusters().db_cluster_identifier(id).send().await;
-        match out.map_err(|e| aws_error("DescribeDBClusters", e)) {
-            Ok(o) => Ok(o.db_clusters().first().cloned()),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(e),
-        }
+        let out = found(out.map_err(|e| aws_error("DescribeDBClusters", e)))?;
+        Ok(out.and_then(|o| o.db_clusters().first().cloned()))
     }
 
     async fn wait_available(&self, ctx: &Ctx, id: &str) -> Result<DbCluster, ProviderError> {
         let what = format!("DocumentDB cluster {id}");
-        crate::util::db_wait(ctx)
-            .wait_for(&format!("{what} to become available"), || async {
-                let c = self.describe(id).await?.ok_or_else(|| {
-                    ProviderError::retryable(format!("{what} not found")).with_code("DBClusterNotFoundFault")
-                })?;
-                Ok(is_available(&what, c.status())?.then_some(c))
-            })
-            .await
+        wait_available(ctx, &what, "DBClusterNotFoundFault", || self.describe(id), DbCluster::status).await
     }
 
     /// ModifyDBCluster with the named properties taken from `props`.
@@ -244,12 +211,12 @@ impl Cluster {
     ) -> Result<(), ProviderError> {
         let id = c.db_cluster_identifier().unwrap_or_default();
         let arn = c.db_cluster_arn().unwrap_or_default();
-        let tags = list_tags(&self.docdb, arn).await?.unwrap_or_default();
+        let tags = found(self.docdb.list_tags(arn).await)?.unwrap_or_default();
         ensure_ours(ctx, address, &tags, &format!("DocumentDB cluster `{id}`"), ALREADY_EXISTS)?;
         ctx.progress(format!("adopting existing DocumentDB cluster {id}"));
         self.wait_available(ctx, id).await?;
         self.modify(id, props, &differences(c, props)).await?;
-        sync_tags(&self.docdb, arn, Some(&tags_value(&tags)), props.get("tags")).await
+        self.docdb.sync_tags(arn, Some(&tags_value(&tags)), props.get("tags")).await
     }
 }
 
@@ -267,16 +234,16 @@ impl Provider for Cluster {
         let mut out = Vec::new();
         for c in self.describe_all().await? {
             let (Some(id), Some(arn)) = (c.db_cluster_identifier(), c.db_cluster_arn()) else { continue };
-            if !is_candidate(&ctx.stack, targets, "identifier", id) {
+            if !NAMES.is_candidate(&ctx.stack, targets, "identifier", id) {
                 continue;
             }
-            let Some(tags) = list_tags(&self.docdb, arn).await? else { continue };
-            let (owned, address) = owner_of(&ctx.stack, &tags);
-            if !owned && !is_recorded(targets, id) {
+            let Some(Owner { tags, owned, address }) =
+                owner(&self.docdb, NAMES, &ctx.stack, targets, id, arn).await?
+            else {
                 continue;
-            }
+            };
             // "Unset means AWS's choice": a target without a window reads Null.
-            let target = target_of(targets, id, address.as_ref());
+            let target = NAMES.target_for(targets, id, address.as_ref());
             let window = target
                 .is_none_or(|t| t.props.get("preferred_backup_window").is_some_and(|w| *w != Value::Null));
             let mut props = props_of(&c, &tags, window);
@@ -352,13 +319,9 @@ impl Provider for Cluster {
         self.modify(req.id, req.desired, &fields).await?;
         let c = self.wait_available(ctx, req.id).await?;
         if let Some(t) = tags {
-            sync_tags(
-                &self.docdb,
-                c.db_cluster_arn().unwrap_or_default(),
-                t.before.as_ref(),
-                t.after.as_ref(),
-            )
-            .await?;
+            self.docdb
+                .sync_tags(c.db_cluster_arn().unwrap_or_default(), t.before.as_ref(), t.after.as_ref())
+                .await?;
         }
         Ok(Applied { id: req.id.to_string(), outputs: outputs(&c) })
     }
@@ -366,14 +329,14 @@ impl Provider for Cluster {
     async fn delete(&self, ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
         let Some(c) = self.describe(id).await? else { return Ok(()) };
         if c.status() != Some("deleting") {
-            if c.deletion_protection() == Some(true) {
-                if !ctx.delete_options.allow_delete_protected {
-                    return Err(ProviderError::fatal(format!(
-                        "DocumentDB cluster `{id}` has deletion protection on; pass --allow-delete-protected \
-                         to turn it off and delete it"
-                    ))
-                    .with_code("DeletionProtectionEnabled"));
-                }
+            let refusal = || {
+                ProviderError::fatal(format!(
+                    "DocumentDB cluster `{id}` has deletion protection on; pass --allow-delete-protected \
+                     to turn it off and delete it"
+                ))
+                .with_code("DeletionProtectionEnabled")
+            };
+            if protection_to_lift(ctx, c.deletion_protection() == Some(true), refusal)? {
                 ctx.progress(format!("turning deletion protection of {id} off"));
                 self.docdb
                     .modify_db_cluster()
@@ -385,13 +348,16 @@ impl Provider for Cluster {
                     .map_err(|e| retry_codes(aws_error("ModifyDBCluster", e), BUSY))?;
                 self.wait_available(ctx, id).await?;
             }
-            let skip = ctx.delete_options.skip_final_snapshot;
-            let mut req = self.docdb.delete_db_cluster().db_cluster_identifier(id).skip_final_snapshot(skip);
-            if !skip {
-                let snapshot = format!("{id}-final-{}", snapshot_stamp());
-                ctx.progress(format!("deleting {id} with final snapshot {snapshot}"));
-                req = req.final_db_snapshot_identifier(snapshot);
+            let snapshot = final_snapshot(ctx, id);
+            if let Some(s) = &snapshot {
+                ctx.progress(format!("deleting {id} with final snapshot {s}"));
             }
+            let req = self
+                .docdb
+                .delete_db_cluster()
+                .db_cluster_identifier(id)
+                .skip_final_snapshot(snapshot.is_none())
+                .set_final_db_snapshot_identifier(snapshot);
             match req.send().await.map_err(|e| aws_error("DeleteDBCluster", e)) {
                 Ok(_) => {}
                 Err(e) if is_not_found(&e) => return Ok(()),
@@ -399,10 +365,9 @@ impl Provider for Cluster {
                 Err(e) => return Err(retry_codes(e, BUSY)),
             }
         }
-        crate::util::db_wait(ctx)
-            .wait_for(&format!("DocumentDB cluster {id} to be deleted"), || async {
-                Ok(self.describe(id).await?.is_none().then_some(()))
-            })
-            .await
+        wait_deleted(ctx, &format!("DocumentDB cluster {id}"), || async {
+            Ok(self.describe(id).await?.is_some())
+        })
+        .await
     }
 }

@@ -8,14 +8,13 @@
 //! property. Create adopts on DBInstanceAlreadyExists (a create retried after a crash)
 //! when the tags say this stack and address.
 
-use super::{
-    is_available, is_candidate, is_recorded, list_tags, opt_i32, retry_codes, sync_tags, tags_of, tags_value,
-    ENGINE,
-};
-use crate::error::{aws_error, is_not_found, retry_not_found};
-use crate::util::{ensure_ours, opt_bool, opt_str, owner_of, req_str};
+use super::{engine_filter, tags_of, tags_value, wait_available, ENGINE, NAMES};
+use crate::error::{aws_error, found, is_not_found, retry_codes, retry_not_found};
+use crate::rds::family::{owner, wait_deleted, Api, Owner};
+use crate::util::tags::Tagger;
+use crate::util::{describe_all, ensure_ours, opt_bool, opt_i32, opt_str, req_str};
 use async_trait::async_trait;
-use aws_sdk_docdb::types::{DbInstance, Filter};
+use aws_sdk_docdb::types::DbInstance;
 use aws_sdk_docdb::Client;
 use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
@@ -75,37 +74,20 @@ fn props_of(i: &DbInstance, tags: &BTreeMap<String, String>) -> Props {
 
 impl Instance {
     async fn describe_all(&self) -> Result<Vec<DbInstance>, ProviderError> {
-        let all: Vec<DbInstance> = self
-            .0
-            .describe_db_instances()
-            .filters(Filter::builder().name("engine").values(ENGINE).build())
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| aws_error("DescribeDBInstances", e))?;
+        let all: Vec<DbInstance> =
+            describe_all!(self.0, describe_db_instances, filters, engine_filter(), "DescribeDBInstances")?;
         Ok(all.into_iter().filter(|i| i.engine() == Some(ENGINE)).collect())
     }
 
     async fn describe(&self, id: &str) -> Result<Option<DbInstance>, ProviderError> {
         let out = self.0.describe_db_instances().db_instance_identifier(id).send().await;
-        match out.map_err(|e| aws_error("DescribeDBInstances", e)) {
-            Ok(o) => Ok(o.db_instances().first().cloned()),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(e),
-        }
+        let out = found(out.map_err(|e| aws_error("DescribeDBInstances", e)))?;
+        Ok(out.and_then(|o| o.db_instances().first().cloned()))
     }
 
     async fn wait_available(&self, ctx: &Ctx, id: &str) -> Result<DbInstance, ProviderError> {
         let what = format!("DocumentDB instance {id}");
-        crate::util::db_wait(ctx)
-            .wait_for(&format!("{what} to become available"), || async {
-                let i = self.describe(id).await?.ok_or_else(|| {
-                    ProviderError::retryable(format!("{what} not found")).with_code("DBInstanceNotFound")
-                })?;
-                Ok(is_available(&what, i.db_instance_status())?.then_some(i))
-            })
+        wait_available(ctx, &what, "DBInstanceNotFound", || self.describe(id), DbInstance::db_instance_status)
             .await
     }
 
@@ -144,14 +126,14 @@ impl Instance {
             ProviderError::retryable(format!("DocumentDB instance {id} exists but is not visible yet"))
         })?;
         let arn = i.db_instance_arn().unwrap_or_default();
-        let tags = list_tags(&self.0, arn).await?.unwrap_or_default();
+        let tags = found(self.0.list_tags(arn).await)?.unwrap_or_default();
         ensure_ours(ctx, address, &tags, &format!("DocumentDB instance `{id}`"), ALREADY_EXISTS)?;
         ctx.progress(format!("adopting existing DocumentDB instance {id}"));
         let i = self.wait_available(ctx, id).await?;
         let class = Some(instance_class(&i)) != opt_str(props, "instance_class");
         let tier = i.promotion_tier() != opt_i32(props, "promotion_tier");
         self.modify(id, props, class, tier).await?;
-        sync_tags(&self.0, arn, Some(&tags_value(&tags)), props.get("tags")).await
+        self.0.sync_tags(arn, Some(&tags_value(&tags)), props.get("tags")).await
     }
 }
 
@@ -165,14 +147,14 @@ impl Provider for Instance {
         let mut out = Vec::new();
         for i in self.describe_all().await? {
             let (Some(id), Some(arn)) = (i.db_instance_identifier(), i.db_instance_arn()) else { continue };
-            if !is_candidate(&ctx.stack, targets, "identifier", id) {
+            if !NAMES.is_candidate(&ctx.stack, targets, "identifier", id) {
                 continue;
             }
-            let Some(tags) = list_tags(&self.0, arn).await? else { continue };
-            let (owned, address) = owner_of(&ctx.stack, &tags);
-            if !owned && !is_recorded(targets, id) {
+            let Some(Owner { tags, owned, address }) =
+                owner(&self.0, NAMES, &ctx.stack, targets, id, arn).await?
+            else {
                 continue;
-            }
+            };
             out.push(LiveObject {
                 id: id.to_string(),
                 address,
@@ -236,7 +218,8 @@ impl Provider for Instance {
             })?
         };
         if let Some(t) = tags {
-            sync_tags(&self.0, i.db_instance_arn().unwrap_or_default(), t.before.as_ref(), t.after.as_ref())
+            self.0
+                .sync_tags(i.db_instance_arn().unwrap_or_default(), t.before.as_ref(), t.after.as_ref())
                 .await?;
         }
         Ok(Applied { id: req.id.to_string(), outputs: outputs(&i) })
@@ -255,10 +238,9 @@ impl Provider for Instance {
             }
             Err(e) => return Err(e),
         }
-        crate::util::db_wait(ctx)
-            .wait_for(&format!("DocumentDB instance {id} to be deleted"), || async {
-                Ok(self.describe(id).await?.is_none().then_some(()))
-            })
-            .await
+        wait_deleted(ctx, &format!("DocumentDB instance {id}"), || async {
+            Ok(self.describe(id).await?.is_some())
+        })
+        .await
     }
 }

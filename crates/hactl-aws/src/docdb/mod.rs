@@ -1,7 +1,7 @@
 //! DocumentDB providers (the data tier, see crates/hactl-aws/KINDS-data.md): subnet group,
-//! cluster parameter group, cluster and its instances, and what they share: tags
-//! (ListTagsForResource per candidate, AddTagsToResource / RemoveTagsFromResource) and
-//! the candidate rule of every read.
+//! cluster parameter group, cluster and its instances. What they share with RDS (tags,
+//! groups, the candidate rule of every read, snapshots, deletion protection) is the RDS
+//! family ([`crate::rds::family`]), with names as written ([`Names::Exact`]).
 //!
 //! The DocumentDB API is the RDS query API: its describes answer every RDS-family object
 //! (clusters and instances are filtered by engine `docdb`), and none of its describe
@@ -14,18 +14,26 @@ pub mod cluster_parameter_group;
 pub mod instance;
 pub mod subnet_group;
 
-use crate::error::{aws_error, is_not_found, retry_not_found};
+use crate::rds::family::Names;
 use crate::ApiCounter;
 use aws_config::SdkConfig;
-use aws_sdk_docdb::types::Tag;
-use aws_sdk_docdb::Client;
+use aws_sdk_docdb::types::{Filter, Tag};
 use hactl_core::{Props, Value};
-use hactl_engine::{ProviderError, ReadTarget, Registry};
+use hactl_engine::{Ctx, ProviderError, Registry};
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
 
 /// The engine name of DocumentDB clusters and instances.
 pub(crate) const ENGINE: &str = "docdb";
+
+/// DocumentDB names are matched as written.
+pub(crate) const NAMES: Names = Names::Exact;
+
+/// The describe filter of DocumentDB clusters and instances: engine `docdb`.
+pub(crate) fn engine_filter() -> Filter {
+    Filter::builder().name("engine").values(ENGINE).build()
+}
 
 /// Registers this service's providers. The cluster also gets a Secrets Manager client:
 /// its create reads the master password from the secret.
@@ -38,51 +46,6 @@ pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounte
     r.register(Arc::new(instance::Instance(docdb)));
 }
 
-/// Whether a listed object is worth a tag call: its name starts with `<stack>-` (every
-/// name the expansion gives), is an id recorded in state, or is the name a target wants
-/// (`key` = the property holding the name).
-pub(crate) fn is_candidate(stack: &str, targets: &[ReadTarget], key: &str, name: &str) -> bool {
-    name.starts_with(&format!("{stack}-"))
-        || targets
-            .iter()
-            .any(|t| t.id.as_deref() == Some(name) || t.props.get(key).and_then(Value::as_str) == Some(name))
-}
-
-/// Whether `id` is recorded in state for one of the targets.
-pub(crate) fn is_recorded(targets: &[ReadTarget], id: &str) -> bool {
-    targets.iter().any(|t| t.id.as_deref() == Some(id))
-}
-
-/// The target an object belongs to: by recorded id, else by the address of its tag.
-pub(crate) fn target_of<'a>(
-    targets: &'a [ReadTarget],
-    id: &str,
-    address: Option<&hactl_core::Address>,
-) -> Option<&'a ReadTarget> {
-    targets
-        .iter()
-        .find(|t| t.id.as_deref() == Some(id))
-        .or_else(|| address.and_then(|a| targets.iter().find(|t| &t.address == a)))
-}
-
-/// The tags of one resource (by ARN), or None when it no longer exists.
-pub(crate) async fn list_tags(
-    client: &Client,
-    arn: &str,
-) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
-    let out = client.list_tags_for_resource().resource_name(arn).send().await;
-    match out.map_err(|e| aws_error("ListTagsForResource", e)) {
-        Ok(o) => Ok(Some(
-            o.tag_list()
-                .iter()
-                .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
-                .collect(),
-        )),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 /// The `tags` property as DocumentDB tags.
 pub(crate) fn tags_of(props: &Props) -> Vec<Tag> {
     crate::util::tag_map(props).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
@@ -93,53 +56,10 @@ pub(crate) fn tags_value(tags: &BTreeMap<String, String>) -> Value {
     crate::util::tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
-/// Brings the tags of `arn` from `before` to `after` (both `tags` property values).
-pub(crate) async fn sync_tags(
-    client: &Client,
-    arn: &str,
-    before: Option<&Value>,
-    after: Option<&Value>,
-) -> Result<(), ProviderError> {
-    let (set, removed) = crate::util::tag_delta(before, after);
-    if !set.is_empty() {
-        client
-            .add_tags_to_resource()
-            .resource_name(arn)
-            .set_tags(Some(set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
-            .send()
-            .await
-            .map_err(|e| retry_not_found(aws_error("AddTagsToResource", e)))?;
-    }
-    if !removed.is_empty() {
-        client
-            .remove_tags_from_resource()
-            .resource_name(arn)
-            .set_tag_keys(Some(removed))
-            .send()
-            .await
-            .map_err(|e| retry_not_found(aws_error("RemoveTagsFromResource", e)))?;
-    }
-    Ok(())
-}
-
-/// An Int property as i32 (None when absent or out of range).
-pub(crate) fn opt_i32(props: &Props, name: &str) -> Option<i32> {
-    props.get(name).and_then(Value::as_int).and_then(|i| i32::try_from(i).ok())
-}
-
 /// A required Int property as i32.
 pub(crate) fn req_i32(props: &Props, name: &str) -> Result<i32, ProviderError> {
-    opt_i32(props, name)
+    crate::util::opt_i32(props, name)
         .ok_or_else(|| ProviderError::fatal(format!("property `{name}` is missing or not a 32-bit integer")))
-}
-
-/// Marks an error retryable when its code is one of `codes` (a dependency still
-/// leaving, an object still settling).
-pub(crate) fn retry_codes(mut e: ProviderError, codes: &[&str]) -> ProviderError {
-    if e.code.as_deref().is_some_and(|c| codes.contains(&c)) {
-        e.retryable = true;
-    }
-    e
 }
 
 /// Whether a cluster or instance status means "ready" (`available`); a status it cannot
@@ -152,4 +72,27 @@ pub(crate) fn is_available(what: &str, status: Option<&str>) -> Result<bool, Pro
         ),
         _ => Ok(false),
     }
+}
+
+/// Waits until the cluster or instance `what` is available: `describe` reads it (None:
+/// not visible, worth retrying as `not_found_code`), `status` is its status.
+pub(crate) async fn wait_available<T, F, Fut>(
+    ctx: &Ctx,
+    what: &str,
+    not_found_code: &str,
+    describe: F,
+    status: fn(&T) -> Option<&str>,
+) -> Result<T, ProviderError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ProviderError>>,
+{
+    crate::util::db_wait(ctx)
+        .wait_for(&format!("{what} to become available"), || async {
+            let found = describe().await?.ok_or_else(|| {
+                ProviderError::retryable(format!("{what} not found")).with_code(not_found_code)
+            })?;
+            Ok(is_available(what, status(&found))?.then_some(found))
+        })
+        .await
 }

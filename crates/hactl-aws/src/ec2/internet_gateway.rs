@@ -25,13 +25,12 @@ impl Provider for InternetGateway {
             .iter()
             .filter_map(|g| {
                 let (owned, address) = ownership(&ctx.stack, g.tags());
-                Some(LiveObject {
-                    id: g.internet_gateway_id()?.to_string(),
+                Some(super::object(
+                    g.internet_gateway_id()?,
                     address,
-                    props: Props::from([("tags".to_string(), tags_value(g.tags()))]),
-                    outputs: Default::default(),
+                    Props::from([("tags".to_string(), tags_value(g.tags()))]),
                     owned,
-                })
+                ))
             })
             .collect())
     }

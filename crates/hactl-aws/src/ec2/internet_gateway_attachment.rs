@@ -56,13 +56,7 @@ impl Provider for InternetGatewayAttachment {
                     ("internet_gateway_id".to_string(), Value::str(igw)),
                     ("vpc_id".to_string(), Value::str(vpc)),
                 ]);
-                out.push(LiveObject {
-                    id: format!("{igw}|{vpc}"),
-                    address,
-                    props,
-                    outputs: Default::default(),
-                    owned,
-                });
+                out.push(super::object(format!("{igw}|{vpc}"), address, props, owned));
             }
         }
         Ok(out)

@@ -8,8 +8,9 @@
 //! A change creates a new version and makes it the default; the auto scaling group uses
 //! `$Latest`, so instances launched afterwards get it.
 
-use super::{describe_all, ids_filter, output, ownership, stack_filter, sync_tags, tag_spec, tags_value};
-use crate::error::{aws_error, ignore_not_found, is_not_found, retry_not_found};
+use super::{describe_all, ids_filter, output, ownership, stack_filter, tag_spec, tags_value};
+use crate::error::{aws_error, found, ignore_not_found, is_not_found, retry_not_found};
+use crate::util::tags::Tagger;
 use crate::util::{client_token, opt_bool, opt_str, req_str, str_list};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
@@ -318,11 +319,10 @@ impl Provider for LaunchTemplate {
                 .versions("$Latest")
                 .send()
                 .await;
-            let versions = match versions.map_err(|e| aws_error("DescribeLaunchTemplateVersions", e)) {
-                Ok(v) => v,
-                // Deleted between the two calls.
-                Err(e) if is_not_found(&e) => continue,
-                Err(e) => return Err(e),
+            // Deleted between the two calls.
+            let Some(versions) = found(versions.map_err(|e| aws_error("DescribeLaunchTemplateVersions", e)))?
+            else {
+                continue;
             };
             let Some(v) = versions.launch_template_versions().first() else { continue };
             let data = v
@@ -409,7 +409,7 @@ impl Provider for LaunchTemplate {
                     )));
                 }
                 let version = self.new_version(&id, props).await?;
-                sync_tags(&self.ec2, &id, Some(&live_tags), props.get("tags")).await?;
+                self.ec2.sync_tags(&id, Some(&live_tags), props.get("tags")).await?;
                 Ok(Applied { id, outputs: outputs(name, version) })
             }
             Err(e) => Err(e),
@@ -421,7 +421,7 @@ impl Provider for LaunchTemplate {
         let mut latest = None;
         for c in req.changes {
             match c.name.as_str() {
-                "tags" => sync_tags(&self.ec2, req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                "tags" => self.ec2.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
                 "image_id"
                 | "instance_type"
                 | "instance_profile_arn"

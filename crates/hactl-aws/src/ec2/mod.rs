@@ -16,26 +16,12 @@ pub mod vpc_endpoint;
 
 use crate::error::aws_error;
 
-/// Every item of a paginated EC2 describe call with one filter:
-/// `describe_all!(client, describe_vpcs, filters, filter, "DescribeVpcs")`.
-macro_rules! describe_all {
-    ($client:expr, $op:ident, $filter:ident, $f:expr, $name:literal) => {
-        $client
-            .$op()
-            .$filter($f)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| crate::error::aws_error($name, e))
-    };
-}
+pub(crate) use crate::util::describe_all;
+use crate::util::tags::Tagger;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use aws_sdk_ec2::Client;
-pub(crate) use describe_all;
 use hactl_core::{Address, Props, Value, TAG_ADDRESS, TAG_STACK};
-use hactl_engine::{Ctx, ProviderError, ReadTarget};
+use hactl_engine::{Ctx, LiveObject, ProviderError, ReadTarget};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
@@ -72,6 +58,16 @@ pub(crate) fn tags_value(tags: &[Tag]) -> Value {
     )
 }
 
+/// A live object without outputs (other resources refer to the id of most network kinds).
+pub(crate) fn object(
+    id: impl Into<String>,
+    address: Option<Address>,
+    props: Props,
+    owned: bool,
+) -> LiveObject {
+    LiveObject { id: id.into(), address, props, outputs: Default::default(), owned }
+}
+
 /// Ownership read from tags: (carries this stack's tag, its address tag).
 pub(crate) fn ownership(stack: &str, tags: &[Tag]) -> (bool, Option<Address>) {
     let get = |k: &str| tags.iter().find(|t| t.key() == Some(k)).and_then(|t| t.value());
@@ -85,42 +81,20 @@ pub(crate) fn owned_by(stack: &str, tags: &[Tag]) -> bool {
     tags.iter().any(|t| t.key() == Some(TAG_STACK) && t.value() == Some(stack))
 }
 
-/// Brings the live tags of `id` to the desired `tags` property: CreateTags for new or
-/// changed values, DeleteTags for removed keys.
-pub(crate) async fn sync_tags(
-    client: &Client,
-    id: &str,
-    before: Option<&Value>,
-    after: Option<&Value>,
-) -> Result<(), ProviderError> {
-    let before = before.map(Value::string_map).unwrap_or_default();
-    let after = after.map(Value::string_map).unwrap_or_default();
-    let set: Vec<Tag> = after
-        .iter()
-        .filter(|(k, v)| before.get(*k) != Some(*v))
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
-    let removed: Vec<Tag> =
-        before.keys().filter(|k| !after.contains_key(*k)).map(|k| Tag::builder().key(k).build()).collect();
-    if !set.is_empty() {
-        client
-            .create_tags()
-            .resources(id)
-            .set_tags(Some(set))
-            .send()
-            .await
-            .map_err(|e| crate::error::retry_not_found(aws_error("CreateTags", e)))?;
+/// EC2's tag calls: CreateTags for new or changed values, DeleteTags for removed keys.
+#[async_trait::async_trait]
+impl Tagger for Client {
+    async fn set_tag_values(&self, id: &str, tags: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let out = self.create_tags().resources(id).set_tags(Some(tags)).send().await;
+        out.map(drop).map_err(|e| crate::error::retry_not_found(aws_error("CreateTags", e)))
     }
-    if !removed.is_empty() {
-        client
-            .delete_tags()
-            .resources(id)
-            .set_tags(Some(removed))
-            .send()
-            .await
-            .map_err(|e| crate::error::retry_not_found(aws_error("DeleteTags", e)))?;
+
+    async fn remove_tag_keys(&self, id: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let tags = keys.into_iter().map(|k| Tag::builder().key(k).build()).collect();
+        let out = self.delete_tags().resources(id).set_tags(Some(tags)).send().await;
+        out.map(drop).map_err(|e| crate::error::retry_not_found(aws_error("DeleteTags", e)))
     }
-    Ok(())
 }
 
 /// `update` of a kind whose only in-place property is `tags` (the others force a
@@ -129,12 +103,8 @@ pub(crate) async fn update_tags_only(
     client: &Client,
     req: &hactl_engine::UpdateRequest<'_>,
 ) -> Result<hactl_engine::Applied, ProviderError> {
-    for c in req.changes {
-        match c.name.as_str() {
-            "tags" => sync_tags(client, req.id, c.before.as_ref(), c.after.as_ref()).await?,
-            other => return Err(ProviderError::fatal(format!("`{other}` cannot be updated in place"))),
-        }
-    }
+    let refuse = |other: &str| ProviderError::fatal(format!("`{other}` cannot be updated in place"));
+    client.update_tags_only(req.id, req.changes, refuse).await?;
     Ok(hactl_engine::Applied { id: req.id.to_string(), outputs: Default::default() })
 }
 

@@ -78,13 +78,7 @@ impl Provider for NatGateway {
                     ),
                     ("tags".to_string(), tags_value(n.tags())),
                 ]);
-                Some(LiveObject {
-                    id: n.nat_gateway_id()?.to_string(),
-                    address,
-                    props,
-                    outputs: Default::default(),
-                    owned,
-                })
+                Some(super::object(n.nat_gateway_id()?, address, props, owned))
             })
             .collect())
     }

@@ -68,13 +68,7 @@ impl Provider for Route {
                         && p.get("destination_cidr_block").and_then(Value::as_str) == Some(dest)
                 })
                 .cloned();
-                out.push(LiveObject {
-                    id: format!("{rtb}|{dest}"),
-                    address,
-                    props,
-                    outputs: Default::default(),
-                    owned,
-                });
+                out.push(super::object(format!("{rtb}|{dest}"), address, props, owned));
             }
         }
         Ok(out)

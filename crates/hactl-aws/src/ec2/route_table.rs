@@ -28,16 +28,15 @@ impl Provider for RouteTable {
             .iter()
             .filter_map(|t| {
                 let (owned, address) = ownership(&ctx.stack, t.tags());
-                Some(LiveObject {
-                    id: t.route_table_id()?.to_string(),
+                Some(super::object(
+                    t.route_table_id()?,
                     address,
-                    props: Props::from([
+                    Props::from([
                         ("vpc_id".to_string(), Value::str(t.vpc_id().unwrap_or_default())),
                         ("tags".to_string(), tags_value(t.tags())),
                     ]),
-                    outputs: Default::default(),
                     owned,
-                })
+                ))
             })
             .collect())
     }

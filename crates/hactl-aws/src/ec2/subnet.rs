@@ -2,10 +2,11 @@
 //! (`route_table_id`: a subnet has exactly one, so it is managed here, in place).
 
 use super::{
-    describe_all, output, ownership, route_tables, sync_tags, tag_spec, tagged_or_ids, tags_value,
-    target_ids, target_prop_values,
+    describe_all, output, ownership, route_tables, tag_spec, tagged_or_ids, tags_value, target_ids,
+    target_prop_values,
 };
 use crate::error::{aws_error, ignore_not_found, retry_not_found};
+use crate::util::tags::Tagger;
 use crate::util::{opt_bool, opt_str, req_str};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
@@ -186,7 +187,7 @@ impl Provider for Subnet {
                 "route_table_id" => {
                     self.set_route_table(req.id, opt_str(req.desired, "route_table_id"), false).await?
                 }
-                "tags" => sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                "tags" => self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
                 other => {
                     return Err(ProviderError::fatal(format!("ec2.subnet cannot update `{other}` in place")))
                 }

@@ -1,7 +1,8 @@
 //! `ec2.vpc`: the VPC, with DNS support and DNS hostnames.
 
-use super::{describe_all, ownership, sync_tags, tag_spec, tagged_or_ids, tags_value, target_ids};
+use super::{describe_all, ownership, tag_spec, tagged_or_ids, tags_value, target_ids};
 use crate::error::{aws_error, ignore_not_found, retry_not_found};
+use crate::util::tags::Tagger;
 use crate::util::{opt_bool, req_str};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
@@ -135,7 +136,7 @@ impl Provider for Vpc {
             .await?;
         }
         if let Some(c) = req.changes.iter().find(|c| c.name == "tags") {
-            sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?;
+            self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?;
         }
         Ok(Applied { id: req.id.to_string(), outputs: Default::default() })
     }

@@ -2,8 +2,9 @@
 //! (in subnets, with security groups). Create uses a client token and waits until the
 //! endpoint is available; delete waits until it is gone.
 
-use super::{describe_all, ownership, sync_tags, tag_spec, tagged_or_ids, tags_value, target_ids};
+use super::{describe_all, ownership, tag_spec, tagged_or_ids, tags_value, target_ids};
 use crate::error::{aws_error, retry_not_found};
+use crate::util::tags::Tagger;
 use crate::util::{client_token, opt_bool, req_str, str_list};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, State, VpcEndpointType};
@@ -108,13 +109,7 @@ impl Provider for VpcEndpoint {
                         Value::Bool(e.private_dns_enabled().unwrap_or(false)),
                     );
                 }
-                Some(LiveObject {
-                    id: e.vpc_endpoint_id()?.to_string(),
-                    address,
-                    props,
-                    outputs: Default::default(),
-                    owned,
-                })
+                Some(super::object(e.vpc_endpoint_id()?, address, props, owned))
             })
             .collect())
     }
@@ -176,7 +171,7 @@ impl Provider for VpcEndpoint {
                     m = m.set_private_dns_enabled(opt_bool(req.desired, "private_dns_enabled"))
                 }
                 "tags" => {
-                    sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?;
+                    self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?;
                     continue;
                 }
                 other => {

@@ -2,9 +2,10 @@
 //! and managed termination protection. id = name. Read with one DescribeCapacityProviders
 //! call for the names of the targets (tags included); INACTIVE or being deleted = gone.
 
-use super::{ecs_error, sync_tags, tag_map_of, tags_of, tags_value};
+use super::{ecs_error, tag_map_of, tags_of, tags_value};
 use crate::error::retry_not_found;
 use crate::util::ensure_ours;
+use crate::util::tags::Tagger;
 use crate::util::{owner_of, req_str};
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
@@ -149,10 +150,7 @@ impl Provider for CapacityProvider {
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
-        let mut names: BTreeSet<String> = targets.iter().filter_map(|t| t.id.clone()).collect();
-        names.extend(
-            targets.iter().filter_map(|t| t.props.get("name").and_then(Value::as_str)).map(String::from),
-        );
+        let names = super::target_names(targets, "name");
         if names.is_empty() {
             return Ok(Vec::new());
         }
@@ -195,7 +193,7 @@ impl Provider for CapacityProvider {
                 ensure_ours(ctx, address, &tag_map_of(p.tags()), &what, "AlreadyExists")?;
                 self.update_provider(name, props).await?;
                 let arn = p.capacity_provider_arn().unwrap_or_default();
-                sync_tags(&self.0, arn, Some(&tags_value(p.tags())), props.get("tags")).await?;
+                self.0.sync_tags(arn, Some(&tags_value(p.tags())), props.get("tags")).await?;
                 return Ok(Applied { id: name.to_string(), outputs: outputs(&p) });
             }
         }
@@ -234,7 +232,7 @@ impl Provider for CapacityProvider {
                 "managed_scaling" | "managed_termination_protection" => {}
                 "tags" => {
                     let arn = live.capacity_provider_arn().unwrap_or_default();
-                    sync_tags(&self.0, arn, c.before.as_ref(), c.after.as_ref()).await?
+                    self.0.sync_tags(arn, c.before.as_ref(), c.after.as_ref()).await?
                 }
                 other => return Err(ProviderError::fatal(format!("`{other}` cannot be updated in place"))),
             }

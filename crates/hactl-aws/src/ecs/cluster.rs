@@ -2,9 +2,10 @@
 //! Read from DescribeClusters by name (tags and settings included; the answer is shared
 //! with `ecs.cluster_capacity_providers`); an INACTIVE cluster is gone.
 
-use super::{clusters, describe_clusters, ecs_error, sync_tags, tag_map_of, tags_of, tags_value};
+use super::{clusters, describe_clusters, ecs_error, tag_map_of, tags_of, tags_value};
 use crate::error::{ignore_not_found, retry_not_found};
 use crate::util::ensure_ours;
+use crate::util::tags::Tagger;
 use crate::util::{owner_of, req_str};
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{ClusterSetting, ClusterSettingName};
@@ -79,10 +80,7 @@ impl Provider for Cluster {
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
-        let mut names: BTreeSet<String> = targets.iter().filter_map(|t| t.id.clone()).collect();
-        names.extend(
-            targets.iter().filter_map(|t| t.props.get("name").and_then(Value::as_str)).map(String::from),
-        );
+        let names = super::target_names(targets, "name");
         if names.is_empty() {
             return Ok(Vec::new());
         }
@@ -127,7 +125,7 @@ impl Provider for Cluster {
             if insights_of(&c) != insights {
                 self.set_insights(name, insights).await?;
             }
-            sync_tags(&self.0, &arn, Some(&tags_value(c.tags())), props.get("tags")).await?;
+            self.0.sync_tags(&arn, Some(&tags_value(c.tags())), props.get("tags")).await?;
             return Ok(Applied { id: name.to_string(), outputs: outputs(&arn, name) });
         }
         let out = self
@@ -158,7 +156,7 @@ impl Provider for Cluster {
                     self.set_insights(req.id, c.after.as_ref().and_then(Value::as_str).unwrap_or("disabled"))
                         .await?
                 }
-                "tags" => sync_tags(&self.0, &arn, c.before.as_ref(), c.after.as_ref()).await?,
+                "tags" => self.0.sync_tags(&arn, c.before.as_ref(), c.after.as_ref()).await?,
                 other => return Err(ProviderError::fatal(format!("`{other}` cannot be updated in place"))),
             }
         }

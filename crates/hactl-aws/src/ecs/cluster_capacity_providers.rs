@@ -13,7 +13,6 @@ use aws_sdk_ecs::types::CapacityProviderStrategyItem;
 use aws_sdk_ecs::Client;
 use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
-use std::collections::BTreeSet;
 
 pub struct ClusterCapacityProviders(pub Client);
 
@@ -70,10 +69,7 @@ impl Provider for ClusterCapacityProviders {
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
-        let mut names: BTreeSet<String> = targets.iter().filter_map(|t| t.id.clone()).collect();
-        names.extend(
-            targets.iter().filter_map(|t| t.props.get("cluster").and_then(Value::as_str)).map(String::from),
-        );
+        let names = super::target_names(targets, "cluster");
         if names.is_empty() {
             return Ok(Vec::new());
         }

@@ -8,6 +8,7 @@ pub mod service;
 pub mod task_definition;
 
 use crate::error::{aws_error, retry_not_found};
+use crate::util::tags::Tagger;
 use crate::ApiCounter;
 use aws_config::SdkConfig;
 use aws_sdk_ecs::types::{CapacityProviderStrategyItem, ClusterField, Tag};
@@ -64,34 +65,19 @@ pub(crate) fn tags_value(tags: &[Tag]) -> Value {
     crate::util::tags_prop(map.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
-/// Brings the tags of the resource `arn` to the desired `tags` property: TagResource for
-/// new or changed values, UntagResource for removed keys.
-pub(crate) async fn sync_tags(
-    client: &Client,
-    arn: &str,
-    before: Option<&Value>,
-    after: Option<&Value>,
-) -> Result<(), ProviderError> {
-    let (set, removed) = crate::util::tag_delta(before, after);
-    if !set.is_empty() {
-        client
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
-            .send()
-            .await
-            .map_err(|e| retry_not_found(ecs_error("TagResource", e)))?;
+/// ECS's tag calls: TagResource for new or changed values, UntagResource for removed keys.
+#[async_trait::async_trait]
+impl Tagger for Client {
+    async fn set_tag_values(&self, arn: &str, tags: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let out = self.tag_resource().resource_arn(arn).set_tags(Some(tags)).send().await;
+        out.map(drop).map_err(|e| retry_not_found(ecs_error("TagResource", e)))
     }
-    if !removed.is_empty() {
-        client
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(removed))
-            .send()
-            .await
-            .map_err(|e| retry_not_found(ecs_error("UntagResource", e)))?;
+
+    async fn remove_tag_keys(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let out = self.untag_resource().resource_arn(arn).set_tag_keys(Some(keys)).send().await;
+        out.map(drop).map_err(|e| retry_not_found(ecs_error("UntagResource", e)))
     }
-    Ok(())
 }
 
 /// The clusters answer shared by `ecs.cluster` and `ecs.cluster_capacity_providers`
@@ -171,6 +157,14 @@ pub(crate) fn strategy_value(items: &[CapacityProviderStrategyItem]) -> Value {
             })
             .collect(),
     )
+}
+
+/// The names a read asks for: the targets' recorded ids and the names their property
+/// `key` holds.
+pub(crate) fn target_names(targets: &[hactl_engine::ReadTarget], key: &str) -> BTreeSet<String> {
+    let mut names: BTreeSet<String> = targets.iter().filter_map(|t| t.id.clone()).collect();
+    names.extend(targets.iter().filter_map(|t| t.props.get(key).and_then(Value::as_str)).map(String::from));
+    names
 }
 
 /// The last `/`-separated part of an ARN (a cluster or service name), or the input.

@@ -10,11 +10,10 @@
 //! Read: per cluster of the targets, ListServices + DescribeServices (10 per call, tags
 //! included).
 
-use super::{
-    arn_name, ecs_error, strategy_items, strategy_value, sync_tags, tag_map_of, tags_of, tags_value,
-};
+use super::{arn_name, ecs_error, strategy_items, strategy_value, tag_map_of, tags_of, tags_value};
 use crate::error::{is_not_found, retry_not_found};
 use crate::util::ensure_ours;
+use crate::util::tags::Tagger;
 use crate::util::{client_token, owner_of, req_str};
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
@@ -434,7 +433,7 @@ impl Service {
         if !fields.is_empty() {
             self.update_service(cluster, &arn, props, &fields).await?;
         }
-        sync_tags(&self.0, &arn, live.get("tags"), props.get("tags")).await?;
+        self.0.sync_tags(&arn, live.get("tags"), props.get("tags")).await?;
         Ok(arn)
     }
 }
@@ -560,7 +559,7 @@ impl Provider for Service {
         let mut fields = Vec::new();
         for c in req.changes {
             match c.name.as_str() {
-                "tags" => sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                "tags" => self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
                 n if SERVICE_FIELDS.contains(&n) => fields.push(n),
                 other => return Err(ProviderError::fatal(format!("`{other}` cannot be updated in place"))),
             }

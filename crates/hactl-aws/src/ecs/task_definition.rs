@@ -12,7 +12,8 @@
 //! alike), so the list is not filtered by the `<stack>-` prefix on the server: it runs
 //! once, unfiltered, and is filtered here.
 
-use super::{ecs_error, sync_tags, tags_of, tags_value};
+use super::{ecs_error, tags_of, tags_value};
+use crate::util::tags::Tagger;
 use crate::util::{owner_of, req_str, str_list, tag_map};
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
@@ -358,16 +359,12 @@ impl Provider for TaskDefinition {
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        for c in req.changes {
-            match c.name.as_str() {
-                "tags" => sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?,
-                other => {
-                    return Err(ProviderError::fatal(format!(
-                        "`{other}` cannot be updated in place (a task definition revision is immutable)"
-                    )))
-                }
-            }
-        }
+        let refuse = |other: &str| {
+            ProviderError::fatal(format!(
+                "`{other}` cannot be updated in place (a task definition revision is immutable)"
+            ))
+        };
+        self.0.update_tags_only(req.id, req.changes, refuse).await?;
         Ok(Applied { id: req.id.to_string(), outputs: outputs(req.id) })
     }
 

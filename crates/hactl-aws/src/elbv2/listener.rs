@@ -17,9 +17,10 @@
 //! converged, another one is an error. Update sends the whole desired listener in one
 //! ModifyListener.
 
-use super::{describe_tags, opt_i32, sync_tags, tags_of, target_ids};
+use super::{describe_tags, tags_of, target_ids};
 use crate::error::{aws_error, ignore_not_found, is_not_found, retry_not_found};
-use crate::util::{opt_str, owner_of, req_str, tags_prop};
+use crate::util::tags::Tagger;
+use crate::util::{opt_i32, opt_str, owner_of, req_str, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, ProtocolEnum, RedirectActionConfig,
@@ -292,7 +293,7 @@ impl Provider for Listener {
             }
             ctx.progress(format!("adopting existing listener {arn}"));
             self.modify(&arn, props).await?;
-            sync_tags(&self.0, &arn, None, props.get("tags")).await?;
+            self.0.sync_tags(&arn, None, props.get("tags")).await?;
             return Ok(Applied { outputs: outputs(&arn), id: arn });
         }
         let out = self
@@ -322,7 +323,7 @@ impl Provider for Listener {
         for c in req.changes {
             match c.name.as_str() {
                 "port" | "protocol" | "certificate_arn" | "ssl_policy" | "default_action" => modify = true,
-                "tags" => sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                "tags" => self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
                 other => {
                     return Err(ProviderError::fatal(format!(
                         "elbv2.listener cannot update `{other}` in place"

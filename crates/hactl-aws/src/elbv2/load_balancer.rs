@@ -9,9 +9,9 @@
 //! gone the delete waits until its network interfaces (description `ELB app/<name>/<id>`)
 //! are released, so its subnets and security groups can go next.
 
-use super::{arn_resource, describe_tags, sync_tags, tags_of, target_ids};
-use crate::error::{aws_error, is_not_found, retry_not_found};
-use crate::util::ensure_ours;
+use super::{arn_resource, describe_tags, ensure_own, tags_of, target_ids};
+use crate::error::{aws_error, found, is_not_found, retry_not_found};
+use crate::util::tags::Tagger;
 use crate::util::{opt_bool, owner_of, req_str, str_list, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
@@ -201,15 +201,8 @@ impl LoadBalancer {
     /// adopt, or an error.
     async fn adoptable(&self, ctx: &Ctx, address: &Address, lb: &Lb) -> Result<String, ProviderError> {
         let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
-        let tags = describe_tags(&self.elb, std::slice::from_ref(&arn)).await?;
         let what = format!("load balancer `{}` ({arn})", lb.load_balancer_name().unwrap_or_default());
-        ensure_ours(
-            ctx,
-            address,
-            &tags.get(&arn).cloned().unwrap_or_default(),
-            &what,
-            "DuplicateLoadBalancerName",
-        )?;
+        ensure_own(&self.elb, ctx, address, &arn, &what, "DuplicateLoadBalancerName").await?;
         Ok(arn)
     }
 }
@@ -234,12 +227,8 @@ impl Provider for LoadBalancer {
             if !owned && !wanted.contains(arn) {
                 continue;
             }
-            let attrs = match self.attributes(arn).await {
-                Ok(a) => a,
-                // Deleted since the describe.
-                Err(e) if is_not_found(&e) => continue,
-                Err(e) => return Err(e),
-            };
+            // Deleted since the describe.
+            let Some(attrs) = found(self.attributes(arn).await)? else { continue };
             let props = Props::from([
                 ("name".to_string(), Value::str(lb.load_balancer_name().unwrap_or_default())),
                 ("scheme".to_string(), Value::str(lb.scheme().map(|s| s.as_str()).unwrap_or_default())),
@@ -281,7 +270,7 @@ impl Provider for LoadBalancer {
                 ctx.progress(format!("adopting existing load balancer {}", arn_suffix(&arn)));
                 self.set_subnets(&arn, props).await?;
                 self.set_security_groups(&arn, props).await?;
-                sync_tags(&self.elb, &arn, None, props.get("tags")).await?;
+                self.elb.sync_tags(&arn, None, props.get("tags")).await?;
                 arn
             }
             None => {
@@ -327,7 +316,7 @@ impl Provider for LoadBalancer {
             match c.name.as_str() {
                 "subnet_ids" => self.set_subnets(req.id, req.desired).await?,
                 "security_group_ids" => self.set_security_groups(req.id, req.desired).await?,
-                "tags" => sync_tags(&self.elb, req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                "tags" => self.elb.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
                 other => {
                     return Err(ProviderError::fatal(format!(
                         "elbv2.load_balancer cannot update `{other}` in place"

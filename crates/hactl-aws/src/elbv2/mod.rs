@@ -7,11 +7,12 @@ pub mod load_balancer;
 pub mod target_group;
 
 use crate::error::{aws_error, retry_not_found};
+use crate::util::tags::Tagger;
 use crate::ApiCounter;
 use aws_config::SdkConfig;
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 use aws_sdk_elasticloadbalancingv2::Client;
-use hactl_core::{Props, Value};
+use hactl_core::Props;
 use hactl_engine::{ProviderError, Registry};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -80,38 +81,38 @@ async fn tags_call(
         .collect())
 }
 
+/// The adoption rule of a create that finds the name taken by `arn`
+/// ([`crate::util::ensure_ours`] on its tags, read with DescribeTags).
+pub(crate) async fn ensure_own(
+    client: &Client,
+    ctx: &hactl_engine::Ctx,
+    address: &hactl_core::Address,
+    arn: &str,
+    what: &str,
+    code: &str,
+) -> Result<(), ProviderError> {
+    let tags = describe_tags(client, &[arn.to_string()]).await?;
+    crate::util::ensure_ours(ctx, address, &tags.get(arn).cloned().unwrap_or_default(), what, code)
+}
+
 /// The `tags` property as ELBv2 tags.
 pub(crate) fn tags_of(props: &Props) -> Vec<Tag> {
     crate::util::tag_map(props).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
 }
 
-/// Brings the live tags of `arn` to the desired `tags` property.
-pub(crate) async fn sync_tags(
-    client: &Client,
-    arn: &str,
-    before: Option<&Value>,
-    after: Option<&Value>,
-) -> Result<(), ProviderError> {
-    let (set, removed) = crate::util::tag_delta(before, after);
-    if !set.is_empty() {
-        client
-            .add_tags()
-            .resource_arns(arn)
-            .set_tags(Some(set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
-            .send()
-            .await
-            .map_err(|e| retry_not_found(aws_error("AddTags", e)))?;
+/// ELBv2's tag calls: AddTags for new or changed values, RemoveTags for removed keys.
+#[async_trait::async_trait]
+impl Tagger for Client {
+    async fn set_tag_values(&self, arn: &str, tags: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let out = self.add_tags().resource_arns(arn).set_tags(Some(tags)).send().await;
+        out.map(drop).map_err(|e| retry_not_found(aws_error("AddTags", e)))
     }
-    if !removed.is_empty() {
-        client
-            .remove_tags()
-            .resource_arns(arn)
-            .set_tag_keys(Some(removed))
-            .send()
-            .await
-            .map_err(|e| retry_not_found(aws_error("RemoveTags", e)))?;
+
+    async fn remove_tag_keys(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let out = self.remove_tags().resource_arns(arn).set_tag_keys(Some(keys)).send().await;
+        out.map(drop).map_err(|e| retry_not_found(aws_error("RemoveTags", e)))
     }
-    Ok(())
 }
 
 /// The resource part of an ELBv2 ARN (after `...:<account>:`): `loadbalancer/app/n/id`,
@@ -123,11 +124,6 @@ pub(crate) fn arn_resource(arn: &str) -> &str {
 /// The ids recorded in state for the targets.
 pub(crate) fn target_ids(targets: &[hactl_engine::ReadTarget]) -> std::collections::BTreeSet<String> {
     targets.iter().filter_map(|t| t.id.clone()).collect()
-}
-
-/// An Int property as i32.
-pub(crate) fn opt_i32(props: &Props, name: &str) -> Option<i32> {
-    props.get(name).and_then(Value::as_int).and_then(|i| i32::try_from(i).ok())
 }
 
 /// Errors of a delete that lingering dependencies cause (a listener still forwarding to

@@ -6,10 +6,10 @@
 //! is an error. Delete while a listener still forwards to the group answers
 //! ResourceInUse, which is retried (the listener is being deleted).
 
-use super::{arn_resource, describe_tags, opt_i32, retry_in_use, sync_tags, tags_of, target_ids};
-use crate::error::{aws_error, ignore_not_found, is_not_found, retry_not_found};
-use crate::util::ensure_ours;
-use crate::util::{owner_of, req_str, tags_prop};
+use super::{arn_resource, describe_tags, ensure_own, retry_in_use, tags_of, target_ids};
+use crate::error::{aws_error, found, ignore_not_found, is_not_found, retry_not_found};
+use crate::util::tags::Tagger;
+use crate::util::{opt_i32, owner_of, req_str, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum};
 use aws_sdk_elasticloadbalancingv2::Client;
@@ -57,6 +57,34 @@ struct HealthCheck {
     unhealthy: Option<i32>,
     matcher: Option<String>,
 }
+
+/// The health check settings on a request: CreateTargetGroup and ModifyTargetGroup take
+/// the same ones.
+trait WithHealthCheck {
+    fn health_check(self, hc: HealthCheck) -> Self;
+}
+
+macro_rules! with_health_check {
+    ($($builder:ty),*) => {$(
+        impl WithHealthCheck for $builder {
+            fn health_check(self, hc: HealthCheck) -> Self {
+                self.set_health_check_path(hc.path)
+                    .set_health_check_port(hc.port)
+                    .set_health_check_protocol(hc.protocol.as_deref().map(ProtocolEnum::from))
+                    .set_health_check_interval_seconds(hc.interval)
+                    .set_health_check_timeout_seconds(hc.timeout)
+                    .set_healthy_threshold_count(hc.healthy)
+                    .set_unhealthy_threshold_count(hc.unhealthy)
+                    .set_matcher(hc.matcher.map(|m| Matcher::builder().http_code(m).build()))
+            }
+        }
+    )*};
+}
+
+with_health_check!(
+    aws_sdk_elasticloadbalancingv2::operation::create_target_group::builders::CreateTargetGroupFluentBuilder,
+    aws_sdk_elasticloadbalancingv2::operation::modify_target_group::builders::ModifyTargetGroupFluentBuilder
+);
 
 impl HealthCheck {
     fn from_props(props: &Props) -> Result<HealthCheck, ProviderError> {
@@ -158,14 +186,7 @@ impl TargetGroup {
         self.0
             .modify_target_group()
             .target_group_arn(arn)
-            .set_health_check_path(hc.path)
-            .set_health_check_port(hc.port)
-            .set_health_check_protocol(hc.protocol.as_deref().map(ProtocolEnum::from))
-            .set_health_check_interval_seconds(hc.interval)
-            .set_health_check_timeout_seconds(hc.timeout)
-            .set_healthy_threshold_count(hc.healthy)
-            .set_unhealthy_threshold_count(hc.unhealthy)
-            .set_matcher(hc.matcher.map(|m| Matcher::builder().http_code(m).build()))
+            .health_check(hc)
             .send()
             .await
             .map(|_| ())
@@ -176,15 +197,8 @@ impl TargetGroup {
     /// adopt, or an error.
     async fn adoptable(&self, ctx: &Ctx, address: &Address, tg: &Tg) -> Result<String, ProviderError> {
         let arn = tg.target_group_arn().unwrap_or_default().to_string();
-        let tags = describe_tags(&self.0, std::slice::from_ref(&arn)).await?;
         let what = format!("target group `{}` ({arn})", tg.target_group_name().unwrap_or_default());
-        ensure_ours(
-            ctx,
-            address,
-            &tags.get(&arn).cloned().unwrap_or_default(),
-            &what,
-            "DuplicateTargetGroupName",
-        )?;
+        ensure_own(&self.0, ctx, address, &arn, &what, "DuplicateTargetGroupName").await?;
         Ok(arn)
     }
 }
@@ -208,11 +222,7 @@ impl Provider for TargetGroup {
             if !owned && !wanted.contains(arn) {
                 continue;
             }
-            let delay = match self.deregistration_delay(arn).await {
-                Ok(d) => d,
-                Err(e) if is_not_found(&e) => continue,
-                Err(e) => return Err(e),
-            };
+            let Some(delay) = found(self.deregistration_delay(arn).await)? else { continue };
             let props = Props::from([
                 ("name".to_string(), Value::str(tg.target_group_name().unwrap_or_default())),
                 ("port".to_string(), tg.port().map(Value::from).unwrap_or(Value::Null)),
@@ -239,7 +249,7 @@ impl Provider for TargetGroup {
                 let arn = self.adoptable(ctx, address, &existing).await?;
                 ctx.progress(format!("adopting existing target group {}", arn_resource(&arn)));
                 self.set_health_check(&arn, props).await?;
-                sync_tags(&self.0, &arn, None, props.get("tags")).await?;
+                self.0.sync_tags(&arn, None, props.get("tags")).await?;
                 arn
             }
             None => {
@@ -252,14 +262,7 @@ impl Provider for TargetGroup {
                     .set_port(opt_i32(props, "port"))
                     .vpc_id(req_str(props, "vpc_id")?)
                     .target_type(TargetTypeEnum::from(req_str(props, "target_type")?))
-                    .set_health_check_path(hc.path)
-                    .set_health_check_port(hc.port)
-                    .set_health_check_protocol(hc.protocol.as_deref().map(ProtocolEnum::from))
-                    .set_health_check_interval_seconds(hc.interval)
-                    .set_health_check_timeout_seconds(hc.timeout)
-                    .set_healthy_threshold_count(hc.healthy)
-                    .set_unhealthy_threshold_count(hc.unhealthy)
-                    .set_matcher(hc.matcher.map(|m| Matcher::builder().http_code(m).build()))
+                    .health_check(hc)
                     .set_tags(Some(tags_of(props)))
                     .send()
                     .await
@@ -297,7 +300,7 @@ impl Provider for TargetGroup {
                         .unwrap_or(DEFAULT_DEREGISTRATION);
                     self.set_deregistration_delay(req.id, d).await?
                 }
-                "tags" => sync_tags(&self.0, req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                "tags" => self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
                 other => {
                     return Err(ProviderError::fatal(format!(
                         "elbv2.target_group cannot update `{other}` in place"

@@ -5,9 +5,10 @@
 //! no role, which GetAccountAuthorizationDetails does not show) + ListInstanceProfileTags
 //! per profile (documented exception: list answers carry no tags on AWS).
 
-use super::{iam_tags, ownership, paths_to_list, tag_pairs};
-use crate::error::{aws_error, ignore_not_found, is_not_found, retry_not_found};
-use crate::util::{opt_str, req_str, tag_delta};
+use super::{iam_tags, ownership, paths_to_list, tag_list, tag_pairs};
+use crate::error::{aws_error, found, ignore_not_found, retry_not_found};
+use crate::util::tags::Tagger;
+use crate::util::{opt_str, req_str};
 use async_trait::async_trait;
 use aws_sdk_iam::types::InstanceProfile as Profile;
 use aws_sdk_iam::Client;
@@ -33,17 +34,8 @@ fn outputs(name: &str, arn: &str) -> BTreeMap<String, Value> {
 
 impl InstanceProfile {
     async fn get(&self, name: &str) -> Result<Option<Profile>, ProviderError> {
-        match self.0.get_instance_profile().instance_profile_name(name).send().await {
-            Ok(o) => Ok(o.instance_profile),
-            Err(e) => {
-                let err = aws_error("GetInstanceProfile", e);
-                if is_not_found(&err) {
-                    Ok(None)
-                } else {
-                    Err(err)
-                }
-            }
-        }
+        let out = self.0.get_instance_profile().instance_profile_name(name).send().await;
+        Ok(found(out.map_err(|e| aws_error("GetInstanceProfile", e)))?.and_then(|o| o.instance_profile))
     }
 
     async fn tags(&self, name: &str) -> Result<Option<BTreeMap<String, String>>, ProviderError> {
@@ -56,39 +48,7 @@ impl InstanceProfile {
             .send()
             .try_collect()
             .await;
-        match r.map_err(|e| aws_error("ListInstanceProfileTags", e)) {
-            Ok(tags) => Ok(Some(tag_pairs(&tags))),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
-    async fn set_tags(
-        &self,
-        name: &str,
-        set: BTreeMap<String, String>,
-        removed: Vec<String>,
-    ) -> Result<(), ProviderError> {
-        if !set.is_empty() {
-            let tags = iam_tags(&Props::from([("tags".to_string(), Value::from_string_map(set))]))?;
-            self.0
-                .tag_instance_profile()
-                .instance_profile_name(name)
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(|e| retry_not_found(aws_error("TagInstanceProfile", e)))?;
-        }
-        if !removed.is_empty() {
-            self.0
-                .untag_instance_profile()
-                .instance_profile_name(name)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(|e| retry_not_found(aws_error("UntagInstanceProfile", e)))?;
-        }
-        Ok(())
+        Ok(found(r.map_err(|e| aws_error("ListInstanceProfileTags", e)))?.map(|tags| tag_pairs(&tags)))
     }
 
     /// Makes `role` the profile's only role (None: no role). `current`: its roles now.
@@ -121,6 +81,22 @@ impl InstanceProfile {
                 .map_err(|e| retry_not_found(aws_error("AddRoleToInstanceProfile", e)))?;
         }
         Ok(())
+    }
+}
+
+/// An instance profile's tag calls (by profile name): TagInstanceProfile,
+/// UntagInstanceProfile.
+#[async_trait]
+impl Tagger for InstanceProfile {
+    async fn set_tag_values(&self, name: &str, tags: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let tags = tag_list(tags)?;
+        let out = self.0.tag_instance_profile().instance_profile_name(name).set_tags(Some(tags)).send().await;
+        out.map(drop).map_err(|e| retry_not_found(aws_error("TagInstanceProfile", e)))
+    }
+
+    async fn remove_tag_keys(&self, name: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let req = self.0.untag_instance_profile().instance_profile_name(name).set_tag_keys(Some(keys));
+        req.send().await.map(drop).map_err(|e| retry_not_found(aws_error("UntagInstanceProfile", e)))
     }
 }
 
@@ -221,9 +197,7 @@ impl Provider for InstanceProfile {
                         live.path()
                     )));
                 }
-                let want = crate::util::tag_map(props);
-                let set = want.into_iter().filter(|(k, v)| tags.get(k) != Some(v)).collect();
-                self.set_tags(name, set, super::extra_tag_keys(&tags, props)).await?;
+                self.converge_tags(name, &tags, props).await?;
                 (live.arn().to_string(), role_names(&live))
             }
         };
@@ -243,10 +217,7 @@ impl Provider for InstanceProfile {
                     self.set_role(name, &current.unwrap_or_default(), opt_str(req.desired, "role_name"))
                         .await?
                 }
-                "tags" => {
-                    let (set, removed) = tag_delta(c.before.as_ref(), c.after.as_ref());
-                    self.set_tags(name, set, removed).await?
-                }
+                "tags" => self.sync_tags(name, c.before.as_ref(), c.after.as_ref()).await?,
                 other => {
                     return Err(ProviderError::fatal(format!(
                         "iam.instance_profile cannot update `{other}` in place"

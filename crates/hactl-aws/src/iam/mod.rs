@@ -45,8 +45,12 @@ pub(crate) fn paths_to_list(stack: &str, targets: &[ReadTarget]) -> BTreeSet<Str
 
 /// The `tags` property as IAM tags.
 pub(crate) fn iam_tags(props: &Props) -> Result<Vec<Tag>, ProviderError> {
-    crate::util::tag_map(props)
-        .into_iter()
+    tag_list(crate::util::tag_map(props))
+}
+
+/// Tags as IAM tags.
+pub(crate) fn tag_list(tags: BTreeMap<String, String>) -> Result<Vec<Tag>, ProviderError> {
+    tags.into_iter()
         .map(|(k, v)| {
             Tag::builder().key(k).value(v).build().map_err(|e| ProviderError::fatal(format!("tag: {e}")))
         })
@@ -61,12 +65,6 @@ pub(crate) fn tag_pairs(tags: &[Tag]) -> BTreeMap<String, String> {
 /// Live IAM tags as the `tags` property.
 pub(crate) fn tags_value(tags: &[Tag]) -> Value {
     crate::util::tags_prop(tags.iter().map(|t| (t.key(), t.value())))
-}
-
-/// Tag keys that live on the object but not in the desired tags (AWS-reserved keys kept).
-pub(crate) fn extra_tag_keys(live: &BTreeMap<String, String>, props: &Props) -> Vec<String> {
-    let want = crate::util::tag_map(props);
-    live.keys().filter(|k| !k.starts_with("aws:") && !want.contains_key(*k)).cloned().collect()
 }
 
 /// Ownership of an IAM object: (carries this stack's tag, its address). The address is
@@ -87,18 +85,6 @@ pub(crate) fn ownership(
         crate::util::match_target(targets, |p| p.get("name").and_then(Value::as_str) == Some(name)).cloned()
     });
     (owned, address)
-}
-
-/// The target an object read belongs to: by recorded id, else by address.
-pub(crate) fn target_of<'a>(
-    targets: &'a [ReadTarget],
-    id: &str,
-    address: Option<&hactl_core::Address>,
-) -> Option<&'a ReadTarget> {
-    targets
-        .iter()
-        .find(|t| t.id.as_deref() == Some(id))
-        .or_else(|| address.and_then(|a| targets.iter().find(|t| &t.address == a)))
 }
 
 /// A policy document property as the JSON text IAM takes.

@@ -11,11 +11,12 @@
 //! read back as the desired value whenever they mean the same.
 
 use super::{
-    iam_tags, ownership, parse_policy, paths_to_list, policy_text, policy_value, same_policy, tag_pairs,
-    tags_value, target_of,
+    iam_tags, ownership, parse_policy, paths_to_list, policy_text, policy_value, same_policy, tag_list,
+    tag_pairs, tags_value,
 };
-use crate::error::{aws_error, ignore_not_found, is_not_found, retry_not_found};
-use crate::util::{opt_str, req_str, str_list, tag_delta};
+use crate::error::{aws_error, found, ignore_not_found, is_not_found, retry_not_found};
+use crate::util::tags::Tagger;
+use crate::util::{opt_str, req_str, str_list, target_of};
 use async_trait::async_trait;
 use aws_sdk_iam::Client;
 use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
@@ -43,15 +44,6 @@ struct Seen {
     /// Inline policy name → document text (as IAM answers it).
     inline: Vec<(String, String)>,
     managed: Vec<String>,
-}
-
-/// `None` for a NotFound answer (the role is gone), the error otherwise.
-fn found<T>(r: Result<T, ProviderError>) -> Result<Option<T>, ProviderError> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 fn outputs(name: &str, arn: &str) -> BTreeMap<String, Value> {
@@ -89,16 +81,7 @@ impl Role {
 
     /// The inline policies of a role with their documents.
     async fn inline_documents(&self, name: &str) -> Result<Vec<(String, String)>, ProviderError> {
-        let names: Vec<String> = self
-            .0
-            .list_role_policies()
-            .role_name(name)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| aws_error("ListRolePolicies", e))?;
+        let names = self.policy_names(name).await?;
         let docs = names.into_iter().map(|policy| async move {
             let out = self
                 .0
@@ -124,17 +107,8 @@ impl Role {
     }
 
     async fn get_role(&self, name: &str) -> Result<Option<aws_sdk_iam::types::Role>, ProviderError> {
-        match self.0.get_role().role_name(name).send().await {
-            Ok(o) => Ok(o.role),
-            Err(e) => {
-                let err = aws_error("GetRole", e);
-                if is_not_found(&err) {
-                    Ok(None)
-                } else {
-                    Err(err)
-                }
-            }
-        }
+        let out = self.0.get_role().role_name(name).send().await;
+        Ok(found(out.map_err(|e| aws_error("GetRole", e)))?.and_then(|o| o.role))
     }
 
     async fn set_trust(&self, name: &str, props: &Props) -> Result<(), ProviderError> {
@@ -159,34 +133,6 @@ impl Role {
             .await
             .map(|_| ())
             .map_err(|e| retry_not_found(aws_error("UpdateRole", e)))
-    }
-
-    async fn set_tags(
-        &self,
-        name: &str,
-        set: BTreeMap<String, String>,
-        removed: Vec<String>,
-    ) -> Result<(), ProviderError> {
-        if !set.is_empty() {
-            let tags = super::iam_tags(&Props::from([("tags".to_string(), Value::from_string_map(set))]))?;
-            self.0
-                .tag_role()
-                .role_name(name)
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(|e| retry_not_found(aws_error("TagRole", e)))?;
-        }
-        if !removed.is_empty() {
-            self.0
-                .untag_role()
-                .role_name(name)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(|e| retry_not_found(aws_error("UntagRole", e)))?;
-        }
-        Ok(())
     }
 
     /// Brings the inline policies from `live` to `desired`: puts new and changed
@@ -256,15 +202,16 @@ impl Role {
         Ok(())
     }
 
-    /// The names of the role's inline policies; `None` when the role is gone.
-    async fn inline_names(&self, name: &str) -> Result<Option<Vec<String>>, ProviderError> {
+    /// The names of the role's inline policies (ListRolePolicies, paginated).
+    async fn policy_names(&self, name: &str) -> Result<Vec<String>, ProviderError> {
         let r: Result<Vec<String>, _> =
             self.0.list_role_policies().role_name(name).into_paginator().items().send().try_collect().await;
-        match r.map_err(|e| aws_error("ListRolePolicies", e)) {
-            Ok(v) => Ok(Some(v)),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(e),
-        }
+        r.map_err(|e| aws_error("ListRolePolicies", e))
+    }
+
+    /// The names of the role's inline policies; `None` when the role is gone.
+    async fn inline_names(&self, name: &str) -> Result<Option<Vec<String>>, ProviderError> {
+        found(self.policy_names(name).await)
     }
 
     async fn attached_arns(&self, name: &str) -> Result<BTreeSet<String>, ProviderError> {
@@ -301,10 +248,22 @@ impl Role {
         if live.description().unwrap_or_default() != opt_str(props, "description").unwrap_or_default() {
             self.set_description(name, props).await?;
         }
-        let want = crate::util::tag_map(props);
-        let set = want.into_iter().filter(|(k, v)| tags.get(k) != Some(v)).collect();
-        self.set_tags(name, set, super::extra_tag_keys(&tags, props)).await?;
+        self.converge_tags(name, &tags, props).await?;
         Ok(live.arn().to_string())
+    }
+}
+
+/// A role's tag calls (by role name): TagRole, UntagRole.
+#[async_trait]
+impl Tagger for Role {
+    async fn set_tag_values(&self, name: &str, tags: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let out = self.0.tag_role().role_name(name).set_tags(Some(tag_list(tags)?)).send().await;
+        out.map(drop).map_err(|e| retry_not_found(aws_error("TagRole", e)))
+    }
+
+    async fn remove_tag_keys(&self, name: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let out = self.0.untag_role().role_name(name).set_tag_keys(Some(keys)).send().await;
+        out.map(drop).map_err(|e| retry_not_found(aws_error("UntagRole", e)))
     }
 }
 
@@ -426,10 +385,7 @@ impl Provider for Role {
                     let want = str_list(req.desired, "managed_policy_arns");
                     self.sync_managed(name, &live.into_iter().collect(), &want.into_iter().collect()).await?
                 }
-                "tags" => {
-                    let (set, removed) = tag_delta(c.before.as_ref(), c.after.as_ref());
-                    self.set_tags(name, set, removed).await?
-                }
+                "tags" => self.sync_tags(name, c.before.as_ref(), c.after.as_ref()).await?,
                 other => {
                     return Err(ProviderError::fatal(format!("iam.role cannot update `{other}` in place")))
                 }

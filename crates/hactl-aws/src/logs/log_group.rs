@@ -7,7 +7,8 @@
 
 use crate::error::{aws_error, ignore_not_found, retry_not_found};
 use crate::util::ensure_ours;
-use crate::util::{match_target, owner_of, req_str, tag_delta, tag_map, tags_prop};
+use crate::util::tags::Tagger;
+use crate::util::{match_target, owner_of, req_str, tag_map, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::LogGroup as Group;
 use aws_sdk_cloudwatchlogs::Client;
@@ -55,41 +56,9 @@ impl LogGroup {
     }
 
     async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, ProviderError> {
-        let out = self
-            .0
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .map_err(|e| retry_not_found(aws_error("ListTagsForResource", e)))?;
+        let out = self.0.list_tags_for_resource().resource_arn(arn).send().await;
+        let out = out.map_err(|e| retry_not_found(aws_error("ListTagsForResource", e)))?;
         Ok(out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
-    }
-
-    async fn set_tags(
-        &self,
-        arn: &str,
-        set: BTreeMap<String, String>,
-        removed: Vec<String>,
-    ) -> Result<(), ProviderError> {
-        if !set.is_empty() {
-            self.0
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(set.into_iter().collect()))
-                .send()
-                .await
-                .map_err(|e| retry_not_found(aws_error("TagResource", e)))?;
-        }
-        if !removed.is_empty() {
-            self.0
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(|e| retry_not_found(aws_error("UntagResource", e)))?;
-        }
-        Ok(())
     }
 
     /// Sets the retention (`Int` days) or removes it (never expire).
@@ -126,6 +95,21 @@ impl LogGroup {
         })?;
         let arn = arn_of(&g).ok_or_else(|| ProviderError::fatal("DescribeLogGroups returned no ARN"))?;
         Ok((g, arn))
+    }
+}
+
+/// CloudWatch Logs' tag calls (log groups, by ARN): TagResource, UntagResource.
+#[async_trait]
+impl Tagger for Client {
+    async fn set_tag_values(&self, arn: &str, tags: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let out =
+            self.tag_resource().resource_arn(arn).set_tags(Some(tags.into_iter().collect())).send().await;
+        out.map(drop).map_err(|e| retry_not_found(aws_error("TagResource", e)))
+    }
+
+    async fn remove_tag_keys(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let out = self.untag_resource().resource_arn(arn).set_tag_keys(Some(keys)).send().await;
+        out.map(drop).map_err(|e| retry_not_found(aws_error("UntagResource", e)))
     }
 }
 
@@ -206,11 +190,7 @@ impl Provider for LogGroup {
                 &format!("log group `{name}`"),
                 "ResourceAlreadyExistsException",
             )?;
-            let want = tag_map(props);
-            let removed =
-                tags.keys().filter(|k| !k.starts_with("aws:") && !want.contains_key(*k)).cloned().collect();
-            let set = want.into_iter().filter(|(k, v)| tags.get(k) != Some(v)).collect();
-            self.set_tags(&arn, set, removed).await?;
+            self.0.converge_tags(&arn, &tags, props).await?;
         }
         let live = group.retention_in_days().map(i64::from);
         if live != retention(props) {
@@ -227,8 +207,7 @@ impl Provider for LogGroup {
                 "retention_days" => self.set_retention(name, retention(req.desired)).await?,
                 "tags" => {
                     let (_, arn) = self.arn(name).await?;
-                    let (set, removed) = tag_delta(c.before.as_ref(), c.after.as_ref());
-                    self.set_tags(&arn, set, removed).await?;
+                    self.0.sync_tags(&arn, c.before.as_ref(), c.after.as_ref()).await?;
                     outputs.insert("arn".to_string(), Value::str(arn));
                 }
                 other => {

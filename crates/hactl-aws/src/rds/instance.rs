@@ -16,11 +16,10 @@
 //! takes a final snapshot `<identifier>-final-<YYYYMMDDHHMMSS>` (UTC) unless
 //! `skip_final_snapshot`.
 
-use super::{
-    converge_tags, is_recorded, like_desired, opt_i32, retry_codes, sync_tags, tag_list_map, tags_of,
-    target_for,
-};
-use crate::error::{aws_error, is_not_found, retry_not_found};
+use super::family::{final_snapshot, protection_to_lift, wait_deleted, Names};
+use super::{opt_i32, tag_list_map, tags_of};
+use crate::error::{aws_error, found, is_not_found, retry_codes, retry_not_found};
+use crate::util::tags::Tagger;
 use crate::util::{ensure_ours, opt_bool, opt_str, owner_of, req_str, str_list, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
@@ -63,6 +62,9 @@ static SCHEMA: KindSchema = KindSchema {
         PropSchema::in_place("tags"),
     ],
 };
+
+/// RDS stores instance identifiers in lower case.
+const NAMES: Names = Names::CaseInsensitive;
 
 /// The engine this kind manages (DescribeDBInstances answers every engine's instances).
 const ENGINE: &str = "postgres";
@@ -119,7 +121,7 @@ fn live_props(db: &Db, desired: Option<&Props>) -> Props {
         |name: &str, live: Option<&str>| if wants_null(name) { Value::Null } else { opt_string(live) };
     let d_str = |name: &str| desired.and_then(|d| d.get(name)).and_then(Value::as_str);
     let named = |name: &str, live: Option<&str>| match live {
-        Some(l) => like_desired(l, d_str(name)),
+        Some(l) => NAMES.read_back(l, d_str(name)),
         None => Value::Null,
     };
     let security_groups = db
@@ -197,18 +199,6 @@ fn has_pending(db: &Db) -> bool {
     pending || db.db_parameter_groups().iter().any(|g| g.parameter_apply_status() == Some("applying"))
 }
 
-/// `<identifier>-final-<YYYYMMDDHHMMSS>` (UTC).
-fn final_snapshot_id(identifier: &str) -> String {
-    let now = aws_smithy_types::DateTime::from(std::time::SystemTime::now());
-    let stamp: String = aws_smithy_types::DateTime::from_secs(now.secs())
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_default()
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    format!("{identifier}-final-{stamp}")
-}
-
 /// What a wait waits for.
 #[derive(Clone, Copy, PartialEq)]
 enum Settle {
@@ -233,11 +223,8 @@ impl Instance {
     /// The instance with this identifier, or None.
     async fn describe(&self, id: &str) -> Result<Option<Db>, ProviderError> {
         let out = self.rds.describe_db_instances().db_instance_identifier(id).send().await;
-        match out.map_err(|e| aws_error("DescribeDBInstances", e)) {
-            Ok(o) => Ok(o.db_instances().first().cloned()),
-            Err(e) if is_not_found(&e) => Ok(None),
-            Err(e) => Err(e),
-        }
+        let out = found(out.map_err(|e| aws_error("DescribeDBInstances", e)))?;
+        Ok(out.and_then(|o| o.db_instances().first().cloned()))
     }
 
     async fn describe_existing(&self, id: &str) -> Result<Db, ProviderError> {
@@ -357,7 +344,7 @@ impl Instance {
         }
         let names: Vec<&str> = changes.iter().map(|c| c.name.as_str()).filter(|n| *n != "tags").collect();
         self.modify(id, props, &names).await?;
-        converge_tags(&self.rds, db.db_instance_arn().unwrap_or_default(), &tags, props).await?;
+        self.rds.converge_tags(db.db_instance_arn().unwrap_or_default(), &tags, props).await?;
         Ok(db)
     }
 }
@@ -372,7 +359,7 @@ impl Provider for Instance {
         let mut out = Vec::new();
         for db in self.describe_all().await? {
             let Some(id) = db.db_instance_identifier() else { continue };
-            let recorded = is_recorded(targets, id);
+            let recorded = NAMES.is_recorded(targets, id);
             // Other engines' instances (DocumentDB's too) and cluster members belong to
             // other kinds.
             if !recorded && (db.engine() != Some(ENGINE) || db.db_cluster_identifier().is_some()) {
@@ -383,7 +370,7 @@ impl Provider for Instance {
             if !owned && !recorded {
                 continue;
             }
-            let target = target_for(targets, id, address.as_ref());
+            let target = NAMES.target_for(targets, id, address.as_ref());
             let mut props = live_props(&db, target.map(|t| &t.props));
             props.insert("master_secret_arn".into(), crate::secretsmanager::recorded_master_secret(target));
             out.push(LiveObject { id: id.to_string(), address, props, outputs: outputs(&db), owned });
@@ -444,13 +431,8 @@ impl Provider for Instance {
         let modified = self.modify(req.id, req.desired, &names).await?;
         if let Some(c) = req.changes.iter().find(|c| c.name == "tags") {
             let db = self.describe_existing(req.id).await?;
-            sync_tags(
-                &self.rds,
-                db.db_instance_arn().unwrap_or_default(),
-                c.before.as_ref(),
-                c.after.as_ref(),
-            )
-            .await?;
+            let arn = db.db_instance_arn().unwrap_or_default();
+            self.rds.sync_tags(arn, c.before.as_ref(), c.after.as_ref()).await?;
         }
         let apply_now = opt_bool(req.desired, "apply_immediately").unwrap_or(false);
         let settle = if modified && apply_now { Settle::Applied } else { Settle::Available };
@@ -461,52 +443,37 @@ impl Provider for Instance {
     async fn delete(&self, ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
         let Some(db) = self.describe(id).await? else { return Ok(()) };
         if db.db_instance_status() != Some("deleting") {
-            if db.deletion_protection() == Some(true) {
-                if !ctx.delete_options.allow_delete_protected {
-                    return Err(ProviderError::fatal(format!(
-                        "DB instance {id} has deletion protection on; pass --allow-delete-protected to \
-                         turn it off and delete the instance"
-                    )));
-                }
+            let refusal = || {
+                ProviderError::fatal(format!(
+                    "DB instance {id} has deletion protection on; pass --allow-delete-protected to \
+                     turn it off and delete the instance"
+                ))
+            };
+            if protection_to_lift(ctx, db.deletion_protection() == Some(true), refusal)? {
                 ctx.progress(format!("turning deletion protection of DB instance {id} off"));
                 self.set_protection(id, false).await?;
             }
-            let mut d = self.rds.delete_db_instance().db_instance_identifier(id);
-            if ctx.delete_options.skip_final_snapshot {
-                d = d.skip_final_snapshot(true);
-            } else {
-                let snapshot = final_snapshot_id(id);
-                ctx.progress(format!("DB instance {id}: final snapshot {snapshot}"));
-                d = d.skip_final_snapshot(false).final_db_snapshot_identifier(snapshot);
+            let snapshot = final_snapshot(ctx, id);
+            if let Some(s) = &snapshot {
+                ctx.progress(format!("DB instance {id}: final snapshot {s}"));
             }
+            let d = self
+                .rds
+                .delete_db_instance()
+                .db_instance_identifier(id)
+                .skip_final_snapshot(snapshot.is_none())
+                .set_final_db_snapshot_identifier(snapshot);
             match d.send().await.map_err(|e| retry_codes(aws_error("DeleteDBInstance", e), BUSY)) {
                 Ok(_) => {}
                 Err(e) if is_not_found(&e) => return Ok(()),
                 Err(e) => return Err(e),
             }
         }
-        crate::util::db_wait(ctx)
-            .wait_for(&format!("DB instance {id} to be deleted"), || async {
-                Ok(self.describe(id).await?.is_none().then_some(()))
-            })
+        wait_deleted(ctx, &format!("DB instance {id}"), || async { Ok(self.describe(id).await?.is_some()) })
             .await
     }
 
     fn deletion_protected(&self, live: &Props) -> bool {
         opt_bool(live, "deletion_protection") == Some(true)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn final_snapshot_ids_carry_a_utc_timestamp() {
-        let s = final_snapshot_id("demo-pg");
-        let stamp = s.strip_prefix("demo-pg-final-").expect("prefix");
-        assert_eq!(stamp.len(), 14, "{s}");
-        assert!(stamp.chars().all(|c| c.is_ascii_digit()), "{s}");
-        assert!(stamp.starts_with("20"), "{s}");
     }
 }

@@ -8,7 +8,8 @@
 pub mod schedule;
 pub mod schedule_group;
 
-use crate::error::{aws_error, is_not_found, retry_not_found};
+use crate::error::{aws_error, found, is_not_found, retry_not_found};
+use crate::util::tags::Tagger;
 use crate::ApiCounter;
 use aws_config::SdkConfig;
 use aws_sdk_scheduler::types::{ScheduleGroupState, Tag};
@@ -64,12 +65,8 @@ pub(crate) async fn stack_groups(client: &Client, ctx: &Ctx) -> Result<Arc<Vec<G
                 {
                     continue;
                 }
-                let tags = match group_tags(client, arn).await {
-                    Ok(t) => t,
-                    // Deleted since the list.
-                    Err(e) if is_not_found(&e) => continue,
-                    Err(e) => return Err(e),
-                };
+                // Deleted since the list.
+                let Some(tags) = found(group_tags(client, arn).await)? else { continue };
                 out.push(Group { name: name.to_string(), arn: arn.to_string(), tags });
             }
             Ok(out)
@@ -105,12 +102,8 @@ pub(crate) async fn group_tags(
     client: &Client,
     arn: &str,
 ) -> Result<BTreeMap<String, String>, ProviderError> {
-    let out = client
-        .list_tags_for_resource()
-        .resource_arn(arn)
-        .send()
-        .await
-        .map_err(|e| aws_error("ListTagsForResource", e))?;
+    let out = client.list_tags_for_resource().resource_arn(arn).send().await;
+    let out = out.map_err(|e| aws_error("ListTagsForResource", e))?;
     Ok(out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
 }
 
@@ -126,30 +119,16 @@ pub(crate) fn tag_list(tags: BTreeMap<String, String>) -> Result<Vec<Tag>, Provi
         .collect()
 }
 
-/// TagResource / UntagResource on a group ARN.
-pub(crate) async fn set_tags(
-    client: &Client,
-    arn: &str,
-    set: BTreeMap<String, String>,
-    removed: Vec<String>,
-) -> Result<(), ProviderError> {
-    if !set.is_empty() {
-        client
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(tag_list(set)?))
-            .send()
-            .await
-            .map_err(|e| retry_not_found(aws_error("TagResource", e)))?;
+/// Scheduler's tag calls (schedule groups, by ARN): TagResource, UntagResource.
+#[async_trait::async_trait]
+impl Tagger for Client {
+    async fn set_tag_values(&self, arn: &str, tags: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let out = self.tag_resource().resource_arn(arn).set_tags(Some(tag_list(tags)?)).send().await;
+        out.map(drop).map_err(|e| retry_not_found(aws_error("TagResource", e)))
     }
-    if !removed.is_empty() {
-        client
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(removed))
-            .send()
-            .await
-            .map_err(|e| retry_not_found(aws_error("UntagResource", e)))?;
+
+    async fn remove_tag_keys(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let out = self.untag_resource().resource_arn(arn).set_tag_keys(Some(keys)).send().await;
+        out.map(drop).map_err(|e| retry_not_found(aws_error("UntagResource", e)))
     }
-    Ok(())
 }

@@ -12,11 +12,10 @@
 //! the tags of a deleted group stay behind and come back with a new group of the same name,
 //! so create converges the tags after creating.
 
-use super::{get_group, group_tags, set_tags, stack_groups, tag_list, Group};
+use super::{get_group, group_tags, stack_groups, tag_list, Group};
 use crate::error::{aws_error, ignore_not_found, is_not_found, retry_not_found};
-use crate::util::{
-    client_token, ensure_ours, match_target, owner_of, req_str, tag_delta, tag_map, tags_prop,
-};
+use crate::util::tags::Tagger;
+use crate::util::{client_token, ensure_ours, match_target, owner_of, req_str, tag_map, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_scheduler::types::ScheduleGroupState;
 use aws_sdk_scheduler::Client;
@@ -54,30 +53,17 @@ impl ScheduleGroup {
             .ok_or_else(|| ProviderError::fatal(format!("GetScheduleGroup {name} returned no ARN")))
     }
 
-    /// Makes the group's tags exactly `want` (AWS-reserved `aws:` keys kept).
-    async fn converge_tags(
-        &self,
-        arn: &str,
-        live: &BTreeMap<String, String>,
-        want: BTreeMap<String, String>,
-    ) -> Result<(), ProviderError> {
-        let removed =
-            live.keys().filter(|k| !k.starts_with("aws:") && !want.contains_key(*k)).cloned().collect();
-        let set = want.into_iter().filter(|(k, v)| live.get(k) != Some(v)).collect();
-        set_tags(&self.0, arn, set, removed).await
-    }
-
     /// A create that found the name taken: only our own group is converged.
     async fn adopt(
         &self,
         ctx: &Ctx,
         address: &Address,
         g: Group,
-        want: BTreeMap<String, String>,
+        props: &Props,
     ) -> Result<Applied, ProviderError> {
         ensure_ours(ctx, address, &g.tags, &format!("schedule group `{}`", g.name), EXISTS)?;
         ctx.progress(format!("adopting existing schedule group {}", g.name));
-        self.converge_tags(&g.arn, &g.tags, want).await?;
+        self.0.converge_tags(&g.arn, &g.tags, props).await?;
         Ok(Applied { id: g.name.clone(), outputs: outputs(&g.name, &g.arn) })
     }
 }
@@ -135,16 +121,15 @@ impl Provider for ScheduleGroup {
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
         let name = req_str(props, "name")?;
-        let want = tag_map(props);
         // Look first: the emulator's CreateScheduleGroup silently replaces an existing group.
         if let Some(g) = get_group(&self.0, name).await? {
-            return self.adopt(ctx, address, g, want).await;
+            return self.adopt(ctx, address, g, props).await;
         }
         let created = self
             .0
             .create_schedule_group()
             .name(name)
-            .set_tags(Some(tag_list(want.clone())?))
+            .set_tags(Some(tag_list(tag_map(props))?))
             .client_token(client_token(ctx, address, props))
             .send()
             .await;
@@ -156,7 +141,7 @@ impl Provider for ScheduleGroup {
                     return Err(e);
                 }
                 return match get_group(&self.0, name).await? {
-                    Some(g) => self.adopt(ctx, address, g, want).await,
+                    Some(g) => self.adopt(ctx, address, g, props).await,
                     // Taken by a group still being deleted.
                     None => Err(ProviderError::retryable(format!(
                         "schedule group {name} is still being deleted: {}",
@@ -168,25 +153,16 @@ impl Provider for ScheduleGroup {
         };
         // The emulator brings back the tags of a deleted group of the same name.
         let live = group_tags(&self.0, &arn).await.map_err(retry_not_found)?;
-        self.converge_tags(&arn, &live, want).await?;
+        self.0.converge_tags(&arn, &live, props).await?;
         Ok(Applied { id: name.to_string(), outputs: outputs(name, &arn) })
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
         let arn = self.arn(req.id).await?;
-        for c in req.changes {
-            match c.name.as_str() {
-                "tags" => {
-                    let (set, removed) = tag_delta(c.before.as_ref(), c.after.as_ref());
-                    set_tags(&self.0, &arn, set, removed).await?;
-                }
-                other => {
-                    return Err(ProviderError::fatal(format!(
-                        "scheduler.schedule_group cannot update `{other}` in place"
-                    )))
-                }
-            }
-        }
+        let refuse = |other: &str| {
+            ProviderError::fatal(format!("scheduler.schedule_group cannot update `{other}` in place"))
+        };
+        self.0.update_tags_only(&arn, req.changes, refuse).await?;
         Ok(Applied { id: req.id.to_string(), outputs: outputs(req.id, &arn) })
     }
 

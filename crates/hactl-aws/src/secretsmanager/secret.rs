@@ -13,7 +13,8 @@
 
 use super::{describe, get_json, put_json, random_password, SecretValue, PASSWORD_KEY};
 use crate::error::{aws_error, is_not_found, retry_not_found};
-use crate::util::{ensure_ours, match_target, opt_str, owner_of, req_str, tag_delta, tag_map, tags_prop};
+use crate::util::tags::Tagger;
+use crate::util::{ensure_ours, match_target, opt_str, owner_of, req_str, tag_map, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretListEntry, Tag};
@@ -59,31 +60,25 @@ fn tag_pairs(tags: &[Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
-impl From<&SecretListEntry> for Seen {
-    fn from(s: &SecretListEntry) -> Self {
-        Seen {
-            arn: s.arn().unwrap_or_default().to_string(),
-            name: s.name().unwrap_or_default().to_string(),
-            description: s.description().map(str::to_string),
-            kms_key_id: s.kms_key_id().map(str::to_string),
-            deleted: s.deleted_date().is_some(),
-            tags: tag_pairs(s.tags()),
+/// `Seen` from a ListSecrets entry and from a DescribeSecret answer (the same accessors).
+macro_rules! seen_from {
+    ($($answer:ty),*) => {$(
+        impl From<&$answer> for Seen {
+            fn from(s: &$answer) -> Self {
+                Seen {
+                    arn: s.arn().unwrap_or_default().to_string(),
+                    name: s.name().unwrap_or_default().to_string(),
+                    description: s.description().map(str::to_string),
+                    kms_key_id: s.kms_key_id().map(str::to_string),
+                    deleted: s.deleted_date().is_some(),
+                    tags: tag_pairs(s.tags()),
+                }
+            }
         }
-    }
+    )*};
 }
 
-impl From<&DescribeSecretOutput> for Seen {
-    fn from(s: &DescribeSecretOutput) -> Self {
-        Seen {
-            arn: s.arn().unwrap_or_default().to_string(),
-            name: s.name().unwrap_or_default().to_string(),
-            description: s.description().map(str::to_string),
-            kms_key_id: s.kms_key_id().map(str::to_string),
-            deleted: s.deleted_date().is_some(),
-            tags: tag_pairs(s.tags()),
-        }
-    }
-}
+seen_from!(SecretListEntry, DescribeSecretOutput);
 
 fn outputs(arn: &str, name: &str) -> BTreeMap<String, Value> {
     BTreeMap::from([("arn".to_string(), Value::str(arn)), ("name".to_string(), Value::str(name))])
@@ -158,6 +153,21 @@ fn password_length(props: &Props) -> Option<i64> {
     }
 }
 
+/// Secrets Manager's tag calls (by secret ARN): TagResource, UntagResource.
+#[async_trait]
+impl Tagger for Client {
+    async fn set_tag_values(&self, arn: &str, tags: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+        let out = self.tag_resource().secret_id(arn).set_tags(Some(tags)).send().await;
+        out.map(drop).map_err(|e| retry_not_found(aws_error("TagResource", e)))
+    }
+
+    async fn remove_tag_keys(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let out = self.untag_resource().secret_id(arn).set_tag_keys(Some(keys)).send().await;
+        out.map(drop).map_err(|e| retry_not_found(aws_error("UntagResource", e)))
+    }
+}
+
 impl Secret {
     /// The stack's secrets by tag (scheduled ones included, to be recognised as such).
     async fn list(&self, stack: &str) -> Result<Vec<Seen>, ProviderError> {
@@ -173,35 +183,6 @@ impl Secret {
             .await
             .map_err(|e| aws_error("ListSecrets", e))?;
         Ok(pages.iter().flat_map(|p| p.secret_list()).map(Seen::from).collect())
-    }
-
-    async fn set_tags(
-        &self,
-        arn: &str,
-        set: BTreeMap<String, String>,
-        removed: Vec<String>,
-    ) -> Result<(), ProviderError> {
-        if !set.is_empty() {
-            self.0
-                .tag_resource()
-                .secret_id(arn)
-                .set_tags(Some(
-                    set.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect(),
-                ))
-                .send()
-                .await
-                .map_err(|e| retry_not_found(aws_error("TagResource", e)))?;
-        }
-        if !removed.is_empty() {
-            self.0
-                .untag_resource()
-                .secret_id(arn)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(|e| retry_not_found(aws_error("UntagResource", e)))?;
-        }
-        Ok(())
     }
 
     /// UpdateSecret of the description and/or the key (Null = the AWS-managed key).
@@ -235,11 +216,7 @@ impl Secret {
         let kms = (!kms_same(seen.kms_key_id.as_deref(), want_kms))
             .then(|| want_kms.unwrap_or(DEFAULT_KMS).to_string());
         self.update_secret(&seen.arn, description, kms).await?;
-        let want = tag_map(props);
-        let removed =
-            seen.tags.keys().filter(|k| !k.starts_with("aws:") && !want.contains_key(*k)).cloned().collect();
-        let set = want.into_iter().filter(|(k, v)| seen.tags.get(k) != Some(v)).collect();
-        self.set_tags(&seen.arn, set, removed).await?;
+        self.0.converge_tags(&seen.arn, &seen.tags, props).await?;
         self.ensure_password(&seen.arn, &seen.name, props).await
     }
 
@@ -420,8 +397,7 @@ impl Provider for Secret {
                     kms = Some(opt_str(req.desired, "kms_key_id").unwrap_or(DEFAULT_KMS).to_string())
                 }
                 "tags" => {
-                    let (set, removed) = tag_delta(c.before.as_ref(), c.after.as_ref());
-                    self.set_tags(req.id, set, removed).await?;
+                    self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?;
                 }
                 other => {
                     return Err(ProviderError::fatal(format!(

@@ -5,7 +5,7 @@
 //! Read: ListSubscriptionsByTopic per topic ARN named by a target (documented exception:
 //! one call per topic; a stack has one).
 
-use crate::error::{aws_error, ignore_not_found, is_not_found};
+use crate::error::{aws_error, found, ignore_not_found};
 use crate::util::req_str;
 use async_trait::async_trait;
 use aws_sdk_sns::Client;
@@ -51,12 +51,8 @@ impl Provider for Subscription {
                 .try_collect()
                 .await
                 .map_err(|e| aws_error("ListSubscriptionsByTopic", e));
-            let subs = match listed {
-                Ok(s) => s,
-                // The topic is gone, and its subscriptions with it.
-                Err(e) if is_not_found(&e) => continue,
-                Err(e) => return Err(e),
-            };
+            // The topic is gone, and its subscriptions with it.
+            let Some(subs) = found(listed)? else { continue };
             for s in subs {
                 let (Some(protocol), Some(endpoint), Some(arn)) =
                     (s.protocol(), s.endpoint(), s.subscription_arn())

@@ -4,7 +4,8 @@
 //! ListTagsForResource per candidate (documented exception: the list carries no tags).
 
 use crate::error::{aws_error, ignore_not_found, retry_not_found};
-use crate::util::{ensure_ours, match_target, owner_of, req_str, tag_delta, tag_map, tags_prop};
+use crate::util::tags::Tagger;
+use crate::util::{ensure_ours, match_target, owner_of, req_str, tag_map, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_sns::types::Tag;
 use aws_sdk_sns::Client;
@@ -50,41 +51,23 @@ impl Topic {
     }
 
     async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, ProviderError> {
-        let out = self
-            .0
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
-            .await
-            .map_err(|e| retry_not_found(aws_error("ListTagsForResource", e)))?;
+        let out = self.0.list_tags_for_resource().resource_arn(arn).send().await;
+        let out = out.map_err(|e| retry_not_found(aws_error("ListTagsForResource", e)))?;
         Ok(out.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect())
     }
+}
 
-    async fn set_tags(
-        &self,
-        arn: &str,
-        set: BTreeMap<String, String>,
-        removed: Vec<String>,
-    ) -> Result<(), ProviderError> {
-        if !set.is_empty() {
-            self.0
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(sns_tags(set)?))
-                .send()
-                .await
-                .map_err(|e| retry_not_found(aws_error("TagResource", e)))?;
-        }
-        if !removed.is_empty() {
-            self.0
-                .untag_resource()
-                .resource_arn(arn)
-                .set_tag_keys(Some(removed))
-                .send()
-                .await
-                .map_err(|e| retry_not_found(aws_error("UntagResource", e)))?;
-        }
-        Ok(())
+/// SNS's tag calls (topics, by ARN): TagResource, UntagResource.
+#[async_trait]
+impl Tagger for Client {
+    async fn set_tag_values(&self, arn: &str, tags: BTreeMap<String, String>) -> Result<(), ProviderError> {
+        let out = self.tag_resource().resource_arn(arn).set_tags(Some(sns_tags(tags)?)).send().await;
+        out.map(drop).map_err(|e| retry_not_found(aws_error("TagResource", e)))
+    }
+
+    async fn remove_tag_keys(&self, arn: &str, keys: Vec<String>) -> Result<(), ProviderError> {
+        let out = self.untag_resource().resource_arn(arn).set_tag_keys(Some(keys)).send().await;
+        out.map(drop).map_err(|e| retry_not_found(aws_error("UntagResource", e)))
     }
 }
 
@@ -131,10 +114,7 @@ impl Provider for Topic {
         if let Some(arn) = self.list().await?.into_iter().find(|a| name_of(a) == name) {
             let tags = self.tags(&arn).await?;
             ensure_ours(ctx, address, &tags, &format!("SNS topic `{name}`"), "TopicAlreadyExists")?;
-            let removed =
-                tags.keys().filter(|k| !k.starts_with("aws:") && !want.contains_key(*k)).cloned().collect();
-            let set = want.into_iter().filter(|(k, v)| tags.get(k) != Some(v)).collect();
-            self.set_tags(&arn, set, removed).await?;
+            self.0.converge_tags(&arn, &tags, props).await?;
             return Ok(Applied { outputs: outputs(&arn), id: arn });
         }
         let created = self
@@ -150,17 +130,9 @@ impl Provider for Topic {
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        for c in req.changes {
-            match c.name.as_str() {
-                "tags" => {
-                    let (set, removed) = tag_delta(c.before.as_ref(), c.after.as_ref());
-                    self.set_tags(req.id, set, removed).await?;
-                }
-                other => {
-                    return Err(ProviderError::fatal(format!("sns.topic cannot update `{other}` in place")))
-                }
-            }
-        }
+        let refuse =
+            |other: &str| ProviderError::fatal(format!("sns.topic cannot update `{other}` in place"));
+        self.0.update_tags_only(req.id, req.changes, refuse).await?;
         Ok(Applied { id: req.id.to_string(), outputs: outputs(req.id) })
     }
 
