@@ -135,7 +135,7 @@ fn graph_is_clustered_by_tier_and_zone_and_says_which_way_edges_point() {
 
 /// The crash tests' fault switch is no part of what hactl offers: not in its help, not in
 /// the user's docs (CONTRIBUTING.md documents it), and a release build ignores it
-/// (`cfg!(debug_assertions)` in main.rs).
+/// (`cfg!(debug_assertions)` in fault.rs).
 #[test]
 fn the_fault_switch_is_not_in_the_documented_surface() {
     let mut help = hactl_offline(&["--help"]).stdout;
@@ -147,7 +147,7 @@ fn the_fault_switch_is_not_in_the_documented_surface() {
     assert!(!help.contains("HACTL_FAULT"), "HACTL_FAULT in the help or man page");
     let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
     assert!(!readme.contains("HACTL_FAULT"), "HACTL_FAULT in README.md");
-    let main = std::fs::read_to_string(repo_root().join("crates/hactl/src/main.rs")).unwrap();
+    let main = std::fs::read_to_string(repo_root().join("crates/hactl/src/fault.rs")).unwrap();
     let guard = main.find("fn fault_spec()").and_then(|i| main[i..].find("cfg!(debug_assertions)"));
     assert!(guard.is_some_and(|d| d < 200), "fault_spec() is not guarded by cfg!(debug_assertions)");
 }

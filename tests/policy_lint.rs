@@ -22,8 +22,9 @@ const IMAGE: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/hactl:0.1";
 const UNKNOWN_TO_PARLIAMENT: &[&str] = &["ecs:PutSystemLogEvents"];
 
 /// `*` resources on actions that do have resource-level permissions: the drift job's
-/// `ReadAccountWide` statement (expand_drift.rs, READ_ACCOUNT_WIDE: the providers list
-/// these account-wide, without naming a resource, and AWS authorizes such calls against `*`).
+/// `ReadAccountWide` statement (expand_drift.rs, `read_account_wide()`, the kinds'
+/// `reads_account_wide`: the providers list these account-wide, without naming a resource,
+/// and AWS authorizes such calls against `*`).
 const STAR_EXCEPTIONS: &[&str] = &[
     "rds:DescribeDBClusterParameterGroups",
     "rds:DescribeDBClusterParameters",

@@ -242,9 +242,14 @@ impl From<Output> for Run {
 
 /// SDK configuration for the emulator (test credentials, us-east-1).
 pub async fn sdk() -> aws_config::SdkConfig {
+    sdk_in("us-east-1").await
+}
+
+/// SDK configuration for the emulator in `region` (one emulator serves every region).
+pub async fn sdk_in(region: &str) -> aws_config::SdkConfig {
     let creds = aws_sdk_ec2::config::Credentials::new("test", "test", None, None, "tests");
     aws_config::defaults(BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
+        .region(aws_config::Region::new(region.to_string()))
         .endpoint_url(endpoint())
         .credentials_provider(creds)
         .load()
@@ -258,14 +263,19 @@ pub async fn ec2() -> aws_sdk_ec2::Client {
 /// The aws CLI installed into the emulator's venv by scripts/emulator.sh, set up for the
 /// emulator. Returns its stdout; panics with its stderr on failure.
 pub fn aws_cli(args: &[&str]) -> String {
+    aws_cli_in("us-east-1", args)
+}
+
+/// [`aws_cli`] in `region`.
+pub fn aws_cli_in(region: &str, args: &[&str]) -> String {
     let bin = repo_root().join(".emulator/venv/bin/aws");
     assert!(bin.exists(), "{} missing: run `bash scripts/emulator.sh install`", bin.display());
     let out = Command::new(bin)
-        .args(["--endpoint-url", &endpoint(), "--region", "us-east-1", "--output", "json"])
+        .args(["--endpoint-url", &endpoint(), "--region", region, "--output", "json"])
         .args(args)
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", region)
         .output()
         .expect("run aws");
     assert!(out.status.success(), "aws {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));

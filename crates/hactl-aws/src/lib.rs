@@ -140,8 +140,22 @@ pub fn retry_partition(service: &str) -> aws_sdk_ec2::config::retry::RetryPartit
         .clone()
 }
 
-/// Every provider, each with SDK clients built from `config`; every call goes through
-/// `counter`.
+/// Every provider, bound to the region of `config` (the stack's home region), able to
+/// build the providers of any other region the stack places resources in: the same
+/// configuration (credentials, endpoint, retries, timeouts) with that region. Every call
+/// goes through `counter`.
+pub fn providers(config: &SdkConfig, counter: &ApiCounter) -> Registry {
+    let home = config.region().map(|r| r.to_string()).unwrap_or_default();
+    let (base, count) = (config.clone(), counter.clone());
+    let factory = move |region: &str| {
+        let regional = base.to_builder().region(Region::new(region.to_string())).build();
+        registry(&regional, &count)
+    };
+    registry(config, counter).with_regions(&home, Arc::new(factory))
+}
+
+/// Every provider, each with SDK clients built from `config` (bound to its region); every
+/// call goes through `counter`.
 pub fn registry(config: &SdkConfig, counter: &ApiCounter) -> Registry {
     let ec2 = crate::client!(aws_sdk_ec2, config, counter);
     let mut r = Registry::new();

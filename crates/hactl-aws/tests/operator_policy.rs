@@ -167,7 +167,7 @@ const PARLIAMENT_ACCEPTED: &[(&str, &[&str], &str)] = &[
             "rds:DescribeDBSubnetGroups",
             "cloudwatch:DescribeAlarms",
         ],
-        // As for the drift job (expand_drift.rs, READ_ACCOUNT_WIDE; tests/policy_lint.rs).
+        // As for the drift job (expand_drift.rs, read_account_wide(); tests/policy_lint.rs).
         "the RDS and DocumentDB reads list the region's instances, clusters and groups without \
          an identifier, and DescribeAlarms is called with a name prefix: AWS authorizes such \
          listings against `*`",

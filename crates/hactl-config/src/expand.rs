@@ -4,8 +4,14 @@
 //! list index. Every taggable resource gets the stack's tags plus `Name`,
 //! `hactl:stack` and `hactl:address`.
 
-use crate::model::{NatMode, RuleSource, StackConfig, Tier};
-use hactl_core::{Address, DesiredGraph, GraphError, Ref, ResourceSpec, Value, TAG_ADDRESS, TAG_STACK};
+use crate::model::{NatMode, NetworkConfig, RuleSource, StackConfig, Tier};
+use hactl_core::kinds::{
+    acm, autoscaling, cloudwatch, docdb, ec2, ecs, elbv2, iam, logs, rds, scheduler, secretsmanager, sns,
+    Typed,
+};
+use hactl_core::{
+    Address, DesiredGraph, GraphError, Location, Ref, ResourceSpec, Value, TAG_ADDRESS, TAG_STACK,
+};
 use std::collections::BTreeMap;
 
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +159,187 @@ fn rule(protocol: &str, from: i32, to: i32, source: Value, source_key: &str, des
     Value::Map(m)
 }
 
+/// A kind with a `tags` property: [`Expander::tagged`] gives it the stack's tags.
+pub(crate) trait Tagged: Typed {
+    fn with_tags(self, tags: Value) -> Self;
+}
+
+/// Implements [`Tagged`] through each kind's own `tags` method (a kind without one does
+/// not compile here).
+macro_rules! tagged_kinds {
+    ($($kind:ty),* $(,)?) => {
+        $(
+            impl Tagged for $kind {
+                fn with_tags(self, tags: Value) -> Self {
+                    self.tags(tags)
+                }
+            }
+        )*
+    };
+}
+
+tagged_kinds!(
+    acm::Certificate,
+    autoscaling::Group,
+    cloudwatch::Alarm,
+    cloudwatch::Dashboard,
+    docdb::Cluster,
+    docdb::ClusterParameterGroup,
+    docdb::Instance,
+    docdb::SubnetGroup,
+    ec2::Eip,
+    ec2::InternetGateway,
+    ec2::LaunchTemplate,
+    ec2::NatGateway,
+    ec2::RouteTable,
+    ec2::SecurityGroup,
+    ec2::Subnet,
+    ec2::Vpc,
+    ec2::VpcEndpoint,
+    ecs::CapacityProvider,
+    ecs::Cluster,
+    ecs::Service,
+    ecs::TaskDefinition,
+    elbv2::Listener,
+    elbv2::LoadBalancer,
+    elbv2::TargetGroup,
+    iam::InstanceProfile,
+    iam::Role,
+    logs::LogGroup,
+    rds::Instance,
+    rds::ParameterGroup,
+    rds::SubnetGroup,
+    scheduler::ScheduleGroup,
+    secretsmanager::Secret,
+    sns::Topic,
+);
+
+/// The region a network tier is expanded into: the home region, or the
+/// disaster-recovery region (`[dr]`), whose addresses start with `dr.` and whose names
+/// carry `dr` after the stack name.
+pub(crate) struct Site<'a> {
+    pub region: &'a str,
+    pub network: &'a NetworkConfig,
+    pub dr: bool,
+}
+
+impl Site<'_> {
+    fn addr(&self, segments: &[&str]) -> Result<Address, ExpandError> {
+        if self.dr {
+            addr(&[&["dr"], segments].concat())
+        } else {
+            addr(segments)
+        }
+    }
+
+    fn name_parts<'p>(&self, parts: &[&'p str]) -> Vec<&'p str> {
+        if self.dr {
+            [&["dr"], parts].concat()
+        } else {
+            parts.to_vec()
+        }
+    }
+
+    /// Where its resources are placed: `None` (the home region) or the DR region.
+    fn location(&self) -> Option<Location> {
+        self.dr.then(|| Location::region(self.region))
+    }
+}
+
+/// The route tables of a site: the public one and the private one of each AZ.
+struct RouteTables {
+    public: Address,
+    private: BTreeMap<String, Address>,
+}
+
+/// Egress to the app tier on `ports`.
+fn to_app(groups: &BTreeMap<Tier, Address>, ports: &[u16], what: &str) -> Value {
+    Value::List(
+        ports
+            .iter()
+            .map(|port| {
+                let p = i32::from(*port);
+                let description = format!("{what} port {port} to the app tier");
+                rule("tcp", p, p, id(&groups[&Tier::App]), "source_group_id", &description)
+            })
+            .collect(),
+    )
+}
+
+/// The ingress rules of each tier's group (the load balancer from its CIDRs, the app tier
+/// from the load balancers, the database from the app tier, and the extra rules), and
+/// of the internal load balancer's group.
+fn ingress_rules(
+    cfg: &StackConfig,
+    groups: &BTreeMap<Tier, Address>,
+    internal: Option<&Address>,
+) -> (BTreeMap<Tier, Vec<Value>>, Vec<Value>) {
+    let mut ingress: BTreeMap<Tier, Vec<Value>> = BTreeMap::new();
+    for port in &cfg.security.alb_ports {
+        for cidr in &cfg.security.alb_ingress_cidrs {
+            let p = i32::from(*port);
+            let description = format!("port {port} from {cidr}");
+            ingress.entry(Tier::Alb).or_default().push(rule(
+                "tcp",
+                p,
+                p,
+                Value::str(cidr.to_string()),
+                "cidr",
+                &description,
+            ));
+        }
+    }
+    let app = ingress.entry(Tier::App).or_default();
+    for port in cfg.app_ports() {
+        let p = i32::from(port);
+        let description = format!("service port {port} from the alb tier");
+        app.push(rule("tcp", p, p, id(&groups[&Tier::Alb]), "source_group_id", &description));
+    }
+    let mut internal_ingress = Vec::new();
+    if let Some(internal) = internal {
+        for port in &cfg.internal_ports() {
+            let p = i32::from(*port);
+            let description = format!("service port {port} from the internal load balancer");
+            app.push(rule("tcp", p, p, id(internal), "source_group_id", &description));
+            let description = format!("port {port} from the app tier");
+            internal_ingress.push(rule(
+                "tcp",
+                p,
+                p,
+                id(&groups[&Tier::App]),
+                "source_group_id",
+                &description,
+            ));
+        }
+    }
+    let db = i32::from(cfg.db_port());
+    let description = format!("database port {db} from the app tier");
+    ingress.entry(Tier::Db).or_default().push(rule(
+        "tcp",
+        db,
+        db,
+        id(&groups[&Tier::App]),
+        "source_group_id",
+        &description,
+    ));
+    for r in &cfg.security.extra_ingress {
+        let (source, key) = match &r.source {
+            RuleSource::Cidr(c) => (Value::str(c.to_string()), "cidr"),
+            RuleSource::Group(t) => (id(&groups[t]), "source_group_id"),
+        };
+        let description = r.description.as_deref().unwrap_or("");
+        ingress.entry(r.group).or_default().push(rule(
+            &r.protocol,
+            r.from_port,
+            r.to_port,
+            source,
+            key,
+            description,
+        ));
+    }
+    (ingress, internal_ingress)
+}
+
 impl Expander<'_> {
     pub(crate) fn name(&self, parts: &[&str]) -> String {
         std::iter::once(self.cfg.stack.name.as_str())
@@ -173,76 +360,126 @@ impl Expander<'_> {
         Value::Map(t)
     }
 
-    pub(crate) fn push(&mut self, spec: ResourceSpec) -> Address {
+    pub(crate) fn push(&mut self, spec: impl Into<ResourceSpec>) -> Address {
+        let spec = spec.into();
         let a = spec.address.clone();
         self.specs.push(spec);
         a
     }
 
-    pub(crate) fn tagged(&mut self, a: Address, kind: &str, name: &str) -> ResourceSpec {
-        let tags = self.tags(&a, name);
-        ResourceSpec::new(a, kind).prop("tags", tags)
+    /// `resource` with the stack's tags and `Name` = `name` (see [`Expander::tags`]).
+    pub(crate) fn tagged<K: Tagged>(&self, mut resource: K, name: &str) -> K {
+        let tags = self.tags(&resource.spec_mut().address, name);
+        resource.with_tags(tags)
     }
 
     fn run(mut self) -> Result<Vec<ResourceSpec>, ExpandError> {
         let cfg = self.cfg;
-        let net = &cfg.network;
-
-        let vpc = addr(&["vpc", "main"])?;
-        let spec = self
-            .tagged(vpc.clone(), "ec2.vpc", &self.name(&["vpc"]))
-            .prop("cidr_block", net.vpc_cidr.to_string())
-            .prop("enable_dns_support", true)
-            .prop("enable_dns_hostnames", true);
-        self.push(spec);
-
-        let igw = addr(&["igw", "main"])?;
-        let spec = self.tagged(igw.clone(), "ec2.internet_gateway", &self.name(&["igw"]));
-        self.push(spec);
-        let attach = self.push(
-            ResourceSpec::new(addr(&["igw_attachment", "main"])?, "ec2.internet_gateway_attachment")
-                .prop("internet_gateway_id", id(&igw))
-                .prop("vpc_id", id(&vpc)),
-        );
-
-        // Route tables: one public, one private per AZ. Each subnet names its table: a
-        // subnet has exactly one association, managed as its `route_table_id`.
-        let public_rt = addr(&["route_table", "public"])?;
-        let spec = self
-            .tagged(public_rt.clone(), "ec2.route_table", &self.name(&["public"]))
-            .prop("vpc_id", id(&vpc));
-        self.push(spec);
-        let mut private_rts: BTreeMap<String, Address> = BTreeMap::new();
-        for z in &net.zones {
-            let rt = addr(&["route_table", "private", &z.az])?;
-            let spec = self
-                .tagged(rt.clone(), "ec2.route_table", &self.name(&["private", &z.az]))
-                .prop("vpc_id", id(&vpc));
-            self.push(spec);
-            private_rts.insert(z.az.clone(), rt);
+        let refs =
+            self.network_tier(&Site { region: &cfg.stack.region, network: &cfg.network, dr: false })?;
+        let data = self.data_tier(&refs)?;
+        self.compute_tier(&refs, data.as_ref())?;
+        self.drift_job(&refs, data.as_ref())?;
+        self.observability_tier()?;
+        if let Some(dr) = &cfg.dr {
+            self.network_tier(&Site { region: &dr.region, network: &dr.network, dr: true })?;
         }
+        Ok(self.specs)
+    }
 
-        // Subnets, per AZ and tier.
-        let mut subnets: BTreeMap<(&'static str, String), Address> = BTreeMap::new();
-        for z in &net.zones {
+    /// `resource` of `site` named `parts`, tagged (see [`Expander::tagged`]) and placed.
+    fn site_tagged<K: Tagged>(&self, site: &Site<'_>, resource: K, parts: &[&str]) -> K {
+        let name = self.name(&site.name_parts(parts));
+        self.tagged(resource, &name).at(site.location())
+    }
+
+    /// The network tier of one region: VPC, internet gateway, route tables, subnets, NAT
+    /// gateways, default routes, security groups and their rules, VPC endpoints.
+    fn network_tier(&mut self, site: &Site<'_>) -> Result<NetworkRefs, ExpandError> {
+        let vpc = site.addr(&["vpc", "main"])?;
+        let spec = self
+            .site_tagged(site, ec2::Vpc::new(vpc.clone()), &["vpc"])
+            .cidr_block(site.network.vpc_cidr.to_string())
+            .enable_dns_support(true)
+            .enable_dns_hostnames(true);
+        self.push(spec);
+        let igw = site.addr(&["igw", "main"])?;
+        let spec = self.site_tagged(site, ec2::InternetGateway::new(igw.clone()), &["igw"]);
+        self.push(spec);
+        let igw_attachment = self.push(
+            ec2::InternetGatewayAttachment::new(site.addr(&["igw_attachment", "main"])?)
+                .at(site.location())
+                .internet_gateway_id(id(&igw))
+                .vpc_id(id(&vpc)),
+        );
+        let tables = self.route_tables(site, &vpc)?;
+        let subnets = self.subnets(site, &vpc, &tables)?;
+        let private_routes = self.routes(site, &tables, &subnets, &igw, &igw_attachment)?;
+        let (groups, internal_alb_group) = self.security_groups(site, &vpc)?;
+        let mut refs =
+            NetworkRefs { vpc, igw_attachment, subnets, groups, internal_alb_group, private_routes };
+        self.security_group_rules(site, &refs)?;
+        self.endpoints(site, &mut refs, &tables)?;
+        Ok(refs)
+    }
+
+    /// Route tables: one public, one private per AZ. Each subnet names its table: a
+    /// subnet has exactly one association, managed as its `route_table_id`.
+    fn route_tables(&mut self, site: &Site<'_>, vpc: &Address) -> Result<RouteTables, ExpandError> {
+        let public = site.addr(&["route_table", "public"])?;
+        let spec = self.site_tagged(site, ec2::RouteTable::new(public.clone()), &["public"]).vpc_id(id(vpc));
+        self.push(spec);
+        let mut private: BTreeMap<String, Address> = BTreeMap::new();
+        for z in &site.network.zones {
+            let rt = site.addr(&["route_table", "private", &z.az])?;
+            let spec =
+                self.site_tagged(site, ec2::RouteTable::new(rt.clone()), &["private", &z.az]).vpc_id(id(vpc));
+            self.push(spec);
+            private.insert(z.az.clone(), rt);
+        }
+        Ok(RouteTables { public, private })
+    }
+
+    /// Subnets, per AZ and tier, by (tier, AZ).
+    fn subnets(
+        &mut self,
+        site: &Site<'_>,
+        vpc: &Address,
+        tables: &RouteTables,
+    ) -> Result<BTreeMap<(&'static str, String), Address>, ExpandError> {
+        let mut subnets = BTreeMap::new();
+        for z in &site.network.zones {
             for (tier, cidr, public) in
                 [("public", z.public, true), ("app", z.app, false), ("data", z.data, false)]
             {
-                let a = addr(&["subnet", tier, &z.az])?;
-                let table = if public { &public_rt } else { &private_rts[&z.az] };
+                let a = site.addr(&["subnet", tier, &z.az])?;
+                let table = if public { &tables.public } else { &tables.private[&z.az] };
                 let spec = self
-                    .tagged(a.clone(), "ec2.subnet", &self.name(&[tier, &z.az]))
-                    .prop("vpc_id", id(&vpc))
-                    .prop("cidr_block", cidr.to_string())
-                    .prop("availability_zone", z.az.as_str())
-                    .prop("map_public_ip_on_launch", public)
-                    .prop("route_table_id", id(table));
+                    .site_tagged(site, ec2::Subnet::new(a.clone()), &[tier, &z.az])
+                    .vpc_id(id(vpc))
+                    .cidr_block(cidr.to_string())
+                    .availability_zone(z.az.as_str())
+                    .map_public_ip_on_launch(public)
+                    .route_table_id(id(table));
                 self.push(spec);
                 subnets.insert((tier, z.az.clone()), a);
             }
         }
+        Ok(subnets)
+    }
 
-        // NAT gateways with their Elastic IPs.
+    /// NAT gateways with their Elastic IPs, and the default routes: public to the
+    /// internet gateway; private to its AZ's NAT gateway (or the single one); none
+    /// without NAT. Returns the private default routes.
+    fn routes(
+        &mut self,
+        site: &Site<'_>,
+        tables: &RouteTables,
+        subnets: &BTreeMap<(&'static str, String), Address>,
+        igw: &Address,
+        attach: &Address,
+    ) -> Result<Vec<Address>, ExpandError> {
+        let net = site.network;
         let nat_zones: Vec<&str> = match net.nat {
             NatMode::PerAz => net.zones.iter().map(|z| z.az.as_str()).collect(),
             NatMode::Single => net.zones.first().map(|z| vec![z.az.as_str()]).unwrap_or_default(),
@@ -250,262 +487,183 @@ impl Expander<'_> {
         };
         let mut nats: BTreeMap<&str, Address> = BTreeMap::new();
         for az in &nat_zones {
-            let eip_addr = addr(&["eip", "nat", az])?;
+            let eip_addr = site.addr(&["eip", "nat", az])?;
             let spec = self
-                .tagged(eip_addr.clone(), "ec2.eip", &self.name(&["nat", az]))
-                .prop("domain", "vpc")
-                .after(&attach);
+                .site_tagged(site, ec2::Eip::new(eip_addr.clone()), &["nat", az])
+                .domain("vpc")
+                .after(attach);
             self.push(spec);
-            let nat = addr(&["nat", az])?;
+            let nat = site.addr(&["nat", az])?;
             let spec = self
-                .tagged(nat.clone(), "ec2.nat_gateway", &self.name(&["nat", az]))
-                .prop("subnet_id", id(&subnets[&("public", az.to_string())]))
-                .prop("allocation_id", Value::Ref(Ref::new(&eip_addr, "id")))
-                .prop("connectivity_type", "public")
-                .after(&attach);
+                .site_tagged(site, ec2::NatGateway::new(nat.clone()), &["nat", az])
+                .subnet_id(id(&subnets[&("public", az.to_string())]))
+                .allocation_id(Value::Ref(Ref::new(&eip_addr, "id")))
+                .connectivity_type("public")
+                .after(attach);
             self.push(spec);
             nats.insert(az, nat);
         }
-
-        // Default routes: public to the internet gateway; private to its AZ's NAT
-        // gateway (or the single one); none without NAT.
         self.push(
-            ResourceSpec::new(addr(&["route", "public", "default"])?, "ec2.route")
-                .prop("route_table_id", id(&public_rt))
-                .prop("destination_cidr_block", "0.0.0.0/0")
-                .prop("gateway_id", id(&igw))
-                .prop("nat_gateway_id", Value::Null)
-                .after(&attach),
+            ec2::Route::new(site.addr(&["route", "public", "default"])?)
+                .at(site.location())
+                .route_table_id(id(&tables.public))
+                .destination_cidr_block("0.0.0.0/0")
+                .gateway_id(id(igw))
+                .nat_gateway_id(Value::Null)
+                .after(attach),
         );
         let mut private_routes = Vec::new();
-        for (az, rt) in &private_rts {
+        for (az, rt) in &tables.private {
             if let Some(nat) = nats.get(az.as_str()).or_else(|| nats.values().next()) {
-                private_routes.push(addr(&["route", "private", az, "default"])?);
+                let a = site.addr(&["route", "private", az, "default"])?;
+                private_routes.push(a.clone());
                 self.push(
-                    ResourceSpec::new(addr(&["route", "private", az, "default"])?, "ec2.route")
-                        .prop("route_table_id", id(rt))
-                        .prop("destination_cidr_block", "0.0.0.0/0")
-                        .prop("nat_gateway_id", id(nat))
-                        .prop("gateway_id", Value::Null),
+                    ec2::Route::new(a)
+                        .at(site.location())
+                        .route_table_id(id(rt))
+                        .destination_cidr_block("0.0.0.0/0")
+                        .nat_gateway_id(id(nat))
+                        .gateway_id(Value::Null),
                 );
             }
         }
+        Ok(private_routes)
+    }
 
-        // Security groups: each tier reachable only from the tier above.
+    /// A security group of `site` in `vpc`.
+    fn security_group(
+        &mut self,
+        site: &Site<'_>,
+        vpc: &Address,
+        segment: &str,
+        name: &str,
+        what: &str,
+    ) -> Result<Address, ExpandError> {
+        let a = site.addr(&["sg", segment])?;
+        let group_name = self.name(&site.name_parts(&[name]));
+        let spec = self
+            .site_tagged(site, ec2::SecurityGroup::new(a.clone()), &[name])
+            .vpc_id(id(vpc))
+            .group_name(group_name.as_str())
+            .description(format!("hactl {}: {what}", self.cfg.stack.name));
+        self.push(spec);
+        Ok(a)
+    }
+
+    /// Security groups: each tier reachable only from the tier above; the internal load
+    /// balancer's group (reachable only from the app tier) when a service uses one.
+    #[allow(clippy::type_complexity)]
+    fn security_groups(
+        &mut self,
+        site: &Site<'_>,
+        vpc: &Address,
+    ) -> Result<(BTreeMap<Tier, Address>, Option<Address>), ExpandError> {
         let mut groups: BTreeMap<Tier, Address> = BTreeMap::new();
         for (tier, what) in
             [(Tier::Alb, "load balancer"), (Tier::App, "application tasks"), (Tier::Db, "database")]
         {
-            let a = addr(&["sg", tier.name()])?;
-            let group_name = self.name(&[tier.name()]);
-            let spec = self
-                .tagged(a.clone(), "ec2.security_group", &group_name)
-                .prop("vpc_id", id(&vpc))
-                .prop("group_name", group_name.as_str())
-                .prop("description", format!("hactl {}: {what}", cfg.stack.name));
-            self.push(spec);
+            let a = self.security_group(site, vpc, tier.name(), tier.name(), what)?;
             groups.insert(tier, a);
         }
-        // The internal load balancer's group: reachable only from the app tier.
-        let internal_ports = cfg.internal_ports();
-        let internal_alb_group = if internal_ports.is_empty() {
+        let internal = if self.cfg.internal_ports().is_empty() {
             None
         } else {
-            let a = addr(&["sg", "alb_internal"])?;
-            let group_name = self.name(&["alb-internal"]);
-            let spec = self
-                .tagged(a.clone(), "ec2.security_group", &group_name)
-                .prop("vpc_id", id(&vpc))
-                .prop("group_name", group_name.as_str())
-                .prop("description", format!("hactl {}: internal load balancer", cfg.stack.name));
-            self.push(spec);
-            Some(a)
+            Some(self.security_group(site, vpc, "alb_internal", "alb-internal", "internal load balancer")?)
         };
-        // Egress, least privilege: the load balancers reach only the app tier on the
-        // service ports (targets and health checks use the traffic port); the database
-        // answers and never calls out (security groups are stateful), so it has no egress
-        // rule at all; the app tier calls AWS APIs, the image registry and the database.
-        let all_egress = Value::List(vec![rule("-1", -1, -1, Value::str("0.0.0.0/0"), "cidr", "")]);
-        let to_app = |ports: &[u16], what: &str| {
-            Value::List(
-                ports
-                    .iter()
-                    .map(|port| {
-                        let p = i32::from(*port);
-                        rule(
-                            "tcp",
-                            p,
-                            p,
-                            id(&groups[&Tier::App]),
-                            "source_group_id",
-                            &format!("{what} port {port} to the app tier"),
-                        )
-                    })
-                    .collect(),
-            )
-        };
+        Ok((groups, internal))
+    }
+
+    /// The rules of every security group. Egress, least privilege: the load balancers
+    /// reach only the app tier on the service ports (targets and health checks use the
+    /// traffic port); the database answers and never calls out (security groups are
+    /// stateful), so it has no egress rule at all; the app tier calls AWS APIs, the image
+    /// registry and the database.
+    fn security_group_rules(&mut self, site: &Site<'_>, refs: &NetworkRefs) -> Result<(), ExpandError> {
+        let cfg = self.cfg;
+        let groups = &refs.groups;
+        let internal_ports = cfg.internal_ports();
         let mut egress: BTreeMap<Tier, Value> = BTreeMap::new();
-        egress.insert(Tier::Alb, to_app(&cfg.app_ports(), "service"));
-        egress.insert(Tier::App, all_egress);
+        egress.insert(Tier::Alb, to_app(groups, &cfg.app_ports(), "service"));
+        egress.insert(Tier::App, Value::List(vec![rule("-1", -1, -1, Value::str("0.0.0.0/0"), "cidr", "")]));
         egress.insert(Tier::Db, Value::List(Vec::new()));
-        let mut ingress: BTreeMap<Tier, Vec<Value>> = BTreeMap::new();
-        for port in &cfg.security.alb_ports {
-            for cidr in &cfg.security.alb_ingress_cidrs {
-                let p = i32::from(*port);
-                ingress.entry(Tier::Alb).or_default().push(rule(
-                    "tcp",
-                    p,
-                    p,
-                    Value::str(cidr.to_string()),
-                    "cidr",
-                    &format!("port {port} from {cidr}"),
-                ));
-            }
-        }
-        for port in cfg.app_ports() {
-            let p = i32::from(port);
-            ingress.entry(Tier::App).or_default().push(rule(
-                "tcp",
-                p,
-                p,
-                id(&groups[&Tier::Alb]),
-                "source_group_id",
-                &format!("service port {port} from the alb tier"),
-            ));
-        }
-        let mut internal_ingress = Vec::new();
-        if let Some(internal) = &internal_alb_group {
-            for port in &internal_ports {
-                let p = i32::from(*port);
-                ingress.entry(Tier::App).or_default().push(rule(
-                    "tcp",
-                    p,
-                    p,
-                    id(internal),
-                    "source_group_id",
-                    &format!("service port {port} from the internal load balancer"),
-                ));
-                internal_ingress.push(rule(
-                    "tcp",
-                    p,
-                    p,
-                    id(&groups[&Tier::App]),
-                    "source_group_id",
-                    &format!("port {port} from the app tier"),
-                ));
-            }
-        }
-        let db = i32::from(cfg.db_port());
-        ingress.entry(Tier::Db).or_default().push(rule(
-            "tcp",
-            db,
-            db,
-            id(&groups[&Tier::App]),
-            "source_group_id",
-            &format!("database port {db} from the app tier"),
-        ));
-        for r in &cfg.security.extra_ingress {
-            let (source, key) = match &r.source {
-                RuleSource::Cidr(c) => (Value::str(c.to_string()), "cidr"),
-                RuleSource::Group(t) => (id(&groups[t]), "source_group_id"),
-            };
-            ingress.entry(r.group).or_default().push(rule(
-                &r.protocol,
-                r.from_port,
-                r.to_port,
-                source,
-                key,
-                r.description.as_deref().unwrap_or(""),
-            ));
-        }
-        for (tier, group) in &groups {
+        let (mut ingress, internal_ingress) = ingress_rules(cfg, groups, refs.internal_alb_group.as_ref());
+        for (tier, group) in groups {
             self.push(
-                ResourceSpec::new(addr(&["sg_rules", tier.name()])?, "ec2.security_group_rules")
-                    .prop("group_id", id(group))
-                    .prop("ingress", Value::List(ingress.remove(tier).unwrap_or_default()))
-                    .prop("egress", egress.remove(tier).unwrap_or_else(|| Value::List(Vec::new()))),
+                ec2::SecurityGroupRules::new(site.addr(&["sg_rules", tier.name()])?)
+                    .at(site.location())
+                    .group_id(id(group))
+                    .ingress(Value::List(ingress.remove(tier).unwrap_or_default()))
+                    .egress(egress.remove(tier).unwrap_or_else(|| Value::List(Vec::new()))),
             );
         }
-
-        if let Some(internal) = &internal_alb_group {
+        if let Some(internal) = &refs.internal_alb_group {
             self.push(
-                ResourceSpec::new(addr(&["sg_rules", "alb_internal"])?, "ec2.security_group_rules")
-                    .prop("group_id", id(internal))
-                    .prop("ingress", Value::List(internal_ingress))
-                    .prop("egress", to_app(&internal_ports, "internal service")),
+                ec2::SecurityGroupRules::new(site.addr(&["sg_rules", "alb_internal"])?)
+                    .at(site.location())
+                    .group_id(id(internal))
+                    .ingress(Value::List(internal_ingress))
+                    .egress(to_app(groups, &internal_ports, "internal service")),
             );
         }
+        Ok(())
+    }
 
-        // VPC endpoints.
+    /// VPC endpoints: the S3 gateway endpoint on every route table, and the interface
+    /// endpoints in the app subnets behind their own security group.
+    fn endpoints(
+        &mut self,
+        site: &Site<'_>,
+        refs: &mut NetworkRefs,
+        tables: &RouteTables,
+    ) -> Result<(), ExpandError> {
+        let net = site.network;
+        let vpc = refs.vpc.clone();
         if net.s3_gateway_endpoint {
-            let a = addr(&["vpce", "s3"])?;
-            let mut tables: Vec<Value> = private_rts.values().map(id).collect();
-            tables.push(id(&public_rt));
+            let a = site.addr(&["vpce", "s3"])?;
+            let mut route_tables: Vec<Value> = tables.private.values().map(id).collect();
+            route_tables.push(id(&tables.public));
             let spec = self
-                .tagged(a, "ec2.vpc_endpoint", &self.name(&["s3"]))
-                .prop("vpc_id", id(&vpc))
-                .prop("service_name", format!("com.amazonaws.{}.s3", cfg.stack.region))
-                .prop("vpc_endpoint_type", "Gateway")
-                .prop("route_table_ids", Value::List(tables));
+                .site_tagged(site, ec2::VpcEndpoint::new(a), &["s3"])
+                .vpc_id(id(&vpc))
+                .service_name(format!("com.amazonaws.{}.s3", site.region))
+                .vpc_endpoint_type("Gateway")
+                .route_table_ids(Value::List(route_tables));
             self.push(spec);
         }
-        if !net.interface_endpoints.is_empty() {
-            let mut endpoint_ingress = vec![rule(
-                "tcp",
-                443,
-                443,
-                id(&groups[&Tier::App]),
-                "source_group_id",
-                "HTTPS from the app tier",
-            )];
-            if cfg.drift.schedule.is_some() && !cfg.services.is_empty() {
-                // The scheduled drift job (expand_drift.rs) calls AWS through them too.
-                endpoint_ingress.push(rule(
-                    "tcp",
-                    443,
-                    443,
-                    id(&addr(&["sg", "drift_job"])?),
-                    "source_group_id",
-                    "HTTPS from the drift job",
-                ));
-            }
-            let sg = addr(&["sg", "endpoints"])?;
-            let group_name = self.name(&["endpoints"]);
-            let spec = self
-                .tagged(sg.clone(), "ec2.security_group", &group_name)
-                .prop("vpc_id", id(&vpc))
-                .prop("group_name", group_name.as_str())
-                .prop("description", format!("hactl {}: interface endpoints", cfg.stack.name));
-            self.push(spec);
-            self.push(
-                ResourceSpec::new(addr(&["sg_rules", "endpoints"])?, "ec2.security_group_rules")
-                    .prop("group_id", id(&sg))
-                    .prop("ingress", Value::List(endpoint_ingress))
-                    // An interface endpoint only answers: no egress rule.
-                    .prop("egress", Value::List(Vec::new())),
-            );
-            let app_subnets: Vec<Value> =
-                net.zones.iter().map(|z| id(&subnets[&("app", z.az.clone())])).collect();
-            for svc in &net.interface_endpoints {
-                let seg = svc.replace('.', "-");
-                let spec = self
-                    .tagged(addr(&["vpce", &seg])?, "ec2.vpc_endpoint", &self.name(&[&seg]))
-                    .prop("vpc_id", id(&vpc))
-                    .prop("service_name", format!("com.amazonaws.{}.{svc}", cfg.stack.region))
-                    .prop("vpc_endpoint_type", "Interface")
-                    .prop("subnet_ids", Value::List(app_subnets.clone()))
-                    .prop("security_group_ids", Value::List(vec![id(&sg)]))
-                    .prop("private_dns_enabled", true);
-                self.push(spec);
-            }
+        if net.interface_endpoints.is_empty() {
+            return Ok(());
         }
-
-        let refs =
-            NetworkRefs { vpc, igw_attachment: attach, subnets, groups, internal_alb_group, private_routes };
-        let data = self.data_tier(&refs)?;
-        self.compute_tier(&refs, data.as_ref())?;
-        self.drift_job(&refs, data.as_ref())?;
-        self.observability_tier()?;
-        Ok(self.specs)
+        let app = id(&refs.groups[&Tier::App]);
+        let mut endpoint_ingress =
+            vec![rule("tcp", 443, 443, app, "source_group_id", "HTTPS from the app tier")];
+        if !site.dr && self.cfg.drift.schedule.is_some() && !self.cfg.services.is_empty() {
+            // The scheduled drift job (expand_drift.rs) calls AWS through them too.
+            let job = id(&addr(&["sg", "drift_job"])?);
+            endpoint_ingress.push(rule("tcp", 443, 443, job, "source_group_id", "HTTPS from the drift job"));
+        }
+        let sg = self.security_group(site, &vpc, "endpoints", "endpoints", "interface endpoints")?;
+        self.push(
+            ec2::SecurityGroupRules::new(site.addr(&["sg_rules", "endpoints"])?)
+                .at(site.location())
+                .group_id(id(&sg))
+                .ingress(Value::List(endpoint_ingress))
+                // An interface endpoint only answers: no egress rule.
+                .egress(Value::List(Vec::new())),
+        );
+        let app_subnets: Vec<Value> =
+            net.zones.iter().map(|z| id(&refs.subnets[&("app", z.az.clone())])).collect();
+        for svc in &net.interface_endpoints {
+            let seg = svc.replace('.', "-");
+            let spec = self
+                .site_tagged(site, ec2::VpcEndpoint::new(site.addr(&["vpce", &seg])?), &[&seg])
+                .vpc_id(id(&vpc))
+                .service_name(format!("com.amazonaws.{}.{svc}", site.region))
+                .vpc_endpoint_type("Interface")
+                .subnet_ids(Value::List(app_subnets.clone()))
+                .security_group_ids(Value::List(vec![id(&sg)]))
+                .private_dns_enabled(true);
+            self.push(spec);
+        }
+        Ok(())
     }
 }

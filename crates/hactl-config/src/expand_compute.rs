@@ -6,8 +6,9 @@
 
 use crate::expand::{addr, id, out, partition, short_name, ExpandError, Expander, NetworkRefs};
 use crate::expand_data::{DataRefs, SECRET_VARIABLES};
-use crate::model::{LaunchType, ServiceConfig, Tier};
-use hactl_core::{Address, ResourceSpec, Value};
+use crate::model::{AutoscalingConfig, LaunchType, ServiceConfig, Tier};
+use hactl_core::kinds::{acm, appautoscaling, autoscaling, ec2, ecs, elbv2, iam, logs, Typed};
+use hactl_core::{Address, Value};
 use std::collections::BTreeMap;
 
 /// The SSM parameter of the current ECS-optimised Amazon Linux 2023 AMI.
@@ -91,7 +92,143 @@ pub(crate) fn ecr_repository_arn(image: &str) -> Option<String> {
     Some(format!("arn:{}:ecr:{region}:{account}:repository/{repo}", partition(region)))
 }
 
-impl Expander<'_> {
+/// The names the IAM and ECS resources of the stack share.
+pub(crate) struct Scope {
+    pub stack: String,
+    /// IAM is global: names and path carry the region too, so the same stack name in
+    /// two regions (a DR pair) never shares or adopts the other's roles.
+    pub region: String,
+    pub account: String,
+    pub iam_path: String,
+}
+
+/// What the services need from the cluster section.
+struct ClusterRefs<'a> {
+    cluster: Address,
+    /// Each service's log group, by service name.
+    log_groups: BTreeMap<&'a str, Address>,
+    /// The EC2 capacity; `None` on Fargate.
+    capacity: Option<CapacityRefs>,
+}
+
+/// The EC2 capacity the services run on.
+struct CapacityRefs {
+    /// The capacity provider the services' strategy names.
+    provider: Address,
+    /// Its attachment to the cluster as the default strategy (services wait for it).
+    attachment: Address,
+}
+
+/// The roles the task definitions name.
+struct RoleRefs<'a> {
+    execution: Address,
+    /// Each service's task role, by service name.
+    tasks: BTreeMap<&'a str, Address>,
+}
+
+/// What the services need from the load balancer section.
+struct AlbRefs<'a> {
+    /// Each service's target group, by service name.
+    target_groups: BTreeMap<&'a str, Address>,
+    /// The listener each service's traffic arrives through (its service waits for it).
+    listeners: BTreeMap<&'a str, Address>,
+    /// The public service's name and the public load balancer.
+    public: Option<(&'a str, Address)>,
+    /// The internal load balancer (the `<NAME>_URL` variables name its DNS name).
+    internal: Address,
+}
+
+/// Everything the services' sections take from the sections before them.
+struct ComputeRefs<'a, 'r> {
+    scope: Scope,
+    net: &'r NetworkRefs,
+    data: Option<&'r DataRefs>,
+    /// The database variables every container gets.
+    secrets: Value,
+    cluster: ClusterRefs<'a>,
+    roles: RoleRefs<'a>,
+    albs: AlbRefs<'a>,
+}
+
+/// Every container gets the database credentials from the secret at start
+/// (`secrets[].valueFrom` = `<secret ARN>:<json key>::`), sorted by name. The password
+/// comes from the credentials secret, the other fields from the connection secret
+/// (expand_data.rs).
+fn container_secrets(data: Option<&DataRefs>) -> Value {
+    let Some(d) = data else { return Value::List(Vec::new()) };
+    let mut vars = SECRET_VARIABLES.to_vec();
+    vars.sort_by_key(|(var, _, _)| *var);
+    Value::List(
+        vars.iter()
+            .map(|(var, key, source)| {
+                map(vec![
+                    ("name", Value::str(*var)),
+                    (
+                        "value_from",
+                        Value::concat([out(d.secret_of(*source), "arn"), Value::str(format!(":{key}::"))]),
+                    ),
+                ])
+            })
+            .collect(),
+    )
+}
+
+/// The policy of the ECS agent on the container instances.
+fn agent_policy(cluster: &Address) -> Value {
+    policy(vec![
+        // These actions take the cluster's ARN.
+        statement(
+            "ClusterMembership",
+            &[
+                "ecs:RegisterContainerInstance",
+                "ecs:DeregisterContainerInstance",
+                "ecs:SubmitContainerStateChange",
+                "ecs:SubmitTaskStateChange",
+                "ecs:SubmitAttachmentStateChanges",
+            ],
+            Value::List(vec![out(cluster, "arn")]),
+        ),
+        // These take container-instance ARNs (`container-instance/<cluster>/*`):
+        // draining (UpdateContainerInstancesState) included. `ecs:PutSystemLogEvents`
+        // is in AWS's Service Authorization Reference (ECS, Write, resource
+        // container-instance): the agent sends its system logs with it. Linters whose
+        // bundled action list predates it (parliament 1.6.4) call it unknown;
+        // tests/policy_lint.rs lists that exception.
+        statement(
+            "AgentSession",
+            &[
+                "ecs:Poll",
+                "ecs:StartTelemetrySession",
+                "ecs:PutSystemLogEvents",
+                "ecs:UpdateContainerInstancesState",
+            ],
+            Value::List(vec![out(cluster, "container_instances_arn")]),
+        ),
+        // DiscoverPollEndpoint has no resource-level permission: `*` is the only form.
+        statement("DiscoverEndpoint", &["ecs:DiscoverPollEndpoint"], Value::str("*")),
+    ])
+}
+
+fn forward(tg: &Address) -> Value {
+    map(vec![("type", Value::str("forward")), ("target_group_arn", out(tg, "arn"))])
+}
+
+/// The container's health check: the configured command, or a probe of the health check
+/// path with wget or curl.
+fn health_command(s: &ServiceConfig) -> Value {
+    match &s.container_health_check {
+        Some(cmd) => Value::from_strings(cmd.clone()),
+        None => {
+            let url = format!("http://localhost:{}{}", s.port, s.health_check_path);
+            Value::from_strings([
+                "CMD-SHELL".to_string(),
+                format!("wget -q -O /dev/null {url} || curl -fsS -o /dev/null {url} || exit 1"),
+            ])
+        }
+    }
+}
+
+impl<'a> Expander<'a> {
     pub(crate) fn compute_tier(
         &mut self,
         net: &NetworkRefs,
@@ -101,63 +238,75 @@ impl Expander<'_> {
         if cfg.services.is_empty() {
             return Ok(());
         }
-        let stack = cfg.stack.name.clone();
-        let account = self.env.account_id().to_string();
-        // IAM is global: names and path carry the region too, so the same stack name in
-        // two regions (a DR pair) never shares or adopts the other's roles.
-        let region = cfg.stack.region.clone();
-        let iam_path = format!("/hactl/{stack}/{region}/");
-        let ec2 = cfg.compute.launch_type == LaunchType::Ec2;
-        // Every container gets the database credentials from the secret at start
-        // (`secrets[].valueFrom` = `<secret ARN>:<json key>::`), sorted by name.
-        // The password comes from the credentials secret, the other fields from the
-        // connection secret (expand_data.rs).
-        let secrets = match data {
-            Some(d) => {
-                let mut vars = SECRET_VARIABLES.to_vec();
-                vars.sort_by_key(|(var, _, _)| *var);
-                Value::List(
-                    vars.iter()
-                        .map(|(var, key, source)| {
-                            map(vec![
-                                ("name", Value::str(*var)),
-                                (
-                                    "value_from",
-                                    Value::concat([
-                                        out(d.secret_of(*source), "arn"),
-                                        Value::str(format!(":{key}::")),
-                                    ]),
-                                ),
-                            ])
-                        })
-                        .collect(),
-                )
-            }
-            None => Value::List(Vec::new()),
+        let scope = self.scope();
+        let log_groups = self.service_log_groups(&scope)?;
+        let cluster = self.ecs_cluster(&scope)?;
+        let roles = RoleRefs {
+            execution: self.execution_role(&scope, &log_groups, data)?,
+            tasks: self.task_roles(&scope)?,
         };
+        let capacity = match cfg.compute.launch_type {
+            LaunchType::Ec2 => Some(self.ec2_capacity(&scope, net, &cluster)?),
+            LaunchType::Fargate => None,
+        };
+        let cluster = ClusterRefs { cluster, log_groups, capacity };
+        let albs = self.load_balancers(&scope, net)?;
+        let refs = ComputeRefs { scope, net, data, secrets: container_secrets(data), cluster, roles, albs };
+        for s in &cfg.services {
+            let td = self.task_definition(s, &refs)?;
+            let svc = self.ecs_service(s, &refs, &td)?;
+            if let Some(auto) = &s.autoscaling {
+                self.service_autoscaling(s, auto, &refs, &svc)?;
+            }
+        }
+        Ok(())
+    }
 
-        // Log groups, one per service.
-        let mut log_groups: BTreeMap<&str, Address> = BTreeMap::new();
+    pub(crate) fn scope(&self) -> Scope {
+        let stack = self.cfg.stack.name.clone();
+        let region = self.cfg.stack.region.clone();
+        let iam_path = format!("/hactl/{stack}/{region}/");
+        Scope { stack, region, account: self.env.account_id().to_string(), iam_path }
+    }
+
+    /// Log groups, one per service.
+    fn service_log_groups(&mut self, scope: &Scope) -> Result<BTreeMap<&'a str, Address>, ExpandError> {
+        let cfg = self.cfg;
+        let mut log_groups = BTreeMap::new();
         for s in &cfg.services {
             let a = addr(&["log_group", &s.name])?;
-            let name = format!("/hactl/{stack}/{}", s.name);
+            let name = format!("/hactl/{}/{}", scope.stack, s.name);
             let spec = self
-                .tagged(a.clone(), "logs.log_group", &name)
-                .prop("name", name.as_str())
-                .prop("retention_days", int(s.log_retention_days));
+                .tagged(logs::LogGroup::new(a.clone()), &name)
+                .name(name.as_str())
+                .retention_days(int(s.log_retention_days));
             self.push(spec);
             log_groups.insert(s.name.as_str(), a);
         }
+        Ok(log_groups)
+    }
 
-        // The ECS cluster.
+    fn ecs_cluster(&mut self, scope: &Scope) -> Result<Address, ExpandError> {
         let cluster = addr(&["ecs_cluster", "main"])?;
+        let insights = if self.cfg.compute.container_insights { "enabled" } else { "disabled" };
         let spec = self
-            .tagged(cluster.clone(), "ecs.cluster", &stack)
-            .prop("name", stack.as_str())
-            .prop("container_insights", if cfg.compute.container_insights { "enabled" } else { "disabled" });
+            .tagged(ecs::Cluster::new(cluster.clone()), &scope.stack)
+            .name(scope.stack.as_str())
+            .container_insights(insights);
         self.push(spec);
+        Ok(cluster)
+    }
 
-        // Task execution role: pull images, write to this stack's log groups.
+    /// Task execution role: pull images, write to this stack's log groups, read the
+    /// database variables.
+    fn execution_role(
+        &mut self,
+        scope: &Scope,
+        log_groups: &BTreeMap<&str, Address>,
+        data: Option<&DataRefs>,
+    ) -> Result<Address, ExpandError> {
+        let cfg = self.cfg;
+        let Scope { stack, region, account, iam_path } = scope;
         let mut exec_statements = vec![statement(
             "WriteLogs",
             &["logs:CreateLogStream", "logs:PutLogEvents"],
@@ -180,49 +329,60 @@ impl Expander<'_> {
                 Value::from_strings(repos),
             ));
         }
-        // The database variables: this stack's two secrets and nothing else (plus the
-        // customer-managed key that encrypts the credentials, through Secrets Manager only).
         if let Some(d) = data {
-            exec_statements.push(statement(
-                "ReadDbSecret",
-                &["secretsmanager:GetSecretValue"],
-                Value::List(vec![out(&d.secret, "arn"), out(&d.connection, "arn")]),
-            ));
-            if let Some(key) = cfg.database.as_ref().and_then(|db| db.kms_key_id.as_deref()) {
-                let mut s = statement(
-                    "DecryptDbSecret",
-                    &["kms:Decrypt"],
-                    Value::str(kms_key_arn(key, &region, &account)),
-                );
-                if let Value::Map(m) = &mut s {
-                    m.insert(
-                        "Condition".into(),
-                        map(vec![(
-                            "StringEquals",
-                            map(vec![(
-                                "kms:ViaService",
-                                Value::str(format!("secretsmanager.{region}.amazonaws.com")),
-                            )]),
-                        )]),
-                    );
-                }
-                exec_statements.push(s);
-            }
+            exec_statements.extend(self.secret_statements(scope, d));
         }
         let execution_role = addr(&["iam_role", "execution"])?;
         let role_name = short_name(&format!("{stack}-{region}-execution"), 64);
         let spec = self
-            .tagged(execution_role.clone(), "iam.role", &role_name)
-            .prop("name", role_name.as_str())
-            .prop("path", iam_path.as_str())
-            .prop("description", format!("hactl {stack}: ECS task execution (image pull, logs)"))
-            .prop("assume_role_policy", assume_role("ecs-tasks.amazonaws.com", &account, None))
-            .prop("inline_policies", map(vec![("execution", policy(exec_statements))]))
-            .prop("managed_policy_arns", Value::List(Vec::new()));
+            .tagged(iam::Role::new(execution_role.clone()), &role_name)
+            .name(role_name.as_str())
+            .path(iam_path.as_str())
+            .description(format!("hactl {stack}: ECS task execution (image pull, logs)"))
+            .assume_role_policy(assume_role("ecs-tasks.amazonaws.com", account, None))
+            .inline_policies(map(vec![("execution", policy(exec_statements))]))
+            .managed_policy_arns(Value::List(Vec::new()));
         self.push(spec);
+        Ok(execution_role)
+    }
 
-        // A task role per service: no permissions unless the config grants some.
-        let mut task_roles: BTreeMap<&str, Address> = BTreeMap::new();
+    /// The database variables: this stack's two secrets and nothing else (plus the
+    /// customer-managed key that encrypts the credentials, through Secrets Manager only).
+    fn secret_statements(&self, scope: &Scope, d: &DataRefs) -> Vec<Value> {
+        let mut statements = vec![statement(
+            "ReadDbSecret",
+            &["secretsmanager:GetSecretValue"],
+            Value::List(vec![out(&d.secret, "arn"), out(&d.connection, "arn")]),
+        )];
+        if let Some(key) = self.cfg.database.as_ref().and_then(|db| db.kms_key_id.as_deref()) {
+            let region = &scope.region;
+            let mut s = statement(
+                "DecryptDbSecret",
+                &["kms:Decrypt"],
+                Value::str(kms_key_arn(key, region, &scope.account)),
+            );
+            if let Value::Map(m) = &mut s {
+                m.insert(
+                    "Condition".into(),
+                    map(vec![(
+                        "StringEquals",
+                        map(vec![(
+                            "kms:ViaService",
+                            Value::str(format!("secretsmanager.{region}.amazonaws.com")),
+                        )]),
+                    )]),
+                );
+            }
+            statements.push(s);
+        }
+        statements
+    }
+
+    /// A task role per service: no permissions unless the config grants some.
+    fn task_roles(&mut self, scope: &Scope) -> Result<BTreeMap<&'a str, Address>, ExpandError> {
+        let cfg = self.cfg;
+        let Scope { stack, region, account, iam_path } = scope;
+        let mut task_roles = BTreeMap::new();
         for s in &cfg.services {
             let a = addr(&["iam_role", "task", &s.name])?;
             let role_name = short_name(&format!("{stack}-{region}-task-{}", s.name), 64);
@@ -242,476 +402,522 @@ impl Expander<'_> {
                 inline.push(("task", policy(statements)));
             }
             let spec = self
-                .tagged(a.clone(), "iam.role", &role_name)
-                .prop("name", role_name.as_str())
-                .prop("path", iam_path.as_str())
-                .prop("description", format!("hactl {stack}: task role of {}", s.name))
-                .prop("assume_role_policy", assume_role("ecs-tasks.amazonaws.com", &account, None))
-                .prop("inline_policies", map(inline))
-                .prop("managed_policy_arns", Value::List(Vec::new()));
+                .tagged(iam::Role::new(a.clone()), &role_name)
+                .name(role_name.as_str())
+                .path(iam_path.as_str())
+                .description(format!("hactl {stack}: task role of {}", s.name))
+                .assume_role_policy(assume_role("ecs-tasks.amazonaws.com", account, None))
+                .inline_policies(map(inline))
+                .managed_policy_arns(Value::List(Vec::new()));
             self.push(spec);
             task_roles.insert(s.name.as_str(), a);
         }
+        Ok(task_roles)
+    }
 
-        // EC2 capacity: instance role and profile, launch template, Auto Scaling group,
-        // capacity provider attached as the cluster's default strategy.
-        let mut capacity: Option<Address> = None;
-        if ec2 {
-            let role = addr(&["iam_role", "instance"])?;
-            let role_name = short_name(&format!("{stack}-{region}-instance"), 64);
-            let agent = policy(vec![
-                // These actions take the cluster's ARN.
-                statement(
-                    "ClusterMembership",
-                    &[
-                        "ecs:RegisterContainerInstance",
-                        "ecs:DeregisterContainerInstance",
-                        "ecs:SubmitContainerStateChange",
-                        "ecs:SubmitTaskStateChange",
-                        "ecs:SubmitAttachmentStateChanges",
-                    ],
-                    Value::List(vec![out(&cluster, "arn")]),
-                ),
-                // These take container-instance ARNs (`container-instance/<cluster>/*`):
-                // draining (UpdateContainerInstancesState) included. `ecs:PutSystemLogEvents`
-                // is in AWS's Service Authorization Reference (ECS, Write, resource
-                // container-instance): the agent sends its system logs with it. Linters whose
-                // bundled action list predates it (parliament 1.6.4) call it unknown;
-                // tests/policy_lint.rs lists that exception.
-                statement(
-                    "AgentSession",
-                    &[
-                        "ecs:Poll",
-                        "ecs:StartTelemetrySession",
-                        "ecs:PutSystemLogEvents",
-                        "ecs:UpdateContainerInstancesState",
-                    ],
-                    Value::List(vec![out(&cluster, "container_instances_arn")]),
-                ),
-                // DiscoverPollEndpoint has no resource-level permission: `*` is the only form.
-                statement("DiscoverEndpoint", &["ecs:DiscoverPollEndpoint"], Value::str("*")),
-            ]);
-            let spec = self
-                .tagged(role.clone(), "iam.role", &role_name)
-                .prop("name", role_name.as_str())
-                .prop("path", iam_path.as_str())
-                .prop("description", format!("hactl {stack}: ECS container instances"))
-                .prop("assume_role_policy", assume_role("ec2.amazonaws.com", &account, None))
-                .prop("inline_policies", map(vec![("ecs-agent", agent)]))
-                .prop("managed_policy_arns", Value::List(Vec::new()));
-            self.push(spec);
-            let profile = addr(&["iam_instance_profile", "instance"])?;
-            let spec = self
-                .tagged(profile.clone(), "iam.instance_profile", &role_name)
-                .prop("name", role_name.as_str())
-                .prop("path", iam_path.as_str())
-                .prop("role_name", out(&role, "name"));
-            self.push(spec);
+    /// EC2 capacity: instance role and profile, launch template, Auto Scaling group,
+    /// capacity provider attached as the cluster's default strategy.
+    fn ec2_capacity(
+        &mut self,
+        scope: &Scope,
+        net: &NetworkRefs,
+        cluster: &Address,
+    ) -> Result<CapacityRefs, ExpandError> {
+        let profile = self.instance_profile(scope, cluster)?;
+        let lt = self.launch_template(scope, net, cluster, &profile)?;
+        let asg = self.ecs_auto_scaling_group(scope, net, &lt)?;
+        self.capacity_provider(scope, cluster, &asg)
+    }
 
-            let lt = addr(&["launch_template", "ecs"])?;
-            let lt_name = self.name(&["ecs"]);
-            let image = match &cfg.compute.ami {
-                Some(ami) => ami.clone(),
-                None => format!("resolve:ssm:{ECS_AMI_PARAMETER}"),
-            };
-            let user_data = format!(
-                "#!/bin/bash\ncat >> /etc/ecs/ecs.config <<'EOF'\nECS_CLUSTER={stack}\n\
-                 ECS_ENABLE_TASK_IAM_ROLE=true\nECS_AWSVPC_BLOCK_IMDS=true\nECS_ENABLE_CONTAINER_METADATA=true\nEOF\n"
-            );
-            let spec = self
-                .tagged(lt.clone(), "ec2.launch_template", &lt_name)
-                .prop("name", lt_name.as_str())
-                .prop("image_id", image)
-                .prop("instance_type", cfg.compute.instance_type.as_str())
-                .prop("instance_profile_arn", out(&profile, "arn"))
-                .prop("security_group_ids", Value::List(vec![id(&net.groups[&Tier::App])]))
-                .prop("user_data", user_data)
-                .prop(
-                    "metadata_options",
-                    map(vec![
-                        ("http_tokens", Value::str("required")),
-                        ("http_put_response_hop_limit", Value::Int(2)),
-                        ("http_endpoint", Value::str("enabled")),
-                    ]),
-                )
-                .prop("associate_public_ip_address", false)
-                .prop(
-                    "root_volume",
-                    map(vec![
-                        ("device_name", Value::str(cfg.compute.root_device_name.as_str())),
-                        ("volume_size", int(cfg.compute.root_volume_size)),
-                        ("volume_type", Value::str("gp3")),
-                        ("encrypted", Value::Bool(true)),
-                    ]),
-                )
-                .after(&cluster);
-            self.push(spec);
+    /// The container instances' role and instance profile.
+    fn instance_profile(&mut self, scope: &Scope, cluster: &Address) -> Result<Address, ExpandError> {
+        let Scope { stack, region, account, iam_path } = scope;
+        let role = addr(&["iam_role", "instance"])?;
+        let role_name = short_name(&format!("{stack}-{region}-instance"), 64);
+        let spec = self
+            .tagged(iam::Role::new(role.clone()), &role_name)
+            .name(role_name.as_str())
+            .path(iam_path.as_str())
+            .description(format!("hactl {stack}: ECS container instances"))
+            .assume_role_policy(assume_role("ec2.amazonaws.com", account, None))
+            .inline_policies(map(vec![("ecs-agent", agent_policy(cluster))]))
+            .managed_policy_arns(Value::List(Vec::new()));
+        self.push(spec);
+        let profile = addr(&["iam_instance_profile", "instance"])?;
+        let spec = self
+            .tagged(iam::InstanceProfile::new(profile.clone()), &role_name)
+            .name(role_name.as_str())
+            .path(iam_path.as_str())
+            .role_name(out(&role, "name"));
+        self.push(spec);
+        Ok(profile)
+    }
 
-            let asg = addr(&["asg", "ecs"])?;
-            let asg_name = self.name(&["ecs"]);
-            let mut spec = self
-                .tagged(asg.clone(), "autoscaling.group", &format!("{stack}-ecs-instance"))
-                .prop("name", asg_name.as_str())
-                .prop("launch_template_id", id(&lt))
-                .prop("launch_template_version", "$Latest")
-                .prop("min_size", int(cfg.compute.min_size))
-                .prop("max_size", int(cfg.compute.max_size))
-                .prop("desired_capacity", int(cfg.compute.desired_capacity))
-                .prop("subnet_ids", net.subnet_ids(cfg, "app"))
-                .prop("health_check_type", "ELB")
-                .prop("health_check_grace_period", Value::Int(300))
-                .prop("protect_from_scale_in", true);
-            if let Some(Value::Map(tags)) = spec.props.get_mut("tags") {
-                tags.insert("AmazonECSManaged".into(), Value::str(""));
-            }
-            for r in &net.private_routes {
-                spec = spec.after(r);
-            }
-            self.push(spec);
+    fn launch_template(
+        &mut self,
+        scope: &Scope,
+        net: &NetworkRefs,
+        cluster: &Address,
+        profile: &Address,
+    ) -> Result<Address, ExpandError> {
+        let compute = &self.cfg.compute;
+        let stack = &scope.stack;
+        let lt = addr(&["launch_template", "ecs"])?;
+        let lt_name = self.name(&["ecs"]);
+        let image = match &compute.ami {
+            Some(ami) => ami.clone(),
+            None => format!("resolve:ssm:{ECS_AMI_PARAMETER}"),
+        };
+        let user_data = format!(
+            "#!/bin/bash\ncat >> /etc/ecs/ecs.config <<'EOF'\nECS_CLUSTER={stack}\n\
+             ECS_ENABLE_TASK_IAM_ROLE=true\nECS_AWSVPC_BLOCK_IMDS=true\nECS_ENABLE_CONTAINER_METADATA=true\nEOF\n"
+        );
+        let spec = self
+            .tagged(ec2::LaunchTemplate::new(lt.clone()), &lt_name)
+            .name(lt_name.as_str())
+            .image_id(image)
+            .instance_type(compute.instance_type.as_str())
+            .instance_profile_arn(out(profile, "arn"))
+            .security_group_ids(Value::List(vec![id(&net.groups[&Tier::App])]))
+            .user_data(user_data)
+            .metadata_options(map(vec![
+                ("http_tokens", Value::str("required")),
+                ("http_put_response_hop_limit", Value::Int(2)),
+                ("http_endpoint", Value::str("enabled")),
+            ]))
+            .associate_public_ip_address(false)
+            .root_volume(map(vec![
+                ("device_name", Value::str(compute.root_device_name.as_str())),
+                ("volume_size", int(compute.root_volume_size)),
+                ("volume_type", Value::str("gp3")),
+                ("encrypted", Value::Bool(true)),
+            ]))
+            .after(cluster);
+        self.push(spec);
+        Ok(lt)
+    }
 
-            let cp = addr(&["capacity_provider", "asg"])?;
-            // Capacity provider names may not start with "aws", "ecs" or "fargate".
-            let cp_name = short_name(&format!("cp-{stack}"), 255);
-            let spec = self
-                .tagged(cp.clone(), "ecs.capacity_provider", &cp_name)
-                .prop("name", cp_name.as_str())
-                .prop("auto_scaling_group_arn", out(&asg, "arn"))
-                .prop(
-                    "managed_scaling",
-                    map(vec![
-                        ("status", Value::str("ENABLED")),
-                        ("target_capacity", Value::Int(100)),
-                        ("minimum_scaling_step_size", Value::Int(1)),
-                        ("maximum_scaling_step_size", Value::Int(10)),
-                    ]),
-                )
-                .prop("managed_termination_protection", "ENABLED");
-            self.push(spec);
-
-            let ccp = addr(&["cluster_capacity_providers", "main"])?;
-            self.push(
-                ResourceSpec::new(ccp.clone(), "ecs.cluster_capacity_providers")
-                    .prop("cluster", out(&cluster, "name"))
-                    .prop("capacity_providers", Value::List(vec![out(&cp, "name")]))
-                    .prop(
-                        "default_strategy",
-                        Value::List(vec![map(vec![
-                            ("capacity_provider", out(&cp, "name")),
-                            ("weight", Value::Int(1)),
-                            ("base", Value::Int(0)),
-                        ])]),
-                    ),
-            );
-            capacity = Some(ccp);
+    fn ecs_auto_scaling_group(
+        &mut self,
+        scope: &Scope,
+        net: &NetworkRefs,
+        lt: &Address,
+    ) -> Result<Address, ExpandError> {
+        let cfg = self.cfg;
+        let asg = addr(&["asg", "ecs"])?;
+        let asg_name = self.name(&["ecs"]);
+        let mut tags = self.tags(&asg, &format!("{}-ecs-instance", scope.stack));
+        if let Value::Map(t) = &mut tags {
+            t.insert("AmazonECSManaged".into(), Value::str(""));
         }
+        let mut spec = autoscaling::Group::new(asg.clone())
+            .tags(tags)
+            .name(asg_name.as_str())
+            .launch_template_id(id(lt))
+            .launch_template_version("$Latest")
+            .min_size(int(cfg.compute.min_size))
+            .max_size(int(cfg.compute.max_size))
+            .desired_capacity(int(cfg.compute.desired_capacity))
+            .subnet_ids(net.subnet_ids(cfg, "app"))
+            .health_check_type("ELB")
+            .health_check_grace_period(Value::Int(300))
+            .protect_from_scale_in(true);
+        for r in &net.private_routes {
+            spec = spec.after(r);
+        }
+        self.push(spec);
+        Ok(asg)
+    }
 
-        // Load balancers, target groups, listeners.
-        let lb = &cfg.load_balancer;
-        let mut target_groups: BTreeMap<&str, Address> = BTreeMap::new();
+    /// The Auto Scaling group's capacity provider, the cluster's default strategy.
+    fn capacity_provider(
+        &mut self,
+        scope: &Scope,
+        cluster: &Address,
+        asg: &Address,
+    ) -> Result<CapacityRefs, ExpandError> {
+        let cp = addr(&["capacity_provider", "asg"])?;
+        // Capacity provider names may not start with "aws", "ecs" or "fargate".
+        let cp_name = short_name(&format!("cp-{}", scope.stack), 255);
+        let spec = self
+            .tagged(ecs::CapacityProvider::new(cp.clone()), &cp_name)
+            .name(cp_name.as_str())
+            .auto_scaling_group_arn(out(asg, "arn"))
+            .managed_scaling(map(vec![
+                ("status", Value::str("ENABLED")),
+                ("target_capacity", Value::Int(100)),
+                ("minimum_scaling_step_size", Value::Int(1)),
+                ("maximum_scaling_step_size", Value::Int(10)),
+            ]))
+            .managed_termination_protection("ENABLED");
+        self.push(spec);
+
+        let ccp = addr(&["cluster_capacity_providers", "main"])?;
+        self.push(
+            ecs::ClusterCapacityProviders::new(ccp.clone())
+                .cluster(out(cluster, "name"))
+                .capacity_providers(Value::List(vec![out(&cp, "name")]))
+                .default_strategy(Value::List(vec![map(vec![
+                    ("capacity_provider", out(&cp, "name")),
+                    ("weight", Value::Int(1)),
+                    ("base", Value::Int(0)),
+                ])])),
+        );
+        Ok(CapacityRefs { provider: cp, attachment: ccp })
+    }
+
+    /// Load balancers, target groups, listeners.
+    fn load_balancers(&mut self, scope: &Scope, net: &NetworkRefs) -> Result<AlbRefs<'a>, ExpandError> {
+        let cfg = self.cfg;
+        let target_groups = self.target_groups(scope, net)?;
+        let mut listeners = BTreeMap::new();
+        let public = match cfg.services.iter().find(|s| s.public) {
+            Some(front) => {
+                let tg = &target_groups[front.name.as_str()];
+                let (alb, listener) = self.public_alb(scope, net, tg)?;
+                listeners.insert(front.name.as_str(), listener);
+                Some((front.name.as_str(), alb))
+            }
+            None => None,
+        };
+        let internal = addr(&["alb", "internal"])?;
+        if let Some(group) = &net.internal_alb_group {
+            listeners.extend(self.internal_alb(scope, net, group, &internal, &target_groups)?);
+        }
+        Ok(AlbRefs { target_groups, listeners, public, internal })
+    }
+
+    fn target_groups(
+        &mut self,
+        scope: &Scope,
+        net: &NetworkRefs,
+    ) -> Result<BTreeMap<&'a str, Address>, ExpandError> {
+        let cfg = self.cfg;
+        let mut target_groups = BTreeMap::new();
         for s in &cfg.services {
             let a = addr(&["target_group", &s.name])?;
-            let name = short_name(&format!("{stack}-{}", s.name), 32);
+            let name = short_name(&format!("{}-{}", scope.stack, s.name), 32);
             let spec = self
-                .tagged(a.clone(), "elbv2.target_group", &name)
-                .prop("name", name.as_str())
-                .prop("port", int(u32::from(s.port)))
-                .prop("protocol", "HTTP")
-                .prop("vpc_id", id(&net.vpc))
-                .prop("target_type", "ip")
-                .prop(
-                    "health_check",
-                    map(vec![
-                        ("path", Value::str(&s.health_check_path)),
-                        ("port", Value::str("traffic-port")),
-                        ("protocol", Value::str("HTTP")),
-                        ("interval_seconds", int(s.health_check.interval)),
-                        ("timeout_seconds", int(s.health_check.timeout)),
-                        ("healthy_threshold", int(s.health_check.healthy_threshold)),
-                        ("unhealthy_threshold", int(s.health_check.unhealthy_threshold)),
-                        ("matcher", Value::str("200")),
-                    ]),
-                )
-                .prop("deregistration_delay", int(s.deregistration_delay));
+                .tagged(elbv2::TargetGroup::new(a.clone()), &name)
+                .name(name.as_str())
+                .port(int(u32::from(s.port)))
+                .protocol("HTTP")
+                .vpc_id(id(&net.vpc))
+                .target_type("ip")
+                .health_check(map(vec![
+                    ("path", Value::str(&s.health_check_path)),
+                    ("port", Value::str("traffic-port")),
+                    ("protocol", Value::str("HTTP")),
+                    ("interval_seconds", int(s.health_check.interval)),
+                    ("timeout_seconds", int(s.health_check.timeout)),
+                    ("healthy_threshold", int(s.health_check.healthy_threshold)),
+                    ("unhealthy_threshold", int(s.health_check.unhealthy_threshold)),
+                    ("matcher", Value::str("200")),
+                ]))
+                .deregistration_delay(int(s.deregistration_delay));
             self.push(spec);
             target_groups.insert(s.name.as_str(), a);
         }
-        let forward =
-            |tg: &Address| map(vec![("type", Value::str("forward")), ("target_group_arn", out(tg, "arn"))]);
+        Ok(target_groups)
+    }
 
-        // The listener each service's traffic arrives through (its service waits for it).
-        let mut listener_of: BTreeMap<&str, Address> = BTreeMap::new();
-        let public: Vec<&ServiceConfig> = cfg.services.iter().filter(|s| s.public).collect();
-        if let Some(front) = public.first() {
-            let alb = addr(&["alb", "public"])?;
-            let name = short_name(&format!("{stack}-public"), 32);
-            let spec = self
-                .tagged(alb.clone(), "elbv2.load_balancer", &name)
-                .prop("name", name.as_str())
-                .prop("scheme", "internet-facing")
-                .prop("subnet_ids", net.subnet_ids(cfg, "public"))
-                .prop("security_group_ids", Value::List(vec![id(&net.groups[&Tier::Alb])]))
-                .prop("deletion_protection", lb.deletion_protection)
-                .prop("idle_timeout", int(lb.idle_timeout))
-                // Header fields that are not valid HTTP never reach a target.
-                .prop("drop_invalid_header_fields", true)
-                .after(&net.igw_attachment);
-            self.push(spec);
-            let tg = &target_groups[front.name.as_str()];
-            let http = addr(&["listener", "public", "http"])?;
-            if lb.https {
-                let certificate = match &lb.certificate_arn {
-                    Some(arn) => Value::str(arn),
-                    None => {
-                        let cert = addr(&["certificate", "main"])?;
-                        let spec = self
-                            .tagged(cert.clone(), "acm.certificate", &lb.domain)
-                            .prop("domain_name", lb.domain.as_str())
-                            .prop("self_signed", true);
-                        self.push(spec);
-                        out(&cert, "arn")
-                    }
-                };
-                let spec = self
-                    .tagged(http.clone(), "elbv2.listener", &format!("{name}-http"))
-                    .prop("load_balancer_arn", out(&alb, "arn"))
-                    .prop("port", Value::Int(80))
-                    .prop("protocol", "HTTP")
-                    .prop("certificate_arn", Value::Null)
-                    .prop("ssl_policy", Value::Null)
-                    .prop(
-                        "default_action",
-                        map(vec![
-                            ("type", Value::str("redirect")),
-                            ("protocol", Value::str("HTTPS")),
-                            ("port", Value::str("443")),
-                            ("status_code", Value::str("HTTP_301")),
-                        ]),
-                    );
-                self.push(spec);
-                let https = addr(&["listener", "public", "https"])?;
-                let spec = self
-                    .tagged(https.clone(), "elbv2.listener", &format!("{name}-https"))
-                    .prop("load_balancer_arn", out(&alb, "arn"))
-                    .prop("port", Value::Int(443))
-                    .prop("protocol", "HTTPS")
-                    .prop("certificate_arn", certificate)
-                    .prop("ssl_policy", lb.ssl_policy.as_str())
-                    .prop("default_action", forward(tg));
-                self.push(spec);
-                listener_of.insert(front.name.as_str(), https);
-            } else {
-                let spec = self
-                    .tagged(http.clone(), "elbv2.listener", &format!("{name}-http"))
-                    .prop("load_balancer_arn", out(&alb, "arn"))
-                    .prop("port", Value::Int(80))
-                    .prop("protocol", "HTTP")
-                    .prop("certificate_arn", Value::Null)
-                    .prop("ssl_policy", Value::Null)
-                    .prop("default_action", forward(tg));
-                self.push(spec);
-                listener_of.insert(front.name.as_str(), http);
-            }
+    /// The public load balancer, forwarding to `tg`: returns it and the listener the
+    /// traffic arrives through.
+    fn public_alb(
+        &mut self,
+        scope: &Scope,
+        net: &NetworkRefs,
+        tg: &Address,
+    ) -> Result<(Address, Address), ExpandError> {
+        let cfg = self.cfg;
+        let lb = &cfg.load_balancer;
+        let alb = addr(&["alb", "public"])?;
+        let name = short_name(&format!("{}-public", scope.stack), 32);
+        let spec = self
+            .tagged(elbv2::LoadBalancer::new(alb.clone()), &name)
+            .name(name.as_str())
+            .scheme("internet-facing")
+            .subnet_ids(net.subnet_ids(cfg, "public"))
+            .security_group_ids(Value::List(vec![id(&net.groups[&Tier::Alb])]))
+            .deletion_protection(lb.deletion_protection)
+            .idle_timeout(int(lb.idle_timeout))
+            // Header fields that are not valid HTTP never reach a target.
+            .drop_invalid_header_fields(true)
+            .after(&net.igw_attachment);
+        self.push(spec);
+        let listener = self.public_listeners(&name, &alb, tg)?;
+        Ok((alb, listener))
+    }
+
+    /// :80 redirects to :443 with a certificate (imported self-signed unless the config
+    /// names one), or forwards without HTTPS. Returns the forwarding listener.
+    fn public_listeners(&mut self, name: &str, alb: &Address, tg: &Address) -> Result<Address, ExpandError> {
+        let lb = &self.cfg.load_balancer;
+        let http = addr(&["listener", "public", "http"])?;
+        let http_spec = self
+            .tagged(elbv2::Listener::new(http.clone()), &format!("{name}-http"))
+            .load_balancer_arn(out(alb, "arn"))
+            .port(Value::Int(80))
+            .protocol("HTTP")
+            .certificate_arn(Value::Null)
+            .ssl_policy(Value::Null);
+        if !lb.https {
+            self.push(http_spec.default_action(forward(tg)));
+            return Ok(http);
         }
-        let internal_alb = addr(&["alb", "internal"])?;
-        if let Some(group) = &net.internal_alb_group {
-            let name = short_name(&format!("{stack}-internal"), 32);
-            let spec = self
-                .tagged(internal_alb.clone(), "elbv2.load_balancer", &name)
-                .prop("name", name.as_str())
-                .prop("scheme", "internal")
-                .prop("subnet_ids", net.subnet_ids(cfg, "app"))
-                .prop("security_group_ids", Value::List(vec![id(group)]))
-                .prop("deletion_protection", lb.deletion_protection)
-                .prop("idle_timeout", int(lb.idle_timeout))
-                .prop("drop_invalid_header_fields", true);
-            self.push(spec);
-            for s in cfg.services.iter().filter(|s| !s.public) {
-                let l = addr(&["listener", "internal", &s.name])?;
+        let certificate = match &lb.certificate_arn {
+            Some(arn) => Value::str(arn),
+            None => {
+                let cert = addr(&["certificate", "main"])?;
                 let spec = self
-                    .tagged(l.clone(), "elbv2.listener", &format!("{name}-{}", s.name))
-                    .prop("load_balancer_arn", out(&internal_alb, "arn"))
-                    .prop("port", int(u32::from(s.port)))
-                    .prop("protocol", "HTTP")
-                    .prop("certificate_arn", Value::Null)
-                    .prop("ssl_policy", Value::Null)
-                    .prop("default_action", forward(&target_groups[s.name.as_str()]));
+                    .tagged(acm::Certificate::new(cert.clone()), &lb.domain)
+                    .domain_name(lb.domain.as_str())
+                    .self_signed(true);
                 self.push(spec);
-                listener_of.insert(s.name.as_str(), l);
+                out(&cert, "arn")
             }
+        };
+        self.push(http_spec.default_action(map(vec![
+            ("type", Value::str("redirect")),
+            ("protocol", Value::str("HTTPS")),
+            ("port", Value::str("443")),
+            ("status_code", Value::str("HTTP_301")),
+        ])));
+        let https = addr(&["listener", "public", "https"])?;
+        let spec = self
+            .tagged(elbv2::Listener::new(https.clone()), &format!("{name}-https"))
+            .load_balancer_arn(out(alb, "arn"))
+            .port(Value::Int(443))
+            .protocol("HTTPS")
+            .certificate_arn(certificate)
+            .ssl_policy(lb.ssl_policy.as_str())
+            .default_action(forward(tg));
+        self.push(spec);
+        Ok(https)
+    }
+
+    /// The internal load balancer with a listener per internal service on its port:
+    /// returns the listeners by service name.
+    fn internal_alb(
+        &mut self,
+        scope: &Scope,
+        net: &NetworkRefs,
+        group: &Address,
+        internal_alb: &Address,
+        target_groups: &BTreeMap<&'a str, Address>,
+    ) -> Result<BTreeMap<&'a str, Address>, ExpandError> {
+        let cfg = self.cfg;
+        let lb = &cfg.load_balancer;
+        let name = short_name(&format!("{}-internal", scope.stack), 32);
+        let spec = self
+            .tagged(elbv2::LoadBalancer::new(internal_alb.clone()), &name)
+            .name(name.as_str())
+            .scheme("internal")
+            .subnet_ids(net.subnet_ids(cfg, "app"))
+            .security_group_ids(Value::List(vec![id(group)]))
+            .deletion_protection(lb.deletion_protection)
+            .idle_timeout(int(lb.idle_timeout))
+            .drop_invalid_header_fields(true);
+        self.push(spec);
+        let mut listeners = BTreeMap::new();
+        for s in cfg.services.iter().filter(|s| !s.public) {
+            let l = addr(&["listener", "internal", &s.name])?;
+            let spec = self
+                .tagged(elbv2::Listener::new(l.clone()), &format!("{name}-{}", s.name))
+                .load_balancer_arn(out(internal_alb, "arn"))
+                .port(int(u32::from(s.port)))
+                .protocol("HTTP")
+                .certificate_arn(Value::Null)
+                .ssl_policy(Value::Null)
+                .default_action(forward(&target_groups[s.name.as_str()]));
+            self.push(spec);
+            listeners.insert(s.name.as_str(), l);
         }
+        Ok(listeners)
+    }
 
-        // Task definitions, services, auto scaling.
-        for s in &cfg.services {
-            let td = addr(&["task_definition", &s.name])?;
-            let family = format!("{stack}-{}", s.name);
-            let mut env: BTreeMap<String, Value> = BTreeMap::new();
-            for dep in &s.depends_on {
-                if let Some(d) = cfg.services.iter().find(|d| &d.name == dep && !d.public) {
-                    env.insert(
-                        url_variable(&d.name),
-                        Value::concat([
-                            Value::str("http://"),
-                            out(&internal_alb, "dns_name"),
-                            Value::str(format!(":{}", d.port)),
-                        ]),
-                    );
-                }
-            }
-            // Values written in the config win over generated ones.
-            env.extend(s.environment.iter().map(|(k, v)| (k.clone(), Value::str(v))));
-            let health_command = match &s.container_health_check {
-                Some(cmd) => Value::from_strings(cmd.clone()),
-                None => {
-                    let url = format!("http://localhost:{}{}", s.port, s.health_check_path);
-                    Value::from_strings([
-                        "CMD-SHELL".to_string(),
-                        format!("wget -q -O /dev/null {url} || curl -fsS -o /dev/null {url} || exit 1"),
-                    ])
-                }
-            };
-            let container = map(vec![
-                ("name", Value::str(&s.name)),
-                ("image", Value::str(&s.image)),
-                ("port", int(u32::from(s.port))),
-                ("environment", Value::Map(env)),
-                ("secrets", secrets.clone()),
-                (
-                    "health_check",
-                    map(vec![
-                        ("command", health_command),
-                        ("interval", Value::Int(30)),
-                        ("timeout", Value::Int(5)),
-                        ("retries", Value::Int(3)),
-                        ("start_period", Value::Int(60)),
-                    ]),
-                ),
-                ("log_group", out(&log_groups[s.name.as_str()], "name")),
-                ("log_region", Value::str(&region)),
-                ("log_stream_prefix", Value::str(&s.name)),
-                ("essential", Value::Bool(true)),
-            ]);
-            let compat = if ec2 { "EC2" } else { "FARGATE" };
-            let mut spec = self
-                .tagged(td.clone(), "ecs.task_definition", &family)
-                .prop("family", family.as_str())
-                .prop("cpu", s.cpu.to_string())
-                .prop("memory", s.memory.to_string())
-                .prop("network_mode", "awsvpc")
-                .prop("requires_compatibilities", strs(&[compat]))
-                .prop("execution_role_arn", out(&execution_role, "arn"))
-                .prop("task_role_arn", out(&task_roles[s.name.as_str()], "arn"))
-                .prop("container", container);
-            // Tasks start once the secret names the database endpoint.
-            if let Some(d) = data {
-                spec = spec.after(&d.fields);
-            }
-            self.push(spec);
+    /// The service's task definition: its one container.
+    fn task_definition(
+        &mut self,
+        s: &ServiceConfig,
+        refs: &ComputeRefs<'_, '_>,
+    ) -> Result<Address, ExpandError> {
+        let td = addr(&["task_definition", &s.name])?;
+        let family = format!("{}-{}", refs.scope.stack, s.name);
+        let compat = match self.cfg.compute.launch_type {
+            LaunchType::Ec2 => "EC2",
+            LaunchType::Fargate => "FARGATE",
+        };
+        let mut spec = self
+            .tagged(ecs::TaskDefinition::new(td.clone()), &family)
+            .family(family.as_str())
+            .cpu(s.cpu.to_string())
+            .memory(s.memory.to_string())
+            .network_mode("awsvpc")
+            .requires_compatibilities(strs(&[compat]))
+            .execution_role_arn(out(&refs.roles.execution, "arn"))
+            .task_role_arn(out(&refs.roles.tasks[s.name.as_str()], "arn"))
+            .container(self.container(s, refs));
+        // Tasks start once the secret names the database endpoint.
+        if let Some(d) = refs.data {
+            spec = spec.after(&d.fields);
+        }
+        self.push(spec);
+        Ok(td)
+    }
 
-            let svc = addr(&["ecs_service", &s.name])?;
-            let tg = &target_groups[s.name.as_str()];
-            let mut spec = self
-                .tagged(svc.clone(), "ecs.service", &s.name)
-                .prop("cluster", out(&cluster, "name"))
-                .prop("name", s.name.as_str())
-                .prop("task_definition", out(&td, "arn"))
-                .prop(
-                    if s.autoscaling.is_some() { "initial_desired_count" } else { "desired_count" },
-                    int(s.desired_count),
-                )
-                .prop(
-                    "network",
-                    map(vec![
-                        ("subnets", net.subnet_ids(cfg, "app")),
-                        ("security_groups", Value::List(vec![id(&net.groups[&Tier::App])])),
-                        ("assign_public_ip", Value::str("DISABLED")),
+    fn container(&self, s: &ServiceConfig, refs: &ComputeRefs<'_, '_>) -> Value {
+        let cfg = self.cfg;
+        let mut env: BTreeMap<String, Value> = BTreeMap::new();
+        for dep in &s.depends_on {
+            if let Some(d) = cfg.services.iter().find(|d| &d.name == dep && !d.public) {
+                env.insert(
+                    url_variable(&d.name),
+                    Value::concat([
+                        Value::str("http://"),
+                        out(&refs.albs.internal, "dns_name"),
+                        Value::str(format!(":{}", d.port)),
                     ]),
-                )
-                .prop(
-                    "load_balancers",
-                    Value::List(vec![map(vec![
-                        ("target_group_arn", out(tg, "arn")),
-                        ("container_name", Value::str(&s.name)),
-                        ("container_port", int(u32::from(s.port))),
-                    ])]),
-                )
-                .prop(
-                    "deployment",
-                    map(vec![
-                        ("minimum_healthy_percent", Value::Int(100)),
-                        ("maximum_percent", Value::Int(200)),
-                        ("circuit_breaker", Value::Bool(true)),
-                        ("rollback", Value::Bool(true)),
-                    ]),
-                )
-                .prop("health_check_grace_period", int(s.health_check_grace_period))
-                .prop("propagate_tags", "SERVICE")
-                .prop("stable_timeout", int(cfg.compute.service_stable_timeout));
-            spec = match &capacity {
-                Some(ccp) => spec
-                    .prop("launch_type", Value::Null)
-                    .prop(
-                        "capacity_provider_strategy",
-                        Value::List(vec![map(vec![
-                            ("capacity_provider", out(&addr(&["capacity_provider", "asg"])?, "name")),
-                            ("weight", Value::Int(1)),
-                            ("base", Value::Int(0)),
-                        ])]),
-                    )
-                    .after(ccp),
-                None => spec.prop("launch_type", "FARGATE").prop("capacity_provider_strategy", Value::Null),
-            };
-            if let Some(l) = listener_of.get(s.name.as_str()) {
-                spec = spec.after(l);
-            }
-            for dep in &s.depends_on {
-                spec = spec.after(&addr(&["ecs_service", dep])?);
-            }
-            for r in &net.private_routes {
-                spec = spec.after(r);
-            }
-            self.push(spec);
-
-            if let Some(auto) = &s.autoscaling {
-                let target = addr(&["scalable_target", &s.name])?;
-                let resource_id = format!("service/{stack}/{}", s.name);
-                self.push(
-                    ResourceSpec::new(target.clone(), "appautoscaling.target")
-                        .prop("service_namespace", "ecs")
-                        .prop("resource_id", resource_id.as_str())
-                        .prop("scalable_dimension", "ecs:service:DesiredCount")
-                        .prop("min_capacity", int(auto.min))
-                        .prop("max_capacity", int(auto.max))
-                        .after(&svc),
                 );
-                let mut policies: Vec<(&str, &str, f64, Value)> = vec![
-                    ("cpu", "ECSServiceAverageCPUUtilization", auto.cpu_target, Value::Null),
-                    ("memory", "ECSServiceAverageMemoryUtilization", auto.memory_target, Value::Null),
-                ];
-                if let (Some(requests), Some(front)) = (auto.requests_per_target, public.first()) {
-                    if front.name == s.name {
-                        let alb = addr(&["alb", "public"])?;
-                        let label =
-                            Value::concat([out(&alb, "arn_suffix"), Value::str("/"), out(tg, "arn_suffix")]);
-                        policies.push(("requests", "ALBRequestCountPerTarget", f64::from(requests), label));
-                    }
-                }
-                for (key, metric, value, label) in policies {
-                    let name = format!("{stack}-{}-{key}", s.name);
-                    self.push(
-                        ResourceSpec::new(addr(&["scaling_policy", &s.name, key])?, "appautoscaling.policy")
-                            .prop("name", name.as_str())
-                            .prop("service_namespace", "ecs")
-                            .prop("resource_id", resource_id.as_str())
-                            .prop("scalable_dimension", "ecs:service:DesiredCount")
-                            .prop("predefined_metric", metric)
-                            .prop("target_value", value)
-                            .prop("scale_in_cooldown", Value::Int(300))
-                            .prop("scale_out_cooldown", Value::Int(60))
-                            .prop("resource_label", label)
-                            .after(&target),
-                    );
-                }
             }
+        }
+        // Values written in the config win over generated ones.
+        env.extend(s.environment.iter().map(|(k, v)| (k.clone(), Value::str(v))));
+        map(vec![
+            ("name", Value::str(&s.name)),
+            ("image", Value::str(&s.image)),
+            ("port", int(u32::from(s.port))),
+            ("environment", Value::Map(env)),
+            ("secrets", refs.secrets.clone()),
+            (
+                "health_check",
+                map(vec![
+                    ("command", health_command(s)),
+                    ("interval", Value::Int(30)),
+                    ("timeout", Value::Int(5)),
+                    ("retries", Value::Int(3)),
+                    ("start_period", Value::Int(60)),
+                ]),
+            ),
+            ("log_group", out(&refs.cluster.log_groups[s.name.as_str()], "name")),
+            ("log_region", Value::str(&refs.scope.region)),
+            ("log_stream_prefix", Value::str(&s.name)),
+            ("essential", Value::Bool(true)),
+        ])
+    }
+
+    /// The ECS service, behind its target group, started after its dependencies.
+    fn ecs_service(
+        &mut self,
+        s: &ServiceConfig,
+        refs: &ComputeRefs<'_, '_>,
+        td: &Address,
+    ) -> Result<Address, ExpandError> {
+        let cfg = self.cfg;
+        let net = refs.net;
+        let svc = addr(&["ecs_service", &s.name])?;
+        let tg = &refs.albs.target_groups[s.name.as_str()];
+        // Under auto scaling the count is the initial one only: the scalable target owns it.
+        let count = if s.autoscaling.is_some() {
+            ecs::Service::INITIAL_DESIRED_COUNT
+        } else {
+            ecs::Service::DESIRED_COUNT
+        };
+        let mut spec = self
+            .tagged(ecs::Service::new(svc.clone()), &s.name)
+            .cluster(out(&refs.cluster.cluster, "name"))
+            .name(s.name.as_str())
+            .task_definition(out(td, "arn"))
+            .set(count, int(s.desired_count))
+            .network(map(vec![
+                ("subnets", net.subnet_ids(cfg, "app")),
+                ("security_groups", Value::List(vec![id(&net.groups[&Tier::App])])),
+                ("assign_public_ip", Value::str("DISABLED")),
+            ]))
+            .load_balancers(Value::List(vec![map(vec![
+                ("target_group_arn", out(tg, "arn")),
+                ("container_name", Value::str(&s.name)),
+                ("container_port", int(u32::from(s.port))),
+            ])]))
+            .deployment(map(vec![
+                ("minimum_healthy_percent", Value::Int(100)),
+                ("maximum_percent", Value::Int(200)),
+                ("circuit_breaker", Value::Bool(true)),
+                ("rollback", Value::Bool(true)),
+            ]))
+            .health_check_grace_period(int(s.health_check_grace_period))
+            .propagate_tags("SERVICE")
+            .stable_timeout(int(cfg.compute.service_stable_timeout));
+        spec = match &refs.cluster.capacity {
+            Some(capacity) => spec
+                .launch_type(Value::Null)
+                .capacity_provider_strategy(Value::List(vec![map(vec![
+                    ("capacity_provider", out(&capacity.provider, "name")),
+                    ("weight", Value::Int(1)),
+                    ("base", Value::Int(0)),
+                ])]))
+                .after(&capacity.attachment),
+            None => spec.launch_type("FARGATE").capacity_provider_strategy(Value::Null),
+        };
+        if let Some(l) = refs.albs.listeners.get(s.name.as_str()) {
+            spec = spec.after(l);
+        }
+        for dep in &s.depends_on {
+            spec = spec.after(&addr(&["ecs_service", dep])?);
+        }
+        for r in &net.private_routes {
+            spec = spec.after(r);
+        }
+        self.push(spec);
+        Ok(svc)
+    }
+
+    /// The service's scalable target and its target-tracking policies.
+    fn service_autoscaling(
+        &mut self,
+        s: &ServiceConfig,
+        auto: &AutoscalingConfig,
+        refs: &ComputeRefs<'_, '_>,
+        svc: &Address,
+    ) -> Result<(), ExpandError> {
+        let stack = &refs.scope.stack;
+        let target = addr(&["scalable_target", &s.name])?;
+        let resource_id = format!("service/{stack}/{}", s.name);
+        self.push(
+            appautoscaling::Target::new(target.clone())
+                .service_namespace("ecs")
+                .resource_id(resource_id.as_str())
+                .scalable_dimension("ecs:service:DesiredCount")
+                .min_capacity(int(auto.min))
+                .max_capacity(int(auto.max))
+                .after(svc),
+        );
+        let mut policies: Vec<(&str, &str, f64, Value)> = vec![
+            ("cpu", "ECSServiceAverageCPUUtilization", auto.cpu_target, Value::Null),
+            ("memory", "ECSServiceAverageMemoryUtilization", auto.memory_target, Value::Null),
+        ];
+        if let (Some(requests), Some((front, alb))) = (auto.requests_per_target, &refs.albs.public) {
+            if *front == s.name {
+                let tg = &refs.albs.target_groups[s.name.as_str()];
+                let label = Value::concat([out(alb, "arn_suffix"), Value::str("/"), out(tg, "arn_suffix")]);
+                policies.push(("requests", "ALBRequestCountPerTarget", f64::from(requests), label));
+            }
+        }
+        for (key, metric, value, label) in policies {
+            let name = format!("{stack}-{}-{key}", s.name);
+            self.push(
+                appautoscaling::Policy::new(addr(&["scaling_policy", &s.name, key])?)
+                    .name(name.as_str())
+                    .service_namespace("ecs")
+                    .resource_id(resource_id.as_str())
+                    .scalable_dimension("ecs:service:DesiredCount")
+                    .predefined_metric(metric)
+                    .target_value(value)
+                    .scale_in_cooldown(Value::Int(300))
+                    .scale_out_cooldown(Value::Int(60))
+                    .resource_label(label)
+                    .after(&target),
+            );
         }
         Ok(())
     }

@@ -5,7 +5,8 @@
 //! crates/hactl-aws/KINDS-data.md.
 
 use crate::expand::{addr, id, out, ExpandError, Expander, NetworkRefs};
-use crate::model::{DbEngine, Tier};
+use crate::model::{DatabaseConfig, DbEngine, Tier};
+use hactl_core::kinds::{docdb, rds, secretsmanager, Typed};
 use hactl_core::{Address, Value};
 use std::collections::BTreeMap;
 
@@ -61,182 +62,258 @@ fn map(pairs: Vec<(&str, Value)>) -> Value {
     Value::Map(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
+/// What the database's resources share.
+struct DbParams<'c> {
+    db: &'c DatabaseConfig,
+    stack: String,
+    /// `docdb` or `postgres`.
+    engine: &'static str,
+    port: Value,
+    kms: Value,
+    window: Value,
+}
+
+/// What the engine's resources need from the sections before them.
+struct DbRefs {
+    /// The credentials secret, the master password's source.
+    secret: Address,
+    subnet_group: Address,
+    /// The database tier's security group (as a list of ids).
+    groups: Value,
+}
+
 impl Expander<'_> {
     pub(crate) fn data_tier(&mut self, net: &NetworkRefs) -> Result<Option<DataRefs>, ExpandError> {
         let cfg = self.cfg;
         let Some(db) = &cfg.database else { return Ok(None) };
-        let stack = cfg.stack.name.clone();
-        let engine = match db.engine {
-            DbEngine::Docdb => "docdb",
-            DbEngine::Postgres => "postgres",
+        let p = DbParams {
+            db,
+            stack: cfg.stack.name.clone(),
+            engine: match db.engine {
+                DbEngine::Docdb => "docdb",
+                DbEngine::Postgres => "postgres",
+            },
+            port: Value::Int(i64::from(db.port)),
+            kms: db.kms_key_id.as_deref().map_or(Value::Null, Value::str),
+            window: db.preferred_backup_window.as_deref().map_or(Value::Null, Value::str),
         };
-        let port = Value::Int(i64::from(db.port));
-        let kms = db.kms_key_id.as_deref().map_or(Value::Null, Value::str);
-        let window = db.preferred_backup_window.as_deref().map_or(Value::Null, Value::str);
+        let secret = self.credentials_secret(&p)?;
+        let connection = self.connection_secret(&p)?;
+        let subnet_group = self.db_subnet_group(&p, net)?;
+        let refs = DbRefs {
+            secret: secret.clone(),
+            subnet_group,
+            groups: Value::List(vec![id(&net.groups[&Tier::Db])]),
+        };
+        // The endpoint the secret's `host` names.
+        let host = match db.engine {
+            DbEngine::Docdb => self.docdb(&p, &refs)?,
+            DbEngine::Postgres => self.postgres(&p, &refs)?,
+        };
+        let fields = self.connection_fields(&p, &connection, host)?;
+        Ok(Some(DataRefs { secret, connection, fields }))
+    }
 
-        // The credentials: generated into the secret at create, never in config or state.
+    /// The credentials: generated into the secret at create, never in config or state.
+    fn credentials_secret(&mut self, p: &DbParams<'_>) -> Result<Address, ExpandError> {
+        let DbParams { db, stack, engine, .. } = p;
         let secret = addr(&["secret", "db"])?;
         let secret_name = format!("hactl/{stack}/db-credentials");
         let spec = self
-            .tagged(secret.clone(), "secretsmanager.secret", &secret_name)
-            .prop("name", secret_name.as_str())
-            .prop("description", format!("hactl {stack}: {engine} master credentials"))
-            .prop("kms_key_id", kms.clone())
-            .prop("initial_fields", map(vec![("username", Value::str(&db.username))]))
-            .prop("password_length", Value::Int(PASSWORD_LENGTH))
-            .prop("recovery_window_days", Value::Int(i64::from(db.secret_recovery_window_days)));
+            .tagged(secretsmanager::Secret::new(secret.clone()), &secret_name)
+            .name(secret_name.as_str())
+            .description(format!("hactl {stack}: {engine} master credentials"))
+            .kms_key_id(p.kms.clone())
+            .initial_fields(map(vec![("username", Value::str(&db.username))]))
+            .password_length(Value::Int(PASSWORD_LENGTH))
+            .recovery_window_days(Value::Int(i64::from(db.secret_recovery_window_days)));
         self.push(spec);
+        Ok(secret)
+    }
 
-        // The connection fields, in a secret of their own that holds no password: the
-        // drift job (and anything else that only needs the endpoint) reads this one and is
-        // never granted the credentials. The AWS-managed key encrypts it.
+    /// The connection fields, in a secret of their own that holds no password: the drift
+    /// job (and anything else that only needs the endpoint) reads this one and is never
+    /// granted the credentials. The AWS-managed key encrypts it.
+    fn connection_secret(&mut self, p: &DbParams<'_>) -> Result<Address, ExpandError> {
+        let DbParams { db, stack, engine, .. } = p;
         let connection = addr(&["secret", "db_connection"])?;
         let connection_name = format!("hactl/{stack}/db-connection");
         let spec = self
-            .tagged(connection.clone(), "secretsmanager.secret", &connection_name)
-            .prop("name", connection_name.as_str())
-            .prop("description", format!("hactl {stack}: {engine} connection (no password)"))
-            .prop("kms_key_id", Value::Null)
-            .prop(
-                "initial_fields",
-                map(vec![
-                    ("username", Value::str(&db.username)),
-                    ("engine", Value::str(engine)),
-                    ("port", port.clone()),
-                    ("dbname", Value::str(&db.db_name)),
-                ]),
-            )
-            .prop("password_length", Value::Null)
-            .prop("recovery_window_days", Value::Int(i64::from(db.secret_recovery_window_days)));
+            .tagged(secretsmanager::Secret::new(connection.clone()), &connection_name)
+            .name(connection_name.as_str())
+            .description(format!("hactl {stack}: {engine} connection (no password)"))
+            .kms_key_id(Value::Null)
+            .initial_fields(map(vec![
+                ("username", Value::str(&db.username)),
+                ("engine", Value::str(*engine)),
+                ("port", p.port.clone()),
+                ("dbname", Value::str(&db.db_name)),
+            ]))
+            .password_length(Value::Null)
+            .recovery_window_days(Value::Int(i64::from(db.secret_recovery_window_days)));
         self.push(spec);
+        Ok(connection)
+    }
 
-        let db_groups = Value::List(vec![id(&net.groups[&Tier::Db])]);
+    fn db_subnet_group(&mut self, p: &DbParams<'_>, net: &NetworkRefs) -> Result<Address, ExpandError> {
+        let stack = &p.stack;
         let subnet_group = addr(&["db_subnet_group", "main"])?;
         let subnet_group_name = format!("{stack}-db");
-        let kind = |k: &str| format!("{}.{k}", if db.engine == DbEngine::Docdb { "docdb" } else { "rds" });
-        let spec = self
-            .tagged(subnet_group.clone(), &kind("subnet_group"), &subnet_group_name)
-            .prop("name", subnet_group_name.as_str())
-            .prop("description", format!("hactl {stack}: data subnets"))
-            .prop("subnet_ids", net.subnet_ids(cfg, "data"));
-        self.push(spec);
-
-        // The endpoint the secret's `host` names.
-        let host = match db.engine {
+        let description = format!("hactl {stack}: data subnets");
+        let subnet_ids = net.subnet_ids(self.cfg, "data");
+        // The same properties, on the engine's own kind.
+        match p.db.engine {
             DbEngine::Docdb => {
-                let pg = addr(&["db_cluster_parameter_group", "main"])?;
-                let pg_name = format!("{stack}-docdb");
                 let spec = self
-                    .tagged(pg.clone(), "docdb.cluster_parameter_group", &pg_name)
-                    .prop("name", pg_name.as_str())
-                    .prop("family", DOCDB_FAMILY)
-                    .prop("description", format!("hactl {stack}: DocumentDB with TLS"))
-                    .prop("parameters", map(vec![("tls", Value::str("enabled"))]));
-                self.push(spec);
-
-                let cluster = addr(&["db_cluster", "main"])?;
-                let identifier = format!("{stack}-docdb");
-                let spec = self
-                    .tagged(cluster.clone(), "docdb.cluster", &identifier)
-                    .prop("identifier", identifier.as_str())
-                    .prop("engine", "docdb")
-                    .prop("engine_version", DOCDB_VERSION)
-                    .prop("master_username", db.username.as_str())
-                    .prop("master_secret_arn", out(&secret, "arn"))
-                    .prop("port", port.clone())
-                    .prop("subnet_group_name", out(&subnet_group, "name"))
-                    .prop("parameter_group_name", out(&pg, "name"))
-                    .prop("vpc_security_group_ids", db_groups)
-                    .prop("storage_encrypted", true)
-                    .prop("kms_key_id", kms)
-                    .prop("backup_retention_period", Value::Int(i64::from(db.backup_retention_days)))
-                    .prop("preferred_backup_window", window)
-                    .prop("deletion_protection", db.deletion_protection)
-                    .prop("apply_immediately", db.apply_immediately);
-                self.push(spec);
-
-                // Instances round-robin over the zones, sorted by name (validation sorts
-                // them, so the order the config lists them in moves no instance): the
-                // primary in AZ-1, the first replica in AZ-2, ... The replicas come after the primary, so the primary
-                // is the cluster's first member and its writer.
-                let zones = &cfg.network.zones;
-                let mut primary: Option<Address> = None;
-                for n in 1..=db.instances {
-                    let a = addr(&["db_instance", &n.to_string()])?;
-                    let identifier = format!("{stack}-docdb-{n}");
-                    let az = &zones[(n as usize - 1) % zones.len()].az;
-                    let mut spec = self
-                        .tagged(a.clone(), "docdb.instance", &identifier)
-                        .prop("identifier", identifier.as_str())
-                        .prop("cluster_identifier", id(&cluster))
-                        .prop("engine", "docdb")
-                        .prop("instance_class", db.instance_class.as_str())
-                        .prop("availability_zone", az.as_str())
-                        .prop("promotion_tier", Value::Int(if n == 1 { 0 } else { 1 }))
-                        .prop("apply_immediately", db.apply_immediately);
-                    if let Some(p) = &primary {
-                        spec = spec.after(p);
-                    }
-                    self.push(spec);
-                    primary.get_or_insert(a);
-                }
-                out(&cluster, "endpoint")
+                    .tagged(docdb::SubnetGroup::new(subnet_group.clone()), &subnet_group_name)
+                    .name(subnet_group_name.as_str())
+                    .description(description)
+                    .subnet_ids(subnet_ids);
+                self.push(spec)
             }
             DbEngine::Postgres => {
-                let pg = addr(&["db_parameter_group", "main"])?;
-                let pg_name = format!("{stack}-pg");
                 let spec = self
-                    .tagged(pg.clone(), "rds.parameter_group", &pg_name)
-                    .prop("name", pg_name.as_str())
-                    .prop("family", POSTGRES_FAMILY)
-                    .prop("description", format!("hactl {stack}: PostgreSQL with TLS required"))
-                    .prop("parameters", map(vec![("rds.force_ssl", Value::str("1"))]));
-                self.push(spec);
-
-                let instance = addr(&["db_instance", "main"])?;
-                let identifier = format!("{stack}-pg");
-                let spec = self
-                    .tagged(instance.clone(), "rds.instance", &identifier)
-                    .prop("identifier", identifier.as_str())
-                    .prop("engine", "postgres")
-                    .prop("engine_version", POSTGRES_VERSION)
-                    .prop("instance_class", db.instance_class.as_str())
-                    .prop("allocated_storage", Value::Int(20))
-                    .prop("storage_type", "gp3")
-                    .prop("multi_az", true)
-                    .prop("storage_encrypted", true)
-                    .prop("kms_key_id", kms)
-                    .prop("master_username", db.username.as_str())
-                    .prop("master_secret_arn", out(&secret, "arn"))
-                    .prop("db_name", db.db_name.as_str())
-                    .prop("port", port.clone())
-                    .prop("subnet_group_name", out(&subnet_group, "name"))
-                    .prop("parameter_group_name", out(&pg, "name"))
-                    .prop("vpc_security_group_ids", db_groups)
-                    .prop("publicly_accessible", false)
-                    .prop("backup_retention_period", Value::Int(i64::from(db.backup_retention_days)))
-                    .prop("preferred_backup_window", window)
-                    .prop("deletion_protection", db.deletion_protection)
-                    .prop("apply_immediately", db.apply_immediately);
-                self.push(spec);
-                out(&instance, "endpoint")
+                    .tagged(rds::SubnetGroup::new(subnet_group.clone()), &subnet_group_name)
+                    .name(subnet_group_name.as_str())
+                    .description(description)
+                    .subnet_ids(subnet_ids);
+                self.push(spec)
             }
         };
+        Ok(subnet_group)
+    }
 
-        // The endpoint goes into the connection secret once the database exists.
+    /// DocumentDB: cluster parameter group with TLS, encrypted cluster, instances spread
+    /// over the zones. Returns the endpoint.
+    fn docdb(&mut self, p: &DbParams<'_>, refs: &DbRefs) -> Result<Value, ExpandError> {
+        let DbParams { db, stack, .. } = p;
+        let pg = addr(&["db_cluster_parameter_group", "main"])?;
+        let pg_name = format!("{stack}-docdb");
+        let spec = self
+            .tagged(docdb::ClusterParameterGroup::new(pg.clone()), &pg_name)
+            .name(pg_name.as_str())
+            .family(DOCDB_FAMILY)
+            .description(format!("hactl {stack}: DocumentDB with TLS"))
+            .parameters(map(vec![("tls", Value::str("enabled"))]));
+        self.push(spec);
+
+        let cluster = addr(&["db_cluster", "main"])?;
+        let identifier = format!("{stack}-docdb");
+        let spec = self
+            .tagged(docdb::Cluster::new(cluster.clone()), &identifier)
+            .identifier(identifier.as_str())
+            .engine("docdb")
+            .engine_version(DOCDB_VERSION)
+            .master_username(db.username.as_str())
+            .master_secret_arn(out(&refs.secret, "arn"))
+            .port(p.port.clone())
+            .subnet_group_name(out(&refs.subnet_group, "name"))
+            .parameter_group_name(out(&pg, "name"))
+            .vpc_security_group_ids(refs.groups.clone())
+            .storage_encrypted(true)
+            .kms_key_id(p.kms.clone())
+            .backup_retention_period(Value::Int(i64::from(db.backup_retention_days)))
+            .preferred_backup_window(p.window.clone())
+            .deletion_protection(db.deletion_protection)
+            .apply_immediately(db.apply_immediately);
+        self.push(spec);
+        self.docdb_instances(p, &cluster)?;
+        Ok(out(&cluster, "endpoint"))
+    }
+
+    /// Instances round-robin over the zones, sorted by name (validation sorts them, so the
+    /// order the config lists them in moves no instance): the primary in AZ-1, the first
+    /// replica in AZ-2, ... The replicas come after the primary, so the primary is the
+    /// cluster's first member and its writer.
+    fn docdb_instances(&mut self, p: &DbParams<'_>, cluster: &Address) -> Result<(), ExpandError> {
+        let DbParams { db, stack, .. } = p;
+        let zones = &self.cfg.network.zones;
+        let mut primary: Option<Address> = None;
+        for n in 1..=db.instances {
+            let a = addr(&["db_instance", &n.to_string()])?;
+            let identifier = format!("{stack}-docdb-{n}");
+            let az = &zones[(n as usize - 1) % zones.len()].az;
+            let mut spec = self
+                .tagged(docdb::Instance::new(a.clone()), &identifier)
+                .identifier(identifier.as_str())
+                .cluster_identifier(id(cluster))
+                .engine("docdb")
+                .instance_class(db.instance_class.as_str())
+                .availability_zone(az.as_str())
+                .promotion_tier(Value::Int(if n == 1 { 0 } else { 1 }))
+                .apply_immediately(db.apply_immediately);
+            if let Some(first) = &primary {
+                spec = spec.after(first);
+            }
+            self.push(spec);
+            primary.get_or_insert(a);
+        }
+        Ok(())
+    }
+
+    /// RDS PostgreSQL: parameter group with TLS required, one Multi-AZ instance. Returns
+    /// the endpoint.
+    fn postgres(&mut self, p: &DbParams<'_>, refs: &DbRefs) -> Result<Value, ExpandError> {
+        let DbParams { db, stack, .. } = p;
+        let pg = addr(&["db_parameter_group", "main"])?;
+        let pg_name = format!("{stack}-pg");
+        let spec = self
+            .tagged(rds::ParameterGroup::new(pg.clone()), &pg_name)
+            .name(pg_name.as_str())
+            .family(POSTGRES_FAMILY)
+            .description(format!("hactl {stack}: PostgreSQL with TLS required"))
+            .parameters(map(vec![("rds.force_ssl", Value::str("1"))]));
+        self.push(spec);
+
+        let instance = addr(&["db_instance", "main"])?;
+        let identifier = format!("{stack}-pg");
+        let spec = self
+            .tagged(rds::Instance::new(instance.clone()), &identifier)
+            .identifier(identifier.as_str())
+            .engine("postgres")
+            .engine_version(POSTGRES_VERSION)
+            .instance_class(db.instance_class.as_str())
+            .allocated_storage(Value::Int(20))
+            .storage_type("gp3")
+            .multi_az(true)
+            .storage_encrypted(true)
+            .kms_key_id(p.kms.clone())
+            .master_username(db.username.as_str())
+            .master_secret_arn(out(&refs.secret, "arn"))
+            .db_name(db.db_name.as_str())
+            .port(p.port.clone())
+            .subnet_group_name(out(&refs.subnet_group, "name"))
+            .parameter_group_name(out(&pg, "name"))
+            .vpc_security_group_ids(refs.groups.clone())
+            .publicly_accessible(false)
+            .backup_retention_period(Value::Int(i64::from(db.backup_retention_days)))
+            .preferred_backup_window(p.window.clone())
+            .deletion_protection(db.deletion_protection)
+            .apply_immediately(db.apply_immediately);
+        self.push(spec);
+        Ok(out(&instance, "endpoint"))
+    }
+
+    /// The endpoint goes into the connection secret once the database exists.
+    fn connection_fields(
+        &mut self,
+        p: &DbParams<'_>,
+        connection: &Address,
+        host: Value,
+    ) -> Result<Address, ExpandError> {
         let fields = addr(&["secret_fields", "db"])?;
         let mut f: BTreeMap<String, Value> = BTreeMap::new();
         f.insert("host".into(), host);
-        f.insert("port".into(), port);
-        f.insert("engine".into(), Value::str(engine));
-        f.insert("dbname".into(), Value::str(&db.db_name));
-        f.insert("username".into(), Value::str(&db.username));
+        f.insert("port".into(), p.port.clone());
+        f.insert("engine".into(), Value::str(p.engine));
+        f.insert("dbname".into(), Value::str(&p.db.db_name));
+        f.insert("username".into(), Value::str(&p.db.username));
         self.push(
-            hactl_core::ResourceSpec::new(fields.clone(), "secretsmanager.secret_fields")
-                .prop("secret_id", out(&connection, "arn"))
-                .prop("fields", Value::Map(f)),
+            secretsmanager::SecretFields::new(fields.clone())
+                .secret_id(out(connection, "arn"))
+                .fields(Value::Map(f)),
         );
-        Ok(Some(DataRefs { secret, connection, fields }))
+        Ok(fields)
     }
 }
 
@@ -244,6 +321,7 @@ impl Expander<'_> {
 mod tests {
     use super::*;
     use crate::expand::expand;
+    use hactl_core::kinds::ecs::TaskDefinition;
     use hactl_core::{DesiredGraph, ResourceSpec};
 
     fn graph(path: &str, edit: impl Fn(String) -> String) -> DesiredGraph {
@@ -279,7 +357,7 @@ mod tests {
         assert!(!deps(&g, "db_instance.1").iter().any(|d| d.starts_with("db_instance.")));
 
         let cluster = spec(&g, "db_cluster.main");
-        assert_eq!(cluster.kind, "docdb.cluster");
+        assert_eq!(cluster.kind, docdb::Cluster::KIND);
         assert_eq!(prop(cluster, "storage_encrypted"), &Value::Bool(true));
         assert_eq!(prop(cluster, "deletion_protection"), &Value::Bool(true));
         assert_eq!(prop(cluster, "backup_retention_period"), &Value::Int(7));
@@ -318,7 +396,7 @@ mod tests {
     fn every_task_definition_reads_the_secret_and_waits_for_the_endpoint() {
         let g = graph("ha-stack.toml", |t| t);
         let secret = Address::parse("secret.db").unwrap();
-        let tds: Vec<&ResourceSpec> = g.specs().filter(|s| s.kind == "ecs.task_definition").collect();
+        let tds: Vec<&ResourceSpec> = g.specs().filter(|s| s.kind == TaskDefinition::KIND).collect();
         assert_eq!(tds.len(), 2);
         for td in tds {
             let Value::Map(c) = prop(td, "container") else { panic!("container is not a map") };
@@ -354,12 +432,12 @@ mod tests {
     fn postgres_is_one_multi_az_instance() {
         let g = graph("fargate-postgres.toml", |t| t);
         let i = spec(&g, "db_instance.main");
-        assert_eq!(i.kind, "rds.instance");
+        assert_eq!(i.kind, rds::Instance::KIND);
         assert_eq!(prop(i, "multi_az"), &Value::Bool(true));
         assert_eq!(prop(i, "storage_encrypted"), &Value::Bool(true));
         assert_eq!(prop(i, "publicly_accessible"), &Value::Bool(false));
         assert_eq!(prop(i, "port"), &Value::Int(5432));
-        assert_eq!(spec(&g, "db_subnet_group.main").kind, "rds.subnet_group");
+        assert_eq!(spec(&g, "db_subnet_group.main").kind, rds::SubnetGroup::KIND);
         assert_eq!(prop(spec(&g, "db_parameter_group.main"), "family"), &Value::str(POSTGRES_FAMILY));
         assert!(g.specs().all(|s| !s.kind.starts_with("docdb.")));
         let Value::Map(f) = prop(spec(&g, "secret_fields.db"), "fields") else { panic!() };

@@ -9,77 +9,179 @@
 //! contain), so no service can collide with them.
 
 use crate::expand::{addr, id, out, partition, short_name, ExpandError, Expander, NetworkRefs};
-use crate::expand_compute::{assume_role, ecr_repository_arn, map, policy, statement, strs};
+use crate::expand_compute::{assume_role, ecr_repository_arn, map, policy, statement, strs, Scope};
 use crate::expand_data::DataRefs;
 use crate::expand_observability::DRIFT_NAMESPACE;
-use crate::model::{LaunchType, StateBackend};
-use hactl_core::{ResourceSpec, Value};
+use crate::model::{DriftSchedule, LaunchType, StateBackend};
+use hactl_core::kinds::{self, ec2, ecs, iam, logs, scheduler, KindInfo, Typed};
+use hactl_core::{Address, Value};
+use std::collections::BTreeSet;
 
 /// The drift job's container name.
 pub const DRIFT_CONTAINER: &str = "hactl-drift";
 
+/// The union of one list of every kind (`hactl_core::kinds::all()`), sorted, each action once.
+fn kinds_union(list: fn(&'static KindInfo) -> &'static [&'static str]) -> Vec<&'static str> {
+    let actions: BTreeSet<&'static str> = kinds::all().flat_map(list).copied().collect();
+    actions.into_iter().collect()
+}
+
 /// Reads of actions that have no resource-level permission (AWS's Service Authorization
-/// Reference lists no resource type for them): `*` is the only resource they take. With
-/// [`READ_ACCOUNT_WIDE`] and the scoped statements of the task role, these are exactly the
-/// Describe/List/Get calls the providers' reads make.
-pub const READ_UNSCOPED: &[&str] = &[
-    "ec2:DescribeAddresses",
-    "ec2:DescribeInternetGateways",
-    "ec2:DescribeLaunchTemplateVersions",
-    "ec2:DescribeLaunchTemplates",
-    "ec2:DescribeNatGateways",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeRouteTables",
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeSubnets",
-    "ec2:DescribeVpcEndpoints",
-    "ec2:DescribeVpcs",
-    "ecs:DescribeTaskDefinition",
-    "ecs:ListServices",
-    "ecs:ListTaskDefinitions",
-    "elasticloadbalancing:DescribeListeners",
-    "elasticloadbalancing:DescribeLoadBalancerAttributes",
-    "elasticloadbalancing:DescribeLoadBalancers",
-    "elasticloadbalancing:DescribeTags",
-    "elasticloadbalancing:DescribeTargetGroupAttributes",
-    "elasticloadbalancing:DescribeTargetGroups",
-    "autoscaling:DescribeAutoScalingGroups",
-    "application-autoscaling:DescribeScalableTargets",
-    "application-autoscaling:DescribeScalingPolicies",
-    "logs:DescribeLogGroups",
-    "acm:ListCertificates",
-    "sns:ListTopics",
-    "cloudwatch:ListDashboards",
-    "scheduler:ListScheduleGroups",
-    "scheduler:ListSchedules",
-    "secretsmanager:ListSecrets",
-    "iam:ListRoles",
-    "iam:ListInstanceProfiles",
-];
+/// Reference lists no resource type for them): `*` is the only resource they take. The
+/// union of every kind's `reads` (`hactl_core::kinds`, beside each kind's provider). With
+/// [`read_account_wide`] and the scoped statements of the task role, these are exactly
+/// the Describe/List/Get calls the providers' reads make.
+pub fn read_unscoped() -> Vec<&'static str> {
+    kinds_union(|k| k.reads)
+}
 
 /// Reads that take resource-level permissions but that the providers call without naming
-/// a resource of this stack: RDS and DocumentDB reads list the region's instances,
-/// clusters, subnet and parameter groups (Describe* without an identifier, paginated, then
-/// kept by ownership tags), and CloudWatch's DescribeAlarms is called with an alarm name
-/// prefix. AWS authorizes such listings against `*`, so a grant scoped to the stack's names
-/// would deny them. tests/policy_lint.rs lists these as the accepted `*` exceptions.
-pub const READ_ACCOUNT_WIDE: &[&str] = &[
-    "rds:DescribeDBClusterParameterGroups",
-    "rds:DescribeDBClusterParameters",
-    "rds:DescribeDBClusters",
-    "rds:DescribeDBInstances",
-    "rds:DescribeDBParameterGroups",
-    "rds:DescribeDBParameters",
-    "rds:DescribeDBSubnetGroups",
-    "rds:ListTagsForResource",
-    "cloudwatch:DescribeAlarms",
-];
+/// a resource of this stack: the union of every kind's `reads_account_wide`. RDS and
+/// DocumentDB reads list the region's instances, clusters, subnet and parameter groups
+/// (Describe* without an identifier, paginated, then kept by ownership tags), and
+/// CloudWatch's DescribeAlarms is called with an alarm name prefix. AWS authorizes such
+/// listings against `*`, so a grant scoped to the stack's names would deny them.
+/// tests/policy_lint.rs lists these as the accepted `*` exceptions.
+pub fn read_account_wide() -> Vec<&'static str> {
+    kinds_union(|k| k.reads_account_wide)
+}
 
 fn with_condition(mut s: Value, operator: &str, key: &str, value: Value) -> Value {
     if let Value::Map(m) = &mut s {
         m.insert("Condition".into(), map(vec![(operator, map(vec![(key, value)]))]));
     }
     s
+}
+
+/// The drift job's egress-only security group and its rules.
+struct DriftGroupRefs {
+    group: Address,
+    /// The schedule's first run waits for them.
+    rules: Address,
+}
+
+/// The drift job's two task roles: the execution role and the read-only task role.
+struct DriftRoleRefs {
+    execution: Address,
+    task: Address,
+}
+
+/// What the schedule runs: the task definition in the stack's cluster.
+struct DriftTaskRefs {
+    cluster: Address,
+    task_definition: Address,
+    group: DriftGroupRefs,
+    roles: DriftRoleRefs,
+}
+
+impl Scope {
+    /// The ARN of a resource of this stack's region and account.
+    fn arn(&self, service: &str, rest: &str) -> String {
+        format!("arn:{}:{service}:{}:{}:{rest}", partition(&self.region), self.region, self.account)
+    }
+}
+
+/// Reads of everything hactl manages, scoped to the stack's own ARNs wherever the call
+/// names them.
+fn stack_read_statements(scope: &Scope, net: &NetworkRefs) -> Vec<Value> {
+    let Scope { stack, account, iam_path, .. } = scope;
+    let part = partition(&scope.region);
+    vec![
+        statement("ReadUnscoped", &read_unscoped(), Value::str("*")),
+        // Justified `*`: see read_account_wide.
+        statement("ReadAccountWide", &read_account_wide(), Value::str("*")),
+        // IAM: the stack's roles and instance profiles, under its path only.
+        statement(
+            "ReadStackIam",
+            &[
+                "iam:GetRole",
+                "iam:GetRolePolicy",
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+                "iam:GetInstanceProfile",
+                "iam:ListInstanceProfileTags",
+            ],
+            Value::from_strings([
+                format!("arn:{part}:iam::{account}:role{iam_path}*"),
+                format!("arn:{part}:iam::{account}:instance-profile{iam_path}*"),
+            ]),
+        ),
+        statement(
+            "ReadStackEcs",
+            &["ecs:DescribeClusters", "ecs:DescribeServices", "ecs:DescribeCapacityProviders"],
+            Value::from_strings([
+                scope.arn("ecs", &format!("cluster/{stack}")),
+                scope.arn("ecs", &format!("service/{stack}/*")),
+                scope.arn("ecs", &format!("capacity-provider/{}", short_name(&format!("cp-{stack}"), 255))),
+            ]),
+        ),
+        statement(
+            "ReadStackVpc",
+            &["ec2:DescribeVpcAttribute"],
+            Value::concat([Value::str(scope.arn("ec2", "vpc/")), id(&net.vpc)]),
+        ),
+        statement(
+            "ReadStackLogTags",
+            &["logs:ListTagsForResource"],
+            Value::str(scope.arn("logs", &format!("log-group:/hactl/{stack}/*"))),
+        ),
+        // The read finds candidates by name prefix `<stack>-` (ListTopics, DescribeAlarms).
+        statement(
+            "ReadStackTopic",
+            &["sns:ListTagsForResource", "sns:ListSubscriptionsByTopic"],
+            Value::str(scope.arn("sns", &format!("{stack}-*"))),
+        ),
+        statement(
+            "ReadStackAlarmsAndDashboard",
+            &["cloudwatch:ListTagsForResource", "cloudwatch:GetDashboard"],
+            Value::from_strings([
+                scope.arn("cloudwatch", &format!("alarm:{stack}-*")),
+                format!("arn:{part}:cloudwatch::{account}:dashboard/{stack}*"),
+            ]),
+        ),
+        // Certificate ARNs end in a generated id: the account's certificates in the region.
+        statement(
+            "ReadCertificateTags",
+            &["acm:ListTagsForCertificate"],
+            Value::str(scope.arn("acm", "certificate/*")),
+        ),
+        statement(
+            "ReadStackSchedules",
+            &["scheduler:GetScheduleGroup", "scheduler:ListTagsForResource", "scheduler:GetSchedule"],
+            Value::from_strings([
+                scope.arn("scheduler", &format!("schedule-group/hactl-{stack}*")),
+                scope.arn("scheduler", &format!("schedule/hactl-{stack}*/*")),
+            ]),
+        ),
+    ]
+}
+
+/// Read the state object, take its lock, put the drift metric.
+fn state_statements(scope: &Scope, bucket: &str, key: &str) -> Vec<Value> {
+    let part = partition(&scope.region);
+    let object = format!("arn:{part}:s3:::{bucket}/{key}");
+    vec![
+        statement("ReadState", &["s3:GetObject"], Value::str(&object)),
+        statement(
+            "LockState",
+            &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            Value::str(format!("{object}.lock")),
+        ),
+        with_condition(
+            statement("ListStateBucket", &["s3:ListBucket"], Value::str(format!("arn:{part}:s3:::{bucket}"))),
+            "StringLike",
+            "s3:prefix",
+            Value::str(key),
+        ),
+        // PutMetricData has no resource-level permission; the namespace condition
+        // limits it to the drift metric.
+        with_condition(
+            statement("PutDriftMetric", &["cloudwatch:PutMetricData"], Value::str("*")),
+            "StringEquals",
+            "cloudwatch:namespace",
+            Value::str(DRIFT_NAMESPACE),
+        ),
+    ]
 }
 
 impl Expander<'_> {
@@ -95,22 +197,33 @@ impl Expander<'_> {
         if cfg.services.is_empty() {
             return Ok(());
         }
-        let stack = cfg.stack.name.clone();
-        let region = cfg.stack.region.clone();
-        let part = partition(&region);
-        let iam_path = format!("/hactl/{stack}/{region}/");
+        let scope = self.scope();
         let cluster = addr(&["ecs_cluster", "main"])?;
-        let account = self.env.account_id().to_string();
-        let arn = |service: &str, rest: &str| format!("arn:{part}:{service}:{region}:{account}:{rest}");
+        let group = self.drift_security_group(&scope, net)?;
+        let log_group = self.drift_log_group(&scope, job)?;
+        let roles = DriftRoleRefs {
+            execution: self.drift_execution_role(&scope, job, &log_group)?,
+            task: self.drift_task_role(&scope, net, data, bucket, key)?,
+        };
+        let task_definition = self.drift_task_definition(&scope, job, &log_group, &roles)?;
+        let task = DriftTaskRefs { cluster, task_definition, group, roles };
+        let schedule_role = self.drift_schedule_role(&scope, &task)?;
+        self.drift_schedule(&scope, net, job, &task, &schedule_role)
+    }
 
-        // Egress only: the job calls AWS APIs over HTTPS and nothing calls it.
+    /// Egress only: the job calls AWS APIs over HTTPS and nothing calls it.
+    fn drift_security_group(
+        &mut self,
+        scope: &Scope,
+        net: &NetworkRefs,
+    ) -> Result<DriftGroupRefs, ExpandError> {
         let sg = addr(&["sg", "drift_job"])?;
         let group_name = self.name(&["drift-job"]);
         let spec = self
-            .tagged(sg.clone(), "ec2.security_group", &group_name)
-            .prop("vpc_id", id(&net.vpc))
-            .prop("group_name", group_name.as_str())
-            .prop("description", format!("hactl {stack}: drift job (egress only)"));
+            .tagged(ec2::SecurityGroup::new(sg.clone()), &group_name)
+            .vpc_id(id(&net.vpc))
+            .group_name(group_name.as_str())
+            .description(format!("hactl {}: drift job (egress only)", scope.stack));
         self.push(spec);
         let mut egress = std::collections::BTreeMap::new();
         // HTTPS to the AWS APIs only (DNS goes to the VPC resolver, which no group filters).
@@ -119,26 +232,38 @@ impl Expander<'_> {
         egress.insert("to_port".to_string(), Value::Int(443));
         egress.insert("cidr".to_string(), Value::str("0.0.0.0/0"));
         egress.insert("description".to_string(), Value::str("HTTPS to the AWS APIs"));
-        self.push(
-            ResourceSpec::new(addr(&["sg_rules", "drift_job"])?, "ec2.security_group_rules")
-                .prop("group_id", id(&sg))
-                .prop("ingress", Value::List(Vec::new()))
-                .prop("egress", Value::List(vec![Value::Map(egress)])),
+        let rules = self.push(
+            ec2::SecurityGroupRules::new(addr(&["sg_rules", "drift_job"])?)
+                .group_id(id(&sg))
+                .ingress(Value::List(Vec::new()))
+                .egress(Value::List(vec![Value::Map(egress)])),
         );
+        Ok(DriftGroupRefs { group: sg, rules })
+    }
 
+    fn drift_log_group(&mut self, scope: &Scope, job: &DriftSchedule) -> Result<Address, ExpandError> {
         let log_group = addr(&["log_group", "drift_job"])?;
-        let log_name = format!("/hactl/{stack}/drift_job");
+        let log_name = format!("/hactl/{}/drift_job", scope.stack);
         let spec = self
-            .tagged(log_group.clone(), "logs.log_group", &log_name)
-            .prop("name", log_name.as_str())
-            .prop("retention_days", Value::Int(job.log_retention_days));
+            .tagged(logs::LogGroup::new(log_group.clone()), &log_name)
+            .name(log_name.as_str())
+            .retention_days(Value::Int(job.log_retention_days));
         self.push(spec);
+        Ok(log_group)
+    }
 
-        // Execution role: pull the image, write the job's log group.
+    /// Execution role: pull the image, write the job's log group.
+    fn drift_execution_role(
+        &mut self,
+        scope: &Scope,
+        job: &DriftSchedule,
+        log_group: &Address,
+    ) -> Result<Address, ExpandError> {
+        let Scope { stack, region, account, iam_path } = scope;
         let mut exec = vec![statement(
             "WriteLogs",
             &["logs:CreateLogStream", "logs:PutLogEvents"],
-            Value::concat([out(&log_group, "arn"), Value::str(":log-stream:*")]),
+            Value::concat([out(log_group, "arn"), Value::str(":log-stream:*")]),
         )];
         if let Some(repo) = ecr_repository_arn(&job.image) {
             exec.push(statement("EcrLogin", &["ecr:GetAuthorizationToken"], Value::str("*")));
@@ -151,112 +276,33 @@ impl Expander<'_> {
         let exec_role = addr(&["iam_role", "drift_job_execution"])?;
         let name = short_name(&format!("{stack}-{region}-drift-execution"), 64);
         let spec = self
-            .tagged(exec_role.clone(), "iam.role", &name)
-            .prop("name", name.as_str())
-            .prop("path", iam_path.as_str())
-            .prop("description", format!("hactl {stack}: drift job task execution (image pull, logs)"))
-            .prop("assume_role_policy", assume_role("ecs-tasks.amazonaws.com", &account, None))
-            .prop("inline_policies", map(vec![("execution", policy(exec))]))
-            .prop("managed_policy_arns", Value::List(Vec::new()));
+            .tagged(iam::Role::new(exec_role.clone()), &name)
+            .name(name.as_str())
+            .path(iam_path.as_str())
+            .description(format!("hactl {stack}: drift job task execution (image pull, logs)"))
+            .assume_role_policy(assume_role("ecs-tasks.amazonaws.com", account, None))
+            .inline_policies(map(vec![("execution", policy(exec))]))
+            .managed_policy_arns(Value::List(Vec::new()));
         self.push(spec);
+        Ok(exec_role)
+    }
 
-        // Task role: read everything hactl manages, the state object and its lock, put
-        // the drift metric. No write to any managed resource, no read of the database
-        // password. Reads are scoped to the stack's own ARNs wherever the call names them.
-        let object = format!("arn:{part}:s3:::{bucket}/{key}");
-        let mut task = vec![
-            statement("ReadUnscoped", READ_UNSCOPED, Value::str("*")),
-            // Justified `*`: see READ_ACCOUNT_WIDE.
-            statement("ReadAccountWide", READ_ACCOUNT_WIDE, Value::str("*")),
-            // IAM: the stack's roles and instance profiles, under its path only.
-            statement(
-                "ReadStackIam",
-                &[
-                    "iam:GetRole",
-                    "iam:GetRolePolicy",
-                    "iam:ListRolePolicies",
-                    "iam:ListAttachedRolePolicies",
-                    "iam:GetInstanceProfile",
-                    "iam:ListInstanceProfileTags",
-                ],
-                Value::from_strings([
-                    format!("arn:{part}:iam::{account}:role{iam_path}*"),
-                    format!("arn:{part}:iam::{account}:instance-profile{iam_path}*"),
-                ]),
-            ),
-            statement(
-                "ReadStackEcs",
-                &["ecs:DescribeClusters", "ecs:DescribeServices", "ecs:DescribeCapacityProviders"],
-                Value::from_strings([
-                    arn("ecs", &format!("cluster/{stack}")),
-                    arn("ecs", &format!("service/{stack}/*")),
-                    arn("ecs", &format!("capacity-provider/{}", short_name(&format!("cp-{stack}"), 255))),
-                ]),
-            ),
-            statement(
-                "ReadStackVpc",
-                &["ec2:DescribeVpcAttribute"],
-                Value::concat([Value::str(arn("ec2", "vpc/")), id(&net.vpc)]),
-            ),
-            statement(
-                "ReadStackLogTags",
-                &["logs:ListTagsForResource"],
-                Value::str(arn("logs", &format!("log-group:/hactl/{stack}/*"))),
-            ),
-            // The read finds candidates by name prefix `<stack>-` (ListTopics, DescribeAlarms).
-            statement(
-                "ReadStackTopic",
-                &["sns:ListTagsForResource", "sns:ListSubscriptionsByTopic"],
-                Value::str(arn("sns", &format!("{stack}-*"))),
-            ),
-            statement(
-                "ReadStackAlarmsAndDashboard",
-                &["cloudwatch:ListTagsForResource", "cloudwatch:GetDashboard"],
-                Value::from_strings([
-                    arn("cloudwatch", &format!("alarm:{stack}-*")),
-                    format!("arn:{part}:cloudwatch::{account}:dashboard/{stack}*"),
-                ]),
-            ),
-            // Certificate ARNs end in a generated id: the account's certificates in the region.
-            statement(
-                "ReadCertificateTags",
-                &["acm:ListTagsForCertificate"],
-                Value::str(arn("acm", "certificate/*")),
-            ),
-            statement(
-                "ReadStackSchedules",
-                &["scheduler:GetScheduleGroup", "scheduler:ListTagsForResource", "scheduler:GetSchedule"],
-                Value::from_strings([
-                    arn("scheduler", &format!("schedule-group/hactl-{stack}*")),
-                    arn("scheduler", &format!("schedule/hactl-{stack}*/*")),
-                ]),
-            ),
-            statement("ReadState", &["s3:GetObject"], Value::str(&object)),
-            statement(
-                "LockState",
-                &["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                Value::str(format!("{object}.lock")),
-            ),
-            with_condition(
-                statement(
-                    "ListStateBucket",
-                    &["s3:ListBucket"],
-                    Value::str(format!("arn:{part}:s3:::{bucket}")),
-                ),
-                "StringLike",
-                "s3:prefix",
-                Value::str(key.as_str()),
-            ),
-            // PutMetricData has no resource-level permission; the namespace condition
-            // limits it to the drift metric.
-            with_condition(
-                statement("PutDriftMetric", &["cloudwatch:PutMetricData"], Value::str("*")),
-                "StringEquals",
-                "cloudwatch:namespace",
-                Value::str(DRIFT_NAMESPACE),
-            ),
-        ];
-        if cfg.compute.launch_type == LaunchType::Ec2 {
+    /// Task role: read everything hactl manages, the state object and its lock, put
+    /// the drift metric. No write to any managed resource, no read of the database
+    /// password. Reads are scoped to the stack's own ARNs wherever the call names them.
+    fn drift_task_role(
+        &mut self,
+        scope: &Scope,
+        net: &NetworkRefs,
+        data: Option<&DataRefs>,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Address, ExpandError> {
+        let Scope { stack, region, account, iam_path } = scope;
+        let part = partition(region);
+        let mut task = stack_read_statements(scope, net);
+        task.extend(state_statements(scope, bucket, key));
+        if self.cfg.compute.launch_type == LaunchType::Ec2 {
             // The launch template's AMI comes from the public ECS AMI parameter.
             task.push(statement(
                 "ReadAmiParameter",
@@ -272,7 +318,7 @@ impl Expander<'_> {
             task.push(statement(
                 "DescribeStackSecrets",
                 &["secretsmanager:DescribeSecret"],
-                Value::str(arn("secretsmanager", &format!("secret:hactl/{stack}/*"))),
+                Value::str(scope.arn("secretsmanager", &format!("secret:hactl/{stack}/*"))),
             ));
             task.push(statement(
                 "ReadDbConnection",
@@ -283,18 +329,27 @@ impl Expander<'_> {
         let task_role = addr(&["iam_role", "drift_job_task"])?;
         let name = short_name(&format!("{stack}-{region}-drift-task"), 64);
         let spec = self
-            .tagged(task_role.clone(), "iam.role", &name)
-            .prop("name", name.as_str())
-            .prop("path", iam_path.as_str())
-            .prop("description", format!("hactl {stack}: drift job (read-only, state lock, drift metric)"))
-            .prop("assume_role_policy", assume_role("ecs-tasks.amazonaws.com", &account, None))
-            .prop("inline_policies", map(vec![("drift", policy(task))]))
-            .prop("managed_policy_arns", Value::List(Vec::new()));
+            .tagged(iam::Role::new(task_role.clone()), &name)
+            .name(name.as_str())
+            .path(iam_path.as_str())
+            .description(format!("hactl {stack}: drift job (read-only, state lock, drift metric)"))
+            .assume_role_policy(assume_role("ecs-tasks.amazonaws.com", account, None))
+            .inline_policies(map(vec![("drift", policy(task))]))
+            .managed_policy_arns(Value::List(Vec::new()));
         self.push(spec);
+        Ok(task_role)
+    }
 
-        // The task: the image's entrypoint is hactl; the config is in the image.
+    /// The task: the image's entrypoint is hactl; the config is in the image.
+    fn drift_task_definition(
+        &mut self,
+        scope: &Scope,
+        job: &DriftSchedule,
+        log_group: &Address,
+        roles: &DriftRoleRefs,
+    ) -> Result<Address, ExpandError> {
         let td = addr(&["task_definition", "drift_job"])?;
-        let family = format!("{stack}-drift_job");
+        let family = format!("{}-drift_job", scope.stack);
         let container = map(vec![
             ("name", Value::str(DRIFT_CONTAINER)),
             ("image", Value::str(&job.image)),
@@ -304,38 +359,42 @@ impl Expander<'_> {
             ),
             ("environment", Value::Map(Default::default())),
             ("secrets", Value::List(Vec::new())),
-            ("log_group", out(&log_group, "name")),
-            ("log_region", Value::str(&region)),
+            ("log_group", out(log_group, "name")),
+            ("log_region", Value::str(&scope.region)),
             ("log_stream_prefix", Value::str("drift")),
             ("essential", Value::Bool(true)),
         ]);
         let spec = self
-            .tagged(td.clone(), "ecs.task_definition", &family)
-            .prop("family", family.as_str())
-            .prop("cpu", job.cpu.to_string())
-            .prop("memory", job.memory.to_string())
-            .prop("network_mode", "awsvpc")
-            .prop("requires_compatibilities", strs(&["FARGATE"]))
-            .prop("execution_role_arn", out(&exec_role, "arn"))
-            .prop("task_role_arn", out(&task_role, "arn"))
-            .prop("container", container);
+            .tagged(ecs::TaskDefinition::new(td.clone()), &family)
+            .family(family.as_str())
+            .cpu(job.cpu.to_string())
+            .memory(job.memory.to_string())
+            .network_mode("awsvpc")
+            .requires_compatibilities(strs(&["FARGATE"]))
+            .execution_role_arn(out(&roles.execution, "arn"))
+            .task_role_arn(out(&roles.task, "arn"))
+            .container(container);
         self.push(spec);
+        Ok(td)
+    }
 
-        // The scheduler's role: run exactly this task definition in this cluster.
+    /// The scheduler's role: run exactly this task definition in this cluster.
+    fn drift_schedule_role(&mut self, scope: &Scope, task: &DriftTaskRefs) -> Result<Address, ExpandError> {
+        let Scope { stack, region, account, iam_path } = scope;
         let schedule_role = addr(&["iam_role", "drift_job_schedule"])?;
         let name = short_name(&format!("{stack}-{region}-drift-schedule"), 64);
         let run = vec![
             with_condition(
-                statement("RunDriftTask", &["ecs:RunTask"], out(&td, "arn")),
+                statement("RunDriftTask", &["ecs:RunTask"], out(&task.task_definition, "arn")),
                 "ArnEquals",
                 "ecs:cluster",
-                out(&cluster, "arn"),
+                out(&task.cluster, "arn"),
             ),
             with_condition(
                 statement(
                     "TagDriftTask",
                     &["ecs:TagResource"],
-                    Value::str(arn("ecs", &format!("task/{stack}/*"))),
+                    Value::str(scope.arn("ecs", &format!("task/{stack}/*"))),
                 ),
                 "StringEquals",
                 "ecs:CreateAction",
@@ -345,7 +404,7 @@ impl Expander<'_> {
                 statement(
                     "PassDriftRoles",
                     &["iam:PassRole"],
-                    Value::List(vec![out(&exec_role, "arn"), out(&task_role, "arn")]),
+                    Value::List(vec![out(&task.roles.execution, "arn"), out(&task.roles.task, "arn")]),
                 ),
                 "StringEquals",
                 "iam:PassedToService",
@@ -353,65 +412,71 @@ impl Expander<'_> {
             ),
         ];
         let spec = self
-            .tagged(schedule_role.clone(), "iam.role", &name)
-            .prop("name", name.as_str())
-            .prop("path", iam_path.as_str())
-            .prop("description", format!("hactl {stack}: EventBridge Scheduler runs the drift job"))
-            .prop(
-                "assume_role_policy",
-                assume_role(
-                    "scheduler.amazonaws.com",
-                    &account,
-                    Some(Value::str(arn("scheduler", &format!("schedule-group/hactl-{stack}")))),
-                ),
-            )
-            .prop("inline_policies", map(vec![("run-drift-job", policy(run))]))
-            .prop("managed_policy_arns", Value::List(Vec::new()));
+            .tagged(iam::Role::new(schedule_role.clone()), &name)
+            .name(name.as_str())
+            .path(iam_path.as_str())
+            .description(format!("hactl {stack}: EventBridge Scheduler runs the drift job"))
+            .assume_role_policy(assume_role(
+                "scheduler.amazonaws.com",
+                account,
+                Some(Value::str(scope.arn("scheduler", &format!("schedule-group/hactl-{stack}")))),
+            ))
+            .inline_policies(map(vec![("run-drift-job", policy(run))]))
+            .managed_policy_arns(Value::List(Vec::new()));
         self.push(spec);
+        Ok(schedule_role)
+    }
 
+    /// The schedule group and the schedule that runs the task.
+    fn drift_schedule(
+        &mut self,
+        scope: &Scope,
+        net: &NetworkRefs,
+        job: &DriftSchedule,
+        task: &DriftTaskRefs,
+        schedule_role: &Address,
+    ) -> Result<(), ExpandError> {
+        let stack = &scope.stack;
         let group = addr(&["schedule_group", "main"])?;
         let group_name = format!("hactl-{stack}");
-        let spec = self
-            .tagged(group.clone(), "scheduler.schedule_group", &group_name)
-            .prop("name", group_name.as_str());
+        let spec =
+            self.tagged(scheduler::ScheduleGroup::new(group.clone()), &group_name).name(group_name.as_str());
         self.push(spec);
 
-        let mut subnets: Vec<Value> = Vec::new();
-        for z in &cfg.network.zones {
-            subnets.push(id(&net.subnets[&("app", z.az.clone())]));
-        }
+        let subnets: Vec<Value> =
+            self.cfg.network.zones.iter().map(|z| id(&net.subnets[&("app", z.az.clone())])).collect();
         let ecs = map(vec![
-            ("task_definition_arn", out(&td, "arn")),
+            ("task_definition_arn", out(&task.task_definition, "arn")),
             ("launch_type", Value::str("FARGATE")),
             ("task_count", Value::Int(1)),
             ("subnets", Value::List(subnets)),
-            ("security_groups", Value::List(vec![id(&sg)])),
+            ("security_groups", Value::List(vec![id(&task.group.group)])),
             ("assign_public_ip", Value::Bool(false)),
             ("enable_managed_tags", Value::Bool(true)),
             ("propagate_tags", Value::str("TASK_DEFINITION")),
         ]);
         let target = map(vec![
-            ("arn", out(&cluster, "arn")),
-            ("role_arn", out(&schedule_role, "arn")),
+            ("arn", out(&task.cluster, "arn")),
+            ("role_arn", out(schedule_role, "arn")),
             // A missed run is followed by the next one: retry briefly, then drop it.
             ("retry_attempts", Value::Int(2)),
             ("max_event_age", Value::Int(3600)),
             ("ecs", ecs),
         ]);
-        let mut spec = ResourceSpec::new(addr(&["schedule", "drift_job"])?, "scheduler.schedule")
-            .prop("name", "drift")
-            .prop("group_name", out(&group, "name"))
-            .prop("description", format!("hactl drift job of stack {stack}: hactl drift --publish-metrics"))
-            .prop("schedule_expression", job.expression.as_str())
-            .prop("timezone", "UTC")
-            .prop("state", "ENABLED")
-            .prop("flexible_window_minutes", Value::Null)
-            .prop("target", target);
+        let mut spec = scheduler::Schedule::new(addr(&["schedule", "drift_job"])?)
+            .name("drift")
+            .group_name(out(&group, "name"))
+            .description(format!("hactl drift job of stack {stack}: hactl drift --publish-metrics"))
+            .schedule_expression(job.expression.as_str())
+            .timezone("UTC")
+            .state("ENABLED")
+            .flexible_window_minutes(Value::Null)
+            .target(target);
         // The task needs its way out (NAT) and its rules before the first run.
         for r in &net.private_routes {
             spec = spec.after(r);
         }
-        spec = spec.after(&addr(&["sg_rules", "drift_job"])?);
+        spec = spec.after(&task.group.rules);
         self.push(spec);
         Ok(())
     }
@@ -602,6 +667,20 @@ mod tests {
             .unwrap()
             .iter()
             .all(|a| !a.as_str().unwrap().contains('*'))));
+    }
+
+    #[test]
+    fn the_unscoped_reads_are_the_kinds_reads() {
+        let (unscoped, wide) = (super::read_unscoped(), super::read_account_wide());
+        // An action either takes no resource-level permission or it does: never both.
+        assert!(unscoped.iter().all(|a| !wide.contains(a)), "{unscoped:?} {wide:?}");
+        for k in hactl_core::kinds::all() {
+            assert!(k.reads.iter().all(|a| unscoped.contains(a)), "{}", k.schema.kind);
+            assert!(k.reads_account_wide.iter().all(|a| wide.contains(a)), "{}", k.schema.kind);
+        }
+        let st = statements(&props(&graph("ha-stack.toml", true), "iam_role.drift_job_task"), "drift");
+        assert_eq!(get(sid(&st, "ReadUnscoped"), "Action"), &Value::from_strings(unscoped));
+        assert_eq!(get(sid(&st, "ReadAccountWide"), "Action"), &Value::from_strings(wide));
     }
 
     #[test]

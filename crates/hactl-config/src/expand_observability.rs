@@ -5,8 +5,9 @@
 //! Property shapes are the contract in crates/hactl-aws/KINDS-observability.md.
 
 use crate::expand::{addr, id, out, ExpandError, Expander};
-use crate::model::{DbEngine, LaunchType};
-use hactl_core::{Address, ResourceSpec, Value};
+use crate::model::{AlarmsConfig, DatabaseConfig, DbEngine, LaunchType, ServiceConfig};
+use hactl_core::kinds::{cloudwatch, sns};
+use hactl_core::{Address, Value};
 use std::collections::BTreeMap;
 
 /// The namespace and metric `hactl drift --publish-metrics` puts.
@@ -30,297 +31,334 @@ struct AlarmDef {
     period: u32,
 }
 
+/// A metric: its namespace, name and the statistic an alarm takes of it.
+type Metric = (&'static str, &'static str, &'static str);
+
+impl AlarmDef {
+    /// An alarm when the statistic of `metric` goes above 0 over `period` seconds, missing
+    /// data treated as missing (the caller sets threshold and the rest).
+    fn new(
+        period: u32,
+        metric_key: &'static str,
+        subject: &str,
+        description: String,
+        (namespace, metric, statistic): Metric,
+        dimensions: Vec<(&'static str, Value)>,
+    ) -> AlarmDef {
+        AlarmDef {
+            metric_key,
+            subject: subject.to_string(),
+            description,
+            namespace,
+            metric,
+            dimensions,
+            statistic,
+            threshold: 0.0,
+            comparison: "GreaterThanThreshold",
+            treat_missing: "missing",
+            period,
+        }
+    }
+}
+
+/// Services: CPU and memory (AWS/ECS, ClusterName + ServiceName); their target groups:
+/// unhealthy hosts and response time (AWS/ApplicationELB, TargetGroup + LoadBalancer ARN
+/// suffixes) on the load balancer `lb`.
+fn service_alarms(
+    stack: &str,
+    a: &AlarmsConfig,
+    s: &ServiceConfig,
+    lb: &Address,
+) -> Result<Vec<AlarmDef>, ExpandError> {
+    let def = |metric_key, description, metric, dimensions| {
+        AlarmDef::new(a.period, metric_key, &s.name, description, metric, dimensions)
+    };
+    let svc = [("ClusterName", Value::str(stack)), ("ServiceName", Value::str(&s.name))];
+    let tg = addr(&["target_group", &s.name])?;
+    let tg_dims = vec![("TargetGroup", out(&tg, "arn_suffix")), ("LoadBalancer", out(lb, "arn_suffix"))];
+    Ok(vec![
+        AlarmDef {
+            threshold: a.cpu_threshold,
+            ..def(
+                "ecs_cpu",
+                format!("{stack}: {} CPU above {}%", s.name, a.cpu_threshold),
+                ("AWS/ECS", "CPUUtilization", "Average"),
+                svc.to_vec(),
+            )
+        },
+        AlarmDef {
+            threshold: a.memory_threshold,
+            ..def(
+                "ecs_memory",
+                format!("{stack}: {} memory above {}%", s.name, a.memory_threshold),
+                ("AWS/ECS", "MemoryUtilization", "Average"),
+                svc.to_vec(),
+            )
+        },
+        AlarmDef {
+            statistic: "Maximum",
+            treat_missing: "notBreaching",
+            ..def(
+                "tg_unhealthy",
+                format!("{stack}: {} has unhealthy targets", s.name),
+                ("AWS/ApplicationELB", "UnHealthyHostCount", "Maximum"),
+                tg_dims.clone(),
+            )
+        },
+        AlarmDef {
+            threshold: a.response_time_threshold,
+            ..def(
+                "tg_response_time",
+                format!("{stack}: {} responds slower than {} s", s.name, a.response_time_threshold),
+                ("AWS/ApplicationELB", "TargetResponseTime", "Average"),
+                tg_dims,
+            )
+        },
+    ])
+}
+
+/// The database: DocumentDB per cluster (AWS/DocDB, DBClusterIdentifier), RDS per
+/// instance (AWS/RDS, DBInstanceIdentifier).
+fn database_alarms(stack: &str, a: &AlarmsConfig, db: &DatabaseConfig) -> Result<Vec<AlarmDef>, ExpandError> {
+    let (namespace, dims) = match db.engine {
+        DbEngine::Docdb => ("AWS/DocDB", vec![("DBClusterIdentifier", id(&addr(&["db_cluster", "main"])?))]),
+        DbEngine::Postgres => {
+            ("AWS/RDS", vec![("DBInstanceIdentifier", id(&addr(&["db_instance", "main"])?))])
+        }
+    };
+    let def = |metric_key, description, metric, statistic, dimensions| {
+        AlarmDef::new(a.period, metric_key, "main", description, (namespace, metric, statistic), dimensions)
+    };
+    let mut defs = vec![
+        AlarmDef {
+            threshold: a.cpu_threshold,
+            ..def(
+                "db_cpu",
+                format!("{stack}: database CPU above {}%", a.cpu_threshold),
+                "CPUUtilization",
+                "Average",
+                dims.clone(),
+            )
+        },
+        AlarmDef {
+            threshold: a.db_connections_threshold,
+            ..def(
+                "db_connections",
+                format!("{stack}: more than {} database connections", a.db_connections_threshold),
+                "DatabaseConnections",
+                "Maximum",
+                dims.clone(),
+            )
+        },
+    ];
+    match db.engine {
+        DbEngine::Docdb if db.instances > 1 => defs.push(AlarmDef {
+            threshold: a.replica_lag_threshold,
+            ..def(
+                "db_replica_lag",
+                format!("{stack}: replica lag above {} ms", a.replica_lag_threshold),
+                "DBClusterReplicaLagMaximum",
+                "Maximum",
+                dims,
+            )
+        }),
+        DbEngine::Docdb => {}
+        DbEngine::Postgres => defs.push(AlarmDef {
+            threshold: a.free_storage_threshold * 1024.0 * 1024.0 * 1024.0,
+            comparison: "LessThanThreshold",
+            ..def(
+                "db_free_storage",
+                format!("{stack}: less than {} GiB free database storage", a.free_storage_threshold),
+                "FreeStorageSpace",
+                "Minimum",
+                dims,
+            )
+        }),
+    }
+    Ok(defs)
+}
+
+/// The dashboard widget of alarm number `i`: the same metric,
+/// `[namespace, metric, dim, value, ...]`.
+fn widget(i: usize, d: &AlarmDef, region: &str) -> Value {
+    let mut metric = vec![Value::str(d.namespace), Value::str(d.metric)];
+    for (k, v) in &d.dimensions {
+        metric.push(Value::str(*k));
+        metric.push(v.clone());
+    }
+    let props: BTreeMap<String, Value> = [
+        ("title", Value::str(&d.description)),
+        ("region", Value::str(region)),
+        ("stat", Value::str(d.statistic)),
+        ("period", Value::Int(i64::from(d.period))),
+        ("view", Value::str("timeSeries")),
+        ("metrics", Value::List(vec![Value::List(metric)])),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let widget: BTreeMap<String, Value> = [
+        ("type", Value::str("metric")),
+        ("x", Value::Int(((i % 2) * 12) as i64)),
+        ("y", Value::Int(((i / 2) * 6) as i64)),
+        ("width", Value::Int(12)),
+        ("height", Value::Int(6)),
+        ("properties", Value::Map(props)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    Value::Map(widget)
+}
+
 impl Expander<'_> {
     pub(crate) fn observability_tier(&mut self) -> Result<(), ExpandError> {
         let cfg = self.cfg;
-        let a = &cfg.alarms;
-        let stack = cfg.stack.name.clone();
         // Nothing to watch on a network-only stack.
         if cfg.services.is_empty() && cfg.database.is_none() && !cfg.drift.alarm {
             return Ok(());
         }
+        let topic = self.alarm_topic()?;
+        let defs = self.alarm_defs()?;
+        let mut widgets = Vec::new();
+        for (i, d) in defs.iter().enumerate() {
+            self.alarm(d, &topic)?;
+            widgets.push(widget(i, d, &cfg.stack.region));
+        }
+        self.dashboard(widgets)
+    }
 
+    /// The SNS topic the alarms notify, and its email subscription.
+    fn alarm_topic(&mut self) -> Result<Address, ExpandError> {
         let topic = addr(&["sns_topic", "alarms"])?;
         let topic_name = self.name(&["alarms"]);
-        let spec = self.tagged(topic.clone(), "sns.topic", &topic_name).prop("name", topic_name.as_str());
+        let spec = self.tagged(sns::Topic::new(topic.clone()), &topic_name).name(topic_name.as_str());
         self.push(spec);
-        if let Some(email) = &a.email {
+        if let Some(email) = &self.cfg.alarms.email {
             self.push(
-                ResourceSpec::new(addr(&["sns_subscription", "email"])?, "sns.subscription")
-                    .prop("topic_arn", out(&topic, "arn"))
-                    .prop("protocol", "email")
-                    .prop("endpoint", email.as_str()),
+                sns::Subscription::new(addr(&["sns_subscription", "email"])?)
+                    .topic_arn(out(&topic, "arn"))
+                    .protocol("email")
+                    .endpoint(email.as_str()),
             );
         }
+        Ok(topic)
+    }
 
-        let mut defs: Vec<AlarmDef> = Vec::new();
-        let def =
-            |metric_key, subject: &str, description: String, namespace, metric, dimensions, statistic| {
-                AlarmDef {
-                    metric_key,
-                    subject: subject.to_string(),
-                    description,
-                    namespace,
-                    metric,
-                    dimensions,
-                    statistic,
-                    threshold: 0.0,
-                    comparison: "GreaterThanThreshold",
-                    treat_missing: "missing",
-                    period: a.period,
-                }
-            };
-
-        // Services: CPU and memory (AWS/ECS, ClusterName + ServiceName); their target
-        // groups: unhealthy hosts and response time (AWS/ApplicationELB, TargetGroup +
-        // LoadBalancer ARN suffixes).
-        // Services by name, load balancers public then internal: the dashboard's widgets
-        // (one per alarm, in this order) must not move when the config lists services in
-        // another order.
-        let mut services: Vec<&crate::model::ServiceConfig> = cfg.services.iter().collect();
-        services.sort_by(|x, y| x.name.cmp(&y.name));
-        let mut albs: Vec<(&'static str, Address)> = Vec::new();
-        for s in services {
-            let svc = [("ClusterName", Value::str(&stack)), ("ServiceName", Value::str(&s.name))];
+    /// Every alarm, in the dashboard's order.
+    fn alarm_defs(&self) -> Result<Vec<AlarmDef>, ExpandError> {
+        let cfg = self.cfg;
+        let a = &cfg.alarms;
+        let stack = cfg.stack.name.as_str();
+        let mut defs = self.traffic_alarms()?;
+        if !cfg.services.is_empty() && cfg.compute.launch_type == LaunchType::Ec2 {
+            let asg = addr(&["asg", "ecs"])?;
             defs.push(AlarmDef {
                 threshold: a.cpu_threshold,
-                ..def(
-                    "ecs_cpu",
-                    &s.name,
-                    format!("{stack}: {} CPU above {}%", s.name, a.cpu_threshold),
-                    "AWS/ECS",
-                    "CPUUtilization",
-                    svc.to_vec(),
-                    "Average",
+                ..AlarmDef::new(
+                    a.period,
+                    "asg_cpu",
+                    "ecs",
+                    format!("{stack}: container instances' CPU above {}%", a.cpu_threshold),
+                    ("AWS/EC2", "CPUUtilization", "Average"),
+                    vec![("AutoScalingGroupName", id(&asg))],
                 )
             });
+        }
+        if let Some(db) = &cfg.database {
+            defs.extend(database_alarms(stack, a, db)?);
+        }
+        // Drift: what `hactl drift --publish-metrics` puts after each run.
+        if cfg.drift.alarm {
             defs.push(AlarmDef {
-                threshold: a.memory_threshold,
-                ..def(
-                    "ecs_memory",
-                    &s.name,
-                    format!("{stack}: {} memory above {}%", s.name, a.memory_threshold),
-                    "AWS/ECS",
-                    "MemoryUtilization",
-                    svc.to_vec(),
-                    "Average",
+                treat_missing: "notBreaching",
+                period: 900,
+                ..AlarmDef::new(
+                    a.period,
+                    "drift",
+                    "main",
+                    format!("{stack}: resources changed outside hactl (hactl drift)"),
+                    (DRIFT_NAMESPACE, DRIFT_METRIC, "Maximum"),
+                    vec![("Stack", Value::str(stack))],
                 )
             });
+        }
+        Ok(defs)
+    }
+
+    /// The services' alarms, then the load balancers' 5xx alarms. Services by name, load
+    /// balancers public then internal: the dashboard's widgets (one per alarm, in this
+    /// order) must not move when the config lists services in another order.
+    fn traffic_alarms(&self) -> Result<Vec<AlarmDef>, ExpandError> {
+        let cfg = self.cfg;
+        let a = &cfg.alarms;
+        let stack = cfg.stack.name.as_str();
+        let mut services: Vec<&ServiceConfig> = cfg.services.iter().collect();
+        services.sort_by(|x, y| x.name.cmp(&y.name));
+        let mut defs = Vec::new();
+        let mut albs: Vec<(&'static str, Address)> = Vec::new();
+        for s in services {
             let lb_key = if s.public { "public" } else { "internal" };
             let lb = addr(&["alb", lb_key])?;
             if !albs.iter().any(|(k, _)| *k == lb_key) {
                 albs.push((lb_key, lb.clone()));
             }
-            let tg = addr(&["target_group", &s.name])?;
-            let tg_dims =
-                vec![("TargetGroup", out(&tg, "arn_suffix")), ("LoadBalancer", out(&lb, "arn_suffix"))];
-            defs.push(AlarmDef {
-                statistic: "Maximum",
-                treat_missing: "notBreaching",
-                ..def(
-                    "tg_unhealthy",
-                    &s.name,
-                    format!("{stack}: {} has unhealthy targets", s.name),
-                    "AWS/ApplicationELB",
-                    "UnHealthyHostCount",
-                    tg_dims.clone(),
-                    "Maximum",
-                )
-            });
-            defs.push(AlarmDef {
-                threshold: a.response_time_threshold,
-                ..def(
-                    "tg_response_time",
-                    &s.name,
-                    format!("{stack}: {} responds slower than {} s", s.name, a.response_time_threshold),
-                    "AWS/ApplicationELB",
-                    "TargetResponseTime",
-                    tg_dims,
-                    "Average",
-                )
-            });
+            defs.extend(service_alarms(stack, a, s, &lb)?);
         }
         albs.sort_by_key(|(key, _)| *key != "public");
         for (key, lb) in &albs {
             defs.push(AlarmDef {
                 threshold: a.http_5xx_threshold,
                 treat_missing: "notBreaching",
-                ..def(
+                ..AlarmDef::new(
+                    a.period,
                     "alb_5xx",
                     key,
                     format!("{stack}: {key} load balancer answers 5xx"),
-                    "AWS/ApplicationELB",
-                    "HTTPCode_ELB_5XX_Count",
+                    ("AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", "Sum"),
                     vec![("LoadBalancer", out(lb, "arn_suffix"))],
-                    "Sum",
                 )
             });
         }
-        if !cfg.services.is_empty() && cfg.compute.launch_type == LaunchType::Ec2 {
-            let asg = addr(&["asg", "ecs"])?;
-            defs.push(AlarmDef {
-                threshold: a.cpu_threshold,
-                ..def(
-                    "asg_cpu",
-                    "ecs",
-                    format!("{stack}: container instances' CPU above {}%", a.cpu_threshold),
-                    "AWS/EC2",
-                    "CPUUtilization",
-                    vec![("AutoScalingGroupName", id(&asg))],
-                    "Average",
-                )
-            });
-        }
+        Ok(defs)
+    }
 
-        // The database: DocumentDB per cluster (AWS/DocDB, DBClusterIdentifier), RDS per
-        // instance (AWS/RDS, DBInstanceIdentifier).
-        if let Some(db) = &cfg.database {
-            let (namespace, dims) = match db.engine {
-                DbEngine::Docdb => {
-                    ("AWS/DocDB", vec![("DBClusterIdentifier", id(&addr(&["db_cluster", "main"])?))])
-                }
-                DbEngine::Postgres => {
-                    ("AWS/RDS", vec![("DBInstanceIdentifier", id(&addr(&["db_instance", "main"])?))])
-                }
-            };
-            defs.push(AlarmDef {
-                threshold: a.cpu_threshold,
-                ..def(
-                    "db_cpu",
-                    "main",
-                    format!("{stack}: database CPU above {}%", a.cpu_threshold),
-                    namespace,
-                    "CPUUtilization",
-                    dims.clone(),
-                    "Average",
-                )
-            });
-            defs.push(AlarmDef {
-                threshold: a.db_connections_threshold,
-                ..def(
-                    "db_connections",
-                    "main",
-                    format!("{stack}: more than {} database connections", a.db_connections_threshold),
-                    namespace,
-                    "DatabaseConnections",
-                    dims.clone(),
-                    "Maximum",
-                )
-            });
-            match db.engine {
-                DbEngine::Docdb if db.instances > 1 => defs.push(AlarmDef {
-                    threshold: a.replica_lag_threshold,
-                    ..def(
-                        "db_replica_lag",
-                        "main",
-                        format!("{stack}: replica lag above {} ms", a.replica_lag_threshold),
-                        namespace,
-                        "DBClusterReplicaLagMaximum",
-                        dims,
-                        "Maximum",
-                    )
-                }),
-                DbEngine::Docdb => {}
-                DbEngine::Postgres => defs.push(AlarmDef {
-                    threshold: a.free_storage_threshold * 1024.0 * 1024.0 * 1024.0,
-                    comparison: "LessThanThreshold",
-                    ..def(
-                        "db_free_storage",
-                        "main",
-                        format!("{stack}: less than {} GiB free database storage", a.free_storage_threshold),
-                        namespace,
-                        "FreeStorageSpace",
-                        dims,
-                        "Minimum",
-                    )
-                }),
-            }
-        }
+    fn alarm(&mut self, d: &AlarmDef, topic: &Address) -> Result<(), ExpandError> {
+        let a_addr = addr(&["alarm", d.metric_key, &d.subject])?;
+        let name = self.name(&[&d.metric_key.replace('_', "-"), &d.subject]);
+        let dims: BTreeMap<String, Value> =
+            d.dimensions.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let spec = self
+            .tagged(cloudwatch::Alarm::new(a_addr), &name)
+            .name(name.as_str())
+            .description(d.description.as_str())
+            .namespace(d.namespace)
+            .metric_name(d.metric)
+            .dimensions(Value::Map(dims))
+            .statistic(d.statistic)
+            .period(Value::Int(i64::from(d.period)))
+            .evaluation_periods(Value::Int(i64::from(self.cfg.alarms.evaluation_periods)))
+            .threshold(Value::Float(d.threshold))
+            .comparison_operator(d.comparison)
+            .treat_missing_data(d.treat_missing)
+            .alarm_actions(Value::List(vec![out(topic, "arn")]))
+            .ok_actions(Value::List(Vec::new()));
+        self.push(spec);
+        Ok(())
+    }
 
-        // Drift: what `hactl drift --publish-metrics` puts after each run.
-        if cfg.drift.alarm {
-            defs.push(AlarmDef {
-                treat_missing: "notBreaching",
-                period: 900,
-                ..def(
-                    "drift",
-                    "main",
-                    format!("{stack}: resources changed outside hactl (hactl drift)"),
-                    DRIFT_NAMESPACE,
-                    DRIFT_METRIC,
-                    vec![("Stack", Value::str(&stack))],
-                    "Maximum",
-                )
-            });
-        }
-
-        let region = cfg.stack.region.clone();
-        let mut widgets = Vec::new();
-        for (i, d) in defs.iter().enumerate() {
-            let a_addr = addr(&["alarm", d.metric_key, &d.subject])?;
-            let name = self.name(&[&d.metric_key.replace('_', "-"), &d.subject]);
-            let dims: BTreeMap<String, Value> =
-                d.dimensions.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-            let spec = self
-                .tagged(a_addr, "cloudwatch.alarm", &name)
-                .prop("name", name.as_str())
-                .prop("description", d.description.as_str())
-                .prop("namespace", d.namespace)
-                .prop("metric_name", d.metric)
-                .prop("dimensions", Value::Map(dims))
-                .prop("statistic", d.statistic)
-                .prop("period", Value::Int(i64::from(d.period)))
-                .prop("evaluation_periods", Value::Int(i64::from(a.evaluation_periods)))
-                .prop("threshold", Value::Float(d.threshold))
-                .prop("comparison_operator", d.comparison)
-                .prop("treat_missing_data", d.treat_missing)
-                .prop("alarm_actions", Value::List(vec![out(&topic, "arn")]))
-                .prop("ok_actions", Value::List(Vec::new()));
-            self.push(spec);
-
-            // The dashboard shows the same metric: [namespace, metric, dim, value, ...].
-            let mut metric = vec![Value::str(d.namespace), Value::str(d.metric)];
-            for (k, v) in &d.dimensions {
-                metric.push(Value::str(*k));
-                metric.push(v.clone());
-            }
-            let props: BTreeMap<String, Value> = [
-                ("title", Value::str(&d.description)),
-                ("region", Value::str(&region)),
-                ("stat", Value::str(d.statistic)),
-                ("period", Value::Int(i64::from(d.period))),
-                ("view", Value::str("timeSeries")),
-                ("metrics", Value::List(vec![Value::List(metric)])),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-            let widget: BTreeMap<String, Value> = [
-                ("type", Value::str("metric")),
-                ("x", Value::Int(((i % 2) * 12) as i64)),
-                ("y", Value::Int(((i / 2) * 6) as i64)),
-                ("width", Value::Int(12)),
-                ("height", Value::Int(6)),
-                ("properties", Value::Map(props)),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-            widgets.push(Value::Map(widget));
-        }
+    /// Dashboard names are account-wide: the region keeps two regions' stacks of the same
+    /// name apart.
+    fn dashboard(&mut self, widgets: Vec<Value>) -> Result<(), ExpandError> {
         let mut body = BTreeMap::new();
         body.insert("widgets".to_string(), Value::List(widgets));
-        // Dashboard names are account-wide: the region keeps two regions' stacks of the
-        // same name apart.
         let address = addr(&["dashboard", "main"])?;
-        let name = format!("{stack}-{}", self.cfg.stack.region);
-        let tags = self.tags(&address, &name);
-        self.push(
-            ResourceSpec::new(address, "cloudwatch.dashboard")
-                .prop("name", name.as_str())
-                .prop("body", Value::Map(body))
-                .prop("tags", tags),
-        );
+        let name = format!("{}-{}", self.cfg.stack.name, self.cfg.stack.region);
+        let spec = self
+            .tagged(cloudwatch::Dashboard::new(address), &name)
+            .name(name.as_str())
+            .body(Value::Map(body));
+        self.push(spec);
         Ok(())
     }
 }
@@ -352,7 +390,7 @@ mod tests {
     fn the_ec2_stack_alarms_on_what_cloudwatch_publishes() {
         let g = graph("ha-stack.toml", |t| t);
         let alarms: Vec<String> =
-            g.specs().filter(|s| s.kind == "cloudwatch.alarm").map(|s| s.address.to_string()).collect();
+            g.specs().filter(|s| s.kind == cloudwatch::Alarm::KIND).map(|s| s.address.to_string()).collect();
         for want in [
             "alarm.ecs_cpu.frontend",
             "alarm.ecs_memory.backend",

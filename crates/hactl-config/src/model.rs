@@ -19,6 +19,17 @@ pub struct StackConfig {
     pub state: StateConfig,
     /// Extra tags for single resources, by address (checked against the expanded graph).
     pub resource_tags: BTreeMap<String, BTreeMap<String, String>>,
+    /// The disaster-recovery region, if any: its network, addressed under `dr.`.
+    pub dr: Option<DrConfig>,
+}
+
+/// A second region of the same stack and account (`[dr]`): today its network tier (VPC,
+/// subnets, routes, NAT, security groups, endpoints), addressed `dr.<address>`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DrConfig {
+    /// Another region of the home region's partition.
+    pub region: String,
+    pub network: NetworkConfig,
 }
 
 #[derive(Clone, Debug, PartialEq)]

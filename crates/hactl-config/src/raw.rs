@@ -30,6 +30,15 @@ pub(crate) struct RawConfig {
     pub state: Option<RawState>,
     /// Extra tags for single resources, keyed by address: `[resource_tags."vpc.main"]`.
     pub resource_tags: Option<BTreeMap<S<String>, Map>>,
+    /// A disaster-recovery region: `[dr]` and `[dr.network]`.
+    pub dr: Option<RawDr>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDr {
+    pub region: S<String>,
+    pub network: RawNetwork,
 }
 
 #[derive(Debug, Deserialize)]

@@ -279,7 +279,8 @@ mod tests {
                 "alarms",
                 "drift",
                 "state",
-                "resource_tags"
+                "resource_tags",
+                "dr"
             ]
         );
         assert_eq!(

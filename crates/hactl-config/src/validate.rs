@@ -12,6 +12,12 @@ use petgraph::graph::DiGraph;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
+#[path = "validate_dr.rs"]
+mod validate_dr;
+#[path = "validate_network.rs"]
+mod validate_network;
+use validate_network::{network, Section};
+
 const NAT_MODES: &[&str] = &["per-az", "single", "none"];
 const LAUNCH_TYPES: &[&str] = &["ec2", "fargate"];
 const ENGINES: &[&str] = &["docdb", "postgres"];
@@ -101,7 +107,9 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
         let r = raw.stack.region.get_ref();
         is_region(r).then(|| r.clone())
     });
-    let network = network(&raw.network, region.as_deref(), c);
+    let at = Section { prefix: "network", region: region.as_deref(), region_key: "stack.region" };
+    let network = network(&raw.network, &at, c);
+    let dr = raw.dr.as_ref().and_then(|d| validate_dr::dr(d, region.as_deref(), c));
     let security = security(raw.security.as_ref(), c);
     let compute = compute(raw.compute.as_ref(), c);
     let launch_type = compute.as_ref().map(|c| c.launch_type);
@@ -160,6 +168,7 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
         drift: drift?,
         state: state?,
         resource_tags,
+        dr,
     })
 }
 
@@ -528,201 +537,6 @@ fn stack(r: &RawStack, c: &mut Collector<'_>) -> Option<StackSection> {
 // ---------------------------------------------------------------------------------------
 // [network]
 
-fn network(r: &RawNetwork, region: Option<&str>, c: &mut Collector<'_>) -> Option<NetworkConfig> {
-    let errors_before = c.errors.len();
-    let mut vpc = c.cidr(&r.vpc_cidr, "network.vpc_cidr");
-    if let Some(v) = vpc {
-        if !(16..=28).contains(&v.prefix_len()) {
-            let msg = format!(
-                "VPC CIDR prefix /{} is out of range: use a prefix length from /16 to /28",
-                v.prefix_len()
-            );
-            let hint = "a /16 holds 65,536 addresses and a /28 16, e.g. \"10.0.0.0/16\"";
-            c.push(r.vpc_cidr.span(), "network.vpc_cidr", msg, hint);
-            vpc = None;
-        }
-    }
-
-    let region_name = region.unwrap_or("us-east-1");
-    let example_azs = format!("[\"{region_name}a\", \"{region_name}b\"]");
-    let azs = r.availability_zones.get_ref();
-    if azs.len() < 2 {
-        let msg = match azs.len() {
-            0 => "no availability zones; a highly available stack needs at least 2".to_string(),
-            _ => "only 1 availability zone; a highly available stack needs at least 2".to_string(),
-        };
-        let hint = format!("list two or more zones, e.g. availability_zones = {example_azs}");
-        c.push(r.availability_zones.span(), "network.availability_zones", msg, hint);
-    }
-    for (i, az) in azs.iter().enumerate() {
-        let field = format!("network.availability_zones[{i}]");
-        let name = az.get_ref();
-        match region {
-            Some(region) if !name.starts_with(region) => {
-                let msg = format!("availability zone \"{name}\" is not in region {region}");
-                let hint = format!(
-                    "zones of {region} are named {region}a, {region}b, ...; fix the zone or stack.region"
-                );
-                c.push(az.span(), field, msg, hint);
-            }
-            _ => {
-                let suffix = region.map_or_else(
-                    || name.trim_end_matches(|ch: char| ch.is_ascii_lowercase()).len(),
-                    |r| r.len(),
-                );
-                let rest = name.get(suffix..).unwrap_or_default();
-                let valid_region = region.is_some() || is_region(name.get(..suffix).unwrap_or_default());
-                if !(valid_region && rest.len() == 1 && rest.chars().all(|ch| ch.is_ascii_lowercase())) {
-                    let msg = format!("\"{name}\" is not an availability zone name");
-                    let hint = format!(
-                        "an availability zone is the region followed by one letter, e.g. \"{region_name}a\""
-                    );
-                    c.push(az.span(), field, msg, hint);
-                }
-            }
-        }
-    }
-    let hint = format!("list each zone once, e.g. availability_zones = {example_azs}");
-    check_unique(c, indexed("network.availability_zones", azs), "availability zone", &hint);
-
-    // Subnets: one per AZ per tier, inside the VPC, no two overlapping.
-    let tiers: [(&str, &str, &List<String>); 3] = [
-        ("public_subnets", "public", &r.public_subnets),
-        ("app_subnets", "app", &r.app_subnets),
-        ("data_subnets", "data", &r.data_subnets),
-    ];
-    let mut subnets: Vec<(String, Ipv4Net, Range<usize>)> = Vec::new();
-    let mut parsed: [Vec<Option<Ipv4Net>>; 3] = Default::default();
-    for (t, (key, tier, list)) in tiers.iter().enumerate() {
-        let field = format!("network.{key}");
-        if list.get_ref().len() != azs.len() {
-            let msg = format!(
-                "{} {tier} subnet{} for {} availability zone{}",
-                list.get_ref().len(),
-                if list.get_ref().len() == 1 { "" } else { "s" },
-                azs.len(),
-                if azs.len() == 1 { "" } else { "s" },
-            );
-            let hint = format!(
-                "give exactly one {tier} subnet per availability zone ({}), in the order of \
-                 network.availability_zones",
-                azs.len()
-            );
-            c.push(list.span(), &field, msg, hint);
-        }
-        for (i, s) in list.get_ref().iter().enumerate() {
-            let field = format!("{field}[{i}]");
-            let mut block = c.cidr(s, &field);
-            if let Some(sn) = block {
-                if !(16..=28).contains(&sn.prefix_len()) {
-                    let msg = format!(
-                        "subnet prefix /{} is out of range: use a prefix length from /16 to /28",
-                        sn.prefix_len()
-                    );
-                    let hint = "a /24 gives 251 usable addresses, e.g. \"10.0.10.0/24\"";
-                    c.push(s.span(), &field, msg, hint);
-                    block = None;
-                } else if let Some(v) = vpc.filter(|v| !v.contains(&sn)) {
-                    let msg = format!("subnet {sn} is outside the VPC CIDR {v}");
-                    let hint = format!(
-                        "subnets must lie within {v} ({} - {}){}",
-                        v.network(),
-                        v.broadcast(),
-                        net::free_block(&v, sn.prefix_len(), &subnets_and(&subnets, &parsed))
-                            .map(|b| format!("; e.g. \"{b}\" is free"))
-                            .unwrap_or_default()
-                    );
-                    c.push(s.span(), &field, msg, hint);
-                    block = None;
-                } else {
-                    subnets.push((field.clone(), sn, s.span()));
-                }
-            }
-            parsed[t].push(block);
-        }
-    }
-    let all: Vec<Ipv4Net> = subnets.iter().map(|(_, n, _)| *n).collect();
-    for (j, (field, block, span)) in subnets.iter().enumerate() {
-        for (other_field, other, _) in &subnets[..j] {
-            if net::overlaps(block, other) {
-                let msg = format!("{block} overlaps {other_field} ({other})");
-                let hint = match vpc.and_then(|v| net::free_block(&v, block.prefix_len(), &all)) {
-                    Some(free) => format!("subnets must not share addresses; e.g. \"{free}\" is free"),
-                    None => "subnets must not share addresses; pick a disjoint block".to_string(),
-                };
-                c.push(span.clone(), field.clone(), msg, hint);
-            }
-        }
-    }
-
-    let nat = match &r.nat {
-        None => Some(NatMode::PerAz),
-        Some(v) => c
-            .choice(v, "network.nat", NAT_MODES, "NAT mode")
-            .and_then(|i| [NatMode::PerAz, NatMode::Single, NatMode::None].get(i).copied()),
-    };
-
-    let mut s3_gateway_endpoint = true;
-    let mut interface_endpoints = Vec::new();
-    if let Some(e) = &r.endpoints {
-        s3_gateway_endpoint = e.s3_gateway.as_ref().is_none_or(|v| *v.get_ref());
-        if let Some(list) = &e.interface {
-            for (i, v) in list.get_ref().iter().enumerate() {
-                let s = v.get_ref();
-                let valid = !s.is_empty()
-                    && s.chars()
-                        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '.' || ch == '-');
-                if valid {
-                    interface_endpoints.push(s.clone());
-                } else {
-                    let msg = format!("invalid interface endpoint service name \"{s}\"");
-                    let hint = "use the service's short name (a-z, 0-9, '.', '-'), e.g. \"secretsmanager\", \
-                                \"logs\" or \"ecr.api\"";
-                    c.push(v.span(), format!("network.endpoints.interface[{i}]"), msg, hint);
-                }
-            }
-            let hint = "each interface endpoint may be listed once";
-            check_unique(c, indexed("network.endpoints.interface", list.get_ref()), "endpoint", hint);
-            if let Some(v) = list.get_ref().get(MAX_INTERFACE_ENDPOINTS) {
-                let msg = format!(
-                    "{} interface endpoints; AWS allows {MAX_INTERFACE_ENDPOINTS} per VPC",
-                    list.get_ref().len()
-                );
-                let hint = "list only the services the tasks call (a default VPC quota; the S3 gateway \
-                            endpoint does not count)";
-                let field = format!("network.endpoints.interface[{MAX_INTERFACE_ENDPOINTS}]");
-                c.push(v.span(), field, msg, hint);
-            }
-        }
-    }
-
-    if c.errors.len() != errors_before {
-        return None;
-    }
-    let nets = |t: usize| parsed[t].iter().copied().collect::<Option<Vec<Ipv4Net>>>();
-    let (public, app, data) = (nets(0)?, nets(1)?, nets(2)?);
-    let mut zones: Vec<AzSubnets> = azs
-        .iter()
-        .zip(public)
-        .zip(app)
-        .zip(data)
-        .map(|(((az, public), app), data)| AzSubnets { az: az.get_ref().clone(), public, app, data })
-        .collect();
-    // Sorted by zone name: the order the zones are listed in is cosmetic, so nothing
-    // expanded from them (subnet lists, the single NAT gateway's zone, database instance
-    // placement) may depend on it.
-    zones.sort_by(|a, b| a.az.cmp(&b.az));
-    Some(NetworkConfig { vpc_cidr: vpc?, zones, nat: nat?, s3_gateway_endpoint, interface_endpoints })
-}
-
-/// All subnets accepted so far plus the parsed ones not yet accepted (for free-block hints).
-fn subnets_and(
-    accepted: &[(String, Ipv4Net, Range<usize>)],
-    parsed: &[Vec<Option<Ipv4Net>>],
-) -> Vec<Ipv4Net> {
-    accepted.iter().map(|(_, n, _)| *n).chain(parsed.iter().flatten().flatten().copied()).collect()
-}
-
 // ---------------------------------------------------------------------------------------
 // [security]
 
@@ -772,71 +586,105 @@ fn extra_rule(r: &RawRule, prefix: &str, c: &mut Collector<'_>) -> Option<ExtraR
         None => Some("tcp"),
         Some(p) => c.choice(p, &format!("{prefix}.protocol"), PROTOCOLS, "protocol").map(|i| PROTOCOLS[i]),
     };
-
-    let mut ports = None;
-    if let Some(protocol) = protocol {
-        let keys = [("port", &r.port), ("from_port", &r.from_port), ("to_port", &r.to_port)];
-        let (lo, hi) = if protocol == "icmp" { (-1, 255) } else { (1, 65535) };
-        let range_hint = if protocol == "icmp" {
-            "for icmp, `port` is the ICMP type (any code); from_port / to_port are the type and the code \
-             (-1: any)"
-        } else {
-            PORT_HINT
-        };
-        let mut int = |v: &S<i64>, key: &str| c.int(v, &format!("{prefix}.{key}"), lo, hi, range_hint);
-        ports = match (protocol, &r.port, &r.from_port, &r.to_port) {
-            ("-1", ..) => match keys.iter().find_map(|(k, v)| v.as_ref().map(|v| (k, v))) {
-                Some((k, v)) => {
-                    let msg = format!("protocol \"-1\" (all traffic) takes no `{k}`");
-                    let hint = "remove port / from_port / to_port, or use protocol \"tcp\" or \"udp\"";
-                    c.push(v.span(), format!("{prefix}.{k}"), msg, hint);
-                    None
-                }
-                None => Some((-1, -1)),
-            },
-            (_, Some(_), Some(v), _) | (_, Some(_), None, Some(v)) => {
-                let k = if r.from_port.is_some() { "from_port" } else { "to_port" };
-                let msg = format!("`port` and `{k}` are both set");
-                let hint = "give either `port = N` or `from_port` and `to_port` for a range, not both";
-                c.push(v.span(), format!("{prefix}.{k}"), msg, hint);
-                None
-            }
-            // For icmp, `port = N` is the ICMP type N with any code (EC2's FromPort is the
-            // type, ToPort the code).
-            ("icmp", Some(p), None, None) => int(p, "port").map(|p| (p, -1)),
-            (_, Some(p), None, None) => int(p, "port").map(|p| (p, p)),
-            (_, None, Some(from), Some(to)) => {
-                let (f, t) = (int(from, "from_port"), int(to, "to_port"));
-                match (f, t) {
-                    (Some(f), Some(t)) if f > t => {
-                        let msg = format!("from_port ({f}) is greater than to_port ({t})");
-                        let hint = "a port range is written from_port <= to_port; swap the two values";
-                        c.push(from.span(), format!("{prefix}.from_port"), msg, hint);
-                        None
-                    }
-                    (Some(f), Some(t)) => Some((f, t)),
-                    _ => None,
-                }
-            }
-            (_, None, Some(v), None) | (_, None, None, Some(v)) => {
-                let (k, missing) =
-                    if r.from_port.is_some() { ("from_port", "to_port") } else { ("to_port", "from_port") };
-                let msg = format!("`{k}` without `{missing}`");
-                let hint = format!("set both from_port and to_port, or a single `port = N`; add `{missing}`");
-                c.push(v.span(), format!("{prefix}.{k}"), msg, hint);
-                None
-            }
-            ("icmp", None, None, None) => Some((-1, -1)),
-            (p, None, None, None) => {
-                let msg = format!("a {p} rule needs a port");
-                let hint = "add `port = N`, or `from_port` and `to_port` for a range";
-                c.push(rule_span.clone(), format!("{prefix}.port"), msg, hint);
-                None
-            }
-        };
+    let ports = protocol.and_then(|protocol| rule_ports(r, prefix, protocol, &rule_span, c));
+    let source = rule_source(r, prefix, &rule_span, c);
+    let description = r.description.as_ref().map(|d| d.get_ref().clone());
+    if let Some(d) = &r.description {
+        check_rule_description(d, prefix, c);
     }
 
-    let source = match (&r.cidr, &r.source_group) {
+    if c.errors.len() != errors_before {
+        return None;
+    }
+    let (from_port, to_port) = ports?;
+    Some(ExtraRule {
+        group: group?,
+        protocol: protocol?.to_string(),
+        from_port: i32::try_from(from_port).ok()?,
+        to_port: i32::try_from(to_port).ok()?,
+        source: source?,
+        description,
+    })
+}
+
+/// The rule's (from, to) ports for `protocol`: `port = N`, or `from_port` and `to_port`
+/// (for icmp the type and the code, -1 meaning any; -1 and -1 for all traffic).
+fn rule_ports(
+    r: &RawRule,
+    prefix: &str,
+    protocol: &str,
+    rule_span: &Range<usize>,
+    c: &mut Collector<'_>,
+) -> Option<(i64, i64)> {
+    let keys = [("port", &r.port), ("from_port", &r.from_port), ("to_port", &r.to_port)];
+    let (lo, hi) = if protocol == "icmp" { (-1, 255) } else { (1, 65535) };
+    let range_hint = if protocol == "icmp" {
+        "for icmp, `port` is the ICMP type (any code); from_port / to_port are the type and the code \
+         (-1: any)"
+    } else {
+        PORT_HINT
+    };
+    let mut int = |v: &S<i64>, key: &str| c.int(v, &format!("{prefix}.{key}"), lo, hi, range_hint);
+    match (protocol, &r.port, &r.from_port, &r.to_port) {
+        ("-1", ..) => match keys.iter().find_map(|(k, v)| v.as_ref().map(|v| (k, v))) {
+            Some((k, v)) => {
+                let msg = format!("protocol \"-1\" (all traffic) takes no `{k}`");
+                let hint = "remove port / from_port / to_port, or use protocol \"tcp\" or \"udp\"";
+                c.push(v.span(), format!("{prefix}.{k}"), msg, hint);
+                None
+            }
+            None => Some((-1, -1)),
+        },
+        (_, Some(_), Some(v), _) | (_, Some(_), None, Some(v)) => {
+            let k = if r.from_port.is_some() { "from_port" } else { "to_port" };
+            let msg = format!("`port` and `{k}` are both set");
+            let hint = "give either `port = N` or `from_port` and `to_port` for a range, not both";
+            c.push(v.span(), format!("{prefix}.{k}"), msg, hint);
+            None
+        }
+        // For icmp, `port = N` is the ICMP type N with any code (EC2's FromPort is the
+        // type, ToPort the code).
+        ("icmp", Some(p), None, None) => int(p, "port").map(|p| (p, -1)),
+        (_, Some(p), None, None) => int(p, "port").map(|p| (p, p)),
+        (_, None, Some(from), Some(to)) => {
+            let (f, t) = (int(from, "from_port"), int(to, "to_port"));
+            match (f, t) {
+                (Some(f), Some(t)) if f > t => {
+                    let msg = format!("from_port ({f}) is greater than to_port ({t})");
+                    let hint = "a port range is written from_port <= to_port; swap the two values";
+                    c.push(from.span(), format!("{prefix}.from_port"), msg, hint);
+                    None
+                }
+                (Some(f), Some(t)) => Some((f, t)),
+                _ => None,
+            }
+        }
+        (_, None, Some(v), None) | (_, None, None, Some(v)) => {
+            let (k, missing) =
+                if r.from_port.is_some() { ("from_port", "to_port") } else { ("to_port", "from_port") };
+            let msg = format!("`{k}` without `{missing}`");
+            let hint = format!("set both from_port and to_port, or a single `port = N`; add `{missing}`");
+            c.push(v.span(), format!("{prefix}.{k}"), msg, hint);
+            None
+        }
+        ("icmp", None, None, None) => Some((-1, -1)),
+        (p, None, None, None) => {
+            let msg = format!("a {p} rule needs a port");
+            let hint = "add `port = N`, or `from_port` and `to_port` for a range";
+            c.push(rule_span.clone(), format!("{prefix}.port"), msg, hint);
+            None
+        }
+    }
+}
+
+/// The rule's one source: a CIDR block or a tier's security group.
+fn rule_source(
+    r: &RawRule,
+    prefix: &str,
+    rule_span: &Range<usize>,
+    c: &mut Collector<'_>,
+) -> Option<RuleSource> {
+    match (&r.cidr, &r.source_group) {
         (Some(_), Some(g)) => {
             let msg = "both `cidr` and `source_group` are set";
             let hint = "a rule has exactly one source: remove `cidr` or `source_group` (add a second rule \
@@ -855,37 +703,24 @@ fn extra_rule(r: &RawRule, prefix: &str, c: &mut Collector<'_>) -> Option<ExtraR
             c.push(rule_span.clone(), format!("{prefix}.cidr"), msg, hint);
             None
         }
-    };
-
-    let description = r.description.as_ref().map(|d| d.get_ref().clone());
-    if let Some(d) = &r.description {
-        if d.get_ref().chars().count() > 255 {
-            let msg = format!("description is {} characters long; at most 255", d.get_ref().chars().count());
-            c.push(d.span(), format!("{prefix}.description"), msg, "shorten the description");
-        } else if let Some(bad) =
-            bad_char(d.get_ref(), |ch| ch.is_ascii_alphanumeric() || RULE_DESCRIPTION_CHARS.contains(ch))
-        {
-            let msg = format!("description has {bad}, which EC2 does not accept in a rule description");
-            let hint = format!(
-                "rule descriptions take a-z, A-Z, 0-9, spaces and \"{}\"",
-                RULE_DESCRIPTION_CHARS.trim_end()
-            );
-            c.push(d.span(), format!("{prefix}.description"), msg, hint);
-        }
     }
+}
 
-    if c.errors.len() != errors_before {
-        return None;
+/// A rule description EC2 accepts: at most 255 characters of its set.
+fn check_rule_description(d: &S<String>, prefix: &str, c: &mut Collector<'_>) {
+    if d.get_ref().chars().count() > 255 {
+        let msg = format!("description is {} characters long; at most 255", d.get_ref().chars().count());
+        c.push(d.span(), format!("{prefix}.description"), msg, "shorten the description");
+    } else if let Some(bad) =
+        bad_char(d.get_ref(), |ch| ch.is_ascii_alphanumeric() || RULE_DESCRIPTION_CHARS.contains(ch))
+    {
+        let msg = format!("description has {bad}, which EC2 does not accept in a rule description");
+        let hint = format!(
+            "rule descriptions take a-z, A-Z, 0-9, spaces and \"{}\"",
+            RULE_DESCRIPTION_CHARS.trim_end()
+        );
+        c.push(d.span(), format!("{prefix}.description"), msg, hint);
     }
-    let (from_port, to_port) = ports?;
-    Some(ExtraRule {
-        group: group?,
-        protocol: protocol?.to_string(),
-        from_port: i32::try_from(from_port).ok()?,
-        to_port: i32::try_from(to_port).ok()?,
-        source: source?,
-        description,
-    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -913,65 +748,14 @@ fn compute(s: Option<&RawCompute>, c: &mut Collector<'_>) -> Option<ComputeConfi
             .and_then(|i| [LaunchType::Ec2, LaunchType::Fargate].get(i).copied()),
     };
     if launch_type == Some(LaunchType::Fargate) {
-        // Fargate has no container instances: their settings would silently do nothing.
-        let ec2_only = [
-            r.instance_type.as_ref().map(|v| (v.span(), "instance_type")),
-            r.ami.as_ref().map(|v| (v.span(), "ami")),
-            r.min_size.as_ref().map(|v| (v.span(), "min_size")),
-            r.max_size.as_ref().map(|v| (v.span(), "max_size")),
-            r.desired_capacity.as_ref().map(|v| (v.span(), "desired_capacity")),
-            r.root_volume_size.as_ref().map(|v| (v.span(), "root_volume_size")),
-            r.root_device_name.as_ref().map(|v| (v.span(), "root_device_name")),
-        ];
-        for (span, key) in ec2_only.into_iter().flatten() {
-            let msg = format!(
-                "compute.{key} is set but launch_type is \"fargate\": it only applies to launch_type = \"ec2\""
-            );
-            let hint = format!(
-                "{key} configures the EC2 container instances, which Fargate does not use; remove it, \
-                 or set launch_type = \"ec2\""
-            );
-            c.push(span, format!("compute.{key}"), msg, hint);
-        }
+        check_no_ec2_keys(r, c);
     }
-    let mut instance_type = "t3.medium".to_string();
-    if let Some(v) = &r.instance_type {
-        let s = v.get_ref();
-        let valid = s.split_once('.').is_some_and(|(family, size)| {
-            let part = |p: &str| !p.is_empty() && p.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-');
-            part(family) && part(size)
-        });
-        if valid {
-            instance_type = s.clone();
-        } else {
-            let msg = format!("invalid instance type \"{s}\"");
-            let hint = "instance types are written FAMILY.SIZE, e.g. \"t3.medium\" or \"m6i.large\"";
-            c.push(v.span(), "compute.instance_type", msg, hint);
-        }
-    }
+    let instance_type = compute_instance_type(r, c);
     let ami = r.ami.as_ref().map(|v| v.get_ref().clone());
     if let Some(v) = &r.ami {
-        let s = v.get_ref();
-        let hex =
-            s.strip_prefix("ami-").filter(|h| !h.is_empty() && h.chars().all(|ch| ch.is_ascii_hexdigit()));
-        if hex.is_none() {
-            let hint = "AMI ids look like \"ami-0123456789abcdef0\"; leave `ami` out to use the \
-                        ECS-optimised AMI";
-            c.push(v.span(), "compute.ami", format!("invalid AMI id \"{s}\""), hint);
-        }
+        check_ami(v, c);
     }
-    let max = i64::from(u32::MAX);
-    let instances = "a number of container instances";
-    let min_size = c.opt_int(&r.min_size, "compute.min_size", (0, max), 2, instances);
-    let max_size = c.opt_int(&r.max_size, "compute.max_size", (0, max), 4, instances);
-    let desired = c.opt_int(&r.desired_capacity, "compute.desired_capacity", (0, max), 2, instances);
-    if min_size.is_some() && max_size.is_some() && desired.is_some() {
-        let lo = Bound::new("min_size", "compute.min_size".into(), &r.min_size, 2);
-        let hi = Bound::new("max_size", "compute.max_size".into(), &r.max_size, 4);
-        let mid = Bound::new("desired_capacity", "compute.desired_capacity".into(), &r.desired_capacity, 2);
-        // All three defaulted never conflict, so some value is always written to point at.
-        check_order(c, 0..0, &lo, Some(&mid), &hi);
-    }
+    let (min_size, max_size, desired) = instance_counts(r, c);
     let stable_timeout = c.opt_int(
         &r.service_stable_timeout,
         "compute.service_stable_timeout",
@@ -987,18 +771,7 @@ fn compute(s: Option<&RawCompute>, c: &mut Collector<'_>) -> Option<ComputeConfi
         30,
         "the root volume's size in GiB: at least the AMI's snapshot (30 GiB for the ECS-optimised AMIs)",
     );
-    let mut root_device_name = "/dev/xvda".to_string();
-    if let Some(v) = &r.root_device_name {
-        let s = v.get_ref();
-        if is_root_device_name(s) {
-            root_device_name = s.clone();
-        } else {
-            let msg = format!("invalid root device name \"{s}\"");
-            let hint =
-                "write the AMI's root device, e.g. \"/dev/xvda\" (the ECS-optimised AMIs) or \"/dev/sda1\"";
-            c.push(v.span(), "compute.root_device_name", msg, hint);
-        }
-    }
+    let root_device_name = compute_root_device_name(r, c);
     if c.errors.len() != errors_before {
         return None;
     }
@@ -1014,6 +787,94 @@ fn compute(s: Option<&RawCompute>, c: &mut Collector<'_>) -> Option<ComputeConfi
         max_size: u32::try_from(max_size?).ok()?,
         desired_capacity: u32::try_from(desired?).ok()?,
     })
+}
+
+/// Fargate has no container instances: their settings would silently do nothing.
+fn check_no_ec2_keys(r: &RawCompute, c: &mut Collector<'_>) {
+    let ec2_only = [
+        r.instance_type.as_ref().map(|v| (v.span(), "instance_type")),
+        r.ami.as_ref().map(|v| (v.span(), "ami")),
+        r.min_size.as_ref().map(|v| (v.span(), "min_size")),
+        r.max_size.as_ref().map(|v| (v.span(), "max_size")),
+        r.desired_capacity.as_ref().map(|v| (v.span(), "desired_capacity")),
+        r.root_volume_size.as_ref().map(|v| (v.span(), "root_volume_size")),
+        r.root_device_name.as_ref().map(|v| (v.span(), "root_device_name")),
+    ];
+    for (span, key) in ec2_only.into_iter().flatten() {
+        let msg = format!(
+            "compute.{key} is set but launch_type is \"fargate\": it only applies to launch_type = \"ec2\""
+        );
+        let hint = format!(
+            "{key} configures the EC2 container instances, which Fargate does not use; remove it, \
+             or set launch_type = \"ec2\""
+        );
+        c.push(span, format!("compute.{key}"), msg, hint);
+    }
+}
+
+/// The instance type, `FAMILY.SIZE` (default t3.medium).
+fn compute_instance_type(r: &RawCompute, c: &mut Collector<'_>) -> String {
+    let mut instance_type = "t3.medium".to_string();
+    if let Some(v) = &r.instance_type {
+        let s = v.get_ref();
+        let valid = s.split_once('.').is_some_and(|(family, size)| {
+            let part = |p: &str| !p.is_empty() && p.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-');
+            part(family) && part(size)
+        });
+        if valid {
+            instance_type = s.clone();
+        } else {
+            let msg = format!("invalid instance type \"{s}\"");
+            let hint = "instance types are written FAMILY.SIZE, e.g. \"t3.medium\" or \"m6i.large\"";
+            c.push(v.span(), "compute.instance_type", msg, hint);
+        }
+    }
+    instance_type
+}
+
+/// An AMI id: `ami-` and hex digits.
+fn check_ami(v: &S<String>, c: &mut Collector<'_>) {
+    let s = v.get_ref();
+    let hex = s.strip_prefix("ami-").filter(|h| !h.is_empty() && h.chars().all(|ch| ch.is_ascii_hexdigit()));
+    if hex.is_none() {
+        let hint = "AMI ids look like \"ami-0123456789abcdef0\"; leave `ami` out to use the \
+                    ECS-optimised AMI";
+        c.push(v.span(), "compute.ami", format!("invalid AMI id \"{s}\""), hint);
+    }
+}
+
+/// The container instances: min_size <= desired_capacity <= max_size.
+fn instance_counts(r: &RawCompute, c: &mut Collector<'_>) -> (Option<i64>, Option<i64>, Option<i64>) {
+    let max = i64::from(u32::MAX);
+    let instances = "a number of container instances";
+    let min_size = c.opt_int(&r.min_size, "compute.min_size", (0, max), 2, instances);
+    let max_size = c.opt_int(&r.max_size, "compute.max_size", (0, max), 4, instances);
+    let desired = c.opt_int(&r.desired_capacity, "compute.desired_capacity", (0, max), 2, instances);
+    if min_size.is_some() && max_size.is_some() && desired.is_some() {
+        let lo = Bound::new("min_size", "compute.min_size".into(), &r.min_size, 2);
+        let hi = Bound::new("max_size", "compute.max_size".into(), &r.max_size, 4);
+        let mid = Bound::new("desired_capacity", "compute.desired_capacity".into(), &r.desired_capacity, 2);
+        // All three defaulted never conflict, so some value is always written to point at.
+        check_order(c, 0..0, &lo, Some(&mid), &hi);
+    }
+    (min_size, max_size, desired)
+}
+
+/// The AMI's root device name (default /dev/xvda).
+fn compute_root_device_name(r: &RawCompute, c: &mut Collector<'_>) -> String {
+    let mut root_device_name = "/dev/xvda".to_string();
+    if let Some(v) = &r.root_device_name {
+        let s = v.get_ref();
+        if is_root_device_name(s) {
+            root_device_name = s.clone();
+        } else {
+            let msg = format!("invalid root device name \"{s}\"");
+            let hint =
+                "write the AMI's root device, e.g. \"/dev/xvda\" (the ECS-optimised AMIs) or \"/dev/sda1\"";
+            c.push(v.span(), "compute.root_device_name", msg, hint);
+        }
+    }
+    root_device_name
 }
 
 /// A root device name as EC2 writes them: `/dev/sda1`, `/dev/xvda`, `/dev/xvdba`.
@@ -1039,6 +900,24 @@ fn services(
 ) -> Option<Vec<ServiceConfig>> {
     let errors_before = c.errors.len();
     // Names first: dependencies are checked against every valid, unique name.
+    let index = service_names(list, c);
+    let known: Vec<&str> = list.iter().map(|s| s.name.get_ref().as_str()).collect();
+
+    let mut out = Vec::new();
+    for (i, s) in list.iter().enumerate() {
+        out.push(service(s, &format!("services[{i}]"), launch_type, &index, &known, c));
+    }
+    check_dependency_cycles(list, &index, c);
+    check_routing(list, &index, c);
+
+    if c.errors.len() != errors_before {
+        return None;
+    }
+    out.into_iter().collect()
+}
+
+/// The valid, unique service names, with their index in the list.
+fn service_names<'l>(list: &'l [RawService], c: &mut Collector<'_>) -> HashMap<&'l str, usize> {
     let mut index: HashMap<&str, usize> = HashMap::new();
     for (i, s) in list.iter().enumerate() {
         let name = &s.name;
@@ -1062,19 +941,16 @@ fn services(
             index.insert(name.get_ref(), i);
         }
     }
-    let known: Vec<&str> = list.iter().map(|s| s.name.get_ref().as_str()).collect();
+    index
+}
 
-    let mut out = Vec::new();
-    for (i, s) in list.iter().enumerate() {
-        out.push(service(s, &format!("services[{i}]"), launch_type, &index, &known, c));
-    }
-
-    // Dependency cycles among the services.
+/// Dependency cycles among the services.
+fn check_dependency_cycles(list: &[RawService], index: &HashMap<&str, usize>, c: &mut Collector<'_>) {
     let mut graph: DiGraph<String, ()> = DiGraph::new();
     let nodes: HashMap<&str, _> =
         index.keys().map(|name| (*name, graph.add_node((*name).to_string()))).collect();
     let mut edges: Vec<(&str, &str)> = Vec::new();
-    for (name, &i) in &index {
+    for (name, &i) in index {
         for dep in list[i].depends_on.iter().flat_map(|d| d.get_ref()) {
             let dep = dep.get_ref().as_str();
             if let (Some(&to), true) = (nodes.get(dep), dep != *name) {
@@ -1104,10 +980,12 @@ fn services(
         let msg = format!("dependency cycle: {}", members.join(" -> "));
         c.push(deps.span(), format!("services[{i}].depends_on"), msg, hint);
     }
+}
 
-    // Routing: the public load balancer forwards to one service; internal services each get
-    // a listener on their own port of the internal load balancer.
-    // (Services with an invalid or duplicate name are already reported; they are left out.)
+/// Routing: the public load balancer forwards to one service; internal services each get
+/// a listener on their own port of the internal load balancer.
+/// (Services with an invalid or duplicate name are already reported; they are left out.)
+fn check_routing(list: &[RawService], index: &HashMap<&str, usize>, c: &mut Collector<'_>) {
     let unique = |i: usize| index.get(list[i].name.get_ref().as_str()) == Some(&i);
     let public: Vec<usize> = (0..list.len())
         .filter(|&i| unique(i) && list[i].public.as_ref().is_none_or(|v| *v.get_ref()))
@@ -1143,11 +1021,6 @@ fn services(
             internal_ports.insert(port, i);
         }
     }
-
-    if c.errors.len() != errors_before {
-        return None;
-    }
-    out.into_iter().collect()
 }
 
 /// A health check path: what is wrong with it, naming the character and its position.
@@ -1215,57 +1088,10 @@ fn load_balancer(
     };
     let r = r.unwrap_or(&empty);
     let https = r.https.as_ref().is_none_or(|v| *v.get_ref());
-    let mut certificate_arn = None;
-    if let Some(v) = &r.certificate_arn {
-        let s = v.get_ref();
-        let parts: Vec<&str> = s.split(':').collect();
-        if parts.len() < 6 || parts[0] != "arn" || parts[2] != "acm" || !parts[5].starts_with("certificate/")
-        {
-            let msg = format!("\"{s}\" is not an ACM certificate ARN");
-            let hint =
-                "e.g. \"arn:aws:acm:us-east-1:123456789012:certificate/0e1f...\"; leave it out to import a \
-                        self-signed certificate for `domain`";
-            c.push(v.span(), "load_balancer.certificate_arn", msg, hint);
-        } else if !https {
-            let hint = "remove certificate_arn, or set https = true";
-            c.push(
-                v.span(),
-                "load_balancer.certificate_arn",
-                "a certificate is only used with https = true",
-                hint,
-            );
-        } else {
-            certificate_arn = Some(s.clone());
-        }
-    }
+    let certificate_arn = r.certificate_arn.as_ref().and_then(|v| lb_certificate_arn(v, https, c));
     let domain = match &r.domain {
         None => format!("{stack}.example.com"),
-        Some(v) => {
-            let s = v.get_ref();
-            let label_ok = |l: &str| {
-                !l.is_empty()
-                    && l.len() <= 63
-                    && l.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-            };
-            if s.len() <= 253 && s.contains('.') && s.split('.').all(label_ok) {
-                if https && r.certificate_arn.is_none() && s.len() > 64 {
-                    let msg = format!(
-                        "domain is {} characters long; the self-signed certificate's common name takes at most 64",
-                        s.len()
-                    );
-                    let hint = "X.509 (RFC 5280) limits a common name to 64 characters: use a shorter \
-                                domain, or bring your own ACM certificate with certificate_arn";
-                    c.push(v.span(), "load_balancer.domain", msg, hint);
-                }
-                s.to_ascii_lowercase()
-            } else {
-                let msg = format!("\"{s}\" is not a domain name");
-                c.push(v.span(), "load_balancer.domain", msg, "e.g. \"app.example.com\"");
-                String::new()
-            }
-        }
+        Some(v) => lb_domain(v, https && r.certificate_arn.is_none(), c),
     };
     let idle = c.opt_int(
         &r.idle_timeout,
@@ -1276,28 +1102,7 @@ fn load_balancer(
     );
     let ssl_policy = match &r.ssl_policy {
         None => "ELBSecurityPolicy-TLS13-1-2-2021-06".to_string(),
-        Some(v) => {
-            let s = v.get_ref().as_str();
-            let old = if TLS10_POLICIES.contains(&s) {
-                Some("TLS 1.0 and 1.1")
-            } else if TLS11_POLICIES.contains(&s) {
-                Some("TLS 1.1")
-            } else {
-                None
-            };
-            let hint = "use a TLS 1.2+ policy: \"ELBSecurityPolicy-TLS13-1-2-2021-06\" (the default), \
-                        \"ELBSecurityPolicy-TLS13-1-2-Res-2021-06\" or \"ELBSecurityPolicy-TLS13-1-3-2021-06\" \
-                        (TLS 1.3 only); the FIPS, PQ and Ext variants of TLS13-1-2 and TLS13-1-3 are accepted too";
-            if let Some(old) = old {
-                let msg = format!("security policy \"{s}\" also accepts {old}");
-                c.push(v.span(), "load_balancer.ssl_policy", msg, hint);
-            } else if !TLS12_POLICIES.contains(&s) {
-                let msg = format!("\"{s}\" is not an Application Load Balancer security policy hactl knows");
-                let hint = format!("{}{hint}", did_you_mean(s, TLS12_POLICIES));
-                c.push(v.span(), "load_balancer.ssl_policy", msg, hint);
-            }
-            v.get_ref().clone()
-        }
+        Some(v) => lb_ssl_policy(v, c),
     };
     if c.errors.len() != errors_before {
         return None;
@@ -1312,6 +1117,84 @@ fn load_balancer(
     })
 }
 
+/// An ACM certificate ARN, only with HTTPS.
+fn lb_certificate_arn(v: &S<String>, https: bool, c: &mut Collector<'_>) -> Option<String> {
+    let s = v.get_ref();
+    let parts: Vec<&str> = s.split(':').collect();
+    if parts.len() < 6 || parts[0] != "arn" || parts[2] != "acm" || !parts[5].starts_with("certificate/") {
+        let msg = format!("\"{s}\" is not an ACM certificate ARN");
+        let hint =
+            "e.g. \"arn:aws:acm:us-east-1:123456789012:certificate/0e1f...\"; leave it out to import a \
+                    self-signed certificate for `domain`";
+        c.push(v.span(), "load_balancer.certificate_arn", msg, hint);
+        None
+    } else if !https {
+        let hint = "remove certificate_arn, or set https = true";
+        c.push(
+            v.span(),
+            "load_balancer.certificate_arn",
+            "a certificate is only used with https = true",
+            hint,
+        );
+        None
+    } else {
+        Some(s.clone())
+    }
+}
+
+/// The domain name (lowercased), at most 64 characters when it goes into the
+/// `self_signed` certificate's common name; empty when it is not a domain name.
+fn lb_domain(v: &S<String>, self_signed: bool, c: &mut Collector<'_>) -> String {
+    let s = v.get_ref();
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if s.len() <= 253 && s.contains('.') && s.split('.').all(label_ok) {
+        if self_signed && s.len() > 64 {
+            let msg = format!(
+                "domain is {} characters long; the self-signed certificate's common name takes at most 64",
+                s.len()
+            );
+            let hint = "X.509 (RFC 5280) limits a common name to 64 characters: use a shorter \
+                        domain, or bring your own ACM certificate with certificate_arn";
+            c.push(v.span(), "load_balancer.domain", msg, hint);
+        }
+        s.to_ascii_lowercase()
+    } else {
+        let msg = format!("\"{s}\" is not a domain name");
+        c.push(v.span(), "load_balancer.domain", msg, "e.g. \"app.example.com\"");
+        String::new()
+    }
+}
+
+/// A security policy that accepts TLS 1.2 and later only.
+fn lb_ssl_policy(v: &S<String>, c: &mut Collector<'_>) -> String {
+    let s = v.get_ref().as_str();
+    let old = if TLS10_POLICIES.contains(&s) {
+        Some("TLS 1.0 and 1.1")
+    } else if TLS11_POLICIES.contains(&s) {
+        Some("TLS 1.1")
+    } else {
+        None
+    };
+    let hint = "use a TLS 1.2+ policy: \"ELBSecurityPolicy-TLS13-1-2-2021-06\" (the default), \
+                \"ELBSecurityPolicy-TLS13-1-2-Res-2021-06\" or \"ELBSecurityPolicy-TLS13-1-3-2021-06\" \
+                (TLS 1.3 only); the FIPS, PQ and Ext variants of TLS13-1-2 and TLS13-1-3 are accepted too";
+    if let Some(old) = old {
+        let msg = format!("security policy \"{s}\" also accepts {old}");
+        c.push(v.span(), "load_balancer.ssl_policy", msg, hint);
+    } else if !TLS12_POLICIES.contains(&s) {
+        let msg = format!("\"{s}\" is not an Application Load Balancer security policy hactl knows");
+        let hint = format!("{}{hint}", did_you_mean(s, TLS12_POLICIES));
+        c.push(v.span(), "load_balancer.ssl_policy", msg, hint);
+    }
+    v.get_ref().clone()
+}
+
 fn service(
     r: &RawService,
     prefix: &str,
@@ -1324,6 +1207,73 @@ fn service(
     let f = |key: &str| format!("{prefix}.{key}");
     let name = r.name.get_ref();
 
+    let size = service_size(r, prefix, launch_type, c);
+    let health_check_path = service_health_check_path(r, prefix, c);
+    let environment = service_environment(r, prefix, c);
+    let depends_on = service_depends_on(r, prefix, index, known, c);
+    let log_retention_days = log_retention(c, &r.log_retention_days, &f("log_retention_days"));
+
+    // A bad autoscaling table does not stop the checks of the service's other keys.
+    let autoscaling =
+        r.autoscaling.as_ref().map(|a| autoscaling(a, prefix, &r.desired_count, size.desired_count, c));
+
+    if let (Some(false), Some(v)) = (
+        r.public.as_ref().map(|p| *p.get_ref()),
+        r.autoscaling.as_ref().and_then(|a| a.requests_per_target.as_ref()),
+    ) {
+        let msg =
+            "requests_per_target needs the public load balancer's request count; this service is internal";
+        let hint = "scale internal services on cpu_target / memory_target, or remove requests_per_target";
+        c.push(v.span(), f("autoscaling.requests_per_target"), msg, hint);
+    }
+    let timing = service_timing(r, prefix, c);
+    let container_health_check = service_container_health_check(r, prefix, c);
+    let task_role_statements = service_task_role_statements(r, prefix, c);
+
+    if c.errors.len() != errors_before {
+        return None;
+    }
+    let timing = timing?;
+    Some(ServiceConfig {
+        name: name.clone(),
+        image: r.image.get_ref().clone(),
+        port: size.port?,
+        cpu: u32::try_from(size.cpu?).ok()?,
+        memory: u32::try_from(size.memory?).ok()?,
+        desired_count: u32::try_from(size.desired_count?).ok()?,
+        public: r.public.as_ref().is_none_or(|v| *v.get_ref()),
+        health_check_path,
+        environment,
+        depends_on,
+        autoscaling: match autoscaling {
+            Some(a) => Some(a?),
+            None => None,
+        },
+        log_retention_days: u32::try_from(log_retention_days?).ok()?,
+        health_check: timing.health_check,
+        health_check_grace_period: timing.grace_period,
+        deregistration_delay: timing.deregistration_delay,
+        container_health_check,
+        task_role_statements,
+    })
+}
+
+/// A service's image, port and task size; `None` where a value is bad.
+struct ServiceSize {
+    port: Option<u16>,
+    cpu: Option<i64>,
+    memory: Option<i64>,
+    desired_count: Option<i64>,
+}
+
+/// The image, port, CPU and memory (on Fargate one of its task sizes) and task count.
+fn service_size(
+    r: &RawService,
+    prefix: &str,
+    launch_type: Option<LaunchType>,
+    c: &mut Collector<'_>,
+) -> ServiceSize {
+    let f = |key: &str| format!("{prefix}.{key}");
     c.token(&r.image, &f("image"), "\"public.ecr.aws/nginx/nginx:1.27\"");
     let port = match &r.port {
         None => Some(3000),
@@ -1363,7 +1313,11 @@ fn service(
         None => Some(2),
         Some(v) => c.int(v, &f("desired_count"), 0, MAX_TASKS, TASKS_HINT),
     };
+    ServiceSize { port, cpu, memory, desired_count }
+}
 
+/// The target group's health check path (default /api/health).
+fn service_health_check_path(r: &RawService, prefix: &str, c: &mut Collector<'_>) -> String {
     let mut health_check_path = "/api/health".to_string();
     if let Some(v) = &r.health_check_path {
         match check_health_check_path(v.get_ref()) {
@@ -1375,11 +1329,15 @@ fn service(
                      string), at most {MAX_PATH} characters, e.g. \"/api/health\" (the default)",
                     &PATH_CHARS[1..]
                 );
-                c.push(v.span(), f("health_check_path"), msg, hint);
+                c.push(v.span(), format!("{prefix}.health_check_path"), msg, hint);
             }
         }
     }
+    health_check_path
+}
 
+/// The container's environment: valid names, none of the database variables.
+fn service_environment(r: &RawService, prefix: &str, c: &mut Collector<'_>) -> BTreeMap<String, String> {
     let mut environment = BTreeMap::new();
     for (k, v) in r.environment.iter().flatten() {
         let key = k.get_ref();
@@ -1398,7 +1356,18 @@ fn service(
             environment.insert(key.clone(), v.get_ref().clone());
         }
     }
+    environment
+}
 
+/// The services this one depends on: other services, each once.
+fn service_depends_on(
+    r: &RawService,
+    prefix: &str,
+    index: &HashMap<&str, usize>,
+    known: &[&str],
+    c: &mut Collector<'_>,
+) -> Vec<String> {
+    let name = r.name.get_ref();
     let mut depends_on = Vec::new();
     if let Some(list) = &r.depends_on {
         for (j, d) in list.get_ref().iter().enumerate() {
@@ -1421,24 +1390,22 @@ fn service(
             }
         }
         let hint = "list each dependency once";
-        check_unique(c, indexed(&f("depends_on"), list.get_ref()), "dependency", hint);
+        check_unique(c, indexed(&format!("{prefix}.depends_on"), list.get_ref()), "dependency", hint);
     }
+    depends_on
+}
 
-    let log_retention_days = log_retention(c, &r.log_retention_days, &f("log_retention_days"));
+/// A service's target group health check and draining.
+struct ServiceTiming {
+    health_check: HealthCheckConfig,
+    grace_period: u32,
+    deregistration_delay: u32,
+}
 
-    // A bad autoscaling table does not stop the checks of the service's other keys.
-    let autoscaling =
-        r.autoscaling.as_ref().map(|a| autoscaling(a, prefix, &r.desired_count, desired_count, c));
-
-    if let (Some(false), Some(v)) = (
-        r.public.as_ref().map(|p| *p.get_ref()),
-        r.autoscaling.as_ref().and_then(|a| a.requests_per_target.as_ref()),
-    ) {
-        let msg =
-            "requests_per_target needs the public load balancer's request count; this service is internal";
-        let hint = "scale internal services on cpu_target / memory_target, or remove requests_per_target";
-        c.push(v.span(), f("autoscaling.requests_per_target"), msg, hint);
-    }
+/// The health check timing (the timeout shorter than the interval), the grace period and
+/// the deregistration delay; `None` when any is bad.
+fn service_timing(r: &RawService, prefix: &str, c: &mut Collector<'_>) -> Option<ServiceTiming> {
+    let f = |key: &str| format!("{prefix}.{key}");
     let interval = c.opt_int(
         &r.health_check_interval,
         &f("health_check_interval"),
@@ -1481,87 +1448,82 @@ fn service(
         30,
         "seconds the target group drains a stopping task",
     );
-    let mut container_health_check = None;
-    if let Some(cmd) = &r.container_health_check {
-        let items: Vec<String> = cmd.get_ref().iter().map(|v| v.get_ref().clone()).collect();
-        if !matches!(items.first().map(String::as_str), Some("CMD" | "CMD-SHELL")) || items.len() < 2 {
-            let msg = "container_health_check must start with \"CMD\" or \"CMD-SHELL\" and have a command";
-            let hint = "e.g. [\"CMD-SHELL\", \"curl -f http://localhost:3000/api/health || exit 1\"]";
-            c.push(cmd.span(), f("container_health_check"), msg, hint);
-        } else {
-            container_health_check = Some(items);
-        }
-    }
-    let mut task_role_statements = Vec::new();
-    for (j, st) in r.task_role_statements.iter().enumerate() {
-        let sp = format!("{prefix}.task_role_statements[{j}]");
-        let effect = match &st.effect {
-            None => Some("Allow".to_string()),
-            Some(v) => c
-                .choice(v, &format!("{sp}.effect"), &["Allow", "Deny"], "policy effect")
-                .map(|i| ["Allow", "Deny"][i].to_string()),
-        };
-        let actions = statement_list(c, &st.actions, &sp, "actions", "\"s3:GetObject\"");
-        for (k, a) in st.actions.get_ref().iter().enumerate() {
-            let ok = a.get_ref() == "*"
-                || a.get_ref().split_once(':').is_some_and(|(svc, op)| !svc.is_empty() && !op.is_empty());
-            if !ok && !a.get_ref().is_empty() {
-                let msg = format!("\"{}\" is not an IAM action", a.get_ref());
-                c.push(
-                    a.span(),
-                    format!("{sp}.actions[{k}]"),
-                    msg,
-                    "actions are SERVICE:Operation, e.g. \"s3:GetObject\"",
-                );
-            }
-        }
-        let resources = statement_list(c, &st.resources, &sp, "resources", "\"arn:aws:s3:::my-bucket/*\"");
-        for (k, v) in st.resources.get_ref().iter().enumerate() {
-            if v.get_ref() != "*" && !v.get_ref().starts_with("arn:") && !v.get_ref().is_empty() {
-                let msg = format!("\"{}\" is not an ARN", v.get_ref());
-                c.push(
-                    v.span(),
-                    format!("{sp}.resources[{k}]"),
-                    msg,
-                    "resources are ARNs (\"arn:aws:...\") or \"*\"",
-                );
-            }
-        }
-        if let Some(effect) = effect {
-            task_role_statements.push(PolicyStatement { effect, actions, resources });
-        }
-    }
-
-    if c.errors.len() != errors_before {
-        return None;
-    }
-    Some(ServiceConfig {
-        name: name.clone(),
-        image: r.image.get_ref().clone(),
-        port: port?,
-        cpu: u32::try_from(cpu?).ok()?,
-        memory: u32::try_from(memory?).ok()?,
-        desired_count: u32::try_from(desired_count?).ok()?,
-        public: r.public.as_ref().is_none_or(|v| *v.get_ref()),
-        health_check_path,
-        environment,
-        depends_on,
-        autoscaling: match autoscaling {
-            Some(a) => Some(a?),
-            None => None,
-        },
-        log_retention_days: u32::try_from(log_retention_days?).ok()?,
+    Some(ServiceTiming {
         health_check: HealthCheckConfig {
             interval: u32::try_from(interval?).ok()?,
             timeout: u32::try_from(timeout?).ok()?,
             healthy_threshold: u32::try_from(healthy?).ok()?,
             unhealthy_threshold: u32::try_from(unhealthy?).ok()?,
         },
-        health_check_grace_period: u32::try_from(grace?).ok()?,
+        grace_period: u32::try_from(grace?).ok()?,
         deregistration_delay: u32::try_from(dereg?).ok()?,
-        container_health_check,
-        task_role_statements,
     })
+}
+
+/// The container health check command: `CMD` or `CMD-SHELL` and a command.
+fn service_container_health_check(
+    r: &RawService,
+    prefix: &str,
+    c: &mut Collector<'_>,
+) -> Option<Vec<String>> {
+    let cmd = r.container_health_check.as_ref()?;
+    let items: Vec<String> = cmd.get_ref().iter().map(|v| v.get_ref().clone()).collect();
+    if !matches!(items.first().map(String::as_str), Some("CMD" | "CMD-SHELL")) || items.len() < 2 {
+        let msg = "container_health_check must start with \"CMD\" or \"CMD-SHELL\" and have a command";
+        let hint = "e.g. [\"CMD-SHELL\", \"curl -f http://localhost:3000/api/health || exit 1\"]";
+        c.push(cmd.span(), format!("{prefix}.container_health_check"), msg, hint);
+        None
+    } else {
+        Some(items)
+    }
+}
+
+/// The extra statements of the service's task role.
+fn service_task_role_statements(r: &RawService, prefix: &str, c: &mut Collector<'_>) -> Vec<PolicyStatement> {
+    let mut task_role_statements = Vec::new();
+    for (j, st) in r.task_role_statements.iter().enumerate() {
+        let sp = format!("{prefix}.task_role_statements[{j}]");
+        task_role_statements.extend(task_role_statement(st, &sp, c));
+    }
+    task_role_statements
+}
+
+/// One statement: its effect, IAM actions (`SERVICE:Operation` or `*`) and resources
+/// (ARNs or `*`); `None` when the effect is bad.
+fn task_role_statement(st: &RawStatement, sp: &str, c: &mut Collector<'_>) -> Option<PolicyStatement> {
+    let effect = match &st.effect {
+        None => Some("Allow".to_string()),
+        Some(v) => c
+            .choice(v, &format!("{sp}.effect"), &["Allow", "Deny"], "policy effect")
+            .map(|i| ["Allow", "Deny"][i].to_string()),
+    };
+    let actions = statement_list(c, &st.actions, sp, "actions", "\"s3:GetObject\"");
+    for (k, a) in st.actions.get_ref().iter().enumerate() {
+        let ok = a.get_ref() == "*"
+            || a.get_ref().split_once(':').is_some_and(|(svc, op)| !svc.is_empty() && !op.is_empty());
+        if !ok && !a.get_ref().is_empty() {
+            let msg = format!("\"{}\" is not an IAM action", a.get_ref());
+            c.push(
+                a.span(),
+                format!("{sp}.actions[{k}]"),
+                msg,
+                "actions are SERVICE:Operation, e.g. \"s3:GetObject\"",
+            );
+        }
+    }
+    let resources = statement_list(c, &st.resources, sp, "resources", "\"arn:aws:s3:::my-bucket/*\"");
+    for (k, v) in st.resources.get_ref().iter().enumerate() {
+        if v.get_ref() != "*" && !v.get_ref().starts_with("arn:") && !v.get_ref().is_empty() {
+            let msg = format!("\"{}\" is not an ARN", v.get_ref());
+            c.push(
+                v.span(),
+                format!("{sp}.resources[{k}]"),
+                msg,
+                "resources are ARNs (\"arn:aws:...\") or \"*\"",
+            );
+        }
+    }
+    Some(PolicyStatement { effect: effect?, actions, resources })
 }
 
 fn autoscaling(
@@ -1622,79 +1584,14 @@ fn database(r: &RawDatabase, c: &mut Collector<'_>) -> Option<DatabaseConfig> {
     let engine = c
         .choice(&r.engine, "database.engine", ENGINES, "database engine")
         .and_then(|i| [DbEngine::Docdb, DbEngine::Postgres].get(i).copied());
-
-    let default_class = match engine {
-        Some(DbEngine::Postgres) => "db.t3.medium",
-        _ => "db.r5.large",
-    };
-    let mut instance_class = default_class.to_string();
-    if let Some(v) = &r.instance_class {
-        let s = v.get_ref();
-        if s.starts_with("db.") && s.len() > 3 && !s.chars().any(char::is_whitespace) {
-            instance_class = s.clone();
-        } else {
-            let msg = format!("invalid instance class \"{s}\"");
-            let hint = format!("database instance classes start with \"db.\", e.g. \"{default_class}\"");
-            c.push(v.span(), "database.instance_class", msg, hint);
-        }
-    }
-
-    let instances = match (engine, &r.instances) {
-        (Some(DbEngine::Postgres), Some(v)) if *v.get_ref() != 1 => {
-            let msg = format!("postgres takes exactly 1 instance, not {}", v.get_ref());
-            let hint = "postgres runs as one Multi-AZ instance (RDS keeps the standby in another AZ); \
-                        remove `instances` or set it to 1";
-            c.push(v.span(), "database.instances", msg, hint);
-            None
-        }
-        (Some(DbEngine::Postgres), _) => Some(1),
-        (_, Some(v)) => c.int(
-            v,
-            "database.instances",
-            1,
-            16,
-            "DocumentDB instances (default 2); 2 or more spread the cluster over the zones",
-        ),
-        (_, None) => Some(2),
-    };
-
+    let instance_class = db_instance_class(r, engine, c);
+    let instances = db_instances(r, engine, c);
     let port = match &r.port {
         None => engine.map(DbEngine::default_port),
         Some(v) => c.port(v, "database.port"),
     };
-
-    let mut username = "hactladmin".to_string();
-    if let Some(v) = &r.username {
-        let s = v.get_ref();
-        if RESERVED_USERNAMES.iter().any(|u| u.eq_ignore_ascii_case(s)) {
-            let msg = format!("username \"{s}\" is reserved");
-            let hint = "admin, root and postgres are reserved by the engines; e.g. \"hactladmin\"";
-            c.push(v.span(), "database.username", msg, hint);
-        } else if engine == Some(DbEngine::Docdb) && is_db_identifier(s) && s.contains('_') {
-            let msg = format!("invalid DocumentDB username \"{s}\"");
-            let hint = "DocumentDB master usernames are letters and digits only, starting with a letter \
-                        (at most 63), e.g. \"hactladmin\"";
-            c.push(v.span(), "database.username", msg, hint);
-        } else if !is_db_identifier(s) {
-            let msg = format!("invalid username \"{s}\"");
-            let hint = "start with a letter; then letters, digits and '_' (at most 63 characters), \
-                        e.g. \"hactladmin\"";
-            c.push(v.span(), "database.username", msg, hint);
-        } else {
-            username = s.clone();
-        }
-    }
-    let mut db_name = "app".to_string();
-    if let Some(v) = &r.db_name {
-        if is_db_identifier(v.get_ref()) {
-            db_name = v.get_ref().clone();
-        } else {
-            let msg = format!("invalid database name \"{}\"", v.get_ref());
-            let hint =
-                "start with a letter; then letters, digits and '_' (at most 63 characters), e.g. \"app\"";
-            c.push(v.span(), "database.db_name", msg, hint);
-        }
-    }
+    let username = db_username(r, engine, c);
+    let db_name = db_database_name(r, c);
     let backup_retention_days = c.opt_int(
         &r.backup_retention_days,
         "database.backup_retention_days",
@@ -1741,6 +1638,90 @@ fn database(r: &RawDatabase, c: &mut Collector<'_>) -> Option<DatabaseConfig> {
         kms_key_id: r.kms_key_id.as_ref().map(|v| v.get_ref().clone()),
         secret_recovery_window_days: u32::try_from(secret_recovery_window_days?).ok()?,
     })
+}
+
+/// The instance class, `db.` and a size (the engine's default when absent).
+fn db_instance_class(r: &RawDatabase, engine: Option<DbEngine>, c: &mut Collector<'_>) -> String {
+    let default_class = match engine {
+        Some(DbEngine::Postgres) => "db.t3.medium",
+        _ => "db.r5.large",
+    };
+    let mut instance_class = default_class.to_string();
+    if let Some(v) = &r.instance_class {
+        let s = v.get_ref();
+        if s.starts_with("db.") && s.len() > 3 && !s.chars().any(char::is_whitespace) {
+            instance_class = s.clone();
+        } else {
+            let msg = format!("invalid instance class \"{s}\"");
+            let hint = format!("database instance classes start with \"db.\", e.g. \"{default_class}\"");
+            c.push(v.span(), "database.instance_class", msg, hint);
+        }
+    }
+    instance_class
+}
+
+/// The number of instances: 1 to 16 for DocumentDB (default 2), exactly 1 for postgres.
+fn db_instances(r: &RawDatabase, engine: Option<DbEngine>, c: &mut Collector<'_>) -> Option<i64> {
+    match (engine, &r.instances) {
+        (Some(DbEngine::Postgres), Some(v)) if *v.get_ref() != 1 => {
+            let msg = format!("postgres takes exactly 1 instance, not {}", v.get_ref());
+            let hint = "postgres runs as one Multi-AZ instance (RDS keeps the standby in another AZ); \
+                        remove `instances` or set it to 1";
+            c.push(v.span(), "database.instances", msg, hint);
+            None
+        }
+        (Some(DbEngine::Postgres), _) => Some(1),
+        (_, Some(v)) => c.int(
+            v,
+            "database.instances",
+            1,
+            16,
+            "DocumentDB instances (default 2); 2 or more spread the cluster over the zones",
+        ),
+        (_, None) => Some(2),
+    }
+}
+
+/// The master username: not reserved, a database identifier (without '_' on DocumentDB).
+fn db_username(r: &RawDatabase, engine: Option<DbEngine>, c: &mut Collector<'_>) -> String {
+    let mut username = "hactladmin".to_string();
+    if let Some(v) = &r.username {
+        let s = v.get_ref();
+        if RESERVED_USERNAMES.iter().any(|u| u.eq_ignore_ascii_case(s)) {
+            let msg = format!("username \"{s}\" is reserved");
+            let hint = "admin, root and postgres are reserved by the engines; e.g. \"hactladmin\"";
+            c.push(v.span(), "database.username", msg, hint);
+        } else if engine == Some(DbEngine::Docdb) && is_db_identifier(s) && s.contains('_') {
+            let msg = format!("invalid DocumentDB username \"{s}\"");
+            let hint = "DocumentDB master usernames are letters and digits only, starting with a letter \
+                        (at most 63), e.g. \"hactladmin\"";
+            c.push(v.span(), "database.username", msg, hint);
+        } else if !is_db_identifier(s) {
+            let msg = format!("invalid username \"{s}\"");
+            let hint = "start with a letter; then letters, digits and '_' (at most 63 characters), \
+                        e.g. \"hactladmin\"";
+            c.push(v.span(), "database.username", msg, hint);
+        } else {
+            username = s.clone();
+        }
+    }
+    username
+}
+
+/// The database name (default app).
+fn db_database_name(r: &RawDatabase, c: &mut Collector<'_>) -> String {
+    let mut db_name = "app".to_string();
+    if let Some(v) = &r.db_name {
+        if is_db_identifier(v.get_ref()) {
+            db_name = v.get_ref().clone();
+        } else {
+            let msg = format!("invalid database name \"{}\"", v.get_ref());
+            let hint =
+                "start with a letter; then letters, digits and '_' (at most 63 characters), e.g. \"app\"";
+            c.push(v.span(), "database.db_name", msg, hint);
+        }
+    }
+    db_name
 }
 
 /// `HH:MM-HH:MM` with valid times.
@@ -1861,21 +1842,63 @@ fn drift(
     let alarm = r.and_then(|r| r.alarm.as_ref()).is_some_and(|v| *v.get_ref());
     let Some(r) = r else { return Some(DriftConfig { alarm, schedule: None }) };
     let Some(v) = r.schedule.as_ref() else {
-        // The job's settings without a schedule would silently do nothing.
-        let unused = [
-            r.image.as_ref().map(|v| (v.span(), "image")),
-            r.config_path.as_ref().map(|v| (v.span(), "config_path")),
-            r.cpu.as_ref().map(|v| (v.span(), "cpu")),
-            r.memory.as_ref().map(|v| (v.span(), "memory")),
-            r.log_retention_days.as_ref().map(|v| (v.span(), "log_retention_days")),
-        ];
-        for (span, key) in unused.into_iter().flatten() {
-            let msg = format!("drift.{key} is set but drift.schedule is not");
-            let hint = "these settings configure the in-AWS drift job; add schedule = \"rate(15 minutes)\" or remove them";
-            c.push(span, format!("drift.{key}"), msg, hint);
-        }
+        check_no_drift_job_keys(r, c);
         return (c.errors.len() == errors_before).then_some(DriftConfig { alarm, schedule: None });
     };
+    check_drift_schedule(v, has_services, state, c);
+    let image = match r.image.as_ref() {
+        Some(i) => c
+            .token(i, "drift.image", "\"123456789012.dkr.ecr.us-east-1.amazonaws.com/hactl:0.1\"")
+            .then(|| i.get_ref().clone()),
+        None => {
+            let msg = "drift.schedule needs drift.image: the hactl image the ECS task runs";
+            let hint = "build it with the repo's Dockerfile, push it (e.g. to ECR) and set image = \"<repository>:<tag>\"";
+            c.push(v.span(), "drift.schedule", msg, hint);
+            None
+        }
+    };
+    let config_path = drift_config_path(r, c);
+    let (cpu, memory) = drift_task_size(r, c);
+    let log_retention_days = log_retention(c, &r.log_retention_days, "drift.log_retention_days");
+    if c.errors.len() != errors_before {
+        return None;
+    }
+    Some(DriftConfig {
+        alarm,
+        schedule: Some(DriftSchedule {
+            expression: v.get_ref().clone(),
+            image: image?,
+            config_path: config_path?,
+            cpu: u32::try_from(cpu?).ok()?,
+            memory: u32::try_from(memory?).ok()?,
+            log_retention_days: log_retention_days?,
+        }),
+    })
+}
+
+/// The job's settings without a schedule would silently do nothing.
+fn check_no_drift_job_keys(r: &RawDrift, c: &mut Collector<'_>) {
+    let unused = [
+        r.image.as_ref().map(|v| (v.span(), "image")),
+        r.config_path.as_ref().map(|v| (v.span(), "config_path")),
+        r.cpu.as_ref().map(|v| (v.span(), "cpu")),
+        r.memory.as_ref().map(|v| (v.span(), "memory")),
+        r.log_retention_days.as_ref().map(|v| (v.span(), "log_retention_days")),
+    ];
+    for (span, key) in unused.into_iter().flatten() {
+        let msg = format!("drift.{key} is set but drift.schedule is not");
+        let hint = "these settings configure the in-AWS drift job; add schedule = \"rate(15 minutes)\" or remove them";
+        c.push(span, format!("drift.{key}"), msg, hint);
+    }
+}
+
+/// The schedule expression, and what the job needs to run: a cluster and S3 state.
+fn check_drift_schedule(
+    v: &S<String>,
+    has_services: bool,
+    state: Option<&StateConfig>,
+    c: &mut Collector<'_>,
+) {
     if let Err(problem) = check_schedule(v.get_ref()) {
         let msg = format!("invalid schedule \"{}\": {problem}", v.get_ref());
         let hint = "write \"rate(N unit)\" with unit minute(s), hour(s) or day(s) (singular for 1), \
@@ -1892,18 +1915,11 @@ fn drift(
         let hint = "keep the state in S3: add [state] with backend = \"s3\" and bucket = \"<your bucket>\"";
         c.push(v.span(), "drift.schedule", msg, hint);
     }
-    let image = match r.image.as_ref() {
-        Some(i) => c
-            .token(i, "drift.image", "\"123456789012.dkr.ecr.us-east-1.amazonaws.com/hactl:0.1\"")
-            .then(|| i.get_ref().clone()),
-        None => {
-            let msg = "drift.schedule needs drift.image: the hactl image the ECS task runs";
-            let hint = "build it with the repo's Dockerfile, push it (e.g. to ECR) and set image = \"<repository>:<tag>\"";
-            c.push(v.span(), "drift.schedule", msg, hint);
-            None
-        }
-    };
-    let config_path = match r.config_path.as_ref() {
+}
+
+/// The config file inside the image (default `config/<this file's name>`).
+fn drift_config_path(r: &RawDrift, c: &mut Collector<'_>) -> Option<String> {
+    match r.config_path.as_ref() {
         Some(p) => {
             let s = p.get_ref();
             if s.is_empty() || s.chars().any(|ch| ch.is_whitespace() || ch.is_control()) {
@@ -1918,7 +1934,11 @@ fn drift(
             let name = std::path::Path::new(c.file).file_name().map(|n| n.to_string_lossy().into_owned());
             Some(format!("config/{}", name.unwrap_or_else(|| "stack.toml".into())))
         }
-    };
+    }
+}
+
+/// The job's Fargate task size: (cpu, memory).
+fn drift_task_size(r: &RawDrift, c: &mut Collector<'_>) -> (Option<i64>, Option<i64>) {
     let cpu = match r.cpu.as_ref() {
         None => Some(256),
         Some(v) if FARGATE_CPU.contains(v.get_ref()) => Some(*v.get_ref()),
@@ -1946,21 +1966,7 @@ fn drift(
         }
         (Some(_), None) => None,
     };
-    let log_retention_days = log_retention(c, &r.log_retention_days, "drift.log_retention_days");
-    if c.errors.len() != errors_before {
-        return None;
-    }
-    Some(DriftConfig {
-        alarm,
-        schedule: Some(DriftSchedule {
-            expression: v.get_ref().clone(),
-            image: image?,
-            config_path: config_path?,
-            cpu: u32::try_from(cpu?).ok()?,
-            memory: u32::try_from(memory?).ok()?,
-            log_retention_days: log_retention_days?,
-        }),
-    })
+    (cpu, memory)
 }
 
 /// The memory sizes (MiB) Fargate allows with `cpu` units.

@@ -135,6 +135,7 @@ mod tests {
         PlannedAction {
             address: a(addr),
             kind: "t".into(),
+            location: crate::Location::region("us-east-1"),
             action,
             id: None,
             reason: None,

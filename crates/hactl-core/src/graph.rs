@@ -2,6 +2,7 @@
 //! dependent. Built from resource specs; references inside properties are edges too.
 
 use crate::address::Address;
+use crate::location::Location;
 use crate::value::{Props, Ref, Value};
 use petgraph::algo::{tarjan_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -13,6 +14,11 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct ResourceSpec {
     pub address: Address,
     pub kind: String,
+    /// Where it lives when that is not the stack's home region (`[stack] region`): a
+    /// resource of a disaster-recovery region. The registry places global kinds (IAM,
+    /// dashboards) as `global` whatever this says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
     pub props: Props,
     /// Ordering dependencies that no property reference expresses (e.g. a NAT gateway
     /// needs the internet gateway attached).
@@ -22,11 +28,23 @@ pub struct ResourceSpec {
 
 impl ResourceSpec {
     pub fn new(address: Address, kind: &str) -> Self {
-        ResourceSpec { address, kind: kind.to_string(), props: Props::new(), depends_on: Vec::new() }
+        ResourceSpec {
+            address,
+            kind: kind.to_string(),
+            location: None,
+            props: Props::new(),
+            depends_on: Vec::new(),
+        }
     }
 
     pub fn prop(mut self, name: &str, value: impl Into<Value>) -> Self {
         self.props.insert(name.to_string(), value.into());
+        self
+    }
+
+    /// Places the resource in `location` (`None`: the home region).
+    pub fn at(mut self, location: Option<Location>) -> Self {
+        self.location = location;
         self
     }
 

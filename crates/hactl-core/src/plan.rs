@@ -7,12 +7,14 @@
 use crate::address::Address;
 use crate::diff::PropChange;
 use crate::graph::ResourceSpec;
+use crate::location::Location;
 use crate::value::Value;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+/// 2: every action records the location of its resource.
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -63,6 +65,9 @@ impl fmt::Display for ActionType {
 pub struct PlannedAction {
     pub address: Address,
     pub kind: String,
+    /// Where the resource lives (a region, or `global`): the provider of that location
+    /// carries the action out.
+    pub location: Location,
     pub action: ActionType,
     /// The live object's id, when one exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -175,7 +175,7 @@ pub async fn apply(
         return Err(EngineError::Conflicts(plan.conflicts.clone()));
     }
     for a in &plan.actions {
-        registry.get(&a.kind)?;
+        registry.at(&a.kind, &a.location)?;
     }
     let started = Instant::now();
     let g = execution_graph(plan)?;
@@ -219,9 +219,9 @@ pub async fn apply(
             let Some(n) = ready.pop() else { break };
             let step = g[n];
             let action = plan.actions[step.action].clone();
-            let provider = registry.get(&action.kind)?.clone();
+            let provider = registry.at(&action.kind, &action.location)?;
             let shared = shared.clone();
-            let mut sctx = ctx.for_address(&action.address);
+            let mut sctx = ctx.at(&action.location).for_address(&action.address);
             sctx.phase = Some(step.phase);
             let retry_timeout = opts.retry_timeout;
             let cancel = opts.cancel.clone();
@@ -436,7 +436,14 @@ async fn record(
         .journal(ctx, |st| {
             st.resources.insert(
                 action.address.clone(),
-                ResourceState { kind: action.kind.clone(), id: id.to_string(), props, outputs, depends_on },
+                ResourceState {
+                    kind: action.kind.clone(),
+                    location: Some(action.location.clone()),
+                    id: id.to_string(),
+                    props,
+                    outputs,
+                    depends_on,
+                },
             );
         })
         .await

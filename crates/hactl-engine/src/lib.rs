@@ -15,7 +15,7 @@ pub use apply::{
 };
 pub use drift::{drift_report, DriftChange, DriftReport, DriftedResource, GoneResource};
 pub use events::{Event, EventSink, NullSink};
-pub use planner::{catch_up, make_plan};
+pub use planner::{catch_up, make_plan, place_state};
 pub use provider::{
     Applied, AwsCall, Ctx, DeleteOptions, Failure, LiveObject, Provider, ProviderError, ReadCache,
     ReadTarget, Registry, UpdateRequest, BODY_EXCERPT,
@@ -26,6 +26,8 @@ pub use refresh::{refresh, LiveView, RefreshScope};
 pub enum EngineError {
     #[error("no provider for resource kind `{0}`")]
     UnknownKind(String),
+    #[error("no providers for location `{0}`: this registry is bound to one region")]
+    UnknownLocation(hactl_core::Location),
     #[error("reading {kind}: {source}")]
     Read { kind: String, source: ProviderError },
     #[error(transparent)]

@@ -4,8 +4,11 @@ use crate::provider::Registry;
 use crate::refresh::LiveView;
 use crate::EngineError;
 use hactl_core::plan::{PlanMode, PLAN_FORMAT_VERSION};
-use hactl_core::{diff_props, ActionType, Address, DesiredGraph, Plan, PlannedAction, Props, Ref, Value};
-use hactl_state::State;
+use hactl_core::{
+    diff_props, ActionType, Address, DesiredGraph, Location, Plan, PlannedAction, Props, Ref, ResourceSpec,
+    Value,
+};
+use hactl_state::{ResourceState, State};
 use petgraph::graph::DiGraph;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,124 +20,166 @@ pub fn make_plan(
     mode: PlanMode,
 ) -> Result<Plan, EngineError> {
     let mut actions = Vec::new();
-    // Addresses whose id will change (created or replaced): references to them are
-    // unknown until apply.
-    let mut changing: BTreeSet<Address> = BTreeSet::new();
-
     if mode == PlanMode::Apply {
+        // Addresses whose id will change (created or replaced): references to them are
+        // unknown until apply.
+        let mut changing: BTreeSet<Address> = BTreeSet::new();
         for spec in desired.specs() {
-            let schema = registry.get(&spec.kind)?.schema();
-            let lookup = |r: &Ref| {
-                if changing.contains(&r.address) {
-                    None
-                } else {
-                    live.output(r)
-                }
-            };
-            let resolved: Props = spec.props.iter().map(|(k, v)| (k.clone(), v.resolve(&lookup))).collect();
-            let in_state = state.resources.get(&spec.address).filter(|r| r.kind == spec.kind);
-            // The address held another kind: that object is replaced (deleted through its
-            // own kind's provider, then the new kind created).
-            let kind_changed = state.resources.get(&spec.address).filter(|r| r.kind != spec.kind);
-            let prior_obj = kind_changed.and_then(|_| live.prior.get(&spec.address));
-            let prior_depends_on = state
-                .resources
-                .get(&spec.address)
-                .map(|r| r.depends_on.clone())
-                .unwrap_or_else(|| desired.dependencies(&spec.address));
-            let base = PlannedAction {
-                address: spec.address.clone(),
-                kind: spec.kind.clone(),
-                action: ActionType::Create,
-                id: None,
-                reason: None,
-                changes: Vec::new(),
-                desired: Some(spec.clone()),
-                prior_depends_on,
-                adopted: false,
-                live_outputs: BTreeMap::new(),
-            };
-            // `found` holds objects of the desired kind only (refresh puts the others in
-            // `prior`).
-            let obj = live.found.get(&spec.address);
-            let Some(obj) = obj else {
-                changing.insert(spec.address.clone());
-                push_prior_delete(&mut actions, &base, prior_obj, kind_changed, &spec.kind);
-                let reason = in_state.map(|r| format!("{} was deleted outside hactl", r.id));
-                actions.push(PlannedAction {
-                    changes: resolved
-                        .iter()
-                        .map(|(k, v)| hactl_core::PropChange {
-                            name: k.clone(),
-                            before: None,
-                            after: Some(v.clone()),
-                            forces_replacement: false,
-                            sensitive: schema.prop(k).is_some_and(|p| p.sensitive),
-                        })
-                        .collect(),
-                    reason,
-                    ..base
-                });
-                continue;
-            };
-            push_prior_delete(&mut actions, &base, prior_obj, kind_changed, &spec.kind);
-            let changes = diff_props(schema, &resolved, &obj.props);
-            let adopted = live.adopted.contains(&spec.address);
-            let forcing: Vec<&str> =
-                changes.iter().filter(|c| c.forces_replacement).map(|c| c.name.as_str()).collect();
-            let action = if !forcing.is_empty() {
-                changing.insert(spec.address.clone());
-                ActionType::Replace
-            } else if !changes.is_empty() {
-                ActionType::Update
-            } else if adopted {
-                ActionType::Adopt
-            } else {
-                continue;
-            };
-            let reason = match action {
-                ActionType::Replace => Some(format!("{} forces replacement", forcing.join(", "))),
-                _ if adopted => Some(format!("found by its ownership tags ({}), not in state", obj.id)),
-                _ => None,
-            };
-            actions.push(PlannedAction {
-                action,
-                id: Some(obj.id.clone()),
-                reason,
-                changes,
-                adopted,
-                live_outputs: obj.outputs.clone(),
-                ..base
-            });
+            plan_desired(registry, spec, desired, state, live, &mut changing, &mut actions)?;
         }
     }
+    actions.extend(reverse_order(deletions(registry, desired, state, live, mode)));
+    let protected = protected_deletions(registry, desired, &actions, live)?;
+    Ok(Plan {
+        protected,
+        format_version: PLAN_FORMAT_VERSION,
+        stack: state.stack.clone(),
+        region: state.region.clone(),
+        mode,
+        state_lineage: state.lineage.clone(),
+        state_serial: state.serial,
+        actions,
+        unmanaged: live.unmanaged.clone(),
+        conflicts: live.conflicts.clone(),
+    })
+}
 
-    // Deletions: what state (or a crash orphan) has that is not desired, or everything
-    // on destroy. Ordered dependents first.
+/// Where a recorded resource lives (a format 1 record has no location: the home region,
+/// or `global` for a global kind).
+fn recorded_at(registry: &Registry, rs: &ResourceState) -> Location {
+    registry.place(&rs.kind, rs.location.as_ref())
+}
+
+/// Whether the address's desired kind or location differs from (kind, location): the
+/// object there is replaced, refresh filed it under `prior`.
+fn moves(registry: &Registry, desired: &DesiredGraph, address: &Address, kind: &str, at: &Location) -> bool {
+    desired
+        .get(address)
+        .is_some_and(|s| s.kind != kind || &registry.place(&s.kind, s.location.as_ref()) != at)
+}
+
+/// The action (if any) that takes one desired resource from live to desired.
+fn plan_desired(
+    registry: &Registry,
+    spec: &ResourceSpec,
+    desired: &DesiredGraph,
+    state: &State,
+    live: &LiveView,
+    changing: &mut BTreeSet<Address>,
+    actions: &mut Vec<PlannedAction>,
+) -> Result<(), EngineError> {
+    let schema = registry.get(&spec.kind)?.schema();
+    let location = registry.place(&spec.kind, spec.location.as_ref());
+    let lookup = |r: &Ref| if changing.contains(&r.address) { None } else { live.output(r) };
+    let resolved: Props = spec.props.iter().map(|(k, v)| (k.clone(), v.resolve(&lookup))).collect();
+    let recorded = state.resources.get(&spec.address);
+    let in_state = recorded.filter(|r| r.kind == spec.kind && recorded_at(registry, r) == location);
+    // The address held another kind, or lived elsewhere: that object is replaced (deleted
+    // through its own kind's provider at its own location, then the new one created).
+    let moved = recorded.filter(|r| r.kind != spec.kind || recorded_at(registry, r) != location);
+    let prior_obj = moved.and_then(|_| live.prior.get(&spec.address));
+    let prior_depends_on =
+        recorded.map(|r| r.depends_on.clone()).unwrap_or_else(|| desired.dependencies(&spec.address));
+    let base = PlannedAction {
+        address: spec.address.clone(),
+        kind: spec.kind.clone(),
+        location,
+        action: ActionType::Create,
+        id: None,
+        reason: None,
+        changes: Vec::new(),
+        desired: Some(spec.clone()),
+        prior_depends_on,
+        adopted: false,
+        live_outputs: BTreeMap::new(),
+    };
+    push_prior_delete(registry, actions, &base, prior_obj, moved);
+    // `found` holds objects of the desired kind and location only (refresh puts the
+    // others in `prior`).
+    let Some(obj) = live.found.get(&spec.address) else {
+        changing.insert(spec.address.clone());
+        let reason = in_state.map(|r| format!("{} was deleted outside hactl", r.id));
+        let changes = resolved
+            .iter()
+            .map(|(k, v)| hactl_core::PropChange {
+                name: k.clone(),
+                before: None,
+                after: Some(v.clone()),
+                forces_replacement: false,
+                sensitive: schema.prop(k).is_some_and(|p| p.sensitive),
+            })
+            .collect();
+        actions.push(PlannedAction { changes, reason, ..base });
+        return Ok(());
+    };
+    let changes = diff_props(schema, &resolved, &obj.props);
+    let adopted = live.adopted.contains(&spec.address);
+    let forcing: Vec<&str> =
+        changes.iter().filter(|c| c.forces_replacement).map(|c| c.name.as_str()).collect();
+    let action = if !forcing.is_empty() {
+        changing.insert(spec.address.clone());
+        ActionType::Replace
+    } else if !changes.is_empty() {
+        ActionType::Update
+    } else if adopted {
+        ActionType::Adopt
+    } else {
+        return Ok(());
+    };
+    let reason = match action {
+        ActionType::Replace => Some(format!("{} forces replacement", forcing.join(", "))),
+        _ if adopted => Some(format!("found by its ownership tags ({}), not in state", obj.id)),
+        _ => None,
+    };
+    actions.push(PlannedAction {
+        action,
+        id: Some(obj.id.clone()),
+        reason,
+        changes,
+        adopted,
+        live_outputs: obj.outputs.clone(),
+        ..base
+    });
+    Ok(())
+}
+
+/// Deletions: what state (or a crash orphan) has that is not desired, or everything on
+/// destroy.
+fn deletions(
+    registry: &Registry,
+    desired: &DesiredGraph,
+    state: &State,
+    live: &LiveView,
+    mode: PlanMode,
+) -> BTreeMap<Address, PlannedAction> {
     let mut to_delete: BTreeMap<Address, PlannedAction> = BTreeMap::new();
     for (addr, rs) in &state.resources {
-        // On apply, a desired address is handled above (a kind change is a replacement).
+        // On apply, a desired address is handled by `plan_desired` (a kind or location
+        // change is a replacement).
         if mode == PlanMode::Apply && desired.contains(addr) {
             continue;
         }
-        let found = if desired.get(addr).is_some_and(|s| s.kind != rs.kind) {
+        let location = recorded_at(registry, rs);
+        let found = if moves(registry, desired, addr, &rs.kind, &location) {
             live.prior.get(addr)
         } else {
             live.found.get(addr).filter(|o| o.id == rs.id || live.adopted.contains(addr))
         };
         let action = if found.is_some() { ActionType::Delete } else { ActionType::Forget };
+        let reason = match (action, mode) {
+            (ActionType::Forget, _) => Some("already gone from AWS".into()),
+            (_, PlanMode::Destroy) => None,
+            _ => Some("no longer in the configuration".into()),
+        };
         to_delete.insert(
             addr.clone(),
             PlannedAction {
                 address: addr.clone(),
                 kind: rs.kind.clone(),
+                location,
                 action,
                 id: Some(found.map(|o| o.id.clone()).unwrap_or_else(|| rs.id.clone())),
-                reason: match (action, mode) {
-                    (ActionType::Forget, _) => Some("already gone from AWS".into()),
-                    (_, PlanMode::Destroy) => None,
-                    _ => Some("no longer in the configuration".into()),
-                },
+                reason,
                 changes: Vec::new(),
                 desired: None,
                 prior_depends_on: rs.depends_on.clone(),
@@ -155,6 +200,7 @@ pub fn make_plan(
                 PlannedAction {
                     address: addr.clone(),
                     kind: spec.kind.clone(),
+                    location: registry.place(&spec.kind, spec.location.as_ref()),
                     action: ActionType::Delete,
                     id: Some(obj.id.clone()),
                     reason: Some("found by its ownership tags, not in state".into()),
@@ -167,21 +213,21 @@ pub fn make_plan(
             );
         }
     }
-    actions.extend(reverse_order(to_delete));
+    to_delete
+}
 
-    let protected = protected_deletions(registry, desired, &actions, live)?;
-    Ok(Plan {
-        protected,
-        format_version: PLAN_FORMAT_VERSION,
-        stack: state.stack.clone(),
-        region: state.region.clone(),
-        mode,
-        state_lineage: state.lineage.clone(),
-        state_serial: state.serial,
-        actions,
-        unmanaged: live.unmanaged.clone(),
-        conflicts: live.conflicts.clone(),
-    })
+/// Gives every recorded resource without a location (a format 1 state) its location:
+/// the home region, or `global` for a global kind. Nothing moves: this is where those
+/// objects have always been. Returns how many records were placed; the caller saves.
+pub fn place_state(registry: &Registry, state: &mut State) -> usize {
+    let mut placed = 0;
+    for rs in state.resources.values_mut() {
+        if rs.location.is_none() {
+            rs.location = Some(registry.place(&rs.kind, None));
+            placed += 1;
+        }
+    }
+    placed
 }
 
 /// Brings state up to date where AWS already matches the configuration but state holds
@@ -199,7 +245,14 @@ pub fn catch_up(
 ) -> Result<Vec<Address>, EngineError> {
     let mut recorded = Vec::new();
     for spec in desired.specs() {
-        let Some(rs) = state.resources.get(&spec.address).filter(|r| r.kind == spec.kind) else { continue };
+        let location = registry.place(&spec.kind, spec.location.as_ref());
+        let Some(rs) = state
+            .resources
+            .get(&spec.address)
+            .filter(|r| r.kind == spec.kind && recorded_at(registry, r) == location)
+        else {
+            continue;
+        };
         let Some(obj) = live.found.get(&spec.address).filter(|o| o.id == rs.id) else { continue };
         let schema = registry.get(&spec.kind)?.schema();
         let resolved: Props =
@@ -215,8 +268,9 @@ pub fn catch_up(
         outputs.extend(obj.outputs.clone());
         state.resources.insert(
             spec.address.clone(),
-            hactl_state::ResourceState {
+            ResourceState {
                 kind: spec.kind.clone(),
+                location: Some(location),
                 id: obj.id.clone(),
                 props: resolved,
                 outputs,
@@ -241,10 +295,11 @@ fn protected_deletions(
         if !matches!(a.action, ActionType::Delete | ActionType::Replace) {
             continue;
         }
-        // As refresh files them: an object of a kind other than the address's desired kind
-        // is in `prior` (the delete of an address that changes kind), others in `found`.
-        let other_kind = desired.get(&a.address).is_some_and(|s| s.kind != a.kind);
-        let obj = if other_kind { live.prior.get(&a.address) } else { live.found.get(&a.address) };
+        // As refresh files them: an object of a kind or location other than the address's
+        // desired ones is in `prior` (the delete of an address that changes kind or
+        // location), others in `found`.
+        let moved = moves(registry, desired, &a.address, &a.kind, &a.location);
+        let obj = if moved { live.prior.get(&a.address) } else { live.found.get(&a.address) };
         let Some(obj) = obj else { continue };
         if registry.get(&a.kind)?.deletion_protected(&obj.props) {
             out.insert(a.address.clone());
@@ -253,27 +308,34 @@ fn protected_deletions(
     Ok(out.into_iter().collect())
 }
 
-/// When the address held another kind, deletes that object (through its own kind's
-/// provider) before the address gets its new object: the execution graph orders a
-/// delete of an address before its create, update or adopt.
+/// When the address held another kind or lived at another location, deletes that
+/// object (through its own kind's provider, at its own location) before the address gets
+/// its new object: the execution graph orders a delete of an address before its create,
+/// update or adopt.
 fn push_prior_delete(
+    registry: &Registry,
     actions: &mut Vec<PlannedAction>,
     base: &PlannedAction,
     prior: Option<&crate::provider::LiveObject>,
-    recorded: Option<&hactl_state::ResourceState>,
-    new_kind: &str,
+    recorded: Option<&ResourceState>,
 ) {
-    if let (Some(p), Some(r)) = (prior, recorded) {
-        actions.push(PlannedAction {
-            kind: r.kind.clone(),
-            action: ActionType::Delete,
-            id: Some(p.id.clone()),
-            reason: Some(format!("the address changes kind from {} to {new_kind}", r.kind)),
-            desired: None,
-            prior_depends_on: r.depends_on.clone(),
-            ..base.clone()
-        });
-    }
+    let (Some(p), Some(r)) = (prior, recorded) else { return };
+    let location = recorded_at(registry, r);
+    let reason = if r.kind != base.kind {
+        format!("the address changes kind from {} to {}", r.kind, base.kind)
+    } else {
+        format!("the address moves from {location} to {}", base.location)
+    };
+    actions.push(PlannedAction {
+        kind: r.kind.clone(),
+        location,
+        action: ActionType::Delete,
+        id: Some(p.id.clone()),
+        reason: Some(reason),
+        desired: None,
+        prior_depends_on: r.depends_on.clone(),
+        ..base.clone()
+    });
 }
 
 /// Deletions with dependents first, ties by address.

@@ -3,9 +3,9 @@
 use crate::events::{Event, EventSink};
 use crate::EngineError;
 use async_trait::async_trait;
-use hactl_core::{Address, KindSchema, PropChange, Props, Value};
+use hactl_core::{Address, KindSchema, Location, PropChange, Props, Value};
 use std::any::Any;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -165,6 +165,13 @@ pub trait Provider: Send + Sync {
     fn deletion_protected(&self, _live: &Props) -> bool {
         false
     }
+
+    /// Whether the kind's API is global (IAM, CloudWatch dashboards, Route 53): its
+    /// objects are the account's, not a region's, and live at [`Location::Global`]. The
+    /// kind's declaration in [`hactl_core::kinds`] says.
+    fn global(&self) -> bool {
+        hactl_core::kinds::info(self.kind()).is_some_and(|k| k.global)
+    }
 }
 
 /// How deletions behave (`hactl destroy` / `hactl apply` flags).
@@ -213,12 +220,19 @@ pub struct Ctx {
     pub stack: String,
     /// The resource a create/update/delete works on.
     pub address: Option<Address>,
+    /// Where the provider call works (its provider's clients are bound there); `None`
+    /// outside a read or a step.
+    pub location: Option<Location>,
     /// The step being run (apply only).
     pub phase: Option<hactl_core::exec::Phase>,
     /// On create: the id state recorded for the address before (an object deleted
     /// outside hactl), so idempotency tokens differ from that object's create.
     pub generation: Option<String>,
+    /// The describe answers shared during one refresh, of this context's location.
     pub cache: Arc<ReadCache>,
+    /// The read caches of every location of this refresh: answers of one region's
+    /// clients never serve another region's read.
+    caches: Arc<std::sync::Mutex<BTreeMap<Location, Arc<ReadCache>>>>,
     events: Arc<dyn EventSink>,
     started: Instant,
     /// How long a provider may wait for an object to settle (NAT gateway available, ...).
@@ -234,9 +248,11 @@ impl Ctx {
         Ctx {
             stack: stack.to_string(),
             address: None,
+            location: None,
             phase: None,
             generation: None,
             cache: Arc::new(ReadCache::default()),
+            caches: Arc::default(),
             events,
             started: Instant::now(),
             wait_timeout: Duration::from_secs(20 * 60),
@@ -249,6 +265,16 @@ impl Ctx {
     pub fn with_fresh_cache(&self) -> Self {
         let mut c = self.clone();
         c.cache = Arc::new(ReadCache::default());
+        c.caches = Arc::default();
+        c
+    }
+
+    /// The same context working at `location`, with that location's read cache.
+    pub fn at(&self, location: &Location) -> Self {
+        let mut c = self.clone();
+        c.location = Some(location.clone());
+        let mut caches = self.caches.lock().unwrap_or_else(|p| p.into_inner());
+        c.cache = caches.entry(location.clone()).or_default().clone();
         c
     }
 
@@ -308,10 +334,23 @@ impl Ctx {
     }
 }
 
-/// The providers, by kind.
+/// Builds the providers of another region (SDK clients bound to that region).
+pub type RegionalFactory = dyn Fn(&str) -> Registry + Send + Sync;
+
+/// The providers, by kind and location: the one place clients come from.
+///
+/// The providers registered here are bound to the home region (`[stack] region`); a
+/// global kind (registered with [`Registry::register_global`]) lives at
+/// [`Location::Global`] and is reached through them too. Providers of another region are
+/// built on first use by the factory given to [`Registry::with_regions`] and kept.
 #[derive(Clone, Default)]
 pub struct Registry {
     providers: BTreeMap<&'static str, Arc<dyn Provider>>,
+    global: BTreeSet<&'static str>,
+    /// The region the providers above are bound to; `None`: any region (test registries).
+    home: Option<String>,
+    factory: Option<Arc<RegionalFactory>>,
+    regions: Arc<std::sync::Mutex<BTreeMap<String, Registry>>>,
 }
 
 impl Registry {
@@ -319,10 +358,29 @@ impl Registry {
         Registry::default()
     }
 
+    /// Binds this registry to `home` and lets it build the providers of other regions
+    /// with `factory`.
+    pub fn with_regions(mut self, home: &str, factory: Arc<RegionalFactory>) -> Self {
+        self.home = Some(home.to_string());
+        self.factory = Some(factory);
+        self
+    }
+
+    /// The home region, if the registry is bound to one.
+    pub fn home(&self) -> Option<&str> {
+        self.home.as_deref()
+    }
+
+    /// Registers a kind's provider. A global kind ([`Provider::global`]) lives at
+    /// [`Location::Global`], once for the account, whatever region declares it.
     pub fn register(&mut self, p: Arc<dyn Provider>) {
+        if p.global() {
+            self.global.insert(p.kind());
+        }
         self.providers.insert(p.kind(), p);
     }
 
+    /// The home region's provider of `kind`.
     pub fn get(&self, kind: &str) -> Result<&Arc<dyn Provider>, EngineError> {
         self.providers.get(kind).ok_or_else(|| EngineError::UnknownKind(kind.to_string()))
     }
@@ -330,4 +388,47 @@ impl Registry {
     pub fn schema(&self, kind: &str) -> Option<&'static KindSchema> {
         self.providers.get(kind).map(|p| p.schema())
     }
+
+    /// Every registered kind, with whether it is global.
+    pub fn kinds(&self) -> impl Iterator<Item = (&'static str, bool)> + '_ {
+        self.providers.keys().map(|k| (*k, self.global.contains(k)))
+    }
+
+    pub fn is_global(&self, kind: &str) -> bool {
+        self.global.contains(kind)
+    }
+
+    /// Where a resource of `kind` declared at `declared` (`None`: the home region) lives:
+    /// `global` for a global kind, otherwise the declared region.
+    pub fn place(&self, kind: &str, declared: Option<&Location>) -> Location {
+        if self.global.contains(kind) {
+            return Location::Global;
+        }
+        match (declared, &self.home) {
+            (Some(l), _) => l.clone(),
+            (None, Some(home)) => Location::Region(home.clone()),
+            // A test registry bound to no region: the home region has no name.
+            (None, None) => Location::Region(String::from(UNNAMED_HOME)),
+        }
+    }
+
+    /// The provider of `kind` at `location`.
+    pub fn at(&self, kind: &str, location: &Location) -> Result<Arc<dyn Provider>, EngineError> {
+        let region = match location {
+            Location::Global => return self.get(kind).cloned(),
+            Location::Region(r) => r,
+        };
+        if self.home.is_none() || self.home.as_deref() == Some(region.as_str()) || region == UNNAMED_HOME {
+            return self.get(kind).cloned();
+        }
+        let Some(factory) = &self.factory else {
+            return Err(EngineError::UnknownLocation(location.clone()));
+        };
+        let mut regions = self.regions.lock().unwrap_or_else(|p| p.into_inner());
+        let registry = regions.entry(region.clone()).or_insert_with(|| factory(region));
+        registry.get(kind).cloned()
+    }
 }
+
+/// The home region of a registry bound to none (engine tests).
+const UNNAMED_HOME: &str = "home-region-0";

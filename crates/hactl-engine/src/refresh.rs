@@ -7,7 +7,7 @@ use crate::EngineError;
 use futures::future::try_join_all;
 use hactl_core::graph::find_cycles;
 use hactl_core::plan::{Conflict, Unmanaged};
-use hactl_core::{Address, DesiredGraph, Props, Ref, Value};
+use hactl_core::{Address, DesiredGraph, Location, Props, Ref, Value};
 use hactl_state::State;
 use petgraph::graph::DiGraph;
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,8 +34,9 @@ pub struct LiveView {
     /// Objects with a target's name or natural key that are not the stack's (no
     /// ownership tags, id not in state): never adopted, re-tagged or deleted.
     pub conflicts: Vec<Conflict>,
-    /// Objects recorded in state under an address whose desired kind is now another
-    /// one: they are replaced (deleted through their old kind's provider).
+    /// Objects recorded in state under an address whose desired kind or location is now
+    /// another one: they are replaced (deleted through their old kind's provider, at
+    /// their old location).
     pub prior: BTreeMap<Address, LiveObject>,
 }
 
@@ -47,29 +48,34 @@ impl LiveView {
 
 struct Target {
     kind: String,
+    location: Location,
     address: Address,
     state_id: Option<String>,
     desired: Option<Props>,
     recorded: Option<Props>,
 }
 
-pub async fn refresh(
+/// A target's identity: the same address under another kind or location is another
+/// object (the old one is replaced).
+type TargetKey = (Address, String, Location);
+
+/// What to read: every desired resource (scope permitting) and every recorded one, each
+/// at its location; an address whose kind or location changed is read under both.
+fn targets(
     registry: &Registry,
-    ctx: &Ctx,
     desired: &DesiredGraph,
     state: &State,
     scope: RefreshScope,
-) -> Result<LiveView, EngineError> {
-    // A refresh starts from empty cached answers.
-    let ctx = &ctx.with_fresh_cache();
-    // Targets, by address and kind (an address whose kind changed is read under both).
-    let mut targets: BTreeMap<(Address, String), Target> = BTreeMap::new();
+) -> BTreeMap<TargetKey, Target> {
+    let mut targets: BTreeMap<TargetKey, Target> = BTreeMap::new();
     if scope == RefreshScope::DesiredAndState {
         for spec in desired.specs() {
+            let location = registry.place(&spec.kind, spec.location.as_ref());
             targets.insert(
-                (spec.address.clone(), spec.kind.clone()),
+                (spec.address.clone(), spec.kind.clone(), location.clone()),
                 Target {
                     kind: spec.kind.clone(),
+                    location,
                     address: spec.address.clone(),
                     state_id: None,
                     desired: Some(spec.props.clone()),
@@ -79,31 +85,24 @@ pub async fn refresh(
         }
     }
     for (addr, rs) in &state.resources {
-        match targets.get_mut(&(addr.clone(), rs.kind.clone())) {
-            Some(t) => {
-                t.state_id = Some(rs.id.clone());
-                t.recorded = Some(rs.props.clone());
-            }
-            None => {
-                targets.insert(
-                    (addr.clone(), rs.kind.clone()),
-                    Target {
-                        kind: rs.kind.clone(),
-                        address: addr.clone(),
-                        state_id: Some(rs.id.clone()),
-                        desired: None,
-                        recorded: Some(rs.props.clone()),
-                    },
-                );
-            }
-        }
+        let location = registry.place(&rs.kind, rs.location.as_ref());
+        let key = (addr.clone(), rs.kind.clone(), location.clone());
+        let t = targets.entry(key).or_insert_with(|| Target {
+            kind: rs.kind.clone(),
+            location,
+            address: addr.clone(),
+            state_id: None,
+            desired: None,
+            recorded: None,
+        });
+        t.state_id = Some(rs.id.clone());
+        t.recorded = Some(rs.props.clone());
     }
+    targets
+}
 
-    // Kind-level dependency levels.
-    let kinds: BTreeSet<String> = targets.values().map(|t| t.kind.clone()).collect();
-    for k in &kinds {
-        registry.get(k)?;
-    }
+/// Kind-level dependency levels: a kind is read after the kinds it depends on.
+fn levels(desired: &DesiredGraph, state: &State, kinds: &BTreeSet<String>) -> Vec<Vec<String>> {
     let kind_of = |a: &Address| -> Option<String> {
         desired.get(a).map(|s| s.kind.clone()).or_else(|| state.resources.get(a).map(|r| r.kind.clone()))
     };
@@ -122,15 +121,32 @@ pub async fn refresh(
             }
         }
     }
-    let levels = kind_levels(&kinds, &kind_deps);
+    kind_levels(kinds, &kind_deps)
+}
 
+pub async fn refresh(
+    registry: &Registry,
+    ctx: &Ctx,
+    desired: &DesiredGraph,
+    state: &State,
+    scope: RefreshScope,
+) -> Result<LiveView, EngineError> {
+    // A refresh starts from empty cached answers.
+    let ctx = &ctx.with_fresh_cache();
+    let targets = targets(registry, desired, state, scope);
+    // One batched read per (kind, location); the locations of a kind read in parallel.
+    let groups: BTreeSet<(String, Location)> =
+        targets.values().map(|t| (t.kind.clone(), t.location.clone())).collect();
+    for (kind, location) in &groups {
+        registry.at(kind, location)?;
+    }
+    let kinds: BTreeSet<String> = groups.iter().map(|(k, _)| k.clone()).collect();
     let mut view = LiveView::default();
-    for level in levels {
-        let reads = level.iter().map(|kind| {
-            let provider = registry.get(kind);
+    for level in levels(desired, state, &kinds) {
+        let reads = groups.iter().filter(|(k, _)| level.contains(k)).map(|(kind, location)| {
             let kind_targets: Vec<ReadTarget> = targets
                 .values()
-                .filter(|t| &t.kind == kind)
+                .filter(|t| &t.kind == kind && &t.location == location)
                 .map(|t| ReadTarget {
                     address: t.address.clone(),
                     id: t.state_id.clone(),
@@ -143,41 +159,61 @@ pub async fn refresh(
                     recorded: t.recorded.clone(),
                 })
                 .collect();
-            let ctx = ctx.clone();
-            async move {
-                let provider = provider?;
-                ctx.events().emit(Event::ReadStarted { kind: kind.clone(), targets: kind_targets.len() });
-                let t0 = Instant::now();
-                let objs = provider
-                    .read(&ctx, &kind_targets)
-                    .await
-                    .map_err(|source| EngineError::Read { kind: kind.clone(), source })?;
-                ctx.events().emit(Event::ReadFinished {
-                    kind: kind.clone(),
-                    found: objs.len(),
-                    elapsed: t0.elapsed(),
-                });
-                Ok::<_, EngineError>((kind.clone(), kind_targets, objs))
-            }
+            read_group(registry, ctx, kind, location, kind_targets)
         });
-        for (kind, kind_targets, objs) in try_join_all(reads).await? {
-            match_objects(&mut view, &kind, &kind_targets, objs, desired);
+        for (kind, location, kind_targets, objs) in try_join_all(reads).await? {
+            let is_prior = |a: &Address| {
+                desired.get(a).is_some_and(|s| {
+                    s.kind != kind || registry.place(&s.kind, s.location.as_ref()) != location
+                })
+            };
+            match_objects(&mut view, &kind, &kind_targets, objs, &is_prior);
         }
     }
     Ok(view)
 }
 
+/// How a (kind, location) group is named in events and errors: the kind alone in the
+/// home region and for global kinds, `kind (region)` elsewhere.
+fn group_name(registry: &Registry, kind: &str, location: &Location) -> String {
+    match location.region_name() {
+        Some(r) if registry.home().is_some_and(|h| h != r) => format!("{kind} ({r})"),
+        _ => kind.to_string(),
+    }
+}
+
+/// Reads one (kind, location) group through the provider of that location.
+async fn read_group(
+    registry: &Registry,
+    ctx: &Ctx,
+    kind: &str,
+    location: &Location,
+    targets: Vec<ReadTarget>,
+) -> Result<(String, Location, Vec<ReadTarget>, Vec<LiveObject>), EngineError> {
+    let name = group_name(registry, kind, location);
+    let provider = registry.at(kind, location)?;
+    let ctx = ctx.at(location);
+    ctx.events().emit(Event::ReadStarted { kind: name.clone(), targets: targets.len() });
+    let t0 = Instant::now();
+    let objs = provider
+        .read(&ctx, &targets)
+        .await
+        .map_err(|source| EngineError::Read { kind: name.clone(), source })?;
+    ctx.events().emit(Event::ReadFinished { kind: name, found: objs.len(), elapsed: t0.elapsed() });
+    Ok((kind.to_string(), location.clone(), targets, objs))
+}
+
+/// Files the objects of one (kind, location) read: by state id first, then by address
+/// (tag or natural key). An object of an address whose desired kind or location is
+/// another one (`is_prior`) goes to `prior`, not `found`.
 fn match_objects(
     view: &mut LiveView,
     kind: &str,
     targets: &[ReadTarget],
     objs: Vec<LiveObject>,
-    desired: &DesiredGraph,
+    prior: &dyn Fn(&Address) -> bool,
 ) {
-    // An object of a kind the address no longer has goes to `prior`, not `found`.
-    let prior = |a: &Address| desired.get(a).is_some_and(|s| s.kind != kind);
     let mut taken = vec![false; objs.len()];
-    // First by state id, then by address (tag or natural key).
     for t in targets {
         if let Some(id) = &t.id {
             if let Some(i) = objs.iter().position(|o| &o.id == id) {
@@ -329,7 +365,7 @@ mod tests {
             obj("s-10", None, false),
         ];
         let mut view = LiveView::default();
-        match_objects(&mut view, "ec2.subnet", &targets, objs, &DesiredGraph::default());
+        match_objects(&mut view, "ec2.subnet", &targets, objs, &|_| false);
         assert_eq!(view.found.len(), 2);
         assert_eq!(view.found[&Address::parse("subnet.b.x").unwrap()].id, "s-2");
         assert!(view.adopted.contains(&Address::parse("subnet.b.x").unwrap()));
@@ -355,7 +391,7 @@ mod tests {
             obj("/hactl/s/web", Some("log_group.web"), false),
         ];
         let mut view = LiveView::default();
-        match_objects(&mut view, "sns.topic", &targets, objs, &DesiredGraph::default());
+        match_objects(&mut view, "sns.topic", &targets, objs, &|_| false);
         assert!(!view.found.contains_key(&Address::parse("topic.alarms").unwrap()));
         assert!(view.adopted.is_empty());
         assert_eq!(view.conflicts.len(), 1);

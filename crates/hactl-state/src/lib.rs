@@ -27,12 +27,19 @@ pub use store::StateStore;
 /// interceptor, say): `StateStore::s3(aws_sdk_s3::Client::from_conf(s3_config(..).build()), ..)`.
 pub use aws_sdk_s3;
 
-use hactl_core::{Address, Props, Value};
+use hactl_core::{Address, Location, Props, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-pub const STATE_FORMAT_VERSION: u32 = 1;
+/// The state format this hactl writes. 2: every resource records its location (a region
+/// or `global`). Format 1 (hactl before locations) is read and upgraded in place: its
+/// resources have no location, which means the home region (or `global` for a global
+/// kind: see `hactl_engine::place_state`); the next write is format 2.
+pub const STATE_FORMAT_VERSION: u32 = 2;
+
+/// The older formats this hactl reads and upgrades.
+pub const STATE_FORMATS_READ: &[u32] = &[1, 2];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -96,6 +103,10 @@ pub struct S3Failure {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ResourceState {
     pub kind: String,
+    /// Where the object lives. `None` only in a format 1 document not yet placed: the
+    /// stack's home region, or `global` for a global kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
     pub id: String,
     /// The properties hactl applied (references resolved). Drift compares live objects
     /// with these.
@@ -163,14 +174,16 @@ impl State {
         }
         let parse = |source| StateError::Parse { location: location.to_string(), source };
         let header: Header = serde_json::from_slice(bytes).map_err(parse)?;
-        if header.format_version != STATE_FORMAT_VERSION {
+        if !STATE_FORMATS_READ.contains(&header.format_version) {
             return Err(StateError::Version {
                 location: location.to_string(),
                 found: header.format_version,
                 supported: STATE_FORMAT_VERSION,
             });
         }
-        let state: State = serde_json::from_slice(bytes).map_err(parse)?;
+        let mut state: State = serde_json::from_slice(bytes).map_err(parse)?;
+        // Upgraded in place: the next write is the current format.
+        state.format_version = STATE_FORMAT_VERSION;
         if state.stack != stack {
             return Err(StateError::WrongStack {
                 location: location.to_string(),

@@ -198,6 +198,7 @@ mod tests {
             addr.clone(),
             ResourceState {
                 kind: "ec2.subnet".into(),
+                location: Some(hactl_core::Location::region("us-east-1")),
                 id: "subnet-1".into(),
                 props: [("cidr_block".to_string(), Value::str("10.0.1.0/24"))].into(),
                 outputs: [("arn".to_string(), Value::str("arn:x"))].into(),
@@ -267,12 +268,34 @@ mod tests {
         fs::copy(&path, other.local_path().unwrap()).unwrap();
         assert!(matches!(other.load().await, Err(StateError::WrongStack { .. })));
         let text =
-            fs::read_to_string(&path).unwrap().replace("\"format_version\": 1", "\"format_version\": 99");
+            fs::read_to_string(&path).unwrap().replace("\"format_version\": 2", "\"format_version\": 99");
         fs::write(&path, text).unwrap();
         assert!(matches!(store.load().await, Err(StateError::Version { found: 99, .. })));
         fs::write(&path, "{ not json").unwrap();
         let err = store.load().await.unwrap_err();
         assert!(matches!(err, StateError::Parse { .. }));
         assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+    }
+
+    /// A state file written before locations (hactl at 295e847: format 1) is read: its
+    /// records have no location, and the next write is format 2.
+    #[tokio::test]
+    async fn reads_format_1_and_writes_format_2() {
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/state-v1-two-region.json");
+        let text = fs::read_to_string(fixture).unwrap();
+        assert!(text.contains("\"format_version\": 1"));
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::local(dir.path(), "two-region");
+        fs::write(store.local_path().unwrap(), &text).unwrap();
+        let mut s = store.load().await.unwrap();
+        assert_eq!(s.format_version, crate::STATE_FORMAT_VERSION);
+        assert_eq!(s.resources.len(), 42);
+        assert!(s.resources.values().all(|r| r.location.is_none()));
+        assert_eq!(s.serial, 42);
+        store.save(&mut s).await.unwrap();
+        let written = fs::read_to_string(store.local_path().unwrap()).unwrap();
+        assert!(written.contains("\"format_version\": 2"), "{written}");
+        let again = store.load().await.unwrap();
+        assert_eq!(again.resources, s.resources);
     }
 }

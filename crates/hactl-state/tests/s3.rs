@@ -88,6 +88,7 @@ fn subnet() -> (Address, ResourceState) {
         Address::parse("subnet.app.us-east-1a").unwrap(),
         ResourceState {
             kind: "ec2.subnet".into(),
+            location: Some(hactl_core::Location::region("us-east-1")),
             id: "subnet-1".into(),
             props: [("cidr_block".to_string(), Value::str("10.0.1.0/24"))].into(),
             outputs: [("arn".to_string(), Value::str("arn:x"))].into(),

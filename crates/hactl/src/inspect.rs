@@ -1,16 +1,22 @@
 //! Commands that read the config or state and never call AWS beyond the state store:
 //! `validate --json`, `output`, `state list|show|rm`.
 
-use crate::{load_config, open_store, outputs, render, target_region, Exit, Global, StateCommand};
+use crate::cli::StateCommand;
+use crate::context::RunContext;
+use crate::exit::ExitStatus;
+use crate::session::open_store;
+use crate::{outputs, render};
 use anyhow::{bail, Context, Result};
 use hactl_core::Address;
 use hactl_state::{State, StateStore};
 use render::Style;
 
-/// `validate --json`: `{"valid": true, "file", "stack", "region", "resources", "zones"}`,
+/// `validate --json`: `{"valid": true, "file", "stack", "region", "resources", "zones"}`
+/// (plus `"dr_region"` and `"dr_zones"` with a `[dr]` section),
 /// or `{"valid": false, "file", "errors": [{file, line, column, field, message, hint}]}`
 /// and exit 1. Nothing on stderr either way.
-pub fn validate_json(g: &Global) -> Result<Exit> {
+pub fn validate_json(rc: &RunContext) -> Result<ExitStatus> {
+    let g = &rc.g;
     let file = g.config.display().to_string();
     let errors = |errors: Vec<serde_json::Value>| serde_json::json!({ "valid": false, "file": file, "errors": errors });
     let doc = match hactl_config::load(&g.config) {
@@ -32,16 +38,23 @@ pub fn validate_json(g: &Global) -> Result<Exit> {
         Ok(cfg) => {
             let expanded = hactl_config::expand::expand(&cfg, &hactl_config::expand::ExpandEnv::offline())
                 .map_err(|e| e.to_string())
-                .and_then(|d| target_region(&cfg, g).map(|_| d).map_err(|e| e.to_string()));
+                .and_then(|d| rc.target_region(&cfg).map(|_| d).map_err(|e| e.to_string()));
             match expanded {
-                Ok(desired) => serde_json::json!({
-                    "valid": true,
-                    "file": file,
-                    "stack": cfg.stack.name,
-                    "region": cfg.stack.region,
-                    "resources": desired.len(),
-                    "zones": cfg.network.zones.len(),
-                }),
+                Ok(desired) => {
+                    let mut doc = serde_json::json!({
+                        "valid": true,
+                        "file": file,
+                        "stack": cfg.stack.name,
+                        "region": cfg.stack.region,
+                        "resources": desired.len(),
+                        "zones": cfg.network.zones.len(),
+                    });
+                    if let Some(dr) = &cfg.dr {
+                        doc["dr_region"] = serde_json::json!(dr.region);
+                        doc["dr_zones"] = serde_json::json!(dr.network.zones.len());
+                    }
+                    doc
+                }
                 Err(message) => errors(vec![serde_json::json!({
                     "file": file, "line": 0, "column": 0, "field": "", "message": message, "hint": null,
                 })]),
@@ -49,7 +62,7 @@ pub fn validate_json(g: &Global) -> Result<Exit> {
         }
     };
     outln!("{}", serde_json::to_string_pretty(&doc)?)?;
-    Ok(Exit(if doc["valid"] == true { 0 } else { 1 }))
+    Ok(if doc["valid"] == true { ExitStatus::Success } else { ExitStatus::Failure })
 }
 
 /// The stack's state, or an error when none was ever written there (a typo in
@@ -67,15 +80,10 @@ pub async fn existing_state(store: &StateStore) -> Result<State> {
 }
 
 /// `hactl output [NAME] [--json]`.
-pub async fn output(
-    g: &Global,
-    counter: &hactl_aws::ApiCounter,
-    name: Option<&str>,
-    json: bool,
-) -> Result<Exit> {
-    let (cfg, _) = load_config(&g.config)?;
-    target_region(&cfg, g)?;
-    let store = open_store(&cfg, g, counter).await?;
+pub async fn output(rc: &RunContext, name: Option<&str>, json: bool) -> Result<ExitStatus> {
+    let (cfg, _) = rc.load_config()?;
+    rc.target_region(&cfg)?;
+    let store = open_store(&cfg, rc).await?;
     let state = existing_state(&store).await?;
     let all = outputs::stack_outputs(&state);
     match name {
@@ -96,20 +104,20 @@ pub async fn output(
             outln!("{}", serde_json::to_string_pretty(&m)?)?;
         }
         None => {
-            let st = Style::detect(g.no_color, render::is_stdout_terminal());
+            let st = Style::detect(rc.g.no_color, render::is_stdout_terminal());
             for (k, o) in &all {
                 outln!("{} = {}  {}", st.bold(k), o.value, st.dim(&format!("# {}", o.about)))?;
             }
         }
     }
-    Ok(Exit(0))
+    Ok(ExitStatus::Success)
 }
 
 /// `hactl state list|show|rm`.
-pub async fn state(g: &Global, counter: &hactl_aws::ApiCounter, command: StateCommand) -> Result<Exit> {
-    let (cfg, _) = load_config(&g.config)?;
-    target_region(&cfg, g)?;
-    let store = open_store(&cfg, g, counter).await?;
+pub async fn state(rc: &RunContext, command: StateCommand) -> Result<ExitStatus> {
+    let (cfg, _) = rc.load_config()?;
+    rc.target_region(&cfg)?;
+    let store = open_store(&cfg, rc).await?;
     match command {
         StateCommand::List { json } => {
             let state = existing_state(&store).await?;
@@ -117,7 +125,16 @@ pub async fn state(g: &Global, counter: &hactl_aws::ApiCounter, command: StateCo
                 let list: Vec<serde_json::Value> = state
                     .resources
                     .iter()
-                    .map(|(a, r)| serde_json::json!({ "address": a, "kind": r.kind, "id": r.id }))
+                    .map(|(a, r)| {
+                        // A format 1 record has no location: the home region, or global.
+                        let at = r.location.clone().unwrap_or_else(|| {
+                            match hactl_core::kinds::info(&r.kind).is_some_and(|k| k.global) {
+                                true => hactl_core::Location::Global,
+                                false => hactl_core::Location::region(&state.region),
+                            }
+                        });
+                        serde_json::json!({ "address": a, "kind": r.kind, "location": at, "id": r.id })
+                    })
                     .collect();
                 outln!("{}", serde_json::to_string_pretty(&list)?)?;
             } else {
@@ -143,7 +160,7 @@ pub async fn state(g: &Global, counter: &hactl_aws::ApiCounter, command: StateCo
             state_rm(&store, &addresses).await?;
         }
     }
-    Ok(Exit(0))
+    Ok(ExitStatus::Success)
 }
 
 /// Forgets `addresses` (all must be in state, or nothing is removed), under the lock.

@@ -6,6 +6,9 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// Stdout turned out to be a closed pipe. The binary's one process-wide static: stdout is
+/// the process's, written from every command through `out!`/`outln!`, so what was learnt
+/// about it holds for all of them.
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 
 /// Writes `args` to stdout. A closed pipe is not an error (nothing more is written);

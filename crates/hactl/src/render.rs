@@ -1,6 +1,7 @@
 //! Human rendering of plans, drift reports and engine events. Plans and drift go to
 //! stdout (the caller picks); progress and logs go to stderr.
 
+use crate::cli::LogFormat;
 use hactl_core::plan::{PlanMode, Unmanaged};
 use hactl_core::{ActionType, Plan, PropChange, Value};
 use hactl_engine::{DriftReport, Event, EventSink};
@@ -133,9 +134,14 @@ pub fn plan_text(st: &Style, plan: &Plan, region: &str) -> String {
         let id = a.id.as_deref().map(|i| format!(" {}", st.dim(i))).unwrap_or_default();
         let reason =
             a.reason.as_deref().map(|r| format!("  {}", st.dim(&format!("# {r}")))).unwrap_or_default();
+        // Outside the home region a resource says where it lives.
+        let at = match a.location.region_name() {
+            Some(r) if r != region => format!(" in {r}"),
+            _ => String::new(),
+        };
         let _ = writeln!(
             out,
-            "  {} {} ({}){id}{reason}",
+            "  {} {} ({}{at}){id}{reason}",
             st.action(a.action),
             st.bold(a.address.as_str()),
             a.kind
@@ -395,7 +401,7 @@ pub fn stats_line(counts: &BTreeMap<String, u64>, elapsed_ms: u128) -> String {
 
 /// The one log line of a `drift --watch` run, as text or as a JSON object.
 pub fn drift_run_line(
-    format: crate::LogFormat,
+    format: LogFormat,
     stack: &str,
     run: u64,
     outcome: Result<&DriftReport, &str>,
@@ -405,7 +411,7 @@ pub fn drift_run_line(
     let ts = hactl_aws::metrics::utc_now_rfc3339();
     let ms = elapsed.as_millis() as u64;
     match (format, outcome) {
-        (crate::LogFormat::Json, Ok(r)) => serde_json::json!({
+        (LogFormat::Json, Ok(r)) => serde_json::json!({
             "timestamp": ts,
             "level": if r.has_drift() { "WARN" } else { "INFO" },
             "target": "hactl::drift",
@@ -420,7 +426,7 @@ pub fn drift_run_line(
             "duration_ms": ms,
         })
         .to_string(),
-        (crate::LogFormat::Json, Err(e)) => serde_json::json!({
+        (LogFormat::Json, Err(e)) => serde_json::json!({
             "timestamp": ts,
             "level": "ERROR",
             "target": "hactl::drift",
@@ -431,7 +437,7 @@ pub fn drift_run_line(
             "duration_ms": ms,
         })
         .to_string(),
-        (crate::LogFormat::Text, Ok(r)) => format!(
+        (LogFormat::Text, Ok(r)) => format!(
             "{ts} drift run {run} of stack {stack}: {} drifted ({} changed, {} deleted, {} unmanaged){} in {ms} ms",
             r.drifted_count(),
             r.changed.len(),
@@ -439,6 +445,6 @@ pub fn drift_run_line(
             r.unmanaged.len(),
             if published { ", metric published" } else { "" }
         ),
-        (crate::LogFormat::Text, Err(e)) => format!("{ts} drift run {run} of stack {stack} failed: {e}"),
+        (LogFormat::Text, Err(e)) => format!("{ts} drift run {run} of stack {stack} failed: {e}"),
     }
 }

@@ -1,0 +1,30 @@
+//! `appautoscaling.*` kinds: their typed builders and property names (see [`crate::kinds`]).
+
+use crate::kinds::kinds;
+
+kinds! {
+    /// `appautoscaling.policy` (provider: `hactl-aws/src/appautoscaling/policy.rs`).
+    Policy = "appautoscaling.policy" {
+        reads: ["application-autoscaling:DescribeScalingPolicies"],
+        reads_account_wide: [],
+        name / NAME: replace,
+        service_namespace / SERVICE_NAMESPACE: replace,
+        resource_id / RESOURCE_ID: replace,
+        scalable_dimension / SCALABLE_DIMENSION: replace,
+        predefined_metric / PREDEFINED_METRIC: in_place,
+        target_value / TARGET_VALUE: in_place,
+        scale_in_cooldown / SCALE_IN_COOLDOWN: in_place,
+        scale_out_cooldown / SCALE_OUT_COOLDOWN: in_place,
+        resource_label / RESOURCE_LABEL: in_place,
+    }
+    /// `appautoscaling.target` (provider: `hactl-aws/src/appautoscaling/target.rs`).
+    Target = "appautoscaling.target" {
+        reads: ["application-autoscaling:DescribeScalableTargets"],
+        reads_account_wide: [],
+        service_namespace / SERVICE_NAMESPACE: replace,
+        resource_id / RESOURCE_ID: replace,
+        scalable_dimension / SCALABLE_DIMENSION: replace,
+        min_capacity / MIN_CAPACITY: in_place,
+        max_capacity / MAX_CAPACITY: in_place,
+    }
+}

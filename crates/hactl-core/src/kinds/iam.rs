@@ -1,0 +1,27 @@
+//! `iam.*` kinds: their typed builders and property names (see [`crate::kinds`]).
+
+use crate::kinds::kinds;
+
+kinds! {
+    /// `iam.instance_profile` (provider: `hactl-aws/src/iam/instance_profile.rs`).
+    InstanceProfile = "iam.instance_profile" [global] {
+        reads: ["iam:ListInstanceProfiles"],
+        reads_account_wide: [],
+        name / NAME: replace,
+        path / PATH: replace,
+        role_name / ROLE_NAME: in_place,
+        tags / TAGS: in_place,
+    }
+    /// `iam.role` (provider: `hactl-aws/src/iam/role.rs`).
+    Role = "iam.role" [global] {
+        reads: ["iam:ListRoles"],
+        reads_account_wide: [],
+        name / NAME: replace,
+        path / PATH: replace,
+        description / DESCRIPTION: in_place,
+        assume_role_policy / ASSUME_ROLE_POLICY: in_place,
+        inline_policies / INLINE_POLICIES: in_place,
+        managed_policy_arns / MANAGED_POLICY_ARNS: in_place.as_set,
+        tags / TAGS: in_place,
+    }
+}

@@ -1,0 +1,52 @@
+//! `rds.*` kinds: their typed builders and property names (see [`crate::kinds`]).
+
+use crate::kinds::kinds;
+
+kinds! {
+    /// `rds.instance` (provider: `hactl-aws/src/rds/instance.rs`).
+    Instance = "rds.instance" {
+        reads: [],
+        reads_account_wide: ["rds:DescribeDBInstances", "rds:ListTagsForResource"],
+        identifier / IDENTIFIER: replace,
+        engine / ENGINE: replace,
+        engine_version / ENGINE_VERSION: create_only,
+        instance_class / INSTANCE_CLASS: in_place,
+        allocated_storage / ALLOCATED_STORAGE: in_place,
+        storage_type / STORAGE_TYPE: in_place,
+        multi_az / MULTI_AZ: in_place,
+        storage_encrypted / STORAGE_ENCRYPTED: replace,
+        kms_key_id / KMS_KEY_ID: create_only,
+        master_username / MASTER_USERNAME: replace,
+        master_secret_arn / MASTER_SECRET_ARN: in_place,
+        db_name / DB_NAME: replace,
+        port / PORT: in_place,
+        subnet_group_name / SUBNET_GROUP_NAME: replace,
+        parameter_group_name / PARAMETER_GROUP_NAME: in_place,
+        vpc_security_group_ids / VPC_SECURITY_GROUP_IDS: in_place.as_set,
+        publicly_accessible / PUBLICLY_ACCESSIBLE: in_place,
+        backup_retention_period / BACKUP_RETENTION_PERIOD: in_place,
+        preferred_backup_window / PREFERRED_BACKUP_WINDOW: in_place,
+        deletion_protection / DELETION_PROTECTION: in_place,
+        apply_immediately / APPLY_IMMEDIATELY: create_only,
+        tags / TAGS: in_place,
+    }
+    /// `rds.parameter_group` (provider: `hactl-aws/src/rds/parameter_group.rs`).
+    ParameterGroup = "rds.parameter_group" {
+        reads: [],
+        reads_account_wide: ["rds:DescribeDBParameterGroups", "rds:DescribeDBParameters", "rds:ListTagsForResource"],
+        name / NAME: replace,
+        family / FAMILY: replace,
+        description / DESCRIPTION: replace,
+        parameters / PARAMETERS: in_place,
+        tags / TAGS: in_place,
+    }
+    /// `rds.subnet_group` (provider: `hactl-aws/src/rds/subnet_group.rs`).
+    SubnetGroup = "rds.subnet_group" {
+        reads: [],
+        reads_account_wide: ["rds:DescribeDBSubnetGroups", "rds:ListTagsForResource"],
+        name / NAME: replace,
+        description / DESCRIPTION: in_place,
+        subnet_ids / SUBNET_IDS: in_place.as_set,
+        tags / TAGS: in_place,
+    }
+}
