@@ -4,7 +4,6 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use hactl_engine::{AwsCall, Failure, ProviderError};
-use std::sync::Arc;
 
 /// Codes that mean "try again shortly": throttling, and dependencies that AWS releases
 /// asynchronously (ENIs of a deleted load balancer, public addresses of a NAT gateway).
@@ -44,10 +43,45 @@ where
         Failure::Answer => d.code.as_deref().is_some_and(|c| RETRYABLE.contains(&c)),
     };
     let message = format!("{what}: {}", d.message);
-    let mut err = if retryable { ProviderError::retryable(message) } else { ProviderError::fatal(message) };
-    err.code = d.code;
-    err.call = Some(Arc::new(AwsCall { operation: what.to_string(), failure: d.failure, source: d.source }));
-    err
+    let code = d.code.as_deref();
+    let err = if retryable {
+        ProviderError::retryable(message)
+    } else if code.is_some_and(is_not_found_code) {
+        ProviderError::not_found(message)
+    } else if code.is_some_and(is_conflict_code) {
+        ProviderError::conflict(message)
+    } else {
+        ProviderError::fatal(message)
+    };
+    let err = match d.code {
+        Some(c) => err.with_code(c),
+        None => err,
+    };
+    err.with_call(AwsCall { operation: what.to_string(), failure: d.failure, source: d.source })
+}
+
+/// "It does not exist" codes of every service: EC2 `InvalidVpcID.NotFound`, ELBv2
+/// `LoadBalancerNotFound`, IAM `NoSuchEntity`, ECS `ClusterNotFoundException`, CloudWatch
+/// Logs / ACM / Secrets Manager / Scheduler `ResourceNotFoundException`, Application Auto
+/// Scaling `ObjectNotFoundException`, RDS `DBInstanceNotFoundFault`, ...
+fn is_not_found_code(c: &str) -> bool {
+    c.ends_with("NotFound")
+        || c.ends_with("NotFoundException")
+        || c.ends_with("NotFoundFault")
+        || c == "NoSuchEntity"
+}
+
+/// "Another object, or the object's state, is in the way" codes: it exists already
+/// (`RouteAlreadyExists`, `EntityAlreadyExists`, `DBInstanceAlreadyExistsFault`,
+/// `DuplicateLoadBalancerName`, `InvalidGroup.Duplicate`), or it is in use
+/// (`ResourceInUse`, `ResourceInUseException`, `InvalidIPAddress.InUse`,
+/// `DeleteConflict`).
+fn is_conflict_code(c: &str) -> bool {
+    c.contains("AlreadyExists")
+        || c.contains("Duplicate")
+        || c.contains("InUse")
+        || c.ends_with("Conflict")
+        || c == "ResourceExistsException"
 }
 
 /// True for "it does not exist" answers of every service: EC2 `InvalidVpcID.NotFound`,
@@ -55,12 +89,7 @@ where
 /// CloudWatch Logs / ACM / Secrets Manager / Scheduler `ResourceNotFoundException`, Application Auto
 /// Scaling `ObjectNotFoundException`, ...
 pub(crate) fn is_not_found(e: &ProviderError) -> bool {
-    e.code.as_deref().is_some_and(|c| {
-        c.ends_with("NotFound")
-            || c.ends_with("NotFoundException")
-            || c.ends_with("NotFoundFault")
-            || c == "NoSuchEntity"
-    })
+    e.is_not_found() || e.code().is_some_and(is_not_found_code)
 }
 
 /// Deletes treat "already gone" as success.
@@ -83,8 +112,8 @@ pub(crate) fn found<T>(r: Result<T, ProviderError>) -> Result<Option<T>, Provide
 /// Marks an error retryable when its code is one of `codes` (a dependency still leaving,
 /// an object still settling or in use).
 pub(crate) fn retry_codes(mut e: ProviderError, codes: &[&str]) -> ProviderError {
-    if e.code.as_deref().is_some_and(|c| codes.contains(&c)) {
-        e.retryable = true;
+    if e.code().is_some_and(|c| codes.contains(&c)) {
+        e.make_retryable();
     }
     e
 }
@@ -93,7 +122,7 @@ pub(crate) fn retry_codes(mut e: ProviderError, codes: &[&str]) -> ProviderError
 /// referencing it is worth retrying (bounded by the engine).
 pub(crate) fn retry_not_found(mut e: ProviderError) -> ProviderError {
     if is_not_found(&e) {
-        e.retryable = true;
+        e.make_retryable();
     }
     e
 }
@@ -130,13 +159,13 @@ mod tests {
     fn an_aws_answer_keeps_code_and_message_on_one_line() {
         let e = aws_error("DescribeVpcs", service(Some("AuthFailure"), Some("bad\nkeys"), 401, "<xml/>"));
         assert_eq!(e.to_string(), "DescribeVpcs: AuthFailure: bad keys");
-        assert_eq!(e.code.as_deref(), Some("AuthFailure"));
+        assert_eq!(e.code(), Some("AuthFailure"));
         assert_eq!(e.operation(), Some("DescribeVpcs"));
         assert_eq!(e.failure(), Some(&Failure::Answer));
-        assert!(!e.retryable);
+        assert!(!e.is_retryable());
         assert!(std::error::Error::source(&e).is_some(), "the SDK error is kept");
         let e = aws_error("DescribeVpcs", service(Some("RequestLimitExceeded"), None, 503, ""));
-        assert!(e.retryable);
+        assert!(e.is_retryable());
     }
 
     #[test]
@@ -146,13 +175,16 @@ mod tests {
         let quoted = format!("not xml {}", "y".repeat(BODY_EXCERPT - "not xml\n".len()));
         assert_eq!(e.to_string(), format!("DescribeVpcs: HTTP 400, body not understood: {quoted}"));
         assert_eq!(e.failure(), Some(&Failure::Unparsable { status: 400, body: quoted }));
-        assert!(!e.retryable, "a 400 is not retried");
-        assert!(aws_error("DescribeVpcs", service(None, None, 503, "<html>")).retryable, "a 503 page is");
+        assert!(!e.is_retryable(), "a 400 is not retried");
+        assert!(
+            aws_error("DescribeVpcs", service(None, None, 503, "<html>")).is_retryable(),
+            "a 503 page is"
+        );
         // JSON protocols report an error body they cannot parse as a response error.
         let parse: Box<dyn std::error::Error + Send + Sync> = "malformed JSON error body".into();
         let e = aws_error("DescribeVpcs", Sdk::response_error(parse, response(400, "<html>")));
         assert_eq!(e.to_string(), "DescribeVpcs: HTTP 400, body not understood: <html>");
-        assert!(!e.retryable);
+        assert!(!e.is_retryable());
     }
 
     #[test]
@@ -164,7 +196,7 @@ mod tests {
         assert!(matches!(e.failure(), Some(Failure::Unparsable { status: 200, .. })));
         let detail = format!("{e} {e:?}");
         assert!(!detail.contains("hunter2"), "{detail}");
-        assert!(e.retryable, "an answer cut short is retried");
+        assert!(e.is_retryable(), "an answer cut short is retried");
     }
 
     #[test]
@@ -176,7 +208,7 @@ mod tests {
         let e = aws_error("DescribeVpcs", creds);
         assert!(matches!(e.failure(), Some(Failure::NoCredentials(_))), "{:?}", e.failure());
         assert!(e.to_string().starts_with("DescribeVpcs: no AWS credentials: "), "{e}");
-        assert!(!e.retryable);
+        assert!(!e.is_retryable());
 
         let refused: Sdk = SdkError::dispatch_failure(ConnectorError::io(Box::new(std::io::Error::from(
             std::io::ErrorKind::ConnectionRefused,
@@ -184,13 +216,13 @@ mod tests {
         let e = aws_error("DescribeVpcs", refused);
         assert_eq!(e.failure(), Some(&Failure::ConnectionRefused));
         assert_eq!(e.to_string(), "DescribeVpcs: connection refused");
-        assert!(!e.retryable);
+        assert!(!e.is_retryable());
 
         let reset: Sdk = SdkError::dispatch_failure(ConnectorError::io(Box::new(std::io::Error::from(
             std::io::ErrorKind::ConnectionReset,
         ))));
         let e = aws_error("DescribeVpcs", reset);
         assert!(matches!(e.failure(), Some(Failure::Transport(_))), "{:?}", e.failure());
-        assert!(e.retryable, "a reset is retried");
+        assert!(e.is_retryable(), "a reset is retried");
     }
 }

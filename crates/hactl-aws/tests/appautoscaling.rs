@@ -144,7 +144,7 @@ async fn scalable_target_and_target_tracking_policies() {
     // error is retryable (a service just created may not be visible yet).
     let missing = target_props(&format!("service/{stack}/nope"), 1, 2);
     let err = tp.create(&ctx, &addr("scalable_target.nope"), &missing).await.expect_err("no such service");
-    assert!(err.retryable, "{err}");
+    assert!(err.is_retryable(), "{err}");
 
     // Target: create, verify, read without diff.
     let t_addr = addr("scalable_target.web");

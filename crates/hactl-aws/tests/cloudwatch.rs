@@ -223,8 +223,8 @@ async fn alarm_lifecycle(env: &Env, name: &str, foreign: &str) -> Result<(), Str
     assert_eq!(diff_props(schema, &tagged, &env.read_one(KIND, &t).await.unwrap().props), vec![]);
     // ... but not as another address.
     let err = p.create(&env.ctx(), &addr("alarm.ecs_cpu.other"), &tagged).await.unwrap_err();
-    assert!(!err.retryable, "{err}");
-    assert!(err.message.contains(ADDRESS), "{err}");
+    assert!(!err.is_retryable(), "{err}");
+    assert!(err.message().contains(ADDRESS), "{err}");
 
     // Another stack's alarm under our name is refused, naming its owner, and left alone.
     let theirs = alarm_props(env, foreign, ADDRESS, 1.0, 60);
@@ -251,8 +251,8 @@ async fn alarm_lifecycle(env: &Env, name: &str, foreign: &str) -> Result<(), Str
         .await
         .unwrap();
     let err = p.create(&env.ctx(), &addr(ADDRESS), &theirs).await.unwrap_err();
-    assert!(!err.retryable, "{err}");
-    assert!(err.message.contains("someone-else"), "{err}");
+    assert!(!err.is_retryable(), "{err}");
+    assert!(err.message().contains("someone-else"), "{err}");
     let untouched = env.alarm(foreign).await.unwrap();
     assert_eq!(untouched.threshold(), Some(5.0));
     // ... and never read as ours, though its name has our prefix.

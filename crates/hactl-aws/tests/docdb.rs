@@ -645,9 +645,10 @@ async fn docdb_cluster_lifecycle() {
             .await
             .expect_err("deleting a protected cluster without the flag must fail");
         env.note(&err);
-        assert!(!err.retryable, "{err}");
+        assert!(!err.is_retryable(), "{err}");
         assert!(
-            err.message.contains("deletion protection") && err.message.contains("--allow-delete-protected"),
+            err.message().contains("deletion protection")
+                && err.message().contains("--allow-delete-protected"),
             "{err}"
         );
         let c = env.sdk_cluster(&cluster_id).await.expect("the protected cluster still exists");
@@ -661,7 +662,7 @@ async fn docdb_cluster_lifecycle() {
             .await
             .expect_err("a cluster with instances cannot be deleted");
         env.note(&err);
-        assert!(err.retryable, "instances still there is worth a retry: {err}");
+        assert!(err.is_retryable(), "instances still there is worth a retry: {err}");
         assert!(env.sdk_cluster(&cluster_id).await.is_some());
 
         // Instances first, then the cluster with its final snapshot, the groups last.
@@ -824,8 +825,8 @@ async fn docdb_adoption() {
             .await
             .expect_err("another stack's cluster must not be adopted");
         env.note(&err);
-        assert!(!err.retryable);
-        assert!(err.message.contains("someone-else"), "the error names the owner: {err}");
+        assert!(!err.is_retryable());
+        assert!(err.message().contains("someone-else"), "the error names the owner: {err}");
         let c = env.sdk_cluster(&theirs).await.expect("their cluster still exists");
         assert_eq!(c.backup_retention_period(), Some(3), "their cluster is untouched");
         assert_eq!(c.db_subnet_group(), Some("default"), "their cluster is untouched");
@@ -870,7 +871,7 @@ async fn docdb_adoption() {
             .await
             .expect_err("another stack's instance must not be adopted");
         env.note(&err);
-        assert!(err.message.contains("someone-else"), "the error names the owner: {err}");
+        assert!(err.message().contains("someone-else"), "the error names the owner: {err}");
         assert_eq!(env.sdk_instance(&id2).await.unwrap().db_cluster_identifier(), Some(theirs.as_str()));
 
         // An unprotected cluster goes without the flag; skip_final_snapshot leaves none.

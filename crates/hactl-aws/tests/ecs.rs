@@ -300,7 +300,10 @@ async fn cluster_steps(e: Arc<Env>, stack: String) {
     let other = addr("ecs_cluster.other");
     let err =
         p.create(&ctx.for_address(&other), &other, &cluster_props(&stack, &other, &name, "enabled")).await;
-    assert!(err.as_ref().is_err_and(|e| !e.retryable && e.message.contains("already exists")), "{err:?}");
+    assert!(
+        err.as_ref().is_err_and(|e| !e.is_retryable() && e.message().contains("already exists")),
+        "{err:?}"
+    );
 
     // Delete: INACTIVE, read finds nothing, a second delete is fine.
     p.delete(&ctx.for_address(&a), &name, &desired2).await.unwrap();

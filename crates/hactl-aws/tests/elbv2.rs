@@ -347,7 +347,7 @@ async fn load_balancer_lifecycle_and_destroy_traps() {
         let mut foreign = desired.clone();
         foreign.insert("tags".into(), env.tags("alb.internal"));
         let err = p.create(&env.ctx(), &addr("alb.internal"), &foreign).await.expect_err("name taken");
-        assert!(!err.retryable && err.message.contains("already exists"), "{err}");
+        assert!(!err.is_retryable() && err.message().contains("already exists"), "{err}");
 
         // In-place update of every updatable property.
         let mut desired2 = desired.clone();
@@ -592,7 +592,7 @@ async fn target_group_lifecycle() {
         let again = p.create(&env.ctx(), &addr(address), &desired).await.expect("retried create");
         assert_eq!(again.id, arn);
         let err = p.create(&env.ctx(), &addr("target_group.api"), &desired).await.expect_err("name taken");
-        assert!(!err.retryable && err.message.contains("already exists"), "{err}");
+        assert!(!err.is_retryable() && err.message().contains("already exists"), "{err}");
 
         // In-place update: health check, deregistration delay, tags.
         let mut desired2 = desired.clone();
@@ -765,8 +765,8 @@ async fn listener_lifecycle_drift_and_destroy_traps() {
 
         // Destroy trap: a target group a listener forwards to cannot go yet (retryable).
         let err = env.tg.delete(&ctx, &tg_b, &tg_b_props).await.expect_err("target group in use");
-        assert_eq!(err.code.as_deref(), Some("ResourceInUse"), "{err}");
-        assert!(err.retryable, "ResourceInUse must be retryable: {err}");
+        assert_eq!(err.code(), Some("ResourceInUse"), "{err}");
+        assert!(err.is_retryable(), "ResourceInUse must be retryable: {err}");
         assert!(describe_tg(&env, &tg_b).await.is_some());
 
         // The update puts the desired action back; then the target group can go.

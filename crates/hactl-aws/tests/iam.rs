@@ -346,8 +346,8 @@ async fn role_lifecycle(env: &Env, name: &str) -> Result<(), String> {
     assert_eq!(inline.policy_names(), ["logs"]);
     // ... but not a role of another address.
     let err = role.create(&env.ctx(), &addr("iam_role.other"), &props).await.unwrap_err();
-    assert_eq!(err.code.as_deref(), Some("EntityAlreadyExists"), "{err}");
-    assert!(!err.retryable);
+    assert_eq!(err.code(), Some("EntityAlreadyExists"), "{err}");
+    assert!(!err.is_retryable());
 
     // Delete (destroy trap): inline and managed policies and instance profile
     // membership go first.
@@ -391,8 +391,8 @@ async fn foreign_role_of_the_same_name_is_not_adopted() {
     let (objs, _) =
         env.read("iam.role", &[ReadTarget { id: None, ..target("iam_role.execution", &name, &props) }]).await;
     env.cleanup(&[&name], &[]).await;
-    assert_eq!(err.code.as_deref(), Some("EntityAlreadyExists"), "{err}");
-    assert!(err.message.contains("someone-else"), "{err}");
+    assert_eq!(err.code(), Some("EntityAlreadyExists"), "{err}");
+    assert!(err.message().contains("someone-else"), "{err}");
     let obj = objs.iter().find(|o| o.id == name).unwrap();
     assert!(!obj.owned);
     assert_eq!(obj.address, None);

@@ -185,8 +185,8 @@ async fn lifecycle(env: &Env, web: &str, api: &str) -> Result<(), String> {
     assert_eq!(diff_props(schema, &desired, &env.read_one(&t).await.unwrap().props), vec![]);
     // ... but another address's group is not adopted.
     let err = p.create(&env.ctx(), &addr("log_group.other"), &desired).await.unwrap_err();
-    assert_eq!(err.code.as_deref(), Some("ResourceAlreadyExistsException"), "{err}");
-    assert!(!err.retryable);
+    assert_eq!(err.code(), Some("ResourceAlreadyExistsException"), "{err}");
+    assert!(!err.is_retryable());
 
     // Delete: gone; read finds nothing; delete again is fine.
     p.delete(&env.ctx(), web, &desired).await.map_err(|e| e.to_string())?;

@@ -571,9 +571,10 @@ async fn postgres_lifecycle() {
         assert!(instance.deletion_protected(&live.props));
         let err = instance.delete(&ctx.for_address(&a), &id, &props).await.expect_err("protected");
         env.assert_secret_free(&err);
-        assert!(!err.retryable, "{err}");
+        assert!(!err.is_retryable(), "{err}");
         assert!(
-            err.message.contains("deletion protection") && err.message.contains("--allow-delete-protected"),
+            err.message().contains("deletion protection")
+                && err.message().contains("--allow-delete-protected"),
             "{err}"
         );
         assert!(env.describe_instance(&id).await.is_some(), "the protected instance must still exist");
@@ -686,9 +687,9 @@ async fn postgres_adoption() {
         let a = addr("db_instance.main");
         let err = instance.create(&ctx.for_address(&a), &a, &props2).await.expect_err("not ours");
         env.assert_secret_free(&err);
-        assert!(!err.retryable);
-        assert_eq!(err.code.as_deref(), Some("DBInstanceAlreadyExists"));
-        assert!(err.message.contains(&format!("hactl:stack tag: {other}")), "{err}");
+        assert!(!err.is_retryable());
+        assert_eq!(err.code(), Some("DBInstanceAlreadyExists"));
+        assert!(err.message().contains(&format!("hactl:stack tag: {other}")), "{err}");
         let db = env.describe_instance(&theirs).await.unwrap();
         assert_eq!(db.backup_retention_period(), Some(1), "left untouched");
         assert!(db
@@ -711,8 +712,8 @@ async fn postgres_adoption() {
             assert_eq!(Some(applied.id.as_str()), props.get("name").and_then(Value::as_str));
             let foreign = Ctx::new(&other, Arc::new(NullSink));
             let err = p.create(&foreign.for_address(&a), &a, &props).await.expect_err("another stack's");
-            assert!(!err.retryable);
-            assert!(err.message.contains(&format!("hactl:stack tag: {}", env.stack)), "{err}");
+            assert!(!err.is_retryable());
+            assert!(err.message().contains(&format!("hactl:stack tag: {}", env.stack)), "{err}");
         }
     })
     .await;
@@ -747,7 +748,7 @@ async fn postgres_failover() {
             failover(&env.cfg, &env.counter, &ctx, FailoverTarget::Postgres { instance_id: single.clone() })
                 .await
                 .expect_err("single-AZ");
-        assert!(err.message.contains("not Multi-AZ"), "{err}");
+        assert!(err.message().contains("not Multi-AZ"), "{err}");
         let err = failover(
             &env.cfg,
             &env.counter,
@@ -756,7 +757,7 @@ async fn postgres_failover() {
         )
         .await
         .expect_err("missing");
-        assert!(err.message.contains("not found"), "{err}");
+        assert!(err.message().contains("not found"), "{err}");
     })
     .await;
 }
@@ -837,8 +838,8 @@ async fn docdb_failover() {
             )
             .await
             .expect_err("bad target");
-            assert!(err.message.contains(expect), "{err}");
-            assert!(err.message.contains(&format!("{cluster}-2")), "lists the readers: {err}");
+            assert!(err.message().contains(expect), "{err}");
+            assert!(err.message().contains(&format!("{cluster}-2")), "lists the readers: {err}");
         }
         let out = failover(
             &env.cfg,
@@ -861,7 +862,7 @@ async fn docdb_failover() {
         )
         .await
         .expect_err("missing cluster");
-        assert!(err.message.contains("not found"), "{err}");
+        assert!(err.message().contains("not found"), "{err}");
         env.assert_secret_free(&err);
     })
     .await;

@@ -426,10 +426,10 @@ async fn lifecycle(env: &Env, group: &str, foreign: &str) -> Result<(), String> 
     assert!(env.schedule(group, "manual").await.is_some());
     // ... but not as another address, nor another stack's group (left untouched).
     let err = gp.create(&env.ctx(), &addr("schedule_group.other"), &gprops).await.unwrap_err();
-    assert!(!err.retryable && err.message.contains(GROUP_ADDRESS), "{err}");
+    assert!(!err.is_retryable() && err.message().contains(GROUP_ADDRESS), "{err}");
     let theirs = group_props(env, foreign, GROUP_ADDRESS, &[]);
     let err = gp.create(&env.ctx(), &addr(GROUP_ADDRESS), &theirs).await.unwrap_err();
-    assert!(!err.retryable && err.message.contains("someone-else"), "{err}");
+    assert!(!err.is_retryable() && err.message().contains("someone-else"), "{err}");
     assert_eq!(env.group_tags(foreign).await.get(TAG_STACK).map(String::as_str), Some("someone-else"));
     assert!(env.schedule(foreign, "drift").await.is_some(), "the other stack's group is left alone");
 
@@ -445,7 +445,7 @@ async fn lifecycle(env: &Env, group: &str, foreign: &str) -> Result<(), String> 
     // ... but refuses one in another stack's group, leaving it alone.
     let theirs = schedule_props(&env.stack, foreign, "rate(15 minutes)", 1, &["subnet-0a"]);
     let err = sp.create(&env.ctx(), &addr(ADDRESS), &theirs).await.unwrap_err();
-    assert!(!err.retryable && err.message.contains("someone-else"), "{err}");
+    assert!(!err.is_retryable() && err.message().contains("someone-else"), "{err}");
     assert_eq!(env.schedule(foreign, "drift").await.unwrap().schedule_expression(), Some("rate(5 minutes)"));
 
     // Delete the schedule: gone, no longer read; again is fine.

@@ -367,19 +367,19 @@ async fn adoption(env: &Env, other: &Env, legacy: &str) {
 
     // Another address of this stack, or another stack: refused, nothing changed.
     let err = p.create(&env.ctx(), &addr("secret.other"), &desired).await.unwrap_err();
-    assert_eq!(err.code.as_deref(), Some("ResourceExistsException"), "{err}");
-    assert!(!err.retryable);
-    assert!(err.message.contains("secret.db"), "names the owner: {err}");
+    assert_eq!(err.code(), Some("ResourceExistsException"), "{err}");
+    assert!(!err.is_retryable());
+    assert!(err.message().contains("secret.db"), "names the owner: {err}");
     assert_no_password(&password, "error", &format!("{err} {err:?}"));
     let theirs = other.secret_props(&name, "secret.db", "x", Value::Null);
     let err = other.provider(SECRET).create(&other.ctx(), &addr("secret.db"), &theirs).await.unwrap_err();
-    assert_eq!(err.code.as_deref(), Some("ResourceExistsException"), "{err}");
-    assert!(err.message.contains(&env.stack), "names the owning stack: {err}");
+    assert_eq!(err.code(), Some("ResourceExistsException"), "{err}");
+    assert!(err.message().contains(&env.stack), "names the owning stack: {err}");
     assert_no_password(&password, "error", &format!("{err} {err:?}"));
     // ... also when that secret is scheduled for deletion: not restored.
     p.delete(&env.ctx(), &arn, &desired).await.unwrap();
     let err = other.provider(SECRET).create(&other.ctx(), &addr("secret.db"), &theirs).await.unwrap_err();
-    assert_eq!(err.code.as_deref(), Some("ResourceExistsException"), "{err}");
+    assert_eq!(err.code(), Some("ResourceExistsException"), "{err}");
     assert!(env.describe(&arn).await.unwrap().deleted_date().is_some(), "still scheduled");
     assert_eq!(env.describe(&arn).await.unwrap().description(), Some("new description"));
 
@@ -601,14 +601,14 @@ async fn fields_lifecycle(env: &Env) {
         m.insert("password".into(), Value::str("hunter2hunter2"));
     }
     let err = p.create(&env.ctx(), &addr("secret_fields.db"), &bad).await.unwrap_err();
-    assert!(!err.retryable && err.message.contains("password"), "{err}");
+    assert!(!err.is_retryable() && err.message().contains("password"), "{err}");
     leaks += &format!("{err} {err:?}");
     let changes = diff_props(schema, &bad, &env.read_one(FIELDS, &t).await.unwrap().props);
     let err = p
         .update(&env.ctx(), UpdateRequest { address: &t.address, id: &arn, desired: &bad, changes: &changes })
         .await
         .unwrap_err();
-    assert!(!err.retryable && err.message.contains("password"), "{err}");
+    assert!(!err.is_retryable() && err.message().contains("password"), "{err}");
     leaks += &format!("{err} {err:?}");
     assert_eq!(env.password(&arn).await, password);
 
@@ -627,7 +627,7 @@ async fn fields_lifecycle(env: &Env) {
     assert!(env.read_one(FIELDS, &t).await.is_none());
     p.delete(&env.ctx(), &arn, &moved).await.unwrap();
     let err = p.create(&env.ctx(), &addr("secret_fields.db"), &moved).await.unwrap_err();
-    assert!(err.message.contains("scheduled for deletion"), "{err}");
+    assert!(err.message().contains("scheduled for deletion"), "{err}");
     // Restored: the fields are back with it (the value was kept).
     sp.create(&env.ctx(), &addr("secret.db"), &secret_props).await.unwrap();
     assert_eq!(diff_props(schema, &moved, &env.read_one(FIELDS, &t).await.unwrap().props), vec![]);

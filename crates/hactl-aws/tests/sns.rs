@@ -181,9 +181,9 @@ async fn topic_lifecycle(env: &Env, other: &Env, created: &mut Vec<String>) -> R
     assert_eq!(tags.get("team").map(String::as_str), Some("ops"));
     // ... but another stack's topic of the same name is refused, naming its owner.
     let err = other.provider("sns.topic").create(&other.ctx(), &address, &desired).await.unwrap_err();
-    assert!(!err.retryable);
-    assert!(err.message.contains(&format!("hactl:stack tag: {}", env.stack)), "{err}");
-    assert!(err.message.contains(&name), "{err}");
+    assert!(!err.is_retryable());
+    assert!(err.message().contains(&format!("hactl:stack tag: {}", env.stack)), "{err}");
+    assert!(err.message().contains(&name), "{err}");
     assert_eq!(env.live_tags(&arn).await.get(TAG_STACK), Some(&env.stack), "not taken over");
     // ... and another stack does not read it (its name shares the `<stack>-` prefix only
     // when the stacks' names do; here the other stack's read must not see it at all).

@@ -340,10 +340,10 @@ async fn run_step(
         };
         match result {
             Ok(id) => break id,
-            Err(e) if e.retryable && cancel.is_cancelled() => {
+            Err(e) if e.is_retryable() && cancel.is_cancelled() => {
                 return Err(ProviderError::fatal(format!("interrupted while retrying: {e}")));
             }
-            Err(e) if e.retryable && t0.elapsed() + wait < retry_timeout => {
+            Err(e) if e.is_retryable() && t0.elapsed() + wait < retry_timeout => {
                 ctx.events().emit(Event::Retrying {
                     address: action.address.clone(),
                     error: e.to_string(),

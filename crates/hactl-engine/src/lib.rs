@@ -5,6 +5,7 @@
 
 mod apply;
 mod drift;
+mod error;
 mod events;
 mod planner;
 mod provider;
@@ -17,8 +18,8 @@ pub use drift::{drift_report, DriftChange, DriftReport, DriftedResource, GoneRes
 pub use events::{Event, EventSink, NullSink};
 pub use planner::{catch_up, make_plan, place_state};
 pub use provider::{
-    Applied, AwsCall, Ctx, DeleteOptions, Failure, LiveObject, Provider, ProviderError, ReadCache,
-    ReadTarget, Registry, UpdateRequest, BODY_EXCERPT,
+    Applied, AwsCall, Ctx, DeleteOptions, ErrorDetail, Failure, LiveObject, Provider, ProviderError,
+    ReadCache, ReadTarget, Registry, UpdateRequest, BODY_EXCERPT,
 };
 pub use refresh::{refresh, LiveView, RefreshScope};
 

@@ -6,75 +6,12 @@ use async_trait::async_trait;
 use hactl_core::{Address, KindSchema, Location, PropChange, Props, Value};
 use std::any::Any;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, OnceCell};
 
-/// An error from a provider call.
-#[derive(Clone, Debug)]
-pub struct ProviderError {
-    /// One line: the AWS operation and what went wrong (`DescribeVpcs: AuthFailure: ...`).
-    pub message: String,
-    /// The AWS error code, when there is one (`DependencyViolation`, ...).
-    pub code: Option<String>,
-    /// Worth trying again after a while (eventual consistency, lingering dependencies,
-    /// throttling). The engine retries these with bounded backoff.
-    pub retryable: bool,
-    /// The AWS call that failed, when the error comes from one (boxed: errors stay small).
-    pub call: Option<Arc<AwsCall>>,
-}
-
-/// The AWS call behind a [`ProviderError`].
-#[derive(Debug)]
-pub struct AwsCall {
-    /// The AWS operation (`DescribeVpcs`).
-    pub operation: String,
-    /// What kind of failure it was, for the message a person reads and its hint.
-    pub failure: Failure,
-    /// The SDK's error (with the raw response of an error answer), for `-vv` and
-    /// `source()`.
-    pub source: Box<dyn std::error::Error + Send + Sync>,
-}
-
-pub use hactl_awserror::{Failure, BODY_EXCERPT};
-
-impl ProviderError {
-    pub fn fatal(message: impl Into<String>) -> Self {
-        ProviderError { message: message.into(), code: None, retryable: false, call: None }
-    }
-    pub fn retryable(message: impl Into<String>) -> Self {
-        ProviderError { message: message.into(), code: None, retryable: true, call: None }
-    }
-    pub fn with_code(mut self, code: impl Into<String>) -> Self {
-        self.code = Some(code.into());
-        self
-    }
-    /// The AWS operation that failed, if an AWS call did.
-    pub fn operation(&self) -> Option<&str> {
-        self.call.as_deref().map(|c| c.operation.as_str())
-    }
-    /// What kind of failure the AWS call had, if an AWS call failed.
-    pub fn failure(&self) -> Option<&Failure> {
-        self.call.as_deref().map(|c| &c.failure)
-    }
-}
-
-impl fmt::Display for ProviderError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.code {
-            Some(c) if !self.message.contains(c.as_str()) => write!(f, "{c}: {}", self.message),
-            _ => f.write_str(&self.message),
-        }
-    }
-}
-
-impl std::error::Error for ProviderError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.call.as_deref().map(|c| &*c.source as &(dyn std::error::Error + 'static))
-    }
-}
+pub use crate::error::{AwsCall, ErrorDetail, Failure, ProviderError, BODY_EXCERPT};
 
 /// What the engine wants read: a resource it knows of, by state id and/or address.
 #[derive(Clone, Debug)]

@@ -74,7 +74,7 @@ pub fn lines(e: &anyhow::Error, w: &Where) -> Vec<String> {
         }
         None => out.push(format!("{}: {}", what.join(": "), one_line(&detail))),
     }
-    if let Some(h) = hint(p.failure(), p.code.as_deref(), p.operation(), w) {
+    if let Some(h) = hint(p.failure(), p.code(), p.operation(), w) {
         out.push(format!("  hint: {}", one_line(&h)));
     }
     out
@@ -117,7 +117,7 @@ pub fn full_detail(e: &anyhow::Error) -> String {
         s.push_str(&format!("\n  caused by: {c}"));
     }
     let provider = e.chain().find_map(|c| c.downcast_ref::<ProviderError>());
-    if let Some(call) = provider.and_then(|p| p.call.as_deref()) {
+    if let Some(call) = provider.and_then(|p| p.detail().call.as_deref()) {
         s.push_str(&format!("\n\nAWS SDK error: {:?}", call.source));
     } else if let Some(StateError::Aws(f)) = e.chain().find_map(|c| c.downcast_ref::<StateError>()) {
         s.push_str(&format!("\n\nAWS SDK error: {:?}", f.source));
@@ -259,9 +259,9 @@ mod tests {
         }
     }
 
-    fn call(failure: Failure) -> std::sync::Arc<hactl_engine::AwsCall> {
+    fn call(failure: Failure) -> hactl_engine::AwsCall {
         let source = Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
-        std::sync::Arc::new(hactl_engine::AwsCall { operation: "DescribeVpcs".into(), failure, source })
+        hactl_engine::AwsCall { operation: "DescribeVpcs".into(), failure, source }
     }
 
     fn read_error(p: ProviderError) -> anyhow::Error {
@@ -270,9 +270,9 @@ mod tests {
 
     #[test]
     fn an_aws_answer_is_two_lines_with_its_code() {
-        let mut p = ProviderError::fatal("DescribeVpcs: VpcLimitExceeded: too many\nVPCs")
-            .with_code("VpcLimitExceeded");
-        p.call = Some(call(Failure::Answer));
+        let p = ProviderError::fatal("DescribeVpcs: VpcLimitExceeded: too many\nVPCs")
+            .with_code("VpcLimitExceeded")
+            .with_call(call(Failure::Answer));
         let l = lines(&read_error(p), &w());
         assert_eq!(
             l,
@@ -282,8 +282,8 @@ mod tests {
 
     #[test]
     fn a_refused_connection_names_the_endpoint() {
-        let mut p = ProviderError::fatal("DescribeVpcs: connection refused");
-        p.call = Some(call(Failure::ConnectionRefused));
+        let p = ProviderError::fatal("DescribeVpcs: connection refused")
+            .with_call(call(Failure::ConnectionRefused));
         let e = read_error(p).context("planning");
         let l = lines(&e, &w());
         assert_eq!(l.len(), 3, "{l:?}");

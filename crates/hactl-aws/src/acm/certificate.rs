@@ -254,8 +254,8 @@ impl Provider for Certificate {
             |e| {
                 let mut err = aws_error("DeleteCertificate", e);
                 // Still attached to a listener that is being deleted: try again shortly.
-                if err.code.as_deref() == Some("ResourceInUseException") {
-                    err.retryable = true;
+                if err.code() == Some("ResourceInUseException") {
+                    err.make_retryable();
                 }
                 err
             },

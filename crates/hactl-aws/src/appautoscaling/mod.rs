@@ -20,5 +20,5 @@ pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounte
 /// ValidationException "No scalable target found ..." / "No scaling policy found ...".
 pub(crate) fn is_gone(e: &ProviderError) -> bool {
     crate::error::is_not_found(e)
-        || (e.code.as_deref() == Some("ValidationException") && e.message.contains("No scal"))
+        || (e.code() == Some("ValidationException") && e.message().contains("No scal"))
 }

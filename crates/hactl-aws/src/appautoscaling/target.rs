@@ -57,8 +57,8 @@ impl Target {
             .map_err(|e| {
                 let mut err = aws_error("RegisterScalableTarget", e);
                 // The service was just created and is not visible to the scaler yet.
-                if err.message.contains("doesn't exist") || err.message.contains("does not exist") {
-                    err.retryable = true;
+                if err.message().contains("doesn't exist") || err.message().contains("does not exist") {
+                    err.make_retryable();
                 }
                 err
             })?;

@@ -105,7 +105,7 @@ fn deleting(g: &AutoScalingGroup) -> bool {
 }
 
 fn is_missing_group(e: &ProviderError) -> bool {
-    e.code.as_deref() == Some("ValidationError") && e.message.contains("not found")
+    e.code() == Some("ValidationError") && e.message().contains("not found")
 }
 
 impl Group {
@@ -278,8 +278,8 @@ impl Provider for Group {
                     .map_err(|e| crate::error::retry_not_found(aws_error("CreateAutoScalingGroup", e)));
                 match created {
                     Ok(_) => None,
-                    Err(e) if e.code.as_deref() == Some("AlreadyExists") => {
-                        Some(self.by_name(name).await?.ok_or(ProviderError { retryable: true, ..e })?)
+                    Err(e) if e.code() == Some("AlreadyExists") => {
+                        Some(self.by_name(name).await?.ok_or(e.into_retryable())?)
                     }
                     Err(e) => return Err(e),
                 }
@@ -375,10 +375,8 @@ impl Provider for Group {
                 Ok(_) => {}
                 Err(e) if is_missing_group(&e) => return Ok(()),
                 // A scaling activity in progress: the engine tries again.
-                Err(mut e)
-                    if matches!(e.code.as_deref(), Some("ScalingActivityInProgress" | "ResourceInUse")) =>
-                {
-                    e.retryable = true;
+                Err(mut e) if matches!(e.code(), Some("ScalingActivityInProgress" | "ResourceInUse")) => {
+                    e.make_retryable();
                     return Err(e);
                 }
                 Err(e) => return Err(e),

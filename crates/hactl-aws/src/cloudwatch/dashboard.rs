@@ -78,8 +78,8 @@ impl Dashboard {
             }
             Err(e) => {
                 let err = aws_error("GetDashboard", e);
-                let missing = err.code.as_deref() == Some("InvalidParameterValue")
-                    && err.message.contains("does not exist");
+                let missing =
+                    err.code() == Some("InvalidParameterValue") && err.message().contains("does not exist");
                 if is_not_found(&err) || missing {
                     Ok(None)
                 } else {

@@ -286,7 +286,7 @@ impl Provider for Cluster {
                 .await;
             if let Err(e) = created {
                 let e = aws_error("CreateDBCluster", e);
-                if e.code.as_deref() != Some(ALREADY_EXISTS) {
+                if e.code() != Some(ALREADY_EXISTS) {
                     // The subnet or parameter group just created may not be visible yet.
                     return Err(retry_not_found(e));
                 }

@@ -182,7 +182,7 @@ impl Provider for Instance {
             .await;
         if let Err(e) = created {
             let e = aws_error("CreateDBInstance", e);
-            if e.code.as_deref() != Some(ALREADY_EXISTS) {
+            if e.code() != Some(ALREADY_EXISTS) {
                 // The cluster just created may not be visible or ready yet.
                 return Err(retry_codes(retry_not_found(e), BUSY));
             }
@@ -231,7 +231,7 @@ impl Provider for Instance {
             Ok(_) => {}
             Err(e) if is_not_found(&e) => return Ok(()),
             // Already being deleted: wait for it below.
-            Err(e) if e.code.as_deref() == Some("InvalidDBInstanceState") => {
+            Err(e) if e.code() == Some("InvalidDBInstanceState") => {
                 if self.describe(id).await?.is_some_and(|i| i.db_instance_status() != Some("deleting")) {
                     return Err(retry_codes(e, BUSY));
                 }

@@ -91,8 +91,8 @@ impl Provider for ElasticIp {
             Ok(_) => Ok(()),
             Err(e) => {
                 let err = aws_error("ReleaseAddress", e);
-                if err.code.as_deref() == Some("InvalidIPAddress.InUse") {
-                    return Err(ProviderError { retryable: true, ..err });
+                if err.code() == Some("InvalidIPAddress.InUse") {
+                    return Err(err.into_retryable());
                 }
                 ignore_not_found(Err(err))
             }

@@ -67,7 +67,7 @@ impl Provider for InternetGatewayAttachment {
         let vpc = req_str(props, "vpc_id")?;
         if let Err(e) = self.0.attach_internet_gateway().internet_gateway_id(igw).vpc_id(vpc).send().await {
             let err = retry_not_found(aws_error("AttachInternetGateway", e));
-            if err.code.as_deref() != Some("Resource.AlreadyAssociated") {
+            if err.code() != Some("Resource.AlreadyAssociated") {
                 return Err(err);
             }
             // Already attached: fine if to this VPC (a create retried after a crash).
@@ -100,13 +100,13 @@ impl Provider for InternetGatewayAttachment {
             Ok(_) => Ok(()),
             Err(e) => {
                 let err = aws_error("DetachInternetGateway", e);
-                match err.code.as_deref() {
+                match err.code() {
                     Some("Gateway.NotAttached") => Ok(()),
                     Some(c) if c.ends_with(".NotFound") => Ok(()),
                     _ => {
-                        if err.message.contains("mapped public address") {
+                        if err.message().contains("mapped public address") {
                             ctx.progress("public addresses still mapped in the VPC; waiting");
-                            return Err(ProviderError { retryable: true, ..err });
+                            return Err(err.into_retryable());
                         }
                         Err(err)
                     }

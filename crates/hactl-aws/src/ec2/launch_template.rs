@@ -394,12 +394,12 @@ impl Provider for LaunchTemplate {
                     .to_string();
                 Ok(Applied { id, outputs: outputs(name, t.latest_version_number().unwrap_or(1)) })
             }
-            Err(e) if e.code.as_deref() == Some("InvalidLaunchTemplateName.AlreadyExistsException") => {
+            Err(e) if e.code() == Some("InvalidLaunchTemplateName.AlreadyExistsException") => {
                 // A create retried after a crash: adopt ours and converge it.
                 let Some((id, live_tags, owned, live_address)) = self.by_name(ctx, name).await? else {
                     // Not visible by name yet: eventual consistency, try again.
                     let mut e = e;
-                    e.retryable = true;
+                    e.make_retryable();
                     return Err(e);
                 };
                 if !owned || live_address.as_ref() != Some(address) {

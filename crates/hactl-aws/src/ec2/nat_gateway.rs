@@ -37,7 +37,7 @@ impl NatGateway {
                 .nat_gateways()
                 .first()
                 .and_then(|n| n.state().map(|s| (s.clone(), n.failure_message().map(str::to_string))))),
-            Err(e) if e.code.as_deref() == Some("NatGatewayNotFound") => Ok(None),
+            Err(e) if e.code() == Some("NatGatewayNotFound") => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -129,8 +129,7 @@ impl Provider for NatGateway {
             Ok(_) => {}
             Err(e) => {
                 let err = aws_error("DeleteNatGateway", e);
-                if !matches!(err.code.as_deref(), Some("NatGatewayNotFound" | "InvalidNatGatewayID.NotFound"))
-                {
+                if !matches!(err.code(), Some("NatGatewayNotFound" | "InvalidNatGatewayID.NotFound")) {
                     return Err(err);
                 }
             }

@@ -91,7 +91,7 @@ impl Provider for Route {
             Err(e) => {
                 let err = retry_not_found(aws_error("CreateRoute", e));
                 // A create retried after a crash finds its route: make it point right.
-                if err.code.as_deref() == Some("RouteAlreadyExists") {
+                if err.code() == Some("RouteAlreadyExists") {
                     self.replace(rtb, dest, props).await?;
                 } else {
                     return Err(err);

@@ -168,7 +168,7 @@ impl SecurityGroupRules {
                 .map(|g| (flatten(g.ip_permissions()), flatten(g.ip_permissions_egress())))),
             Err(e) => {
                 let err = aws_error("DescribeSecurityGroups", e);
-                if err.code.as_deref() == Some("InvalidGroup.NotFound") {
+                if err.code() == Some("InvalidGroup.NotFound") {
                     Ok(None)
                 } else {
                     Err(err)

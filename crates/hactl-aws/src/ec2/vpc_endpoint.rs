@@ -51,7 +51,7 @@ impl VpcEndpoint {
             Ok(o) => Ok(o.vpc_endpoints().first().and_then(|e| e.state().cloned())),
             Err(e) => {
                 let err = aws_error("DescribeVpcEndpoints", e);
-                if err.code.as_deref().is_some_and(|c| c.contains("NotFound")) {
+                if err.code().is_some_and(|c| c.contains("NotFound")) {
                     Ok(None)
                 } else {
                     Err(err)
@@ -204,7 +204,7 @@ impl Provider for VpcEndpoint {
             }
             Err(e) => {
                 let err = aws_error("DeleteVpcEndpoints", e);
-                if !err.code.as_deref().is_some_and(|c| c.contains("NotFound")) {
+                if !err.code().is_some_and(|c| c.contains("NotFound")) {
                     return Err(err);
                 }
             }

@@ -168,8 +168,8 @@ impl Provider for Cluster {
             let mut err = ecs_error("DeleteCluster", e);
             // Services, tasks, container instances or capacity providers still being
             // removed: the cluster can go once they are.
-            if err.code.as_deref().is_some_and(|c| c.starts_with("ClusterContains")) {
-                err.retryable = true;
+            if err.code().is_some_and(|c| c.starts_with("ClusterContains")) {
+                err.make_retryable();
             }
             err
         });

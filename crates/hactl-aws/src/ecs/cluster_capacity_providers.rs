@@ -43,8 +43,8 @@ impl ClusterCapacityProviders {
             .map_err(|e| {
                 let mut err = retry_not_found(ecs_error("PutClusterCapacityProviders", e));
                 // A provider being removed is still used by a service that is going away.
-                if err.code.as_deref() == Some("ResourceInUseException") {
-                    err.retryable = true;
+                if err.code() == Some("ResourceInUseException") {
+                    err.make_retryable();
                 }
                 err
             })
@@ -116,7 +116,8 @@ impl Provider for ClusterCapacityProviders {
             Ok(()) => Ok(()),
             // The cluster is gone (or deleted: INACTIVE), and its setting with it.
             Err(e)
-                if crate::error::is_not_found(&e) || e.message.to_ascii_lowercase().contains("inactive") =>
+                if crate::error::is_not_found(&e)
+                    || e.message().to_ascii_lowercase().contains("inactive") =>
             {
                 Ok(())
             }

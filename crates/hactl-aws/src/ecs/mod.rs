@@ -41,8 +41,8 @@ where
     let mut err = aws_error(what, e);
     // ServerException: an ECS-side failure; UpdateInProgressException: another change of
     // the same cluster or capacity provider is still being applied.
-    if matches!(err.code.as_deref(), Some("ServerException" | "UpdateInProgressException")) {
-        err.retryable = true;
+    if matches!(err.code(), Some("ServerException" | "UpdateInProgressException")) {
+        err.make_retryable();
     }
     err
 }

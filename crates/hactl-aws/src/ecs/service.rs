@@ -532,14 +532,14 @@ impl Provider for Service {
                 .to_string(),
             Err(e) => {
                 let mut err = retry_not_found(ecs_error("CreateService", e));
-                if is_propagation_error(err.code.as_deref(), &err.message) {
-                    err.retryable = true;
+                if is_propagation_error(err.code(), &err.message()) {
+                    err.make_retryable();
                     return Err(err);
                 }
                 // "Creation of service was not idempotent": a service of that name is
                 // already there (other token), e.g. created by a crashed earlier run.
-                if err.code.as_deref() == Some("InvalidParameterException")
-                    && err.message.to_ascii_lowercase().contains("not idempotent")
+                if err.code() == Some("InvalidParameterException")
+                    && err.message().to_ascii_lowercase().contains("not idempotent")
                 {
                     self.adopt(ctx, address, props).await?
                 } else {
@@ -584,8 +584,7 @@ impl Provider for Service {
                 })?,
         };
         // Gone already: missing service or cluster, or a service no longer active.
-        let gone =
-            |e: &ProviderError| is_not_found(e) || e.code.as_deref() == Some("ServiceNotActiveException");
+        let gone = |e: &ProviderError| is_not_found(e) || e.code() == Some("ServiceNotActiveException");
         // Scale to 0 first: the tasks stop (and leave their load balancer targets) before
         // the service goes, as a deployment would drain them.
         if let Err(e) = self

@@ -301,7 +301,7 @@ impl Provider for TaskDefinition {
                 // Deregistered since the list: gone.
                 Err(e) => {
                     let err = ecs_error("DescribeTaskDefinition", e);
-                    if err.code.as_deref() == Some("ClientException") {
+                    if err.code() == Some("ClientException") {
                         continue;
                     }
                     return Err(err);
@@ -375,8 +375,8 @@ impl Provider for TaskDefinition {
                 let err = ecs_error("DeregisterTaskDefinition", e);
                 // "The specified task definition does not exist" (the emulator: "Unable
                 // to describe task definition"): already gone.
-                let m = err.message.to_ascii_lowercase();
-                if err.code.as_deref() == Some("ClientException")
+                let m = err.message().to_ascii_lowercase();
+                if err.code() == Some("ClientException")
                     && (m.contains("does not exist")
                         || m.contains("unable to describe")
                         || m.contains("inactive"))

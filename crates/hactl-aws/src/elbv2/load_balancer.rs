@@ -288,8 +288,8 @@ impl Provider for LoadBalancer {
                     .map_err(|e| {
                         let mut e = retry_not_found(aws_error("CreateLoadBalancer", e));
                         // Another create of the same name won the race: the retry adopts it.
-                        if e.code.as_deref() == Some("DuplicateLoadBalancerName") {
-                            e.retryable = true;
+                        if e.code() == Some("DuplicateLoadBalancerName") {
+                            e.make_retryable();
                         }
                         e
                     })?;

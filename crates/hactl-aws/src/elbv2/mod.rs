@@ -129,8 +129,8 @@ pub(crate) fn target_ids(targets: &[hactl_engine::ReadTarget]) -> std::collectio
 /// Errors of a delete that lingering dependencies cause (a listener still forwarding to
 /// a target group, a certificate in use): worth retrying.
 pub(crate) fn retry_in_use(mut e: ProviderError) -> ProviderError {
-    if matches!(e.code.as_deref(), Some("ResourceInUse" | "ResourceInUseException")) {
-        e.retryable = true;
+    if matches!(e.code(), Some("ResourceInUse" | "ResourceInUseException")) {
+        e.make_retryable();
     }
     e
 }

@@ -269,8 +269,8 @@ impl Provider for TargetGroup {
                     .map_err(|e| {
                         let mut e = retry_not_found(aws_error("CreateTargetGroup", e));
                         // Another create of the same name won the race: the retry adopts it.
-                        if e.code.as_deref() == Some("DuplicateTargetGroupName") {
-                            e.retryable = true;
+                        if e.code() == Some("DuplicateTargetGroupName") {
+                            e.make_retryable();
                         }
                         e
                     })?;

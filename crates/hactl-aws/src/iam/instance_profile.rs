@@ -179,7 +179,7 @@ impl Provider for InstanceProfile {
             Ok(o) => (o.instance_profile().map(|p| p.arn().to_string()).unwrap_or_default(), Vec::new()),
             Err(e) => {
                 let err = aws_error("CreateInstanceProfile", e);
-                if err.code.as_deref() != Some("EntityAlreadyExists") {
+                if err.code() != Some("EntityAlreadyExists") {
                     return Err(err);
                 }
                 // A create retried after a crash: adopt our own profile, converge it.
@@ -238,8 +238,8 @@ impl Provider for InstanceProfile {
             self.0.delete_instance_profile().instance_profile_name(id).send().await.map(|_| ()).map_err(
                 |e| {
                     let mut err = aws_error("DeleteInstanceProfile", e);
-                    if err.code.as_deref() == Some("DeleteConflict") {
-                        err.retryable = true;
+                    if err.code() == Some("DeleteConflict") {
+                        err.make_retryable();
                     }
                     err
                 },

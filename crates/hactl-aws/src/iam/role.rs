@@ -348,7 +348,7 @@ impl Provider for Role {
             }
             Err(e) => {
                 let err = aws_error("CreateRole", e);
-                if err.code.as_deref() != Some("EntityAlreadyExists") {
+                if err.code() != Some("EntityAlreadyExists") {
                     return Err(err);
                 }
                 let arn = self.adopt(ctx, address, props).await?;
@@ -434,8 +434,8 @@ impl Provider for Role {
         ignore_not_found(self.0.delete_role().role_name(id).send().await.map(|_| ()).map_err(|e| {
             let mut err = aws_error("DeleteRole", e);
             // Something attached meanwhile (a policy or profile being changed): try again.
-            if err.code.as_deref() == Some("DeleteConflict") {
-                err.retryable = true;
+            if err.code() == Some("DeleteConflict") {
+                err.make_retryable();
             }
             err
         }))

@@ -173,7 +173,7 @@ impl Provider for LogGroup {
             Ok(_) => false,
             Err(e) => {
                 let err = aws_error("CreateLogGroup", e);
-                if err.code.as_deref() != Some("ResourceAlreadyExistsException") {
+                if err.code() != Some("ResourceAlreadyExistsException") {
                     return Err(err);
                 }
                 true

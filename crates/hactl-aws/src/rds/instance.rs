@@ -413,7 +413,7 @@ impl Provider for Instance {
             Ok(out) => out.db_instance().and_then(|d| d.db_instance_identifier()).unwrap_or(id).to_string(),
             Err(e) => {
                 let err = aws_error("CreateDBInstance", e);
-                if err.code.as_deref() != Some("DBInstanceAlreadyExists") {
+                if err.code() != Some("DBInstanceAlreadyExists") {
                     // The subnet or parameter group made moments ago may not be visible yet.
                     return Err(retry_not_found(err));
                 }

@@ -151,10 +151,9 @@ fn spec(props: &Props) -> Result<Spec, ProviderError> {
 /// Scheduler to assume the role.` until IAM has propagated. Retryable (the engine backs
 /// off up to --retry-timeout), as ECS's "unable to assume role" is.
 fn iam_propagation(mut e: ProviderError) -> ProviderError {
-    if e.code.as_deref() == Some("ValidationException")
-        && e.message.to_ascii_lowercase().contains("assume the role")
+    if e.code() == Some("ValidationException") && e.message().to_ascii_lowercase().contains("assume the role")
     {
-        e.retryable = true;
+        e.make_retryable();
     }
     e
 }
@@ -394,7 +393,7 @@ impl Provider for Schedule {
             // A group created moments ago may not be visible yet.
             Err(e) => {
                 let e = iam_propagation(retry_not_found(aws_error("CreateSchedule", e)));
-                if e.code.as_deref() != Some(EXISTS) {
+                if e.code() != Some(EXISTS) {
                     return Err(e);
                 }
                 // Taken: a create retried after a crash. Schedules carry no tags; the
@@ -452,13 +451,13 @@ mod tests {
 
     #[test]
     fn a_role_not_yet_assumable_is_retryable_other_validation_errors_are_not() {
-        let mut e = ProviderError::fatal(
+        let e = ProviderError::fatal(
             "The execution role you provide must allow AWS EventBridge Scheduler to assume the role.",
-        );
-        e.code = Some("ValidationException".into());
-        assert!(iam_propagation(e).retryable);
-        let mut e = ProviderError::fatal("Invalid Schedule Expression rate(0 minutes).");
-        e.code = Some("ValidationException".into());
-        assert!(!iam_propagation(e).retryable);
+        )
+        .with_code("ValidationException");
+        assert!(iam_propagation(e).is_retryable());
+        let e = ProviderError::fatal("Invalid Schedule Expression rate(0 minutes).")
+            .with_code("ValidationException");
+        assert!(!iam_propagation(e).is_retryable());
     }
 }

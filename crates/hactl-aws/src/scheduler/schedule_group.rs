@@ -137,7 +137,7 @@ impl Provider for ScheduleGroup {
             Ok(out) => out.schedule_group_arn().to_string(),
             Err(e) => {
                 let e = aws_error("CreateScheduleGroup", e);
-                if e.code.as_deref() != Some(EXISTS) {
+                if e.code() != Some(EXISTS) {
                     return Err(e);
                 }
                 return match get_group(&self.0, name).await? {
@@ -145,7 +145,7 @@ impl Provider for ScheduleGroup {
                     // Taken by a group still being deleted.
                     None => Err(ProviderError::retryable(format!(
                         "schedule group {name} is still being deleted: {}",
-                        e.message
+                        e.message()
                     ))
                     .with_code(EXISTS)),
                 };

@@ -99,7 +99,7 @@ pub(crate) async fn get_json(client: &Client, id: &str) -> Result<SecretValue, P
             if is_not_found(&err) {
                 return Ok(SecretValue::Missing);
             }
-            if err.code.as_deref() == Some("InvalidRequestException") {
+            if err.code() == Some("InvalidRequestException") {
                 match describe(client, id).await? {
                     None => return Ok(SecretValue::Missing),
                     Some(d) if d.deleted_date().is_some() => return Ok(SecretValue::Scheduled),

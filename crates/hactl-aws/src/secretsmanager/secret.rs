@@ -265,12 +265,10 @@ impl Secret {
         let Some(existing) = describe(&self.0, name).await? else {
             // "Exists" but gone since (deleted in between): the engine's retry creates it.
             // Any other create failure stands as it is.
-            let mut err = err;
-            err.retryable = err.code.as_deref() == Some(EXISTS);
-            return Err(err);
+            return Err(if err.code() == Some(EXISTS) { err.into_retryable() } else { err.into_fatal() });
         };
         let mut seen = Seen::from(&existing);
-        if err.code.as_deref() != Some(EXISTS) && !seen.deleted {
+        if err.code() != Some(EXISTS) && !seen.deleted {
             return Err(err);
         }
         ensure_ours(ctx, address, &seen.tags, &format!("secret `{name}`"), EXISTS)?;
@@ -377,7 +375,7 @@ impl Provider for Secret {
             Err(e) => {
                 let err = aws_error("CreateSecret", e);
                 // Taken, or (InvalidRequestException) scheduled for deletion.
-                if matches!(err.code.as_deref(), Some(EXISTS | "InvalidRequestException")) {
+                if matches!(err.code(), Some(EXISTS | "InvalidRequestException")) {
                     self.adopt(ctx, address, name, props, err).await
                 } else {
                     Err(err)
@@ -430,7 +428,7 @@ impl Provider for Secret {
                 return Ok(());
             }
             // Already scheduled for deletion: that counts as gone.
-            if err.code.as_deref() == Some("InvalidRequestException") {
+            if err.code() == Some("InvalidRequestException") {
                 match describe(&self.0, id).await? {
                     None => return Ok(()),
                     Some(d) if d.deleted_date().is_some() && !force => return Ok(()),

@@ -357,7 +357,7 @@ impl<A: ParameterApi> Provider for ParameterGroups<'_, A> {
             Ok(g) => (g, BTreeMap::new()),
             // Another create of the same name won the race: the retry adopts it.
             Err(e) if self.kind.look_first => return Err(retry_codes(e, &[ALREADY_EXISTS])),
-            Err(e) if e.code.as_deref() != Some(ALREADY_EXISTS) => return Err(e),
+            Err(e) if e.code() != Some(ALREADY_EXISTS) => return Err(e),
             Err(_) => self.adopt_taken(ctx, address, props).await?,
         };
         self.change_parameters(name, &live, &parameter_map(props.get("parameters"))).await?;
