@@ -251,7 +251,7 @@ impl Provider for CapacityProvider {
                     let mut err = ecs_error("DeleteCapacityProvider", e);
                     // Still associated with a cluster or used by a service that is going
                     // away: it can go once they are detached.
-                    if err.code() == Some("ResourceInUseException") || in_use(&err.message()) {
+                    if err.code() == Some("ResourceInUseException") || in_use(err.message()) {
                         err.make_retryable();
                     }
                     err

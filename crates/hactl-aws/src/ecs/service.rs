@@ -532,7 +532,7 @@ impl Provider for Service {
                 .to_string(),
             Err(e) => {
                 let mut err = retry_not_found(ecs_error("CreateService", e));
-                if is_propagation_error(err.code(), &err.message()) {
+                if is_propagation_error(err.code(), err.message()) {
                     err.make_retryable();
                     return Err(err);
                 }
