@@ -394,7 +394,7 @@ async fn converge_existing(
             action.address, obj.id
         )));
     }
-    let changes = hactl_core::diff_props(provider.schema(), &props, &obj.props);
+    let changes = provider.diff(&props, &obj.props);
     if changes.iter().any(|c| c.forces_replacement) {
         return Err(ProviderError::fatal(format!(
             "{} exists as {} with properties that cannot be changed in place; run plan again",

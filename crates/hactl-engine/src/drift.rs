@@ -3,7 +3,7 @@
 use crate::provider::Registry;
 use crate::refresh::LiveView;
 use hactl_core::plan::Unmanaged;
-use hactl_core::{diff_props, Address, Value};
+use hactl_core::{Address, Value};
 use hactl_state::State;
 use serde::{Deserialize, Serialize};
 
@@ -68,8 +68,9 @@ pub fn drift_report(registry: &Registry, state: &State, live: &LiveView) -> Drif
                 deleted.push(GoneResource { address: addr.clone(), kind: rs.kind.clone(), id: rs.id.clone() })
             }
             Some(obj) => {
-                let Some(schema) = registry.schema(&rs.kind) else { continue };
-                let changes: Vec<DriftChange> = diff_props(schema, &rs.props, &obj.props)
+                let Ok(provider) = registry.get(&rs.kind) else { continue };
+                let changes: Vec<DriftChange> = provider
+                    .diff(&rs.props, &obj.props)
                     .into_iter()
                     .map(|c| {
                         let sensitive = c.sensitive;

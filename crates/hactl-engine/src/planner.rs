@@ -5,8 +5,7 @@ use crate::refresh::LiveView;
 use crate::EngineError;
 use hactl_core::plan::{PlanMode, PLAN_FORMAT_VERSION};
 use hactl_core::{
-    diff_props, ActionType, Address, DesiredGraph, Location, Plan, PlannedAction, Props, Ref, ResourceSpec,
-    Value,
+    ActionType, Address, DesiredGraph, Location, Plan, PlannedAction, Props, Ref, ResourceSpec, Value,
 };
 use hactl_state::{ResourceState, State};
 use petgraph::graph::DiGraph;
@@ -68,7 +67,8 @@ fn plan_desired(
     changing: &mut BTreeSet<Address>,
     actions: &mut Vec<PlannedAction>,
 ) -> Result<(), EngineError> {
-    let schema = registry.get(&spec.kind)?.schema();
+    let provider = registry.get(&spec.kind)?;
+    let schema = provider.schema();
     let location = registry.place(&spec.kind, spec.location.as_ref());
     let lookup = |r: &Ref| if changing.contains(&r.address) { None } else { live.output(r) };
     let resolved: Props = spec.props.iter().map(|(k, v)| (k.clone(), v.resolve(&lookup))).collect();
@@ -112,7 +112,7 @@ fn plan_desired(
         actions.push(PlannedAction { changes, reason, ..base });
         return Ok(());
     };
-    let changes = diff_props(schema, &resolved, &obj.props);
+    let changes = provider.diff(&resolved, &obj.props);
     let adopted = live.adopted.contains(&spec.address);
     let forcing: Vec<&str> =
         changes.iter().filter(|c| c.forces_replacement).map(|c| c.name.as_str()).collect();
@@ -254,14 +254,13 @@ pub fn catch_up(
             continue;
         };
         let Some(obj) = live.found.get(&spec.address).filter(|o| o.id == rs.id) else { continue };
-        let schema = registry.get(&spec.kind)?.schema();
+        let provider = registry.get(&spec.kind)?;
         let resolved: Props =
             spec.props.iter().map(|(k, v)| (k.clone(), v.resolve(&|r: &Ref| live.output(r)))).collect();
-        if resolved.values().any(Value::has_unknown) || !diff_props(schema, &resolved, &obj.props).is_empty()
-        {
+        if resolved.values().any(Value::has_unknown) || !provider.diff(&resolved, &obj.props).is_empty() {
             continue;
         }
-        if diff_props(schema, &rs.props, &obj.props).is_empty() {
+        if provider.diff(&rs.props, &obj.props).is_empty() {
             continue;
         }
         let mut outputs = rs.outputs.clone();

@@ -103,6 +103,23 @@ pub trait Provider: Send + Sync {
         false
     }
 
+    /// Brings `live` (what `read` returned: what AWS says) into the form of `desired`
+    /// where the two mean the same: AWS's defaults for settings the config leaves unset,
+    /// equivalent forms (a policy document's order, a URL-encoded document, a case AWS
+    /// folds), fields AWS or an autoscaler owns. The one declared place per kind for diff
+    /// suppression; `read` itself never shapes values by what is desired. `desired` may
+    /// hold [`Value::Unknown`] (known after apply): leave those alone. The default
+    /// changes nothing.
+    fn normalize(&self, _desired: &Props, _live: &mut Props) {}
+
+    /// The property changes from `live` to `desired`, after [`Provider::normalize`].
+    /// Plans (desired vs live) and drift (recorded vs live) both diff through it.
+    fn diff(&self, desired: &Props, live: &Props) -> Vec<PropChange> {
+        let mut live = live.clone();
+        self.normalize(desired, &mut live);
+        hactl_core::diff_props(self.schema(), desired, &live)
+    }
+
     /// Whether the kind's API is global (IAM, CloudWatch dashboards, Route 53): its
     /// objects are the account's, not a region's, and live at [`Location::Global`]. The
     /// kind's declaration in [`hactl_core::kinds`] says.
