@@ -15,7 +15,8 @@
 #
 # Everything lives under <repo>/.emulator (venv, pid, log, LocalStack filesystem, caches).
 # Knobs: EMULATOR_PYTHON=/path/to/python3.13, EMULATOR_START_TIMEOUT=120 (seconds),
-# HACTL_EMULATOR_PORT=4566 (another port lets two checkouts run emulators side by side;
+# HACTL_EMULATOR_PORT=4566 (another port runs another emulator beside the first, from this
+# checkout or another, its runtime files under .emulator/port-N;
 # `env` then points clients at it, and scripts/test.sh and scripts/demo.sh follow it).
 set -euo pipefail
 
@@ -28,8 +29,12 @@ REQS="$ROOT/emulator/requirements.txt"
 EXT_SRC="$ROOT/emulator/hactl_localstack_ext"
 REQ_STAMP="$VENV/.requirements.stamp"
 EXT_STAMP="$VENV/.extension.stamp"
-PIDFILE="$STATE/localstack.pid"
-LOGFILE="$STATE/localstack.log"
+# Runtime files of one emulator: under .emulator for the default port, under
+# .emulator/port-N for another (the venv is shared), so emulators on two ports of one
+# checkout do not share a pid file, log or LocalStack filesystem.
+if [[ "${HACTL_EMULATOR_PORT:-4566}" == 4566 ]]; then RUN="$STATE"; else RUN="$STATE/port-$HACTL_EMULATOR_PORT"; fi
+PIDFILE="$RUN/localstack.pid"
+LOGFILE="$RUN/localstack.log"
 HOSTPORT="127.0.0.1:${HACTL_EMULATOR_PORT:-4566}"
 HEALTH_URL="http://$HOSTPORT/_localstack/health"
 START_TIMEOUT="${EMULATOR_START_TIMEOUT:-120}"
@@ -146,12 +151,12 @@ cmd_start() {
     fi
     if needs_install; then cmd_install; fi
 
-    mkdir -p "$STATE/filesystem" "$STATE/tmp" "$STATE/cache" "$STATE/config"
+    mkdir -p "$RUN/filesystem" "$RUN/tmp" "$RUN/cache" "$RUN/config"
     rm -f "$PIDFILE"
     log "starting LocalStack (log: $LOGFILE)"
     local t0=$SECONDS
     (
-        cd "$STATE"
+        cd "$RUN"
         # OVERRIDE_IN_DOCKER=0: LocalStack guesses "in Docker" from /.dockerenv (present in
         # sandboxes/CI containers) and would then use /var/lib/localstack, /etc/localstack...
         # Everything LocalStack writes stays under .emulator: FILESYSTEM_ROOT (host-mode
@@ -164,10 +169,10 @@ cmd_start() {
             OVERRIDE_IN_DOCKER=0 \
             GATEWAY_LISTEN="$HOSTPORT" \
             LOCALSTACK_HOST="$HOSTPORT" \
-            FILESYSTEM_ROOT="$STATE/filesystem" \
-            TMP="$STATE/tmp" \
-            XDG_CACHE_HOME="$STATE/cache" \
-            CONFIG_DIR="$STATE/config" \
+            FILESYSTEM_ROOT="$RUN/filesystem" \
+            TMP="$RUN/tmp" \
+            XDG_CACHE_HOME="$RUN/cache" \
+            CONFIG_DIR="$RUN/config" \
             DNS_ADDRESS=0 \
             SKIP_SSL_CERT_DOWNLOAD=1 \
             DISABLE_EVENTS=1 \
@@ -240,7 +245,7 @@ cmd_status() {
 cmd_reset() {
     cmd_stop
     # state is in memory (no PERSISTENCE); also drop LocalStack's scratch dirs
-    rm -rf "$STATE/filesystem" "$STATE/tmp"
+    rm -rf "$RUN/filesystem" "$RUN/tmp"
     cmd_start
 }
 

@@ -178,7 +178,6 @@ pub async fn apply(
         registry.at(&a.kind, &a.location)?;
     }
     let started = Instant::now();
-    let g = execution_graph(plan)?;
     let shared = Arc::new(Shared {
         state: Mutex::new(state),
         store: store.clone(),
@@ -186,39 +185,99 @@ pub async fn apply(
         before_journal: opts.before_journal.clone(),
         halted: AtomicBool::new(false),
     });
-
-    let mut indeg: BTreeMap<NodeIndex, usize> =
-        g.node_indices().map(|n| (n, g.neighbors_directed(n, petgraph::Incoming).count())).collect();
-    let mut ready: Vec<NodeIndex> = indeg.iter().filter(|(_, d)| **d == 0).map(|(n, _)| *n).collect();
-    ready.sort_by_key(|n| std::cmp::Reverse(plan.actions[g[*n].action].address.clone()));
-    let mut done: BTreeSet<NodeIndex> = BTreeSet::new();
-    let mut dead: BTreeSet<NodeIndex> = BTreeSet::new();
-    let mut report = ApplyReport {
-        succeeded: vec![],
-        failed: vec![],
-        skipped: vec![],
-        not_started: vec![],
-        cancelled: false,
-        state: State::new(&plan.stack),
-        elapsed: Duration::ZERO,
-    };
-    let mut running: JoinSet<(NodeIndex, Result<(), ProviderError>)> = JoinSet::new();
-    let mut task_nodes: std::collections::HashMap<tokio::task::Id, NodeIndex> = Default::default();
-    let parallelism = opts.parallelism.max(1);
+    let mut walk = Walk::new(plan, execution_graph(plan)?);
     let mut interrupted_reported = false;
-
     loop {
         if opts.cancel.is_cancelled() && !interrupted_reported {
             interrupted_reported = true;
-            ctx.events().emit(Event::Interrupted { in_flight: running.len() });
+            ctx.events().emit(Event::Interrupted { in_flight: walk.running.len() });
         }
+        walk.start_ready(registry, ctx, &shared, opts)?;
+        let Some(joined) = walk.running.join_next_with_id().await else { break };
+        let (n, result) = match joined {
+            Ok((_, v)) => v,
+            Err(e) => match walk.task_nodes.get(&e.id()) {
+                Some(&n) => (n, Err(ProviderError::fatal(format!("step panicked: {e}")))),
+                None => continue,
+            },
+        };
+        match result {
+            Ok(()) => walk.succeeded(n),
+            Err(e) => walk.failed(ctx, n, &e),
+        }
+    }
+    let halted = shared.halted.load(Ordering::SeqCst);
+    let mut report = walk.into_report(opts.cancel.is_cancelled(), halted);
+    report.elapsed = started.elapsed();
+    report.state = shared.state().clone();
+    Ok(report)
+}
+
+type StepResult = (NodeIndex, Result<(), ProviderError>);
+
+/// The walk of a plan's execution graph: which steps are ready, running, done or dead
+/// (depend on a failed step), and what the report says so far.
+struct Walk<'p> {
+    plan: &'p Plan,
+    g: petgraph::graph::DiGraph<Step, ()>,
+    /// Steps each step still waits for.
+    indeg: BTreeMap<NodeIndex, usize>,
+    /// Ready steps, the next one last (depth first, ties by address).
+    ready: Vec<NodeIndex>,
+    done: BTreeSet<NodeIndex>,
+    dead: BTreeSet<NodeIndex>,
+    running: JoinSet<StepResult>,
+    task_nodes: std::collections::HashMap<tokio::task::Id, NodeIndex>,
+    report: ApplyReport,
+}
+
+impl<'p> Walk<'p> {
+    fn new(plan: &'p Plan, g: petgraph::graph::DiGraph<Step, ()>) -> Self {
+        let indeg: BTreeMap<NodeIndex, usize> =
+            g.node_indices().map(|n| (n, g.neighbors_directed(n, petgraph::Incoming).count())).collect();
+        let mut ready: Vec<NodeIndex> = indeg.iter().filter(|(_, d)| **d == 0).map(|(n, _)| *n).collect();
+        ready.sort_by_key(|n| std::cmp::Reverse(plan.actions[g[*n].action].address.clone()));
+        let report = ApplyReport {
+            succeeded: vec![],
+            failed: vec![],
+            skipped: vec![],
+            not_started: vec![],
+            cancelled: false,
+            state: State::new(&plan.stack),
+            elapsed: Duration::ZERO,
+        };
+        Walk {
+            plan,
+            g,
+            indeg,
+            ready,
+            done: BTreeSet::new(),
+            dead: BTreeSet::new(),
+            running: JoinSet::new(),
+            task_nodes: Default::default(),
+            report,
+        }
+    }
+
+    fn address(&self, n: NodeIndex) -> Address {
+        self.plan.actions[self.g[n].action].address.clone()
+    }
+
+    /// Starts ready steps up to the parallelism, unless cancelled or halted.
+    fn start_ready(
+        &mut self,
+        registry: &Registry,
+        ctx: &Ctx,
+        shared: &Arc<Shared>,
+        opts: &ApplyOptions,
+    ) -> Result<(), EngineError> {
         while !opts.cancel.is_cancelled()
             && !shared.halted.load(Ordering::SeqCst)
-            && running.len() < parallelism
+            && self.running.len() < opts.parallelism.max(1)
         {
-            let Some(n) = ready.pop() else { break };
-            let step = g[n];
-            let action = plan.actions[step.action].clone();
+            let Some(n) = self.ready.pop() else { break };
+            let step = self.g[n];
+            let action = self.plan.actions[step.action].clone();
             let provider = registry.at(&action.kind, &action.location)?;
             let shared = shared.clone();
             let mut sctx = ctx.at(&action.location).for_address(&action.address);
@@ -227,7 +286,7 @@ pub async fn apply(
             let cancel = opts.cancel.clone();
             let before_call = opts.before_call.clone();
             ctx.events().emit(Event::StepStarted { address: action.address.clone(), phase: step.phase });
-            let handle = running.spawn(async move {
+            let handle = self.running.spawn(async move {
                 let r = match before_call.as_ref().map(|hook| hook(&action.address, step.phase)) {
                     Some(Err(msg)) => Err(ProviderError::fatal(format!("injected fault: {msg}"))),
                     _ => {
@@ -237,79 +296,69 @@ pub async fn apply(
                 };
                 (n, r)
             });
-            task_nodes.insert(handle.id(), n);
+            self.task_nodes.insert(handle.id(), n);
         }
-        let Some(joined) = running.join_next_with_id().await else { break };
-        let (n, result) = match joined {
-            Ok((_, v)) => v,
-            Err(e) => match task_nodes.get(&e.id()) {
-                Some(&n) => (n, Err(ProviderError::fatal(format!("step panicked: {e}")))),
-                None => continue,
-            },
-        };
-        let step = g[n];
-        let address = plan.actions[step.action].address.clone();
-        match result {
-            Ok(()) => {
-                done.insert(n);
-                report.succeeded.push((address, step.phase));
-                let mut next: Vec<NodeIndex> = Vec::new();
-                for m in g.neighbors_directed(n, petgraph::Outgoing) {
-                    if let Some(d) = indeg.get_mut(&m) {
-                        *d -= 1;
-                        if *d == 0 && !dead.contains(&m) {
-                            next.push(m);
-                        }
-                    }
+        Ok(())
+    }
+
+    /// A step finished: the steps waiting only for it become ready (at the front: depth
+    /// first).
+    fn succeeded(&mut self, n: NodeIndex) {
+        self.done.insert(n);
+        self.report.succeeded.push((self.address(n), self.g[n].phase));
+        let mut next: Vec<NodeIndex> = Vec::new();
+        for m in self.g.neighbors_directed(n, petgraph::Outgoing) {
+            if let Some(d) = self.indeg.get_mut(&m) {
+                *d -= 1;
+                if *d == 0 && !self.dead.contains(&m) {
+                    next.push(m);
                 }
-                next.sort_by_key(|m| std::cmp::Reverse(plan.actions[g[*m].action].address.clone()));
-                // Newly ready steps go to the front of the stack (depth first).
-                ready.extend(next);
-            }
-            Err(e) => {
-                ctx.events().emit(Event::StepFailed {
-                    address: address.clone(),
-                    phase: step.phase,
-                    error: e.to_string(),
-                });
-                report.failed.push(StepFailure {
-                    address: address.clone(),
-                    phase: step.phase,
-                    error: e.to_string(),
-                });
-                let mut dfs = Dfs::new(&g, n);
-                while let Some(m) = dfs.next(&g) {
-                    if m != n && dead.insert(m) {
-                        let skipped = plan.actions[g[m].action].address.clone();
-                        ctx.events()
-                            .emit(Event::StepSkipped { address: skipped.clone(), because: address.clone() });
-                        report.skipped.push(skipped);
-                    }
-                }
-                ready.retain(|m| !dead.contains(m));
             }
         }
+        next.sort_by_key(|m| std::cmp::Reverse(self.address(*m)));
+        self.ready.extend(next);
     }
-    let halted = shared.halted.load(Ordering::SeqCst);
-    if opts.cancel.is_cancelled() || halted {
-        report.not_started = g
-            .node_indices()
-            .filter(|n| {
-                !done.contains(n)
-                    && !dead.contains(n)
-                    && !report.failed.iter().any(|f| f.address == plan.actions[g[*n].action].address)
-            })
-            .map(|n| plan.actions[g[n].action].address.clone())
-            .collect();
-        // A cancel that came after the last step finished changed nothing.
-        report.cancelled =
-            opts.cancel.is_cancelled() && (!report.not_started.is_empty() || !report.failed.is_empty());
+
+    /// A step failed: everything that depends on it is skipped.
+    fn failed(&mut self, ctx: &Ctx, n: NodeIndex, e: &ProviderError) {
+        let (address, phase) = (self.address(n), self.g[n].phase);
+        ctx.events().emit(Event::StepFailed { address: address.clone(), phase, error: e.to_string() });
+        self.report.failed.push(StepFailure { address: address.clone(), phase, error: e.to_string() });
+        let mut dfs = Dfs::new(&self.g, n);
+        while let Some(m) = dfs.next(&self.g) {
+            if m != n && self.dead.insert(m) {
+                let skipped = self.address(m);
+                ctx.events().emit(Event::StepSkipped { address: skipped.clone(), because: address.clone() });
+                self.report.skipped.push(skipped);
+            }
+        }
+        let dead = &self.dead;
+        self.ready.retain(|m| !dead.contains(m));
     }
-    // A replacement whose delete failed skips its own create: report it as failed only.
-    report.skipped.retain(|a| !report.failed.iter().any(|f| &f.address == a));
-    report.elapsed = started.elapsed();
-    report.state = shared.state().clone();
-    Ok(report)
+
+    /// The report once nothing runs any more.
+    fn into_report(mut self, cancelled: bool, halted: bool) -> ApplyReport {
+        if cancelled || halted {
+            let not_started: Vec<Address> = self
+                .g
+                .node_indices()
+                .filter(|n| {
+                    !self.done.contains(n)
+                        && !self.dead.contains(n)
+                        && !self.report.failed.iter().any(|f| f.address == self.address(*n))
+                })
+                .map(|n| self.address(n))
+                .collect();
+            self.report.not_started = not_started;
+            // A cancel that came after the last step finished changed nothing.
+            self.report.cancelled =
+                cancelled && (!self.report.not_started.is_empty() || !self.report.failed.is_empty());
+        }
+        // A replacement whose delete failed skips its own create: report it as failed only.
+        let failed = &self.report.failed;
+        self.report.skipped.retain(|a| !failed.iter().any(|f| &f.address == a));
+        self.report
+    }
 }
 
 async fn run_step(
