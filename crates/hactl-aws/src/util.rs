@@ -86,18 +86,6 @@ pub(crate) fn match_target(
     targets.iter().find(|t| key(&t.props)).map(|t| &t.address)
 }
 
-/// The target an object read belongs to: by recorded id, else by the address of its tag.
-pub(crate) fn target_of<'a>(
-    targets: &'a [hactl_engine::ReadTarget],
-    id: &str,
-    address: Option<&Address>,
-) -> Option<&'a hactl_engine::ReadTarget> {
-    targets
-        .iter()
-        .find(|t| t.id.as_deref() == Some(id))
-        .or_else(|| address.and_then(|a| targets.iter().find(|t| &t.address == a)))
-}
-
 /// The `tags` property as a plain map (every service's tag shape is built from this).
 pub(crate) fn tag_map(props: &Props) -> std::collections::BTreeMap<String, String> {
     props.get("tags").map(Value::string_map).unwrap_or_default()

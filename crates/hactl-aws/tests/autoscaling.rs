@@ -7,7 +7,7 @@ mod common;
 use aws_config::SdkConfig;
 use common::sdk_config;
 use hactl_aws::ApiCounter;
-use hactl_core::{diff_props, Address, Props, Value};
+use hactl_core::{Address, Props, Value};
 use hactl_engine::{Ctx, LiveObject, NullSink, Provider, ReadTarget, Registry, UpdateRequest};
 use std::sync::Arc;
 use std::time::Duration;
@@ -165,7 +165,7 @@ async fn update(
     desired: &Props,
     live: &Props,
 ) -> hactl_engine::Applied {
-    let changes = diff_props(p.schema(), desired, live);
+    let changes = p.diff(desired, live);
     assert!(!changes.is_empty(), "expected a change");
     p.update(&ctx.for_address(address), UpdateRequest { address, id, desired, changes: &changes })
         .await
@@ -212,7 +212,7 @@ async fn launch_template_lifecycle() {
     let live = objs.iter().find(|o| o.id == id).expect("found by stack tag");
     assert_eq!(live.address.as_ref(), Some(&address));
     assert!(live.owned);
-    assert_eq!(diff_props(p.schema(), &props, &live.props), vec![], "no false drift");
+    assert_eq!(p.diff(&props, &live.props), vec![], "no false drift");
 
     // A create retried after a crash adopts the template instead of failing.
     let again = p.create(&ctx.for_address(&address), &address, &props).await.expect("retried create");
@@ -241,7 +241,7 @@ async fn launch_template_lifecycle() {
     assert_eq!(d.instance_type().map(|t| t.as_str()), Some("t3.small"));
     assert_eq!(d.image_id(), Some(ami.as_str()));
     let live = read_one(p.as_ref(), &ctx, target(&address, Some(&id), &props)).await.expect("live");
-    assert_eq!(diff_props(p.schema(), &props, &live.props), vec![]);
+    assert_eq!(p.diff(&props, &live.props), vec![]);
 
     // Out of band: a version with another AMI and no IMDSv2; a tag removed.
     net.ec2
@@ -269,8 +269,7 @@ async fn launch_template_lifecycle() {
         Value::str("ami-0123456789abcdef0"),
         "the live AMI, not the parameter"
     );
-    let changed: Vec<String> =
-        diff_props(p.schema(), &props, &live.props).into_iter().map(|c| c.name).collect();
+    let changed: Vec<String> = p.diff(&props, &live.props).into_iter().map(|c| c.name).collect();
     for n in
         ["image_id", "metadata_options", "security_group_ids", "user_data", "associate_public_ip_address"]
     {
@@ -296,7 +295,7 @@ async fn launch_template_lifecycle() {
     let applied = update(p.as_ref(), &ctx, &address, &id, &props, &live.props).await;
     assert_eq!(applied.outputs.get("latest_version"), Some(&Value::Int(new_version + 2)));
     let live = read_one(p.as_ref(), &ctx, target(&address, Some(&id), &props)).await.expect("live");
-    assert_eq!(diff_props(p.schema(), &props, &live.props), vec![]);
+    assert_eq!(p.diff(&props, &live.props), vec![]);
 
     // Delete: gone; deleting again is fine.
     p.delete(&ctx.for_address(&address), &id, &props).await.expect("delete");
@@ -395,14 +394,10 @@ async fn auto_scaling_group_lifecycle_and_protected_delete() {
     let live = objs.iter().find(|o| o.id == name).expect("found by stack tag");
     assert_eq!(live.address.as_ref(), Some(&address));
     assert!(live.owned);
-    assert_eq!(diff_props(p.schema(), &props, &live.props), vec![]);
+    assert_eq!(p.diff(&props, &live.props), vec![]);
     let mut other_desired = props.clone();
     other_desired.insert("desired_capacity".into(), Value::Int(5));
-    assert_eq!(
-        diff_props(p.schema(), &other_desired, &live.props),
-        vec![],
-        "desired capacity is create-only"
-    );
+    assert_eq!(p.diff(&other_desired, &live.props), vec![], "desired capacity is create-only");
 
     // A create retried after a crash adopts the group: same instances, nothing replaced.
     let again = p.create(&ctx.for_address(&address), &address, &props).await.expect("retried create");
@@ -427,7 +422,7 @@ async fn auto_scaling_group_lifecycle_and_protected_delete() {
     assert!(g.tags().iter().any(|t| t.key() == Some("team") && t.propagate_at_launch() == Some(true)));
     assert_eq!(g.desired_capacity(), Some(2), "desired capacity untouched by updates");
     let live = read_one(p.as_ref(), &ctx, target(&address, Some(&name), &props)).await.expect("live");
-    assert_eq!(diff_props(p.schema(), &props, &live.props), vec![]);
+    assert_eq!(p.diff(&props, &live.props), vec![]);
 
     // Out of band: minimum and health check type changed.
     asg.update_auto_scaling_group()
@@ -438,8 +433,7 @@ async fn auto_scaling_group_lifecycle_and_protected_delete() {
         .await
         .expect("out-of-band update");
     let live = read_one(p.as_ref(), &ctx, target(&address, Some(&name), &props)).await.expect("live");
-    let mut changed: Vec<String> =
-        diff_props(p.schema(), &props, &live.props).into_iter().map(|c| c.name).collect();
+    let mut changed: Vec<String> = p.diff(&props, &live.props).into_iter().map(|c| c.name).collect();
     changed.sort();
     assert_eq!(changed, ["health_check_type", "min_size"]);
     update(p.as_ref(), &ctx, &address, &name, &props, &live.props).await;

@@ -6,7 +6,7 @@ mod common;
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
 use aws_sdk_cloudwatch::Client;
-use hactl_core::{diff_props, Address, Props, Value, TAG_ADDRESS, TAG_STACK};
+use hactl_core::{Address, Props, Value, TAG_ADDRESS, TAG_STACK};
 use hactl_engine::{ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -95,7 +95,7 @@ async fn alarm_lifecycle(env: &Env, name: &str, foreign: &str) -> Result<(), Str
     const KIND: &str = "cloudwatch.alarm";
     const ADDRESS: &str = "alarm.ecs_cpu.frontend";
     let p = env.provider(KIND);
-    let schema = env.registry.schema(KIND).unwrap();
+    let provider = env.registry.get(KIND).unwrap().clone();
     let props = alarm_props(env, name, ADDRESS, 80.5, 60);
 
     // Create.
@@ -128,7 +128,7 @@ async fn alarm_lifecycle(env: &Env, name: &str, foreign: &str) -> Result<(), Str
     assert_eq!(o.address, Some(addr(ADDRESS)));
     assert_eq!(o.props["threshold"], Value::Float(80.5));
     assert_eq!(o.props["ok_actions"], Value::List(vec![]));
-    assert_eq!(diff_props(schema, &props, &o.props), vec![]);
+    assert_eq!(provider.diff(&props, &o.props), vec![]);
     assert_eq!(o.outputs["arn"], Value::str(&arn));
     assert_eq!(
         calls,
@@ -140,7 +140,7 @@ async fn alarm_lifecycle(env: &Env, name: &str, foreign: &str) -> Result<(), Str
 
     // Update in place: threshold and period.
     let desired = alarm_props(env, name, ADDRESS, 90.0, 300);
-    let changes = diff_props(schema, &desired, &o.props);
+    let changes = provider.diff(&desired, &o.props);
     assert_eq!(changes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["period", "threshold"]);
     p.update(
         &env.ctx(),
@@ -154,7 +154,7 @@ async fn alarm_lifecycle(env: &Env, name: &str, foreign: &str) -> Result<(), Str
     assert_eq!(live.alarm_description(), Some("frontend CPU high"));
     assert_eq!(env.alarm_tags(name).await.get(TAG_STACK), Some(&env.stack), "tags survive the put");
     let t = target(ADDRESS, name, &desired);
-    assert_eq!(diff_props(schema, &desired, &env.read_one(KIND, &t).await.unwrap().props), vec![]);
+    assert_eq!(provider.diff(&desired, &env.read_one(KIND, &t).await.unwrap().props), vec![]);
 
     // Out of band: PutMetricAlarm with another threshold is exactly that drift.
     env.cw
@@ -176,7 +176,7 @@ async fn alarm_lifecycle(env: &Env, name: &str, foreign: &str) -> Result<(), Str
         .await
         .unwrap();
     let live = env.read_one(KIND, &t).await.unwrap();
-    let drift = diff_props(schema, &desired, &live.props);
+    let drift = provider.diff(&desired, &live.props);
     assert_eq!(drift.len(), 1, "{drift:?}");
     assert_eq!((drift[0].name.as_str(), drift[0].before.clone()), ("threshold", Some(Value::Float(42.25))));
     p.update(&env.ctx(), UpdateRequest { address: &t.address, id: name, desired: &desired, changes: &drift })
@@ -187,7 +187,7 @@ async fn alarm_lifecycle(env: &Env, name: &str, foreign: &str) -> Result<(), Str
     // Tags in place.
     let mut tagged = desired.clone();
     tagged.insert("tags".to_string(), env.tags(ADDRESS, &[("team", "web")]));
-    let changes = diff_props(schema, &tagged, &env.read_one(KIND, &t).await.unwrap().props);
+    let changes = provider.diff(&tagged, &env.read_one(KIND, &t).await.unwrap().props);
     assert_eq!(changes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["tags"]);
     p.update(
         &env.ctx(),
@@ -196,7 +196,7 @@ async fn alarm_lifecycle(env: &Env, name: &str, foreign: &str) -> Result<(), Str
     .await
     .map_err(|e| e.to_string())?;
     assert_eq!(env.alarm_tags(name).await.get("team").map(String::as_str), Some("web"));
-    let changes = diff_props(schema, &desired, &env.read_one(KIND, &t).await.unwrap().props);
+    let changes = provider.diff(&desired, &env.read_one(KIND, &t).await.unwrap().props);
     p.update(
         &env.ctx(),
         UpdateRequest { address: &t.address, id: name, desired: &desired, changes: &changes },
@@ -220,7 +220,7 @@ async fn alarm_lifecycle(env: &Env, name: &str, foreign: &str) -> Result<(), Str
     assert!(!tags.contains_key("extra"), "{tags:?}");
     assert_eq!(tags.get("team").map(String::as_str), Some("web"));
     let t = target(ADDRESS, name, &tagged);
-    assert_eq!(diff_props(schema, &tagged, &env.read_one(KIND, &t).await.unwrap().props), vec![]);
+    assert_eq!(provider.diff(&tagged, &env.read_one(KIND, &t).await.unwrap().props), vec![]);
     // ... but not as another address.
     let err = p.create(&env.ctx(), &addr("alarm.ecs_cpu.other"), &tagged).await.unwrap_err();
     assert!(!err.is_retryable(), "{err}");
@@ -338,7 +338,7 @@ async fn dashboard_lifecycle(env: &Env, name: &str) -> Result<(), String> {
     const KIND: &str = "cloudwatch.dashboard";
     const ADDRESS: &str = "dashboard.main";
     let p = env.provider(KIND);
-    let schema = env.registry.schema(KIND).unwrap();
+    let provider = env.registry.get(KIND).unwrap().clone();
     let props = dashboard_props(env, name, "CPU", 60);
 
     // Create.
@@ -386,7 +386,7 @@ async fn dashboard_lifecycle(env: &Env, name: &str) -> Result<(), String> {
     assert_eq!(objs.len(), 1, "{objs:?}");
     assert!(objs[0].owned);
     assert_eq!(objs[0].address, Some(addr(ADDRESS)));
-    assert_eq!(diff_props(schema, &props, &objs[0].props), vec![]);
+    assert_eq!(provider.diff(&props, &objs[0].props), vec![]);
     assert_eq!(
         calls,
         BTreeMap::from([
@@ -398,7 +398,7 @@ async fn dashboard_lifecycle(env: &Env, name: &str) -> Result<(), String> {
 
     // Body update in place.
     let desired = dashboard_props(env, name, "CPU utilisation", 300);
-    let changes = diff_props(schema, &desired, &objs[0].props);
+    let changes = provider.diff(&desired, &objs[0].props);
     assert_eq!(changes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["body"]);
     p.update(
         &env.ctx(),
@@ -408,7 +408,7 @@ async fn dashboard_lifecycle(env: &Env, name: &str) -> Result<(), String> {
     .map_err(|e| e.to_string())?;
     assert_eq!(env.dashboard_body(name).await.unwrap(), desired["body"].to_json());
     let t = target(ADDRESS, name, &desired);
-    assert_eq!(diff_props(schema, &desired, &env.read_one(KIND, &t).await.unwrap().props), vec![]);
+    assert_eq!(provider.diff(&desired, &env.read_one(KIND, &t).await.unwrap().props), vec![]);
 
     // Out of band: PutDashboard with another body is drift of `body` only, read as put.
     let oob = serde_json::json!({"widgets": [{"type": "text", "x": 0, "y": 0, "width": 6, "height": 2,
@@ -416,8 +416,7 @@ async fn dashboard_lifecycle(env: &Env, name: &str) -> Result<(), String> {
     env.cw.put_dashboard().dashboard_name(name).dashboard_body(oob.to_string()).send().await.unwrap();
     let live = env.read_one(KIND, &t).await.unwrap();
     assert_eq!(live.props["body"], Value::from_json(&oob));
-    let drift: BTreeSet<String> =
-        diff_props(schema, &desired, &live.props).into_iter().map(|c| c.name).collect();
+    let drift: BTreeSet<String> = provider.diff(&desired, &live.props).into_iter().map(|c| c.name).collect();
     assert_eq!(drift, BTreeSet::from(["body".to_string()]));
 
     // Someone else's dashboard with the name (no hactl tags): read as not owned (refresh

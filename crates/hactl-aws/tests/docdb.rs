@@ -18,7 +18,7 @@ use hactl_aws::docdb::cluster::Cluster;
 use hactl_aws::docdb::cluster_parameter_group::ClusterParameterGroup;
 use hactl_aws::docdb::instance::Instance;
 use hactl_aws::docdb::subnet_group::SubnetGroup;
-use hactl_core::{diff_props, Address, Props, Value, TAG_ADDRESS, TAG_STACK};
+use hactl_core::{Address, Props, Value, TAG_ADDRESS, TAG_STACK};
 use hactl_engine::{Ctx, DeleteOptions, Event, EventSink, LiveObject, Provider, ReadTarget, UpdateRequest};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -414,7 +414,7 @@ async fn read(p: &dyn Provider, env: &Env, address: &str, id: &str, desired: &Pr
 /// Reads the object and asserts that it matches `desired` exactly (no false drift).
 async fn assert_no_diff(p: &dyn Provider, env: &Env, address: &str, id: &str, desired: &Props) -> LiveObject {
     let live = read(p, env, address, id, desired).await.expect("object not found by read");
-    let changes = diff_props(p.schema(), desired, &live.props);
+    let changes = p.diff(desired, &live.props);
     assert!(changes.is_empty(), "{address}: unexpected diff {changes:?}\nlive: {:?}", live.props);
     assert!(live.owned, "{address} should be owned by the stack");
     assert_eq!(live.address, Some(addr(address)));
@@ -423,7 +423,7 @@ async fn assert_no_diff(p: &dyn Provider, env: &Env, address: &str, id: &str, de
 
 /// Brings the object to `desired` through the provider's update, from `live` props.
 async fn update(p: &dyn Provider, env: &Env, address: &str, id: &str, live: &Props, desired: &Props) {
-    let changes = diff_props(p.schema(), desired, live);
+    let changes = p.diff(desired, live);
     assert!(!changes.is_empty(), "{address}: expected changes");
     let a = addr(address);
     let applied = p
@@ -523,7 +523,7 @@ async fn docdb_cluster_lifecycle() {
             .await;
         // ... and removed again (ResetDBClusterParameterGroup).
         let a = addr("db_cluster_parameter_group.main");
-        let changes = diff_props(env.parameter_group.schema(), &pg_props, &pg_more);
+        let changes = env.parameter_group.diff(&pg_props, &pg_more);
         let reset = env
             .parameter_group
             .update(
@@ -567,7 +567,7 @@ async fn docdb_cluster_lifecycle() {
         // A target leaving the backup window to AWS reads it as Null.
         let no_window = with(&cl_props, "preferred_backup_window", Value::Null);
         let live = read(&*env.cluster, &env, "db_cluster.main", &cluster_id, &no_window).await.unwrap();
-        assert!(diff_props(env.cluster.schema(), &no_window, &live.props).is_empty());
+        assert!(env.cluster.diff(&no_window, &live.props).is_empty());
 
         // Two instances: 1 in AZ-1 (the writer), 2 in AZ-2.
         let i1 = env.instance_props(1);
@@ -617,7 +617,7 @@ async fn docdb_cluster_lifecycle() {
             .expect("ModifyDBCluster");
         let live = read(&*env.cluster, &env, "db_cluster.main", &cluster_id, &cl_10).await.unwrap();
         assert_eq!(live.props.get("backup_retention_period"), Some(&Value::Int(12)));
-        let drift = diff_props(env.cluster.schema(), &cl_10, &live.props);
+        let drift = env.cluster.diff(&cl_10, &live.props);
         assert_eq!(
             drift.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
             vec!["backup_retention_period"]

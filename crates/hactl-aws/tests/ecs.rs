@@ -10,7 +10,7 @@ mod common;
 
 use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName, ServiceField};
 use common::sdk_config;
-use hactl_core::{diff_props, Address, Props, Value};
+use hactl_core::{Address, Props, Value};
 use hactl_engine::{
     Ctx, Event, EventSink, LiveObject, Provider, ProviderError, ReadTarget, Registry, UpdateRequest,
 };
@@ -174,19 +174,19 @@ async fn update(
     desired: &Props,
     live: &Props,
 ) -> Result<hactl_engine::Applied, ProviderError> {
-    let changes = diff_props(p.schema(), desired, live);
+    let changes = p.diff(desired, live);
     assert!(!changes.is_empty(), "expected changes to apply");
     assert!(changes.iter().all(|c| !c.forces_replacement), "in-place changes only: {changes:?}");
     p.update(&ctx.for_address(address), UpdateRequest { address, id, desired, changes: &changes }).await
 }
 
 fn assert_no_diff(p: &Arc<dyn Provider>, desired: &Props, live: &LiveObject) {
-    let changes = diff_props(p.schema(), desired, &live.props);
+    let changes = p.diff(desired, &live.props);
     assert!(changes.is_empty(), "false drift: {changes:#?}\nlive: {:#?}", live.props);
 }
 
 fn changed(p: &Arc<dyn Provider>, desired: &Props, live: &LiveObject) -> Vec<String> {
-    diff_props(p.schema(), desired, &live.props).into_iter().map(|c| c.name).collect()
+    p.diff(desired, &live.props).into_iter().map(|c| c.name).collect()
 }
 
 fn ecs_tags(tags: &[aws_sdk_ecs::types::Tag]) -> BTreeMap<String, String> {
@@ -696,7 +696,7 @@ async fn task_definition_steps(e: Arc<Env>, stack: String) {
 
     // Anything else is a new revision: replace = register the new one, deregister the old.
     let desired2 = task_props(&stack, &a, "nginx:1.28");
-    let changes = diff_props(p.schema(), &desired2, &desired);
+    let changes = p.diff(&desired2, &desired);
     assert!(changes.iter().any(|c| c.name == "container" && c.forces_replacement));
     let applied = p.create(&ctx.for_address(&a), &a, &desired2).await.unwrap();
     let arn2 = applied.id.clone();

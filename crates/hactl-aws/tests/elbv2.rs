@@ -20,7 +20,7 @@ use common::sdk_config;
 use hactl_aws::elbv2::listener::Listener;
 use hactl_aws::elbv2::load_balancer::LoadBalancer;
 use hactl_aws::elbv2::target_group::TargetGroup;
-use hactl_core::{diff_props, Address, Props, Value, TAG_ADDRESS, TAG_STACK};
+use hactl_core::{Address, Props, Value, TAG_ADDRESS, TAG_STACK};
 use hactl_engine::{Applied, Ctx, LiveObject, NullSink, Provider, ReadTarget, UpdateRequest};
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -246,7 +246,7 @@ async fn read(p: &dyn Provider, env: &Env, address: &str, id: &str, desired: &Pr
 /// Reads the object and asserts that it matches `desired` exactly (no false drift).
 async fn assert_no_diff(p: &dyn Provider, env: &Env, address: &str, id: &str, desired: &Props) -> LiveObject {
     let live = read(p, env, address, id, desired).await.expect("object not found by read");
-    let changes = diff_props(p.schema(), desired, &live.props);
+    let changes = p.diff(desired, &live.props);
     assert!(changes.is_empty(), "{address}: unexpected diff {changes:?}\nlive: {:?}", live.props);
     assert!(live.owned, "{address} should be owned by the stack");
     assert_eq!(live.address, Some(addr(address)));
@@ -256,7 +256,7 @@ async fn assert_no_diff(p: &dyn Provider, env: &Env, address: &str, id: &str, de
 /// Brings the object to `desired` through the provider's update.
 async fn update(p: &dyn Provider, env: &Env, address: &str, id: &str, desired: &Props) -> Applied {
     let live = read(p, env, address, id, desired).await.expect("object not found by read");
-    let changes = diff_props(p.schema(), desired, &live.props);
+    let changes = p.diff(desired, &live.props);
     assert!(!changes.is_empty(), "{address}: expected changes");
     assert!(changes.iter().all(|c| !c.forces_replacement), "{address}: {changes:?} would replace");
     let a = addr(address);
@@ -265,7 +265,7 @@ async fn update(p: &dyn Provider, env: &Env, address: &str, id: &str, desired: &
 }
 
 fn changed_names(p: &dyn Provider, desired: &Props, live: &LiveObject) -> Vec<String> {
-    diff_props(p.schema(), desired, &live.props).into_iter().map(|c| c.name).collect()
+    p.diff(desired, &live.props).into_iter().map(|c| c.name).collect()
 }
 
 async fn lb_attributes(env: &Env, arn: &str) -> BTreeMap<String, String> {

@@ -8,7 +8,7 @@ use aws_sdk_iam::Client;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use common::sdk_config;
 use hactl_aws::ApiCounter;
-use hactl_core::{diff_props, Address, PropChange, Props, Value, TAG_ADDRESS, TAG_STACK};
+use hactl_core::{Address, PropChange, Props, Value, TAG_ADDRESS, TAG_STACK};
 use hactl_engine::{Ctx, LiveObject, NullSink, Provider, ReadTarget, Registry, UpdateRequest};
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -80,8 +80,8 @@ impl Env {
 
     async fn update(&self, kind: &str, target: &ReadTarget, desired: &Props) -> Vec<PropChange> {
         let live = self.read_one(kind, target).await.expect("object to update is live");
-        let schema = self.registry.schema(kind).unwrap();
-        let changes = diff_props(schema, desired, &live.props);
+        let provider = self.registry.get(kind).unwrap().clone();
+        let changes = provider.diff(desired, &live.props);
         assert!(changes.iter().all(|c| !c.forces_replacement), "{changes:?}");
         let id = target.id.clone().unwrap();
         self.provider(kind)
@@ -210,8 +210,8 @@ async fn role_lifecycle(env: &Env, name: &str) -> Result<(), String> {
     assert_eq!(obj.address, Some(addr(address)));
     assert!(obj.owned);
     assert_eq!(obj.outputs["arn"], Value::str(&arn));
-    let schema = env.registry.schema("iam.role").unwrap();
-    assert_eq!(diff_props(schema, &props, &obj.props), vec![], "untouched role shows a diff");
+    let provider = env.registry.get("iam.role").unwrap().clone();
+    assert_eq!(provider.diff(&props, &obj.props), vec![], "untouched role shows a diff");
     assert_eq!(
         calls,
         BTreeMap::from([
@@ -242,8 +242,10 @@ async fn role_lifecycle(env: &Env, name: &str) -> Result<(), String> {
         .await
         .unwrap();
     let obj = env.read_one("iam.role", &t).await.unwrap();
-    assert_eq!(diff_props(schema, &props, &obj.props), vec![], "an equivalent document is drift");
-    assert_eq!(obj.props["assume_role_policy"], props["assume_role_policy"], "the desired form is kept");
+    assert_eq!(provider.diff(&props, &obj.props), vec![], "an equivalent document is drift");
+    let mut normalized = obj.props.clone();
+    provider.normalize(&props, &mut normalized);
+    assert_eq!(normalized["assume_role_policy"], props["assume_role_policy"], "the desired form is kept");
 
     // In-place update: trust, description, an inline policy changed and one added, the
     // managed set changed, a tag added.
@@ -294,7 +296,7 @@ async fn role_lifecycle(env: &Env, name: &str) -> Result<(), String> {
     assert!(tags.tags().iter().any(|t| t.key() == "team" && t.value() == "a"));
     let t = target(address, name, &desired);
     let obj = env.read_one("iam.role", &t).await.unwrap();
-    assert_eq!(diff_props(schema, &desired, &obj.props), vec![], "after update");
+    assert_eq!(provider.diff(&desired, &obj.props), vec![], "after update");
 
     // Out-of-band changes are seen: an inline policy edited, one added, a managed
     // policy attached, a tag removed.
@@ -319,8 +321,7 @@ async fn role_lifecycle(env: &Env, name: &str) -> Result<(), String> {
     env.iam.attach_role_policy().role_name(name).policy_arn(EXEC_POLICY).send().await.unwrap();
     env.iam.untag_role().role_name(name).tag_keys("team").send().await.unwrap();
     let obj = env.read_one("iam.role", &t).await.unwrap();
-    let drift: BTreeSet<String> =
-        diff_props(schema, &desired, &obj.props).into_iter().map(|c| c.name).collect();
+    let drift: BTreeSet<String> = provider.diff(&desired, &obj.props).into_iter().map(|c| c.name).collect();
     assert_eq!(
         drift,
         BTreeSet::from(["inline_policies".into(), "managed_policy_arns".into(), "tags".into()])
@@ -331,7 +332,7 @@ async fn role_lifecycle(env: &Env, name: &str) -> Result<(), String> {
     // ... and repaired by an update.
     env.update("iam.role", &t, &desired).await;
     let obj = env.read_one("iam.role", &t).await.unwrap();
-    assert_eq!(diff_props(schema, &desired, &obj.props), vec![], "after repair");
+    assert_eq!(provider.diff(&desired, &obj.props), vec![], "after repair");
     let inline = env.iam.list_role_policies().role_name(name).send().await.unwrap();
     assert_eq!(inline.policy_names(), ["logs", "ssm"]);
 
@@ -341,7 +342,7 @@ async fn role_lifecycle(env: &Env, name: &str) -> Result<(), String> {
     assert_eq!(again.outputs["arn"], Value::str(&arn));
     let t0 = target(address, name, &props);
     let obj = env.read_one("iam.role", &t0).await.unwrap();
-    assert_eq!(diff_props(schema, &props, &obj.props), vec![], "after adoption");
+    assert_eq!(provider.diff(&props, &obj.props), vec![], "after adoption");
     let inline = env.iam.list_role_policies().role_name(name).send().await.unwrap();
     assert_eq!(inline.policy_names(), ["logs"]);
     // ... but not a role of another address.
@@ -442,8 +443,8 @@ async fn profile_lifecycle(env: &Env, r1: &str, r2: &str, name: &str) -> Result<
     assert!(obj.owned);
     assert_eq!(obj.address, Some(addr(address)));
     assert_eq!(obj.outputs["arn"], Value::str(&arn));
-    let schema = env.registry.schema("iam.instance_profile").unwrap();
-    assert_eq!(diff_props(schema, &props, &obj.props), vec![]);
+    let provider = env.registry.get("iam.instance_profile").unwrap().clone();
+    assert_eq!(provider.diff(&props, &obj.props), vec![]);
     assert_eq!(calls.get("IAM:ListInstanceProfiles"), Some(&1), "{calls:?}");
     assert_eq!(calls.get("IAM:ListInstanceProfileTags"), Some(&(objs.len() as u64)), "{calls:?}");
 
@@ -459,7 +460,7 @@ async fn profile_lifecycle(env: &Env, r1: &str, r2: &str, name: &str) -> Result<
     );
     let t = target(address, name, &desired);
     let obj = env.read_one("iam.instance_profile", &t).await.unwrap();
-    assert_eq!(diff_props(schema, &desired, &obj.props), vec![]);
+    assert_eq!(provider.diff(&desired, &obj.props), vec![]);
 
     // Out of band: the role removed (a profile without a role is still found) and a tag
     // changed.
@@ -479,15 +480,14 @@ async fn profile_lifecycle(env: &Env, r1: &str, r2: &str, name: &str) -> Result<
         .unwrap();
     let obj = env.read_one("iam.instance_profile", &t).await.expect("a profile without a role is found");
     assert_eq!(obj.props["role_name"], Value::Null);
-    let drift: BTreeSet<String> =
-        diff_props(schema, &desired, &obj.props).into_iter().map(|c| c.name).collect();
+    let drift: BTreeSet<String> = provider.diff(&desired, &obj.props).into_iter().map(|c| c.name).collect();
     assert_eq!(drift, BTreeSet::from(["role_name".into(), "tags".into()]));
 
     // A create retried after a crash adopts the profile and converges it.
     let again = ip.create(&env.ctx(), &addr(address), &desired).await.map_err(|e| e.to_string())?;
     assert_eq!(again.outputs["arn"], Value::str(&arn));
     let obj = env.read_one("iam.instance_profile", &t).await.unwrap();
-    assert_eq!(diff_props(schema, &desired, &obj.props), vec![]);
+    assert_eq!(provider.diff(&desired, &obj.props), vec![]);
 
     // Deleting the role while in the profile (destroy order reversed) still works.
     role.delete(&env.ctx(), r2, &Props::new()).await.map_err(|e| e.to_string())?;
@@ -500,7 +500,7 @@ async fn profile_lifecycle(env: &Env, r1: &str, r2: &str, name: &str) -> Result<
             address: &addr(address),
             id: name,
             desired: &props,
-            changes: &diff_props(schema, &props, &obj.props),
+            changes: &provider.diff(&props, &obj.props),
         },
     )
     .await

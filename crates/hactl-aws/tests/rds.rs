@@ -12,7 +12,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use common::sdk_config;
 use hactl_aws::failover::{failover, FailoverTarget};
 use hactl_aws::ApiCounter;
-use hactl_core::{diff_props, Address, Props, Value, TAG_ADDRESS, TAG_STACK};
+use hactl_core::{Address, Props, Value, TAG_ADDRESS, TAG_STACK};
 use hactl_engine::{Ctx, DeleteOptions, LiveObject, NullSink, Provider, ReadTarget, Registry, UpdateRequest};
 use std::collections::BTreeSet;
 use std::fmt::Debug;
@@ -475,13 +475,13 @@ async fn postgres_lifecycle() {
         ] {
             let live =
                 env.read_one(kind, address, id, desired).await.unwrap_or_else(|| panic!("{kind} read"));
-            let schema = env.registry.schema(kind).unwrap();
-            assert_eq!(diff_props(schema, desired, &live.props), vec![], "{kind}: {:?}", live.props);
+            let provider = env.registry.get(kind).unwrap().clone();
+            assert_eq!(provider.diff(desired, &live.props), vec![], "{kind}: {:?}", live.props);
             assert_eq!(live.address, Some(addr(address)));
             assert!(live.owned);
         }
         let instance = env.provider("rds.instance");
-        let schema = instance.schema();
+        let provider = instance.clone();
 
         // In place: instance class (applied immediately) and backup retention.
         let live = env.read_one("rds.instance", "db_instance.main", &id, &props).await.unwrap();
@@ -489,7 +489,7 @@ async fn postgres_lifecycle() {
             &props,
             &[("instance_class", Value::str("db.t4g.small")), ("backup_retention_period", Value::Int(14))],
         );
-        let changes = diff_props(schema, &desired, &live.props);
+        let changes = provider.diff(&desired, &live.props);
         assert_eq!(changes.len(), 2, "{changes:?}");
         assert!(changes.iter().all(|c| !c.forces_replacement));
         let a = addr("db_instance.main");
@@ -505,13 +505,13 @@ async fn postgres_lifecycle() {
         assert_eq!(db.db_instance_class(), Some("db.t4g.small"));
         assert_eq!(db.backup_retention_period(), Some(14));
         let live = env.read_one("rds.instance", "db_instance.main", &id, &desired).await.unwrap();
-        assert_eq!(diff_props(schema, &desired, &live.props), vec![]);
+        assert_eq!(provider.diff(&desired, &live.props), vec![]);
 
         // Tags in place.
         let mut tags = desired.get("tags").unwrap().string_map();
         tags.insert("team".to_string(), "data".to_string());
         let tagged = with(&desired, &[("tags", Value::from_string_map(tags))]);
-        let changes = diff_props(schema, &tagged, &live.props);
+        let changes = provider.diff(&tagged, &live.props);
         assert_eq!(changes.len(), 1);
         instance
             .update(
@@ -534,7 +534,7 @@ async fn postgres_lifecycle() {
             .unwrap();
         let live = env.read_one("rds.instance", "db_instance.main", &id, &tagged).await.unwrap();
         assert_eq!(live.props.get("backup_retention_period"), Some(&Value::Int(3)));
-        let drift = diff_props(schema, &tagged, &live.props);
+        let drift = provider.diff(&tagged, &live.props);
         assert_eq!(drift.len(), 1, "{drift:?}");
         assert_eq!(drift[0].name, "backup_retention_period");
 
@@ -549,7 +549,7 @@ async fn postgres_lifecycle() {
         let pgprov = env.provider("rds.parameter_group");
         let live_pg =
             env.read_one("rds.parameter_group", "db_parameter_group.main", &pg_name, &pgp).await.unwrap();
-        let changes = diff_props(pgprov.schema(), &pgp2, &live_pg.props);
+        let changes = pgprov.diff(&pgp2, &live_pg.props);
         assert_eq!(changes.len(), 1);
         assert!(!changes[0].forces_replacement);
         let pa = addr("db_parameter_group.main");
@@ -565,7 +565,7 @@ async fn postgres_lifecycle() {
             && p.parameter_value() == Some("500")));
         let live_pg =
             env.read_one("rds.parameter_group", "db_parameter_group.main", &pg_name, &pgp2).await.unwrap();
-        assert_eq!(diff_props(pgprov.schema(), &pgp2, &live_pg.props), vec![]);
+        assert_eq!(pgprov.diff(&pgp2, &live_pg.props), vec![]);
 
         // Destroy trap: protected → refused without the flag, the instance stays.
         assert!(instance.deletion_protected(&live.props));
@@ -676,7 +676,7 @@ async fn postgres_adoption() {
         assert_eq!(db.deletion_protection(), Some(true), "converged");
         assert!(db.tag_list().iter().any(|t| t.key() == Some("Name")), "tags converged: {:?}", db.tag_list());
         let live = env.read_one("rds.instance", "db_instance.main", &id, &props).await.unwrap();
-        assert_eq!(diff_props(instance.schema(), &props, &live.props), vec![]);
+        assert_eq!(instance.diff(&props, &live.props), vec![]);
 
         // Another stack's instance of the same identifier: refused, naming the owner.
         let other = format!("{}-other", env.stack);

@@ -10,7 +10,7 @@ use aws_sdk_scheduler::types::{
     LaunchType, NetworkConfiguration, PropagateTags, RetryPolicy, ScheduleState, Tag, Target,
 };
 use aws_sdk_scheduler::Client;
-use hactl_core::{diff_props, Address, Props, Value, TAG_ADDRESS, TAG_STACK};
+use hactl_core::{Address, Props, Value, TAG_ADDRESS, TAG_STACK};
 use hactl_engine::{ReadTarget, UpdateRequest};
 use std::collections::BTreeMap;
 
@@ -232,9 +232,9 @@ async fn group_and_schedule_create_read_update_drift_adopt_delete() {
 
 async fn lifecycle(env: &Env, group: &str, foreign: &str) -> Result<(), String> {
     let gp = env.provider(GROUP_KIND);
-    let gschema = env.registry.schema(GROUP_KIND).unwrap();
+    let gprovider = env.registry.get(GROUP_KIND).unwrap().clone();
     let sp = env.provider(KIND);
-    let schema = env.registry.schema(KIND).unwrap();
+    let provider = env.registry.get(KIND).unwrap().clone();
     let e = |e: hactl_engine::ProviderError| e.to_string();
 
     // Group: create with tags.
@@ -253,7 +253,7 @@ async fn lifecycle(env: &Env, group: &str, foreign: &str) -> Result<(), String> 
     assert!(objs[0].owned);
     assert_eq!(objs[0].address, Some(addr(GROUP_ADDRESS)));
     assert_eq!(objs[0].outputs["arn"], Value::str(group_arn(group)));
-    assert_eq!(diff_props(gschema, &gprops, &objs[0].props), vec![]);
+    assert_eq!(gprovider.diff(&gprops, &objs[0].props), vec![]);
     assert_eq!(
         calls,
         BTreeMap::from([
@@ -264,7 +264,7 @@ async fn lifecycle(env: &Env, group: &str, foreign: &str) -> Result<(), String> 
 
     // Group tags in place.
     let tagged = group_props(env, group, GROUP_ADDRESS, &[("Name", group), ("team", "ops")]);
-    let changes = diff_props(gschema, &tagged, &objs[0].props);
+    let changes = gprovider.diff(&tagged, &objs[0].props);
     assert_eq!(names(&changes), ["tags"]);
     gp.update(
         &env.ctx(),
@@ -274,7 +274,7 @@ async fn lifecycle(env: &Env, group: &str, foreign: &str) -> Result<(), String> 
     .map_err(e)?;
     assert_eq!(env.group_tags(group).await.get("team").map(String::as_str), Some("ops"));
     let live = env.read_one(GROUP_KIND, &gt).await.unwrap();
-    let changes = diff_props(gschema, &gprops, &live.props);
+    let changes = gprovider.diff(&gprops, &live.props);
     assert_eq!(names(&changes), ["tags"]);
     gp.update(
         &env.ctx(),
@@ -324,7 +324,7 @@ async fn lifecycle(env: &Env, group: &str, foreign: &str) -> Result<(), String> 
     assert!(objs[0].owned);
     assert_eq!(objs[0].address, Some(addr(ADDRESS)));
     assert_eq!(objs[0].outputs["arn"], Value::str(&arn));
-    assert_eq!(diff_props(schema, &props, &objs[0].props), vec![]);
+    assert_eq!(provider.diff(&props, &objs[0].props), vec![]);
     assert_eq!(
         calls,
         BTreeMap::from([
@@ -343,7 +343,7 @@ async fn lifecycle(env: &Env, group: &str, foreign: &str) -> Result<(), String> 
         schedule_props(&env.stack, group, "rate(30 minutes)", 2, &["subnet-0a", "subnet-0b", "subnet-0c"]);
     desired.insert("flexible_window_minutes".to_string(), Value::Int(10));
     desired.insert("state".to_string(), Value::str("DISABLED"));
-    let changes = diff_props(schema, &desired, &objs[0].props);
+    let changes = provider.diff(&desired, &objs[0].props);
     assert_eq!(names(&changes), ["flexible_window_minutes", "schedule_expression", "state", "target"]);
     assert!(changes.iter().all(|c| !c.forces_replacement));
     sp.update(
@@ -365,9 +365,9 @@ async fn lifecycle(env: &Env, group: &str, foreign: &str) -> Result<(), String> 
     assert_eq!(ecs.propagate_tags(), Some(&PropagateTags::TaskDefinition));
     assert_eq!(live.target().unwrap().retry_policy().and_then(|r| r.maximum_retry_attempts()), Some(2));
     let st = target(ADDRESS, &id, &desired);
-    assert_eq!(diff_props(schema, &desired, &env.read_one(KIND, &st).await.unwrap().props), vec![]);
+    assert_eq!(provider.diff(&desired, &env.read_one(KIND, &st).await.unwrap().props), vec![]);
     // Back to the first definition.
-    let changes = diff_props(schema, &props, &env.read_one(KIND, &st).await.unwrap().props);
+    let changes = provider.diff(&props, &env.read_one(KIND, &st).await.unwrap().props);
     sp.update(
         &env.ctx(),
         UpdateRequest { address: &st.address, id: &id, desired: &props, changes: &changes },
@@ -375,13 +375,13 @@ async fn lifecycle(env: &Env, group: &str, foreign: &str) -> Result<(), String> 
     .await
     .map_err(e)?;
     let st = target(ADDRESS, &id, &props);
-    assert_eq!(diff_props(schema, &props, &env.read_one(KIND, &st).await.unwrap().props), vec![]);
+    assert_eq!(provider.diff(&props, &env.read_one(KIND, &st).await.unwrap().props), vec![]);
 
     // Out of band: UpdateSchedule with another expression (subnets sent unsorted) is
     // exactly that drift.
     env.put_schedule(group, "drift", "rate(1 hour)", &task_def_arn(&env.stack, 1), true).await;
     let live = env.read_one(KIND, &st).await.unwrap();
-    let drift = diff_props(schema, &props, &live.props);
+    let drift = provider.diff(&props, &live.props);
     assert_eq!(drift.len(), 1, "{drift:?}");
     assert_eq!(
         (drift[0].name.as_str(), drift[0].before.clone()),
@@ -441,7 +441,7 @@ async fn lifecycle(env: &Env, group: &str, foreign: &str) -> Result<(), String> 
     assert_eq!(live.schedule_expression(), Some("rate(15 minutes)"));
     let ecs = live.target().unwrap().ecs_parameters().unwrap();
     assert_eq!(ecs.task_definition_arn(), task_def_arn(&env.stack, 1));
-    assert_eq!(diff_props(schema, &props, &env.read_one(KIND, &st).await.unwrap().props), vec![]);
+    assert_eq!(provider.diff(&props, &env.read_one(KIND, &st).await.unwrap().props), vec![]);
     // ... but refuses one in another stack's group, leaving it alone.
     let theirs = schedule_props(&env.stack, foreign, "rate(15 minutes)", 1, &["subnet-0a"]);
     let err = sp.create(&env.ctx(), &addr(ADDRESS), &theirs).await.unwrap_err();

@@ -8,7 +8,7 @@ mod common;
 use aws_sdk_secretsmanager::Client;
 use common::sdk_config;
 use hactl_aws::ApiCounter;
-use hactl_core::{diff_props, Address, Props, Value, TAG_ADDRESS, TAG_STACK};
+use hactl_core::{Address, Props, Value, TAG_ADDRESS, TAG_STACK};
 use hactl_engine::{Ctx, LiveObject, NullSink, Provider, ReadTarget, Registry, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -38,10 +38,6 @@ impl Env {
 
     fn provider(&self, kind: &str) -> Arc<dyn Provider> {
         self.registry.get(kind).unwrap().clone()
-    }
-
-    fn schema(&self, kind: &str) -> &'static hactl_core::KindSchema {
-        self.registry.schema(kind).unwrap()
     }
 
     fn ctx(&self) -> Ctx {
@@ -181,7 +177,7 @@ async fn secret_create_read_update_delete_restore() {
 
 async fn secret_lifecycle(env: &Env) {
     let p = env.provider(SECRET);
-    let schema = env.schema(SECRET);
+    let provider = env.provider(SECRET);
     let name = env.name();
     let props = env.secret_props(&name, "secret.db", "database credentials", Value::Null);
 
@@ -224,7 +220,7 @@ async fn secret_lifecycle(env: &Env) {
     assert_eq!(objs.len(), 1, "{objs:?}");
     let o = &objs[0];
     assert_eq!((o.id.as_str(), o.owned, o.address.as_ref()), (arn.as_str(), true, Some(&t.address)));
-    assert_eq!(diff_props(schema, &props, &o.props), vec![]);
+    assert_eq!(provider.diff(&props, &o.props), vec![]);
     assert_eq!(o.outputs["arn"], Value::str(&arn));
     assert_eq!(o.outputs["name"], Value::str(&name));
     assert_eq!(calls, BTreeMap::from([("Secrets Manager:ListSecrets".to_string(), 1)]));
@@ -236,7 +232,7 @@ async fn secret_lifecycle(env: &Env) {
     let mut desired = env.secret_props(&name, "secret.db", "credentials of the app database", Value::Null);
     desired.insert("tags".into(), env.tags("secret.db", &[("Name", "db-credentials"), ("team", "data")]));
     let live = env.read_one(SECRET, &t).await.unwrap();
-    let changes = diff_props(schema, &desired, &live.props);
+    let changes = provider.diff(&desired, &live.props);
     assert_eq!(changes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["description", "tags"]);
     let applied = p
         .update(
@@ -251,7 +247,7 @@ async fn secret_lifecycle(env: &Env) {
     assert_eq!(env.live_tags(&arn).await.get("team").map(String::as_str), Some("data"));
     assert_eq!(env.password(&arn).await, password, "an update leaves the value alone");
     let t = target("secret.db", Some(&arn), &desired);
-    assert_eq!(diff_props(schema, &desired, &env.read_one(SECRET, &t).await.unwrap().props), vec![]);
+    assert_eq!(provider.diff(&desired, &env.read_one(SECRET, &t).await.unwrap().props), vec![]);
 
     // Out of band: description changed, a tag added: drift.
     env.sm.update_secret().secret_id(&arn).description("changed by hand").send().await.unwrap();
@@ -264,7 +260,7 @@ async fn secret_lifecycle(env: &Env) {
         .unwrap();
     let live = env.read_one(SECRET, &t).await.unwrap();
     assert_eq!(live.props["description"], Value::str("changed by hand"));
-    let changes = diff_props(schema, &desired, &live.props);
+    let changes = provider.diff(&desired, &live.props);
     assert_eq!(changes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["description", "tags"]);
     p.update(
         &env.ctx(),
@@ -273,7 +269,7 @@ async fn secret_lifecycle(env: &Env) {
     .await
     .unwrap();
     assert!(!env.live_tags(&arn).await.contains_key("extra"));
-    assert_eq!(diff_props(schema, &desired, &env.read_one(SECRET, &t).await.unwrap().props), vec![]);
+    assert_eq!(provider.diff(&desired, &env.read_one(SECRET, &t).await.unwrap().props), vec![]);
 
     // Its hactl tags removed by hand: the recorded id is described (one call), the tags
     // are drift, the update puts them back.
@@ -289,7 +285,7 @@ async fn secret_lifecycle(env: &Env) {
     let live = objs.into_iter().find(|o| o.id == arn).expect("found through its recorded id");
     assert!(!live.owned);
     assert_eq!(live.address.as_ref(), Some(&t.address), "matched to the target");
-    let changes = diff_props(schema, &desired, &live.props);
+    let changes = provider.diff(&desired, &live.props);
     assert_eq!(changes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["tags"]);
     p.update(
         &env.ctx(),
@@ -315,7 +311,7 @@ async fn secret_lifecycle(env: &Env) {
     assert_eq!(applied.id, arn, "RestoreSecret, not a new secret");
     assert!(env.describe(&arn).await.unwrap().deleted_date().is_none());
     assert_eq!(env.password(&arn).await, password, "the password a database uses is kept");
-    assert_eq!(diff_props(schema, &desired, &env.read_one(SECRET, &t).await.unwrap().props), vec![]);
+    assert_eq!(provider.diff(&desired, &env.read_one(SECRET, &t).await.unwrap().props), vec![]);
 
     // Forced delete: gone for good.
     p.delete(&env.ctx_force(), &arn, &desired).await.unwrap();
@@ -349,7 +345,7 @@ async fn secret_adoption_and_refusal() {
 
 async fn adoption(env: &Env, other: &Env, legacy: &str) {
     let p = env.provider(SECRET);
-    let schema = env.schema(SECRET);
+    let provider = env.provider(SECRET);
     let name = env.name();
     let props = env.secret_props(&name, "secret.db", "database credentials", Value::Null);
     let arn = p.create(&env.ctx(), &addr("secret.db"), &props).await.unwrap().id;
@@ -363,7 +359,7 @@ async fn adoption(env: &Env, other: &Env, legacy: &str) {
     assert_eq!(env.describe(&arn).await.unwrap().description(), Some("new description"));
     assert_eq!(env.password(&arn).await, password);
     let t = target("secret.db", Some(&arn), &desired);
-    assert_eq!(diff_props(schema, &desired, &env.read_one(SECRET, &t).await.unwrap().props), vec![]);
+    assert_eq!(provider.diff(&desired, &env.read_one(SECRET, &t).await.unwrap().props), vec![]);
 
     // Another address of this stack, or another stack: refused, nothing changed.
     let err = p.create(&env.ctx(), &addr("secret.other"), &desired).await.unwrap_err();
@@ -448,26 +444,26 @@ async fn secret_kms_key() {
 
 async fn kms(env: &Env, key_arn: &str, alias: &str) {
     let p = env.provider(SECRET);
-    let schema = env.schema(SECRET);
+    let provider = env.provider(SECRET);
     let name = env.name();
     let with = |kms: Value| env.secret_props(&name, "secret.db", "kms", kms);
     let props = with(Value::str(alias));
     let arn = p.create(&env.ctx(), &addr("secret.db"), &props).await.unwrap().id;
     assert_eq!(env.describe(&arn).await.unwrap().kms_key_id(), Some(alias));
     let t = target("secret.db", Some(&arn), &props);
-    assert_eq!(diff_props(schema, &props, &env.read_one(SECRET, &t).await.unwrap().props), vec![]);
+    assert_eq!(provider.diff(&props, &env.read_one(SECRET, &t).await.unwrap().props), vec![]);
 
     // The alias written as an ARN live is the same key.
     let alias_arn = format!("arn:aws:kms:us-east-1:000000000000:{alias}");
     env.sm.update_secret().secret_id(&arn).kms_key_id(&alias_arn).send().await.unwrap();
     assert_eq!(env.describe(&arn).await.unwrap().kms_key_id(), Some(alias_arn.as_str()));
-    assert_eq!(diff_props(schema, &props, &env.read_one(SECRET, &t).await.unwrap().props), vec![]);
+    assert_eq!(provider.diff(&props, &env.read_one(SECRET, &t).await.unwrap().props), vec![]);
 
     // Update to the key's ARN, then back to the AWS-managed key (Null).
     for (want, live) in [(Value::str(key_arn), Some(key_arn)), (Value::Null, None)] {
         let desired = with(want.clone());
         let before = env.read_one(SECRET, &t).await.unwrap();
-        let changes = diff_props(schema, &desired, &before.props);
+        let changes = provider.diff(&desired, &before.props);
         assert_eq!(changes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["kms_key_id"], "{want:?}");
         p.update(
             &env.ctx(),
@@ -484,7 +480,7 @@ async fn kms(env: &Env, key_arn: &str, alias: &str) {
             ),
         }
         let t = target("secret.db", Some(&arn), &desired);
-        assert_eq!(diff_props(schema, &desired, &env.read_one(SECRET, &t).await.unwrap().props), vec![]);
+        assert_eq!(provider.diff(&desired, &env.read_one(SECRET, &t).await.unwrap().props), vec![]);
     }
     // Out of band: another key is drift against Null.
     env.sm.update_secret().secret_id(&arn).kms_key_id(alias).send().await.unwrap();
@@ -520,7 +516,7 @@ fn fields_props(secret_id: &str, host: &str) -> Props {
 async fn fields_lifecycle(env: &Env) {
     let sp = env.provider(SECRET);
     let p = env.provider(FIELDS);
-    let schema = env.schema(FIELDS);
+    let provider = env.provider(FIELDS);
     let secret_props = env.secret_props(&env.name(), "secret.db", "creds", Value::Null);
     let arn = sp.create(&env.ctx(), &addr("secret.db"), &secret_props).await.unwrap().id;
     let password = env.password(&arn).await;
@@ -537,15 +533,22 @@ async fn fields_lifecycle(env: &Env) {
     assert_eq!(value["port"], 27017);
     assert_eq!(value["password"].as_str(), Some(password.as_str()), "untouched");
 
-    // Read: exactly the desired keys, no diff; one GetSecretValue.
+    // Read: every key but the password; normalized, exactly the desired keys, no diff; one
+    // GetSecretValue.
     let t = target("secret_fields.db", Some(&arn), &props);
     let (objs, calls) = env.read(FIELDS, std::slice::from_ref(&t)).await;
     leaks += &format!("{objs:?}");
     assert_eq!(objs.len(), 1);
     assert!(objs[0].owned);
     assert_eq!(objs[0].address.as_ref(), Some(&t.address));
-    assert_eq!(objs[0].props, props, "exactly the desired keys");
-    assert_eq!(diff_props(schema, &props, &objs[0].props), vec![]);
+    assert!(
+        !objs[0].props["fields"].as_map().unwrap().contains_key("password"),
+        "the password is never read"
+    );
+    let mut normalized = objs[0].props.clone();
+    provider.normalize(&props, &mut normalized);
+    assert_eq!(normalized, props, "exactly the desired keys");
+    assert_eq!(provider.diff(&props, &objs[0].props), vec![]);
     assert_eq!(objs[0].outputs["secret_arn"], Value::str(&arn));
     assert_eq!(calls, BTreeMap::from([("Secrets Manager:GetSecretValue".to_string(), 1)]));
     // A desired key missing live reads as Null; the password is never read.
@@ -556,7 +559,10 @@ async fn fields_lifecycle(env: &Env) {
     }
     let live = env.read_one(FIELDS, &target("secret_fields.db", Some(&arn), &more)).await.unwrap();
     leaks += &format!("{live:?}");
-    let fields = live.props["fields"].as_map().unwrap();
+    assert!(!live.props["fields"].as_map().unwrap().contains_key("password"), "the password is never read");
+    let mut normalized = live.props.clone();
+    provider.normalize(&more, &mut normalized);
+    let fields = normalized["fields"].as_map().unwrap();
     assert_eq!(fields["replica_set"], Value::Null);
     assert_eq!(fields["password"], Value::Null);
     assert_eq!(fields.len(), 7);
@@ -573,7 +579,7 @@ async fn fields_lifecycle(env: &Env) {
         .unwrap();
     let live = env.read_one(FIELDS, &t).await.unwrap();
     leaks += &format!("{live:?}");
-    let changes = diff_props(schema, &props, &live.props);
+    let changes = provider.diff(&props, &live.props);
     assert_eq!(changes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["fields"]);
     let applied = p
         .update(
@@ -585,10 +591,10 @@ async fn fields_lifecycle(env: &Env) {
     leaks += &format!("{applied:?}");
     assert_eq!(env.value(&arn).await["host"], "db1.cluster.local");
     assert_eq!(env.password(&arn).await, password);
-    assert_eq!(diff_props(schema, &props, &env.read_one(FIELDS, &t).await.unwrap().props), vec![]);
+    assert_eq!(provider.diff(&props, &env.read_one(FIELDS, &t).await.unwrap().props), vec![]);
     // An endpoint change (in place).
     let moved = fields_props(&arn, "db2.cluster.local");
-    let changes = diff_props(schema, &moved, &env.read_one(FIELDS, &t).await.unwrap().props);
+    let changes = provider.diff(&moved, &env.read_one(FIELDS, &t).await.unwrap().props);
     p.update(&env.ctx(), UpdateRequest { address: &t.address, id: &arn, desired: &moved, changes: &changes })
         .await
         .unwrap();
@@ -603,7 +609,7 @@ async fn fields_lifecycle(env: &Env) {
     let err = p.create(&env.ctx(), &addr("secret_fields.db"), &bad).await.unwrap_err();
     assert!(!err.is_retryable() && err.message().contains("password"), "{err}");
     leaks += &format!("{err} {err:?}");
-    let changes = diff_props(schema, &bad, &env.read_one(FIELDS, &t).await.unwrap().props);
+    let changes = provider.diff(&bad, &env.read_one(FIELDS, &t).await.unwrap().props);
     let err = p
         .update(&env.ctx(), UpdateRequest { address: &t.address, id: &arn, desired: &bad, changes: &changes })
         .await
@@ -630,7 +636,7 @@ async fn fields_lifecycle(env: &Env) {
     assert!(err.message().contains("scheduled for deletion"), "{err}");
     // Restored: the fields are back with it (the value was kept).
     sp.create(&env.ctx(), &addr("secret.db"), &secret_props).await.unwrap();
-    assert_eq!(diff_props(schema, &moved, &env.read_one(FIELDS, &t).await.unwrap().props), vec![]);
+    assert_eq!(provider.diff(&moved, &env.read_one(FIELDS, &t).await.unwrap().props), vec![]);
     // Gone for good: absent, delete fine.
     sp.delete(&env.ctx_force(), &arn, &secret_props).await.unwrap();
     assert!(env.read_one(FIELDS, &t).await.is_none());

@@ -14,21 +14,13 @@ use aws_sdk_acm::types::{CertificateSummary, CertificateType, Filters, KeyAlgori
 use aws_sdk_acm::Client;
 use aws_smithy_types::date_time::Format;
 use aws_smithy_types::{Blob, DateTime};
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::acm::Certificate as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub struct Certificate(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "acm.certificate",
-    props: &[
-        PropSchema::replace("domain_name"),
-        PropSchema::replace("self_signed"),
-        PropSchema::in_place("tags"),
-    ],
-};
 
 /// How long a generated certificate is valid (the longest browsers accept).
 const VALID_DAYS: u64 = 397;
@@ -173,12 +165,12 @@ impl Certificate {
 #[async_trait]
 impl Provider for Certificate {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let domains: BTreeSet<&str> =
-            targets.iter().filter_map(|t| t.props.get("domain_name").and_then(Value::as_str)).collect();
+            targets.iter().filter_map(|t| t.props.get(Kind::DOMAIN_NAME).and_then(Value::as_str)).collect();
         let ids: BTreeSet<&str> = targets.iter().filter_map(|t| t.id.as_deref()).collect();
         let mut out = Vec::new();
         for s in self.list().await? {
@@ -194,9 +186,9 @@ impl Provider for Certificate {
                 continue;
             }
             let props = Props::from([
-                ("domain_name".to_string(), Value::str(domain)),
-                ("self_signed".to_string(), Value::Bool(s.r#type() == Some(&CertificateType::Imported))),
-                ("tags".to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+                (Kind::DOMAIN_NAME.to_string(), Value::str(domain)),
+                (Kind::SELF_SIGNED.to_string(), Value::Bool(s.r#type() == Some(&CertificateType::Imported))),
+                (Kind::TAGS.to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
             ]);
             let not_after = s.not_after().map(|t| rfc3339(t.secs())).unwrap_or(Value::Null);
             out.push(LiveObject {
@@ -211,8 +203,8 @@ impl Provider for Certificate {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let domain = req_str(props, "domain_name")?;
-        if opt_bool(props, "self_signed") != Some(true) {
+        let domain = req_str(props, Kind::DOMAIN_NAME)?;
+        if opt_bool(props, Kind::SELF_SIGNED) != Some(true) {
             return Err(ProviderError::fatal(
                 "acm.certificate: only self-signed certificates are created (self_signed = true); \
                  configure an existing certificate ARN instead",

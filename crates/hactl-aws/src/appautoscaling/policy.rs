@@ -12,26 +12,12 @@ use aws_sdk_applicationautoscaling::types::{
     ServiceNamespace, TargetTrackingScalingPolicyConfiguration,
 };
 use aws_sdk_applicationautoscaling::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::appautoscaling::Policy as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct Policy(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "appautoscaling.policy",
-    props: &[
-        PropSchema::replace("name"),
-        PropSchema::replace("service_namespace"),
-        PropSchema::replace("resource_id"),
-        PropSchema::replace("scalable_dimension"),
-        PropSchema::in_place("predefined_metric"),
-        PropSchema::in_place("target_value"),
-        PropSchema::in_place("scale_in_cooldown"),
-        PropSchema::in_place("scale_out_cooldown"),
-        PropSchema::in_place("resource_label"),
-    ],
-};
 
 /// DescribeScalingPolicies takes at most 50 policy names per call.
 const NAMES_PER_CALL: usize = 50;
@@ -56,19 +42,19 @@ fn live_props(p: &ScalingPolicy) -> Props {
     let spec = ttc.and_then(|c| c.predefined_metric_specification());
     let int = |v: Option<i32>| v.map(|i| Value::Int(i.into())).unwrap_or(Value::Null);
     Props::from([
-        ("name".to_string(), Value::str(p.policy_name())),
-        ("service_namespace".to_string(), Value::str(p.service_namespace().as_str())),
-        ("resource_id".to_string(), Value::str(p.resource_id())),
-        ("scalable_dimension".to_string(), Value::str(p.scalable_dimension().as_str())),
+        (Kind::NAME.to_string(), Value::str(p.policy_name())),
+        (Kind::SERVICE_NAMESPACE.to_string(), Value::str(p.service_namespace().as_str())),
+        (Kind::RESOURCE_ID.to_string(), Value::str(p.resource_id())),
+        (Kind::SCALABLE_DIMENSION.to_string(), Value::str(p.scalable_dimension().as_str())),
         (
-            "predefined_metric".to_string(),
+            Kind::PREDEFINED_METRIC.to_string(),
             spec.map(|s| Value::str(s.predefined_metric_type().as_str())).unwrap_or(Value::Null),
         ),
-        ("target_value".to_string(), ttc.map(|c| Value::Float(c.target_value())).unwrap_or(Value::Null)),
-        ("scale_in_cooldown".to_string(), int(ttc.and_then(|c| c.scale_in_cooldown()))),
-        ("scale_out_cooldown".to_string(), int(ttc.and_then(|c| c.scale_out_cooldown()))),
+        (Kind::TARGET_VALUE.to_string(), ttc.map(|c| Value::Float(c.target_value())).unwrap_or(Value::Null)),
+        (Kind::SCALE_IN_COOLDOWN.to_string(), int(ttc.and_then(|c| c.scale_in_cooldown()))),
+        (Kind::SCALE_OUT_COOLDOWN.to_string(), int(ttc.and_then(|c| c.scale_out_cooldown()))),
         (
-            "resource_label".to_string(),
+            Kind::RESOURCE_LABEL.to_string(),
             spec.and_then(|s| s.resource_label())
                 .filter(|l| !l.is_empty())
                 .map(Value::str)
@@ -80,28 +66,28 @@ fn live_props(p: &ScalingPolicy) -> Props {
 impl Policy {
     async fn put(&self, props: &Props) -> Result<String, ProviderError> {
         let metric = PredefinedMetricSpecification::builder()
-            .predefined_metric_type(MetricType::from(req_str(props, "predefined_metric")?))
-            .set_resource_label(opt_str(props, "resource_label").map(str::to_string))
+            .predefined_metric_type(MetricType::from(req_str(props, Kind::PREDEFINED_METRIC)?))
+            .set_resource_label(opt_str(props, Kind::RESOURCE_LABEL).map(str::to_string))
             .build()
             .map_err(|e| ProviderError::fatal(format!("predefined metric: {e}")))?;
         let target_value = props
-            .get("target_value")
+            .get(Kind::TARGET_VALUE)
             .and_then(Value::as_f64)
             .ok_or_else(|| ProviderError::fatal("property `target_value` is missing or not a number"))?;
         let config = TargetTrackingScalingPolicyConfiguration::builder()
             .target_value(target_value)
             .predefined_metric_specification(metric)
-            .set_scale_in_cooldown(int_prop(props, "scale_in_cooldown")?)
-            .set_scale_out_cooldown(int_prop(props, "scale_out_cooldown")?)
+            .set_scale_in_cooldown(int_prop(props, Kind::SCALE_IN_COOLDOWN)?)
+            .set_scale_out_cooldown(int_prop(props, Kind::SCALE_OUT_COOLDOWN)?)
             .build()
             .map_err(|e| ProviderError::fatal(format!("target tracking configuration: {e}")))?;
         let out = self
             .0
             .put_scaling_policy()
-            .policy_name(req_str(props, "name")?)
-            .service_namespace(ServiceNamespace::from(req_str(props, "service_namespace")?))
-            .resource_id(req_str(props, "resource_id")?)
-            .scalable_dimension(ScalableDimension::from(req_str(props, "scalable_dimension")?))
+            .policy_name(req_str(props, Kind::NAME)?)
+            .service_namespace(ServiceNamespace::from(req_str(props, Kind::SERVICE_NAMESPACE)?))
+            .resource_id(req_str(props, Kind::RESOURCE_ID)?)
+            .scalable_dimension(ScalableDimension::from(req_str(props, Kind::SCALABLE_DIMENSION)?))
             .policy_type(PolicyType::TargetTrackingScaling)
             .target_tracking_scaling_policy_configuration(config)
             .send()
@@ -115,7 +101,7 @@ impl Policy {
 #[async_trait]
 impl Provider for Policy {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, _ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -123,11 +109,11 @@ impl Provider for Policy {
         let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for t in targets {
             let arn_parts = t.id.as_deref().and_then(parse_arn);
-            let ns = opt_str(&t.props, "service_namespace")
+            let ns = opt_str(&t.props, Kind::SERVICE_NAMESPACE)
                 .or(arn_parts.map(|(ns, _, _)| ns))
                 .unwrap_or(DEFAULT_NAMESPACE);
             let names = wanted.entry(ns.to_string()).or_default();
-            names.extend(opt_str(&t.props, "name").map(str::to_string));
+            names.extend(opt_str(&t.props, Kind::NAME).map(str::to_string));
             names.extend(arn_parts.map(|(_, _, n)| n.to_string()));
         }
         let mut live: Vec<ScalingPolicy> = Vec::new();
@@ -156,8 +142,8 @@ impl Provider for Policy {
                 let target =
                     targets.iter().find(|t| t.id.as_deref() == Some(p.policy_arn())).or_else(|| {
                         targets.iter().find(|t| {
-                            opt_str(&t.props, "name") == Some(p.policy_name())
-                                && opt_str(&t.props, "resource_id") == Some(p.resource_id())
+                            opt_str(&t.props, Kind::NAME) == Some(p.policy_name())
+                                && opt_str(&t.props, Kind::RESOURCE_ID) == Some(p.resource_id())
                         })
                     })?;
                 Some(LiveObject {
@@ -182,11 +168,11 @@ impl Provider for Policy {
         for c in req.changes {
             if !matches!(
                 c.name.as_str(),
-                "predefined_metric"
-                    | "target_value"
-                    | "scale_in_cooldown"
-                    | "scale_out_cooldown"
-                    | "resource_label"
+                Kind::PREDEFINED_METRIC
+                    | Kind::TARGET_VALUE
+                    | Kind::SCALE_IN_COOLDOWN
+                    | Kind::SCALE_OUT_COOLDOWN
+                    | Kind::RESOURCE_LABEL
             ) {
                 return Err(ProviderError::fatal(format!(
                     "appautoscaling.policy cannot update `{}` in place",
@@ -203,9 +189,9 @@ impl Provider for Policy {
         let (ns, rid, name) = match parse_arn(id) {
             Some(parts) => parts,
             None => (
-                opt_str(recorded, "service_namespace").unwrap_or(DEFAULT_NAMESPACE),
-                req_str(recorded, "resource_id")?,
-                req_str(recorded, "name")?,
+                opt_str(recorded, Kind::SERVICE_NAMESPACE).unwrap_or(DEFAULT_NAMESPACE),
+                req_str(recorded, Kind::RESOURCE_ID)?,
+                req_str(recorded, Kind::NAME)?,
             ),
         };
         let r = self
@@ -215,7 +201,7 @@ impl Provider for Policy {
             .service_namespace(ServiceNamespace::from(ns))
             .resource_id(rid)
             .scalable_dimension(ScalableDimension::from(
-                opt_str(recorded, "scalable_dimension").unwrap_or(DEFAULT_DIMENSION),
+                opt_str(recorded, Kind::SCALABLE_DIMENSION).unwrap_or(DEFAULT_DIMENSION),
             ))
             .send()
             .await

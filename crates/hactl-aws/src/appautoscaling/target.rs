@@ -8,22 +8,12 @@ use crate::util::{opt_str, req_str};
 use async_trait::async_trait;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ScalableTarget, ServiceNamespace};
 use aws_sdk_applicationautoscaling::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::appautoscaling::Target as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct Target(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "appautoscaling.target",
-    props: &[
-        PropSchema::replace("service_namespace"),
-        PropSchema::replace("resource_id"),
-        PropSchema::replace("scalable_dimension"),
-        PropSchema::in_place("min_capacity"),
-        PropSchema::in_place("max_capacity"),
-    ],
-};
 
 /// DescribeScalableTargets takes at most 50 resource ids per call.
 const IDS_PER_CALL: usize = 50;
@@ -47,11 +37,11 @@ impl Target {
         let out = self
             .0
             .register_scalable_target()
-            .service_namespace(ServiceNamespace::from(req_str(props, "service_namespace")?))
-            .resource_id(req_str(props, "resource_id")?)
-            .scalable_dimension(ScalableDimension::from(req_str(props, "scalable_dimension")?))
-            .min_capacity(req_i32(props, "min_capacity")?)
-            .max_capacity(req_i32(props, "max_capacity")?)
+            .service_namespace(ServiceNamespace::from(req_str(props, Kind::SERVICE_NAMESPACE)?))
+            .resource_id(req_str(props, Kind::RESOURCE_ID)?)
+            .scalable_dimension(ScalableDimension::from(req_str(props, Kind::SCALABLE_DIMENSION)?))
+            .min_capacity(req_i32(props, Kind::MIN_CAPACITY)?)
+            .max_capacity(req_i32(props, Kind::MAX_CAPACITY)?)
             .send()
             .await
             .map_err(|e| {
@@ -69,16 +59,16 @@ impl Target {
 #[async_trait]
 impl Provider for Target {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, _ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         // Resource ids to look up, per namespace: the desired ones and the recorded ids.
         let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for t in targets {
-            let ns = opt_str(&t.props, "service_namespace").unwrap_or(DEFAULT_NAMESPACE).to_string();
+            let ns = opt_str(&t.props, Kind::SERVICE_NAMESPACE).unwrap_or(DEFAULT_NAMESPACE).to_string();
             let ids = wanted.entry(ns).or_default();
-            ids.extend(opt_str(&t.props, "resource_id").map(str::to_string));
+            ids.extend(opt_str(&t.props, Kind::RESOURCE_ID).map(str::to_string));
             ids.extend(t.id.clone());
         }
         let mut live: Vec<ScalableTarget> = Vec::new();
@@ -106,16 +96,16 @@ impl Provider for Target {
                 let dim = s.scalable_dimension().as_str();
                 let target = targets.iter().find(|t| t.id.as_deref() == Some(rid)).or_else(|| {
                     targets.iter().find(|t| {
-                        opt_str(&t.props, "resource_id") == Some(rid)
-                            && opt_str(&t.props, "scalable_dimension").unwrap_or(DEFAULT_DIMENSION) == dim
+                        opt_str(&t.props, Kind::RESOURCE_ID) == Some(rid)
+                            && opt_str(&t.props, Kind::SCALABLE_DIMENSION).unwrap_or(DEFAULT_DIMENSION) == dim
                     })
                 })?;
                 let props = Props::from([
-                    ("service_namespace".to_string(), Value::str(s.service_namespace().as_str())),
-                    ("resource_id".to_string(), Value::str(rid)),
-                    ("scalable_dimension".to_string(), Value::str(dim)),
-                    ("min_capacity".to_string(), Value::Int(s.min_capacity().into())),
-                    ("max_capacity".to_string(), Value::Int(s.max_capacity().into())),
+                    (Kind::SERVICE_NAMESPACE.to_string(), Value::str(s.service_namespace().as_str())),
+                    (Kind::RESOURCE_ID.to_string(), Value::str(rid)),
+                    (Kind::SCALABLE_DIMENSION.to_string(), Value::str(dim)),
+                    (Kind::MIN_CAPACITY.to_string(), Value::Int(s.min_capacity().into())),
+                    (Kind::MAX_CAPACITY.to_string(), Value::Int(s.max_capacity().into())),
                 ]);
                 Some(LiveObject {
                     id: rid.to_string(),
@@ -132,12 +122,12 @@ impl Provider for Target {
     async fn create(&self, _ctx: &Ctx, _address: &Address, props: &Props) -> Result<Applied, ProviderError> {
         // Registering is an upsert: a retried create converges the same target.
         let arn = self.register(props).await?;
-        Ok(Applied { id: req_str(props, "resource_id")?.to_string(), outputs: outputs(arn.as_deref()) })
+        Ok(Applied { id: req_str(props, Kind::RESOURCE_ID)?.to_string(), outputs: outputs(arn.as_deref()) })
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
         for c in req.changes {
-            if !matches!(c.name.as_str(), "min_capacity" | "max_capacity") {
+            if !matches!(c.name.as_str(), Kind::MIN_CAPACITY | Kind::MAX_CAPACITY) {
                 return Err(ProviderError::fatal(format!(
                     "appautoscaling.target cannot update `{}` in place",
                     c.name
@@ -154,11 +144,11 @@ impl Provider for Target {
             .0
             .deregister_scalable_target()
             .service_namespace(ServiceNamespace::from(
-                opt_str(recorded, "service_namespace").unwrap_or(DEFAULT_NAMESPACE),
+                opt_str(recorded, Kind::SERVICE_NAMESPACE).unwrap_or(DEFAULT_NAMESPACE),
             ))
             .resource_id(id)
             .scalable_dimension(ScalableDimension::from(
-                opt_str(recorded, "scalable_dimension").unwrap_or(DEFAULT_DIMENSION),
+                opt_str(recorded, Kind::SCALABLE_DIMENSION).unwrap_or(DEFAULT_DIMENSION),
             ))
             .send()
             .await

@@ -16,28 +16,12 @@ use crate::util::{int_prop, opt_bool, owner_of, req_str, str_list, tag_map, tags
 use async_trait::async_trait;
 use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter, LaunchTemplateSpecification, Tag};
 use aws_sdk_autoscaling::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value, TAG_STACK};
+use hactl_core::kinds::autoscaling::Group as Kind;
+use hactl_core::{Address, KindSchema, Props, Value, TAG_STACK};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct Group(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "autoscaling.group",
-    props: &[
-        PropSchema::replace("name"),
-        PropSchema::in_place("launch_template_id"),
-        PropSchema::in_place("launch_template_version"),
-        PropSchema::in_place("min_size"),
-        PropSchema::in_place("max_size"),
-        PropSchema::create_only("desired_capacity"),
-        PropSchema::in_place("subnet_ids").as_set(),
-        PropSchema::in_place("health_check_type"),
-        PropSchema::in_place("health_check_grace_period"),
-        PropSchema::in_place("protect_from_scale_in"),
-        PropSchema::in_place("tags"),
-    ],
-};
 
 /// SetInstanceProtection takes at most 50 instance ids per call.
 const PROTECTION_BATCH: usize = 50;
@@ -48,8 +32,8 @@ fn req_int(props: &Props, name: &str) -> Result<i32, ProviderError> {
 
 fn launch_template(props: &Props) -> Result<LaunchTemplateSpecification, ProviderError> {
     Ok(LaunchTemplateSpecification::builder()
-        .launch_template_id(req_str(props, "launch_template_id")?)
-        .version(crate::util::opt_str(props, "launch_template_version").unwrap_or("$Latest"))
+        .launch_template_id(req_str(props, Kind::LAUNCH_TEMPLATE_ID)?)
+        .version(crate::util::opt_str(props, Kind::LAUNCH_TEMPLATE_VERSION).unwrap_or("$Latest"))
         .build())
 }
 
@@ -144,33 +128,33 @@ impl Group {
     ) -> Result<(), ProviderError> {
         let mut req = self.0.update_auto_scaling_group().auto_scaling_group_name(name);
         let mut any = false;
-        if which.contains("launch_template_id") || which.contains("launch_template_version") {
+        if which.contains(Kind::LAUNCH_TEMPLATE_ID) || which.contains(Kind::LAUNCH_TEMPLATE_VERSION) {
             req = req.launch_template(launch_template(props)?);
             any = true;
         }
-        if which.contains("min_size") {
-            req = req.min_size(req_int(props, "min_size")?);
+        if which.contains(Kind::MIN_SIZE) {
+            req = req.min_size(req_int(props, Kind::MIN_SIZE)?);
             any = true;
         }
-        if which.contains("max_size") {
-            req = req.max_size(req_int(props, "max_size")?);
+        if which.contains(Kind::MAX_SIZE) {
+            req = req.max_size(req_int(props, Kind::MAX_SIZE)?);
             any = true;
         }
-        if which.contains("subnet_ids") {
-            req = req.vpc_zone_identifier(str_list(props, "subnet_ids").join(","));
+        if which.contains(Kind::SUBNET_IDS) {
+            req = req.vpc_zone_identifier(str_list(props, Kind::SUBNET_IDS).join(","));
             any = true;
         }
-        if which.contains("health_check_type") {
-            req = req.health_check_type(req_str(props, "health_check_type")?);
+        if which.contains(Kind::HEALTH_CHECK_TYPE) {
+            req = req.health_check_type(req_str(props, Kind::HEALTH_CHECK_TYPE)?);
             any = true;
         }
-        if which.contains("health_check_grace_period") {
-            req = req.set_health_check_grace_period(int_prop(props, "health_check_grace_period")?);
+        if which.contains(Kind::HEALTH_CHECK_GRACE_PERIOD) {
+            req = req.set_health_check_grace_period(int_prop(props, Kind::HEALTH_CHECK_GRACE_PERIOD)?);
             any = true;
         }
-        if which.contains("protect_from_scale_in") {
+        if which.contains(Kind::PROTECT_FROM_SCALE_IN) {
             req = req.new_instances_protected_from_scale_in(
-                opt_bool(props, "protect_from_scale_in").unwrap_or(false),
+                opt_bool(props, Kind::PROTECT_FROM_SCALE_IN).unwrap_or(false),
             );
             any = true;
         }
@@ -183,17 +167,18 @@ impl Group {
     /// Brings an existing group (found on a retried create) to the desired settings.
     async fn converge(&self, g: &AutoScalingGroup, props: &Props) -> Result<(), ProviderError> {
         let name = g.auto_scaling_group_name().unwrap_or_default();
-        let all: BTreeSet<&str> = SCHEMA.props.iter().map(|p| p.name).filter(|n| *n != "tags").collect();
+        let all: BTreeSet<&str> =
+            Kind::SCHEMA.props.iter().map(|p| p.name).filter(|n| *n != Kind::TAGS).collect();
         self.apply_settings(name, props, &all).await?;
         let live = Value::from_string_map(live_tags(g));
-        self.0.sync_tags(name, Some(&live), props.get("tags")).await
+        self.0.sync_tags(name, Some(&live), props.get(Kind::TAGS)).await
     }
 }
 
 #[async_trait]
 impl Provider for Group {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -229,20 +214,20 @@ impl Provider for Group {
                     .filter(|s| !s.is_empty())
                     .map(str::to_string);
                 let props = Props::from([
-                    ("name".to_string(), Value::str(name)),
-                    ("launch_template_id".to_string(), opt_str(lt.and_then(|l| l.launch_template_id()))),
-                    ("launch_template_version".to_string(), opt_str(lt.and_then(|l| l.version()))),
-                    ("min_size".to_string(), opt_int(g.min_size())),
-                    ("max_size".to_string(), opt_int(g.max_size())),
-                    ("desired_capacity".to_string(), opt_int(g.desired_capacity())),
-                    ("subnet_ids".to_string(), Value::from_strings(subnets)),
-                    ("health_check_type".to_string(), opt_str(g.health_check_type())),
-                    ("health_check_grace_period".to_string(), opt_int(g.health_check_grace_period())),
+                    (Kind::NAME.to_string(), Value::str(name)),
+                    (Kind::LAUNCH_TEMPLATE_ID.to_string(), opt_str(lt.and_then(|l| l.launch_template_id()))),
+                    (Kind::LAUNCH_TEMPLATE_VERSION.to_string(), opt_str(lt.and_then(|l| l.version()))),
+                    (Kind::MIN_SIZE.to_string(), opt_int(g.min_size())),
+                    (Kind::MAX_SIZE.to_string(), opt_int(g.max_size())),
+                    (Kind::DESIRED_CAPACITY.to_string(), opt_int(g.desired_capacity())),
+                    (Kind::SUBNET_IDS.to_string(), Value::from_strings(subnets)),
+                    (Kind::HEALTH_CHECK_TYPE.to_string(), opt_str(g.health_check_type())),
+                    (Kind::HEALTH_CHECK_GRACE_PERIOD.to_string(), opt_int(g.health_check_grace_period())),
                     (
-                        "protect_from_scale_in".to_string(),
+                        Kind::PROTECT_FROM_SCALE_IN.to_string(),
                         Value::Bool(g.new_instances_protected_from_scale_in().unwrap_or(false)),
                     ),
-                    ("tags".to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+                    (Kind::TAGS.to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
                 ]);
                 Some(LiveObject { id: name.to_string(), address, props, outputs: outputs(g), owned })
             })
@@ -250,7 +235,7 @@ impl Provider for Group {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let name = req_str(props, "name")?;
+        let name = req_str(props, Kind::NAME)?;
         // Look first: a retried create must not replace the group (the emulator silently
         // replaces a group of the same name, orphaning its instances; AWS says AlreadyExists).
         let existing = match self.by_name(name).await? {
@@ -261,16 +246,16 @@ impl Provider for Group {
                     .create_auto_scaling_group()
                     .auto_scaling_group_name(name)
                     .launch_template(launch_template(props)?)
-                    .min_size(req_int(props, "min_size")?)
-                    .max_size(req_int(props, "max_size")?)
-                    .set_desired_capacity(int_prop(props, "desired_capacity")?)
-                    .vpc_zone_identifier(str_list(props, "subnet_ids").join(","))
+                    .min_size(req_int(props, Kind::MIN_SIZE)?)
+                    .max_size(req_int(props, Kind::MAX_SIZE)?)
+                    .set_desired_capacity(int_prop(props, Kind::DESIRED_CAPACITY)?)
+                    .vpc_zone_identifier(str_list(props, Kind::SUBNET_IDS).join(","))
                     .set_health_check_type(
-                        crate::util::opt_str(props, "health_check_type").map(str::to_string),
+                        crate::util::opt_str(props, Kind::HEALTH_CHECK_TYPE).map(str::to_string),
                     )
-                    .set_health_check_grace_period(int_prop(props, "health_check_grace_period")?)
+                    .set_health_check_grace_period(int_prop(props, Kind::HEALTH_CHECK_GRACE_PERIOD)?)
                     .new_instances_protected_from_scale_in(
-                        opt_bool(props, "protect_from_scale_in").unwrap_or(false),
+                        opt_bool(props, Kind::PROTECT_FROM_SCALE_IN).unwrap_or(false),
                     )
                     .set_tags(Some(group_tags(name, &tag_map(props))))
                     .send()
@@ -307,15 +292,15 @@ impl Provider for Group {
         let mut which = BTreeSet::new();
         for c in req.changes {
             match c.name.as_str() {
-                "tags" => self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
-                "launch_template_id"
-                | "launch_template_version"
-                | "min_size"
-                | "max_size"
-                | "subnet_ids"
-                | "health_check_type"
-                | "health_check_grace_period"
-                | "protect_from_scale_in" => {
+                Kind::TAGS => self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                Kind::LAUNCH_TEMPLATE_ID
+                | Kind::LAUNCH_TEMPLATE_VERSION
+                | Kind::MIN_SIZE
+                | Kind::MAX_SIZE
+                | Kind::SUBNET_IDS
+                | Kind::HEALTH_CHECK_TYPE
+                | Kind::HEALTH_CHECK_GRACE_PERIOD
+                | Kind::PROTECT_FROM_SCALE_IN => {
                     which.insert(c.name.as_str());
                 }
                 other => {

@@ -18,31 +18,12 @@ use crate::util::{ensure_ours, match_target, opt_str, owner_of, req_str, str_lis
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{AlarmType, ComparisonOperator, Dimension, MetricAlarm, Statistic};
 use aws_sdk_cloudwatch::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value, TAG_STACK};
+use hactl_core::kinds::cloudwatch::Alarm as Kind;
+use hactl_core::{Address, KindSchema, Props, Value, TAG_STACK};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct Alarm(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "cloudwatch.alarm",
-    props: &[
-        PropSchema::replace("name"),
-        PropSchema::in_place("description"),
-        PropSchema::in_place("namespace"),
-        PropSchema::in_place("metric_name"),
-        PropSchema::in_place("dimensions"),
-        PropSchema::in_place("statistic"),
-        PropSchema::in_place("period"),
-        PropSchema::in_place("evaluation_periods"),
-        PropSchema::in_place("threshold"),
-        PropSchema::in_place("comparison_operator"),
-        PropSchema::in_place("treat_missing_data"),
-        PropSchema::in_place("alarm_actions").as_set(),
-        PropSchema::in_place("ok_actions").as_set(),
-        PropSchema::in_place("tags"),
-    ],
-};
 
 /// The "already exists" code of [`ensure_ours`] (CloudWatch has none: PutMetricAlarm
 /// overwrites).
@@ -65,26 +46,26 @@ fn props_of(a: &MetricAlarm, tags: &BTreeMap<String, String>) -> Props {
     let s = |v: Option<&str>| v.map(Value::str).unwrap_or(Value::Null);
     let i = |v: Option<i32>| v.map(|n| Value::Int(i64::from(n))).unwrap_or(Value::Null);
     Props::from([
-        ("name".to_string(), s(a.alarm_name())),
-        ("description".to_string(), s(a.alarm_description())),
-        ("namespace".to_string(), s(a.namespace())),
-        ("metric_name".to_string(), s(a.metric_name())),
+        (Kind::NAME.to_string(), s(a.alarm_name())),
+        (Kind::DESCRIPTION.to_string(), s(a.alarm_description())),
+        (Kind::NAMESPACE.to_string(), s(a.namespace())),
+        (Kind::METRIC_NAME.to_string(), s(a.metric_name())),
         (
-            "dimensions".to_string(),
+            Kind::DIMENSIONS.to_string(),
             Value::from_string_map(
                 a.dimensions().iter().filter_map(|d| Some((d.name()?.to_string(), d.value()?.to_string()))),
             ),
         ),
-        ("statistic".to_string(), s(a.statistic().map(Statistic::as_str))),
-        ("period".to_string(), i(a.period())),
-        ("evaluation_periods".to_string(), i(a.evaluation_periods())),
-        ("threshold".to_string(), a.threshold().map(Value::Float).unwrap_or(Value::Null)),
-        ("comparison_operator".to_string(), s(a.comparison_operator().map(ComparisonOperator::as_str))),
+        (Kind::STATISTIC.to_string(), s(a.statistic().map(Statistic::as_str))),
+        (Kind::PERIOD.to_string(), i(a.period())),
+        (Kind::EVALUATION_PERIODS.to_string(), i(a.evaluation_periods())),
+        (Kind::THRESHOLD.to_string(), a.threshold().map(Value::Float).unwrap_or(Value::Null)),
+        (Kind::COMPARISON_OPERATOR.to_string(), s(a.comparison_operator().map(ComparisonOperator::as_str))),
         // Unset means `missing` (AWS leaves it out of the answer then).
-        ("treat_missing_data".to_string(), Value::str(a.treat_missing_data().unwrap_or("missing"))),
-        ("alarm_actions".to_string(), Value::from_strings(a.alarm_actions().iter().cloned())),
-        ("ok_actions".to_string(), Value::from_strings(a.ok_actions().iter().cloned())),
-        ("tags".to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+        (Kind::TREAT_MISSING_DATA.to_string(), Value::str(a.treat_missing_data().unwrap_or("missing"))),
+        (Kind::ALARM_ACTIONS.to_string(), Value::from_strings(a.alarm_actions().iter().cloned())),
+        (Kind::OK_ACTIONS.to_string(), Value::from_strings(a.ok_actions().iter().cloned())),
+        (Kind::TAGS.to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
     ])
 }
 
@@ -132,11 +113,11 @@ impl Alarm {
     /// PutMetricAlarm with every property but the tags (see the module doc).
     async fn put(&self, props: &Props) -> Result<(), ProviderError> {
         let threshold = props
-            .get("threshold")
+            .get(Kind::THRESHOLD)
             .and_then(Value::as_f64)
             .ok_or_else(|| ProviderError::fatal("property `threshold` is missing or not a number"))?;
         let dimensions = props
-            .get("dimensions")
+            .get(Kind::DIMENSIONS)
             .map(Value::string_map)
             .unwrap_or_default()
             .into_iter()
@@ -144,19 +125,19 @@ impl Alarm {
             .collect();
         self.0
             .put_metric_alarm()
-            .alarm_name(req_str(props, "name")?)
-            .set_alarm_description(opt_str(props, "description").map(str::to_string))
-            .namespace(req_str(props, "namespace")?)
-            .metric_name(req_str(props, "metric_name")?)
+            .alarm_name(req_str(props, Kind::NAME)?)
+            .set_alarm_description(opt_str(props, Kind::DESCRIPTION).map(str::to_string))
+            .namespace(req_str(props, Kind::NAMESPACE)?)
+            .metric_name(req_str(props, Kind::METRIC_NAME)?)
             .set_dimensions(Some(dimensions))
-            .statistic(Statistic::from(req_str(props, "statistic")?))
-            .period(int_prop(props, "period")?)
-            .evaluation_periods(int_prop(props, "evaluation_periods")?)
+            .statistic(Statistic::from(req_str(props, Kind::STATISTIC)?))
+            .period(int_prop(props, Kind::PERIOD)?)
+            .evaluation_periods(int_prop(props, Kind::EVALUATION_PERIODS)?)
             .threshold(threshold)
-            .comparison_operator(ComparisonOperator::from(req_str(props, "comparison_operator")?))
-            .set_treat_missing_data(opt_str(props, "treat_missing_data").map(str::to_string))
-            .set_alarm_actions(Some(str_list(props, "alarm_actions")))
-            .set_ok_actions(Some(str_list(props, "ok_actions")))
+            .comparison_operator(ComparisonOperator::from(req_str(props, Kind::COMPARISON_OPERATOR)?))
+            .set_treat_missing_data(opt_str(props, Kind::TREAT_MISSING_DATA).map(str::to_string))
+            .set_alarm_actions(Some(str_list(props, Kind::ALARM_ACTIONS)))
+            .set_ok_actions(Some(str_list(props, Kind::OK_ACTIONS)))
             .send()
             .await
             .map(|_| ())
@@ -174,7 +155,7 @@ impl Alarm {
 #[async_trait]
 impl Provider for Alarm {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -202,9 +183,10 @@ impl Provider for Alarm {
                     Some(_) if !is_recorded => continue,
                     Some(_) => {}
                     None => {
-                        address =
-                            match_target(targets, |p| p.get("name").and_then(Value::as_str) == Some(name))
-                                .cloned();
+                        address = match_target(targets, |p| {
+                            p.get(Kind::NAME).and_then(Value::as_str) == Some(name)
+                        })
+                        .cloned();
                         if address.is_none() && !is_recorded {
                             continue;
                         }
@@ -223,7 +205,7 @@ impl Provider for Alarm {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let name = req_str(props, "name")?;
+        let name = req_str(props, Kind::NAME)?;
         let existing = self.describe(name).await?;
         if let Some(arn) = existing.as_ref().and_then(|a| a.alarm_arn()) {
             // A create retried after a crash: only our own alarm is converged.
@@ -243,21 +225,21 @@ impl Provider for Alarm {
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
         let name = req.id;
         for c in req.changes {
-            if !SCHEMA.prop(&c.name).is_some_and(|p| p.update == hactl_core::UpdateMode::InPlace) {
+            if !Kind::SCHEMA.prop(&c.name).is_some_and(|p| p.update == hactl_core::UpdateMode::InPlace) {
                 return Err(ProviderError::fatal(format!(
                     "cloudwatch.alarm cannot update `{}` in place",
                     c.name
                 )));
             }
         }
-        if req.changes.iter().any(|c| c.name != "tags") {
+        if req.changes.iter().any(|c| c.name != Kind::TAGS) {
             // PutMetricAlarm replaces the whole definition: every property goes.
             let mut desired = req.desired.clone();
-            desired.insert("name".to_string(), Value::str(name));
+            desired.insert(Kind::NAME.to_string(), Value::str(name));
             self.put(&desired).await.map_err(retry_not_found)?;
         }
         let arn = self.arn(name).await?;
-        if let Some(c) = req.changes.iter().find(|c| c.name == "tags") {
+        if let Some(c) = req.changes.iter().find(|c| c.name == Kind::TAGS) {
             self.0.sync_tags(&arn, c.before.as_ref(), c.after.as_ref()).await?;
         }
         Ok(Applied { id: name.to_string(), outputs: outputs(name, &arn) })

@@ -12,16 +12,12 @@ use crate::util::tags::{TagChanges, Tagger};
 use crate::util::{ensure_ours, owner_of, req_str, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_cloudwatch::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::cloudwatch::Dashboard as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::BTreeMap;
 
 pub struct Dashboard(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "cloudwatch.dashboard",
-    props: &[PropSchema::replace("name"), PropSchema::in_place("body"), PropSchema::in_place("tags")],
-};
 
 /// A dashboard as GetDashboard answers it.
 struct Live {
@@ -36,7 +32,7 @@ fn outputs(name: &str) -> BTreeMap<String, Value> {
 impl Dashboard {
     async fn put(&self, name: &str, props: &Props) -> Result<(), ProviderError> {
         let body = props
-            .get("body")
+            .get(Kind::BODY)
             .filter(|b| b.as_map().is_some())
             .ok_or_else(|| ProviderError::fatal("property `body` is missing or not a map"))?
             .to_json()
@@ -108,7 +104,7 @@ impl Dashboard {
 #[async_trait]
 impl Provider for Dashboard {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -125,7 +121,8 @@ impl Provider for Dashboard {
         let mut out = Vec::new();
         for e in entries {
             let Some(name) = e.dashboard_name() else { continue };
-            let by_name = targets.iter().find(|t| t.props.get("name").and_then(Value::as_str) == Some(name));
+            let by_name =
+                targets.iter().find(|t| t.props.get(Kind::NAME).and_then(Value::as_str) == Some(name));
             let by_id = targets.iter().find(|t| t.id.as_deref() == Some(name));
             let Some(target) = by_id.or(by_name) else { continue };
             let Some(live) = self.get(name).await? else { continue };
@@ -140,9 +137,9 @@ impl Provider for Dashboard {
                 id: name.to_string(),
                 address: Some(target.address.clone()),
                 props: Props::from([
-                    ("name".to_string(), Value::str(name)),
-                    ("body".to_string(), live.body),
-                    ("tags".to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+                    (Kind::NAME.to_string(), Value::str(name)),
+                    (Kind::BODY.to_string(), live.body),
+                    (Kind::TAGS.to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
                 ]),
                 outputs: outputs(name),
                 owned,
@@ -152,7 +149,7 @@ impl Provider for Dashboard {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let name = req_str(props, "name")?;
+        let name = req_str(props, Kind::NAME)?;
         // Dashboard names are account-wide and PutDashboard overwrites: look first, and
         // only a dashboard with this stack's and address's tags is converged.
         let live_tags = match self.get(name).await? {
@@ -174,7 +171,7 @@ impl Provider for Dashboard {
     }
 
     async fn update(&self, ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        if let Some(c) = req.changes.iter().find(|c| c.name != "body" && c.name != "tags") {
+        if let Some(c) = req.changes.iter().find(|c| c.name != Kind::BODY && c.name != Kind::TAGS) {
             return Err(ProviderError::fatal(format!(
                 "cloudwatch.dashboard cannot update `{}` in place",
                 c.name

@@ -18,13 +18,14 @@
 
 use super::{engine_filter, req_i32, tags_of, tags_value, wait_available, ENGINE, NAMES};
 use crate::error::{aws_error, found, is_not_found, retry_codes, retry_not_found};
-use crate::rds::family::{final_snapshot, owner, protection_to_lift, wait_deleted, Api, Owner};
+use crate::rds::family::{aws_choice, final_snapshot, owner, protection_to_lift, wait_deleted, Api, Owner};
 use crate::util::tags::Tagger;
 use crate::util::{describe_all, ensure_ours, opt_bool, opt_i32, opt_str, req_str, str_list};
 use async_trait::async_trait;
 use aws_sdk_docdb::types::DbCluster;
 use aws_sdk_docdb::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::docdb::Cluster as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::BTreeMap;
 
@@ -34,40 +35,18 @@ pub struct Cluster {
     pub sm: aws_sdk_secretsmanager::Client,
 }
 
-static SCHEMA: KindSchema = KindSchema {
-    kind: "docdb.cluster",
-    props: &[
-        PropSchema::replace("identifier"),
-        PropSchema::replace("engine"),
-        PropSchema::create_only("engine_version"),
-        PropSchema::replace("master_username"),
-        PropSchema::in_place("master_secret_arn"),
-        PropSchema::in_place("port"),
-        PropSchema::replace("subnet_group_name"),
-        PropSchema::in_place("parameter_group_name"),
-        PropSchema::in_place("vpc_security_group_ids").as_set(),
-        PropSchema::replace("storage_encrypted"),
-        PropSchema::create_only("kms_key_id"),
-        PropSchema::in_place("backup_retention_period"),
-        PropSchema::in_place("preferred_backup_window"),
-        PropSchema::in_place("deletion_protection"),
-        PropSchema::create_only("apply_immediately"),
-        PropSchema::in_place("tags"),
-    ],
-};
-
 const ALREADY_EXISTS: &str = "DBClusterAlreadyExistsFault";
 /// A cluster busy with something else (modifying, instances still leaving at delete).
 const BUSY: &[&str] = &["InvalidDBClusterStateFault"];
 /// The properties ModifyDBCluster changes.
 const MODIFIABLE: &[&str] = &[
-    "master_secret_arn",
-    "port",
-    "parameter_group_name",
-    "vpc_security_group_ids",
-    "backup_retention_period",
-    "preferred_backup_window",
-    "deletion_protection",
+    Kind::MASTER_SECRET_ARN,
+    Kind::PORT,
+    Kind::PARAMETER_GROUP_NAME,
+    Kind::VPC_SECURITY_GROUP_IDS,
+    Kind::BACKUP_RETENTION_PERIOD,
+    Kind::PREFERRED_BACKUP_WINDOW,
+    Kind::DELETION_PROTECTION,
 ];
 
 fn outputs(c: &DbCluster) -> BTreeMap<String, Value> {
@@ -95,33 +74,41 @@ fn security_groups(c: &DbCluster) -> Value {
     )
 }
 
-/// The cluster's properties in the desired shape. `window`: report the backup window
-/// (false when the target leaves it to AWS: desired Null).
-fn props_of(c: &DbCluster, tags: &BTreeMap<String, String>, window: bool) -> Props {
+/// Diff suppression of `docdb.cluster`: the backup window Null when the desired one is Null
+/// (AWS's choice); the master secret the desired one when the read reports none.
+fn normalize_cluster(desired: &Props, live: &mut Props) {
+    aws_choice(desired, live, Kind::PREFERRED_BACKUP_WINDOW);
+    crate::secretsmanager::unrecorded_master_secret(desired, live, Kind::MASTER_SECRET_ARN);
+}
+
+/// The cluster's properties as DescribeDBClusters answers them; no master secret (AWS
+/// cannot say).
+fn props_of(c: &DbCluster, tags: &BTreeMap<String, String>) -> Props {
     let mut p = Props::from([
-        ("identifier".to_string(), Value::str(c.db_cluster_identifier().unwrap_or_default())),
-        ("engine".to_string(), Value::str(c.engine().unwrap_or_default())),
-        ("master_username".to_string(), Value::str(c.master_username().unwrap_or_default())),
-        ("port".to_string(), int(c.port())),
-        ("subnet_group_name".to_string(), Value::str(c.db_subnet_group().unwrap_or_default())),
-        ("parameter_group_name".to_string(), Value::str(c.db_cluster_parameter_group().unwrap_or_default())),
-        ("vpc_security_group_ids".to_string(), security_groups(c)),
-        ("storage_encrypted".to_string(), Value::Bool(c.storage_encrypted().unwrap_or(false))),
-        ("backup_retention_period".to_string(), int(c.backup_retention_period())),
-        ("deletion_protection".to_string(), Value::Bool(c.deletion_protection().unwrap_or(false))),
-        ("tags".to_string(), tags_value(tags)),
+        (Kind::IDENTIFIER.to_string(), Value::str(c.db_cluster_identifier().unwrap_or_default())),
+        (Kind::ENGINE.to_string(), Value::str(c.engine().unwrap_or_default())),
+        (Kind::MASTER_USERNAME.to_string(), Value::str(c.master_username().unwrap_or_default())),
+        (Kind::PORT.to_string(), int(c.port())),
+        (Kind::SUBNET_GROUP_NAME.to_string(), Value::str(c.db_subnet_group().unwrap_or_default())),
+        (
+            Kind::PARAMETER_GROUP_NAME.to_string(),
+            Value::str(c.db_cluster_parameter_group().unwrap_or_default()),
+        ),
+        (Kind::VPC_SECURITY_GROUP_IDS.to_string(), security_groups(c)),
+        (Kind::STORAGE_ENCRYPTED.to_string(), Value::Bool(c.storage_encrypted().unwrap_or(false))),
+        (Kind::BACKUP_RETENTION_PERIOD.to_string(), int(c.backup_retention_period())),
+        (Kind::DELETION_PROTECTION.to_string(), Value::Bool(c.deletion_protection().unwrap_or(false))),
+        (Kind::TAGS.to_string(), tags_value(tags)),
     ]);
-    if window {
-        if let Some(w) = c.preferred_backup_window() {
-            p.insert("preferred_backup_window".to_string(), Value::str(w));
-        }
+    if let Some(w) = c.preferred_backup_window() {
+        p.insert(Kind::PREFERRED_BACKUP_WINDOW.to_string(), Value::str(w));
     }
     p
 }
 
 /// The modifiable properties in which the live cluster differs from `props`.
 fn differences(c: &DbCluster, props: &Props) -> Vec<&'static str> {
-    let live = props_of(c, &BTreeMap::new(), true);
+    let live = props_of(c, &BTreeMap::new());
     MODIFIABLE
         .iter()
         .copied()
@@ -130,8 +117,8 @@ fn differences(c: &DbCluster, props: &Props) -> Vec<&'static str> {
             let have = live.get(*name).cloned().unwrap_or_default();
             match *name {
                 // Null = AWS's choice: nothing to change.
-                "preferred_backup_window" => want != Value::Null && want != have,
-                "vpc_security_group_ids" => want.normalized_set() != have.normalized_set(),
+                Kind::PREFERRED_BACKUP_WINDOW => want != Value::Null && want != have,
+                Kind::VPC_SECURITY_GROUP_IDS => want.normalized_set() != have.normalized_set(),
                 _ => want != have,
             }
         })
@@ -166,27 +153,27 @@ impl Cluster {
             .docdb
             .modify_db_cluster()
             .db_cluster_identifier(id)
-            .apply_immediately(opt_bool(props, "apply_immediately").unwrap_or(false));
+            .apply_immediately(opt_bool(props, Kind::APPLY_IMMEDIATELY).unwrap_or(false));
         for f in fields {
             req = match *f {
                 // A new secret (re-created, so a new password): the cluster takes it.
-                "master_secret_arn" => req.master_user_password(
+                Kind::MASTER_SECRET_ARN => req.master_user_password(
                     crate::secretsmanager::master_password(&self.sm, req_str(props, f)?)
                         .await
                         .map_err(retry_not_found)?,
                 ),
-                "port" => req.port(req_i32(props, "port")?),
-                "parameter_group_name" => {
-                    req.db_cluster_parameter_group_name(req_str(props, "parameter_group_name")?)
+                Kind::PORT => req.port(req_i32(props, Kind::PORT)?),
+                Kind::PARAMETER_GROUP_NAME => {
+                    req.db_cluster_parameter_group_name(req_str(props, Kind::PARAMETER_GROUP_NAME)?)
                 }
-                "vpc_security_group_ids" => req.set_vpc_security_group_ids(Some(str_list(props, f))),
-                "backup_retention_period" => req.backup_retention_period(req_i32(props, f)?),
-                "preferred_backup_window" => match opt_str(props, f) {
+                Kind::VPC_SECURITY_GROUP_IDS => req.set_vpc_security_group_ids(Some(str_list(props, f))),
+                Kind::BACKUP_RETENTION_PERIOD => req.backup_retention_period(req_i32(props, f)?),
+                Kind::PREFERRED_BACKUP_WINDOW => match opt_str(props, f) {
                     Some(w) => req.preferred_backup_window(w),
                     // Null = AWS's choice: the current window stays.
                     None => req,
                 },
-                "deletion_protection" => req.deletion_protection(opt_bool(props, f).unwrap_or(false)),
+                Kind::DELETION_PROTECTION => req.deletion_protection(opt_bool(props, f).unwrap_or(false)),
                 other => {
                     return Err(ProviderError::fatal(format!(
                         "docdb.cluster cannot update `{other}` in place"
@@ -216,25 +203,29 @@ impl Cluster {
         ctx.progress(format!("adopting existing DocumentDB cluster {id}"));
         self.wait_available(ctx, id).await?;
         self.modify(id, props, &differences(c, props)).await?;
-        self.docdb.sync_tags(arn, Some(&tags_value(&tags)), props.get("tags")).await
+        self.docdb.sync_tags(arn, Some(&tags_value(&tags)), props.get(Kind::TAGS)).await
     }
 }
 
 #[async_trait]
 impl Provider for Cluster {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
+    }
+
+    fn normalize(&self, desired: &Props, live: &mut Props) {
+        normalize_cluster(desired, live);
     }
 
     fn deletion_protected(&self, live: &Props) -> bool {
-        opt_bool(live, "deletion_protection") == Some(true)
+        opt_bool(live, Kind::DELETION_PROTECTION) == Some(true)
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let mut out = Vec::new();
         for c in self.describe_all().await? {
             let (Some(id), Some(arn)) = (c.db_cluster_identifier(), c.db_cluster_arn()) else { continue };
-            if !NAMES.is_candidate(&ctx.stack, targets, "identifier", id) {
+            if !NAMES.is_candidate(&ctx.stack, targets, Kind::IDENTIFIER, id) {
                 continue;
             }
             let Some(Owner { tags, owned, address }) =
@@ -242,45 +233,48 @@ impl Provider for Cluster {
             else {
                 continue;
             };
-            // "Unset means AWS's choice": a target without a window reads Null.
             let target = NAMES.target_for(targets, id, address.as_ref());
-            let window = target
-                .is_none_or(|t| t.props.get("preferred_backup_window").is_some_and(|w| *w != Value::Null));
-            let mut props = props_of(&c, &tags, window);
-            props.insert("master_secret_arn".into(), crate::secretsmanager::recorded_master_secret(target));
+            let mut props = props_of(&c, &tags);
+            if let Some(secret) =
+                crate::secretsmanager::recorded_master_secret(target, Kind::MASTER_SECRET_ARN)
+            {
+                props.insert(Kind::MASTER_SECRET_ARN.into(), secret);
+            }
             out.push(LiveObject { id: id.to_string(), address, props, outputs: outputs(&c), owned });
         }
         Ok(out)
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let id = req_str(props, "identifier")?;
+        let id = req_str(props, Kind::IDENTIFIER)?;
         if let Some(existing) = self.describe(id).await? {
             self.adopt(ctx, address, props, &existing).await?;
         } else {
             let password =
-                crate::secretsmanager::master_password(&self.sm, req_str(props, "master_secret_arn")?)
+                crate::secretsmanager::master_password(&self.sm, req_str(props, Kind::MASTER_SECRET_ARN)?)
                     .await
                     .map_err(retry_not_found)?;
             let created = self
                 .docdb
                 .create_db_cluster()
                 .db_cluster_identifier(id)
-                .engine(req_str(props, "engine")?)
-                .set_engine_version(opt_str(props, "engine_version").map(str::to_string))
-                .master_username(req_str(props, "master_username")?)
+                .engine(req_str(props, Kind::ENGINE)?)
+                .set_engine_version(opt_str(props, Kind::ENGINE_VERSION).map(str::to_string))
+                .master_username(req_str(props, Kind::MASTER_USERNAME)?)
                 .master_user_password(password)
-                .set_port(opt_i32(props, "port"))
-                .db_subnet_group_name(req_str(props, "subnet_group_name")?)
+                .set_port(opt_i32(props, Kind::PORT))
+                .db_subnet_group_name(req_str(props, Kind::SUBNET_GROUP_NAME)?)
                 .set_db_cluster_parameter_group_name(
-                    opt_str(props, "parameter_group_name").map(str::to_string),
+                    opt_str(props, Kind::PARAMETER_GROUP_NAME).map(str::to_string),
                 )
-                .set_vpc_security_group_ids(Some(str_list(props, "vpc_security_group_ids")))
-                .storage_encrypted(opt_bool(props, "storage_encrypted").unwrap_or(true))
-                .set_kms_key_id(opt_str(props, "kms_key_id").map(str::to_string))
-                .set_backup_retention_period(opt_i32(props, "backup_retention_period"))
-                .set_preferred_backup_window(opt_str(props, "preferred_backup_window").map(str::to_string))
-                .deletion_protection(opt_bool(props, "deletion_protection").unwrap_or(false))
+                .set_vpc_security_group_ids(Some(str_list(props, Kind::VPC_SECURITY_GROUP_IDS)))
+                .storage_encrypted(opt_bool(props, Kind::STORAGE_ENCRYPTED).unwrap_or(true))
+                .set_kms_key_id(opt_str(props, Kind::KMS_KEY_ID).map(str::to_string))
+                .set_backup_retention_period(opt_i32(props, Kind::BACKUP_RETENTION_PERIOD))
+                .set_preferred_backup_window(
+                    opt_str(props, Kind::PREFERRED_BACKUP_WINDOW).map(str::to_string),
+                )
+                .deletion_protection(opt_bool(props, Kind::DELETION_PROTECTION).unwrap_or(false))
                 .set_tags(Some(tags_of(props)))
                 .send()
                 .await;
@@ -308,7 +302,7 @@ impl Provider for Cluster {
         for c in req.changes {
             match c.name.as_str() {
                 name if MODIFIABLE.contains(&name) => fields.push(name),
-                "tags" => tags = Some(c),
+                Kind::TAGS => tags = Some(c),
                 other => {
                     return Err(ProviderError::fatal(format!(
                         "docdb.cluster cannot update `{other}` in place"
@@ -369,5 +363,25 @@ impl Provider for Cluster {
             Ok(self.describe(id).await?.is_some())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unset_window_is_aws_s_choice_and_an_unrecorded_secret_the_desired_one() {
+        let window = |v: Value| Props::from([(Kind::PREFERRED_BACKUP_WINDOW.to_string(), v)]);
+        let mut live = window(Value::str("03:00-03:30"));
+        let mut desired = window(Value::Null);
+        desired.insert(Kind::MASTER_SECRET_ARN.to_string(), Value::str("arn:secret"));
+        normalize_cluster(&desired, &mut live);
+        let mut want = window(Value::Null);
+        want.insert(Kind::MASTER_SECRET_ARN.to_string(), Value::str("arn:secret"));
+        assert_eq!(live, want);
+        let mut live = window(Value::str("03:00-03:30"));
+        normalize_cluster(&window(Value::str("05:00-05:30")), &mut live);
+        assert_eq!(live, window(Value::str("03:00-03:30")));
     }
 }

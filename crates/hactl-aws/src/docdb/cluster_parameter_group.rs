@@ -11,20 +11,21 @@
 
 use crate::error::{aws_error, retry_not_found};
 use crate::rds::family::parameter_group::{
-    ApplyMethods, GroupInfo, ParameterApi, ParameterGroupKind, ParameterGroups, ParameterInfo, Visit, PROPS,
+    ApplyMethods, GroupInfo, ParameterApi, ParameterGroupKind, ParameterGroups, ParameterInfo, Visit,
 };
 use crate::rds::family::{family_provider, Names};
 use crate::util::req_str;
 use async_trait::async_trait;
 use aws_sdk_docdb::types::{ApplyMethod, DbClusterParameterGroup, Parameter};
 use aws_sdk_docdb::Client;
-use hactl_core::{KindSchema, Props};
+use hactl_core::kinds::docdb::ClusterParameterGroup as Kind;
+use hactl_core::Props;
 use hactl_engine::ProviderError;
 
 pub struct ClusterParameterGroup(pub Client);
 
 static KIND: ParameterGroupKind = ParameterGroupKind {
-    schema: KindSchema { kind: "docdb.cluster_parameter_group", props: PROPS },
+    schema: Kind::SCHEMA,
     what: "DB cluster parameter group",
     names: Names::Exact,
     family_prefix: None,
@@ -93,8 +94,8 @@ impl ParameterApi for Client {
         let out = self
             .create_db_cluster_parameter_group()
             .db_cluster_parameter_group_name(name)
-            .db_parameter_group_family(req_str(props, "family")?)
-            .description(req_str(props, "description")?)
+            .db_parameter_group_family(req_str(props, Kind::FAMILY)?)
+            .description(req_str(props, Kind::DESCRIPTION)?)
             .set_tags(Some(super::tags_of(props)))
             .send()
             .await

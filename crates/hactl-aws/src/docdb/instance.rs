@@ -16,25 +16,12 @@ use crate::util::{describe_all, ensure_ours, opt_bool, opt_i32, opt_str, req_str
 use async_trait::async_trait;
 use aws_sdk_docdb::types::DbInstance;
 use aws_sdk_docdb::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::docdb::Instance as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::BTreeMap;
 
 pub struct Instance(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "docdb.instance",
-    props: &[
-        PropSchema::replace("identifier"),
-        PropSchema::replace("cluster_identifier"),
-        PropSchema::replace("engine"),
-        PropSchema::in_place("instance_class"),
-        PropSchema::replace("availability_zone"),
-        PropSchema::in_place("promotion_tier"),
-        PropSchema::create_only("apply_immediately"),
-        PropSchema::in_place("tags"),
-    ],
-};
 
 const ALREADY_EXISTS: &str = "DBInstanceAlreadyExists";
 /// The cluster is still being created or modified, or the instance is busy.
@@ -59,16 +46,16 @@ fn instance_class(i: &DbInstance) -> &str {
 
 fn props_of(i: &DbInstance, tags: &BTreeMap<String, String>) -> Props {
     Props::from([
-        ("identifier".to_string(), Value::str(i.db_instance_identifier().unwrap_or_default())),
-        ("cluster_identifier".to_string(), Value::str(i.db_cluster_identifier().unwrap_or_default())),
-        ("engine".to_string(), Value::str(i.engine().unwrap_or_default())),
-        ("instance_class".to_string(), Value::str(instance_class(i))),
-        ("availability_zone".to_string(), Value::str(i.availability_zone().unwrap_or_default())),
+        (Kind::IDENTIFIER.to_string(), Value::str(i.db_instance_identifier().unwrap_or_default())),
+        (Kind::CLUSTER_IDENTIFIER.to_string(), Value::str(i.db_cluster_identifier().unwrap_or_default())),
+        (Kind::ENGINE.to_string(), Value::str(i.engine().unwrap_or_default())),
+        (Kind::INSTANCE_CLASS.to_string(), Value::str(instance_class(i))),
+        (Kind::AVAILABILITY_ZONE.to_string(), Value::str(i.availability_zone().unwrap_or_default())),
         (
-            "promotion_tier".to_string(),
+            Kind::PROMOTION_TIER.to_string(),
             i.promotion_tier().map(|t| Value::Int(i64::from(t))).unwrap_or(Value::Null),
         ),
-        ("tags".to_string(), tags_value(tags)),
+        (Kind::TAGS.to_string(), tags_value(tags)),
     ])
 }
 
@@ -100,12 +87,12 @@ impl Instance {
             .0
             .modify_db_instance()
             .db_instance_identifier(id)
-            .apply_immediately(opt_bool(props, "apply_immediately").unwrap_or(false));
+            .apply_immediately(opt_bool(props, Kind::APPLY_IMMEDIATELY).unwrap_or(false));
         if class {
-            req = req.db_instance_class(req_str(props, "instance_class")?);
+            req = req.db_instance_class(req_str(props, Kind::INSTANCE_CLASS)?);
         }
         if tier {
-            req = req.set_promotion_tier(opt_i32(props, "promotion_tier"));
+            req = req.set_promotion_tier(opt_i32(props, Kind::PROMOTION_TIER));
         }
         req.send()
             .await
@@ -130,24 +117,24 @@ impl Instance {
         ensure_ours(ctx, address, &tags, &format!("DocumentDB instance `{id}`"), ALREADY_EXISTS)?;
         ctx.progress(format!("adopting existing DocumentDB instance {id}"));
         let i = self.wait_available(ctx, id).await?;
-        let class = Some(instance_class(&i)) != opt_str(props, "instance_class");
-        let tier = i.promotion_tier() != opt_i32(props, "promotion_tier");
+        let class = Some(instance_class(&i)) != opt_str(props, Kind::INSTANCE_CLASS);
+        let tier = i.promotion_tier() != opt_i32(props, Kind::PROMOTION_TIER);
         self.modify(id, props, class, tier).await?;
-        self.0.sync_tags(arn, Some(&tags_value(&tags)), props.get("tags")).await
+        self.0.sync_tags(arn, Some(&tags_value(&tags)), props.get(Kind::TAGS)).await
     }
 }
 
 #[async_trait]
 impl Provider for Instance {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let mut out = Vec::new();
         for i in self.describe_all().await? {
             let (Some(id), Some(arn)) = (i.db_instance_identifier(), i.db_instance_arn()) else { continue };
-            if !NAMES.is_candidate(&ctx.stack, targets, "identifier", id) {
+            if !NAMES.is_candidate(&ctx.stack, targets, Kind::IDENTIFIER, id) {
                 continue;
             }
             let Some(Owner { tags, owned, address }) =
@@ -167,16 +154,16 @@ impl Provider for Instance {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let id = req_str(props, "identifier")?;
+        let id = req_str(props, Kind::IDENTIFIER)?;
         let created = self
             .0
             .create_db_instance()
             .db_instance_identifier(id)
-            .db_cluster_identifier(req_str(props, "cluster_identifier")?)
-            .engine(req_str(props, "engine")?)
-            .db_instance_class(req_str(props, "instance_class")?)
-            .availability_zone(req_str(props, "availability_zone")?)
-            .set_promotion_tier(opt_i32(props, "promotion_tier"))
+            .db_cluster_identifier(req_str(props, Kind::CLUSTER_IDENTIFIER)?)
+            .engine(req_str(props, Kind::ENGINE)?)
+            .db_instance_class(req_str(props, Kind::INSTANCE_CLASS)?)
+            .availability_zone(req_str(props, Kind::AVAILABILITY_ZONE)?)
+            .set_promotion_tier(opt_i32(props, Kind::PROMOTION_TIER))
             .set_tags(Some(tags_of(props)))
             .send()
             .await;
@@ -198,9 +185,9 @@ impl Provider for Instance {
         let (mut class, mut tier, mut tags) = (false, false, None);
         for c in req.changes {
             match c.name.as_str() {
-                "instance_class" => class = true,
-                "promotion_tier" => tier = true,
-                "tags" => tags = Some(c),
+                Kind::INSTANCE_CLASS => class = true,
+                Kind::PROMOTION_TIER => tier = true,
+                Kind::TAGS => tags = Some(c),
                 other => {
                     return Err(ProviderError::fatal(format!(
                         "docdb.instance cannot update `{other}` in place"
@@ -209,7 +196,7 @@ impl Provider for Instance {
             }
         }
         self.modify(req.id, req.desired, class, tier).await?;
-        let i = if opt_bool(req.desired, "apply_immediately") == Some(true) {
+        let i = if opt_bool(req.desired, Kind::APPLY_IMMEDIATELY) == Some(true) {
             self.wait_available(ctx, req.id).await?
         } else {
             self.describe(req.id).await?.ok_or_else(|| {

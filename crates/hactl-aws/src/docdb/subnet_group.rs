@@ -4,15 +4,14 @@
 //! with DocumentDB's rules: names as written, and a create's adoption or an update
 //! answers the group as described before its changes.
 
-use crate::rds::family::subnet_group::{SubnetGroupKind, SubnetGroups, PROPS};
+use crate::rds::family::subnet_group::{SubnetGroupKind, SubnetGroups};
 use crate::rds::family::{family_provider, Names};
 use aws_sdk_docdb::Client;
-use hactl_core::KindSchema;
 
 pub struct SubnetGroup(pub Client);
 
 static KIND: SubnetGroupKind = SubnetGroupKind {
-    schema: KindSchema { kind: "docdb.subnet_group", props: PROPS },
+    schema: hactl_core::kinds::docdb::SubnetGroup::SCHEMA,
     names: Names::Exact,
     // Still used by a cluster that is being deleted.
     in_use: &["InvalidDBSubnetGroupStateFault"],

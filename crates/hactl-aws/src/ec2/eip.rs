@@ -7,14 +7,12 @@ use crate::error::{aws_error, ignore_not_found};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 use aws_sdk_ec2::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::ec2::Eip as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::BTreeSet;
 
 pub struct ElasticIp(pub Client);
-
-static SCHEMA: KindSchema =
-    KindSchema { kind: "ec2.eip", props: &[PropSchema::replace("domain"), PropSchema::in_place("tags")] };
 
 impl ElasticIp {
     async fn list(
@@ -36,7 +34,7 @@ impl ElasticIp {
 #[async_trait]
 impl Provider for ElasticIp {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -56,8 +54,8 @@ impl Provider for ElasticIp {
                     id: a.allocation_id()?.to_string(),
                     address,
                     props: Props::from([
-                        ("domain".to_string(), Value::str(domain)),
-                        ("tags".to_string(), tags_value(a.tags())),
+                        (Kind::DOMAIN.to_string(), Value::str(domain)),
+                        (Kind::TAGS.to_string(), tags_value(a.tags())),
                     ]),
                     outputs: output("public_ip", a.public_ip().unwrap_or_default()),
                     owned,

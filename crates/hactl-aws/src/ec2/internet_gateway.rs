@@ -5,18 +5,16 @@ use crate::error::{aws_error, ignore_not_found};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 use aws_sdk_ec2::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props};
+use hactl_core::kinds::ec2::InternetGateway as Kind;
+use hactl_core::{Address, KindSchema, Props};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 
 pub struct InternetGateway(pub Client);
 
-static SCHEMA: KindSchema =
-    KindSchema { kind: "ec2.internet_gateway", props: &[PropSchema::in_place("tags")] };
-
 #[async_trait]
 impl Provider for InternetGateway {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -28,7 +26,7 @@ impl Provider for InternetGateway {
                 Some(super::object(
                     g.internet_gateway_id()?,
                     address,
-                    Props::from([("tags".to_string(), tags_value(g.tags()))]),
+                    Props::from([(Kind::TAGS.to_string(), tags_value(g.tags()))]),
                     owned,
                 ))
             })

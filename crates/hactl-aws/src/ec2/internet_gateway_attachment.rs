@@ -8,15 +8,11 @@ use crate::util::req_str;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::AttachmentStatus;
 use aws_sdk_ec2::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::ec2::InternetGatewayAttachment as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 
 pub struct InternetGatewayAttachment(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.internet_gateway_attachment",
-    props: &[PropSchema::replace("internet_gateway_id"), PropSchema::replace("vpc_id")],
-};
 
 fn split(id: &str) -> Result<(&str, &str), ProviderError> {
     id.split_once('|')
@@ -26,11 +22,11 @@ fn split(id: &str) -> Result<(&str, &str), ProviderError> {
 #[async_trait]
 impl Provider for InternetGatewayAttachment {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
-        let mut wanted = target_prop_values(targets, "internet_gateway_id");
+        let mut wanted = target_prop_values(targets, Kind::INTERNET_GATEWAY_ID);
         wanted.extend(
             targets
                 .iter()
@@ -48,13 +44,13 @@ impl Provider for InternetGatewayAttachment {
                     continue;
                 }
                 let address = crate::util::match_target(targets, |p| {
-                    p.get("internet_gateway_id").and_then(Value::as_str) == Some(igw)
-                        && p.get("vpc_id").and_then(Value::as_str) == Some(vpc)
+                    p.get(Kind::INTERNET_GATEWAY_ID).and_then(Value::as_str) == Some(igw)
+                        && p.get(Kind::VPC_ID).and_then(Value::as_str) == Some(vpc)
                 })
                 .cloned();
                 let props = Props::from([
-                    ("internet_gateway_id".to_string(), Value::str(igw)),
-                    ("vpc_id".to_string(), Value::str(vpc)),
+                    (Kind::INTERNET_GATEWAY_ID.to_string(), Value::str(igw)),
+                    (Kind::VPC_ID.to_string(), Value::str(vpc)),
                 ]);
                 out.push(super::object(format!("{igw}|{vpc}"), address, props, owned));
             }
@@ -63,8 +59,8 @@ impl Provider for InternetGatewayAttachment {
     }
 
     async fn create(&self, _ctx: &Ctx, _address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let igw = req_str(props, "internet_gateway_id")?;
-        let vpc = req_str(props, "vpc_id")?;
+        let igw = req_str(props, Kind::INTERNET_GATEWAY_ID)?;
+        let vpc = req_str(props, Kind::VPC_ID)?;
         if let Err(e) = self.0.attach_internet_gateway().internet_gateway_id(igw).vpc_id(vpc).send().await {
             let err = retry_not_found(aws_error("AttachInternetGateway", e));
             if err.code() != Some("Resource.AlreadyAssociated") {

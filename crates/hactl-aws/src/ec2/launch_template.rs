@@ -3,8 +3,10 @@
 //! carrying the security groups), user data base64 on the wire, and an encrypted root
 //! volume (`root_volume`: device name, size in GiB, volume type, `encrypted`; with no KMS
 //! key the account's default EBS key encrypts it). `image_id` may be
-//! `resolve:ssm:<parameter>`: resolved with SSM GetParameter at create/update, and read
-//! back as that string while the live AMI equals the parameter's current value.
+//! `resolve:ssm:<parameter>`: resolved with SSM GetParameter at create/update. Read
+//! reports the live AMI, and for a target asking for `resolve:ssm:<parameter>` also what
+//! the parameter resolves to now (under [`RESOLVED`]); `normalize` reads the AMI back as
+//! `resolve:ssm:<parameter>` while the two are equal.
 //! A change creates a new version and makes it the default; the auto scaling group uses
 //! `$Latest`, so instances launched afterwards get it.
 
@@ -20,7 +22,8 @@ use aws_sdk_ec2::types::{
     LaunchTemplateInstanceNetworkInterfaceSpecificationRequest, RequestLaunchTemplateData, ResourceType,
     ResponseLaunchTemplateData, VolumeType,
 };
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::ec2::LaunchTemplate as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,22 +31,6 @@ pub struct LaunchTemplate {
     pub ec2: aws_sdk_ec2::Client,
     pub ssm: aws_sdk_ssm::Client,
 }
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.launch_template",
-    props: &[
-        PropSchema::replace("name"),
-        PropSchema::in_place("image_id"),
-        PropSchema::in_place("instance_type"),
-        PropSchema::in_place("instance_profile_arn"),
-        PropSchema::in_place("security_group_ids").as_set(),
-        PropSchema::in_place("user_data"),
-        PropSchema::in_place("metadata_options"),
-        PropSchema::in_place("associate_public_ip_address"),
-        PropSchema::in_place("root_volume"),
-        PropSchema::in_place("tags"),
-    ],
-};
 
 impl LaunchTemplate {
     /// The provider with an SSM client built from `config` (for `resolve:ssm:` images).
@@ -58,6 +45,15 @@ impl LaunchTemplate {
 
 const SSM_PREFIX: &str = "resolve:ssm:";
 
+/// A live entry beside the properties (no property name has a `:`): the AMI each SSM
+/// parameter a target's `image_id` names resolves to now, `{parameter: ami}`.
+const RESOLVED: &str = "resolve:ssm";
+
+/// The `RESOLVED` entry of one parameter.
+fn resolved_entry(param: &str, ami: &str) -> Value {
+    Value::Map(BTreeMap::from([(param.to_string(), Value::str(ami))]))
+}
+
 fn outputs(name: &str, latest_version: i64) -> BTreeMap<String, Value> {
     let mut o = output("name", name);
     o.insert("latest_version".into(), Value::Int(latest_version));
@@ -69,11 +65,11 @@ fn outputs(name: &str, latest_version: i64) -> BTreeMap<String, Value> {
 fn data_props(d: &ResponseLaunchTemplateData) -> Props {
     let mut p = Props::new();
     p.insert(
-        "instance_type".into(),
+        Kind::INSTANCE_TYPE.into(),
         d.instance_type().map(|t| Value::str(t.as_str())).unwrap_or(Value::Null),
     );
     p.insert(
-        "instance_profile_arn".into(),
+        Kind::INSTANCE_PROFILE_ARN.into(),
         d.iam_instance_profile().and_then(|i| i.arn()).map(Value::str).unwrap_or(Value::Null),
     );
     // The groups ride on the network interface spec when there is one.
@@ -84,8 +80,8 @@ fn data_props(d: &ResponseLaunchTemplateData) -> Props {
         }
         None => (d.security_group_ids().to_vec(), Value::Null),
     };
-    p.insert("security_group_ids".into(), Value::from_strings(groups));
-    p.insert("associate_public_ip_address".into(), public_ip);
+    p.insert(Kind::SECURITY_GROUP_IDS.into(), Value::from_strings(groups));
+    p.insert(Kind::ASSOCIATE_PUBLIC_IP_ADDRESS.into(), public_ip);
     let user_data = d
         .user_data()
         .filter(|u| !u.is_empty())
@@ -95,7 +91,7 @@ fn data_props(d: &ResponseLaunchTemplateData) -> Props {
             Err(_) => Value::str(u),
         })
         .unwrap_or(Value::Null);
-    p.insert("user_data".into(), user_data);
+    p.insert(Kind::USER_DATA.into(), user_data);
     let metadata = d
         .metadata_options()
         .map(|m| {
@@ -112,7 +108,7 @@ fn data_props(d: &ResponseLaunchTemplateData) -> Props {
             Value::Map(o)
         })
         .unwrap_or(Value::Null);
-    p.insert("metadata_options".into(), metadata);
+    p.insert(Kind::METADATA_OPTIONS.into(), metadata);
     // The first mapping with an EBS volume (hactl writes one: the root volume).
     let root = d
         .block_device_mappings()
@@ -133,13 +129,13 @@ fn data_props(d: &ResponseLaunchTemplateData) -> Props {
             Some(Value::Map(o))
         })
         .unwrap_or(Value::Null);
-    p.insert("root_volume".into(), root);
+    p.insert(Kind::ROOT_VOLUME.into(), root);
     p
 }
 
 /// The block device mapping of the `root_volume` property (deleted with the instance).
 fn root_volume(props: &Props) -> Result<Option<LaunchTemplateBlockDeviceMappingRequest>, ProviderError> {
-    let Some(m) = props.get("root_volume").and_then(Value::as_map) else { return Ok(None) };
+    let Some(m) = props.get(Kind::ROOT_VOLUME).and_then(Value::as_map) else { return Ok(None) };
     let device = m
         .get("device_name")
         .and_then(Value::as_str)
@@ -172,21 +168,40 @@ impl LaunchTemplate {
             .ok_or_else(|| ProviderError::fatal(format!("SSM parameter {param} has no value")))
     }
 
+    /// What the SSM parameter resolves to now (`None`: no such parameter), asked once per
+    /// read (`cache`).
+    async fn resolve_cached(
+        &self,
+        param: &str,
+        cache: &mut BTreeMap<String, Option<String>>,
+    ) -> Result<Option<String>, ProviderError> {
+        if let Some(v) = cache.get(param) {
+            return Ok(v.clone());
+        }
+        let value = match self.resolve_image(&format!("{SSM_PREFIX}{param}")).await {
+            Ok(ami) => Some(ami),
+            Err(e) if is_not_found(&e) => None,
+            Err(e) => return Err(e),
+        };
+        cache.insert(param.to_string(), value.clone());
+        Ok(value)
+    }
+
     async fn template_data(&self, props: &Props) -> Result<RequestLaunchTemplateData, ProviderError> {
-        let image = self.resolve_image(req_str(props, "image_id")?).await?;
-        let groups = str_list(props, "security_group_ids");
+        let image = self.resolve_image(req_str(props, Kind::IMAGE_ID)?).await?;
+        let groups = str_list(props, Kind::SECURITY_GROUP_IDS);
         let mut d = RequestLaunchTemplateData::builder()
             .image_id(image)
-            .instance_type(InstanceType::from(req_str(props, "instance_type")?));
-        if let Some(arn) = opt_str(props, "instance_profile_arn") {
+            .instance_type(InstanceType::from(req_str(props, Kind::INSTANCE_TYPE)?));
+        if let Some(arn) = opt_str(props, Kind::INSTANCE_PROFILE_ARN) {
             d = d.iam_instance_profile(
                 LaunchTemplateIamInstanceProfileSpecificationRequest::builder().arn(arn).build(),
             );
         }
-        if let Some(u) = opt_str(props, "user_data").filter(|u| !u.is_empty()) {
+        if let Some(u) = opt_str(props, Kind::USER_DATA).filter(|u| !u.is_empty()) {
             d = d.user_data(aws_smithy_types::base64::encode(u.as_bytes()));
         }
-        if let Some(m) = props.get("metadata_options").and_then(Value::as_map) {
+        if let Some(m) = props.get(Kind::METADATA_OPTIONS).and_then(Value::as_map) {
             let mut o = LaunchTemplateInstanceMetadataOptionsRequest::builder();
             if let Some(t) = m.get("http_tokens").and_then(Value::as_str) {
                 o = o.http_tokens(LaunchTemplateHttpTokensState::from(t));
@@ -205,7 +220,7 @@ impl LaunchTemplate {
         if let Some(m) = root_volume(props)? {
             d = d.block_device_mappings(m);
         }
-        match opt_bool(props, "associate_public_ip_address") {
+        match opt_bool(props, Kind::ASSOCIATE_PUBLIC_IP_ADDRESS) {
             // A network interface spec (no subnet: the auto scaling group picks it) with the
             // groups; the groups cannot also be given at the top level then.
             Some(public) => {
@@ -272,7 +287,19 @@ impl LaunchTemplate {
 #[async_trait]
 impl Provider for LaunchTemplate {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
+    }
+
+    /// `image_id` `resolve:ssm:<parameter>` stands for the live AMI while the parameter
+    /// resolves to it (read reports both); the [`RESOLVED`] entry is dropped either way.
+    fn normalize(&self, desired: &Props, live: &mut Props) {
+        let resolved = live.remove(RESOLVED);
+        let Some(wanted) = desired.get(Kind::IMAGE_ID).and_then(Value::as_str) else { return };
+        let Some(param) = wanted.strip_prefix(SSM_PREFIX) else { return };
+        let current = resolved.as_ref().and_then(Value::as_map).and_then(|m| m.get(param));
+        if current.is_some() && current == live.get(Kind::IMAGE_ID) {
+            live.insert(Kind::IMAGE_ID.into(), Value::str(wanted));
+        }
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -291,7 +318,7 @@ impl Provider for LaunchTemplate {
         let missing: Vec<&ReadTarget> =
             targets.iter().filter(|t| t.id.as_ref().is_some_and(|id| !have.contains(id))).collect();
         let names: Vec<String> =
-            missing.iter().filter_map(|t| opt_str(&t.props, "name").map(str::to_string)).collect();
+            missing.iter().filter_map(|t| opt_str(&t.props, Kind::NAME).map(str::to_string)).collect();
         if !names.is_empty() {
             let wanted: BTreeSet<&str> = missing.iter().filter_map(|t| t.id.as_deref()).collect();
             let more: Vec<aws_sdk_ec2::types::LaunchTemplate> = describe_all!(
@@ -330,34 +357,20 @@ impl Provider for LaunchTemplate {
                 .cloned()
                 .unwrap_or_else(|| ResponseLaunchTemplateData::builder().build());
             let mut props = data_props(&data);
-            let live_image = data.image_id().unwrap_or_default().to_string();
-            // `resolve:ssm:` when the desired side asks for it and the AMI is still current.
+            // The SSM parameter the target's image names (if any): what it resolves to now.
             let target = targets
                 .iter()
                 .find(|tg| tg.id.as_deref() == Some(id))
                 .or_else(|| targets.iter().find(|tg| Some(&tg.address) == address.as_ref()));
-            let wanted_image = target.and_then(|tg| opt_str(&tg.props, "image_id"));
-            let image = match wanted_image.and_then(|w| w.strip_prefix(SSM_PREFIX).map(|p| (w, p))) {
-                Some((w, param)) => {
-                    if !resolved.contains_key(param) {
-                        let value = match self.resolve_image(w).await {
-                            Ok(ami) => Some(ami),
-                            Err(e) if is_not_found(&e) => None,
-                            Err(e) => return Err(e),
-                        };
-                        resolved.insert(param.to_string(), value);
-                    }
-                    if resolved.get(param).and_then(Option::as_deref) == Some(live_image.as_str()) {
-                        w.to_string()
-                    } else {
-                        live_image
-                    }
+            let wanted_image = target.and_then(|tg| opt_str(&tg.props, Kind::IMAGE_ID));
+            if let Some(param) = wanted_image.and_then(|w| w.strip_prefix(SSM_PREFIX)) {
+                if let Some(ami) = self.resolve_cached(param, &mut resolved).await? {
+                    props.insert(RESOLVED.into(), resolved_entry(param, &ami));
                 }
-                None => live_image,
-            };
-            props.insert("name".into(), Value::str(name));
-            props.insert("image_id".into(), Value::Str(image));
-            props.insert("tags".into(), tags_value(t.tags()));
+            }
+            props.insert(Kind::NAME.into(), Value::str(name));
+            props.insert(Kind::IMAGE_ID.into(), Value::str(data.image_id().unwrap_or_default()));
+            props.insert(Kind::TAGS.into(), tags_value(t.tags()));
             let latest = t.latest_version_number().or(v.version_number()).unwrap_or(1);
             out.push(LiveObject {
                 id: id.to_string(),
@@ -371,7 +384,7 @@ impl Provider for LaunchTemplate {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let name = req_str(props, "name")?;
+        let name = req_str(props, Kind::NAME)?;
         let data = self.template_data(props).await?;
         let created = self
             .ec2
@@ -409,7 +422,7 @@ impl Provider for LaunchTemplate {
                     )));
                 }
                 let version = self.new_version(&id, props).await?;
-                self.ec2.sync_tags(&id, Some(&live_tags), props.get("tags")).await?;
+                self.ec2.sync_tags(&id, Some(&live_tags), props.get(Kind::TAGS)).await?;
                 Ok(Applied { id, outputs: outputs(name, version) })
             }
             Err(e) => Err(e),
@@ -417,18 +430,18 @@ impl Provider for LaunchTemplate {
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        let name = req_str(req.desired, "name")?;
+        let name = req_str(req.desired, Kind::NAME)?;
         let mut latest = None;
         for c in req.changes {
             match c.name.as_str() {
-                "tags" => self.ec2.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
-                "image_id"
-                | "instance_type"
-                | "instance_profile_arn"
-                | "security_group_ids"
-                | "user_data"
-                | "metadata_options"
-                | "associate_public_ip_address" => {}
+                Kind::TAGS => self.ec2.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                Kind::IMAGE_ID
+                | Kind::INSTANCE_TYPE
+                | Kind::INSTANCE_PROFILE_ARN
+                | Kind::SECURITY_GROUP_IDS
+                | Kind::USER_DATA
+                | Kind::METADATA_OPTIONS
+                | Kind::ASSOCIATE_PUBLIC_IP_ADDRESS => {}
                 other => {
                     return Err(ProviderError::fatal(format!(
                         "ec2.launch_template cannot update `{other}` in place"
@@ -436,7 +449,7 @@ impl Provider for LaunchTemplate {
                 }
             }
         }
-        if req.changes.iter().any(|c| c.name != "tags") {
+        if req.changes.iter().any(|c| c.name != Kind::TAGS) {
             latest = Some(self.new_version(req.id, req.desired).await?);
         }
         let latest = match latest {
@@ -466,5 +479,64 @@ impl Provider for LaunchTemplate {
                 .map(|_| ())
                 .map_err(|e| aws_error("DeleteLaunchTemplate", e)),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ec2::config::{BehaviorVersion, Config};
+
+    fn provider() -> LaunchTemplate {
+        let ec2 = aws_sdk_ec2::Client::from_conf(
+            Config::builder().behavior_version(BehaviorVersion::latest()).build(),
+        );
+        let ssm = aws_sdk_ssm::Client::from_conf(
+            aws_sdk_ssm::Config::builder().behavior_version(BehaviorVersion::latest()).build(),
+        );
+        LaunchTemplate { ec2, ssm }
+    }
+
+    const PARAM: &str = "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id";
+
+    fn image(v: Value) -> Props {
+        Props::from([(Kind::IMAGE_ID.to_string(), v)])
+    }
+
+    fn live(ami: &str, resolved: Option<&str>) -> Props {
+        let mut p = image(Value::str(ami));
+        if let Some(r) = resolved {
+            p.insert(RESOLVED.into(), resolved_entry(PARAM, r));
+        }
+        p
+    }
+
+    #[test]
+    fn an_ssm_image_stands_for_the_ami_the_parameter_resolves_to() {
+        let p = provider();
+        let desired = image(Value::str(format!("{SSM_PREFIX}{PARAM}")));
+        let mut current = live("ami-1", Some("ami-1"));
+        p.normalize(&desired, &mut current);
+        assert_eq!(current, desired, "read back as the parameter, the resolved entry dropped");
+        assert_eq!(p.diff(&desired, &live("ami-1", Some("ami-1"))), vec![]);
+
+        // The parameter moved on (or is gone): the live AMI is drift.
+        for stale in [live("ami-1", Some("ami-2")), live("ami-1", None)] {
+            let changes = p.diff(&desired, &stale);
+            assert_eq!(changes.len(), 1);
+            assert_eq!(changes[0].before, Some(Value::str("ami-1")));
+        }
+    }
+
+    #[test]
+    fn a_plain_or_unknown_image_is_compared_as_read() {
+        let p = provider();
+        let mut current = live("ami-1", Some("ami-1"));
+        p.normalize(&image(Value::str("ami-1")), &mut current);
+        assert_eq!(current, image(Value::str("ami-1")));
+        let mut current = live("ami-1", Some("ami-1"));
+        p.normalize(&image(Value::Unknown), &mut current);
+        assert_eq!(current, image(Value::str("ami-1")), "an image known after apply is left alone");
+        assert_eq!(p.diff(&image(Value::str("ami-2")), &live("ami-1", None)).len(), 1);
     }
 }

@@ -34,10 +34,13 @@ pub(crate) fn ids_filter(name: &str, ids: &[String]) -> Filter {
     Filter::builder().name(name).set_values(Some(ids.to_vec())).build()
 }
 
+/// The `tags` property every tagged EC2 kind declares alike.
+const TAGS: &str = hactl_core::kinds::ec2::Vpc::TAGS;
+
 /// The `tags` property as EC2 tags.
 pub(crate) fn tags_of(props: &Props) -> Vec<Tag> {
     props
-        .get("tags")
+        .get(TAGS)
         .map(Value::string_map)
         .unwrap_or_default()
         .into_iter()

@@ -8,20 +8,11 @@ use crate::util::{client_token, req_str};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ConnectivityType, NatGatewayState, ResourceType};
 use aws_sdk_ec2::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::ec2::NatGateway as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 
 pub struct NatGateway(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.nat_gateway",
-    props: &[
-        PropSchema::replace("subnet_id"),
-        PropSchema::replace("allocation_id"),
-        PropSchema::replace("connectivity_type"),
-        PropSchema::in_place("tags"),
-    ],
-};
 
 impl NatGateway {
     async fn state(&self, id: &str) -> Result<Option<(NatGatewayState, Option<String>)>, ProviderError> {
@@ -46,7 +37,7 @@ impl NatGateway {
 #[async_trait]
 impl Provider for NatGateway {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -70,13 +61,13 @@ impl Provider for NatGateway {
                 let allocation =
                     n.nat_gateway_addresses().first().and_then(|a| a.allocation_id()).unwrap_or_default();
                 let props = Props::from([
-                    ("subnet_id".to_string(), Value::str(n.subnet_id().unwrap_or_default())),
-                    ("allocation_id".to_string(), Value::str(allocation)),
+                    (Kind::SUBNET_ID.to_string(), Value::str(n.subnet_id().unwrap_or_default())),
+                    (Kind::ALLOCATION_ID.to_string(), Value::str(allocation)),
                     (
-                        "connectivity_type".to_string(),
+                        Kind::CONNECTIVITY_TYPE.to_string(),
                         Value::str(n.connectivity_type().map(|c| c.as_str()).unwrap_or("public")),
                     ),
-                    ("tags".to_string(), tags_value(n.tags())),
+                    (Kind::TAGS.to_string(), tags_value(n.tags())),
                 ]);
                 Some(super::object(n.nat_gateway_id()?, address, props, owned))
             })
@@ -87,10 +78,10 @@ impl Provider for NatGateway {
         let out = self
             .0
             .create_nat_gateway()
-            .subnet_id(req_str(props, "subnet_id")?)
-            .allocation_id(req_str(props, "allocation_id")?)
+            .subnet_id(req_str(props, Kind::SUBNET_ID)?)
+            .allocation_id(req_str(props, Kind::ALLOCATION_ID)?)
             .connectivity_type(ConnectivityType::from(
-                req_str(props, "connectivity_type").unwrap_or("public"),
+                req_str(props, Kind::CONNECTIVITY_TYPE).unwrap_or("public"),
             ))
             .client_token(client_token(ctx, address, props))
             .tag_specifications(tag_spec(ResourceType::Natgateway, props))

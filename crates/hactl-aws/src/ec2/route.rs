@@ -7,20 +7,11 @@ use crate::util::{match_target, opt_str, req_str};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::RouteOrigin;
 use aws_sdk_ec2::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::ec2::Route as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 
 pub struct Route(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.route",
-    props: &[
-        PropSchema::replace("route_table_id"),
-        PropSchema::replace("destination_cidr_block"),
-        PropSchema::in_place("gateway_id"),
-        PropSchema::in_place("nat_gateway_id"),
-    ],
-};
 
 fn split(id: &str) -> Result<(&str, &str), ProviderError> {
     id.split_once('|').ok_or_else(|| ProviderError::fatal(format!("bad route id `{id}` (want rtb-…|CIDR)")))
@@ -29,11 +20,11 @@ fn split(id: &str) -> Result<(&str, &str), ProviderError> {
 #[async_trait]
 impl Provider for Route {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
-        let mut wanted = target_prop_values(targets, "route_table_id");
+        let mut wanted = target_prop_values(targets, Kind::ROUTE_TABLE_ID);
         wanted.extend(
             targets
                 .iter()
@@ -54,18 +45,18 @@ impl Provider for Route {
                     continue;
                 }
                 let mut props = Props::from([
-                    ("route_table_id".to_string(), Value::str(rtb)),
-                    ("destination_cidr_block".to_string(), Value::str(dest)),
+                    (Kind::ROUTE_TABLE_ID.to_string(), Value::str(rtb)),
+                    (Kind::DESTINATION_CIDR_BLOCK.to_string(), Value::str(dest)),
                 ]);
                 if let Some(g) = r.gateway_id() {
-                    props.insert("gateway_id".into(), Value::str(g));
+                    props.insert(Kind::GATEWAY_ID.into(), Value::str(g));
                 }
                 if let Some(n) = r.nat_gateway_id() {
-                    props.insert("nat_gateway_id".into(), Value::str(n));
+                    props.insert(Kind::NAT_GATEWAY_ID.into(), Value::str(n));
                 }
                 let address = match_target(targets, |p| {
-                    p.get("route_table_id").and_then(Value::as_str) == Some(rtb)
-                        && p.get("destination_cidr_block").and_then(Value::as_str) == Some(dest)
+                    p.get(Kind::ROUTE_TABLE_ID).and_then(Value::as_str) == Some(rtb)
+                        && p.get(Kind::DESTINATION_CIDR_BLOCK).and_then(Value::as_str) == Some(dest)
                 })
                 .cloned();
                 out.push(super::object(format!("{rtb}|{dest}"), address, props, owned));
@@ -75,15 +66,15 @@ impl Provider for Route {
     }
 
     async fn create(&self, _ctx: &Ctx, _address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let rtb = req_str(props, "route_table_id")?;
-        let dest = req_str(props, "destination_cidr_block")?;
+        let rtb = req_str(props, Kind::ROUTE_TABLE_ID)?;
+        let dest = req_str(props, Kind::DESTINATION_CIDR_BLOCK)?;
         let r = self
             .0
             .create_route()
             .route_table_id(rtb)
             .destination_cidr_block(dest)
-            .set_gateway_id(opt_str(props, "gateway_id").map(str::to_string))
-            .set_nat_gateway_id(opt_str(props, "nat_gateway_id").map(str::to_string))
+            .set_gateway_id(opt_str(props, Kind::GATEWAY_ID).map(str::to_string))
+            .set_nat_gateway_id(opt_str(props, Kind::NAT_GATEWAY_ID).map(str::to_string))
             .send()
             .await;
         match r {
@@ -128,8 +119,8 @@ impl Route {
             .replace_route()
             .route_table_id(rtb)
             .destination_cidr_block(dest)
-            .set_gateway_id(opt_str(props, "gateway_id").map(str::to_string))
-            .set_nat_gateway_id(opt_str(props, "nat_gateway_id").map(str::to_string))
+            .set_gateway_id(opt_str(props, Kind::GATEWAY_ID).map(str::to_string))
+            .set_nat_gateway_id(opt_str(props, Kind::NAT_GATEWAY_ID).map(str::to_string))
             .send()
             .await
             .map(|_| ())

@@ -6,20 +6,16 @@ use crate::util::req_str;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 use aws_sdk_ec2::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::ec2::RouteTable as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 
 pub struct RouteTable(pub Client);
 
-static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.route_table",
-    props: &[PropSchema::replace("vpc_id"), PropSchema::in_place("tags")],
-};
-
 #[async_trait]
 impl Provider for RouteTable {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -32,8 +28,8 @@ impl Provider for RouteTable {
                     t.route_table_id()?,
                     address,
                     Props::from([
-                        ("vpc_id".to_string(), Value::str(t.vpc_id().unwrap_or_default())),
-                        ("tags".to_string(), tags_value(t.tags())),
+                        (Kind::VPC_ID.to_string(), Value::str(t.vpc_id().unwrap_or_default())),
+                        (Kind::TAGS.to_string(), tags_value(t.tags())),
                     ]),
                     owned,
                 ))
@@ -45,7 +41,7 @@ impl Provider for RouteTable {
         let out = self
             .0
             .create_route_table()
-            .vpc_id(req_str(props, "vpc_id")?)
+            .vpc_id(req_str(props, Kind::VPC_ID)?)
             .tag_specifications(tag_spec(ResourceType::RouteTable, props))
             .send()
             .await

@@ -8,25 +8,16 @@ use crate::util::req_str;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ResourceType;
 use aws_sdk_ec2::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::ec2::SecurityGroup as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 
 pub struct SecurityGroup(pub Client);
 
-static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.security_group",
-    props: &[
-        PropSchema::replace("vpc_id"),
-        PropSchema::replace("group_name"),
-        PropSchema::replace("description"),
-        PropSchema::in_place("tags"),
-    ],
-};
-
 #[async_trait]
 impl Provider for SecurityGroup {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -40,10 +31,10 @@ impl Provider for SecurityGroup {
                     id: g.group_id()?.to_string(),
                     address,
                     props: Props::from([
-                        ("vpc_id".to_string(), Value::str(g.vpc_id().unwrap_or_default())),
-                        ("group_name".to_string(), Value::str(g.group_name().unwrap_or_default())),
-                        ("description".to_string(), Value::str(g.description().unwrap_or_default())),
-                        ("tags".to_string(), tags_value(g.tags())),
+                        (Kind::VPC_ID.to_string(), Value::str(g.vpc_id().unwrap_or_default())),
+                        (Kind::GROUP_NAME.to_string(), Value::str(g.group_name().unwrap_or_default())),
+                        (Kind::DESCRIPTION.to_string(), Value::str(g.description().unwrap_or_default())),
+                        (Kind::TAGS.to_string(), tags_value(g.tags())),
                     ]),
                     outputs: super::output("arn", g.security_group_arn().unwrap_or_default()),
                     owned,
@@ -56,9 +47,9 @@ impl Provider for SecurityGroup {
         let out = self
             .0
             .create_security_group()
-            .vpc_id(req_str(props, "vpc_id")?)
-            .group_name(req_str(props, "group_name")?)
-            .description(req_str(props, "description")?)
+            .vpc_id(req_str(props, Kind::VPC_ID)?)
+            .group_name(req_str(props, Kind::GROUP_NAME)?)
+            .description(req_str(props, Kind::DESCRIPTION)?)
             .tag_specifications(tag_spec(ResourceType::SecurityGroup, props))
             .send()
             .await

@@ -15,20 +15,12 @@ use crate::util::{match_target, req_str};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, PrefixListId, UserIdGroupPair};
 use aws_sdk_ec2::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::ec2::SecurityGroupRules as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct SecurityGroupRules(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.security_group_rules",
-    props: &[
-        PropSchema::replace("group_id"),
-        PropSchema::in_place("ingress").as_set(),
-        PropSchema::in_place("egress").as_set(),
-    ],
-};
 
 /// One flattened rule: a permission with exactly one source.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -234,11 +226,11 @@ impl SecurityGroupRules {
 #[async_trait]
 impl Provider for SecurityGroupRules {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
-        let mut wanted: BTreeSet<String> = super::target_prop_values(targets, "group_id");
+        let mut wanted: BTreeSet<String> = super::target_prop_values(targets, Kind::GROUP_ID);
         wanted.extend(super::target_ids(targets));
         let groups = security_groups(ctx, &self.0, &wanted).await?;
         Ok(groups
@@ -249,13 +241,13 @@ impl Provider for SecurityGroupRules {
                 // Only groups someone asked about: the rules of an unmanaged group are
                 // reported with the group, not on their own.
                 let address =
-                    match_target(targets, |p| p.get("group_id").and_then(Value::as_str) == Some(id))
+                    match_target(targets, |p| p.get(Kind::GROUP_ID).and_then(Value::as_str) == Some(id))
                         .or_else(|| targets.iter().find(|t| t.id.as_deref() == Some(id)).map(|t| &t.address))
                         .cloned();
                 let props = Props::from([
-                    ("group_id".to_string(), Value::str(id)),
-                    ("ingress".to_string(), rules_value(&flatten(g.ip_permissions()))),
-                    ("egress".to_string(), rules_value(&flatten(g.ip_permissions_egress()))),
+                    (Kind::GROUP_ID.to_string(), Value::str(id)),
+                    (Kind::INGRESS.to_string(), rules_value(&flatten(g.ip_permissions()))),
+                    (Kind::EGRESS.to_string(), rules_value(&flatten(g.ip_permissions_egress()))),
                 ]);
                 // The rule set of a target's group is the stack's when its group is (a
                 // rule set matched by its group's id but whose group lacks the tags is a
@@ -268,16 +260,17 @@ impl Provider for SecurityGroupRules {
     }
 
     async fn create(&self, _ctx: &Ctx, _address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let group_id = req_str(props, "group_id")?;
-        self.converge(group_id, &desired_rules(props, "ingress")?, &desired_rules(props, "egress")?).await?;
+        let group_id = req_str(props, Kind::GROUP_ID)?;
+        self.converge(group_id, &desired_rules(props, Kind::INGRESS)?, &desired_rules(props, Kind::EGRESS)?)
+            .await?;
         Ok(Applied { id: group_id.to_string(), outputs: Default::default() })
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
         self.converge(
             req.id,
-            &desired_rules(req.desired, "ingress")?,
-            &desired_rules(req.desired, "egress")?,
+            &desired_rules(req.desired, Kind::INGRESS)?,
+            &desired_rules(req.desired, Kind::EGRESS)?,
         )
         .await?;
         Ok(Applied { id: req.id.to_string(), outputs: Default::default() })

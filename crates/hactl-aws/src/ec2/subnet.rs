@@ -11,22 +11,11 @@ use crate::util::{opt_bool, opt_str, req_str};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType};
 use aws_sdk_ec2::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::ec2::Subnet as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 
 pub struct Subnet(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.subnet",
-    props: &[
-        PropSchema::replace("vpc_id"),
-        PropSchema::replace("cidr_block"),
-        PropSchema::replace("availability_zone"),
-        PropSchema::in_place("map_public_ip_on_launch"),
-        PropSchema::in_place("route_table_id"),
-        PropSchema::in_place("tags"),
-    ],
-};
 
 impl Subnet {
     async fn set_public_ip(&self, id: &str, v: bool) -> Result<(), ProviderError> {
@@ -101,7 +90,7 @@ impl Subnet {
 #[async_trait]
 impl Provider for Subnet {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -116,7 +105,7 @@ impl Provider for Subnet {
         )
         .await?;
         // Associations come from the route tables (one shared call for the refresh).
-        let tables_wanted = target_prop_values(targets, "route_table_id");
+        let tables_wanted = target_prop_values(targets, Kind::ROUTE_TABLE_ID);
         let tables = route_tables(ctx, &self.0, &tables_wanted).await?;
         let table_of = |subnet: &str| {
             tables.iter().find_map(|t| {
@@ -133,18 +122,19 @@ impl Provider for Subnet {
                 let id = s.subnet_id()?;
                 let (owned, address) = ownership(&ctx.stack, s.tags());
                 let mut props = Props::new();
-                props.insert("vpc_id".into(), Value::str(s.vpc_id().unwrap_or_default()));
-                props.insert("cidr_block".into(), Value::str(s.cidr_block().unwrap_or_default()));
+                props.insert(Kind::VPC_ID.into(), Value::str(s.vpc_id().unwrap_or_default()));
+                props.insert(Kind::CIDR_BLOCK.into(), Value::str(s.cidr_block().unwrap_or_default()));
                 props.insert(
-                    "availability_zone".into(),
+                    Kind::AVAILABILITY_ZONE.into(),
                     Value::str(s.availability_zone().unwrap_or_default()),
                 );
                 props.insert(
-                    "map_public_ip_on_launch".into(),
+                    Kind::MAP_PUBLIC_IP_ON_LAUNCH.into(),
                     Value::Bool(s.map_public_ip_on_launch().unwrap_or(false)),
                 );
-                props.insert("route_table_id".into(), table_of(id).map(Value::Str).unwrap_or(Value::Null));
-                props.insert("tags".into(), tags_value(s.tags()));
+                props
+                    .insert(Kind::ROUTE_TABLE_ID.into(), table_of(id).map(Value::Str).unwrap_or(Value::Null));
+                props.insert(Kind::TAGS.into(), tags_value(s.tags()));
                 let outputs = output("arn", s.subnet_arn().unwrap_or_default());
                 Some(LiveObject { id: id.to_string(), address, props, outputs, owned })
             })
@@ -155,9 +145,9 @@ impl Provider for Subnet {
         let out = self
             .0
             .create_subnet()
-            .vpc_id(req_str(props, "vpc_id")?)
-            .cidr_block(req_str(props, "cidr_block")?)
-            .availability_zone(req_str(props, "availability_zone")?)
+            .vpc_id(req_str(props, Kind::VPC_ID)?)
+            .cidr_block(req_str(props, Kind::CIDR_BLOCK)?)
+            .availability_zone(req_str(props, Kind::AVAILABILITY_ZONE)?)
             .tag_specifications(tag_spec(ResourceType::Subnet, props))
             .send()
             .await
@@ -165,10 +155,10 @@ impl Provider for Subnet {
         let s = out.subnet().ok_or_else(|| ProviderError::fatal("CreateSubnet returned no subnet"))?;
         let id =
             s.subnet_id().ok_or_else(|| ProviderError::fatal("CreateSubnet returned no id"))?.to_string();
-        if opt_bool(props, "map_public_ip_on_launch") == Some(true) {
+        if opt_bool(props, Kind::MAP_PUBLIC_IP_ON_LAUNCH) == Some(true) {
             self.set_public_ip(&id, true).await?;
         }
-        if let Some(table) = opt_str(props, "route_table_id") {
+        if let Some(table) = opt_str(props, Kind::ROUTE_TABLE_ID) {
             self.set_route_table(&id, Some(table), true).await?;
         }
         Ok(Applied { id, outputs: output("arn", s.subnet_arn().unwrap_or_default()) })
@@ -177,17 +167,17 @@ impl Provider for Subnet {
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
         for c in req.changes {
             match c.name.as_str() {
-                "map_public_ip_on_launch" => {
+                Kind::MAP_PUBLIC_IP_ON_LAUNCH => {
                     self.set_public_ip(
                         req.id,
-                        opt_bool(req.desired, "map_public_ip_on_launch").unwrap_or(false),
+                        opt_bool(req.desired, Kind::MAP_PUBLIC_IP_ON_LAUNCH).unwrap_or(false),
                     )
                     .await?
                 }
-                "route_table_id" => {
-                    self.set_route_table(req.id, opt_str(req.desired, "route_table_id"), false).await?
+                Kind::ROUTE_TABLE_ID => {
+                    self.set_route_table(req.id, opt_str(req.desired, Kind::ROUTE_TABLE_ID), false).await?
                 }
-                "tags" => self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                Kind::TAGS => self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
                 other => {
                     return Err(ProviderError::fatal(format!("ec2.subnet cannot update `{other}` in place")))
                 }

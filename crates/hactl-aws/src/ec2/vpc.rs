@@ -7,20 +7,11 @@ use crate::util::{opt_bool, req_str};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, VpcAttributeName};
 use aws_sdk_ec2::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::ec2::Vpc as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 
 pub struct Vpc(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.vpc",
-    props: &[
-        PropSchema::replace("cidr_block"),
-        PropSchema::in_place("enable_dns_support"),
-        PropSchema::in_place("enable_dns_hostnames"),
-        PropSchema::in_place("tags"),
-    ],
-};
 
 impl Vpc {
     async fn attribute(&self, id: &str, attr: VpcAttributeName) -> Result<Option<bool>, ProviderError> {
@@ -72,7 +63,7 @@ impl Vpc {
 #[async_trait]
 impl Provider for Vpc {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -95,10 +86,10 @@ impl Provider for Vpc {
                 self.attribute(id, VpcAttributeName::EnableDnsHostnames)
             )?;
             let mut props = Props::new();
-            props.insert("cidr_block".into(), Value::str(v.cidr_block().unwrap_or_default()));
-            props.insert("enable_dns_support".into(), Value::Bool(support.unwrap_or(false)));
-            props.insert("enable_dns_hostnames".into(), Value::Bool(hostnames.unwrap_or(false)));
-            props.insert("tags".into(), tags_value(v.tags()));
+            props.insert(Kind::CIDR_BLOCK.into(), Value::str(v.cidr_block().unwrap_or_default()));
+            props.insert(Kind::ENABLE_DNS_SUPPORT.into(), Value::Bool(support.unwrap_or(false)));
+            props.insert(Kind::ENABLE_DNS_HOSTNAMES.into(), Value::Bool(hostnames.unwrap_or(false)));
+            props.insert(Kind::TAGS.into(), tags_value(v.tags()));
             out.push(LiveObject { id: id.to_string(), address, props, outputs: Default::default(), owned });
         }
         Ok(out)
@@ -108,7 +99,7 @@ impl Provider for Vpc {
         let out = self
             .0
             .create_vpc()
-            .cidr_block(req_str(props, "cidr_block")?)
+            .cidr_block(req_str(props, Kind::CIDR_BLOCK)?)
             .tag_specifications(tag_spec(ResourceType::Vpc, props))
             .send()
             .await
@@ -118,24 +109,30 @@ impl Provider for Vpc {
             .and_then(|v: &aws_sdk_ec2::types::Vpc| v.vpc_id())
             .ok_or_else(|| ProviderError::fatal("CreateVpc returned no id"))?
             .to_string();
-        self.set_dns(&id, opt_bool(props, "enable_dns_support"), opt_bool(props, "enable_dns_hostnames"))
-            .await?;
+        self.set_dns(
+            &id,
+            opt_bool(props, Kind::ENABLE_DNS_SUPPORT),
+            opt_bool(props, Kind::ENABLE_DNS_HOSTNAMES),
+        )
+        .await?;
         Ok(Applied { id, outputs: Default::default() })
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
         let changed = |n: &str| req.changes.iter().any(|c| c.name == n);
-        if changed("enable_dns_support") || changed("enable_dns_hostnames") {
+        if changed(Kind::ENABLE_DNS_SUPPORT) || changed(Kind::ENABLE_DNS_HOSTNAMES) {
             self.set_dns(
                 req.id,
-                changed("enable_dns_support").then(|| opt_bool(req.desired, "enable_dns_support")).flatten(),
-                changed("enable_dns_hostnames")
-                    .then(|| opt_bool(req.desired, "enable_dns_hostnames"))
+                changed(Kind::ENABLE_DNS_SUPPORT)
+                    .then(|| opt_bool(req.desired, Kind::ENABLE_DNS_SUPPORT))
+                    .flatten(),
+                changed(Kind::ENABLE_DNS_HOSTNAMES)
+                    .then(|| opt_bool(req.desired, Kind::ENABLE_DNS_HOSTNAMES))
                     .flatten(),
             )
             .await?;
         }
-        if let Some(c) = req.changes.iter().find(|c| c.name == "tags") {
+        if let Some(c) = req.changes.iter().find(|c| c.name == Kind::TAGS) {
             self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?;
         }
         Ok(Applied { id: req.id.to_string(), outputs: Default::default() })

@@ -9,25 +9,12 @@ use crate::util::{client_token, opt_bool, req_str, str_list};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, State, VpcEndpointType};
 use aws_sdk_ec2::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::ec2::VpcEndpoint as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::BTreeSet;
 
 pub struct VpcEndpoint(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "ec2.vpc_endpoint",
-    props: &[
-        PropSchema::replace("vpc_id"),
-        PropSchema::replace("service_name"),
-        PropSchema::replace("vpc_endpoint_type"),
-        PropSchema::in_place("route_table_ids").as_set(),
-        PropSchema::in_place("subnet_ids").as_set(),
-        PropSchema::in_place("security_group_ids").as_set(),
-        PropSchema::in_place("private_dns_enabled"),
-        PropSchema::in_place("tags"),
-    ],
-};
 
 /// The endpoint state, lower-cased: AWS (and moto) answer "available", which the SDK's
 /// enum (capitalised variants) only knows as an unknown value.
@@ -64,7 +51,7 @@ impl VpcEndpoint {
 #[async_trait]
 impl Provider for VpcEndpoint {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -86,26 +73,27 @@ impl Provider for VpcEndpoint {
                 let kind =
                     e.vpc_endpoint_type().map(|t| t.as_str().to_string()).unwrap_or_else(|| "Gateway".into());
                 let mut props = Props::from([
-                    ("vpc_id".to_string(), Value::str(e.vpc_id().unwrap_or_default())),
-                    ("service_name".to_string(), Value::str(e.service_name().unwrap_or_default())),
-                    ("vpc_endpoint_type".to_string(), Value::str(&kind)),
-                    ("tags".to_string(), tags_value(e.tags())),
+                    (Kind::VPC_ID.to_string(), Value::str(e.vpc_id().unwrap_or_default())),
+                    (Kind::SERVICE_NAME.to_string(), Value::str(e.service_name().unwrap_or_default())),
+                    (Kind::VPC_ENDPOINT_TYPE.to_string(), Value::str(&kind)),
+                    (Kind::TAGS.to_string(), tags_value(e.tags())),
                 ]);
                 if kind == "Gateway" {
                     props.insert(
-                        "route_table_ids".into(),
+                        Kind::ROUTE_TABLE_IDS.into(),
                         Value::from_strings(e.route_table_ids().iter().cloned()),
                     );
                 } else {
-                    props.insert("subnet_ids".into(), Value::from_strings(e.subnet_ids().iter().cloned()));
+                    props
+                        .insert(Kind::SUBNET_IDS.into(), Value::from_strings(e.subnet_ids().iter().cloned()));
                     props.insert(
-                        "security_group_ids".into(),
+                        Kind::SECURITY_GROUP_IDS.into(),
                         Value::from_strings(
                             e.groups().iter().filter_map(|g| g.group_id().map(str::to_string)),
                         ),
                     );
                     props.insert(
-                        "private_dns_enabled".into(),
+                        Kind::PRIVATE_DNS_ENABLED.into(),
                         Value::Bool(e.private_dns_enabled().unwrap_or(false)),
                     );
                 }
@@ -115,22 +103,22 @@ impl Provider for VpcEndpoint {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let kind = req_str(props, "vpc_endpoint_type")?;
+        let kind = req_str(props, Kind::VPC_ENDPOINT_TYPE)?;
         let mut req = self
             .0
             .create_vpc_endpoint()
-            .vpc_id(req_str(props, "vpc_id")?)
-            .service_name(req_str(props, "service_name")?)
+            .vpc_id(req_str(props, Kind::VPC_ID)?)
+            .service_name(req_str(props, Kind::SERVICE_NAME)?)
             .vpc_endpoint_type(VpcEndpointType::from(kind))
             .client_token(client_token(ctx, address, props))
             .tag_specifications(tag_spec(ResourceType::VpcEndpoint, props));
         if kind == "Gateway" {
-            req = req.set_route_table_ids(Some(str_list(props, "route_table_ids")));
+            req = req.set_route_table_ids(Some(str_list(props, Kind::ROUTE_TABLE_IDS)));
         } else {
             req = req
-                .set_subnet_ids(Some(str_list(props, "subnet_ids")))
-                .set_security_group_ids(Some(str_list(props, "security_group_ids")))
-                .set_private_dns_enabled(opt_bool(props, "private_dns_enabled"));
+                .set_subnet_ids(Some(str_list(props, Kind::SUBNET_IDS)))
+                .set_security_group_ids(Some(str_list(props, Kind::SECURITY_GROUP_IDS)))
+                .set_private_dns_enabled(opt_bool(props, Kind::PRIVATE_DNS_ENABLED));
         }
         let out = req.send().await.map_err(|e| retry_not_found(aws_error("CreateVpcEndpoint", e)))?;
         let id = out
@@ -160,17 +148,17 @@ impl Provider for VpcEndpoint {
             let after = c.after.as_ref().map(Value::string_list).unwrap_or_default();
             let (add, remove) = diff(&before, &after);
             match c.name.as_str() {
-                "route_table_ids" => {
+                Kind::ROUTE_TABLE_IDS => {
                     m = m.set_add_route_table_ids(Some(add)).set_remove_route_table_ids(Some(remove))
                 }
-                "subnet_ids" => m = m.set_add_subnet_ids(Some(add)).set_remove_subnet_ids(Some(remove)),
-                "security_group_ids" => {
+                Kind::SUBNET_IDS => m = m.set_add_subnet_ids(Some(add)).set_remove_subnet_ids(Some(remove)),
+                Kind::SECURITY_GROUP_IDS => {
                     m = m.set_add_security_group_ids(Some(add)).set_remove_security_group_ids(Some(remove))
                 }
-                "private_dns_enabled" => {
-                    m = m.set_private_dns_enabled(opt_bool(req.desired, "private_dns_enabled"))
+                Kind::PRIVATE_DNS_ENABLED => {
+                    m = m.set_private_dns_enabled(opt_bool(req.desired, Kind::PRIVATE_DNS_ENABLED))
                 }
-                "tags" => {
+                Kind::TAGS => {
                     self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?;
                     continue;
                 }

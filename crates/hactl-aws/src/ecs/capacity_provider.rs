@@ -13,22 +13,12 @@ use aws_sdk_ecs::types::{
     CapacityProviderUpdateStatus, ManagedScaling, ManagedScalingStatus, ManagedTerminationProtection,
 };
 use aws_sdk_ecs::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::ecs::CapacityProvider as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct CapacityProvider(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "ecs.capacity_provider",
-    props: &[
-        PropSchema::replace("name"),
-        PropSchema::replace("auto_scaling_group_arn"),
-        PropSchema::in_place("managed_scaling"),
-        PropSchema::in_place("managed_termination_protection"),
-        PropSchema::in_place("tags"),
-    ],
-};
 
 type Live = aws_sdk_ecs::types::CapacityProvider;
 
@@ -44,7 +34,7 @@ fn is_gone(p: &Live) -> bool {
 }
 
 fn managed_scaling(props: &Props) -> Option<ManagedScaling> {
-    let m = props.get("managed_scaling")?.as_map()?;
+    let m = props.get(Kind::MANAGED_SCALING)?.as_map()?;
     let int = |k: &str| m.get(k).and_then(Value::as_int).map(|i| i as i32);
     Some(
         ManagedScaling::builder()
@@ -58,7 +48,7 @@ fn managed_scaling(props: &Props) -> Option<ManagedScaling> {
 
 fn termination_protection(props: &Props) -> Option<ManagedTerminationProtection> {
     props
-        .get("managed_termination_protection")
+        .get(Kind::MANAGED_TERMINATION_PROTECTION)
         .and_then(Value::as_str)
         .map(ManagedTerminationProtection::from)
 }
@@ -75,19 +65,19 @@ fn props_of(p: &Live) -> Props {
         ]))
     });
     Props::from([
-        ("name".to_string(), Value::str(p.name().unwrap_or_default())),
+        (Kind::NAME.to_string(), Value::str(p.name().unwrap_or_default())),
         (
-            "auto_scaling_group_arn".to_string(),
+            Kind::AUTO_SCALING_GROUP_ARN.to_string(),
             asg.map(|a| Value::str(a.auto_scaling_group_arn())).unwrap_or(Value::Null),
         ),
-        ("managed_scaling".to_string(), scaling.unwrap_or(Value::Null)),
+        (Kind::MANAGED_SCALING.to_string(), scaling.unwrap_or(Value::Null)),
         (
-            "managed_termination_protection".to_string(),
+            Kind::MANAGED_TERMINATION_PROTECTION.to_string(),
             asg.and_then(|a| a.managed_termination_protection())
                 .map(|v| Value::str(v.as_str()))
                 .unwrap_or(Value::Null),
         ),
-        ("tags".to_string(), tags_value(p.tags())),
+        (Kind::TAGS.to_string(), tags_value(p.tags())),
     ])
 }
 
@@ -146,11 +136,11 @@ impl CapacityProvider {
 #[async_trait]
 impl Provider for CapacityProvider {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
-        let names = super::target_names(targets, "name");
+        let names = super::target_names(targets, Kind::NAME);
         if names.is_empty() {
             return Ok(Vec::new());
         }
@@ -173,7 +163,7 @@ impl Provider for CapacityProvider {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let name = req_str(props, "name")?;
+        let name = req_str(props, Kind::NAME)?;
         if let Some(p) = self.one(name).await? {
             if is_gone(&p) {
                 // A deleted provider of that name is still going away; its name is free
@@ -193,12 +183,12 @@ impl Provider for CapacityProvider {
                 ensure_ours(ctx, address, &tag_map_of(p.tags()), &what, "AlreadyExists")?;
                 self.update_provider(name, props).await?;
                 let arn = p.capacity_provider_arn().unwrap_or_default();
-                self.0.sync_tags(arn, Some(&tags_value(p.tags())), props.get("tags")).await?;
+                self.0.sync_tags(arn, Some(&tags_value(p.tags())), props.get(Kind::TAGS)).await?;
                 return Ok(Applied { id: name.to_string(), outputs: outputs(&p) });
             }
         }
         let asg = AutoScalingGroupProvider::builder()
-            .auto_scaling_group_arn(req_str(props, "auto_scaling_group_arn")?)
+            .auto_scaling_group_arn(req_str(props, Kind::AUTO_SCALING_GROUP_ARN)?)
             .set_managed_scaling(managed_scaling(props))
             .set_managed_termination_protection(termination_protection(props))
             .build()
@@ -220,7 +210,7 @@ impl Provider for CapacityProvider {
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
         let changed = |n: &str| req.changes.iter().any(|c| c.name == n);
-        if changed("managed_scaling") || changed("managed_termination_protection") {
+        if changed(Kind::MANAGED_SCALING) || changed(Kind::MANAGED_TERMINATION_PROTECTION) {
             self.update_provider(req.id, req.desired).await?;
         }
         let live = self
@@ -229,8 +219,8 @@ impl Provider for CapacityProvider {
             .ok_or_else(|| ProviderError::retryable(format!("capacity provider `{}` not found", req.id)))?;
         for c in req.changes {
             match c.name.as_str() {
-                "managed_scaling" | "managed_termination_protection" => {}
-                "tags" => {
+                Kind::MANAGED_SCALING | Kind::MANAGED_TERMINATION_PROTECTION => {}
+                Kind::TAGS => {
                     let arn = live.capacity_provider_arn().unwrap_or_default();
                     self.0.sync_tags(arn, c.before.as_ref(), c.after.as_ref()).await?
                 }

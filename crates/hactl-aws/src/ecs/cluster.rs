@@ -10,20 +10,12 @@ use crate::util::{owner_of, req_str};
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{ClusterSetting, ClusterSettingName};
 use aws_sdk_ecs::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::ecs::Cluster as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct Cluster(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "ecs.cluster",
-    props: &[
-        PropSchema::replace("name"),
-        PropSchema::in_place("container_insights"),
-        PropSchema::in_place("tags"),
-    ],
-};
 
 fn insights_setting(value: &str) -> ClusterSetting {
     ClusterSetting::builder().name(ClusterSettingName::ContainerInsights).value(value).build()
@@ -76,11 +68,11 @@ impl Cluster {
 #[async_trait]
 impl Provider for Cluster {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
-        let names = super::target_names(targets, "name");
+        let names = super::target_names(targets, Kind::NAME);
         if names.is_empty() {
             return Ok(Vec::new());
         }
@@ -93,9 +85,9 @@ impl Provider for Cluster {
                 let tags = tag_map_of(c.tags());
                 let (owned, address) = owner_of(&ctx.stack, &tags);
                 let props = Props::from([
-                    ("name".to_string(), Value::str(name)),
-                    ("container_insights".to_string(), Value::Str(insights_of(c))),
-                    ("tags".to_string(), tags_value(c.tags())),
+                    (Kind::NAME.to_string(), Value::str(name)),
+                    (Kind::CONTAINER_INSIGHTS.to_string(), Value::Str(insights_of(c))),
+                    (Kind::TAGS.to_string(), tags_value(c.tags())),
                 ]);
                 Some(LiveObject {
                     id: name.to_string(),
@@ -109,8 +101,8 @@ impl Provider for Cluster {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let name = req_str(props, "name")?;
-        let insights = req_str(props, "container_insights").unwrap_or("disabled");
+        let name = req_str(props, Kind::NAME)?;
+        let insights = req_str(props, Kind::CONTAINER_INSIGHTS).unwrap_or("disabled");
         // A cluster of that name already active: this address's own (a create retried
         // after a crash) is converged; anything else is refused, never taken over.
         if let Some(c) = self.live(name).await? {
@@ -125,7 +117,7 @@ impl Provider for Cluster {
             if insights_of(&c) != insights {
                 self.set_insights(name, insights).await?;
             }
-            self.0.sync_tags(&arn, Some(&tags_value(c.tags())), props.get("tags")).await?;
+            self.0.sync_tags(&arn, Some(&tags_value(c.tags())), props.get(Kind::TAGS)).await?;
             return Ok(Applied { id: name.to_string(), outputs: outputs(&arn, name) });
         }
         let out = self
@@ -152,11 +144,11 @@ impl Provider for Cluster {
         let arn = live.cluster_arn().unwrap_or_default().to_string();
         for c in req.changes {
             match c.name.as_str() {
-                "container_insights" => {
+                Kind::CONTAINER_INSIGHTS => {
                     self.set_insights(req.id, c.after.as_ref().and_then(Value::as_str).unwrap_or("disabled"))
                         .await?
                 }
-                "tags" => self.0.sync_tags(&arn, c.before.as_ref(), c.after.as_ref()).await?,
+                Kind::TAGS => self.0.sync_tags(&arn, c.before.as_ref(), c.after.as_ref()).await?,
                 other => return Err(ProviderError::fatal(format!("`{other}` cannot be updated in place"))),
             }
         }

@@ -11,19 +11,11 @@ use crate::util::{match_target, owner_of, req_str, str_list};
 use async_trait::async_trait;
 use aws_sdk_ecs::types::CapacityProviderStrategyItem;
 use aws_sdk_ecs::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::ecs::ClusterCapacityProviders as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 
 pub struct ClusterCapacityProviders(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "ecs.cluster_capacity_providers",
-    props: &[
-        PropSchema::replace("cluster"),
-        PropSchema::in_place("capacity_providers").as_set(),
-        PropSchema::in_place("default_strategy"),
-    ],
-};
 
 impl ClusterCapacityProviders {
     async fn put(
@@ -51,11 +43,11 @@ impl ClusterCapacityProviders {
     }
 
     async fn apply(&self, props: &Props) -> Result<String, ProviderError> {
-        let cluster = req_str(props, "cluster")?;
+        let cluster = req_str(props, Kind::CLUSTER)?;
         self.put(
             cluster,
-            str_list(props, "capacity_providers"),
-            strategy_items(props.get("default_strategy"))?,
+            str_list(props, Kind::CAPACITY_PROVIDERS),
+            strategy_items(props.get(Kind::DEFAULT_STRATEGY))?,
         )
         .await?;
         Ok(cluster.to_string())
@@ -65,11 +57,11 @@ impl ClusterCapacityProviders {
 #[async_trait]
 impl Provider for ClusterCapacityProviders {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
-        let names = super::target_names(targets, "cluster");
+        let names = super::target_names(targets, Kind::CLUSTER);
         if names.is_empty() {
             return Ok(Vec::new());
         }
@@ -84,18 +76,21 @@ impl Provider for ClusterCapacityProviders {
                 let name = c.cluster_name()?;
                 let (owned, _) = owner_of(&ctx.stack, &tag_map_of(c.tags()));
                 let address =
-                    match_target(targets, |p| p.get("cluster").and_then(Value::as_str) == Some(name))
+                    match_target(targets, |p| p.get(Kind::CLUSTER).and_then(Value::as_str) == Some(name))
                         .or_else(|| {
                             targets.iter().find(|t| t.id.as_deref() == Some(name)).map(|t| &t.address)
                         })
                         .cloned();
                 let props = Props::from([
-                    ("cluster".to_string(), Value::str(name)),
+                    (Kind::CLUSTER.to_string(), Value::str(name)),
                     (
-                        "capacity_providers".to_string(),
+                        Kind::CAPACITY_PROVIDERS.to_string(),
                         Value::from_strings(c.capacity_providers().iter().cloned()),
                     ),
-                    ("default_strategy".to_string(), strategy_value(c.default_capacity_provider_strategy())),
+                    (
+                        Kind::DEFAULT_STRATEGY.to_string(),
+                        strategy_value(c.default_capacity_provider_strategy()),
+                    ),
                 ]);
                 Some(LiveObject { id: name.to_string(), address, props, outputs: Default::default(), owned })
             })

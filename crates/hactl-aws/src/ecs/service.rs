@@ -22,7 +22,8 @@ use aws_sdk_ecs::types::{
     SchedulingStrategy, ServiceField,
 };
 use aws_sdk_ecs::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::ecs::Service as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -30,39 +31,16 @@ use std::time::{Duration, Instant};
 
 pub struct Service(pub Client);
 
-static SCHEMA: KindSchema = KindSchema {
-    kind: "ecs.service",
-    props: &[
-        PropSchema::replace("cluster"),
-        PropSchema::replace("name"),
-        PropSchema::in_place("task_definition"),
-        // One or the other: `desired_count` when hactl owns the count, or
-        // `initial_desired_count` when auto scaling owns it after the create.
-        PropSchema::in_place("desired_count"),
-        PropSchema::create_only("initial_desired_count"),
-        PropSchema::replace("launch_type"),
-        PropSchema::in_place("capacity_provider_strategy"),
-        // A map whose `subnets` and `security_groups` lists compare as sets.
-        PropSchema::in_place("network").as_set(),
-        PropSchema::in_place("load_balancers"),
-        PropSchema::in_place("deployment"),
-        PropSchema::in_place("health_check_grace_period"),
-        PropSchema::in_place("propagate_tags"),
-        PropSchema::in_place("tags"),
-        PropSchema::create_only("stable_timeout"),
-    ],
-};
-
 /// The properties UpdateService changes (everything in place but `tags`).
 const SERVICE_FIELDS: &[&str] = &[
-    "task_definition",
-    "desired_count",
-    "capacity_provider_strategy",
-    "network",
-    "load_balancers",
-    "deployment",
-    "health_check_grace_period",
-    "propagate_tags",
+    Kind::TASK_DEFINITION,
+    Kind::DESIRED_COUNT,
+    Kind::CAPACITY_PROVIDER_STRATEGY,
+    Kind::NETWORK,
+    Kind::LOAD_BALANCERS,
+    Kind::DEPLOYMENT,
+    Kind::HEALTH_CHECK_GRACE_PERIOD,
+    Kind::PROPAGATE_TAGS,
 ];
 
 type Live = aws_sdk_ecs::types::Service;
@@ -78,12 +56,12 @@ fn int_prop(props: &Props, name: &str) -> Option<i32> {
 /// The task count to create with: `desired_count`, or `initial_desired_count` under
 /// auto scaling.
 fn desired_count(props: &Props) -> Option<i32> {
-    int_prop(props, "desired_count").or_else(|| int_prop(props, "initial_desired_count"))
+    int_prop(props, Kind::DESIRED_COUNT).or_else(|| int_prop(props, Kind::INITIAL_DESIRED_COUNT))
 }
 
 fn stable_timeout(ctx: &Ctx, props: &Props) -> Duration {
     props
-        .get("stable_timeout")
+        .get(Kind::STABLE_TIMEOUT)
         .and_then(Value::as_int)
         .and_then(|s| u64::try_from(s).ok())
         .map(Duration::from_secs)
@@ -91,7 +69,7 @@ fn stable_timeout(ctx: &Ctx, props: &Props) -> Duration {
 }
 
 fn network_configuration(props: &Props) -> Result<Option<NetworkConfiguration>, ProviderError> {
-    let Some(m) = props.get("network").and_then(Value::as_map) else { return Ok(None) };
+    let Some(m) = props.get(Kind::NETWORK).and_then(Value::as_map) else { return Ok(None) };
     let list = |k: &str| m.get(k).map(Value::string_list).unwrap_or_default();
     let vpc = AwsVpcConfiguration::builder()
         .set_subnets(Some(list("subnets")))
@@ -106,7 +84,7 @@ fn network_configuration(props: &Props) -> Result<Option<NetworkConfiguration>, 
 
 fn load_balancers(props: &Props) -> Vec<LoadBalancer> {
     props
-        .get("load_balancers")
+        .get(Kind::LOAD_BALANCERS)
         .and_then(Value::as_list)
         .unwrap_or_default()
         .iter()
@@ -122,7 +100,7 @@ fn load_balancers(props: &Props) -> Vec<LoadBalancer> {
 }
 
 fn deployment_configuration(props: &Props) -> Option<DeploymentConfiguration> {
-    let m = props.get("deployment")?.as_map()?;
+    let m = props.get(Kind::DEPLOYMENT)?.as_map()?;
     let int = |k: &str| m.get(k).and_then(Value::as_int).map(|i| i as i32);
     let flag = |k: &str| m.get(k).and_then(Value::as_bool).unwrap_or(false);
     Some(
@@ -142,11 +120,21 @@ fn deployment_configuration(props: &Props) -> Option<DeploymentConfiguration> {
 fn strategy(
     props: &Props,
 ) -> Result<Option<Vec<aws_sdk_ecs::types::CapacityProviderStrategyItem>>, ProviderError> {
-    let items = strategy_items(props.get("capacity_provider_strategy"))?;
+    let items = strategy_items(props.get(Kind::CAPACITY_PROVIDER_STRATEGY))?;
     Ok((!items.is_empty()).then_some(items))
 }
 
-/// A live service as properties, in the desired shape.
+/// Diff suppression of `ecs.service`: ECS reports a grace period of 0 for a service that
+/// never set one (no load balancer): that is the desired "unset" (Null).
+fn normalize_service(desired: &Props, live: &mut Props) {
+    let no_lbs = live.get(Kind::LOAD_BALANCERS).and_then(Value::as_list).is_none_or(|l| l.is_empty());
+    let unset = matches!(desired.get(Kind::HEALTH_CHECK_GRACE_PERIOD), None | Some(Value::Null));
+    if no_lbs && unset && live.get(Kind::HEALTH_CHECK_GRACE_PERIOD) == Some(&Value::Int(0)) {
+        live.insert(Kind::HEALTH_CHECK_GRACE_PERIOD.to_string(), Value::Null);
+    }
+}
+
+/// A live service as properties, as DescribeServices answers it.
 fn props_of(s: &Live) -> Props {
     let int = |v: Option<i32>| v.map(|i| Value::Int(i64::from(i))).unwrap_or(Value::Null);
     let strategy = s.capacity_provider_strategy();
@@ -180,38 +168,32 @@ fn props_of(s: &Live) -> Props {
             ("rollback".to_string(), Value::Bool(cb.is_some_and(|c| c.rollback()))),
         ]))
     });
-    // ECS reports a grace period of 0 for a service that never set one (no load
-    // balancer): that is "unset".
-    let grace = match s.health_check_grace_period_seconds() {
-        Some(0) if lbs.is_empty() => Value::Null,
-        other => int(other),
-    };
     Props::from([
-        ("cluster".to_string(), Value::str(arn_name(s.cluster_arn().unwrap_or_default()))),
-        ("name".to_string(), Value::str(s.service_name().unwrap_or_default())),
-        ("task_definition".to_string(), s.task_definition().map(Value::str).unwrap_or(Value::Null)),
-        ("desired_count".to_string(), Value::Int(i64::from(s.desired_count()))),
+        (Kind::CLUSTER.to_string(), Value::str(arn_name(s.cluster_arn().unwrap_or_default()))),
+        (Kind::NAME.to_string(), Value::str(s.service_name().unwrap_or_default())),
+        (Kind::TASK_DEFINITION.to_string(), s.task_definition().map(Value::str).unwrap_or(Value::Null)),
+        (Kind::DESIRED_COUNT.to_string(), Value::Int(i64::from(s.desired_count()))),
         (
             // A service placed by a capacity provider strategy has no launch type.
-            "launch_type".to_string(),
+            Kind::LAUNCH_TYPE.to_string(),
             match s.launch_type() {
                 Some(l) if strategy.is_empty() => Value::str(l.as_str()),
                 _ => Value::Null,
             },
         ),
         (
-            "capacity_provider_strategy".to_string(),
+            Kind::CAPACITY_PROVIDER_STRATEGY.to_string(),
             if strategy.is_empty() { Value::Null } else { strategy_value(strategy) },
         ),
-        ("network".to_string(), network.unwrap_or(Value::Null)),
-        ("load_balancers".to_string(), Value::List(lbs)),
-        ("deployment".to_string(), deployment.unwrap_or(Value::Null)),
-        ("health_check_grace_period".to_string(), grace),
+        (Kind::NETWORK.to_string(), network.unwrap_or(Value::Null)),
+        (Kind::LOAD_BALANCERS.to_string(), Value::List(lbs)),
+        (Kind::DEPLOYMENT.to_string(), deployment.unwrap_or(Value::Null)),
+        (Kind::HEALTH_CHECK_GRACE_PERIOD.to_string(), int(s.health_check_grace_period_seconds())),
         (
-            "propagate_tags".to_string(),
+            Kind::PROPAGATE_TAGS.to_string(),
             Value::str(s.propagate_tags().map(PropagateTags::as_str).unwrap_or("NONE")),
         ),
-        ("tags".to_string(), tags_value(s.tags())),
+        (Kind::TAGS.to_string(), tags_value(s.tags())),
     ])
 }
 
@@ -381,33 +363,34 @@ impl Service {
     ) -> Result<(), ProviderError> {
         let has = |n: &str| fields.contains(&n);
         let mut req = self.0.update_service().cluster(cluster).service(service);
-        if has("task_definition") {
-            req = req.task_definition(req_str(props, "task_definition")?);
+        if has(Kind::TASK_DEFINITION) {
+            req = req.task_definition(req_str(props, Kind::TASK_DEFINITION)?);
         }
-        if has("desired_count") {
-            req = req.set_desired_count(int_prop(props, "desired_count"));
+        if has(Kind::DESIRED_COUNT) {
+            req = req.set_desired_count(int_prop(props, Kind::DESIRED_COUNT));
         }
-        if has("capacity_provider_strategy") {
+        if has(Kind::CAPACITY_PROVIDER_STRATEGY) {
             // A strategy change only takes effect with a new deployment (ECS requires it).
             req = req.set_capacity_provider_strategy(strategy(props)?).force_new_deployment(true);
         }
-        if has("network") {
+        if has(Kind::NETWORK) {
             req = req.set_network_configuration(network_configuration(props)?);
         }
-        if has("load_balancers") {
+        if has(Kind::LOAD_BALANCERS) {
             // An empty list removes them.
             req = req.set_load_balancers(Some(load_balancers(props)));
         }
-        if has("deployment") {
+        if has(Kind::DEPLOYMENT) {
             req = req.set_deployment_configuration(deployment_configuration(props));
         }
-        if has("health_check_grace_period") {
-            req = req
-                .health_check_grace_period_seconds(int_prop(props, "health_check_grace_period").unwrap_or(0));
+        if has(Kind::HEALTH_CHECK_GRACE_PERIOD) {
+            req = req.health_check_grace_period_seconds(
+                int_prop(props, Kind::HEALTH_CHECK_GRACE_PERIOD).unwrap_or(0),
+            );
         }
-        if has("propagate_tags") {
+        if has(Kind::PROPAGATE_TAGS) {
             req = req.propagate_tags(PropagateTags::from(
-                props.get("propagate_tags").and_then(Value::as_str).unwrap_or("NONE"),
+                props.get(Kind::PROPAGATE_TAGS).and_then(Value::as_str).unwrap_or("NONE"),
             ));
         }
         req.send().await.map(|_| ()).map_err(|e| retry_not_found(ecs_error("UpdateService", e)))
@@ -416,15 +399,16 @@ impl Service {
     /// A create that found the service already there (a retried create): converge it to
     /// `props` if it is this address's own, refuse otherwise.
     async fn adopt(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<String, ProviderError> {
-        let cluster = req_str(props, "cluster")?;
-        let name = req_str(props, "name")?;
+        let cluster = req_str(props, Kind::CLUSTER)?;
+        let name = req_str(props, Kind::NAME)?;
         let s = self.one(cluster, name).await?.ok_or_else(|| {
             ProviderError::retryable(format!("ECS service {name} exists but cannot be described yet"))
         })?;
         let what = format!("ECS service `{name}` in cluster `{cluster}`");
         ensure_ours(ctx, address, &tag_map_of(s.tags()), &what, "AlreadyExists")?;
         let arn = s.service_arn().unwrap_or_default().to_string();
-        let live = props_of(&s);
+        let mut live = props_of(&s);
+        normalize_service(props, &mut live);
         let fields: Vec<&str> = SERVICE_FIELDS
             .iter()
             .copied()
@@ -433,7 +417,7 @@ impl Service {
         if !fields.is_empty() {
             self.update_service(cluster, &arn, props, &fields).await?;
         }
-        self.0.sync_tags(&arn, live.get("tags"), props.get("tags")).await?;
+        self.0.sync_tags(&arn, live.get(Kind::TAGS), props.get(Kind::TAGS)).await?;
         Ok(arn)
     }
 }
@@ -441,17 +425,23 @@ impl Service {
 #[async_trait]
 impl Provider for Service {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
+    }
+
+    fn normalize(&self, desired: &Props, live: &mut Props) {
+        normalize_service(desired, live);
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let mut clusters: BTreeSet<String> = targets
             .iter()
-            .filter_map(|t| t.props.get("cluster").and_then(Value::as_str))
+            .filter_map(|t| t.props.get(Kind::CLUSTER).and_then(Value::as_str))
             .map(String::from)
             .collect();
         clusters.extend(
-            targets.iter().filter_map(|t| t.recorded.as_ref()?.get("cluster")?.as_str().map(String::from)),
+            targets
+                .iter()
+                .filter_map(|t| t.recorded.as_ref()?.get(Kind::CLUSTER)?.as_str().map(String::from)),
         );
         // Long service ARNs carry their cluster: `...:service/<cluster>/<name>`.
         clusters.extend(targets.iter().filter_map(|t| {
@@ -501,8 +491,8 @@ impl Provider for Service {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let cluster = req_str(props, "cluster")?;
-        let name = req_str(props, "name")?;
+        let cluster = req_str(props, Kind::CLUSTER)?;
+        let name = req_str(props, Kind::NAME)?;
         let lbs = load_balancers(props);
         let tags = tags_of(props);
         let result = self
@@ -510,16 +500,18 @@ impl Provider for Service {
             .create_service()
             .cluster(cluster)
             .service_name(name)
-            .task_definition(req_str(props, "task_definition")?)
+            .task_definition(req_str(props, Kind::TASK_DEFINITION)?)
             .set_desired_count(desired_count(props))
             .scheduling_strategy(SchedulingStrategy::Replica)
-            .set_launch_type(props.get("launch_type").and_then(Value::as_str).map(LaunchType::from))
+            .set_launch_type(props.get(Kind::LAUNCH_TYPE).and_then(Value::as_str).map(LaunchType::from))
             .set_capacity_provider_strategy(strategy(props)?)
             .set_network_configuration(network_configuration(props)?)
             .set_load_balancers((!lbs.is_empty()).then_some(lbs))
             .set_deployment_configuration(deployment_configuration(props))
-            .set_health_check_grace_period_seconds(int_prop(props, "health_check_grace_period"))
-            .set_propagate_tags(props.get("propagate_tags").and_then(Value::as_str).map(PropagateTags::from))
+            .set_health_check_grace_period_seconds(int_prop(props, Kind::HEALTH_CHECK_GRACE_PERIOD))
+            .set_propagate_tags(
+                props.get(Kind::PROPAGATE_TAGS).and_then(Value::as_str).map(PropagateTags::from),
+            )
             .set_tags((!tags.is_empty()).then_some(tags))
             .client_token(client_token(ctx, address, props))
             .send()
@@ -548,32 +540,32 @@ impl Provider for Service {
             }
         };
         ctx.progress(format!("{} created; waiting for its tasks", arn_name(&arn)));
-        let task_definition = props.get("task_definition").and_then(Value::as_str);
+        let task_definition = props.get(Kind::TASK_DEFINITION).and_then(Value::as_str);
         self.wait_stable(ctx, cluster, &arn, task_definition, stable_timeout(ctx, props)).await?;
         Ok(Applied { id: arn.clone(), outputs: outputs(&arn, name) })
     }
 
     async fn update(&self, ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        let cluster = req_str(req.desired, "cluster")?;
-        let name = req_str(req.desired, "name")?;
+        let cluster = req_str(req.desired, Kind::CLUSTER)?;
+        let name = req_str(req.desired, Kind::NAME)?;
         let mut fields = Vec::new();
         for c in req.changes {
             match c.name.as_str() {
-                "tags" => self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                Kind::TAGS => self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
                 n if SERVICE_FIELDS.contains(&n) => fields.push(n),
                 other => return Err(ProviderError::fatal(format!("`{other}` cannot be updated in place"))),
             }
         }
         if !fields.is_empty() {
             self.update_service(cluster, req.id, req.desired, &fields).await?;
-            let task_definition = req.desired.get("task_definition").and_then(Value::as_str);
+            let task_definition = req.desired.get(Kind::TASK_DEFINITION).and_then(Value::as_str);
             self.wait_stable(ctx, cluster, req.id, task_definition, stable_timeout(ctx, req.desired)).await?;
         }
         Ok(Applied { id: req.id.to_string(), outputs: outputs(req.id, name) })
     }
 
     async fn delete(&self, ctx: &Ctx, id: &str, recorded: &Props) -> Result<(), ProviderError> {
-        let cluster = match recorded.get("cluster").and_then(Value::as_str) {
+        let cluster = match recorded.get(Kind::CLUSTER).and_then(Value::as_str) {
             Some(c) => c.to_string(),
             None => id
                 .split_once(":service/")
@@ -625,6 +617,26 @@ impl Provider for Service {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_zero_grace_period_without_load_balancer_is_unset() {
+        let props = |grace: Value, lbs: Vec<Value>| {
+            Props::from([
+                (Kind::HEALTH_CHECK_GRACE_PERIOD.to_string(), grace),
+                (Kind::LOAD_BALANCERS.to_string(), Value::List(lbs)),
+            ])
+        };
+        let mut live = props(Value::Int(0), vec![]);
+        normalize_service(&props(Value::Null, vec![]), &mut live);
+        assert_eq!(live[Kind::HEALTH_CHECK_GRACE_PERIOD], Value::Null);
+        let lb = Value::Map(BTreeMap::from([("container_port".to_string(), Value::Int(80))]));
+        let mut live = props(Value::Int(0), vec![lb.clone()]);
+        normalize_service(&props(Value::Null, vec![lb]), &mut live);
+        assert_eq!(live[Kind::HEALTH_CHECK_GRACE_PERIOD], Value::Int(0));
+        let mut live = props(Value::Int(0), vec![]);
+        normalize_service(&props(Value::Int(0), vec![]), &mut live);
+        assert_eq!(live[Kind::HEALTH_CHECK_GRACE_PERIOD], Value::Int(0));
+    }
 
     #[test]
     fn iam_propagation_errors_are_recognised() {

@@ -21,26 +21,12 @@ use aws_sdk_ecs::types::{
     PortMapping, Secret, TaskDefinitionField, TaskDefinitionStatus, TransportProtocol,
 };
 use aws_sdk_ecs::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::ecs::TaskDefinition as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 pub struct TaskDefinition(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "ecs.task_definition",
-    props: &[
-        PropSchema::replace("family"),
-        PropSchema::replace("cpu"),
-        PropSchema::replace("memory"),
-        PropSchema::replace("network_mode"),
-        PropSchema::replace("requires_compatibilities"),
-        PropSchema::replace("execution_role_arn"),
-        PropSchema::replace("task_role_arn"),
-        PropSchema::replace("container"),
-        PropSchema::in_place("tags"),
-    ],
-};
 
 /// (family, revision) of a task definition ARN (`...:task-definition/<family>:<rev>`).
 pub(crate) fn family_revision(arn: &str) -> Option<(&str, i64)> {
@@ -123,9 +109,8 @@ fn container_definition(c: &BTreeMap<String, Value>) -> Result<ContainerDefiniti
     Ok(b.build())
 }
 
-/// A live container definition as the `container` property. `shape` is the desired
-/// container: keys it leaves out are left out here too when unset live.
-fn container_value(c: &ContainerDefinition, shape: Option<&BTreeMap<String, Value>>) -> Value {
+/// A live container definition as the `container` property: every key, Null when unset.
+fn container_value(c: &ContainerDefinition) -> Value {
     let opt_int = |v: Option<i32>| v.map(|i| Value::Int(i64::from(i))).unwrap_or(Value::Null);
     let opt_str = |v: Option<&str>| v.map(Value::str).unwrap_or(Value::Null);
     let log = c.log_configuration().and_then(|l| l.options());
@@ -139,76 +124,75 @@ fn container_value(c: &ContainerDefinition, shape: Option<&BTreeMap<String, Valu
             ("start_period".to_string(), opt_int(h.start_period())),
         ]))
     });
-    let full =
-        BTreeMap::from([
-            ("name".to_string(), opt_str(c.name())),
-            ("image".to_string(), opt_str(c.image())),
-            ("port".to_string(), opt_int(c.port_mappings().first().and_then(|p| p.container_port()))),
-            (
-                "command".to_string(),
-                if c.command().is_empty() {
-                    Value::Null
-                } else {
-                    Value::from_strings(c.command().iter().cloned())
-                },
-            ),
-            (
-                "environment".to_string(),
-                Value::from_string_map(c.environment().iter().filter_map(|kv| {
+    Value::Map(BTreeMap::from([
+        ("name".to_string(), opt_str(c.name())),
+        ("image".to_string(), opt_str(c.image())),
+        ("port".to_string(), opt_int(c.port_mappings().first().and_then(|p| p.container_port()))),
+        (
+            "command".to_string(),
+            if c.command().is_empty() {
+                Value::Null
+            } else {
+                Value::from_strings(c.command().iter().cloned())
+            },
+        ),
+        (
+            "environment".to_string(),
+            Value::from_string_map(
+                c.environment().iter().filter_map(|kv| {
                     Some((kv.name()?.to_string(), kv.value().unwrap_or_default().to_string()))
-                })),
+                }),
             ),
-            (
-                "secrets".to_string(),
-                Value::List(
-                    c.secrets()
-                        .iter()
-                        .map(|s| {
-                            Value::Map(BTreeMap::from([
-                                ("name".to_string(), Value::str(s.name())),
-                                ("value_from".to_string(), Value::str(s.value_from())),
-                            ]))
-                        })
-                        .collect(),
-                ),
+        ),
+        (
+            "secrets".to_string(),
+            Value::List(
+                c.secrets()
+                    .iter()
+                    .map(|s| {
+                        Value::Map(BTreeMap::from([
+                            ("name".to_string(), Value::str(s.name())),
+                            ("value_from".to_string(), Value::str(s.value_from())),
+                        ]))
+                    })
+                    .collect(),
             ),
-            ("health_check".to_string(), health.unwrap_or(Value::Null)),
-            ("log_group".to_string(), log_opt("awslogs-group")),
-            ("log_region".to_string(), log_opt("awslogs-region")),
-            ("log_stream_prefix".to_string(), log_opt("awslogs-stream-prefix")),
-            ("essential".to_string(), Value::Bool(c.essential().unwrap_or(true))),
-        ]);
-    Value::Map(
-        full.into_iter()
-            .filter(|(k, v)| *v != Value::Null || shape.is_none_or(|s| s.contains_key(k)))
-            .collect(),
-    )
+        ),
+        ("health_check".to_string(), health.unwrap_or(Value::Null)),
+        ("log_group".to_string(), log_opt("awslogs-group")),
+        ("log_region".to_string(), log_opt("awslogs-region")),
+        ("log_stream_prefix".to_string(), log_opt("awslogs-stream-prefix")),
+        ("essential".to_string(), Value::Bool(c.essential().unwrap_or(true))),
+    ]))
 }
 
-/// A described revision as properties (in the shape of `target`'s desired ones).
-fn props_of(
-    td: &aws_sdk_ecs::types::TaskDefinition,
-    tags: &[aws_sdk_ecs::types::Tag],
-    target: Option<&Props>,
-) -> Props {
+/// Diff suppression of `ecs.task_definition`: a container key the desired container leaves
+/// out is left out of the live one too when it is unset (Null) there.
+fn normalize_container(desired: &Props, live: &mut Props) {
+    let Some(want) = desired.get(Kind::CONTAINER).and_then(Value::as_map) else { return };
+    let Some(Value::Map(have)) = live.get_mut(Kind::CONTAINER) else { return };
+    have.retain(|k, v| *v != Value::Null || want.contains_key(k));
+}
+
+/// A described revision as properties.
+fn props_of(td: &aws_sdk_ecs::types::TaskDefinition, tags: &[aws_sdk_ecs::types::Tag]) -> Props {
     let opt_str = |v: Option<&str>| v.map(Value::str).unwrap_or(Value::Null);
-    let shape = target.and_then(|p| p.get("container")).and_then(Value::as_map);
     Props::from([
-        ("family".to_string(), opt_str(td.family())),
-        ("cpu".to_string(), opt_str(td.cpu())),
-        ("memory".to_string(), opt_str(td.memory())),
-        ("network_mode".to_string(), opt_str(td.network_mode().map(NetworkMode::as_str))),
+        (Kind::FAMILY.to_string(), opt_str(td.family())),
+        (Kind::CPU.to_string(), opt_str(td.cpu())),
+        (Kind::MEMORY.to_string(), opt_str(td.memory())),
+        (Kind::NETWORK_MODE.to_string(), opt_str(td.network_mode().map(NetworkMode::as_str))),
         (
-            "requires_compatibilities".to_string(),
+            Kind::REQUIRES_COMPATIBILITIES.to_string(),
             Value::from_strings(td.requires_compatibilities().iter().map(|c| c.as_str().to_string())),
         ),
-        ("execution_role_arn".to_string(), opt_str(td.execution_role_arn())),
-        ("task_role_arn".to_string(), opt_str(td.task_role_arn())),
+        (Kind::EXECUTION_ROLE_ARN.to_string(), opt_str(td.execution_role_arn())),
+        (Kind::TASK_ROLE_ARN.to_string(), opt_str(td.task_role_arn())),
         (
-            "container".to_string(),
-            td.container_definitions().first().map(|c| container_value(c, shape)).unwrap_or(Value::Null),
+            Kind::CONTAINER.to_string(),
+            td.container_definitions().first().map(container_value).unwrap_or(Value::Null),
         ),
-        ("tags".to_string(), tags_value(tags)),
+        (Kind::TAGS.to_string(), tags_value(tags)),
     ])
 }
 
@@ -231,13 +215,17 @@ impl TaskDefinition {
 #[async_trait]
 impl Provider for TaskDefinition {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
+    }
+
+    fn normalize(&self, desired: &Props, live: &mut Props) {
+        normalize_container(desired, live);
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let mut families: BTreeSet<String> = targets
             .iter()
-            .filter_map(|t| t.props.get("family").and_then(Value::as_str))
+            .filter_map(|t| t.props.get(Kind::FAMILY).and_then(Value::as_str))
             .map(String::from)
             .collect();
         families.extend(
@@ -310,14 +298,10 @@ impl Provider for TaskDefinition {
             let Some(td) = resp.task_definition() else { continue };
             let tags = super::tag_map_of(resp.tags());
             let (owned, address) = owner_of(&ctx.stack, &tags);
-            let target = targets
-                .iter()
-                .find(|t| Some(&t.address) == address.as_ref() || t.id.as_deref() == Some(arn))
-                .map(|t| &t.props);
             out.push(LiveObject {
                 id: arn.to_string(),
                 address,
-                props: props_of(td, resp.tags(), target),
+                props: props_of(td, resp.tags()),
                 outputs: outputs(arn),
                 owned,
             });
@@ -327,25 +311,27 @@ impl Provider for TaskDefinition {
 
     async fn create(&self, _ctx: &Ctx, _address: &Address, props: &Props) -> Result<Applied, ProviderError> {
         let container = props
-            .get("container")
+            .get(Kind::CONTAINER)
             .and_then(Value::as_map)
             .ok_or_else(|| ProviderError::fatal("property `container` is missing or not a map"))?;
         let tags = tags_of(props);
         let out = self
             .0
             .register_task_definition()
-            .family(req_str(props, "family")?)
-            .set_cpu(props.get("cpu").and_then(Value::as_str).map(String::from))
-            .set_memory(props.get("memory").and_then(Value::as_str).map(String::from))
-            .set_network_mode(props.get("network_mode").and_then(Value::as_str).map(NetworkMode::from))
+            .family(req_str(props, Kind::FAMILY)?)
+            .set_cpu(props.get(Kind::CPU).and_then(Value::as_str).map(String::from))
+            .set_memory(props.get(Kind::MEMORY).and_then(Value::as_str).map(String::from))
+            .set_network_mode(props.get(Kind::NETWORK_MODE).and_then(Value::as_str).map(NetworkMode::from))
             .set_requires_compatibilities(Some(
-                str_list(props, "requires_compatibilities")
+                str_list(props, Kind::REQUIRES_COMPATIBILITIES)
                     .iter()
                     .map(|c| Compatibility::from(c.as_str()))
                     .collect(),
             ))
-            .set_execution_role_arn(props.get("execution_role_arn").and_then(Value::as_str).map(String::from))
-            .set_task_role_arn(props.get("task_role_arn").and_then(Value::as_str).map(String::from))
+            .set_execution_role_arn(
+                props.get(Kind::EXECUTION_ROLE_ARN).and_then(Value::as_str).map(String::from),
+            )
+            .set_task_role_arn(props.get(Kind::TASK_ROLE_ARN).and_then(Value::as_str).map(String::from))
             .container_definitions(container_definition(container)?)
             .set_tags((!tags.is_empty()).then_some(tags))
             .send()
@@ -387,5 +373,35 @@ impl Provider for TaskDefinition {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(pairs: &[(&str, Value)]) -> Props {
+        let m = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        Props::from([(Kind::CONTAINER.to_string(), Value::Map(m))])
+    }
+
+    #[test]
+    fn unset_container_keys_the_desired_container_leaves_out_are_left_out() {
+        let desired = container(&[("image", Value::str("app:1")), ("command", Value::Null)]);
+        let mut live = container(&[
+            ("image", Value::str("app:1")),
+            ("command", Value::Null),
+            ("health_check", Value::Null),
+            ("port", Value::Int(8080)),
+        ]);
+        normalize_container(&desired, &mut live);
+        assert_eq!(
+            live,
+            container(&[
+                ("image", Value::str("app:1")),
+                ("command", Value::Null),
+                ("port", Value::Int(8080))
+            ])
+        );
     }
 }

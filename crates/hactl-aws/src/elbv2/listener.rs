@@ -6,7 +6,8 @@
 //! written `fixed_response`):
 //! `{"type":"forward","target_group_arn":ARN}`,
 //! `{"type":"redirect","protocol":"HTTPS","port":"443","status_code":"HTTP_301"}` (plus
-//! `host`, `path`, `query` when they are not AWS's pass-through defaults),
+//! `host`, `path`, `query`: read reports them as AWS does, and `normalize` hides AWS's
+//! pass-through defaults where the desired action leaves them out),
 //! `{"type":"fixed_response","status_code":"404","content_type":"text/plain","message_body":"not found"}`.
 //! Any other live action (several actions, authentication) reads as a map that differs,
 //! so it shows as drift and the update puts the desired action back.
@@ -27,26 +28,14 @@ use aws_sdk_elasticloadbalancingv2::types::{
     RedirectActionStatusCodeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::elbv2::Listener as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 
 type Lsn = aws_sdk_elasticloadbalancingv2::types::Listener;
 
 pub struct Listener(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "elbv2.listener",
-    props: &[
-        PropSchema::replace("load_balancer_arn"),
-        PropSchema::in_place("port"),
-        PropSchema::in_place("protocol"),
-        PropSchema::in_place("certificate_arn"),
-        PropSchema::in_place("ssl_policy"),
-        PropSchema::in_place("default_action"),
-        PropSchema::in_place("tags"),
-    ],
-};
 
 /// Redirect fields whose value AWS fills in when they are not given (keep the request's).
 const REDIRECT_DEFAULTS: [(&str, &str); 3] =
@@ -141,12 +130,9 @@ fn action_value(actions: &[Action]) -> Value {
                 put("protocol", r.protocol());
                 put("port", r.port());
                 put("status_code", r.status_code().map(|c| c.as_str()));
-                for (k, v) in [("host", r.host()), ("path", r.path()), ("query", r.query())] {
-                    let default = REDIRECT_DEFAULTS.iter().find(|(d, _)| *d == k).map(|(_, v)| *v);
-                    if v.is_some() && v != default {
-                        put(k, v);
-                    }
-                }
+                put("host", r.host());
+                put("path", r.path());
+                put("query", r.query());
             }
         }
         Some(ActionTypeEnum::FixedResponse) => {
@@ -161,21 +147,35 @@ fn action_value(actions: &[Action]) -> Value {
     Value::Map(m)
 }
 
+/// Removes from a live redirect action the fields that hold AWS's pass-through default
+/// and that the desired action (`desired`, its map) does not name.
+fn hide_redirect_defaults(action: &mut BTreeMap<String, Value>, desired: Option<&BTreeMap<String, Value>>) {
+    if action.get("type").and_then(Value::as_str) != Some("redirect") {
+        return;
+    }
+    for (field, default) in REDIRECT_DEFAULTS {
+        let named = desired.is_some_and(|d| d.contains_key(field));
+        if !named && action.get(field).and_then(Value::as_str) == Some(default) {
+            action.remove(field);
+        }
+    }
+}
+
 fn is_https(props: &Props) -> bool {
-    opt_str(props, "protocol") == Some("HTTPS")
+    opt_str(props, Kind::PROTOCOL) == Some("HTTPS")
 }
 
 /// The certificate, for HTTPS only.
 fn certificate(props: &Props) -> Option<Certificate> {
     is_https(props)
-        .then(|| opt_str(props, "certificate_arn"))
+        .then(|| opt_str(props, Kind::CERTIFICATE_ARN))
         .flatten()
         .map(|c| Certificate::builder().certificate_arn(c).build())
 }
 
 /// The TLS policy, for HTTPS only.
 fn ssl_policy(props: &Props) -> Option<String> {
-    is_https(props).then(|| opt_str(props, "ssl_policy").map(str::to_string)).flatten()
+    is_https(props).then(|| opt_str(props, Kind::SSL_POLICY).map(str::to_string)).flatten()
 }
 
 impl Listener {
@@ -202,11 +202,11 @@ impl Listener {
         self.0
             .modify_listener()
             .listener_arn(arn)
-            .set_port(opt_i32(props, "port"))
-            .protocol(ProtocolEnum::from(req_str(props, "protocol")?))
+            .set_port(opt_i32(props, Kind::PORT))
+            .protocol(ProtocolEnum::from(req_str(props, Kind::PROTOCOL)?))
             .set_certificates(certificate(props).map(|c| vec![c]))
             .set_ssl_policy(ssl_policy(props))
-            .default_actions(action_of(props.get("default_action"))?)
+            .default_actions(action_of(props.get(Kind::DEFAULT_ACTION))?)
             .send()
             .await
             .map(|_| ())
@@ -217,14 +217,29 @@ impl Listener {
 #[async_trait]
 impl Provider for Listener {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
+    }
+
+    /// A TLS policy the desired side leaves Null is AWS's default, whichever policy AWS
+    /// chose; redirect fields the desired action leaves out are AWS's pass-through defaults.
+    fn normalize(&self, desired: &Props, live: &mut Props) {
+        if matches!(desired.get(Kind::SSL_POLICY), None | Some(Value::Null)) {
+            live.insert(Kind::SSL_POLICY.to_string(), Value::Null);
+        }
+        let wanted = desired.get(Kind::DEFAULT_ACTION);
+        if wanted.is_some_and(Value::has_unknown) {
+            return;
+        }
+        if let Some(Value::Map(action)) = live.get_mut(Kind::DEFAULT_ACTION) {
+            hide_redirect_defaults(action, wanted.and_then(Value::as_map));
+        }
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let wanted = target_ids(targets);
         let lbs: BTreeSet<String> = targets
             .iter()
-            .filter_map(|t| opt_str(&t.props, "load_balancer_arn").map(str::to_string))
+            .filter_map(|t| opt_str(&t.props, Kind::LOAD_BALANCER_ARN).map(str::to_string))
             .chain(wanted.iter().filter_map(|id| load_balancer_of(id)))
             .collect();
         let mut listeners = Vec::new();
@@ -234,10 +249,6 @@ impl Provider for Listener {
         let arns: Vec<String> =
             listeners.iter().filter_map(|l| l.listener_arn().map(str::to_string)).collect();
         let tags = describe_tags(&self.0, &arns).await?;
-        // A target that wants no TLS policy (AWS's default) does not compare it.
-        let target_of = |arn: &str, address: Option<&Address>| {
-            targets.iter().find(|t| t.id.as_deref() == Some(arn) || Some(&t.address) == address)
-        };
         let mut out = Vec::new();
         for l in &listeners {
             let Some(arn) = l.listener_arn() else { continue };
@@ -248,8 +259,6 @@ impl Provider for Listener {
             }
             let protocol = l.protocol().map(|p| p.as_str()).unwrap_or_default();
             let https = protocol == "HTTPS";
-            let policy_wanted = target_of(arn, address.as_ref())
-                .is_none_or(|t| !matches!(t.props.get("ssl_policy"), None | Some(Value::Null)));
             let certificate = l
                 .certificates()
                 .iter()
@@ -258,16 +267,13 @@ impl Provider for Listener {
                 .and_then(|c| c.certificate_arn());
             let opt = |v: Option<&str>| v.map(Value::str).unwrap_or(Value::Null);
             let props = Props::from([
-                ("load_balancer_arn".to_string(), Value::str(l.load_balancer_arn().unwrap_or_default())),
-                ("port".to_string(), l.port().map(Value::from).unwrap_or(Value::Null)),
-                ("protocol".to_string(), Value::str(protocol)),
-                ("certificate_arn".to_string(), if https { opt(certificate) } else { Value::Null }),
-                (
-                    "ssl_policy".to_string(),
-                    if https && policy_wanted { opt(l.ssl_policy()) } else { Value::Null },
-                ),
-                ("default_action".to_string(), action_value(l.default_actions())),
-                ("tags".to_string(), tags_prop(l_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+                (Kind::LOAD_BALANCER_ARN.to_string(), Value::str(l.load_balancer_arn().unwrap_or_default())),
+                (Kind::PORT.to_string(), l.port().map(Value::from).unwrap_or(Value::Null)),
+                (Kind::PROTOCOL.to_string(), Value::str(protocol)),
+                (Kind::CERTIFICATE_ARN.to_string(), if https { opt(certificate) } else { Value::Null }),
+                (Kind::SSL_POLICY.to_string(), if https { opt(l.ssl_policy()) } else { Value::Null }),
+                (Kind::DEFAULT_ACTION.to_string(), action_value(l.default_actions())),
+                (Kind::TAGS.to_string(), tags_prop(l_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
             ]);
             out.push(LiveObject { id: arn.to_string(), address, props, outputs: outputs(arn), owned });
         }
@@ -275,8 +281,8 @@ impl Provider for Listener {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let lb = req_str(props, "load_balancer_arn")?;
-        let port = opt_i32(props, "port");
+        let lb = req_str(props, Kind::LOAD_BALANCER_ARN)?;
+        let port = opt_i32(props, Kind::PORT);
         // A listener already on that port: ours (a create retried after a crash) is
         // converged, another one is an error.
         let existing = self.of_load_balancer(lb).await?;
@@ -293,7 +299,7 @@ impl Provider for Listener {
             }
             ctx.progress(format!("adopting existing listener {arn}"));
             self.modify(&arn, props).await?;
-            self.0.sync_tags(&arn, None, props.get("tags")).await?;
+            self.0.sync_tags(&arn, None, props.get(Kind::TAGS)).await?;
             return Ok(Applied { outputs: outputs(&arn), id: arn });
         }
         let out = self
@@ -301,10 +307,10 @@ impl Provider for Listener {
             .create_listener()
             .load_balancer_arn(lb)
             .set_port(port)
-            .protocol(ProtocolEnum::from(req_str(props, "protocol")?))
+            .protocol(ProtocolEnum::from(req_str(props, Kind::PROTOCOL)?))
             .set_certificates(certificate(props).map(|c| vec![c]))
             .set_ssl_policy(ssl_policy(props))
-            .default_actions(action_of(props.get("default_action"))?)
+            .default_actions(action_of(props.get(Kind::DEFAULT_ACTION))?)
             .set_tags(Some(tags_of(props)))
             .send()
             .await
@@ -322,8 +328,12 @@ impl Provider for Listener {
         let mut modify = false;
         for c in req.changes {
             match c.name.as_str() {
-                "port" | "protocol" | "certificate_arn" | "ssl_policy" | "default_action" => modify = true,
-                "tags" => self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                Kind::PORT
+                | Kind::PROTOCOL
+                | Kind::CERTIFICATE_ARN
+                | Kind::SSL_POLICY
+                | Kind::DEFAULT_ACTION => modify = true,
+                Kind::TAGS => self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
                 other => {
                     return Err(ProviderError::fatal(format!(
                         "elbv2.listener cannot update `{other}` in place"
@@ -348,5 +358,84 @@ impl Provider for Listener {
                 .map(|_| ())
                 .map_err(|e| aws_error("DeleteListener", e)),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_elasticloadbalancingv2::config::{BehaviorVersion, Config};
+
+    fn provider() -> Listener {
+        Listener(Client::from_conf(Config::builder().behavior_version(BehaviorVersion::latest()).build()))
+    }
+
+    fn one(name: &str, v: Value) -> Props {
+        Props::from([(name.to_string(), v)])
+    }
+
+    /// A redirect to HTTPS with `extra` fields.
+    fn redirect(extra: &[(&str, &str)]) -> Value {
+        let base =
+            [("type", "redirect"), ("protocol", "HTTPS"), ("port", "443"), ("status_code", "HTTP_301")];
+        Value::Map(base.iter().chain(extra).map(|(k, v)| (k.to_string(), Value::str(*v))).collect())
+    }
+
+    #[test]
+    fn a_redirect_reads_every_field_aws_reports() {
+        let config = RedirectActionConfig::builder()
+            .protocol("HTTPS")
+            .port("443")
+            .host("#{host}")
+            .path("/#{path}")
+            .query("#{query}")
+            .status_code(RedirectActionStatusCodeEnum::Http301)
+            .build();
+        let a = Action::builder().r#type(ActionTypeEnum::Redirect).redirect_config(config).build();
+        assert_eq!(action_value(&[a]), redirect(&REDIRECT_DEFAULTS));
+    }
+
+    #[test]
+    fn a_null_tls_policy_accepts_the_policy_aws_chose() {
+        let p = provider();
+        let live = one(Kind::SSL_POLICY, Value::str("ELBSecurityPolicy-2016-08"));
+        assert_eq!(p.diff(&one(Kind::SSL_POLICY, Value::Null), &live), vec![]);
+        let changes =
+            p.diff(&one(Kind::SSL_POLICY, Value::str("ELBSecurityPolicy-TLS13-1-2-2021-06")), &live);
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].before, Some(Value::str("ELBSecurityPolicy-2016-08")), "the live policy");
+        let mut unknown = live.clone();
+        p.normalize(&one(Kind::SSL_POLICY, Value::Unknown), &mut unknown);
+        assert_eq!(unknown, live, "a policy known after apply leaves the live one alone");
+    }
+
+    #[test]
+    fn redirect_defaults_count_as_unset_unless_the_desired_action_names_them() {
+        let p = provider();
+        let live = one(Kind::DEFAULT_ACTION, redirect(&REDIRECT_DEFAULTS));
+        let desired = one(Kind::DEFAULT_ACTION, redirect(&[]));
+        assert_eq!(p.diff(&desired, &live), vec![]);
+        let explicit = one(Kind::DEFAULT_ACTION, redirect(&REDIRECT_DEFAULTS[..1]));
+        assert_eq!(p.diff(&explicit, &live), vec![], "a default named in the config is compared as is");
+
+        // Another host is drift, shown without the defaults around it.
+        let moved = redirect(&[("host", "example.com"), ("path", "/#{path}")]);
+        let changes = p.diff(&desired, &one(Kind::DEFAULT_ACTION, moved));
+        assert_eq!(changes.len(), 1);
+        assert_eq!(changes[0].before, Some(redirect(&[("host", "example.com")])));
+
+        // Other actions, and an action known after apply, are left alone.
+        let fixed = Value::Map(
+            [("type", "fixed_response"), ("status_code", "404"), ("host", "#{host}")]
+                .iter()
+                .map(|(k, v)| (k.to_string(), Value::str(*v)))
+                .collect(),
+        );
+        let mut live_fixed = one(Kind::DEFAULT_ACTION, fixed.clone());
+        p.normalize(&desired, &mut live_fixed);
+        assert_eq!(live_fixed.get(Kind::DEFAULT_ACTION), Some(&fixed));
+        let mut untouched = live.clone();
+        p.normalize(&one(Kind::DEFAULT_ACTION, Value::Unknown), &mut untouched);
+        assert_eq!(untouched.get(Kind::DEFAULT_ACTION), live.get(Kind::DEFAULT_ACTION));
     }
 }

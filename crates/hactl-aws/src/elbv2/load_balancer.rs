@@ -18,7 +18,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::elbv2::LoadBalancer as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::BTreeMap;
 
@@ -29,20 +30,6 @@ pub struct LoadBalancer {
     /// For the wait on the load balancer's network interfaces at delete.
     pub ec2: aws_sdk_ec2::Client,
 }
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "elbv2.load_balancer",
-    props: &[
-        PropSchema::replace("name"),
-        PropSchema::replace("scheme"),
-        PropSchema::in_place("subnet_ids").as_set(),
-        PropSchema::in_place("security_group_ids").as_set(),
-        PropSchema::in_place("deletion_protection"),
-        PropSchema::in_place("idle_timeout"),
-        PropSchema::in_place("drop_invalid_header_fields"),
-        PropSchema::in_place("tags"),
-    ],
-};
 
 const ATTR_PROTECTION: &str = "deletion_protection.enabled";
 const ATTR_IDLE_TIMEOUT: &str = "idle_timeout.timeout_seconds";
@@ -70,18 +57,18 @@ fn outputs(lb: &Lb) -> BTreeMap<String, Value> {
 }
 
 fn idle_timeout(props: &Props) -> Option<i64> {
-    props.get("idle_timeout").and_then(Value::as_int)
+    props.get(Kind::IDLE_TIMEOUT).and_then(Value::as_int)
 }
 
 /// The attributes a property change sets: (attribute key, value); None = the property
 /// does not map to an attribute. An unset property sets AWS's default.
 fn attribute(props: &Props, name: &str) -> Option<(&'static str, String)> {
     Some(match name {
-        "deletion_protection" => (ATTR_PROTECTION, opt_bool(props, name).unwrap_or(false).to_string()),
-        "idle_timeout" => {
+        Kind::DELETION_PROTECTION => (ATTR_PROTECTION, opt_bool(props, name).unwrap_or(false).to_string()),
+        Kind::IDLE_TIMEOUT => {
             (ATTR_IDLE_TIMEOUT, idle_timeout(props).unwrap_or(DEFAULT_IDLE_TIMEOUT).to_string())
         }
-        "drop_invalid_header_fields" => {
+        Kind::DROP_INVALID_HEADER_FIELDS => {
             (ATTR_DROP_INVALID, opt_bool(props, name).unwrap_or(false).to_string())
         }
         _ => return None,
@@ -90,7 +77,7 @@ fn attribute(props: &Props, name: &str) -> Option<(&'static str, String)> {
 
 /// The attributes of a new load balancer: those its properties set.
 fn create_attributes(props: &Props) -> Vec<(&'static str, String)> {
-    ["deletion_protection", "idle_timeout", "drop_invalid_header_fields"]
+    [Kind::DELETION_PROTECTION, Kind::IDLE_TIMEOUT, Kind::DROP_INVALID_HEADER_FIELDS]
         .into_iter()
         .filter(|p| props.get(*p).is_some_and(|v| !matches!(v, Value::Null)))
         .filter_map(|p| attribute(props, p))
@@ -163,7 +150,7 @@ impl LoadBalancer {
         self.elb
             .set_subnets()
             .load_balancer_arn(arn)
-            .set_subnets(Some(str_list(props, "subnet_ids")))
+            .set_subnets(Some(str_list(props, Kind::SUBNET_IDS)))
             .send()
             .await
             .map(|_| ())
@@ -174,7 +161,7 @@ impl LoadBalancer {
         self.elb
             .set_security_groups()
             .load_balancer_arn(arn)
-            .set_security_groups(Some(str_list(props, "security_group_ids")))
+            .set_security_groups(Some(str_list(props, Kind::SECURITY_GROUP_IDS)))
             .send()
             .await
             .map(|_| ())
@@ -210,7 +197,7 @@ impl LoadBalancer {
 #[async_trait]
 impl Provider for LoadBalancer {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -230,19 +217,22 @@ impl Provider for LoadBalancer {
             // Deleted since the describe.
             let Some(attrs) = found(self.attributes(arn).await)? else { continue };
             let props = Props::from([
-                ("name".to_string(), Value::str(lb.load_balancer_name().unwrap_or_default())),
-                ("scheme".to_string(), Value::str(lb.scheme().map(|s| s.as_str()).unwrap_or_default())),
+                (Kind::NAME.to_string(), Value::str(lb.load_balancer_name().unwrap_or_default())),
+                (Kind::SCHEME.to_string(), Value::str(lb.scheme().map(|s| s.as_str()).unwrap_or_default())),
                 (
-                    "subnet_ids".to_string(),
+                    Kind::SUBNET_IDS.to_string(),
                     Value::from_strings(lb.availability_zones().iter().filter_map(|z| z.subnet_id())),
                 ),
-                ("security_group_ids".to_string(), Value::from_strings(lb.security_groups().iter().cloned())),
                 (
-                    "deletion_protection".to_string(),
+                    Kind::SECURITY_GROUP_IDS.to_string(),
+                    Value::from_strings(lb.security_groups().iter().cloned()),
+                ),
+                (
+                    Kind::DELETION_PROTECTION.to_string(),
                     Value::Bool(attrs.get(ATTR_PROTECTION).map(String::as_str) == Some("true")),
                 ),
                 (
-                    "idle_timeout".to_string(),
+                    Kind::IDLE_TIMEOUT.to_string(),
                     Value::Int(
                         attrs
                             .get(ATTR_IDLE_TIMEOUT)
@@ -251,10 +241,10 @@ impl Provider for LoadBalancer {
                     ),
                 ),
                 (
-                    "drop_invalid_header_fields".to_string(),
+                    Kind::DROP_INVALID_HEADER_FIELDS.to_string(),
                     Value::Bool(attrs.get(ATTR_DROP_INVALID).map(String::as_str) == Some("true")),
                 ),
-                ("tags".to_string(), tags_prop(lb_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+                (Kind::TAGS.to_string(), tags_prop(lb_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
             ]);
             out.push(LiveObject { id: arn.to_string(), address, props, outputs: outputs(lb), owned });
         }
@@ -262,7 +252,7 @@ impl Provider for LoadBalancer {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let name = req_str(props, "name")?;
+        let name = req_str(props, Kind::NAME)?;
         let arn = match self.describe_name(name).await? {
             Some(existing) => {
                 // A create retried after a crash: converge what may differ.
@@ -270,7 +260,7 @@ impl Provider for LoadBalancer {
                 ctx.progress(format!("adopting existing load balancer {}", arn_suffix(&arn)));
                 self.set_subnets(&arn, props).await?;
                 self.set_security_groups(&arn, props).await?;
-                self.elb.sync_tags(&arn, None, props.get("tags")).await?;
+                self.elb.sync_tags(&arn, None, props.get(Kind::TAGS)).await?;
                 arn
             }
             None => {
@@ -279,9 +269,9 @@ impl Provider for LoadBalancer {
                     .create_load_balancer()
                     .name(name)
                     .r#type(LoadBalancerTypeEnum::Application)
-                    .scheme(LoadBalancerSchemeEnum::from(req_str(props, "scheme")?))
-                    .set_subnets(Some(str_list(props, "subnet_ids")))
-                    .set_security_groups(Some(str_list(props, "security_group_ids")))
+                    .scheme(LoadBalancerSchemeEnum::from(req_str(props, Kind::SCHEME)?))
+                    .set_subnets(Some(str_list(props, Kind::SUBNET_IDS)))
+                    .set_security_groups(Some(str_list(props, Kind::SECURITY_GROUP_IDS)))
                     .set_tags(Some(tags_of(props)))
                     .send()
                     .await
@@ -314,9 +304,9 @@ impl Provider for LoadBalancer {
                 continue;
             }
             match c.name.as_str() {
-                "subnet_ids" => self.set_subnets(req.id, req.desired).await?,
-                "security_group_ids" => self.set_security_groups(req.id, req.desired).await?,
-                "tags" => self.elb.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                Kind::SUBNET_IDS => self.set_subnets(req.id, req.desired).await?,
+                Kind::SECURITY_GROUP_IDS => self.set_security_groups(req.id, req.desired).await?,
+                Kind::TAGS => self.elb.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
                 other => {
                     return Err(ProviderError::fatal(format!(
                         "elbv2.load_balancer cannot update `{other}` in place"

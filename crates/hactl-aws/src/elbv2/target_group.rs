@@ -13,27 +13,14 @@ use crate::util::{opt_i32, owner_of, req_str, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum};
 use aws_sdk_elasticloadbalancingv2::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::elbv2::TargetGroup as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::BTreeMap;
 
 type Tg = aws_sdk_elasticloadbalancingv2::types::TargetGroup;
 
 pub struct TargetGroup(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "elbv2.target_group",
-    props: &[
-        PropSchema::replace("name"),
-        PropSchema::replace("port"),
-        PropSchema::replace("protocol"),
-        PropSchema::replace("vpc_id"),
-        PropSchema::replace("target_type"),
-        PropSchema::in_place("health_check"),
-        PropSchema::in_place("deregistration_delay"),
-        PropSchema::in_place("tags"),
-    ],
-};
 
 const ATTR_DEREGISTRATION: &str = "deregistration_delay.timeout_seconds";
 /// AWS's default deregistration delay.
@@ -88,7 +75,7 @@ with_health_check!(
 
 impl HealthCheck {
     fn from_props(props: &Props) -> Result<HealthCheck, ProviderError> {
-        let m = match props.get("health_check") {
+        let m = match props.get(Kind::HEALTH_CHECK) {
             None | Some(Value::Null) => Props::new(),
             Some(Value::Map(m)) => m.clone(),
             Some(other) => {
@@ -206,7 +193,7 @@ impl TargetGroup {
 #[async_trait]
 impl Provider for TargetGroup {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -224,17 +211,20 @@ impl Provider for TargetGroup {
             }
             let Some(delay) = found(self.deregistration_delay(arn).await)? else { continue };
             let props = Props::from([
-                ("name".to_string(), Value::str(tg.target_group_name().unwrap_or_default())),
-                ("port".to_string(), tg.port().map(Value::from).unwrap_or(Value::Null)),
-                ("protocol".to_string(), Value::str(tg.protocol().map(|p| p.as_str()).unwrap_or_default())),
-                ("vpc_id".to_string(), Value::str(tg.vpc_id().unwrap_or_default())),
+                (Kind::NAME.to_string(), Value::str(tg.target_group_name().unwrap_or_default())),
+                (Kind::PORT.to_string(), tg.port().map(Value::from).unwrap_or(Value::Null)),
                 (
-                    "target_type".to_string(),
+                    Kind::PROTOCOL.to_string(),
+                    Value::str(tg.protocol().map(|p| p.as_str()).unwrap_or_default()),
+                ),
+                (Kind::VPC_ID.to_string(), Value::str(tg.vpc_id().unwrap_or_default())),
+                (
+                    Kind::TARGET_TYPE.to_string(),
                     Value::str(tg.target_type().map(|t| t.as_str()).unwrap_or_default()),
                 ),
-                ("health_check".to_string(), HealthCheck::value_of(tg)),
-                ("deregistration_delay".to_string(), Value::Int(delay)),
-                ("tags".to_string(), tags_prop(tg_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+                (Kind::HEALTH_CHECK.to_string(), HealthCheck::value_of(tg)),
+                (Kind::DEREGISTRATION_DELAY.to_string(), Value::Int(delay)),
+                (Kind::TAGS.to_string(), tags_prop(tg_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
             ]);
             out.push(LiveObject { id: arn.to_string(), address, props, outputs: outputs(arn), owned });
         }
@@ -242,14 +232,14 @@ impl Provider for TargetGroup {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let name = req_str(props, "name")?;
+        let name = req_str(props, Kind::NAME)?;
         let arn = match self.describe_name(name).await? {
             Some(existing) => {
                 // A create retried after a crash: converge what may differ.
                 let arn = self.adoptable(ctx, address, &existing).await?;
                 ctx.progress(format!("adopting existing target group {}", arn_resource(&arn)));
                 self.set_health_check(&arn, props).await?;
-                self.0.sync_tags(&arn, None, props.get("tags")).await?;
+                self.0.sync_tags(&arn, None, props.get(Kind::TAGS)).await?;
                 arn
             }
             None => {
@@ -258,10 +248,10 @@ impl Provider for TargetGroup {
                     .0
                     .create_target_group()
                     .name(name)
-                    .protocol(ProtocolEnum::from(req_str(props, "protocol")?))
-                    .set_port(opt_i32(props, "port"))
-                    .vpc_id(req_str(props, "vpc_id")?)
-                    .target_type(TargetTypeEnum::from(req_str(props, "target_type")?))
+                    .protocol(ProtocolEnum::from(req_str(props, Kind::PROTOCOL)?))
+                    .set_port(opt_i32(props, Kind::PORT))
+                    .vpc_id(req_str(props, Kind::VPC_ID)?)
+                    .target_type(TargetTypeEnum::from(req_str(props, Kind::TARGET_TYPE)?))
                     .health_check(hc)
                     .set_tags(Some(tags_of(props)))
                     .send()
@@ -281,7 +271,7 @@ impl Provider for TargetGroup {
                     .to_string()
             }
         };
-        if let Some(d) = props.get("deregistration_delay").and_then(Value::as_int) {
+        if let Some(d) = props.get(Kind::DEREGISTRATION_DELAY).and_then(Value::as_int) {
             self.set_deregistration_delay(&arn, d).await?;
         }
         let outputs = outputs(&arn);
@@ -291,16 +281,16 @@ impl Provider for TargetGroup {
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
         for c in req.changes {
             match c.name.as_str() {
-                "health_check" => self.set_health_check(req.id, req.desired).await?,
-                "deregistration_delay" => {
+                Kind::HEALTH_CHECK => self.set_health_check(req.id, req.desired).await?,
+                Kind::DEREGISTRATION_DELAY => {
                     let d = req
                         .desired
-                        .get("deregistration_delay")
+                        .get(Kind::DEREGISTRATION_DELAY)
                         .and_then(Value::as_int)
                         .unwrap_or(DEFAULT_DEREGISTRATION);
                     self.set_deregistration_delay(req.id, d).await?
                 }
-                "tags" => self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                Kind::TAGS => self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
                 other => {
                     return Err(ProviderError::fatal(format!(
                         "elbv2.target_group cannot update `{other}` in place"

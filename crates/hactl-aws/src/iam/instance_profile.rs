@@ -12,21 +12,12 @@ use crate::util::{opt_str, req_str};
 use async_trait::async_trait;
 use aws_sdk_iam::types::InstanceProfile as Profile;
 use aws_sdk_iam::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::iam::InstanceProfile as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::BTreeMap;
 
 pub struct InstanceProfile(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "iam.instance_profile",
-    props: &[
-        PropSchema::replace("name"),
-        PropSchema::replace("path"),
-        PropSchema::in_place("role_name"),
-        PropSchema::in_place("tags"),
-    ],
-};
 
 fn outputs(name: &str, arn: &str) -> BTreeMap<String, Value> {
     BTreeMap::from([("arn".to_string(), Value::str(arn)), ("name".to_string(), Value::str(name))])
@@ -107,12 +98,12 @@ fn role_names(p: &Profile) -> Vec<String> {
 #[async_trait]
 impl Provider for InstanceProfile {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let mut profiles: BTreeMap<String, Profile> = BTreeMap::new();
-        for path in paths_to_list(&ctx.stack, targets) {
+        for path in paths_to_list(&ctx.stack, targets, Kind::PATH) {
             let listed: Vec<Profile> = self
                 .0
                 .list_instance_profiles()
@@ -143,7 +134,7 @@ impl Provider for InstanceProfile {
         let mut out = Vec::new();
         for (name, p) in profiles {
             let Some(tags) = self.tags(&name).await? else { continue };
-            let (owned, address) = ownership(&ctx.stack, &tags, &name, targets);
+            let (owned, address) = ownership(&ctx.stack, &tags, &name, targets, Kind::NAME);
             let roles = role_names(&p);
             let role = match roles.as_slice() {
                 [] => Value::Null,
@@ -151,11 +142,11 @@ impl Provider for InstanceProfile {
                 many => Value::from_strings(many.to_vec()),
             };
             let props = Props::from([
-                ("name".to_string(), Value::str(&name)),
-                ("path".to_string(), Value::str(p.path())),
-                ("role_name".to_string(), role),
+                (Kind::NAME.to_string(), Value::str(&name)),
+                (Kind::PATH.to_string(), Value::str(p.path())),
+                (Kind::ROLE_NAME.to_string(), role),
                 (
-                    "tags".to_string(),
+                    Kind::TAGS.to_string(),
                     Value::from_string_map(tags.iter().filter(|(k, _)| !k.starts_with("aws:"))),
                 ),
             ]);
@@ -165,8 +156,8 @@ impl Provider for InstanceProfile {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let name = req_str(props, "name")?;
-        let path = req_str(props, "path")?;
+        let name = req_str(props, Kind::NAME)?;
+        let path = req_str(props, Kind::PATH)?;
         let created = self
             .0
             .create_instance_profile()
@@ -201,7 +192,7 @@ impl Provider for InstanceProfile {
                 (live.arn().to_string(), role_names(&live))
             }
         };
-        self.set_role(name, &current, opt_str(props, "role_name")).await?;
+        self.set_role(name, &current, opt_str(props, Kind::ROLE_NAME)).await?;
         Ok(Applied { id: name.to_string(), outputs: outputs(name, &arn) })
     }
 
@@ -209,15 +200,15 @@ impl Provider for InstanceProfile {
         let name = req.id;
         for c in req.changes {
             match c.name.as_str() {
-                "role_name" => {
+                Kind::ROLE_NAME => {
                     let current = c.before.as_ref().map(|v| match v {
                         Value::Str(s) => vec![s.clone()],
                         other => other.string_list(),
                     });
-                    self.set_role(name, &current.unwrap_or_default(), opt_str(req.desired, "role_name"))
+                    self.set_role(name, &current.unwrap_or_default(), opt_str(req.desired, Kind::ROLE_NAME))
                         .await?
                 }
-                "tags" => self.sync_tags(name, c.before.as_ref(), c.after.as_ref()).await?,
+                Kind::TAGS => self.sync_tags(name, c.before.as_ref(), c.after.as_ref()).await?,
                 other => {
                     return Err(ProviderError::fatal(format!(
                         "iam.instance_profile cannot update `{other}` in place"

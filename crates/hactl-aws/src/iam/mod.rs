@@ -25,14 +25,15 @@ pub(crate) fn stack_path(stack: &str) -> String {
     format!("/hactl/{stack}/")
 }
 
-/// The paths to list: the paths the targets name (the stack's region path,
+/// The paths to list: the paths the targets name in their property `path_key` (the
+/// stack's region path,
 /// `/hactl/<stack>/<region>/`: one list call), or the stack's path when no target names
 /// one. Only the targets' own paths are listed so that the same stack in another region
 /// (another path under the stack's) is never read, adopted or deleted from here.
-pub(crate) fn paths_to_list(stack: &str, targets: &[ReadTarget]) -> BTreeSet<String> {
+pub(crate) fn paths_to_list(stack: &str, targets: &[ReadTarget], path_key: &str) -> BTreeSet<String> {
     let mut paths: BTreeSet<String> = targets
         .iter()
-        .filter_map(|t| t.props.get("path").and_then(Value::as_str).map(str::to_string))
+        .filter_map(|t| t.props.get(path_key).and_then(Value::as_str).map(str::to_string))
         .collect();
     // A path that lies under another listed one is covered by that list call.
     let all = paths.clone();
@@ -69,12 +70,13 @@ pub(crate) fn tags_value(tags: &[Tag]) -> Value {
 
 /// Ownership of an IAM object: (carries this stack's tag, its address). The address is
 /// the `hactl:address` tag, or, for an object without any stack tag (tags removed
-/// outside hactl), the target of the same name.
+/// outside hactl), the target whose property `name_key` holds the same name.
 pub(crate) fn ownership(
     stack: &str,
     tags: &BTreeMap<String, String>,
     name: &str,
     targets: &[ReadTarget],
+    name_key: &str,
 ) -> (bool, Option<hactl_core::Address>) {
     let (owned, address) = crate::util::owner_of(stack, tags);
     let foreign = !owned && tags.contains_key(hactl_core::TAG_STACK);
@@ -82,7 +84,7 @@ pub(crate) fn ownership(
         if foreign {
             return None;
         }
-        crate::util::match_target(targets, |p| p.get("name").and_then(Value::as_str) == Some(name)).cloned()
+        crate::util::match_target(targets, |p| p.get(name_key).and_then(Value::as_str) == Some(name)).cloned()
     });
     (owned, address)
 }
@@ -205,22 +207,6 @@ fn sorted(m: serde_json::Map<String, J>) -> serde_json::Map<String, J> {
     b.into_iter().collect()
 }
 
-/// The live policy document as a property value: the desired value itself when the two
-/// mean the same (so an untouched document never shows as drift), else the live one.
-pub(crate) fn policy_value(live: &J, desired: Option<&Value>) -> Value {
-    if let Some(want) = desired {
-        let want_json = match want {
-            Value::Str(s) => parse_policy(s),
-            Value::Map(_) => Some(want.to_json()),
-            _ => None,
-        };
-        if want_json.is_some_and(|w| canonical_policy(&w) == canonical_policy(live)) {
-            return want.clone();
-        }
-    }
-    Value::from_json(live)
-}
-
 /// Whether two policy document values mean the same.
 pub(crate) fn same_policy(a: &Value, b: &Value) -> bool {
     let j = |v: &Value| match v {
@@ -259,10 +245,9 @@ mod tests {
             "Principal": {"Service": ["ecs-tasks.amazonaws.com"]}}, "Version": "2012-10-17"});
         assert_eq!(canonical_policy(&desired), canonical_policy(&live));
         let want = Value::from_json(&desired);
-        assert_eq!(policy_value(&live, Some(&want)), want);
+        assert!(same_policy(&want, &Value::from_json(&live)));
         let other = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny",
             "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
-        assert_eq!(policy_value(&other, Some(&want)), Value::from_json(&other));
         assert!(!same_policy(&want, &Value::from_json(&other)));
     }
 

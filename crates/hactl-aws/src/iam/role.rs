@@ -8,35 +8,53 @@
 //! (documented exception: IAM has no batched read of a path's policies other than the
 //! account-wide GetAccountAuthorizationDetails). The per-role calls run concurrently.
 //! A recorded role outside the listed paths gets the same per-role reads. Policy documents
-//! read back as the desired value whenever they mean the same.
+//! read as IAM answers them (parsed); `normalize` takes the desired document for one that
+//! means the same.
 
 use super::{
-    iam_tags, ownership, parse_policy, paths_to_list, policy_text, policy_value, same_policy, tag_list,
-    tag_pairs, tags_value,
+    iam_tags, ownership, parse_policy, paths_to_list, policy_text, same_policy, tag_list, tag_pairs,
+    tags_value,
 };
 use crate::error::{aws_error, found, ignore_not_found, is_not_found, retry_not_found};
 use crate::util::tags::Tagger;
-use crate::util::{opt_str, req_str, str_list, target_of};
+use crate::util::{opt_str, req_str, str_list};
 use async_trait::async_trait;
 use aws_sdk_iam::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::iam::Role as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct Role(pub Client);
 
-static SCHEMA: KindSchema = KindSchema {
-    kind: "iam.role",
-    props: &[
-        PropSchema::replace("name"),
-        PropSchema::replace("path"),
-        PropSchema::in_place("description"),
-        PropSchema::in_place("assume_role_policy"),
-        PropSchema::in_place("inline_policies"),
-        PropSchema::in_place("managed_policy_arns").as_set(),
-        PropSchema::in_place("tags"),
-    ],
-};
+/// A policy document as IAM answers it (URL-encoded JSON) as a property value: the parsed
+/// document, or the text when it is not JSON.
+fn policy_value(text: &str) -> Value {
+    parse_policy(text).map(|j| Value::from_json(&j)).unwrap_or_else(|| Value::str(text))
+}
+
+/// `have` becomes `want` when the two documents mean the same (`want` known).
+fn take_if_same(want: &Value, have: &mut Value) {
+    if !want.has_unknown() && same_policy(want, have) {
+        *have = want.clone();
+    }
+}
+
+/// A policy document (the trust policy, each inline policy) that means the same as the
+/// desired one (order, bare or listed values, URL encoding) is the desired document.
+fn same_documents_as_desired(desired: &Props, live: &mut Props) {
+    if let (Some(want), Some(have)) =
+        (desired.get(Kind::ASSUME_ROLE_POLICY), live.get_mut(Kind::ASSUME_ROLE_POLICY))
+    {
+        take_if_same(want, have);
+    }
+    let Some(Value::Map(have)) = live.get_mut(Kind::INLINE_POLICIES) else { return };
+    for (pname, want) in desired.get(Kind::INLINE_POLICIES).and_then(Value::as_map).into_iter().flatten() {
+        if let Some(doc) = have.get_mut(pname) {
+            take_if_same(want, doc);
+        }
+    }
+}
 
 /// A role and its policies, as the read found them.
 struct Seen {
@@ -52,7 +70,7 @@ fn outputs(name: &str, arn: &str) -> BTreeMap<String, Value> {
 
 /// The `inline_policies` property: policy name → document.
 fn inline_of(props: &Props) -> BTreeMap<String, Value> {
-    props.get("inline_policies").and_then(Value::as_map).cloned().unwrap_or_default()
+    props.get(Kind::INLINE_POLICIES).and_then(Value::as_map).cloned().unwrap_or_default()
 }
 
 impl Role {
@@ -112,7 +130,7 @@ impl Role {
     }
 
     async fn set_trust(&self, name: &str, props: &Props) -> Result<(), ProviderError> {
-        let doc = policy_text(props.get("assume_role_policy"), "assume_role_policy")?;
+        let doc = policy_text(props.get(Kind::ASSUME_ROLE_POLICY), Kind::ASSUME_ROLE_POLICY)?;
         self.0
             .update_assume_role_policy()
             .role_name(name)
@@ -128,7 +146,7 @@ impl Role {
         self.0
             .update_role()
             .role_name(name)
-            .description(opt_str(props, "description").unwrap_or_default())
+            .description(opt_str(props, Kind::DESCRIPTION).unwrap_or_default())
             .send()
             .await
             .map(|_| ())
@@ -231,13 +249,13 @@ impl Role {
     /// A create that found the role already there (a create retried after a crash):
     /// adopt it if it carries this stack's and address's tags, and bring it to `props`.
     async fn adopt(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<String, ProviderError> {
-        let name = req_str(props, "name")?;
+        let name = req_str(props, Kind::NAME)?;
         let live = self.get_role(name).await?.ok_or_else(|| {
             ProviderError::retryable(format!("role `{name}` exists but cannot be read yet"))
         })?;
         let tags = tag_pairs(live.tags());
         crate::util::ensure_ours(ctx, address, &tags, &format!("IAM role `{name}`"), "EntityAlreadyExists")?;
-        let path = req_str(props, "path")?;
+        let path = req_str(props, Kind::PATH)?;
         if live.path() != path {
             return Err(ProviderError::fatal(format!(
                 "role `{name}` exists with path {} instead of {path}",
@@ -245,7 +263,7 @@ impl Role {
             )));
         }
         self.set_trust(name, props).await?;
-        if live.description().unwrap_or_default() != opt_str(props, "description").unwrap_or_default() {
+        if live.description().unwrap_or_default() != opt_str(props, Kind::DESCRIPTION).unwrap_or_default() {
             self.set_description(name, props).await?;
         }
         self.converge_tags(name, &tags, props).await?;
@@ -270,11 +288,15 @@ impl Tagger for Role {
 #[async_trait]
 impl Provider for Role {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
+    }
+
+    fn normalize(&self, desired: &Props, live: &mut Props) {
+        same_documents_as_desired(desired, live);
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
-        let paths = paths_to_list(&ctx.stack, targets);
+        let paths = paths_to_list(&ctx.stack, targets, Kind::PATH);
         let mut names = self.names_under(&paths).await?;
         // Recorded roles outside the listed paths (rare) get the same per-role reads.
         names.extend(targets.iter().filter_map(|t| t.id.clone()));
@@ -283,35 +305,19 @@ impl Provider for Role {
         for Seen { role: r, inline: inline_docs, mut managed } in seen.into_iter().flatten() {
             let name = r.role_name();
             let tags = tag_pairs(r.tags());
-            let (owned, address) = ownership(&ctx.stack, &tags, name, targets);
-            let want = target_of(targets, name, address.as_ref()).map(|t| &t.props);
-            let trust = r
-                .assume_role_policy_document()
-                .map(|text| match parse_policy(text) {
-                    Some(j) => policy_value(&j, want.and_then(|p| p.get("assume_role_policy"))),
-                    None => Value::str(text),
-                })
-                .unwrap_or(Value::Null);
-            let want_inline = want.map(inline_of).unwrap_or_default();
-            let inline: BTreeMap<String, Value> = inline_docs
-                .iter()
-                .map(|(pname, text)| {
-                    let v = match parse_policy(text) {
-                        Some(j) => policy_value(&j, want_inline.get(pname)),
-                        None => Value::str(text),
-                    };
-                    (pname.clone(), v)
-                })
-                .collect();
+            let (owned, address) = ownership(&ctx.stack, &tags, name, targets, Kind::NAME);
+            let trust = r.assume_role_policy_document().map(policy_value).unwrap_or(Value::Null);
+            let inline: BTreeMap<String, Value> =
+                inline_docs.iter().map(|(pname, text)| (pname.clone(), policy_value(text))).collect();
             managed.sort_unstable();
             let props = Props::from([
-                ("name".to_string(), Value::str(name)),
-                ("path".to_string(), Value::str(r.path())),
-                ("description".to_string(), r.description().map(Value::str).unwrap_or(Value::Null)),
-                ("assume_role_policy".to_string(), trust),
-                ("inline_policies".to_string(), Value::Map(inline)),
-                ("managed_policy_arns".to_string(), Value::from_strings(managed)),
-                ("tags".to_string(), tags_value(r.tags())),
+                (Kind::NAME.to_string(), Value::str(name)),
+                (Kind::PATH.to_string(), Value::str(r.path())),
+                (Kind::DESCRIPTION.to_string(), r.description().map(Value::str).unwrap_or(Value::Null)),
+                (Kind::ASSUME_ROLE_POLICY.to_string(), trust),
+                (Kind::INLINE_POLICIES.to_string(), Value::Map(inline)),
+                (Kind::MANAGED_POLICY_ARNS.to_string(), Value::from_strings(managed)),
+                (Kind::TAGS.to_string(), tags_value(r.tags())),
             ]);
             out.push(LiveObject {
                 id: name.to_string(),
@@ -325,20 +331,21 @@ impl Provider for Role {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let name = req_str(props, "name")?;
-        let trust = policy_text(props.get("assume_role_policy"), "assume_role_policy")?;
+        let name = req_str(props, Kind::NAME)?;
+        let trust = policy_text(props.get(Kind::ASSUME_ROLE_POLICY), Kind::ASSUME_ROLE_POLICY)?;
         let created = self
             .0
             .create_role()
             .role_name(name)
-            .path(req_str(props, "path")?)
+            .path(req_str(props, Kind::PATH)?)
             .assume_role_policy_document(trust)
-            .set_description(opt_str(props, "description").map(str::to_string))
+            .set_description(opt_str(props, Kind::DESCRIPTION).map(str::to_string))
             .set_tags(Some(iam_tags(props)?))
             .send()
             .await;
         let desired_inline = inline_of(props);
-        let desired_managed: BTreeSet<String> = str_list(props, "managed_policy_arns").into_iter().collect();
+        let desired_managed: BTreeSet<String> =
+            str_list(props, Kind::MANAGED_POLICY_ARNS).into_iter().collect();
         let arn = match created {
             Ok(o) => {
                 let arn = o.role().map(|r| r.arn().to_string()).unwrap_or_default();
@@ -374,18 +381,18 @@ impl Provider for Role {
         let name = req.id;
         for c in req.changes {
             match c.name.as_str() {
-                "assume_role_policy" => self.set_trust(name, req.desired).await?,
-                "description" => self.set_description(name, req.desired).await?,
-                "inline_policies" => {
+                Kind::ASSUME_ROLE_POLICY => self.set_trust(name, req.desired).await?,
+                Kind::DESCRIPTION => self.set_description(name, req.desired).await?,
+                Kind::INLINE_POLICIES => {
                     let live = c.before.as_ref().and_then(Value::as_map).cloned().unwrap_or_default();
                     self.sync_inline(name, &live, &inline_of(req.desired)).await?
                 }
-                "managed_policy_arns" => {
+                Kind::MANAGED_POLICY_ARNS => {
                     let live = c.before.as_ref().map(Value::string_list).unwrap_or_default();
-                    let want = str_list(req.desired, "managed_policy_arns");
+                    let want = str_list(req.desired, Kind::MANAGED_POLICY_ARNS);
                     self.sync_managed(name, &live.into_iter().collect(), &want.into_iter().collect()).await?
                 }
-                "tags" => self.sync_tags(name, c.before.as_ref(), c.after.as_ref()).await?,
+                Kind::TAGS => self.sync_tags(name, c.before.as_ref(), c.after.as_ref()).await?,
                 other => {
                     return Err(ProviderError::fatal(format!("iam.role cannot update `{other}` in place")))
                 }
@@ -439,5 +446,50 @@ impl Provider for Role {
             }
             err
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_that_mean_the_same_read_as_desired_others_as_aws_says() {
+        let want = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+            "Resource": "*"}]}"#;
+        let same = "%7B%22Statement%22%3A%7B%22Action%22%3A%5B%22s3%3AGetObject%22%5D%2C%22Effect%22%3A%22Allow%22%2C%22\
+                    Resource%22%3A%5B%22%2A%22%5D%7D%2C%22Version%22%3A%222012-10-17%22%7D";
+        let other =
+            r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}"#;
+        let desired = Props::from([
+            (Kind::ASSUME_ROLE_POLICY.to_string(), Value::str(want)),
+            (
+                Kind::INLINE_POLICIES.to_string(),
+                Value::Map(BTreeMap::from([
+                    ("a".to_string(), Value::str(want)),
+                    ("b".to_string(), Value::str(want)),
+                    ("c".to_string(), Value::Unknown),
+                ])),
+            ),
+        ]);
+        let mut live = Props::from([
+            (Kind::ASSUME_ROLE_POLICY.to_string(), policy_value(same)),
+            (
+                Kind::INLINE_POLICIES.to_string(),
+                Value::Map(BTreeMap::from([
+                    ("a".to_string(), policy_value(same)),
+                    ("b".to_string(), policy_value(other)),
+                    ("c".to_string(), policy_value(same)),
+                    ("d".to_string(), policy_value(same)),
+                ])),
+            ),
+        ]);
+        same_documents_as_desired(&desired, &mut live);
+        assert_eq!(live[Kind::ASSUME_ROLE_POLICY], Value::str(want));
+        let inline = live[Kind::INLINE_POLICIES].as_map().expect("map");
+        assert_eq!(inline["a"], Value::str(want));
+        assert_eq!(inline["b"], policy_value(other));
+        assert_eq!(inline["c"], policy_value(same), "an unknown desired document is left alone");
+        assert_eq!(inline["d"], policy_value(same), "a policy not desired is left alone");
     }
 }

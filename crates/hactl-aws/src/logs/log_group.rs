@@ -12,20 +12,12 @@ use crate::util::{match_target, owner_of, req_str, tag_map, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::LogGroup as Group;
 use aws_sdk_cloudwatchlogs::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value, TAG_STACK};
+use hactl_core::kinds::logs::LogGroup as Kind;
+use hactl_core::{Address, KindSchema, Props, Value, TAG_STACK};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::BTreeMap;
 
 pub struct LogGroup(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "logs.log_group",
-    props: &[
-        PropSchema::replace("name"),
-        PropSchema::in_place("retention_days"),
-        PropSchema::in_place("tags"),
-    ],
-};
 
 /// The group's ARN without the trailing `:*` (the form tagging calls and IAM policies
 /// for the group itself take).
@@ -114,13 +106,13 @@ impl Tagger for Client {
 }
 
 fn retention(props: &Props) -> Option<i64> {
-    props.get("retention_days").and_then(Value::as_int)
+    props.get(Kind::RETENTION_DAYS).and_then(Value::as_int)
 }
 
 #[async_trait]
 impl Provider for LogGroup {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -138,16 +130,16 @@ impl Provider for LogGroup {
             let tags = self.tags(&arn).await?;
             let (owned, mut address) = owner_of(&ctx.stack, &tags);
             if address.is_none() && !tags.contains_key(TAG_STACK) {
-                address =
-                    match_target(targets, |p| p.get("name").and_then(Value::as_str) == Some(name)).cloned();
+                address = match_target(targets, |p| p.get(Kind::NAME).and_then(Value::as_str) == Some(name))
+                    .cloned();
             }
             let props = Props::from([
-                ("name".to_string(), Value::str(name)),
+                (Kind::NAME.to_string(), Value::str(name)),
                 (
-                    "retention_days".to_string(),
+                    Kind::RETENTION_DAYS.to_string(),
                     g.retention_in_days().map(|d| Value::Int(i64::from(d))).unwrap_or(Value::Null),
                 ),
-                ("tags".to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+                (Kind::TAGS.to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
             ]);
             out.push(LiveObject {
                 id: name.to_string(),
@@ -161,7 +153,7 @@ impl Provider for LogGroup {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let name = req_str(props, "name")?;
+        let name = req_str(props, Kind::NAME)?;
         let created = self
             .0
             .create_log_group()
@@ -204,8 +196,8 @@ impl Provider for LogGroup {
         let mut outputs = BTreeMap::from([("name".to_string(), Value::str(name))]);
         for c in req.changes {
             match c.name.as_str() {
-                "retention_days" => self.set_retention(name, retention(req.desired)).await?,
-                "tags" => {
+                Kind::RETENTION_DAYS => self.set_retention(name, retention(req.desired)).await?,
+                Kind::TAGS => {
                     let (_, arn) = self.arn(name).await?;
                     self.0.sync_tags(&arn, c.before.as_ref(), c.after.as_ref()).await?;
                     outputs.insert("arn".to_string(), Value::str(arn));

@@ -19,6 +19,7 @@ use crate::error::{aws_error, found, retry_not_found};
 use crate::util::tags::Tagger;
 use crate::util::{req_str, str_list, tag_map};
 use async_trait::async_trait;
+use hactl_core::kinds::rds::SubnetGroup as SubnetGroupKind;
 use hactl_core::{Address, Props, Value};
 use hactl_engine::{Ctx, ProviderError, ReadTarget};
 use std::collections::BTreeMap;
@@ -82,12 +83,14 @@ impl Names {
             .or_else(|| address.and_then(|a| targets.iter().find(|t| &t.address == a)))
     }
 
-    /// A live name as the property reads. RDS answers a desired `Demo-pg` as `demo-pg`: the
-    /// desired spelling is read when the two match case-insensitively.
-    pub(crate) fn read_back(self, live: &str, desired: Option<&str>) -> Value {
-        match desired {
-            Some(d) if self == Names::CaseInsensitive && d.eq_ignore_ascii_case(live) => Value::str(d),
-            _ => Value::str(live),
+    /// Normalizes the name property `key`: RDS answers a desired `Demo-pg` as `demo-pg`, so
+    /// a live name that matches the desired one case-insensitively is the desired spelling.
+    pub(crate) fn normalize(self, desired: &Props, live: &mut Props, key: &str) {
+        let (Some(Value::Str(want)), Some(Value::Str(have))) = (desired.get(key), live.get_mut(key)) else {
+            return;
+        };
+        if self == Names::CaseInsensitive && want.eq_ignore_ascii_case(have) {
+            have.clone_from(want);
         }
     }
 
@@ -125,9 +128,12 @@ pub(crate) async fn owner<A: Api>(
     Ok((owned || names.is_recorded(targets, name)).then_some(Owner { tags, owned, address }))
 }
 
-/// A string property of a read target (the desired spelling of a name).
-pub(crate) fn desired_str<'a>(target: Option<&'a ReadTarget>, name: &str) -> Option<&'a str> {
-    target.and_then(|t| t.props.get(name)).and_then(Value::as_str)
+/// Normalizes a setting AWS chooses when the config leaves it unset ("unset means AWS's
+/// choice": the backup window, the KMS key): Null when the desired value is Null or absent.
+pub(crate) fn aws_choice(desired: &Props, live: &mut Props, key: &str) {
+    if matches!(desired.get(key), None | Some(Value::Null)) && live.contains_key(key) {
+        live.insert(key.to_string(), Value::Null);
+    }
 }
 
 /// A DB subnet group as both engines describe it.
@@ -248,8 +254,8 @@ macro_rules! rds_family_api {
                 let out = self
                     .create_db_subnet_group()
                     .db_subnet_group_name(name)
-                    .db_subnet_group_description(req_str(props, "description")?)
-                    .set_subnet_ids(Some(str_list(props, "subnet_ids")))
+                    .db_subnet_group_description(req_str(props, SubnetGroupKind::DESCRIPTION)?)
+                    .set_subnet_ids(Some(str_list(props, SubnetGroupKind::SUBNET_IDS)))
                     .set_tags(Some(tags.collect()))
                     .send()
                     .await
@@ -268,8 +274,8 @@ macro_rules! rds_family_api {
             async fn modify_subnet_group(&self, name: &str, props: &Props) -> Result<(), ProviderError> {
                 self.modify_db_subnet_group()
                     .db_subnet_group_name(name)
-                    .db_subnet_group_description(req_str(props, "description")?)
-                    .set_subnet_ids(Some(str_list(props, "subnet_ids")))
+                    .db_subnet_group_description(req_str(props, SubnetGroupKind::DESCRIPTION)?)
+                    .set_subnet_ids(Some(str_list(props, SubnetGroupKind::SUBNET_IDS)))
                     .send()
                     .await
                     .map(drop)
@@ -330,6 +336,10 @@ macro_rules! family_provider {
                 recorded: &hactl_core::Props,
             ) -> Result<(), hactl_engine::ProviderError> {
                 hactl_engine::Provider::delete(&$generic::new(&self.0, &$kind), ctx, id, recorded).await
+            }
+
+            fn normalize(&self, desired: &hactl_core::Props, live: &mut hactl_core::Props) {
+                hactl_engine::Provider::normalize(&$generic::new(&self.0, &$kind), desired, live)
             }
         }
     };
@@ -392,6 +402,30 @@ mod tests {
     }
 
     #[test]
+    fn both_engines_groups_have_the_same_property_names() {
+        // The generic providers name properties through the RDS kinds' constants.
+        use hactl_core::kinds::{docdb, rds};
+        let names = |s: &hactl_core::KindSchema| s.props.iter().map(|p| p.name).collect::<Vec<_>>();
+        assert_eq!(names(&docdb::SubnetGroup::SCHEMA), names(&rds::SubnetGroup::SCHEMA));
+        assert_eq!(names(&docdb::ClusterParameterGroup::SCHEMA), names(&rds::ParameterGroup::SCHEMA));
+    }
+
+    #[test]
+    fn unset_settings_are_aws_s_choice() {
+        let live = || Props::from([("window".to_string(), Value::str("03:00-04:00"))]);
+        for (desired, after) in [
+            (Props::new(), Value::Null),
+            (Props::from([("window".to_string(), Value::Null)]), Value::Null),
+            (Props::from([("window".to_string(), Value::str("05:00-06:00"))]), Value::str("03:00-04:00")),
+            (Props::from([("window".to_string(), Value::Unknown)]), Value::str("03:00-04:00")),
+        ] {
+            let mut l = live();
+            aws_choice(&desired, &mut l, "window");
+            assert_eq!(l["window"], after, "{desired:?}");
+        }
+    }
+
+    #[test]
     fn final_snapshot_ids_carry_a_utc_timestamp() {
         let s = final_snapshot_id("demo-pg");
         let stamp = s.strip_prefix("demo-pg-final-").expect("prefix");
@@ -410,8 +444,15 @@ mod tests {
         // DocumentDB also reads the object a target names.
         assert!(Names::Exact.is_candidate("x", &targets, "name", "Other"));
         assert!(!Names::CaseInsensitive.is_candidate("x", &targets, "name", "Other"));
-        assert_eq!(Names::CaseInsensitive.read_back("demo-pg", Some("Demo-pg")), Value::str("Demo-pg"));
-        assert_eq!(Names::Exact.read_back("demo-pg", Some("Demo-pg")), Value::str("demo-pg"));
+        let desired = Props::from([("name".to_string(), Value::str("Demo-pg"))]);
+        let read = |names: Names, live: &str| {
+            let mut p = Props::from([("name".to_string(), Value::str(live))]);
+            names.normalize(&desired, &mut p, "name");
+            p["name"].clone()
+        };
+        assert_eq!(read(Names::CaseInsensitive, "demo-pg"), Value::str("Demo-pg"));
+        assert_eq!(read(Names::CaseInsensitive, "demo-pg2"), Value::str("demo-pg2"));
+        assert_eq!(read(Names::Exact, "demo-pg"), Value::str("demo-pg"));
         assert_eq!(Names::CaseInsensitive.id("Demo-pg", Some("demo-pg")), "demo-pg");
         assert_eq!(Names::Exact.id("Demo-pg", Some("demo-pg")), "Demo-pg");
     }

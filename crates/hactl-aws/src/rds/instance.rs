@@ -16,14 +16,15 @@
 //! takes a final snapshot `<identifier>-final-<YYYYMMDDHHMMSS>` (UTC) unless
 //! `skip_final_snapshot`.
 
-use super::family::{final_snapshot, protection_to_lift, wait_deleted, Names};
+use super::family::{aws_choice, final_snapshot, protection_to_lift, wait_deleted, Names};
 use super::{opt_i32, tag_list_map, tags_of};
 use crate::error::{aws_error, found, is_not_found, retry_codes, retry_not_found};
 use crate::util::tags::Tagger;
 use crate::util::{ensure_ours, opt_bool, opt_str, owner_of, req_str, str_list, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_rds::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::rds::Instance as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::BTreeMap;
 
@@ -34,34 +35,6 @@ pub struct Instance {
     /// For the master password at create.
     pub sm: aws_sdk_secretsmanager::Client,
 }
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "rds.instance",
-    props: &[
-        PropSchema::replace("identifier"),
-        PropSchema::replace("engine"),
-        PropSchema::create_only("engine_version"),
-        PropSchema::in_place("instance_class"),
-        PropSchema::in_place("allocated_storage"),
-        PropSchema::in_place("storage_type"),
-        PropSchema::in_place("multi_az"),
-        PropSchema::replace("storage_encrypted"),
-        PropSchema::create_only("kms_key_id"),
-        PropSchema::replace("master_username"),
-        PropSchema::in_place("master_secret_arn"),
-        PropSchema::replace("db_name"),
-        PropSchema::in_place("port"),
-        PropSchema::replace("subnet_group_name"),
-        PropSchema::in_place("parameter_group_name"),
-        PropSchema::in_place("vpc_security_group_ids").as_set(),
-        PropSchema::in_place("publicly_accessible"),
-        PropSchema::in_place("backup_retention_period"),
-        PropSchema::in_place("preferred_backup_window"),
-        PropSchema::in_place("deletion_protection"),
-        PropSchema::create_only("apply_immediately"),
-        PropSchema::in_place("tags"),
-    ],
-};
 
 /// RDS stores instance identifiers in lower case.
 const NAMES: Names = Names::CaseInsensitive;
@@ -111,76 +84,75 @@ fn opt_int(v: Option<i32>) -> Value {
     v.map(|i| Value::Int(i64::from(i))).unwrap_or(Value::Null)
 }
 
-/// The live instance in the desired shape. `desired` (the target's properties) decides
-/// how AWS-chosen values read: Null when the desired value is Null (backup window, KMS
-/// key), and names in the desired spelling when they match it case-insensitively.
-fn live_props(db: &Db, desired: Option<&Props>) -> Props {
+/// Diff suppression of `rds.instance`: names in the desired spelling when they match it
+/// case-insensitively (RDS stores them in lower case); the KMS key and backup window Null
+/// when the desired value is Null (AWS's choice); the master secret the desired one when
+/// the read reports none.
+fn normalize_instance(desired: &Props, live: &mut Props) {
+    for key in [Kind::IDENTIFIER, Kind::SUBNET_GROUP_NAME, Kind::PARAMETER_GROUP_NAME] {
+        NAMES.normalize(desired, live, key);
+    }
+    for key in [Kind::KMS_KEY_ID, Kind::PREFERRED_BACKUP_WINDOW] {
+        aws_choice(desired, live, key);
+    }
+    crate::secretsmanager::unrecorded_master_secret(desired, live, Kind::MASTER_SECRET_ARN);
+}
+
+/// The live instance as DescribeDBInstances answers it (pending values count as live); no
+/// master secret (AWS cannot say).
+fn live_props(db: &Db) -> Props {
     let pending = db.pending_modified_values();
-    let wants_null = |name: &str| desired.is_some_and(|d| matches!(d.get(name), Some(Value::Null) | None));
-    let aws_choice =
-        |name: &str, live: Option<&str>| if wants_null(name) { Value::Null } else { opt_string(live) };
-    let d_str = |name: &str| desired.and_then(|d| d.get(name)).and_then(Value::as_str);
-    let named = |name: &str, live: Option<&str>| match live {
-        Some(l) => NAMES.read_back(l, d_str(name)),
-        None => Value::Null,
-    };
     let security_groups = db
         .vpc_security_groups()
         .iter()
         .filter(|g| g.status() != Some("removing"))
         .filter_map(|g| g.vpc_security_group_id());
     Props::from([
-        ("identifier".to_string(), named("identifier", db.db_instance_identifier())),
-        ("engine".to_string(), opt_string(db.engine())),
+        (Kind::IDENTIFIER.to_string(), opt_string(db.db_instance_identifier())),
+        (Kind::ENGINE.to_string(), opt_string(db.engine())),
         (
-            "engine_version".to_string(),
+            Kind::ENGINE_VERSION.to_string(),
             opt_string(pending.and_then(|p| p.engine_version()).or(db.engine_version())),
         ),
         (
-            "instance_class".to_string(),
+            Kind::INSTANCE_CLASS.to_string(),
             opt_string(pending.and_then(|p| p.db_instance_class()).or(db.db_instance_class())),
         ),
         (
-            "allocated_storage".to_string(),
+            Kind::ALLOCATED_STORAGE.to_string(),
             opt_int(pending.and_then(|p| p.allocated_storage()).or(db.allocated_storage())),
         ),
         (
-            "storage_type".to_string(),
+            Kind::STORAGE_TYPE.to_string(),
             opt_string(pending.and_then(|p| p.storage_type()).or(db.storage_type())),
         ),
         (
-            "multi_az".to_string(),
+            Kind::MULTI_AZ.to_string(),
             Value::Bool(pending.and_then(|p| p.multi_az()).or(db.multi_az()).unwrap_or(false)),
         ),
-        ("storage_encrypted".to_string(), Value::Bool(db.storage_encrypted().unwrap_or(false))),
-        ("kms_key_id".to_string(), aws_choice("kms_key_id", db.kms_key_id())),
-        ("master_username".to_string(), opt_string(db.master_username())),
-        ("db_name".to_string(), opt_string(db.db_name())),
-        ("port".to_string(), opt_int(pending.and_then(|p| p.port()).or(live_port(db)))),
+        (Kind::STORAGE_ENCRYPTED.to_string(), Value::Bool(db.storage_encrypted().unwrap_or(false))),
+        (Kind::KMS_KEY_ID.to_string(), opt_string(db.kms_key_id())),
+        (Kind::MASTER_USERNAME.to_string(), opt_string(db.master_username())),
+        (Kind::DB_NAME.to_string(), opt_string(db.db_name())),
+        (Kind::PORT.to_string(), opt_int(pending.and_then(|p| p.port()).or(live_port(db)))),
         (
-            "subnet_group_name".to_string(),
-            named("subnet_group_name", db.db_subnet_group().and_then(|g| g.db_subnet_group_name())),
+            Kind::SUBNET_GROUP_NAME.to_string(),
+            opt_string(db.db_subnet_group().and_then(|g| g.db_subnet_group_name())),
         ),
         (
-            "parameter_group_name".to_string(),
-            named(
-                "parameter_group_name",
-                db.db_parameter_groups().first().and_then(|g| g.db_parameter_group_name()),
-            ),
+            Kind::PARAMETER_GROUP_NAME.to_string(),
+            opt_string(db.db_parameter_groups().first().and_then(|g| g.db_parameter_group_name())),
         ),
-        ("vpc_security_group_ids".to_string(), Value::from_strings(security_groups)),
-        ("publicly_accessible".to_string(), Value::Bool(db.publicly_accessible().unwrap_or(false))),
+        (Kind::VPC_SECURITY_GROUP_IDS.to_string(), Value::from_strings(security_groups)),
+        (Kind::PUBLICLY_ACCESSIBLE.to_string(), Value::Bool(db.publicly_accessible().unwrap_or(false))),
         (
-            "backup_retention_period".to_string(),
+            Kind::BACKUP_RETENTION_PERIOD.to_string(),
             opt_int(pending.and_then(|p| p.backup_retention_period()).or(db.backup_retention_period())),
         ),
+        (Kind::PREFERRED_BACKUP_WINDOW.to_string(), opt_string(db.preferred_backup_window())),
+        (Kind::DELETION_PROTECTION.to_string(), Value::Bool(db.deletion_protection().unwrap_or(false))),
         (
-            "preferred_backup_window".to_string(),
-            aws_choice("preferred_backup_window", db.preferred_backup_window()),
-        ),
-        ("deletion_protection".to_string(), Value::Bool(db.deletion_protection().unwrap_or(false))),
-        (
-            "tags".to_string(),
+            Kind::TAGS.to_string(),
             tags_prop(tag_list_map(db.tag_list()).iter().map(|(k, v)| (k.as_str(), v.as_str()))),
         ),
     ])
@@ -254,32 +226,32 @@ impl Instance {
     /// One ModifyDBInstance with the desired values of `names` (tags excluded). Answers
     /// whether a modification was sent.
     async fn modify(&self, id: &str, desired: &Props, names: &[&str]) -> Result<bool, ProviderError> {
-        let apply_now = opt_bool(desired, "apply_immediately").unwrap_or(false);
+        let apply_now = opt_bool(desired, Kind::APPLY_IMMEDIATELY).unwrap_or(false);
         let mut m = self.rds.modify_db_instance().db_instance_identifier(id).apply_immediately(apply_now);
         let mut any = false;
         for name in names {
             m = match *name {
                 // A new secret (re-created, so a new password): the instance takes it.
-                "master_secret_arn" => m.master_user_password(
+                Kind::MASTER_SECRET_ARN => m.master_user_password(
                     crate::secretsmanager::master_password(&self.sm, req_str(desired, name)?)
                         .await
                         .map_err(retry_not_found)?,
                 ),
-                "instance_class" => m.db_instance_class(req_str(desired, name)?),
-                "allocated_storage" => m.set_allocated_storage(opt_i32(desired, name)?),
-                "storage_type" => m.storage_type(req_str(desired, name)?),
-                "multi_az" => m.set_multi_az(opt_bool(desired, name)),
-                "port" => m.set_db_port_number(opt_i32(desired, name)?),
-                "parameter_group_name" => m.db_parameter_group_name(req_str(desired, name)?),
-                "vpc_security_group_ids" => m.set_vpc_security_group_ids(Some(str_list(desired, name))),
-                "publicly_accessible" => m.set_publicly_accessible(opt_bool(desired, name)),
-                "backup_retention_period" => m.set_backup_retention_period(opt_i32(desired, name)?),
+                Kind::INSTANCE_CLASS => m.db_instance_class(req_str(desired, name)?),
+                Kind::ALLOCATED_STORAGE => m.set_allocated_storage(opt_i32(desired, name)?),
+                Kind::STORAGE_TYPE => m.storage_type(req_str(desired, name)?),
+                Kind::MULTI_AZ => m.set_multi_az(opt_bool(desired, name)),
+                Kind::PORT => m.set_db_port_number(opt_i32(desired, name)?),
+                Kind::PARAMETER_GROUP_NAME => m.db_parameter_group_name(req_str(desired, name)?),
+                Kind::VPC_SECURITY_GROUP_IDS => m.set_vpc_security_group_ids(Some(str_list(desired, name))),
+                Kind::PUBLICLY_ACCESSIBLE => m.set_publicly_accessible(opt_bool(desired, name)),
+                Kind::BACKUP_RETENTION_PERIOD => m.set_backup_retention_period(opt_i32(desired, name)?),
                 // Null = AWS's choice: nothing to set.
-                "preferred_backup_window" => match opt_str(desired, name) {
+                Kind::PREFERRED_BACKUP_WINDOW => match opt_str(desired, name) {
                     Some(w) => m.preferred_backup_window(w),
                     None => continue,
                 },
-                "deletion_protection" => m.set_deletion_protection(opt_bool(desired, name)),
+                Kind::DELETION_PROTECTION => m.set_deletion_protection(opt_bool(desired, name)),
                 other => {
                     return Err(ProviderError::fatal(format!(
                         "rds.instance cannot update `{other}` in place"
@@ -331,7 +303,10 @@ impl Instance {
             .with_code("DBInstanceAlreadyExists"));
         }
         ctx.progress(format!("adopting existing DB instance {id}"));
-        let changes = hactl_core::diff_props(&SCHEMA, props, &live_props(&db, Some(props)));
+        // Which secret its password came from is not known: set it from the desired one.
+        let mut live = live_props(&db);
+        live.insert(Kind::MASTER_SECRET_ARN.to_string(), Value::Null);
+        let changes = self.diff(props, &live);
         let fixed: Vec<&str> =
             changes.iter().filter(|c| c.forces_replacement).map(|c| c.name.as_str()).collect();
         if !fixed.is_empty() {
@@ -342,7 +317,7 @@ impl Instance {
             ))
             .with_code("DBInstanceAlreadyExists"));
         }
-        let names: Vec<&str> = changes.iter().map(|c| c.name.as_str()).filter(|n| *n != "tags").collect();
+        let names: Vec<&str> = changes.iter().map(|c| c.name.as_str()).filter(|n| *n != Kind::TAGS).collect();
         self.modify(id, props, &names).await?;
         self.rds.converge_tags(db.db_instance_arn().unwrap_or_default(), &tags, props).await?;
         Ok(db)
@@ -352,7 +327,11 @@ impl Instance {
 #[async_trait]
 impl Provider for Instance {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
+    }
+
+    fn normalize(&self, desired: &Props, live: &mut Props) {
+        normalize_instance(desired, live);
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -371,41 +350,46 @@ impl Provider for Instance {
                 continue;
             }
             let target = NAMES.target_for(targets, id, address.as_ref());
-            let mut props = live_props(&db, target.map(|t| &t.props));
-            props.insert("master_secret_arn".into(), crate::secretsmanager::recorded_master_secret(target));
+            let mut props = live_props(&db);
+            if let Some(secret) =
+                crate::secretsmanager::recorded_master_secret(target, Kind::MASTER_SECRET_ARN)
+            {
+                props.insert(Kind::MASTER_SECRET_ARN.into(), secret);
+            }
             out.push(LiveObject { id: id.to_string(), address, props, outputs: outputs(&db), owned });
         }
         Ok(out)
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let id = req_str(props, "identifier")?;
-        let password = crate::secretsmanager::master_password(&self.sm, req_str(props, "master_secret_arn")?)
-            .await
-            .map_err(retry_not_found)?;
+        let id = req_str(props, Kind::IDENTIFIER)?;
+        let password =
+            crate::secretsmanager::master_password(&self.sm, req_str(props, Kind::MASTER_SECRET_ARN)?)
+                .await
+                .map_err(retry_not_found)?;
         let created = self
             .rds
             .create_db_instance()
             .db_instance_identifier(id)
-            .engine(req_str(props, "engine")?)
-            .set_engine_version(opt_str(props, "engine_version").map(str::to_string))
-            .db_instance_class(req_str(props, "instance_class")?)
-            .set_allocated_storage(opt_i32(props, "allocated_storage")?)
-            .set_storage_type(opt_str(props, "storage_type").map(str::to_string))
-            .set_multi_az(opt_bool(props, "multi_az"))
-            .set_storage_encrypted(opt_bool(props, "storage_encrypted"))
-            .set_kms_key_id(opt_str(props, "kms_key_id").map(str::to_string))
-            .master_username(req_str(props, "master_username")?)
+            .engine(req_str(props, Kind::ENGINE)?)
+            .set_engine_version(opt_str(props, Kind::ENGINE_VERSION).map(str::to_string))
+            .db_instance_class(req_str(props, Kind::INSTANCE_CLASS)?)
+            .set_allocated_storage(opt_i32(props, Kind::ALLOCATED_STORAGE)?)
+            .set_storage_type(opt_str(props, Kind::STORAGE_TYPE).map(str::to_string))
+            .set_multi_az(opt_bool(props, Kind::MULTI_AZ))
+            .set_storage_encrypted(opt_bool(props, Kind::STORAGE_ENCRYPTED))
+            .set_kms_key_id(opt_str(props, Kind::KMS_KEY_ID).map(str::to_string))
+            .master_username(req_str(props, Kind::MASTER_USERNAME)?)
             .master_user_password(password)
-            .set_db_name(opt_str(props, "db_name").map(str::to_string))
-            .set_port(opt_i32(props, "port")?)
-            .set_db_subnet_group_name(opt_str(props, "subnet_group_name").map(str::to_string))
-            .set_db_parameter_group_name(opt_str(props, "parameter_group_name").map(str::to_string))
-            .set_vpc_security_group_ids(Some(str_list(props, "vpc_security_group_ids")))
-            .set_publicly_accessible(opt_bool(props, "publicly_accessible"))
-            .set_backup_retention_period(opt_i32(props, "backup_retention_period")?)
-            .set_preferred_backup_window(opt_str(props, "preferred_backup_window").map(str::to_string))
-            .set_deletion_protection(opt_bool(props, "deletion_protection"))
+            .set_db_name(opt_str(props, Kind::DB_NAME).map(str::to_string))
+            .set_port(opt_i32(props, Kind::PORT)?)
+            .set_db_subnet_group_name(opt_str(props, Kind::SUBNET_GROUP_NAME).map(str::to_string))
+            .set_db_parameter_group_name(opt_str(props, Kind::PARAMETER_GROUP_NAME).map(str::to_string))
+            .set_vpc_security_group_ids(Some(str_list(props, Kind::VPC_SECURITY_GROUP_IDS)))
+            .set_publicly_accessible(opt_bool(props, Kind::PUBLICLY_ACCESSIBLE))
+            .set_backup_retention_period(opt_i32(props, Kind::BACKUP_RETENTION_PERIOD)?)
+            .set_preferred_backup_window(opt_str(props, Kind::PREFERRED_BACKUP_WINDOW).map(str::to_string))
+            .set_deletion_protection(opt_bool(props, Kind::DELETION_PROTECTION))
             .set_tags(Some(tags_of(props)))
             .send()
             .await;
@@ -427,14 +411,15 @@ impl Provider for Instance {
     }
 
     async fn update(&self, ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        let names: Vec<&str> = req.changes.iter().map(|c| c.name.as_str()).filter(|n| *n != "tags").collect();
+        let names: Vec<&str> =
+            req.changes.iter().map(|c| c.name.as_str()).filter(|n| *n != Kind::TAGS).collect();
         let modified = self.modify(req.id, req.desired, &names).await?;
-        if let Some(c) = req.changes.iter().find(|c| c.name == "tags") {
+        if let Some(c) = req.changes.iter().find(|c| c.name == Kind::TAGS) {
             let db = self.describe_existing(req.id).await?;
             let arn = db.db_instance_arn().unwrap_or_default();
             self.rds.sync_tags(arn, c.before.as_ref(), c.after.as_ref()).await?;
         }
-        let apply_now = opt_bool(req.desired, "apply_immediately").unwrap_or(false);
+        let apply_now = opt_bool(req.desired, Kind::APPLY_IMMEDIATELY).unwrap_or(false);
         let settle = if modified && apply_now { Settle::Applied } else { Settle::Available };
         let db = self.wait(ctx, req.id, settle).await?;
         Ok(Applied { id: req.id.to_string(), outputs: outputs(&db) })
@@ -474,6 +459,46 @@ impl Provider for Instance {
     }
 
     fn deletion_protected(&self, live: &Props) -> bool {
-        opt_bool(live, "deletion_protection") == Some(true)
+        opt_bool(live, Kind::DELETION_PROTECTION) == Some(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_read_as_desired_unset_settings_as_aws_s_choice_and_an_unrecorded_secret_as_desired() {
+        let p = |pairs: &[(&str, Value)]| -> Props {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        };
+        let desired = p(&[
+            (Kind::IDENTIFIER, Value::str("Demo-pg")),
+            (Kind::PARAMETER_GROUP_NAME, Value::Unknown),
+            (Kind::PREFERRED_BACKUP_WINDOW, Value::Null),
+            (Kind::KMS_KEY_ID, Value::str("alias/db")),
+            (Kind::MASTER_SECRET_ARN, Value::str("arn:secret:new")),
+        ]);
+        let mut live = p(&[
+            (Kind::IDENTIFIER, Value::str("demo-pg")),
+            (Kind::PARAMETER_GROUP_NAME, Value::str("demo-params")),
+            (Kind::PREFERRED_BACKUP_WINDOW, Value::str("03:00-03:30")),
+            (Kind::KMS_KEY_ID, Value::str("arn:aws:kms:eu-west-1:1:key/k")),
+        ]);
+        normalize_instance(&desired, &mut live);
+        assert_eq!(
+            live,
+            p(&[
+                (Kind::IDENTIFIER, Value::str("Demo-pg")),
+                (Kind::PARAMETER_GROUP_NAME, Value::str("demo-params")),
+                (Kind::PREFERRED_BACKUP_WINDOW, Value::Null),
+                (Kind::KMS_KEY_ID, Value::str("arn:aws:kms:eu-west-1:1:key/k")),
+                (Kind::MASTER_SECRET_ARN, Value::str("arn:secret:new")),
+            ])
+        );
+        // A recorded secret (what the read reports) is kept: a new desired one is a change.
+        let mut live = p(&[(Kind::MASTER_SECRET_ARN, Value::str("arn:secret:old"))]);
+        normalize_instance(&desired, &mut live);
+        assert_eq!(live[Kind::MASTER_SECRET_ARN], Value::str("arn:secret:old"));
     }
 }

@@ -10,7 +10,7 @@
 //! resets.
 
 use super::family::parameter_group::{
-    ApplyMethods, GroupInfo, ParameterApi, ParameterGroupKind, ParameterGroups, ParameterInfo, Visit, PROPS,
+    ApplyMethods, GroupInfo, ParameterApi, ParameterGroupKind, ParameterGroups, ParameterInfo, Visit,
 };
 use super::family::{family_provider, Names};
 use super::tags_of;
@@ -19,13 +19,14 @@ use crate::util::req_str;
 use async_trait::async_trait;
 use aws_sdk_rds::types::{ApplyMethod, DbParameterGroup, Parameter};
 use aws_sdk_rds::Client;
-use hactl_core::{KindSchema, Props};
+use hactl_core::kinds::rds::ParameterGroup as Kind;
+use hactl_core::Props;
 use hactl_engine::ProviderError;
 
 pub struct ParameterGroup(pub Client);
 
 static KIND: ParameterGroupKind = ParameterGroupKind {
-    schema: KindSchema { kind: "rds.parameter_group", props: PROPS },
+    schema: Kind::SCHEMA,
     what: "DB parameter group",
     names: Names::CaseInsensitive,
     family_prefix: Some("postgres"),
@@ -93,8 +94,8 @@ impl ParameterApi for Client {
         let created = self
             .create_db_parameter_group()
             .db_parameter_group_name(name)
-            .db_parameter_group_family(req_str(props, "family")?)
-            .description(req_str(props, "description")?)
+            .db_parameter_group_family(req_str(props, Kind::FAMILY)?)
+            .description(req_str(props, Kind::DESCRIPTION)?)
             .set_tags(Some(tags_of(props)))
             .send()
             .await

@@ -4,15 +4,14 @@
 //! RDS's rules: names compare case-insensitively (RDS stores them in lower case), and a
 //! create's adoption or an update answers the group as described again afterwards.
 
-use super::family::subnet_group::{SubnetGroupKind, SubnetGroups, PROPS};
+use super::family::subnet_group::{SubnetGroupKind, SubnetGroups};
 use super::family::{family_provider, Names};
 use aws_sdk_rds::Client;
-use hactl_core::KindSchema;
 
 pub struct SubnetGroup(pub Client);
 
 static KIND: SubnetGroupKind = SubnetGroupKind {
-    schema: KindSchema { kind: "rds.subnet_group", props: PROPS },
+    schema: hactl_core::kinds::rds::SubnetGroup::SCHEMA,
     names: Names::CaseInsensitive,
     in_use: &["InvalidDBSubnetGroupStateFault", "InvalidDBSubnetGroupState"],
     reread: true,

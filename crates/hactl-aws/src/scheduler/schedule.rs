@@ -20,25 +20,12 @@ use aws_sdk_scheduler::types::{
     Target,
 };
 use aws_sdk_scheduler::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, UpdateMode, Value, TAG_STACK};
+use hactl_core::kinds::scheduler::Schedule as Kind;
+use hactl_core::{Address, KindSchema, Props, UpdateMode, Value, TAG_STACK};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct Schedule(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "scheduler.schedule",
-    props: &[
-        PropSchema::replace("name"),
-        PropSchema::replace("group_name"),
-        PropSchema::in_place("description"),
-        PropSchema::in_place("schedule_expression"),
-        PropSchema::in_place("timezone"),
-        PropSchema::in_place("state"),
-        PropSchema::in_place("flexible_window_minutes"),
-        PropSchema::in_place("target"),
-    ],
-};
 
 /// The "already exists" code of the service.
 const EXISTS: &str = "ConflictException";
@@ -89,15 +76,15 @@ struct Spec {
 }
 
 fn spec(props: &Props) -> Result<Spec, ProviderError> {
-    let window = match props.get("flexible_window_minutes") {
+    let window = match props.get(Kind::FLEXIBLE_WINDOW_MINUTES) {
         None | Some(Value::Null) => FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off).build(),
         Some(_) => FlexibleTimeWindow::builder()
             .mode(FlexibleTimeWindowMode::Flexible)
-            .maximum_window_in_minutes(int(props, "flexible_window_minutes")?)
+            .maximum_window_in_minutes(int(props, Kind::FLEXIBLE_WINDOW_MINUTES)?)
             .build(),
     }
     .map_err(build_err("flexible time window"))?;
-    let t = map(props, "target")
+    let t = map(props, Kind::TARGET)
         .ok_or_else(|| ProviderError::fatal("property `target` is missing or not a map"))?;
     let ecs = match map(t, "ecs") {
         None => None,
@@ -137,10 +124,10 @@ fn spec(props: &Props) -> Result<Spec, ProviderError> {
         .build()
         .map_err(build_err("target"))?;
     Ok(Spec {
-        description: opt_str(props, "description").filter(|d| !d.is_empty()).map(str::to_string),
-        expression: req_str(props, "schedule_expression")?.to_string(),
-        timezone: opt_str(props, "timezone").map(str::to_string),
-        state: opt_str(props, "state").map(ScheduleState::from),
+        description: opt_str(props, Kind::DESCRIPTION).filter(|d| !d.is_empty()).map(str::to_string),
+        expression: req_str(props, Kind::SCHEDULE_EXPRESSION)?.to_string(),
+        timezone: opt_str(props, Kind::TIMEZONE).map(str::to_string),
+        state: opt_str(props, Kind::STATE).map(ScheduleState::from),
         window,
         target,
     })
@@ -158,34 +145,47 @@ fn iam_propagation(mut e: ProviderError) -> ProviderError {
     e
 }
 
-/// Subnets and security groups compare as sets: the desired list itself when it holds
-/// the same items (the expansion lists subnets in zone order, not sorted), else sorted.
-fn as_set(items: &[String], desired: Option<&Value>) -> Value {
+/// Subnets and security groups, sorted (they compare as sets: see [`normalize_schedule`]).
+fn as_set(items: &[String]) -> Value {
     let set: BTreeSet<&String> = items.iter().collect();
-    if let Some(d) = desired.and_then(Value::as_list) {
-        let want: BTreeSet<&str> = d.iter().filter_map(Value::as_str).collect();
-        if want.len() == d.len() && want == set.iter().map(|s| s.as_str()).collect() {
-            return Value::List(d.to_vec());
-        }
-    }
     Value::from_strings(set.into_iter().cloned())
 }
 
-/// The schedule's properties in the desired shape. `want` is the matching target's desired
-/// properties, if any: an unset description reads as the desired Null or "".
-fn props_of(s: &GetScheduleOutput, want: Option<&Props>) -> Props {
+/// The keys of the target's `ecs` map that compare as sets.
+const ECS_SETS: [&str; 2] = ["subnets", "security_groups"];
+
+/// Diff suppression of `scheduler.schedule`: an unset description (Null) is the desired
+/// `""`; the target's subnets and security groups are the desired list when they hold the
+/// same items (the expansion lists subnets in zone order, not sorted).
+fn normalize_schedule(desired: &Props, live: &mut Props) {
+    if desired.get(Kind::DESCRIPTION) == Some(&Value::str(""))
+        && live.get(Kind::DESCRIPTION) == Some(&Value::Null)
+    {
+        live.insert(Kind::DESCRIPTION.to_string(), Value::str(""));
+    }
+    let want = desired.get(Kind::TARGET).and_then(Value::as_map).and_then(|t| t.get("ecs"));
+    let Some(want) = want.and_then(Value::as_map) else { return };
+    let Some(Value::Map(target)) = live.get_mut(Kind::TARGET) else { return };
+    let Some(Value::Map(have)) = target.get_mut("ecs") else { return };
+    for key in ECS_SETS {
+        let (Some(Value::List(w)), Some(h)) = (want.get(key), have.get_mut(key)) else { continue };
+        let w_set: BTreeSet<&str> = w.iter().filter_map(Value::as_str).collect();
+        let h_set: BTreeSet<&str> =
+            h.as_list().unwrap_or_default().iter().filter_map(Value::as_str).collect();
+        if w_set.len() == w.len() && w_set == h_set {
+            *h = Value::List(w.clone());
+        }
+    }
+}
+
+/// The schedule's properties as GetSchedule answers them (an unset description is Null).
+fn props_of(s: &GetScheduleOutput) -> Props {
     let str_or_null = |v: Option<&str>| v.map(Value::str).unwrap_or(Value::Null);
-    let description = match s.description().filter(|d| !d.is_empty()) {
-        Some(d) => Value::str(d),
-        None if want.and_then(|w| w.get("description")) == Some(&Value::Null) => Value::Null,
-        None => Value::str(""),
-    };
+    let description = str_or_null(s.description().filter(|d| !d.is_empty()));
     let window = s.flexible_time_window().and_then(|w| match w.mode() {
         FlexibleTimeWindowMode::Flexible => w.maximum_window_in_minutes(),
         _ => None,
     });
-    let want_ecs = want.and_then(|w| w.get("target")).and_then(Value::as_map).and_then(|t| t.get("ecs"));
-    let want_list = |k: &str| want_ecs.and_then(Value::as_map).and_then(|e| e.get(k));
     let target = s.target().map(|t| {
         let retry = t.retry_policy();
         let ecs = t.ecs_parameters().map(|e| {
@@ -194,16 +194,10 @@ fn props_of(s: &GetScheduleOutput, want: Option<&Props>) -> Props {
                 ("task_definition_arn".to_string(), Value::str(e.task_definition_arn())),
                 ("launch_type".to_string(), str_or_null(e.launch_type().map(LaunchType::as_str))),
                 ("task_count".to_string(), Value::Int(i64::from(e.task_count().unwrap_or(1)))),
-                (
-                    "subnets".to_string(),
-                    as_set(vpc.map(AwsVpcConfiguration::subnets).unwrap_or_default(), want_list("subnets")),
-                ),
+                ("subnets".to_string(), as_set(vpc.map(AwsVpcConfiguration::subnets).unwrap_or_default())),
                 (
                     "security_groups".to_string(),
-                    as_set(
-                        vpc.map(AwsVpcConfiguration::security_groups).unwrap_or_default(),
-                        want_list("security_groups"),
-                    ),
+                    as_set(vpc.map(AwsVpcConfiguration::security_groups).unwrap_or_default()),
                 ),
                 (
                     "assign_public_ip".to_string(),
@@ -239,17 +233,17 @@ fn props_of(s: &GetScheduleOutput, want: Option<&Props>) -> Props {
         ]))
     });
     Props::from([
-        ("name".to_string(), str_or_null(s.name())),
-        ("group_name".to_string(), str_or_null(s.group_name())),
-        ("description".to_string(), description),
-        ("schedule_expression".to_string(), str_or_null(s.schedule_expression())),
-        ("timezone".to_string(), Value::str(s.schedule_expression_timezone().unwrap_or("UTC"))),
-        ("state".to_string(), Value::str(s.state().map(ScheduleState::as_str).unwrap_or("ENABLED"))),
+        (Kind::NAME.to_string(), str_or_null(s.name())),
+        (Kind::GROUP_NAME.to_string(), str_or_null(s.group_name())),
+        (Kind::DESCRIPTION.to_string(), description),
+        (Kind::SCHEDULE_EXPRESSION.to_string(), str_or_null(s.schedule_expression())),
+        (Kind::TIMEZONE.to_string(), Value::str(s.schedule_expression_timezone().unwrap_or("UTC"))),
+        (Kind::STATE.to_string(), Value::str(s.state().map(ScheduleState::as_str).unwrap_or("ENABLED"))),
         (
-            "flexible_window_minutes".to_string(),
+            Kind::FLEXIBLE_WINDOW_MINUTES.to_string(),
             window.map(|n| Value::Int(i64::from(n))).unwrap_or(Value::Null),
         ),
-        ("target".to_string(), target.unwrap_or(Value::Null)),
+        (Kind::TARGET.to_string(), target.unwrap_or(Value::Null)),
     ])
 }
 
@@ -313,7 +307,11 @@ impl Schedule {
 #[async_trait]
 impl Provider for Schedule {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
+    }
+
+    fn normalize(&self, desired: &Props, live: &mut Props) {
+        normalize_schedule(desired, live);
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -327,7 +325,7 @@ impl Provider for Schedule {
         let recorded: BTreeSet<&str> = targets.iter().filter_map(|t| t.id.as_deref()).collect();
         let named: BTreeSet<&str> = targets
             .iter()
-            .filter_map(|t| t.props.get("group_name").and_then(Value::as_str))
+            .filter_map(|t| t.props.get(Kind::GROUP_NAME).and_then(Value::as_str))
             .chain(recorded.iter().filter_map(|id| id.split_once('/').map(|(g, _)| g)))
             .collect();
         for g in named {
@@ -344,8 +342,8 @@ impl Provider for Schedule {
             for name in self.list(&group).await? {
                 let id = format!("{group}/{name}");
                 let address = match_target(targets, |p| {
-                    p.get("name").and_then(Value::as_str) == Some(name.as_str())
-                        && p.get("group_name").and_then(Value::as_str) == Some(group.as_str())
+                    p.get(Kind::NAME).and_then(Value::as_str) == Some(name.as_str())
+                        && p.get(Kind::GROUP_NAME).and_then(Value::as_str) == Some(group.as_str())
                 })
                 .cloned();
                 // Another stack's group named by a target: only its schedules we look for.
@@ -354,10 +352,9 @@ impl Provider for Schedule {
                 }
                 // Deleted since the list.
                 let Some(s) = self.get(&group, &name).await? else { continue };
-                let want = targets.iter().find(|t| Some(&t.address) == address.as_ref()).map(|t| &t.props);
                 let arn = s.arn().unwrap_or_default().to_string();
                 out.push(LiveObject {
-                    props: props_of(&s, want),
+                    props: props_of(&s),
                     outputs: outputs(&group, &name, &arn),
                     id,
                     address,
@@ -369,8 +366,8 @@ impl Provider for Schedule {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let name = req_str(props, "name")?;
-        let group = req_str(props, "group_name")?;
+        let name = req_str(props, Kind::NAME)?;
+        let group = req_str(props, Kind::GROUP_NAME)?;
         let id = format!("{group}/{name}");
         let s = spec(props)?;
         let created = self
@@ -417,7 +414,7 @@ impl Provider for Schedule {
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
         for c in req.changes {
-            if !SCHEMA.prop(&c.name).is_some_and(|p| p.update == UpdateMode::InPlace) {
+            if !Kind::SCHEMA.prop(&c.name).is_some_and(|p| p.update == UpdateMode::InPlace) {
                 return Err(ProviderError::fatal(format!(
                     "scheduler.schedule cannot update `{}` in place",
                     c.name
@@ -448,6 +445,34 @@ impl Provider for Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with_target(description: Value, subnets: &[&str]) -> Props {
+        let ecs = Props::from([
+            ("subnets".to_string(), Value::from_strings(subnets.iter().map(|s| s.to_string()))),
+            ("security_groups".to_string(), Value::from_strings(["sg-1".to_string()])),
+        ]);
+        Props::from([
+            (Kind::DESCRIPTION.to_string(), description),
+            (Kind::TARGET.to_string(), Value::Map(Props::from([("ecs".to_string(), Value::Map(ecs))]))),
+        ])
+    }
+
+    #[test]
+    fn an_unset_description_is_the_desired_empty_one_and_subnets_compare_as_sets() {
+        let desired = with_target(Value::str(""), &["subnet-b", "subnet-a"]);
+        let mut live = with_target(Value::Null, &["subnet-a", "subnet-b"]);
+        normalize_schedule(&desired, &mut live);
+        assert_eq!(live, desired);
+        // A desired Null description stays Null; other subnets stay as AWS says.
+        let desired = with_target(Value::Null, &["subnet-b", "subnet-c"]);
+        let mut live = with_target(Value::Null, &["subnet-a", "subnet-b"]);
+        normalize_schedule(&desired, &mut live);
+        assert_eq!(live, with_target(Value::Null, &["subnet-a", "subnet-b"]));
+        // A described schedule keeps its description.
+        let mut live = with_target(Value::str("x"), &["subnet-a"]);
+        normalize_schedule(&with_target(Value::str(""), &["subnet-a"]), &mut live);
+        assert_eq!(live[Kind::DESCRIPTION], Value::str("x"));
+    }
 
     #[test]
     fn a_role_not_yet_assumable_is_retryable_other_validation_errors_are_not() {

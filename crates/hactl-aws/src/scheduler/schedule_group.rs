@@ -19,16 +19,12 @@ use crate::util::{client_token, ensure_ours, match_target, owner_of, req_str, ta
 use async_trait::async_trait;
 use aws_sdk_scheduler::types::ScheduleGroupState;
 use aws_sdk_scheduler::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value, TAG_STACK};
+use hactl_core::kinds::scheduler::ScheduleGroup as Kind;
+use hactl_core::{Address, KindSchema, Props, Value, TAG_STACK};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct ScheduleGroup(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "scheduler.schedule_group",
-    props: &[PropSchema::replace("name"), PropSchema::in_place("tags")],
-};
 
 /// The "already exists" code of the service.
 const EXISTS: &str = "ConflictException";
@@ -71,7 +67,7 @@ impl ScheduleGroup {
 #[async_trait]
 impl Provider for ScheduleGroup {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -95,7 +91,7 @@ impl Provider for ScheduleGroup {
                     Some(_) => {}
                     None => {
                         address = match_target(targets, |p| {
-                            p.get("name").and_then(Value::as_str) == Some(g.name.as_str())
+                            p.get(Kind::NAME).and_then(Value::as_str) == Some(g.name.as_str())
                         })
                         .cloned();
                         if address.is_none() && !is_recorded {
@@ -105,8 +101,8 @@ impl Provider for ScheduleGroup {
                 }
             }
             let props = Props::from([
-                ("name".to_string(), Value::str(&g.name)),
-                ("tags".to_string(), tags_prop(g.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+                (Kind::NAME.to_string(), Value::str(&g.name)),
+                (Kind::TAGS.to_string(), tags_prop(g.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
             ]);
             out.push(LiveObject {
                 id: g.name.clone(),
@@ -120,7 +116,7 @@ impl Provider for ScheduleGroup {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let name = req_str(props, "name")?;
+        let name = req_str(props, Kind::NAME)?;
         // Look first: the emulator's CreateScheduleGroup silently replaces an existing group.
         if let Some(g) = get_group(&self.0, name).await? {
             return self.adopt(ctx, address, g, props).await;

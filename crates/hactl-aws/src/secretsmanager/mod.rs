@@ -146,19 +146,22 @@ pub(crate) async fn random_password(client: &Client, length: i64) -> Result<Stri
     }
 }
 
-/// The `master_secret_arn` a database read reports: the secret it was last given
-/// (recorded in state), else the desired one. The live database cannot tell which secret
-/// its password came from; when the desired secret differs from the recorded one (the
-/// secret was re-created, so its password is new), the plan shows an in-place update that
-/// sets the database's password from the new secret.
-pub(crate) fn recorded_master_secret(target: Option<&hactl_engine::ReadTarget>) -> hactl_core::Value {
-    target
-        .and_then(|t| {
-            t.recorded
-                .as_ref()
-                .and_then(|r| r.get("master_secret_arn"))
-                .or_else(|| t.props.get("master_secret_arn"))
-        })
-        .cloned()
-        .unwrap_or(hactl_core::Value::Null)
+/// The master secret property `key` a database read reports: the secret the database was
+/// last given (recorded in state), if any. The live database cannot tell which secret its
+/// password came from; when the desired secret differs from the recorded one (the secret
+/// was re-created, so its password is new), the plan shows an in-place update that sets
+/// the database's password from the new secret.
+pub(crate) fn recorded_master_secret(
+    target: Option<&hactl_engine::ReadTarget>,
+    key: &str,
+) -> Option<hactl_core::Value> {
+    target.and_then(|t| t.recorded.as_ref()?.get(key)).cloned()
+}
+
+/// Normalizes the master secret property `key` of a database whose read reports none
+/// (nothing recorded: AWS cannot say): it is the desired one.
+pub(crate) fn unrecorded_master_secret(desired: &hactl_core::Props, live: &mut hactl_core::Props, key: &str) {
+    if let Some(want) = desired.get(key).filter(|_| !live.contains_key(key)) {
+        live.insert(key.to_string(), want.clone());
+    }
 }

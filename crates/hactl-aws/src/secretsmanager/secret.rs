@@ -19,24 +19,12 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretListEntry, Tag};
 use aws_sdk_secretsmanager::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value, TAG_STACK};
+use hactl_core::kinds::secretsmanager::Secret as Kind;
+use hactl_core::{Address, KindSchema, Props, Value, TAG_STACK};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct Secret(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "secretsmanager.secret",
-    props: &[
-        PropSchema::replace("name"),
-        PropSchema::in_place("description"),
-        PropSchema::in_place("kms_key_id"),
-        PropSchema::in_place("tags"),
-        PropSchema::create_only("initial_fields"),
-        PropSchema::create_only("password_length"),
-        PropSchema::create_only("recovery_window_days"),
-    ],
-};
 
 /// The AWS-managed key Secrets Manager uses when none is given (`kms_key_id` Null).
 const DEFAULT_KMS: &str = "alias/aws/secretsmanager";
@@ -105,27 +93,29 @@ fn kms_same(live: Option<&str>, desired: Option<&str>) -> bool {
     }
 }
 
-/// The `kms_key_id` property: the desired value when live names the same key, else the
-/// live key (Null for the AWS-managed one).
-fn kms_prop(live: Option<&str>, desired: Option<&Value>) -> Value {
-    let want = desired.and_then(Value::as_str);
-    if kms_same(live, want) {
-        return desired.cloned().unwrap_or(Value::Null);
+/// Diff suppression of `secretsmanager.secret`: `kms_key_id` is the desired reference when
+/// the live one names the same key (the AWS-managed key, written or not, included), else
+/// Null for the AWS-managed key; an unset description (Null) is the desired `""`.
+fn normalize_secret(desired: &Props, live: &mut Props) {
+    let want = desired.get(Kind::KMS_KEY_ID);
+    if !want.is_some_and(Value::has_unknown) {
+        let have = live.get(Kind::KMS_KEY_ID).and_then(Value::as_str);
+        let kms = if kms_same(have, want.and_then(Value::as_str)) {
+            want.cloned().unwrap_or(Value::Null)
+        } else {
+            have.filter(|k| !is_default_kms(k)).map(Value::str).unwrap_or(Value::Null)
+        };
+        live.insert(Kind::KMS_KEY_ID.to_string(), kms);
     }
-    match live {
-        Some(k) if !is_default_kms(k) => Value::str(k),
-        _ => Value::Null,
+    if desired.get(Kind::DESCRIPTION) == Some(&Value::str(""))
+        && live.get(Kind::DESCRIPTION) == Some(&Value::Null)
+    {
+        live.insert(Kind::DESCRIPTION.to_string(), Value::str(""));
     }
 }
 
-/// The `description` property: an unset description reads as the desired empty string
-/// when that is what is desired, else Null.
-fn description_prop(live: Option<&str>, desired: Option<&Value>) -> Value {
-    match live {
-        Some(d) if !d.is_empty() => Value::str(d),
-        _ if desired.and_then(Value::as_str) == Some("") => Value::str(""),
-        _ => Value::Null,
-    }
+fn opt_value(v: Option<&str>) -> Value {
+    v.map(Value::str).unwrap_or(Value::Null)
 }
 
 fn tags_of(props: &Props) -> Vec<Tag> {
@@ -134,7 +124,9 @@ fn tags_of(props: &Props) -> Vec<Tag> {
 
 /// `initial_fields` as a JSON object; `password` is refused (the provider generates it).
 fn initial_fields(props: &Props) -> Result<serde_json::Map<String, serde_json::Value>, ProviderError> {
-    let Some(m) = props.get("initial_fields").and_then(Value::as_map) else { return Ok(Default::default()) };
+    let Some(m) = props.get(Kind::INITIAL_FIELDS).and_then(Value::as_map) else {
+        return Ok(Default::default());
+    };
     if m.contains_key(PASSWORD_KEY) {
         return Err(ProviderError::fatal(
             "secretsmanager.secret: `initial_fields` must not name `password` (it is generated)",
@@ -146,7 +138,7 @@ fn initial_fields(props: &Props) -> Result<serde_json::Map<String, serde_json::V
 /// The length of the generated password; `None` when `password_length` is Null: a
 /// secret that holds no password (the database connection fields).
 fn password_length(props: &Props) -> Option<i64> {
-    match props.get("password_length") {
+    match props.get(Kind::PASSWORD_LENGTH) {
         Some(Value::Null) => None,
         Some(v) => Some(v.as_int().unwrap_or(DEFAULT_PASSWORD_LENGTH)),
         None => Some(DEFAULT_PASSWORD_LENGTH),
@@ -209,10 +201,10 @@ impl Secret {
     /// Converges an adopted secret: description, key, tags; a value without a password
     /// gets one. The value itself is kept.
     async fn converge(&self, seen: &Seen, props: &Props) -> Result<(), ProviderError> {
-        let want_desc = opt_str(props, "description").unwrap_or_default();
+        let want_desc = opt_str(props, Kind::DESCRIPTION).unwrap_or_default();
         let description =
             (seen.description.as_deref().unwrap_or_default() != want_desc).then(|| want_desc.to_string());
-        let want_kms = opt_str(props, "kms_key_id");
+        let want_kms = opt_str(props, Kind::KMS_KEY_ID);
         let kms = (!kms_same(seen.kms_key_id.as_deref(), want_kms))
             .then(|| want_kms.unwrap_or(DEFAULT_KMS).to_string());
         self.update_secret(&seen.arn, description, kms).await?;
@@ -292,7 +284,11 @@ impl Secret {
 #[async_trait]
 impl Provider for Secret {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
+    }
+
+    fn normalize(&self, desired: &Props, live: &mut Props) {
+        normalize_secret(desired, live);
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -325,19 +321,17 @@ impl Provider for Secret {
                     .iter()
                     .find(|t| t.id.as_deref() == Some(s.arn.as_str()))
                     .map(|t| &t.address)
-                    .or_else(|| match_target(targets, |p| opt_str(p, "name") == Some(s.name.as_str())))
+                    .or_else(|| match_target(targets, |p| opt_str(p, Kind::NAME) == Some(s.name.as_str())))
                     .cloned();
             }
-            let target = targets
-                .iter()
-                .find(|t| Some(&t.address) == address.as_ref())
-                .or_else(|| targets.iter().find(|t| t.id.as_deref() == Some(s.arn.as_str())));
-            let want = |name: &str| target.and_then(|t| t.props.get(name));
             let props = Props::from([
-                ("name".to_string(), Value::str(&s.name)),
-                ("description".to_string(), description_prop(s.description.as_deref(), want("description"))),
-                ("kms_key_id".to_string(), kms_prop(s.kms_key_id.as_deref(), want("kms_key_id"))),
-                ("tags".to_string(), tags_prop(s.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+                (Kind::NAME.to_string(), Value::str(&s.name)),
+                (
+                    Kind::DESCRIPTION.to_string(),
+                    opt_value(s.description.as_deref().filter(|d| !d.is_empty())),
+                ),
+                (Kind::KMS_KEY_ID.to_string(), opt_value(s.kms_key_id.as_deref())),
+                (Kind::TAGS.to_string(), tags_prop(s.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
             ]);
             out.push(LiveObject {
                 id: s.arn.clone(),
@@ -351,7 +345,7 @@ impl Provider for Secret {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let name = req_str(props, "name")?;
+        let name = req_str(props, Kind::NAME)?;
         let mut value = initial_fields(props)?;
         if let Some(length) = password_length(props) {
             let password = random_password(&self.0, length).await?;
@@ -361,8 +355,8 @@ impl Provider for Secret {
             .0
             .create_secret()
             .name(name)
-            .set_description(opt_str(props, "description").map(str::to_string))
-            .set_kms_key_id(opt_str(props, "kms_key_id").map(str::to_string))
+            .set_description(opt_str(props, Kind::DESCRIPTION).map(str::to_string))
+            .set_kms_key_id(opt_str(props, Kind::KMS_KEY_ID).map(str::to_string))
             .secret_string(serde_json::Value::Object(value).to_string())
             .set_tags(Some(tags_of(props)))
             .send()
@@ -388,13 +382,14 @@ impl Provider for Secret {
         let (mut description, mut kms) = (None, None);
         for c in req.changes {
             match c.name.as_str() {
-                "description" => {
-                    description = Some(opt_str(req.desired, "description").unwrap_or_default().to_string())
+                Kind::DESCRIPTION => {
+                    description =
+                        Some(opt_str(req.desired, Kind::DESCRIPTION).unwrap_or_default().to_string())
                 }
-                "kms_key_id" => {
-                    kms = Some(opt_str(req.desired, "kms_key_id").unwrap_or(DEFAULT_KMS).to_string())
+                Kind::KMS_KEY_ID => {
+                    kms = Some(opt_str(req.desired, Kind::KMS_KEY_ID).unwrap_or(DEFAULT_KMS).to_string())
                 }
-                "tags" => {
+                Kind::TAGS => {
                     self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?;
                 }
                 other => {
@@ -405,7 +400,7 @@ impl Provider for Secret {
             }
         }
         self.update_secret(req.id, description, kms).await?;
-        let name = opt_str(req.desired, "name").unwrap_or_default();
+        let name = opt_str(req.desired, Kind::NAME).unwrap_or_default();
         Ok(Applied { id: req.id.to_string(), outputs: outputs(req.id, name) })
     }
 
@@ -417,7 +412,7 @@ impl Provider for Secret {
         } else {
             call.recovery_window_in_days(
                 recorded
-                    .get("recovery_window_days")
+                    .get(Kind::RECOVERY_WINDOW_DAYS)
                     .and_then(Value::as_int)
                     .unwrap_or(DEFAULT_RECOVERY_WINDOW),
             )
@@ -445,5 +440,47 @@ impl Provider for Secret {
             .await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(description: Value, kms: Value) -> Props {
+        Props::from([(Kind::DESCRIPTION.to_string(), description), (Kind::KMS_KEY_ID.to_string(), kms)])
+    }
+
+    #[test]
+    fn the_same_key_reads_as_desired_and_the_aws_managed_key_as_null() {
+        let arn = "arn:aws:kms:eu-west-1:111122223333:alias/app";
+        let cases = [
+            // (desired, live as AWS says, after normalize)
+            (Value::str("alias/app"), Value::str(arn), Value::str("alias/app")),
+            (Value::Null, Value::Null, Value::Null),
+            (Value::Null, Value::str("alias/aws/secretsmanager"), Value::Null),
+            (Value::str("alias/aws/secretsmanager"), Value::Null, Value::str("alias/aws/secretsmanager")),
+            (Value::Null, Value::str(arn), Value::str(arn)),
+            (Value::str("alias/other"), Value::str("alias/aws/secretsmanager"), Value::Null),
+            (Value::Unknown, Value::str(arn), Value::str(arn)),
+        ];
+        for (want, have, after) in cases {
+            let mut live = props(Value::Null, have);
+            normalize_secret(&props(Value::Null, want.clone()), &mut live);
+            assert_eq!(live[Kind::KMS_KEY_ID], after, "desired {want:?}");
+        }
+    }
+
+    #[test]
+    fn an_unset_description_is_the_desired_empty_one() {
+        let mut live = props(Value::Null, Value::Null);
+        normalize_secret(&props(Value::str(""), Value::Null), &mut live);
+        assert_eq!(live[Kind::DESCRIPTION], Value::str(""));
+        let mut live = props(Value::Null, Value::Null);
+        normalize_secret(&props(Value::Null, Value::Null), &mut live);
+        assert_eq!(live[Kind::DESCRIPTION], Value::Null);
+        let mut live = props(Value::str("x"), Value::Null);
+        normalize_secret(&props(Value::str(""), Value::Null), &mut live);
+        assert_eq!(live[Kind::DESCRIPTION], Value::str("x"));
     }
 }

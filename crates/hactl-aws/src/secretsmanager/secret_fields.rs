@@ -3,24 +3,21 @@
 //! ARN.
 //!
 //! Read: GetSecretValue per target (documented exception: one per resource; a stack has
-//! one), reporting exactly the keys the target's `fields` names (missing → Null). A
-//! secret that is gone or scheduled for deletion is absent. Create/update merge `fields`
+//! one), reporting every key of the JSON object but `password` (never read into props);
+//! `normalize` keeps the keys the desired `fields` names (missing → Null). A secret that is
+//! gone or scheduled for deletion is absent. Create/update merge `fields`
 //! into the JSON object (other keys, i.e. the password, untouched); delete removes them.
 
 use super::{get_json, put_json, SecretValue, PASSWORD_KEY};
 use crate::util::req_str;
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::secretsmanager::SecretFields as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::BTreeMap;
 
 pub struct SecretFields(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "secretsmanager.secret_fields",
-    props: &[PropSchema::replace("secret_id"), PropSchema::in_place("fields")],
-};
 
 fn outputs(arn: &str) -> BTreeMap<String, Value> {
     BTreeMap::from([("secret_arn".to_string(), Value::str(arn))])
@@ -28,7 +25,7 @@ fn outputs(arn: &str) -> BTreeMap<String, Value> {
 
 /// The `fields` map; `password` is refused (it belongs to `secretsmanager.secret`).
 fn fields(props: &Props) -> Result<BTreeMap<String, Value>, ProviderError> {
-    let m = props.get("fields").and_then(Value::as_map).cloned().unwrap_or_default();
+    let m = props.get(Kind::FIELDS).and_then(Value::as_map).cloned().unwrap_or_default();
     if m.contains_key(PASSWORD_KEY) {
         return Err(ProviderError::fatal(
             "secretsmanager.secret_fields: `fields` must not name `password` (the secret's generated \
@@ -36,6 +33,15 @@ fn fields(props: &Props) -> Result<BTreeMap<String, Value>, ProviderError> {
         ));
     }
     Ok(m)
+}
+
+/// Diff suppression of `secretsmanager.secret_fields`: `fields` is the keys the desired
+/// map names (a key the secret lacks is Null); the secret's other keys are not this
+/// resource's.
+fn project_fields(desired: &Props, live: &mut Props) {
+    let Some(want) = desired.get(Kind::FIELDS).and_then(Value::as_map) else { return };
+    let Some(Value::Map(have)) = live.get_mut(Kind::FIELDS) else { return };
+    *have = want.keys().map(|k| (k.clone(), have.remove(k).unwrap_or(Value::Null))).collect();
 }
 
 impl SecretFields {
@@ -89,39 +95,35 @@ impl SecretFields {
 #[async_trait]
 impl Provider for SecretFields {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
+    }
+
+    fn normalize(&self, desired: &Props, live: &mut Props) {
+        project_fields(desired, live);
     }
 
     async fn read(&self, _ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let mut out = Vec::new();
         for t in targets {
-            let Some(id) = t.id.as_deref().or_else(|| t.props.get("secret_id").and_then(Value::as_str))
+            let Some(id) = t.id.as_deref().or_else(|| t.props.get(Kind::SECRET_ID).and_then(Value::as_str))
             else {
                 continue; // the secret does not exist yet
             };
-            let keys: Vec<&String> =
-                t.props.get("fields").and_then(Value::as_map).map(|m| m.keys().collect()).unwrap_or_default();
             let (arn, live) = match get_json(&self.0, id).await? {
                 SecretValue::Missing | SecretValue::Scheduled => continue,
                 SecretValue::Object { arn, map } => (arn, Some(map)),
                 SecretValue::NotJson { arn } => (arn, None),
             };
-            // Only the named keys are read (never the password).
-            let fields: BTreeMap<String, Value> = keys
-                .into_iter()
-                .map(|k| {
-                    let v = live
-                        .as_ref()
-                        .filter(|_| k != PASSWORD_KEY)
-                        .and_then(|m| m.get(k))
-                        .map(Value::from_json)
-                        .unwrap_or(Value::Null);
-                    (k.clone(), v)
-                })
+            // Every key but the password, which is never read into props.
+            let fields: BTreeMap<String, Value> = live
+                .iter()
+                .flatten()
+                .filter(|(k, _)| *k != PASSWORD_KEY)
+                .map(|(k, v)| (k.clone(), Value::from_json(v)))
                 .collect();
             let props = Props::from([
-                ("secret_id".to_string(), Value::str(&arn)),
-                ("fields".to_string(), Value::Map(fields)),
+                (Kind::SECRET_ID.to_string(), Value::str(&arn)),
+                (Kind::FIELDS.to_string(), Value::Map(fields)),
             ]);
             out.push(LiveObject {
                 id: arn.clone(),
@@ -135,11 +137,11 @@ impl Provider for SecretFields {
     }
 
     async fn create(&self, _ctx: &Ctx, _address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        self.merge(req_str(props, "secret_id")?, props).await
+        self.merge(req_str(props, Kind::SECRET_ID)?, props).await
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        if let Some(c) = req.changes.iter().find(|c| c.name != "fields") {
+        if let Some(c) = req.changes.iter().find(|c| c.name != Kind::FIELDS) {
             return Err(ProviderError::fatal(format!(
                 "secretsmanager.secret_fields cannot update `{}` in place",
                 c.name
@@ -150,7 +152,7 @@ impl Provider for SecretFields {
 
     async fn delete(&self, _ctx: &Ctx, id: &str, recorded: &Props) -> Result<(), ProviderError> {
         let keys: Vec<String> = recorded
-            .get("fields")
+            .get(Kind::FIELDS)
             .and_then(Value::as_map)
             .map(|m| m.keys().filter(|k| *k != PASSWORD_KEY).cloned().collect())
             .unwrap_or_default();
@@ -169,5 +171,28 @@ impl Provider for SecretFields {
             Err(e) if crate::error::is_not_found(&e) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_desired_keys_are_compared_a_missing_one_is_null() {
+        let desired = Props::from([(
+            Kind::FIELDS.to_string(),
+            Value::Map(BTreeMap::from([("host".into(), Value::Unknown), ("port".into(), Value::Int(5432))])),
+        )]);
+        let mut live = Props::from([(
+            Kind::FIELDS.to_string(),
+            Value::from_string_map([("host", "db.example"), ("username", "app")]),
+        )]);
+        project_fields(&desired, &mut live);
+        let want = BTreeMap::from([
+            ("host".to_string(), Value::str("db.example")),
+            ("port".to_string(), Value::Null),
+        ]);
+        assert_eq!(live[Kind::FIELDS], Value::Map(want));
     }
 }

@@ -9,20 +9,12 @@ use crate::error::{aws_error, found, ignore_not_found};
 use crate::util::req_str;
 use async_trait::async_trait;
 use aws_sdk_sns::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+use hactl_core::kinds::sns::Subscription as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub struct Subscription(pub Client);
-
-static SCHEMA: KindSchema = KindSchema {
-    kind: "sns.subscription",
-    props: &[
-        PropSchema::replace("topic_arn"),
-        PropSchema::replace("protocol"),
-        PropSchema::replace("endpoint"),
-    ],
-};
 
 /// What lists show instead of the ARN of a subscription awaiting confirmation.
 const PENDING: &str = "PendingConfirmation";
@@ -34,11 +26,12 @@ fn str_prop<'a>(props: &'a Props, name: &str) -> Option<&'a str> {
 #[async_trait]
 impl Provider for Subscription {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, _ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
-        let topics: BTreeSet<&str> = targets.iter().filter_map(|t| str_prop(&t.props, "topic_arn")).collect();
+        let topics: BTreeSet<&str> =
+            targets.iter().filter_map(|t| str_prop(&t.props, Kind::TOPIC_ARN)).collect();
         let mut out = Vec::new();
         for topic in topics {
             let listed = self
@@ -60,9 +53,9 @@ impl Provider for Subscription {
                     continue;
                 };
                 let Some(t) = targets.iter().find(|t| {
-                    str_prop(&t.props, "topic_arn") == Some(topic)
-                        && str_prop(&t.props, "protocol") == Some(protocol)
-                        && str_prop(&t.props, "endpoint") == Some(endpoint)
+                    str_prop(&t.props, Kind::TOPIC_ARN) == Some(topic)
+                        && str_prop(&t.props, Kind::PROTOCOL) == Some(protocol)
+                        && str_prop(&t.props, Kind::ENDPOINT) == Some(endpoint)
                 }) else {
                     continue;
                 };
@@ -71,9 +64,9 @@ impl Provider for Subscription {
                     id,
                     address: Some(t.address.clone()),
                     props: Props::from([
-                        ("topic_arn".to_string(), Value::str(topic)),
-                        ("protocol".to_string(), Value::str(protocol)),
-                        ("endpoint".to_string(), Value::str(endpoint)),
+                        (Kind::TOPIC_ARN.to_string(), Value::str(topic)),
+                        (Kind::PROTOCOL.to_string(), Value::str(protocol)),
+                        (Kind::ENDPOINT.to_string(), Value::str(endpoint)),
                     ]),
                     outputs: BTreeMap::new(),
                     owned: true,
@@ -87,9 +80,9 @@ impl Provider for Subscription {
         let out = self
             .0
             .subscribe()
-            .topic_arn(req_str(props, "topic_arn")?)
-            .protocol(req_str(props, "protocol")?)
-            .endpoint(req_str(props, "endpoint")?)
+            .topic_arn(req_str(props, Kind::TOPIC_ARN)?)
+            .protocol(req_str(props, Kind::PROTOCOL)?)
+            .endpoint(req_str(props, Kind::ENDPOINT)?)
             .return_subscription_arn(true)
             .send()
             .await

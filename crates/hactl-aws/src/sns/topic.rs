@@ -9,14 +9,12 @@ use crate::util::{ensure_ours, match_target, owner_of, req_str, tag_map, tags_pr
 use async_trait::async_trait;
 use aws_sdk_sns::types::Tag;
 use aws_sdk_sns::Client;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value, TAG_STACK};
+use hactl_core::kinds::sns::Topic as Kind;
+use hactl_core::{Address, KindSchema, Props, Value, TAG_STACK};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::BTreeMap;
 
 pub struct Topic(pub Client);
-
-static SCHEMA: KindSchema =
-    KindSchema { kind: "sns.topic", props: &[PropSchema::replace("name"), PropSchema::in_place("tags")] };
 
 /// The topic name: the last `:` segment of its ARN.
 fn name_of(arn: &str) -> &str {
@@ -74,7 +72,7 @@ impl Tagger for Client {
 #[async_trait]
 impl Provider for Topic {
     fn schema(&self) -> &'static KindSchema {
-        &SCHEMA
+        &Kind::SCHEMA
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
@@ -90,16 +88,16 @@ impl Provider for Topic {
             let tags = self.tags(&arn).await?;
             let (owned, mut address) = owner_of(&ctx.stack, &tags);
             if address.is_none() && !tags.contains_key(TAG_STACK) {
-                address =
-                    match_target(targets, |p| p.get("name").and_then(Value::as_str) == Some(name)).cloned();
+                address = match_target(targets, |p| p.get(Kind::NAME).and_then(Value::as_str) == Some(name))
+                    .cloned();
             }
             // `<stack>-` is also the prefix of a stack named `<stack>-x`: its topics are not ours.
             if !owned && address.is_none() && !is_recorded {
                 continue;
             }
             let props = Props::from([
-                ("name".to_string(), Value::str(name)),
-                ("tags".to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+                (Kind::NAME.to_string(), Value::str(name)),
+                (Kind::TAGS.to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
             ]);
             out.push(LiveObject { id: arn.clone(), address, props, outputs: outputs(&arn), owned });
         }
@@ -107,7 +105,7 @@ impl Provider for Topic {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let name = req_str(props, "name")?;
+        let name = req_str(props, Kind::NAME)?;
         let want = tag_map(props);
         // CreateTopic answers an existing topic of the same name and tags: look first, so an
         // existing topic is adopted only when its tags say it is ours.

@@ -14,22 +14,15 @@
 //! dynamic, `pending-reboot` for static or unknown ones) and reset, 20 a call, when a key
 //! leaves the desired map.
 
-use super::{desired_str, owner, Api, Names, Owner};
+use super::{owner, Api, Names, Owner};
 use crate::error::{found, ignore_not_found, retry_codes, retry_not_found};
 use crate::util::{ensure_ours, req_str, tags_prop};
 use async_trait::async_trait;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+// The property names of both engines' parameter groups (the same names: a test checks).
+use hactl_core::kinds::rds::ParameterGroup as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// The properties of both engines' parameter groups.
-pub(crate) const PROPS: &[PropSchema] = &[
-    PropSchema::replace("name"),
-    PropSchema::replace("family"),
-    PropSchema::replace("description"),
-    PropSchema::in_place("parameters"),
-    PropSchema::in_place("tags"),
-];
 
 /// The modify and reset calls take at most this many parameters.
 const BATCH: usize = 20;
@@ -266,14 +259,14 @@ impl<'a, A: ParameterApi> ParameterGroups<'a, A> {
         props: &Props,
         existing: GroupInfo,
     ) -> Result<Applied, ProviderError> {
-        let name = req_str(props, "name")?;
+        let name = req_str(props, Kind::NAME)?;
         let what = self.kind.what;
         let arn = existing.arn.as_deref().unwrap_or_default();
         let tags = found(self.api.list_tags(arn).await)?.unwrap_or_default();
         ensure_ours(ctx, address, &tags, &format!("{what} `{name}`"), ALREADY_EXISTS)?;
         ctx.progress(format!("adopting existing {what} {name}"));
         let live = self.user_parameters(name).await.map_err(retry_not_found)?;
-        self.change_parameters(name, &live, &parameter_map(props.get("parameters"))).await?;
+        self.change_parameters(name, &live, &parameter_map(props.get(Kind::PARAMETERS))).await?;
         self.api.converge_tags(arn, &tags, props).await?;
         Ok(self.applied(name, &existing))
     }
@@ -286,13 +279,13 @@ impl<'a, A: ParameterApi> ParameterGroups<'a, A> {
         address: &Address,
         props: &Props,
     ) -> Result<(GroupInfo, BTreeMap<String, String>), ProviderError> {
-        let name = req_str(props, "name")?;
+        let name = req_str(props, Kind::NAME)?;
         let what = self.kind.what;
         let g = self.existing(name).await?;
         let arn = g.arn.as_deref().unwrap_or_default();
         let tags = self.api.list_tags(arn).await?;
         ensure_ours(ctx, address, &tags, &format!("{what} `{name}`"), ALREADY_EXISTS)?;
-        let family = req_str(props, "family")?;
+        let family = req_str(props, Kind::FAMILY)?;
         if g.family.as_deref() != Some(family) {
             return Err(ProviderError::fatal(format!(
                 "{what} `{name}` exists with family {} instead of {family}; delete it",
@@ -313,6 +306,11 @@ impl<A: ParameterApi> Provider for ParameterGroups<'_, A> {
         &self.kind.schema
     }
 
+    /// RDS: the name in the desired spelling ([`Names::normalize`]); DocumentDB: nothing.
+    fn normalize(&self, desired: &Props, live: &mut Props) {
+        self.kind.names.normalize(desired, live, Kind::NAME);
+    }
+
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let names = self.kind.names;
         let mut out = Vec::new();
@@ -320,7 +318,7 @@ impl<A: ParameterApi> Provider for ParameterGroups<'_, A> {
             let (Some(name), Some(arn)) = (g.name.as_deref(), g.arn.as_deref()) else { continue };
             let family_ok =
                 |p: &str| g.family.as_deref().is_some_and(|f| f.to_ascii_lowercase().starts_with(p));
-            if !names.is_candidate(&ctx.stack, targets, "name", name)
+            if !names.is_candidate(&ctx.stack, targets, Kind::NAME, name)
                 || !self.kind.family_prefix.is_none_or(|p| family_ok(p) || names.is_recorded(targets, name))
             {
                 continue;
@@ -331,13 +329,12 @@ impl<A: ParameterApi> Provider for ParameterGroups<'_, A> {
                 continue;
             };
             let Some(parameters) = found(self.user_parameters(name).await)? else { continue };
-            let target = names.target_for(targets, name, address.as_ref());
             let props = Props::from([
-                ("name".to_string(), names.read_back(name, desired_str(target, "name"))),
-                ("family".to_string(), Value::str(g.family.as_deref().unwrap_or_default())),
-                ("description".to_string(), Value::str(g.description.as_deref().unwrap_or_default())),
-                ("parameters".to_string(), Value::from_string_map(parameters)),
-                ("tags".to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+                (Kind::NAME.to_string(), Value::str(name)),
+                (Kind::FAMILY.to_string(), Value::str(g.family.as_deref().unwrap_or_default())),
+                (Kind::DESCRIPTION.to_string(), Value::str(g.description.as_deref().unwrap_or_default())),
+                (Kind::PARAMETERS.to_string(), Value::from_string_map(parameters)),
+                (Kind::TAGS.to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
             ]);
             out.push(LiveObject { id: name.to_string(), address, props, outputs: outputs(name, arn), owned });
         }
@@ -345,7 +342,7 @@ impl<A: ParameterApi> Provider for ParameterGroups<'_, A> {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let name = req_str(props, "name")?;
+        let name = req_str(props, Kind::NAME)?;
         if self.kind.look_first {
             if let Some(existing) = found(self.api.group(name).await)?.flatten() {
                 // A create retried after a crash.
@@ -360,7 +357,7 @@ impl<A: ParameterApi> Provider for ParameterGroups<'_, A> {
             Err(e) if e.code() != Some(ALREADY_EXISTS) => return Err(e),
             Err(_) => self.adopt_taken(ctx, address, props).await?,
         };
-        self.change_parameters(name, &live, &parameter_map(props.get("parameters"))).await?;
+        self.change_parameters(name, &live, &parameter_map(props.get(Kind::PARAMETERS))).await?;
         Ok(self.applied(name, &group))
     }
 
@@ -369,11 +366,11 @@ impl<A: ParameterApi> Provider for ParameterGroups<'_, A> {
         let arn = group.arn.as_deref().unwrap_or_default();
         for c in req.changes {
             match c.name.as_str() {
-                "parameters" => {
+                Kind::PARAMETERS => {
                     let (before, after) = (parameter_map(c.before.as_ref()), parameter_map(c.after.as_ref()));
                     self.change_parameters(req.id, &before, &after).await?
                 }
-                "tags" => self.api.sync_tags(arn, c.before.as_ref(), c.after.as_ref()).await?,
+                Kind::TAGS => self.api.sync_tags(arn, c.before.as_ref(), c.after.as_ref()).await?,
                 other => {
                     return Err(ProviderError::fatal(format!(
                         "{} cannot update `{other}` in place",

@@ -8,21 +8,15 @@
 //! DBSubnetGroupAlreadyExists, which a racing create retries into this adoption); a group
 //! with this stack's and address's tags is adopted and converged, any other is refused.
 
-use super::{desired_str, owner, Api, Names, Owner, SubnetGroupInfo};
+use super::{owner, Api, Names, Owner, SubnetGroupInfo};
 use crate::error::{ignore_not_found, is_not_found, retry_codes};
 use crate::util::{ensure_ours, opt_str, req_str, str_list, tags_prop};
 use async_trait::async_trait;
-use hactl_core::{Address, KindSchema, PropSchema, Props, Value};
+// The property names of both engines' subnet groups (the same names: a test checks).
+use hactl_core::kinds::rds::SubnetGroup as Kind;
+use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// The properties of both engines' subnet groups.
-pub(crate) const PROPS: &[PropSchema] = &[
-    PropSchema::replace("name"),
-    PropSchema::in_place("description"),
-    PropSchema::in_place("subnet_ids").as_set(),
-    PropSchema::in_place("tags"),
-];
 
 /// What differs between the engines' subnet group kinds.
 pub(crate) struct SubnetGroupKind {
@@ -80,12 +74,17 @@ impl<A: Api> Provider for SubnetGroups<'_, A> {
         &self.kind.schema
     }
 
+    /// RDS: the name in the desired spelling ([`Names::normalize`]); DocumentDB: nothing.
+    fn normalize(&self, desired: &Props, live: &mut Props) {
+        self.kind.names.normalize(desired, live, Kind::NAME);
+    }
+
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let names = self.kind.names;
         let mut out = Vec::new();
         for g in self.api.subnet_groups().await? {
             let (Some(name), Some(arn)) = (g.name.as_deref(), g.arn.as_deref()) else { continue };
-            if !names.is_candidate(&ctx.stack, targets, "name", name) {
+            if !names.is_candidate(&ctx.stack, targets, Kind::NAME, name) {
                 continue;
             }
             let Some(Owner { tags, owned, address }) =
@@ -93,12 +92,11 @@ impl<A: Api> Provider for SubnetGroups<'_, A> {
             else {
                 continue;
             };
-            let target = names.target_for(targets, name, address.as_ref());
             let props = Props::from([
-                ("name".to_string(), names.read_back(name, desired_str(target, "name"))),
-                ("description".to_string(), Value::str(g.description.as_deref().unwrap_or_default())),
-                ("subnet_ids".to_string(), Value::from_strings(subnet_set(&g))),
-                ("tags".to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+                (Kind::NAME.to_string(), Value::str(name)),
+                (Kind::DESCRIPTION.to_string(), Value::str(g.description.as_deref().unwrap_or_default())),
+                (Kind::SUBNET_IDS.to_string(), Value::from_strings(subnet_set(&g))),
+                (Kind::TAGS.to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
             ]);
             out.push(LiveObject { id: name.to_string(), address, props, outputs: outputs(&g), owned });
         }
@@ -106,7 +104,7 @@ impl<A: Api> Provider for SubnetGroups<'_, A> {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let name = req_str(props, "name")?;
+        let name = req_str(props, Kind::NAME)?;
         let Some(existing) = self.api.subnet_group(name).await? else {
             let group = self.api.create_subnet_group(name, props).await?;
             return Ok(self.applied(name, &group));
@@ -119,8 +117,10 @@ impl<A: Api> Provider for SubnetGroups<'_, A> {
         };
         ensure_ours(ctx, address, &tags, &format!("DB subnet group `{name}`"), ALREADY_EXISTS)?;
         ctx.progress(format!("adopting existing DB subnet group {name}"));
-        let want: BTreeSet<String> = str_list(props, "subnet_ids").into_iter().collect();
-        if existing.description.as_deref() != opt_str(props, "description") || subnet_set(&existing) != want {
+        let want: BTreeSet<String> = str_list(props, Kind::SUBNET_IDS).into_iter().collect();
+        if existing.description.as_deref() != opt_str(props, Kind::DESCRIPTION)
+            || subnet_set(&existing) != want
+        {
             self.api.modify_subnet_group(name, props).await?;
         }
         self.api.converge_tags(arn, &tags, props).await?;
@@ -133,8 +133,8 @@ impl<A: Api> Provider for SubnetGroups<'_, A> {
         let mut modify = false;
         for c in req.changes {
             match c.name.as_str() {
-                "description" | "subnet_ids" => modify = true,
-                "tags" => {
+                Kind::DESCRIPTION | Kind::SUBNET_IDS => modify = true,
+                Kind::TAGS => {
                     let arn = match &before {
                         Some(g) => g.arn.clone(),
                         None => self.existing(req.id).await?.arn,
