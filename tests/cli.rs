@@ -232,6 +232,13 @@ async fn output_show_state_json_state_rm_and_refresh_only_on_the_full_stack() {
     let file: J = serde_json::from_slice(&std::fs::read(&plan_file).unwrap()).unwrap();
     let shown_json: J = serde_json::from_str(&s.ok(&["show", p, "--json"], 0).stdout).unwrap();
     assert_eq!(shown_json, file);
+    // A plan of another format (an older hactl's: no locations) is refused by its format.
+    let mut old = file.clone();
+    old["format_version"] = J::from(1);
+    let old_file = s.dir.path().join("p1.json");
+    std::fs::write(&old_file, serde_json::to_vec(&old).unwrap()).unwrap();
+    let r = s.ok(&["show", old_file.to_str().unwrap()], 1);
+    assert!(r.stderr.contains("the saved plan has format 1; this hactl reads format 2"), "{}", r.stderr);
     // graph --plan: exactly the plan's updated resources are coloured as updates.
     let dot = s.ok(&["graph", "--plan", p], 0).stdout;
     let updates: std::collections::BTreeSet<String> = file["actions"]

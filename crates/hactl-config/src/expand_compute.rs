@@ -93,6 +93,7 @@ pub(crate) fn ecr_repository_arn(image: &str) -> Option<String> {
 }
 
 /// The names the IAM and ECS resources of the stack share.
+#[derive(Clone)]
 pub(crate) struct Scope {
     pub stack: String,
     /// IAM is global: names and path carry the region too, so the same stack name in

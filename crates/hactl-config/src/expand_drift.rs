@@ -83,10 +83,24 @@ impl Scope {
 
 /// Reads of everything hactl manages, scoped to the stack's own ARNs wherever the call
 /// names them.
-fn stack_read_statements(scope: &Scope, net: &NetworkRefs) -> Vec<Value> {
+/// The stack's VPCs as ARNs: the home one, and the `[dr]` region's (`dr.vpc.main`).
+fn stack_vpcs(scope: &Scope, net: &NetworkRefs, dr_region: Option<&str>) -> Result<Value, ExpandError> {
+    let home = Value::concat([Value::str(scope.arn("ec2", "vpc/")), id(&net.vpc)]);
+    let Some(region) = dr_region else { return Ok(home) };
+    let dr_scope = Scope { region: region.to_string(), ..scope.clone() };
+    let dr_vpc = id(&addr(&["dr", "vpc", "main"])?);
+    Ok(Value::List(vec![home, Value::concat([Value::str(dr_scope.arn("ec2", "vpc/")), dr_vpc])]))
+}
+
+/// `dr_region`: the `[dr]` region, whose VPC (`dr.vpc.main`) the job reads too.
+fn stack_read_statements(
+    scope: &Scope,
+    net: &NetworkRefs,
+    dr_region: Option<&str>,
+) -> Result<Vec<Value>, ExpandError> {
     let Scope { stack, account, iam_path, .. } = scope;
     let part = partition(&scope.region);
-    vec![
+    Ok(vec![
         statement("ReadUnscoped", &read_unscoped(), Value::str("*")),
         // Justified `*`: see read_account_wide.
         statement("ReadAccountWide", &read_account_wide(), Value::str("*")),
@@ -115,11 +129,7 @@ fn stack_read_statements(scope: &Scope, net: &NetworkRefs) -> Vec<Value> {
                 scope.arn("ecs", &format!("capacity-provider/{}", short_name(&format!("cp-{stack}"), 255))),
             ]),
         ),
-        statement(
-            "ReadStackVpc",
-            &["ec2:DescribeVpcAttribute"],
-            Value::concat([Value::str(scope.arn("ec2", "vpc/")), id(&net.vpc)]),
-        ),
+        statement("ReadStackVpc", &["ec2:DescribeVpcAttribute"], stack_vpcs(scope, net, dr_region)?),
         statement(
             "ReadStackLogTags",
             &["logs:ListTagsForResource"],
@@ -153,7 +163,7 @@ fn stack_read_statements(scope: &Scope, net: &NetworkRefs) -> Vec<Value> {
                 scope.arn("scheduler", &format!("schedule/hactl-{stack}*/*")),
             ]),
         ),
-    ]
+    ])
 }
 
 /// Read the state object, take its lock, put the drift metric.
@@ -300,7 +310,8 @@ impl Expander<'_> {
     ) -> Result<Address, ExpandError> {
         let Scope { stack, region, account, iam_path } = scope;
         let part = partition(region);
-        let mut task = stack_read_statements(scope, net);
+        let dr_region = self.cfg.dr.as_ref().map(|d| d.region.as_str());
+        let mut task = stack_read_statements(scope, net, dr_region)?;
         task.extend(state_statements(scope, bucket, key));
         if self.cfg.compute.launch_type == LaunchType::Ec2 {
             // The launch template's AMI comes from the public ECS AMI parameter.
@@ -681,6 +692,21 @@ mod tests {
         let st = statements(&props(&graph("ha-stack.toml", true), "iam_role.drift_job_task"), "drift");
         assert_eq!(get(sid(&st, "ReadUnscoped"), "Action"), &Value::from_strings(unscoped));
         assert_eq!(get(sid(&st, "ReadAccountWide"), "Action"), &Value::from_strings(wide));
+    }
+
+    #[test]
+    fn the_job_may_read_the_vpc_attributes_of_both_regions() {
+        let vpc = |a: &str| Value::Ref(Ref::new(&Address::parse(a).unwrap(), "id"));
+        let arn = |region: &str, a: &str| {
+            Value::concat([Value::str(format!("arn:aws:ec2:{region}:123456789012:vpc/")), vpc(a)])
+        };
+        let st = statements(&props(&graph("two-region.toml", true), "iam_role.drift_job_task"), "drift");
+        assert_eq!(
+            get(sid(&st, "ReadStackVpc"), "Resource"),
+            &Value::List(vec![arn("us-east-1", "vpc.main"), arn("us-west-2", "dr.vpc.main")])
+        );
+        let st = statements(&props(&graph("ha-stack.toml", true), "iam_role.drift_job_task"), "drift");
+        assert_eq!(get(sid(&st, "ReadStackVpc"), "Resource"), &arn("us-east-1", "vpc.main"));
     }
 
     #[test]

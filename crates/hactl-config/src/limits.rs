@@ -124,7 +124,10 @@ fn security_group_rules(
     services_over: bool,
     c: &mut Collector<'_>,
 ) {
-    for spec in graph.specs().filter(|s| s.kind == "ec2.security_group_rules") {
+    // The [dr] region's rule sets (`dr.sg_rules.*`) are built from the same settings as
+    // the home region's: one report, for the home ones.
+    let home = |s: &&hactl_core::ResourceSpec| !s.address.as_str().starts_with("dr.");
+    for spec in graph.specs().filter(|s| s.kind == "ec2.security_group_rules").filter(home) {
         let group = ref_address(spec.props.get("group_id")).map_or_else(String::new, |a| a.to_string());
         let tier = spec.address.as_str().trim_start_matches("sg_rules.").to_string();
         if services_over && (tier == "app" || tier == "alb_internal") {
@@ -471,6 +474,22 @@ mod tests {
         assert_eq!(errors.len(), 1, "{errors}");
         assert_eq!(errors.0[0].field, "services[51]");
         assert!(errors.0[0].message.contains("51 listeners"), "{errors}");
+    }
+
+    #[test]
+    fn a_dr_region_does_not_report_its_copy_of_the_rule_sets_again() {
+        let dr = "\n[dr]\nregion = \"us-west-2\"\n\n[dr.network]\nvpc_cidr = \"10.1.0.0/16\"\n\
+                  availability_zones = [\"us-west-2a\", \"us-west-2b\"]\n\
+                  public_subnets = [\"10.1.0.0/24\", \"10.1.1.0/24\"]\n\
+                  app_subnets = [\"10.1.10.0/24\", \"10.1.11.0/24\"]\n\
+                  data_subnets = [\"10.1.20.0/24\", \"10.1.21.0/24\"]\n";
+        let text = largest("docdb").replace(
+            "[database]",
+            "[[services]]\nname = \"one-more\"\nimage = \"nginx\"\nport = 9999\npublic = false\n\n[database]",
+        ) + dr;
+        let Err(errors) = crate::parse("largest.toml", &text) else { panic!("51 internal services pass") };
+        assert_eq!(errors.len(), 1, "{errors}");
+        assert_eq!(errors.0[0].field, "services[51]");
     }
 
     #[test]

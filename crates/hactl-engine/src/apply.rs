@@ -175,7 +175,7 @@ pub async fn apply(
         return Err(EngineError::Conflicts(plan.conflicts.clone()));
     }
     for a in &plan.actions {
-        registry.at(&a.kind, &a.location)?;
+        registry.at(&a.kind, &registry.place(&a.kind, Some(&a.location)))?;
     }
     let started = Instant::now();
     let shared = Arc::new(Shared {
@@ -277,7 +277,9 @@ impl<'p> Walk<'p> {
         {
             let Some(n) = self.ready.pop() else { break };
             let step = self.g[n];
-            let action = self.plan.actions[step.action].clone();
+            let mut action = self.plan.actions[step.action].clone();
+            // A saved plan is a file: a global kind is global whatever it says.
+            action.location = registry.place(&action.kind, Some(&action.location));
             let provider = registry.at(&action.kind, &action.location)?;
             let shared = shared.clone();
             let mut sctx = ctx.at(&action.location).for_address(&action.address);

@@ -16,6 +16,16 @@ use std::path::Path;
 /// A plan saved by `plan --out`.
 fn read_plan_file(path: &Path) -> Result<Plan> {
     let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    // Another format (a plan made by another hactl) is named as such, not as garbage.
+    let found = serde_json::from_slice::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|doc| doc.get("format_version").and_then(serde_json::Value::as_u64))
+        .and_then(|v| u32::try_from(v).ok());
+    let supported = hactl_core::plan::PLAN_FORMAT_VERSION;
+    if let Some(found) = found.filter(|f| *f != supported) {
+        return Err(anyhow::Error::new(hactl_engine::EngineError::PlanVersion(found, supported))
+            .context(format!("reading {}", path.display())));
+    }
     serde_json::from_slice(&text)
         .with_context(|| format!("{} is not a hactl plan (made by `hactl plan --out`)", path.display()))
 }
