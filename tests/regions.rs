@@ -1,5 +1,5 @@
-//! One stack over two regions (config/two-region.toml: a small stack in us-east-1 and the
-//! network of a disaster-recovery region in us-west-2), and a state written before
+//! One stack over two regions (config/two-region.toml: a small stack in us-east-1 and its
+//! warm standby in us-west-2), and a state written before
 //! resources had a location (format 1) read and upgraded in place. Effects are verified
 //! with the aws CLI and the SDK in each region, never by asking hactl.
 
@@ -72,7 +72,7 @@ fn state_locations(s: &Stack) -> BTreeMap<String, usize> {
 async fn one_stack_over_two_regions_plans_applies_drifts_and_destroys() {
     let s = Stack::from_file("dr", "config/two-region.toml");
     let r = s.ok(&["apply", "--auto-approve"], 0);
-    assert!(r.stderr.contains("Apply complete: 66 created"), "{}", r.stderr);
+    assert!(r.stderr.contains("Apply complete: 83 created"), "{}", r.stderr);
 
     // Each region has its own network, seen by that region's clients only.
     assert_eq!(region_counts("us-east-1", &s).await, network_counts());
@@ -86,10 +86,28 @@ async fn one_stack_over_two_regions_plans_applies_drifts_and_destroys() {
     assert_eq!(subnets["Subnets"][0]["AvailabilityZone"], "us-west-2a");
     assert_eq!(subnets["Subnets"][0]["CidrBlock"], "10.1.10.0/24");
 
-    // IAM objects exist once, as global objects: the same two roles whichever region
-    // is asked, recorded at `global`.
+    // The service runs in both regions: two tasks in the primary, one standing by.
+    for (region, want) in [("us-east-1", 2), ("us-west-2", 1)] {
+        let out: J = serde_json::from_str(&aws_cli_in(
+            region,
+            &["ecs", "describe-services", "--cluster", &s.name, "--services", "web"],
+        ))
+        .expect("describe-services json");
+        assert_eq!(out["services"][0]["desiredCount"], want, "{region}: {out}");
+        assert_eq!(out["services"][0]["status"], "ACTIVE", "{region}");
+        let lbs: J = serde_json::from_str(&aws_cli_in(
+            region,
+            &["elbv2", "describe-load-balancers", "--names", &format!("{}-public", s.name)],
+        ))
+        .expect("describe-load-balancers json");
+        assert_eq!(lbs["LoadBalancers"][0]["Scheme"], "internet-facing", "{region}");
+    }
+
+    // IAM objects are global: the same roles whichever region is asked (each region's
+    // execution and task roles), recorded at `global`.
     let roles = role_names("us-east-1", &s);
-    assert_eq!(roles.len(), 2, "{roles:?}");
+    assert_eq!(roles.len(), 4, "{roles:?}");
+    assert!(roles.iter().any(|r| r.contains("-us-west-2-")), "{roles:?}");
     assert_eq!(role_names("us-west-2", &s), roles);
     let st = s.state();
     assert_eq!(st["format_version"], 2);
@@ -104,7 +122,7 @@ async fn one_stack_over_two_regions_plans_applies_drifts_and_destroys() {
         };
         assert_eq!(r["location"], want, "{address}");
     }
-    assert_eq!(state_locations(&s).get("us-west-2"), Some(&24));
+    assert_eq!(state_locations(&s).get("us-west-2"), Some(&39));
 
     // Nothing to do, no drift.
     s.ok(&["plan", "--detailed-exitcode"], 0);

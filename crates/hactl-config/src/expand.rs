@@ -4,7 +4,7 @@
 //! list index. Every taggable resource gets the stack's tags plus `Name`,
 //! `hactl:stack` and `hactl:address`.
 
-use crate::model::{NatMode, NetworkConfig, RuleSource, StackConfig, Tier};
+use crate::model::{DrConfig, NatMode, NetworkConfig, RuleSource, StackConfig, Tier};
 use hactl_core::kinds::{
     acm, autoscaling, cloudwatch, docdb, ec2, ecs, elbv2, iam, logs, rds, scheduler, secretsmanager, sns,
     Typed,
@@ -79,13 +79,16 @@ pub(crate) fn test_env() -> ExpandEnv {
 
 /// Builds the desired graph of the stack.
 pub fn expand(cfg: &StackConfig, env: &ExpandEnv) -> Result<DesiredGraph, ExpandError> {
-    Ok(DesiredGraph::build(Expander { cfg, env, specs: Vec::new() }.run()?)?)
+    Ok(DesiredGraph::build(Expander { cfg, env, specs: Vec::new(), dr: None }.run()?)?)
 }
 
 pub(crate) struct Expander<'a> {
     pub(crate) cfg: &'a StackConfig,
     pub(crate) env: &'a ExpandEnv,
     pub(crate) specs: Vec<ResourceSpec>,
+    /// The DR region while its tiers are expanded: addresses start with `dr.`, names carry
+    /// `dr` after the stack name and regional resources are placed there.
+    pub(crate) dr: Option<&'a DrConfig>,
 }
 
 /// The partition of a region's ARNs.
@@ -112,8 +115,9 @@ pub(crate) struct NetworkRefs {
 }
 
 impl NetworkRefs {
-    pub fn subnet_ids(&self, cfg: &StackConfig, tier: &'static str) -> Value {
-        Value::List(cfg.network.zones.iter().map(|z| id(&self.subnets[&(tier, z.az.clone())])).collect())
+    /// The subnets of `tier`, in zone order (zones are sorted by name, like the keys).
+    pub fn subnet_ids(&self, tier: &'static str) -> Value {
+        Value::List(self.subnets.iter().filter(|((t, _), _)| *t == tier).map(|(_, a)| id(a)).collect())
     }
 }
 
@@ -341,8 +345,10 @@ fn ingress_rules(
 }
 
 impl Expander<'_> {
+    /// `<stack>-<parts>` (`<stack>-dr-<parts>` in the DR region).
     pub(crate) fn name(&self, parts: &[&str]) -> String {
         std::iter::once(self.cfg.stack.name.as_str())
+            .chain(self.dr.map(|_| "dr"))
             .chain(parts.iter().copied())
             .collect::<Vec<_>>()
             .join("-")
@@ -360,8 +366,29 @@ impl Expander<'_> {
         Value::Map(t)
     }
 
+    /// The address `segments` in the region being expanded (`dr.` first in the DR region).
+    pub(crate) fn addr(&self, segments: &[&str]) -> Result<Address, ExpandError> {
+        match self.dr {
+            Some(_) => addr(&[&["dr"], segments].concat()),
+            None => addr(segments),
+        }
+    }
+
+    /// The region being expanded.
+    pub(crate) fn region(&self) -> &str {
+        self.dr.map_or(self.cfg.stack.region.as_str(), |d| d.region.as_str())
+    }
+
+    /// Adds `spec` to the graph; in the DR region, a regional resource not placed yet is
+    /// placed there (global kinds stay global).
     pub(crate) fn push(&mut self, spec: impl Into<ResourceSpec>) -> Address {
-        let spec = spec.into();
+        let mut spec: ResourceSpec = spec.into();
+        if let Some(dr) = self.dr {
+            let global = hactl_core::kinds::info(&spec.kind).is_some_and(|k| k.global);
+            if spec.location.is_none() && !global {
+                spec.location = Some(Location::region(&dr.region));
+            }
+        }
         let a = spec.address.clone();
         self.specs.push(spec);
         a
@@ -380,9 +407,17 @@ impl Expander<'_> {
         let data = self.data_tier(&refs)?;
         self.compute_tier(&refs, data.as_ref())?;
         self.drift_job(&refs, data.as_ref())?;
-        self.observability_tier()?;
+        let mut widgets = Vec::new();
+        self.observability_tier(&mut widgets)?;
         if let Some(dr) = &cfg.dr {
-            self.network_tier(&Site { region: &dr.region, network: &dr.network, dr: true })?;
+            let refs = self.network_tier(&Site { region: &dr.region, network: &dr.network, dr: true })?;
+            self.dr = Some(dr);
+            self.compute_tier(&refs, data.as_ref())?;
+            self.observability_tier(&mut widgets)?;
+            self.dr = None;
+        }
+        if !widgets.is_empty() {
+            self.dashboard(widgets)?;
         }
         Ok(self.specs)
     }

@@ -4,7 +4,7 @@
 //! services and their auto scaling. Property shapes are the contract in
 //! crates/hactl-aws/KINDS-compute.md.
 
-use crate::expand::{addr, id, out, partition, short_name, ExpandError, Expander, NetworkRefs};
+use crate::expand::{id, out, partition, short_name, ExpandError, Expander, NetworkRefs};
 use crate::expand_data::{DataRefs, SECRET_VARIABLES};
 use crate::model::{AutoscalingConfig, LaunchType, ServiceConfig, Tier};
 use hactl_core::kinds::{acm, appautoscaling, autoscaling, ec2, ecs, elbv2, iam, logs, Typed};
@@ -263,9 +263,15 @@ impl<'a> Expander<'a> {
         Ok(())
     }
 
+    /// The service's task count in the region being expanded: its `desired_count`, or in
+    /// the DR region its standby count (`[dr.desired_counts]`).
+    fn desired_count(&self, s: &ServiceConfig) -> u32 {
+        self.dr.map_or(s.desired_count, |dr| dr.standby_count(&s.name, s.desired_count))
+    }
+
     pub(crate) fn scope(&self) -> Scope {
         let stack = self.cfg.stack.name.clone();
-        let region = self.cfg.stack.region.clone();
+        let region = self.region().to_string();
         let iam_path = format!("/hactl/{stack}/{region}/");
         Scope { stack, region, account: self.env.account_id().to_string(), iam_path }
     }
@@ -275,7 +281,7 @@ impl<'a> Expander<'a> {
         let cfg = self.cfg;
         let mut log_groups = BTreeMap::new();
         for s in &cfg.services {
-            let a = addr(&["log_group", &s.name])?;
+            let a = self.addr(&["log_group", &s.name])?;
             let name = format!("/hactl/{}/{}", scope.stack, s.name);
             let spec = self
                 .tagged(logs::LogGroup::new(a.clone()), &name)
@@ -288,7 +294,7 @@ impl<'a> Expander<'a> {
     }
 
     fn ecs_cluster(&mut self, scope: &Scope) -> Result<Address, ExpandError> {
-        let cluster = addr(&["ecs_cluster", "main"])?;
+        let cluster = self.addr(&["ecs_cluster", "main"])?;
         let insights = if self.cfg.compute.container_insights { "enabled" } else { "disabled" };
         let spec = self
             .tagged(ecs::Cluster::new(cluster.clone()), &scope.stack)
@@ -333,7 +339,7 @@ impl<'a> Expander<'a> {
         if let Some(d) = data {
             exec_statements.extend(self.secret_statements(scope, d));
         }
-        let execution_role = addr(&["iam_role", "execution"])?;
+        let execution_role = self.addr(&["iam_role", "execution"])?;
         let role_name = short_name(&format!("{stack}-{region}-execution"), 64);
         let spec = self
             .tagged(iam::Role::new(execution_role.clone()), &role_name)
@@ -385,7 +391,7 @@ impl<'a> Expander<'a> {
         let Scope { stack, region, account, iam_path } = scope;
         let mut task_roles = BTreeMap::new();
         for s in &cfg.services {
-            let a = addr(&["iam_role", "task", &s.name])?;
+            let a = self.addr(&["iam_role", "task", &s.name])?;
             let role_name = short_name(&format!("{stack}-{region}-task-{}", s.name), 64);
             let mut inline = Vec::new();
             if !s.task_role_statements.is_empty() {
@@ -433,7 +439,7 @@ impl<'a> Expander<'a> {
     /// The container instances' role and instance profile.
     fn instance_profile(&mut self, scope: &Scope, cluster: &Address) -> Result<Address, ExpandError> {
         let Scope { stack, region, account, iam_path } = scope;
-        let role = addr(&["iam_role", "instance"])?;
+        let role = self.addr(&["iam_role", "instance"])?;
         let role_name = short_name(&format!("{stack}-{region}-instance"), 64);
         let spec = self
             .tagged(iam::Role::new(role.clone()), &role_name)
@@ -444,7 +450,7 @@ impl<'a> Expander<'a> {
             .inline_policies(map(vec![("ecs-agent", agent_policy(cluster))]))
             .managed_policy_arns(Value::List(Vec::new()));
         self.push(spec);
-        let profile = addr(&["iam_instance_profile", "instance"])?;
+        let profile = self.addr(&["iam_instance_profile", "instance"])?;
         let spec = self
             .tagged(iam::InstanceProfile::new(profile.clone()), &role_name)
             .name(role_name.as_str())
@@ -463,7 +469,7 @@ impl<'a> Expander<'a> {
     ) -> Result<Address, ExpandError> {
         let compute = &self.cfg.compute;
         let stack = &scope.stack;
-        let lt = addr(&["launch_template", "ecs"])?;
+        let lt = self.addr(&["launch_template", "ecs"])?;
         let lt_name = self.name(&["ecs"]);
         let image = match &compute.ami {
             Some(ami) => ami.clone(),
@@ -505,7 +511,7 @@ impl<'a> Expander<'a> {
         lt: &Address,
     ) -> Result<Address, ExpandError> {
         let cfg = self.cfg;
-        let asg = addr(&["asg", "ecs"])?;
+        let asg = self.addr(&["asg", "ecs"])?;
         let asg_name = self.name(&["ecs"]);
         let mut tags = self.tags(&asg, &format!("{}-ecs-instance", scope.stack));
         if let Value::Map(t) = &mut tags {
@@ -519,7 +525,7 @@ impl<'a> Expander<'a> {
             .min_size(int(cfg.compute.min_size))
             .max_size(int(cfg.compute.max_size))
             .desired_capacity(int(cfg.compute.desired_capacity))
-            .subnet_ids(net.subnet_ids(cfg, "app"))
+            .subnet_ids(net.subnet_ids("app"))
             .health_check_type("ELB")
             .health_check_grace_period(Value::Int(300))
             .protect_from_scale_in(true);
@@ -537,7 +543,7 @@ impl<'a> Expander<'a> {
         cluster: &Address,
         asg: &Address,
     ) -> Result<CapacityRefs, ExpandError> {
-        let cp = addr(&["capacity_provider", "asg"])?;
+        let cp = self.addr(&["capacity_provider", "asg"])?;
         // Capacity provider names may not start with "aws", "ecs" or "fargate".
         let cp_name = short_name(&format!("cp-{}", scope.stack), 255);
         let spec = self
@@ -553,7 +559,7 @@ impl<'a> Expander<'a> {
             .managed_termination_protection("ENABLED");
         self.push(spec);
 
-        let ccp = addr(&["cluster_capacity_providers", "main"])?;
+        let ccp = self.addr(&["cluster_capacity_providers", "main"])?;
         self.push(
             ecs::ClusterCapacityProviders::new(ccp.clone())
                 .cluster(out(cluster, "name"))
@@ -581,7 +587,7 @@ impl<'a> Expander<'a> {
             }
             None => None,
         };
-        let internal = addr(&["alb", "internal"])?;
+        let internal = self.addr(&["alb", "internal"])?;
         if let Some(group) = &net.internal_alb_group {
             listeners.extend(self.internal_alb(scope, net, group, &internal, &target_groups)?);
         }
@@ -596,7 +602,7 @@ impl<'a> Expander<'a> {
         let cfg = self.cfg;
         let mut target_groups = BTreeMap::new();
         for s in &cfg.services {
-            let a = addr(&["target_group", &s.name])?;
+            let a = self.addr(&["target_group", &s.name])?;
             let name = short_name(&format!("{}-{}", scope.stack, s.name), 32);
             let spec = self
                 .tagged(elbv2::TargetGroup::new(a.clone()), &name)
@@ -632,13 +638,13 @@ impl<'a> Expander<'a> {
     ) -> Result<(Address, Address), ExpandError> {
         let cfg = self.cfg;
         let lb = &cfg.load_balancer;
-        let alb = addr(&["alb", "public"])?;
+        let alb = self.addr(&["alb", "public"])?;
         let name = short_name(&format!("{}-public", scope.stack), 32);
         let spec = self
             .tagged(elbv2::LoadBalancer::new(alb.clone()), &name)
             .name(name.as_str())
             .scheme("internet-facing")
-            .subnet_ids(net.subnet_ids(cfg, "public"))
+            .subnet_ids(net.subnet_ids("public"))
             .security_group_ids(Value::List(vec![id(&net.groups[&Tier::Alb])]))
             .deletion_protection(lb.deletion_protection)
             .idle_timeout(int(lb.idle_timeout))
@@ -654,7 +660,7 @@ impl<'a> Expander<'a> {
     /// names one), or forwards without HTTPS. Returns the forwarding listener.
     fn public_listeners(&mut self, name: &str, alb: &Address, tg: &Address) -> Result<Address, ExpandError> {
         let lb = &self.cfg.load_balancer;
-        let http = addr(&["listener", "public", "http"])?;
+        let http = self.addr(&["listener", "public", "http"])?;
         let http_spec = self
             .tagged(elbv2::Listener::new(http.clone()), &format!("{name}-http"))
             .load_balancer_arn(out(alb, "arn"))
@@ -669,7 +675,7 @@ impl<'a> Expander<'a> {
         let certificate = match &lb.certificate_arn {
             Some(arn) => Value::str(arn),
             None => {
-                let cert = addr(&["certificate", "main"])?;
+                let cert = self.addr(&["certificate", "main"])?;
                 let spec = self
                     .tagged(acm::Certificate::new(cert.clone()), &lb.domain)
                     .domain_name(lb.domain.as_str())
@@ -684,7 +690,7 @@ impl<'a> Expander<'a> {
             ("port", Value::str("443")),
             ("status_code", Value::str("HTTP_301")),
         ])));
-        let https = addr(&["listener", "public", "https"])?;
+        let https = self.addr(&["listener", "public", "https"])?;
         let spec = self
             .tagged(elbv2::Listener::new(https.clone()), &format!("{name}-https"))
             .load_balancer_arn(out(alb, "arn"))
@@ -714,7 +720,7 @@ impl<'a> Expander<'a> {
             .tagged(elbv2::LoadBalancer::new(internal_alb.clone()), &name)
             .name(name.as_str())
             .scheme("internal")
-            .subnet_ids(net.subnet_ids(cfg, "app"))
+            .subnet_ids(net.subnet_ids("app"))
             .security_group_ids(Value::List(vec![id(group)]))
             .deletion_protection(lb.deletion_protection)
             .idle_timeout(int(lb.idle_timeout))
@@ -722,7 +728,7 @@ impl<'a> Expander<'a> {
         self.push(spec);
         let mut listeners = BTreeMap::new();
         for s in cfg.services.iter().filter(|s| !s.public) {
-            let l = addr(&["listener", "internal", &s.name])?;
+            let l = self.addr(&["listener", "internal", &s.name])?;
             let spec = self
                 .tagged(elbv2::Listener::new(l.clone()), &format!("{name}-{}", s.name))
                 .load_balancer_arn(out(internal_alb, "arn"))
@@ -743,7 +749,7 @@ impl<'a> Expander<'a> {
         s: &ServiceConfig,
         refs: &ComputeRefs<'_, '_>,
     ) -> Result<Address, ExpandError> {
-        let td = addr(&["task_definition", &s.name])?;
+        let td = self.addr(&["task_definition", &s.name])?;
         let family = format!("{}-{}", refs.scope.stack, s.name);
         let compat = match self.cfg.compute.launch_type {
             LaunchType::Ec2 => "EC2",
@@ -816,7 +822,7 @@ impl<'a> Expander<'a> {
     ) -> Result<Address, ExpandError> {
         let cfg = self.cfg;
         let net = refs.net;
-        let svc = addr(&["ecs_service", &s.name])?;
+        let svc = self.addr(&["ecs_service", &s.name])?;
         let tg = &refs.albs.target_groups[s.name.as_str()];
         // Under auto scaling the count is the initial one only: the scalable target owns it.
         let count = if s.autoscaling.is_some() {
@@ -829,9 +835,9 @@ impl<'a> Expander<'a> {
             .cluster(out(&refs.cluster.cluster, "name"))
             .name(s.name.as_str())
             .task_definition(out(td, "arn"))
-            .set(count, int(s.desired_count))
+            .set(count, int(self.desired_count(s)))
             .network(map(vec![
-                ("subnets", net.subnet_ids(cfg, "app")),
+                ("subnets", net.subnet_ids("app")),
                 ("security_groups", Value::List(vec![id(&net.groups[&Tier::App])])),
                 ("assign_public_ip", Value::str("DISABLED")),
             ]))
@@ -864,7 +870,7 @@ impl<'a> Expander<'a> {
             spec = spec.after(l);
         }
         for dep in &s.depends_on {
-            spec = spec.after(&addr(&["ecs_service", dep])?);
+            spec = spec.after(&self.addr(&["ecs_service", dep])?);
         }
         for r in &net.private_routes {
             spec = spec.after(r);
@@ -882,14 +888,14 @@ impl<'a> Expander<'a> {
         svc: &Address,
     ) -> Result<(), ExpandError> {
         let stack = &refs.scope.stack;
-        let target = addr(&["scalable_target", &s.name])?;
+        let target = self.addr(&["scalable_target", &s.name])?;
         let resource_id = format!("service/{stack}/{}", s.name);
         self.push(
             appautoscaling::Target::new(target.clone())
                 .service_namespace("ecs")
                 .resource_id(resource_id.as_str())
                 .scalable_dimension("ecs:service:DesiredCount")
-                .min_capacity(int(auto.min))
+                .min_capacity(int(auto.min.min(self.desired_count(s))))
                 .max_capacity(int(auto.max))
                 .after(svc),
         );
@@ -907,7 +913,7 @@ impl<'a> Expander<'a> {
         for (key, metric, value, label) in policies {
             let name = format!("{stack}-{}-{key}", s.name);
             self.push(
-                appautoscaling::Policy::new(addr(&["scaling_policy", &s.name, key])?)
+                appautoscaling::Policy::new(self.addr(&["scaling_policy", &s.name, key])?)
                     .name(name.as_str())
                     .service_namespace("ecs")
                     .resource_id(resource_id.as_str())

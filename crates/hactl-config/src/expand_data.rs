@@ -160,7 +160,7 @@ impl Expander<'_> {
         let subnet_group = addr(&["db_subnet_group", "main"])?;
         let subnet_group_name = format!("{stack}-db");
         let description = format!("hactl {stack}: data subnets");
-        let subnet_ids = net.subnet_ids(self.cfg, "data");
+        let subnet_ids = net.subnet_ids("data");
         // The same properties, on the engine's own kind.
         match p.db.engine {
             DbEngine::Docdb => {

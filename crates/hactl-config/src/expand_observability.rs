@@ -69,14 +69,14 @@ fn service_alarms(
     a: &AlarmsConfig,
     s: &ServiceConfig,
     lb: &Address,
-) -> Result<Vec<AlarmDef>, ExpandError> {
+    tg: &Address,
+) -> Vec<AlarmDef> {
     let def = |metric_key, description, metric, dimensions| {
         AlarmDef::new(a.period, metric_key, &s.name, description, metric, dimensions)
     };
     let svc = [("ClusterName", Value::str(stack)), ("ServiceName", Value::str(&s.name))];
-    let tg = addr(&["target_group", &s.name])?;
-    let tg_dims = vec![("TargetGroup", out(&tg, "arn_suffix")), ("LoadBalancer", out(lb, "arn_suffix"))];
-    Ok(vec![
+    let tg_dims = vec![("TargetGroup", out(tg, "arn_suffix")), ("LoadBalancer", out(lb, "arn_suffix"))];
+    vec![
         AlarmDef {
             threshold: a.cpu_threshold,
             ..def(
@@ -114,7 +114,7 @@ fn service_alarms(
                 tg_dims,
             )
         },
-    ])
+    ]
 }
 
 /// The database: DocumentDB per cluster (AWS/DocDB, DBClusterIdentifier), RDS per
@@ -122,9 +122,7 @@ fn service_alarms(
 fn database_alarms(stack: &str, a: &AlarmsConfig, db: &DatabaseConfig) -> Result<Vec<AlarmDef>, ExpandError> {
     let (namespace, dims) = match db.engine {
         DbEngine::Docdb => ("AWS/DocDB", vec![("DBClusterIdentifier", id(&addr(&["db_cluster", "main"])?))]),
-        DbEngine::Postgres => {
-            ("AWS/RDS", vec![("DBInstanceIdentifier", id(&addr(&["db_instance", "main"])?))])
-        }
+        DbEngine::Postgres => ("AWS/RDS", vec![("DBInstanceIdentifier", id(&addr(&["db_instance", "main"])?))]),
     };
     let def = |metric_key, description, metric, statistic, dimensions| {
         AlarmDef::new(a.period, metric_key, "main", description, (namespace, metric, statistic), dimensions)
@@ -212,31 +210,34 @@ fn widget(i: usize, d: &AlarmDef, region: &str) -> Value {
 }
 
 impl Expander<'_> {
-    pub(crate) fn observability_tier(&mut self) -> Result<(), ExpandError> {
+    /// The alarm topic and the alarms of the region being expanded; returns the
+    /// dashboard's widgets for them, placed after `widgets` (one dashboard shows both
+    /// regions: [`Expander::dashboard`]).
+    pub(crate) fn observability_tier(&mut self, widgets: &mut Vec<Value>) -> Result<(), ExpandError> {
         let cfg = self.cfg;
-        // Nothing to watch on a network-only stack.
-        if cfg.services.is_empty() && cfg.database.is_none() && !cfg.drift.alarm {
+        // Nothing to watch on a network-only stack (or a DR region without services).
+        let home_only = cfg.database.is_some() || cfg.drift.alarm;
+        if cfg.services.is_empty() && (self.dr.is_some() || !home_only) {
             return Ok(());
         }
         let topic = self.alarm_topic()?;
         let defs = self.alarm_defs()?;
-        let mut widgets = Vec::new();
-        for (i, d) in defs.iter().enumerate() {
+        for d in &defs {
             self.alarm(d, &topic)?;
-            widgets.push(widget(i, d, &cfg.stack.region));
+            widgets.push(widget(widgets.len(), d, self.region()));
         }
-        self.dashboard(widgets)
+        Ok(())
     }
 
     /// The SNS topic the alarms notify, and its email subscription.
     fn alarm_topic(&mut self) -> Result<Address, ExpandError> {
-        let topic = addr(&["sns_topic", "alarms"])?;
+        let topic = self.addr(&["sns_topic", "alarms"])?;
         let topic_name = self.name(&["alarms"]);
         let spec = self.tagged(sns::Topic::new(topic.clone()), &topic_name).name(topic_name.as_str());
         self.push(spec);
         if let Some(email) = &self.cfg.alarms.email {
             self.push(
-                sns::Subscription::new(addr(&["sns_subscription", "email"])?)
+                sns::Subscription::new(self.addr(&["sns_subscription", "email"])?)
                     .topic_arn(out(&topic, "arn"))
                     .protocol("email")
                     .endpoint(email.as_str()),
@@ -252,7 +253,7 @@ impl Expander<'_> {
         let stack = cfg.stack.name.as_str();
         let mut defs = self.traffic_alarms()?;
         if !cfg.services.is_empty() && cfg.compute.launch_type == LaunchType::Ec2 {
-            let asg = addr(&["asg", "ecs"])?;
+            let asg = self.addr(&["asg", "ecs"])?;
             defs.push(AlarmDef {
                 threshold: a.cpu_threshold,
                 ..AlarmDef::new(
@@ -264,6 +265,10 @@ impl Expander<'_> {
                     vec![("AutoScalingGroupName", id(&asg))],
                 )
             });
+        }
+        if self.dr.is_some() {
+            // The database and the drift job live in the primary region only.
+            return Ok(defs);
         }
         if let Some(db) = &cfg.database {
             defs.extend(database_alarms(stack, a, db)?);
@@ -299,11 +304,11 @@ impl Expander<'_> {
         let mut albs: Vec<(&'static str, Address)> = Vec::new();
         for s in services {
             let lb_key = if s.public { "public" } else { "internal" };
-            let lb = addr(&["alb", lb_key])?;
+            let lb = self.addr(&["alb", lb_key])?;
             if !albs.iter().any(|(k, _)| *k == lb_key) {
                 albs.push((lb_key, lb.clone()));
             }
-            defs.extend(service_alarms(stack, a, s, &lb)?);
+            defs.extend(service_alarms(stack, a, s, &lb, &self.addr(&["target_group", &s.name])?));
         }
         albs.sort_by_key(|(key, _)| *key != "public");
         for (key, lb) in &albs {
@@ -324,7 +329,7 @@ impl Expander<'_> {
     }
 
     fn alarm(&mut self, d: &AlarmDef, topic: &Address) -> Result<(), ExpandError> {
-        let a_addr = addr(&["alarm", d.metric_key, &d.subject])?;
+        let a_addr = self.addr(&["alarm", d.metric_key, &d.subject])?;
         let name = self.name(&[&d.metric_key.replace('_', "-"), &d.subject]);
         let dims: BTreeMap<String, Value> =
             d.dimensions.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
@@ -349,10 +354,10 @@ impl Expander<'_> {
 
     /// Dashboard names are account-wide: the region keeps two regions' stacks of the same
     /// name apart.
-    fn dashboard(&mut self, widgets: Vec<Value>) -> Result<(), ExpandError> {
+    pub(crate) fn dashboard(&mut self, widgets: Vec<Value>) -> Result<(), ExpandError> {
         let mut body = BTreeMap::new();
         body.insert("widgets".to_string(), Value::List(widgets));
-        let address = addr(&["dashboard", "main"])?;
+        let address = self.addr(&["dashboard", "main"])?;
         let name = format!("{}-{}", self.cfg.stack.name, self.cfg.stack.region);
         let spec = self
             .tagged(cloudwatch::Dashboard::new(address), &name)

@@ -61,6 +61,12 @@ fn ref_address(v: Option<&Value>) -> Option<&Address> {
     }
 }
 
+/// The home region's resources. The [dr] region's (`dr.*`) are built from the same
+/// settings: one report, for the home ones.
+fn home_specs(graph: &DesiredGraph) -> impl Iterator<Item = &hactl_core::ResourceSpec> {
+    graph.specs().filter(|s| !s.address.as_str().starts_with("dr."))
+}
+
 fn list_len(v: Option<&Value>) -> usize {
     match v {
         Some(Value::List(l)) => l.len(),
@@ -124,10 +130,7 @@ fn security_group_rules(
     services_over: bool,
     c: &mut Collector<'_>,
 ) {
-    // The [dr] region's rule sets (`dr.sg_rules.*`) are built from the same settings as
-    // the home region's: one report, for the home ones.
-    let home = |s: &&hactl_core::ResourceSpec| !s.address.as_str().starts_with("dr.");
-    for spec in graph.specs().filter(|s| s.kind == "ec2.security_group_rules").filter(home) {
+    for spec in home_specs(graph).filter(|s| s.kind == "ec2.security_group_rules") {
         let group = ref_address(spec.props.get("group_id")).map_or_else(String::new, |a| a.to_string());
         let tier = spec.address.as_str().trim_start_matches("sg_rules.").to_string();
         if services_over && (tier == "app" || tier == "alb_internal") {
@@ -213,7 +216,7 @@ fn security_group_rules(
 fn listeners(raw: &RawConfig, graph: &DesiredGraph, c: &mut Collector<'_>) -> bool {
     let mut over = false;
     let mut per_lb: BTreeMap<Address, usize> = BTreeMap::new();
-    for spec in graph.specs().filter(|s| s.kind == "elbv2.listener") {
+    for spec in home_specs(graph).filter(|s| s.kind == "elbv2.listener") {
         if let Some(lb) = ref_address(spec.props.get("load_balancer_arn")) {
             *per_lb.entry(lb.clone()).or_default() += 1;
         }
@@ -253,6 +256,7 @@ fn tags(cfg: &StackConfig, raw: &RawConfig, graph: &DesiredGraph, c: &mut Collec
     let first_key = |m: &crate::raw::Map| m.keys().map(S::span).min_by_key(|s| s.start);
     let mut worst_stack: Option<(usize, Address)> = None;
     let mut per_address: Vec<(Address, usize)> = Vec::new();
+    // Every region's: `[resource_tags."dr.…"]` tags one DR resource.
     for spec in graph.specs() {
         let Some(Value::Map(t)) = spec.props.get("tags") else { continue };
         if t.len() <= TAGS_PER_RESOURCE {

@@ -23,13 +23,25 @@ pub struct StackConfig {
     pub dr: Option<DrConfig>,
 }
 
-/// A second region of the same stack and account (`[dr]`): today its network tier (VPC,
-/// subnets, routes, NAT, security groups, endpoints), addressed `dr.<address>`.
+/// A second region of the same stack and account (`[dr]`): the network, compute, traffic
+/// and observability tiers again, addressed `dr.<address>`, with the services at their
+/// standby counts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DrConfig {
     /// Another region of the home region's partition.
     pub region: String,
     pub network: NetworkConfig,
+    /// Each service's task count in the region that stands by (by service name; a
+    /// service not named runs as many tasks as in the active region: active-active).
+    pub desired_counts: BTreeMap<String, u32>,
+}
+
+impl DrConfig {
+    /// The task count of `service` (`active`: its count in the active region) in the
+    /// region that stands by.
+    pub fn standby_count(&self, service: &str, active: u32) -> u32 {
+        self.desired_counts.get(service).copied().unwrap_or(active)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

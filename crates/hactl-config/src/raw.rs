@@ -39,6 +39,8 @@ pub(crate) struct RawConfig {
 pub(crate) struct RawDr {
     pub region: S<String>,
     pub network: RawNetwork,
+    /// Each service's task count in the DR region while it stands by: `[dr.desired_counts]`.
+    pub desired_counts: Option<BTreeMap<S<String>, S<i64>>>,
 }
 
 #[derive(Debug, Deserialize)]

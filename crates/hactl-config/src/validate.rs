@@ -90,8 +90,8 @@ const MAX_PATH: usize = 1024;
 /// resources, where `*` and `?` are wildcards and `${...}` a policy variable.
 const STATE_KEY_FORBIDDEN: &str = "*?${}";
 /// Tasks per ECS service (ECS quota, not adjustable).
-const MAX_TASKS: i64 = 5000;
-const TASKS_HINT: &str = "a task count; ECS runs at most 5000 tasks per service (a quota AWS does not raise)";
+pub(super) const MAX_TASKS: i64 = 5000;
+pub(super) const TASKS_HINT: &str = "a task count; ECS runs at most 5000 tasks per service (a quota AWS does not raise)";
 const PORT_HINT: &str = "a TCP or UDP port number, e.g. 8080";
 /// Interface VPC endpoints per VPC (VPC quota, default).
 const MAX_INTERFACE_ENDPOINTS: usize = 50;
@@ -109,7 +109,7 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
     });
     let at = Section { prefix: "network", region: region.as_deref(), region_key: "stack.region" };
     let network = network(&raw.network, &at, c);
-    let dr = raw.dr.as_ref().and_then(|d| validate_dr::dr(d, region.as_deref(), c));
+    let dr = raw.dr.as_ref().and_then(|d| validate_dr::dr(raw, d, region.as_deref(), c));
     let security = security(raw.security.as_ref(), c);
     let compute = compute(raw.compute.as_ref(), c);
     let launch_type = compute.as_ref().map(|c| c.launch_type);
