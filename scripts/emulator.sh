@@ -182,6 +182,7 @@ cmd_start() {
             PROVIDER_OVERRIDE_RDS=moto \
             PROVIDER_OVERRIDE_DOCDB=moto \
             PROVIDER_OVERRIDE_APPLICATION_AUTOSCALING=moto \
+            PROVIDER_OVERRIDE_ECR=moto \
             "$PY" -m localstack.runtime.main
     ) >"$LOGFILE" 2>&1 </dev/null &
     pid=$!

@@ -1,5 +1,6 @@
-"""Runtime hooks: moto fixes applied once when LocalStack starts (EC2, which LocalStack
-itself provides, and ECS, which the extension serves from moto)."""
+"""Runtime hooks: moto fixes applied once when LocalStack starts (EC2, Secrets Manager and
+Route 53, which LocalStack itself provides on moto, and ECS, ELBv2, RDS and DocumentDB,
+which the extension serves from moto; ECR's fixes are applied by its provider)."""
 
 from localstack.runtime import hooks
 
@@ -13,7 +14,13 @@ def apply_moto_fixes():
         patch_moto_elbv2_deletion_protection,
         patch_moto_launch_template_versions,
         patch_moto_nat_gateway_tag_filters,
+        patch_moto_secretsmanager_replication,
     )
+    from hactl_localstack_ext.rds_docdb import (
+        patch_moto_docdb_global_clusters,
+        patch_moto_rds_cross_region_replicas,
+    )
+    from hactl_localstack_ext.route53_fixes import apply_route53_fixes
 
     patch_moto_nat_gateway_tag_filters()
     patch_moto_delete_subnet_associations()
@@ -21,6 +28,10 @@ def apply_moto_fixes():
     patch_moto_ecs_services_run_tasks()
     patch_moto_elbv2_deletion_protection()
     patch_moto_launch_template_versions()
+    patch_moto_secretsmanager_replication()
+    patch_moto_rds_cross_region_replicas()
+    patch_moto_docdb_global_clusters()
+    apply_route53_fixes()
     patch_cbor_unknown_members()
 
 

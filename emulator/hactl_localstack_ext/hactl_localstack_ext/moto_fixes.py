@@ -244,3 +244,144 @@ def patch_moto_rds_force_failover() -> None:
 
     reboot_db_instance._hactl_failover = True
     RDSResponse.reboot_db_instance = reboot_db_instance
+
+
+_secrets_replication_patched = False
+
+
+def patch_moto_secretsmanager_replication() -> None:
+    """Multi-Region secrets (moto's replica secrets under LocalStack's own Secrets Manager
+    provider) against the AWS API reference:
+
+    - GetSecretValue, PutSecretValue (and every call LocalStack first checks the KMS key
+      for) on a replica in its Region answer InternalError: moto's ``ReplicaSecret`` lacks
+      ``kms_key_id`` and ``account_id``. AWS reads the replica; writes to it are refused
+      with InvalidParameterException "Operation not permitted on a replica secret...".
+    - AddReplicaRegions[].KmsKeyId is dropped: ReplicationStatus always reports the
+      default key. AWS reports (and a replica's DescribeSecret shows) the given key.
+    - ReplicateSecretToRegions and RemoveRegionsFromReplication answer ``ARN`` = the
+      SecretId as sent (e.g. the bare name); AWS answers the primary secret's ARN.
+    - DeleteSecret of a primary that still has replicas (or of a replica) is refused
+      with InvalidParameterException, as AWS does, but LocalStack re-wraps the message as
+      "400 Bad Request: {...}"; AWS's text is "You can't delete secret <ARN> that still
+      has replica regions [<regions>]." (moto writes the name, not the ARN).
+    - StopReplicationToReplica is not implemented (InternalFailure). AWS, called in the
+      replica's Region, turns the replica into a standalone secret there (same ARN, its
+      own copy of the versions, tags, description and key) and drops that Region from the
+      primary's ReplicationStatus; the response is {"ARN": <promoted secret's ARN>}.
+    """
+    global _secrets_replication_patched
+    if _secrets_replication_patched:
+        return
+    import copy
+    import json
+
+    from localstack.aws.api.secretsmanager import InvalidParameterException as LsInvalidParameter
+    from moto.secretsmanager import exceptions as sm_exceptions
+    from moto.secretsmanager.models import (
+        FakeSecret,
+        ReplicaSecret,
+        SecretsManagerBackend,
+    )
+    from moto.secretsmanager.responses import SecretsManagerResponse
+
+    default_key = SecretsManagerBackend.DEFAULT_KMS_KEY_ALIAS
+
+    # --- the replica answers the attributes LocalStack's handlers read ------------------
+    def replica_kms_key_id(self):
+        key = self.config.get("KmsKeyId")
+        return None if key in (None, default_key) else key
+
+    ReplicaSecret.kms_key_id = property(replica_kms_key_id)
+    ReplicaSecret.account_id = property(lambda self: self.source.account_id)
+
+    original_replica_to_dict = ReplicaSecret.to_dict
+
+    def replica_to_dict(self):
+        dct = original_replica_to_dict(self)
+        key = replica_kms_key_id(self)
+        if key:
+            dct["KmsKeyId"] = key
+        else:
+            dct.pop("KmsKeyId", None)
+        return dct
+
+    ReplicaSecret.to_dict = replica_to_dict
+
+    # --- AddReplicaRegions[].KmsKeyId ------------------------------------------------------
+    original_create_replicas = FakeSecret.create_replicas
+
+    def create_replicas(self, replica_regions, force_overwrite):
+        replicas = original_create_replicas(self, replica_regions, force_overwrite)
+        for replica, config in zip(replicas, replica_regions or []):
+            if config.get("KmsKeyId"):
+                replica.config["KmsKeyId"] = config["KmsKeyId"]
+        return replicas
+
+    FakeSecret.create_replicas = create_replicas
+
+    # --- ARN of the primary in the two replication responses ------------------------------
+    original_replicate = SecretsManagerBackend.replicate_secret_to_regions
+    original_remove = SecretsManagerBackend.remove_regions_from_replication
+
+    def replicate_secret_to_regions(self, secret_id, replica_regions, force_overwrite):
+        _, statuses = original_replicate(self, secret_id, replica_regions, force_overwrite)
+        return self.describe_secret(secret_id).arn, statuses
+
+    def remove_regions_from_replication(self, secret_id, replica_regions):
+        _, statuses = original_remove(self, secret_id, replica_regions)
+        return self.describe_secret(secret_id).arn, statuses
+
+    SecretsManagerBackend.replicate_secret_to_regions = replicate_secret_to_regions
+    SecretsManagerBackend.remove_regions_from_replication = remove_regions_from_replication
+
+    # --- DeleteSecret refusals with AWS's message ------------------------------------------
+    original_delete = SecretsManagerBackend.delete_secret
+
+    def delete_secret(self, secret_id, recovery_window_in_days, force_delete_without_recovery):
+        secret = self.secrets.get(secret_id) if secret_id in self.secrets else None
+        if isinstance(secret, FakeSecret) and secret.replicas:
+            regions = ", ".join(r.region for r in secret.replicas)
+            raise LsInvalidParameter(
+                f"You can't delete secret {secret.arn} that still has replica regions [{regions}]."
+            )
+        try:
+            return original_delete(
+                self, secret_id, recovery_window_in_days, force_delete_without_recovery
+            )
+        except sm_exceptions.OperationNotPermittedOnReplica as e:
+            raise LsInvalidParameter(e.message) from e
+
+    SecretsManagerBackend.delete_secret = delete_secret
+
+    # --- StopReplicationToReplica -----------------------------------------------------------
+    def stop_replication_to_replica(self, secret_id):
+        if not self._is_valid_identifier(secret_id):
+            raise sm_exceptions.SecretNotFoundException()
+        replica = self.secrets[secret_id]
+        if not isinstance(replica, ReplicaSecret):
+            raise sm_exceptions.InvalidParameterException(
+                f"Secret {replica.arn} is not a replica secret."
+            )
+        source = replica.source
+        standalone = copy.copy(source)
+        standalone.arn = replica.arn
+        standalone.region = self.region_name
+        standalone.replicas = []
+        standalone.versions = copy.deepcopy(source.versions)
+        standalone.tags = copy.deepcopy(source.tags)
+        standalone.kms_key_id = replica_kms_key_id(replica)
+        dict.pop(self.secrets, replica.arn, None)
+        self.secrets[standalone.name] = standalone
+        if replica in source.replicas:
+            source.replicas.remove(replica)
+        return standalone.arn
+
+    def stop_replication_to_replica_response(self):
+        arn = self.backend.stop_replication_to_replica(self._get_param("SecretId"))
+        return json.dumps({"ARN": arn})
+
+    SecretsManagerBackend.stop_replication_to_replica = stop_replication_to_replica
+    SecretsManagerResponse.stop_replication_to_replica = stop_replication_to_replica_response
+
+    _secrets_replication_patched = True

@@ -94,6 +94,14 @@ def _rds_like(api: str) -> Service:
     return _moto_service(api, "rds")
 
 
+def _ecr() -> Service:
+    # ECR: not in the free edition at all; moto's ECR with the fixes of ecr_fixes.py.
+    from hactl_localstack_ext.ecr_fixes import patch_moto_ecr
+
+    patch_moto_ecr()
+    return _moto_service("ecr")
+
+
 # --- "<api>:default" ------------------------------------------------------------------
 # Note on routing: requests are matched to a service by their SigV4 signing name. The
 # docdb API signs as "rds" (same API version, 2014-10-31), so LocalStack's router sends
@@ -132,6 +140,11 @@ def application_autoscaling():
     return _moto_service("application-autoscaling")
 
 
+@aws_provider(api="ecr")
+def ecr():
+    return _ecr()
+
+
 # --- "<api>:moto" (selected with PROVIDER_OVERRIDE_<API>=moto) --------------------------
 
 
@@ -163,3 +176,8 @@ def docdb_moto():
 @aws_provider(api="application-autoscaling", name="moto")
 def application_autoscaling_moto():
     return _moto_service("application-autoscaling")
+
+
+@aws_provider(api="ecr", name="moto")
+def ecr_moto():
+    return _ecr()
