@@ -35,6 +35,9 @@ const STAR_EXCEPTIONS: &[&str] = &[
     "rds:DescribeDBSubnetGroups",
     "rds:ListTagsForResource",
     "cloudwatch:DescribeAlarms",
+    "ecr:DescribeRepositories",
+    "ecr:GetLifecyclePolicy",
+    "ecr:ListTagsForResource",
 ];
 
 /// What parliament says about every trust policy: a trust policy names a Principal and no

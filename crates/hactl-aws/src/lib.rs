@@ -9,6 +9,7 @@ pub mod cloudwatch;
 mod counter;
 pub mod docdb;
 pub mod ec2;
+pub mod ecr;
 pub mod ecs;
 pub mod elbv2;
 mod error;
@@ -17,6 +18,7 @@ pub mod iam;
 pub mod logs;
 pub mod metrics;
 pub mod rds;
+pub mod route53;
 pub mod scheduler;
 pub mod secretsmanager;
 pub mod sns;
@@ -182,8 +184,10 @@ pub fn registry(config: &SdkConfig, counter: &ApiCounter) -> Registry {
     docdb::register(&mut r, config, counter);
     rds::register(&mut r, config, counter);
     sns::register(&mut r, config, counter);
+    route53::register(&mut r, config, counter);
     cloudwatch::register(&mut r, config, counter);
     scheduler::register(&mut r, config, counter);
+    ecr::register(&mut r, config, counter);
     r
 }
 

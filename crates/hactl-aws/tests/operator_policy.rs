@@ -77,11 +77,13 @@ const SERVICE_OF_DIR: &[(&str, &str)] = &[
     // DocumentDB's API is authorized as RDS actions.
     ("docdb", "rds"),
     ("ec2", "ec2"),
+    ("ecr", "ecr"),
     ("ecs", "ecs"),
     ("elbv2", "elasticloadbalancing"),
     ("iam", "iam"),
     ("logs", "logs"),
     ("rds", "rds"),
+    ("route53", "route53"),
     ("scheduler", "scheduler"),
     ("secretsmanager", "secretsmanager"),
     ("sns", "sns"),

@@ -2,6 +2,8 @@
 //! emulator: driven directly through the registry, every effect checked with the Secrets
 //! Manager SDK, names unique per process, everything force-deleted at the end (also when
 //! a test fails). Every answer of the providers is checked not to contain the password.
+//! Replication is checked with a client of each region (us-east-1, and us-west-2 as the
+//! disaster-recovery region); the us-west-2 reads go through a registry built for it.
 
 mod common;
 
@@ -17,20 +19,31 @@ use std::sync::Arc;
 const SECRET: &str = "secretsmanager.secret";
 const FIELDS: &str = "secretsmanager.secret_fields";
 
+/// The disaster-recovery region of the replication tests.
+const DR: &str = "us-west-2";
+
 struct Env {
     sm: Client,
     registry: Registry,
     counter: ApiCounter,
     stack: String,
+    /// The SDK configuration, the Secrets Manager client and the providers of us-west-2.
+    west_cfg: aws_config::SdkConfig,
+    sm_west: Client,
+    west: Registry,
 }
 
 impl Env {
     async fn new(test: &str) -> Arc<Env> {
         let cfg = sdk_config().await;
+        let west_cfg = cfg.to_builder().region(aws_config::Region::new(DR)).build();
         let counter = ApiCounter::default();
         Arc::new(Env {
             sm: Client::new(&cfg),
             registry: hactl_aws::registry(&cfg, &counter),
+            sm_west: Client::new(&west_cfg),
+            west: hactl_aws::registry(&west_cfg, &counter),
+            west_cfg,
             counter,
             stack: format!("t{}-{test}", std::process::id()),
         })
@@ -85,8 +98,19 @@ impl Env {
     }
 
     async fn read(&self, kind: &str, targets: &[ReadTarget]) -> (Vec<LiveObject>, BTreeMap<String, u64>) {
+        self.read_in(&self.registry, kind, targets).await
+    }
+
+    /// A read through the providers of `registry` (us-east-1's or us-west-2's), and its calls.
+    async fn read_in(
+        &self,
+        registry: &Registry,
+        kind: &str,
+        targets: &[ReadTarget],
+    ) -> (Vec<LiveObject>, BTreeMap<String, u64>) {
         let before = self.counter.snapshot();
-        let objs = self.provider(kind).read(&self.ctx().with_fresh_cache(), targets).await.unwrap();
+        let provider = registry.get(kind).unwrap().clone();
+        let objs = provider.read(&self.ctx().with_fresh_cache(), targets).await.unwrap();
         let calls = self
             .counter
             .snapshot()
@@ -116,6 +140,36 @@ impl Env {
                 None
             }
         }
+    }
+
+    /// DescribeSecret in us-west-2; `None` when there is no such secret there.
+    async fn describe_west(
+        &self,
+        id: &str,
+    ) -> Option<aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput> {
+        match self.sm_west.describe_secret().secret_id(id).send().await {
+            Ok(d) => Some(d),
+            Err(e) => {
+                let code = e.as_service_error().and_then(|s| s.meta().code()).map(str::to_string);
+                assert_eq!(code.as_deref(), Some("ResourceNotFoundException"), "DescribeSecret: {e:?}");
+                None
+            }
+        }
+    }
+
+    /// The primary's ReplicationStatus in us-east-1: (region, status).
+    async fn replication(&self, id: &str) -> Vec<(String, String)> {
+        let d = self.describe(id).await.expect("secret exists");
+        d.replication_status()
+            .iter()
+            .map(|r| (r.region().unwrap().to_string(), r.status().unwrap().as_str().to_string()))
+            .collect()
+    }
+
+    /// The JSON value of the secret `id` in us-west-2 (a replica), read with the SDK there.
+    async fn value_west(&self, id: &str) -> serde_json::Map<String, serde_json::Value> {
+        let out = self.sm_west.get_secret_value().secret_id(id).send().await.unwrap();
+        serde_json::from_str(out.secret_string().unwrap()).unwrap()
     }
 
     async fn live_tags(&self, id: &str) -> BTreeMap<String, String> {
@@ -151,7 +205,8 @@ fn assert_no_password(password: &str, what: &str, text: &str) {
     assert!(!text.contains(password), "the password leaked into {what}");
 }
 
-/// Runs `body`, then force-deletes `names` whatever happened, then re-raises a failure.
+/// Runs `body`, then force-deletes `names` whatever happened (in us-east-1 after removing
+/// its replicas, and what is left in us-west-2), then re-raises a failure.
 async fn run<F, Fut>(env: &Arc<Env>, names: Vec<String>, body: F)
 where
     F: FnOnce(Arc<Env>) -> Fut,
@@ -159,7 +214,16 @@ where
 {
     let r = tokio::spawn(body(env.clone())).await;
     for n in names {
-        let _ = env.sm.delete_secret().secret_id(n).force_delete_without_recovery(true).send().await;
+        if let Ok(d) = env.sm.describe_secret().secret_id(&n).send().await {
+            let regions: Vec<String> =
+                d.replication_status().iter().filter_map(|r| r.region()).map(str::to_string).collect();
+            if !regions.is_empty() {
+                let req = env.sm.remove_regions_from_replication().secret_id(&n);
+                let _ = req.set_remove_replica_regions(Some(regions)).send().await;
+            }
+        }
+        let _ = env.sm.delete_secret().secret_id(&n).force_delete_without_recovery(true).send().await;
+        let _ = env.sm_west.delete_secret().secret_id(&n).force_delete_without_recovery(true).send().await;
     }
     if let Err(e) = r {
         if e.is_panic() {
@@ -650,4 +714,251 @@ async fn fields_lifecycle(env: &Env) {
     assert!(objs.is_empty() && calls.is_empty());
 
     assert_no_password(&password, "the fields provider's answers", &leaks);
+}
+
+/// `props` with `replica_regions` set to `regions`.
+fn with_regions(props: &Props, regions: &[&str]) -> Props {
+    let mut props = props.clone();
+    props.insert("replica_regions".into(), Value::from_strings(regions.iter().copied()));
+    props
+}
+
+/// The names of the properties `desired` differs in from the secret's live read.
+async fn changed(env: &Env, t: &ReadTarget, desired: &Props) -> Vec<String> {
+    let live = env.read_one(SECRET, t).await.expect("the secret reads");
+    env.provider(SECRET).diff(desired, &live.props).into_iter().map(|c| c.name).collect()
+}
+
+/// Reads, diffs against `desired` (expecting exactly `expect` to change), updates.
+async fn update_to(env: &Env, arn: &str, desired: &Props, expect: &[&str]) -> hactl_engine::Applied {
+    let p = env.provider(SECRET);
+    let t = target("secret.db", Some(arn), desired);
+    let live = env.read_one(SECRET, &t).await.expect("the secret reads");
+    let changes = p.diff(desired, &live.props);
+    assert_eq!(changes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), expect);
+    let req = UpdateRequest { address: &t.address, id: arn, desired, changes: &changes };
+    let applied = p.update(&env.ctx(), req).await.unwrap();
+    assert_eq!(changed(env, &t, desired).await, Vec::<String>::new(), "converged");
+    applied
+}
+
+#[tokio::test]
+async fn secret_replicas_create_read_update_delete() {
+    let env = Env::new("sm-repl").await;
+    run(&env, vec![env.name()], |env| async move { replicas_lifecycle(&env).await }).await;
+}
+
+async fn replicas_lifecycle(env: &Env) {
+    let p = env.provider(SECRET);
+    let name = env.name();
+    let base = env.secret_props(&name, "secret.db", "database credentials", Value::Null);
+    let props = with_regions(&base, &[DR]);
+    let in_sync = vec![(DR.to_string(), "InSync".to_string())];
+
+    // Create with a replica in us-west-2: the same name and suffix there, the same value.
+    let applied = p.create(&env.ctx(), &addr("secret.db"), &props).await.unwrap();
+    let arn = applied.id.clone();
+    let replica_arn = arn.replace(":us-east-1:", ":us-west-2:");
+    assert!(
+        replica_arn.starts_with(&format!("arn:aws:secretsmanager:us-west-2:000000000000:secret:{name}-")),
+        "{replica_arn}"
+    );
+    assert_eq!(applied.outputs["arn"], Value::str(&arn));
+    assert_eq!(applied.outputs["arn_in_us-west-2"], Value::str(&replica_arn));
+    assert_eq!(applied.outputs.keys().collect::<Vec<_>>(), ["arn", "arn_in_us-west-2", "name"]);
+    assert_eq!(env.replication(&arn).await, in_sync);
+    let west = env.describe_west(&name).await.expect("the replica in us-west-2");
+    assert_eq!(west.arn(), Some(replica_arn.as_str()), "the output is the replica's ARN");
+    assert_eq!(west.primary_region(), Some("us-east-1"));
+    let password = env.password(&arn).await;
+    assert_eq!(env.value_west(&replica_arn).await, env.value(&arn).await, "GetSecretValue in us-west-2");
+    assert_no_password(&password, "Applied", &format!("{applied:?}"));
+
+    // Read: ListSecrets, and one DescribeSecret for the replicas; no diff.
+    let t = target("secret.db", Some(&arn), &props);
+    let (objs, calls) = env.read(SECRET, std::slice::from_ref(&t)).await;
+    assert_no_password(&password, "read", &format!("{objs:?}"));
+    assert_eq!(
+        calls,
+        BTreeMap::from([
+            ("Secrets Manager:DescribeSecret".to_string(), 1),
+            ("Secrets Manager:ListSecrets".to_string(), 1)
+        ])
+    );
+    assert_eq!(objs.len(), 1, "{objs:?}");
+    assert_eq!(objs[0].props["replica_regions"], Value::from_strings([DR]));
+    assert_eq!(objs[0].outputs["arn_in_us-west-2"], Value::str(&replica_arn));
+    assert_eq!(p.diff(&props, &objs[0].props), vec![]);
+    // A stack whose secrets do not name `replica_regions` pays no DescribeSecret.
+    let (_, calls) = env.read(SECRET, &[target("secret.db", Some(&arn), &base)]).await;
+    assert_eq!(calls, BTreeMap::from([("Secrets Manager:ListSecrets".to_string(), 1)]));
+
+    // In us-west-2 the replica carries the stack's tags, and is still no object there.
+    west_sees_no_replica(env, &props, &replica_arn).await;
+
+    // Update: the region removed, then added again.
+    let applied = update_to(env, &arn, &with_regions(&base, &[]), &["replica_regions"]).await;
+    assert!(!applied.outputs.contains_key("arn_in_us-west-2"), "{:?}", applied.outputs);
+    assert_eq!(env.replication(&arn).await, vec![]);
+    assert!(env.describe_west(&name).await.is_none(), "the replica is gone");
+    assert!(env.describe_west(&replica_arn).await.is_none());
+    let applied = update_to(env, &arn, &props, &["replica_regions"]).await;
+    assert_eq!(applied.outputs["arn_in_us-west-2"], Value::str(&replica_arn));
+    assert_eq!(env.replication(&arn).await, in_sync);
+    assert_eq!(env.describe_west(&name).await.unwrap().arn(), Some(replica_arn.as_str()));
+    assert_eq!(env.value_west(&replica_arn).await["password"].as_str(), Some(password.as_str()));
+
+    // Out of band: the replica removed by hand is drift; the update makes it again.
+    env.sm.remove_regions_from_replication().secret_id(&arn).remove_replica_regions(DR).send().await.unwrap();
+    update_to(env, &arn, &props, &["replica_regions"]).await;
+    assert_eq!(env.replication(&arn).await, in_sync);
+    // ... and a replica added by hand is drift against none.
+    let none = with_regions(&base, &[]);
+    update_to(env, &arn, &none, &["replica_regions"]).await;
+    env.sm
+        .replicate_secret_to_regions()
+        .add_replica_regions(aws_sdk_secretsmanager::types::ReplicaRegionType::builder().region(DR).build())
+        .secret_id(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed(env, &target("secret.db", Some(&arn), &none), &none).await, ["replica_regions"]);
+    update_to(env, &arn, &props, &[]).await;
+
+    failed_replica_reads_as_absent(env, &arn, &props, &none).await;
+
+    // Delete with the recovery window, the replica recorded: removed first, then the
+    // secret is scheduled for deletion; nothing is left in us-west-2.
+    p.delete(&env.ctx(), &arn, &props).await.unwrap();
+    assert!(env.describe(&arn).await.unwrap().deleted_date().is_some(), "scheduled for deletion");
+    assert_eq!(env.replication(&arn).await, vec![]);
+    assert!(env.describe_west(&name).await.is_none());
+    assert!(env.read_one(SECRET, &t).await.is_none());
+    // Create again: restored with its password, and replicated again.
+    let applied = p.create(&env.ctx(), &addr("secret.db"), &props).await.unwrap();
+    assert_eq!(applied.id, arn);
+    assert_eq!(applied.outputs["arn_in_us-west-2"], Value::str(&replica_arn));
+    assert_eq!(env.replication(&arn).await, in_sync);
+    assert_eq!(env.value_west(&replica_arn).await["password"].as_str(), Some(password.as_str()));
+
+    // Forced delete whose recorded props name no replica (one added since): AWS refuses
+    // DeleteSecret, the replica is removed, the delete goes through. Nothing is left.
+    p.delete(&env.ctx_force(), &arn, &base).await.unwrap();
+    assert!(env.describe(&arn).await.is_none());
+    assert!(env.describe(&name).await.is_none());
+    assert!(env.describe_west(&name).await.is_none());
+    assert!(env.describe_west(&replica_arn).await.is_none());
+    assert!(env.read_one(SECRET, &t).await.is_none());
+    p.delete(&env.ctx_force(), &arn, &props).await.unwrap();
+}
+
+/// A read through the providers of us-west-2 finds nothing: the replica there carries
+/// the primary's tags (so ListSecrets answers it) but is the us-east-1 secret's, neither
+/// the stack's secret in us-west-2 nor an unmanaged or foreign object there.
+async fn west_sees_no_replica(env: &Env, props: &Props, replica_arn: &str) {
+    let listed = env
+        .sm_west
+        .list_secrets()
+        .filters(
+            aws_sdk_secretsmanager::types::Filter::builder()
+                .key(aws_sdk_secretsmanager::types::FilterNameStringType::TagValue)
+                .values(&env.stack)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let listed: Vec<_> =
+        listed.secret_list().iter().map(|s| (s.arn().unwrap(), s.primary_region())).collect();
+    assert_eq!(listed, [(replica_arn, Some("us-east-1"))], "the replica is listed with the stack's tags");
+    let cases =
+        [vec![], vec![target("secret.db", None, props)], vec![target("secret.db", Some(replica_arn), props)]];
+    for targets in cases {
+        let (objs, calls) = env.read_in(&env.west, SECRET, &targets).await;
+        assert!(objs.is_empty(), "{targets:?}: {objs:?}");
+        assert_eq!(calls, BTreeMap::from([("Secrets Manager:ListSecrets".to_string(), 1)]), "{targets:?}");
+    }
+}
+
+/// A replica whose replication failed (a secret of that name already in us-west-2) reads
+/// as absent, so the update tries again; once the name is free it succeeds.
+async fn failed_replica_reads_as_absent(env: &Env, arn: &str, props: &Props, none: &Props) {
+    let name = env.name();
+    update_to(env, arn, none, &["replica_regions"]).await;
+    let squatter = env.sm_west.create_secret().name(&name).secret_string("{}").send().await.unwrap();
+    let p = env.provider(SECRET);
+    let t = target("secret.db", Some(arn), props);
+    let live = env.read_one(SECRET, &t).await.unwrap();
+    let changes = p.diff(props, &live.props);
+    let req = UpdateRequest { address: &t.address, id: arn, desired: props, changes: &changes };
+    p.update(&env.ctx(), req).await.unwrap();
+    assert_eq!(env.replication(arn).await, [(DR.to_string(), "Failed".to_string())]);
+    let live = env.read_one(SECRET, &t).await.unwrap();
+    assert_eq!(live.props["replica_regions"], Value::List(vec![]), "a Failed replica is absent");
+    assert!(!live.outputs.contains_key("arn_in_us-west-2"));
+    assert_eq!(changed(env, &t, props).await, ["replica_regions"]);
+    // Still failing: the update removes and adds it again, it fails again, nothing breaks.
+    let req = UpdateRequest { address: &t.address, id: arn, desired: props, changes: &changes };
+    p.update(&env.ctx(), req).await.unwrap();
+    assert_eq!(env.replication(arn).await, [(DR.to_string(), "Failed".to_string())]);
+    assert!(env.describe_west(squatter.arn().unwrap()).await.is_some(), "the other secret is left alone");
+    env.sm_west
+        .delete_secret()
+        .secret_id(squatter.arn().unwrap())
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    update_to(env, arn, props, &["replica_regions"]).await;
+    assert_eq!(env.replication(arn).await, [(DR.to_string(), "InSync".to_string())]);
+    assert_eq!(env.describe_west(&name).await.unwrap().primary_region(), Some("us-east-1"));
+}
+
+#[tokio::test]
+async fn secret_replica_promotion() {
+    let env = Env::new("sm-promote").await;
+    run(&env, vec![env.name()], |env| async move { promotion(&env).await }).await;
+}
+
+async fn promotion(env: &Env) {
+    use hactl_aws::secretsmanager::promote::promote_replica;
+    let p = env.provider(SECRET);
+    let name = env.name();
+    let props = with_regions(&env.secret_props(&name, "secret.db", "creds", Value::Null), &[DR]);
+    let applied = p.create(&env.ctx(), &addr("secret.db"), &props).await.unwrap();
+    let (arn, replica_arn) =
+        (applied.id.clone(), applied.outputs["arn_in_us-west-2"].as_str().unwrap().to_string());
+    let password = env.password(&arn).await;
+
+    // Promoted in us-west-2 (the primary region may be gone): a standalone secret there,
+    // same ARN and value, writable; us-east-1 no longer replicates to it.
+    promote_replica(&env.west_cfg, &env.counter, &env.ctx(), &name).await.unwrap();
+    let west = env.describe_west(&name).await.expect("the promoted secret");
+    assert_eq!(west.arn(), Some(replica_arn.as_str()));
+    assert_eq!(west.primary_region(), None, "standalone");
+    assert!(west.replication_status().is_empty());
+    assert_eq!(env.replication(&arn).await, vec![]);
+    assert_eq!(env.value_west(&replica_arn).await["password"].as_str(), Some(password.as_str()));
+    env.sm_west
+        .put_secret_value()
+        .secret_id(&replica_arn)
+        .secret_string(r#"{"moved":true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(env.value_west(&replica_arn).await["moved"], true);
+    assert_eq!(env.password(&arn).await, password, "us-east-1 untouched");
+    // Promoting again is done already; a secret that is not there is NotFound.
+    promote_replica(&env.west_cfg, &env.counter, &env.ctx(), &name).await.unwrap();
+    let err =
+        promote_replica(&env.west_cfg, &env.counter, &env.ctx(), &format!("{name}-none")).await.unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
+    assert_eq!(err.code(), Some("ResourceNotFoundException"), "{err}");
+    // The primary reads without replicas now (drift against the desired us-west-2).
+    let t = target("secret.db", Some(&arn), &props);
+    assert_eq!(changed(env, &t, &props).await, ["replica_regions"]);
+    // Its own delete needs no replica removal any more.
+    p.delete(&env.ctx_force(), &arn, &props).await.unwrap();
+    assert!(env.describe(&arn).await.is_none());
+    assert!(env.describe_west(&replica_arn).await.is_some(), "the promoted secret stays");
 }

@@ -40,11 +40,13 @@ pub mod autoscaling;
 pub mod cloudwatch;
 pub mod docdb;
 pub mod ec2;
+pub mod ecr;
 pub mod ecs;
 pub mod elbv2;
 pub mod iam;
 pub mod logs;
 pub mod rds;
+pub mod route53;
 pub mod scheduler;
 pub mod secretsmanager;
 pub mod sns;
@@ -170,11 +172,13 @@ pub fn all() -> impl Iterator<Item = &'static KindInfo> {
         cloudwatch::ALL,
         docdb::ALL,
         ec2::ALL,
+        ecr::ALL,
         ecs::ALL,
         elbv2::ALL,
         iam::ALL,
         logs::ALL,
         rds::ALL,
+        route53::ALL,
         scheduler::ALL,
         secretsmanager::ALL,
         sns::ALL,
@@ -199,7 +203,7 @@ mod tests {
         let names: Vec<&str> = all().map(|k| k.schema.kind).collect();
         let unique: BTreeSet<&str> = names.iter().copied().collect();
         assert_eq!(names.len(), unique.len(), "a kind is declared twice: {names:?}");
-        assert_eq!(names.len(), 42);
+        assert_eq!(names.len(), 48);
         for k in all() {
             let props: BTreeSet<&str> = k.schema.props.iter().map(|p| p.name).collect();
             assert_eq!(props.len(), k.schema.props.len(), "{}: a property is declared twice", k.schema.kind);
@@ -210,7 +214,17 @@ mod tests {
     #[test]
     fn global_kinds_are_iam_and_dashboards() {
         let global: Vec<&str> = all().filter(|k| k.global).map(|k| k.schema.kind).collect();
-        assert_eq!(global, ["cloudwatch.dashboard", "iam.instance_profile", "iam.role"]);
+        assert_eq!(
+            global,
+            [
+                "cloudwatch.dashboard",
+                "iam.instance_profile",
+                "iam.role",
+                "route53.hosted_zone",
+                "route53.health_check",
+                "route53.record",
+            ]
+        );
     }
 
     #[test]

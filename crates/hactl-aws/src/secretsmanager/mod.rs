@@ -1,11 +1,13 @@
 //! secretsmanager providers (see crates/hactl-aws/KINDS-data.md): `secretsmanager.secret`
 //! (a JSON secret holding a generated password) and `secretsmanager.secret_fields` (its
-//! non-secret keys that depend on other resources).
+//! non-secret keys that depend on other resources); [`promote::promote_replica`] turns a
+//! replica into a standalone secret (a failover to the disaster-recovery region).
 //!
 //! The secret string never leaves this module except through [`master_password`]: it is
 //! not put into props, outputs, errors, logs or progress messages (the SDK's Debug impls
 //! redact it; nothing here formats a request, a response or the string itself).
 
+pub mod promote;
 pub mod secret;
 pub mod secret_fields;
 

@@ -7,17 +7,29 @@
 //! pair is checked client-side); a recorded id not listed (its tags removed) gets one
 //! DescribeSecret. A secret scheduled for deletion is absent.
 //!
-//! Create: GetRandomPassword → CreateSecret. A name taken by our own secret (a retried
-//! create), even one scheduled for deletion (RestoreSecret), is adopted with its value:
-//! that value holds the password a database made from it uses.
+//! Replicas (`replica_regions`) are read from DescribeSecret's ReplicationStatus, one call
+//! per live secret of the stack, made only when a target names `replica_regions`
+//! (ListSecrets does not carry it); a replica whose status is Failed reads as absent. A
+//! replica of another region's secret (PrimaryRegion set and not this client's region) is
+//! never this region's object: reads skip it, a create refuses to adopt it.
+//!
+//! Create: GetRandomPassword → CreateSecret (AddReplicaRegions). A name taken by our own
+//! secret (a retried create), even one scheduled for deletion (RestoreSecret), is adopted
+//! with its value: that value holds the password a database made from it uses.
+//!
+//! Delete: RemoveRegionsFromReplication of every replica first (AWS refuses to delete a
+//! primary that has replicas), then DeleteSecret.
 
 use super::{describe, get_json, put_json, random_password, SecretValue, PASSWORD_KEY};
+use crate::error::retry_codes;
 use crate::error::{aws_error, is_not_found, retry_not_found};
 use crate::util::tags::Tagger;
-use crate::util::{ensure_ours, match_target, opt_str, owner_of, req_str, tag_map, tags_prop};
+use crate::util::{ensure_ours, match_target, opt_str, owner_of, req_str, str_list, tag_map, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
-use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, SecretListEntry, Tag};
+use aws_sdk_secretsmanager::types::{
+    Filter, FilterNameStringType, ReplicaRegionType, ReplicationStatusType, SecretListEntry, StatusType, Tag,
+};
 use aws_sdk_secretsmanager::Client;
 use hactl_core::kinds::secretsmanager::Secret as Kind;
 use hactl_core::{Address, KindSchema, Props, Value, TAG_STACK};
@@ -31,6 +43,26 @@ const DEFAULT_KMS: &str = "alias/aws/secretsmanager";
 const DEFAULT_PASSWORD_LENGTH: i64 = 32;
 const DEFAULT_RECOVERY_WINDOW: i64 = 7;
 const EXISTS: &str = "ResourceExistsException";
+const INVALID_PARAMETER: &str = "InvalidParameterException";
+
+/// A replica region as DescribeSecret's ReplicationStatus lists it.
+struct Replica {
+    region: String,
+    /// Status Failed: it reads as absent, and an update removes and adds it again.
+    failed: bool,
+    /// AWS's StatusMessage (why it failed); for the debug log only.
+    message: Option<String>,
+}
+
+impl From<&ReplicationStatusType> for Replica {
+    fn from(s: &ReplicationStatusType) -> Self {
+        Replica {
+            region: s.region().unwrap_or_default().to_string(),
+            failed: s.status() == Some(&StatusType::Failed),
+            message: s.status_message().map(str::to_string),
+        }
+    }
+}
 
 /// What a ListSecrets entry and a DescribeSecret answer both say.
 struct Seen {
@@ -40,6 +72,52 @@ struct Seen {
     kms_key_id: Option<String>,
     deleted: bool,
     tags: BTreeMap<String, String>,
+    /// The primary's region, when this secret is a replica (AWS may also name a primary's
+    /// own region here).
+    primary_region: Option<String>,
+    /// Its replicas: DescribeSecret only (`None` from ListSecrets, which lacks them).
+    replicas: Option<Vec<Replica>>,
+}
+
+impl Seen {
+    /// The primary's region when this is a replica of a secret of another region:
+    /// PrimaryRegion set and not `here` (the client's region; the secret's own ARN region
+    /// when the client has none).
+    fn replica_of(&self, here: Option<&str>) -> Option<&str> {
+        let here = here.or_else(|| arn_region(&self.arn));
+        self.primary_region.as_deref().filter(|p| Some(*p) != here)
+    }
+
+    /// The replica regions that are not Failed (described secrets only).
+    fn live_regions(&self) -> Option<BTreeSet<String>> {
+        let replicas = self.replicas.as_ref()?;
+        Some(
+            replicas.iter().filter(|r| !r.failed && !r.region.is_empty()).map(|r| r.region.clone()).collect(),
+        )
+    }
+}
+
+/// The region of an ARN (`arn:aws:secretsmanager:<region>:...`).
+fn arn_region(arn: &str) -> Option<&str> {
+    arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
+/// The ARN of the replica in `region` of the secret `arn`: AWS keeps the name and suffix,
+/// only the region differs.
+fn arn_in(arn: &str, region: &str) -> Option<String> {
+    let parts: Vec<&str> = arn.splitn(5, ':').collect();
+    match parts.as_slice() {
+        [arn, partition, service, _, rest] => Some(format!("{arn}:{partition}:{service}:{region}:{rest}")),
+        _ => None,
+    }
+}
+
+fn no_replicas(_: &SecretListEntry) -> Option<Vec<Replica>> {
+    None
+}
+
+fn replicas_of(d: &DescribeSecretOutput) -> Option<Vec<Replica>> {
+    Some(d.replication_status().iter().map(Replica::from).collect())
 }
 
 fn tag_pairs(tags: &[Tag]) -> BTreeMap<String, String> {
@@ -50,7 +128,7 @@ fn tag_pairs(tags: &[Tag]) -> BTreeMap<String, String> {
 
 /// `Seen` from a ListSecrets entry and from a DescribeSecret answer (the same accessors).
 macro_rules! seen_from {
-    ($($answer:ty),*) => {$(
+    ($($answer:ty => $replicas:path),*) => {$(
         impl From<&$answer> for Seen {
             fn from(s: &$answer) -> Self {
                 Seen {
@@ -60,16 +138,55 @@ macro_rules! seen_from {
                     kms_key_id: s.kms_key_id().map(str::to_string),
                     deleted: s.deleted_date().is_some(),
                     tags: tag_pairs(s.tags()),
+                    primary_region: s.primary_region().map(str::to_string),
+                    replicas: $replicas(s),
                 }
             }
         }
     )*};
 }
 
-seen_from!(SecretListEntry, DescribeSecretOutput);
+seen_from!(SecretListEntry => no_replicas, DescribeSecretOutput => replicas_of);
 
-fn outputs(arn: &str, name: &str) -> BTreeMap<String, Value> {
-    BTreeMap::from([("arn".to_string(), Value::str(arn)), ("name".to_string(), Value::str(name))])
+/// `arn`, `name`, and `arn_in_<region>` (the replica's ARN) for each replica region.
+fn outputs<'a>(
+    arn: &str,
+    name: &str,
+    regions: impl IntoIterator<Item = &'a String>,
+) -> BTreeMap<String, Value> {
+    let mut out =
+        BTreeMap::from([("arn".to_string(), Value::str(arn)), ("name".to_string(), Value::str(name))]);
+    for region in regions {
+        if let Some(replica) = arn_in(arn, region) {
+            out.insert(Kind::arn_in(region), Value::str(replica));
+        }
+    }
+    out
+}
+
+/// The desired replica regions; `None` when `replica_regions` is not set (not managed:
+/// a create makes none, an adoption leaves them as they are).
+fn replica_regions(props: &Props) -> Option<BTreeSet<String>> {
+    props
+        .contains_key(Kind::REPLICA_REGIONS)
+        .then(|| str_list(props, Kind::REPLICA_REGIONS).into_iter().collect())
+}
+
+fn replica_types<'a>(regions: impl IntoIterator<Item = &'a String>) -> Option<Vec<ReplicaRegionType>> {
+    let types: Vec<_> = regions.into_iter().map(|r| ReplicaRegionType::builder().region(r).build()).collect();
+    (!types.is_empty()).then_some(types)
+}
+
+/// Logs the replica regions AWS answers as Failed (a create's or an update's answer).
+fn log_failed(name: &str, statuses: &[ReplicationStatusType]) {
+    for r in statuses.iter().map(Replica::from).filter(|r| r.failed) {
+        tracing::warn!(
+            secret = name,
+            region = %r.region,
+            status_message = r.message.as_deref().unwrap_or_default(),
+            "replication of the secret failed"
+        );
+    }
 }
 
 fn is_default_kms(k: &str) -> bool {
@@ -95,7 +212,8 @@ fn kms_same(live: Option<&str>, desired: Option<&str>) -> bool {
 
 /// Diff suppression of `secretsmanager.secret`: `kms_key_id` is the desired reference when
 /// the live one names the same key (the AWS-managed key, written or not, included), else
-/// Null for the AWS-managed key; an unset description (Null) is the desired `""`.
+/// Null for the AWS-managed key; an unset description (Null) is the desired `""`;
+/// `replica_regions` unset or empty live is the desired Null or `[]` (no replicas).
 fn normalize_secret(desired: &Props, live: &mut Props) {
     let want = desired.get(Kind::KMS_KEY_ID);
     if !want.is_some_and(Value::has_unknown) {
@@ -111,6 +229,13 @@ fn normalize_secret(desired: &Props, live: &mut Props) {
         && live.get(Kind::DESCRIPTION) == Some(&Value::Null)
     {
         live.insert(Kind::DESCRIPTION.to_string(), Value::str(""));
+    }
+    let none =
+        |v: Option<&Value>| v.is_none_or(|v| *v == Value::Null || v.as_list().is_some_and(<[_]>::is_empty));
+    if let Some(want) = desired.get(Kind::REPLICA_REGIONS) {
+        if none(Some(want)) && none(live.get(Kind::REPLICA_REGIONS)) {
+            live.insert(Kind::REPLICA_REGIONS.to_string(), want.clone());
+        }
     }
 }
 
@@ -161,6 +286,11 @@ impl Tagger for Client {
 }
 
 impl Secret {
+    /// The region this provider's client works in.
+    fn here(&self) -> Option<&str> {
+        self.0.config().region().map(|r| r.as_ref())
+    }
+
     /// The stack's secrets by tag (scheduled ones included, to be recognised as such).
     async fn list(&self, stack: &str) -> Result<Vec<Seen>, ProviderError> {
         let pages: Vec<_> = self
@@ -175,6 +305,19 @@ impl Secret {
             .await
             .map_err(|e| aws_error("ListSecrets", e))?;
         Ok(pages.iter().flat_map(|p| p.secret_list()).map(Seen::from).collect())
+    }
+
+    /// The secrets of `seen` that are not yet described, described (concurrently, one
+    /// DescribeSecret each) for their replicas; those gone or scheduled since are dropped.
+    async fn described(&self, seen: Vec<Seen>) -> Result<Vec<Seen>, ProviderError> {
+        let all = futures::future::try_join_all(seen.into_iter().map(|s| async move {
+            if s.replicas.is_some() {
+                return Ok(Some(s));
+            }
+            Ok::<_, ProviderError>(describe(&self.0, &s.arn).await?.map(|d| Seen::from(&d)))
+        }))
+        .await?;
+        Ok(all.into_iter().flatten().filter(|s| !s.deleted).collect())
     }
 
     /// UpdateSecret of the description and/or the key (Null = the AWS-managed key).
@@ -198,9 +341,50 @@ impl Secret {
             .map_err(|e| retry_not_found(aws_error("UpdateSecret", e)))
     }
 
-    /// Converges an adopted secret: description, key, tags; a value without a password
-    /// gets one. The value itself is kept.
-    async fn converge(&self, seen: &Seen, props: &Props) -> Result<(), ProviderError> {
+    /// Makes the replicas of `arn` the regions of `want`, from `live` (as DescribeSecret
+    /// answered): RemoveRegionsFromReplication of the regions not wanted and of the Failed
+    /// ones (so that they are tried again), then ReplicateSecretToRegions of the wanted
+    /// regions without a replica. Replicas use their region's AWS-managed key.
+    async fn sync_replicas(
+        &self,
+        ctx: &Ctx,
+        arn: &str,
+        live: &[Replica],
+        want: &BTreeSet<String>,
+    ) -> Result<(), ProviderError> {
+        let remove: Vec<String> =
+            live.iter().filter(|r| r.failed || !want.contains(&r.region)).map(|r| r.region.clone()).collect();
+        let present: BTreeSet<&str> = live.iter().filter(|r| !r.failed).map(|r| r.region.as_str()).collect();
+        let add: Vec<&String> = want.iter().filter(|r| !present.contains(r.as_str())).collect();
+        if !remove.is_empty() {
+            ctx.progress(format!("removing the replicas of the secret in {}", remove.join(", ")));
+            self.0
+                .remove_regions_from_replication()
+                .secret_id(arn)
+                .set_remove_replica_regions(Some(remove))
+                .send()
+                .await
+                .map_err(|e| retry_not_found(aws_error("RemoveRegionsFromReplication", e)))?;
+        }
+        if let Some(regions) = replica_types(add.iter().copied()) {
+            let names: Vec<&str> = add.iter().map(|r| r.as_str()).collect();
+            ctx.progress(format!("replicating the secret to {}", names.join(", ")));
+            let out = self
+                .0
+                .replicate_secret_to_regions()
+                .secret_id(arn)
+                .set_add_replica_regions(Some(regions))
+                .send()
+                .await
+                .map_err(|e| retry_not_found(aws_error("ReplicateSecretToRegions", e)))?;
+            log_failed(arn, out.replication_status());
+        }
+        Ok(())
+    }
+
+    /// Converges an adopted secret: description, key, tags, replicas (when desired names
+    /// them); a value without a password gets one. The value itself is kept.
+    async fn converge(&self, ctx: &Ctx, seen: &Seen, props: &Props) -> Result<(), ProviderError> {
         let want_desc = opt_str(props, Kind::DESCRIPTION).unwrap_or_default();
         let description =
             (seen.description.as_deref().unwrap_or_default() != want_desc).then(|| want_desc.to_string());
@@ -209,6 +393,10 @@ impl Secret {
             .then(|| want_kms.unwrap_or(DEFAULT_KMS).to_string());
         self.update_secret(&seen.arn, description, kms).await?;
         self.0.converge_tags(&seen.arn, &seen.tags, props).await?;
+        if let Some(want) = replica_regions(props) {
+            let live = seen.replicas.as_deref().unwrap_or_default();
+            self.sync_replicas(ctx, &seen.arn, live, &want).await?;
+        }
         self.ensure_password(&seen.arn, &seen.name, props).await
     }
 
@@ -245,7 +433,8 @@ impl Secret {
     }
 
     /// The name is taken (`err` from CreateSecret): adopt our own secret, restoring it
-    /// when it is scheduled for deletion; refuse anything else.
+    /// when it is scheduled for deletion; refuse anything else, a replica of another
+    /// region's secret included.
     async fn adopt(
         &self,
         ctx: &Ctx,
@@ -263,6 +452,14 @@ impl Secret {
         if err.code() != Some(EXISTS) && !seen.deleted {
             return Err(err);
         }
+        if let Some(primary) = seen.replica_of(self.here()) {
+            return Err(ProviderError::fatal(format!(
+                "secret `{name}` already exists here as a replica of the secret in {primary}; a replica \
+                 is not this region's secret (remove this region from the primary's replica regions, \
+                 or promote the replica)"
+            ))
+            .with_code(EXISTS));
+        }
         ensure_ours(ctx, address, &seen.tags, &format!("secret `{name}`"), EXISTS)?;
         if seen.deleted {
             ctx.progress(format!("restoring secret `{name}` (it was scheduled for deletion)"));
@@ -276,135 +473,13 @@ impl Secret {
         } else {
             ctx.progress(format!("adopting existing secret `{name}`"));
         }
-        self.converge(&seen, props).await?;
-        Ok(Applied { id: seen.arn.clone(), outputs: outputs(&seen.arn, &seen.name) })
-    }
-}
-
-#[async_trait]
-impl Provider for Secret {
-    fn schema(&self) -> &'static KindSchema {
-        &Kind::SCHEMA
+        self.converge(ctx, &seen, props).await?;
+        let regions = replica_regions(props).or_else(|| seen.live_regions()).unwrap_or_default();
+        Ok(Applied { id: seen.arn.clone(), outputs: outputs(&seen.arn, &seen.name, &regions) })
     }
 
-    fn normalize(&self, desired: &Props, live: &mut Props) {
-        normalize_secret(desired, live);
-    }
-
-    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
-        let recorded: BTreeSet<&str> = targets.iter().filter_map(|t| t.id.as_deref()).collect();
-        let mut seen: Vec<Seen> = self
-            .list(&ctx.stack)
-            .await?
-            .into_iter()
-            .filter(|s| {
-                s.tags.get(TAG_STACK).map(String::as_str) == Some(ctx.stack.as_str())
-                    || recorded.contains(s.arn.as_str())
-            })
-            .collect();
-        // Recorded secrets that lost their tags: one DescribeSecret each.
-        for id in &recorded {
-            if !seen.iter().any(|s| s.arn == *id || s.name == *id) {
-                if let Some(d) = describe(&self.0, id).await? {
-                    seen.push(Seen::from(&d));
-                }
-            }
-        }
-        let mut out = Vec::new();
-        for s in seen {
-            if s.deleted || s.arn.is_empty() {
-                continue;
-            }
-            let (owned, mut address) = owner_of(&ctx.stack, &s.tags);
-            if address.is_none() && !s.tags.contains_key(TAG_STACK) {
-                address = targets
-                    .iter()
-                    .find(|t| t.id.as_deref() == Some(s.arn.as_str()))
-                    .map(|t| &t.address)
-                    .or_else(|| match_target(targets, |p| opt_str(p, Kind::NAME) == Some(s.name.as_str())))
-                    .cloned();
-            }
-            let props = Props::from([
-                (Kind::NAME.to_string(), Value::str(&s.name)),
-                (
-                    Kind::DESCRIPTION.to_string(),
-                    opt_value(s.description.as_deref().filter(|d| !d.is_empty())),
-                ),
-                (Kind::KMS_KEY_ID.to_string(), opt_value(s.kms_key_id.as_deref())),
-                (Kind::TAGS.to_string(), tags_prop(s.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
-            ]);
-            out.push(LiveObject {
-                id: s.arn.clone(),
-                address,
-                props,
-                outputs: outputs(&s.arn, &s.name),
-                owned,
-            });
-        }
-        Ok(out)
-    }
-
-    async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
-        let name = req_str(props, Kind::NAME)?;
-        let mut value = initial_fields(props)?;
-        if let Some(length) = password_length(props) {
-            let password = random_password(&self.0, length).await?;
-            value.insert(PASSWORD_KEY.to_string(), serde_json::Value::String(password));
-        }
-        let created = self
-            .0
-            .create_secret()
-            .name(name)
-            .set_description(opt_str(props, Kind::DESCRIPTION).map(str::to_string))
-            .set_kms_key_id(opt_str(props, Kind::KMS_KEY_ID).map(str::to_string))
-            .secret_string(serde_json::Value::Object(value).to_string())
-            .set_tags(Some(tags_of(props)))
-            .send()
-            .await;
-        match created {
-            Ok(out) => {
-                let arn = out.arn().ok_or_else(|| ProviderError::fatal("CreateSecret returned no ARN"))?;
-                Ok(Applied { id: arn.to_string(), outputs: outputs(arn, out.name().unwrap_or(name)) })
-            }
-            Err(e) => {
-                let err = aws_error("CreateSecret", e);
-                // Taken, or (InvalidRequestException) scheduled for deletion.
-                if matches!(err.code(), Some(EXISTS | "InvalidRequestException")) {
-                    self.adopt(ctx, address, name, props, err).await
-                } else {
-                    Err(err)
-                }
-            }
-        }
-    }
-
-    async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        let (mut description, mut kms) = (None, None);
-        for c in req.changes {
-            match c.name.as_str() {
-                Kind::DESCRIPTION => {
-                    description =
-                        Some(opt_str(req.desired, Kind::DESCRIPTION).unwrap_or_default().to_string())
-                }
-                Kind::KMS_KEY_ID => {
-                    kms = Some(opt_str(req.desired, Kind::KMS_KEY_ID).unwrap_or(DEFAULT_KMS).to_string())
-                }
-                Kind::TAGS => {
-                    self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?;
-                }
-                other => {
-                    return Err(ProviderError::fatal(format!(
-                        "secretsmanager.secret cannot update `{other}` in place"
-                    )))
-                }
-            }
-        }
-        self.update_secret(req.id, description, kms).await?;
-        let name = opt_str(req.desired, Kind::NAME).unwrap_or_default();
-        Ok(Applied { id: req.id.to_string(), outputs: outputs(req.id, name) })
-    }
-
-    async fn delete(&self, ctx: &Ctx, id: &str, recorded: &Props) -> Result<(), ProviderError> {
+    /// DeleteSecret, as the delete options say; gone or scheduled for deletion = done.
+    async fn delete_secret(&self, ctx: &Ctx, id: &str, recorded: &Props) -> Result<(), ProviderError> {
         let force = ctx.delete_options.force_delete_secrets;
         let mut call = self.0.delete_secret().secret_id(id);
         call = if force {
@@ -441,6 +516,206 @@ impl Provider for Secret {
         }
         Ok(())
     }
+
+    /// Removes every replica of `id` (DescribeSecret, then RemoveRegionsFromReplication of
+    /// all its regions, Failed ones included); whether there was any.
+    async fn unreplicate(&self, ctx: &Ctx, id: &str) -> Result<bool, ProviderError> {
+        let Some(d) = describe(&self.0, id).await? else { return Ok(false) };
+        let live = replicas_of(&d).unwrap_or_default();
+        if live.is_empty() {
+            return Ok(false);
+        }
+        self.sync_replicas(ctx, id, &live, &BTreeSet::new()).await?;
+        Ok(true)
+    }
+}
+
+/// The props a read reports for `s` (`replica_regions` only when it was described).
+fn live_props(s: &Seen) -> Props {
+    let mut props = Props::from([
+        (Kind::NAME.to_string(), Value::str(&s.name)),
+        (Kind::DESCRIPTION.to_string(), opt_value(s.description.as_deref().filter(|d| !d.is_empty()))),
+        (Kind::KMS_KEY_ID.to_string(), opt_value(s.kms_key_id.as_deref())),
+        (Kind::TAGS.to_string(), tags_prop(s.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
+    ]);
+    if let Some(regions) = s.live_regions() {
+        props.insert(Kind::REPLICA_REGIONS.to_string(), Value::from_strings(regions));
+    }
+    for r in s.replicas.iter().flatten().filter(|r| r.failed) {
+        tracing::debug!(
+            secret = %s.name,
+            region = %r.region,
+            status_message = r.message.as_deref().unwrap_or_default(),
+            "the secret's replica failed: it reads as absent"
+        );
+    }
+    props
+}
+
+#[async_trait]
+impl Provider for Secret {
+    fn schema(&self) -> &'static KindSchema {
+        &Kind::SCHEMA
+    }
+
+    fn normalize(&self, desired: &Props, live: &mut Props) {
+        normalize_secret(desired, live);
+    }
+
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let recorded: BTreeSet<&str> = targets.iter().filter_map(|t| t.id.as_deref()).collect();
+        let mut seen: Vec<Seen> = self
+            .list(&ctx.stack)
+            .await?
+            .into_iter()
+            .filter(|s| {
+                s.tags.get(TAG_STACK).map(String::as_str) == Some(ctx.stack.as_str())
+                    || recorded.contains(s.arn.as_str())
+            })
+            .collect();
+        // Recorded secrets that lost their tags: one DescribeSecret each.
+        for id in &recorded {
+            if !seen.iter().any(|s| s.arn == *id || s.name == *id) {
+                if let Some(d) = describe(&self.0, id).await? {
+                    seen.push(Seen::from(&d));
+                }
+            }
+        }
+        // Replicas of another region's secret carry its tags: never this region's objects.
+        seen.retain(|s| match s.replica_of(self.here()) {
+            Some(primary) => {
+                tracing::debug!(secret = %s.name, primary_region = primary, "skipping a replica secret");
+                false
+            }
+            None => !s.deleted && !s.arn.is_empty(),
+        });
+        // ListSecrets does not say which replicas a secret has: DescribeSecret says, when
+        // some target manages them.
+        if targets.iter().any(|t| t.props.contains_key(Kind::REPLICA_REGIONS)) {
+            seen = self.described(seen).await?;
+        }
+        let mut out = Vec::new();
+        for s in seen {
+            let (owned, mut address) = owner_of(&ctx.stack, &s.tags);
+            if address.is_none() && !s.tags.contains_key(TAG_STACK) {
+                address = targets
+                    .iter()
+                    .find(|t| t.id.as_deref() == Some(s.arn.as_str()))
+                    .map(|t| &t.address)
+                    .or_else(|| match_target(targets, |p| opt_str(p, Kind::NAME) == Some(s.name.as_str())))
+                    .cloned();
+            }
+            let regions = s.live_regions().unwrap_or_default();
+            out.push(LiveObject {
+                id: s.arn.clone(),
+                address,
+                props: live_props(&s),
+                outputs: outputs(&s.arn, &s.name, &regions),
+                owned,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        let name = req_str(props, Kind::NAME)?;
+        let regions = replica_regions(props).unwrap_or_default();
+        if let Some(here) = self.here().filter(|h| regions.contains(*h)) {
+            return Err(ProviderError::fatal(format!(
+                "secretsmanager.secret `{name}`: `replica_regions` names {here}, the secret's own region"
+            )));
+        }
+        let mut value = initial_fields(props)?;
+        if let Some(length) = password_length(props) {
+            let password = random_password(&self.0, length).await?;
+            value.insert(PASSWORD_KEY.to_string(), serde_json::Value::String(password));
+        }
+        let created = self
+            .0
+            .create_secret()
+            .name(name)
+            .set_description(opt_str(props, Kind::DESCRIPTION).map(str::to_string))
+            .set_kms_key_id(opt_str(props, Kind::KMS_KEY_ID).map(str::to_string))
+            .secret_string(serde_json::Value::Object(value).to_string())
+            .set_tags(Some(tags_of(props)))
+            .set_add_replica_regions(replica_types(&regions))
+            .send()
+            .await;
+        match created {
+            Ok(out) => {
+                let arn = out.arn().ok_or_else(|| ProviderError::fatal("CreateSecret returned no ARN"))?;
+                log_failed(name, out.replication_status());
+                Ok(Applied {
+                    id: arn.to_string(),
+                    outputs: outputs(arn, out.name().unwrap_or(name), &regions),
+                })
+            }
+            Err(e) => {
+                let err = aws_error("CreateSecret", e);
+                // Taken, or (InvalidRequestException) scheduled for deletion.
+                if matches!(err.code(), Some(EXISTS | "InvalidRequestException")) {
+                    self.adopt(ctx, address, name, props, err).await
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    async fn update(&self, ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+        let (mut description, mut kms, mut replicas) = (None, None, false);
+        for c in req.changes {
+            match c.name.as_str() {
+                Kind::DESCRIPTION => {
+                    description =
+                        Some(opt_str(req.desired, Kind::DESCRIPTION).unwrap_or_default().to_string())
+                }
+                Kind::KMS_KEY_ID => {
+                    kms = Some(opt_str(req.desired, Kind::KMS_KEY_ID).unwrap_or(DEFAULT_KMS).to_string())
+                }
+                Kind::TAGS => {
+                    self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?;
+                }
+                Kind::REPLICA_REGIONS => replicas = true,
+                other => {
+                    return Err(ProviderError::fatal(format!(
+                        "secretsmanager.secret cannot update `{other}` in place"
+                    )))
+                }
+            }
+        }
+        self.update_secret(req.id, description, kms).await?;
+        let want = replica_regions(req.desired);
+        if let Some(want) = want.as_ref().filter(|_| replicas) {
+            // The live replicas, Failed ones included (the read reports those as absent).
+            let live = describe(&self.0, req.id)
+                .await?
+                .ok_or_else(|| ProviderError::retryable(format!("secret {} not found", req.id)))?;
+            let live = replicas_of(&live).unwrap_or_default();
+            self.sync_replicas(ctx, req.id, &live, want).await?;
+        }
+        let name = opt_str(req.desired, Kind::NAME).unwrap_or_default();
+        Ok(Applied { id: req.id.to_string(), outputs: outputs(req.id, name, want.iter().flatten()) })
+    }
+
+    async fn delete(&self, ctx: &Ctx, id: &str, recorded: &Props) -> Result<(), ProviderError> {
+        // AWS refuses to delete a primary that has replicas: remove them first (those
+        // recorded, and those added since, found when DeleteSecret refuses).
+        if !str_list(recorded, Kind::REPLICA_REGIONS).is_empty() {
+            self.unreplicate(ctx, id).await?;
+        }
+        match self.delete_secret(ctx, id, recorded).await {
+            Err(e) if e.code() == Some(INVALID_PARAMETER) => {
+                if !self.unreplicate(ctx, id).await? {
+                    return Err(e);
+                }
+                // The removal may take a moment to settle.
+                let again = self.delete_secret(ctx, id, recorded).await;
+                again.map_err(|e| retry_codes(e, &[INVALID_PARAMETER]))
+            }
+            done => done,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -469,6 +744,72 @@ mod tests {
             normalize_secret(&props(Value::Null, want.clone()), &mut live);
             assert_eq!(live[Kind::KMS_KEY_ID], after, "desired {want:?}");
         }
+    }
+
+    #[test]
+    fn the_replica_arn_is_the_primary_arn_in_its_region() {
+        let arn = "arn:aws:secretsmanager:us-east-1:111122223333:secret:hactl/s/db-credentials-AbCdEf";
+        assert_eq!(
+            arn_in(arn, "us-west-2").as_deref(),
+            Some("arn:aws:secretsmanager:us-west-2:111122223333:secret:hactl/s/db-credentials-AbCdEf")
+        );
+        assert_eq!(arn_in("not-an-arn", "us-west-2"), None);
+        let out = outputs(arn, "hactl/s/db-credentials", &BTreeSet::from(["us-west-2".to_string()]));
+        assert_eq!(out.keys().map(String::as_str).collect::<Vec<_>>(), ["arn", "arn_in_us-west-2", "name"]);
+        assert_eq!(Kind::arn_in("us-west-2"), "arn_in_us-west-2");
+    }
+
+    #[test]
+    fn a_secret_whose_primary_is_elsewhere_is_a_replica() {
+        let seen = |arn: &str, primary: Option<&str>| Seen {
+            arn: arn.to_string(),
+            name: "n".to_string(),
+            description: None,
+            kms_key_id: None,
+            deleted: false,
+            tags: BTreeMap::new(),
+            primary_region: primary.map(str::to_string),
+            replicas: None,
+        };
+        let west = "arn:aws:secretsmanager:us-west-2:1:secret:n-x";
+        assert_eq!(seen(west, Some("us-east-1")).replica_of(Some("us-west-2")), Some("us-east-1"));
+        assert_eq!(seen(west, Some("us-east-1")).replica_of(None), Some("us-east-1"), "by its ARN");
+        assert_eq!(seen(west, Some("us-west-2")).replica_of(Some("us-west-2")), None, "a primary");
+        assert_eq!(seen(west, None).replica_of(Some("us-west-2")), None);
+    }
+
+    #[test]
+    fn failed_replicas_read_as_absent_and_no_replicas_is_the_desired_none() {
+        let mut s = Seen::from(
+            &DescribeSecretOutput::builder()
+                .arn("arn:aws:secretsmanager:us-east-1:1:secret:n-x")
+                .name("n")
+                .replication_status(
+                    ReplicationStatusType::builder().region("us-west-2").status(StatusType::InSync).build(),
+                )
+                .replication_status(
+                    ReplicationStatusType::builder()
+                        .region("eu-west-1")
+                        .status(StatusType::Failed)
+                        .status_message("Replication failed: name taken")
+                        .build(),
+                )
+                .build(),
+        );
+        assert_eq!(live_props(&s)[Kind::REPLICA_REGIONS], Value::from_strings(["us-west-2"]));
+        s.replicas = Some(Vec::new());
+        let empty = live_props(&s);
+        assert_eq!(empty[Kind::REPLICA_REGIONS], Value::List(vec![]));
+        for want in [Value::Null, Value::List(vec![])] {
+            let desired = Props::from([(Kind::REPLICA_REGIONS.to_string(), want.clone())]);
+            let mut live = empty.clone();
+            normalize_secret(&desired, &mut live);
+            assert_eq!(live[Kind::REPLICA_REGIONS], want);
+        }
+        let desired = Props::from([(Kind::REPLICA_REGIONS.to_string(), Value::from_strings(["us-west-2"]))]);
+        let mut live = empty.clone();
+        normalize_secret(&desired, &mut live);
+        assert_eq!(live[Kind::REPLICA_REGIONS], Value::List(vec![]), "a missing replica stays drift");
     }
 
     #[test]

@@ -14,6 +14,7 @@ kinds! {
         initial_fields / INITIAL_FIELDS: create_only,
         password_length / PASSWORD_LENGTH: create_only,
         recovery_window_days / RECOVERY_WINDOW_DAYS: create_only,
+        replica_regions / REPLICA_REGIONS: in_place.as_set,
     }
     /// `secretsmanager.secret_fields` (provider: `hactl-aws/src/secretsmanager/secret_fields.rs`).
     SecretFields = "secretsmanager.secret_fields" {
@@ -21,5 +22,17 @@ kinds! {
         reads_account_wide: [],
         secret_id / SECRET_ID: replace,
         fields / FIELDS: in_place,
+    }
+}
+
+impl Secret {
+    /// The prefix of the outputs that name the secret's replica in another region:
+    /// `arn_in_<region>` (`arn_in_us-west-2`), one per region of `replica_regions`.
+    pub const ARN_IN_PREFIX: &'static str = "arn_in_";
+
+    /// The output holding the ARN of the secret's replica in `region`
+    /// (`Secret::arn_in("us-west-2")` = `"arn_in_us-west-2"`), for `Ref::new(address, ..)`.
+    pub fn arn_in(region: &str) -> String {
+        format!("{}{region}", Self::ARN_IN_PREFIX)
     }
 }
