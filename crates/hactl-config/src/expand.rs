@@ -48,6 +48,8 @@ impl std::fmt::Display for AccountId {
 #[derive(Clone, Debug)]
 pub struct ExpandEnv {
     account: Option<AccountId>,
+    /// The region serving traffic (state's `active_region`); none: the stack's region.
+    active_region: Option<String>,
 }
 
 /// What offline expansions (`validate`, `graph`) write where the account id goes. Never
@@ -57,13 +59,21 @@ pub const OFFLINE_ACCOUNT: &str = "ACCOUNT_ID";
 impl ExpandEnv {
     /// The stack goes to this account (from STS GetCallerIdentity).
     pub fn account(id: AccountId) -> ExpandEnv {
-        ExpandEnv { account: Some(id) }
+        ExpandEnv { account: Some(id), active_region: None }
+    }
+
+    /// The stack's traffic is served from `region` (after `hactl failover --to-region`):
+    /// that region's services run at their full counts and its DNS record is the
+    /// primary one; the other region stands by.
+    pub fn with_active_region(mut self, region: Option<String>) -> ExpandEnv {
+        self.active_region = region;
+        self
     }
 
     /// No AWS call: the account is unknown. The graph has the same resources and
     /// dependencies; account ids in policies read [`OFFLINE_ACCOUNT`].
     pub fn offline() -> ExpandEnv {
-        ExpandEnv { account: None }
+        ExpandEnv { account: None, active_region: None }
     }
 
     pub(crate) fn account_id(&self) -> &str {
@@ -184,6 +194,9 @@ macro_rules! tagged_kinds {
 
 tagged_kinds!(
     acm::Certificate,
+    hactl_core::kinds::ecr::Repository,
+    hactl_core::kinds::route53::HealthCheck,
+    hactl_core::kinds::route53::HostedZone,
     autoscaling::Group,
     cloudwatch::Alarm,
     cloudwatch::Dashboard,
@@ -379,6 +392,16 @@ impl Expander<'_> {
         self.dr.map_or(self.cfg.stack.region.as_str(), |d| d.region.as_str())
     }
 
+    /// Whether the region being expanded stands by (the other one serves traffic).
+    pub(crate) fn standby(&self) -> bool {
+        self.cfg.dr.is_some() && self.region() != self.active_region()
+    }
+
+    /// The region serving traffic.
+    pub(crate) fn active_region(&self) -> &str {
+        self.env.active_region.as_deref().unwrap_or(&self.cfg.stack.region)
+    }
+
     /// Adds `spec` to the graph; in the DR region, a regional resource not placed yet is
     /// placed there (global kinds stay global).
     pub(crate) fn push(&mut self, spec: impl Into<ResourceSpec>) -> Address {
@@ -405,16 +428,26 @@ impl Expander<'_> {
         let refs =
             self.network_tier(&Site { region: &cfg.stack.region, network: &cfg.network, dr: false })?;
         let data = self.data_tier(&refs)?;
+        let zone = self.dns_zone()?;
+        self.ecr_repositories()?;
         self.compute_tier(&refs, data.as_ref())?;
         self.drift_job(&refs, data.as_ref())?;
         let mut widgets = Vec::new();
         self.observability_tier(&mut widgets)?;
+        if let Some(zone) = &zone {
+            self.dns_failover(zone)?;
+        }
         if let Some(dr) = &cfg.dr {
             let refs = self.network_tier(&Site { region: &dr.region, network: &dr.network, dr: true })?;
             self.dr = Some(dr);
+            self.ecr_repositories()?;
             self.compute_tier(&refs, data.as_ref())?;
             self.observability_tier(&mut widgets)?;
+            if let Some(zone) = &zone {
+                self.dns_failover(zone)?;
+            }
             self.dr = None;
+            self.ecr_replication()?;
         }
         if !widgets.is_empty() {
             self.dashboard(widgets)?;

@@ -264,9 +264,12 @@ impl<'a> Expander<'a> {
     }
 
     /// The service's task count in the region being expanded: its `desired_count`, or in
-    /// the DR region its standby count (`[dr.desired_counts]`).
+    /// the region standing by its standby count (`[dr.desired_counts]`).
     fn desired_count(&self, s: &ServiceConfig) -> u32 {
-        self.dr.map_or(s.desired_count, |dr| dr.standby_count(&s.name, s.desired_count))
+        match &self.cfg.dr {
+            Some(dr) if self.standby() => dr.standby_count(&s.name, s.desired_count),
+            _ => s.desired_count,
+        }
     }
 
     pub(crate) fn scope(&self) -> Scope {
@@ -325,7 +328,7 @@ impl<'a> Expander<'a> {
             ),
         )];
         let mut repos: Vec<String> =
-            cfg.services.iter().filter_map(|s| ecr_repository_arn(&s.image)).collect();
+            cfg.services.iter().filter_map(|s| ecr_repository_arn(&self.image(s))).collect();
         repos.sort();
         repos.dedup();
         if !repos.is_empty() {
@@ -769,6 +772,9 @@ impl<'a> Expander<'a> {
         if let Some(d) = refs.data {
             spec = spec.after(&d.fields);
         }
+        if let Some(repo) = self.repository_address(s)? {
+            spec = spec.after(&repo);
+        }
         self.push(spec);
         Ok(td)
     }
@@ -792,7 +798,7 @@ impl<'a> Expander<'a> {
         env.extend(s.environment.iter().map(|(k, v)| (k.clone(), Value::str(v))));
         map(vec![
             ("name", Value::str(&s.name)),
-            ("image", Value::str(&s.image)),
+            ("image", Value::str(self.image(s))),
             ("port", int(u32::from(s.port))),
             ("environment", Value::Map(env)),
             ("secrets", refs.secrets.clone()),

@@ -92,19 +92,30 @@ fn stack_vpcs(scope: &Scope, net: &NetworkRefs, dr_region: Option<&str>) -> Resu
     Ok(Value::List(vec![home, Value::concat([Value::str(dr_scope.arn("ec2", "vpc/")), dr_vpc])]))
 }
 
-/// `dr_region`: the `[dr]` region, whose VPC (`dr.vpc.main`) the job reads too.
+/// The stack's ARNs `each` names for one region, for its region and the `[dr]` region's.
+fn in_regions(scope: &Scope, dr_region: Option<&str>, each: impl Fn(&Scope) -> Vec<String>) -> Value {
+    let mut arns = each(scope);
+    if let Some(region) = dr_region {
+        arns.extend(each(&Scope { region: region.to_string(), ..scope.clone() }));
+    }
+    Value::from_strings(arns)
+}
+
+/// `dr_region`: the `[dr]` region, where the stack's regional resources are read too.
 fn stack_read_statements(
     scope: &Scope,
     net: &NetworkRefs,
     dr_region: Option<&str>,
 ) -> Result<Vec<Value>, ExpandError> {
-    let Scope { stack, account, iam_path, .. } = scope;
+    let Scope { stack, account, .. } = scope;
     let part = partition(&scope.region);
+    let regional = |each: &dyn Fn(&Scope) -> Vec<String>| in_regions(scope, dr_region, each);
     Ok(vec![
         statement("ReadUnscoped", &read_unscoped(), Value::str("*")),
         // Justified `*`: see read_account_wide.
         statement("ReadAccountWide", &read_account_wide(), Value::str("*")),
-        // IAM: the stack's roles and instance profiles, under its path only.
+        // IAM: the stack's roles and instance profiles, under its paths only (one per
+        // region of the stack: /hactl/<stack>/<region>/).
         statement(
             "ReadStackIam",
             &[
@@ -115,45 +126,58 @@ fn stack_read_statements(
                 "iam:GetInstanceProfile",
                 "iam:ListInstanceProfileTags",
             ],
-            Value::from_strings([
-                format!("arn:{part}:iam::{account}:role{iam_path}*"),
-                format!("arn:{part}:iam::{account}:instance-profile{iam_path}*"),
-            ]),
+            regional(&|sc: &Scope| {
+                let path = format!("/hactl/{stack}/{}/", sc.region);
+                vec![
+                    format!("arn:{part}:iam::{account}:role{path}*"),
+                    format!("arn:{part}:iam::{account}:instance-profile{path}*"),
+                ]
+            }),
         ),
         statement(
             "ReadStackEcs",
             &["ecs:DescribeClusters", "ecs:DescribeServices", "ecs:DescribeCapacityProviders"],
-            Value::from_strings([
-                scope.arn("ecs", &format!("cluster/{stack}")),
-                scope.arn("ecs", &format!("service/{stack}/*")),
-                scope.arn("ecs", &format!("capacity-provider/{}", short_name(&format!("cp-{stack}"), 255))),
-            ]),
+            regional(&|sc: &Scope| {
+                vec![
+                    sc.arn("ecs", &format!("cluster/{stack}")),
+                    sc.arn("ecs", &format!("service/{stack}/*")),
+                    sc.arn("ecs", &format!("capacity-provider/{}", short_name(&format!("cp-{stack}"), 255))),
+                ]
+            }),
         ),
         statement("ReadStackVpc", &["ec2:DescribeVpcAttribute"], stack_vpcs(scope, net, dr_region)?),
         statement(
             "ReadStackLogTags",
             &["logs:ListTagsForResource"],
-            Value::str(scope.arn("logs", &format!("log-group:/hactl/{stack}/*"))),
+            regional(&|sc: &Scope| vec![sc.arn("logs", &format!("log-group:/hactl/{stack}/*"))]),
         ),
         // The read finds candidates by name prefix `<stack>-` (ListTopics, DescribeAlarms).
         statement(
             "ReadStackTopic",
             &["sns:ListTagsForResource", "sns:ListSubscriptionsByTopic"],
-            Value::str(scope.arn("sns", &format!("{stack}-*"))),
+            regional(&|sc: &Scope| vec![sc.arn("sns", &format!("{stack}-*"))]),
         ),
         statement(
             "ReadStackAlarmsAndDashboard",
             &["cloudwatch:ListTagsForResource", "cloudwatch:GetDashboard"],
-            Value::from_strings([
-                scope.arn("cloudwatch", &format!("alarm:{stack}-*")),
-                format!("arn:{part}:cloudwatch::{account}:dashboard/{stack}*"),
-            ]),
+            Value::List(
+                [
+                    regional(&|sc: &Scope| vec![sc.arn("cloudwatch", &format!("alarm:{stack}-*"))]),
+                    Value::from_strings([format!("arn:{part}:cloudwatch::{account}:dashboard/{stack}*")]),
+                ]
+                .into_iter()
+                .flat_map(|v| match v {
+                    Value::List(l) => l,
+                    other => vec![other],
+                })
+                .collect(),
+            ),
         ),
         // Certificate ARNs end in a generated id: the account's certificates in the region.
         statement(
             "ReadCertificateTags",
             &["acm:ListTagsForCertificate"],
-            Value::str(scope.arn("acm", "certificate/*")),
+            regional(&|sc: &Scope| vec![sc.arn("acm", "certificate/*")]),
         ),
         statement(
             "ReadStackSchedules",
@@ -161,6 +185,16 @@ fn stack_read_statements(
             Value::from_strings([
                 scope.arn("scheduler", &format!("schedule-group/hactl-{stack}*")),
                 scope.arn("scheduler", &format!("schedule/hactl-{stack}*/*")),
+            ]),
+        ),
+        // Route 53 (`[dns]`): zone and health check ids are generated; records are read
+        // through their zone.
+        statement(
+            "ReadDnsZonesAndChecks",
+            &["route53:GetHostedZone", "route53:ListTagsForResources", "route53:ListResourceRecordSets"],
+            Value::from_strings([
+                format!("arn:{part}:route53:::hostedzone/*"),
+                format!("arn:{part}:route53:::healthcheck/*"),
             ]),
         ),
     ])
@@ -329,7 +363,9 @@ impl Expander<'_> {
             task.push(statement(
                 "DescribeStackSecrets",
                 &["secretsmanager:DescribeSecret"],
-                Value::str(scope.arn("secretsmanager", &format!("secret:hactl/{stack}/*"))),
+                in_regions(scope, dr_region, |sc| {
+                    vec![sc.arn("secretsmanager", &format!("secret:hactl/{stack}/*"))]
+                }),
             ));
             task.push(statement(
                 "ReadDbConnection",

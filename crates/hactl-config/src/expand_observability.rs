@@ -122,7 +122,9 @@ fn service_alarms(
 fn database_alarms(stack: &str, a: &AlarmsConfig, db: &DatabaseConfig) -> Result<Vec<AlarmDef>, ExpandError> {
     let (namespace, dims) = match db.engine {
         DbEngine::Docdb => ("AWS/DocDB", vec![("DBClusterIdentifier", id(&addr(&["db_cluster", "main"])?))]),
-        DbEngine::Postgres => ("AWS/RDS", vec![("DBInstanceIdentifier", id(&addr(&["db_instance", "main"])?))]),
+        DbEngine::Postgres => {
+            ("AWS/RDS", vec![("DBInstanceIdentifier", id(&addr(&["db_instance", "main"])?))])
+        }
     };
     let def = |metric_key, description, metric, statistic, dimensions| {
         AlarmDef::new(a.period, metric_key, "main", description, (namespace, metric, statistic), dimensions)

@@ -11,6 +11,7 @@ mod expand_compute;
 mod expand_data;
 pub mod expand_drift;
 pub mod expand_observability;
+mod expand_regional;
 mod limits;
 mod locate;
 pub mod model;

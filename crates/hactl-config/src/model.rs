@@ -19,8 +19,69 @@ pub struct StackConfig {
     pub state: StateConfig,
     /// Extra tags for single resources, by address (checked against the expanded graph).
     pub resource_tags: BTreeMap<String, BTreeMap<String, String>>,
-    /// The disaster-recovery region, if any: its network, addressed under `dr.`.
+    /// The disaster-recovery region, if any: the stack again, addressed under `dr.`.
     pub dr: Option<DrConfig>,
+    /// How the repositories of `ecr:` images are made (defaults without `[ecr]`).
+    pub ecr: EcrConfig,
+    /// DNS failover records for the public service (needs `[dr]`).
+    pub dns: Option<DnsConfig>,
+}
+
+/// `[ecr]`: the settings of every repository an `ecr:` image names.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EcrConfig {
+    pub scan_on_push: bool,
+    /// `None`: AES256; `Some(key)`: KMS, with that key (`None` inside: the AWS managed key).
+    pub kms: Option<Option<String>>,
+    /// "MUTABLE" or "IMMUTABLE".
+    pub tag_mutability: String,
+    /// Tagged images kept (older ones expire).
+    pub keep_tagged: u32,
+    /// Days an untagged image is kept.
+    pub untagged_days: u32,
+    /// Destroy deletes a repository that still holds images.
+    pub force_delete: bool,
+}
+
+impl Default for EcrConfig {
+    fn default() -> Self {
+        EcrConfig {
+            scan_on_push: true,
+            kms: None,
+            tag_mutability: "MUTABLE".into(),
+            keep_tagged: 30,
+            untagged_days: 7,
+            force_delete: false,
+        }
+    }
+}
+
+/// A service image kept in the stack's own ECR repository: `image = "ecr:<name>:<tag>"`
+/// (or `ecr:<name>@sha256:<digest>`); the repository is `<stack>/<name>` in each region.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EcrImage {
+    pub repository: String,
+    /// `:<tag>` or `@<digest>`, as written.
+    pub reference: String,
+}
+
+/// `[dns]`: failover alias records for `domain`, the primary one at the active region's
+/// public load balancer (with a health check), the secondary at the other region's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DnsConfig {
+    pub domain: String,
+    pub zone: DnsZone,
+    pub health_check_path: String,
+    pub failure_threshold: u32,
+    pub request_interval: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum DnsZone {
+    /// hactl creates a public hosted zone of this name.
+    Create(String),
+    /// An existing hosted zone, by id (only the stack's records are touched).
+    Existing(String),
 }
 
 /// A second region of the same stack and account (`[dr]`): the network, compute, traffic
@@ -199,7 +260,10 @@ pub struct AutoscalingConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ServiceConfig {
     pub name: String,
+    /// As written; `ecr:` images resolve per region (see [`ServiceConfig::ecr`]).
     pub image: String,
+    /// The stack's ECR repository the image lives in, for `ecr:` images.
+    pub ecr: Option<EcrImage>,
     pub port: u16,
     pub cpu: u32,
     pub memory: u32,

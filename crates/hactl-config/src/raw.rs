@@ -32,6 +32,33 @@ pub(crate) struct RawConfig {
     pub resource_tags: Option<BTreeMap<S<String>, Map>>,
     /// A disaster-recovery region: `[dr]` and `[dr.network]`.
     pub dr: Option<RawDr>,
+    /// The ECR repositories of `image = "ecr:<name>:<tag>"` services.
+    pub ecr: Option<RawEcr>,
+    /// DNS failover between the two regions' public load balancers.
+    pub dns: Option<RawDns>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEcr {
+    pub scan_on_push: Option<S<bool>>,
+    pub encryption: Option<S<String>>,
+    pub kms_key: Option<S<String>>,
+    pub tag_mutability: Option<S<String>>,
+    pub keep_tagged: Option<S<i64>>,
+    pub untagged_days: Option<S<i64>>,
+    pub force_delete: Option<S<bool>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDns {
+    pub domain: S<String>,
+    pub zone: Option<S<String>>,
+    pub zone_id: Option<S<String>>,
+    pub health_check_path: Option<S<String>>,
+    pub failure_threshold: Option<S<i64>>,
+    pub request_interval: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

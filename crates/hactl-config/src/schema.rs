@@ -280,7 +280,9 @@ mod tests {
                 "drift",
                 "state",
                 "resource_tags",
-                "dr"
+                "dr",
+                "ecr",
+                "dns"
             ]
         );
         assert_eq!(

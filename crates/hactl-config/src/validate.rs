@@ -16,6 +16,8 @@ use std::ops::Range;
 mod validate_dr;
 #[path = "validate_network.rs"]
 mod validate_network;
+#[path = "validate_regional.rs"]
+mod validate_regional;
 use validate_network::{network, Section};
 
 const NAT_MODES: &[&str] = &["per-az", "single", "none"];
@@ -91,7 +93,8 @@ const MAX_PATH: usize = 1024;
 const STATE_KEY_FORBIDDEN: &str = "*?${}";
 /// Tasks per ECS service (ECS quota, not adjustable).
 pub(super) const MAX_TASKS: i64 = 5000;
-pub(super) const TASKS_HINT: &str = "a task count; ECS runs at most 5000 tasks per service (a quota AWS does not raise)";
+pub(super) const TASKS_HINT: &str =
+    "a task count; ECS runs at most 5000 tasks per service (a quota AWS does not raise)";
 const PORT_HINT: &str = "a TCP or UDP port number, e.g. 8080";
 /// Interface VPC endpoints per VPC (VPC quota, default).
 const MAX_INTERFACE_ENDPOINTS: usize = 50;
@@ -113,12 +116,16 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
     let security = security(raw.security.as_ref(), c);
     let compute = compute(raw.compute.as_ref(), c);
     let launch_type = compute.as_ref().map(|c| c.launch_type);
-    let services = services(&raw.services, launch_type, c);
+    let services = services(&raw.services, raw.stack.name.get_ref(), launch_type, c);
     let load_balancer = load_balancer(raw.load_balancer.as_ref(), raw.stack.name.get_ref(), c);
     let database = raw.database.as_ref().map(|d| database(d, c));
     let alarms = alarms(raw.alarms.as_ref(), c);
     let state = state(raw.state.as_ref(), raw.stack.name.get_ref(), region.as_deref(), c);
     let drift = drift(raw.drift.as_ref(), !raw.services.is_empty(), state.as_ref(), c);
+    let ecr = validate_regional::ecr(raw.ecr.as_ref(), c);
+    let public_path =
+        services.as_ref().and_then(|s| s.iter().find(|s| s.public)).map(|s| s.health_check_path.as_str());
+    let dns = raw.dns.as_ref().map(|d| validate_regional::dns(raw, d, public_path, c));
     let mut resource_tags = BTreeMap::new();
     for (addr, tags) in raw.resource_tags.iter().flatten() {
         let field = format!("resource_tags.{}", crate::locate::render_key(addr.get_ref()));
@@ -169,6 +176,11 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
         state: state?,
         resource_tags,
         dr,
+        ecr: ecr?,
+        dns: match dns {
+            Some(d) => Some(d?),
+            None => None,
+        },
     })
 }
 
@@ -895,6 +907,7 @@ fn is_root_device_name(s: &str) -> bool {
 
 fn services(
     list: &[RawService],
+    stack: &str,
     launch_type: Option<LaunchType>,
     c: &mut Collector<'_>,
 ) -> Option<Vec<ServiceConfig>> {
@@ -905,7 +918,7 @@ fn services(
 
     let mut out = Vec::new();
     for (i, s) in list.iter().enumerate() {
-        out.push(service(s, &format!("services[{i}]"), launch_type, &index, &known, c));
+        out.push(service(s, &format!("services[{i}]"), stack, launch_type, &index, &known, c));
     }
     check_dependency_cycles(list, &index, c);
     check_routing(list, &index, c);
@@ -1198,6 +1211,7 @@ fn lb_ssl_policy(v: &S<String>, c: &mut Collector<'_>) -> String {
 fn service(
     r: &RawService,
     prefix: &str,
+    stack: &str,
     launch_type: Option<LaunchType>,
     index: &HashMap<&str, usize>,
     known: &[&str],
@@ -1227,6 +1241,7 @@ fn service(
         c.push(v.span(), f("autoscaling.requests_per_target"), msg, hint);
     }
     let timing = service_timing(r, prefix, c);
+    let ecr_image = validate_regional::ecr_image(&r.image, &format!("{prefix}.image"), stack, c);
     let container_health_check = service_container_health_check(r, prefix, c);
     let task_role_statements = service_task_role_statements(r, prefix, c);
 
@@ -1237,6 +1252,7 @@ fn service(
     Some(ServiceConfig {
         name: name.clone(),
         image: r.image.get_ref().clone(),
+        ecr: ecr_image,
         port: size.port?,
         cpu: u32::try_from(size.cpu?).ok()?,
         memory: u32::try_from(size.memory?).ok()?,

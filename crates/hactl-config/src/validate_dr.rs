@@ -23,7 +23,8 @@ pub(super) fn dr(raw: &RawConfig, r: &RawDr, home: Option<&str>, c: &mut Collect
                 "the DR VPC {} overlaps the primary VPC {home_vpc}: the two regions' networks must not overlap",
                 n.vpc_cidr
             );
-            let hint = "give the DR region its own block, e.g. \"10.1.0.0/16\" beside \"10.0.0.0/16\" (peering, \
+            let hint =
+                "give the DR region its own block, e.g. \"10.1.0.0/16\" beside \"10.0.0.0/16\" (peering, \
                         VPN and failover routing need distinct ranges)";
             c.push(r.network.vpc_cidr.span(), "dr.network.vpc_cidr", msg, hint);
         }

@@ -110,6 +110,9 @@ pub struct Unmanaged {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address_tag: Option<String>,
+    /// Where it was found (a region, or `global`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
 }
 
 /// An object that has the name (or natural key) one of the stack's addresses would get,

@@ -3,7 +3,7 @@
 use crate::provider::Registry;
 use crate::refresh::LiveView;
 use hactl_core::plan::Unmanaged;
-use hactl_core::{Address, Value};
+use hactl_core::{Address, Location, Value};
 use hactl_state::State;
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +21,8 @@ pub struct DriftChange {
 pub struct DriftedResource {
     pub address: Address,
     pub kind: String,
+    /// Where the object lives (a region, or `global`).
+    pub location: Location,
     pub id: String,
     pub changes: Vec<DriftChange>,
 }
@@ -29,6 +31,8 @@ pub struct DriftedResource {
 pub struct GoneResource {
     pub address: Address,
     pub kind: String,
+    /// Where the object lived (a region, or `global`).
+    pub location: Location,
     pub id: String,
 }
 
@@ -63,10 +67,14 @@ pub fn drift_report(registry: &Registry, state: &State, live: &LiveView) -> Drif
         // An address whose desired kind changed keeps its recorded object in `prior`.
         let obj =
             live.found.get(addr).filter(|_| !live.prior.contains_key(addr)).or_else(|| live.prior.get(addr));
+        let location = registry.place(&rs.kind, rs.location.as_ref());
         match obj {
-            None => {
-                deleted.push(GoneResource { address: addr.clone(), kind: rs.kind.clone(), id: rs.id.clone() })
-            }
+            None => deleted.push(GoneResource {
+                address: addr.clone(),
+                kind: rs.kind.clone(),
+                location,
+                id: rs.id.clone(),
+            }),
             Some(obj) => {
                 let Ok(provider) = registry.get(&rs.kind) else { continue };
                 let changes: Vec<DriftChange> = provider
@@ -88,6 +96,7 @@ pub fn drift_report(registry: &Registry, state: &State, live: &LiveView) -> Drif
                     changed.push(DriftedResource {
                         address: addr.clone(),
                         kind: rs.kind.clone(),
+                        location,
                         id: obj.id.clone(),
                         changes,
                     });

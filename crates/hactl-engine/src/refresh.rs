@@ -167,7 +167,7 @@ pub async fn refresh(
                     s.kind != kind || registry.place(&s.kind, s.location.as_ref()) != location
                 })
             };
-            match_objects(&mut view, &kind, &kind_targets, objs, &is_prior);
+            match_objects(&mut view, (&kind, &location), &kind_targets, objs, &is_prior);
         }
     }
     Ok(view)
@@ -208,7 +208,7 @@ async fn read_group(
 /// another one (`is_prior`) goes to `prior`, not `found`.
 fn match_objects(
     view: &mut LiveView,
-    kind: &str,
+    (kind, location): (&str, &Location),
     targets: &[ReadTarget],
     objs: Vec<LiveObject>,
     prior: &dyn Fn(&Address) -> bool,
@@ -251,6 +251,7 @@ fn match_objects(
                 kind: kind.to_string(),
                 id: o.id.clone(),
                 address_tag: o.address.as_ref().map(Address::to_string),
+                location: Some(location.clone()),
             });
         }
     }
@@ -365,7 +366,7 @@ mod tests {
             obj("s-10", None, false),
         ];
         let mut view = LiveView::default();
-        match_objects(&mut view, "ec2.subnet", &targets, objs, &|_| false);
+        match_objects(&mut view, ("ec2.subnet", &Location::Global), &targets, objs, &|_| false);
         assert_eq!(view.found.len(), 2);
         assert_eq!(view.found[&Address::parse("subnet.b.x").unwrap()].id, "s-2");
         assert!(view.adopted.contains(&Address::parse("subnet.b.x").unwrap()));
@@ -391,7 +392,7 @@ mod tests {
             obj("/hactl/s/web", Some("log_group.web"), false),
         ];
         let mut view = LiveView::default();
-        match_objects(&mut view, "sns.topic", &targets, objs, &|_| false);
+        match_objects(&mut view, ("sns.topic", &Location::Global), &targets, objs, &|_| false);
         assert!(!view.found.contains_key(&Address::parse("topic.alarms").unwrap()));
         assert!(view.adopted.is_empty());
         assert_eq!(view.conflicts.len(), 1);

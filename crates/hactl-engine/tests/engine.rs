@@ -948,9 +948,15 @@ async fn unmanaged_tagged_objects_are_listed_and_never_deleted() {
     let desired = graph(edit(standard(), "net.b", |s| s.prop("tags", name_tags("bee"))));
     let (plan, state) = h.plan(&desired, PlanMode::Apply).await;
     expect_actions(&plan, &[("net.b", ActionType::Update)]);
+    assert!(plan.unmanaged[0].location.is_some(), "where it was found");
     assert_eq!(
         plan.unmanaged,
-        vec![Unmanaged { kind: NET.into(), id: stray.clone(), address_tag: Some("net.old".into()) }]
+        vec![Unmanaged {
+            kind: NET.into(),
+            id: stray.clone(),
+            address_tag: Some("net.old".into()),
+            location: plan.unmanaged[0].location.clone(),
+        }]
     );
     let report = h.apply(&plan, state, &opts(4)).await;
     assert!(report.ok());

@@ -139,6 +139,10 @@ pub struct State {
     pub lineage: String,
     /// Grows by one on every write.
     pub serial: u64,
+    /// The region serving traffic when the stack has a disaster-recovery region and
+    /// `hactl failover --to-region` moved it there; none: the stack's own region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_region: Option<String>,
     pub resources: BTreeMap<Address, ResourceState>,
 }
 
@@ -152,6 +156,7 @@ impl State {
             endpoint: None,
             lineage: String::new(),
             serial: 0,
+            active_region: None,
             resources: BTreeMap::new(),
         }
     }

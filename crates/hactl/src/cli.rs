@@ -125,12 +125,22 @@ pub enum Command {
     },
     /// Promote a database replica: DocumentDB fails over to a reader in another zone (or
     /// --target), RDS Multi-AZ reboots with failover. Waits until the database is
-    /// available again.
+    /// available again. With --to-region: move the stack's traffic to the other region of
+    /// a [dr] stack (a disaster, a drill, or failing back).
     Failover {
         /// The DocumentDB instance identifier to promote (default: the first reader in
         /// another availability zone than the writer).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "to_region")]
         target: Option<String>,
+        /// Serve traffic from this region (the stack's region or its [dr] region): its
+        /// services scale to their full counts, its DNS record becomes the primary one,
+        /// and the other region stands by at the [dr.desired_counts]. Prints each step
+        /// with its time; the next plan is empty.
+        #[arg(long, value_name = "REGION")]
+        to_region: Option<String>,
+        /// How many actions run at once (1 to 256).
+        #[arg(long, default_value_t = 10, value_parser = parse_parallelism)]
+        parallelism: usize,
     },
     /// Print the desired resource graph as Graphviz DOT, clustered by tier and zone; an
     /// edge A -> B means A depends on B (B is created first and deleted last). Render it

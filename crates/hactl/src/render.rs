@@ -121,7 +121,7 @@ pub fn plan_text(st: &Style, plan: &Plan, region: &str) -> String {
         };
         let _ =
             writeln!(out, "{}", what.replacen("{}", &st.bold(&plan.stack), 1).replace("{region}", region));
-        unmanaged_text(st, &plan.unmanaged, &mut out);
+        unmanaged_text(st, &plan.unmanaged, region, &mut out);
         return out;
     }
     let verb = if plan.mode == PlanMode::Destroy { "destroy" } else { "change" };
@@ -190,7 +190,7 @@ pub fn plan_text(st: &Style, plan: &Plan, region: &str) -> String {
             names.join(", ")
         );
     }
-    unmanaged_text(st, &plan.unmanaged, &mut out);
+    unmanaged_text(st, &plan.unmanaged, region, &mut out);
     conflicts_text(st, plan, &mut out);
     out
 }
@@ -219,7 +219,7 @@ fn conflicts_text(st: &Style, plan: &Plan, out: &mut String) {
     let _ = writeln!(out, "{tail}");
 }
 
-fn unmanaged_text(st: &Style, unmanaged: &[Unmanaged], out: &mut String) {
+fn unmanaged_text(st: &Style, unmanaged: &[Unmanaged], home: &str, out: &mut String) {
     if unmanaged.is_empty() {
         return;
     }
@@ -231,20 +231,21 @@ fn unmanaged_text(st: &Style, unmanaged: &[Unmanaged], out: &mut String) {
     );
     for u in unmanaged {
         let tag = u.address_tag.as_deref().map(|a| format!(" (hactl:address={a})")).unwrap_or_default();
-        let _ = writeln!(out, "  ? {} {}{tag}", u.kind, u.id);
+        let at = u.location.as_ref().map(|l| elsewhere(l, home)).unwrap_or_default();
+        let _ = writeln!(out, "  ? {}{at} {}{tag}", u.kind, u.id);
     }
 }
 
 /// `plan --refresh-only`: what a refresh would record, from the drift report (the
 /// changes to state, never to AWS).
-pub fn refresh_text(st: &Style, r: &DriftReport) -> String {
+pub fn refresh_text(st: &Style, r: &DriftReport, home: &str) -> String {
     if !r.has_drift() {
         return format!(
             "No changes outside hactl: a refresh of stack {} would record nothing.\n",
             st.bold(&r.stack)
         );
     }
-    let body = drift_text(st, r);
+    let body = drift_text(st, r, home);
     let details = body.split_once('\n').map(|(_, rest)| rest).unwrap_or_default();
     format!(
         "Refresh only: objects of stack {} changed outside hactl ({} changed, {} deleted, {} unmanaged). \
@@ -257,7 +258,16 @@ pub fn refresh_text(st: &Style, r: &DriftReport) -> String {
     )
 }
 
-pub fn drift_text(st: &Style, r: &DriftReport) -> String {
+/// ` in REGION` for a location in another region than `home`, else nothing.
+fn elsewhere(location: &hactl_core::Location, home: &str) -> String {
+    match location.region_name() {
+        Some(r) if r != home => format!(" in {r}"),
+        _ => String::new(),
+    }
+}
+
+/// The drift report; `home` is the stack's region (others are named on each line).
+pub fn drift_text(st: &Style, r: &DriftReport, home: &str) -> String {
     let mut out = String::new();
     if !r.has_drift() {
         let _ = writeln!(
@@ -278,10 +288,11 @@ pub fn drift_text(st: &Style, r: &DriftReport) -> String {
     for c in &r.changed {
         let _ = writeln!(
             out,
-            "  {} {} ({}) {}",
+            "  {} {} ({}{}) {}",
             st.yellow("~"),
             st.bold(c.address.as_str()),
             c.kind,
+            elsewhere(&c.location, home),
             st.dim(&c.id)
         );
         for ch in &c.changes {
@@ -294,15 +305,16 @@ pub fn drift_text(st: &Style, r: &DriftReport) -> String {
     for d in &r.deleted {
         let _ = writeln!(
             out,
-            "  {} {} ({}) {}  {}",
+            "  {} {} ({}{}) {}  {}",
             st.red("-"),
             st.bold(d.address.as_str()),
             d.kind,
+            elsewhere(&d.location, home),
             st.dim(&d.id),
             st.dim("# deleted outside hactl")
         );
     }
-    unmanaged_text(st, &r.unmanaged, &mut out);
+    unmanaged_text(st, &r.unmanaged, home, &mut out);
     let legend =
         "Read `a → b` as applied by hactl → live in AWS; `+` exists only in AWS (added outside hactl), \
                   `-` was applied by hactl and is gone.";

@@ -26,7 +26,10 @@ pub struct Session {
     pub endpoint: Option<String>,
     pub retry_timeout: Duration,
     pub sdk: hactl_aws::SdkConfig,
-    pub desired: DesiredGraph,
+    /// The desired graph for the active region state records (see [`Session::load_state`]).
+    desired: std::sync::Mutex<Arc<DesiredGraph>>,
+    cfg: hactl_config::StackConfig,
+    account: hactl_config::expand::AccountId,
     pub store: StateStore,
     pub registry: Registry,
     pub ctx: Ctx,
@@ -63,8 +66,8 @@ pub async fn session(rc: &RunContext) -> Result<Session> {
     let account_id = account.clone();
     let account = hactl_config::expand::AccountId::parse(&account)
         .with_context(|| format!("`{account}` is not an AWS account id"))?;
-    let desired = hactl_config::expand::expand(&cfg, &hactl_config::expand::ExpandEnv::account(account))
-        .with_context(|| format!("expanding {}", g.config.display()))?;
+    let desired =
+        expand_env(&cfg, &account, None).with_context(|| format!("expanding {}", g.config.display()))?;
     let registry = hactl_aws::providers(&sdk, counter);
     let store = state_store(&cfg, rc, &sdk);
     let err_style = Style::detect(g.no_color, render::is_stderr_terminal());
@@ -76,7 +79,9 @@ pub async fn session(rc: &RunContext) -> Result<Session> {
         endpoint: sdk.endpoint_url().map(|e| e.trim_end_matches('/').to_string()),
         retry_timeout: Duration::from_secs(g.retry_timeout),
         sdk,
-        desired,
+        desired: std::sync::Mutex::new(Arc::new(desired)),
+        cfg,
+        account,
         store,
         registry,
         ctx,
@@ -84,6 +89,18 @@ pub async fn session(rc: &RunContext) -> Result<Session> {
         stdout_style: Style::detect(g.no_color, render::is_stdout_terminal()),
         interrupt: rc.interrupt.clone(),
     })
+}
+
+/// The desired graph of `cfg` for `account`, `active` serving traffic (none: the stack's
+/// region).
+fn expand_env(
+    cfg: &hactl_config::StackConfig,
+    account: &hactl_config::expand::AccountId,
+    active: Option<&str>,
+) -> Result<DesiredGraph> {
+    let env = hactl_config::expand::ExpandEnv::account(account.clone())
+        .with_active_region(active.map(String::from));
+    Ok(hactl_config::expand::expand(cfg, &env)?)
 }
 
 /// The state store of `cfg`: files under --state-dir, or the S3 object of `[state]`
@@ -236,7 +253,37 @@ impl Session {
             }
             Some(_) => {}
         }
+        if let Some(active) = &state.active_region {
+            let dr = self.cfg.dr.as_ref().map(|d| d.region.as_str());
+            if dr != Some(active.as_str()) && *active != self.cfg.stack.region {
+                bail!(
+                    "the state of stack `{}` says region {active} serves traffic (after `hactl failover`), \
+                     but the config has no [dr] region {active}\n\
+                     hint: restore the [dr] section, or run `hactl failover --to-region {}` first",
+                    state.stack,
+                    self.cfg.stack.region
+                );
+            }
+        }
+        self.set_active(state.active_region.as_deref())?;
         Ok(state)
+    }
+
+    /// The stack config of this run.
+    pub fn config(&self) -> &hactl_config::StackConfig {
+        &self.cfg
+    }
+
+    /// The desired graph: the config expanded for the active region of the loaded state.
+    pub fn desired(&self) -> Arc<DesiredGraph> {
+        self.desired.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Expands the config again with `active` serving traffic (none: the stack's region).
+    pub fn set_active(&self, active: Option<&str>) -> Result<()> {
+        let graph = expand_env(&self.cfg, &self.account, active)?;
+        *self.desired.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(graph);
+        Ok(())
     }
 
     /// Refreshes and plans. Planning an apply first records in state what AWS already
@@ -255,10 +302,10 @@ impl Session {
                 if placed == 1 { "" } else { "s" }
             );
         }
-        let live =
-            refresh(&self.registry, &self.ctx, &self.desired, state, RefreshScope::DesiredAndState).await?;
+        let desired = self.desired();
+        let live = refresh(&self.registry, &self.ctx, &desired, state, RefreshScope::DesiredAndState).await?;
         if mode == PlanMode::Apply {
-            let recorded = hactl_engine::catch_up(&self.registry, &self.desired, state, &live)?;
+            let recorded = hactl_engine::catch_up(&self.registry, &desired, state, &live)?;
             if !recorded.is_empty() {
                 self.store.save(state).await?;
                 let names: Vec<&str> = recorded.iter().map(Address::as_str).collect();
@@ -269,7 +316,7 @@ impl Session {
                 );
             }
         }
-        Ok(make_plan(&self.registry, &self.desired, state, &live, mode)?)
+        Ok(make_plan(&self.registry, &desired, state, &live, mode)?)
     }
 
     /// Runs `plan` (apply or destroy); the first signal meanwhile cancels it.

@@ -98,7 +98,7 @@ fn confirm(question: &str) -> Result<bool> {
     Ok(matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 
-fn summarize(st: &Style, report: &ApplyReport, verb: &str) -> ExitStatus {
+pub(crate) fn summarize(st: &Style, report: &ApplyReport, verb: &str) -> ExitStatus {
     use hactl_core::exec::Phase;
     let count = |p: Phase| report.succeeded.iter().filter(|(_, ph)| *ph == p).count();
     // Only what happened; "recorded" = adopted into or forgotten from state, no AWS call.

@@ -27,7 +27,7 @@ pub async fn drift(
     if json {
         outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        out!("{}", render::drift_text(&s.stdout_style, &report))?;
+        out!("{}", render::drift_text(&s.stdout_style, &report, &s.region))?;
     }
     Ok(ExitStatus::changes_if(report.has_drift()))
 }
@@ -41,7 +41,7 @@ async fn drift_once(
     let report = s
         .locked("drift", async {
             let state = s.load_state().await?;
-            let live = refresh(&s.registry, &s.ctx, &s.desired, &state, RefreshScope::StateOnly).await?;
+            let live = refresh(&s.registry, &s.ctx, &s.desired(), &state, RefreshScope::StateOnly).await?;
             Ok(drift_report(&s.registry, &state, &live))
         })
         .await?;

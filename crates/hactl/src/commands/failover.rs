@@ -1,11 +1,16 @@
-//! `hactl failover [--target ID]`: promote the stack's database replica.
+//! `hactl failover [--target ID]`: promote the stack's database replica;
+//! `hactl failover --to-region REGION`: move the traffic of a [dr] stack to a region.
 
+use super::apply::summarize;
+use crate::cli::RunFlags;
 use crate::context::RunContext;
 use crate::exit::ExitStatus;
 use crate::session::session;
 use anyhow::{bail, Context, Result};
 use hactl_aws::failover::FailoverTarget;
-use std::time::Instant;
+use hactl_core::plan::{PlanMode, PlannedAction};
+use hactl_core::{Location, Plan};
+use std::time::{Duration, Instant};
 
 /// DocumentDB fails over to a reader in another zone (or `target`), RDS Multi-AZ reboots
 /// with failover; waits until the database is available again.
@@ -43,6 +48,135 @@ pub async fn failover(rc: &RunContext, target: Option<String>) -> Result<ExitSta
             outcome.writer,
             started.elapsed().as_secs_f64()
         );
+        Ok(ExitStatus::Success)
+    })
+    .await
+}
+
+/// One step of a failover between regions: what the plan's actions it carries have in
+/// common.
+struct RegionStep {
+    title: String,
+    /// A step whose failure does not stop the failover (the region given up may be
+    /// down: its services stand down with the next apply).
+    best_effort: bool,
+    takes: Box<dyn Fn(&PlannedAction) -> bool>,
+}
+
+fn services_at(region: &str) -> Box<dyn Fn(&PlannedAction) -> bool> {
+    let region = Location::region(region);
+    Box::new(move |a: &PlannedAction| {
+        a.location == region && matches!(a.kind.as_str(), "ecs.service" | "appautoscaling.target")
+    })
+}
+
+/// `hactl failover --to-region REGION`: the stack's traffic moves to `to` (its [dr]
+/// region, or back to its own). State records the active region first (a failover cut
+/// short converges when run again, or with the next apply); then the new region's
+/// services scale to their full counts, its DNS record becomes the primary one, and the
+/// region given up stands by. Each step is printed with its time; they add up to the total.
+pub async fn to_region(rc: &RunContext, to: &str, parallelism: usize) -> Result<ExitStatus> {
+    let s = session(rc).await?;
+    let cfg = s.config();
+    let home = cfg.stack.region.clone();
+    let Some(dr) = cfg.dr.as_ref().map(|d| d.region.clone()) else {
+        bail!(
+            "stack `{}` has one region ({home}): failing over between regions needs a [dr] section\n\
+             hint: add [dr] with its region and [dr.network] (see config/multi-region.toml)",
+            cfg.stack.name
+        );
+    };
+    if to != home && to != dr {
+        bail!(
+            "`{to}` is not a region of stack `{}`\nhint: use --to-region {dr} or --to-region {home}",
+            cfg.stack.name
+        );
+    }
+    let from = if to == home { dr.clone() } else { home.clone() };
+    let run = RunFlags {
+        auto_approve: true,
+        parallelism,
+        allow_delete_protected: false,
+        skip_final_snapshot: false,
+        force_delete_secrets: false,
+    };
+    s.locked("failover", async {
+        let mut state = s.load_state().await?;
+        let was = state.active_region.clone().unwrap_or_else(|| home.clone());
+        outln!("Failover of stack `{}` to {to} (traffic was served from {was}):", cfg.stack.name)?;
+        let mut times = Vec::new();
+        // Whole milliseconds, printed as they are summed: the steps add up to the total.
+        let mut step = |title: &str, took: Duration| -> Result<()> {
+            let ms = took.as_millis();
+            times.push(ms);
+            outln!("  {}. {title:<60} {:>5}.{:03}s", times.len(), ms / 1000, ms % 1000)
+        };
+
+        let t = Instant::now();
+        state.active_region = (to != home).then(|| to.to_string());
+        s.store.save(&mut state).await?;
+        s.set_active(Some(to))?;
+        step(&format!("record {to} as the active region (state serial {})", state.serial), t.elapsed())?;
+
+        let t = Instant::now();
+        let plan = s.plan(&mut state, PlanMode::Apply).await?;
+        step(&format!("read both regions ({} changes to make)", plan.actions.len()), t.elapsed())?;
+
+        let steps = [
+            RegionStep { title: format!("scale the services in {to} up"), best_effort: false, takes: services_at(to) },
+            RegionStep {
+                title: format!("make {to}'s DNS record the primary one"),
+                best_effort: false,
+                takes: Box::new(|a: &PlannedAction| a.kind.starts_with("route53.")),
+            },
+            RegionStep { title: format!("stand {from} by"), best_effort: true, takes: services_at(&from) },
+        ];
+        let mut left: Vec<PlannedAction> = plan.actions.clone();
+        for st in steps {
+            let t = Instant::now();
+            let (mine, rest): (Vec<_>, Vec<_>) = left.into_iter().partition(|a| (st.takes)(a));
+            left = rest;
+            let n = mine.len();
+            if n > 0 {
+                let sub = Plan { actions: mine, state_serial: state.serial, ..plan.clone() };
+                let report = s.execute(&sub, state, &run).await?;
+                state = report.state.clone();
+                if !report.ok() {
+                    summarize(&s.sink.style, &report, &st.title);
+                    if !st.best_effort {
+                        bail!("failover to {to} stopped at: {}; run the command again to finish", st.title);
+                    }
+                    errln!("{} {from} did not stand by; the next apply finishes it", s.sink.style.yellow("Note:"));
+                }
+            }
+            step(&format!("{} ({n} change{})", st.title, if n == 1 { "" } else { "s" }), t.elapsed())?;
+        }
+        let total: u128 = times.iter().sum();
+        outln!(
+            "{} {to} serves traffic, after {}.{:03}s (the steps above).",
+            s.sink.style.green("Failover complete:"),
+            total / 1000,
+            total % 1000
+        )?;
+        if let Some(db) = &cfg.database {
+            let engine = match db.engine {
+                hactl_config::model::DbEngine::Docdb => "DocumentDB cluster",
+                hactl_config::model::DbEngine::Postgres => "PostgreSQL instance",
+            };
+            errln!(
+                "{} the {engine} stays in {home}: it has no cross-region replica, so the services in {to} still use it",
+                s.sink.style.yellow("Note:")
+            );
+        }
+        if !left.is_empty() {
+            let names: Vec<&str> = left.iter().map(|a| a.address.as_str()).collect();
+            errln!(
+                "{} {} other change(s) are pending and were not made: {}\nhint: review them with `hactl plan`",
+                s.sink.style.yellow("Note:"),
+                left.len(),
+                names.join(", ")
+            );
+        }
         Ok(ExitStatus::Success)
     })
     .await

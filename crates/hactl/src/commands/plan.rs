@@ -48,14 +48,14 @@ pub async fn refresh_only(rc: &RunContext, json: bool, detailed_exitcode: bool) 
     let report = s
         .locked("plan", async {
             let state = s.load_state().await?;
-            let live = refresh(&s.registry, &s.ctx, &s.desired, &state, RefreshScope::StateOnly).await?;
+            let live = refresh(&s.registry, &s.ctx, &s.desired(), &state, RefreshScope::StateOnly).await?;
             Ok(drift_report(&s.registry, &state, &live))
         })
         .await?;
     if json {
         outln!("{}", serde_json::to_string_pretty(&report)?)?;
     } else {
-        out!("{}", render::refresh_text(&s.stdout_style, &report))?;
+        out!("{}", render::refresh_text(&s.stdout_style, &report, &s.region))?;
     }
     Ok(ExitStatus::changes_if(detailed_exitcode && report.has_drift()))
 }

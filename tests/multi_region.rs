@@ -1,0 +1,319 @@
+//! config/multi-region.toml: the stack in a primary region (us-east-1) and a warm standby
+//! (us-west-2), ECR repositories replicated from the primary, Route 53 failover records,
+//! and the failover drill there and back. Every effect is checked with the aws CLI in
+//! each region, never by asking hactl.
+
+mod common;
+
+use common::{aws_cli, aws_cli_in, counts, sdk_in, Counts, Stack};
+use serde_json::Value as J;
+
+const HOME: &str = "us-east-1";
+const DR: &str = "us-west-2";
+
+fn cli(region: &str, args: &[&str]) -> J {
+    serde_json::from_str(&aws_cli_in(region, args)).unwrap_or(J::Null)
+}
+
+/// What the network tier gives in each region: NAT per zone, three route tables for two
+/// zones and the public one, three security groups plus the internal load balancer's.
+fn network_counts() -> Counts {
+    Counts {
+        vpcs: 1,
+        subnets: 6,
+        igws: 1,
+        eips: 2,
+        nats: 2,
+        route_tables: 3,
+        security_groups: 4,
+        endpoints: 1,
+    }
+}
+
+/// Each service's desired count in `region`.
+fn service_counts(region: &str, s: &Stack) -> Vec<(String, i64)> {
+    let out = cli(region, &["ecs", "describe-services", "--cluster", &s.name, "--services", "web", "api"]);
+    let mut v: Vec<(String, i64)> = out["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .filter(|x| x["status"] == "ACTIVE")
+        .map(|x| (x["serviceName"].as_str().unwrap().to_string(), x["desiredCount"].as_i64().unwrap()))
+        .collect();
+    v.sort();
+    v
+}
+
+fn counts_of(web: i64, api: i64) -> Vec<(String, i64)> {
+    vec![("api".to_string(), api), ("web".to_string(), web)]
+}
+
+/// The public load balancer's DNS name in `region`.
+fn alb_dns(region: &str, s: &Stack) -> String {
+    let out = cli(region, &["elbv2", "describe-load-balancers", "--names", &format!("{}-public", s.name)]);
+    out["LoadBalancers"][0]["DNSName"].as_str().expect("DNSName").to_string()
+}
+
+/// The stack's hosted zone id (by its hactl:stack tag: `zone` is shared by test runs).
+fn zone_id(s: &Stack) -> Option<String> {
+    let zones = cli(HOME, &["route53", "list-hosted-zones"]);
+    for z in zones["HostedZones"].as_array().expect("HostedZones") {
+        let id = z["Id"].as_str().unwrap().trim_start_matches("/hostedzone/").to_string();
+        let tags = cli(
+            HOME,
+            &["route53", "list-tags-for-resource", "--resource-type", "hostedzone", "--resource-id", &id],
+        );
+        let ours = tags["ResourceTagSet"]["Tags"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["Key"] == "hactl:stack" && t["Value"] == s.name.as_str()));
+        if ours {
+            return Some(id);
+        }
+    }
+    None
+}
+
+/// The failover records of the domain: (set identifier, PRIMARY/SECONDARY, alias DNS
+/// name, health check's FQDN and path), by set identifier.
+fn failover_records(zone: &str) -> Vec<(String, String, String, String, String)> {
+    let sets = cli(HOME, &["route53", "list-resource-record-sets", "--hosted-zone-id", zone]);
+    let mut out = Vec::new();
+    for r in sets["ResourceRecordSets"].as_array().expect("record sets") {
+        if r["Type"] != "A" {
+            continue;
+        }
+        assert_eq!(r["Name"], "app.hactl-demo.example.com.");
+        assert_eq!(r["AliasTarget"]["EvaluateTargetHealth"], true);
+        let hc = r["HealthCheckId"].as_str().expect("a health check on each record");
+        let check = cli(HOME, &["route53", "get-health-check", "--health-check-id", hc]);
+        let c = &check["HealthCheck"]["HealthCheckConfig"];
+        out.push((
+            r["SetIdentifier"].as_str().unwrap().to_string(),
+            r["Failover"].as_str().unwrap().to_string(),
+            r["AliasTarget"]["DNSName"].as_str().unwrap().trim_end_matches('.').to_lowercase(),
+            c["FullyQualifiedDomainName"].as_str().unwrap().to_lowercase(),
+            c["ResourcePath"].as_str().unwrap().to_string(),
+        ));
+    }
+    out.sort();
+    out
+}
+
+/// Records as they should be with `primary` serving traffic.
+fn expected_records(s: &Stack, primary: &str) -> Vec<(String, String, String, String, String)> {
+    let mut want: Vec<_> = [HOME, DR]
+        .iter()
+        .map(|r| {
+            let role = if *r == primary { "PRIMARY" } else { "SECONDARY" };
+            let dns = alb_dns(r, s).to_lowercase();
+            (r.to_string(), role.to_string(), dns.clone(), dns, "/".to_string())
+        })
+        .collect();
+    want.sort();
+    want
+}
+
+fn repository(region: &str, s: &Stack) -> Option<J> {
+    let out = cli(region, &["ecr", "describe-repositories"]);
+    let name = format!("{}/api", s.name);
+    out["repositories"]
+        .as_array()
+        .expect("repositories")
+        .iter()
+        .find(|r| r["repositoryName"] == name.as_str())
+        .cloned()
+}
+
+/// The registry's replication rules filtering on the stack's prefix.
+fn replication_rules(s: &Stack) -> Vec<J> {
+    let out = cli(HOME, &["ecr", "describe-registry"]);
+    let prefix = format!("{}/", s.name);
+    out["replicationConfiguration"]["rules"]
+        .as_array()
+        .map(|rules| {
+            rules
+                .iter()
+                .filter(|r| {
+                    r["repositoryFilters"]
+                        .as_array()
+                        .is_some_and(|f| f.iter().any(|f| f["filter"] == prefix.as_str()))
+                })
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The step times a failover printed (ms) and its total (ms).
+fn step_times(stdout: &str) -> (Vec<u64>, u64) {
+    let ms = |t: &str| -> u64 {
+        let t = t.trim().trim_end_matches('s');
+        let (s, frac) = t.split_once('.').expect("seconds with 3 decimals");
+        s.parse::<u64>().unwrap() * 1000 + frac.parse::<u64>().unwrap()
+    };
+    let steps: Vec<u64> = stdout
+        .lines()
+        .filter(|l| l.trim_start().chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .map(|l| ms(l.rsplit(' ').next().unwrap()))
+        .collect();
+    let total = stdout
+        .lines()
+        .find_map(|l| l.split("after ").nth(1))
+        .map(|t| ms(t.split(' ').next().unwrap()))
+        .expect("a total");
+    (steps, total)
+}
+
+/// The drill: traffic to `to`, checked with the CLI; the next plan is empty.
+fn fail_over(s: &Stack, to: &str) {
+    let r = s.ok(&["failover", "--to-region", to], 0);
+    let (steps, total) = step_times(&r.stdout);
+    assert_eq!(steps.len(), 5, "{}", r.stdout);
+    assert_eq!(steps.iter().sum::<u64>(), total, "the printed step times add up to the total: {}", r.stdout);
+    let other = if to == HOME { DR } else { HOME };
+    assert_eq!(service_counts(to, s), counts_of(2, 2), "{to} serves at full counts");
+    assert_eq!(service_counts(other, s), counts_of(1, 1), "{other} stands by");
+    let zone = zone_id(s).expect("zone");
+    assert_eq!(failover_records(&zone), expected_records(s, to));
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+}
+
+#[tokio::test]
+async fn two_regions_with_ecr_dns_failover_drill_and_destroy() {
+    let s = Stack::from_file("mr", "config/multi-region.toml");
+    s.ok(&["apply", "--auto-approve"], 0);
+
+    // Each region: its VPC and subnets over two zones, NAT per zone, the services at
+    // their counts (the standby at [dr.desired_counts]).
+    for (region, cidr) in [(HOME, "10.0.0.0/16"), (DR, "10.1.0.0/16")] {
+        let ec2 = aws_sdk_ec2::Client::new(&sdk_in(region).await);
+        assert_eq!(counts(&ec2, &s).await, network_counts(), "{region}");
+        let vpcs = cli(
+            region,
+            &["ec2", "describe-vpcs", "--filters", &format!("Name=tag:hactl:stack,Values={}", s.name)],
+        );
+        assert_eq!(vpcs["Vpcs"][0]["CidrBlock"], cidr);
+        let subnets = cli(
+            region,
+            &["ec2", "describe-subnets", "--filters", &format!("Name=tag:hactl:stack,Values={}", s.name)],
+        );
+        let mut zones: Vec<&str> = subnets["Subnets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["AvailabilityZone"].as_str().unwrap())
+            .collect();
+        zones.sort();
+        zones.dedup();
+        assert_eq!(zones, [format!("{region}a"), format!("{region}b")]);
+        // ECR: the api repository, scanned on push, AES256, with the lifecycle policy.
+        let repo = repository(region, &s).expect("the api repository");
+        assert_eq!(repo["imageScanningConfiguration"]["scanOnPush"], true, "{region}");
+        assert_eq!(repo["encryptionConfiguration"]["encryptionType"], "AES256", "{region}");
+        let policy =
+            cli(region, &["ecr", "get-lifecycle-policy", "--repository-name", &format!("{}/api", s.name)]);
+        let doc: J = serde_json::from_str(policy["lifecyclePolicyText"].as_str().unwrap()).unwrap();
+        assert_eq!(doc["rules"][0]["selection"]["tagStatus"], "untagged");
+        assert_eq!(doc["rules"][0]["selection"]["countNumber"], 7);
+        assert_eq!(doc["rules"][1]["selection"]["countNumber"], 20);
+        // The task definition pulls from its own region's repository.
+        let td = cli(
+            region,
+            &["ecs", "describe-task-definition", "--task-definition", &format!("{}-api", s.name)],
+        );
+        let image = td["taskDefinition"]["containerDefinitions"][0]["image"].as_str().unwrap().to_string();
+        assert!(image.contains(&format!(".dkr.ecr.{region}.amazonaws.com/{}/api:1.0.0", s.name)), "{image}");
+    }
+    assert_eq!(service_counts(HOME, &s), counts_of(2, 2));
+    assert_eq!(service_counts(DR, &s), counts_of(1, 1));
+    let rules = replication_rules(&s);
+    assert_eq!(rules.len(), 1, "{rules:?}");
+    assert_eq!(rules[0]["destinations"][0]["region"], DR);
+
+    // DNS: the primary record at us-east-1's load balancer, the secondary at us-west-2's,
+    // each health checked on its own load balancer.
+    let zone = zone_id(&s).expect("the stack's hosted zone");
+    assert_eq!(failover_records(&zone), expected_records(&s, HOME));
+
+    // Nothing to do, no drift.
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+    s.ok(&["drift"], 0);
+
+    // A rule added by hand to the standby's app security group: drift of that region's
+    // resource, named with its region; apply takes it out again.
+    let sg = common::state_id(&s, "dr.sg.app");
+    aws_cli_in(
+        DR,
+        &[
+            "ec2",
+            "authorize-security-group-ingress",
+            "--group-id",
+            &sg,
+            "--protocol",
+            "tcp",
+            "--port",
+            "22",
+            "--cidr",
+            "10.9.0.0/16",
+        ],
+    );
+    let d = s.ok(&["drift", "--json"], 2);
+    let report: J = serde_json::from_str(&d.stdout).expect("drift json");
+    let changed = report["changed"].as_array().expect("changed");
+    assert_eq!(changed.len(), 1, "{}", d.stdout);
+    assert_eq!(changed[0]["address"], "dr.sg_rules.app");
+    assert_eq!(changed[0]["location"], DR);
+    s.ok(&["apply", "--auto-approve"], 0);
+    let rules = cli(
+        DR,
+        &["ec2", "describe-security-group-rules", "--filters", &format!("Name=group-id,Values={sg}")],
+    );
+    assert!(
+        !rules["SecurityGroupRules"].as_array().unwrap().iter().any(|r| r["CidrIpv4"] == "10.9.0.0/16"),
+        "the rule added by hand is gone"
+    );
+    s.ok(&["drift"], 0);
+
+    // The drill: to the standby and back.
+    fail_over(&s, DR);
+    s.ok(&["drift"], 0);
+    fail_over(&s, HOME);
+
+    // Destroy leaves nothing in either region, nor the global objects.
+    s.ok(&["destroy", "--auto-approve", "--force-delete-secrets"], 0);
+    for region in [HOME, DR] {
+        let ec2 = aws_sdk_ec2::Client::new(&sdk_in(region).await);
+        assert_eq!(counts(&ec2, &s).await, Counts::default(), "{region}");
+        assert!(repository(region, &s).is_none(), "{region}: repository left");
+        let clusters = cli(region, &["ecs", "describe-clusters", "--clusters", &s.name]);
+        assert!(
+            clusters["clusters"].as_array().unwrap().iter().all(|c| c["status"] != "ACTIVE"),
+            "{region}: cluster left"
+        );
+        let lbs = cli(region, &["elbv2", "describe-load-balancers"]);
+        assert!(
+            !lbs["LoadBalancers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l["LoadBalancerName"].as_str().is_some_and(|n| n.starts_with(&s.name))),
+            "{region}: load balancer left"
+        );
+        let topics = cli(region, &["sns", "list-topics"]);
+        assert!(
+            !topics["Topics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["TopicArn"].as_str().unwrap().contains(&s.name)),
+            "{region}: topic left"
+        );
+        let alarms = cli(region, &["cloudwatch", "describe-alarms", "--alarm-name-prefix", &s.name]);
+        assert!(alarms["MetricAlarms"].as_array().unwrap().is_empty(), "{region}: alarms left");
+    }
+    assert!(replication_rules(&s).is_empty());
+    assert!(zone_id(&s).is_none(), "hosted zone left");
+    let checks = aws_cli(&["route53", "list-health-checks"]);
+    assert!(!checks.contains(&s.name), "health checks left");
+    assert!(s.state()["resources"].as_object().unwrap().is_empty());
+}
