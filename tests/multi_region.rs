@@ -1,6 +1,7 @@
 //! config/multi-region.toml: the stack in a primary region (us-east-1) and a warm standby
-//! (us-west-2), ECR repositories replicated from the primary, Route 53 failover records,
-//! and the failover drill there and back. Every effect is checked with the aws CLI in
+//! (us-west-2), a DocumentDB global cluster with the credentials secret replicated, ECR
+//! repositories replicated from the primary, Route 53 failover records, and the failover
+//! drill there and back. Every effect is checked with the aws CLI in
 //! each region, never by asking hactl.
 
 mod common;
@@ -144,6 +145,41 @@ fn replication_rules(s: &Stack) -> Vec<J> {
         .unwrap_or_default()
 }
 
+/// The global cluster's members: (region of the member cluster, is it the writer).
+fn global_members(s: &Stack) -> Vec<(String, bool)> {
+    let out = cli(
+        HOME,
+        &["docdb", "describe-global-clusters", "--global-cluster-identifier", &format!("{}-global", s.name)],
+    );
+    let mut m: Vec<(String, bool)> = out["GlobalClusters"][0]["GlobalClusterMembers"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|m| {
+            let arn = m["DBClusterArn"].as_str().unwrap();
+            (arn.split(':').nth(3).unwrap().to_string(), m["IsWriter"].as_bool().unwrap())
+        })
+        .collect();
+    m.sort();
+    m
+}
+
+fn writer_in(region: &str) -> Vec<(String, bool)> {
+    vec![(HOME.to_string(), region == HOME), (DR.to_string(), region == DR)]
+}
+
+/// The stack's DocumentDB clusters in `region` (live, any status).
+fn db_clusters(region: &str, s: &Stack) -> Vec<J> {
+    let out = cli(region, &["docdb", "describe-db-clusters"]);
+    out["DBClusters"]
+        .as_array()
+        .expect("DBClusters")
+        .iter()
+        .filter(|c| c["DBClusterIdentifier"].as_str().is_some_and(|i| i.starts_with(&s.name)))
+        .cloned()
+        .collect()
+}
+
 /// The step times a failover printed (ms) and its total (ms).
 fn step_times(stdout: &str) -> (Vec<u64>, u64) {
     let ms = |t: &str| -> u64 {
@@ -168,7 +204,8 @@ fn step_times(stdout: &str) -> (Vec<u64>, u64) {
 fn fail_over(s: &Stack, to: &str) {
     let r = s.ok(&["failover", "--to-region", to], 0);
     let (steps, total) = step_times(&r.stdout);
-    assert_eq!(steps.len(), 5, "{}", r.stdout);
+    assert_eq!(steps.len(), 6, "{}", r.stdout);
+    assert_eq!(global_members(s), writer_in(to), "the DocumentDB cluster in {to} writes");
     assert_eq!(steps.iter().sum::<u64>(), total, "the printed step times add up to the total: {}", r.stdout);
     let other = if to == HOME { DR } else { HOME };
     assert_eq!(service_counts(to, s), counts_of(2, 2), "{to} serves at full counts");
@@ -226,6 +263,42 @@ async fn two_regions_with_ecr_dns_failover_drill_and_destroy() {
     }
     assert_eq!(service_counts(HOME, &s), counts_of(2, 2));
     assert_eq!(service_counts(DR, &s), counts_of(1, 1));
+
+    // The database: the primary cluster writes, a secondary in the DR region with its
+    // two instances; the credentials replicated there, each region's connection secret
+    // naming its own cluster, each region's tasks reading their own region's secrets.
+    assert_eq!(global_members(&s), writer_in(HOME));
+    let dr_cluster = db_clusters(DR, &s);
+    assert_eq!(dr_cluster.len(), 1);
+    assert_eq!(dr_cluster[0]["DBClusterMembers"].as_array().unwrap().len(), 2);
+    assert_eq!(dr_cluster[0]["StorageEncrypted"], true);
+    let secret = format!("hactl/{}/db-credentials", s.name);
+    let status = cli(HOME, &["secretsmanager", "describe-secret", "--secret-id", &secret]);
+    assert_eq!(status["ReplicationStatus"][0]["Region"], DR);
+    assert_eq!(status["ReplicationStatus"][0]["Status"], "InSync");
+    let replica = cli(DR, &["secretsmanager", "describe-secret", "--secret-id", &secret]);
+    assert_eq!(replica["PrimaryRegion"], HOME);
+    for region in [HOME, DR] {
+        let conn = cli(
+            region,
+            &[
+                "secretsmanager",
+                "get-secret-value",
+                "--secret-id",
+                &format!("hactl/{}/db-connection", s.name),
+            ],
+        );
+        let fields: J = serde_json::from_str(conn["SecretString"].as_str().unwrap()).unwrap();
+        assert_eq!(fields["host"], db_clusters(region, &s)[0]["Endpoint"], "{region}");
+        let td = cli(
+            region,
+            &["ecs", "describe-task-definition", "--task-definition", &format!("{}-web", s.name)],
+        );
+        for var in td["taskDefinition"]["containerDefinitions"][0]["secrets"].as_array().unwrap() {
+            let from = var["valueFrom"].as_str().unwrap();
+            assert!(from.starts_with(&format!("arn:aws:secretsmanager:{region}:")), "{region}: {from}");
+        }
+    }
     let rules = replication_rules(&s);
     assert_eq!(rules.len(), 1, "{rules:?}");
     assert_eq!(rules[0]["destinations"][0]["region"], DR);
@@ -279,8 +352,21 @@ async fn two_regions_with_ecr_dns_failover_drill_and_destroy() {
     s.ok(&["drift"], 0);
     fail_over(&s, HOME);
 
+    // After the drill there and back: a failover to the standby once more, then destroy
+    // (the order between the databases follows their roles).
+    fail_over(&s, DR);
+
     // Destroy leaves nothing in either region, nor the global objects.
-    s.ok(&["destroy", "--auto-approve", "--force-delete-secrets"], 0);
+    s.ok(
+        &[
+            "destroy",
+            "--auto-approve",
+            "--force-delete-secrets",
+            "--allow-delete-protected",
+            "--skip-final-snapshot",
+        ],
+        0,
+    );
     for region in [HOME, DR] {
         let ec2 = aws_sdk_ec2::Client::new(&sdk_in(region).await);
         assert_eq!(counts(&ec2, &s).await, Counts::default(), "{region}");
@@ -310,7 +396,19 @@ async fn two_regions_with_ecr_dns_failover_drill_and_destroy() {
         );
         let alarms = cli(region, &["cloudwatch", "describe-alarms", "--alarm-name-prefix", &s.name]);
         assert!(alarms["MetricAlarms"].as_array().unwrap().is_empty(), "{region}: alarms left");
+        assert!(db_clusters(region, &s).is_empty(), "{region}: DocumentDB cluster left");
+        let secrets = cli(region, &["secretsmanager", "list-secrets"]);
+        assert!(
+            !secrets["SecretList"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|x| x["Name"].as_str().unwrap().contains(&s.name)),
+            "{region}: secret left"
+        );
     }
+    let globals = cli(HOME, &["docdb", "describe-global-clusters"]);
+    assert!(!globals.to_string().contains(&format!("{}-global", s.name)), "global cluster left");
     assert!(replication_rules(&s).is_empty());
     assert!(zone_id(&s).is_none(), "hosted zone left");
     let checks = aws_cli(&["route53", "list-health-checks"]);

@@ -33,6 +33,7 @@ const STAR_EXCEPTIONS: &[&str] = &[
     "rds:DescribeDBParameterGroups",
     "rds:DescribeDBParameters",
     "rds:DescribeDBSubnetGroups",
+    "rds:DescribeGlobalClusters",
     "rds:ListTagsForResource",
     "cloudwatch:DescribeAlarms",
     "ecr:DescribeRepositories",

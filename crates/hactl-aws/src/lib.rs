@@ -142,6 +142,11 @@ pub fn retry_partition(service: &str) -> aws_sdk_ec2::config::retry::RetryPartit
         .clone()
 }
 
+/// `config` bound to `region` instead (same credentials, endpoint, retries, timeouts).
+pub fn in_region(config: &SdkConfig, region: &str) -> SdkConfig {
+    config.to_builder().region(Region::new(region.to_string())).build()
+}
+
 /// Every provider, bound to the region of `config` (the stack's home region), able to
 /// build the providers of any other region the stack places resources in: the same
 /// configuration (credentials, endpoint, retries, timeouts) with that region. Every call
@@ -149,10 +154,7 @@ pub fn retry_partition(service: &str) -> aws_sdk_ec2::config::retry::RetryPartit
 pub fn providers(config: &SdkConfig, counter: &ApiCounter) -> Registry {
     let home = config.region().map(|r| r.to_string()).unwrap_or_default();
     let (base, count) = (config.clone(), counter.clone());
-    let factory = move |region: &str| {
-        let regional = base.to_builder().region(Region::new(region.to_string())).build();
-        registry(&regional, &count)
-    };
+    let factory = move |region: &str| registry(&in_region(&base, region), &count);
     registry(config, counter).with_regions(&home, Arc::new(factory))
 }
 

@@ -914,3 +914,451 @@ async fn docdb_adoption() {
     })
     .await;
 }
+
+const DR_REGION: &str = "us-west-2";
+const DR_AZS: [&str; 2] = ["us-west-2a", "us-west-2b"];
+
+/// The disaster-recovery region of the global cluster test: the SDK clients of us-west-2,
+/// the providers of a registry built for it, and a VPC with two data
+/// subnets and a security group there.
+#[derive(Clone)]
+struct West {
+    docdb: docdb::Client,
+    ec2: aws_sdk_ec2::Client,
+    registry: Arc<hactl_engine::Registry>,
+    vpc: String,
+    subnets: Vec<String>,
+    sg: String,
+}
+
+impl West {
+    async fn new(stack: &str, net: u8) -> West {
+        let cfg = sdk_config().await.to_builder().region(aws_config::Region::new(DR_REGION)).build();
+        let ec2 = aws_sdk_ec2::Client::new(&cfg);
+        let vpc = ec2.create_vpc().cidr_block(format!("10.{net}.0.0/16")).send().await.expect("CreateVpc");
+        let vpc = vpc.vpc().and_then(|v| v.vpc_id()).expect("vpc id").to_string();
+        let mut subnets = Vec::new();
+        for (i, az) in DR_AZS.iter().enumerate() {
+            let s = ec2
+                .create_subnet()
+                .vpc_id(&vpc)
+                .cidr_block(format!("10.{net}.{}.0/24", 20 + i))
+                .availability_zone(*az)
+                .send()
+                .await
+                .expect("CreateSubnet us-west-2");
+            subnets.push(s.subnet().and_then(|s| s.subnet_id()).expect("subnet id").to_string());
+        }
+        let sg = ec2
+            .create_security_group()
+            .vpc_id(&vpc)
+            .group_name(format!("{stack}-db"))
+            .description("hactl docdb dr test")
+            .send()
+            .await
+            .expect("CreateSecurityGroup us-west-2");
+        let sg = sg.group_id().expect("group id").to_string();
+        West {
+            docdb: docdb::Client::new(&cfg),
+            registry: Arc::new(hactl_aws::registry(&cfg, &hactl_aws::ApiCounter::default())),
+            ec2,
+            vpc,
+            subnets,
+            sg,
+        }
+    }
+
+    fn provider(&self, kind: &str) -> Arc<dyn Provider> {
+        self.registry.get(kind).expect("registered in the us-west-2 registry").clone()
+    }
+
+    /// Removes what the test left in us-west-2: clusters, snapshots, groups, network.
+    async fn cleanup(&self, stack: &str) {
+        let prefix = format!("{stack}-");
+        let clusters = self.docdb.describe_db_clusters().send().await.expect("DescribeDBClusters us-west-2");
+        for c in clusters.db_clusters() {
+            let id = c.db_cluster_identifier().unwrap_or_default();
+            if id.starts_with(&prefix) {
+                let _ = self
+                    .docdb
+                    .delete_db_cluster()
+                    .db_cluster_identifier(id)
+                    .skip_final_snapshot(true)
+                    .send()
+                    .await;
+            }
+        }
+        let snapshots = self.docdb.describe_db_cluster_snapshots().send().await.expect("snapshots us-west-2");
+        for s in snapshots.db_cluster_snapshots() {
+            if s.db_cluster_identifier().unwrap_or_default().starts_with(&prefix) {
+                let id = s.db_cluster_snapshot_identifier().unwrap_or_default();
+                let _ =
+                    self.docdb.delete_db_cluster_snapshot().db_cluster_snapshot_identifier(id).send().await;
+            }
+        }
+        let pg = format!("{stack}-docdb");
+        if self
+            .docdb
+            .describe_db_cluster_parameter_groups()
+            .db_cluster_parameter_group_name(&pg)
+            .send()
+            .await
+            .is_ok()
+        {
+            let _ = self
+                .docdb
+                .delete_db_cluster_parameter_group()
+                .db_cluster_parameter_group_name(&pg)
+                .send()
+                .await;
+        }
+        let _ = self.docdb.delete_db_subnet_group().db_subnet_group_name(format!("{stack}-db")).send().await;
+        self.ec2
+            .delete_security_group()
+            .group_id(&self.sg)
+            .send()
+            .await
+            .expect("cleanup: DeleteSecurityGroup");
+        for s in &self.subnets {
+            self.ec2.delete_subnet().subnet_id(s).send().await.expect("cleanup: DeleteSubnet us-west-2");
+        }
+        self.ec2.delete_vpc().vpc_id(&self.vpc).send().await.expect("cleanup: DeleteVpc us-west-2");
+    }
+}
+
+/// The global clusters of the stack (named `<stack>-...`), seen through `client`.
+async fn sdk_global_clusters(client: &docdb::Client, stack: &str) -> Vec<docdb::types::GlobalCluster> {
+    let out = client.describe_global_clusters().send().await.expect("DescribeGlobalClusters");
+    let prefix = format!("{stack}-");
+    out.global_clusters()
+        .iter()
+        .filter(|g| g.global_cluster_identifier().unwrap_or_default().starts_with(&prefix))
+        .cloned()
+        .collect()
+}
+
+/// The members of the global cluster `id` and whether each is the writer, through
+/// `client` (None: no such global cluster).
+async fn sdk_members(client: &docdb::Client, id: &str) -> Option<BTreeMap<String, bool>> {
+    match client.describe_global_clusters().global_cluster_identifier(id).send().await {
+        Ok(o) => {
+            let gcs = o.global_clusters();
+            assert_eq!(gcs.len(), 1, "one global cluster {id}: {gcs:?}");
+            Some(
+                gcs[0]
+                    .global_cluster_members()
+                    .iter()
+                    .map(|m| {
+                        (m.db_cluster_arn().unwrap_or_default().to_string(), m.is_writer() == Some(true))
+                    })
+                    .collect(),
+            )
+        }
+        Err(e) if e.code() == Some("GlobalClusterNotFoundFault") => None,
+        Err(e) => panic!("DescribeGlobalClusters {id}: {e:?}"),
+    }
+}
+
+async fn sdk_cluster_in(client: &docdb::Client, id: &str) -> Option<docdb::types::DbCluster> {
+    match client.describe_db_clusters().db_cluster_identifier(id).send().await {
+        Ok(o) => o.db_clusters().first().cloned(),
+        Err(e) if e.code() == Some("DBClusterNotFoundFault") => None,
+        Err(e) => panic!("DescribeDBClusters: {e:?}"),
+    }
+}
+
+/// Detaches every member of the stack's global clusters (each in its own region) and
+/// deletes them: what a failed global cluster test leaves.
+async fn cleanup_global_clusters(env: &Env, west: &West) {
+    for gc in sdk_global_clusters(&env.docdb, &env.stack).await {
+        let id = gc.global_cluster_identifier().unwrap_or_default();
+        for m in gc.global_cluster_members() {
+            let arn = m.db_cluster_arn().unwrap_or_default();
+            let client = if arn.contains(&format!(":{DR_REGION}:")) { &west.docdb } else { &env.docdb };
+            let _ = client
+                .remove_from_global_cluster()
+                .global_cluster_identifier(id)
+                .db_cluster_identifier(arn)
+                .send()
+                .await;
+        }
+        let _ = env.docdb.delete_global_cluster().global_cluster_identifier(id).send().await;
+    }
+}
+
+/// A call count of the operation `op` (any service) in `counter`.
+fn calls_of(counter: &hactl_aws::ApiCounter, op: &str) -> u64 {
+    counter.snapshot().iter().filter(|(k, _)| k.rsplit(':').next() == Some(op)).map(|(_, n)| n).sum()
+}
+
+/// A DocumentDB global cluster across two regions: the primary cluster in us-east-1, the
+/// global cluster made from it, a secondary cluster in us-west-2 (through a registry built
+/// for us-west-2). A switchover to us-west-2 and a failover back (data loss allowed) move
+/// the writer without any diff of either cluster or the global cluster; destroy in graph
+/// order (secondary cluster, global cluster, primary) leaves nothing in either region.
+#[tokio::test(flavor = "multi_thread")]
+async fn docdb_global_cluster() {
+    let env = Env::new("dg", 173).await;
+    let west = West::new(&env.stack, 174).await;
+    let result = tokio::spawn(global_cluster_body(env.clone(), west.clone())).await;
+    cleanup_global_clusters(&env, &west).await;
+    west.cleanup(&env.stack).await;
+    env.cleanup().await;
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn global_cluster_body(env: Env, west: West) {
+    let g = Global::build(&env, &west).await;
+    switch_writer(&env, &west, &g).await;
+    destroy_global(&env, &west, &g).await;
+}
+
+/// What the global cluster test built: the providers of both regions it drives, and the
+/// ids, ARNs and desired properties of the primary (`p_`), the secondary (`s_`) and the
+/// global cluster (`g_`), and of the groups of both regions.
+struct Global {
+    east_cfg: aws_config::SdkConfig,
+    global: Arc<dyn Provider>,
+    w_subnet_group: Arc<dyn Provider>,
+    w_parameter_group: Arc<dyn Provider>,
+    w_cluster: Arc<dyn Provider>,
+    p_id: String,
+    p_arn: String,
+    p_props: Props,
+    s_id: String,
+    s_arn: String,
+    s_props: Props,
+    g_id: String,
+    g_props: Props,
+    groups: [Props; 4],
+}
+
+impl Global {
+    /// The primary in us-east-1 (no instance: the global cluster needs none), the global
+    /// cluster made from it, and the secondary in us-west-2 with its own subnet group and
+    /// parameter group and no master user; each checked with the SDK.
+    async fn build(env: &Env, west: &West) -> Global {
+        let east_cfg = sdk_config().await;
+        let east = hactl_aws::registry(&east_cfg, &hactl_aws::ApiCounter::default());
+        let global = east.get("docdb.global_cluster").expect("docdb.global_cluster is registered").clone();
+        let sg_props = env.subnet_group_props();
+        create(&*env.subnet_group, env, "db_subnet_group.main", &sg_props).await;
+        let pg_props = env.parameter_group_props();
+        create(&*env.parameter_group, env, "db_cluster_parameter_group.main", &pg_props).await;
+        let p_id = env.cluster_id();
+        let p_props = env.cluster_props(&p_id, false);
+        create(&*env.cluster, env, "db_cluster.main", &p_props).await;
+        let p_arn = env.sdk_cluster(&p_id).await.expect("primary").db_cluster_arn().expect("arn").to_string();
+
+        let g_id = format!("{}-global", env.stack);
+        let g_props = props(&[
+            ("identifier", Value::str(&g_id)),
+            ("source_db_cluster_arn", Value::str(&p_arn)),
+            ("deletion_protection", Value::Bool(false)),
+        ]);
+        assert_eq!(create(&*global, env, "db_global_cluster.main", &g_props).await, g_id);
+        let gc = &sdk_global_clusters(&env.docdb, &env.stack).await[0];
+        assert_eq!(gc.engine(), Some("docdb"));
+        assert_eq!(gc.storage_encrypted(), Some(true), "encryption comes from the source");
+        assert_eq!(sdk_members(&env.docdb, &g_id).await, Some(BTreeMap::from([(p_arn.clone(), true)])));
+        // A create retried after a crash adopts it.
+        assert_eq!(create(&*global, env, "db_global_cluster.main", &g_props).await, g_id);
+        assert_eq!(sdk_global_clusters(&env.docdb, &env.stack).await.len(), 1);
+
+        let (w_subnet_group, w_parameter_group, w_cluster) = (
+            west.provider("docdb.subnet_group"),
+            west.provider("docdb.cluster_parameter_group"),
+            west.provider("docdb.cluster"),
+        );
+        let w_sg_props = with(&sg_props, "subnet_ids", Value::from_strings(west.subnets.clone()));
+        let name = format!("{}-db", env.stack);
+        let w_sg_props = with(&w_sg_props, "tags", env.tags("dr.db_subnet_group.main", &name));
+        create(&*w_subnet_group, env, "dr.db_subnet_group.main", &w_sg_props).await;
+        let name = format!("{}-docdb", env.stack);
+        let w_pg_props = with(&pg_props, "tags", env.tags("dr.db_cluster_parameter_group.main", &name));
+        create(&*w_parameter_group, env, "dr.db_cluster_parameter_group.main", &w_pg_props).await;
+        let s_id = format!("{}-docdb-dr", env.stack);
+        let mut s_props = env.cluster_props(&s_id, false);
+        s_props.insert("master_username".into(), Value::Null);
+        s_props.insert("master_secret_arn".into(), Value::Null);
+        s_props.insert("vpc_security_group_ids".into(), Value::from_strings([west.sg.clone()]));
+        s_props.insert("global_cluster_identifier".into(), Value::str(&g_id));
+        s_props.insert("tags".into(), env.tags("dr.db_cluster.main", &s_id));
+        assert_eq!(create(&*w_cluster, env, "dr.db_cluster.main", &s_props).await, s_id);
+        assert!(env.sdk_cluster(&s_id).await.is_none(), "the secondary is not in us-east-1");
+        let s = sdk_cluster_in(&west.docdb, &s_id).await.expect("the secondary is in us-west-2");
+        let s_arn = s.db_cluster_arn().expect("arn").to_string();
+        assert!(s_arn.contains(":us-west-2:"), "{s_arn}");
+        assert_eq!(s.replication_source_identifier(), Some(p_arn.as_str()), "it replicates the primary");
+        assert!(s.master_username().is_none_or(str::is_empty), "no master user of its own: {s:?}");
+        Global {
+            east_cfg,
+            global,
+            w_subnet_group,
+            w_parameter_group,
+            w_cluster,
+            p_id,
+            p_arn,
+            p_props,
+            s_id,
+            s_arn,
+            s_props,
+            g_id,
+            g_props,
+            groups: [sg_props, pg_props, w_sg_props, w_pg_props],
+        }
+    }
+
+    /// The members as both regions must see them, `writer` writing.
+    fn members(&self, writer: &str) -> BTreeMap<String, bool> {
+        [&self.p_arn, &self.s_arn].into_iter().map(|a| (a.clone(), a == writer)).collect()
+    }
+
+    /// Both regions' DescribeGlobalClusters show both members, `writer` writing; neither
+    /// cluster nor the global cluster reads with a diff against its desired properties.
+    async fn assert_writer_and_no_diff(&self, env: &Env, west: &West, writer: &str) {
+        assert_eq!(sdk_members(&env.docdb, &self.g_id).await, Some(self.members(writer)), "us-east-1");
+        assert_eq!(sdk_members(&west.docdb, &self.g_id).await, Some(self.members(writer)), "us-west-2");
+        assert_no_diff(&*env.cluster, env, "db_cluster.main", &self.p_id, &self.p_props).await;
+        assert_no_diff(&*self.w_cluster, env, "dr.db_cluster.main", &self.s_id, &self.s_props).await;
+        let g = assert_no_diff(&*self.global, env, "db_global_cluster.main", &self.g_id, &self.g_props).await;
+        assert_eq!(g.outputs.get("writer_arn"), Some(&Value::str(writer)));
+        let mut members = vec![self.p_arn.clone(), self.s_arn.clone()];
+        members.sort();
+        assert_eq!(g.outputs.get("members"), Some(&Value::from_strings(members)));
+        assert!(g.outputs.get("arn").and_then(Value::as_str).is_some_and(|a| a.ends_with(&self.g_id)));
+    }
+}
+
+/// A planned switchover to us-west-2 (again: nothing to do), a refused non-member, a
+/// failover back with data loss allowed: the writer moves, nothing diffs.
+async fn switch_writer(env: &Env, west: &West, g: &Global) {
+    let (p_arn, s_arn) = (g.p_arn.as_str(), g.s_arn.as_str());
+    g.assert_writer_and_no_diff(env, west, p_arn).await;
+    // A member cannot be deleted as it is: AWS refuses (the provider detaches it first).
+    let refused = west.docdb.delete_db_cluster().db_cluster_identifier(&g.s_id).skip_final_snapshot(true);
+    let refused = refused.send().await.expect_err("a member is not deleted");
+    assert_eq!(refused.code(), Some("InvalidDBClusterStateFault"));
+
+    let counter = hactl_aws::ApiCounter::default();
+    let ctx = env.ctx_for("db_global_cluster.main", DeleteOptions::default());
+    let promote = hactl_aws::docdb::switchover::promote_secondary;
+    let out = promote(&g.east_cfg, &counter, &ctx, &g.g_id, s_arn, false).await.expect("switchover");
+    assert_eq!((out.writer_arn.as_str(), out.previous_writer_arn.as_str()), (s_arn, p_arn));
+    assert_eq!(calls_of(&counter, "SwitchoverGlobalCluster"), 1);
+    let old_primary = env.sdk_cluster(&g.p_id).await.expect("primary");
+    assert_eq!(old_primary.replication_source_identifier(), Some(s_arn), "the old primary follows");
+    let out = promote(&g.east_cfg, &counter, &ctx, &g.g_id, s_arn, false).await.expect("switchover again");
+    assert_eq!((out.writer_arn.as_str(), out.previous_writer_arn.as_str()), (s_arn, s_arn));
+    assert_eq!(calls_of(&counter, "SwitchoverGlobalCluster"), 1, "already the writer: no call");
+    assert_eq!(calls_of(&counter, "FailoverGlobalCluster"), 0);
+    // A switchover is not drift: no diff of either cluster, nor of the global cluster.
+    g.assert_writer_and_no_diff(env, west, s_arn).await;
+
+    let other = s_arn.replace(&g.s_id, "nope");
+    let err = promote(&g.east_cfg, &counter, &ctx, &g.g_id, &other, true).await.expect_err("not a member");
+    assert!(err.message().contains("not a member"), "{err}");
+    let out = promote(&g.east_cfg, &counter, &ctx, &g.g_id, p_arn, true).await.expect("failover");
+    assert_eq!((out.writer_arn.as_str(), out.previous_writer_arn.as_str()), (p_arn, s_arn));
+    assert_eq!(calls_of(&counter, "FailoverGlobalCluster"), 1);
+    g.assert_writer_and_no_diff(env, west, p_arn).await;
+}
+
+/// Destroy in graph order: the secondary (detached, then deleted), the global cluster (the
+/// primary removed from it, then deleted), then the primary and the groups.
+async fn destroy_global(env: &Env, west: &West, g: &Global) {
+    let skip = DeleteOptions { skip_final_snapshot: true, ..DeleteOptions::default() };
+    let ctx = |address: &str| env.ctx_for(address, skip);
+    g.w_cluster.delete(&ctx("dr.db_cluster.main"), &g.s_id, &g.s_props).await.expect("delete secondary");
+    assert!(sdk_cluster_in(&west.docdb, &g.s_id).await.is_none(), "the secondary is gone");
+    let primary_only = BTreeMap::from([(g.p_arn.clone(), true)]);
+    assert_eq!(sdk_members(&env.docdb, &g.g_id).await, Some(primary_only));
+    g.global.delete(&ctx("db_global_cluster.main"), &g.g_id, &g.g_props).await.expect("delete global");
+    assert_eq!(sdk_members(&env.docdb, &g.g_id).await, None, "the global cluster is gone");
+    assert_eq!(sdk_members(&west.docdb, &g.g_id).await, None, "the global cluster is gone");
+    let p = env.sdk_cluster(&g.p_id).await.expect("the primary stays, standalone");
+    assert!(p.replication_source_identifier().is_none() && p.read_replica_identifiers().is_empty(), "{p:?}");
+    // Deleting again is fine.
+    g.w_cluster.delete(&ctx("dr.db_cluster.main"), &g.s_id, &g.s_props).await.expect("again");
+    g.global.delete(&ctx("db_global_cluster.main"), &g.g_id, &g.g_props).await.expect("again");
+    destroy_primary_and_groups(env, west, g).await;
+}
+
+/// The rest of a destroy once the global cluster is gone: the primary, the groups of both
+/// regions; then nothing of the stack is left in either region.
+async fn destroy_primary_and_groups(env: &Env, west: &West, g: &Global) {
+    let skip = DeleteOptions { skip_final_snapshot: true, ..DeleteOptions::default() };
+    let ctx = |address: &str| env.ctx_for(address, skip);
+    env.cluster.delete(&ctx("db_cluster.main"), &g.p_id, &g.p_props).await.expect("delete primary");
+    let (sg_name, pg_name) = (format!("{}-db", env.stack), format!("{}-docdb", env.stack));
+    let [sg_props, pg_props, w_sg_props, w_pg_props] = &g.groups;
+    for (provider, address, id, p) in [
+        (&*g.w_parameter_group, "dr.db_cluster_parameter_group.main", &pg_name, w_pg_props),
+        (&*g.w_subnet_group, "dr.db_subnet_group.main", &sg_name, w_sg_props),
+        (&*env.parameter_group as &dyn Provider, "db_cluster_parameter_group.main", &pg_name, pg_props),
+        (&*env.subnet_group, "db_subnet_group.main", &sg_name, sg_props),
+    ] {
+        provider.delete(&ctx(address), id, p).await.unwrap_or_else(|e| panic!("delete {address}: {e}"));
+    }
+
+    let prefix = format!("{}-", env.stack);
+    for (region, client) in [("us-east-1", &env.docdb), (DR_REGION, &west.docdb)] {
+        assert!(
+            sdk_global_clusters(client, &env.stack).await.is_empty(),
+            "{region}: a global cluster is left"
+        );
+        let clusters = client.describe_db_clusters().send().await.expect("DescribeDBClusters");
+        let ids = clusters.db_clusters().iter().filter_map(|c| c.db_cluster_identifier());
+        let left: Vec<_> = ids.filter(|id| id.starts_with(&prefix)).collect();
+        assert!(left.is_empty(), "{region}: clusters left: {left:?}");
+        let groups = client.describe_db_subnet_groups().send().await.expect("DescribeDBSubnetGroups");
+        let mut names = groups.db_subnet_groups().iter().filter_map(|g| g.db_subnet_group_name());
+        assert!(names.all(|n| n != sg_name), "{region}: the subnet group is left");
+        let pgs = client.describe_db_cluster_parameter_groups().send().await.expect("parameter groups");
+        let mut names =
+            pgs.db_cluster_parameter_groups().iter().filter_map(|g| g.db_cluster_parameter_group_name());
+        assert!(names.all(|n| n != pg_name), "{region}: the parameter group is left");
+    }
+    assert!(g.global.read(&env.ctx(), &[]).await.expect("read").is_empty());
+    assert!(g.w_cluster.read(&env.ctx(), &[]).await.expect("read").is_empty());
+}
+
+/// The global cluster deleted while its secondary is still a member (its identifier
+/// changed, or it alone is destroyed): both members are removed from it, the secondary
+/// through its own region, and stay as standalone clusters; the secondary's delete then
+/// finds no global cluster to leave.
+#[tokio::test(flavor = "multi_thread")]
+async fn docdb_global_cluster_deleted_with_its_members() {
+    let env = Env::new("dx", 175).await;
+    let west = West::new(&env.stack, 176).await;
+    let result = tokio::spawn({
+        let (env, west) = (env.clone(), west.clone());
+        async move {
+            let g = Global::build(&env, &west).await;
+            let ctx = env.ctx_for("db_global_cluster.main", DeleteOptions::default());
+            g.global.delete(&ctx, &g.g_id, &g.g_props).await.expect("delete global");
+            assert_eq!(sdk_members(&env.docdb, &g.g_id).await, None, "the global cluster is gone");
+            let p = env.sdk_cluster(&g.p_id).await.expect("the primary stays");
+            let s = sdk_cluster_in(&west.docdb, &g.s_id).await.expect("the secondary stays");
+            for c in [&p, &s] {
+                assert!(
+                    c.replication_source_identifier().is_none() && c.read_replica_identifiers().is_empty()
+                );
+            }
+            let skip = DeleteOptions { skip_final_snapshot: true, ..DeleteOptions::default() };
+            let ctx = env.ctx_for("dr.db_cluster.main", skip);
+            g.w_cluster.delete(&ctx, &g.s_id, &g.s_props).await.expect("delete secondary");
+            assert!(sdk_cluster_in(&west.docdb, &g.s_id).await.is_none(), "the secondary is gone");
+            destroy_primary_and_groups(&env, &west, &g).await;
+        }
+    })
+    .await;
+    cleanup_global_clusters(&env, &west).await;
+    west.cleanup(&env.stack).await;
+    env.cleanup().await;
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}

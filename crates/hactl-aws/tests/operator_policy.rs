@@ -167,6 +167,7 @@ const PARLIAMENT_ACCEPTED: &[(&str, &[&str], &str)] = &[
             "rds:DescribeDBParameterGroups",
             "rds:DescribeDBParameters",
             "rds:DescribeDBSubnetGroups",
+            "rds:DescribeGlobalClusters",
             "cloudwatch:DescribeAlarms",
         ],
         // As for the drift job (expand_drift.rs, read_account_wide(); tests/policy_lint.rs).

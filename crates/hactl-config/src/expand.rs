@@ -357,7 +357,7 @@ fn ingress_rules(
     (ingress, internal_ingress)
 }
 
-impl Expander<'_> {
+impl<'a> Expander<'a> {
     /// `<stack>-<parts>` (`<stack>-dr-<parts>` in the DR region).
     pub(crate) fn name(&self, parts: &[&str]) -> String {
         std::iter::once(self.cfg.stack.name.as_str())
@@ -390,6 +390,11 @@ impl Expander<'_> {
     /// The region being expanded.
     pub(crate) fn region(&self) -> &str {
         self.dr.map_or(self.cfg.stack.region.as_str(), |d| d.region.as_str())
+    }
+
+    /// The network of the region being expanded.
+    pub(crate) fn network(&self) -> &'a NetworkConfig {
+        self.dr.map_or(&self.cfg.network, |d| &d.network)
     }
 
     /// Whether the region being expanded stands by (the other one serves traffic).
@@ -441,6 +446,7 @@ impl Expander<'_> {
             let refs = self.network_tier(&Site { region: &dr.region, network: &dr.network, dr: true })?;
             self.dr = Some(dr);
             self.ecr_repositories()?;
+            let data = self.dr_data_tier(&refs, data.as_ref())?;
             self.compute_tier(&refs, data.as_ref())?;
             self.observability_tier(&mut widgets)?;
             if let Some(zone) = &zone {

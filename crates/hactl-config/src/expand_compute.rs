@@ -166,7 +166,7 @@ fn container_secrets(data: Option<&DataRefs>) -> Value {
                     ("name", Value::str(*var)),
                     (
                         "value_from",
-                        Value::concat([out(d.secret_of(*source), "arn"), Value::str(format!(":{key}::"))]),
+                        Value::concat([d.arn_of(*source).clone(), Value::str(format!(":{key}::"))]),
                     ),
                 ])
             })
@@ -362,9 +362,12 @@ impl<'a> Expander<'a> {
         let mut statements = vec![statement(
             "ReadDbSecret",
             &["secretsmanager:GetSecretValue"],
-            Value::List(vec![out(&d.secret, "arn"), out(&d.connection, "arn")]),
+            Value::List(vec![d.secret_arn.clone(), d.connection_arn.clone()]),
         )];
-        if let Some(key) = self.cfg.database.as_ref().and_then(|db| db.kms_key_id.as_deref()) {
+        // A replica in the DR region is encrypted with that region's AWS managed key.
+        let key =
+            self.cfg.database.as_ref().and_then(|db| db.kms_key_id.as_deref()).filter(|_| self.dr.is_none());
+        if let Some(key) = key {
             let region = &scope.region;
             let mut s = statement(
                 "DecryptDbSecret",

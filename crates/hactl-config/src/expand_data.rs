@@ -47,19 +47,29 @@ pub(crate) struct DataRefs {
     pub connection: Address,
     /// The connection secret's endpoint fields: complete once the database exists.
     pub fields: Address,
+    /// The ARN the region's tasks read the credentials by: the secret's, or in the DR
+    /// region its replica's there.
+    pub secret_arn: Value,
+    /// The ARN the region's tasks read the connection by.
+    pub connection_arn: Value,
 }
 
 impl DataRefs {
-    pub(crate) fn secret_of(&self, source: SecretSource) -> &Address {
+    pub(crate) fn arn_of(&self, source: SecretSource) -> &Value {
         match source {
-            SecretSource::Credentials => &self.secret,
-            SecretSource::Connection => &self.connection,
+            SecretSource::Credentials => &self.secret_arn,
+            SecretSource::Connection => &self.connection_arn,
         }
     }
 }
 
 fn map(pairs: Vec<(&str, Value)>) -> Value {
     Value::Map(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
+
+/// The DocumentDB global cluster's identifier.
+fn global_cluster_id(stack: &str) -> String {
+    format!("{stack}-global")
 }
 
 /// What the database's resources share.
@@ -82,11 +92,12 @@ struct DbRefs {
     groups: Value,
 }
 
-impl Expander<'_> {
-    pub(crate) fn data_tier(&mut self, net: &NetworkRefs) -> Result<Option<DataRefs>, ExpandError> {
+impl<'a> Expander<'a> {
+    /// What the database's resources share; `None` without `[database]`.
+    fn db_params(&self) -> Option<DbParams<'a>> {
         let cfg = self.cfg;
-        let Some(db) = &cfg.database else { return Ok(None) };
-        let p = DbParams {
+        let db = cfg.database.as_ref()?;
+        Some(DbParams {
             db,
             stack: cfg.stack.name.clone(),
             engine: match db.engine {
@@ -96,7 +107,12 @@ impl Expander<'_> {
             port: Value::Int(i64::from(db.port)),
             kms: db.kms_key_id.as_deref().map_or(Value::Null, Value::str),
             window: db.preferred_backup_window.as_deref().map_or(Value::Null, Value::str),
-        };
+        })
+    }
+
+    pub(crate) fn data_tier(&mut self, net: &NetworkRefs) -> Result<Option<DataRefs>, ExpandError> {
+        let Some(p) = self.db_params() else { return Ok(None) };
+        let db = p.db;
         let secret = self.credentials_secret(&p)?;
         let connection = self.connection_secret(&p)?;
         let subnet_group = self.db_subnet_group(&p, net)?;
@@ -107,11 +123,98 @@ impl Expander<'_> {
         };
         // The endpoint the secret's `host` names.
         let host = match db.engine {
-            DbEngine::Docdb => self.docdb(&p, &refs)?,
+            DbEngine::Docdb => {
+                let cluster = self.docdb(&p, &refs)?;
+                self.global_cluster(&p, &cluster)?;
+                out(&cluster, "endpoint")
+            }
             DbEngine::Postgres => self.postgres(&p, &refs)?,
         };
         let fields = self.connection_fields(&p, &connection, host)?;
-        Ok(Some(DataRefs { secret, connection, fields }))
+        Ok(Some(DataRefs {
+            secret_arn: out(&secret, "arn"),
+            connection_arn: out(&connection, "arn"),
+            secret,
+            connection,
+            fields,
+        }))
+    }
+
+    /// With a `[dr]` region, the DocumentDB cluster is the primary of a global cluster.
+    fn global_cluster(&mut self, p: &DbParams<'_>, cluster: &Address) -> Result<(), ExpandError> {
+        if self.cfg.dr.is_none() {
+            return Ok(());
+        }
+        let a = addr(&["db_global_cluster", "main"])?;
+        // Made from the writer: the active region's cluster (create-only: after a
+        // failover this names the new writer, which orders a re-creation right and
+        // changes nothing live).
+        let writer = if self.standby() { addr(&["dr", "db_cluster", "main"])? } else { cluster.clone() };
+        self.push(
+            docdb::GlobalCluster::new(a.clone())
+                .identifier(global_cluster_id(&p.stack))
+                .source_db_cluster_arn(out(&writer, "arn"))
+                .deletion_protection(p.db.deletion_protection),
+        );
+        Ok(())
+    }
+
+    /// With a `[dr]` region, the cluster of the region standing by comes after the global
+    /// cluster and after the active region's instances: it joins once the writer has
+    /// them, and a destroy removes it (the cluster leaves the global cluster first)
+    /// before the writer's last instance, which AWS refuses to delete while a secondary
+    /// exists. The global cluster comes after the writer (its source). So the order
+    /// follows the roles: after `hactl failover --to-region` the next expansion orders
+    /// the other way, and the failover records it in state for destroy.
+    fn role_order(&self, p: &DbParams<'_>, spec: docdb::Cluster) -> Result<docdb::Cluster, ExpandError> {
+        if self.cfg.dr.is_none() || !self.standby() {
+            return Ok(spec);
+        }
+        // The active region's addresses: the stack's own when the DR region stands by.
+        let active: &[&str] = if self.dr.is_some() { &[] } else { &["dr"] };
+        let mut spec = spec.after(&addr(&["db_global_cluster", "main"])?);
+        for n in 1..=p.db.instances {
+            spec = spec.after(&addr(&[active, &["db_instance", &n.to_string()]].concat())?);
+        }
+        Ok(spec)
+    }
+
+    /// The data tier of the DR region (expanded after the home one, `secret` its
+    /// credentials secret, replicated there). DocumentDB: a secondary cluster of the
+    /// global cluster, with its instances, and the region's own connection secret naming
+    /// its endpoint. PostgreSQL: no database in the DR region yet; its tasks read the
+    /// home region's connection secret.
+    pub(crate) fn dr_data_tier(
+        &mut self,
+        net: &NetworkRefs,
+        home: Option<&DataRefs>,
+    ) -> Result<Option<DataRefs>, ExpandError> {
+        let (Some(p), Some(home)) = (self.db_params(), home) else { return Ok(None) };
+        let p = &p;
+        let secret = home.secret.clone();
+        let region = self.region().to_string();
+        let secret_arn = out(&secret, &secretsmanager::Secret::arn_in(&region));
+        let home_connection = addr(&["secret", "db_connection"])?;
+        let DbEngine::Docdb = p.db.engine else {
+            return Ok(Some(DataRefs {
+                connection_arn: out(&home_connection, "arn"),
+                secret,
+                connection: home_connection,
+                fields: home.fields.clone(),
+                secret_arn,
+            }));
+        };
+        let connection = self.addr(&["secret", "db_connection"])?;
+        let subnet_group = self.db_subnet_group(p, net)?;
+        let refs = DbRefs {
+            secret: secret.clone(),
+            subnet_group,
+            groups: Value::List(vec![id(&net.groups[&Tier::Db])]),
+        };
+        let cluster = self.docdb(p, &refs)?;
+        let fields = self.connection_fields(p, &connection, out(&cluster, "endpoint"))?;
+        self.connection_secret(p)?;
+        Ok(Some(DataRefs { connection_arn: out(&connection, "arn"), secret, connection, fields, secret_arn }))
     }
 
     /// The credentials: generated into the secret at create, never in config or state.
@@ -126,7 +229,8 @@ impl Expander<'_> {
             .kms_key_id(p.kms.clone())
             .initial_fields(map(vec![("username", Value::str(&db.username))]))
             .password_length(Value::Int(PASSWORD_LENGTH))
-            .recovery_window_days(Value::Int(i64::from(db.secret_recovery_window_days)));
+            .recovery_window_days(Value::Int(i64::from(db.secret_recovery_window_days)))
+            .replica_regions(Value::from_strings(self.cfg.dr.iter().map(|d| d.region.clone())));
         self.push(spec);
         Ok(secret)
     }
@@ -136,7 +240,7 @@ impl Expander<'_> {
     /// granted the credentials. The AWS-managed key encrypts it.
     fn connection_secret(&mut self, p: &DbParams<'_>) -> Result<Address, ExpandError> {
         let DbParams { db, stack, engine, .. } = p;
-        let connection = addr(&["secret", "db_connection"])?;
+        let connection = self.addr(&["secret", "db_connection"])?;
         let connection_name = format!("hactl/{stack}/db-connection");
         let spec = self
             .tagged(secretsmanager::Secret::new(connection.clone()), &connection_name)
@@ -157,7 +261,7 @@ impl Expander<'_> {
 
     fn db_subnet_group(&mut self, p: &DbParams<'_>, net: &NetworkRefs) -> Result<Address, ExpandError> {
         let stack = &p.stack;
-        let subnet_group = addr(&["db_subnet_group", "main"])?;
+        let subnet_group = self.addr(&["db_subnet_group", "main"])?;
         let subnet_group_name = format!("{stack}-db");
         let description = format!("hactl {stack}: data subnets");
         let subnet_ids = net.subnet_ids("data");
@@ -184,10 +288,10 @@ impl Expander<'_> {
     }
 
     /// DocumentDB: cluster parameter group with TLS, encrypted cluster, instances spread
-    /// over the zones. Returns the endpoint.
-    fn docdb(&mut self, p: &DbParams<'_>, refs: &DbRefs) -> Result<Value, ExpandError> {
+    /// over the zones (a secondary of `global` in the DR region). Returns the cluster.
+    fn docdb(&mut self, p: &DbParams<'_>, refs: &DbRefs) -> Result<Address, ExpandError> {
         let DbParams { db, stack, .. } = p;
-        let pg = addr(&["db_cluster_parameter_group", "main"])?;
+        let pg = self.addr(&["db_cluster_parameter_group", "main"])?;
         let pg_name = format!("{stack}-docdb");
         let spec = self
             .tagged(docdb::ClusterParameterGroup::new(pg.clone()), &pg_name)
@@ -197,28 +301,43 @@ impl Expander<'_> {
             .parameters(map(vec![("tls", Value::str("enabled"))]));
         self.push(spec);
 
-        let cluster = addr(&["db_cluster", "main"])?;
+        let cluster = self.addr(&["db_cluster", "main"])?;
         let identifier = format!("{stack}-docdb");
         let spec = self
             .tagged(docdb::Cluster::new(cluster.clone()), &identifier)
             .identifier(identifier.as_str())
             .engine("docdb")
             .engine_version(DOCDB_VERSION)
-            .master_username(db.username.as_str())
-            .master_secret_arn(out(&refs.secret, "arn"))
             .port(p.port.clone())
             .subnet_group_name(out(&refs.subnet_group, "name"))
             .parameter_group_name(out(&pg, "name"))
             .vpc_security_group_ids(refs.groups.clone())
             .storage_encrypted(true)
-            .kms_key_id(p.kms.clone())
             .backup_retention_period(Value::Int(i64::from(db.backup_retention_days)))
             .preferred_backup_window(p.window.clone())
             .deletion_protection(db.deletion_protection)
             .apply_immediately(db.apply_immediately);
+        // The DR region's cluster is a secondary of the global cluster: its data, user and
+        // password come from the primary; its storage is encrypted with the region's key.
+        // The DR region's cluster was made a secondary of the global cluster: its data,
+        // user and password come from the primary; its storage is encrypted with the
+        // region's key. Properties keep how each cluster was made; which one writes is
+        // the active region (state), and only the order follows it (see `role_order`).
+        let spec = match self.dr {
+            Some(_) => spec
+                .master_username(Value::Null)
+                .master_secret_arn(Value::Null)
+                .kms_key_id(Value::Null)
+                .global_cluster_identifier(global_cluster_id(stack)),
+            None => spec
+                .master_username(db.username.as_str())
+                .master_secret_arn(out(&refs.secret, "arn"))
+                .kms_key_id(p.kms.clone()),
+        };
+        let spec = self.role_order(p, spec)?;
         self.push(spec);
         self.docdb_instances(p, &cluster)?;
-        Ok(out(&cluster, "endpoint"))
+        Ok(cluster)
     }
 
     /// Instances round-robin over the zones, sorted by name (validation sorts them, so the
@@ -227,10 +346,10 @@ impl Expander<'_> {
     /// cluster's first member and its writer.
     fn docdb_instances(&mut self, p: &DbParams<'_>, cluster: &Address) -> Result<(), ExpandError> {
         let DbParams { db, stack, .. } = p;
-        let zones = &self.cfg.network.zones;
+        let zones = &self.network().zones;
         let mut primary: Option<Address> = None;
         for n in 1..=db.instances {
-            let a = addr(&["db_instance", &n.to_string()])?;
+            let a = self.addr(&["db_instance", &n.to_string()])?;
             let identifier = format!("{stack}-docdb-{n}");
             let az = &zones[(n as usize - 1) % zones.len()].az;
             let mut spec = self
@@ -301,7 +420,7 @@ impl Expander<'_> {
         connection: &Address,
         host: Value,
     ) -> Result<Address, ExpandError> {
-        let fields = addr(&["secret_fields", "db"])?;
+        let fields = self.addr(&["secret_fields", "db"])?;
         let mut f: BTreeMap<String, Value> = BTreeMap::new();
         f.insert("host".into(), host);
         f.insert("port".into(), p.port.clone());

@@ -138,6 +138,11 @@ pub enum Command {
         /// with its time; the next plan is empty.
         #[arg(long, value_name = "REGION")]
         to_region: Option<String>,
+        /// With --to-region, when the region given up is down: fail the DocumentDB global
+        /// cluster over without waiting for it (writes it had not replicated are lost).
+        /// Without it, a planned switchover (no data loss) is made.
+        #[arg(long, requires = "to_region")]
+        allow_data_loss: bool,
         /// How many actions run at once (1 to 256).
         #[arg(long, default_value_t = 10, value_parser = parse_parallelism)]
         parallelism: usize,

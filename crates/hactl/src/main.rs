@@ -74,8 +74,8 @@ async fn run(cmd: Command, rc: &RunContext) -> Result<ExitStatus> {
         Command::Apply { planfile, run } => apply::apply(rc, planfile, run).await,
         Command::Destroy { run } => apply::destroy(rc, run).await,
         Command::Failover { target, to_region: None, .. } => failover::failover(rc, target).await,
-        Command::Failover { to_region: Some(region), parallelism, .. } => {
-            failover::to_region(rc, &region, parallelism).await
+        Command::Failover { to_region: Some(region), parallelism, allow_data_loss, .. } => {
+            failover::to_region(rc, &region, parallelism, allow_data_loss).await
         }
         Command::Drift { json, publish_metrics, watch, interval } => {
             drift::drift(rc, json, publish_metrics, watch, interval).await

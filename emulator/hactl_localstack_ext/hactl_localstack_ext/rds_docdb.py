@@ -772,9 +772,36 @@ def patch_moto_docdb_global_clusters() -> None:
     original_delete_global = backend_cls.delete_global_cluster
 
     def delete_global_cluster(self, global_cluster_identifier):
-        if _find_global_cluster(self.account_id, global_cluster_identifier) is None:
+        gc = _find_global_cluster(self.account_id, global_cluster_identifier)
+        if gc is None:
             raise not_found(global_cluster_identifier)
+        # AWS refuses to delete a protected global cluster (hactl lifts the protection
+        # with ModifyGlobalCluster first).
+        if gc.deletion_protection:
+            raise RDSClientError(
+                "InvalidGlobalClusterStateFault",
+                "Cannot delete protected Global Cluster, please disable deletion protection and try again.",
+            )
         return original_delete_global(self, global_cluster_identifier)
 
     backend_cls.delete_global_cluster = delete_global_cluster
+
+    # Gap: moto has no ModifyGlobalCluster ("not been implemented"): hactl turns deletion
+    # protection on and off with it. DeletionProtection is applied; a rename
+    # (NewGlobalClusterIdentifier) is refused rather than half done.
+    def modify_global_cluster(self):
+        gid = self.params["GlobalClusterIdentifier"]
+        gc = _find_global_cluster(self.current_account, gid)
+        if gc is None:
+            raise not_found(gid)
+        if self.params.get("NewGlobalClusterIdentifier"):
+            raise RDSClientError(
+                "InvalidParameterValue", "the emulator does not rename global clusters"
+            )
+        protection = self.params.get("DeletionProtection")
+        if protection is not None:
+            gc.deletion_protection = str(protection).lower() == "true"
+        return ActionResult({"GlobalCluster": gc})
+
+    response_cls.modify_global_cluster = modify_global_cluster
     _global_patched = True

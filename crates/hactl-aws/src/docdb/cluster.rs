@@ -3,6 +3,11 @@
 //!
 //! Read: DescribeDBClusters (engine `docdb`, paginated) + ListTagsForResource per
 //! candidate. Which instance is the writer is not a property: a failover is not drift.
+//! Neither is which member of a global cluster writes: see `global_master_user`.
+//!
+//! With `global_cluster_identifier` the cluster is created as a secondary of that
+//! `docdb.global_cluster` (in another region): no master user and no password (AWS refuses
+//! them for a secondary; the master user is the global cluster's).
 //!
 //! Create looks the identifier up first (the emulator silently replaces a cluster on a
 //! repeated CreateDBCluster; AWS answers DBClusterAlreadyExistsFault, also handled): a
@@ -14,8 +19,10 @@
 //!
 //! Delete is a destroy trap: with deletion protection on it fails unless
 //! `allow_delete_protected` (then protection is turned off first); a final snapshot
-//! `<identifier>-final-<YYYYMMDDHHMMSS>` (UTC) is taken unless `skip_final_snapshot`.
+//! `<identifier>-final-<YYYYMMDDHHMMSS>` (UTC) is taken unless `skip_final_snapshot`. A
+//! member of a global cluster is removed from it first (AWS refuses to delete a member).
 
+use super::global_cluster;
 use super::{engine_filter, req_i32, tags_of, tags_value, wait_available, ENGINE, NAMES};
 use crate::error::{aws_error, found, is_not_found, retry_codes, retry_not_found};
 use crate::rds::family::{aws_choice, final_snapshot, owner, protection_to_lift, wait_deleted, Api, Owner};
@@ -75,10 +82,40 @@ fn security_groups(c: &DbCluster) -> Value {
 }
 
 /// Diff suppression of `docdb.cluster`: the backup window Null when the desired one is Null
-/// (AWS's choice); the master secret the desired one when the read reports none.
+/// (AWS's choice); the master secret the desired one when the read reports none; and the
+/// master user of a global cluster's members ([`global_master_user`]).
 fn normalize_cluster(desired: &Props, live: &mut Props) {
     aws_choice(desired, live, Kind::PREFERRED_BACKUP_WINDOW);
     crate::secretsmanager::unrecorded_master_secret(desired, live, Kind::MASTER_SECRET_ARN);
+    global_master_user(desired, live);
+}
+
+/// The master user of a global cluster's members, whichever is the writer (a switchover or
+/// failover is not drift):
+/// - a secondary (desired `global_cluster_identifier` set, no master user: AWS refuses one)
+///   takes the global cluster's master user, which AWS may report, mostly once the
+///   secondary has become the writer: Null, as desired;
+/// - a cluster created with a master user that AWS reports without one (empty or absent:
+///   a member that is a secondary now, e.g. the original primary after a switchover) still
+///   has it: the desired one. A master user never changes in place, so an empty answer is
+///   no change to report.
+fn global_master_user(desired: &Props, live: &mut Props) {
+    let key = Kind::MASTER_USERNAME;
+    let secondary = matches!(desired.get(Kind::GLOBAL_CLUSTER_IDENTIFIER), Some(Value::Str(_)));
+    let unreported = match live.get(key) {
+        None | Some(Value::Null) => true,
+        Some(Value::Str(s)) => s.is_empty(),
+        Some(_) => false,
+    };
+    match desired.get(key) {
+        None | Some(Value::Null) if secondary => {
+            live.insert(key.to_string(), Value::Null);
+        }
+        Some(want @ Value::Str(_)) if unreported => {
+            live.insert(key.to_string(), want.clone());
+        }
+        _ => {}
+    }
 }
 
 /// The cluster's properties as DescribeDBClusters answers them; no master secret (AWS
@@ -187,6 +224,76 @@ impl Cluster {
             .map_err(|e| retry_codes(retry_not_found(aws_error("ModifyDBCluster", e)), BUSY))
     }
 
+    /// CreateDBCluster as `props` say. A primary takes its master user and the password
+    /// read from the secret; a secondary (`global_cluster_identifier` set) joins that
+    /// global cluster and takes neither (AWS refuses them: the master user is the global
+    /// cluster's).
+    async fn create_cluster(&self, props: &Props) -> Result<(), ProviderError> {
+        let mut req = self
+            .docdb
+            .create_db_cluster()
+            .db_cluster_identifier(req_str(props, Kind::IDENTIFIER)?)
+            .engine(req_str(props, Kind::ENGINE)?)
+            .set_engine_version(opt_str(props, Kind::ENGINE_VERSION).map(str::to_string))
+            .set_port(opt_i32(props, Kind::PORT))
+            .db_subnet_group_name(req_str(props, Kind::SUBNET_GROUP_NAME)?)
+            .set_db_cluster_parameter_group_name(
+                opt_str(props, Kind::PARAMETER_GROUP_NAME).map(str::to_string),
+            )
+            .set_vpc_security_group_ids(Some(str_list(props, Kind::VPC_SECURITY_GROUP_IDS)))
+            .storage_encrypted(opt_bool(props, Kind::STORAGE_ENCRYPTED).unwrap_or(true))
+            .set_kms_key_id(opt_str(props, Kind::KMS_KEY_ID).map(str::to_string))
+            .set_backup_retention_period(opt_i32(props, Kind::BACKUP_RETENTION_PERIOD))
+            .set_preferred_backup_window(opt_str(props, Kind::PREFERRED_BACKUP_WINDOW).map(str::to_string))
+            .deletion_protection(opt_bool(props, Kind::DELETION_PROTECTION).unwrap_or(false))
+            .set_tags(Some(tags_of(props)));
+        if let Some(global) = opt_str(props, Kind::GLOBAL_CLUSTER_IDENTIFIER) {
+            req = req.global_cluster_identifier(global);
+        } else {
+            let secret = req_str(props, Kind::MASTER_SECRET_ARN)?;
+            let password =
+                crate::secretsmanager::master_password(&self.sm, secret).await.map_err(retry_not_found)?;
+            req = req.master_username(req_str(props, Kind::MASTER_USERNAME)?).master_user_password(password);
+        }
+        req.send().await.map(drop).map_err(|e| aws_error("CreateDBCluster", e))
+    }
+
+    /// A member of a global cluster cannot be deleted (InvalidDBClusterStateFault "This
+    /// cluster is a part of a global cluster, please remove it from globalcluster first"):
+    /// the cluster is removed from it first. Looked up (DescribeGlobalClusters) only for a
+    /// cluster that may be a member: created as a secondary, or showing a cross-region
+    /// source or replicas (a primary that a switchover made a secondary). A writer with
+    /// other members is removed too (the emulator allows it); AWS's refusal
+    /// (InvalidGlobalClusterStateFault) is then a fatal error, not retried.
+    async fn leave_global_cluster(
+        &self,
+        ctx: &Ctx,
+        c: &DbCluster,
+        recorded: &Props,
+    ) -> Result<(), ProviderError> {
+        let maybe_member = opt_str(recorded, Kind::GLOBAL_CLUSTER_IDENTIFIER).is_some()
+            || c.replication_source_identifier().is_some()
+            || !c.read_replica_identifiers().is_empty();
+        let Some(arn) = c.db_cluster_arn().filter(|_| maybe_member) else { return Ok(()) };
+        let Some(gc) = global_cluster::global_cluster_of(&self.docdb, arn).await? else { return Ok(()) };
+        let global_id = gc.global_cluster_identifier().unwrap_or_default();
+        // The writer while other members remain (a destroy after a switchover): AWS may
+        // refuse to detach it; that refusal is final here, not a state to wait out.
+        let writer_of_others =
+            global_cluster::writer_arn(&gc) == Some(arn) && global_cluster::member_arns(&gc).len() > 1;
+        match global_cluster::remove_member(ctx, &self.docdb, global_id, arn).await {
+            Err(e) if writer_of_others && e.code() == Some("InvalidGlobalClusterStateFault") => {
+                return Err(ProviderError::fatal(format!(
+                    "{e} (this cluster is the writer of DocumentDB global cluster {global_id}: make \
+                     another member the writer first, e.g. `hactl failover --to-region`)"
+                ))
+                .with_code("InvalidGlobalClusterStateFault"));
+            }
+            other => other?,
+        }
+        self.wait_available(ctx, c.db_cluster_identifier().unwrap_or_default()).await.map(drop)
+    }
+
     /// A cluster found at create: ours (this stack and address) is converged to `props`,
     /// anything else refused.
     async fn adopt(
@@ -250,38 +357,10 @@ impl Provider for Cluster {
         if let Some(existing) = self.describe(id).await? {
             self.adopt(ctx, address, props, &existing).await?;
         } else {
-            let password =
-                crate::secretsmanager::master_password(&self.sm, req_str(props, Kind::MASTER_SECRET_ARN)?)
-                    .await
-                    .map_err(retry_not_found)?;
-            let created = self
-                .docdb
-                .create_db_cluster()
-                .db_cluster_identifier(id)
-                .engine(req_str(props, Kind::ENGINE)?)
-                .set_engine_version(opt_str(props, Kind::ENGINE_VERSION).map(str::to_string))
-                .master_username(req_str(props, Kind::MASTER_USERNAME)?)
-                .master_user_password(password)
-                .set_port(opt_i32(props, Kind::PORT))
-                .db_subnet_group_name(req_str(props, Kind::SUBNET_GROUP_NAME)?)
-                .set_db_cluster_parameter_group_name(
-                    opt_str(props, Kind::PARAMETER_GROUP_NAME).map(str::to_string),
-                )
-                .set_vpc_security_group_ids(Some(str_list(props, Kind::VPC_SECURITY_GROUP_IDS)))
-                .storage_encrypted(opt_bool(props, Kind::STORAGE_ENCRYPTED).unwrap_or(true))
-                .set_kms_key_id(opt_str(props, Kind::KMS_KEY_ID).map(str::to_string))
-                .set_backup_retention_period(opt_i32(props, Kind::BACKUP_RETENTION_PERIOD))
-                .set_preferred_backup_window(
-                    opt_str(props, Kind::PREFERRED_BACKUP_WINDOW).map(str::to_string),
-                )
-                .deletion_protection(opt_bool(props, Kind::DELETION_PROTECTION).unwrap_or(false))
-                .set_tags(Some(tags_of(props)))
-                .send()
-                .await;
-            if let Err(e) = created {
-                let e = aws_error("CreateDBCluster", e);
+            if let Err(e) = self.create_cluster(props).await {
                 if e.code() != Some(ALREADY_EXISTS) {
-                    // The subnet or parameter group just created may not be visible yet.
+                    // The subnet or parameter group (or the global cluster) just created may
+                    // not be visible yet.
                     return Err(retry_not_found(e));
                 }
                 // Created by a racing create since the describe.
@@ -320,9 +399,10 @@ impl Provider for Cluster {
         Ok(Applied { id: req.id.to_string(), outputs: outputs(&c) })
     }
 
-    async fn delete(&self, ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &Ctx, id: &str, recorded: &Props) -> Result<(), ProviderError> {
         let Some(c) = self.describe(id).await? else { return Ok(()) };
         if c.status() != Some("deleting") {
+            self.leave_global_cluster(ctx, &c, recorded).await?;
             let refusal = || {
                 ProviderError::fatal(format!(
                     "DocumentDB cluster `{id}` has deletion protection on; pass --allow-delete-protected \
@@ -383,5 +463,37 @@ mod tests {
         let mut live = window(Value::str("03:00-03:30"));
         normalize_cluster(&window(Value::str("05:00-05:30")), &mut live);
         assert_eq!(live, window(Value::str("03:00-03:30")));
+    }
+
+    #[test]
+    fn the_master_user_of_a_global_cluster_member_is_no_diff_whichever_is_the_writer() {
+        let user = |v: Value| Props::from([(Kind::MASTER_USERNAME.to_string(), v)]);
+        let primary = user(Value::str("hactladmin"));
+        let mut secondary = user(Value::Null);
+        secondary.insert(Kind::GLOBAL_CLUSTER_IDENTIFIER.to_string(), Value::str("s-global"));
+        // The original secondary, reported with no master user or, as the writer, with the
+        // global cluster's: as desired (none).
+        for reported in [Value::str(""), Value::str("hactladmin"), Value::Null] {
+            let mut live = user(reported);
+            normalize_cluster(&secondary, &mut live);
+            assert_eq!(live.get(Kind::MASTER_USERNAME), Some(&Value::Null));
+        }
+        // The original primary, a secondary now, reported without its master user.
+        for reported in [Value::str(""), Value::Null] {
+            let mut live = user(reported);
+            normalize_cluster(&primary, &mut live);
+            assert_eq!(live.get(Kind::MASTER_USERNAME), Some(&Value::str("hactladmin")));
+        }
+        let mut live = Props::new();
+        normalize_cluster(&primary, &mut live);
+        assert_eq!(live.get(Kind::MASTER_USERNAME), Some(&Value::str("hactladmin")));
+        // Another master user is still reported as it is (a replacement).
+        let mut live = user(Value::str("someone"));
+        normalize_cluster(&primary, &mut live);
+        assert_eq!(live.get(Kind::MASTER_USERNAME), Some(&Value::str("someone")));
+        // A standalone cluster's master user is never Null'ed.
+        let mut live = user(Value::str("hactladmin"));
+        normalize_cluster(&user(Value::Null), &mut live);
+        assert_eq!(live.get(Kind::MASTER_USERNAME), Some(&Value::str("hactladmin")));
     }
 }

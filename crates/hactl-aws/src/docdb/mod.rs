@@ -1,7 +1,8 @@
 //! DocumentDB providers (the data tier, see crates/hactl-aws/KINDS-data.md): subnet group,
-//! cluster parameter group, cluster and its instances. What they share with RDS (tags,
-//! groups, the candidate rule of every read, snapshots, deletion protection) is the RDS
-//! family ([`crate::rds::family`]), with names as written ([`Names::Exact`]).
+//! cluster parameter group, cluster and its instances, and the global cluster that joins a
+//! primary cluster to secondaries in other regions ([`switchover`] moves its writer). What
+//! they share with RDS (tags, groups, the candidate rule of every read, snapshots, deletion
+//! protection) is the RDS family ([`crate::rds::family`]), with names as written ([`Names::Exact`]).
 //!
 //! The DocumentDB API is the RDS query API: its describes answer every RDS-family object
 //! (clusters and instances are filtered by engine `docdb`), and none of its describe
@@ -11,8 +12,10 @@
 
 pub mod cluster;
 pub mod cluster_parameter_group;
+pub mod global_cluster;
 pub mod instance;
 pub mod subnet_group;
+pub mod switchover;
 
 use crate::rds::family::Names;
 use crate::ApiCounter;
@@ -36,13 +39,19 @@ pub(crate) fn engine_filter() -> Filter {
 }
 
 /// Registers this service's providers. The cluster also gets a Secrets Manager client:
-/// its create reads the master password from the secret.
+/// its create reads the master password from the secret. The global cluster keeps the
+/// configuration to reach its members in their own regions.
 pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounter) {
     let docdb = crate::client!(aws_sdk_docdb, config, counter);
     let sm = crate::client!(aws_sdk_secretsmanager, config, counter);
     r.register(Arc::new(subnet_group::SubnetGroup(docdb.clone())));
     r.register(Arc::new(cluster_parameter_group::ClusterParameterGroup(docdb.clone())));
     r.register(Arc::new(cluster::Cluster { docdb: docdb.clone(), sm }));
+    r.register(Arc::new(global_cluster::GlobalCluster {
+        docdb: docdb.clone(),
+        config: config.clone(),
+        counter: counter.clone(),
+    }));
     r.register(Arc::new(instance::Instance(docdb)));
 }
 

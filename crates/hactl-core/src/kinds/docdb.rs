@@ -3,7 +3,9 @@
 use crate::kinds::kinds;
 
 kinds! {
-    /// `docdb.cluster` (provider: `hactl-aws/src/docdb/cluster.rs`).
+    /// `docdb.cluster` (provider: `hactl-aws/src/docdb/cluster.rs`). With
+    /// `global_cluster_identifier` it is created as a secondary of that global cluster (no
+    /// master user or secret: `master_username` and `master_secret_arn` stay unset).
     Cluster = "docdb.cluster" {
         reads: [],
         reads_account_wide: ["rds:DescribeDBClusters", "rds:ListTagsForResource"],
@@ -23,6 +25,18 @@ kinds! {
         deletion_protection / DELETION_PROTECTION: in_place,
         apply_immediately / APPLY_IMMEDIATELY: create_only,
         tags / TAGS: in_place,
+        global_cluster_identifier / GLOBAL_CLUSTER_IDENTIFIER: create_only,
+    }
+    /// `docdb.global_cluster` (provider: `hactl-aws/src/docdb/global_cluster.rs`): a
+    /// DocumentDB global cluster made from its primary cluster (`source_db_cluster_arn`);
+    /// secondaries join it through `docdb.cluster`'s `global_cluster_identifier`. Placed in
+    /// the primary's region (the API answers from any region). No tags.
+    GlobalCluster = "docdb.global_cluster" {
+        reads: [],
+        reads_account_wide: ["rds:DescribeGlobalClusters"],
+        identifier / IDENTIFIER: replace,
+        source_db_cluster_arn / SOURCE_DB_CLUSTER_ARN: create_only,
+        deletion_protection / DELETION_PROTECTION: in_place,
     }
     /// `docdb.cluster_parameter_group` (provider: `hactl-aws/src/docdb/cluster_parameter_group.rs`).
     ClusterParameterGroup = "docdb.cluster_parameter_group" {

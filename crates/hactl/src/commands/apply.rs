@@ -72,7 +72,13 @@ pub async fn destroy(rc: &RunContext, run: RunFlags) -> Result<ExitStatus> {
             errln!("Destroy cancelled; nothing was changed.");
             return Ok(ExitStatus::Failure);
         }
-        let report = s.execute(&plan, state, &run).await?;
+        let mut report = s.execute(&plan, state, &run).await?;
+        // Nothing left: a failover's active region ends with the stack (an apply
+        // from scratch starts in the stack's region).
+        if report.ok() && report.state.resources.is_empty() && report.state.active_region.is_some() {
+            report.state.active_region = None;
+            s.store.save(&mut report.state).await?;
+        }
         Ok(summarize(&s.sink.style, &report, "Destroy"))
     })
     .await

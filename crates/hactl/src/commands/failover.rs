@@ -5,12 +5,14 @@ use super::apply::summarize;
 use crate::cli::RunFlags;
 use crate::context::RunContext;
 use crate::exit::ExitStatus;
-use crate::session::session;
+use crate::session::{session, Session};
 use anyhow::{bail, Context, Result};
 use hactl_aws::failover::FailoverTarget;
+use hactl_config::model::DbEngine;
 use hactl_core::plan::{PlanMode, PlannedAction};
-use hactl_core::{Location, Plan};
-use std::time::{Duration, Instant};
+use hactl_core::{Address, Location, Plan};
+use hactl_state::State;
+use std::time::Instant;
 
 /// DocumentDB fails over to a reader in another zone (or `target`), RDS Multi-AZ reboots
 /// with failover; waits until the database is available again.
@@ -70,12 +72,58 @@ fn services_at(region: &str) -> Box<dyn Fn(&PlannedAction) -> bool> {
     })
 }
 
+/// The DocumentDB global cluster's writer moves to `to`'s cluster (a switchover, or with
+/// `allow_data_loss` a failover); `None` when the stack has no global cluster.
+async fn promote_database(
+    rc: &RunContext,
+    s: &Session,
+    state: &State,
+    to: &str,
+    allow_data_loss: bool,
+) -> Result<Option<String>> {
+    let global = Address::parse("db_global_cluster.main")?;
+    let Some(g) = state.resources.get(&global) else { return Ok(None) };
+    let cluster = if to == s.config().stack.region { "db_cluster.main" } else { "dr.db_cluster.main" };
+    let cluster = Address::parse(cluster)?;
+    let Some(arn) = state.output(&cluster, "arn").and_then(|v| v.as_str().map(String::from)) else {
+        bail!(
+            "stack `{}` records no DocumentDB cluster `{cluster}` in {to}; run `hactl apply` first",
+            state.stack
+        );
+    };
+    let sdk = hactl_aws::in_region(&s.sdk, to);
+    let ctx = s.ctx.for_address(&global);
+    let outcome = hactl_aws::docdb::switchover::promote_secondary(
+        &sdk,
+        &rc.counter,
+        &ctx,
+        &g.id,
+        &arn,
+        allow_data_loss,
+    )
+    .await
+    .with_context(|| format!("making {cluster} the writer of global cluster {}", g.id))?;
+    let how = if outcome.writer_arn == outcome.previous_writer_arn {
+        "already the writer"
+    } else if allow_data_loss {
+        "failed over"
+    } else {
+        "switched over"
+    };
+    Ok(Some(format!("make the DocumentDB cluster in {to} the writer ({how})")))
+}
+
 /// `hactl failover --to-region REGION`: the stack's traffic moves to `to` (its [dr]
 /// region, or back to its own). State records the active region first (a failover cut
 /// short converges when run again, or with the next apply); then the new region's
 /// services scale to their full counts, its DNS record becomes the primary one, and the
 /// region given up stands by. Each step is printed with its time; they add up to the total.
-pub async fn to_region(rc: &RunContext, to: &str, parallelism: usize) -> Result<ExitStatus> {
+pub async fn to_region(
+    rc: &RunContext,
+    to: &str,
+    parallelism: usize,
+    allow_data_loss: bool,
+) -> Result<ExitStatus> {
     let s = session(rc).await?;
     let cfg = s.config();
     let home = cfg.stack.region.clone();
@@ -104,26 +152,27 @@ pub async fn to_region(rc: &RunContext, to: &str, parallelism: usize) -> Result<
         let mut state = s.load_state().await?;
         let was = state.active_region.clone().unwrap_or_else(|| home.clone());
         outln!("Failover of stack `{}` to {to} (traffic was served from {was}):", cfg.stack.name)?;
-        let mut times = Vec::new();
-        // Whole milliseconds, printed as they are summed: the steps add up to the total.
-        let mut step = |title: &str, took: Duration| -> Result<()> {
-            let ms = took.as_millis();
-            times.push(ms);
-            outln!("  {}. {title:<60} {:>5}.{:03}s", times.len(), ms / 1000, ms % 1000)
-        };
+        let mut clock = StepClock::default();
 
         let t = Instant::now();
-        state.active_region = (to != home).then(|| to.to_string());
-        s.store.save(&mut state).await?;
-        s.set_active(Some(to))?;
-        step(&format!("record {to} as the active region (state serial {})", state.serial), t.elapsed())?;
+        record_active(&s, &mut state, to).await?;
+        clock.done(&format!("record {to} as the active region (state serial {})", state.serial), t)?;
+
+        let t = Instant::now();
+        if let Some(title) = promote_database(rc, &s, &state, to, allow_data_loss).await? {
+            clock.done(&title, t)?;
+        }
 
         let t = Instant::now();
         let plan = s.plan(&mut state, PlanMode::Apply).await?;
-        step(&format!("read both regions ({} changes to make)", plan.actions.len()), t.elapsed())?;
+        clock.done(&format!("read both regions ({} changes to make)", plan.actions.len()), t)?;
 
         let steps = [
-            RegionStep { title: format!("scale the services in {to} up"), best_effort: false, takes: services_at(to) },
+            RegionStep {
+                title: format!("scale the services in {to} up"),
+                best_effort: false,
+                takes: services_at(to),
+            },
             RegionStep {
                 title: format!("make {to}'s DNS record the primary one"),
                 best_effort: false,
@@ -139,45 +188,97 @@ pub async fn to_region(rc: &RunContext, to: &str, parallelism: usize) -> Result<
             let n = mine.len();
             if n > 0 {
                 let sub = Plan { actions: mine, state_serial: state.serial, ..plan.clone() };
-                let report = s.execute(&sub, state, &run).await?;
-                state = report.state.clone();
-                if !report.ok() {
-                    summarize(&s.sink.style, &report, &st.title);
-                    if !st.best_effort {
-                        bail!("failover to {to} stopped at: {}; run the command again to finish", st.title);
-                    }
-                    errln!("{} {from} did not stand by; the next apply finishes it", s.sink.style.yellow("Note:"));
-                }
+                state = run_step(&s, &sub, state, &run, &st, to).await?;
             }
-            step(&format!("{} ({n} change{})", st.title, if n == 1 { "" } else { "s" }), t.elapsed())?;
+            clock.done(&format!("{} ({n} change{})", st.title, if n == 1 { "" } else { "s" }), t)?;
         }
-        let total: u128 = times.iter().sum();
+        let total = clock.total;
         outln!(
             "{} {to} serves traffic, after {}.{:03}s (the steps above).",
             s.sink.style.green("Failover complete:"),
             total / 1000,
             total % 1000
         )?;
-        if let Some(db) = &cfg.database {
-            let engine = match db.engine {
-                hactl_config::model::DbEngine::Docdb => "DocumentDB cluster",
-                hactl_config::model::DbEngine::Postgres => "PostgreSQL instance",
-            };
-            errln!(
-                "{} the {engine} stays in {home}: it has no cross-region replica, so the services in {to} still use it",
-                s.sink.style.yellow("Note:")
-            );
-        }
-        if !left.is_empty() {
-            let names: Vec<&str> = left.iter().map(|a| a.address.as_str()).collect();
-            errln!(
-                "{} {} other change(s) are pending and were not made: {}\nhint: review them with `hactl plan`",
-                s.sink.style.yellow("Note:"),
-                left.len(),
-                names.join(", ")
-            );
-        }
+        notes(&s, to, &left);
         Ok(ExitStatus::Success)
     })
     .await
+}
+
+/// The steps' times, in whole milliseconds printed as they are summed: the steps add up
+/// to the total.
+#[derive(Default)]
+struct StepClock {
+    steps: usize,
+    total: u128,
+}
+
+impl StepClock {
+    fn done(&mut self, title: &str, started: Instant) -> Result<()> {
+        let ms = started.elapsed().as_millis();
+        self.steps += 1;
+        self.total += ms;
+        outln!("  {}. {title:<68} {:>5}.{:03}s", self.steps, ms / 1000, ms % 1000)
+    }
+}
+
+/// `to` becomes the active region in state, and the recorded order between the regions'
+/// databases follows the new roles (the standby region's cluster after the writer's
+/// instances), so a destroy from here on removes the standby first.
+async fn record_active(s: &Session, state: &mut State, to: &str) -> Result<()> {
+    state.active_region = (to != s.config().stack.region).then(|| to.to_string());
+    s.set_active(Some(to))?;
+    let desired = s.desired();
+    for (address, r) in state.resources.iter_mut() {
+        if desired.get(address).is_some() {
+            r.depends_on = desired.dependencies(address);
+        }
+    }
+    Ok(s.store.save(state).await?)
+}
+
+/// Runs one step's actions; a failed step stops the failover unless it is best effort
+/// (the region given up may be down).
+async fn run_step(
+    s: &Session,
+    sub: &Plan,
+    state: State,
+    run: &RunFlags,
+    st: &RegionStep,
+    to: &str,
+) -> Result<State> {
+    let report = s.execute(sub, state, run).await?;
+    if !report.ok() {
+        summarize(&s.sink.style, &report, &st.title);
+        if !st.best_effort {
+            bail!("failover to {to} stopped at: {}; run the command again to finish", st.title);
+        }
+        errln!(
+            "{} the region given up did not stand by; the next apply finishes it",
+            s.sink.style.yellow("Note:")
+        );
+    }
+    Ok(report.state)
+}
+
+/// What the failover left as it was.
+fn notes(s: &Session, to: &str, left: &[PlannedAction]) {
+    let cfg = s.config();
+    if cfg.database.as_ref().is_some_and(|db| db.engine == DbEngine::Postgres) {
+        errln!(
+            "{} the PostgreSQL instance stays in {}: it has no cross-region replica, so the services in {to} \
+             still use it",
+            s.sink.style.yellow("Note:"),
+            cfg.stack.region
+        );
+    }
+    if !left.is_empty() {
+        let names: Vec<&str> = left.iter().map(|a| a.address.as_str()).collect();
+        errln!(
+            "{} {} other change(s) are pending and were not made: {}\nhint: review them with `hactl plan`",
+            s.sink.style.yellow("Note:"),
+            left.len(),
+            names.join(", ")
+        );
+    }
 }
