@@ -213,6 +213,7 @@ fn fail_over(s: &Stack, to: &str) {
     let zone = zone_id(s).expect("zone");
     assert_eq!(failover_records(&zone), expected_records(s, to));
     s.ok(&["plan", "--detailed-exitcode"], 0);
+    assert_eq!(s.ok(&["output", "active_region"], 0).stdout.trim(), to);
 }
 
 #[tokio::test]
@@ -414,4 +415,77 @@ async fn two_regions_with_ecr_dns_failover_drill_and_destroy() {
     let checks = aws_cli(&["route53", "list-health-checks"]);
     assert!(!checks.contains(&s.name), "health checks left");
     assert!(s.state()["resources"].as_object().unwrap().is_empty());
+}
+
+/// The instance `id` in `region`: (its replica source, if a read replica).
+fn rds_source(region: &str, id: &str) -> Option<String> {
+    let out = cli(region, &["rds", "describe-db-instances", "--db-instance-identifier", id]);
+    out["DBInstances"][0]["ReadReplicaSourceDBInstanceIdentifier"].as_str().map(String::from)
+}
+
+#[tokio::test]
+async fn postgres_across_regions_is_a_replica_promoted_one_way() {
+    // config/multi-region.toml with RDS PostgreSQL instead of DocumentDB.
+    let text = std::fs::read_to_string(common::repo_root().join("config/multi-region.toml")).expect("config");
+    let text = text
+        .replace("engine = \"docdb\"", "engine = \"postgres\"")
+        .replace("instance_class = \"db.r5.large\"\ninstances = 2\n", "instance_class = \"db.t3.medium\"\n");
+    let s = Stack::from_text("mrpg", &text);
+    s.ok(&["apply", "--auto-approve"], 0);
+    let id = format!("{}-pg", s.name);
+    let primary_arn = format!("arn:aws:rds:{HOME}:000000000000:db:{id}");
+    assert_eq!(rds_source(HOME, &id), None);
+    assert_eq!(rds_source(DR, &id).as_deref(), Some(primary_arn.as_str()), "a cross-region read replica");
+    let replica = cli(DR, &["rds", "describe-db-instances", "--db-instance-identifier", &id]);
+    assert_eq!(replica["DBInstances"][0]["StorageEncrypted"], true);
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+
+    // The drill: the replica is promoted and writes; the next plan is empty.
+    let r = s.ok(&["failover", "--to-region", DR], 0);
+    assert!(
+        r.stdout.contains("make the PostgreSQL instance in us-west-2 the writer (promoted)"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(rds_source(DR, &id), None);
+    assert_eq!(service_counts(DR, &s), counts_of(2, 2));
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+
+    // Back: refused while the old primary is standalone (its data stopped at the
+    // promotion), with nothing changed.
+    let serial = s.state_serial();
+    let back = s.ok(&["failover", "--to-region", HOME], 1);
+    assert!(back.stderr.contains("is no longer a read replica"), "{}", back.stderr);
+    assert_eq!(s.state_serial(), serial);
+    assert_eq!(service_counts(HOME, &s), counts_of(1, 1));
+
+    // Re-created as a replica of the new writer, it can take over again.
+    aws_cli_in(
+        HOME,
+        &[
+            "rds",
+            "modify-db-instance",
+            "--db-instance-identifier",
+            &id,
+            "--no-deletion-protection",
+            "--apply-immediately",
+        ],
+    );
+    aws_cli_in(
+        HOME,
+        &["rds", "delete-db-instance", "--db-instance-identifier", &id, "--skip-final-snapshot"],
+    );
+    s.ok(&["apply", "--auto-approve"], 0);
+    let dr_arn = format!("arn:aws:rds:{DR}:000000000000:db:{id}");
+    assert_eq!(rds_source(HOME, &id).as_deref(), Some(dr_arn.as_str()));
+    s.ok(&["failover", "--to-region", HOME], 0);
+    assert_eq!(rds_source(HOME, &id), None);
+    assert_eq!(service_counts(HOME, &s), counts_of(2, 2));
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+
+    s.ok(&common::DESTROY_ALL, 0);
+    for region in [HOME, DR] {
+        let all = cli(region, &["rds", "describe-db-instances"]);
+        assert!(!all.to_string().contains(&id), "{region}: instance left");
+    }
 }

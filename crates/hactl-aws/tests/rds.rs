@@ -3,7 +3,9 @@
 //! own VPC with two subnets in two AZs, a security group and a credentials secret with
 //! the SDKs, drives the providers through the registry, checks every effect with the
 //! SDK (never through the provider's read), and removes everything it made, also when it
-//! fails. The master password must never show in anything a provider returns.
+//! fails. The master password must never show in anything a provider returns. The DR
+//! test adds an environment in us-west-2 (its own registry, VPC and groups) for a
+//! cross-region read replica.
 
 mod common;
 
@@ -11,6 +13,7 @@ use aws_sdk_rds as rds;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use common::sdk_config;
 use hactl_aws::failover::{failover, FailoverTarget};
+use hactl_aws::rds::promote::promote_replica;
 use hactl_aws::ApiCounter;
 use hactl_core::{Address, Props, Value, TAG_ADDRESS, TAG_STACK};
 use hactl_engine::{Ctx, DeleteOptions, LiveObject, NullSink, Provider, ReadTarget, Registry, UpdateRequest};
@@ -44,7 +47,12 @@ struct Env {
 
 impl Env {
     async fn new(test: &str, net: u8) -> Env {
-        let cfg = sdk_config().await;
+        Env::new_in(test, net, "us-east-1").await
+    }
+
+    /// The environment in `region` (its own SDK configuration and registry).
+    async fn new_in(test: &str, net: u8, region: &str) -> Env {
+        let cfg = sdk_config().await.to_builder().region(aws_config::Region::new(region.to_string())).build();
         let pid = std::process::id();
         let stack = format!("t{}{test}", pid % 100_000);
         let ec2 = aws_sdk_ec2::Client::new(&cfg);
@@ -62,12 +70,12 @@ impl Env {
             .expect("vpc id")
             .to_string();
         let mut subnets = Vec::new();
-        for (i, az) in ["us-east-1a", "us-east-1b"].iter().enumerate() {
+        for (i, zone) in ["a", "b"].iter().enumerate() {
             let s = ec2
                 .create_subnet()
                 .vpc_id(&vpc)
                 .cidr_block(format!("10.{octet}.{i}.0/24"))
-                .availability_zone(*az)
+                .availability_zone(format!("{region}{zone}"))
                 .send()
                 .await
                 .expect("CreateSubnet");
@@ -866,4 +874,125 @@ async fn docdb_failover() {
         env.assert_secret_free(&err);
     })
     .await;
+}
+
+/// Cross-region DR: an encrypted primary in us-east-1, its read replica in us-west-2
+/// created through a us-west-2 registry (kms_key_id Null: the region's AWS managed key);
+/// both sides linked (checked with each region's SDK client); the replica reads with no
+/// diff; promote_replica makes it standalone (no diff still), a second promotion does
+/// nothing; a source deleted with a replica left: the replica keeps its source, its
+/// replication `terminated` (AWS, cross-region PostgreSQL), and deletes as any instance.
+#[tokio::test]
+async fn postgres_cross_region_replica() {
+    let east = Env::new_in("pgdr", 4, "us-east-1").await;
+    let west = Env::new_in("pgdr", 0, "us-west-2").await;
+    let result = tokio::spawn(cross_region_replica(east.clone(), west.clone())).await;
+    west.cleanup().await;
+    east.cleanup().await;
+    if let Err(e) = result {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn cross_region_replica(east: Env, west: Env) {
+    east.base().await;
+    west.base().await;
+    let unprotected = [("deletion_protection", Value::Bool(false))];
+    let primary = with(&east.instance_props("pg", "db_instance.main"), &unprotected);
+    let applied = east.create_instance(&primary, "db_instance.main").await;
+    assert_eq!(applied.outputs.get("replica_source"), Some(&Value::Null));
+    let source_arn = applied.outputs.get("arn").and_then(Value::as_str).expect("arn").to_string();
+    assert!(source_arn.contains(":us-east-1:"), "{source_arn}");
+
+    // The replica, through the us-west-2 registry.
+    let address = "dr.db_instance.main";
+    let desired = with(
+        &west.instance_props("pg-dr", address),
+        &[unprotected[0].clone(), ("source_instance_arn", Value::str(&source_arn))],
+    );
+    let applied = west.create_instance(&desired, address).await;
+    let rid = applied.id.clone();
+    assert_eq!(rid, format!("{}-pg-dr", west.stack));
+    assert_eq!(applied.outputs.get("replica_source"), Some(&Value::str(&source_arn)));
+    let rep = west.describe_instance(&rid).await.expect("replica in us-west-2");
+    let rep_arn = rep.db_instance_arn().expect("replica arn").to_string();
+    assert!(rep_arn.contains(":us-west-2:"), "{rep_arn}");
+    assert_eq!(rep.read_replica_source_db_instance_identifier(), Some(source_arn.as_str()));
+    assert_eq!(rep.storage_encrypted(), Some(true));
+    assert!(rep.kms_key_id().is_some_and(|k| !k.contains("us-east-1")), "{:?}", rep.kms_key_id());
+    assert_eq!(rep.db_instance_class(), Some("db.t4g.micro"));
+    assert_eq!(rep.backup_retention_period(), Some(7), "set after the create");
+    assert_eq!(rep.multi_az(), Some(true));
+    let west_group = format!("{}-db", west.stack);
+    assert_eq!(rep.db_subnet_group().and_then(|g| g.db_subnet_group_name()), Some(west_group.as_str()));
+    assert_eq!(rep.db_subnet_group().and_then(|g| g.vpc_id()), Some(west.vpc.as_str()));
+    let sgs: Vec<&str> = rep.vpc_security_groups().iter().filter_map(|g| g.vpc_security_group_id()).collect();
+    assert_eq!(sgs, vec![west.sg.as_str()]);
+    assert!(rep.tag_list().iter().any(|t| t.key() == Some(TAG_ADDRESS) && t.value() == Some(address)));
+    let src = east.describe_instance(&applied_id(&east)).await.expect("source");
+    assert_eq!(src.read_replica_db_instance_identifiers(), std::slice::from_ref(&rep_arn));
+
+    // Read: no diff; the output names the source.
+    let instance = west.provider("rds.instance");
+    let live = west.read_one("rds.instance", address, &rid, &desired).await.expect("replica read");
+    assert_eq!(instance.diff(&desired, &live.props), vec![], "{:?}", live.props);
+    assert_eq!(live.outputs.get("replica_source"), Some(&Value::str(&source_arn)));
+    assert!(live.owned);
+
+    // Promotion: standalone, no diff against the unchanged desired props.
+    let ctx = west.ctx().for_address(&addr(address));
+    assert!(promote_replica(&west.cfg, &west.counter, &ctx, &rid).await.expect("promote"));
+    let rep = west.describe_instance(&rid).await.unwrap();
+    assert_eq!(rep.read_replica_source_db_instance_identifier(), None);
+    assert_eq!(rep.db_instance_status(), Some("available"));
+    let src = east.describe_instance(&applied_id(&east)).await.unwrap();
+    assert!(src.read_replica_db_instance_identifiers().is_empty(), "{src:?}");
+    let live = west.read_one("rds.instance", address, &rid, &desired).await.unwrap();
+    assert_eq!(instance.diff(&desired, &live.props), vec![], "{:?}", live.props);
+    assert_eq!(live.outputs.get("replica_source"), Some(&Value::Null));
+    // Again: one describe, nothing else.
+    let before = west.counter.total();
+    assert!(!promote_replica(&west.cfg, &west.counter, &ctx, &rid).await.expect("promote again"));
+    assert_eq!(west.counter.total() - before, 1, "{:?}", west.counter.snapshot());
+    let missing = format!("{}-missing", west.stack);
+    let err = promote_replica(&west.cfg, &west.counter, &ctx, &missing).await.expect_err("missing");
+    assert!(err.is_not_found(), "{err:?}");
+
+    // A second replica, then the source deleted: the replica stays, replication terminated.
+    let desired2 = with(
+        &west.instance_props("pg-dr2", "dr.db_instance.second"),
+        &[unprotected[0].clone(), ("source_instance_arn", Value::str(&source_arn))],
+    );
+    let rid2 = west.create_instance(&desired2, "dr.db_instance.second").await.id;
+    let a = addr("db_instance.main");
+    let mut ctx = east.ctx().for_address(&a);
+    ctx.delete_options = DeleteOptions { skip_final_snapshot: true, ..DeleteOptions::default() };
+    east.provider("rds.instance").delete(&ctx, &applied_id(&east), &primary).await.expect("delete source");
+    assert!(east.describe_instance(&applied_id(&east)).await.is_none());
+    let orphan = west.describe_instance(&rid2).await.expect("the replica outlives its source");
+    assert_eq!(orphan.read_replica_source_db_instance_identifier(), Some(source_arn.as_str()));
+    let infos: Vec<(Option<&str>, Option<bool>)> =
+        orphan.status_infos().iter().map(|i| (i.status(), i.normal())).collect();
+    assert_eq!(infos, [(Some("terminated"), Some(false))]);
+
+    // Replicas delete as any instance (a final snapshot unless skipped).
+    let a = addr("dr.db_instance.second");
+    let ctx = west.ctx().for_address(&a);
+    instance.delete(&ctx, &rid2, &desired2).await.expect("delete replica");
+    assert!(west.describe_instance(&rid2).await.is_none());
+    assert!(west
+        .snapshots_of(&rid2)
+        .await
+        .iter()
+        .any(|s| s.db_snapshot_identifier().unwrap_or_default().contains("-final-")));
+    let a = addr(address);
+    let mut ctx = west.ctx().for_address(&a);
+    ctx.delete_options = DeleteOptions { skip_final_snapshot: true, ..DeleteOptions::default() };
+    instance.delete(&ctx, &rid, &desired).await.expect("delete promoted replica");
+    assert!(west.describe_instance(&rid).await.is_none());
+}
+
+/// The primary's identifier.
+fn applied_id(east: &Env) -> String {
+    format!("{}-pg", east.stack)
 }

@@ -179,11 +179,10 @@ impl<'a> Expander<'a> {
         Ok(spec)
     }
 
-    /// The data tier of the DR region (expanded after the home one, `secret` its
-    /// credentials secret, replicated there). DocumentDB: a secondary cluster of the
-    /// global cluster, with its instances, and the region's own connection secret naming
-    /// its endpoint. PostgreSQL: no database in the DR region yet; its tasks read the
-    /// home region's connection secret.
+    /// The data tier of the DR region (expanded after the home one; the credentials
+    /// secret is replicated there): DocumentDB, a secondary cluster of the global cluster
+    /// with its instances; PostgreSQL, a cross-region read replica of the instance; and
+    /// the region's own connection secret naming that endpoint.
     pub(crate) fn dr_data_tier(
         &mut self,
         net: &NetworkRefs,
@@ -194,16 +193,6 @@ impl<'a> Expander<'a> {
         let secret = home.secret.clone();
         let region = self.region().to_string();
         let secret_arn = out(&secret, &secretsmanager::Secret::arn_in(&region));
-        let home_connection = addr(&["secret", "db_connection"])?;
-        let DbEngine::Docdb = p.db.engine else {
-            return Ok(Some(DataRefs {
-                connection_arn: out(&home_connection, "arn"),
-                secret,
-                connection: home_connection,
-                fields: home.fields.clone(),
-                secret_arn,
-            }));
-        };
         let connection = self.addr(&["secret", "db_connection"])?;
         let subnet_group = self.db_subnet_group(p, net)?;
         let refs = DbRefs {
@@ -211,8 +200,11 @@ impl<'a> Expander<'a> {
             subnet_group,
             groups: Value::List(vec![id(&net.groups[&Tier::Db])]),
         };
-        let cluster = self.docdb(p, &refs)?;
-        let fields = self.connection_fields(p, &connection, out(&cluster, "endpoint"))?;
+        let host = match p.db.engine {
+            DbEngine::Docdb => out(&self.docdb(p, &refs)?, "endpoint"),
+            DbEngine::Postgres => self.postgres(p, &refs)?,
+        };
+        let fields = self.connection_fields(p, &connection, host)?;
         self.connection_secret(p)?;
         Ok(Some(DataRefs { connection_arn: out(&connection, "arn"), secret, connection, fields, secret_arn }))
     }
@@ -374,7 +366,7 @@ impl<'a> Expander<'a> {
     /// the endpoint.
     fn postgres(&mut self, p: &DbParams<'_>, refs: &DbRefs) -> Result<Value, ExpandError> {
         let DbParams { db, stack, .. } = p;
-        let pg = addr(&["db_parameter_group", "main"])?;
+        let pg = self.addr(&["db_parameter_group", "main"])?;
         let pg_name = format!("{stack}-pg");
         let spec = self
             .tagged(rds::ParameterGroup::new(pg.clone()), &pg_name)
@@ -384,9 +376,9 @@ impl<'a> Expander<'a> {
             .parameters(map(vec![("rds.force_ssl", Value::str("1"))]));
         self.push(spec);
 
-        let instance = addr(&["db_instance", "main"])?;
+        let instance = self.addr(&["db_instance", "main"])?;
         let identifier = format!("{stack}-pg");
-        let spec = self
+        let mut spec = self
             .tagged(rds::Instance::new(instance.clone()), &identifier)
             .identifier(identifier.as_str())
             .engine("postgres")
@@ -399,6 +391,7 @@ impl<'a> Expander<'a> {
             .kms_key_id(p.kms.clone())
             .master_username(db.username.as_str())
             .master_secret_arn(out(&refs.secret, "arn"))
+            .source_instance_arn(Value::Null)
             .db_name(db.db_name.as_str())
             .port(p.port.clone())
             .subnet_group_name(out(&refs.subnet_group, "name"))
@@ -409,6 +402,18 @@ impl<'a> Expander<'a> {
             .preferred_backup_window(p.window.clone())
             .deletion_protection(db.deletion_protection)
             .apply_immediately(db.apply_immediately);
+        // The instance of the region standing by is a cross-region read replica of the
+        // active region's (its data, user and password come from it). Create-only: a
+        // failover promotes the replica, which then writes unchanged, and the old primary
+        // is a replica of it only once re-created (the failover back refuses until then).
+        // The DR region's storage is encrypted with that region's AWS managed key.
+        if self.dr.is_some() {
+            spec = spec.kms_key_id(Value::Null);
+        }
+        if self.standby() {
+            let active: &[&str] = if self.dr.is_some() { &[] } else { &["dr"] };
+            spec = spec.source_instance_arn(out(&addr(&[active, &["db_instance", "main"]].concat())?, "arn"));
+        }
         self.push(spec);
         Ok(out(&instance, "endpoint"))
     }

@@ -102,6 +102,7 @@ pub fn stack_outputs(state: &State) -> BTreeMap<&'static str, Output> {
         res(state, "sns_topic.alarms").map(|r| J::from(r.id.clone())),
         "the SNS topic the alarms notify",
     );
+    multi_region_outputs(state, &mut put);
     let dashboard = res(state, "dashboard.main").map(|r| out_str(r, "name").unwrap_or_else(|| r.id.clone()));
     put(
         "dashboard_url",
@@ -114,6 +115,54 @@ pub fn stack_outputs(state: &State) -> BTreeMap<&'static str, Output> {
         "the CloudWatch dashboard in the AWS console",
     );
     o
+}
+
+/// With `[dr]`, `[dns]` and `ecr:` images: the active region, the DR region's URL, the
+/// failover domain and the repositories.
+fn multi_region_outputs(state: &State, put: &mut impl FnMut(&'static str, Option<J>, &'static str)) {
+    if res(state, "dr.vpc.main").is_some() {
+        put(
+            "active_region",
+            Some(J::from(state.active_region.clone().unwrap_or_else(|| state.region.clone()))),
+            "the region serving traffic (`hactl failover --to-region` moves it)",
+        );
+    }
+    let dr_dns = res(state, "dr.alb.public").and_then(|r| out_str(r, "dns_name"));
+    let https = res(state, "dr.listener.public.https").is_some();
+    put(
+        "dr_url",
+        dr_dns.map(|d| J::from(format!("{}://{d}/", if https { "https" } else { "http" }))),
+        "the public service's URL in the DR region (its public load balancer)",
+    );
+    put(
+        "dns_name",
+        res(state, "dns_record.public")
+            .and_then(|r| r.props.get("name"))
+            .and_then(Value::as_str)
+            .map(J::from),
+        "the failover domain: Route 53 answers with the active region's load balancer",
+    );
+    put(
+        "dns_zone_name_servers",
+        res(state, "dns_zone.main")
+            .and_then(|r| r.outputs.get("name_servers"))
+            .and_then(|v| serde_json::to_value(v).ok()),
+        "the created hosted zone's name servers (delegate the domain to them)",
+    );
+    let repos: serde_json::Map<String, J> = state
+        .resources
+        .iter()
+        .filter(|(a, r)| r.kind == "ecr.repository" && !a.as_str().starts_with("dr."))
+        .filter_map(|(_, r)| {
+            let name = r.props.get("name").and_then(Value::as_str)?;
+            Some((name.to_string(), J::from(out_str(r, "repository_uri")?)))
+        })
+        .collect();
+    put(
+        "ecr_repositories",
+        (!repos.is_empty()).then_some(J::Object(repos)),
+        "the stack's ECR repositories (push here; with [dr] ECR copies them to the DR region)",
+    );
 }
 
 /// A value as `output NAME` prints it: strings bare (for `$(hactl output url)`), the rest

@@ -236,6 +236,12 @@ def _kms_key_in_region(account_id: str, region: str, key_id: str) -> None:
         from localstack.services.kms.models import kms_stores
     except ImportError:  # pragma: no cover - outside LocalStack
         return
+    # AWS managed keys (`alias/aws/rds`, ...) exist in every region of every account:
+    # AWS creates one on first use, which LocalStack's KMS does only when KMS itself is
+    # asked for it, so they are accepted here as AWS accepts them.
+    name = m.group(4) if m and m.group(3) == "alias" else key_id.removeprefix("alias/")
+    if (key_id.startswith("alias/") or (m and m.group(3) == "alias")) and name.startswith("aws/"):
+        return
     store = kms_stores[account_id][region]
     if m:
         kind, name = m.group(3), m.group(4)

@@ -157,9 +157,63 @@ impl Replication {
             .with_code("ReplicationRuleAlreadyExists"));
         }
         let own = rule(&registry.id, prefix, &destinations)?;
-        self.put(merged(&registry.rules, prefix, Some(own))).await?;
+        let mut want = destinations.clone();
+        want.sort();
+        self.write_verified(
+            registry,
+            |r| merged(&r.rules, prefix, Some(own.clone())),
+            |r| {
+                destinations_of(r, prefix).map(|mut d| {
+                    d.sort();
+                    d
+                }) == Some(want.clone())
+            },
+        )
+        .await?;
+        let registry = self.registry().await?;
         Ok(Applied { id: prefix.to_string(), outputs: outputs(&registry.id) })
     }
+
+    /// Puts `rules_of(registry)` until a read shows `done`: the configuration is one
+    /// document for the whole registry with no conditional write, so another process (a
+    /// second stack applying at the same time) can put its own read of it over ours.
+    /// Each attempt reads again, merges again and checks after a short pause.
+    async fn write_verified(
+        &self,
+        mut registry: Registry,
+        rules_of: impl Fn(&Registry) -> Vec<ReplicationRule>,
+        done: impl Fn(&Registry) -> bool,
+    ) -> Result<(), ProviderError> {
+        for attempt in 0..WRITE_ATTEMPTS {
+            self.put(rules_of(&registry)).await?;
+            tokio::time::sleep(settle_pause(attempt)).await;
+            registry = self.registry().await?;
+            if done(&registry) {
+                return Ok(());
+            }
+            tracing::debug!(
+                attempt,
+                "ecr replication: another writer replaced the configuration; writing again"
+            );
+        }
+        Err(ProviderError::retryable(format!(
+            "the ECR replication configuration of registry {} kept changing under this write ({WRITE_ATTEMPTS} \
+             attempts): another process writes it at the same time",
+            registry.id
+        )))
+    }
+}
+
+/// Writes of the registry's configuration before giving up (the engine retries the step).
+const WRITE_ATTEMPTS: u32 = 5;
+
+/// 150 to 450 ms, growing with the attempt and varied per process and moment, so two
+/// writers racing each other fall out of step.
+fn settle_pause(attempt: u32) -> std::time::Duration {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let jitter = u64::from((nanos ^ std::process::id()) % 150);
+    std::time::Duration::from_millis(150 + u64::from(attempt) * 75 + jitter)
 }
 
 #[async_trait]
@@ -226,7 +280,8 @@ impl Provider for Replication {
         if destinations_of(&registry, id).is_none() {
             return Ok(());
         }
-        self.put(merged(&registry.rules, id, None)).await
+        self.write_verified(registry, |r| merged(&r.rules, id, None), |r| destinations_of(r, id).is_none())
+            .await
     }
 }
 

@@ -11,6 +11,17 @@
 //! (`crate::secretsmanager::master_password`) and hands it to CreateDBInstance only: it
 //! never reaches props, outputs, errors, logs or progress messages.
 //!
+//! With `source_instance_arn` set, the instance is a read replica of that instance
+//! (cross-region: the DR region's replica of the primary region's instance): create is
+//! CreateDBInstanceReadReplica in this provider's region with the source's ARN and no
+//! master user, password, database name, storage size or engine version (the replica
+//! inherits them); an encrypted cross-region replica gets a KMS key of its own region (the
+//! desired `kms_key_id`, else the region's AWS managed key `alias/aws/rds`). Backup
+//! retention and window, which that call cannot take, follow through ModifyDBInstance.
+//! aws-sdk-rust has no `SourceRegion` member and generates no PreSignedUrl; AWS needs one
+//! only between GovCloud (US) or China regions and ignores it elsewhere, so none is sent.
+//! `hactl` promotes a replica with [`super::promote::promote_replica`].
+//!
 //! Delete is a destroy trap: with deletion protection on it fails unless
 //! `ctx.delete_options.allow_delete_protected` (then protection is turned off first); it
 //! takes a final snapshot `<identifier>-final-<YYYYMMDDHHMMSS>` (UTC) unless
@@ -68,6 +79,7 @@ fn live_port(db: &Db) -> Option<i32> {
 
 fn outputs(db: &Db) -> BTreeMap<String, Value> {
     BTreeMap::from([
+        ("replica_source".to_string(), opt_string(db.read_replica_source_db_instance_identifier())),
         ("identifier".to_string(), Value::str(db.db_instance_identifier().unwrap_or_default())),
         ("arn".to_string(), Value::str(db.db_instance_arn().unwrap_or_default())),
         ("endpoint".to_string(), Value::str(db.endpoint().and_then(|e| e.address()).unwrap_or_default())),
@@ -87,7 +99,10 @@ fn opt_int(v: Option<i32>) -> Value {
 /// Diff suppression of `rds.instance`: names in the desired spelling when they match it
 /// case-insensitively (RDS stores them in lower case); the KMS key and backup window Null
 /// when the desired value is Null (AWS's choice); the master secret the desired one when
-/// the read reports none.
+/// the read reports none. A read replica (desired `source_instance_arn` set; also once
+/// promoted, the desired props unchanged) inherits what its create cannot send: master
+/// user, master secret, database name and engine version read as desired, and so does the
+/// storage size when the live one is at least the desired one (a smaller one is a change).
 fn normalize_instance(desired: &Props, live: &mut Props) {
     for key in [Kind::IDENTIFIER, Kind::SUBNET_GROUP_NAME, Kind::PARAMETER_GROUP_NAME] {
         NAMES.normalize(desired, live, key);
@@ -95,7 +110,40 @@ fn normalize_instance(desired: &Props, live: &mut Props) {
     for key in [Kind::KMS_KEY_ID, Kind::PREFERRED_BACKUP_WINDOW] {
         aws_choice(desired, live, key);
     }
+    // Known or not yet known (Unknown): a replica either way.
+    if desired.get(Kind::SOURCE_INSTANCE_ARN).is_some_and(|v| *v != Value::Null) {
+        for key in [Kind::MASTER_USERNAME, Kind::MASTER_SECRET_ARN, Kind::DB_NAME, Kind::ENGINE_VERSION] {
+            if let Some(want) = desired.get(key) {
+                live.insert(key.to_string(), want.clone());
+            }
+        }
+        let storage = |p: &Props| p.get(Kind::ALLOCATED_STORAGE).and_then(Value::as_int);
+        if let (Some(want), Some(have)) = (storage(desired), storage(live)) {
+            if have >= want {
+                live.insert(Kind::ALLOCATED_STORAGE.to_string(), Value::Int(want));
+            }
+        }
+    }
     crate::secretsmanager::unrecorded_master_secret(desired, live, Kind::MASTER_SECRET_ARN);
+}
+
+/// The region of an ARN (`arn:aws:rds:us-east-1:123456789012:db:name`).
+fn arn_region(arn: &str) -> Option<&str> {
+    arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
+/// The KMS key a replica's create sends: only for encrypted storage; the desired key, else,
+/// for a replica in another region than its source, that region's AWS managed key (AWS
+/// requires a key of the replica's region); in the source's region none (the source's key).
+fn replica_kms_key(props: &Props, source_arn: &str, region: Option<&str>) -> Option<String> {
+    if opt_bool(props, Kind::STORAGE_ENCRYPTED) != Some(true) {
+        return None;
+    }
+    if let Some(key) = opt_str(props, Kind::KMS_KEY_ID) {
+        return Some(key.to_string());
+    }
+    let cross_region = arn_region(source_arn).is_some_and(|r| Some(r) != region);
+    cross_region.then(|| "alias/aws/rds".to_string())
 }
 
 /// The live instance as DescribeDBInstances answers it (pending values count as live); no
@@ -322,6 +370,57 @@ impl Instance {
         self.rds.converge_tags(db.db_instance_arn().unwrap_or_default(), &tags, props).await?;
         Ok(db)
     }
+
+    /// Create of a read replica of `source` (an instance ARN, of another region for the DR
+    /// replica): CreateDBInstanceReadReplica with what a replica takes, then backup
+    /// retention and window through ModifyDBInstance (the create cannot take them).
+    async fn create_replica(
+        &self,
+        ctx: &Ctx,
+        address: &Address,
+        props: &Props,
+        source: &str,
+    ) -> Result<Applied, ProviderError> {
+        let id = req_str(props, Kind::IDENTIFIER)?;
+        let region = self.rds.config().region().map(|r| r.as_ref().to_string());
+        let created = self
+            .rds
+            .create_db_instance_read_replica()
+            .db_instance_identifier(id)
+            .source_db_instance_identifier(source)
+            .db_instance_class(req_str(props, Kind::INSTANCE_CLASS)?)
+            .set_db_subnet_group_name(opt_str(props, Kind::SUBNET_GROUP_NAME).map(str::to_string))
+            .set_vpc_security_group_ids(Some(str_list(props, Kind::VPC_SECURITY_GROUP_IDS)))
+            .set_db_parameter_group_name(opt_str(props, Kind::PARAMETER_GROUP_NAME).map(str::to_string))
+            .set_multi_az(opt_bool(props, Kind::MULTI_AZ))
+            .set_storage_type(opt_str(props, Kind::STORAGE_TYPE).map(str::to_string))
+            .set_publicly_accessible(opt_bool(props, Kind::PUBLICLY_ACCESSIBLE))
+            .set_deletion_protection(opt_bool(props, Kind::DELETION_PROTECTION))
+            .set_kms_key_id(replica_kms_key(props, source, region.as_deref()))
+            .set_tags(Some(tags_of(props)))
+            .send()
+            .await;
+        let id = match created {
+            Ok(out) => out.db_instance().and_then(|d| d.db_instance_identifier()).unwrap_or(id).to_string(),
+            Err(e) => {
+                let err = aws_error("CreateDBInstanceReadReplica", e);
+                if err.code() != Some("DBInstanceAlreadyExists") {
+                    // The source, subnet or parameter group may not be visible yet.
+                    return Err(retry_not_found(err));
+                }
+                let db = self.adopt(ctx, address, id, props).await?;
+                db.db_instance_identifier().unwrap_or(id).to_string()
+            }
+        };
+        ctx.progress(format!("DB instance {id} (read replica of {source}) is being created"));
+        self.wait(ctx, &id, Settle::Available).await?;
+        let backups = [Kind::BACKUP_RETENTION_PERIOD, Kind::PREFERRED_BACKUP_WINDOW];
+        let modified = self.modify(&id, props, &backups).await?;
+        let apply_now = opt_bool(props, Kind::APPLY_IMMEDIATELY).unwrap_or(false);
+        let settle = if modified && apply_now { Settle::Applied } else { Settle::Available };
+        let db = self.wait(ctx, &id, settle).await?;
+        Ok(Applied { id, outputs: outputs(&db) })
+    }
 }
 
 #[async_trait]
@@ -362,6 +461,9 @@ impl Provider for Instance {
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
+        if let Some(source) = opt_str(props, Kind::SOURCE_INSTANCE_ARN) {
+            return self.create_replica(ctx, address, props, source).await;
+        }
         let id = req_str(props, Kind::IDENTIFIER)?;
         let password =
             crate::secretsmanager::master_password(&self.sm, req_str(props, Kind::MASTER_SECRET_ARN)?)
@@ -500,5 +602,54 @@ mod tests {
         let mut live = p(&[(Kind::MASTER_SECRET_ARN, Value::str("arn:secret:old"))]);
         normalize_instance(&desired, &mut live);
         assert_eq!(live[Kind::MASTER_SECRET_ARN], Value::str("arn:secret:old"));
+    }
+
+    #[test]
+    fn a_replica_reads_what_it_inherits_as_desired_and_gets_a_key_of_its_region() {
+        let p = |pairs: &[(&str, Value)]| -> Props {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        };
+        let source = "arn:aws:rds:us-east-1:000000000000:db:demo-pg";
+        let desired = p(&[
+            (Kind::SOURCE_INSTANCE_ARN, Value::str(source)),
+            (Kind::MASTER_USERNAME, Value::str("hactladmin")),
+            (Kind::MASTER_SECRET_ARN, Value::str("arn:secret:dr")),
+            (Kind::DB_NAME, Value::str("app")),
+            (Kind::ALLOCATED_STORAGE, Value::Int(20)),
+            (Kind::STORAGE_ENCRYPTED, Value::Bool(true)),
+            (Kind::KMS_KEY_ID, Value::Null),
+        ]);
+        let mut live = p(&[
+            (Kind::MASTER_USERNAME, Value::str("postgres")),
+            (Kind::MASTER_SECRET_ARN, Value::str("arn:secret:recorded")),
+            (Kind::DB_NAME, Value::Null),
+            (Kind::ALLOCATED_STORAGE, Value::Int(50)),
+        ]);
+        normalize_instance(&desired, &mut live);
+        for key in [Kind::MASTER_USERNAME, Kind::MASTER_SECRET_ARN, Kind::DB_NAME, Kind::ALLOCATED_STORAGE] {
+            assert_eq!(live.get(key), desired.get(key), "{key}");
+        }
+        // Less storage than desired is a change.
+        let mut live = p(&[(Kind::ALLOCATED_STORAGE, Value::Int(10))]);
+        normalize_instance(&desired, &mut live);
+        assert_eq!(live[Kind::ALLOCATED_STORAGE], Value::Int(10));
+        // Not a replica: nothing inherited.
+        let mut primary = desired.clone();
+        primary.insert(Kind::SOURCE_INSTANCE_ARN.to_string(), Value::Null);
+        let mut live = p(&[(Kind::DB_NAME, Value::Null)]);
+        normalize_instance(&primary, &mut live);
+        assert_eq!(live[Kind::DB_NAME], Value::Null);
+
+        assert_eq!(replica_kms_key(&desired, source, Some("us-west-2")).as_deref(), Some("alias/aws/rds"));
+        assert_eq!(
+            replica_kms_key(&desired, source, Some("us-east-1")),
+            None,
+            "same region: the source's key"
+        );
+        let keyed =
+            p(&[(Kind::STORAGE_ENCRYPTED, Value::Bool(true)), (Kind::KMS_KEY_ID, Value::str("alias/dr"))]);
+        assert_eq!(replica_kms_key(&keyed, source, Some("us-west-2")).as_deref(), Some("alias/dr"));
+        let plain = p(&[(Kind::STORAGE_ENCRYPTED, Value::Bool(false))]);
+        assert_eq!(replica_kms_key(&plain, source, Some("us-west-2")), None);
     }
 }

@@ -6,6 +6,7 @@
 pub(crate) mod family;
 pub mod instance;
 pub mod parameter_group;
+pub mod promote;
 pub mod subnet_group;
 
 use crate::ApiCounter;

@@ -29,6 +29,7 @@ kinds! {
         deletion_protection / DELETION_PROTECTION: in_place,
         apply_immediately / APPLY_IMMEDIATELY: create_only,
         tags / TAGS: in_place,
+        source_instance_arn / SOURCE_INSTANCE_ARN: create_only,
     }
     /// `rds.parameter_group` (provider: `hactl-aws/src/rds/parameter_group.rs`).
     ParameterGroup = "rds.parameter_group" {

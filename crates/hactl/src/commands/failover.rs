@@ -8,7 +8,6 @@ use crate::exit::ExitStatus;
 use crate::session::{session, Session};
 use anyhow::{bail, Context, Result};
 use hactl_aws::failover::FailoverTarget;
-use hactl_config::model::DbEngine;
 use hactl_core::plan::{PlanMode, PlannedAction};
 use hactl_core::{Address, Location, Plan};
 use hactl_state::State;
@@ -72,8 +71,9 @@ fn services_at(region: &str) -> Box<dyn Fn(&PlannedAction) -> bool> {
     })
 }
 
-/// The DocumentDB global cluster's writer moves to `to`'s cluster (a switchover, or with
-/// `allow_data_loss` a failover); `None` when the stack has no global cluster.
+/// The database's writer moves to `to`: the DocumentDB global cluster switches over (or
+/// with `allow_data_loss` fails over), the PostgreSQL replica in `to` is promoted. The
+/// step's title, or `None` when the stack has no database in two regions.
 async fn promote_database(
     rc: &RunContext,
     s: &Session,
@@ -81,36 +81,72 @@ async fn promote_database(
     to: &str,
     allow_data_loss: bool,
 ) -> Result<Option<String>> {
-    let global = Address::parse("db_global_cluster.main")?;
-    let Some(g) = state.resources.get(&global) else { return Ok(None) };
-    let cluster = if to == s.config().stack.region { "db_cluster.main" } else { "dr.db_cluster.main" };
-    let cluster = Address::parse(cluster)?;
-    let Some(arn) = state.output(&cluster, "arn").and_then(|v| v.as_str().map(String::from)) else {
-        bail!(
-            "stack `{}` records no DocumentDB cluster `{cluster}` in {to}; run `hactl apply` first",
-            state.stack
-        );
-    };
+    let home = to == s.config().stack.region;
+    let at = |a: &str| Address::parse(&if home { a.to_string() } else { format!("dr.{a}") });
     let sdk = hactl_aws::in_region(&s.sdk, to);
-    let ctx = s.ctx.for_address(&global);
-    let outcome = hactl_aws::docdb::switchover::promote_secondary(
-        &sdk,
-        &rc.counter,
-        &ctx,
-        &g.id,
-        &arn,
-        allow_data_loss,
-    )
-    .await
-    .with_context(|| format!("making {cluster} the writer of global cluster {}", g.id))?;
-    let how = if outcome.writer_arn == outcome.previous_writer_arn {
-        "already the writer"
-    } else if allow_data_loss {
-        "failed over"
-    } else {
-        "switched over"
+    if let Some(g) = state.resources.get(&Address::parse("db_global_cluster.main")?) {
+        let cluster = at("db_cluster.main")?;
+        let Some(arn) = state.output(&cluster, "arn").and_then(|v| v.as_str().map(String::from)) else {
+            bail!(
+                "stack `{}` records no DocumentDB cluster `{cluster}` in {to}; run `hactl apply` first",
+                state.stack
+            );
+        };
+        let ctx = s.ctx.for_address(&cluster);
+        let outcome = hactl_aws::docdb::switchover::promote_secondary(
+            &sdk,
+            &rc.counter,
+            &ctx,
+            &g.id,
+            &arn,
+            allow_data_loss,
+        )
+        .await
+        .with_context(|| format!("making {cluster} the writer of global cluster {}", g.id))?;
+        let how = match (outcome.writer_arn == outcome.previous_writer_arn, allow_data_loss) {
+            (true, _) => "already the writer",
+            (false, true) => "failed over",
+            (false, false) => "switched over",
+        };
+        return Ok(Some(format!("make the DocumentDB cluster in {to} the writer ({how})")));
+    }
+    let instance = at("db_instance.main")?;
+    let replica = Address::parse("dr.db_instance.main")?;
+    let Some(r) = state.resources.get(&instance).filter(|_| state.resources.contains_key(&replica)) else {
+        return Ok(None);
     };
-    Ok(Some(format!("make the DocumentDB cluster in {to} the writer ({how})")))
+    let ctx = s.ctx.for_address(&instance);
+    let promoted = hactl_aws::rds::promote::promote_replica(&sdk, &rc.counter, &ctx, &r.id)
+        .await
+        .with_context(|| format!("promoting {instance}"))?;
+    let how = if promoted { "promoted" } else { "already standalone" };
+    Ok(Some(format!("make the PostgreSQL instance in {to} the writer ({how})")))
+}
+
+/// Before anything changes: a PostgreSQL instance can take over only while it is a read
+/// replica of the writer. After a failover the old primary is standalone (its data stops
+/// where the replica was promoted), so failing back to it would lose what was written
+/// since; it must be made a replica of the new writer first.
+async fn check_database(rc: &RunContext, s: &Session, state: &State, to: &str, was: &str) -> Result<()> {
+    let home = to == s.config().stack.region;
+    let target = if home { "db_instance.main" } else { "dr.db_instance.main" };
+    let both = ["db_instance.main", "dr.db_instance.main"]
+        .iter()
+        .all(|a| Address::parse(a).is_ok_and(|a| state.resources.contains_key(&a)));
+    if to == was || !both || state.resources.keys().any(|a| a.as_str() == "db_global_cluster.main") {
+        return Ok(());
+    }
+    let id = &state.resources[&Address::parse(target)?].id;
+    let sdk = hactl_aws::in_region(&s.sdk, to);
+    if hactl_aws::rds::promote::replica_source(&sdk, &rc.counter, id).await?.is_none() {
+        bail!(
+            "refusing to fail over to {to}: its PostgreSQL instance `{id}` is no longer a read replica (it was the \
+             writer before the failover to {was}), so it lacks what was written in {was} since; nothing was changed\n\
+             hint: delete it in {to} (turn its deletion protection off first); `hactl apply` then re-creates it as a \
+             replica of {was}'s instance; fail over once it has caught up"
+        );
+    }
+    Ok(())
 }
 
 /// `hactl failover --to-region REGION`: the stack's traffic moves to `to` (its [dr]
@@ -150,7 +186,15 @@ pub async fn to_region(
     };
     s.locked("failover", async {
         let mut state = s.load_state().await?;
+        if state.resources.is_empty() {
+            bail!(
+                "stack `{}` has nothing applied ({}): there is no traffic to move\nhint: run `hactl apply` first",
+                cfg.stack.name,
+                s.store
+            );
+        }
         let was = state.active_region.clone().unwrap_or_else(|| home.clone());
+        check_database(rc, &s, &state, to, &was).await?;
         outln!("Failover of stack `{}` to {to} (traffic was served from {was}):", cfg.stack.name)?;
         let mut clock = StepClock::default();
 
@@ -199,7 +243,7 @@ pub async fn to_region(
             total / 1000,
             total % 1000
         )?;
-        notes(&s, to, &left);
+        notes(&s, &left);
         Ok(ExitStatus::Success)
     })
     .await
@@ -262,16 +306,7 @@ async fn run_step(
 }
 
 /// What the failover left as it was.
-fn notes(s: &Session, to: &str, left: &[PlannedAction]) {
-    let cfg = s.config();
-    if cfg.database.as_ref().is_some_and(|db| db.engine == DbEngine::Postgres) {
-        errln!(
-            "{} the PostgreSQL instance stays in {}: it has no cross-region replica, so the services in {to} \
-             still use it",
-            s.sink.style.yellow("Note:"),
-            cfg.stack.region
-        );
-    }
+fn notes(s: &Session, left: &[PlannedAction]) {
     if !left.is_empty() {
         let names: Vec<&str> = left.iter().map(|a| a.address.as_str()).collect();
         errln!(
