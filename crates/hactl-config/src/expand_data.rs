@@ -221,8 +221,13 @@ impl<'a> Expander<'a> {
             .kms_key_id(p.kms.clone())
             .initial_fields(map(vec![("username", Value::str(&db.username))]))
             .password_length(Value::Int(PASSWORD_LENGTH))
-            .recovery_window_days(Value::Int(i64::from(db.secret_recovery_window_days)))
-            .replica_regions(Value::from_strings(self.cfg.dr.iter().map(|d| d.region.clone())));
+            .recovery_window_days(Value::Int(i64::from(db.secret_recovery_window_days)));
+        // Replicated to the DR region (left unset without one: reading replicas costs a
+        // DescribeSecret per secret).
+        let spec = match &self.cfg.dr {
+            Some(dr) => spec.replica_regions(Value::from_strings([dr.region.clone()])),
+            None => spec,
+        };
         self.push(spec);
         Ok(secret)
     }
