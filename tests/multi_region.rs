@@ -100,14 +100,15 @@ fn failover_records(zone: &str) -> Vec<(String, String, String, String, String)>
     out
 }
 
-/// Records as they should be with `primary` serving traffic.
+/// Records as they should be with `primary` serving traffic: the record `primary`
+/// (PRIMARY) at its load balancer, `secondary` (SECONDARY) at the other region's.
 fn expected_records(s: &Stack, primary: &str) -> Vec<(String, String, String, String, String)> {
-    let mut want: Vec<_> = [HOME, DR]
+    let other = if primary == HOME { DR } else { HOME };
+    let mut want: Vec<_> = [("primary", "PRIMARY", primary), ("secondary", "SECONDARY", other)]
         .iter()
-        .map(|r| {
-            let role = if *r == primary { "PRIMARY" } else { "SECONDARY" };
-            let dns = alb_dns(r, s).to_lowercase();
-            (r.to_string(), role.to_string(), dns.clone(), dns, "/".to_string())
+        .map(|(id, role, region)| {
+            let dns = alb_dns(region, s).to_lowercase();
+            (id.to_string(), role.to_string(), dns.clone(), dns, "/".to_string())
         })
         .collect();
     want.sort();
@@ -149,7 +150,12 @@ fn replication_rules(s: &Stack) -> Vec<J> {
 fn global_members(s: &Stack) -> Vec<(String, bool)> {
     let out = cli(
         HOME,
-        &["docdb", "describe-global-clusters", "--global-cluster-identifier", &format!("{}-global", s.name)],
+        &[
+            "docdb",
+            "describe-global-clusters",
+            "--global-cluster-identifier",
+            &format!("{}-{HOME}-global", s.name),
+        ],
     );
     let mut m: Vec<(String, bool)> = out["GlobalClusters"][0]["GlobalClusterMembers"]
         .as_array()
@@ -409,7 +415,7 @@ async fn two_regions_with_ecr_dns_failover_drill_and_destroy() {
         );
     }
     let globals = cli(HOME, &["docdb", "describe-global-clusters"]);
-    assert!(!globals.to_string().contains(&format!("{}-global", s.name)), "global cluster left");
+    assert!(!globals.to_string().contains(&format!("{}-{HOME}-global", s.name)), "global cluster left");
     assert!(replication_rules(&s).is_empty());
     assert!(zone_id(&s).is_none(), "hosted zone left");
     let checks = aws_cli(&["route53", "list-health-checks"]);

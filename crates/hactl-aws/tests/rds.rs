@@ -941,9 +941,11 @@ async fn cross_region_replica(east: Env, west: Env) {
 
     // Promotion: standalone, no diff against the unchanged desired props.
     let ctx = west.ctx().for_address(&addr(address));
-    assert!(promote_replica(&west.cfg, &west.counter, &ctx, &rid).await.expect("promote"));
+    let backups = (Some(7), None);
+    assert!(promote_replica(&west.cfg, &west.counter, &ctx, &rid, backups.clone()).await.expect("promote"));
     let rep = west.describe_instance(&rid).await.unwrap();
     assert_eq!(rep.read_replica_source_db_instance_identifier(), None);
+    assert_eq!(rep.backup_retention_period(), Some(7), "the promotion keeps the backup retention");
     assert_eq!(rep.db_instance_status(), Some("available"));
     let src = east.describe_instance(&applied_id(&east)).await.unwrap();
     assert!(src.read_replica_db_instance_identifiers().is_empty(), "{src:?}");
@@ -952,10 +954,12 @@ async fn cross_region_replica(east: Env, west: Env) {
     assert_eq!(live.outputs.get("replica_source"), Some(&Value::Null));
     // Again: one describe, nothing else.
     let before = west.counter.total();
-    assert!(!promote_replica(&west.cfg, &west.counter, &ctx, &rid).await.expect("promote again"));
+    assert!(!promote_replica(&west.cfg, &west.counter, &ctx, &rid, backups.clone())
+        .await
+        .expect("promote again"));
     assert_eq!(west.counter.total() - before, 1, "{:?}", west.counter.snapshot());
     let missing = format!("{}-missing", west.stack);
-    let err = promote_replica(&west.cfg, &west.counter, &ctx, &missing).await.expect_err("missing");
+    let err = promote_replica(&west.cfg, &west.counter, &ctx, &missing, backups).await.expect_err("missing");
     assert!(err.is_not_found(), "{err:?}");
 
     // A second replica, then the source deleted: the replica stays, replication terminated.

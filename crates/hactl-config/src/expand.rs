@@ -439,9 +439,7 @@ impl<'a> Expander<'a> {
         self.drift_job(&refs, data.as_ref())?;
         let mut widgets = Vec::new();
         self.observability_tier(&mut widgets)?;
-        if let Some(zone) = &zone {
-            self.dns_failover(zone)?;
-        }
+        self.dns_health_check()?;
         if let Some(dr) = &cfg.dr {
             let refs = self.network_tier(&Site { region: &dr.region, network: &dr.network, dr: true })?;
             self.dr = Some(dr);
@@ -449,11 +447,12 @@ impl<'a> Expander<'a> {
             let data = self.dr_data_tier(&refs, data.as_ref())?;
             self.compute_tier(&refs, data.as_ref())?;
             self.observability_tier(&mut widgets)?;
-            if let Some(zone) = &zone {
-                self.dns_failover(zone)?;
-            }
+            self.dns_health_check()?;
             self.dr = None;
             self.ecr_replication()?;
+            if let Some(zone) = &zone {
+                self.dns_records(zone)?;
+            }
         }
         if !widgets.is_empty() {
             self.dashboard(widgets)?;

@@ -67,9 +67,10 @@ fn map(pairs: Vec<(&str, Value)>) -> Value {
     Value::Map(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
 }
 
-/// The DocumentDB global cluster's identifier.
-fn global_cluster_id(stack: &str) -> String {
-    format!("{stack}-global")
+/// The DocumentDB global cluster's identifier: global clusters are the account's, so it
+/// names the stack's region too (two stacks of one name in two regions stay apart).
+fn global_cluster_id(stack: &str, region: &str) -> String {
+    format!("{stack}-{region}-global")
 }
 
 /// What the database's resources share.
@@ -152,7 +153,7 @@ impl<'a> Expander<'a> {
         let writer = if self.standby() { addr(&["dr", "db_cluster", "main"])? } else { cluster.clone() };
         self.push(
             docdb::GlobalCluster::new(a.clone())
-                .identifier(global_cluster_id(&p.stack))
+                .identifier(global_cluster_id(&p.stack, &self.cfg.stack.region))
                 .source_db_cluster_arn(out(&writer, "arn"))
                 .deletion_protection(p.db.deletion_protection),
         );
@@ -325,7 +326,7 @@ impl<'a> Expander<'a> {
                 .master_username(Value::Null)
                 .master_secret_arn(Value::Null)
                 .kms_key_id(Value::Null)
-                .global_cluster_identifier(global_cluster_id(stack)),
+                .global_cluster_identifier(global_cluster_id(stack, &self.cfg.stack.region)),
             None => spec
                 .master_username(db.username.as_str())
                 .master_secret_arn(out(&refs.secret, "arn"))

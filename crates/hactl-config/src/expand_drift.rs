@@ -367,11 +367,15 @@ impl Expander<'_> {
                     vec![sc.arn("secretsmanager", &format!("secret:hactl/{stack}/*"))]
                 }),
             ));
-            task.push(statement(
-                "ReadDbConnection",
-                &["secretsmanager:GetSecretValue"],
-                out(&d.connection, "arn"),
-            ));
+            // The DR region's connection secret too (its endpoint is the DR database's).
+            let connections = match self.cfg.dr {
+                Some(_) => Value::List(vec![
+                    out(&d.connection, "arn"),
+                    out(&addr(&["dr", "secret", "db_connection"])?, "arn"),
+                ]),
+                None => out(&d.connection, "arn"),
+            };
+            task.push(statement("ReadDbConnection", &["secretsmanager:GetSecretValue"], connections));
         }
         let task_role = addr(&["iam_role", "drift_job_task"])?;
         let name = short_name(&format!("{stack}-{region}-drift-task"), 64);

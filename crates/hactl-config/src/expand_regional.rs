@@ -137,10 +137,8 @@ impl Expander<'_> {
         }))
     }
 
-    /// The region's failover record for the domain, an alias of its public load balancer
-    /// with a health check of that load balancer: PRIMARY in the active region,
-    /// SECONDARY in the one standing by (set identifier: the region).
-    pub(crate) fn dns_failover(&mut self, zone: &Value) -> Result<(), ExpandError> {
+    /// The region's health check of its public load balancer (`[dns]`).
+    pub(crate) fn dns_health_check(&mut self) -> Result<(), ExpandError> {
         let cfg = self.cfg;
         let Some(dns) = &cfg.dns else { return Ok(()) };
         let alb = self.addr(&["alb", "public"])?;
@@ -148,7 +146,7 @@ impl Expander<'_> {
         let hc = self.addr(&["dns_health_check", "public"])?;
         let name = self.name(&["public"]);
         let spec = self
-            .tagged(route53::HealthCheck::new(hc.clone()), &name)
+            .tagged(route53::HealthCheck::new(hc), &name)
             .check_type(if https { "HTTPS" } else { "HTTP" })
             .fqdn(out(&alb, "dns_name"))
             .port(Value::Int(if https { 443 } else { 80 }))
@@ -156,20 +154,38 @@ impl Expander<'_> {
             .request_interval(Value::Int(i64::from(dns.request_interval)))
             .failure_threshold(Value::Int(i64::from(dns.failure_threshold)));
         self.push(spec);
-        let role = if self.standby() { "SECONDARY" } else { "PRIMARY" };
-        let region = self.region().to_string();
-        self.push(
-            route53::Record::new(self.addr(&["dns_record", "public"])?)
-                .zone_id(zone.clone())
-                .name(dns.domain.as_str())
-                .record_type("A")
-                .set_identifier(region)
-                .failover(role)
-                .alias_dns_name(out(&alb, "dns_name"))
-                .alias_zone_id(out(&alb, "zone_id"))
-                .evaluate_target_health(true)
-                .health_check_id(out(&hc, "id")),
-        );
+        Ok(())
+    }
+
+    /// The failover records of the domain, by role: `dns_record.primary` (set identifier
+    /// `primary`, PRIMARY) aliases the active region's public load balancer,
+    /// `dns_record.secondary` the other region's, each with that load balancer's health
+    /// check. A failover changes where each record points (two in-place updates), never
+    /// their failover type: Route 53 holds one PRIMARY and one SECONDARY per name and
+    /// type, so swapping the types record by record would be refused.
+    pub(crate) fn dns_records(&mut self, zone: &Value) -> Result<(), ExpandError> {
+        let cfg = self.cfg;
+        let Some(dns) = &cfg.dns else { return Ok(()) };
+        let home_active = !self.standby();
+        for (role, failover, home) in
+            [("primary", "PRIMARY", home_active), ("secondary", "SECONDARY", !home_active)]
+        {
+            let site: &[&str] = if home { &[] } else { &["dr"] };
+            let alb = addr(&[site, &["alb", "public"]].concat())?;
+            let hc = addr(&[site, &["dns_health_check", "public"]].concat())?;
+            self.push(
+                route53::Record::new(addr(&["dns_record", role])?)
+                    .zone_id(zone.clone())
+                    .name(dns.domain.as_str())
+                    .record_type("A")
+                    .set_identifier(role)
+                    .failover(failover)
+                    .alias_dns_name(out(&alb, "dns_name"))
+                    .alias_zone_id(out(&alb, "zone_id"))
+                    .evaluate_target_health(true)
+                    .health_check_id(out(&hc, "id")),
+            );
+        }
         Ok(())
     }
 }

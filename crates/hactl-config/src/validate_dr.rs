@@ -29,6 +29,15 @@ pub(super) fn dr(raw: &RawConfig, r: &RawDr, home: Option<&str>, c: &mut Collect
             c.push(r.network.vpc_cidr.span(), "dr.network.vpc_cidr", msg, hint);
         }
     }
+    // ACM certificates are regional: the DR region's HTTPS listener cannot use the
+    // primary's (without one, hactl imports a self-signed certificate in each region).
+    if let Some(arn) = raw.load_balancer.as_ref().and_then(|l| l.certificate_arn.as_ref()) {
+        let msg = "load_balancer.certificate_arn names one region's certificate, and [dr] needs one in its region too";
+        let hint =
+            "leave certificate_arn out with [dr] (hactl imports a self-signed certificate in each region), \
+                    or remove [dr]; a per-region certificate setting is not there yet";
+        c.push(arn.span(), "load_balancer.certificate_arn", msg, hint);
+    }
     let desired_counts = desired_counts(raw, r, c);
     Some(DrConfig { region: region?.to_string(), network: net?, desired_counts: desired_counts? })
 }

@@ -259,7 +259,7 @@ impl Session {
                 bail!(
                     "the state of stack `{}` says region {active} serves traffic (after `hactl failover`), \
                      but the config has no [dr] region {active}\n\
-                     hint: restore the [dr] section, or run `hactl failover --to-region {}` first",
+                     hint: restore the [dr] section (then `hactl failover --to-region {}` before removing it)",
                     state.stack,
                     self.cfg.stack.region
                 );

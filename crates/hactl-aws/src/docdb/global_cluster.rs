@@ -271,19 +271,23 @@ impl Provider for GlobalCluster {
         let mut out = Vec::new();
         for gc in list(&self.docdb).await? {
             let Some(id) = gc.global_cluster_identifier() else { continue };
-            let target = target_of(targets, id);
+            let Some(target) = target_of(targets, id) else { continue };
             let recorded = NAMES.is_recorded(targets, id);
-            let ours = named_by_hactl(&ctx.stack, id);
-            if target.is_none() && !ours {
-                continue;
-            }
+            // No tags: the stack's when state records it, or (a create cut short before
+            // the journal) when it has the stack's name and its desired source cluster
+            // (the stack's, by then in state) as a member. A name alone is not enough:
+            // another stack of the same name elsewhere could have it.
+            let source = target.props.get(Kind::SOURCE_DB_CLUSTER_ARN).and_then(Value::as_str);
+            let made_here = named_by_hactl(&ctx.stack, id)
+                && source.is_some_and(|s| {
+                    gc.global_cluster_members().iter().any(|m| m.db_cluster_arn() == Some(s))
+                });
             out.push(LiveObject {
                 id: id.to_string(),
-                address: target.map(|t| t.address.clone()),
+                address: Some(target.address.clone()),
                 props: props_of(&gc),
                 outputs: outputs(&gc),
-                // No tags: the stack's when recorded or named `<stack>-...`.
-                owned: recorded || ours,
+                owned: recorded || made_here,
             });
         }
         Ok(out)

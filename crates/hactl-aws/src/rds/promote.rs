@@ -23,13 +23,16 @@ async fn instance(client: &aws_sdk_rds::Client, instance_id: &str) -> Result<DbI
 }
 
 /// Promotes the read replica `instance_id` (in `config`'s region) and waits until it is a
-/// standalone instance, available. Answers false, after one describe and nothing else,
-/// when the instance is not a replica. A missing instance is [`ProviderError::NotFound`].
+/// standalone instance, available. `backups`: the retention days and window it keeps
+/// (PromoteReadReplica would set 1 day otherwise). Answers false, after one describe and
+/// nothing else, when the instance is not a replica. A missing instance is
+/// [`ProviderError::NotFound`].
 pub async fn promote_replica(
     config: &aws_config::SdkConfig,
     counter: &ApiCounter,
     ctx: &Ctx,
     instance_id: &str,
+    backups: (Option<i64>, Option<String>),
 ) -> Result<bool, ProviderError> {
     let client = crate::client!(aws_sdk_rds, config, counter);
     let db = instance(&client, instance_id).await?;
@@ -40,6 +43,8 @@ pub async fn promote_replica(
     client
         .promote_read_replica()
         .db_instance_identifier(instance_id)
+        .set_backup_retention_period(backups.0.and_then(|d| i32::try_from(d).ok()))
+        .set_preferred_backup_window(backups.1)
         .send()
         .await
         .map_err(|e| aws_error("PromoteReadReplica", e))?;

@@ -8,7 +8,7 @@ use crate::exit::ExitStatus;
 use crate::session::{session, Session};
 use anyhow::{bail, Context, Result};
 use hactl_aws::failover::FailoverTarget;
-use hactl_core::plan::{PlanMode, PlannedAction};
+use hactl_core::plan::{ActionType, PlanMode, PlannedAction};
 use hactl_core::{Address, Location, Plan};
 use hactl_state::State;
 use std::time::Instant;
@@ -20,7 +20,12 @@ pub async fn failover(rc: &RunContext, target: Option<String>) -> Result<ExitSta
     let s = session(rc).await?;
     s.locked("failover", async {
         let state = s.load_state().await?;
-        let find = |kind: &str| state.resources.iter().find(|(_, r)| r.kind == kind);
+        // The database of the region serving traffic (after `failover --to-region`, the
+        // DR region's: the `dr.` addresses).
+        let active_dr = state.active_region.is_some();
+        let find = |kind: &str| {
+            state.resources.iter().find(|(a, r)| r.kind == kind && a.as_str().starts_with("dr.") == active_dr)
+        };
         let (address, target) = if let Some((a, r)) = find("docdb.cluster") {
             (a.clone(), FailoverTarget::Docdb { cluster_id: r.id.clone(), target_instance: target })
         } else if let Some((a, r)) = find("rds.instance") {
@@ -66,8 +71,12 @@ struct RegionStep {
 
 fn services_at(region: &str) -> Box<dyn Fn(&PlannedAction) -> bool> {
     let region = Location::region(region);
+    // Updates only (counts, capacities): anything else pending (a create, a replacement)
+    // is no part of a failover and is left for `hactl plan` to show.
     Box::new(move |a: &PlannedAction| {
-        a.location == region && matches!(a.kind.as_str(), "ecs.service" | "appautoscaling.target")
+        a.location == region
+            && a.action == ActionType::Update
+            && matches!(a.kind.as_str(), "ecs.service" | "appautoscaling.target")
     })
 }
 
@@ -116,7 +125,11 @@ async fn promote_database(
         return Ok(None);
     };
     let ctx = s.ctx.for_address(&instance);
-    let promoted = hactl_aws::rds::promote::promote_replica(&sdk, &rc.counter, &ctx, &r.id)
+    let backups = (
+        r.props.get("backup_retention_period").and_then(hactl_core::Value::as_int),
+        r.props.get("preferred_backup_window").and_then(hactl_core::Value::as_str).map(String::from),
+    );
+    let promoted = hactl_aws::rds::promote::promote_replica(&sdk, &rc.counter, &ctx, &r.id, backups)
         .await
         .with_context(|| format!("promoting {instance}"))?;
     let how = if promoted { "promoted" } else { "already standalone" };
@@ -198,14 +211,17 @@ pub async fn to_region(
         outln!("Failover of stack `{}` to {to} (traffic was served from {was}):", cfg.stack.name)?;
         let mut clock = StepClock::default();
 
-        let t = Instant::now();
-        record_active(&s, &mut state, to).await?;
-        clock.done(&format!("record {to} as the active region (state serial {})", state.serial), t)?;
-
+        // The database first: the active region is recorded only once its database
+        // writes (a failover cut short before leaves the stack as it was; after, running
+        // it again finishes it: each step is a no-op once done).
         let t = Instant::now();
         if let Some(title) = promote_database(rc, &s, &state, to, allow_data_loss).await? {
             clock.done(&title, t)?;
         }
+
+        let t = Instant::now();
+        record_active(&s, &mut state, to).await?;
+        clock.done(&format!("record {to} as the active region (state serial {})", state.serial), t)?;
 
         let t = Instant::now();
         let plan = s.plan(&mut state, PlanMode::Apply).await?;
@@ -218,9 +234,11 @@ pub async fn to_region(
                 takes: services_at(to),
             },
             RegionStep {
-                title: format!("make {to}'s DNS record the primary one"),
+                title: format!("point the PRIMARY DNS record at {to}"),
                 best_effort: false,
-                takes: Box::new(|a: &PlannedAction| a.kind.starts_with("route53.")),
+                takes: Box::new(|a: &PlannedAction| {
+                    a.kind == "route53.record" && a.action == ActionType::Update
+                }),
             },
             RegionStep { title: format!("stand {from} by"), best_effort: true, takes: services_at(&from) },
         ];
