@@ -195,10 +195,14 @@ async fn read_group(
     let ctx = ctx.at(location);
     ctx.events().emit(Event::ReadStarted { kind: name.clone(), targets: targets.len() });
     let t0 = Instant::now();
-    let objs = provider
+    let mut objs = provider
         .read(&ctx, &targets)
         .await
         .map_err(|source| EngineError::Read { kind: name.clone(), source })?;
+    // An API that ignores a filter, or pages that overlap, can answer one object twice:
+    // the first answer counts, a repeat is never a second (unmanaged) object.
+    let mut seen = std::collections::HashSet::new();
+    objs.retain(|o| seen.insert(o.id.clone()));
     ctx.events().emit(Event::ReadFinished { kind: name, found: objs.len(), elapsed: t0.elapsed() });
     Ok((kind.to_string(), location.clone(), targets, objs))
 }

@@ -100,6 +100,8 @@ struct CloudInner {
     cancel_on_create: BTreeMap<Address, CancelFlag>,
     in_flight: usize,
     max_in_flight: usize,
+    /// Reads answer every object twice (an API that ignores a filter, overlapping pages).
+    read_twice: bool,
 }
 
 impl CloudInner {
@@ -341,6 +343,10 @@ impl Provider for FakeProvider {
                     outputs: outputs_of(kind, id).into_iter().chain(o.extra_outputs.clone()).collect(),
                     owned,
                 }
+            })
+            .flat_map(|o| {
+                let times = if c.read_twice { 2 } else { 1 };
+                std::iter::repeat_n(o, times)
             })
             .collect())
     }
@@ -1611,4 +1617,27 @@ async fn a_plan_with_conflicts_is_refused_before_any_call() {
     );
     assert!(h.cloud.calls().is_empty(), "no provider call: {:?}", h.cloud.calls());
     assert_eq!(h.cloud.object_count(), 0);
+}
+
+#[tokio::test]
+async fn an_object_answered_twice_is_one_object_never_an_unmanaged_one() {
+    let h = Harness::new();
+    let desired = graph(standard());
+    h.converge(&desired).await;
+    h.cloud.lock().read_twice = true;
+    // The plan: no change, nothing unmanaged.
+    let (plan, _) = h.plan(&desired, PlanMode::Apply).await;
+    assert!(!plan.has_changes(), "{:#?}", plan.actions);
+    assert!(plan.unmanaged.is_empty(), "{:?}", plan.unmanaged);
+    // Drift: clean.
+    let state = h.state();
+    let live = h.refresh(&desired, &state, RefreshScope::StateOnly).await;
+    let report = drift_report(&h.registry, &state, &live);
+    assert!(!report.has_drift(), "{report:?}");
+    // The provider does answer every object twice: the checks above cannot pass by
+    // accident.
+    let provider = h.registry.get(NET).unwrap().clone();
+    let answered = provider.read(&h.ctx, &[]).await.unwrap();
+    let nets = h.cloud.lock().objects.values().filter(|o| o.kind == NET).count();
+    assert_eq!(answered.len(), 2 * nets, "{answered:?}");
 }
