@@ -23,6 +23,7 @@ pub mod scheduler;
 pub mod secretsmanager;
 pub mod sns;
 pub mod sts;
+pub mod tagging;
 mod util;
 
 pub use aws_config::SdkConfig;

@@ -119,7 +119,7 @@ async fn alarm_lifecycle(env: &Env, name: &str, foreign: &str) -> Result<(), Str
     assert_eq!(tags.get(TAG_STACK), Some(&env.stack));
     assert_eq!(tags.get(TAG_ADDRESS).map(String::as_str), Some(ADDRESS));
 
-    // Read: no diff; one DescribeAlarms + one tag call.
+    // Read: no diff; one DescribeAlarms + the stack's tag index, no tag call.
     let t = target(ADDRESS, name, &props);
     let (objs, calls) = env.read(KIND, std::slice::from_ref(&t)).await;
     assert_eq!(objs.len(), 1, "{objs:?}");
@@ -134,7 +134,7 @@ async fn alarm_lifecycle(env: &Env, name: &str, foreign: &str) -> Result<(), Str
         calls,
         BTreeMap::from([
             ("CloudWatch:DescribeAlarms".to_string(), 1),
-            ("CloudWatch:ListTagsForResource".to_string(), 1)
+            ("Resource Groups Tagging API:GetResources".to_string(), 1)
         ])
     );
 
@@ -440,5 +440,174 @@ async fn dashboard_lifecycle(env: &Env, name: &str) -> Result<(), String> {
     assert!(env.dashboard_body(name).await.is_none());
     assert!(env.read_one(KIND, &t).await.is_none());
     p.delete(&env.ctx(), name, &desired).await.map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The API calls of `calls` that read one object's tags.
+fn tag_calls(calls: &BTreeMap<String, u64>) -> u64 {
+    calls.iter().filter(|(k, _)| k.ends_with(":ListTagsForResource")).map(|(_, n)| n).sum()
+}
+
+/// Ownership through the stack's tag index is what it was with a tag call per alarm: an
+/// alarm of another stack sharing the name prefix is never read (and now costs no call),
+/// an alarm recorded in state that lost its tags is still read (one tag call, for it
+/// alone), one a target names without our tags is a conflict, never ours; one the index
+/// holds that state does not record is confirmed by its own tag call.
+#[tokio::test]
+async fn alarm_ownership_through_the_tag_index() {
+    let env = Env::new("cwi").await;
+    let other = Env::new("cwi-b").await;
+    let (cpu, mem) = (format!("{}-cpu", env.stack), format!("{}-mem", env.stack));
+    let theirs = format!("{}-cpu", other.stack);
+    let result = ownership(&env, &other, &cpu, &mem, &theirs).await;
+    let _ = env.cw.delete_alarms().alarm_names(&cpu).alarm_names(&mem).alarm_names(&theirs).send().await;
+    result.unwrap();
+}
+
+async fn ownership(env: &Env, other: &Env, cpu: &str, mem: &str, theirs: &str) -> Result<(), String> {
+    const KIND: &str = "cloudwatch.alarm";
+    let (cpu_props, mem_props) = (
+        alarm_props(env, cpu, "alarm.ecs_cpu.web", 50.0, 60),
+        alarm_props(env, mem, "alarm.ecs_memory.web", 50.0, 60),
+    );
+    let p = env.provider(KIND);
+    let e = |e: hactl_engine::ProviderError| e.to_string();
+    p.create(&env.ctx(), &addr("alarm.ecs_cpu.web"), &cpu_props).await.map_err(e)?;
+    p.create(&env.ctx(), &addr("alarm.ecs_memory.web"), &mem_props).await.map_err(e)?;
+    let theirs_props = alarm_props(other, theirs, "alarm.ecs_cpu.web", 50.0, 60);
+    other.provider(KIND).create(&other.ctx(), &addr("alarm.ecs_cpu.web"), &theirs_props).await.map_err(e)?;
+
+    // Both ours, theirs (same prefix) neither read nor asked for. The recorded one from
+    // the index (it shows the tags state recorded); the one state does not record (a
+    // crash orphan, to be adopted) is confirmed by its own tag call, since a stale index
+    // must never make an alarm the stack's.
+    let targets = [
+        ReadTarget { id: None, ..target("alarm.ecs_cpu.web", cpu, &cpu_props) },
+        ReadTarget { recorded: Some(mem_props.clone()), ..target("alarm.ecs_memory.web", mem, &mem_props) },
+    ];
+    let (objs, calls) = env.read(KIND, &targets).await;
+    let ids: BTreeSet<&str> = objs.iter().map(|o| o.id.as_str()).collect();
+    assert_eq!(ids, BTreeSet::from([cpu, mem]), "{objs:?}");
+    assert!(objs.iter().all(|o| o.owned), "{objs:?}");
+    assert_eq!(tag_calls(&calls), 1, "{calls:?}");
+    assert_eq!(calls.get("Resource Groups Tagging API:GetResources"), Some(&1), "{calls:?}");
+
+    // The recorded alarm loses its tags: still read (its own tag call), not owned by
+    // tags (state makes it ours); theirs still not read.
+    let mem_arn = env.alarm(mem).await.unwrap().alarm_arn().unwrap().to_string();
+    env.cw
+        .untag_resource()
+        .resource_arn(&mem_arn)
+        .tag_keys(TAG_STACK)
+        .tag_keys(TAG_ADDRESS)
+        .send()
+        .await
+        .unwrap();
+    let (objs, calls) = env.read(KIND, &targets).await;
+    let lost = objs.iter().find(|o| o.id == mem).expect("the recorded alarm is still read");
+    assert!(!lost.owned);
+    assert!(!lost.props["tags"].string_map().contains_key(TAG_STACK));
+    assert!(objs.iter().all(|o| o.id != theirs), "{objs:?}");
+    // Its own tag call, and the unrecorded cpu alarm's confirmation again.
+    assert_eq!(tag_calls(&calls), 2, "{calls:?}");
+
+    // Not recorded, only named by a target: read (a conflict for the planner), not ours.
+    let named = [ReadTarget { id: None, ..targets[1].clone() }];
+    let (objs, _) = env.read(KIND, &named).await;
+    let conflict = objs.iter().find(|o| o.id == mem).expect("the named alarm is read");
+    assert!(!conflict.owned);
+    assert_eq!(conflict.address, Some(addr("alarm.ecs_memory.web")));
+
+    // Another stack's alarm recorded in our state is read as recorded, never as ours.
+    let (objs, calls) = env.read(KIND, &[target("alarm.ecs_cpu.web", theirs, &theirs_props)]).await;
+    let recorded = objs.iter().find(|o| o.id == theirs).expect("a recorded alarm is read");
+    assert!(!recorded.owned);
+    assert_eq!(recorded.address, None);
+    // Its own tag call, and the cpu alarm's (in the index, not in this state).
+    assert_eq!(tag_calls(&calls), 2, "{calls:?}");
+
+    // Create over a taken name (the alarm that lost its tags, as another address): one
+    // DescribeAlarms of the prefix says it exists, its tags say it is not ours: refused,
+    // left alone.
+    let before = env.counter.snapshot();
+    let again = alarm_props(env, mem, "alarm.ecs_memory.other", 1.0, 60);
+    let err = p.create(&env.ctx(), &addr("alarm.ecs_memory.other"), &again).await.unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    assert!(err.message().contains("hactl:stack tag: none"), "{err}");
+    assert_eq!(env.alarm(mem).await.unwrap().threshold(), Some(50.0));
+    let after = env.counter.snapshot();
+    let count = |op: &str| after.get(op).copied().unwrap_or(0) - before.get(op).copied().unwrap_or(0);
+    assert_eq!(count("CloudWatch:DescribeAlarms"), 1);
+    assert_eq!(count("CloudWatch:PutMetricAlarm"), 0);
+    Ok(())
+}
+
+/// The emulator's Resource Groups Tagging API answers CloudWatch alarms as AWS does
+/// (emulator/hactl_localstack_ext/hactl_localstack_ext/tagging_fixes.py): with their
+/// current tags, filtered by tag and by type, and a deleted alarm's tags go with it.
+#[tokio::test]
+async fn the_tagging_api_answers_alarms() {
+    let env = Env::new("cwt").await;
+    let name = format!("{}-cpu", env.stack);
+    let result = tagging_api(&env, &name).await;
+    let _ = env.cw.delete_alarms().alarm_names(&name).send().await;
+    result.unwrap();
+}
+
+async fn tagging_api(env: &Env, name: &str) -> Result<(), String> {
+    use aws_sdk_resourcegroupstagging::types::TagFilter;
+    let cfg = common::sdk_config().await;
+    let tagging = aws_sdk_resourcegroupstagging::Client::new(&cfg);
+    let listed = || async {
+        let out = tagging
+            .get_resources()
+            .tag_filters(TagFilter::builder().key(TAG_STACK).values(&env.stack).build())
+            .resource_type_filters("cloudwatch:alarm")
+            .send()
+            .await
+            .unwrap();
+        out.resource_tag_mapping_list()
+            .iter()
+            .map(|m| {
+                let tags: BTreeMap<String, String> =
+                    m.tags().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect();
+                (m.resource_arn().unwrap().to_string(), tags)
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
+    let props = alarm_props(env, name, "alarm.ecs_cpu.web", 50.0, 60);
+    let applied =
+        env.provider("cloudwatch.alarm").create(&env.ctx(), &addr("alarm.ecs_cpu.web"), &props).await;
+    let arn = applied.map_err(|e| e.to_string())?.outputs["arn"].as_str().unwrap().to_string();
+    let found = listed().await;
+    assert_eq!(found.keys().collect::<Vec<_>>(), [&arn], "{found:?}");
+    assert_eq!(found[&arn], env.alarm_tags(name).await);
+    // A tag added later is answered too.
+    env.cw
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags(Tag::builder().key("team").value("web").build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed().await[&arn].get("team").map(String::as_str), Some("web"));
+    // Deleted, then made again without tags: no tag of the old alarm is left.
+    env.cw.delete_alarms().alarm_names(name).send().await.unwrap();
+    assert!(listed().await.is_empty());
+    env.cw
+        .put_metric_alarm()
+        .alarm_name(name)
+        .namespace("AWS/ECS")
+        .metric_name("CPUUtilization")
+        .statistic(Statistic::Average)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(5.0)
+        .comparison_operator(ComparisonOperator::LessThanThreshold)
+        .send()
+        .await
+        .unwrap();
+    assert!(listed().await.is_empty());
+    assert_eq!(env.alarm_tags(name).await, BTreeMap::new());
     Ok(())
 }

@@ -66,6 +66,7 @@ impl Env {
         let docdb = docdb::Client::new(&cfg);
         let ec2 = aws_sdk_ec2::Client::new(&cfg);
         let sm = aws_sdk_secretsmanager::Client::new(&cfg);
+        let tagging = hactl_aws::tagging::Tagging::new(&cfg, &hactl_aws::ApiCounter::default());
         let vpc = ec2
             .create_vpc()
             .cidr_block(format!("10.{net}.0.0/16"))
@@ -114,10 +115,10 @@ impl Env {
             .expect("secret arn")
             .to_string();
         Env {
-            subnet_group: Arc::new(SubnetGroup(docdb.clone())),
-            parameter_group: Arc::new(ClusterParameterGroup(docdb.clone())),
-            cluster: Arc::new(Cluster { docdb: docdb.clone(), sm: sm.clone() }),
-            instance: Arc::new(Instance(docdb.clone())),
+            subnet_group: Arc::new(SubnetGroup(docdb.clone(), tagging.clone())),
+            parameter_group: Arc::new(ClusterParameterGroup(docdb.clone(), tagging.clone())),
+            cluster: Arc::new(Cluster { docdb: docdb.clone(), sm: sm.clone(), tagging: tagging.clone() }),
+            instance: Arc::new(Instance(docdb.clone(), tagging)),
             stack,
             docdb,
             ec2,

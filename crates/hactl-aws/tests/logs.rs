@@ -127,7 +127,7 @@ async fn lifecycle(env: &Env, web: &str, api: &str) -> Result<(), String> {
     assert_eq!(tags.get(TAG_ADDRESS).map(String::as_str), Some("log_group.web"));
     assert_eq!(tags.get(TAG_STACK), Some(&env.stack));
 
-    // Read: both found, no diff; one describe + one tag call per group.
+    // Read: both found, no diff; one describe + the stack's tag index, no tag call.
     let targets = [target("log_group.web", web, &web_props), target("log_group.api", api, &api_props)];
     let (objs, calls) = env.read(&targets).await;
     assert_eq!(objs.len(), 2, "{objs:?}");
@@ -141,7 +141,7 @@ async fn lifecycle(env: &Env, web: &str, api: &str) -> Result<(), String> {
         calls,
         BTreeMap::from([
             ("CloudWatch Logs:DescribeLogGroups".to_string(), 1),
-            ("CloudWatch Logs:ListTagsForResource".to_string(), 2)
+            ("Resource Groups Tagging API:GetResources".to_string(), 1)
         ])
     );
     assert_eq!(objs.iter().find(|o| o.id == web).unwrap().outputs["arn"], Value::str(&arn));
@@ -220,4 +220,200 @@ async fn groups_of_other_stacks_are_not_read() {
     let ids: Vec<&str> = objs.iter().map(|o| o.id.as_str()).collect();
     assert_eq!(ids, [mine.as_str()]);
     assert_eq!(objs[0].address, Some(addr("log_group.svc")));
+}
+
+/// Where the Resource Groups Tagging API is not available (here: its endpoint does not
+/// resolve, as in a partition without it), the read falls back to one tag call per group,
+/// as before the tag index: the same objects, the same ownership, no failure. Any other
+/// failure of the index (a refused connection) fails the read as any call would.
+#[tokio::test]
+async fn without_a_tagging_api_tags_are_read_per_group() {
+    use hactl_aws::logs::log_group::LogGroup;
+    use hactl_aws::tagging::Tagging;
+    let env = Env::new("logs-fb").await;
+    let name = format!("/hactl/{}/svc", env.stack);
+    let props = Props::from([
+        ("name".to_string(), Value::str(&name)),
+        ("retention_days".to_string(), Value::Int(1)),
+        ("tags".to_string(), env.tags("log_group.svc", &[])),
+    ]);
+    env.provider().create(&env.ctx(), &addr("log_group.svc"), &props).await.unwrap();
+    let cfg = sdk_config().await;
+    let counter = ApiCounter::default();
+    let logs = hactl_aws::client!(aws_sdk_cloudwatchlogs, &cfg, &counter);
+    let once = aws_config::retry::RetryConfig::standard().with_max_attempts(1);
+    let unresolvable =
+        cfg.to_builder().endpoint_url("http://tagging.invalid").retry_config(once.clone()).build();
+    let refused = cfg.to_builder().endpoint_url("http://127.0.0.1:1").retry_config(once).build();
+    let t = [ReadTarget { id: None, ..target("log_group.svc", &name, &props) }];
+    let ctx = || env.ctx().with_fresh_cache();
+    let fallback = LogGroup(logs.clone(), Tagging::new(&unresolvable, &counter)).read(&ctx(), &t).await;
+    let calls = counter.snapshot();
+    let failing = LogGroup(logs, Tagging::new(&refused, &counter)).read(&ctx(), &t).await;
+    env.provider().delete(&env.ctx(), &name, &Props::new()).await.unwrap();
+    let objs = fallback.unwrap();
+    assert_eq!(objs.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), [name.as_str()]);
+    assert!(objs[0].owned);
+    assert_eq!(objs[0].address, Some(addr("log_group.svc")));
+    assert_eq!(calls.get("CloudWatch Logs:ListTagsForResource"), Some(&1), "{calls:?}");
+    let err = failing.unwrap_err();
+    assert!(err.to_string().contains("GetResources"), "{err}");
+}
+
+/// Answers every GetResources of its client with a canned answer instead of the emulator's
+/// (the request is still sent and counted): an error body to refuse it, or a listing to
+/// play a stale index.
+#[derive(Debug)]
+struct CannedGetResources {
+    status: u16,
+    body: String,
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for CannedGetResources {
+    fn name(&self) -> &'static str {
+        "test: canned GetResources"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextMut<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let op = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>().map(|m| m.name());
+        if op == Some("GetResources") {
+            let mut answer = aws_smithy_runtime_api::http::Response::new(
+                self.status.try_into().expect("status"),
+                aws_smithy_types::body::SdkBody::from(self.body.clone()),
+            );
+            answer.headers_mut().insert("content-type", "application/x-amz-json-1.1");
+            *context.response_mut() = answer;
+        }
+        Ok(())
+    }
+}
+
+/// A tag index whose GetResources answers `status` and `body`, counted by `counter`.
+fn canned_tagging(
+    cfg: &aws_config::SdkConfig,
+    counter: &ApiCounter,
+    status: u16,
+    body: String,
+) -> hactl_aws::tagging::Tagging {
+    let conf = aws_sdk_resourcegroupstagging::config::Builder::from(cfg)
+        .interceptor(counter.clone())
+        .interceptor(CannedGetResources { status, body })
+        .build();
+    hactl_aws::tagging::Tagging::from_client(aws_sdk_resourcegroupstagging::Client::from_conf(conf))
+}
+
+/// Calls of `op` counted since `before`.
+fn since(counter: &ApiCounter, before: &BTreeMap<String, u64>, op: &str) -> u64 {
+    counter.snapshot().get(op).copied().unwrap_or(0) - before.get(op).copied().unwrap_or(0)
+}
+
+/// An operator whose IAM policy predates the tag index (no `tag:GetResources`): the read
+/// falls back to one tag call per group instead of failing, and the refusal is remembered,
+/// so later reads of the process do not ask again.
+#[tokio::test]
+async fn a_refused_tag_index_falls_back_to_per_group_tags_and_is_asked_once() {
+    use hactl_aws::logs::log_group::LogGroup;
+    let env = Env::new("logs-deny").await;
+    let name = format!("/hactl/{}/svc", env.stack);
+    let props = Props::from([
+        ("name".to_string(), Value::str(&name)),
+        ("retention_days".to_string(), Value::Int(1)),
+        ("tags".to_string(), env.tags("log_group.svc", &[])),
+    ]);
+    env.provider().create(&env.ctx(), &addr("log_group.svc"), &props).await.unwrap();
+    let cfg = sdk_config().await;
+    let counter = ApiCounter::default();
+    let logs = hactl_aws::client!(aws_sdk_cloudwatchlogs, &cfg, &counter);
+    let denied = r#"{"__type":"AccessDeniedException","Message":"User: arn:aws:sts::000000000000:assumed-role/operator/o is not authorized to perform: tag:GetResources"}"#;
+    let provider = LogGroup(logs, canned_tagging(&cfg, &counter, 400, denied.to_string()));
+    let t = [ReadTarget { id: None, ..target("log_group.svc", &name, &props) }];
+    let first = provider.read(&env.ctx().with_fresh_cache(), &t).await;
+    let after_first = counter.snapshot();
+    let second = provider.read(&env.ctx().with_fresh_cache(), &t).await;
+    let after_second = counter.snapshot();
+    env.provider().delete(&env.ctx(), &name, &Props::new()).await.unwrap();
+    for objs in [first.unwrap(), second.unwrap()] {
+        assert_eq!(objs.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), [name.as_str()]);
+        assert!(objs[0].owned);
+        assert_eq!(objs[0].address, Some(addr("log_group.svc")));
+    }
+    let (get, tags) = ("Resource Groups Tagging API:GetResources", "CloudWatch Logs:ListTagsForResource");
+    assert_eq!(after_first.get(get), Some(&1), "{after_first:?}");
+    assert_eq!(after_first.get(tags), Some(&1), "{after_first:?}");
+    assert_eq!(after_second.get(get), Some(&1), "refused once, not asked again: {after_second:?}");
+    assert_eq!(after_second.get(tags), Some(&2), "{after_second:?}");
+}
+
+/// GetResources is eventually consistent. A stale index that lists a group under the
+/// stack's tags which it no longer carries (here: never did) does not make it the stack's:
+/// a group state does not record is asked for its own tags. And a recorded group whose
+/// indexed tags are not the ones state recorded (an apply changed them a moment ago) is
+/// read with its own tags, not the index's. An untouched group costs no tag call.
+#[tokio::test]
+async fn a_stale_tag_index_is_checked_against_each_group_s_own_tags() {
+    use hactl_aws::logs::log_group::LogGroup;
+    let env = Env::new("logs-stale").await;
+    let mine = format!("/hactl/{}/svc", env.stack);
+    let foreign = format!("/hactl/{}/foreign", env.stack);
+    let arn = |name: &str| format!("arn:aws:logs:us-east-1:000000000000:log-group:{name}");
+    // State recorded what the last apply set: a `team` tag added.
+    let desired = Props::from([
+        ("name".to_string(), Value::str(&mine)),
+        ("retention_days".to_string(), Value::Int(1)),
+        ("tags".to_string(), env.tags("log_group.svc", &[("team", "new")])),
+    ]);
+    env.provider().create(&env.ctx(), &addr("log_group.svc"), &desired).await.unwrap();
+    let someone = Env::new("logs-stale-x").await;
+    let theirs = someone.tags("log_group.foreign", &[]).string_map();
+    env.logs
+        .create_log_group()
+        .log_group_name(&foreign)
+        .set_tags(Some(theirs.into_iter().collect()))
+        .send()
+        .await
+        .unwrap();
+    // The index as it was before: `mine` without `team`, `foreign` under this stack's tags.
+    let entry = |arn: String, tags: Value| {
+        let tags: Vec<_> =
+            tags.string_map().into_iter().map(|(k, v)| serde_json::json!({"Key": k, "Value": v})).collect();
+        serde_json::json!({"ResourceARN": arn, "Tags": tags})
+    };
+    let stale = serde_json::json!({"ResourceTagMappingList": [
+        entry(arn(&mine), env.tags("log_group.svc", &[])),
+        entry(format!("{}:*", arn(&foreign)), env.tags("log_group.foreign", &[])),
+    ]});
+    let cfg = sdk_config().await;
+    let counter = ApiCounter::default();
+    let logs = hactl_aws::client!(aws_sdk_cloudwatchlogs, &cfg, &counter);
+    let recorded = ReadTarget { recorded: Some(desired.clone()), ..target("log_group.svc", &mine, &desired) };
+    let t = [recorded];
+    let stale_read = LogGroup(logs.clone(), canned_tagging(&cfg, &counter, 200, stale.to_string()))
+        .read(&env.ctx().with_fresh_cache(), &t)
+        .await;
+    let before = counter.snapshot();
+    let fresh_read = LogGroup(logs, hactl_aws::tagging::Tagging::new(&cfg, &counter))
+        .read(&env.ctx().with_fresh_cache(), &t)
+        .await;
+    let fresh_tag_calls = since(&counter, &before, "CloudWatch Logs:ListTagsForResource");
+    env.provider().delete(&env.ctx(), &mine, &Props::new()).await.unwrap();
+    env.logs.delete_log_group().log_group_name(&foreign).send().await.unwrap();
+
+    let objs = stale_read.unwrap();
+    let ours = objs.iter().find(|o| o.id == mine).expect("the recorded group");
+    assert!(ours.owned);
+    assert_eq!(ours.props["tags"], desired["tags"], "its own tags, not the stale index's");
+    let other = objs.iter().find(|o| o.id == foreign).expect("the group under the prefix");
+    assert!(!other.owned, "a stale index made another's group the stack's: {other:?}");
+    assert_eq!(other.address, None);
+    assert_eq!(counter.snapshot().get("CloudWatch Logs:ListTagsForResource"), Some(&2));
+    // The live index agrees with state: no tag call.
+    let objs = fresh_read.unwrap();
+    assert_eq!(objs.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), [mine.as_str()]);
+    assert_eq!(objs[0].props["tags"], desired["tags"]);
+    assert_eq!(fresh_tag_calls, 0);
 }

@@ -258,7 +258,7 @@ async fn lifecycle(env: &Env, group: &str, foreign: &str) -> Result<(), String> 
         calls,
         BTreeMap::from([
             ("Scheduler:ListScheduleGroups".to_string(), 1),
-            ("Scheduler:ListTagsForResource".to_string(), 1)
+            ("Resource Groups Tagging API:GetResources".to_string(), 1)
         ])
     );
 
@@ -329,7 +329,7 @@ async fn lifecycle(env: &Env, group: &str, foreign: &str) -> Result<(), String> 
         calls,
         BTreeMap::from([
             ("Scheduler:ListScheduleGroups".to_string(), 1),
-            ("Scheduler:ListTagsForResource".to_string(), 1),
+            ("Resource Groups Tagging API:GetResources".to_string(), 1),
             ("Scheduler:ListSchedules".to_string(), 1),
             ("Scheduler:GetSchedule".to_string(), 1)
         ])

@@ -1,6 +1,7 @@
 """Runtime hooks: moto fixes applied once when LocalStack starts (EC2, Secrets Manager and
 Route 53, which LocalStack itself provides on moto, and ECS, ELBv2, RDS and DocumentDB,
-which the extension serves from moto; ECR's fixes are applied by its provider)."""
+which the extension serves from moto; ECR's fixes are applied by its provider), and the
+Resource Groups Tagging API answering every kind hactl reads through it (tagging_fixes.py)."""
 
 from localstack.runtime import hooks
 
@@ -12,6 +13,7 @@ def apply_moto_fixes():
         patch_moto_ecs_create_service_params,
         patch_moto_ecs_services_run_tasks,
         patch_moto_elbv2_deletion_protection,
+        patch_moto_elbv2_rule_conditions,
         patch_moto_launch_template_versions,
         patch_moto_nat_gateway_tag_filters,
         patch_moto_secretsmanager_replication,
@@ -21,18 +23,21 @@ def apply_moto_fixes():
         patch_moto_rds_cross_region_replicas,
     )
     from hactl_localstack_ext.route53_fixes import apply_route53_fixes
+    from hactl_localstack_ext.tagging_fixes import patch_tagging_api
 
     patch_moto_nat_gateway_tag_filters()
     patch_moto_delete_subnet_associations()
     patch_moto_ecs_create_service_params()
     patch_moto_ecs_services_run_tasks()
     patch_moto_elbv2_deletion_protection()
+    patch_moto_elbv2_rule_conditions()
     patch_moto_launch_template_versions()
     patch_moto_secretsmanager_replication()
     patch_moto_rds_cross_region_replicas()
     patch_moto_docdb_global_clusters()
     apply_route53_fixes()
     patch_cbor_unknown_members()
+    patch_tagging_api()
 
 
 def patch_cbor_unknown_members():

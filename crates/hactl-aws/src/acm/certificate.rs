@@ -3,10 +3,16 @@
 //! certificate ARN. The private key exists only inside `create`: it is never stored,
 //! returned or logged.
 //!
-//! Read: ListCertificates (paginated, every key type) → ListTagsForCertificate for the
-//! candidates (a target's domain or a recorded ARN).
+//! Read: ListCertificates (paginated, every key type) → the candidates (a target's domain or
+//! a recorded ARN) → their tags from the stack's tag index ([`crate::tagging`], one
+//! GetResources per refresh and region, shared by every kind); ListTagsForCertificate only
+//! for a candidate the index does not hold (another stack's certificate for the same
+//! domain, one that lost its tags), or one it holds that state does not record (to be
+//! adopted: its own tags decide) or records with other tags
+//! ([`crate::tagging::TagIndex::lookup`]). Only the stack's and recorded certificates are read.
 
 use crate::error::{aws_error, ignore_not_found, is_not_found, retry_not_found};
+use crate::tagging::Known;
 use crate::util::tags::Tagger;
 use crate::util::{opt_bool, owner_of, req_str, tag_map, tags_prop};
 use async_trait::async_trait;
@@ -20,7 +26,7 @@ use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub struct Certificate(pub Client);
+pub struct Certificate(pub Client, pub crate::tagging::Tagging);
 
 /// How long a generated certificate is valid (the longest browsers accept).
 const VALID_DAYS: u64 = 397;
@@ -172,14 +178,17 @@ impl Provider for Certificate {
         let domains: BTreeSet<&str> =
             targets.iter().filter_map(|t| t.props.get(Kind::DOMAIN_NAME).and_then(Value::as_str)).collect();
         let ids: BTreeSet<&str> = targets.iter().filter_map(|t| t.id.as_deref()).collect();
+        let (certificates, index) = futures::try_join!(self.list(), self.1.index(ctx))?;
         let mut out = Vec::new();
-        for s in self.list().await? {
+        for s in certificates {
             let Some(arn) = s.certificate_arn() else { continue };
             let domain = s.domain_name().unwrap_or_default();
             if !domains.contains(domain) && !ids.contains(arn) {
                 continue;
             }
-            let Some(tags) = self.tags(arn).await? else { continue };
+            // Every candidate is known: state records its ARN, or a target names its domain.
+            let known = Known::of(targets.iter().find(|t| t.id.as_deref() == Some(arn)), true);
+            let Some(tags) = index.tags(arn, known, || self.tags(arn)).await? else { continue };
             let (owned, address) = owner_of(&ctx.stack, &tags);
             // Another stack's or someone else's certificate for the same domain.
             if !owned && !ids.contains(arn) {

@@ -10,5 +10,5 @@ use std::sync::Arc;
 /// Registers this service's providers.
 pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounter) {
     let acm = crate::client!(aws_sdk_acm, config, counter);
-    r.register(Arc::new(certificate::Certificate(acm)));
+    r.register(Arc::new(certificate::Certificate(acm, crate::tagging::Tagging::new(config, counter))));
 }

@@ -3,7 +3,9 @@
 //!
 //! Read: ListDashboards (DashboardNamePrefix=`<stack>`, paginated) for the names a target
 //! names or state recorded, then GetDashboard (body and ARN) and ListTagsForResource per
-//! match (documented exception: a stack has one). Ownership is the hactl tags, set with
+//! match (documented exception: a stack has one per region). Dashboards are global: the
+//! stack's tag index ([`crate::tagging`]) is regional, so using it here would cost a
+//! GetResources of its own instead of saving a call. Ownership is the hactl tags, set with
 //! TagResource after PutDashboard (PutDashboard takes no tags): a dashboard with the
 //! stack's name but without its tags is a conflict, never overwritten or deleted.
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 /// Registers this service's providers.
 pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounter) {
     let cw = crate::client!(aws_sdk_cloudwatch, config, counter);
-    r.register(Arc::new(alarm::Alarm(cw.clone())));
+    r.register(Arc::new(alarm::Alarm::new(cw.clone(), crate::tagging::Tagging::new(config, counter))));
     r.register(Arc::new(dashboard::Dashboard(cw)));
 }
 

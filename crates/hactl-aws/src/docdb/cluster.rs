@@ -1,8 +1,10 @@
 //! `docdb.cluster`: the encrypted DocumentDB cluster `<stack>-docdb` (its instances are
 //! `docdb.instance`). id = cluster identifier.
 //!
-//! Read: DescribeDBClusters (engine `docdb`, paginated) + ListTagsForResource per
-//! candidate. Which instance is the writer is not a property: a failover is not drift.
+//! Read: DescribeDBClusters (engine `docdb`, paginated), the candidates' tags from the
+//! stack's tag index (ListTagsForResource only where the index cannot be trusted alone, as
+//! [`crate::tagging::TagIndex::lookup`] decides: e.g. a candidate the index does not hold that
+//! state records or a target names: [`Reading::owner`]). Which instance is the writer is not a property: a failover is not drift.
 //! Neither is which member of a global cluster writes: see `global_master_user`.
 //!
 //! With `global_cluster_identifier` the cluster is created as a secondary of that
@@ -25,7 +27,7 @@
 use super::global_cluster;
 use super::{engine_filter, req_i32, tags_of, tags_value, wait_available, ENGINE, NAMES};
 use crate::error::{aws_error, found, is_not_found, retry_codes, retry_not_found};
-use crate::rds::family::{aws_choice, final_snapshot, owner, protection_to_lift, wait_deleted, Api, Owner};
+use crate::rds::family::{aws_choice, final_snapshot, protection_to_lift, wait_deleted, Api, Owner, Reading};
 use crate::util::tags::Tagger;
 use crate::util::{describe_all, ensure_ours, opt_bool, opt_i32, opt_str, req_str, str_list};
 use async_trait::async_trait;
@@ -40,6 +42,8 @@ pub struct Cluster {
     pub docdb: Client,
     /// Reads the master password at create.
     pub sm: aws_sdk_secretsmanager::Client,
+    /// The stack's tag index of the region (the read's tags).
+    pub tagging: crate::tagging::Tagging,
 }
 
 const ALREADY_EXISTS: &str = "DBClusterAlreadyExistsFault";
@@ -329,15 +333,17 @@ impl Provider for Cluster {
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let (clusters, reading) = futures::try_join!(
+            self.describe_all(),
+            Reading::new(ctx, &self.tagging, NAMES, targets, Kind::IDENTIFIER)
+        )?;
         let mut out = Vec::new();
-        for c in self.describe_all().await? {
+        for c in clusters {
             let (Some(id), Some(arn)) = (c.db_cluster_identifier(), c.db_cluster_arn()) else { continue };
-            if !NAMES.is_candidate(&ctx.stack, targets, Kind::IDENTIFIER, id) {
+            if !reading.is_candidate(id) {
                 continue;
             }
-            let Some(Owner { tags, owned, address }) =
-                owner(&self.docdb, NAMES, &ctx.stack, targets, id, arn).await?
-            else {
+            let Some(Owner { tags, owned, address }) = reading.owner(&self.docdb, id, arn).await? else {
                 continue;
             };
             let target = NAMES.target_for(targets, id, address.as_ref());

@@ -22,7 +22,7 @@ use hactl_core::kinds::docdb::ClusterParameterGroup as Kind;
 use hactl_core::Props;
 use hactl_engine::ProviderError;
 
-pub struct ClusterParameterGroup(pub Client);
+pub struct ClusterParameterGroup(pub Client, pub crate::tagging::Tagging);
 
 static KIND: ParameterGroupKind = ParameterGroupKind {
     schema: Kind::SCHEMA,

@@ -2,15 +2,17 @@
 //! n-th zone (n = 1 has promotion tier 0 and becomes the first writer). id = instance
 //! identifier.
 //!
-//! Read: DescribeDBInstances (engine `docdb`, paginated) + ListTagsForResource per
-//! candidate. `instance_class` is the pending class while a change waits for the
+//! Read: DescribeDBInstances (engine `docdb`, paginated), the candidates' tags from the
+//! stack's tag index (ListTagsForResource only where the index cannot be trusted alone, as
+//! [`crate::tagging::TagIndex::lookup`] decides: e.g. a candidate the index does not hold that
+//! state records or a target names: [`Reading::owner`]). `instance_class` is the pending class while a change waits for the
 //! maintenance window (apply_immediately false). Which instance is the writer is not a
 //! property. Create adopts on DBInstanceAlreadyExists (a create retried after a crash)
 //! when the tags say this stack and address.
 
 use super::{engine_filter, tags_of, tags_value, wait_available, ENGINE, NAMES};
 use crate::error::{aws_error, found, is_not_found, retry_codes, retry_not_found};
-use crate::rds::family::{owner, wait_deleted, Api, Owner};
+use crate::rds::family::{wait_deleted, Api, Owner, Reading};
 use crate::util::tags::Tagger;
 use crate::util::{describe_all, ensure_ours, opt_bool, opt_i32, opt_str, req_str};
 use async_trait::async_trait;
@@ -21,7 +23,7 @@ use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::BTreeMap;
 
-pub struct Instance(pub Client);
+pub struct Instance(pub Client, pub crate::tagging::Tagging);
 
 const ALREADY_EXISTS: &str = "DBInstanceAlreadyExists";
 /// The cluster is still being created or modified, or the instance is busy.
@@ -131,15 +133,17 @@ impl Provider for Instance {
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+        let (instances, reading) = futures::try_join!(
+            self.describe_all(),
+            Reading::new(ctx, &self.1, NAMES, targets, Kind::IDENTIFIER)
+        )?;
         let mut out = Vec::new();
-        for i in self.describe_all().await? {
+        for i in instances {
             let (Some(id), Some(arn)) = (i.db_instance_identifier(), i.db_instance_arn()) else { continue };
-            if !NAMES.is_candidate(&ctx.stack, targets, Kind::IDENTIFIER, id) {
+            if !reading.is_candidate(id) {
                 continue;
             }
-            let Some(Owner { tags, owned, address }) =
-                owner(&self.0, NAMES, &ctx.stack, targets, id, arn).await?
-            else {
+            let Some(Owner { tags, owned, address }) = reading.owner(&self.0, id, arn).await? else {
                 continue;
             };
             out.push(LiveObject {

@@ -6,9 +6,12 @@
 //!
 //! The DocumentDB API is the RDS query API: its describes answer every RDS-family object
 //! (clusters and instances are filtered by engine `docdb`), and none of its describe
-//! answers carries tags, so each read asks ListTagsForResource for the candidates only
-//! (name starting with `<stack>-`, a recorded id, or a target's name): the documented
-//! exception to "one call per kind".
+//! answers carries tags, so each read takes the tags of its candidates (name starting with
+//! `<stack>-`, a recorded id, or a target's name) from the stack's tag index
+//! ([`crate::tagging`], one GetResources per refresh and region, shared by every kind), and
+//! asks ListTagsForResource only where the index cannot be trusted alone, as
+//! [`crate::tagging::TagIndex::lookup`] decides: e.g. a candidate the index does not hold that state records
+//! or a target names ([`crate::rds::family::Reading::owner`]).
 
 pub mod cluster;
 pub mod cluster_parameter_group;
@@ -44,15 +47,16 @@ pub(crate) fn engine_filter() -> Filter {
 pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounter) {
     let docdb = crate::client!(aws_sdk_docdb, config, counter);
     let sm = crate::client!(aws_sdk_secretsmanager, config, counter);
-    r.register(Arc::new(subnet_group::SubnetGroup(docdb.clone())));
-    r.register(Arc::new(cluster_parameter_group::ClusterParameterGroup(docdb.clone())));
-    r.register(Arc::new(cluster::Cluster { docdb: docdb.clone(), sm }));
+    let tagging = crate::tagging::Tagging::new(config, counter);
+    r.register(Arc::new(subnet_group::SubnetGroup(docdb.clone(), tagging.clone())));
+    r.register(Arc::new(cluster_parameter_group::ClusterParameterGroup(docdb.clone(), tagging.clone())));
+    r.register(Arc::new(cluster::Cluster { docdb: docdb.clone(), sm, tagging: tagging.clone() }));
     r.register(Arc::new(global_cluster::GlobalCluster {
         docdb: docdb.clone(),
         config: config.clone(),
         counter: counter.clone(),
     }));
-    r.register(Arc::new(instance::Instance(docdb)));
+    r.register(Arc::new(instance::Instance(docdb, tagging)));
 }
 
 /// The `tags` property as DocumentDB tags.

@@ -8,7 +8,7 @@ use crate::rds::family::subnet_group::{SubnetGroupKind, SubnetGroups};
 use crate::rds::family::{family_provider, Names};
 use aws_sdk_docdb::Client;
 
-pub struct SubnetGroup(pub Client);
+pub struct SubnetGroup(pub Client, pub crate::tagging::Tagging);
 
 static KIND: SubnetGroupKind = SubnetGroupKind {
     schema: hactl_core::kinds::docdb::SubnetGroup::SCHEMA,

@@ -13,6 +13,6 @@ use std::sync::Arc;
 /// Registers this service's providers.
 pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounter) {
     let ecr = crate::client!(aws_sdk_ecr, config, counter);
-    r.register(Arc::new(repository::Repository(ecr.clone())));
+    r.register(Arc::new(repository::Repository(ecr.clone(), crate::tagging::Tagging::new(config, counter))));
     r.register(Arc::new(replication::Replication(ecr)));
 }

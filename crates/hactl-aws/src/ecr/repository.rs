@@ -1,17 +1,22 @@
 //! `ecr.repository`: a private ECR repository. id = its ARN
 //! (`arn:aws:ecr:<region>:<registry id>:repository/<name>`).
 //!
-//! Read: DescribeRepositories (paginated, once per refresh) → ListTagsForResource for every
-//! repository of the region (documented exception: the listing carries no tags, and a
-//! repository's name says nothing of its stack; 8 at a time) → the stack's ones (its
-//! `hactl:stack` tag, or its ARN recorded in state) and untagged ones a target names (a
-//! conflict for the planner) → GetLifecyclePolicy each of those.
+//! Read: DescribeRepositories (paginated, once per refresh) → each repository's tags from the
+//! stack's tag index ([`crate::tagging`], one GetResources per refresh and region, shared by
+//! every kind: the listing carries no tags, and a repository's name says nothing of its
+//! stack); ListTagsForResource (8 at a time) only for a repository the index does not hold
+//! whose ARN state records or whose name a target names, or one it holds whose ARN state
+//! does not record (to be adopted: its own tags decide) or records with other tags
+//! ([`crate::tagging::TagIndex::lookup`]); any other repository of the region costs no call → the stack's ones (its `hactl:stack` tag, or its ARN recorded in state)
+//! and untagged ones a target names (a conflict for the planner) → GetLifecyclePolicy each
+//! of those.
 //!
 //! Delete: DeleteRepository, with `force` only when the recorded `force_delete` is true. A
 //! repository that still holds images is refused with a Conflict naming the repository
 //! and its image count (one ListImages listing).
 
 use crate::error::{aws_error, found, is_not_found, retry_not_found};
+use crate::tagging::Known;
 use crate::util::tags::Tagger;
 use crate::util::{ensure_ours, match_target, opt_bool, opt_str, owner_of, req_str, tag_map, tags_prop};
 use async_trait::async_trait;
@@ -26,7 +31,7 @@ use hactl_core::{Address, KindSchema, PropChange, Props, Value, TAG_STACK};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 
-pub struct Repository(pub Client);
+pub struct Repository(pub Client, pub crate::tagging::Tagging);
 
 /// AWS's choices for what the config leaves unset (Null).
 const DEFAULT_MUTABILITY: &str = "MUTABLE";
@@ -387,9 +392,15 @@ impl Repository {
         targets: &[ReadTarget],
         repos: Vec<Repo>,
     ) -> Result<Vec<(Seen, bool, Option<Address>)>, ProviderError> {
+        let index = self.1.index(ctx).await?;
+        let index = &index;
         let tagged: Vec<Option<(Repo, BTreeMap<String, String>)>> = futures::stream::iter(repos)
             .map(|r| async move {
-                let tags = self.tags(r.repository_arn().unwrap_or_default()).await?;
+                let arn = r.repository_arn().unwrap_or_default();
+                let name = r.repository_name().unwrap_or_default();
+                let record = targets.iter().find(|t| t.id.as_deref() == Some(arn));
+                let named = targets.iter().any(|t| opt_str(&t.props, Kind::NAME) == Some(name));
+                let tags = index.tags(arn, Known::of(record, named), || self.tags(arn)).await?;
                 Ok::<_, ProviderError>(tags.map(|t| (r, t)))
             })
             .buffered(CONCURRENCY)
@@ -425,7 +436,9 @@ impl Provider for Repository {
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
-        let kept = self.kept(ctx, targets, self.list().await?).await?;
+        // The index read beside the listing (`kept` takes it from the refresh's cache).
+        let (repos, _) = futures::try_join!(self.list(), self.1.index(ctx))?;
+        let kept = self.kept(ctx, targets, repos).await?;
         futures::stream::iter(kept)
             .map(|(seen, owned, address)| async move {
                 let mut props = seen.props(self.lifecycle(&seen.name, Some(seen.registry_id.clone())).await?);

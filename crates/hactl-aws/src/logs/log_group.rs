@@ -1,11 +1,16 @@
 //! `logs.log_group`: a log group `/hactl/<stack>/<service>` with a retention period.
 //! id = log group name.
 //!
-//! Read: DescribeLogGroups(logGroupNamePrefix=`/hactl/<stack>/`, paginated) +
-//! ListTagsForResource per group found (documented exception: the describe carries no
-//! tags).
+//! Read: DescribeLogGroups(logGroupNamePrefix=`/hactl/<stack>/`, paginated), tags from the
+//! stack's tag index ([`crate::tagging`], one GetResources per refresh and region, shared
+//! by every kind); ListTagsForResource only for a group the index does not hold that state
+//! records or a target names (it may have lost its tags, or carry another stack's), or one
+//! it holds that state does not record (to be adopted: its own tags decide) or records with
+//! other tags (the index may lag an apply; [`crate::tagging::TagIndex::lookup`]). Any
+//! other group under the prefix (made by hand, say) costs no call and is not read.
 
 use crate::error::{aws_error, ignore_not_found, retry_not_found};
+use crate::tagging::Known;
 use crate::util::ensure_ours;
 use crate::util::tags::Tagger;
 use crate::util::{match_target, owner_of, req_str, tag_map, tags_prop};
@@ -17,7 +22,7 @@ use hactl_core::{Address, KindSchema, Props, Value, TAG_STACK};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::BTreeMap;
 
-pub struct LogGroup(pub Client);
+pub struct LogGroup(pub Client, pub crate::tagging::Tagging);
 
 /// The group's ARN without the trailing `:*` (the form tagging calls and IAM policies
 /// for the group itself take).
@@ -117,7 +122,7 @@ impl Provider for LogGroup {
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let prefix = format!("/hactl/{}/", ctx.stack);
-        let mut groups = self.describe_prefix(&prefix).await?;
+        let (mut groups, index) = futures::try_join!(self.describe_prefix(&prefix), self.1.index(ctx))?;
         // A recorded group outside the prefix (rare): described by its own name.
         for id in targets.iter().filter_map(|t| t.id.as_deref()) {
             if !id.starts_with(&prefix) && !groups.iter().any(|g| g.log_group_name() == Some(id)) {
@@ -127,11 +132,15 @@ impl Provider for LogGroup {
         let mut out = Vec::new();
         for g in groups {
             let (Some(name), Some(arn)) = (g.log_group_name(), arn_of(&g)) else { continue };
-            let tags = self.tags(&arn).await?;
+            let named = match_target(targets, |p| p.get(Kind::NAME).and_then(Value::as_str) == Some(name));
+            let record = targets.iter().find(|t| t.id.as_deref() == Some(name));
+            let ask = || async { self.tags(&arn).await.map(Some) };
+            let Some(tags) = index.tags(&arn, Known::of(record, named.is_some()), ask).await? else {
+                continue;
+            };
             let (owned, mut address) = owner_of(&ctx.stack, &tags);
             if address.is_none() && !tags.contains_key(TAG_STACK) {
-                address = match_target(targets, |p| p.get(Kind::NAME).and_then(Value::as_str) == Some(name))
-                    .cloned();
+                address = named.cloned();
             }
             let props = Props::from([
                 (Kind::NAME.to_string(), Value::str(name)),

@@ -10,5 +10,5 @@ use std::sync::Arc;
 /// Registers this service's providers.
 pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounter) {
     let logs = crate::client!(aws_sdk_cloudwatchlogs, config, counter);
-    r.register(Arc::new(log_group::LogGroup(logs)));
+    r.register(Arc::new(log_group::LogGroup(logs, crate::tagging::Tagging::new(config, counter))));
 }

@@ -16,6 +16,7 @@ pub(crate) mod parameter_group;
 pub(crate) mod subnet_group;
 
 use crate::error::{aws_error, found, retry_not_found};
+use crate::tagging::{Known, TagIndex, Tagging};
 use crate::util::tags::Tagger;
 use crate::util::{req_str, str_list, tag_map};
 use async_trait::async_trait;
@@ -24,6 +25,7 @@ use hactl_core::{Address, Props, Value};
 use hactl_engine::{Ctx, ProviderError, ReadTarget};
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
 
 /// How an engine spells and matches the names (identifiers) of its objects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +47,7 @@ impl Names {
         }
     }
 
-    /// Whether a listed object is worth a tag call: named `<stack>-...`, recorded, or (DocumentDB)
+    /// Whether a listed object is worth reading: named `<stack>-...`, recorded, or (DocumentDB)
     /// the name a target wants in its property `key`.
     pub(crate) fn is_candidate(self, stack: &str, targets: &[ReadTarget], key: &str, name: &str) -> bool {
         let prefix = format!("{stack}-");
@@ -62,6 +64,15 @@ impl Names {
                     || self.is_recorded(targets, name)
             }
         }
+    }
+
+    /// Whether a target recorded this id or names it in its property `key`: an object whose
+    /// tags are read even when the tag index does not hold it.
+    pub(crate) fn is_wanted(self, targets: &[ReadTarget], key: &str, name: &str) -> bool {
+        targets.iter().any(|t| {
+            t.id.as_deref().is_some_and(|id| self.same(id, name))
+                || t.props.get(key).and_then(Value::as_str).is_some_and(|n| self.same(n, name))
+        })
     }
 
     /// Whether a target recorded this id.
@@ -113,19 +124,54 @@ pub(crate) struct Owner {
     pub address: Option<Address>,
 }
 
-/// The tags of a listed candidate `name` (ListTagsForResource of `arn`), when it is the
-/// stack's or recorded: None for any other, and for an object deleted since it was listed.
-pub(crate) async fn owner<A: Api>(
-    api: &A,
-    names: Names,
-    stack: &str,
-    targets: &[ReadTarget],
-    name: &str,
-    arn: &str,
-) -> Result<Option<Owner>, ProviderError> {
-    let Some(tags) = found(api.list_tags(arn).await)? else { return Ok(None) };
-    let (owned, address) = crate::util::owner_of(stack, &tags);
-    Ok((owned || names.is_recorded(targets, name)).then_some(Owner { tags, owned, address }))
+/// One read of a family kind: which listed objects are candidates and whose tags they
+/// carry (from the stack's tag index, [`crate::tagging`]).
+pub(crate) struct Reading<'a> {
+    pub names: Names,
+    pub stack: &'a str,
+    pub targets: &'a [ReadTarget],
+    /// The property a target names its object with.
+    pub key: &'a str,
+    pub index: Arc<TagIndex>,
+}
+
+impl<'a> Reading<'a> {
+    /// A read of `ctx`'s stack: the tag index of `ctx`'s location.
+    pub(crate) async fn new(
+        ctx: &'a Ctx,
+        tagging: &Tagging,
+        names: Names,
+        targets: &'a [ReadTarget],
+        key: &'a str,
+    ) -> Result<Reading<'a>, ProviderError> {
+        let index = tagging.index(ctx).await?;
+        Ok(Reading { names, stack: &ctx.stack, targets, key, index })
+    }
+
+    /// Whether a listed object is worth reading ([`Names::is_candidate`]).
+    pub(crate) fn is_candidate(&self, name: &str) -> bool {
+        self.names.is_candidate(self.stack, self.targets, self.key, name)
+    }
+
+    /// The tags of the candidate `name` (ARN `arn`), when it is the stack's or recorded:
+    /// from the index; ListTagsForResource only where the index does not decide
+    /// ([`crate::tagging::TagIndex::lookup`]: the index does not hold it and state records
+    /// it or a target names it; or it holds it and state does not record it, or records
+    /// other tags). None for any other object (no call), and for an object deleted since it
+    /// was listed.
+    pub(crate) async fn owner<A: Api>(
+        &self,
+        api: &A,
+        name: &str,
+        arn: &str,
+    ) -> Result<Option<Owner>, ProviderError> {
+        let record = self.names.target_for(self.targets, name, None);
+        let known = Known::of(record, self.names.is_wanted(self.targets, self.key, name));
+        let ask = || async { found(api.list_tags(arn).await) };
+        let Some(tags) = self.index.tags(arn, known, ask).await? else { return Ok(None) };
+        let (owned, address) = crate::util::owner_of(self.stack, &tags);
+        Ok((owned || self.names.is_recorded(self.targets, name)).then_some(Owner { tags, owned, address }))
+    }
 }
 
 /// Normalizes a setting AWS chooses when the config leaves it unset ("unset means AWS's
@@ -293,9 +339,9 @@ macro_rules! rds_family_api {
 rds_family_api!(aws_sdk_docdb);
 rds_family_api!(aws_sdk_rds);
 
-/// `impl Provider for $ty` (a tuple struct holding the engine's client) as the generic
-/// provider `$generic` (in scope) with the kind's rules `$kind` (a static): every call is
-/// handed on.
+/// `impl Provider for $ty` (a tuple struct holding the engine's client and the region's
+/// [`Tagging`]) as the generic provider `$generic` (in scope) with the kind's rules `$kind`
+/// (a static): every call is handed on.
 macro_rules! family_provider {
     ($ty:ident, $generic:ident, $kind:ident) => {
         #[async_trait::async_trait]
@@ -309,7 +355,7 @@ macro_rules! family_provider {
                 ctx: &hactl_engine::Ctx,
                 targets: &[hactl_engine::ReadTarget],
             ) -> Result<Vec<hactl_engine::LiveObject>, hactl_engine::ProviderError> {
-                hactl_engine::Provider::read(&$generic::new(&self.0, &$kind), ctx, targets).await
+                hactl_engine::Provider::read(&$generic::new(&self.0, &self.1, &$kind), ctx, targets).await
             }
 
             async fn create(
@@ -318,7 +364,8 @@ macro_rules! family_provider {
                 address: &hactl_core::Address,
                 props: &hactl_core::Props,
             ) -> Result<hactl_engine::Applied, hactl_engine::ProviderError> {
-                hactl_engine::Provider::create(&$generic::new(&self.0, &$kind), ctx, address, props).await
+                hactl_engine::Provider::create(&$generic::new(&self.0, &self.1, &$kind), ctx, address, props)
+                    .await
             }
 
             async fn update(
@@ -326,7 +373,7 @@ macro_rules! family_provider {
                 ctx: &hactl_engine::Ctx,
                 req: hactl_engine::UpdateRequest<'_>,
             ) -> Result<hactl_engine::Applied, hactl_engine::ProviderError> {
-                hactl_engine::Provider::update(&$generic::new(&self.0, &$kind), ctx, req).await
+                hactl_engine::Provider::update(&$generic::new(&self.0, &self.1, &$kind), ctx, req).await
             }
 
             async fn delete(
@@ -335,11 +382,12 @@ macro_rules! family_provider {
                 id: &str,
                 recorded: &hactl_core::Props,
             ) -> Result<(), hactl_engine::ProviderError> {
-                hactl_engine::Provider::delete(&$generic::new(&self.0, &$kind), ctx, id, recorded).await
+                hactl_engine::Provider::delete(&$generic::new(&self.0, &self.1, &$kind), ctx, id, recorded)
+                    .await
             }
 
             fn normalize(&self, desired: &hactl_core::Props, live: &mut hactl_core::Props) {
-                hactl_engine::Provider::normalize(&$generic::new(&self.0, &$kind), desired, live)
+                hactl_engine::Provider::normalize(&$generic::new(&self.0, &self.1, &$kind), desired, live)
             }
         }
     };
@@ -455,5 +503,20 @@ mod tests {
         assert_eq!(read(Names::Exact, "demo-pg"), Value::str("demo-pg"));
         assert_eq!(Names::CaseInsensitive.id("Demo-pg", Some("demo-pg")), "demo-pg");
         assert_eq!(Names::Exact.id("Demo-pg", Some("demo-pg")), "Demo-pg");
+    }
+
+    #[test]
+    fn a_recorded_or_named_object_is_wanted_whatever_its_name() {
+        // Wanted: its tags are read even when the stack's tag index does not hold it.
+        let targets = [target(Some("Demo-PG"), "Other-Name")];
+        for names in [Names::Exact, Names::CaseInsensitive] {
+            assert!(names.is_wanted(&targets, "name", "Other-Name"), "{names:?}");
+            assert!(!names.is_wanted(&targets, "name", "demo-pg-2"), "{names:?}");
+            // A name that only shares the stack's prefix is a candidate, not wanted.
+            assert!(!names.is_wanted(&targets, "name", "x-db"), "{names:?}");
+        }
+        assert!(Names::CaseInsensitive.is_wanted(&targets, "name", "demo-pg"));
+        assert!(!Names::Exact.is_wanted(&targets, "name", "demo-pg"));
+        assert!(Names::CaseInsensitive.is_wanted(&targets, "name", "other-name"));
     }
 }

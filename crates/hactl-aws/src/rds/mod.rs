@@ -22,8 +22,9 @@ use std::sync::Arc;
 pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounter) {
     let rds = crate::client!(aws_sdk_rds, config, counter);
     let sm = crate::client!(aws_sdk_secretsmanager, config, counter);
-    r.register(Arc::new(subnet_group::SubnetGroup(rds.clone())));
-    r.register(Arc::new(parameter_group::ParameterGroup(rds.clone())));
+    let tagging = crate::tagging::Tagging::new(config, counter);
+    r.register(Arc::new(subnet_group::SubnetGroup(rds.clone(), tagging.clone())));
+    r.register(Arc::new(parameter_group::ParameterGroup(rds.clone(), tagging)));
     r.register(Arc::new(instance::Instance { rds, sm }));
 }
 

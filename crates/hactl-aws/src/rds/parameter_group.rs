@@ -23,7 +23,7 @@ use hactl_core::kinds::rds::ParameterGroup as Kind;
 use hactl_core::Props;
 use hactl_engine::ProviderError;
 
-pub struct ParameterGroup(pub Client);
+pub struct ParameterGroup(pub Client, pub crate::tagging::Tagging);
 
 static KIND: ParameterGroupKind = ParameterGroupKind {
     schema: Kind::SCHEMA,

@@ -8,7 +8,7 @@ use super::family::subnet_group::{SubnetGroupKind, SubnetGroups};
 use super::family::{family_provider, Names};
 use aws_sdk_rds::Client;
 
-pub struct SubnetGroup(pub Client);
+pub struct SubnetGroup(pub Client, pub crate::tagging::Tagging);
 
 static KIND: SubnetGroupKind = SubnetGroupKind {
     schema: hactl_core::kinds::rds::SubnetGroup::SCHEMA,

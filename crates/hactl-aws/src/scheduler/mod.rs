@@ -9,6 +9,7 @@ pub mod schedule;
 pub mod schedule_group;
 
 use crate::error::{aws_error, found, is_not_found, retry_not_found};
+use crate::tagging::{Known, TagIndex, Tagging};
 use crate::util::tags::Tagger;
 use crate::ApiCounter;
 use aws_config::SdkConfig;
@@ -21,8 +22,9 @@ use std::sync::Arc;
 /// Registers this service's providers.
 pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounter) {
     let scheduler = crate::client!(aws_sdk_scheduler, config, counter);
-    r.register(Arc::new(schedule_group::ScheduleGroup(scheduler.clone())));
-    r.register(Arc::new(schedule::Schedule(scheduler)));
+    let tagging = Tagging::new(config, counter);
+    r.register(Arc::new(schedule_group::ScheduleGroup(scheduler.clone(), tagging.clone())));
+    r.register(Arc::new(schedule::Schedule(scheduler, tagging)));
 }
 
 /// The name prefix of the stack's schedule groups: `hactl-<stack>`.
@@ -39,37 +41,72 @@ pub(crate) struct Group {
 }
 
 /// The groups named `hactl-<stack>...` (the `default` group and groups being deleted left
-/// out), each with its tags: ListScheduleGroups(NamePrefix, paginated) + ListTagsForResource
-/// per group (documented exception: the list carries no tags). Shared by both providers for
-/// one refresh.
-pub(crate) async fn stack_groups(client: &Client, ctx: &Ctx) -> Result<Arc<Vec<Group>>, ProviderError> {
+/// out): ListScheduleGroups(NamePrefix, paginated), with the stack's tag index
+/// ([`crate::tagging`]; the list carries no tags). Shared by both providers for one
+/// refresh; each reads a group's tags with [`StackGroups::group`], telling what its own
+/// targets know of the group.
+pub(crate) struct StackGroups {
+    /// Every listed group: (name, ARN).
+    pub listed: Vec<(String, String)>,
+    /// The stack's tag index of the location.
+    pub index: Arc<TagIndex>,
+}
+
+impl StackGroups {
+    /// Whether the listing answered this group name.
+    pub(crate) fn listed(&self, name: &str) -> bool {
+        self.listed.iter().any(|(n, _)| n == name)
+    }
+
+    /// The listed group `name` (ARN `arn`) with its tags, as [`TagIndex::lookup`] decides
+    /// from what the read `known`s of it: from the index, or from ListTagsForResource, made
+    /// once per refresh and group whichever provider asks. `None`: not the stack's (not in
+    /// the index, not known), or deleted since the list.
+    pub(crate) async fn group(
+        &self,
+        client: &Client,
+        ctx: &Ctx,
+        (name, arn): (&str, &str),
+        known: Known<'_>,
+    ) -> Result<Option<Group>, ProviderError> {
+        let ask = || async {
+            let key = format!("scheduler:ListTagsForResource:{arn}");
+            let tags =
+                ctx.cache.get_or_try_init(&key, || async { found(group_tags(client, arn).await) }).await?;
+            Ok(Option::clone(&tags))
+        };
+        let tags = self.index.tags(arn, known, ask).await?;
+        Ok(tags.map(|tags| Group { name: name.to_string(), arn: arn.to_string(), tags }))
+    }
+}
+
+pub(crate) async fn stack_groups(
+    client: &Client,
+    tagging: &Tagging,
+    ctx: &Ctx,
+) -> Result<Arc<StackGroups>, ProviderError> {
     let prefix = group_prefix(&ctx.stack);
     let key = format!("scheduler:ListScheduleGroups:{prefix}");
     ctx.cache
         .get_or_try_init(&key, || async {
-            let summaries: Vec<_> = client
+            let list = client
                 .list_schedule_groups()
                 .name_prefix(&prefix)
                 .into_paginator()
                 .items()
                 .send()
-                .try_collect()
-                .await
-                .map_err(|e| aws_error("ListScheduleGroups", e))?;
-            let mut out = Vec::new();
-            for g in summaries {
-                let (Some(name), Some(arn)) = (g.name(), g.arn()) else { continue };
-                if name == "default"
-                    || !name.starts_with(&prefix)
-                    || g.state() == Some(&ScheduleGroupState::Deleting)
-                {
-                    continue;
-                }
-                // Deleted since the list.
-                let Some(tags) = found(group_tags(client, arn).await)? else { continue };
-                out.push(Group { name: name.to_string(), arn: arn.to_string(), tags });
-            }
-            Ok(out)
+                .try_collect();
+            let (summaries, index) = futures::try_join!(
+                async { list.await.map_err(|e| aws_error("ListScheduleGroups", e)) },
+                tagging.index(ctx)
+            )?;
+            let listed = summaries
+                .iter()
+                .filter(|g| g.state() != Some(&ScheduleGroupState::Deleting))
+                .filter_map(|g| Some((g.name()?.to_string(), g.arn()?.to_string())))
+                .filter(|(name, _)| name != "default" && name.starts_with(&prefix))
+                .collect();
+            Ok(StackGroups { listed, index })
         })
         .await
 }

@@ -5,12 +5,17 @@
 //! ([`super::stack_groups`]): ListSchedules(GroupName, paginated) → GetSchedule per schedule
 //! (documented exception: the list carries no target). Schedules carry no tags: a schedule
 //! is owned when its group is, and its address is the target of the same group and name.
+//! A group's tags come from the stack's tag index when state records a schedule in it;
+//! a group the index holds but no recorded schedule is in is asked for its own tags
+//! (ListTagsForResource, shared with the group's provider), so a stale index never makes
+//! another's group, and its schedules, the stack's.
 //!
 //! UpdateSchedule replaces the whole definition, so create (on adoption) and update send
 //! every property.
 
 use super::{get_group, stack_groups};
 use crate::error::{aws_error, ignore_not_found, is_not_found, retry_not_found};
+use crate::tagging::Known;
 use crate::util::{client_token, match_target, opt_bool, opt_str, owner_of, req_str, str_list};
 use async_trait::async_trait;
 use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
@@ -25,7 +30,7 @@ use hactl_core::{Address, KindSchema, Props, UpdateMode, Value, TAG_STACK};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 
-pub struct Schedule(pub Client);
+pub struct Schedule(pub Client, pub crate::tagging::Tagging);
 
 /// The "already exists" code of the service.
 const EXISTS: &str = "ConflictException";
@@ -315,21 +320,31 @@ impl Provider for Schedule {
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
-        // Group name → owned by this stack.
-        let mut groups: BTreeMap<String, bool> = stack_groups(&self.0, ctx)
-            .await?
-            .iter()
-            .filter(|g| owner_of(&ctx.stack, &g.tags).0)
-            .map(|g| (g.name.clone(), true))
-            .collect();
+        let listed = stack_groups(&self.0, &self.1, ctx).await?;
         let recorded: BTreeSet<&str> = targets.iter().filter_map(|t| t.id.as_deref()).collect();
         let named: BTreeSet<&str> = targets
             .iter()
             .filter_map(|t| t.props.get(Kind::GROUP_NAME).and_then(Value::as_str))
             .chain(recorded.iter().filter_map(|id| id.split_once('/').map(|(g, _)| g)))
             .collect();
+        // Group name → owned by this stack: the listed groups the stack's (or a target's).
+        // A group whose schedule state records is known as recorded (schedules record no
+        // tags: the index decides); any other the index holds is asked for its own tags.
+        let mut groups: BTreeMap<String, bool> = BTreeMap::new();
+        for (name, arn) in &listed.listed {
+            let record = targets
+                .iter()
+                .find(|t| t.id.as_deref().and_then(|id| id.split_once('/')).is_some_and(|(g, _)| g == name));
+            let known = Known::of(record, named.contains(name.as_str()));
+            if let Some(g) = listed.group(&self.0, ctx, (name, arn), known).await? {
+                let owned = owner_of(&ctx.stack, &g.tags).0;
+                if owned || named.contains(name.as_str()) {
+                    groups.insert(g.name, owned);
+                }
+            }
+        }
         for g in named {
-            if groups.contains_key(g) {
+            if groups.contains_key(g) || listed.listed(g) {
                 continue;
             }
             // A group outside the stack's listing (or another stack's): its tags decide.

@@ -1,10 +1,13 @@
 //! `scheduler.schedule_group`: the stack's schedule group `hactl-<stack>`. id = group name.
 //!
-//! Read: ListScheduleGroups(NamePrefix=`hactl-<stack>`, paginated) + ListTagsForResource per
-//! group found (documented exception: the list carries no tags), plus GetScheduleGroup for a
-//! recorded name outside the prefix. The `default` group and groups being deleted are never
-//! read. Groups of another stack sharing the prefix (`hactl-<stack>b`) are left out unless
-//! recorded.
+//! Read: ListScheduleGroups(NamePrefix=`hactl-<stack>`, paginated), the groups' tags from
+//! the stack's tag index ([`crate::tagging`], one GetResources per refresh and region,
+//! shared by every kind; the list carries no tags); ListTagsForResource only where the
+//! index does not decide ([`crate::tagging::TagIndex::lookup`]: a listed group it does not
+//! hold that state records or a target names, one it holds that state does not record or
+//! records with other tags), plus GetScheduleGroup for a recorded name outside the listing. The `default` group and groups
+//! being deleted are never read. Groups of another stack sharing the prefix
+//! (`hactl-<stack>b`) cost no call and are left out unless recorded.
 //!
 //! Emulator (moto) quirks handled here: CreateScheduleGroup on an existing name replaces
 //! the group (its schedules lost) instead of answering ConflictException, so create looks
@@ -14,6 +17,7 @@
 
 use super::{get_group, group_tags, stack_groups, tag_list, Group};
 use crate::error::{aws_error, ignore_not_found, is_not_found, retry_not_found};
+use crate::tagging::Known;
 use crate::util::tags::Tagger;
 use crate::util::{client_token, ensure_ours, match_target, owner_of, req_str, tag_map, tags_prop};
 use async_trait::async_trait;
@@ -24,7 +28,7 @@ use hactl_core::{Address, KindSchema, Props, Value, TAG_STACK};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 
-pub struct ScheduleGroup(pub Client);
+pub struct ScheduleGroup(pub Client, pub crate::tagging::Tagging);
 
 /// The "already exists" code of the service.
 const EXISTS: &str = "ConflictException";
@@ -71,10 +75,20 @@ impl Provider for ScheduleGroup {
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
-        let mut groups: Vec<Group> = stack_groups(&self.0, ctx).await?.as_ref().clone();
+        let listed = stack_groups(&self.0, &self.1, ctx).await?;
         let recorded: BTreeSet<&str> = targets.iter().filter_map(|t| t.id.as_deref()).collect();
+        let named =
+            |name: &str| match_target(targets, |p| p.get(Kind::NAME).and_then(Value::as_str) == Some(name));
+        let mut groups: Vec<Group> = Vec::new();
+        for (name, arn) in &listed.listed {
+            // Not in the index and neither recorded nor named: not ours, no call. Gone
+            // since the list: not read.
+            let record = targets.iter().find(|t| t.id.as_deref() == Some(name.as_str()));
+            let known = Known::of(record, named(name).is_some());
+            groups.extend(listed.group(&self.0, ctx, (name, arn), known).await?);
+        }
         for id in &recorded {
-            if !groups.iter().any(|g| g.name == *id) {
+            if !listed.listed(id) {
                 if let Some(g) = get_group(&self.0, id).await? {
                     groups.push(g);
                 }
@@ -90,10 +104,7 @@ impl Provider for ScheduleGroup {
                     Some(_) if !is_recorded => continue,
                     Some(_) => {}
                     None => {
-                        address = match_target(targets, |p| {
-                            p.get(Kind::NAME).and_then(Value::as_str) == Some(g.name.as_str())
-                        })
-                        .cloned();
+                        address = named(&g.name).cloned();
                         if address.is_none() && !is_recorded {
                             continue;
                         }

@@ -11,6 +11,6 @@ use std::sync::Arc;
 /// Registers this service's providers.
 pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounter) {
     let sns = crate::client!(aws_sdk_sns, config, counter);
-    r.register(Arc::new(topic::Topic(sns.clone())));
+    r.register(Arc::new(topic::Topic(sns.clone(), crate::tagging::Tagging::new(config, counter))));
     r.register(Arc::new(subscription::Subscription(sns)));
 }

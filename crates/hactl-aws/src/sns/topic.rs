@@ -1,9 +1,14 @@
 //! `sns.topic`: the stack's alarm topic `<stack>-alarms`. id = topic ARN.
 //!
-//! Read: ListTopics (paginated) → topics named `<stack>-...` or recorded →
-//! ListTagsForResource per candidate (documented exception: the list carries no tags).
+//! Read: ListTopics (paginated) → topics named `<stack>-...` or recorded → their tags from
+//! the stack's tag index ([`crate::tagging`], one GetResources per refresh and region,
+//! shared by every kind); ListTagsForResource only for a candidate the index does not hold
+//! that state records or a target names (it may have lost its tags, or carry another
+//! stack's), or one it holds that state does not record (to be adopted: its own tags
+//! decide) or records with other tags ([`crate::tagging::TagIndex::lookup`]). Another stack's topic sharing the prefix costs no call and is not read.
 
 use crate::error::{aws_error, ignore_not_found, retry_not_found};
+use crate::tagging::Known;
 use crate::util::tags::Tagger;
 use crate::util::{ensure_ours, match_target, owner_of, req_str, tag_map, tags_prop};
 use async_trait::async_trait;
@@ -14,7 +19,7 @@ use hactl_core::{Address, KindSchema, Props, Value, TAG_STACK};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::BTreeMap;
 
-pub struct Topic(pub Client);
+pub struct Topic(pub Client, pub crate::tagging::Tagging);
 
 /// The topic name: the last `:` segment of its ARN.
 fn name_of(arn: &str) -> &str {
@@ -78,18 +83,23 @@ impl Provider for Topic {
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let prefix = format!("{}-", ctx.stack);
         let recorded: Vec<&str> = targets.iter().filter_map(|t| t.id.as_deref()).collect();
+        let (topics, index) = futures::try_join!(self.list(), self.1.index(ctx))?;
         let mut out = Vec::new();
-        for arn in self.list().await? {
+        for arn in topics {
             let name = name_of(&arn);
             let is_recorded = recorded.contains(&arn.as_str());
             if !name.starts_with(&prefix) && !is_recorded {
                 continue;
             }
-            let tags = self.tags(&arn).await?;
+            let named = match_target(targets, |p| p.get(Kind::NAME).and_then(Value::as_str) == Some(name));
+            let record = targets.iter().find(|t| t.id.as_deref() == Some(arn.as_str()));
+            let ask = || async { self.tags(&arn).await.map(Some) };
+            let Some(tags) = index.tags(&arn, Known::of(record, named.is_some()), ask).await? else {
+                continue;
+            };
             let (owned, mut address) = owner_of(&ctx.stack, &tags);
             if address.is_none() && !tags.contains_key(TAG_STACK) {
-                address = match_target(targets, |p| p.get(Kind::NAME).and_then(Value::as_str) == Some(name))
-                    .cloned();
+                address = named.cloned();
             }
             // `<stack>-` is also the prefix of a stack named `<stack>-x`: its topics are not ours.
             if !owned && address.is_none() && !is_recorded {

@@ -5,7 +5,7 @@ use crate::kinds::kinds;
 kinds! {
     /// `cloudwatch.alarm` (provider: `hactl-aws/src/cloudwatch/alarm.rs`).
     Alarm = "cloudwatch.alarm" {
-        reads: [],
+        reads: ["tag:GetResources"],
         reads_account_wide: ["cloudwatch:DescribeAlarms"],
         name / NAME: replace,
         description / DESCRIPTION: in_place,

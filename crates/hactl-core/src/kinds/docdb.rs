@@ -7,7 +7,7 @@ kinds! {
     /// `global_cluster_identifier` it is created as a secondary of that global cluster (no
     /// master user or secret: `master_username` and `master_secret_arn` stay unset).
     Cluster = "docdb.cluster" {
-        reads: [],
+        reads: ["tag:GetResources"],
         reads_account_wide: ["rds:DescribeDBClusters", "rds:ListTagsForResource"],
         identifier / IDENTIFIER: replace,
         engine / ENGINE: replace,
@@ -40,7 +40,7 @@ kinds! {
     }
     /// `docdb.cluster_parameter_group` (provider: `hactl-aws/src/docdb/cluster_parameter_group.rs`).
     ClusterParameterGroup = "docdb.cluster_parameter_group" {
-        reads: [],
+        reads: ["tag:GetResources"],
         reads_account_wide: ["rds:DescribeDBClusterParameterGroups", "rds:DescribeDBClusterParameters", "rds:ListTagsForResource"],
         name / NAME: replace,
         family / FAMILY: replace,
@@ -50,7 +50,7 @@ kinds! {
     }
     /// `docdb.instance` (provider: `hactl-aws/src/docdb/instance.rs`).
     Instance = "docdb.instance" {
-        reads: [],
+        reads: ["tag:GetResources"],
         reads_account_wide: ["rds:DescribeDBInstances", "rds:ListTagsForResource"],
         identifier / IDENTIFIER: replace,
         cluster_identifier / CLUSTER_IDENTIFIER: replace,
@@ -63,7 +63,7 @@ kinds! {
     }
     /// `docdb.subnet_group` (provider: `hactl-aws/src/docdb/subnet_group.rs`).
     SubnetGroup = "docdb.subnet_group" {
-        reads: [],
+        reads: ["tag:GetResources"],
         reads_account_wide: ["rds:DescribeDBSubnetGroups", "rds:ListTagsForResource"],
         name / NAME: replace,
         description / DESCRIPTION: in_place,

@@ -14,7 +14,7 @@ kinds! {
     }
     /// `ecr.repository` (provider: `hactl-aws/src/ecr/repository.rs`). id = its ARN.
     Repository = "ecr.repository" {
-        reads: [],
+        reads: ["tag:GetResources"],
         reads_account_wide: ["ecr:DescribeRepositories", "ecr:GetLifecyclePolicy", "ecr:ListTagsForResource"],
         name / NAME: replace,
         image_tag_mutability / IMAGE_TAG_MUTABILITY: in_place,

@@ -33,7 +33,7 @@ kinds! {
     }
     /// `rds.parameter_group` (provider: `hactl-aws/src/rds/parameter_group.rs`).
     ParameterGroup = "rds.parameter_group" {
-        reads: [],
+        reads: ["tag:GetResources"],
         reads_account_wide: ["rds:DescribeDBParameterGroups", "rds:DescribeDBParameters", "rds:ListTagsForResource"],
         name / NAME: replace,
         family / FAMILY: replace,
@@ -43,7 +43,7 @@ kinds! {
     }
     /// `rds.subnet_group` (provider: `hactl-aws/src/rds/subnet_group.rs`).
     SubnetGroup = "rds.subnet_group" {
-        reads: [],
+        reads: ["tag:GetResources"],
         reads_account_wide: ["rds:DescribeDBSubnetGroups", "rds:ListTagsForResource"],
         name / NAME: replace,
         description / DESCRIPTION: in_place,

@@ -5,7 +5,7 @@ use crate::kinds::kinds;
 kinds! {
     /// `scheduler.schedule` (provider: `hactl-aws/src/scheduler/schedule.rs`).
     Schedule = "scheduler.schedule" {
-        reads: ["scheduler:ListSchedules"],
+        reads: ["scheduler:ListSchedules", "tag:GetResources"],
         reads_account_wide: [],
         name / NAME: replace,
         group_name / GROUP_NAME: replace,
@@ -18,7 +18,7 @@ kinds! {
     }
     /// `scheduler.schedule_group` (provider: `hactl-aws/src/scheduler/schedule_group.rs`).
     ScheduleGroup = "scheduler.schedule_group" {
-        reads: ["scheduler:ListScheduleGroups"],
+        reads: ["scheduler:ListScheduleGroups", "tag:GetResources"],
         reads_account_wide: [],
         name / NAME: replace,
         tags / TAGS: in_place,

@@ -13,7 +13,7 @@ kinds! {
     }
     /// `sns.topic` (provider: `hactl-aws/src/sns/topic.rs`).
     Topic = "sns.topic" {
-        reads: ["sns:ListTopics"],
+        reads: ["sns:ListTopics", "tag:GetResources"],
         reads_account_wide: [],
         name / NAME: replace,
         tags / TAGS: in_place,

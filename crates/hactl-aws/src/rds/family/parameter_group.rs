@@ -5,17 +5,20 @@
 //! of the API (DescribeDBClusterParameterGroups / DescribeDBParameterGroups, ...): each
 //! engine supplies them through [`ParameterApi`].
 //!
-//! Read: the groups (paginated) + ListTagsForResource and the user-set parameters
-//! (Source = user, paginated) per group named `<stack>-...` or recorded (documented
-//! exception: one call per group for its tags and its parameters). `parameters` reads as
+//! Read: the groups (paginated), tags of the groups named `<stack>-...` or recorded from the
+//! stack's tag index ([`crate::tagging`]; ListTagsForResource only where the index does not
+//! decide, [`super::Reading::owner`]), and the
+//! user-set parameters (Source = user, paginated) per group read (documented exception: one
+//! call per group for its parameters). `parameters` reads as
 //! every user-set parameter, so one added out of band is drift.
 //!
 //! Parameters are set 20 a call (ApplyMethod `immediate` for parameters whose ApplyType is
 //! dynamic, `pending-reboot` for static or unknown ones) and reset, 20 a call, when a key
 //! leaves the desired map.
 
-use super::{owner, Api, Names, Owner};
+use super::{Api, Names, Owner, Reading};
 use crate::error::{found, ignore_not_found, retry_codes, retry_not_found};
+use crate::tagging::Tagging;
 use crate::util::{ensure_ours, req_str, tags_prop};
 use async_trait::async_trait;
 // The property names of both engines' parameter groups (the same names: a test checks).
@@ -135,6 +138,7 @@ pub(crate) struct ParameterGroupKind {
 /// The parameter group provider of one engine: its client and its kind's rules.
 pub(crate) struct ParameterGroups<'a, A> {
     api: &'a A,
+    tagging: &'a Tagging,
     kind: &'static ParameterGroupKind,
 }
 
@@ -162,8 +166,8 @@ fn outputs(name: &str, arn: &str) -> BTreeMap<String, Value> {
 }
 
 impl<'a, A: ParameterApi> ParameterGroups<'a, A> {
-    pub(crate) fn new(api: &'a A, kind: &'static ParameterGroupKind) -> Self {
-        ParameterGroups { api, kind }
+    pub(crate) fn new(api: &'a A, tagging: &'a Tagging, kind: &'static ParameterGroupKind) -> Self {
+        ParameterGroups { api, tagging, kind }
     }
 
     fn applied(&self, name: &str, g: &GroupInfo) -> Applied {
@@ -313,19 +317,21 @@ impl<A: ParameterApi> Provider for ParameterGroups<'_, A> {
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let names = self.kind.names;
+        let (groups, reading) = futures::try_join!(
+            self.api.groups(),
+            Reading::new(ctx, self.tagging, names, targets, Kind::NAME)
+        )?;
         let mut out = Vec::new();
-        for g in self.api.groups().await? {
+        for g in groups {
             let (Some(name), Some(arn)) = (g.name.as_deref(), g.arn.as_deref()) else { continue };
             let family_ok =
                 |p: &str| g.family.as_deref().is_some_and(|f| f.to_ascii_lowercase().starts_with(p));
-            if !names.is_candidate(&ctx.stack, targets, Kind::NAME, name)
+            if !reading.is_candidate(name)
                 || !self.kind.family_prefix.is_none_or(|p| family_ok(p) || names.is_recorded(targets, name))
             {
                 continue;
             }
-            let Some(Owner { tags, owned, address }) =
-                owner(self.api, names, &ctx.stack, targets, name, arn).await?
-            else {
+            let Some(Owner { tags, owned, address }) = reading.owner(self.api, name, arn).await? else {
                 continue;
             };
             let Some(parameters) = found(self.user_parameters(name).await)? else { continue };

@@ -1,15 +1,17 @@
 //! The DB subnet group of either engine (`docdb.subnet_group`, `rds.subnet_group`): the
 //! group `<stack>-db` over the data subnets. id = name.
 //!
-//! Read: DescribeDBSubnetGroups (paginated) + ListTagsForResource per group named
-//! `<stack>-...` or recorded ([`Names::is_candidate`]; documented exception: the describe
-//! answer carries no tags). Create looks the name up first: CreateDBSubnetGroup on the
+//! Read: DescribeDBSubnetGroups (paginated), tags of the groups named `<stack>-...` or
+//! recorded ([`Names::is_candidate`]) from the stack's tag index ([`crate::tagging`]: the
+//! describe answer carries no tags); ListTagsForResource only where the index does not
+//! decide ([`Reading::owner`]). Create looks the name up first: CreateDBSubnetGroup on the
 //! emulator silently replaces a group of the same name (AWS answers
 //! DBSubnetGroupAlreadyExists, which a racing create retries into this adoption); a group
 //! with this stack's and address's tags is adopted and converged, any other is refused.
 
-use super::{owner, Api, Names, Owner, SubnetGroupInfo};
+use super::{Api, Names, Owner, Reading, SubnetGroupInfo};
 use crate::error::{ignore_not_found, is_not_found, retry_codes};
+use crate::tagging::Tagging;
 use crate::util::{ensure_ours, opt_str, req_str, str_list, tags_prop};
 use async_trait::async_trait;
 // The property names of both engines' subnet groups (the same names: a test checks).
@@ -34,6 +36,7 @@ pub(crate) struct SubnetGroupKind {
 /// The subnet group provider of one engine: its client and its kind's rules.
 pub(crate) struct SubnetGroups<'a, A> {
     api: &'a A,
+    tagging: &'a Tagging,
     kind: &'static SubnetGroupKind,
 }
 
@@ -52,8 +55,8 @@ fn subnet_set(g: &SubnetGroupInfo) -> BTreeSet<String> {
 }
 
 impl<'a, A: Api> SubnetGroups<'a, A> {
-    pub(crate) fn new(api: &'a A, kind: &'static SubnetGroupKind) -> Self {
-        SubnetGroups { api, kind }
+    pub(crate) fn new(api: &'a A, tagging: &'a Tagging, kind: &'static SubnetGroupKind) -> Self {
+        SubnetGroups { api, tagging, kind }
     }
 
     /// The group of this name; a group not visible yet is worth retrying.
@@ -80,16 +83,17 @@ impl<A: Api> Provider for SubnetGroups<'_, A> {
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
-        let names = self.kind.names;
+        let (groups, reading) = futures::try_join!(
+            self.api.subnet_groups(),
+            Reading::new(ctx, self.tagging, self.kind.names, targets, Kind::NAME)
+        )?;
         let mut out = Vec::new();
-        for g in self.api.subnet_groups().await? {
+        for g in groups {
             let (Some(name), Some(arn)) = (g.name.as_deref(), g.arn.as_deref()) else { continue };
-            if !names.is_candidate(&ctx.stack, targets, Kind::NAME, name) {
+            if !reading.is_candidate(name) {
                 continue;
             }
-            let Some(Owner { tags, owned, address }) =
-                owner(self.api, names, &ctx.stack, targets, name, arn).await?
-            else {
+            let Some(Owner { tags, owned, address }) = reading.owner(self.api, name, arn).await? else {
                 continue;
             };
             let props = Props::from([
