@@ -4,6 +4,7 @@ use hactl_core::{Address, Props, Value};
 use hactl_engine::ProviderError;
 use sha2::{Digest, Sha256};
 
+pub(crate) mod batch;
 pub(crate) mod tags;
 
 /// Every item of a paginated describe call with one filter (any service):

@@ -515,3 +515,182 @@ async fn profile_lifecycle(env: &Env, r1: &str, r2: &str, name: &str) -> Result<
     ip.delete(&env.ctx(), name, &props).await.map_err(|e| e.to_string())?;
     Ok(())
 }
+
+/// Answers GetAccountAuthorizationDetails with IAM's AccessDenied (403), as AWS does for a
+/// caller scoped to the stack's roles (the drift job's role); other calls pass.
+#[derive(Debug)]
+struct DenyBulkRead;
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for DenyBulkRead {
+    fn name(&self) -> &'static str {
+        "test: deny GetAccountAuthorizationDetails"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextMut<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let op = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>().map(|m| m.name());
+        if op == Some("GetAccountAuthorizationDetails") {
+            let body = "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type>\
+                <Code>AccessDenied</Code><Message>User: arn:aws:sts::000000000000:assumed-role/drift/task is not \
+                authorized to perform: iam:GetAccountAuthorizationDetails</Message></Error>\
+                <RequestId>denied</RequestId></ErrorResponse>";
+            let mut denied = aws_smithy_runtime_api::http::Response::new(
+                403u16.try_into().expect("status"),
+                aws_smithy_types::body::SdkBody::from(body),
+            );
+            denied.headers_mut().insert("content-type", "text/xml");
+            *context.response_mut() = denied;
+        }
+        Ok(())
+    }
+}
+
+/// An `iam.role` provider on its own client and call counter: the registry's (bulk above
+/// the default threshold), or per role only (`bulk_above` = usize::MAX), or with the bulk
+/// call denied.
+fn role_provider(
+    cfg: &aws_config::SdkConfig,
+    bulk_above: Option<usize>,
+    deny: bool,
+) -> (Arc<dyn Provider>, ApiCounter) {
+    let counter = ApiCounter::default();
+    let mut conf = aws_sdk_iam::config::Builder::from(cfg).interceptor(counter.clone());
+    if deny {
+        conf = conf.interceptor(DenyBulkRead);
+    }
+    let mut role = hactl_aws::iam::role::Role::new(Client::from_conf(conf.build()));
+    if let Some(n) = bulk_above {
+        role = role.bulk_above(n);
+    }
+    (Arc::new(role), counter)
+}
+
+/// One read of `provider` (fresh cache) and its calls by operation.
+async fn read_with(
+    env: &Env,
+    provider: &Arc<dyn Provider>,
+    counter: &ApiCounter,
+    targets: &[ReadTarget],
+) -> (Vec<LiveObject>, BTreeMap<String, u64>) {
+    let before = counter.snapshot();
+    let objs = provider.read(&env.ctx().with_fresh_cache(), targets).await.unwrap();
+    let calls = counter
+        .snapshot()
+        .into_iter()
+        .filter_map(|(k, n)| {
+            let d = n - before.get(&k).copied().unwrap_or(0);
+            (d > 0).then_some((k, d))
+        })
+        .collect();
+    (objs, calls)
+}
+
+#[tokio::test]
+async fn many_roles_read_in_bulk_as_per_role_drift_seen_and_access_denied_falls_back() {
+    let env = Env::new("iam-bulk").await;
+    let names: Vec<String> = (0..6).map(|i| format!("{}-task-s{i}", env.stack)).collect();
+    let result = bulk_read(&env, &names).await;
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    env.cleanup(&refs, &[]).await;
+    result.unwrap();
+}
+
+async fn bulk_read(env: &Env, names: &[String]) -> Result<(), String> {
+    let role = env.provider("iam.role");
+    let mut targets = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let address = format!("iam_role.task.s{i}");
+        let mut props = role_props(env, name, &address);
+        // Variety: no description, a second inline policy, no managed policy, no policy.
+        match i {
+            0 => drop(props.insert("description".into(), Value::Null)),
+            1 => {
+                let extra = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                    "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]});
+                let mut inline = props["inline_policies"].as_map().unwrap().clone();
+                inline.insert("s3".into(), Value::from_json(&extra));
+                props.insert("inline_policies".into(), Value::Map(inline));
+            }
+            2 => drop(props.insert("managed_policy_arns".into(), Value::from_strings(Vec::<String>::new()))),
+            3 => drop(props.insert("inline_policies".into(), Value::Map(BTreeMap::new()))),
+            _ => {}
+        }
+        role.create(&env.ctx(), &addr(&address), &props).await.map_err(|e| e.to_string())?;
+        targets.push(target(&address, name, &props));
+    }
+    let cfg = sdk_config().await;
+    let (per_role, per_role_calls) = role_provider(&cfg, Some(usize::MAX), false);
+    let (bulk, bulk_calls) = role_provider(&cfg, None, false);
+    let (denied, denied_calls) = role_provider(&cfg, None, true);
+
+    // The same live objects either way, and none with a diff.
+    let (want, calls) = read_with(env, &per_role, &per_role_calls, &targets).await;
+    assert_eq!(want.len(), names.len(), "{want:?}");
+    assert_eq!(calls.get("IAM:GetRole"), Some(&6), "{calls:?}");
+    assert_eq!(calls.get("IAM:GetAccountAuthorizationDetails"), None, "{calls:?}");
+    for (obj, t) in want.iter().zip(&targets) {
+        assert_eq!(obj.address.as_ref(), Some(&t.address));
+        assert_eq!(role.diff(&t.props, &obj.props), vec![], "{}", t.address);
+    }
+    let (got, calls) = read_with(env, &bulk, &bulk_calls, &targets).await;
+    assert_eq!(got, want, "the bulk read differs from the per-role read");
+    assert_eq!(
+        calls,
+        BTreeMap::from([
+            ("IAM:ListRoles".to_string(), 1),
+            ("IAM:GetAccountAuthorizationDetails".to_string(), 1)
+        ]),
+        "six roles: one list, one bulk read"
+    );
+    // The registry's provider reads the same way.
+    let (got, calls) = env.read("iam.role", &targets).await;
+    assert_eq!(got, want);
+    assert_eq!(calls.get("IAM:GetAccountAuthorizationDetails"), Some(&1), "{calls:?}");
+
+    // Denied: one refused bulk call, then per role; later reads go per role at once.
+    let (got, calls) = read_with(env, &denied, &denied_calls, &targets).await;
+    assert_eq!(got, want, "the fallback read differs");
+    assert_eq!(calls.get("IAM:GetAccountAuthorizationDetails"), Some(&1), "{calls:?}");
+    assert_eq!(calls.get("IAM:GetRole"), Some(&6), "{calls:?}");
+    let (got, calls) = read_with(env, &denied, &denied_calls, &targets).await;
+    assert_eq!(got, want);
+    assert_eq!(calls.get("IAM:GetAccountAuthorizationDetails"), None, "refused once is enough: {calls:?}");
+
+    // Out of band: one role's inline policy edited, another's tag removed: the bulk read
+    // reports exactly that, as the per-role read does.
+    let edited = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "logs:*",
+        "Resource": "*"}]});
+    env.iam
+        .put_role_policy()
+        .role_name(&names[4])
+        .policy_name("logs")
+        .policy_document(edited.to_string())
+        .send()
+        .await
+        .unwrap();
+    env.iam.untag_role().role_name(&names[5]).tag_keys("Name").send().await.unwrap();
+    let (got, _) = read_with(env, &bulk, &bulk_calls, &targets).await;
+    let (want, _) = read_with(env, &per_role, &per_role_calls, &targets).await;
+    assert_eq!(got, want, "after out-of-band changes");
+    let drift: Vec<(String, Vec<String>)> = got
+        .iter()
+        .zip(&targets)
+        .map(|(o, t)| {
+            (o.id.clone(), role.diff(&t.props, &o.props).into_iter().map(|c| c.name).collect::<Vec<_>>())
+        })
+        .filter(|(_, changes)| !changes.is_empty())
+        .collect();
+    assert_eq!(
+        drift,
+        [
+            (names[4].clone(), vec!["inline_policies".to_string()]),
+            (names[5].clone(), vec!["tags".to_string()])
+        ]
+    );
+    assert_eq!(got[4].props["inline_policies"].as_map().unwrap()["logs"], Value::from_json(&edited));
+    Ok(())
+}

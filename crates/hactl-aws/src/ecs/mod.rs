@@ -27,7 +27,7 @@ pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounte
     r.register(Arc::new(capacity_provider::CapacityProvider(ecs.clone())));
     r.register(Arc::new(cluster_capacity_providers::ClusterCapacityProviders(ecs.clone())));
     r.register(Arc::new(task_definition::TaskDefinition(ecs.clone())));
-    r.register(Arc::new(service::Service(ecs)));
+    r.register(Arc::new(service::Service::new(ecs)));
 }
 
 /// An ECS error: [`aws_error`], with ECS's own transient codes marked retryable.

@@ -9,9 +9,18 @@
 //!
 //! Read: per cluster of the targets, ListServices + DescribeServices (10 per call, tags
 //! included).
+//!
+//! Waits (stable after create/update, INACTIVE after delete) do not poll per service: each
+//! keeps its own timeout, backoff and messages, but its checks are answered by one poller
+//! per cluster ([`crate::util::batch`]) that describes every service being waited for in
+//! that cluster, 10 per DescribeServices call, in rounds at least [`POLL_GAP`] apart. N
+//! waits at the 15 s backoff cap cost at most one round a second per cluster (⌈k/10⌉ calls
+//! for the k checks due in it) instead of one call per check; a lone wait costs at most
+//! what it did (its first checks, 0.25 and 0.5 s apart, come [`POLL_GAP`] apart).
 
 use super::{arn_name, ecs_error, strategy_items, strategy_value, tag_map_of, tags_of, tags_value};
 use crate::error::{is_not_found, retry_not_found};
+use crate::util::batch::Batcher;
 use crate::util::ensure_ours;
 use crate::util::tags::Tagger;
 use crate::util::{client_token, owner_of, req_str};
@@ -29,7 +38,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub struct Service(pub Client);
+/// The provider; `polls` answers the stability and deletion waits of every service
+/// being applied, per cluster.
+pub struct Service {
+    client: Client,
+    polls: Batcher<Live>,
+}
 
 /// The properties UpdateService changes (everything in place but `tags`).
 const SERVICE_FIELDS: &[&str] = &[
@@ -244,35 +258,67 @@ fn is_stable(s: &Live) -> bool {
         && s.running_count() == s.desired_count()
 }
 
+/// DescribeServices in one cluster for up to 10 names or ARNs (tags included); ACTIVE and
+/// DRAINING ones, missing ones left out. A missing cluster has none.
+async fn describe(client: &Client, cluster: &str, services: &[String]) -> Result<Vec<Live>, ProviderError> {
+    let resp = match client
+        .describe_services()
+        .cluster(cluster)
+        .set_services(Some(services.to_vec()))
+        .include(ServiceField::Tags)
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let err = ecs_error("DescribeServices", e);
+            return if is_not_found(&err) { Ok(Vec::new()) } else { Err(err) };
+        }
+    };
+    Ok(resp.services().to_vec())
+}
+
+/// The services of one DescribeServices answer by the names or ARNs asked for: the one
+/// whose ARN is the key (a name: whose name is the key), unless INACTIVE (gone).
+fn answer_by_key(keys: &[String], answer: Vec<Live>) -> BTreeMap<String, Live> {
+    let live: Vec<Live> = answer.into_iter().filter(|s| s.status() != Some("INACTIVE")).collect();
+    keys.iter()
+        .filter_map(|k| {
+            let by_name = !k.starts_with("arn:");
+            let s = live.iter().find(|s| {
+                s.service_arn() == Some(k.as_str()) || (by_name && s.service_name() == Some(k.as_str()))
+            })?;
+            Some((k.clone(), s.clone()))
+        })
+        .collect()
+}
+
+/// The least time between two DescribeServices rounds of the waits of one cluster: checks
+/// due meanwhile share the next round's calls (see [`crate::util::batch`]).
+const POLL_GAP: Duration = Duration::from_secs(1);
+
 impl Service {
-    /// DescribeServices in one cluster for up to 10 names or ARNs (tags included);
-    /// ACTIVE and DRAINING ones, missing ones left out. A missing cluster has none.
-    async fn describe(&self, cluster: &str, services: &[String]) -> Result<Vec<Live>, ProviderError> {
-        let resp = match self
-            .0
-            .describe_services()
-            .cluster(cluster)
-            .set_services(Some(services.to_vec()))
-            .include(ServiceField::Tags)
-            .send()
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                let err = ecs_error("DescribeServices", e);
-                return if is_not_found(&err) { Ok(Vec::new()) } else { Err(err) };
-            }
-        };
-        Ok(resp.services().to_vec())
+    pub fn new(client: Client) -> Service {
+        let describer = client.clone();
+        let fetch = Box::new(move |cluster: String, keys: Vec<String>| {
+            let client = describer.clone();
+            Box::pin(async move { Ok(answer_by_key(&keys, describe(&client, &cluster, &keys).await?)) })
+                as futures::future::BoxFuture<'static, _>
+        });
+        Service { client, polls: Batcher::new(10, POLL_GAP, fetch) }
     }
 
-    /// The service, unless it is gone (missing or INACTIVE).
+    /// The service as it is now, unless it is gone (missing or INACTIVE): the waits'
+    /// check, answered by the cluster's shared poller (DescribeServices of up to 10
+    /// services of every wait in that cluster).
+    async fn polled(&self, cluster: &str, arn: &str) -> Result<Option<Live>, ProviderError> {
+        self.polls.get(cluster, arn).await
+    }
+
+    /// The service, unless it is gone (missing or INACTIVE): one DescribeServices.
     async fn one(&self, cluster: &str, service: &str) -> Result<Option<Live>, ProviderError> {
-        Ok(self
-            .describe(cluster, &[service.to_string()])
-            .await?
-            .into_iter()
-            .find(|s| s.status() != Some("INACTIVE")))
+        let answer = describe(&self.client, cluster, &[service.to_string()]).await?;
+        Ok(answer.into_iter().find(|s| s.status() != Some("INACTIVE")))
     }
 
     /// Waits until the service is stable, running `task_definition`, for at most
@@ -293,7 +339,7 @@ impl Service {
         let mut wctx = ctx.clone();
         wctx.wait_timeout = timeout + Duration::from_secs(60);
         wctx.wait_for(&format!("ECS service {name} to be stable"), || async move {
-            let Some(s) = self.one(cluster, arn).await? else {
+            let Some(s) = self.polled(cluster, arn).await? else {
                 // Right after its create a service may not be visible yet.
                 if start.elapsed() < Duration::from_secs(30) {
                     return Ok(None);
@@ -362,7 +408,7 @@ impl Service {
         fields: &[&str],
     ) -> Result<(), ProviderError> {
         let has = |n: &str| fields.contains(&n);
-        let mut req = self.0.update_service().cluster(cluster).service(service);
+        let mut req = self.client.update_service().cluster(cluster).service(service);
         if has(Kind::TASK_DEFINITION) {
             req = req.task_definition(req_str(props, Kind::TASK_DEFINITION)?);
         }
@@ -417,7 +463,7 @@ impl Service {
         if !fields.is_empty() {
             self.update_service(cluster, &arn, props, &fields).await?;
         }
-        self.0.sync_tags(&arn, live.get(Kind::TAGS), props.get(Kind::TAGS)).await?;
+        self.client.sync_tags(&arn, live.get(Kind::TAGS), props.get(Kind::TAGS)).await?;
         Ok(arn)
     }
 }
@@ -451,7 +497,7 @@ impl Provider for Service {
         let mut out = Vec::new();
         for cluster in clusters {
             let arns: Vec<String> = match self
-                .0
+                .client
                 .list_services()
                 .cluster(&cluster)
                 .into_paginator()
@@ -470,7 +516,7 @@ impl Provider for Service {
                 }
             };
             for chunk in arns.chunks(10) {
-                for s in self.describe(&cluster, chunk).await? {
+                for s in describe(&self.client, &cluster, chunk).await? {
                     // DRAINING: being deleted; INACTIVE: deleted.
                     if s.status() != Some("ACTIVE") {
                         continue;
@@ -496,7 +542,7 @@ impl Provider for Service {
         let lbs = load_balancers(props);
         let tags = tags_of(props);
         let result = self
-            .0
+            .client
             .create_service()
             .cluster(cluster)
             .service_name(name)
@@ -551,7 +597,7 @@ impl Provider for Service {
         let mut fields = Vec::new();
         for c in req.changes {
             match c.name.as_str() {
-                Kind::TAGS => self.0.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
+                Kind::TAGS => self.client.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
                 n if SERVICE_FIELDS.contains(&n) => fields.push(n),
                 other => return Err(ProviderError::fatal(format!("`{other}` cannot be updated in place"))),
             }
@@ -580,7 +626,7 @@ impl Provider for Service {
         // Scale to 0 first: the tasks stop (and leave their load balancer targets) before
         // the service goes, as a deployment would drain them.
         if let Err(e) = self
-            .0
+            .client
             .update_service()
             .cluster(&cluster)
             .service(id)
@@ -594,7 +640,7 @@ impl Provider for Service {
             }
         }
         if let Err(e) = self
-            .0
+            .client
             .delete_service()
             .cluster(&cluster)
             .service(id)
@@ -608,7 +654,7 @@ impl Provider for Service {
             }
         }
         ctx.wait_for(&format!("ECS service {} to be inactive", arn_name(id)), || async {
-            Ok(self.one(&cluster, id).await?.is_none().then_some(()))
+            Ok(self.polled(&cluster, id).await?.is_none().then_some(()))
         })
         .await
     }
@@ -617,6 +663,34 @@ impl Provider for Service {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shared_answer_gives_each_wait_its_own_service() {
+        let svc = |arn: &str, status: &str| {
+            Live::builder().service_arn(arn).service_name(arn_name(arn)).status(status).build()
+        };
+        let old = "arn:aws:ecs:us-east-1:1:service/c/web";
+        let new = "arn:aws:ecs:us-east-1:1:service/c/web-2";
+        // The deleted `web` (INACTIVE) and a new service: the deletion wait sees its
+        // service gone, not the other one; a name finds the service of that name.
+        let answer = vec![
+            svc(old, "INACTIVE"),
+            svc(new, "ACTIVE"),
+            svc("arn:aws:ecs:us-east-1:1:service/c/api", "DRAINING"),
+        ];
+        let keys = [old.to_string(), new.to_string(), "api".to_string(), "missing".to_string()];
+        let got = answer_by_key(&keys, answer);
+        assert_eq!(got.keys().collect::<Vec<_>>(), [&"api".to_string(), &new.to_string()]);
+        assert_eq!(got[new].service_arn(), Some(new));
+        assert_eq!(got["api"].status(), Some("DRAINING"));
+        // An ARN never matches by name: a same-named service of another ARN is not it.
+        let same_name = "arn:aws:ecs:us-east-1:1:service/c/web";
+        let got = answer_by_key(
+            &[same_name.to_string()],
+            vec![svc("arn:aws:ecs:us-east-1:1:service/web", "ACTIVE")],
+        );
+        assert!(got.is_empty());
+    }
 
     #[test]
     fn a_zero_grace_period_without_load_balancer_is_unset() {

@@ -3,6 +3,7 @@
 
 pub mod instance_profile;
 pub mod role;
+mod role_bulk;
 
 use crate::ApiCounter;
 use aws_config::SdkConfig;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 /// Registers this service's providers.
 pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounter) {
     let iam = crate::client!(aws_sdk_iam, config, counter);
-    r.register(Arc::new(role::Role(iam.clone())));
+    r.register(Arc::new(role::Role::new(iam.clone())));
     r.register(Arc::new(instance_profile::InstanceProfile(iam)));
 }
 

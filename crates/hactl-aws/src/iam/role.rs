@@ -1,16 +1,25 @@
 //! `iam.role`: a role under the stack's IAM path, with its trust policy, inline policies
 //! and attached managed policies. id = role name.
 //!
-//! Read, scoped to the stack's path (no account-wide call, so the drift job's role needs
-//! only reads of its own stack's roles): ListRoles(PathPrefix) for the names, then per
-//! role GetRole (trust policy, description, tags: ListRoles carries no tags on AWS),
-//! ListRolePolicies + GetRolePolicy per inline policy, and ListAttachedRolePolicies
-//! (documented exception: IAM has no batched read of a path's policies other than the
-//! account-wide GetAccountAuthorizationDetails). The per-role calls run concurrently.
-//! A recorded role outside the listed paths gets the same per-role reads. Policy documents
-//! read as IAM answers them (parsed); `normalize` takes the desired document for one that
-//! means the same.
+//! Read: ListRoles(PathPrefix = the targets' paths, paginated) for the roles (and their
+//! descriptions), then their policies and tags one of two ways:
+//! - up to [`role_bulk::BULK_ABOVE`] roles (or after GetAccountAuthorizationDetails was
+//!   refused), per role, concurrently: GetRole (trust policy, description, tags: ListRoles
+//!   carries no tags on AWS), ListRolePolicies + GetRolePolicy per inline policy, and
+//!   ListAttachedRolePolicies: 4+ calls per role, each scoped to the stack's roles (what
+//!   the drift job's role may do);
+//! - above it, in bulk ([`role_bulk`]): GetAccountAuthorizationDetails(Filter=Role), one
+//!   call per 1,000 roles of the account, its roles kept when ListRoles found them under
+//!   the paths; description from the ListRoles answer. A listed role the answer does not
+//!   show under the paths (IAM is eventually consistent: created a moment ago, or moved)
+//!   gets the per-role reads, never reads as gone. AccessDenied falls back to the per-role
+//!   reads (once per process). Both reads give the same live objects.
+//!
+//! A recorded role outside the listed paths (rare) gets the per-role reads. Policy
+//! documents read as IAM answers them (parsed); `normalize` takes the desired document for
+//! one that means the same.
 
+use super::role_bulk;
 use super::{
     iam_tags, ownership, parse_policy, paths_to_list, policy_text, same_policy, tag_list, tag_pairs,
     tags_value,
@@ -24,8 +33,15 @@ use hactl_core::kinds::iam::Role as Kind;
 use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-pub struct Role(pub Client);
+/// The provider. `bulk_refused`: GetAccountAuthorizationDetails answered AccessDenied
+/// once; the reads of this process stay per role.
+pub struct Role {
+    client: Client,
+    bulk_above: usize,
+    bulk_refused: AtomicBool,
+}
 
 /// A policy document as IAM answers it (URL-encoded JSON) as a property value: the parsed
 /// document, or the text when it is not JSON.
@@ -56,12 +72,54 @@ fn same_documents_as_desired(desired: &Props, live: &mut Props) {
     }
 }
 
-/// A role and its policies, as the read found them.
-struct Seen {
-    role: aws_sdk_iam::types::Role,
+/// A role and its policies, as a read found them (per role or in bulk).
+pub(crate) struct Seen {
+    pub(crate) name: String,
+    pub(crate) path: String,
+    pub(crate) arn: String,
+    pub(crate) description: Option<String>,
+    /// The trust policy, as IAM answers it.
+    pub(crate) trust: Option<String>,
     /// Inline policy name → document text (as IAM answers it).
-    inline: Vec<(String, String)>,
-    managed: Vec<String>,
+    pub(crate) inline: Vec<(String, String)>,
+    pub(crate) managed: Vec<String>,
+    pub(crate) tags: Vec<aws_sdk_iam::types::Tag>,
+}
+
+impl Seen {
+    /// A role as GetRole answered it, with its policies.
+    fn of_role(r: aws_sdk_iam::types::Role, inline: Vec<(String, String)>, managed: Vec<String>) -> Seen {
+        Seen {
+            name: r.role_name().to_string(),
+            path: r.path().to_string(),
+            arn: r.arn().to_string(),
+            description: r.description().map(str::to_string),
+            trust: r.assume_role_policy_document().map(str::to_string),
+            inline,
+            managed,
+            tags: r.tags().to_vec(),
+        }
+    }
+
+    /// The role as a live object of this stack's read.
+    fn live(self, ctx: &Ctx, targets: &[ReadTarget]) -> LiveObject {
+        let Seen { name, path, arn, description, trust, inline, mut managed, tags } = self;
+        let pairs = tag_pairs(&tags);
+        let (owned, address) = ownership(&ctx.stack, &pairs, &name, targets, Kind::NAME);
+        let inline: BTreeMap<String, Value> =
+            inline.iter().map(|(pname, text)| (pname.clone(), policy_value(text))).collect();
+        managed.sort_unstable();
+        let props = Props::from([
+            (Kind::NAME.to_string(), Value::str(&name)),
+            (Kind::PATH.to_string(), Value::str(&path)),
+            (Kind::DESCRIPTION.to_string(), description.map(Value::str).unwrap_or(Value::Null)),
+            (Kind::ASSUME_ROLE_POLICY.to_string(), trust.as_deref().map(policy_value).unwrap_or(Value::Null)),
+            (Kind::INLINE_POLICIES.to_string(), Value::Map(inline)),
+            (Kind::MANAGED_POLICY_ARNS.to_string(), Value::from_strings(managed)),
+            (Kind::TAGS.to_string(), tags_value(&tags)),
+        ]);
+        LiveObject { outputs: outputs(&name, &arn), id: name, address, props, owned }
+    }
 }
 
 fn outputs(name: &str, arn: &str) -> BTreeMap<String, Value> {
@@ -74,12 +132,26 @@ fn inline_of(props: &Props) -> BTreeMap<String, Value> {
 }
 
 impl Role {
-    /// The names of the roles under `paths` (ListRoles, paginated).
-    async fn names_under(&self, paths: &BTreeSet<String>) -> Result<BTreeSet<String>, ProviderError> {
-        let mut out = BTreeSet::new();
+    pub fn new(client: Client) -> Role {
+        Role { client, bulk_above: role_bulk::BULK_ABOVE, bulk_refused: AtomicBool::new(false) }
+    }
+
+    /// The same provider reading in bulk above `n` listed roles instead of
+    /// [`role_bulk::BULK_ABOVE`] (`usize::MAX`: never), for comparing both reads.
+    pub fn bulk_above(mut self, n: usize) -> Role {
+        self.bulk_above = n;
+        self
+    }
+
+    /// The roles under `paths` by name, as ListRoles answers them (paginated).
+    async fn listed_under(
+        &self,
+        paths: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, aws_sdk_iam::types::Role>, ProviderError> {
+        let mut out = BTreeMap::new();
         for p in paths {
             let roles: Vec<_> = self
-                .0
+                .client
                 .list_roles()
                 .path_prefix(p)
                 .into_paginator()
@@ -91,10 +163,46 @@ impl Role {
             // Filtered here too (an emulator may ignore PathPrefix): the same stack in
             // another region lives under another path and is never read from this one.
             out.extend(
-                roles.iter().filter(|r| r.path().starts_with(p.as_str())).map(|r| r.role_name().to_string()),
+                roles
+                    .into_iter()
+                    .filter(|r| r.path().starts_with(p.as_str()))
+                    .map(|r| (r.role_name().to_string(), r)),
             );
         }
         Ok(out)
+    }
+
+    /// The listed roles with their policies: in bulk above the threshold (see
+    /// [`role_bulk`]; a listed role the bulk answer does not show is read per role), else
+    /// (or when the bulk call is refused) per role.
+    async fn read_listed(
+        &self,
+        listed: &BTreeMap<String, aws_sdk_iam::types::Role>,
+        paths: &BTreeSet<String>,
+    ) -> Result<Vec<Seen>, ProviderError> {
+        let refused = self.bulk_refused.load(Ordering::Relaxed);
+        if role_bulk::mode(listed.len(), self.bulk_above, refused) == role_bulk::Mode::Bulk {
+            match role_bulk::role_details(&self.client).await {
+                Ok(details) => {
+                    let selected = role_bulk::select(details, listed, paths);
+                    let mut seen = selected.seen;
+                    seen.extend(self.per_role(selected.per_role.iter()).await?);
+                    return Ok(seen);
+                }
+                Err(e) if role_bulk::is_access_denied(&e) => {
+                    tracing::debug!("iam.role: {e}; reading per role");
+                    self.bulk_refused.store(true, Ordering::Relaxed);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.per_role(listed.keys()).await
+    }
+
+    /// Each role with its policies, by the per-role calls, concurrently; gone ones absent.
+    async fn per_role(&self, names: impl Iterator<Item = &String>) -> Result<Vec<Seen>, ProviderError> {
+        let seen = futures::future::try_join_all(names.map(|n| self.seen(n))).await?;
+        Ok(seen.into_iter().flatten().collect())
     }
 
     /// The inline policies of a role with their documents.
@@ -102,7 +210,7 @@ impl Role {
         let names = self.policy_names(name).await?;
         let docs = names.into_iter().map(|policy| async move {
             let out = self
-                .0
+                .client
                 .get_role_policy()
                 .role_name(name)
                 .policy_name(&policy)
@@ -121,17 +229,17 @@ impl Role {
         let (Some(role), Some(inline), Some(managed)) = (role?, found(inline)?, found(managed)?) else {
             return Ok(None);
         };
-        Ok(Some(Seen { role, inline, managed: managed.into_iter().collect() }))
+        Ok(Some(Seen::of_role(role, inline, managed.into_iter().collect())))
     }
 
     async fn get_role(&self, name: &str) -> Result<Option<aws_sdk_iam::types::Role>, ProviderError> {
-        let out = self.0.get_role().role_name(name).send().await;
+        let out = self.client.get_role().role_name(name).send().await;
         Ok(found(out.map_err(|e| aws_error("GetRole", e)))?.and_then(|o| o.role))
     }
 
     async fn set_trust(&self, name: &str, props: &Props) -> Result<(), ProviderError> {
         let doc = policy_text(props.get(Kind::ASSUME_ROLE_POLICY), Kind::ASSUME_ROLE_POLICY)?;
-        self.0
+        self.client
             .update_assume_role_policy()
             .role_name(name)
             .policy_document(doc)
@@ -143,7 +251,7 @@ impl Role {
 
     async fn set_description(&self, name: &str, props: &Props) -> Result<(), ProviderError> {
         // An empty description clears it (UpdateRole without one leaves it unchanged).
-        self.0
+        self.client
             .update_role()
             .role_name(name)
             .description(opt_str(props, Kind::DESCRIPTION).unwrap_or_default())
@@ -165,7 +273,7 @@ impl Role {
             if live.get(policy).is_some_and(|l| same_policy(l, doc)) {
                 continue;
             }
-            self.0
+            self.client
                 .put_role_policy()
                 .role_name(name)
                 .policy_name(policy)
@@ -176,7 +284,7 @@ impl Role {
         }
         for policy in live.keys().filter(|p| !desired.contains_key(*p)) {
             ignore_not_found(
-                self.0
+                self.client
                     .delete_role_policy()
                     .role_name(name)
                     .policy_name(policy)
@@ -197,7 +305,7 @@ impl Role {
         desired: &BTreeSet<String>,
     ) -> Result<(), ProviderError> {
         for arn in desired.difference(live) {
-            self.0
+            self.client
                 .attach_role_policy()
                 .role_name(name)
                 .policy_arn(arn)
@@ -207,7 +315,7 @@ impl Role {
         }
         for arn in live.difference(desired) {
             ignore_not_found(
-                self.0
+                self.client
                     .detach_role_policy()
                     .role_name(name)
                     .policy_arn(arn)
@@ -222,8 +330,15 @@ impl Role {
 
     /// The names of the role's inline policies (ListRolePolicies, paginated).
     async fn policy_names(&self, name: &str) -> Result<Vec<String>, ProviderError> {
-        let r: Result<Vec<String>, _> =
-            self.0.list_role_policies().role_name(name).into_paginator().items().send().try_collect().await;
+        let r: Result<Vec<String>, _> = self
+            .client
+            .list_role_policies()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await;
         r.map_err(|e| aws_error("ListRolePolicies", e))
     }
 
@@ -234,7 +349,7 @@ impl Role {
 
     async fn attached_arns(&self, name: &str) -> Result<BTreeSet<String>, ProviderError> {
         let attached: Vec<_> = self
-            .0
+            .client
             .list_attached_role_policies()
             .role_name(name)
             .into_paginator()
@@ -275,12 +390,12 @@ impl Role {
 #[async_trait]
 impl Tagger for Role {
     async fn set_tag_values(&self, name: &str, tags: BTreeMap<String, String>) -> Result<(), ProviderError> {
-        let out = self.0.tag_role().role_name(name).set_tags(Some(tag_list(tags)?)).send().await;
+        let out = self.client.tag_role().role_name(name).set_tags(Some(tag_list(tags)?)).send().await;
         out.map(drop).map_err(|e| retry_not_found(aws_error("TagRole", e)))
     }
 
     async fn remove_tag_keys(&self, name: &str, keys: Vec<String>) -> Result<(), ProviderError> {
-        let out = self.0.untag_role().role_name(name).set_tag_keys(Some(keys)).send().await;
+        let out = self.client.untag_role().role_name(name).set_tag_keys(Some(keys)).send().await;
         out.map(drop).map_err(|e| retry_not_found(aws_error("UntagRole", e)))
     }
 }
@@ -297,44 +412,21 @@ impl Provider for Role {
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let paths = paths_to_list(&ctx.stack, targets, Kind::PATH);
-        let mut names = self.names_under(&paths).await?;
-        // Recorded roles outside the listed paths (rare) get the same per-role reads.
-        names.extend(targets.iter().filter_map(|t| t.id.clone()));
-        let seen = futures::future::try_join_all(names.iter().map(|n| self.seen(n))).await?;
-        let mut out = Vec::new();
-        for Seen { role: r, inline: inline_docs, mut managed } in seen.into_iter().flatten() {
-            let name = r.role_name();
-            let tags = tag_pairs(r.tags());
-            let (owned, address) = ownership(&ctx.stack, &tags, name, targets, Kind::NAME);
-            let trust = r.assume_role_policy_document().map(policy_value).unwrap_or(Value::Null);
-            let inline: BTreeMap<String, Value> =
-                inline_docs.iter().map(|(pname, text)| (pname.clone(), policy_value(text))).collect();
-            managed.sort_unstable();
-            let props = Props::from([
-                (Kind::NAME.to_string(), Value::str(name)),
-                (Kind::PATH.to_string(), Value::str(r.path())),
-                (Kind::DESCRIPTION.to_string(), r.description().map(Value::str).unwrap_or(Value::Null)),
-                (Kind::ASSUME_ROLE_POLICY.to_string(), trust),
-                (Kind::INLINE_POLICIES.to_string(), Value::Map(inline)),
-                (Kind::MANAGED_POLICY_ARNS.to_string(), Value::from_strings(managed)),
-                (Kind::TAGS.to_string(), tags_value(r.tags())),
-            ]);
-            out.push(LiveObject {
-                id: name.to_string(),
-                address,
-                props,
-                outputs: outputs(name, r.arn()),
-                owned,
-            });
-        }
-        Ok(out)
+        let listed = self.listed_under(&paths).await?;
+        let mut seen = self.read_listed(&listed, &paths).await?;
+        // Recorded roles outside the listed paths (rare) get the per-role reads.
+        let recorded: BTreeSet<String> =
+            targets.iter().filter_map(|t| t.id.clone()).filter(|id| !listed.contains_key(id)).collect();
+        seen.extend(self.per_role(recorded.iter()).await?);
+        seen.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(seen.into_iter().map(|s| s.live(ctx, targets)).collect())
     }
 
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError> {
         let name = req_str(props, Kind::NAME)?;
         let trust = policy_text(props.get(Kind::ASSUME_ROLE_POLICY), Kind::ASSUME_ROLE_POLICY)?;
         let created = self
-            .0
+            .client
             .create_role()
             .role_name(name)
             .path(req_str(props, Kind::PATH)?)
@@ -414,7 +506,7 @@ impl Provider for Role {
         };
         self.sync_managed(id, &attached, &BTreeSet::new()).await?;
         let profiles: Result<Vec<_>, _> = self
-            .0
+            .client
             .list_instance_profiles_for_role()
             .role_name(id)
             .into_paginator()
@@ -428,7 +520,7 @@ impl Provider for Role {
         };
         for p in profiles {
             ignore_not_found(
-                self.0
+                self.client
                     .remove_role_from_instance_profile()
                     .instance_profile_name(p.instance_profile_name())
                     .role_name(id)
@@ -438,7 +530,7 @@ impl Provider for Role {
                     .map_err(|e| aws_error("RemoveRoleFromInstanceProfile", e)),
             )?;
         }
-        ignore_not_found(self.0.delete_role().role_name(id).send().await.map(|_| ()).map_err(|e| {
+        ignore_not_found(self.client.delete_role().role_name(id).send().await.map(|_| ()).map_err(|e| {
             let mut err = aws_error("DeleteRole", e);
             // Something attached meanwhile (a policy or profile being changed): try again.
             if err.code() == Some("DeleteConflict") {
