@@ -91,6 +91,8 @@ const SERVICE_OF_DIR: &[(&str, &str)] = &[
     ("failover.rs", "rds"),
     ("metrics.rs", "cloudwatch"),
     ("sts.rs", "sts"),
+    // The stack's tag index: the Resource Groups Tagging API (GetResources).
+    ("tagging.rs", "tag"),
 ];
 
 /// IAM service prefix by the name of the client a call is made on, where a provider holds
@@ -142,6 +144,7 @@ const IMPLIED: &[(&str, &str)] = &[
          may launch from it",
     ),
     ("route53:AssociateVPCWithHostedZone", "interface VPC endpoints with private DNS"),
+    ("route53:AssociateVPCWithHostedZone", "CreateHostedZone of a private zone (with a VPC) associates it"),
     ("rds:CreateDBSnapshot", "DeleteDBInstance with a final snapshot"),
     ("rds:CreateDBClusterSnapshot", "DeleteDBCluster (DocumentDB) with a final snapshot"),
     ("kms:CreateGrant", "RDS/DocumentDB storage encrypted with database.kms_key_id"),
@@ -177,9 +180,18 @@ const PARLIAMENT_ACCEPTED: &[(&str, &[&str], &str)] = &[
     ),
     (
         "RESOURCE_MISMATCH",
-        &["elasticloadbalancing:DeleteListener", "elasticloadbalancing:ModifyListener"],
+        &[
+            "elasticloadbalancing:DeleteListener",
+            "elasticloadbalancing:ModifyListener",
+            // Listener rules (elbv2/listener_rule.rs).
+            "elasticloadbalancing:CreateRule",
+            "elasticloadbalancing:DeleteRule",
+            "elasticloadbalancing:ModifyRule",
+            "elasticloadbalancing:SetRulePriorities",
+        ],
         "parliament wants both alternative resource types of these actions, `listener/app` and \
-         `listener/net`; hactl's load balancers are application load balancers",
+         `listener/net` (`listener-rule/app` and `listener-rule/net` for the rule actions); \
+         hactl's load balancers are application load balancers",
     ),
 ];
 
@@ -1019,11 +1031,14 @@ fn accepted(issue: &str, detail: &J) -> Option<usize> {
                     .as_array()
                     .filter(|d| !d.is_empty())
                     .is_some_and(|d| d.iter().all(|a| a.as_str().is_some_and(|a| actions.contains(&a)))),
-                // A list of {action, required_format}: only the NLB listener format missing.
+                // A list of {action, required_format}: only the NLB listener (or listener
+                // rule) format missing.
                 "RESOURCE_MISMATCH" => detail.as_array().filter(|d| !d.is_empty()).is_some_and(|d| {
                     d.iter().all(|m| {
                         m["action"].as_str().is_some_and(|a| actions.contains(&a))
-                            && m["required_format"].as_str().is_some_and(|f| f.contains(":listener/net/"))
+                            && m["required_format"].as_str().is_some_and(|f| {
+                                f.contains(":listener/net/") || f.contains(":listener-rule/net/")
+                            })
                     })
                 }),
                 _ => false,
@@ -1066,4 +1081,23 @@ fn parliament_finds_nothing_unexplained() {
     for (i, (issue, actions, _)) in PARLIAMENT_ACCEPTED.iter().enumerate() {
         assert!(seen.contains(&i), "parliament no longer reports {issue} for {actions:?}: drop it");
     }
+}
+
+/// CreateHostedZone of a private zone (route53.hosted_zone with `vpc_id`: the stack's
+/// `<stack>.internal` zones) also needs ec2:DescribeVpcs (AWS checks the VPC is the
+/// caller's) and route53:AssociateVPCWithHostedZone: both granted, whatever else calls them.
+#[test]
+fn a_private_hosted_zone_can_be_created() {
+    let policy = policy();
+    for action in ["route53:CreateHostedZone", "ec2:DescribeVpcs", "route53:AssociateVPCWithHostedZone"] {
+        assert!(!granting(&policy, action).is_empty(), "{POLICY} does not grant {action}");
+    }
+    let zone = policy
+        .iter()
+        .filter(|st| st.actions.iter().any(|a| action_matches(a, "route53:AssociateVPCWithHostedZone")))
+        .flat_map(|st| st.resources.iter());
+    assert!(
+        zone.into_iter().any(|r| r == "arn:aws:route53:::hostedzone/*" || r == "*"),
+        "route53:AssociateVPCWithHostedZone on the hosted zones"
+    );
 }

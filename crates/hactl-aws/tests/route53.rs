@@ -13,40 +13,16 @@ use aws_sdk_route53::types::{
 };
 use aws_sdk_route53::Client;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use common::route53::{addr, bare, changed, ops, props, target};
 use common::Harness;
-use hactl_core::{Address, Props, Value, TAG_ADDRESS, TAG_STACK};
-use hactl_engine::{LiveObject, ReadTarget, UpdateRequest};
+use hactl_core::{Props, Value, TAG_ADDRESS, TAG_STACK};
+use hactl_engine::UpdateRequest;
 use std::collections::BTreeMap;
 
 /// An ALB's canonical hosted zone (us-east-1) and DNS names, as the load balancer outputs.
 const ALB_ZONE: &str = "Z35SXDOTRQ7X7K";
 const ALB_DNS: &str = "My-Alb-1234.us-east-1.elb.amazonaws.com";
 const ALB2_DNS: &str = "hactl-dr-5678.us-west-2.elb.amazonaws.com";
-
-fn addr(s: &str) -> Address {
-    Address::parse(s).unwrap()
-}
-
-fn target(address: &str, id: Option<&str>, props: &Props) -> ReadTarget {
-    ReadTarget { address: addr(address), id: id.map(str::to_string), props: props.clone(), recorded: None }
-}
-
-fn props(pairs: Vec<(&str, Value)>) -> Props {
-    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-}
-
-fn bare(id: &str) -> String {
-    id.trim_start_matches("/hostedzone/").to_string()
-}
-
-fn changed(p: &dyn hactl_engine::Provider, desired: &Props, live: &LiveObject) -> Vec<String> {
-    p.diff(desired, &live.props).into_iter().map(|c| c.name).collect()
-}
-
-/// Calls of a read, without the service prefix.
-fn ops(calls: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
-    calls.iter().map(|(k, n)| (k.trim_start_matches("Route 53:").to_string(), *n)).collect()
-}
 
 async fn tags(r53: &Client, kind: TagResourceType, id: &str) -> BTreeMap<String, String> {
     let out = r53.list_tags_for_resource().resource_type(kind).resource_id(id).send().await.unwrap();

@@ -385,3 +385,50 @@ def patch_moto_secretsmanager_replication() -> None:
     SecretsManagerResponse.stop_replication_to_replica = stop_replication_to_replica_response
 
     _secrets_replication_patched = True
+
+
+_elbv2_rule_conditions_patched = False
+
+
+def patch_moto_elbv2_rule_conditions() -> None:
+    """AWS answers the values of a listener rule's host-header and path-pattern conditions
+    twice, in the legacy ``Values`` and in ``HostHeaderConfig`` / ``PathPatternConfig``;
+    moto answers only the shape the request used. hactl writes ``HostHeaderConfig`` and
+    reads one of the two (elbv2/listener_rule.rs): with both answered, as on AWS, the
+    emulator shows a reader that would count the names twice."""
+    global _elbv2_rule_conditions_patched
+    if _elbv2_rule_conditions_patched:
+        return
+    from moto.elbv2.models import ELBv2Backend
+
+    configs = {"host-header": "HostHeaderConfig", "path-pattern": "PathPatternConfig"}
+
+    def both_shapes(conditions):
+        out = []
+        for condition in conditions or []:
+            condition = dict(condition)
+            key = configs.get(condition.get("Field"))
+            if key:
+                config = dict(condition.get(key) or {})
+                values = list(config.get("Values") or condition.get("Values") or [])
+                condition["Values"] = values
+                condition[key] = {**config, "Values": list(values)}
+            out.append(condition)
+        return out
+
+    original_create = ELBv2Backend.create_rule
+    original_modify = ELBv2Backend.modify_rule
+
+    def create_rule(self, *args, **kwargs):
+        rule = original_create(self, *args, **kwargs)
+        rule.conditions = both_shapes(rule.conditions)
+        return rule
+
+    def modify_rule(self, *args, **kwargs):
+        rule = original_modify(self, *args, **kwargs)
+        rule.conditions = both_shapes(rule.conditions)
+        return rule
+
+    ELBv2Backend.create_rule = create_rule
+    ELBv2Backend.modify_rule = modify_rule
+    _elbv2_rule_conditions_patched = True

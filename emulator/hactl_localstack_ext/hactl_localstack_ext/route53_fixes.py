@@ -23,6 +23,8 @@ def apply_route53_fixes():
     patch_health_check_caller_reference()
     patch_health_check_version()
     patch_change_resource_record_sets()
+    patch_private_zone_config()
+    patch_record_name_escapes()
 
 
 def _error(code, message, status=400):
@@ -298,3 +300,123 @@ def patch_change_resource_record_sets():
             zone.rr_changes.append(copy.deepcopy(change))
 
     backend_cls.change_resource_record_sets = change_resource_record_sets
+
+
+def patch_private_zone_config():
+    """CreateHostedZone of a private zone: moto reads HostedZoneConfig's Comment as
+    required (a private zone's configuration without a comment, `PrivateZone` only, is an
+    InternalError: KeyError 'Comment'), and makes a zone public when the request carries a
+    VPC but no HostedZoneConfig. AWS takes the comment as optional and makes every zone
+    created with a VPC private. hactl's private zones (route53.hosted_zone with `vpc_id`)
+    send HostedZoneConfig{PrivateZone: true} and a comment only when there is one. The
+    request body is completed before moto reads it: an empty Comment (moto stores no
+    comment, as AWS), and PrivateZone true with a VPC."""
+    from moto.route53.responses import Route53
+
+    original = Route53.create_hosted_zone
+    if getattr(original, "_hactl_private_zone", False):
+        return
+
+    def create_hosted_zone(self):
+        body = self.body.decode() if isinstance(self.body, bytes) else self.body
+        doc = xmltodict.parse(body) if body else {}
+        request = doc.get("CreateHostedZoneRequest")
+        if isinstance(request, dict):
+            config = request.get("HostedZoneConfig")
+            changed = False
+            if request.get("VPC") and not isinstance(config, dict):
+                config = request["HostedZoneConfig"] = {"PrivateZone": "true"}
+                changed = True
+            if isinstance(config, dict) and "Comment" not in config:
+                config["Comment"] = None
+                changed = True
+            if changed:
+                self.body = xmltodict.unparse(doc)
+        return original(self)
+
+    create_hosted_zone._hactl_private_zone = True
+    Route53.create_hosted_zone = create_hosted_zone
+
+
+# What Route 53 answers unescaped in a name: a-z, 0-9, hyphen, underscore (and the dots
+# between labels); anything else as `\ooo`.
+_PLAIN = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+_ESCAPE = re.compile(r"\\([0-7]{3})")
+
+
+def _unescape_name(name):
+    r"""A name as given in a request, its `\ooo` escapes of printable characters other than
+    `.` and `\` read back (`\052.example.com.` is `*.example.com.`)."""
+    if not name or "\\" not in name:
+        return name
+
+    def char(m):
+        c = int(m.group(1), 8)
+        return chr(c) if 33 <= c <= 126 and chr(c) not in ".\\" else m.group(0)
+
+    return _ESCAPE.sub(char, name)
+
+
+def _escape_name(name):
+    r"""A stored name as ListResourceRecordSets answers it: characters other than a-z, 0-9,
+    `-`, `_` and `.` as `\ooo` (escapes already there kept)."""
+    if not name:
+        return name
+    out, i = [], 0
+    while i < len(name):
+        if name[i] == "\\" and _ESCAPE.match(name, i):
+            out.append(name[i : i + 4])
+            i += 4
+            continue
+        c = name[i]
+        out.append(c if c in _PLAIN or ord(c) > 255 else f"\\{ord(c):03o}")
+        i += 1
+    return "".join(out)
+
+
+def patch_record_name_escapes():
+    r"""Record names with characters other than a-z, 0-9, `-` and `_`: AWS's
+    ListResourceRecordSets answers them as escape codes (`*.app.internal` as
+    `\052.app.internal.`, whether the record was created with `*` or with `\052`) and
+    takes either form in a change batch or StartRecordName; moto answers the name as it
+    was given and knows no escape (a DELETE naming `\052.app.internal.` does not find the
+    record `*.app.internal.`). hactl's wildcard record of a private zone
+    (`*.<stack>.internal`) is read back and deleted in the form AWS answers. Names are
+    stored unescaped (escapes of printable characters read back on the way in) and
+    escaped on the way out."""
+    import copy as _copy
+
+    from moto.route53.models import Route53Backend
+
+    change = Route53Backend.change_resource_record_sets
+    if not getattr(change, "_hactl_escapes", False):
+
+        def change_resource_record_sets(self, zoneid, change_list):
+            decoded = []
+            for c in change_list:
+                c = _copy.deepcopy(c)
+                record = c.get("ResourceRecordSet") or {}
+                if record.get("Name"):
+                    record["Name"] = _unescape_name(record["Name"])
+                decoded.append(c)
+            return change(self, zoneid, decoded)
+
+        change_resource_record_sets._hactl_escapes = True
+        Route53Backend.change_resource_record_sets = change_resource_record_sets
+
+    listing = Route53Backend.list_resource_record_sets
+    if not getattr(listing, "_hactl_escapes", False):
+
+        def list_resource_record_sets(self, zone_id, start_type, start_name, max_items):
+            records, next_name, next_type, truncated = listing(
+                self, zone_id, start_type, _unescape_name(start_name), max_items
+            )
+            answered = []
+            for r in records:
+                r = _copy.copy(r)
+                r.name = _escape_name(r.name)
+                answered.append(r)
+            return answered, _escape_name(next_name), next_type, truncated
+
+        list_resource_record_sets._hactl_escapes = True
+        Route53Backend.list_resource_record_sets = list_resource_record_sets

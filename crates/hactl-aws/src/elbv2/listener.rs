@@ -53,7 +53,7 @@ fn load_balancer_of(listener_arn: &str) -> Option<String> {
 }
 
 /// The desired `default_action` map as an SDK action.
-fn action_of(v: Option<&Value>) -> Result<Action, ProviderError> {
+pub(super) fn action_of(v: Option<&Value>) -> Result<Action, ProviderError> {
     let m = v
         .and_then(Value::as_map)
         .ok_or_else(|| ProviderError::fatal("property `default_action` is missing or not a map"))?;
@@ -97,7 +97,7 @@ fn action_of(v: Option<&Value>) -> Result<Action, ProviderError> {
 }
 
 /// The live default actions in the shape of the desired `default_action` map.
-fn action_value(actions: &[Action]) -> Value {
+pub(super) fn action_value(actions: &[Action]) -> Value {
     let type_name = |a: &Action| a.r#type().map(|t| t.as_str().replace('-', "_")).unwrap_or_default();
     let [a] = actions else {
         // None, or several (e.g. authenticate + forward): nothing hactl writes.
@@ -149,7 +149,10 @@ fn action_value(actions: &[Action]) -> Value {
 
 /// Removes from a live redirect action the fields that hold AWS's pass-through default
 /// and that the desired action (`desired`, its map) does not name.
-fn hide_redirect_defaults(action: &mut BTreeMap<String, Value>, desired: Option<&BTreeMap<String, Value>>) {
+pub(super) fn hide_redirect_defaults(
+    action: &mut BTreeMap<String, Value>,
+    desired: Option<&BTreeMap<String, Value>>,
+) {
     if action.get("type").and_then(Value::as_str) != Some("redirect") {
         return;
     }

@@ -1,8 +1,9 @@
-//! ELBv2 providers (the traffic tier): application load balancers, target groups and
-//! listeners, and what they share: tags (DescribeTags in batches of 20, AddTags /
-//! RemoveTags) and ARN helpers.
+//! ELBv2 providers (the traffic tier): application load balancers, target groups,
+//! listeners and listener rules, and what they share: tags (DescribeTags in batches of
+//! 20, AddTags / RemoveTags) and ARN helpers.
 
 pub mod listener;
+pub mod listener_rule;
 pub mod load_balancer;
 pub mod target_group;
 
@@ -24,6 +25,7 @@ pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounte
     let ec2 = crate::client!(aws_sdk_ec2, config, counter);
     r.register(Arc::new(load_balancer::LoadBalancer { elb: elb.clone(), ec2 }));
     r.register(Arc::new(target_group::TargetGroup(elb.clone())));
+    r.register(Arc::new(listener_rule::ListenerRule::new(elb.clone())));
     r.register(Arc::new(listener::Listener(elb)));
 }
 
@@ -116,7 +118,7 @@ impl Tagger for Client {
 }
 
 /// The resource part of an ELBv2 ARN (after `...:<account>:`): `loadbalancer/app/n/id`,
-/// `targetgroup/n/id`, `listener/app/n/lbid/id`.
+/// `targetgroup/n/id`, `listener/app/n/lbid/id`, `listener-rule/app/n/lbid/lid/id`.
 pub(crate) fn arn_resource(arn: &str) -> &str {
     arn.splitn(6, ':').nth(5).unwrap_or(arn)
 }

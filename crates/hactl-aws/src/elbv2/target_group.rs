@@ -13,10 +13,14 @@ use crate::util::{opt_i32, owner_of, req_str, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetGroupAttribute, TargetTypeEnum};
 use aws_sdk_elasticloadbalancingv2::Client;
+use futures::{StreamExt, TryStreamExt};
 use hactl_core::kinds::elbv2::TargetGroup as Kind;
 use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::BTreeMap;
+
+/// Target group attribute reads in flight at once.
+const ATTRIBUTE_READS: usize = 16;
 
 type Tg = aws_sdk_elasticloadbalancingv2::types::TargetGroup;
 
@@ -201,15 +205,25 @@ impl Provider for TargetGroup {
         let arns: Vec<String> = all.iter().filter_map(|t| t.target_group_arn().map(str::to_string)).collect();
         let tags = describe_tags(&self.0, &arns).await?;
         let wanted = target_ids(targets);
+        let mine: Vec<_> = all
+            .iter()
+            .filter_map(|tg| {
+                let arn = tg.target_group_arn()?;
+                let tg_tags = tags.get(arn).cloned().unwrap_or_default();
+                let (owned, address) = owner_of(&ctx.stack, &tg_tags);
+                (owned || wanted.contains(arn)).then_some((tg, arn, tg_tags, owned, address))
+            })
+            .collect();
+        // The attributes: one call per target group (the API takes one ARN), concurrent.
+        let arns: Vec<String> = mine.iter().map(|m| m.1.to_string()).collect();
+        let delays: Vec<Option<i64>> = futures::stream::iter(arns)
+            .map(|arn| async move { found(self.deregistration_delay(&arn).await) })
+            .buffered(ATTRIBUTE_READS)
+            .try_collect()
+            .await?;
         let mut out = Vec::new();
-        for tg in &all {
-            let Some(arn) = tg.target_group_arn() else { continue };
-            let tg_tags = tags.get(arn).cloned().unwrap_or_default();
-            let (owned, address) = owner_of(&ctx.stack, &tg_tags);
-            if !owned && !wanted.contains(arn) {
-                continue;
-            }
-            let Some(delay) = found(self.deregistration_delay(arn).await)? else { continue };
+        for ((tg, arn, tg_tags, owned, address), delay) in mine.into_iter().zip(delays) {
+            let Some(delay) = delay else { continue };
             let props = Props::from([
                 (Kind::NAME.to_string(), Value::str(tg.target_group_name().unwrap_or_default())),
                 (Kind::PORT.to_string(), tg.port().map(Value::from).unwrap_or(Value::Null)),

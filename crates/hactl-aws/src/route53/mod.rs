@@ -1,7 +1,8 @@
-//! Route 53 providers (see crates/hactl-aws/KINDS-dns.md): hosted zones, health checks and
-//! failover alias records, and what they share: DNS name comparison, Route 53's error
-//! codes, caller references, and tags (ListTagsForResources in batches of 10,
-//! ChangeTagsForResource).
+//! Route 53 providers (see crates/hactl-aws/KINDS-dns.md): hosted zones (public, or private
+//! to one VPC), health checks and alias records (failover, or simple such as a private
+//! zone's wildcard), and what they share: DNS name comparison (case, trailing dot, Route
+//! 53's escape codes), Route 53's error codes, caller references, and tags
+//! (ListTagsForResources in batches of 10, ChangeTagsForResource).
 
 pub mod health_check;
 pub mod hosted_zone;
@@ -35,9 +36,39 @@ const TAG_BATCH: usize = 10;
 pub(crate) const CALLER_PREFIX: &str = "hactl-";
 
 /// A DNS name in the form names are compared in: lowercase, no trailing dot (Route 53
-/// answers `example.com.` for `Example.com`).
+/// answers `example.com.` for `Example.com`), Route 53's escape codes read back (its
+/// ListResourceRecordSets answers `\052.example.com.` for `*.example.com`).
 pub(crate) fn dns_name(s: &str) -> String {
-    s.trim_end_matches('.').to_ascii_lowercase()
+    unescape(s.trim_end_matches('.')).to_ascii_lowercase()
+}
+
+/// `s` with every `\ddd` (three octal digits) escape of a printable ASCII character other
+/// than `.` and `\` replaced by that character; other escapes (`\056`, a dot inside a label;
+/// bytes outside printable ASCII) are kept as written, so no two names become one.
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + 1..];
+        let code = tail
+            .get(..3)
+            .filter(|d| d.bytes().all(|b| (b'0'..=b'7').contains(&b)))
+            .and_then(|d| u8::from_str_radix(d, 8).ok())
+            .filter(|c| c.is_ascii_graphic() && !matches!(c, b'.' | b'\\'));
+        match code {
+            Some(c) => {
+                out.push(char::from(c));
+                rest = &tail[3..];
+            }
+            None => {
+                out.push('\\');
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The caller reference of a create: the same stack, address, properties and generation
@@ -197,6 +228,22 @@ mod tests {
     fn names_compare_without_case_and_trailing_dot() {
         assert_eq!(dns_name("WWW.Example.com."), "www.example.com");
         assert_eq!(dns_name("example.com"), "example.com");
+    }
+
+    #[test]
+    fn escape_codes_read_back_as_the_characters_route53_was_given() {
+        // Route 53 answers a wildcard record's `*` as `\052`.
+        assert_eq!(dns_name("\\052.App.internal."), "*.app.internal");
+        assert_eq!(dns_name("*.app.internal"), "*.app.internal");
+        assert_eq!(dns_name("a\\137b.example.com"), "a_b.example.com");
+        // A dot inside a label, a backslash, bytes outside printable ASCII, and what is no
+        // escape stay as written.
+        assert_eq!(dns_name("a\\056b.example.com"), "a\\056b.example.com");
+        assert_eq!(dns_name("a\\134b.x"), "a\\134b.x");
+        assert_eq!(dns_name("f\\374bar.x"), "f\\374bar.x");
+        assert_eq!(dns_name("a\\08.x"), "a\\08.x");
+        assert_eq!(dns_name("a\\05"), "a\\05");
+        assert_eq!(dns_name("trailing\\"), "trailing\\");
     }
 
     #[test]

@@ -1,12 +1,19 @@
-//! `route53.record`: one failover alias record (an A record aliasing the load balancer,
-//! PRIMARY or SECONDARY, with its set identifier and optional health check). id =
-//! `<zone_id>/<name>/<record_type>/<set_identifier>` (name lowercase, no trailing dot).
+//! `route53.record`: one alias record of a load balancer, A or AAAA: a failover record
+//! (PRIMARY or SECONDARY, with its set identifier and optional health check), or a simple
+//! one (`set_identifier`, `failover` and `health_check_id` null; e.g. the wildcard
+//! `*.<stack>.internal` of a private zone aliasing the internal load balancer). id =
+//! `<zone_id>/<name>/<record_type>/<set_identifier>` (name lowercase, no trailing dot,
+//! `*` for Route 53's `\052`; the set identifier empty for a simple record:
+//! `Z1/*.app.internal/A/`).
 //!
 //! Records carry no tags: the stack's records are the ones its state records. Read:
 //! ListResourceRecordSets (paginated) of each zone a target names or state records, once
-//! per zone, matched by id. A record with a target's name, type and set identifier that
-//! state does not record is returned unowned: the plan reports a conflict, and a create
-//! (Route 53 CREATE, never UPSERT) fails on it.
+//! per zone, matched by id (names compared as [`dns_name`] reads them: Route 53 answers a
+//! wildcard's `*` as `\052`). A record with a target's name, type and set identifier that
+//! state does not record is returned unowned (the plan reports a conflict, and a create,
+//! Route 53 CREATE, never UPSERT, fails on it), unless it is a simple record and its zone
+//! carries the stack's tag (a zone hactl made: a lost state adopts it), checked with one
+//! ListTagsForResources per 10 such zones, only when such a record is found.
 
 use super::hosted_zone::bare_id;
 use super::{classify, dns_name};
@@ -15,6 +22,7 @@ use crate::util::{opt_bool, opt_str, req_str};
 use async_trait::async_trait;
 use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, ResourceRecordSet, ResourceRecordSetFailover, RrType,
+    TagResourceType,
 };
 use aws_sdk_route53::Client;
 use hactl_core::kinds::route53::Record as Kind;
@@ -29,11 +37,12 @@ fn record_id(zone: &str, name: &str, record_type: &str, set: &str) -> String {
     format!("{}/{}/{}/{set}", bare_id(zone), dns_name(name), record_type.to_ascii_uppercase())
 }
 
-/// The parts of a record id: zone, name, record type, set identifier.
+/// The parts of a record id: zone, name, record type, set identifier (empty for a simple
+/// record).
 fn parse_id(id: &str) -> Result<[&str; 4], ProviderError> {
     let mut parts = id.splitn(4, '/');
     let mut next = || parts.next().filter(|p| !p.is_empty());
-    match (next(), next(), next(), next()) {
+    match (next(), next(), next(), parts.next()) {
         (Some(z), Some(n), Some(t), Some(s)) => Ok([z, n, t, s]),
         _ => Err(ProviderError::fatal(format!(
             "bad route53.record id `{id}` (want <zone_id>/<name>/<record_type>/<set_identifier>)"
@@ -41,10 +50,42 @@ fn parse_id(id: &str) -> Result<[&str; 4], ProviderError> {
     }
 }
 
-/// The id a record of these properties has, when they are all known.
+/// The id a record of these properties has, when they are all known (a null set
+/// identifier: a simple record, the empty one).
 fn id_of(props: &Props) -> Option<String> {
     let s = |n| opt_str(props, n);
-    Some(record_id(s(Kind::ZONE_ID)?, s(Kind::NAME)?, s(Kind::RECORD_TYPE)?, s(Kind::SET_IDENTIFIER)?))
+    let set = match props.get(Kind::SET_IDENTIFIER) {
+        None | Some(Value::Null) => "",
+        Some(v) => v.as_str()?,
+    };
+    Some(record_id(s(Kind::ZONE_ID)?, s(Kind::NAME)?, s(Kind::RECORD_TYPE)?, set))
+}
+
+/// How a record is routed: failover (its set identifier, PRIMARY or SECONDARY, and its
+/// health check if any) or simple (none of the three).
+enum Routing<'a> {
+    Failover { set: &'a str, failover: &'a str, check: Option<&'a str> },
+    Simple,
+}
+
+fn routing_of(props: &Props) -> Result<Routing<'_>, ProviderError> {
+    let null = |n| props.get(n).is_none_or(|v| matches!(v, Value::Null));
+    if null(Kind::SET_IDENTIFIER) && null(Kind::FAILOVER) && null(Kind::HEALTH_CHECK_ID) {
+        return Ok(Routing::Simple);
+    }
+    let (Some(set), Some(failover)) = (opt_str(props, Kind::SET_IDENTIFIER), opt_str(props, Kind::FAILOVER))
+    else {
+        return Err(ProviderError::fatal(
+            "route53.record: a failover record has `set_identifier` and `failover`; a simple record \
+             has neither, and no `health_check_id`",
+        ));
+    };
+    if !matches!(failover, "PRIMARY" | "SECONDARY") {
+        return Err(ProviderError::fatal(format!(
+            "route53.record: `failover` must be PRIMARY or SECONDARY, not {failover}"
+        )));
+    }
+    Ok(Routing::Failover { set, failover, check: opt_str(props, Kind::HEALTH_CHECK_ID) })
 }
 
 /// An alias DNS name in the form they are compared in: Route 53 answers the load
@@ -64,27 +105,25 @@ fn record_of(props: &Props) -> Result<ResourceRecordSet, ProviderError> {
             "route53.record: an alias record of a load balancer is of type A or AAAA, not {record_type}"
         )));
     }
-    let failover = req_str(props, Kind::FAILOVER)?;
-    if !matches!(failover, "PRIMARY" | "SECONDARY") {
-        return Err(ProviderError::fatal(format!(
-            "route53.record: `failover` must be PRIMARY or SECONDARY, not {failover}"
-        )));
-    }
+    let routing = routing_of(props)?;
     let alias = AliasTarget::builder()
         .hosted_zone_id(req_str(props, Kind::ALIAS_ZONE_ID)?)
         .dns_name(req_str(props, Kind::ALIAS_DNS_NAME)?)
         .evaluate_target_health(opt_bool(props, Kind::EVALUATE_TARGET_HEALTH).unwrap_or(false))
         .build()
         .map_err(build)?;
-    ResourceRecordSet::builder()
+    let record = ResourceRecordSet::builder()
         .name(format!("{}.", dns_name(req_str(props, Kind::NAME)?)))
         .r#type(RrType::from(record_type.as_str()))
-        .set_identifier(req_str(props, Kind::SET_IDENTIFIER)?)
-        .failover(ResourceRecordSetFailover::from(failover))
-        .alias_target(alias)
-        .set_health_check_id(opt_str(props, Kind::HEALTH_CHECK_ID).map(str::to_string))
-        .build()
-        .map_err(build)
+        .alias_target(alias);
+    let record = match routing {
+        Routing::Failover { set, failover, check } => record
+            .set_identifier(set)
+            .failover(ResourceRecordSetFailover::from(failover))
+            .set_health_check_id(check.map(str::to_string)),
+        Routing::Simple => record,
+    };
+    record.build().map_err(build)
 }
 
 /// A live record as properties, as Route 53 answers them.
@@ -141,12 +180,12 @@ impl Record {
     async fn list(
         &self,
         zone: &str,
-        start: Option<(String, RrType, String)>,
+        start: Option<(String, RrType, Option<String>)>,
         max: Option<i32>,
     ) -> Result<Option<Vec<ResourceRecordSet>>, ProviderError> {
         let mut all = Vec::new();
         let (mut name, mut rtype, mut ident) = match start {
-            Some((n, t, i)) => (Some(n), Some(t), Some(i)),
+            Some((n, t, i)) => (Some(n), Some(t), i),
             None => (None, None, None),
         };
         loop {
@@ -175,13 +214,18 @@ impl Record {
     /// The record of `id` exactly as Route 53 holds it (a DELETE must repeat it), if any.
     async fn current(&self, id: &str) -> Result<Option<ResourceRecordSet>, ProviderError> {
         let [zone, name, record_type, set] = parse_id(id)?;
-        let start = (format!("{name}."), RrType::from(record_type), set.to_string());
+        // A simple record has no set identifier to start from.
+        let set = (!set.is_empty()).then(|| set.to_string());
+        let start = (format!("{name}."), RrType::from(record_type), set);
         // The records of one name and type follow one another: 100 cover its set identifiers.
         let Some(records) = self.list(zone, Some(start), Some(100)).await? else { return Ok(None) };
-        Ok(records.into_iter().find(|r| {
-            r.set_identifier().is_some_and(|s| record_id(zone, r.name(), r.r#type().as_str(), s) == id)
-        }))
+        Ok(records.into_iter().find(|r| live_id(zone, r) == id))
     }
+}
+
+/// The id of a live record of `zone` (no set identifier: a simple record's empty one).
+fn live_id(zone: &str, r: &ResourceRecordSet) -> String {
+    record_id(zone, r.name(), r.r#type().as_str(), r.set_identifier().unwrap_or_default())
 }
 
 /// The zones to list: those the targets name, and those of the ids state records.
@@ -205,6 +249,36 @@ fn owner<'a>(targets: &'a [ReadTarget], id: &str) -> Option<(bool, &'a Address)>
     }
     let t = targets.iter().find(|t| id_of(&t.props).as_deref() == Some(id))?;
     Some((false, &t.address))
+}
+
+impl Record {
+    /// A simple record at a target's name and type that state does not record is the
+    /// stack's when its zone is (the zone carries the stack's tag: hactl made it, so what
+    /// hactl wants in it is hactl's, as a security group's rules are its group's): a lost
+    /// state adopts it (the internal services' wildcard). In any other zone, and a failover
+    /// record anywhere (the `[dns]` zone may be a user's), it stays unowned: a conflict.
+    /// One ListTagsForResources per 10 such zones, only when there is such a record.
+    async fn own_records_of_own_zones(&self, ctx: &Ctx, out: &mut [LiveObject]) -> Result<(), ProviderError> {
+        let simple =
+            |o: &LiveObject| !o.owned && o.props.get(Kind::SET_IDENTIFIER).is_none_or(|v| *v == Value::Null);
+        let zones: BTreeSet<String> = out
+            .iter()
+            .filter(|o| simple(o))
+            .filter_map(|o| Some(parse_id(&o.id).ok()?[0].to_string()))
+            .collect();
+        if zones.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = zones.into_iter().collect();
+        let tags = super::tags_of(&self.0, TagResourceType::Hostedzone, &ids).await?;
+        let own = |zone: &str| tags.get(zone).is_some_and(|t| crate::util::owner_of(&ctx.stack, t).0);
+        for o in out.iter_mut().filter(|o| simple(o)) {
+            if parse_id(&o.id).is_ok_and(|[zone, ..]| own(zone)) {
+                o.owned = true;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -233,14 +307,13 @@ impl Provider for Record {
         }
     }
 
-    async fn read(&self, _ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let zones: Vec<String> = zones_of(targets).into_iter().collect();
         let listed = futures::future::try_join_all(zones.iter().map(|z| self.list(z, None, None))).await?;
         let mut out = Vec::new();
         for (zone, records) in zones.iter().zip(listed) {
             for r in records.iter().flatten() {
-                let Some(set) = r.set_identifier() else { continue };
-                let id = record_id(zone, r.name(), r.r#type().as_str(), set);
+                let id = live_id(zone, r);
                 let Some((owned, address)) = owner(targets, &id) else { continue };
                 let props = record_props(zone, r);
                 out.push(LiveObject {
@@ -252,25 +325,31 @@ impl Provider for Record {
                 });
             }
         }
+        self.own_records_of_own_zones(ctx, &mut out).await?;
         Ok(out)
     }
 
     async fn create(&self, _ctx: &Ctx, _address: &Address, props: &Props) -> Result<Applied, ProviderError> {
         let id = id_of(props).ok_or_else(|| {
-            ProviderError::fatal("route53.record: zone_id, name, record_type or set_identifier missing")
+            ProviderError::fatal("route53.record: zone_id, name, record_type or set_identifier not a string")
         })?;
         let zone = bare_id(req_str(props, Kind::ZONE_ID)?);
         // CREATE, not UPSERT: Route 53 refuses a record of this name, type and set
         // identifier that exists already, and it is not the stack's (it is not in state).
-        self.change(zone, ChangeAction::Create, record_of(props)?).await.map_err(|e| {
+        let record = record_of(props)?;
+        let what = if record.set_identifier().is_some() {
+            "delete it or choose another set_identifier"
+        } else {
+            "delete it or choose another name"
+        };
+        self.change(zone, ChangeAction::Create, record).await.map_err(|e| {
             if !batch_says(&e, "already exists") {
                 return retry_not_found(e);
             }
             let mut detail = e.detail().clone();
             detail.message = format!(
                 "{} (record {id}: a record of this name, type and set identifier exists and is not \
-                 this stack's: records carry no tags, only those in its state are the stack's; \
-                 delete it or choose another set_identifier)",
+                 this stack's: records carry no tags, only those in its state are the stack's; {what})",
                 e.message()
             );
             ProviderError::Conflict(detail)
@@ -316,7 +395,59 @@ mod tests {
         assert_eq!(parse_id(&id).unwrap(), ["Z1", "www.example.com", "A", "primary"]);
         assert_eq!(parse_id("Z1/x/A/a/b").unwrap()[3], "a/b");
         assert!(parse_id("Z1/x/A").is_err());
-        assert!(parse_id("Z1/x/A/").is_err());
+        assert!(parse_id("Z1//A/p").is_err());
+        // A simple record: the empty set identifier.
+        assert_eq!(parse_id("Z1/*.app.internal/A/").unwrap(), ["Z1", "*.app.internal", "A", ""]);
+        assert_eq!(record_id("Z1", "\\052.App.internal.", "A", ""), "Z1/*.app.internal/A/");
+    }
+
+    fn simple(name: &str) -> Props {
+        let mut p = props(&[
+            (Kind::ZONE_ID, "Z1"),
+            (Kind::NAME, name),
+            (Kind::RECORD_TYPE, "A"),
+            (Kind::ALIAS_DNS_NAME, "internal-x.us-east-1.elb.amazonaws.com"),
+            (Kind::ALIAS_ZONE_ID, "Z35SXDOTRQ7X7K"),
+        ]);
+        for n in [Kind::SET_IDENTIFIER, Kind::FAILOVER, Kind::HEALTH_CHECK_ID] {
+            p.insert(n.to_string(), Value::Null);
+        }
+        p.insert(Kind::EVALUATE_TARGET_HEALTH.to_string(), Value::Bool(false));
+        p
+    }
+
+    #[test]
+    fn a_simple_record_has_no_set_identifier_failover_or_check_and_reads_back_the_same() {
+        let p = simple("*.app.internal");
+        assert_eq!(id_of(&p).as_deref(), Some("Z1/*.app.internal/A/"));
+        let r = record_of(&p).unwrap();
+        assert_eq!(r.name(), "*.app.internal.");
+        assert_eq!((r.set_identifier(), r.failover(), r.health_check_id()), (None, None, None));
+        // Route 53 answers the wildcard as `\052`: the same id, no diff.
+        let mut answered = r.clone();
+        answered.name = "\\052.app.internal.".to_string();
+        assert_eq!(live_id("Z1", &answered), "Z1/*.app.internal/A/");
+        let mut live = record_props("Z1", &answered);
+        let provider =
+            Record(Client::from_conf(aws_sdk_route53::Config::builder().behavior_version_latest().build()));
+        assert_eq!(provider.diff(&p, &live), vec![]);
+        provider.normalize(&p, &mut live);
+        assert_eq!(live, p);
+        // Half a failover record is neither.
+        let mut half = p.clone();
+        half.insert(Kind::FAILOVER.to_string(), Value::str("PRIMARY"));
+        assert!(record_of(&half).is_err());
+        let mut checked = p.clone();
+        checked.insert(Kind::HEALTH_CHECK_ID.to_string(), Value::str("hc"));
+        assert!(record_of(&checked).is_err());
+        let mut failover = p;
+        failover.insert(Kind::FAILOVER.to_string(), Value::str("PRIMARY"));
+        failover.insert(Kind::SET_IDENTIFIER.to_string(), Value::str("primary"));
+        let r = record_of(&failover).unwrap();
+        assert_eq!(
+            (r.set_identifier(), r.failover()),
+            (Some("primary"), Some(&ResourceRecordSetFailover::Primary))
+        );
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! that drives providers through the registry, counting their API calls.
 #![allow(dead_code)] // each test file uses part of it
 
+pub mod route53;
+
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use hactl_aws::ApiCounter;
 use hactl_core::{Value, TAG_ADDRESS, TAG_STACK};

@@ -15,6 +15,18 @@ kinds! {
         default_action / DEFAULT_ACTION: in_place,
         tags / TAGS: in_place,
     }
+    /// `elbv2.listener_rule` (provider: `hactl-aws/src/elbv2/listener_rule.rs`): a rule of
+    /// a listener that forwards the requests whose Host header is one of `host_headers` to a
+    /// target group. `action` has the shape of a listener's `default_action`.
+    ListenerRule = "elbv2.listener_rule" {
+        reads: ["elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTags"],
+        reads_account_wide: [],
+        listener_arn / LISTENER_ARN: replace,
+        priority / PRIORITY: in_place,
+        host_headers / HOST_HEADERS: in_place,
+        action / ACTION: in_place,
+        tags / TAGS: in_place,
+    }
     /// `elbv2.load_balancer` (provider: `hactl-aws/src/elbv2/load_balancer.rs`).
     LoadBalancer = "elbv2.load_balancer" {
         reads: ["ec2:DescribeNetworkInterfaces", "elasticloadbalancing:DescribeLoadBalancerAttributes", "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTags"],

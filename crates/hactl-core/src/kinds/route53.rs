@@ -6,12 +6,15 @@ use crate::kinds::kinds;
 
 kinds! {
     /// `route53.hosted_zone` (provider: `hactl-aws/src/route53/hosted_zone.rs`): a public
-    /// hosted zone. Outputs: `id` (the bare zone id), `name_servers`.
+    /// hosted zone, or a private one associated with the VPC `vpc_id` of `vpc_region` (both
+    /// null for a public zone). Outputs: `id` (the bare zone id), `name_servers`.
     HostedZone = "route53.hosted_zone" [global] {
         reads: ["route53:ListHostedZones"],
         reads_account_wide: [],
         name / NAME: replace,
         comment / COMMENT: in_place,
+        vpc_id / VPC_ID: replace,
+        vpc_region / VPC_REGION: replace,
         tags / TAGS: in_place,
     }
     /// `route53.health_check` (provider: `hactl-aws/src/route53/health_check.rs`): an HTTP
@@ -27,8 +30,9 @@ kinds! {
         failure_threshold / FAILURE_THRESHOLD: in_place,
         tags / TAGS: in_place,
     }
-    /// `route53.record` (provider: `hactl-aws/src/route53/record.rs`): one failover alias
-    /// record. No tags: the stack's records are the ones in its state. id =
+    /// `route53.record` (provider: `hactl-aws/src/route53/record.rs`): one alias record,
+    /// failover (`failover` PRIMARY or SECONDARY, with `set_identifier` and an optional
+    /// health check) or simple (`set_identifier`, `failover`, `health_check_id` null). No tags: the stack's records are the ones in its state. id =
     /// `<zone_id>/<name>/<type>/<set_identifier>`.
     Record = "route53.record" [global] {
         reads: [],
