@@ -214,7 +214,11 @@ async fn output_show_state_json_state_rm_and_refresh_only_on_the_full_stack() {
     assert_eq!(all["db_reader_endpoint"].as_str(), cluster.reader_endpoint());
     assert_eq!(all["db_secret_arn"].as_str(), secret.arn());
     assert_eq!(all["db_port"], 27017);
-    assert!(all["internal_service_urls"]["backend"].as_str().is_some_and(|u| u.ends_with(":80")), "{all}");
+    assert_eq!(
+        all["internal_service_urls"]["backend"],
+        format!("http://backend.{}.internal", s.name),
+        "{all}"
+    );
     let text = s.ok(&["output"], 0).stdout;
     assert!(text.contains(&format!("url = \"https://{dns}/\"")), "{text}");
     assert!(!text.contains("password"), "{text}");

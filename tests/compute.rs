@@ -166,25 +166,27 @@ async fn verify_applied(c: &Clients, s: &Stack, ec2_capacity: bool, services: &[
             .and_then(|a| a.value());
         assert_eq!(drop, Some("true"), "{lb} drops invalid header fields: {:?}", attrs.attributes());
     }
-    // Egress: each load balancer reaches only the app group, on the service ports.
+    // Egress: each load balancer reaches only the app group: the public one on each public
+    // service port, the internal one on the one range of the internal services' ports.
     for (group, public) in [("sg.alb", true), ("sg.alb_internal", false)] {
         let ports: BTreeSet<i32> =
             services.iter().filter(|x| x.1 == public).map(|x| i32::from(x.3)).collect();
-        if ports.is_empty() {
-            continue;
-        }
+        let (Some(lo), Some(hi)) = (ports.first(), ports.last()) else { continue };
         let egress = egress_rules(c, &state_id(s, group)).await;
-        let got: BTreeSet<(i32, String)> = egress
+        let got: BTreeSet<(i32, i32, String)> = egress
             .iter()
             .map(|r| {
                 assert_eq!(r.ip_protocol(), Some("tcp"), "{group}: {r:?}");
-                assert_eq!(r.from_port(), r.to_port(), "{group}: {r:?}");
                 assert!(r.cidr_ipv4().is_none() && r.cidr_ipv6().is_none(), "{group}: {r:?}");
                 let to = r.referenced_group_info().and_then(|g| g.group_id()).unwrap_or_default();
-                (r.from_port().unwrap_or_default(), to.to_string())
+                (r.from_port().unwrap_or_default(), r.to_port().unwrap_or_default(), to.to_string())
             })
             .collect();
-        let want: BTreeSet<(i32, String)> = ports.iter().map(|p| (*p, app_sg.clone())).collect();
+        let want: BTreeSet<(i32, i32, String)> = if public {
+            ports.iter().map(|p| (*p, *p, app_sg.clone())).collect()
+        } else {
+            BTreeSet::from([(*lo, *hi, app_sg.clone())])
+        };
         assert_eq!(got, want, "{group} egress");
     }
     let ls = listeners(c, &public_lb).await;
@@ -209,9 +211,32 @@ async fn verify_applied(c: &Clients, s: &Stack, ec2_capacity: bool, services: &[
         if *public {
             assert_eq!(l443.default_actions()[0].target_group_arn(), Some(tg_arn.as_str()));
         } else {
+            // The internal load balancer's one listener (:80) forwards this service's host.
             let internal = listeners(c, &state_id(s, "alb.internal")).await;
-            let l = internal.iter().find(|l| l.port() == Some(i32::from(*port))).expect("internal listener");
-            assert_eq!(l.default_actions()[0].target_group_arn(), Some(tg_arn.as_str()));
+            assert_eq!(internal.len(), 1, "one shared internal listener: {internal:?}");
+            assert_eq!(internal[0].port(), Some(80));
+            let rules = c
+                .elb
+                .describe_rules()
+                .listener_arn(internal[0].listener_arn().unwrap_or_default())
+                .send()
+                .await
+                .expect("DescribeRules");
+            let host = format!("{name}.{}.internal", s.name);
+            let rule = rules
+                .rules()
+                .iter()
+                .find(|r| {
+                    r.conditions().iter().any(|c| {
+                        c.host_header_config().is_some_and(|h| h.values().contains(&host))
+                            || c.values().contains(&host)
+                    })
+                })
+                .unwrap_or_else(|| panic!("no rule for host {host}: {:?}", rules.rules()));
+            let forward = rule.actions()[0]
+                .target_group_arn()
+                .or_else(|| rule.actions()[0].forward_config()?.target_groups().first()?.target_group_arn());
+            assert_eq!(forward, Some(tg_arn.as_str()), "{host}");
         }
         // Service: desired count, network configuration, load balancer, capacity.
         let svc = service(c, s, name).await;
@@ -363,7 +388,8 @@ async fn ec2_stack_applies_updates_and_destroys() {
         .attributes()
         .iter()
         .any(|a| a.key() == Some("deletion_protection.enabled") && a.value() == Some("true")));
-    // The frontend reaches the backend through BACKEND_URL, the internal load balancer.
+    // The frontend reaches the backend through BACKEND_URL: its host name in the VPC's
+    // private zone, whose wildcard record aliases the internal load balancer.
     let internal =
         c.elb.describe_load_balancers().load_balancer_arns(state_id(&s, "alb.internal")).send().await;
     let internal = internal.expect("internal lb");
@@ -376,7 +402,23 @@ async fn ec2_stack_applies_updates_and_destroys() {
     let env = td.container_definitions()[0].environment();
     let url =
         env.iter().find(|e| e.name() == Some("BACKEND_URL")).and_then(|e| e.value()).expect("BACKEND_URL");
-    assert_eq!(url, format!("http://{}:80", internal.dns_name().unwrap_or_default()));
+    assert_eq!(url, format!("http://backend.{}.internal", s.name));
+    let r53 = aws_sdk_route53::Client::new(&sdk().await);
+    let zone = state_id(&s, "dns_zone.internal");
+    let z = r53.get_hosted_zone().id(&zone).send().await.expect("GetHostedZone");
+    assert_eq!(z.hosted_zone().and_then(|h| h.config()).map(|c| c.private_zone()), Some(true));
+    let vpcs: Vec<&str> = z.vpcs().iter().filter_map(|v| v.vpc_id()).collect();
+    assert_eq!(vpcs, [state_id(&s, "vpc.main").as_str()], "the zone answers in the stack's VPC only");
+    let records = r53.list_resource_record_sets().hosted_zone_id(&zone).send().await.expect("records");
+    let wildcard = format!("*.{}.internal.", s.name);
+    let alias = records
+        .resource_record_sets()
+        .iter()
+        .find(|r| r.name().replace("\\052", "*") == wildcard)
+        .and_then(|r| r.alias_target())
+        .unwrap_or_else(|| panic!("no alias {wildcard}: {:?}", records.resource_record_sets()));
+    let alb = internal.dns_name().unwrap_or_default().to_ascii_lowercase();
+    assert_eq!(alias.dns_name().trim_end_matches('.').to_ascii_lowercase(), alb);
     assert_eq!(td.network_mode().map(|m| m.as_str()), Some("awsvpc"));
     // Scalable target and both policies of the frontend.
     let rid = format!("service/{}/frontend", s.name);
@@ -573,7 +615,10 @@ fn graph_shows_the_whole_stack() {
         "certificate.main",
         "listener.public.http",
         "listener.public.https",
-        "listener.internal.backend",
+        "listener.internal.http",
+        "listener_rule.backend",
+        "dns_zone.internal",
+        "dns_record.internal",
         "target_group.frontend",
         "task_definition.backend",
         "ecs_service.frontend",

@@ -55,10 +55,14 @@ fn alb_dns(region: &str, s: &Stack) -> String {
     out["LoadBalancers"][0]["DNSName"].as_str().expect("DNSName").to_string()
 }
 
-/// The stack's hosted zone id (by its hactl:stack tag: `zone` is shared by test runs).
+/// The stack's public hosted zone id (by its hactl:stack tag: `zone` is shared by test
+/// runs; the stack's private zones of its internal services are left out).
 fn zone_id(s: &Stack) -> Option<String> {
     let zones = cli(HOME, &["route53", "list-hosted-zones"]);
     for z in zones["HostedZones"].as_array().expect("HostedZones") {
+        if z["Config"]["PrivateZone"] == true {
+            continue;
+        }
         let id = z["Id"].as_str().unwrap().trim_start_matches("/hostedzone/").to_string();
         let tags = cli(
             HOME,

@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::{Filter, NatGatewayState};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every kind `census` counts.
-pub const KINDS: [&str; 36] = [
+pub const KINDS: [&str; 39] = [
     "acm.certificate",
     "appautoscaling.policy",
     "appautoscaling.target",
@@ -39,11 +39,14 @@ pub const KINDS: [&str; 36] = [
     "ecs.service",
     "ecs.task_definition",
     "elbv2.listener",
+    "elbv2.listener_rule",
     "elbv2.load_balancer",
     "elbv2.target_group",
     "iam.instance_profile",
     "iam.role",
     "logs.log_group",
+    "route53.hosted_zone",
+    "route53.record",
     "secretsmanager.secret",
     "secretsmanager.secret_fields",
     "sns.topic",
@@ -76,6 +79,7 @@ pub async fn census(stack: &str) -> BTreeMap<&'static str, usize> {
     docdb_kinds(&aws_sdk_docdb::Client::new(&conf), stack, &mut n).await;
     sns_kinds(&aws_sdk_sns::Client::new(&conf), stack, &mut n).await;
     cloudwatch_kinds(&aws_sdk_cloudwatch::Client::new(&conf), stack, &mut n).await;
+    route53_kinds(&aws_sdk_route53::Client::new(&conf), stack, &mut n).await;
     let counted: BTreeSet<&str> = n.keys().copied().collect();
     assert_eq!(counted, KINDS.iter().copied().collect::<BTreeSet<_>>(), "census covers KINDS exactly");
     n
@@ -338,6 +342,27 @@ async fn elb_kinds(
         listeners.extend(ls.listeners().iter().filter_map(|l| l.listener_arn().map(str::to_string)));
     }
     n.insert("elbv2.listener", listeners.len());
+
+    // The rules of those listeners, the default rule of each left out.
+    let mut rules = BTreeSet::new();
+    for l in &listeners {
+        let mut marker = None;
+        loop {
+            let page =
+                c.describe_rules().listener_arn(l).set_marker(marker).send().await.expect("DescribeRules");
+            rules.extend(
+                page.rules()
+                    .iter()
+                    .filter(|r| r.is_default() != Some(true))
+                    .filter_map(|r| r.rule_arn().map(str::to_string)),
+            );
+            marker = page.next_marker().map(str::to_string);
+            if marker.is_none() {
+                break;
+            }
+        }
+    }
+    n.insert("elbv2.listener_rule", rules.len());
 
     let tgs: Vec<_> = c
         .describe_target_groups()
@@ -628,4 +653,43 @@ async fn cloudwatch_kinds(
         .filter(|name| *name == dashboard)
         .collect();
     n.insert("cloudwatch.dashboard", boards.len());
+}
+
+/// The stack's hosted zones (by tag), and the records in them other than the zone's own SOA
+/// and NS (Route 53 is global: zones of either region).
+async fn route53_kinds(c: &aws_sdk_route53::Client, stack: &str, n: &mut BTreeMap<&'static str, usize>) {
+    let zones: Vec<_> =
+        c.list_hosted_zones().into_paginator().items().send().try_collect().await.expect("ListHostedZones");
+    let mut ours = BTreeSet::new();
+    for z in &zones {
+        let id = z.id().trim_start_matches("/hostedzone/").to_string();
+        let tags = c
+            .list_tags_for_resource()
+            .resource_type(aws_sdk_route53::types::TagResourceType::Hostedzone)
+            .resource_id(&id)
+            .send()
+            .await
+            .expect("ListTagsForResource (route53)");
+        let set = tags.resource_tag_set().map(|t| t.tags()).unwrap_or_default();
+        if tagged(set.iter().map(|t| (t.key(), t.value())), stack) {
+            ours.insert(id);
+        }
+    }
+    let mut records = 0;
+    for id in &ours {
+        let sets =
+            c.list_resource_record_sets().hosted_zone_id(id).send().await.expect("ListResourceRecordSets");
+        records += sets
+            .resource_record_sets()
+            .iter()
+            .filter(|r| {
+                !matches!(
+                    r.r#type(),
+                    aws_sdk_route53::types::RrType::Soa | aws_sdk_route53::types::RrType::Ns
+                )
+            })
+            .count();
+    }
+    n.insert("route53.hosted_zone", ours.len());
+    n.insert("route53.record", records);
 }

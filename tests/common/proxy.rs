@@ -106,6 +106,8 @@ enum Protocol {
     Cbor,
     RestJson,
     RestXml,
+    /// Route 53: REST-XML with query-style errors (`<ErrorResponse><Error>`).
+    Route53,
 }
 
 fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>> {
@@ -165,6 +167,12 @@ fn classify(req: &Request) -> (Protocol, String, bool) {
     }
     let read = method == "GET" || method == "HEAD";
     let op = format!("{method} {}", path.split('?').next().unwrap_or(""));
+    if let Some(rest) = path.strip_prefix("/2013-04-01/") {
+        // Route 53 reads by POST too: ListTagsForResources is POST /tags/<type> (its
+        // ChangeTagsForResource, a write, is POST /tags/<type>/<id>).
+        let tags_read = method == "POST" && rest.starts_with("tags/") && rest.matches('/').count() == 1;
+        return (Protocol::Route53, op, read || tags_read);
+    }
     // S3 answers XML; the REST-JSON services (Scheduler, ...) send JSON or nothing.
     let s3 = req.header("x-amz-content-sha256").is_some() && !ctype.contains("json");
     (if s3 { Protocol::RestXml } else { Protocol::RestJson }, op, read)
@@ -192,6 +200,10 @@ fn fault_answer(protocol: Protocol, throttle: bool) -> Vec<u8> {
             "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>".into()),
         (Protocol::RestXml, false) => ("500 Internal Server Error", "application/xml", String::new(),
             "<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>".into()),
+        (Protocol::Route53, true) => ("400 Bad Request", "text/xml", String::new(),
+            "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>fault</RequestId></ErrorResponse>".into()),
+        (Protocol::Route53, false) => ("500 Internal Server Error", "text/xml", String::new(),
+            "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>internal failure</Message></Error><RequestId>fault</RequestId></ErrorResponse>".into()),
         // CBOR: {"__type": "ThrottlingException"} / {"__type": "InternalFailure"} as CBOR maps.
         (Protocol::Cbor, true) => ("400 Bad Request", "application/cbor", "smithy-protocol: rpc-v2-cbor\r\n".into(), String::new()),
         (Protocol::Cbor, false) => ("500 Internal Server Error", "application/cbor", "smithy-protocol: rpc-v2-cbor\r\n".into(), String::new()),

@@ -149,15 +149,20 @@ pub(crate) fn short_name(full: &str, max: usize) -> String {
     if full.len() <= max {
         return full.to_string();
     }
-    // FNV-1a, 32 bits: stable across builds and platforms.
-    let mut h: u32 = 0x811c_9dc5;
-    for b in full.bytes() {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
-    }
+    let h = fnv1a(full);
     let keep = max.saturating_sub(7);
     let head = full[..keep].trim_end_matches('-');
     format!("{head}-{:06x}", h & 0x00ff_ffff)
+}
+
+/// FNV-1a, 32 bits: stable across builds and platforms.
+pub(crate) fn fnv1a(s: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in s.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
 }
 
 fn rule(protocol: &str, from: i32, to: i32, source: Value, source_key: &str, description: &str) -> Value {
@@ -218,6 +223,7 @@ tagged_kinds!(
     ecs::Service,
     ecs::TaskDefinition,
     elbv2::Listener,
+    elbv2::ListenerRule,
     elbv2::LoadBalancer,
     elbv2::TargetGroup,
     iam::InstanceProfile,
@@ -269,6 +275,24 @@ struct RouteTables {
     private: BTreeMap<String, Address>,
 }
 
+/// The port of the internal load balancer's one listener (HTTP): every internal service is
+/// reached on it, by host name.
+pub(crate) const INTERNAL_LISTENER_PORT: u16 = 80;
+
+/// The one rule between the internal load balancer and the app tier: the range of the
+/// internal services' ports. `from`: the app tier admits it from `peer`; else the load
+/// balancer's egress to `peer`.
+fn internal_range_rule(cfg: &StackConfig, peer: &Address, from: bool) -> Option<Value> {
+    let (lo, hi) = cfg.internal_port_range()?;
+    let ports = if lo == hi { format!("port {lo}") } else { format!("ports {lo}-{hi}") };
+    let description = if from {
+        format!("internal service {ports} from the internal load balancer")
+    } else {
+        format!("internal service {ports} to the app tier")
+    };
+    Some(rule("tcp", i32::from(lo), i32::from(hi), id(peer), "source_group_id", &description))
+}
+
 /// Egress to the app tier on `ports`.
 fn to_app(groups: &BTreeMap<Tier, Address>, ports: &[u16], what: &str) -> Value {
     Value::List(
@@ -314,20 +338,10 @@ fn ingress_rules(
     }
     let mut internal_ingress = Vec::new();
     if let Some(internal) = internal {
-        for port in &cfg.internal_ports() {
-            let p = i32::from(*port);
-            let description = format!("service port {port} from the internal load balancer");
-            app.push(rule("tcp", p, p, id(internal), "source_group_id", &description));
-            let description = format!("port {port} from the app tier");
-            internal_ingress.push(rule(
-                "tcp",
-                p,
-                p,
-                id(&groups[&Tier::App]),
-                "source_group_id",
-                &description,
-            ));
-        }
+        app.extend(internal_range_rule(cfg, internal, true));
+        let p = i32::from(INTERNAL_LISTENER_PORT);
+        let description = format!("port {p} from the app tier");
+        internal_ingress.push(rule("tcp", p, p, id(&groups[&Tier::App]), "source_group_id", &description));
     }
     let db = i32::from(cfg.db_port());
     let description = format!("database port {db} from the app tier");
@@ -654,7 +668,6 @@ impl<'a> Expander<'a> {
     fn security_group_rules(&mut self, site: &Site<'_>, refs: &NetworkRefs) -> Result<(), ExpandError> {
         let cfg = self.cfg;
         let groups = &refs.groups;
-        let internal_ports = cfg.internal_ports();
         let mut egress: BTreeMap<Tier, Value> = BTreeMap::new();
         egress.insert(Tier::Alb, to_app(groups, &cfg.app_ports(), "service"));
         egress.insert(Tier::App, Value::List(vec![rule("-1", -1, -1, Value::str("0.0.0.0/0"), "cidr", "")]));
@@ -675,7 +688,9 @@ impl<'a> Expander<'a> {
                     .at(site.location())
                     .group_id(id(internal))
                     .ingress(Value::List(internal_ingress))
-                    .egress(to_app(groups, &internal_ports, "internal service")),
+                    .egress(Value::List(
+                        internal_range_rule(cfg, &groups[&Tier::App], false).into_iter().collect(),
+                    )),
             );
         }
         Ok(())

@@ -4,10 +4,12 @@
 //! services and their auto scaling. Property shapes are the contract in
 //! crates/hactl-aws/KINDS-compute.md.
 
-use crate::expand::{id, out, partition, short_name, ExpandError, Expander, NetworkRefs};
+use crate::expand::{
+    id, out, partition, short_name, ExpandError, Expander, NetworkRefs, INTERNAL_LISTENER_PORT,
+};
 use crate::expand_data::{DataRefs, SECRET_VARIABLES};
-use crate::model::{AutoscalingConfig, LaunchType, ServiceConfig, Tier};
-use hactl_core::kinds::{acm, appautoscaling, autoscaling, ec2, ecs, elbv2, iam, logs, Typed};
+use crate::model::{AutoscalingConfig, LaunchType, ServiceConfig, StackConfig, Tier};
+use hactl_core::kinds::{acm, appautoscaling, autoscaling, ec2, ecs, elbv2, iam, logs, route53, Typed};
 use hactl_core::{Address, Value};
 use std::collections::BTreeMap;
 
@@ -73,6 +75,36 @@ pub(crate) fn kms_key_arn(key: &str, region: &str, account: &str) -> String {
     }
 }
 
+/// The host name an internal service answers on: `<service>.<internal_domain>` (the
+/// private zone resolves it to the internal load balancer, whose rule for this host
+/// forwards to the service).
+pub fn internal_host(cfg: &StackConfig, service: &str) -> String {
+    format!("{service}.{}", cfg.load_balancer.internal_domain)
+}
+
+/// The highest listener rule priority ELBv2 takes (1 to 50,000).
+const MAX_RULE_PRIORITY: u32 = 50_000;
+
+/// Each internal service's rule priority: from a stable hash of its name, the next free
+/// one on a collision (names taken in sorted order). Host names never overlap, so the
+/// order of the rules routes nothing; a priority tied to the name means adding, removing
+/// or reordering services leaves the other rules as they are (numbering them 1, 2, ...
+/// in config order would move every rule after an inserted one).
+fn rule_priorities<'n>(names: &[&'n str]) -> BTreeMap<&'n str, u32> {
+    let mut sorted = names.to_vec();
+    sorted.sort_unstable();
+    let mut taken = std::collections::BTreeSet::new();
+    let mut out = BTreeMap::new();
+    for name in sorted {
+        let mut p = crate::expand::fnv1a(name) % MAX_RULE_PRIORITY + 1;
+        while !taken.insert(p) {
+            p = p % MAX_RULE_PRIORITY + 1;
+        }
+        out.insert(name, p);
+    }
+    out
+}
+
 /// `frontend` → `FRONTEND_URL`.
 pub fn url_variable(service: &str) -> String {
     format!("{}_URL", service.to_ascii_uppercase().replace('-', "_"))
@@ -131,12 +163,11 @@ struct RoleRefs<'a> {
 struct AlbRefs<'a> {
     /// Each service's target group, by service name.
     target_groups: BTreeMap<&'a str, Address>,
-    /// The listener each service's traffic arrives through (its service waits for it).
+    /// The listener (public service) or listener rule (internal service) each service's
+    /// traffic arrives through (its service waits for it).
     listeners: BTreeMap<&'a str, Address>,
     /// The public service's name and the public load balancer.
     public: Option<(&'a str, Address)>,
-    /// The internal load balancer (the `<NAME>_URL` variables name its DNS name).
-    internal: Address,
 }
 
 /// Everything the services' sections take from the sections before them.
@@ -597,7 +628,7 @@ impl<'a> Expander<'a> {
         if let Some(group) = &net.internal_alb_group {
             listeners.extend(self.internal_alb(scope, net, group, &internal, &target_groups)?);
         }
-        Ok(AlbRefs { target_groups, listeners, public, internal })
+        Ok(AlbRefs { target_groups, listeners, public })
     }
 
     fn target_groups(
@@ -709,8 +740,10 @@ impl<'a> Expander<'a> {
         Ok(https)
     }
 
-    /// The internal load balancer with a listener per internal service on its port:
-    /// returns the listeners by service name.
+    /// The internal load balancer with one HTTP listener that every internal service shares:
+    /// a host-header rule per service forwards `<service>.<internal_domain>` to its target
+    /// group (any other host gets a 404), and the VPC's private zone of that domain answers
+    /// every such name with the load balancer. Returns the rules by service name.
     fn internal_alb(
         &mut self,
         scope: &Scope,
@@ -732,21 +765,68 @@ impl<'a> Expander<'a> {
             .idle_timeout(int(lb.idle_timeout))
             .drop_invalid_header_fields(true);
         self.push(spec);
-        let mut listeners = BTreeMap::new();
+        let listener = self.addr(&["listener", "internal", "http"])?;
+        let spec = self
+            .tagged(elbv2::Listener::new(listener.clone()), &format!("{name}-http"))
+            .load_balancer_arn(out(internal_alb, "arn"))
+            .port(int(u32::from(INTERNAL_LISTENER_PORT)))
+            .protocol("HTTP")
+            .certificate_arn(Value::Null)
+            .ssl_policy(Value::Null)
+            .default_action(map(vec![
+                ("type", Value::str("fixed_response")),
+                ("status_code", Value::str("404")),
+                ("content_type", Value::str("text/plain")),
+                ("message_body", Value::str("no internal service has this host name")),
+            ]));
+        self.push(spec);
+        let record = self.internal_zone(net, internal_alb)?;
+        let mut rules = BTreeMap::new();
+        let internal: Vec<&str> =
+            cfg.services.iter().filter(|s| !s.public).map(|s| s.name.as_str()).collect();
+        let priorities = rule_priorities(&internal);
         for s in cfg.services.iter().filter(|s| !s.public) {
-            let l = self.addr(&["listener", "internal", &s.name])?;
+            let rule = self.addr(&["listener_rule", &s.name])?;
+            let priority = Value::Int(i64::from(priorities[s.name.as_str()]));
             let spec = self
-                .tagged(elbv2::Listener::new(l.clone()), &format!("{name}-{}", s.name))
-                .load_balancer_arn(out(internal_alb, "arn"))
-                .port(int(u32::from(s.port)))
-                .protocol("HTTP")
-                .certificate_arn(Value::Null)
-                .ssl_policy(Value::Null)
-                .default_action(forward(&target_groups[s.name.as_str()]));
+                .tagged(elbv2::ListenerRule::new(rule.clone()), &format!("{name}-{}", s.name))
+                .listener_arn(out(&listener, "arn"))
+                .priority(priority)
+                .host_headers(Value::List(vec![Value::str(internal_host(cfg, &s.name))]))
+                .action(forward(&target_groups[s.name.as_str()]))
+                .after(&record);
             self.push(spec);
-            listeners.insert(s.name.as_str(), l);
+            rules.insert(s.name.as_str(), rule);
         }
-        Ok(listeners)
+        Ok(rules)
+    }
+
+    /// The private zone `<internal_domain>` of the VPC and its wildcard alias record to the
+    /// internal load balancer: one record however many services. Returns the record.
+    fn internal_zone(&mut self, net: &NetworkRefs, internal_alb: &Address) -> Result<Address, ExpandError> {
+        let domain = self.cfg.load_balancer.internal_domain.as_str();
+        let zone = self.addr(&["dns_zone", "internal"])?;
+        let spec = self
+            .tagged(route53::HostedZone::new(zone.clone()), domain)
+            .name(domain)
+            .comment(format!("hactl stack {}: internal services", self.cfg.stack.name))
+            .vpc_id(id(&net.vpc))
+            .vpc_region(self.region());
+        self.push(spec);
+        let record = self.addr(&["dns_record", "internal"])?;
+        self.push(
+            route53::Record::new(record.clone())
+                .zone_id(out(&zone, "id"))
+                .name(format!("*.{domain}"))
+                .record_type("A")
+                .set_identifier(Value::Null)
+                .failover(Value::Null)
+                .alias_dns_name(out(internal_alb, "dns_name"))
+                .alias_zone_id(out(internal_alb, "zone_id"))
+                .evaluate_target_health(false)
+                .health_check_id(Value::Null),
+        );
+        Ok(record)
     }
 
     /// The service's task definition: its one container.
@@ -789,11 +869,7 @@ impl<'a> Expander<'a> {
             if let Some(d) = cfg.services.iter().find(|d| &d.name == dep && !d.public) {
                 env.insert(
                     url_variable(&d.name),
-                    Value::concat([
-                        Value::str("http://"),
-                        out(&refs.albs.internal, "dns_name"),
-                        Value::str(format!(":{}", d.port)),
-                    ]),
+                    Value::str(format!("http://{}", internal_host(cfg, &d.name))),
                 );
             }
         }
@@ -942,6 +1018,27 @@ impl<'a> Expander<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rule_priorities_are_unique_and_do_not_move_when_services_come_and_go() {
+        let names: Vec<String> = (1..=100).map(|i| format!("svc{i:03}")).collect();
+        let all: Vec<&str> = names.iter().map(String::as_str).collect();
+        let p = rule_priorities(&all);
+        let distinct: std::collections::BTreeSet<u32> = p.values().copied().collect();
+        assert_eq!(distinct.len(), 100, "unique on the listener");
+        assert!(p.values().all(|v| (1..=MAX_RULE_PRIORITY).contains(v)));
+        // One more service, in front: every other rule keeps its priority.
+        let mut more = vec!["aaa-new"];
+        more.extend(&all);
+        let q = rule_priorities(&more);
+        let moved: Vec<&&str> = all.iter().filter(|n| p[**n] != q[**n]).collect();
+        assert!(moved.is_empty(), "moved: {moved:?}");
+        // The config's order does not matter.
+        let h = crate::expand::fnv1a("x") % MAX_RULE_PRIORITY + 1;
+        let r = rule_priorities(&["x", "x2"]);
+        assert_eq!(r["x"], h);
+        assert_eq!(rule_priorities(&["x2", "x"]), r);
+    }
 
     #[test]
     fn ecr_images_map_to_their_repository() {

@@ -21,6 +21,9 @@ use std::ops::Range;
 pub(crate) const RULES_PER_GROUP: usize = 60;
 /// Listeners per Application Load Balancer (ELB quota, default).
 pub(crate) const LISTENERS_PER_ALB: usize = 50;
+/// Rules per Application Load Balancer, default rules not counted (ELB quota, default).
+/// Target groups per Application Load Balancer are 100 too: one per rule here.
+pub(crate) const RULES_PER_ALB: usize = 100;
 /// User tags per resource (every service hactl tags: EC2, ELB, ECS, IAM, RDS, ...).
 pub(crate) const TAGS_PER_RESOURCE: usize = 50;
 /// An alarm's period × evaluation periods, for periods under an hour / from an hour on.
@@ -82,9 +85,8 @@ fn int(v: Option<&Value>) -> i64 {
 }
 
 pub(crate) fn check(cfg: &StackConfig, raw: &RawConfig, graph: &DesiredGraph, c: &mut Collector<'_>) {
-    // Too many internal services: the listeners are the binding quota (one per service);
-    // fewer services also bring their rules under the security group quota, so those are
-    // reported only once the listeners fit.
+    // Too many internal services: the listener rules are the binding quota (one per
+    // service); the security group rules of the app tier are reported only once they fit.
     let services_over = listeners(raw, graph, c);
     security_group_rules(cfg, raw, graph, services_over, c);
     tags(cfg, raw, graph, c);
@@ -174,15 +176,10 @@ fn security_group_rules(
                     }
                     "app" => {
                         list.extend(port_contributors(raw, true));
-                        let internal = port_contributors(raw, false);
                         what.push(format!("{} for public service ports", cfg.app_ports().len()));
-                        what.push(format!("{} for internal service ports", internal.len()));
-                        list.extend(internal);
-                    }
-                    "alb_internal" => {
-                        let internal = port_contributors(raw, false);
-                        what.push(format!("{} for internal service ports", internal.len()));
-                        list.extend(internal);
+                        if cfg.internal_port_range().is_some() {
+                            what.push("1 for the internal services' port range".to_string());
+                        }
                     }
                     _ => {}
                 }
@@ -212,42 +209,55 @@ fn security_group_rules(
     }
 }
 
-/// Whether a load balancer has too many listeners (each reported).
+/// Whether a load balancer has too many listeners or listener rules (each reported).
 fn listeners(raw: &RawConfig, graph: &DesiredGraph, c: &mut Collector<'_>) -> bool {
-    let mut over = false;
-    let mut per_lb: BTreeMap<Address, usize> = BTreeMap::new();
+    let mut listeners: BTreeMap<Address, usize> = BTreeMap::new();
+    let mut lb_of: BTreeMap<&Address, &Address> = BTreeMap::new();
     for spec in home_specs(graph).filter(|s| s.kind == "elbv2.listener") {
         if let Some(lb) = ref_address(spec.props.get("load_balancer_arn")) {
-            *per_lb.entry(lb.clone()).or_default() += 1;
+            *listeners.entry(lb.clone()).or_default() += 1;
+            lb_of.insert(&spec.address, lb);
         }
     }
-    for (lb, total) in per_lb {
-        if total <= LISTENERS_PER_ALB {
-            continue;
+    let mut rules: BTreeMap<Address, usize> = BTreeMap::new();
+    for spec in home_specs(graph).filter(|s| s.kind == "elbv2.listener_rule") {
+        if let Some(lb) = ref_address(spec.props.get("listener_arn")).and_then(|l| lb_of.get(l)) {
+            *rules.entry((*lb).clone()).or_default() += 1;
         }
-        // The internal load balancer has a listener per internal service; the public one
-        // a fixed one or two.
-        let list = if lb.as_str() == "alb.internal" {
-            raw.services
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| !is_public(s))
-                .map(|(i, s)| contributor(&s.name, format!("services[{i}]"), 1))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let (span, field) = match culprit(list, total, LISTENERS_PER_ALB) {
-            Some(k) => (k.at, k.field),
-            None => (raw.stack.name.span(), "stack.name".to_string()),
-        };
-        let msg = format!(
-            "load balancer `{lb}` would have {total} listeners; AWS allows {LISTENERS_PER_ALB} per load balancer"
-        );
-        let hint = "each internal service gets a listener on its own port of the internal load balancer; \
-                    merge services or split the stack";
-        c.push(span, field, msg, hint);
-        over = true;
+    }
+    let mut over = false;
+    for (what, counts, limit) in
+        [("listeners", listeners, LISTENERS_PER_ALB), ("listener rules", rules, RULES_PER_ALB)]
+    {
+        for (lb, total) in counts {
+            if total <= limit {
+                continue;
+            }
+            // The internal load balancer has a rule per internal service; the public one
+            // a fixed listener or two.
+            let list = if lb.as_str() == "alb.internal" {
+                raw.services
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| !is_public(s))
+                    .map(|(i, s)| contributor(&s.name, format!("services[{i}]"), 1))
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let (span, field) = match culprit(list, total, limit) {
+                Some(k) => (k.at, k.field),
+                None => (raw.stack.name.span(), "stack.name".to_string()),
+            };
+            let msg = format!(
+                "load balancer `{lb}` would have {total} {what}; AWS allows {limit} per load balancer"
+            );
+            let hint =
+                "each internal service is a host-header rule of the internal load balancer's listener; \
+                        merge services, split the stack, or ask AWS to raise the quota";
+            c.push(span, field, msg, hint);
+            over = true;
+        }
     }
     over
 }
@@ -331,7 +341,7 @@ mod tests {
     use crate::expand::expand;
 
     /// The largest stack validation lets through: the longest stack and service names, one
-    /// public and 50 internal services (the listener quota), 16 DocumentDB instances, the
+    /// public and 100 internal services (the listener rule quota), 16 DocumentDB instances, the
     /// drift job, interface endpoints, every alarm.
     fn largest(engine: &str) -> String {
         let stack = "abcdefghij-abcdefghij-abcdef";
@@ -347,8 +357,8 @@ mod tests {
              [drift]\nalarm = true\nschedule = \"rate(15 minutes)\"\nimage = \"123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/hactl:0.1\"\n\n\
              [state]\nbackend = \"s3\"\nbucket = \"acme-hactl-state\"\n\n"
         );
-        for i in 0..=50 {
-            let name = format!("s{i:02}-{}", "x".repeat(28));
+        for i in 0..=100 {
+            let name = format!("s{i:03}-{}", "x".repeat(27));
             assert_eq!(name.len(), 32);
             t.push_str(&format!(
                 "[[services]]\nname = \"{name}\"\nimage = \"public.ecr.aws/nginx/nginx:1.27\"\nport = {}\npublic = {}\n\n\
@@ -402,7 +412,7 @@ mod tests {
         for engine in ["docdb", "postgres"] {
             let text = largest(engine);
             let cfg = crate::parse("largest.toml", &text).unwrap_or_else(|e| panic!("{engine}:\n{e}"));
-            assert_eq!(cfg.services.len(), 51);
+            assert_eq!(cfg.services.len(), 101);
             let env = crate::expand::ExpandEnv::account(
                 crate::expand::AccountId::parse("123456789012").expect("id"),
             );
@@ -464,7 +474,9 @@ mod tests {
                 assert!(list_len(p.get("metrics")) <= 500);
             }
             let listeners = g.specs().filter(|s| s.kind == "elbv2.listener").count();
-            assert_eq!(listeners, 50 + 2, "50 internal + the public :80 and :443");
+            assert_eq!(listeners, 1 + 2, "the internal :80 + the public :80 and :443");
+            let rules = g.specs().filter(|s| s.kind == "elbv2.listener_rule").count();
+            assert_eq!(rules, RULES_PER_ALB, "one rule per internal service");
         }
     }
 
@@ -474,10 +486,10 @@ mod tests {
             "[database]",
             "[[services]]\nname = \"one-more\"\nimage = \"nginx\"\nport = 9999\npublic = false\n\n[database]",
         );
-        let Err(errors) = crate::parse("largest.toml", &text) else { panic!("51 internal services pass") };
+        let Err(errors) = crate::parse("largest.toml", &text) else { panic!("101 internal services pass") };
         assert_eq!(errors.len(), 1, "{errors}");
-        assert_eq!(errors.0[0].field, "services[51]");
-        assert!(errors.0[0].message.contains("51 listeners"), "{errors}");
+        assert_eq!(errors.0[0].field, "services[101]");
+        assert!(errors.0[0].message.contains("101 listener rules; AWS allows 100"), "{errors}");
     }
 
     #[test]
@@ -491,9 +503,9 @@ mod tests {
             "[database]",
             "[[services]]\nname = \"one-more\"\nimage = \"nginx\"\nport = 9999\npublic = false\n\n[database]",
         ) + dr;
-        let Err(errors) = crate::parse("largest.toml", &text) else { panic!("51 internal services pass") };
+        let Err(errors) = crate::parse("largest.toml", &text) else { panic!("101 internal services pass") };
         assert_eq!(errors.len(), 1, "{errors}");
-        assert_eq!(errors.0[0].field, "services[51]");
+        assert_eq!(errors.0[0].field, "services[101]");
     }
 
     #[test]

@@ -226,6 +226,9 @@ pub struct LoadBalancerConfig {
     /// An ACM certificate; `None` = hactl imports a self-signed one for `domain`.
     pub certificate_arn: Option<String>,
     pub domain: String,
+    /// The private DNS zone of the internal services: `<service>.<internal_domain>` resolves
+    /// to the internal load balancer inside the VPC, whose listener routes by that host.
+    pub internal_domain: String,
     pub deletion_protection: bool,
     pub idle_timeout: u32,
     pub ssl_policy: String,
@@ -403,6 +406,14 @@ impl StackConfig {
         ports.sort_unstable();
         ports.dedup();
         ports
+    }
+
+    /// The lowest and highest port of the internal services: the internal load balancer
+    /// reaches the app tier on this one range, a single security group rule however many
+    /// services there are (its group is the only source, so only it gets through).
+    pub fn internal_port_range(&self) -> Option<(u16, u16)> {
+        let ports = self.internal_ports();
+        Some((*ports.first()?, *ports.last()?))
     }
 
     /// The database port (the configured one, or the engine default; 27017 without a

@@ -141,6 +141,7 @@ pub(crate) struct RawLoadBalancer {
     pub https: Option<S<bool>>,
     pub certificate_arn: Option<S<String>>,
     pub domain: Option<S<String>>,
+    pub internal_domain: Option<S<String>>,
     pub deletion_protection: Option<S<bool>>,
     pub idle_timeout: Option<S<i64>>,
     pub ssl_policy: Option<S<String>>,

@@ -935,9 +935,9 @@ fn service_names<'l>(list: &'l [RawService], c: &mut Collector<'_>) -> HashMap<&
     for (i, s) in list.iter().enumerate() {
         let name = &s.name;
         let field = format!("services[{i}].name");
-        if !is_lower_name(name.get_ref(), 32) {
+        if !is_lower_name(name.get_ref(), SERVICE_NAME_MAX) {
             let msg = format!("invalid service name \"{}\"", name.get_ref());
-            c.push(name.span(), field, msg, name_hint(name.get_ref(), 32));
+            c.push(name.span(), field, msg, name_hint(name.get_ref(), SERVICE_NAME_MAX));
         } else if name.get_ref().ends_with('-') {
             let msg = format!("invalid service name \"{}\": it ends with '-'", name.get_ref());
             let hint = format!(
@@ -995,8 +995,8 @@ fn check_dependency_cycles(list: &[RawService], index: &HashMap<&str, usize>, c:
     }
 }
 
-/// Routing: the public load balancer forwards to one service; internal services each get
-/// a listener on their own port of the internal load balancer.
+/// Routing: the public load balancer forwards to one service; internal services share the
+/// internal load balancer's listener, each through a host-header rule (any ports).
 /// (Services with an invalid or duplicate name are already reported; they are left out.)
 fn check_routing(list: &[RawService], index: &HashMap<&str, usize>, c: &mut Collector<'_>) {
     let unique = |i: usize| index.get(list[i].name.get_ref().as_str()) == Some(&i);
@@ -1014,25 +1014,6 @@ fn check_routing(list: &[RawService], index: &HashMap<&str, usize>, c: &mut Coll
              with `public = false` (the public service reaches them through <NAME>_URL), e.g. services[{second}].public = false"
         );
         c.push(list[second].name.span(), format!("services[{second}].public"), msg, hint);
-    }
-    let mut internal_ports: HashMap<i64, usize> = HashMap::new();
-    for (i, s) in list.iter().enumerate() {
-        if public.contains(&i) || !unique(i) || s.public.as_ref().is_none_or(|v| *v.get_ref()) {
-            continue;
-        }
-        let port = s.port.as_ref().map(|p| *p.get_ref()).unwrap_or(3000);
-        if let Some(&j) = internal_ports.get(&port) {
-            let at = s.port.as_ref().map(|p| p.span()).unwrap_or_else(|| s.name.span());
-            let msg = format!(
-                "internal services \"{}\" and \"{}\" both use port {port}",
-                list[j].name.get_ref(),
-                s.name.get_ref()
-            );
-            let hint = "each internal service gets a listener on its own port of the internal load balancer; give them distinct ports";
-            c.push(at, format!("services[{i}].port"), msg, hint);
-        } else {
-            internal_ports.insert(port, i);
-        }
     }
 }
 
@@ -1095,6 +1076,7 @@ fn load_balancer(
         https: None,
         certificate_arn: None,
         domain: None,
+        internal_domain: None,
         deletion_protection: None,
         idle_timeout: None,
         ssl_policy: None,
@@ -1105,6 +1087,10 @@ fn load_balancer(
     let domain = match &r.domain {
         None => format!("{stack}.example.com"),
         Some(v) => lb_domain(v, https && r.certificate_arn.is_none(), c),
+    };
+    let internal_domain = match &r.internal_domain {
+        None => format!("{stack}.internal"),
+        Some(v) => lb_internal_domain(v, c),
     };
     let idle = c.opt_int(
         &r.idle_timeout,
@@ -1124,6 +1110,7 @@ fn load_balancer(
         https,
         certificate_arn,
         domain,
+        internal_domain,
         deletion_protection: r.deletion_protection.as_ref().is_some_and(|v| *v.get_ref()),
         idle_timeout: u32::try_from(idle?).ok()?,
         ssl_policy,
@@ -1159,14 +1146,7 @@ fn lb_certificate_arn(v: &S<String>, https: bool, c: &mut Collector<'_>) -> Opti
 /// `self_signed` certificate's common name; empty when it is not a domain name.
 fn lb_domain(v: &S<String>, self_signed: bool, c: &mut Collector<'_>) -> String {
     let s = v.get_ref();
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && l.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-    };
-    if s.len() <= 253 && s.contains('.') && s.split('.').all(label_ok) {
+    if is_domain_name(s) {
         if self_signed && s.len() > 64 {
             let msg = format!(
                 "domain is {} characters long; the self-signed certificate's common name takes at most 64",
@@ -1182,6 +1162,47 @@ fn lb_domain(v: &S<String>, self_signed: bool, c: &mut Collector<'_>) -> String 
         c.push(v.span(), "load_balancer.domain", msg, "e.g. \"app.example.com\"");
         String::new()
     }
+}
+
+/// The longest service name.
+const SERVICE_NAME_MAX: usize = 32;
+
+/// The longest host name a listener rule's host-header condition takes (ELBv2).
+const HOST_HEADER_MAX: usize = 128;
+
+/// The private zone of the internal services (lowercased): a domain name short enough that
+/// `<service>.<internal_domain>` (a service name has at most 32 characters) fits a
+/// host-header condition; empty when it is not a domain name.
+fn lb_internal_domain(v: &S<String>, c: &mut Collector<'_>) -> String {
+    let s = v.get_ref();
+    let field = "load_balancer.internal_domain";
+    if !is_domain_name(s) {
+        c.push(v.span(), field, format!("\"{s}\" is not a domain name"), "e.g. \"shop.internal\"");
+        return String::new();
+    }
+    let longest = SERVICE_NAME_MAX + 1 + s.len();
+    if longest > HOST_HEADER_MAX {
+        let msg = format!(
+            "internal_domain is {} characters long; <service>.{s} can reach {longest}, a listener rule's host takes at most {HOST_HEADER_MAX}",
+            s.len()
+        );
+        let hint = format!("use a domain of at most {} characters", HOST_HEADER_MAX - SERVICE_NAME_MAX - 1);
+        c.push(v.span(), field, msg, hint);
+    }
+    s.to_ascii_lowercase()
+}
+
+/// A domain name: dot-separated labels of letters, digits and '-' (not at a label's ends),
+/// each 1 to 63 characters, at most 253 in all.
+fn is_domain_name(s: &str) -> bool {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    s.len() <= 253 && s.contains('.') && s.split('.').all(label_ok)
 }
 
 /// A security policy that accepts TLS 1.2 and later only.

@@ -6,7 +6,8 @@
 
 use crate::address::Address;
 use crate::graph::find_cycles;
-use crate::plan::{ActionType, Plan};
+use crate::plan::{ActionType, Plan, PlannedAction};
+use crate::value::Value;
 use petgraph::graph::{DiGraph, NodeIndex};
 use std::collections::BTreeMap;
 
@@ -92,15 +93,20 @@ pub fn execution_graph(plan: &Plan) -> Result<DiGraph<Step, ()>, OrderError> {
             if let Some(&mine) = deletes.get(&a.address) {
                 g.update_edge(mine, del, ());
             }
-            let target_is_pure_delete =
-                plan.actions.iter().any(|x| &x.address == dep && x.action == ActionType::Delete);
-            if target_is_pure_delete {
+            let pure_delete =
+                plan.actions.iter().find(|x| &x.address == dep && x.action == ActionType::Delete);
+            // The update takes a reference to the deleted object away (a route off an old
+            // NAT gateway) when one of its changes had the object's id as its value; a
+            // dependency that only ordered the creates (`after`) holds nothing to wait for.
+            if pure_delete.is_some_and(|x| updates_away(a, x)) {
                 if let Some(&up) = updates.get(&a.address) {
                     g.update_edge(up, del, ());
                 }
             }
         }
     }
+
+    free_slots_first(plan, &deletes, &finals, &mut g);
 
     let cycles = find_cycles(&g);
     if !cycles.is_empty() {
@@ -113,6 +119,58 @@ pub fn execution_graph(plan: &Plan) -> Result<DiGraph<Step, ()>, OrderError> {
         return Err(OrderError(named));
     }
     Ok(g)
+}
+
+/// Whether `update`'s changes take a reference to `gone` away: a change whose value before
+/// mentions the object's id (an id, or an ARN ending in it). Without a known id (nothing
+/// to tell by), it is assumed to.
+fn updates_away(update: &PlannedAction, gone: &PlannedAction) -> bool {
+    let Some(id) = gone.id.as_deref() else { return true };
+    update.changes.iter().any(|c| c.before.as_ref().is_some_and(|v| mentions(v, id)))
+}
+
+fn mentions(v: &Value, id: &str) -> bool {
+    match v {
+        Value::Str(s) => s.contains(id),
+        Value::List(l) => l.iter().any(|x| mentions(x, id)),
+        Value::Map(m) => m.values().any(|x| mentions(x, id)),
+        _ => false,
+    }
+}
+
+/// Kinds whose objects hold a slot another object of the kind may want: a listener its
+/// load balancer's port, a listener rule its listener's priority.
+const SLOTTED_KINDS: [&str; 2] = ["elbv2.listener", "elbv2.listener_rule"];
+
+/// An object of a slotted kind going away (its address left the config) is deleted before
+/// a new object of that kind is created at the same location, where that orders nothing
+/// in a cycle: the old one may hold the port the new one needs, as when a stack's
+/// internal listeners per port give way to one shared listener on the same port. Other
+/// kinds keep the new object up before the old one goes (a renamed service keeps serving).
+fn free_slots_first(
+    plan: &Plan,
+    deletes: &BTreeMap<&Address, NodeIndex>,
+    finals: &BTreeMap<&Address, NodeIndex>,
+    g: &mut DiGraph<Step, ()>,
+) {
+    let gone = plan
+        .actions
+        .iter()
+        .filter(|a| a.action == ActionType::Delete && SLOTTED_KINDS.contains(&a.kind.as_str()));
+    for old in gone {
+        let Some(&del) = deletes.get(&old.address) else { continue };
+        let new = plan.actions.iter().filter(|a| {
+            matches!(a.action, ActionType::Create | ActionType::Replace)
+                && a.kind == old.kind
+                && a.location == old.location
+        });
+        for a in new {
+            let Some(&create) = finals.get(&a.address) else { continue };
+            if !petgraph::algo::has_path_connecting(&*g, create, del, None) {
+                g.update_edge(del, create, ());
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -218,6 +276,60 @@ mod tests {
         let d_eip = node(&g, &p, "eip.b", Phase::Delete);
         assert!(before(&g, up, d_nat));
         assert!(before(&g, d_nat, d_eip));
+    }
+
+    fn of_kind(mut a: PlannedAction, kind: &str, id: Option<&str>) -> PlannedAction {
+        a.kind = kind.into();
+        a.id = id.map(str::to_string);
+        a
+    }
+
+    fn changed(mut a: PlannedAction, before: &str) -> PlannedAction {
+        a.changes = vec![crate::PropChange {
+            name: "p".into(),
+            before: Some(Value::str(before)),
+            after: Some(Value::str("new")),
+            forces_replacement: false,
+            sensitive: false,
+        }];
+        a
+    }
+
+    #[test]
+    fn a_listener_going_away_makes_room_for_a_new_one_even_when_its_service_changes() {
+        // The old :80 listener (left the config) goes before the new :80 listener is made,
+        // although the service that was created after the old one is updated in the same
+        // run behind the new one's rule: its update changes a task definition, not a
+        // reference to the old listener, so the delete does not wait for it.
+        let l = "elbv2.listener";
+        let p = plan(vec![
+            of_kind(act("listener.old", ActionType::Delete, &[], &[]), l, Some("arn:listener/old")),
+            of_kind(act("listener.new", ActionType::Create, &[], &[]), l, None),
+            of_kind(act("rule.b", ActionType::Create, &["listener.new"], &[]), "elbv2.listener_rule", None),
+            changed(act("svc.b", ActionType::Update, &["rule.b"], &["listener.old"]), "td:1"),
+            of_kind(act("svc.renamed", ActionType::Delete, &[], &[]), "ecs.service", Some("svc-old")),
+            of_kind(act("svc.new", ActionType::Create, &[], &[]), "ecs.service", None),
+        ]);
+        let g = execution_graph(&p).unwrap();
+        let create = node(&g, &p, "listener.new", Phase::Create);
+        assert!(before(&g, node(&g, &p, "listener.old", Phase::Delete), create));
+        assert!(before(&g, create, node(&g, &p, "svc.b", Phase::Update)));
+        let (gone, new) =
+            (node(&g, &p, "svc.renamed", Phase::Delete), node(&g, &p, "svc.new", Phase::Create));
+        assert!(!before(&g, gone, new) && !before(&g, new, gone), "a renamed service: both at once");
+    }
+
+    #[test]
+    fn a_delete_waits_for_the_update_that_takes_its_id_away_only() {
+        let p = plan(vec![
+            of_kind(act("nat.old", ActionType::Delete, &[], &[]), "ec2.nat_gateway", Some("nat-1")),
+            changed(act("route.a", ActionType::Update, &[], &["nat.old"]), "nat-1"),
+            changed(act("svc.c", ActionType::Update, &[], &["nat.old"]), "td:2"),
+        ]);
+        let g = execution_graph(&p).unwrap();
+        let del = node(&g, &p, "nat.old", Phase::Delete);
+        assert!(before(&g, node(&g, &p, "route.a", Phase::Update), del), "the route leaves the NAT first");
+        assert!(!before(&g, node(&g, &p, "svc.c", Phase::Update), del), "an ordering-only dependent");
     }
 
     #[test]

@@ -45,24 +45,22 @@ pub fn stack_outputs(state: &State) -> BTreeMap<&'static str, Output> {
         "its hosted zone id (for a Route 53 alias record)",
     );
     let internal_dns = res(state, "alb.internal").and_then(|r| out_str(r, "dns_name"));
-    put("internal_alb_dns_name", internal_dns.clone().map(J::from), "the internal load balancer's DNS name");
-    if let Some(dns) = &internal_dns {
-        // listener.internal.<service>: one per internal service, on its port.
-        let urls: serde_json::Map<String, J> = state
-            .resources
-            .iter()
-            .filter_map(|(a, r)| {
-                let service = a.as_str().strip_prefix("listener.internal.")?;
-                let port = r.props.get("port").and_then(Value::as_int)?;
-                Some((service.to_string(), J::from(format!("http://{dns}:{port}"))))
-            })
-            .collect();
-        put(
-            "internal_service_urls",
-            (!urls.is_empty()).then_some(J::Object(urls)),
-            "each internal service's URL, reachable from the app tier only",
-        );
-    }
+    put("internal_alb_dns_name", internal_dns.map(J::from), "the internal load balancer's DNS name");
+    // listener_rule.<service>: one per internal service, routing its host name.
+    let urls: serde_json::Map<String, J> = state
+        .resources
+        .iter()
+        .filter_map(|(a, r)| {
+            let service = a.as_str().strip_prefix("listener_rule.")?;
+            let host = r.props.get("host_headers").and_then(Value::as_list)?.first()?.as_str()?;
+            Some((service.to_string(), J::from(format!("http://{host}"))))
+        })
+        .collect();
+    put(
+        "internal_service_urls",
+        (!urls.is_empty()).then_some(J::Object(urls)),
+        "each internal service's URL (the VPC's private zone), reachable from the app tier only",
+    );
     let db = res(state, "db_cluster.main").or_else(|| res(state, "db_instance.main"));
     put(
         "db_endpoint",
