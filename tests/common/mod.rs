@@ -5,6 +5,7 @@
 
 pub mod census;
 pub mod proxy;
+pub mod stackgen;
 
 use aws_config::BehaviorVersion;
 use aws_sdk_ec2::types::Filter;
