@@ -1,10 +1,11 @@
 //! Refresh: read the live objects of every kind the stack uses, one batched read per
-//! kind, kinds that depend on others read after them (so natural keys resolve).
+//! kind, a kind that depends on others read as soon as they are read (so natural keys
+//! resolve), independent kinds at once: a slow kind holds up only the kinds after it.
 
 use crate::events::Event;
 use crate::provider::{Ctx, LiveObject, ReadTarget, Registry};
 use crate::EngineError;
-use futures::future::try_join_all;
+use futures::stream::{FuturesUnordered, StreamExt};
 use hactl_core::graph::find_cycles;
 use hactl_core::plan::{Conflict, Unmanaged};
 use hactl_core::{Address, DesiredGraph, Location, Props, Ref, Value};
@@ -101,8 +102,12 @@ fn targets(
     targets
 }
 
-/// Kind-level dependency levels: a kind is read after the kinds it depends on.
-fn levels(desired: &DesiredGraph, state: &State, kinds: &BTreeSet<String>) -> Vec<Vec<String>> {
+/// Each kind's kind-level dependencies: a kind is read after the kinds it depends on.
+fn kind_dependencies(
+    desired: &DesiredGraph,
+    state: &State,
+    kinds: &BTreeSet<String>,
+) -> BTreeMap<String, BTreeSet<String>> {
     let kind_of = |a: &Address| -> Option<String> {
         desired.get(a).map(|s| s.kind.clone()).or_else(|| state.resources.get(a).map(|r| r.kind.clone()))
     };
@@ -121,7 +126,7 @@ fn levels(desired: &DesiredGraph, state: &State, kinds: &BTreeSet<String>) -> Ve
             }
         }
     }
-    kind_levels(kinds, &kind_deps)
+    kind_predecessors(kinds, &kind_deps)
 }
 
 pub async fn refresh(
@@ -141,9 +146,21 @@ pub async fn refresh(
         registry.at(kind, location)?;
     }
     let kinds: BTreeSet<String> = groups.iter().map(|(k, _)| k.clone()).collect();
+    let waits_for = kind_dependencies(desired, state, &kinds);
+    // Groups not read yet, by kind; a kind is read once none of the kinds it waits for is.
+    let mut unread: BTreeMap<&String, usize> = BTreeMap::new();
+    for (kind, _) in &groups {
+        *unread.entry(kind).or_default() += 1;
+    }
     let mut view = LiveView::default();
-    for level in levels(desired, state, &kinds) {
-        let reads = groups.iter().filter(|(k, _)| level.contains(k)).map(|(kind, location)| {
+    let mut started: BTreeSet<&(String, Location)> = BTreeSet::new();
+    let mut reading = FuturesUnordered::new();
+    loop {
+        for group @ (kind, location) in &groups {
+            let ready = waits_for.get(kind).is_none_or(|deps| deps.iter().all(|d| !unread.contains_key(d)));
+            if !ready || !started.insert(group) {
+                continue;
+            }
             let kind_targets: Vec<ReadTarget> = targets
                 .values()
                 .filter(|t| &t.kind == kind && &t.location == location)
@@ -159,15 +176,21 @@ pub async fn refresh(
                     recorded: t.recorded.clone(),
                 })
                 .collect();
-            read_group(registry, ctx, kind, location, kind_targets)
-        });
-        for (kind, location, kind_targets, objs) in try_join_all(reads).await? {
-            let is_prior = |a: &Address| {
-                desired.get(a).is_some_and(|s| {
-                    s.kind != kind || registry.place(&s.kind, s.location.as_ref()) != location
-                })
-            };
-            match_objects(&mut view, (&kind, &location), &kind_targets, objs, &is_prior);
+            reading.push(read_group(registry, ctx, kind, location, kind_targets));
+        }
+        let Some(done) = reading.next().await else { break };
+        let (kind, location, kind_targets, objs) = done?;
+        let is_prior = |a: &Address| {
+            desired
+                .get(a)
+                .is_some_and(|s| s.kind != kind || registry.place(&s.kind, s.location.as_ref()) != location)
+        };
+        match_objects(&mut view, (&kind, &location), &kind_targets, objs, &is_prior);
+        if let Some(n) = unread.get_mut(&kind) {
+            *n -= 1;
+            if *n == 0 {
+                unread.remove(&kind);
+            }
         }
     }
     Ok(view)
@@ -261,9 +284,12 @@ fn match_objects(
     }
 }
 
-/// Groups kinds into levels: a kind comes after every kind it depends on. Kinds in a
-/// dependency cycle share a level.
-fn kind_levels(kinds: &BTreeSet<String>, deps: &BTreeSet<(String, String)>) -> Vec<Vec<String>> {
+/// The kinds each kind is read after (those it depends on). Kinds in a dependency cycle
+/// do not wait for each other (they are read together).
+fn kind_predecessors(
+    kinds: &BTreeSet<String>,
+    deps: &BTreeSet<(String, String)>,
+) -> BTreeMap<String, BTreeSet<String>> {
     let mut g: DiGraph<String, ()> = DiGraph::new();
     let idx: BTreeMap<&String, _> = kinds.iter().map(|k| (k, g.add_node(k.clone()))).collect();
     for (from, to) in deps {
@@ -281,66 +307,46 @@ fn kind_levels(kinds: &BTreeSet<String>, deps: &BTreeSet<(String, String)>) -> V
             None => true,
         });
     }
-    let mut level: BTreeMap<String, usize> = BTreeMap::new();
-    let mut remaining: Vec<petgraph::graph::NodeIndex> = g.node_indices().collect();
-    let mut current = 0usize;
-    while !remaining.is_empty() {
-        let (ready, rest): (Vec<petgraph::graph::NodeIndex>, Vec<petgraph::graph::NodeIndex>) = remaining
-            .iter()
-            .partition(|&&n| g.neighbors_directed(n, petgraph::Incoming).all(|m| level.contains_key(&g[m])));
-        if ready.is_empty() {
-            // Cannot happen after collapsing cycles; read the rest together.
-            for n in rest {
-                level.insert(g[n].clone(), current);
-            }
-            break;
-        }
-        for n in &ready {
-            level.insert(g[*n].clone(), current);
-        }
-        remaining = rest;
-        current += 1;
-    }
-    let mut out: Vec<Vec<String>> = vec![Vec::new(); current + 1];
-    for (k, l) in level {
-        out[l].push(k);
-    }
-    out.retain(|l| !l.is_empty());
-    out
+    g.node_indices()
+        .map(|n| (g[n].clone(), g.neighbors_directed(n, petgraph::Incoming).map(|m| g[m].clone()).collect()))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn set(items: &[&str]) -> BTreeSet<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
     #[test]
-    fn kinds_are_levelled_by_dependency() {
-        let kinds: BTreeSet<String> =
-            ["vpc", "subnet", "route", "route_table", "igw"].iter().map(|s| s.to_string()).collect();
+    fn a_kind_waits_only_for_the_kinds_it_depends_on() {
+        let kinds = set(&["vpc", "subnet", "route", "route_table", "igw"]);
         let deps: BTreeSet<(String, String)> =
             [("vpc", "subnet"), ("vpc", "route_table"), ("route_table", "route"), ("igw", "route")]
                 .iter()
                 .map(|(a, b)| (a.to_string(), b.to_string()))
                 .collect();
-        let levels = kind_levels(&kinds, &deps);
-        assert_eq!(
-            levels,
-            vec![
-                vec!["igw".to_string(), "vpc".to_string()],
-                vec!["route_table".into(), "subnet".into()],
-                vec!["route".into()]
-            ]
-        );
+        let waits = kind_predecessors(&kinds, &deps);
+        assert_eq!(waits["vpc"], set(&[]));
+        assert_eq!(waits["igw"], set(&[]));
+        assert_eq!(waits["subnet"], set(&["vpc"]));
+        assert_eq!(waits["route"], set(&["igw", "route_table"]), "not the subnets: they hold nothing up");
     }
 
     #[test]
-    fn kinds_in_a_cycle_share_a_level() {
-        let kinds: BTreeSet<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+    fn kinds_in_a_cycle_do_not_wait_for_each_other() {
+        let kinds = set(&["a", "b", "c"]);
         let deps: BTreeSet<(String, String)> = [("a", "b"), ("b", "a"), ("b", "c")]
             .iter()
             .map(|(x, y)| (x.to_string(), y.to_string()))
             .collect();
-        assert_eq!(kind_levels(&kinds, &deps), vec![vec!["a".to_string(), "b".into()], vec!["c".into()]]);
+        let waits = kind_predecessors(&kinds, &deps);
+        assert_eq!(
+            (waits["a"].clone(), waits["b"].clone(), waits["c"].clone()),
+            (set(&[]), set(&[]), set(&["b"]))
+        );
     }
 
     fn obj(id: &str, addr: Option<&str>, owned: bool) -> LiveObject {

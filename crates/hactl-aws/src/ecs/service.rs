@@ -515,8 +515,11 @@ impl Provider for Service {
                     return Err(err);
                 }
             };
-            for chunk in arns.chunks(10) {
-                for s in describe(&self.client, &cluster, chunk).await? {
+            // DescribeServices takes 10 services: the batches run concurrently.
+            let batches = arns.chunks(10).map(|chunk| describe(&self.client, &cluster, chunk));
+            let described = futures::future::try_join_all(batches).await?;
+            for batch in described {
+                for s in batch {
                     // DRAINING: being deleted; INACTIVE: deleted.
                     if s.status() != Some("ACTIVE") {
                         continue;
