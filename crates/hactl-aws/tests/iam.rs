@@ -578,14 +578,7 @@ async fn read_with(
 ) -> (Vec<LiveObject>, BTreeMap<String, u64>) {
     let before = counter.snapshot();
     let objs = provider.read(&env.ctx().with_fresh_cache(), targets).await.unwrap();
-    let calls = counter
-        .snapshot()
-        .into_iter()
-        .filter_map(|(k, n)| {
-            let d = n - before.get(&k).copied().unwrap_or(0);
-            (d > 0).then_some((k, d))
-        })
-        .collect();
+    let calls = common::calls_since(counter, &before);
     (objs, calls)
 }
 

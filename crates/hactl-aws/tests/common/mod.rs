@@ -77,15 +77,7 @@ impl Harness {
     pub async fn read(&self, kind: &str, targets: &[ReadTarget]) -> (Vec<LiveObject>, BTreeMap<String, u64>) {
         let before = self.counter.snapshot();
         let objs = self.provider(kind).read(&self.ctx().with_fresh_cache(), targets).await.unwrap();
-        let calls = self
-            .counter
-            .snapshot()
-            .into_iter()
-            .filter_map(|(k, n)| {
-                let d = n - before.get(&k).copied().unwrap_or(0);
-                (d > 0).then_some((k, d))
-            })
-            .collect();
+        let calls = calls_since(&self.counter, &before);
         (objs, calls)
     }
 
@@ -94,4 +86,16 @@ impl Harness {
         let (objs, _) = self.read(kind, std::slice::from_ref(target)).await;
         objs.into_iter().find(|o| Some(&o.id) == target.id.as_ref())
     }
+}
+
+/// The API calls `counter` counted since `before` (a snapshot), by operation.
+pub fn calls_since(counter: &ApiCounter, before: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    counter
+        .snapshot()
+        .into_iter()
+        .filter_map(|(k, n)| {
+            let d = n - before.get(&k).copied().unwrap_or(0);
+            (d > 0).then_some((k, d))
+        })
+        .collect()
 }
