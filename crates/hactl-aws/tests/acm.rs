@@ -2,7 +2,7 @@
 //! registry, every effect checked with the ACM SDK, domains unique per process,
 //! everything removed at the end.
 
-mod common;
+use crate::common;
 
 use aws_sdk_acm::types::{CertificateType, Tag};
 use aws_sdk_acm::Client;

@@ -2,7 +2,7 @@
 //! emulator (AWS_ENDPOINT_URL, default http://127.0.0.1:4566), on a real ECS service
 //! (the emulator checks that the service exists). Effects are checked with the SDK.
 
-mod common;
+use crate::common;
 
 use aws_config::SdkConfig;
 use aws_sdk_applicationautoscaling::types::{ScalingPolicy, ServiceNamespace};

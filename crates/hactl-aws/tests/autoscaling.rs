@@ -2,7 +2,7 @@
 //! (AWS_ENDPOINT_URL, default http://127.0.0.1:4566). The providers are driven directly;
 //! every effect is checked with the SDK, not through the providers' reads.
 
-mod common;
+use crate::common;
 
 use aws_config::SdkConfig;
 use common::sdk_config;

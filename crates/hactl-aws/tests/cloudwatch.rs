@@ -2,7 +2,7 @@
 //! driven directly through the registry, every effect checked with the CloudWatch SDK,
 //! names unique per process, everything removed at the end.
 
-mod common;
+use crate::common;
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag};
 use aws_sdk_cloudwatch::Client;

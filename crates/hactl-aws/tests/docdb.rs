@@ -8,7 +8,7 @@
 //! ModifyDBSubnetGroup that dropped the group) are fixed in the emulator extension
 //! (emulator/hactl_localstack_ext/.../rds_docdb.py); the tests assert them in full.
 
-mod common;
+use crate::common;
 
 use aws_sdk_docdb as docdb;
 use aws_sdk_docdb::types::{Filter, Tag};

@@ -2,7 +2,7 @@
 //! directly through the registry, every effect checked with the ECR SDK, names unique per
 //! process, everything removed at the end (also when a test fails).
 
-mod common;
+use crate::common;
 
 use aws_config::Region;
 use aws_sdk_ecr::types::{

@@ -6,7 +6,7 @@
 //! (emulator/hactl_localstack_ext: services report their tasks running); without it a
 //! service never becomes stable and the test fails at its first wait.
 
-mod common;
+use crate::common;
 
 use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName, ServiceField};
 use common::sdk_config;

@@ -3,7 +3,7 @@
 //! providers directly, checks every effect with the SDK (never through the provider's
 //! read), and removes everything it made, also when it fails.
 
-mod common;
+use crate::common;
 
 use aws_sdk_elasticloadbalancingv2 as elb;
 use aws_sdk_elasticloadbalancingv2::types::{

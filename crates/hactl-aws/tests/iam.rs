@@ -2,7 +2,7 @@
 //! directly through the registry, every effect checked with the IAM SDK (never through
 //! the provider's read), names unique per process, everything removed at the end.
 
-mod common;
+use crate::common;
 
 use aws_sdk_iam::Client;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;

@@ -4,7 +4,7 @@
 //! SDK (DescribeRules, DescribeTags; never the provider's read), and removes everything it
 //! made, also when it fails.
 
-mod common;
+use crate::common;
 
 use aws_sdk_elasticloadbalancingv2 as elb;
 use aws_sdk_elasticloadbalancingv2::types::{

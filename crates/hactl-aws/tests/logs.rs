@@ -2,7 +2,7 @@
 //! registry, every effect checked with the CloudWatch Logs SDK, names unique per process,
 //! everything removed at the end.
 
-mod common;
+use crate::common;
 
 use aws_sdk_cloudwatchlogs::Client;
 use common::sdk_config;

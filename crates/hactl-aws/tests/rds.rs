@@ -7,7 +7,7 @@
 //! test adds an environment in us-west-2 (its own registry, VPC and groups) for a
 //! cross-region read replica.
 
-mod common;
+use crate::common;
 
 use aws_sdk_rds as rds;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;

@@ -5,7 +5,7 @@
 //! stack (a zone of the same name, another tool's health check, records of the same name)
 //! stay untouched and are never read as the stack's.
 
-mod common;
+use crate::common;
 
 use aws_sdk_route53::types::{
     AliasTarget, Change, ChangeAction, ChangeBatch, HealthCheckConfig, HealthCheckType, ResourceRecordSet,

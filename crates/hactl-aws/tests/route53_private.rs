@@ -7,7 +7,7 @@
 //! Zones made outside the stack with the same name stay untouched and are never read as
 //! the stack's.
 
-mod common;
+use crate::common;
 
 use aws_config::{Region, SdkConfig};
 use aws_sdk_route53::types::{

@@ -2,7 +2,7 @@
 //! driven directly through the registry, every effect checked with the Scheduler SDK,
 //! names unique per process, everything removed at the end.
 
-mod common;
+use crate::common;
 
 use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
 use aws_sdk_scheduler::types::{

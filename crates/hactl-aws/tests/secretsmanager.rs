@@ -5,7 +5,7 @@
 //! Replication is checked with a client of each region (us-east-1, and us-west-2 as the
 //! disaster-recovery region); the us-west-2 reads go through a registry built for it.
 
-mod common;
+use crate::common;
 
 use aws_sdk_secretsmanager::Client;
 use common::sdk_config;

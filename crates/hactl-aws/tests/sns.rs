@@ -2,7 +2,7 @@
 //! through the registry, every effect checked with the SNS SDK, names unique per process,
 //! everything removed at the end.
 
-mod common;
+use crate::common;
 
 use aws_sdk_sns::types::Tag;
 use aws_sdk_sns::Client;
