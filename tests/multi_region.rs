@@ -28,6 +28,7 @@ fn network_counts() -> Counts {
         route_tables: 3,
         security_groups: 4,
         endpoints: 1,
+        network_acls: 3,
     }
 }
 

@@ -43,6 +43,68 @@ async fn ingress(c: &aws_sdk_ec2::Client, s: &Stack, tier: &str) -> BTreeSet<(St
     out
 }
 
+/// One network ACL entry: (egress, rule number, protocol, from, to, CIDR, allow).
+type AclEntry = (bool, i32, String, i32, i32, String, bool);
+
+/// The stack's network ACLs by address: the CIDR blocks of their subnets, and their
+/// entries (protocols by name, AWS's `*` entry left out).
+async fn nacls(
+    c: &aws_sdk_ec2::Client,
+    s: &Stack,
+) -> BTreeMap<String, (BTreeSet<String>, BTreeSet<AclEntry>)> {
+    let subnets = c.describe_subnets().filters(s.tag_filter()).send().await.unwrap();
+    let cidr: BTreeMap<&str, &str> =
+        subnets.subnets().iter().map(|x| (x.subnet_id().unwrap(), x.cidr_block().unwrap())).collect();
+    let acls = c.describe_network_acls().filters(s.tag_filter()).send().await.unwrap();
+    let mut out = BTreeMap::new();
+    for a in acls.network_acls() {
+        assert_eq!(a.is_default(), Some(false), "the stack never tags the default ACL");
+        let subnets = a.associations().iter().map(|x| cidr[x.subnet_id().unwrap()].to_string()).collect();
+        let entries = a
+            .entries()
+            .iter()
+            .filter(|e| e.rule_number() != Some(32767))
+            .map(|e| {
+                let protocol = match e.protocol().unwrap() {
+                    "6" => "tcp",
+                    "17" => "udp",
+                    other => other,
+                };
+                let (from, to) = e.port_range().map_or((-1, -1), |r| (r.from().unwrap(), r.to().unwrap()));
+                let allow = e.rule_action() == Some(&aws_sdk_ec2::types::RuleAction::Allow);
+                let cidr = e.cidr_block().unwrap().to_string();
+                (e.egress().unwrap(), e.rule_number().unwrap(), protocol.to_string(), from, to, cidr, allow)
+            })
+            .collect();
+        out.insert(tag(a.tags(), "hactl:address").unwrap().to_string(), (subnets, entries));
+    }
+    out
+}
+
+/// The subnets (by id) associated with the stack VPC's default network ACL, and its entries.
+async fn default_acl(c: &aws_sdk_ec2::Client, s: &Stack) -> (BTreeSet<String>, Vec<String>) {
+    let vpcs = c.describe_vpcs().filters(s.tag_filter()).send().await.unwrap();
+    let vpc = vpcs.vpcs()[0].vpc_id().unwrap();
+    let acls = c
+        .describe_network_acls()
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .filters(Filter::builder().name("default").values("true").build())
+        .send()
+        .await
+        .unwrap();
+    let acl = &acls.network_acls()[0];
+    let subnets = acl.associations().iter().map(|a| a.subnet_id().unwrap().to_string()).collect();
+    (subnets, acl.entries().iter().map(|e| format!("{e:?}")).collect())
+}
+
+fn entries(v: &[(bool, i32, &str, i32, i32, &str, bool)]) -> BTreeSet<AclEntry> {
+    v.iter().map(|(e, n, p, f, t, c, a)| (*e, *n, p.to_string(), *f, *t, c.to_string(), *a)).collect()
+}
+
+fn cidrs(v: &[&str]) -> BTreeSet<String> {
+    v.iter().map(|c| c.to_string()).collect()
+}
+
 fn rules(v: &[(&str, i32, i32, &str)]) -> BTreeSet<(String, i32, i32, String)> {
     v.iter().map(|(p, f, t, s)| (p.to_string(), *f, *t, s.to_string())).collect()
 }
@@ -52,7 +114,7 @@ async fn apply_creates_the_network_tier_plan_is_empty_and_destroy_leaves_nothing
     let s = Stack::new("net");
     let c = ec2().await;
     let r = s.ok(&["apply", "--auto-approve"], 0);
-    assert!(r.stderr.contains("Apply complete: 26 created"), "{}", r.stderr);
+    assert!(r.stderr.contains("Apply complete: 29 created"), "{}", r.stderr);
 
     assert_eq!(counts(&c, &s).await, full_counts());
 
@@ -158,6 +220,55 @@ async fn apply_creates_the_network_tier_plan_is_empty_and_destroy_leaves_nothing
     assert_eq!(ingress(&c, &s, "app").await, rules(&[("tcp", 3000, 3000, &alb)]));
     assert_eq!(ingress(&c, &s, "db").await, rules(&[("tcp", 27017, 27017, &app)]));
 
+    // A network ACL per tier, associated with exactly that tier's subnets: each tier
+    // reachable only from the one above, answers back, the services' port closed to the rest.
+    let (any, eph) = ("0.0.0.0/0", 1024);
+    let (app_a, app_b) = ("10.0.10.0/24", "10.0.11.0/24");
+    let want = BTreeMap::from([
+        (
+            "nacl.public".to_string(),
+            (
+                cidrs(&["10.0.0.0/24", "10.0.1.0/24"]),
+                entries(&[
+                    (false, 100, "tcp", 80, 80, any, true),
+                    (false, 110, "tcp", 443, 443, any, true),
+                    (false, 120, "-1", -1, -1, app_a, true),
+                    (false, 130, "-1", -1, -1, app_b, true),
+                    (false, 140, "tcp", eph, 65535, any, true),
+                    (true, 100, "-1", -1, -1, any, true),
+                ]),
+            ),
+        ),
+        (
+            "nacl.app".to_string(),
+            (
+                cidrs(&[app_a, app_b]),
+                entries(&[
+                    (false, 100, "tcp", 3000, 3000, "10.0.0.0/24", true),
+                    (false, 110, "tcp", 3000, 3000, "10.0.1.0/24", true),
+                    (false, 120, "-1", -1, -1, app_a, true),
+                    (false, 130, "-1", -1, -1, app_b, true),
+                    (false, 140, "tcp", 3000, 3000, any, false),
+                    (false, 150, "tcp", eph, 65535, any, true),
+                    (true, 100, "-1", -1, -1, any, true),
+                ]),
+            ),
+        ),
+        (
+            "nacl.data".to_string(),
+            (
+                cidrs(&["10.0.20.0/24", "10.0.21.0/24"]),
+                entries(&[
+                    (false, 100, "tcp", 27017, 27017, app_a, true),
+                    (false, 110, "tcp", 27017, 27017, app_b, true),
+                    (true, 100, "tcp", eph, 65535, app_a, true),
+                    (true, 110, "tcp", eph, 65535, app_b, true),
+                ]),
+            ),
+        ),
+    ]);
+    assert_eq!(nacls(&c, &s).await, want);
+
     // Everything tagged with the stack, its address and the config's tags.
     let mut all_tags: Vec<Vec<aws_sdk_ec2::types::Tag>> = Vec::new();
     all_tags.push(vpc.tags().to_vec());
@@ -177,7 +288,7 @@ async fn apply_creates_the_network_tier_plan_is_empty_and_destroy_leaves_nothing
     let p = s.ok(&["plan", "--detailed-exitcode"], 0);
     assert!(p.stdout.contains("No changes"), "{}", p.stdout);
     let list = s.ok(&["state", "list"], 0);
-    assert_eq!(list.stdout.lines().count(), 26);
+    assert_eq!(list.stdout.lines().count(), 29);
     let show = s.ok(&["state", "show", "vpc.main"], 0);
     assert!(show.stdout.contains(vpc_id));
     let dot = s.ok(&["graph"], 0);
@@ -218,6 +329,7 @@ async fn config_edits_give_exactly_the_expected_plan_and_converge() {
     assert_eq!(
         got,
         vec![
+            ("nacl.data".to_string(), "update".to_string()),
             ("sg_rules.app".to_string(), "update".to_string()),
             ("subnet.data.us-east-1b".to_string(), "replace".to_string()),
             ("vpc.main".to_string(), "update".to_string()),
@@ -236,7 +348,7 @@ async fn config_edits_give_exactly_the_expected_plan_and_converge() {
         "{}",
         h.stdout
     );
-    assert!(h.stdout.contains("Plan: 0 to create, 2 to update, 1 to replace, 0 to delete."), "{}", h.stdout);
+    assert!(h.stdout.contains("Plan: 0 to create, 3 to update, 1 to replace, 0 to delete."), "{}", h.stdout);
 
     s.ok(&["apply", "--auto-approve"], 0);
     s.ok(&["plan", "--detailed-exitcode"], 0);
@@ -271,7 +383,25 @@ async fn config_edits_give_exactly_the_expected_plan_and_converge() {
         .await
         .unwrap();
     assert_eq!(tag(rts.route_tables()[0].tags(), "hactl:address"), Some("route_table.private.us-east-1b"));
+    // And with the data tier's network ACL.
+    assert_eq!(nacls(&c, &s).await["nacl.data"].0, cidrs(&["10.0.20.0/24", "10.0.31.0/24"]));
     assert_eq!(counts(&c, &s).await, full_counts());
+
+    // Network ACLs turned off: the subnets go back to the VPC's default ACL, which
+    // was never changed, and the stack's ACLs are gone.
+    let default_before = default_acl(&c, &s).await;
+    let on = "network ACL (default true).\nenabled = true";
+    s.edit(|t| {
+        assert!(t.contains(on), "the fixture lost its [network_acls] section");
+        t.replace(on, "network ACL (default true).\nenabled = false")
+    });
+    let r = s.ok(&["apply", "--auto-approve"], 0);
+    assert!(r.stderr.contains("3 deleted"), "{}", r.stderr);
+    assert_eq!(counts(&c, &s).await.network_acls, 0);
+    let default_after = default_acl(&c, &s).await;
+    assert_eq!(default_after.0.len(), 6, "all six subnets back on the default ACL");
+    assert_eq!(default_after.1, default_before.1, "the default ACL's entries are untouched");
+    s.ok(&["plan", "--detailed-exitcode"], 0);
 
     s.ok(&["destroy", "--auto-approve"], 0);
     assert_eq!(counts(&c, &s).await, common::Counts::default());
@@ -317,6 +447,18 @@ async fn out_of_band_changes_are_reported_by_drift_and_repaired_by_apply() {
         .unwrap();
     // 4. a subnet deleted
     c.delete_subnet().subnet_id(id("subnet.data.us-east-1a")).send().await.unwrap();
+    // 5. an entry added to the app tier's network ACL
+    c.create_network_acl_entry()
+        .network_acl_id(id("nacl.app"))
+        .rule_number(50)
+        .protocol("6")
+        .port_range(aws_sdk_ec2::types::PortRange::builder().from(22).to(22).build())
+        .cidr_block("0.0.0.0/0")
+        .rule_action(aws_sdk_ec2::types::RuleAction::Allow)
+        .egress(false)
+        .send()
+        .await
+        .unwrap();
 
     let d = s.ok(&["drift", "--json"], 2);
     let report: serde_json::Value = serde_json::from_str(&d.stdout).unwrap();
@@ -347,7 +489,13 @@ async fn out_of_band_changes_are_reported_by_drift_and_repaired_by_apply() {
         "{}",
         d.stdout
     );
-    assert_eq!(report["changed"].as_array().unwrap().len(), 2, "{}", d.stdout);
+    let acl = changed("nacl.app");
+    assert_eq!(acl["changes"][0]["property"], "ingress");
+    assert!(acl["changes"][0]["actual"].to_string().contains("\"rule_number\":50"), "{acl}");
+    assert!(!acl["changes"][0]["expected"].to_string().contains("\"rule_number\":50"), "{acl}");
+    // The deleted subnet left the data tier's ACL too.
+    assert_eq!(changed("nacl.data")["changes"][0]["property"], "subnet_ids");
+    assert_eq!(report["changed"].as_array().unwrap().len(), 4, "{}", d.stdout);
 
     // The human report names each one.
     let h = s.ok(&["drift"], 2);
@@ -358,7 +506,7 @@ async fn out_of_band_changes_are_reported_by_drift_and_repaired_by_apply() {
     );
     assert!(h.stdout.contains("Environment: \"dev\" → \"prod\""), "{}", h.stdout);
 
-    // Apply repairs all four; drift is clean again.
+    // Apply repairs all five; drift is clean again.
     s.ok(&["apply", "--auto-approve"], 0);
     s.ok(&["drift"], 0);
     s.ok(&["plan", "--detailed-exitcode"], 0);
@@ -372,6 +520,9 @@ async fn out_of_band_changes_are_reported_by_drift_and_repaired_by_apply() {
         .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0") && r.nat_gateway_id().is_some()));
     let sub = c.describe_subnets().filters(s.tag_filter()).send().await.unwrap();
     assert!(sub.subnets().iter().all(|x| tag(x.tags(), "Environment") == Some("dev")));
+    let acls = nacls(&c, &s).await;
+    assert!(acls["nacl.app"].1.iter().all(|e| e.1 != 50), "the out-of-band entry is gone");
+    assert_eq!(acls["nacl.data"].0, cidrs(&["10.0.20.0/24", "10.0.21.0/24"]), "the new subnet is associated");
     assert_eq!(counts(&c, &s).await, full_counts());
 
     s.ok(&["destroy", "--auto-approve"], 0);
@@ -457,7 +608,7 @@ async fn a_saved_plan_is_applied_exactly_and_refused_once_state_moved() {
     let stale = s.dir.path().join("stale.json");
     std::fs::copy(&plan_file, &stale).unwrap();
     let r = s.ok(&["apply", p], 0);
-    assert!(r.stderr.contains("Apply complete: 26 created"), "{}", r.stderr);
+    assert!(r.stderr.contains("Apply complete: 29 created"), "{}", r.stderr);
     assert_eq!(counts(&c, &s).await, full_counts());
     let r = s.ok(&["apply", stale.to_str().unwrap()], 1);
     assert!(r.stderr.contains("make a new plan"), "{}", r.stderr);

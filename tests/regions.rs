@@ -21,6 +21,7 @@ fn network_counts() -> Counts {
         route_tables: 3,
         security_groups: 3,
         endpoints: 1,
+        network_acls: 3,
     }
 }
 
@@ -72,7 +73,7 @@ fn state_locations(s: &Stack) -> BTreeMap<String, usize> {
 async fn one_stack_over_two_regions_plans_applies_drifts_and_destroys() {
     let s = Stack::from_file("dr", "config/two-region.toml");
     let r = s.ok(&["apply", "--auto-approve"], 0);
-    assert!(r.stderr.contains("Apply complete: 83 created"), "{}", r.stderr);
+    assert!(r.stderr.contains("Apply complete: 89 created"), "{}", r.stderr);
 
     // Each region has its own network, seen by that region's clients only.
     assert_eq!(region_counts("us-east-1", &s).await, network_counts());
@@ -122,7 +123,7 @@ async fn one_stack_over_two_regions_plans_applies_drifts_and_destroys() {
         };
         assert_eq!(r["location"], want, "{address}");
     }
-    assert_eq!(state_locations(&s).get("us-west-2"), Some(&39));
+    assert_eq!(state_locations(&s).get("us-west-2"), Some(&42));
 
     // Nothing to do, no drift.
     s.ok(&["plan", "--detailed-exitcode"], 0);
@@ -207,7 +208,7 @@ async fn a_state_written_before_locations_upgrades_in_place_without_a_plan_chang
     // (one note line), changing nothing in AWS; apply then has nothing to do.
     let p = s.ok(&["plan", "--detailed-exitcode"], 0);
     assert!(
-        p.stderr.contains("state upgraded to format 2: recorded the location of 42 resources"),
+        p.stderr.contains("state upgraded to format 2: recorded the location of 45 resources"),
         "{}",
         p.stderr
     );
@@ -217,7 +218,7 @@ async fn a_state_written_before_locations_upgrades_in_place_without_a_plan_chang
     let at = state_locations(&s);
     assert_eq!(at.get("(none)"), None, "{at:?}");
     assert_eq!(at.get("global"), Some(&3), "two roles and the dashboard: {at:?}");
-    assert_eq!(at.get("us-east-1"), Some(&39), "{at:?}");
+    assert_eq!(at.get("us-east-1"), Some(&42), "{at:?}");
     let r = s.ok(&["apply", "--auto-approve"], 0);
     assert!(!r.stderr.contains("created") && !r.stderr.contains("updated"), "{}", r.stderr);
     assert!(!r.stderr.contains("upgraded"), "{}", r.stderr);

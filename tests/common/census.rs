@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::{Filter, NatGatewayState};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every kind `census` counts.
-pub const KINDS: [&str; 39] = [
+pub const KINDS: [&str; 40] = [
     "acm.certificate",
     "appautoscaling.policy",
     "appautoscaling.target",
@@ -26,6 +26,7 @@ pub const KINDS: [&str; 39] = [
     "ec2.internet_gateway_attachment",
     "ec2.launch_template",
     "ec2.nat_gateway",
+    "ec2.network_acl",
     "ec2.route",
     "ec2.route_table",
     "ec2.security_group",
@@ -186,6 +187,9 @@ async fn ec2_kinds(c: &aws_sdk_ec2::Client, stack: &str, n: &mut BTreeMap<&'stat
             .map(|e| e.vpc_endpoint_id()),
     );
     n.insert("ec2.vpc_endpoint", live_vpces.len());
+
+    let acls = c.describe_network_acls().filters(f()).send().await.expect("DescribeNetworkAcls");
+    n.insert("ec2.network_acl", distinct(acls.network_acls().iter().map(|a| a.network_acl_id())).len());
 
     let lts = c.describe_launch_templates().filters(f()).send().await.expect("DescribeLaunchTemplates");
     n.insert(

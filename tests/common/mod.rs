@@ -294,6 +294,7 @@ pub struct Counts {
     pub route_tables: usize,
     pub security_groups: usize,
     pub endpoints: usize,
+    pub network_acls: usize,
 }
 
 pub async fn counts(c: &aws_sdk_ec2::Client, s: &Stack) -> Counts {
@@ -340,11 +341,19 @@ pub async fn counts(c: &aws_sdk_ec2::Client, s: &Stack) -> Counts {
             .iter()
             .filter(|e| !e.state().is_some_and(|s| s.as_str().eq_ignore_ascii_case("deleted")))
             .count(),
+        network_acls: c
+            .describe_network_acls()
+            .filters(f())
+            .send()
+            .await
+            .expect("nacls")
+            .network_acls()
+            .len(),
     }
 }
 
 /// What config/ha-stack.toml gives: 1 VPC, 6 subnets, 1 IGW, 2 EIPs + 2 NAT gateways,
-/// 3 route tables, 3 security groups, 1 S3 gateway endpoint.
+/// 3 route tables, 3 security groups, 1 S3 gateway endpoint, 3 network ACLs.
 pub fn full_counts() -> Counts {
     Counts {
         vpcs: 1,
@@ -355,6 +364,7 @@ pub fn full_counts() -> Counts {
         route_tables: 3,
         security_groups: 3,
         endpoints: 1,
+        network_acls: 3,
     }
 }
 

@@ -18,7 +18,7 @@ use std::path::Path;
 /// Resources `hactl validate` counts for config/ha-stack.toml (2 zones), measured
 /// 2026-12-03 with `hactl validate --json`. Sizing needs it only to within half a service:
 /// tests/scale.rs checks that.
-pub const DEMO_RESOURCES: usize = 82;
+pub const DEMO_RESOURCES: usize = 85;
 
 /// Resources each extra internal service adds, measured the same way (0, 1, 2, 10, 20, 25
 /// and 49 services: 82 + 10 N): an ECS service, a task definition, a task role, a log

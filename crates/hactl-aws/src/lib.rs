@@ -171,6 +171,7 @@ pub fn registry(config: &SdkConfig, counter: &ApiCounter) -> Registry {
     r.register(Arc::new(ec2::eip::ElasticIp(ec2.clone())));
     r.register(Arc::new(ec2::nat_gateway::NatGateway(ec2.clone())));
     r.register(Arc::new(ec2::route_table::RouteTable(ec2.clone())));
+    r.register(Arc::new(ec2::network_acl::NetworkAcl(ec2.clone())));
     r.register(Arc::new(ec2::route::Route(ec2.clone())));
     r.register(Arc::new(ec2::security_group::SecurityGroup(ec2.clone())));
     r.register(Arc::new(ec2::security_group_rules::SecurityGroupRules(ec2.clone())));

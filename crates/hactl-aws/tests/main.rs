@@ -16,6 +16,7 @@ mod iam;
 mod kinds;
 mod listener_rule;
 mod logs;
+mod nacl;
 mod operator_policy;
 mod rds;
 mod route53;

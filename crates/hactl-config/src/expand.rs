@@ -213,6 +213,7 @@ tagged_kinds!(
     ec2::InternetGateway,
     ec2::LaunchTemplate,
     ec2::NatGateway,
+    ec2::NetworkAcl,
     ec2::RouteTable,
     ec2::SecurityGroup,
     ec2::Subnet,
@@ -247,7 +248,7 @@ pub(crate) struct Site<'a> {
 }
 
 impl Site<'_> {
-    fn addr(&self, segments: &[&str]) -> Result<Address, ExpandError> {
+    pub(crate) fn addr(&self, segments: &[&str]) -> Result<Address, ExpandError> {
         if self.dr {
             addr(&[&["dr"], segments].concat())
         } else {
@@ -475,13 +476,13 @@ impl<'a> Expander<'a> {
     }
 
     /// `resource` of `site` named `parts`, tagged (see [`Expander::tagged`]) and placed.
-    fn site_tagged<K: Tagged>(&self, site: &Site<'_>, resource: K, parts: &[&str]) -> K {
+    pub(crate) fn site_tagged<K: Tagged>(&self, site: &Site<'_>, resource: K, parts: &[&str]) -> K {
         let name = self.name(&site.name_parts(parts));
         self.tagged(resource, &name).at(site.location())
     }
 
     /// The network tier of one region: VPC, internet gateway, route tables, subnets, NAT
-    /// gateways, default routes, security groups and their rules, VPC endpoints.
+    /// gateways, default routes, security groups and their rules, network ACLs, VPC endpoints.
     fn network_tier(&mut self, site: &Site<'_>) -> Result<NetworkRefs, ExpandError> {
         let vpc = site.addr(&["vpc", "main"])?;
         let spec = self
@@ -506,6 +507,7 @@ impl<'a> Expander<'a> {
         let mut refs =
             NetworkRefs { vpc, igw_attachment, subnets, groups, internal_alb_group, private_routes };
         self.security_group_rules(site, &refs)?;
+        self.network_acls(site, &refs)?;
         self.endpoints(site, &mut refs, &tables)?;
         Ok(refs)
     }

@@ -10,6 +10,7 @@ pub mod expand;
 mod expand_compute;
 mod expand_data;
 pub mod expand_drift;
+mod expand_nacl;
 pub mod expand_observability;
 mod expand_regional;
 mod limits;

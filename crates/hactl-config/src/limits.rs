@@ -24,6 +24,9 @@ pub(crate) const LISTENERS_PER_ALB: usize = 50;
 /// Rules per Application Load Balancer, default rules not counted (ELB quota, default).
 /// Target groups per Application Load Balancer are 100 too: one per rule here.
 pub(crate) const RULES_PER_ALB: usize = 100;
+/// Inbound, and separately outbound, entries per network ACL (VPC quota, default; the
+/// `*` entry AWS adds is not counted).
+pub(crate) const ENTRIES_PER_ACL: usize = 20;
 /// User tags per resource (every service hactl tags: EC2, ELB, ECS, IAM, RDS, ...).
 pub(crate) const TAGS_PER_RESOURCE: usize = 50;
 /// An alarm's period × evaluation periods, for periods under an hour / from an hour on.
@@ -89,6 +92,7 @@ pub(crate) fn check(cfg: &StackConfig, raw: &RawConfig, graph: &DesiredGraph, c:
     // service); the security group rules of the app tier are reported only once they fit.
     let services_over = listeners(raw, graph, c);
     security_group_rules(cfg, raw, graph, services_over, c);
+    network_acl_entries(cfg, raw, graph, c);
     tags(cfg, raw, graph, c);
     alarm_windows(raw, graph, c);
 }
@@ -204,6 +208,56 @@ fn security_group_rules(
                 "each port × source is one rule{breakdown}; merge CIDR blocks, drop extra rules or \
                  services, or ask AWS to raise the quota and split the stack until then"
             );
+            c.push(span, field, msg, hint);
+        }
+    }
+}
+
+/// The entries of each network ACL, each direction (the DR region's too: its zones may
+/// be more). Contributors: the extra rules of that tier and direction, and for the public
+/// tier's ingress the load balancer's CIDR blocks (one entry per port each).
+fn network_acl_entries(cfg: &StackConfig, raw: &RawConfig, graph: &DesiredGraph, c: &mut Collector<'_>) {
+    let extras: Vec<(usize, &crate::raw::RawAclRule)> =
+        raw.network_acls.iter().flat_map(|n| n.extra_rules.iter().enumerate()).collect();
+    for spec in graph.specs().filter(|s| s.kind == "ec2.network_acl") {
+        let tier = spec.address.as_str().rsplit('.').next().unwrap_or_default();
+        for direction in ["ingress", "egress"] {
+            let total = list_len(spec.props.get(direction));
+            if total <= ENTRIES_PER_ACL {
+                continue;
+            }
+            let mut list: Vec<Contributor> = extras
+                .iter()
+                .filter(|(_, r)| {
+                    r.tier.get_ref() == tier
+                        && r.direction.as_ref().map_or("ingress", |d| d.get_ref().as_str()) == direction
+                })
+                .map(|(i, r)| contributor(&r.rule_number, format!("network_acls.extra_rules[{i}]"), 1))
+                .collect();
+            if tier == "public" && direction == "ingress" {
+                let ports = cfg.security.alb_ports.len();
+                if let Some(cidrs) = raw.security.as_ref().and_then(|s| s.alb_ingress_cidrs.as_ref()) {
+                    list.extend(
+                        cidrs
+                            .get_ref()
+                            .iter()
+                            .enumerate()
+                            .map(|(j, v)| contributor(v, format!("security.alb_ingress_cidrs[{j}]"), ports)),
+                    );
+                }
+            }
+            let (span, field) = match culprit(list, total, ENTRIES_PER_ACL) {
+                Some(k) => (k.at, k.field),
+                None => (raw.stack.name.span(), "stack.name".to_string()),
+            };
+            let dir = if direction == "ingress" { "inbound" } else { "outbound" };
+            let msg = format!(
+                "network ACL `{}` would have {total} {dir} entries; AWS allows {ENTRIES_PER_ACL} per ACL",
+                spec.address
+            );
+            let hint = "hactl's entries grow with the zones and the load balancer's ports × CIDR blocks; \
+                        merge CIDR blocks or drop extra rules, or set network_acls.enabled = false \
+                        (security groups still apply) or ask AWS to raise the quota";
             c.push(span, field, msg, hint);
         }
     }

@@ -9,6 +9,8 @@ pub struct StackConfig {
     pub stack: StackSection,
     pub network: NetworkConfig,
     pub security: SecurityConfig,
+    /// `[network_acls]`: a network ACL per subnet tier.
+    pub network_acls: NetworkAclConfig,
     pub compute: ComputeConfig,
     pub load_balancer: LoadBalancerConfig,
     pub services: Vec<ServiceConfig>,
@@ -192,6 +194,50 @@ pub struct SecurityConfig {
     pub alb_ingress_cidrs: Vec<Ipv4Net>,
     /// Additional ingress rules.
     pub extra_ingress: Vec<ExtraRule>,
+}
+
+/// A tier of subnets (public, app, data): what a network ACL covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SubnetTier {
+    Public,
+    App,
+    Data,
+}
+
+impl SubnetTier {
+    pub const ALL: [SubnetTier; 3] = [SubnetTier::Public, SubnetTier::App, SubnetTier::Data];
+
+    /// As in the subnets' addresses (`subnet.app.us-east-1a`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SubnetTier::Public => "public",
+            SubnetTier::App => "app",
+            SubnetTier::Data => "data",
+        }
+    }
+}
+
+/// One entry a user adds to a tier's network ACL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AclRule {
+    pub tier: SubnetTier,
+    pub egress: bool,
+    pub rule_number: i32,
+    /// `tcp`, `udp`, `icmp` or `-1` (all).
+    pub protocol: String,
+    /// Ports (for icmp the type and the code; -1 and -1 for all traffic).
+    pub from_port: i32,
+    pub to_port: i32,
+    pub cidr: Ipv4Net,
+    pub allow: bool,
+}
+
+/// `[network_acls]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NetworkAclConfig {
+    /// false: the subnets keep the VPC's default network ACL.
+    pub enabled: bool,
+    pub extra_rules: Vec<AclRule>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

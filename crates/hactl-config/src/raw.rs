@@ -20,6 +20,8 @@ pub(crate) struct RawConfig {
     pub stack: RawStack,
     pub network: RawNetwork,
     pub security: Option<RawSecurity>,
+    /// The network ACL of each subnet tier (on unless `enabled = false`).
+    pub network_acls: Option<RawNetworkAcls>,
     pub compute: Option<RawCompute>,
     pub load_balancer: Option<RawLoadBalancer>,
     #[serde(default)]
@@ -118,6 +120,28 @@ pub(crate) struct RawRule {
     pub cidr: Option<S<String>>,
     pub source_group: Option<S<String>>,
     pub description: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNetworkAcls {
+    pub enabled: Option<S<bool>>,
+    #[serde(default)]
+    pub extra_rules: Vec<RawAclRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAclRule {
+    pub tier: S<String>,
+    pub direction: Option<S<String>>,
+    pub rule_number: S<i64>,
+    pub protocol: Option<S<String>>,
+    pub port: Option<S<i64>>,
+    pub from_port: Option<S<i64>>,
+    pub to_port: Option<S<i64>>,
+    pub cidr: S<String>,
+    pub action: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

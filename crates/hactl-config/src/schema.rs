@@ -272,6 +272,7 @@ mod tests {
                 "stack",
                 "network",
                 "security",
+                "network_acls",
                 "compute",
                 "load_balancer",
                 "services",

@@ -14,6 +14,8 @@ use std::ops::Range;
 
 #[path = "validate_dr.rs"]
 mod validate_dr;
+#[path = "validate_nacl.rs"]
+mod validate_nacl;
 #[path = "validate_network.rs"]
 mod validate_network;
 #[path = "validate_regional.rs"]
@@ -114,6 +116,7 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
     let network = network(&raw.network, &at, c);
     let dr = raw.dr.as_ref().and_then(|d| validate_dr::dr(raw, d, region.as_deref(), c));
     let security = security(raw.security.as_ref(), c);
+    let network_acls = validate_nacl::network_acls(raw.network_acls.as_ref(), c);
     let compute = compute(raw.compute.as_ref(), c);
     let launch_type = compute.as_ref().map(|c| c.launch_type);
     let services = services(&raw.services, raw.stack.name.get_ref(), launch_type, c);
@@ -164,6 +167,7 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
         stack: stack?,
         network: network?,
         security: security?,
+        network_acls: network_acls?,
         compute: compute?,
         load_balancer: load_balancer?,
         services: services?,
@@ -598,7 +602,8 @@ fn extra_rule(r: &RawRule, prefix: &str, c: &mut Collector<'_>) -> Option<ExtraR
         None => Some("tcp"),
         Some(p) => c.choice(p, &format!("{prefix}.protocol"), PROTOCOLS, "protocol").map(|i| PROTOCOLS[i]),
     };
-    let ports = protocol.and_then(|protocol| rule_ports(r, prefix, protocol, &rule_span, c));
+    let keys = RulePorts { port: &r.port, from_port: &r.from_port, to_port: &r.to_port };
+    let ports = protocol.and_then(|protocol| rule_ports(keys, prefix, protocol, &rule_span, c));
     let source = rule_source(r, prefix, &rule_span, c);
     let description = r.description.as_ref().map(|d| d.get_ref().clone());
     if let Some(d) = &r.description {
@@ -619,16 +624,25 @@ fn extra_rule(r: &RawRule, prefix: &str, c: &mut Collector<'_>) -> Option<ExtraR
     })
 }
 
+/// The port keys of a rule as written.
+#[derive(Clone, Copy)]
+pub(crate) struct RulePorts<'a> {
+    pub port: &'a Option<S<i64>>,
+    pub from_port: &'a Option<S<i64>>,
+    pub to_port: &'a Option<S<i64>>,
+}
+
 /// The rule's (from, to) ports for `protocol`: `port = N`, or `from_port` and `to_port`
 /// (for icmp the type and the code, -1 meaning any; -1 and -1 for all traffic).
+/// Shared by security group rules and network ACL entries.
 fn rule_ports(
-    r: &RawRule,
+    r: RulePorts<'_>,
     prefix: &str,
     protocol: &str,
     rule_span: &Range<usize>,
     c: &mut Collector<'_>,
 ) -> Option<(i64, i64)> {
-    let keys = [("port", &r.port), ("from_port", &r.from_port), ("to_port", &r.to_port)];
+    let keys = [("port", r.port), ("from_port", r.from_port), ("to_port", r.to_port)];
     let (lo, hi) = if protocol == "icmp" { (-1, 255) } else { (1, 65535) };
     let range_hint = if protocol == "icmp" {
         "for icmp, `port` is the ICMP type (any code); from_port / to_port are the type and the code \
@@ -637,7 +651,7 @@ fn rule_ports(
         PORT_HINT
     };
     let mut int = |v: &S<i64>, key: &str| c.int(v, &format!("{prefix}.{key}"), lo, hi, range_hint);
-    match (protocol, &r.port, &r.from_port, &r.to_port) {
+    match (protocol, r.port, r.from_port, r.to_port) {
         ("-1", ..) => match keys.iter().find_map(|(k, v)| v.as_ref().map(|v| (k, v))) {
             Some((k, v)) => {
                 let msg = format!("protocol \"-1\" (all traffic) takes no `{k}`");

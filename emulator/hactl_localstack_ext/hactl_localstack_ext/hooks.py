@@ -16,6 +16,7 @@ def apply_moto_fixes():
         patch_moto_elbv2_rule_conditions,
         patch_moto_launch_template_versions,
         patch_moto_nat_gateway_tag_filters,
+        patch_moto_network_acl_id_filter,
         patch_moto_secretsmanager_replication,
     )
     from hactl_localstack_ext.rds_docdb import (
@@ -27,6 +28,7 @@ def apply_moto_fixes():
 
     patch_moto_nat_gateway_tag_filters()
     patch_moto_delete_subnet_associations()
+    patch_moto_network_acl_id_filter()
     patch_moto_ecs_create_service_params()
     patch_moto_ecs_services_run_tasks()
     patch_moto_elbv2_deletion_protection()

@@ -56,7 +56,8 @@ _subnet_patched = False
 def patch_moto_delete_subnet_associations() -> None:
     """AWS removes a subnet's route table association when the subnet is deleted; moto
     keeps it, so the route table can never be deleted afterwards (DependencyViolation).
-    Drop the associations of a deleted subnet, as AWS does."""
+    Likewise its network ACL association, which moto kept listing on the ACL (a deleted
+    subnet still "associated"). Drop the associations of a deleted subnet, as AWS does."""
     global _subnet_patched
     if _subnet_patched:
         return
@@ -70,10 +71,54 @@ def patch_moto_delete_subnet_associations() -> None:
             for assoc_id, assoc_subnet in list(table.associations.items()):
                 if assoc_subnet == subnet_id:
                     del table.associations[assoc_id]
+        for acl in getattr(self, "network_acls", {}).values():
+            for assoc_id, assoc in list(acl.associations.items()):
+                if assoc.subnet_id == subnet_id:
+                    del acl.associations[assoc_id]
         return subnet
 
     SubnetBackend.delete_subnet = delete_subnet
     _subnet_patched = True
+
+
+_nacl_patched = False
+
+
+def patch_moto_network_acl_id_filter() -> None:
+    """Two network ACL gaps. moto's DescribeNetworkAcls refuses the ``network-acl-id``
+    filter ("has not been implemented in Moto yet", HTTP 501). AWS supports it, and hactl
+    reads an ACL whose tags went missing by it (a filter, unlike NetworkAclIds, omits ids
+    that are gone instead of failing the whole call). And ICMP entries lost their type
+    and code (below)."""
+    global _nacl_patched
+    if _nacl_patched:
+        return
+    from moto.ec2.models.network_acls import NetworkAcl
+    from moto.ec2.responses.network_acls import NetworkACLs
+
+    original = NetworkAcl.get_filter_value
+
+    def get_filter_value(self, filter_name, method_name=None):
+        if filter_name == "network-acl-id":
+            return self.id
+        return original(self, filter_name, method_name)
+
+    NetworkAcl.get_filter_value = get_filter_value
+
+    # CreateNetworkAclEntry / ReplaceNetworkAclEntry: moto reads the ICMP type and code
+    # as the wire names `Icmp.Type` / `Icmp.Code`, but its parsed parameters are keyed
+    # by member name (`IcmpTypeCode`), so an ICMP entry lost both and read back as "any
+    # type". Answer the wire names from the member.
+    original_get_param = NetworkACLs._get_param
+
+    def _get_param(self, param_name, if_none=None):
+        value = original_get_param(self, param_name, if_none)
+        if value is None and param_name in ("Icmp.Type", "Icmp.Code"):
+            value = original_get_param(self, "IcmpTypeCode." + param_name.split(".")[1], if_none)
+        return value
+
+    NetworkACLs._get_param = _get_param
+    _nacl_patched = True
 
 
 _ecs_create_params_patched = False

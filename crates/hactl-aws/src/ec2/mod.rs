@@ -6,6 +6,7 @@ pub mod internet_gateway;
 pub mod internet_gateway_attachment;
 pub mod launch_template;
 pub mod nat_gateway;
+pub mod network_acl;
 pub mod route;
 pub mod route_table;
 pub mod security_group;

@@ -47,6 +47,17 @@ kinds! {
         connectivity_type / CONNECTIVITY_TYPE: replace,
         tags / TAGS: in_place,
     }
+    /// `ec2.network_acl` (provider: `hactl-aws/src/ec2/network_acl.rs`): a network ACL with
+    /// its numbered entries and the subnets associated with it.
+    NetworkAcl = "ec2.network_acl" {
+        reads: ["ec2:DescribeNetworkAcls"],
+        reads_account_wide: [],
+        vpc_id / VPC_ID: replace,
+        subnet_ids / SUBNET_IDS: in_place.as_set,
+        ingress / INGRESS: in_place.as_set,
+        egress / EGRESS: in_place.as_set,
+        tags / TAGS: in_place,
+    }
     /// `ec2.route` (provider: `hactl-aws/src/ec2/route.rs`).
     Route = "ec2.route" {
         reads: ["ec2:DescribeRouteTables"],
