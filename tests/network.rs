@@ -231,11 +231,11 @@ async fn apply_creates_the_network_tier_plan_is_empty_and_destroy_leaves_nothing
                 cidrs(&["10.0.0.0/24", "10.0.1.0/24"]),
                 entries(&[
                     (false, 100, "tcp", 80, 80, any, true),
-                    (false, 110, "tcp", 443, 443, any, true),
-                    (false, 120, "-1", -1, -1, app_a, true),
-                    (false, 130, "-1", -1, -1, app_b, true),
-                    (false, 140, "tcp", eph, 65535, any, true),
-                    (true, 100, "-1", -1, -1, any, true),
+                    (false, 101, "tcp", 443, 443, any, true),
+                    (false, 300, "-1", -1, -1, app_a, true),
+                    (false, 301, "-1", -1, -1, app_b, true),
+                    (false, 900, "tcp", eph, 65535, any, true),
+                    (true, 900, "-1", -1, -1, any, true),
                 ]),
             ),
         ),
@@ -245,12 +245,11 @@ async fn apply_creates_the_network_tier_plan_is_empty_and_destroy_leaves_nothing
                 cidrs(&[app_a, app_b]),
                 entries(&[
                     (false, 100, "tcp", 3000, 3000, "10.0.0.0/24", true),
-                    (false, 110, "tcp", 3000, 3000, "10.0.1.0/24", true),
-                    (false, 120, "-1", -1, -1, app_a, true),
-                    (false, 130, "-1", -1, -1, app_b, true),
-                    (false, 140, "tcp", 3000, 3000, any, false),
-                    (false, 150, "tcp", eph, 65535, any, true),
-                    (true, 100, "-1", -1, -1, any, true),
+                    (false, 101, "tcp", 3000, 3000, "10.0.1.0/24", true),
+                    (false, 300, "-1", -1, -1, app_a, true),
+                    (false, 301, "-1", -1, -1, app_b, true),
+                    (false, 900, "tcp", 32768, 65535, any, true),
+                    (true, 900, "-1", -1, -1, any, true),
                 ]),
             ),
         ),
@@ -259,10 +258,10 @@ async fn apply_creates_the_network_tier_plan_is_empty_and_destroy_leaves_nothing
             (
                 cidrs(&["10.0.20.0/24", "10.0.21.0/24"]),
                 entries(&[
-                    (false, 100, "tcp", 27017, 27017, app_a, true),
-                    (false, 110, "tcp", 27017, 27017, app_b, true),
-                    (true, 100, "tcp", eph, 65535, app_a, true),
-                    (true, 110, "tcp", eph, 65535, app_b, true),
+                    (false, 300, "tcp", 27017, 27017, app_a, true),
+                    (false, 301, "tcp", 27017, 27017, app_b, true),
+                    (true, 300, "tcp", eph, 65535, app_a, true),
+                    (true, 301, "tcp", eph, 65535, app_b, true),
                 ]),
             ),
         ),
@@ -329,6 +328,7 @@ async fn config_edits_give_exactly_the_expected_plan_and_converge() {
     assert_eq!(
         got,
         vec![
+            ("nacl.app".to_string(), "update".to_string()),
             ("nacl.data".to_string(), "update".to_string()),
             ("sg_rules.app".to_string(), "update".to_string()),
             ("subnet.data.us-east-1b".to_string(), "replace".to_string()),
@@ -348,7 +348,7 @@ async fn config_edits_give_exactly_the_expected_plan_and_converge() {
         "{}",
         h.stdout
     );
-    assert!(h.stdout.contains("Plan: 0 to create, 3 to update, 1 to replace, 0 to delete."), "{}", h.stdout);
+    assert!(h.stdout.contains("Plan: 0 to create, 4 to update, 1 to replace, 0 to delete."), "{}", h.stdout);
 
     s.ok(&["apply", "--auto-approve"], 0);
     s.ok(&["plan", "--detailed-exitcode"], 0);
@@ -383,8 +383,10 @@ async fn config_edits_give_exactly_the_expected_plan_and_converge() {
         .await
         .unwrap();
     assert_eq!(tag(rts.route_tables()[0].tags(), "hactl:address"), Some("route_table.private.us-east-1b"));
-    // And with the data tier's network ACL.
-    assert_eq!(nacls(&c, &s).await["nacl.data"].0, cidrs(&["10.0.20.0/24", "10.0.31.0/24"]));
+    // And with the data tier's network ACL; the ssh rule passes the app tier's ACL too.
+    let acls = nacls(&c, &s).await;
+    assert_eq!(acls["nacl.data"].0, cidrs(&["10.0.20.0/24", "10.0.31.0/24"]));
+    assert!(acls["nacl.app"].1.contains(&(false, 500, "tcp".into(), 22, 22, "10.0.0.0/16".into(), true)));
     assert_eq!(counts(&c, &s).await, full_counts());
 
     // Network ACLs turned off: the subnets go back to the VPC's default ACL, which

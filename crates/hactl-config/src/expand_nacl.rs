@@ -4,31 +4,39 @@
 //!
 //! - public (load balancer, NAT gateways): the load balancer's ports from its CIDRs, all
 //!   traffic from the app subnets (targets' answers, traffic out through the NAT
-//!   gateways), and TCP 1024-65535 from anywhere (answers to the NAT gateways); out: all.
-//! - app: the public services' port range from the public subnets, all traffic from the
-//!   app subnets (the internal load balancer, interface endpoints, tasks), the services'
-//!   ports denied from anywhere else, then TCP 1024-65535 from anywhere (answers from the
-//!   internet through NAT, from AWS APIs and the database); out: all.
+//!   gateways), and TCP 1024-65535 from anywhere (answers to the NAT gateways and the
+//!   load balancer, which pick from that range); out: all.
+//! - app: the public service's port from the public subnets, all traffic from the app
+//!   subnets (the internal load balancer, interface endpoints, tasks), then TCP
+//!   32768-65535 from anywhere (answers to the tasks and instances, Linux's local port
+//!   range: from the internet through NAT, AWS APIs, the database); a service port in
+//!   that range is denied to everyone else first. Out: all.
 //! - data: the database port from the app subnets only; out: TCP 1024-65535 to the app
 //!   subnets (answers). The database calls nothing, as its security group says.
+//! - `security.extra_ingress` rules pass the ACL of their group's tier too (a rule from a
+//!   group: from that group's subnets), and the data tier answers them.
 //!
-//! hactl's entries are numbered 100, 110, ... in that order; the user's extra rules keep
-//! their numbers (1-99 before hactl's, 1000-32766 after). The VPC's default ACL is left
-//! alone: subnets go back to it when the stack's ACLs are destroyed.
+//! hactl's entries are numbered by role, so that adding a zone or a CIDR block renumbers
+//! only its own role's entries: the load balancer's or service's ports from 100, the
+//! subnets from 300, extra ingress from 500, closed ports from 800, answers from 900. The
+//! user's extra rules keep their numbers (1-99 before hactl's, 1000-32766 after). UDP and
+//! ICMP answers are not admitted (security groups would pass them; nothing of the stack
+//! calls out over UDP but DNS, which the VPC resolver answers outside network ACLs). The
+//! VPC's default ACL is left alone: subnets go back to it when the stack's ACLs go.
 
 use crate::expand::{id, ExpandError, Expander, NetworkRefs, Site};
-use crate::model::{AclRule, SubnetTier};
+use crate::model::{AclRule, RuleSource, SubnetTier, Tier};
 use hactl_core::kinds::ec2;
 use hactl_core::Value;
 use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
 
-/// The first number of hactl's entries, and the step between them.
-const FIRST_RULE: i64 = 100;
-const RULE_STEP: i64 = 10;
-/// The ports answers come back to (AWS's guidance for network ACLs: clients pick from
-/// 1024-65535).
+/// The ports answers come back to (AWS's guidance for network ACLs: NAT gateways, load
+/// balancers and other clients pick from 1024-65535).
 const EPHEMERAL: (i64, i64) = (1024, 65535);
+/// The ports answers to the tasks and instances come back to: Linux's local port range
+/// (32768-60999), to 65535. A service port below it is never opened by it.
+const TASK_ANSWERS: (i64, i64) = (32768, 65535);
 
 /// One entry before it is numbered.
 struct Entry {
@@ -57,20 +65,50 @@ fn entry_value(n: i64, protocol: &str, (from, to): (i64, i64), cidr: &str, allow
     ]))
 }
 
-/// hactl's entries numbered from [`FIRST_RULE`], then the user's of this tier and
-/// direction.
-fn entries(own: Vec<Entry>, extra: &[&AclRule]) -> Value {
-    let mut out: Vec<Value> = own
-        .iter()
-        .zip((0..).map(|i| FIRST_RULE + i * RULE_STEP))
-        .map(|(e, n)| entry_value(n, e.protocol, e.ports, &e.cidr, e.allow))
-        .collect();
+/// hactl's entries, each block numbered from its first number in steps of one, then
+/// the user's of this tier and direction.
+fn entries(own: Blocks, extra: &[&AclRule]) -> Value {
+    let mut out: Vec<Value> = Vec::new();
+    for (first, block) in own.0 {
+        out.extend(
+            block.iter().zip(first..).map(|(e, n)| entry_value(n, e.protocol, e.ports, &e.cidr, e.allow)),
+        );
+    }
     out.extend(extra.iter().map(|r| {
         let ports = (i64::from(r.from_port), i64::from(r.to_port));
         entry_value(i64::from(r.rule_number), &r.protocol, ports, &r.cidr.to_string(), r.allow)
     }));
     Value::List(out)
 }
+
+/// The subnet tier of a security group tier (the load balancer lives in the public
+/// subnets, the database in the data subnets).
+fn subnet_tier(t: Tier) -> SubnetTier {
+    match t {
+        Tier::Alb => SubnetTier::Public,
+        Tier::App => SubnetTier::App,
+        Tier::Db => SubnetTier::Data,
+    }
+}
+
+/// hactl's entries of one ACL and direction, by block: each block's entries are numbered
+/// from its first number, so adding a zone or a CIDR block renumbers nothing outside its
+/// block.
+#[derive(Default)]
+struct Blocks(BTreeMap<i64, Vec<Entry>>);
+
+impl Blocks {
+    fn add(&mut self, block: i64, e: Entry) {
+        self.0.entry(block).or_default().push(e);
+    }
+}
+
+/// Where each role's entries start.
+const LB_PORTS: i64 = 100;
+const SUBNETS: i64 = 300;
+const EXTRA_INGRESS: i64 = 500;
+const CLOSED_PORTS: i64 = 800;
+const ANSWERS: i64 = 900;
 
 impl Expander<'_> {
     /// The three network ACLs of `site`, each associated with its tier's subnets.
@@ -80,42 +118,95 @@ impl Expander<'_> {
             return Ok(());
         }
         let zones = &site.network.zones;
-        let public: Vec<Ipv4Net> = zones.iter().map(|z| z.public).collect();
-        let app: Vec<Ipv4Net> = zones.iter().map(|z| z.app).collect();
+        let cidrs_of = |t: SubnetTier| -> Vec<Ipv4Net> {
+            zones
+                .iter()
+                .map(|z| match t {
+                    SubnetTier::Public => z.public,
+                    SubnetTier::App => z.app,
+                    SubnetTier::Data => z.data,
+                })
+                .collect()
+        };
+        let public = cidrs_of(SubnetTier::Public);
+        let app = cidrs_of(SubnetTier::App);
         let anywhere = Ipv4Net::default();
-        let mut ingress: BTreeMap<SubnetTier, Vec<Entry>> = BTreeMap::new();
-        let mut egress: BTreeMap<SubnetTier, Vec<Entry>> = BTreeMap::new();
+        let mut ingress: BTreeMap<SubnetTier, Blocks> = BTreeMap::new();
+        let mut egress: BTreeMap<SubnetTier, Blocks> = BTreeMap::new();
 
+        // Public: the load balancer's ports from its CIDRs, everything from the app tier
+        // (targets' answers, traffic out through NAT), answers from anywhere (NAT and the
+        // load balancer use 1024-65535); out: everything.
         let lb = ingress.entry(SubnetTier::Public).or_default();
         for port in &cfg.security.alb_ports {
             let p = i64::from(*port);
-            lb.extend(cfg.security.alb_ingress_cidrs.iter().map(|c| tcp((p, p), c)));
+            for c in &cfg.security.alb_ingress_cidrs {
+                lb.add(LB_PORTS, tcp((p, p), c));
+            }
         }
-        lb.extend(app.iter().map(all));
-        // Ports of the load balancer in the answer range stay closed to all but its CIDRs.
-        for port in cfg.security.alb_ports.iter().map(|p| i64::from(*p)).filter(|p| *p >= EPHEMERAL.0) {
-            lb.push(Entry { allow: false, ..tcp((port, port), anywhere) });
+        for c in &app {
+            lb.add(SUBNETS, all(c));
         }
-        lb.push(tcp(EPHEMERAL, anywhere));
-        egress.insert(SubnetTier::Public, vec![all(anywhere)]);
+        lb.add(ANSWERS, tcp(EPHEMERAL, anywhere));
+        egress.entry(SubnetTier::Public).or_default().add(ANSWERS, all(anywhere));
 
+        // App: the public service's port from the public subnets, everything from the app
+        // subnets, answers to the tasks (Linux: 32768-60999) from anywhere; a service port
+        // inside that range is closed to everyone else first. Out: everything.
         let tasks = ingress.entry(SubnetTier::App).or_default();
-        let public_ports = cfg.app_ports();
-        if let (Some(lo), Some(hi)) = (public_ports.first(), public_ports.last()) {
-            tasks.extend(public.iter().map(|c| tcp((i64::from(*lo), i64::from(*hi)), c)));
+        for port in cfg.app_ports() {
+            let p = i64::from(port);
+            for c in &public {
+                tasks.add(LB_PORTS, tcp((p, p), c));
+            }
         }
-        tasks.extend(app.iter().map(all));
-        let internal_ports = cfg.internal_ports();
-        let every_port = public_ports.iter().chain(&internal_ports).copied();
-        if let (Some(lo), Some(hi)) = (every_port.clone().min(), every_port.max()) {
-            tasks.push(Entry { allow: false, ..tcp((i64::from(lo), i64::from(hi)), anywhere) });
+        for c in &app {
+            tasks.add(SUBNETS, all(c));
         }
-        tasks.push(tcp(EPHEMERAL, anywhere));
-        egress.insert(SubnetTier::App, vec![all(anywhere)]);
+        let mut service_ports = cfg.app_ports();
+        service_ports.extend(cfg.internal_ports());
+        service_ports.sort_unstable();
+        service_ports.dedup();
+        for p in service_ports.into_iter().map(i64::from).filter(|p| *p >= TASK_ANSWERS.0) {
+            tasks.add(CLOSED_PORTS, Entry { allow: false, ..tcp((p, p), anywhere) });
+        }
+        tasks.add(ANSWERS, tcp(TASK_ANSWERS, anywhere));
+        egress.entry(SubnetTier::App).or_default().add(ANSWERS, all(anywhere));
 
+        // Data: the database port from the app subnets only; out: answers to them.
         let db = i64::from(cfg.db_port());
-        ingress.insert(SubnetTier::Data, app.iter().map(|c| tcp((db, db), c)).collect());
-        egress.insert(SubnetTier::Data, app.iter().map(|c| tcp(EPHEMERAL, c)).collect());
+        let data_in = ingress.entry(SubnetTier::Data).or_default();
+        for c in &app {
+            data_in.add(SUBNETS, tcp((db, db), c));
+        }
+        let data_out = egress.entry(SubnetTier::Data).or_default();
+        for c in &app {
+            data_out.add(SUBNETS, tcp(EPHEMERAL, c));
+        }
+
+        // The security groups' extra ingress rules pass the ACL of their tier too (from a
+        // group: from that tier's subnets); the data tier answers them.
+        for r in &cfg.security.extra_ingress {
+            let tier = subnet_tier(r.group);
+            let sources: Vec<Ipv4Net> = match &r.source {
+                RuleSource::Cidr(c) => vec![*c],
+                RuleSource::Group(g) => cidrs_of(subnet_tier(*g)),
+            };
+            let protocol = protocol_of(&r.protocol);
+            for c in &sources {
+                let ports = (i64::from(r.from_port), i64::from(r.to_port));
+                let e = Entry { protocol, ports, cidr: c.to_string(), allow: true };
+                ingress.entry(tier).or_default().add(EXTRA_INGRESS, e);
+                if tier == SubnetTier::Data {
+                    let answer = match protocol {
+                        "tcp" | "udp" => EPHEMERAL,
+                        _ => (-1, -1),
+                    };
+                    let e = Entry { protocol, ports: answer, cidr: c.to_string(), allow: true };
+                    egress.entry(tier).or_default().add(EXTRA_INGRESS, e);
+                }
+            }
+        }
 
         for tier in SubnetTier::ALL {
             let extra = |egress: bool| -> Vec<&AclRule> {
@@ -132,6 +223,16 @@ impl Expander<'_> {
             self.push(spec);
         }
         Ok(())
+    }
+}
+
+/// A security group rule's protocol as a `&'static str` (validation allows these four).
+fn protocol_of(p: &str) -> &'static str {
+    match p {
+        "udp" => "udp",
+        "icmp" => "icmp",
+        "-1" => "-1",
+        _ => "tcp",
     }
 }
 
@@ -175,26 +276,74 @@ mod tests {
     #[test]
     fn each_tier_admits_the_tier_above_and_answers() {
         let g = graph("ha-stack.toml", |t| t);
-        let public = entries(&g, "nacl.public", "ingress");
-        // The load balancer's ports, the two app subnets, answers: 100, 110, ... in order.
-        assert_eq!(public.iter().map(|e| e.0).collect::<Vec<_>>(), [100, 110, 120, 130, 140]);
-        assert_eq!(public[0], (100, "tcp".into(), 80, 80, "0.0.0.0/0".into(), true));
-        assert_eq!(public[4], (140, "tcp".into(), 1024, 65535, "0.0.0.0/0".into(), true));
-        let app = entries(&g, "nacl.app", "ingress");
-        // The services' ports are closed to all but the public and app subnets, before
-        // the answers' range opens.
-        let deny = app.iter().find(|e| !e.5).expect("a deny entry");
-        let answers = app.iter().find(|e| e.2 == 1024).expect("answers");
-        assert!(deny.0 < answers.0 && deny.4 == "0.0.0.0/0", "{app:?}");
-        let data = entries(&g, "nacl.data", "ingress");
-        assert!(data.iter().all(|e| e.1 == "tcp" && e.2 == 27017 && e.4.starts_with("10.0.1")), "{data:?}");
-        let out = entries(&g, "nacl.data", "egress");
-        assert!(out.iter().all(|e| e.2 == 1024 && e.3 == 65535 && e.4.starts_with("10.0.1")), "{out:?}");
+        let any = "0.0.0.0/0".to_string();
+        let (a, b) = ("10.0.10.0/24".to_string(), "10.0.11.0/24".to_string());
+        let tcp = |n, from, to, cidr: &String| (n, "tcp".to_string(), from, to, cidr.clone(), true);
+        let all = |n, cidr: &String| (n, "-1".to_string(), -1, -1, cidr.clone(), true);
+        // Numbered by role: the load balancer's ports, the app subnets, the answers.
+        assert_eq!(
+            entries(&g, "nacl.public", "ingress"),
+            [
+                tcp(100, 80, 80, &any),
+                tcp(101, 443, 443, &any),
+                all(300, &a),
+                all(301, &b),
+                tcp(900, 1024, 65535, &any)
+            ]
+        );
+        assert_eq!(entries(&g, "nacl.public", "egress"), [all(900, &any)]);
+        // The public service's port from the public subnets only; answers to the tasks
+        // on Linux's local ports, which no service port of the demo is in.
+        let (pa, pb) = ("10.0.0.0/24".to_string(), "10.0.1.0/24".to_string());
+        assert_eq!(
+            entries(&g, "nacl.app", "ingress"),
+            [
+                tcp(100, 80, 80, &pa),
+                tcp(101, 80, 80, &pb),
+                all(300, &a),
+                all(301, &b),
+                tcp(900, 32768, 65535, &any)
+            ]
+        );
+        // The database port from exactly the two app subnets, answers to exactly them.
+        assert_eq!(
+            entries(&g, "nacl.data", "ingress"),
+            [tcp(300, 27017, 27017, &a), tcp(301, 27017, 27017, &b)]
+        );
+        assert_eq!(
+            entries(&g, "nacl.data", "egress"),
+            [tcp(300, 1024, 65535, &a), tcp(301, 1024, 65535, &b)]
+        );
         // Each ACL names exactly its tier's subnets.
         let subnets = &g.get(&Address::parse("nacl.data").unwrap()).unwrap().props[NetworkAcl::SUBNET_IDS];
         let named: Vec<String> = subnets.as_list().unwrap().iter().map(|v| v.to_string()).collect();
         assert_eq!(named.len(), 2);
         assert!(named.iter().all(|s| s.contains("subnet.data.")), "{named:?}");
+    }
+
+    #[test]
+    fn a_service_port_among_the_answers_is_closed_and_extra_ingress_passes_its_tier() {
+        let g = graph("ha-stack.toml", |t| {
+            t.replacen("\nport = 80\n", "\nport = 50051\n", 1)
+                + "\n[[security.extra_ingress]]\ngroup = \"db\"\nport = 27017\ncidr = \"192.168.0.0/16\"\n"
+        });
+        let app = entries(&g, "nacl.app", "ingress");
+        let deny = (800, "tcp".to_string(), 50051, 50051, "0.0.0.0/0".to_string(), false);
+        assert!(app.contains(&deny), "{app:?}");
+        assert!(
+            app.iter().all(|e| e.0 < 800 || e.0 >= 900 || e == &deny),
+            "one deny, before the answers: {app:?}"
+        );
+        let vpn = "192.168.0.0/16".to_string();
+        assert!(entries(&g, "nacl.data", "ingress").contains(&(
+            500,
+            "tcp".into(),
+            27017,
+            27017,
+            vpn.clone(),
+            true
+        )));
+        assert!(entries(&g, "nacl.data", "egress").contains(&(500, "tcp".into(), 1024, 65535, vpn, true)));
     }
 
     #[test]

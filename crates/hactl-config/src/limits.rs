@@ -24,9 +24,9 @@ pub(crate) const LISTENERS_PER_ALB: usize = 50;
 /// Rules per Application Load Balancer, default rules not counted (ELB quota, default).
 /// Target groups per Application Load Balancer are 100 too: one per rule here.
 pub(crate) const RULES_PER_ALB: usize = 100;
-/// Inbound, and separately outbound, entries per network ACL (VPC quota, default; the
-/// `*` entry AWS adds is not counted).
-pub(crate) const ENTRIES_PER_ACL: usize = 20;
+/// Inbound, and separately outbound, entries per network ACL that a stack can use: the
+/// VPC quota (default 20) counts the `*` entry AWS puts in every ACL.
+pub(crate) const ENTRIES_PER_ACL: usize = 19;
 /// User tags per resource (every service hactl tags: EC2, ELB, ECS, IAM, RDS, ...).
 pub(crate) const TAGS_PER_RESOURCE: usize = 50;
 /// An alarm's period × evaluation periods, for periods under an hour / from an hour on.
@@ -219,6 +219,8 @@ fn security_group_rules(
 fn network_acl_entries(cfg: &StackConfig, raw: &RawConfig, graph: &DesiredGraph, c: &mut Collector<'_>) {
     let extras: Vec<(usize, &crate::raw::RawAclRule)> =
         raw.network_acls.iter().flat_map(|n| n.extra_rules.iter().enumerate()).collect();
+    // The DR region's ACL over for the same entry as the home region's is not reported twice.
+    let mut reported: std::collections::BTreeSet<(String, &str)> = Default::default();
     for spec in graph.specs().filter(|s| s.kind == "ec2.network_acl") {
         let tier = spec.address.as_str().rsplit('.').next().unwrap_or_default();
         for direction in ["ingress", "egress"] {
@@ -234,30 +236,59 @@ fn network_acl_entries(cfg: &StackConfig, raw: &RawConfig, graph: &DesiredGraph,
                 })
                 .map(|(i, r)| contributor(&r.rule_number, format!("network_acls.extra_rules[{i}]"), 1))
                 .collect();
+            // The security groups' extra ingress rules of this tier (the data tier
+            // answers them too): one entry per source CIDR, a group's being its subnets.
+            let group = match tier {
+                "public" => "alb",
+                "data" => "db",
+                other => other,
+            };
+            if direction == "ingress" || tier == "data" {
+                let zones = cfg.network.zones.len();
+                list.extend(extra_rules(raw, group).map(|(i, r)| {
+                    let weight = if r.cidr.is_some() { 1 } else { zones };
+                    contributor(&r.group, format!("security.extra_ingress[{i}]"), weight)
+                }));
+            }
             if tier == "public" && direction == "ingress" {
+                let sec = raw.security.as_ref();
                 let ports = cfg.security.alb_ports.len();
-                if let Some(cidrs) = raw.security.as_ref().and_then(|s| s.alb_ingress_cidrs.as_ref()) {
-                    list.extend(
-                        cidrs
+                let cidrs = cfg.security.alb_ingress_cidrs.len();
+                match (sec.and_then(|s| s.alb_ingress_cidrs.as_ref()), sec.and_then(|s| s.alb_ports.as_ref()))
+                {
+                    (Some(list_of), _) => {
+                        list.extend(
+                            list_of.get_ref().iter().enumerate().map(|(j, v)| {
+                                contributor(v, format!("security.alb_ingress_cidrs[{j}]"), ports)
+                            }),
+                        )
+                    }
+                    (None, Some(list_of)) => list.extend(
+                        list_of
                             .get_ref()
                             .iter()
                             .enumerate()
-                            .map(|(j, v)| contributor(v, format!("security.alb_ingress_cidrs[{j}]"), ports)),
-                    );
+                            .map(|(j, v)| contributor(v, format!("security.alb_ports[{j}]"), cidrs)),
+                    ),
+                    (None, None) => {}
                 }
             }
             let (span, field) = match culprit(list, total, ENTRIES_PER_ACL) {
                 Some(k) => (k.at, k.field),
                 None => (raw.stack.name.span(), "stack.name".to_string()),
             };
+            if !reported.insert((field.clone(), direction)) {
+                continue;
+            }
             let dir = if direction == "ingress" { "inbound" } else { "outbound" };
             let msg = format!(
-                "network ACL `{}` would have {total} {dir} entries; AWS allows {ENTRIES_PER_ACL} per ACL",
+                "network ACL `{}` would have {total} {dir} entries; AWS allows {ENTRIES_PER_ACL} per ACL (20 with its `*` entry)",
                 spec.address
             );
-            let hint = "hactl's entries grow with the zones and the load balancer's ports × CIDR blocks; \
-                        merge CIDR blocks or drop extra rules, or set network_acls.enabled = false \
-                        (security groups still apply) or ask AWS to raise the quota";
+            let hint = "hactl's entries grow with the zones, the load balancer's ports × CIDR blocks and \
+                        the extra rules; merge CIDR blocks or drop extra rules, or set \
+                        network_acls.enabled = false (security groups still apply) or ask AWS to raise \
+                        the quota";
             c.push(span, field, msg, hint);
         }
     }

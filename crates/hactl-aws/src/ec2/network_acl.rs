@@ -8,8 +8,8 @@
 //! for all, or another IP protocol number), `from_port` and `to_port` (for icmp the type
 //! and the code, -1 = any; -1 and -1 when the protocol has no ports), one source or
 //! destination (`cidr`, or `cidr_ipv6` for entries added outside hactl) and `action`
-//! (`allow` or `deny`). The `*` entry (rule 32767, deny) that AWS puts in every ACL and
-//! lets nobody change is left out of reads.
+//! (`allow` or `deny`). The `*` entries (rules 32767 and, with IPv6, 32768; deny) that AWS
+//! puts in every ACL and lets nobody change are left out of reads.
 
 use super::{ids_filter, ownership, tag_spec, tagged_or_ids, tags_value, target_ids};
 use crate::error::{aws_error, ignore_not_found, is_not_found, retry_not_found};
@@ -24,7 +24,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub struct NetworkAcl(pub Client);
 
-/// The entry AWS adds to every ACL (both directions) and that cannot be changed.
+/// The entries AWS adds to every ACL (both directions) and that cannot be changed: 32767
+/// (IPv4), 32768 (IPv6, in a VPC with an IPv6 block).
 const DEFAULT_RULE: i32 = 32767;
 
 /// One entry of one direction.
@@ -135,7 +136,7 @@ impl Entry {
 fn live_entries(acl: &aws_sdk_ec2::types::NetworkAcl) -> [BTreeMap<i32, Entry>; 2] {
     let mut out: [BTreeMap<i32, Entry>; 2] = Default::default();
     for (egress, e) in acl.entries().iter().filter_map(Entry::from_live) {
-        if e.rule_number != DEFAULT_RULE {
+        if e.rule_number < DEFAULT_RULE {
             out[usize::from(egress)].insert(e.rule_number, e);
         }
     }
