@@ -47,13 +47,15 @@ impl LiveView {
     }
 }
 
-struct Target {
-    kind: String,
+/// A resource to read, borrowing its desired and recorded properties (a 1,000-resource
+/// stack's properties are held once, not copied per target).
+struct Target<'a> {
+    kind: &'a str,
     location: Location,
-    address: Address,
-    state_id: Option<String>,
-    desired: Option<Props>,
-    recorded: Option<Props>,
+    address: &'a Address,
+    state_id: Option<&'a str>,
+    desired: Option<&'a Props>,
+    recorded: Option<&'a Props>,
 }
 
 /// A target's identity: the same address under another kind or location is another
@@ -62,24 +64,24 @@ type TargetKey = (Address, String, Location);
 
 /// What to read: every desired resource (scope permitting) and every recorded one, each
 /// at its location; an address whose kind or location changed is read under both.
-fn targets(
+fn targets<'a>(
     registry: &Registry,
-    desired: &DesiredGraph,
-    state: &State,
+    desired: &'a DesiredGraph,
+    state: &'a State,
     scope: RefreshScope,
-) -> BTreeMap<TargetKey, Target> {
-    let mut targets: BTreeMap<TargetKey, Target> = BTreeMap::new();
+) -> BTreeMap<TargetKey, Target<'a>> {
+    let mut targets: BTreeMap<TargetKey, Target<'a>> = BTreeMap::new();
     if scope == RefreshScope::DesiredAndState {
         for spec in desired.specs() {
             let location = registry.place(&spec.kind, spec.location.as_ref());
             targets.insert(
                 (spec.address.clone(), spec.kind.clone(), location.clone()),
                 Target {
-                    kind: spec.kind.clone(),
+                    kind: &spec.kind,
                     location,
-                    address: spec.address.clone(),
+                    address: &spec.address,
                     state_id: None,
-                    desired: Some(spec.props.clone()),
+                    desired: Some(&spec.props),
                     recorded: None,
                 },
             );
@@ -89,15 +91,15 @@ fn targets(
         let location = registry.place(&rs.kind, rs.location.as_ref());
         let key = (addr.clone(), rs.kind.clone(), location.clone());
         let t = targets.entry(key).or_insert_with(|| Target {
-            kind: rs.kind.clone(),
+            kind: &rs.kind,
             location,
-            address: addr.clone(),
+            address: addr,
             state_id: None,
             desired: None,
             recorded: None,
         });
-        t.state_id = Some(rs.id.clone());
-        t.recorded = Some(rs.props.clone());
+        t.state_id = Some(&rs.id);
+        t.recorded = Some(&rs.props);
     }
     targets
 }
@@ -141,7 +143,7 @@ pub async fn refresh(
     let targets = targets(registry, desired, state, scope);
     // One batched read per (kind, location); the locations of a kind read in parallel.
     let groups: BTreeSet<(String, Location)> =
-        targets.values().map(|t| (t.kind.clone(), t.location.clone())).collect();
+        targets.values().map(|t| (t.kind.to_string(), t.location.clone())).collect();
     for (kind, location) in &groups {
         registry.at(kind, location)?;
     }
@@ -163,17 +165,17 @@ pub async fn refresh(
             }
             let kind_targets: Vec<ReadTarget> = targets
                 .values()
-                .filter(|t| &t.kind == kind && &t.location == location)
+                .filter(|t| t.kind == kind && &t.location == location)
                 .map(|t| ReadTarget {
                     address: t.address.clone(),
-                    id: t.state_id.clone(),
-                    props: match &t.desired {
+                    id: t.state_id.map(str::to_string),
+                    props: match t.desired {
                         Some(p) => {
                             p.iter().map(|(k, v)| (k.clone(), v.resolve(&|r: &Ref| view.output(r)))).collect()
                         }
-                        None => t.recorded.clone().unwrap_or_default(),
+                        None => t.recorded.cloned().unwrap_or_default(),
                     },
-                    recorded: t.recorded.clone(),
+                    recorded: t.recorded.cloned(),
                 })
                 .collect();
             reading.push(read_group(registry, ctx, kind, location, kind_targets));
@@ -240,40 +242,49 @@ fn match_objects(
     objs: Vec<LiveObject>,
     prior: &dyn Fn(&Address) -> bool,
 ) {
-    let mut taken = vec![false; objs.len()];
+    // Each object is filed once, moved out of `objs` (None: taken).
+    let mut objs: Vec<Option<LiveObject>> = objs.into_iter().map(Some).collect();
+    let by_id: std::collections::HashMap<String, usize> =
+        objs.iter().enumerate().filter_map(|(i, o)| o.as_ref().map(|o| (o.id.clone(), i))).collect();
+    // Where each object taken by id was filed: two addresses recording one id (not
+    // expected) both get the object, the second a copy.
+    let mut filed: std::collections::HashMap<usize, (bool, Address)> = std::collections::HashMap::new();
     for t in targets {
-        if let Some(id) = &t.id {
-            if let Some(i) = objs.iter().position(|o| &o.id == id) {
-                taken[i] = true;
-                let map = if prior(&t.address) { &mut view.prior } else { &mut view.found };
-                map.insert(t.address.clone(), objs[i].clone());
-            }
-        }
+        let Some(&i) = t.id.as_ref().and_then(|id| by_id.get(id)) else { continue };
+        let o = match (objs[i].take(), filed.get(&i)) {
+            (Some(o), _) => o,
+            (None, Some((true, a))) => view.prior[a].clone(),
+            (None, Some((false, a))) => view.found[a].clone(),
+            (None, None) => continue,
+        };
+        let is_prior = prior(&t.address);
+        let map = if is_prior { &mut view.prior } else { &mut view.found };
+        map.insert(t.address.clone(), o);
+        filed.entry(i).or_insert_with(|| (is_prior, t.address.clone()));
     }
     for t in targets {
         if view.found.contains_key(&t.address) || prior(&t.address) {
             continue;
         }
-        if let Some(i) = (0..objs.len()).find(|&i| !taken[i] && objs[i].address.as_ref() == Some(&t.address))
-        {
-            taken[i] = true;
+        let at = objs.iter().position(|o| o.as_ref().is_some_and(|o| o.address.as_ref() == Some(&t.address)));
+        if let Some(o) = at.and_then(|i| objs[i].take()) {
             // The ownership rule: an object found by address (its name or natural key)
             // rather than by a recorded id is the stack's only when it carries the
             // stack's ownership tags (or belongs to an object that does).
-            if objs[i].owned {
-                view.found.insert(t.address.clone(), objs[i].clone());
+            if o.owned {
+                view.found.insert(t.address.clone(), o);
                 view.adopted.insert(t.address.clone());
             } else {
                 view.conflicts.push(Conflict {
                     address: t.address.clone(),
                     kind: kind.to_string(),
-                    id: objs[i].id.clone(),
+                    id: o.id,
                 });
             }
         }
     }
-    for (i, o) in objs.iter().enumerate() {
-        if !taken[i] && o.owned {
+    for o in objs.iter().flatten() {
+        if o.owned {
             view.unmanaged.push(Unmanaged {
                 kind: kind.to_string(),
                 id: o.id.clone(),
