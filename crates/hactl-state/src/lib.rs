@@ -21,7 +21,7 @@ mod store;
 
 pub use lock::{LockGuard, LockInfo, LockRelease, TakeOver, DRIFT_LOCK_LEASE_SECS};
 pub use s3::s3_config;
-pub use store::StateStore;
+pub use store::{Prepared, StateStore};
 
 /// The S3 SDK this crate uses, for callers that build the client themselves (to add an
 /// interceptor, say): `StateStore::s3(aws_sdk_s3::Client::from_conf(s3_config(..).build()), ..)`.

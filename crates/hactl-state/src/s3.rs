@@ -84,12 +84,10 @@ impl S3Store {
         Ok(state)
     }
 
-    /// Writes `state` (its serial already bumped) if the object is still what this store
-    /// last saw.
-    pub(crate) async fn save(&self, state: &State) -> Result<(), StateError> {
+    /// Writes `body` (a state document, its serial already bumped) if the object is still
+    /// what this store last saw.
+    pub(crate) async fn save(&self, body: Vec<u8>) -> Result<(), StateError> {
         let location = self.location();
-        let body =
-            state.encode().map_err(|source| StateError::Parse { location: location.clone(), source })?;
         let mut seen = self.seen.lock().await;
         let req = self
             .client

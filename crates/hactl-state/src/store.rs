@@ -15,6 +15,14 @@ pub struct StateStore {
     backend: Backend,
 }
 
+/// A state document ready to write ([`StateStore::prepare`]).
+#[derive(Debug)]
+pub struct Prepared {
+    serial: u64,
+    lineage: String,
+    body: Vec<u8>,
+}
+
 #[derive(Clone, Debug)]
 enum Backend {
     Local { dir: PathBuf },
@@ -86,23 +94,55 @@ impl StateStore {
     /// it. When the write fails, `state` keeps its old serial and lineage.
     ///
     /// Local: atomically (a temp file in the same directory, fsync, rename over the old
-    /// file, fsync of the directory), mode 0600. S3: a conditional PutObject (see
-    /// [`crate`]): a write that lost a race is [`StateError::Conflict`].
+    /// file, fsync of the directory), mode 0600, on tokio's blocking pool. S3: a
+    /// conditional PutObject (see [`crate`]): a write that lost a race is
+    /// [`StateError::Conflict`].
     pub async fn save(&self, state: &mut State) -> Result<(), StateError> {
+        let next = self.prepare(state)?;
+        let (serial, lineage) = self.write(next).await?;
+        state.serial = serial;
+        state.lineage = lineage;
+        Ok(())
+    }
+
+    /// The next save of `state` (serial bumped, a lineage given on the first write),
+    /// encoded, with `state` itself unchanged: a caller holding `state` under a lock
+    /// encodes it there and writes it after releasing the lock, without copying it.
+    pub fn prepare(&self, state: &mut State) -> Result<Prepared, StateError> {
         let (serial, lineage) = (state.serial, state.lineage.clone());
         if state.lineage.is_empty() {
             state.lineage = uuid::Uuid::new_v4().to_string();
         }
         state.serial += 1;
-        let written = match &self.backend {
-            Backend::Local { dir } => save_local(dir, &self.stack, &self.state_file(), state),
-            Backend::S3(s) => s.save(state).await,
-        };
-        if written.is_err() {
-            state.serial = serial;
-            state.lineage = lineage;
+        let body = state.encode();
+        let next = (state.serial, std::mem::replace(&mut state.lineage, lineage));
+        state.serial = serial;
+        let body = body.map_err(|e| match &self.backend {
+            Backend::Local { .. } => {
+                StateError::Write { path: self.state_file(), source: std::io::Error::other(e) }
+            }
+            Backend::S3(s) => StateError::Parse { location: s.location(), source: e },
+        })?;
+        Ok(Prepared { serial: next.0, lineage: next.1, body })
+    }
+
+    /// Writes a prepared save; returns the serial and lineage it holds (the state's new
+    /// ones).
+    pub async fn write(&self, next: Prepared) -> Result<(u64, String), StateError> {
+        let Prepared { serial, lineage, body } = next;
+        match &self.backend {
+            Backend::Local { dir } => {
+                let path = self.state_file();
+                let werr = |source| StateError::Write { path: path.clone(), source };
+                let (dir, stack, target) = (dir.clone(), self.stack.clone(), path.clone());
+                tokio::task::spawn_blocking(move || write_local(&dir, &stack, &target, &body))
+                    .await
+                    .map_err(|e| werr(std::io::Error::other(e)))?
+                    .map_err(werr)?;
+            }
+            Backend::S3(s) => s.save(body).await?,
         }
-        written
+        Ok((serial, lineage))
     }
 
     /// Takes the stack's lock for `operation`; any held lock is an error naming its
@@ -140,19 +180,18 @@ impl fmt::Display for StateStore {
     }
 }
 
-fn save_local(dir: &Path, stack: &str, path: &Path, state: &State) -> Result<(), StateError> {
-    let werr = |source| StateError::Write { path: path.to_path_buf(), source };
-    fs::create_dir_all(dir).map_err(werr)?;
-    let body = state.encode().map_err(|e| werr(std::io::Error::other(e)))?;
+/// Writes `body` over `path` atomically: a temp file in `dir`, fsync, rename, fsync of `dir`.
+fn write_local(dir: &Path, stack: &str, path: &Path, body: &[u8]) -> std::io::Result<()> {
+    fs::create_dir_all(dir)?;
     // A name no other writer uses (two stores of one process included), created new.
     let tmp = dir.join(format!(".{stack}.json.tmp.{}.{}", std::process::id(), uuid::Uuid::new_v4().simple()));
-    let mut f = open_private(&tmp).map_err(werr)?;
-    let written = f.write_all(&body).and_then(|_| f.sync_all());
+    let mut f = open_private(&tmp)?;
+    let written = f.write_all(body).and_then(|_| f.sync_all());
     drop(f);
-    if let Err(source) = written.and_then(|_| fs::rename(&tmp, path)) {
+    if let Err(e) = written.and_then(|_| fs::rename(&tmp, path)) {
         // Ours (created new above): nothing else can be behind this name.
         let _ = fs::remove_file(&tmp);
-        return Err(werr(source));
+        return Err(e);
     }
     sync_dir(dir);
     Ok(())
