@@ -279,6 +279,13 @@ impl Session {
         self.desired.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Lets the desired graph go (the next [`Session::desired`] is an empty graph): for
+    /// apply and destroy once they hold their plan, whose actions carry their own specs,
+    /// so a large stack's graph is not kept twice through the apply.
+    pub fn forget_desired(&self) {
+        *self.desired.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(DesiredGraph::default());
+    }
+
     /// Expands the config again with `active` serving traffic (none: the stack's region).
     pub fn set_active(&self, active: Option<&str>) -> Result<()> {
         let graph = expand_env(&self.cfg, &self.account, active)?;

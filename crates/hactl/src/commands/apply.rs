@@ -25,6 +25,7 @@ pub async fn apply(rc: &RunContext, planfile: Option<PathBuf>, run: RunFlags) ->
             Some(path) => saved_plan(&s, &state, path)?,
             None => s.plan(&mut state, PlanMode::Apply).await?,
         };
+        s.forget_desired();
         out!("{}", render::plan_text(&s.stdout_style, &plan, &s.region))?;
         refuse_conflicts(&plan)?;
         if !plan.has_changes() {
@@ -63,6 +64,7 @@ pub async fn destroy(rc: &RunContext, run: RunFlags) -> Result<ExitStatus> {
     s.locked("destroy", async {
         let mut state = s.load_state().await?;
         let plan = s.plan(&mut state, PlanMode::Destroy).await?;
+        s.forget_desired();
         out!("{}", render::plan_text(&s.stdout_style, &plan, &s.region))?;
         if !plan.has_changes() {
             return Ok(ExitStatus::Success);
