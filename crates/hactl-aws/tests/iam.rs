@@ -62,15 +62,7 @@ impl Env {
     async fn read(&self, kind: &str, targets: &[ReadTarget]) -> (Vec<LiveObject>, BTreeMap<String, u64>) {
         let before = self.counter.snapshot();
         let objs = self.provider(kind).read(&self.ctx().with_fresh_cache(), targets).await.unwrap();
-        let after = self.counter.snapshot();
-        let calls = after
-            .into_iter()
-            .filter_map(|(k, n)| {
-                let d = n - before.get(&k).copied().unwrap_or(0);
-                (d > 0).then_some((k, d))
-            })
-            .collect();
-        (objs, calls)
+        (objs, common::calls_since(&self.counter, &before))
     }
 
     async fn read_one(&self, kind: &str, target: &ReadTarget) -> Option<LiveObject> {
@@ -370,6 +362,74 @@ async fn role_lifecycle(env: &Env, name: &str) -> Result<(), String> {
     assert!(env.read_one("iam.role", &t).await.is_none());
     role.delete(&env.ctx(), name, &props).await.map_err(|e| e.to_string())?;
     Ok(())
+}
+
+#[tokio::test]
+async fn a_role_recorded_without_policies_is_deleted_in_one_call_unless_something_was_added() {
+    let env = Env::new("del").await;
+    let (clean, added) = (format!("{}-clean", env.stack), format!("{}-added", env.stack));
+    let profile = format!("{}-ip", env.stack);
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    .to_string();
+    for name in [&clean, &added] {
+        env.iam
+            .create_role()
+            .role_name(name.as_str())
+            .assume_role_policy_document(&trust)
+            .send()
+            .await
+            .unwrap();
+    }
+    // Outside hactl: a managed policy, an inline policy and an instance profile on `added`.
+    env.iam.attach_role_policy().role_name(&added).policy_arn(SSM_POLICY).send().await.unwrap();
+    let doc = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+        "Resource": "*"}]})
+    .to_string();
+    env.iam.put_role_policy().role_name(&added).policy_name("oob").policy_document(doc).send().await.unwrap();
+    env.iam.create_instance_profile().instance_profile_name(&profile).send().await.unwrap();
+    env.iam
+        .add_role_to_instance_profile()
+        .instance_profile_name(&profile)
+        .role_name(&added)
+        .send()
+        .await
+        .unwrap();
+    // What state records of both: no policies.
+    let recorded = Props::from([
+        ("inline_policies".to_string(), Value::Map(BTreeMap::new())),
+        ("managed_policy_arns".to_string(), Value::List(vec![])),
+    ]);
+    let role = env.provider("iam.role");
+
+    let before = env.counter.snapshot();
+    let deleted = role.delete(&env.ctx(), &clean, &recorded).await;
+    let calls = common::calls_since(&env.counter, &before);
+    let before = env.counter.snapshot();
+    let deleted_added = role.delete(&env.ctx(), &added, &recorded).await;
+    let fallback = common::calls_since(&env.counter, &before);
+    let clean_gone = !env.role_exists(&clean).await;
+    let added_gone = !env.role_exists(&added).await;
+    let profile_roles = env
+        .iam
+        .get_instance_profile()
+        .instance_profile_name(&profile)
+        .send()
+        .await
+        .map(|p| p.instance_profile().map(|ip| ip.roles().len()).unwrap_or(0));
+    env.cleanup(&[&clean, &added], &[&profile]).await;
+    let _ = env.iam.delete_instance_profile().instance_profile_name(&profile).send().await;
+
+    deleted.unwrap();
+    deleted_added.unwrap();
+    assert!(clean_gone && added_gone, "clean gone {clean_gone}, added gone {added_gone}");
+    assert_eq!(calls, BTreeMap::from([("IAM:DeleteRole".to_string(), 1)]), "a clean role: one call");
+    // The refused first DeleteRole, then the role emptied and deleted.
+    assert_eq!(fallback.get("IAM:DeleteRole"), Some(&2), "{fallback:?}");
+    assert_eq!(fallback.get("IAM:DetachRolePolicy"), Some(&1), "{fallback:?}");
+    assert_eq!(fallback.get("IAM:DeleteRolePolicy"), Some(&1), "{fallback:?}");
+    assert_eq!(fallback.get("IAM:RemoveRoleFromInstanceProfile"), Some(&1), "{fallback:?}");
+    assert_eq!(profile_roles.unwrap(), 0);
 }
 
 #[tokio::test]

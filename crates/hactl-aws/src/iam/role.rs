@@ -496,7 +496,24 @@ impl Provider for Role {
         })
     }
 
-    async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, _ctx: &Ctx, id: &str, recorded: &Props) -> Result<(), ProviderError> {
+        // A role recorded without policies is deleted with one call; DeleteConflict (a
+        // policy or instance profile added outside hactl) falls back to emptying it first.
+        let empty = |k: &str| match recorded.get(k) {
+            None | Some(Value::Null) => true,
+            Some(Value::Map(m)) => m.is_empty(),
+            Some(Value::List(l)) => l.is_empty(),
+            Some(_) => false,
+        };
+        if empty(Kind::INLINE_POLICIES) && empty(Kind::MANAGED_POLICY_ARNS) {
+            match self.client.delete_role().role_name(id).send().await.map_err(|e| aws_error("DeleteRole", e))
+            {
+                Ok(_) => return Ok(()),
+                Err(e) if is_not_found(&e) => return Ok(()),
+                Err(e) if e.code() == Some("DeleteConflict") => {}
+                Err(e) => return Err(e),
+            }
+        }
         let Some(inline) = self.inline_names(id).await? else { return Ok(()) };
         let live_inline = inline.into_iter().map(|n| (n, Value::Null)).collect();
         self.sync_inline(id, &live_inline, &BTreeMap::new()).await?;
