@@ -1,6 +1,7 @@
 //! Apply: walk a plan's execution DAG with bounded parallelism. After every finished
-//! step the result is journaled into state: one save per finished step, one at a time
-//! (an atomic file write, or a conditional S3 write). A failed step skips its dependents;
+//! step the result is journaled into state: saves one at a time (an atomic file write, or
+//! a conditional S3 write), steps finishing together sharing one (group commit, see
+//! `Shared::journal`); a step is done once a save holds its result. A failed step skips its dependents;
 //! independent branches go on. A cancel (Ctrl-C) starts nothing new and lets in-flight
 //! steps finish.
 

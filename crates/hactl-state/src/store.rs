@@ -108,6 +108,11 @@ impl StateStore {
     /// The next save of `state` (serial bumped, a lineage given on the first write),
     /// encoded, with `state` itself unchanged: a caller holding `state` under a lock
     /// encodes it there and writes it after releasing the lock, without copying it.
+    ///
+    /// The caller serializes prepare + [`StateStore::write`] + taking the returned serial
+    /// into `state` (one save at a time, like [`StateStore::save`]): two prepared saves of
+    /// one state carry the same serial, and writing an older one after a newer one would
+    /// move the stored serial back.
     pub fn prepare(&self, state: &mut State) -> Result<Prepared, StateError> {
         let (serial, lineage) = (state.serial, state.lineage.clone());
         if state.lineage.is_empty() {

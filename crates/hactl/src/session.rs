@@ -17,6 +17,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The desired graph of a session and the region it was expanded for.
+struct Desired {
+    graph: Option<Arc<DesiredGraph>>,
+    active: Option<String>,
+}
+
 /// Everything a command that talks to AWS needs.
 pub struct Session {
     pub region: String,
@@ -26,8 +32,9 @@ pub struct Session {
     pub endpoint: Option<String>,
     pub retry_timeout: Duration,
     pub sdk: hactl_aws::SdkConfig,
-    /// The desired graph for the active region state records (see [`Session::load_state`]).
-    desired: std::sync::Mutex<Arc<DesiredGraph>>,
+    /// The desired graph for the active region state records (see [`Session::load_state`]),
+    /// with that region; the graph is none once forgotten ([`Session::forget_desired`]).
+    desired: std::sync::Mutex<Desired>,
     cfg: hactl_config::StackConfig,
     account: hactl_config::expand::AccountId,
     pub store: StateStore,
@@ -79,7 +86,7 @@ pub async fn session(rc: &RunContext) -> Result<Session> {
         endpoint: sdk.endpoint_url().map(|e| e.trim_end_matches('/').to_string()),
         retry_timeout: Duration::from_secs(g.retry_timeout),
         sdk,
-        desired: std::sync::Mutex::new(Arc::new(desired)),
+        desired: std::sync::Mutex::new(Desired { graph: Some(Arc::new(desired)), active: None }),
         cfg,
         account,
         store,
@@ -274,22 +281,31 @@ impl Session {
         &self.cfg
     }
 
-    /// The desired graph: the config expanded for the active region of the loaded state.
-    pub fn desired(&self) -> Arc<DesiredGraph> {
-        self.desired.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    /// The desired graph: the config expanded for the active region of the loaded state
+    /// (expanded again when it was forgotten).
+    pub fn desired(&self) -> Result<Arc<DesiredGraph>> {
+        let mut d = self.desired.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(g) = &d.graph {
+            return Ok(g.clone());
+        }
+        let graph = Arc::new(expand_env(&self.cfg, &self.account, d.active.as_deref())?);
+        d.graph = Some(graph.clone());
+        Ok(graph)
     }
 
-    /// Lets the desired graph go (the next [`Session::desired`] is an empty graph): for
-    /// apply and destroy once they hold their plan, whose actions carry their own specs,
-    /// so a large stack's graph is not kept twice through the apply.
+    /// Lets the desired graph go until [`Session::desired`] is called again: for apply
+    /// and destroy once they hold their plan, whose actions carry their own specs, so a
+    /// large stack's graph is not kept twice through the apply.
     pub fn forget_desired(&self) {
-        *self.desired.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(DesiredGraph::default());
+        self.desired.lock().unwrap_or_else(|p| p.into_inner()).graph = None;
     }
 
     /// Expands the config again with `active` serving traffic (none: the stack's region).
     pub fn set_active(&self, active: Option<&str>) -> Result<()> {
         let graph = expand_env(&self.cfg, &self.account, active)?;
-        *self.desired.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(graph);
+        let active = active.map(str::to_string);
+        *self.desired.lock().unwrap_or_else(|p| p.into_inner()) =
+            Desired { graph: Some(Arc::new(graph)), active };
         Ok(())
     }
 
@@ -309,7 +325,7 @@ impl Session {
                 if placed == 1 { "" } else { "s" }
             );
         }
-        let desired = self.desired();
+        let desired = self.desired()?;
         let live = refresh(&self.registry, &self.ctx, &desired, state, RefreshScope::DesiredAndState).await?;
         if mode == PlanMode::Apply {
             let recorded = hactl_engine::catch_up(&self.registry, &desired, state, &live)?;

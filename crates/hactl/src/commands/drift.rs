@@ -41,7 +41,7 @@ async fn drift_once(
     let report = s
         .locked("drift", async {
             let state = s.load_state().await?;
-            let live = refresh(&s.registry, &s.ctx, &s.desired(), &state, RefreshScope::StateOnly).await?;
+            let live = refresh(&s.registry, &s.ctx, &*s.desired()?, &state, RefreshScope::StateOnly).await?;
             Ok(drift_report(&s.registry, &state, &live))
         })
         .await?;

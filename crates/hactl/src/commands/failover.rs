@@ -290,7 +290,7 @@ impl StepClock {
 async fn record_active(s: &Session, state: &mut State, to: &str) -> Result<()> {
     state.active_region = (to != s.config().stack.region).then(|| to.to_string());
     s.set_active(Some(to))?;
-    let desired = s.desired();
+    let desired = s.desired()?;
     for (address, r) in state.resources.iter_mut() {
         if desired.get(address).is_some() {
             r.depends_on = desired.dependencies(address);

@@ -48,7 +48,7 @@ pub async fn refresh_only(rc: &RunContext, json: bool, detailed_exitcode: bool) 
     let report = s
         .locked("plan", async {
             let state = s.load_state().await?;
-            let live = refresh(&s.registry, &s.ctx, &s.desired(), &state, RefreshScope::StateOnly).await?;
+            let live = refresh(&s.registry, &s.ctx, &*s.desired()?, &state, RefreshScope::StateOnly).await?;
             Ok(drift_report(&s.registry, &state, &live))
         })
         .await?;
