@@ -368,11 +368,12 @@ async fn role_lifecycle(env: &Env, name: &str) -> Result<(), String> {
 async fn a_role_recorded_without_policies_is_deleted_in_one_call_unless_something_was_added() {
     let env = Env::new("del").await;
     let (clean, added) = (format!("{}-clean", env.stack), format!("{}-added", env.stack));
+    let with_policy = format!("{}-pol", env.stack);
     let profile = format!("{}-ip", env.stack);
     let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
     .to_string();
-    for name in [&clean, &added] {
+    for name in [&clean, &added, &with_policy] {
         env.iam
             .create_role()
             .role_name(name.as_str())
@@ -386,7 +387,27 @@ async fn a_role_recorded_without_policies_is_deleted_in_one_call_unless_somethin
     let doc = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
         "Resource": "*"}]})
     .to_string();
-    env.iam.put_role_policy().role_name(&added).policy_name("oob").policy_document(doc).send().await.unwrap();
+    env.iam
+        .put_role_policy()
+        .role_name(&added)
+        .policy_name("oob")
+        .policy_document(&doc)
+        .send()
+        .await
+        .unwrap();
+    // Through hactl (recorded): an inline policy on `with_policy`.
+    env.iam
+        .put_role_policy()
+        .role_name(&with_policy)
+        .policy_name("logs")
+        .policy_document(&doc)
+        .send()
+        .await
+        .unwrap();
+    let recorded_with_policy = Props::from([(
+        "inline_policies".to_string(),
+        Value::Map(BTreeMap::from([("logs".to_string(), Value::str(&doc))])),
+    )]);
     env.iam.create_instance_profile().instance_profile_name(&profile).send().await.unwrap();
     env.iam
         .add_role_to_instance_profile()
@@ -408,6 +429,15 @@ async fn a_role_recorded_without_policies_is_deleted_in_one_call_unless_somethin
     let before = env.counter.snapshot();
     let deleted_added = role.delete(&env.ctx(), &added, &recorded).await;
     let fallback = common::calls_since(&env.counter, &before);
+    let before = env.counter.snapshot();
+    let deleted_with_policy = role.delete(&env.ctx(), &with_policy, &recorded_with_policy).await;
+    let emptied_first = common::calls_since(&env.counter, &before);
+    // Recorded without the policy keys at all (an older state): the one-call path too.
+    let bare = format!("{}-bare", env.stack);
+    env.iam.create_role().role_name(&bare).assume_role_policy_document(&trust).send().await.unwrap();
+    let deleted_bare = role.delete(&env.ctx(), &bare, &Props::new()).await;
+    let bare_gone = !env.role_exists(&bare).await;
+    let with_policy_gone = !env.role_exists(&with_policy).await;
     let clean_gone = !env.role_exists(&clean).await;
     let added_gone = !env.role_exists(&added).await;
     let profile_roles = env
@@ -417,7 +447,7 @@ async fn a_role_recorded_without_policies_is_deleted_in_one_call_unless_somethin
         .send()
         .await
         .map(|p| p.instance_profile().map(|ip| ip.roles().len()).unwrap_or(0));
-    env.cleanup(&[&clean, &added], &[&profile]).await;
+    env.cleanup(&[&clean, &added, &with_policy, &bare], &[&profile]).await;
     let _ = env.iam.delete_instance_profile().instance_profile_name(&profile).send().await;
 
     deleted.unwrap();
@@ -430,6 +460,13 @@ async fn a_role_recorded_without_policies_is_deleted_in_one_call_unless_somethin
     assert_eq!(fallback.get("IAM:DeleteRolePolicy"), Some(&1), "{fallback:?}");
     assert_eq!(fallback.get("IAM:RemoveRoleFromInstanceProfile"), Some(&1), "{fallback:?}");
     assert_eq!(profile_roles.unwrap(), 0);
+    // A role recorded with policies is emptied first: no DeleteRole bound to fail.
+    deleted_with_policy.unwrap();
+    assert!(with_policy_gone);
+    assert_eq!(emptied_first.get("IAM:DeleteRole"), Some(&1), "{emptied_first:?}");
+    assert_eq!(emptied_first.get("IAM:DeleteRolePolicy"), Some(&1), "{emptied_first:?}");
+    deleted_bare.unwrap();
+    assert!(bare_gone);
 }
 
 #[tokio::test]
