@@ -104,27 +104,22 @@ fn targets<'a>(
     targets
 }
 
-/// Each kind's kind-level dependencies: a kind is read after the kinds it depends on.
-fn kind_dependencies(
-    desired: &DesiredGraph,
-    state: &State,
-    kinds: &BTreeSet<String>,
-) -> BTreeMap<String, BTreeSet<String>> {
-    let kind_of = |a: &Address| -> Option<String> {
-        desired.get(a).map(|s| s.kind.clone()).or_else(|| state.resources.get(a).map(|r| r.kind.clone()))
-    };
+/// The kinds each kind's read waits for: those whose outputs its desired properties
+/// refer to (a target's properties are resolved against what was read before it, so its
+/// natural keys resolve). Ordering-only dependencies (`depends_on`: a listener rule before
+/// a service) and recorded properties (already resolved) hold no read up: at 1,000
+/// resources, waiting for them put the ECS services' read behind the target groups'
+/// attribute reads and the listener rules'.
+fn kind_dependencies(desired: &DesiredGraph, kinds: &BTreeSet<String>) -> BTreeMap<String, BTreeSet<String>> {
     let mut kind_deps: BTreeSet<(String, String)> = BTreeSet::new();
     for spec in desired.specs() {
-        for d in spec.dependencies() {
-            if let Some(k) = kind_of(&d) {
-                kind_deps.insert((k, spec.kind.clone()));
-            }
+        let mut refs = BTreeSet::new();
+        for v in spec.props.values() {
+            v.refs(&mut refs);
         }
-    }
-    for rs in state.resources.values() {
-        for d in &rs.depends_on {
-            if let Some(k) = kind_of(d) {
-                kind_deps.insert((k, rs.kind.clone()));
+        for r in refs {
+            if let Some(dep) = desired.get(&r.address) {
+                kind_deps.insert((dep.kind.clone(), spec.kind.clone()));
             }
         }
     }
@@ -148,7 +143,7 @@ pub async fn refresh(
         registry.at(kind, location)?;
     }
     let kinds: BTreeSet<String> = groups.iter().map(|(k, _)| k.clone()).collect();
-    let waits_for = kind_dependencies(desired, state, &kinds);
+    let waits_for = kind_dependencies(desired, &kinds);
     // Groups not read yet, by kind; a kind is read once none of the kinds it waits for is.
     let mut unread: BTreeMap<&String, usize> = BTreeMap::new();
     for (kind, _) in &groups {
@@ -326,6 +321,7 @@ fn kind_predecessors(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hactl_core::ResourceSpec;
 
     fn set(items: &[&str]) -> BTreeSet<String> {
         items.iter().map(|s| s.to_string()).collect()
@@ -358,6 +354,25 @@ mod tests {
             (waits["a"].clone(), waits["b"].clone(), waits["c"].clone()),
             (set(&[]), set(&[]), set(&["b"]))
         );
+    }
+
+    #[test]
+    fn a_kind_waits_for_the_kinds_its_properties_refer_to_not_for_ordering_dependencies() {
+        let a = |s: &str| Address::parse(s).unwrap();
+        let specs = vec![
+            ResourceSpec::new(a("tg.web"), "tg"),
+            ResourceSpec::new(a("rule.web"), "rule").prop("tg", Ref::new(&a("tg.web"), "arn")),
+            // Refers to the target group, created after the rule: it waits for target
+            // groups only.
+            ResourceSpec::new(a("svc.web"), "svc")
+                .prop("tg", Ref::new(&a("tg.web"), "arn"))
+                .after(&a("rule.web")),
+        ];
+        let desired = DesiredGraph::build(specs).unwrap();
+        let waits = kind_dependencies(&desired, &set(&["tg", "rule", "svc"]));
+        assert_eq!(waits["svc"], set(&["tg"]));
+        assert_eq!(waits["rule"], set(&["tg"]));
+        assert_eq!(waits["tg"], set(&[]));
     }
 
     fn obj(id: &str, addr: Option<&str>, owned: bool) -> LiveObject {
