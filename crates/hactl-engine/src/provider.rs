@@ -83,6 +83,15 @@ pub trait Provider: Send + Sync {
     /// for objects that lost the tag). Never one call per resource.
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError>;
 
+    /// The properties `read` uses from its targets' `props` to find objects (natural
+    /// keys: the load balancer of a listener, the cluster of a service). Refresh reads
+    /// this kind once the kinds these properties refer to are read; a reference in any
+    /// other property may still be unknown when `read` runs. `None` (the default): every
+    /// property, so every kind referred to is read first.
+    fn read_keys(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+
     /// Creates the object, tagged with the stack and address; idempotent where the API
     /// allows (client tokens derived from stack + address).
     async fn create(&self, ctx: &Ctx, address: &Address, props: &Props) -> Result<Applied, ProviderError>;

@@ -110,12 +110,22 @@ fn targets<'a>(
 /// a service) and recorded properties (already resolved) hold no read up: at 1,000
 /// resources, waiting for them put the ECS services' read behind the target groups'
 /// attribute reads and the listener rules'.
-fn kind_dependencies(desired: &DesiredGraph, kinds: &BTreeSet<String>) -> BTreeMap<String, BTreeSet<String>> {
+///
+/// A kind whose provider names the properties its read uses ([`crate::provider::Provider::read_keys`])
+/// waits only for the kinds those properties refer to.
+fn kind_dependencies(
+    desired: &DesiredGraph,
+    kinds: &BTreeSet<String>,
+    read_keys: &dyn Fn(&str) -> Option<&'static [&'static str]>,
+) -> BTreeMap<String, BTreeSet<String>> {
     let mut kind_deps: BTreeSet<(String, String)> = BTreeSet::new();
     for spec in desired.specs() {
+        let keys = read_keys(&spec.kind);
         let mut refs = BTreeSet::new();
-        for v in spec.props.values() {
-            v.refs(&mut refs);
+        for (name, v) in &spec.props {
+            if keys.is_none_or(|k| k.contains(&name.as_str())) {
+                v.refs(&mut refs);
+            }
         }
         for r in refs {
             if let Some(dep) = desired.get(&r.address) {
@@ -143,7 +153,8 @@ pub async fn refresh(
         registry.at(kind, location)?;
     }
     let kinds: BTreeSet<String> = groups.iter().map(|(k, _)| k.clone()).collect();
-    let waits_for = kind_dependencies(desired, &kinds);
+    let read_keys = |kind: &str| registry.get(kind).ok().and_then(|p| p.read_keys());
+    let waits_for = kind_dependencies(desired, &kinds, &read_keys);
     // Groups not read yet, by kind; a kind is read once none of the kinds it waits for is.
     let mut unread: BTreeMap<&String, usize> = BTreeMap::new();
     for (kind, _) in &groups {
@@ -369,10 +380,16 @@ mod tests {
                 .after(&a("rule.web")),
         ];
         let desired = DesiredGraph::build(specs).unwrap();
-        let waits = kind_dependencies(&desired, &set(&["tg", "rule", "svc"]));
+        let kinds = set(&["tg", "rule", "svc"]);
+        let waits = kind_dependencies(&desired, &kinds, &|_| None);
         assert_eq!(waits["svc"], set(&["tg"]));
         assert_eq!(waits["rule"], set(&["tg"]));
         assert_eq!(waits["tg"], set(&[]));
+        // A service read that finds services by cluster alone waits for nothing here.
+        let keys = |k: &str| (k == "svc").then_some(&["cluster"][..]);
+        let waits = kind_dependencies(&desired, &kinds, &keys);
+        assert_eq!(waits["svc"], set(&[]));
+        assert_eq!(waits["rule"], set(&["tg"]));
     }
 
     fn obj(id: &str, addr: Option<&str>, owned: bool) -> LiveObject {

@@ -254,6 +254,11 @@ impl Provider for Alarm {
         &Kind::SCHEMA
     }
 
+    /// Read keys: alarms are found by name (and tags): the load balancers and target groups of their dimensions are not waited for.
+    fn read_keys(&self) -> Option<&'static [&'static str]> {
+        Some(&[Kind::NAME])
+    }
+
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let prefix = format!("{}-", ctx.stack);
         let (mut alarms, index) = futures::try_join!(self.describe_prefix(&prefix), self.tagging.index(ctx))?;

@@ -478,6 +478,11 @@ impl Provider for Service {
         normalize_service(desired, live);
     }
 
+    /// Read keys: services are found by cluster (and tags): target groups, task definitions and roles are not waited for.
+    fn read_keys(&self) -> Option<&'static [&'static str]> {
+        Some(&[Kind::CLUSTER])
+    }
+
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let mut clusters: BTreeSet<String> = targets
             .iter()

@@ -238,6 +238,11 @@ impl Provider for Listener {
         }
     }
 
+    /// Read keys: listeners are found by their load balancer: the target groups of their actions are not waited for.
+    fn read_keys(&self) -> Option<&'static [&'static str]> {
+        Some(&[Kind::LOAD_BALANCER_ARN])
+    }
+
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let wanted = target_ids(targets);
         let lbs: BTreeSet<String> = targets

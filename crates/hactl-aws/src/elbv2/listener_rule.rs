@@ -369,6 +369,11 @@ impl Provider for ListenerRule {
         }
     }
 
+    /// Read keys: rules are found by listener and priority: the target groups of their actions are not waited for.
+    fn read_keys(&self) -> Option<&'static [&'static str]> {
+        Some(&[Kind::LISTENER_ARN, Kind::PRIORITY])
+    }
+
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let wanted = target_ids(targets);
         let listeners: BTreeSet<String> = targets
