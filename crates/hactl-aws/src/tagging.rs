@@ -58,11 +58,24 @@ use std::sync::Arc;
 /// Tags of one object, by key.
 pub(crate) type Tags = BTreeMap<String, String>;
 
-/// The services whose objects the index is read for (`ResourceTypeFilters`): the kinds
-/// that take their tags from it. Other services' objects of the stack (EC2, ECS, ELBv2,
-/// ...) carry their tags in their own describe answers and would only add pages.
-/// DocumentDB's objects are `rds` ARNs.
-pub(crate) const RESOURCE_TYPES: &[&str] = &["acm", "cloudwatch", "ecr", "logs", "rds", "scheduler", "sns"];
+/// The services (and resource types) whose objects the index is read for
+/// (`ResourceTypeFilters`): the kinds that take their tags from it. Other services'
+/// objects of the stack (EC2, ECS, ...) carry their tags in their own describe answers and
+/// would only add pages. DocumentDB's objects are `rds` ARNs. ELBv2 load balancers and
+/// target groups are indexed (their DescribeTags takes 20 ARNs a call: 5 calls for 94
+/// target groups); listeners and listener rules are not (not every partition's index
+/// lists them), so they keep DescribeTags.
+pub(crate) const RESOURCE_TYPES: &[&str] = &[
+    "acm",
+    "cloudwatch",
+    "ecr",
+    "elasticloadbalancing:loadbalancer",
+    "elasticloadbalancing:targetgroup",
+    "logs",
+    "rds",
+    "scheduler",
+    "sns",
+];
 
 /// GetResources answers at most this many objects a page.
 const PAGE: i32 = 100;

@@ -81,6 +81,7 @@ impl Env {
         let elb = elb::Client::new(&cfg);
         let acm = aws_sdk_acm::Client::new(&cfg);
         let log = OpLog::default();
+        let tagging = hactl_aws::tagging::Tagging::new(&cfg, &hactl_aws::ApiCounter::default());
         // The providers' clients record their operations (to check call order).
         let logged =
             elb::Client::from_conf(elb::config::Builder::from(&cfg).interceptor(log.clone()).build());
@@ -119,8 +120,8 @@ impl Env {
             sgs.push(g.group_id().expect("group id").to_string());
         }
         Env {
-            lb: Arc::new(LoadBalancer { elb: logged.clone(), ec2: ec2.clone() }),
-            tg: Arc::new(TargetGroup(logged.clone())),
+            lb: Arc::new(LoadBalancer { elb: logged.clone(), ec2: ec2.clone(), tagging: tagging.clone() }),
+            tg: Arc::new(TargetGroup(logged.clone(), tagging)),
             listener: Arc::new(Listener(logged)),
             stack,
             ec2,
@@ -617,6 +618,30 @@ async fn target_group_lifecycle() {
             "Name tag removed"
         );
         assert_no_diff(p, &env, address, &arn, &desired2).await;
+
+        // Tags come from the stack's tag index: a recorded group whose indexed tags are the
+        // recorded ones costs no DescribeTags; one whose tags changed out of band is asked
+        // (the index may lag an apply), and the change is seen.
+        let recorded = ReadTarget {
+            address: addr(address),
+            id: Some(arn.clone()),
+            props: desired2.clone(),
+            recorded: Some(desired2.clone()),
+        };
+        env.log.take();
+        let live = p.read(&env.ctx(), std::slice::from_ref(&recorded)).await.expect("read");
+        let live = live.into_iter().find(|o| o.id == arn).expect("read finds the recorded group");
+        assert!(live.owned && p.diff(&desired2, &live.props).is_empty(), "{:?}", live.props);
+        let ops = env.log.take();
+        assert!(!ops.iter().any(|o| o == "DescribeTags"), "tags should come from the index: {ops:?}");
+        let team = elb::types::Tag::builder().key("team").value("oob").build();
+        env.elb.add_tags().resource_arns(&arn).tags(team).send().await.expect("out-of-band AddTags");
+        let live = p.read(&env.ctx(), std::slice::from_ref(&recorded)).await.expect("read");
+        let live = live.into_iter().find(|o| o.id == arn).expect("read finds the recorded group");
+        assert_eq!(live.props["tags"].as_map().and_then(|t| t.get("team")), Some(&Value::str("oob")));
+        let ops = env.log.take();
+        assert_eq!(ops.iter().filter(|o| *o == "DescribeTags").count(), 1, "{ops:?}");
+        env.elb.remove_tags().resource_arns(&arn).tag_keys("team").send().await.expect("RemoveTags");
 
         // Out-of-band change, seen by read.
         env.elb

@@ -9,8 +9,9 @@
 //! gone the delete waits until its network interfaces (description `ELB app/<name>/<id>`)
 //! are released, so its subnets and security groups can go next.
 
-use super::{arn_resource, describe_tags, ensure_own, tags_of, target_ids};
+use super::{arn_resource, ensure_own, indexed_tags, known_of, tags_of, target_ids};
 use crate::error::{aws_error, found, is_not_found, retry_not_found};
+use crate::tagging::Tagging;
 use crate::util::tags::Tagger;
 use crate::util::{opt_bool, owner_of, req_str, str_list, tags_prop};
 use async_trait::async_trait;
@@ -29,6 +30,9 @@ pub struct LoadBalancer {
     pub elb: Client,
     /// For the wait on the load balancer's network interfaces at delete.
     pub ec2: aws_sdk_ec2::Client,
+    /// The stack's tag index: the load balancers' tags (DescribeTags for those it does not
+    /// answer).
+    pub tagging: Tagging,
 }
 
 const ATTR_PROTECTION: &str = "deletion_protection.enabled";
@@ -201,10 +205,15 @@ impl Provider for LoadBalancer {
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
-        let all = self.describe_all().await?;
-        let arns: Vec<String> =
-            all.iter().filter_map(|lb| lb.load_balancer_arn().map(str::to_string)).collect();
-        let tags = describe_tags(&self.elb, &arns).await?;
+        let (all, index) = futures::try_join!(self.describe_all(), self.tagging.index(ctx))?;
+        let candidates = all
+            .iter()
+            .filter_map(|lb| {
+                let arn = lb.load_balancer_arn()?;
+                Some((arn.to_string(), known_of(targets, arn, Kind::NAME, lb.load_balancer_name())))
+            })
+            .collect();
+        let tags = indexed_tags(&self.elb, &index, candidates).await?;
         let wanted = target_ids(targets);
         let mut out = Vec::new();
         for lb in &all {

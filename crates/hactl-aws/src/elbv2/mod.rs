@@ -1,6 +1,7 @@
 //! ELBv2 providers (the traffic tier): application load balancers, target groups,
 //! listeners and listener rules, and what they share: tags (DescribeTags in batches of
-//! 20, AddTags / RemoveTags) and ARN helpers.
+//! 20, or the stack's tag index for load balancers and target groups; AddTags /
+//! RemoveTags) and ARN helpers.
 
 pub mod listener;
 pub mod listener_rule;
@@ -8,6 +9,7 @@ pub mod load_balancer;
 pub mod target_group;
 
 use crate::error::{aws_error, retry_not_found};
+use crate::tagging::{Known, Lookup, TagIndex, Tagging};
 use crate::util::tags::Tagger;
 use crate::ApiCounter;
 use aws_config::SdkConfig;
@@ -23,8 +25,9 @@ use std::sync::Arc;
 pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounter) {
     let elb = crate::client!(aws_sdk_elasticloadbalancingv2, config, counter);
     let ec2 = crate::client!(aws_sdk_ec2, config, counter);
-    r.register(Arc::new(load_balancer::LoadBalancer { elb: elb.clone(), ec2 }));
-    r.register(Arc::new(target_group::TargetGroup(elb.clone())));
+    let tagging = Tagging::new(config, counter);
+    r.register(Arc::new(load_balancer::LoadBalancer { elb: elb.clone(), ec2, tagging: tagging.clone() }));
+    r.register(Arc::new(target_group::TargetGroup(elb.clone(), tagging)));
     r.register(Arc::new(listener_rule::ListenerRule::new(elb.clone())));
     r.register(Arc::new(listener::Listener(elb)));
 }
@@ -57,6 +60,46 @@ pub(crate) async fn describe_tags(
         }
     }
     Ok(out)
+}
+
+/// The tags of the candidates (ARN, what the read knows of it) of a kind the stack's tag
+/// index holds ([`crate::tagging::RESOURCE_TYPES`]): from the index where
+/// [`TagIndex::lookup`] allows (every object of an untouched stack), the others with
+/// DescribeTags in batches of 20. A candidate the index rules out (not indexed, not
+/// recorded, not named) is left out: it is not the stack's.
+pub(crate) async fn indexed_tags(
+    client: &Client,
+    index: &TagIndex,
+    candidates: Vec<(String, Known<'_>)>,
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, ProviderError> {
+    let mut out = BTreeMap::new();
+    let mut ask = Vec::new();
+    for (arn, known) in candidates {
+        match index.lookup(&arn, known) {
+            Lookup::Indexed(tags) => {
+                out.insert(arn, tags.clone());
+            }
+            Lookup::Ask => ask.push(arn),
+            Lookup::Skip => {}
+        }
+    }
+    out.extend(describe_tags(client, &ask).await?);
+    Ok(out)
+}
+
+/// What a read knows of the object `arn` named `name`: recorded in state (a target's id),
+/// named by a target's `name_key` property, or neither.
+pub(crate) fn known_of<'a>(
+    targets: &'a [hactl_engine::ReadTarget],
+    arn: &str,
+    name_key: &str,
+    name: Option<&str>,
+) -> Known<'a> {
+    let recorded = targets.iter().find(|t| t.id.as_deref() == Some(arn));
+    let named = name.is_some_and(|n| {
+        targets.iter().any(|t| t.props.get(name_key).and_then(hactl_core::Value::as_str) == Some(n))
+    });
+    Known::of(recorded, named)
 }
 
 async fn tags_call(

@@ -6,8 +6,9 @@
 //! is an error. Delete while a listener still forwards to the group answers
 //! ResourceInUse, which is retried (the listener is being deleted).
 
-use super::{arn_resource, describe_tags, ensure_own, retry_in_use, tags_of, target_ids};
+use super::{arn_resource, ensure_own, indexed_tags, known_of, retry_in_use, tags_of, target_ids};
 use crate::error::{aws_error, found, ignore_not_found, is_not_found, retry_not_found};
+use crate::tagging::Tagging;
 use crate::util::tags::Tagger;
 use crate::util::{opt_i32, owner_of, req_str, tags_prop};
 use async_trait::async_trait;
@@ -24,7 +25,9 @@ const ATTRIBUTE_READS: usize = 16;
 
 type Tg = aws_sdk_elasticloadbalancingv2::types::TargetGroup;
 
-pub struct TargetGroup(pub Client);
+/// The provider: the ELBv2 client, and the Tagging API for the stack's tag index (the
+/// target groups' tags; DescribeTags for those it does not answer).
+pub struct TargetGroup(pub Client, pub Tagging);
 
 const ATTR_DEREGISTRATION: &str = "deregistration_delay.timeout_seconds";
 /// AWS's default deregistration delay.
@@ -201,9 +204,15 @@ impl Provider for TargetGroup {
     }
 
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
-        let all = self.describe_all().await?;
-        let arns: Vec<String> = all.iter().filter_map(|t| t.target_group_arn().map(str::to_string)).collect();
-        let tags = describe_tags(&self.0, &arns).await?;
+        let (all, index) = futures::try_join!(self.describe_all(), self.1.index(ctx))?;
+        let candidates = all
+            .iter()
+            .filter_map(|tg| {
+                let arn = tg.target_group_arn()?;
+                Some((arn.to_string(), known_of(targets, arn, Kind::NAME, tg.target_group_name())))
+            })
+            .collect();
+        let tags = indexed_tags(&self.0, &index, candidates).await?;
         let wanted = target_ids(targets);
         let mine: Vec<_> = all
             .iter()
