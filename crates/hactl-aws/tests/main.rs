@@ -13,6 +13,8 @@ mod ecr;
 mod ecs;
 mod elbv2;
 mod iam;
+mod iam_oidc_provider;
+mod iam_policy;
 mod kinds;
 mod listener_rule;
 mod logs;

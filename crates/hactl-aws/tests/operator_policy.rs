@@ -30,9 +30,9 @@
 //!   s3:ListBucket carries no `s3:prefix` condition: S3 answers a missing state object with
 //!   404 (hactl: no state yet) only to a caller that may list the bucket, else with 403.
 //! - Resources are scoped to hactl's names wherever the action takes a resource and the
-//!   name is predictable for any stack: roles and instance profiles under the IAM path
-//!   `/hactl/`, log groups `/hactl/`, secrets `hactl/`, schedule groups `hactl-`, the
-//!   capacity provider `cp-`, final snapshots `*-final-*`. Other resources are scoped by
+//!   name is predictable for any stack: roles, instance profiles and managed policies
+//!   under the IAM path `/hactl/`, log groups `/hactl/`, secrets `hactl/`, schedule groups
+//!   `hactl-`, the capacity provider `cp-`, final snapshots `*-final-*`. Other resources are scoped by
 //!   type only (`arn:aws:ec2:*:*:vpc/*`, `arn:aws:rds:*:*:db:*`): their ids are generated,
 //!   or their names are the stack's name itself. `*` only for actions AWS authorizes
 //!   against no resource (the Describe/List calls of most services, GetRandomPassword,

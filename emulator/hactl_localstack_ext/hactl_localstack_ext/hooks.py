@@ -1,13 +1,15 @@
-"""Runtime hooks: moto fixes applied once when LocalStack starts (EC2, Secrets Manager and
-Route 53, which LocalStack itself provides on moto, and ECS, ELBv2, RDS and DocumentDB,
-which the extension serves from moto; ECR's fixes are applied by its provider), and the
-Resource Groups Tagging API answering every kind hactl reads through it (tagging_fixes.py)."""
+"""Runtime hooks: moto fixes applied once when LocalStack starts (EC2, Secrets Manager,
+Route 53 and IAM, which LocalStack itself provides on moto, and ECS, ELBv2, RDS and
+DocumentDB, which the extension serves from moto; ECR's fixes are applied by its
+provider), and the Resource Groups Tagging API answering every kind hactl reads through it
+(tagging_fixes.py)."""
 
 from localstack.runtime import hooks
 
 
 @hooks.on_infra_start()
 def apply_moto_fixes():
+    from hactl_localstack_ext.iam_fixes import patch_iam_delete_policy_conflicts
     from hactl_localstack_ext.moto_fixes import (
         patch_moto_delete_subnet_associations,
         patch_moto_ecs_create_service_params,
@@ -40,6 +42,7 @@ def apply_moto_fixes():
     apply_route53_fixes()
     patch_cbor_unknown_members()
     patch_tagging_api()
+    patch_iam_delete_policy_conflicts()
 
 
 def patch_cbor_unknown_members():

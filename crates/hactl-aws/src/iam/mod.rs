@@ -1,7 +1,10 @@
-//! IAM providers (roles and instance profiles) and what they share: tags, the stack's
-//! IAM path, and policy documents (URL-encoded on the wire, compared semantically).
+//! IAM providers (roles, instance profiles, customer managed policies, OpenID Connect
+//! identity providers) and what they share: tags, ownership, the stack's IAM path, and
+//! policy documents (URL-encoded on the wire, compared semantically).
 
 pub mod instance_profile;
+pub mod oidc_provider;
+pub mod policy;
 pub mod role;
 mod role_bulk;
 
@@ -18,10 +21,12 @@ use std::sync::Arc;
 pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounter) {
     let iam = crate::client!(aws_sdk_iam, config, counter);
     r.register(Arc::new(role::Role::new(iam.clone())));
-    r.register(Arc::new(instance_profile::InstanceProfile(iam)));
+    r.register(Arc::new(instance_profile::InstanceProfile(iam.clone())));
+    r.register(Arc::new(policy::Policy(iam.clone())));
+    r.register(Arc::new(oidc_provider::OidcProvider(iam)));
 }
 
-/// The IAM path every role and instance profile of a stack lives under.
+/// The IAM path every role, instance profile and managed policy of a stack lives under.
 pub(crate) fn stack_path(stack: &str) -> String {
     format!("/hactl/{stack}/")
 }
