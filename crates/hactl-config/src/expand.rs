@@ -20,6 +20,10 @@ pub enum ExpandError {
     Address(#[from] hactl_core::address::AddressError),
     #[error(transparent)]
     Graph(#[from] GraphError),
+    /// The config expands to what AWS would refuse (a quota), or an embedded document
+    /// does not read.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// An AWS account id: exactly 12 digits (what STS GetCallerIdentity answers).
@@ -228,6 +232,8 @@ tagged_kinds!(
     elbv2::LoadBalancer,
     elbv2::TargetGroup,
     iam::InstanceProfile,
+    iam::OidcProvider,
+    iam::Policy,
     iam::Role,
     logs::LogGroup,
     rds::Instance,
@@ -452,6 +458,7 @@ impl<'a> Expander<'a> {
         self.ecr_repositories()?;
         self.compute_tier(&refs, data.as_ref())?;
         self.drift_job(&refs, data.as_ref())?;
+        self.ci(&refs, data.as_ref())?;
         let mut widgets = Vec::new();
         self.observability_tier(&mut widgets)?;
         self.dns_health_check()?;

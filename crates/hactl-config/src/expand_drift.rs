@@ -125,12 +125,15 @@ fn stack_read_statements(
                 "iam:ListAttachedRolePolicies",
                 "iam:GetInstanceProfile",
                 "iam:ListInstanceProfileTags",
+                "iam:GetPolicy",
+                "iam:GetPolicyVersion",
             ],
             regional(&|sc: &Scope| {
                 let path = format!("/hactl/{stack}/{}/", sc.region);
                 vec![
                     format!("arn:{part}:iam::{account}:role{path}*"),
                     format!("arn:{part}:iam::{account}:instance-profile{path}*"),
+                    format!("arn:{part}:iam::{account}:policy{path}*"),
                 ]
             }),
         ),
@@ -200,7 +203,7 @@ fn stack_read_statements(
     ])
 }
 
-/// Read the state object, take its lock, put the drift metric.
+/// Read the state object, take its lock.
 fn state_statements(scope: &Scope, bucket: &str, key: &str) -> Vec<Value> {
     let part = partition(&scope.region);
     let object = format!("arn:{part}:s3:::{bucket}/{key}");
@@ -217,15 +220,18 @@ fn state_statements(scope: &Scope, bucket: &str, key: &str) -> Vec<Value> {
             "s3:prefix",
             Value::str(key),
         ),
-        // PutMetricData has no resource-level permission; the namespace condition
-        // limits it to the drift metric.
-        with_condition(
-            statement("PutDriftMetric", &["cloudwatch:PutMetricData"], Value::str("*")),
-            "StringEquals",
-            "cloudwatch:namespace",
-            Value::str(DRIFT_NAMESPACE),
-        ),
     ]
+}
+
+/// Put the drift metric. PutMetricData has no resource-level permission; the namespace
+/// condition limits it to the drift metric.
+fn drift_metric_statement() -> Value {
+    with_condition(
+        statement("PutDriftMetric", &["cloudwatch:PutMetricData"], Value::str("*")),
+        "StringEquals",
+        "cloudwatch:namespace",
+        Value::str(DRIFT_NAMESPACE),
+    )
 }
 
 impl Expander<'_> {
@@ -343,10 +349,50 @@ impl Expander<'_> {
         key: &str,
     ) -> Result<Address, ExpandError> {
         let Scope { stack, region, account, iam_path } = scope;
+        let mut task = self.read_only_statements(scope, net, data, bucket, key)?;
+        task.push(drift_metric_statement());
+        let task_role = addr(&["iam_role", "drift_job_task"])?;
+        let name = short_name(&format!("{stack}-{region}-drift-task"), 64);
+        let spec = self
+            .tagged(iam::Role::new(task_role.clone()), &name)
+            .name(name.as_str())
+            .path(iam_path.as_str())
+            .description(format!("hactl {stack}: drift job (read-only, state lock, drift metric)"))
+            .assume_role_policy(assume_role("ecs-tasks.amazonaws.com", account, None))
+            .inline_policies(map(vec![("drift", policy(task))]))
+            .managed_policy_arns(Value::List(Vec::new()));
+        self.push(spec);
+        Ok(task_role)
+    }
+
+    /// What reading the stack takes (a plan, a drift report): every kind's reads, the
+    /// stack's secrets described and its connection secret read (never the credentials),
+    /// the public ECS AMI parameter, and the state object with its lock. The drift job's
+    /// task role and the CI plan role hold these.
+    pub(crate) fn read_only_statements(
+        &self,
+        scope: &Scope,
+        net: &NetworkRefs,
+        data: Option<&DataRefs>,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Vec<Value>, ExpandError> {
+        let Scope { stack, region, .. } = scope;
         let part = partition(region);
         let dr_region = self.cfg.dr.as_ref().map(|d| d.region.as_str());
         let mut task = stack_read_statements(scope, net, dr_region)?;
         task.extend(state_statements(scope, bucket, key));
+        if self.cfg.ci.as_ref().is_some_and(|ci| ci.oidc_provider_arn.is_none()) {
+            // The stack's GitHub identity provider ([ci]).
+            task.push(statement(
+                "ReadGithubProvider",
+                &["iam:GetOpenIDConnectProvider"],
+                Value::str(format!(
+                    "arn:{part}:iam::{}:oidc-provider/token.actions.githubusercontent.com",
+                    scope.account
+                )),
+            ));
+        }
         if self.cfg.compute.launch_type == LaunchType::Ec2 {
             // The launch template's AMI comes from the public ECS AMI parameter.
             task.push(statement(
@@ -377,18 +423,7 @@ impl Expander<'_> {
             };
             task.push(statement("ReadDbConnection", &["secretsmanager:GetSecretValue"], connections));
         }
-        let task_role = addr(&["iam_role", "drift_job_task"])?;
-        let name = short_name(&format!("{stack}-{region}-drift-task"), 64);
-        let spec = self
-            .tagged(iam::Role::new(task_role.clone()), &name)
-            .name(name.as_str())
-            .path(iam_path.as_str())
-            .description(format!("hactl {stack}: drift job (read-only, state lock, drift metric)"))
-            .assume_role_policy(assume_role("ecs-tasks.amazonaws.com", account, None))
-            .inline_policies(map(vec![("drift", policy(task))]))
-            .managed_policy_arns(Value::List(Vec::new()));
-        self.push(spec);
-        Ok(task_role)
+        Ok(task)
     }
 
     /// The task: the image's entrypoint is hactl; the config is in the image.
@@ -710,6 +745,7 @@ mod tests {
             &Value::from_strings([
                 "arn:aws:iam::123456789012:role/hactl/ha-demo/us-east-1/*",
                 "arn:aws:iam::123456789012:instance-profile/hactl/ha-demo/us-east-1/*",
+                "arn:aws:iam::123456789012:policy/hactl/ha-demo/us-east-1/*",
             ])
         );
         // Wildcards only in the two `*` statements, never in an action name.

@@ -7,6 +7,7 @@
 mod de_error;
 mod error;
 pub mod expand;
+mod expand_ci;
 mod expand_compute;
 mod expand_data;
 pub mod expand_drift;

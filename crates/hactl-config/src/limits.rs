@@ -440,7 +440,11 @@ mod tests {
              [network.endpoints]\ninterface = [\"secretsmanager\", \"logs\", \"ecr.api\", \"ecr.dkr\"]\n\n\
              [alarms]\nemail = \"ops@example.com\"\n\n\
              [drift]\nalarm = true\nschedule = \"rate(15 minutes)\"\nimage = \"123456789012.dkr.ecr.ap-southeast-2.amazonaws.com/hactl:0.1\"\n\n\
-             [state]\nbackend = \"s3\"\nbucket = \"acme-hactl-state\"\n\n"
+             [state]\nbackend = \"s3\"\nbucket = \"acme-hactl-state\"\n\n\
+             [ci]\ngithub_repository = \"{owner}/{repo}\"\ndeploy_branch = \"{branch}\"\n\n",
+            owner = "o".repeat(39),
+            repo = "r".repeat(100),
+            branch = "b".repeat(255),
         );
         for i in 0..=100 {
             let name = format!("s{i:03}-{}", "x".repeat(27));
@@ -471,6 +475,8 @@ mod tests {
             ("iam.role", "name", 64),
             ("iam.role", "path", 512),
             ("iam.instance_profile", "name", 128),
+            ("iam.policy", "name", 128),
+            ("iam.policy", "path", 512),
             ("docdb.cluster", "identifier", 63),
             ("docdb.instance", "identifier", 63),
             ("docdb.subnet_group", "name", 255),
@@ -548,6 +554,28 @@ mod tests {
                 }
             }
             assert!(checked > 200, "{engine}: only {checked} names checked");
+            // IAM policy sizes (whitespace not counted): a role's inline policies 10,240
+            // characters in all, a managed policy 6,144.
+            for spec in g.specs() {
+                let size = |v: Option<&Value>| v.map_or(0, |v| v.to_json().to_string().len());
+                if spec.kind == "iam.role" {
+                    let inline: usize = spec
+                        .props
+                        .get("inline_policies")
+                        .and_then(Value::as_map)
+                        .into_iter()
+                        .flatten()
+                        .map(|(_, doc)| size(Some(doc)))
+                        .sum();
+                    assert!(inline <= 10_240, "{}: inline policies of {inline} characters", spec.address);
+                    assert!(size(spec.props.get("assume_role_policy")) <= 2_048, "{}", spec.address);
+                }
+                if spec.kind == "iam.policy" {
+                    let n = size(spec.props.get("document"));
+                    assert!(n <= 6_144, "{}: {n} characters", spec.address);
+                }
+            }
+            assert!(g.specs().any(|s| s.kind == "iam.policy"), "{engine}: [ci] expanded no policy");
             // The dashboard: 500 widgets, 500 metrics per graph widget.
             let dash = g.specs().find(|s| s.kind == "cloudwatch.dashboard").expect("a dashboard");
             let Some(Value::Map(body)) = dash.props.get("body") else { panic!("no body") };

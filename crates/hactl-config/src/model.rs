@@ -27,6 +27,8 @@ pub struct StackConfig {
     pub ecr: EcrConfig,
     /// DNS failover records for the public service (needs `[dr]`).
     pub dns: Option<DnsConfig>,
+    /// `[ci]`: the AWS side of a GitHub Actions pipeline.
+    pub ci: Option<CiConfig>,
 }
 
 /// `[ecr]`: the settings of every repository an `ecr:` image names.
@@ -389,6 +391,34 @@ pub struct AlarmsConfig {
     /// GiB: RDS free storage below this alarms.
     pub free_storage_threshold: f64,
 }
+
+/// `[ci]`: GitHub Actions assumes two roles through the account's OIDC identity provider
+/// for `token.actions.githubusercontent.com`: a read-only plan role (pull requests and the
+/// deploy branch) and a deploy role (the deploy branch only).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CiConfig {
+    /// `owner/name`.
+    pub github_repository: String,
+    /// The branch whose workflow runs may apply (default `main`).
+    pub deploy_branch: String,
+    /// The GitHub environment the deploy job runs in, if any: GitHub then sends the `sub`
+    /// claim `repo:<owner>/<name>:environment:<name>` instead of the branch's.
+    pub deploy_environment: Option<String>,
+    /// The account's existing provider for GitHub (an account has one per URL); `None`:
+    /// the stack creates it.
+    pub oidc_provider_arn: Option<String>,
+    /// Thumbprints of a provider the stack creates.
+    pub thumbprints: Vec<String>,
+}
+
+/// GitHub's OIDC issuer.
+pub const GITHUB_OIDC_URL: &str = "https://token.actions.githubusercontent.com";
+/// The audience GitHub's token carries for AWS (aws-actions/configure-aws-credentials).
+pub const GITHUB_OIDC_AUDIENCE: &str = "sts.amazonaws.com";
+/// The certificate thumbprints GitHub has published for its issuer (AWS verifies GitHub's
+/// tokens against its own trusted CAs, but the API still records one or more).
+pub const GITHUB_THUMBPRINTS: [&str; 2] =
+    ["6938fd4d98bab03faadb97b34396831e3780aea1", "1c58a3a8518e8759bf075b76b750d4f2df264fcd"];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct DriftConfig {

@@ -38,6 +38,18 @@ pub(crate) struct RawConfig {
     pub ecr: Option<RawEcr>,
     /// DNS failover between the two regions' public load balancers.
     pub dns: Option<RawDns>,
+    /// The AWS side of a GitHub Actions pipeline: OIDC provider, plan and deploy roles.
+    pub ci: Option<RawCi>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCi {
+    pub github_repository: S<String>,
+    pub deploy_branch: Option<S<String>>,
+    pub deploy_environment: Option<S<String>>,
+    pub oidc_provider_arn: Option<S<String>>,
+    pub thumbprints: Option<List<String>>,
 }
 
 #[derive(Debug, Deserialize)]

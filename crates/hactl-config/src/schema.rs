@@ -283,7 +283,8 @@ mod tests {
                 "resource_tags",
                 "dr",
                 "ecr",
-                "dns"
+                "dns",
+                "ci"
             ]
         );
         assert_eq!(

@@ -12,6 +12,8 @@ use petgraph::graph::DiGraph;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
+#[path = "validate_ci.rs"]
+mod validate_ci;
 #[path = "validate_dr.rs"]
 mod validate_dr;
 #[path = "validate_nacl.rs"]
@@ -129,6 +131,7 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
     let public_path =
         services.as_ref().and_then(|s| s.iter().find(|s| s.public)).map(|s| s.health_check_path.as_str());
     let dns = raw.dns.as_ref().map(|d| validate_regional::dns(raw, d, public_path, c));
+    let ci = raw.ci.as_ref().map(|r| validate_ci::ci(r, state.as_ref(), c));
     let mut resource_tags = BTreeMap::new();
     for (addr, tags) in raw.resource_tags.iter().flatten() {
         let field = format!("resource_tags.{}", crate::locate::render_key(addr.get_ref()));
@@ -182,6 +185,10 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
         dr,
         ecr: ecr?,
         dns: match dns {
+            Some(d) => Some(d?),
+            None => None,
+        },
+        ci: match ci {
             Some(d) => Some(d?),
             None => None,
         },

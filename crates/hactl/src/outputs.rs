@@ -100,6 +100,16 @@ pub fn stack_outputs(state: &State) -> BTreeMap<&'static str, Output> {
         res(state, "sns_topic.alarms").map(|r| J::from(r.id.clone())),
         "the SNS topic the alarms notify",
     );
+    put(
+        "ci_plan_role_arn",
+        res(state, "iam_role.ci_plan").and_then(|r| out_str(r, "arn")).map(J::from),
+        "the role GitHub Actions assumes to plan and report drift ([ci]; the workflow's HACTL_PLAN_ROLE_ARN)",
+    );
+    put(
+        "ci_deploy_role_arn",
+        res(state, "iam_role.ci_deploy").and_then(|r| out_str(r, "arn")).map(J::from),
+        "the role GitHub Actions assumes to push images and apply ([ci]; HACTL_DEPLOY_ROLE_ARN)",
+    );
     multi_region_outputs(state, &mut put);
     let dashboard = res(state, "dashboard.main").map(|r| out_str(r, "name").unwrap_or_else(|| r.id.clone()));
     put(
