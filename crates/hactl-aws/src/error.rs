@@ -19,6 +19,8 @@ const RETRYABLE: &[&str] = &[
     "InvalidState",
     // A subnet whose CIDR is freed by a delete running at the same time (CIDR swap).
     "InvalidSubnet.Conflict",
+    // IAM: another request changed the same entity at the same moment.
+    "ConcurrentModification",
 ];
 
 /// An SDK error as a [`ProviderError`]: `what` is the AWS operation (`DescribeVpcs`). The

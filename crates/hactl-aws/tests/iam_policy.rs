@@ -387,7 +387,8 @@ async fn lifecycle(h: &Harness, iam: &Client) {
     assert!(gone(iam, &arn).await, "the policy is still there");
     assert_eq!(calls.get("IAM:DeletePolicyVersion"), Some(&4), "{calls:?}");
     assert_eq!(calls.get("IAM:DeletePolicy"), Some(&1), "{calls:?}");
-    assert_eq!(calls.get("IAM:ListEntitiesForPolicy"), None, "{calls:?}");
+    // Where it is attached is asked first (all entities, then the stack's own).
+    assert_eq!(calls.get("IAM:ListEntitiesForPolicy"), Some(&2), "{calls:?}");
     // Gone is gone: read finds nothing, delete again is fine.
     assert!(h.read_one(KIND, &t).await.is_none());
     provider.delete(&h.ctx(), &arn, &props).await.unwrap();
@@ -480,8 +481,11 @@ async fn attached_elsewhere(h: &Harness, iam: &Client, made: &mut Made) {
     assert!(!err.is_retryable(), "an attachment made outside the stack does not clear by waiting: {err}");
     assert!(err.message().contains(&format!("role `{role}`")), "{err}");
     assert!(err.message().contains("detach them, then run destroy again"), "{err}");
-    assert_eq!(calls.get("IAM:ListEntitiesForPolicy"), Some(&1), "{calls:?}");
+    assert_eq!(calls.get("IAM:ListEntitiesForPolicy"), Some(&2), "{calls:?}");
     assert_eq!(calls.get("IAM:DetachRolePolicy"), None, "{calls:?}");
+    // Refused before anything changed: its versions are all still there.
+    assert_eq!(calls.get("IAM:DeletePolicyVersion"), None, "{calls:?}");
+    assert_eq!(calls.get("IAM:DeletePolicy"), None, "{calls:?}");
     assert!(!gone(iam, &arn).await);
     assert_eq!(attached(iam, &role).await, std::slice::from_ref(&arn), "the attachment was removed");
 

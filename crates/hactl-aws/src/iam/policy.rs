@@ -19,7 +19,7 @@ use super::{
     iam_tags, ownership, parse_policy, paths_to_list, policy_text, same_policy, tag_list, tag_pairs,
     tags_value,
 };
-use crate::error::{aws_error, found, ignore_not_found, is_not_found, retry_codes, retry_not_found};
+use crate::error::{aws_error, found, ignore_not_found, is_not_found, retry_not_found};
 use crate::util::tags::Tagger;
 use crate::util::{opt_str, req_str};
 use async_trait::async_trait;
@@ -154,7 +154,8 @@ impl Policy {
                 self.delete_version(arn, oldest).await?;
             }
         }
-        // LimitExceeded: a version added meanwhile; the retry lists them again.
+        // LimitExceeded about versions: one added meanwhile; the retry lists them again.
+        // LimitExceeded about the document's size is final.
         self.0
             .create_policy_version()
             .policy_arn(arn)
@@ -164,7 +165,13 @@ impl Policy {
             .await
             .map(drop)
             .map_err(|e| {
-                retry_codes(retry_not_found(aws_error("CreatePolicyVersion", e)), &["LimitExceeded"])
+                let mut err = retry_not_found(aws_error("CreatePolicyVersion", e));
+                if err.code() == Some("LimitExceeded")
+                    && err.message().to_ascii_lowercase().contains("version")
+                {
+                    err.make_retryable();
+                }
+                err
             })
     }
 
@@ -222,33 +229,76 @@ impl Policy {
     /// of which hactl detaches (a role of the stack has let go before this delete runs), as
     /// a fatal error naming them; with none listed, `err` retried (IAM's eventual
     /// consistency, or a version added meanwhile). `Ok`: the policy is gone.
-    async fn still_attached(&self, arn: &str, mut err: ProviderError) -> Result<(), ProviderError> {
-        let pages: Result<Vec<_>, _> =
-            self.0.list_entities_for_policy().policy_arn(arn).into_paginator().send().try_collect().await;
-        let pages = match pages.map_err(|e| aws_error("ListEntitiesForPolicy", e)) {
-            Err(e) if is_not_found(&e) => return Ok(()),
-            other => other?,
-        };
-        let mut entities = BTreeSet::new();
-        for p in &pages {
-            entities
-                .extend(p.policy_roles().iter().filter_map(|r| r.role_name()).map(|n| format!("role `{n}`")));
-            entities
-                .extend(p.policy_users().iter().filter_map(|u| u.user_name()).map(|n| format!("user `{n}`")));
-            entities.extend(
-                p.policy_groups().iter().filter_map(|g| g.group_name()).map(|n| format!("group `{n}`")),
-            );
+    async fn still_attached(
+        &self,
+        arn: &str,
+        stack: &str,
+        mut err: ProviderError,
+    ) -> Result<(), ProviderError> {
+        match self.attached(arn, stack).await? {
+            None => Ok(()),
+            Some(a) if a.foreign.is_empty() => {
+                err.make_retryable();
+                Err(err)
+            }
+            Some(a) => Err(a.refusal(arn)),
         }
-        if entities.is_empty() {
-            err.make_retryable();
-            return Err(err);
+    }
+
+    /// The entities the policy is attached to (`None`: the policy is gone), those under
+    /// the stack's IAM path apart: the stack's own roles, which let go of it in this run
+    /// (a role updated or deleted before the policy goes).
+    async fn attached(&self, arn: &str, stack: &str) -> Result<Option<Attached>, ProviderError> {
+        let mut sets = Vec::new();
+        for prefix in [None, Some(super::stack_path(stack))] {
+            let pages: Result<Vec<_>, _> = self
+                .0
+                .list_entities_for_policy()
+                .policy_arn(arn)
+                .set_path_prefix(prefix)
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await;
+            let pages = match pages.map_err(|e| aws_error("ListEntitiesForPolicy", e)) {
+                Err(e) if is_not_found(&e) => return Ok(None),
+                other => other?,
+            };
+            let mut entities = BTreeSet::new();
+            for p in &pages {
+                entities.extend(
+                    p.policy_roles().iter().filter_map(|r| r.role_name()).map(|n| format!("role `{n}`")),
+                );
+                entities.extend(
+                    p.policy_users().iter().filter_map(|u| u.user_name()).map(|n| format!("user `{n}`")),
+                );
+                entities.extend(
+                    p.policy_groups().iter().filter_map(|g| g.group_name()).map(|n| format!("group `{n}`")),
+                );
+            }
+            sets.push(entities);
         }
-        Err(ProviderError::fatal(format!(
+        let ours = sets.pop().unwrap_or_default();
+        let all = sets.pop().unwrap_or_default();
+        Ok(Some(Attached { foreign: all.difference(&ours).cloned().collect(), ours }))
+    }
+}
+
+/// Where a policy is attached: the stack's own roles (under its IAM path) and the rest.
+struct Attached {
+    ours: BTreeSet<String>,
+    foreign: BTreeSet<String>,
+}
+
+impl Attached {
+    /// The fatal error of a delete refused by foreign attachments, naming them.
+    fn refusal(&self, arn: &str) -> ProviderError {
+        ProviderError::fatal(format!(
             "DeletePolicy: IAM policy {arn} is still attached to {} (not attached by this stack: hactl \
              does not detach it); detach them, then run destroy again",
-            entities.into_iter().collect::<Vec<_>>().join(", ")
+            self.foreign.iter().cloned().collect::<Vec<_>>().join(", ")
         ))
-        .with_code("DeleteConflict"))
+        .with_code("DeleteConflict")
     }
 }
 
@@ -344,7 +394,21 @@ impl Provider for Policy {
         Ok(Applied { id: arn.to_string(), outputs })
     }
 
-    async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+    async fn delete(&self, ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
+        // Attached elsewhere: refused before anything changes (its versions stay). Still
+        // attached to the stack's own role: that role lets go in this run; retried.
+        match self.attached(id, &ctx.stack).await? {
+            None => return Ok(()),
+            Some(a) if !a.foreign.is_empty() => return Err(a.refusal(id)),
+            Some(a) if !a.ours.is_empty() => {
+                let names = a.ours.iter().cloned().collect::<Vec<_>>().join(", ");
+                return Err(ProviderError::retryable(format!(
+                    "DeletePolicy: IAM policy {id} is still attached to the stack's {names}, which lets go of it in this run"
+                ))
+                .with_code("DeleteConflict"));
+            }
+            Some(_) => {}
+        }
         // DeletePolicy takes the default version with it; the others must go first.
         let Some(versions) = found(self.versions(id).await)? else { return Ok(()) };
         for v in versions.iter().filter(|v| !v.is_default_version()) {
@@ -354,7 +418,7 @@ impl Provider for Policy {
         }
         let deleted = self.0.delete_policy().policy_arn(id).send().await;
         match deleted.map(drop).map_err(|e| aws_error("DeletePolicy", e)) {
-            Err(e) if e.code() == Some("DeleteConflict") => self.still_attached(id, e).await,
+            Err(e) if e.code() == Some("DeleteConflict") => self.still_attached(id, &ctx.stack, e).await,
             other => ignore_not_found(other),
         }
     }
