@@ -151,6 +151,13 @@ async fn ci_roles_trust_exactly_the_repository_and_are_scoped_to_the_stack() {
         iam.get_role_policy().role_name(&plan_role).policy_name("plan").send().await.expect("GetRolePolicy");
     let plan_doc: J = serde_json::from_str(&percent_decode(doc.policy_document())).expect("plan policy");
     let lock = format!("arn:aws:s3:::{bucket}/hactl/{}/us-east-1/state.json.lock", s.name);
+    // The only secret value it reads is the connection secret's (no password in it).
+    let connection = id("secret.db_connection");
+    for st in statements(&plan_doc) {
+        if strings(&st["Action"]).iter().any(|a| a == "secretsmanager:GetSecretValue") {
+            assert_eq!(strings(&st["Resource"]), std::slice::from_ref(&connection), "{st}");
+        }
+    }
     for st in statements(&plan_doc) {
         for action in strings(&st["Action"]) {
             let verb = action.split(':').nth(1).unwrap_or_default();
@@ -214,6 +221,15 @@ async fn ci_roles_trust_exactly_the_repository_and_are_scoped_to_the_stack() {
     }
     let missing: Vec<&String> = wanted.difference(&granted).collect();
     assert!(missing.is_empty(), "the deploy role lacks {missing:?}");
+    // And it is denied changing its own access: both roles, its policies, the provider.
+    let plan_arn = iam.get_role().role_name(&plan_role).send().await.expect("GetRole");
+    let plan_arn = plan_arn.role().map(|r| r.arn().to_string()).expect("plan role arn");
+    let deny: Vec<J> =
+        docs.iter().flat_map(|(_, d)| statements(d)).filter(|s| s["Effect"] == "Deny").collect();
+    assert_eq!(deny.len(), 1, "{deny:?}");
+    let denied = strings(&deny[0]["Resource"]);
+    assert!(denied.contains(&plan_arn) && denied.contains(&provider), "{denied:?}");
+    assert!(strings(&deny[0]["Action"]).contains(&"iam:PutRolePolicy".to_string()));
 
     s.ok(&["plan", "--detailed-exitcode"], 0);
     s.ok(&["drift"], 0);

@@ -45,6 +45,12 @@ struct StackNames<'a> {
     /// The state bucket and key.
     bucket: &'a str,
     key: &'a str,
+    /// The IAM path and names of `[ci]`'s roles.
+    iam_path: &'a str,
+    plan_role: String,
+    deploy_role: String,
+    /// `ci.oidc_provider_arn`: the account's provider, not the stack's.
+    external_provider: bool,
 }
 
 impl StackNames<'_> {
@@ -60,10 +66,13 @@ impl StackNames<'_> {
     }
 
     /// The resource part of an operator-policy ARN (after `arn:aws:<service>:<region>:<account>:`)
-    /// scoped to this stack: its names where hactl's names for the stack are predictable,
-    /// the resource type alone where AWS generates the ids (EC2, ACM, Route 53, KMS,
-    /// scalable targets) or the stack may use AWS's default groups (RDS option and
-    /// parameter groups). The state bucket's placeholders become the bucket and key.
+    /// scoped to this stack: its exact names where the expander's names are fixed (the
+    /// cluster, its services, the capacity provider, the schedule group, the dashboard,
+    /// the GitHub provider, the state object), the stack's name prefix where they vary
+    /// (`<stack>-` database identifiers and groups, alarms, topics, load balancers, target
+    /// groups, task definition families; `/hactl/<stack>/` roles, policies, log groups,
+    /// secrets; `<stack>/` repositories), the resource type alone where AWS generates the
+    /// ids (EC2, ACM, Route 53, KMS, scalable targets), and AWS's default option groups.
     fn resource(&self, service: &str, rest: &str) -> Vec<String> {
         let s = self.stack;
         let p = self.elb_prefix();
@@ -75,29 +84,36 @@ impl StackNames<'_> {
             ("iam", "oidc-provider/*") => one(format!("oidc-provider/{GITHUB_ISSUER}")),
             ("logs", "log-group:/hactl/*") => one(format!("log-group:/hactl/{s}/*")),
             ("secretsmanager", "secret:hactl/*") => one(format!("secret:hactl/{s}/*")),
-            ("scheduler", "schedule-group/hactl-*") => one(format!("schedule-group/hactl-{s}*")),
-            ("scheduler", "schedule/hactl-*/*") => one(format!("schedule/hactl-{s}*/*")),
+            ("scheduler", "schedule-group/hactl-*") => one(format!("schedule-group/hactl-{s}")),
+            ("scheduler", "schedule/hactl-*/*") => one(format!("schedule/hactl-{s}/*")),
             ("elasticloadbalancing", "loadbalancer/app/*/*") => one(format!("loadbalancer/app/{p}*/*")),
             ("elasticloadbalancing", "listener/app/*/*/*") => one(format!("listener/app/{p}*/*/*")),
             ("elasticloadbalancing", "listener-rule/app/*/*/*/*") => {
                 one(format!("listener-rule/app/{p}*/*/*/*"))
             }
             ("elasticloadbalancing", "targetgroup/*/*") => one(format!("targetgroup/{p}*/*")),
-            ("ecs", "cluster/*") => one(format!("cluster/{s}*")),
-            ("ecs", "service/*/*") => one(format!("service/{s}*/*")),
+            // The cluster is named after the stack in each region.
+            ("ecs", "cluster/*") => one(format!("cluster/{s}")),
+            ("ecs", "service/*/*") => one(format!("service/{s}/*")),
             ("ecs", "task-definition/*:*") => one(format!("task-definition/{s}-*:*")),
-            ("ecs", "capacity-provider/cp-*") => one(format!("capacity-provider/cp-{s}*")),
+            ("ecs", "capacity-provider/cp-*") => {
+                one(format!("capacity-provider/{}", short_name(&format!("cp-{s}"), 255)))
+            }
             ("autoscaling", "autoScalingGroup:*:autoScalingGroupName/*") => {
                 one(format!("autoScalingGroup:*:autoScalingGroupName/{s}-*"))
             }
             ("rds", "db:*") => one(format!("db:{s}-*")),
             ("rds", "cluster:*") => one(format!("cluster:{s}-*")),
             ("rds", "subgrp:*") => one(format!("subgrp:{s}-*")),
+            ("rds", "pg:*") => one(format!("pg:{s}-*")),
+            ("rds", "cluster-pg:*") => one(format!("cluster-pg:{s}-*")),
+            // A PostgreSQL instance names the engine's default option group.
+            ("rds", "og:*") => one("og:default:*".to_string()),
             ("rds", "snapshot:*-final-*") => one(format!("snapshot:{s}-*-final-*")),
             ("rds", "cluster-snapshot:*-final-*") => one(format!("cluster-snapshot:{s}-*-final-*")),
             ("rds", "global-cluster:*") => one(format!("global-cluster:{s}-*")),
             ("cloudwatch", "alarm:*") => one(format!("alarm:{s}-*")),
-            ("cloudwatch", "dashboard/*") => one(format!("dashboard/{s}*")),
+            ("cloudwatch", "dashboard/*") => one(format!("dashboard/{s}-{}", self.regions[0])),
             ("sns", "*") => one(format!("{s}-*")),
             ("ecr", "repository/*") => one(format!("repository/{s}/*")),
             ("s3", "YOUR-STATE-BUCKET") => one(self.bucket.to_string()),
@@ -160,17 +176,88 @@ impl StackNames<'_> {
     }
 }
 
+/// The IAM actions of `[ci]`'s own objects that its deploy role is denied: its roles,
+/// their policies and the GitHub provider change only with an administrator's
+/// credentials, so a run on the deploy branch cannot widen its own access or its trust.
+const CI_SELF_ACTIONS: &[&str] = &[
+    "iam:AddClientIDToOpenIDConnectProvider",
+    "iam:AttachRolePolicy",
+    "iam:CreatePolicyVersion",
+    "iam:DeleteOpenIDConnectProvider",
+    "iam:DeletePolicy",
+    "iam:DeletePolicyVersion",
+    "iam:DeleteRole",
+    "iam:DeleteRolePolicy",
+    "iam:DetachRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:RemoveClientIDFromOpenIDConnectProvider",
+    "iam:SetDefaultPolicyVersion",
+    "iam:TagOpenIDConnectProvider",
+    "iam:TagPolicy",
+    "iam:TagRole",
+    "iam:UntagOpenIDConnectProvider",
+    "iam:UntagPolicy",
+    "iam:UntagRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateOpenIDConnectProviderThumbprint",
+    "iam:UpdateRole",
+];
+
 /// The operator policy's statements scoped to the stack (resources and ARN conditions),
-/// plus pushing images to the stack's repositories when it has any.
+/// the listings AWS authorizes against `*` only, pushing images to the stack's
+/// repositories when it has any, and the denial of changes to `[ci]`'s own objects.
 fn deploy_statements(names: &StackNames<'_>, pushes_images: bool) -> Result<Vec<J>, ExpandError> {
     let doc: J = serde_json::from_str(OPERATOR_POLICY)
         .map_err(|e| ExpandError::Invalid(format!("docs/operator-policy.json: {e}")))?;
-    let mut out: Vec<J> = doc["Statement"]
+    let part = partition(names.regions[0]);
+    let account = names.account;
+    let mut out: Vec<J> = Vec::new();
+    for s in doc["Statement"]
         .as_array()
         .ok_or_else(|| ExpandError::Invalid("docs/operator-policy.json has no Statement list".into()))?
-        .iter()
-        .map(|s| names.scoped(s))
-        .collect();
+    {
+        // A provider the stack does not make is not the deploy role's to change.
+        if names.external_provider && s["Sid"] == "IamOidcProviders" {
+            continue;
+        }
+        let mut scoped = names.scoped(s);
+        // Policies attach only from the stack's own (under its IAM path).
+        let attach = J::String("iam:AttachRolePolicy".into());
+        if let Some(actions) = scoped["Action"].as_array_mut().filter(|a| a.contains(&attach)) {
+            actions.retain(|a| *a != attach);
+            let mut only = scoped.clone();
+            only["Sid"] = J::String("IamAttachStackPoliciesOnly".into());
+            only["Action"] = J::Array(vec![attach.clone()]);
+            only["Condition"] = serde_json::json!({
+                "ArnLike": {"iam:PolicyARN": format!("arn:{part}:iam::{account}:policy/hactl/{}/*", names.stack)}
+            });
+            out.push(scoped);
+            out.push(only);
+            continue;
+        }
+        out.push(scoped);
+    }
+    // Listings without a name (paginated, kept by ownership) authorize against `*`.
+    out.push(serde_json::json!({
+        "Sid": "ReadAccountWide",
+        "Effect": "Allow",
+        "Action": crate::expand_drift::read_account_wide(),
+        "Resource": "*",
+    }));
+    let mut own = vec![
+        J::String(format!("arn:{part}:iam::{account}:role{}{}", names.iam_path, names.plan_role)),
+        J::String(format!("arn:{part}:iam::{account}:role{}{}", names.iam_path, names.deploy_role)),
+        J::String(format!("arn:{part}:iam::{account}:policy{}{}-ci-deploy-*", names.iam_path, names.stack)),
+    ];
+    if !names.external_provider {
+        own.push(J::String(format!("arn:{part}:iam::{account}:oidc-provider/{GITHUB_ISSUER}")));
+    }
+    out.push(serde_json::json!({
+        "Sid": "CiCannotChangeItsOwnAccess",
+        "Effect": "Deny",
+        "Action": CI_SELF_ACTIONS,
+        "Resource": own,
+    }));
     if pushes_images {
         let repos: Vec<J> = names
             .regions
@@ -197,6 +284,7 @@ fn deploy_statements(names: &StackNames<'_>, pushes_images: bool) -> Result<Vec<
                 "ecr:BatchCheckLayerAvailability",
                 "ecr:BatchGetImage",
                 "ecr:CompleteLayerUpload",
+                "ecr:DescribeImages",
                 "ecr:GetDownloadUrlForLayer",
                 "ecr:InitiateLayerUpload",
                 "ecr:PutImage",
@@ -253,6 +341,11 @@ fn pack(statements: Vec<J>, limit: usize) -> Result<Vec<J>, ExpandError> {
     Ok(docs.into_iter().map(|s| serde_json::json!({"Version": "2012-10-17", "Statement": s})).collect())
 }
 
+/// The name of `[ci]`'s role `which` (`ci_plan`, `ci_deploy`).
+fn ci_role_name(stack: &str, which: &str) -> String {
+    short_name(&format!("{stack}-{}", which.replace('_', "-")), 64)
+}
+
 /// A trust policy for GitHub's tokens of `subjects` (the `sub` claim, exactly).
 fn github_trust(provider: Value, subjects: Vec<String>) -> Value {
     policy(vec![map(vec![
@@ -306,7 +399,17 @@ impl Expander<'_> {
 
         let mut regions = vec![cfg.stack.region.as_str()];
         regions.extend(cfg.dr.as_ref().map(|d| d.region.as_str()));
-        let names = StackNames { stack: &scope.stack, account: &scope.account, regions, bucket, key };
+        let names = StackNames {
+            stack: &scope.stack,
+            account: &scope.account,
+            regions,
+            bucket,
+            key,
+            iam_path: &scope.iam_path,
+            plan_role: ci_role_name(&scope.stack, "ci_plan"),
+            deploy_role: ci_role_name(&scope.stack, "ci_deploy"),
+            external_provider: ci.oidc_provider_arn.is_some(),
+        };
         let pushes = cfg.services.iter().any(|s| s.ecr.is_some());
         let docs = pack(deploy_statements(&names, pushes)?, MANAGED_POLICY_CHARS)?;
         if docs.len() > MANAGED_POLICIES_PER_ROLE {
@@ -367,7 +470,7 @@ impl Expander<'_> {
         managed: Vec<Value>,
     ) -> Result<Address, ExpandError> {
         let a = addr(&["iam_role", which])?;
-        let name = short_name(&format!("{}-{}", scope.stack, which.replace('_', "-")), 64);
+        let name = ci_role_name(&scope.stack, which);
         let spec = self
             .tagged(iam::Role::new(a.clone()), &name)
             .name(name.as_str())
@@ -386,7 +489,17 @@ mod tests {
     use super::*;
 
     fn names<'a>(stack: &'a str, regions: Vec<&'a str>) -> StackNames<'a> {
-        StackNames { stack, account: "123456789012", regions, bucket: "b", key: "hactl/s/state.json" }
+        StackNames {
+            stack,
+            account: "123456789012",
+            regions,
+            bucket: "b",
+            key: "hactl/s/state.json",
+            iam_path: "/hactl/s/us-east-1/",
+            plan_role: ci_role_name(stack, "ci_plan"),
+            deploy_role: ci_role_name(stack, "ci_deploy"),
+            external_provider: false,
+        }
     }
 
     #[test]
@@ -422,6 +535,50 @@ mod tests {
     }
 
     #[test]
+    fn the_deploy_role_cannot_change_its_own_access_and_attaches_only_the_stacks_policies() {
+        let n = names("shop", vec!["us-east-1"]);
+        let st = deploy_statements(&n, false).expect("statements");
+        let deny: Vec<&J> = st.iter().filter(|s| s["Effect"] == "Deny").collect();
+        assert_eq!(deny.len(), 1);
+        let denied: Vec<&str> =
+            deny[0]["Resource"].as_array().expect("list").iter().filter_map(J::as_str).collect();
+        assert_eq!(
+            denied,
+            [
+                "arn:aws:iam::123456789012:role/hactl/s/us-east-1/shop-ci-plan",
+                "arn:aws:iam::123456789012:role/hactl/s/us-east-1/shop-ci-deploy",
+                "arn:aws:iam::123456789012:policy/hactl/s/us-east-1/shop-ci-deploy-*",
+                "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+            ]
+        );
+        for a in [
+            "iam:PutRolePolicy",
+            "iam:AttachRolePolicy",
+            "iam:UpdateAssumeRolePolicy",
+            "iam:CreatePolicyVersion",
+        ] {
+            assert!(deny[0]["Action"].as_array().expect("actions").contains(&J::from(a)), "{a} not denied");
+        }
+        let attach: Vec<&J> = st
+            .iter()
+            .filter(|s| {
+                s["Effect"] == "Allow"
+                    && s["Action"].as_array().is_some_and(|a| a.contains(&J::from("iam:AttachRolePolicy")))
+            })
+            .collect();
+        assert_eq!(attach.len(), 1, "{attach:?}");
+        assert_eq!(
+            attach[0]["Condition"]["ArnLike"]["iam:PolicyARN"],
+            "arn:aws:iam::123456789012:policy/hactl/shop/*"
+        );
+        // A provider the stack does not make: no grant on it, and not in the denial either.
+        let external = StackNames { external_provider: true, ..names("shop", vec!["us-east-1"]) };
+        let st = deploy_statements(&external, false).expect("statements");
+        assert!(!st.iter().any(|s| s["Sid"] == "IamOidcProviders"));
+        assert!(!serde_json::to_string(&st).expect("json").contains("oidc-provider"));
+    }
+
+    #[test]
     fn no_deploy_resource_is_wider_than_a_resource_type_and_every_action_is_kept() {
         let n = names("shop", vec!["us-east-1"]);
         let statements = deploy_statements(&n, true).expect("statements");
@@ -453,6 +610,28 @@ mod tests {
                     "account not pinned: {r}"
                 );
                 assert!(!r.contains("YOUR-STATE-BUCKET"), "{r}");
+                // Services whose names hactl chooses: the stack's name (or its bucket, or
+                // GitHub's provider) is in every resource; AWS's own service-linked roles
+                // and default option groups aside.
+                let named = match parts[2] {
+                    "iam" => !parts[5].starts_with("role/aws-service-role/"),
+                    "rds" => !parts[5].starts_with("og:default:"),
+                    "logs"
+                    | "secretsmanager"
+                    | "ecs"
+                    | "sns"
+                    | "scheduler"
+                    | "elasticloadbalancing"
+                    | "cloudwatch"
+                    | "autoscaling"
+                    | "ecr"
+                    | "s3" => true,
+                    _ => false,
+                };
+                assert!(
+                    !named || ["shop", ":::b", "token.actions"].iter().any(|n| r.contains(n)),
+                    "not scoped to the stack: {r}"
+                );
             }
         }
     }

@@ -150,20 +150,23 @@ pub async fn open_store(cfg: &hactl_config::StackConfig, rc: &RunContext) -> Res
 const DRIFT_WAIT: Duration = Duration::from_secs(120);
 
 impl Session {
-    /// Takes the stack's lock. A lock held by a drift run (seconds long; the scheduled job
-    /// runs every few minutes) is waited for, up to [`DRIFT_WAIT`], instead of failing an
-    /// apply that happens to overlap it.
+    /// Takes the stack's lock. A lock held by a drift run or a plan (seconds long; the
+    /// scheduled drift job runs every few minutes, a CI pipeline plans every pull request)
+    /// is waited for, up to [`DRIFT_WAIT`], instead of failing an apply that happens to
+    /// overlap it.
     async fn lock(&self, op: &str) -> Result<LockGuard> {
         let started = Instant::now();
         let mut said = false;
         let (guard, took_over) = loop {
             match self.store.lock(op).await {
                 Err(hactl_state::StateError::Locked { holder, .. })
-                    if holder.operation == "drift" && started.elapsed() < DRIFT_WAIT =>
+                    if matches!(holder.operation.as_str(), "drift" | "plan")
+                        && started.elapsed() < DRIFT_WAIT =>
                 {
                     if !said {
                         errln!(
-                            "waiting for the drift run that holds the lock of stack `{}` ({holder})",
+                            "waiting for the {} run that holds the lock of stack `{}` ({holder})",
+                            holder.operation,
                             self.store.stack()
                         );
                         said = true;
@@ -300,6 +303,24 @@ impl Session {
         self.desired.lock().unwrap_or_else(|p| p.into_inner()).graph = None;
     }
 
+    /// Saves what a plan learned about state (a format upgrade, values AWS already has).
+    /// A caller that may not write the state object (a read-only role, such as `[ci]`'s
+    /// plan role) plans from the corrected copy in memory instead: `false`, one note line;
+    /// the next apply records it.
+    async fn save_if_allowed(&self, state: &mut State) -> Result<bool> {
+        match self.store.save(state).await {
+            Ok(()) => Ok(true),
+            Err(hactl_state::StateError::AccessDenied { message, .. }) => {
+                errln!(
+                    "{} state not updated: this caller may not write it ({message}); the plan uses the corrected copy, and the next apply records it",
+                    self.sink.style.yellow("Note:")
+                );
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Expands the config again with `active` serving traffic (none: the stack's region).
     pub fn set_active(&self, active: Option<&str>) -> Result<()> {
         let graph = expand_env(&self.cfg, &self.account, active)?;
@@ -316,8 +337,7 @@ impl Session {
         // A state written before locations (format 1) records them now: nothing moves,
         // the objects are where they always were.
         let placed = hactl_engine::place_state(&self.registry, state);
-        if placed > 0 {
-            self.store.save(state).await?;
+        if placed > 0 && self.save_if_allowed(state).await? {
             errln!(
                 "{} state upgraded to format {}: recorded the location of {placed} resource{} (nothing changes in AWS)",
                 self.sink.style.yellow("Note:"),
@@ -329,8 +349,7 @@ impl Session {
         let live = refresh(&self.registry, &self.ctx, &desired, state, RefreshScope::DesiredAndState).await?;
         if mode == PlanMode::Apply {
             let recorded = hactl_engine::catch_up(&self.registry, &desired, state, &live)?;
-            if !recorded.is_empty() {
-                self.store.save(state).await?;
+            if !recorded.is_empty() && self.save_if_allowed(state).await? {
                 let names: Vec<&str> = recorded.iter().map(Address::as_str).collect();
                 errln!(
                     "{} recorded in state: {} (AWS already matched the configuration; state had older values)",
