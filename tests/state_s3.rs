@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::proxy::{Outcome, Proxy};
 use common::{assert_not_found, counts, delete_bucket, ec2, s3, s3_json, unique_token, Counts, Stack};
 
 #[tokio::test]
@@ -197,5 +198,60 @@ async fn a_second_ctrl_c_releases_the_s3_lock_before_quitting() {
     s.ok(&["destroy", "--auto-approve"], 0);
     assert_eq!(counts(&ec2().await, &s).await, Counts::default());
     assert!(s3_json(&c, &bucket, &lock_key).await.is_none());
+    delete_bucket(&c, &bucket).await;
+}
+
+/// A plan by a caller that may read the state but not write it (CI's plan role): a
+/// correction the plan would record (here: a state written in format 1, which the plan
+/// upgrades) stays in memory with a note, the plan still answers, and the object is left
+/// as it was; the next caller who may write records it.
+#[tokio::test]
+async fn a_plan_that_may_not_write_the_state_plans_from_memory_and_leaves_it() {
+    let mut s = Stack::new("s3readonly");
+    // Every run goes through the proxy (state records the endpoint it was made through).
+    let proxy = Proxy::start(0.0, 7);
+    s.endpoint = proxy.endpoint.clone();
+    let c = s3().await;
+    let bucket = format!("hactl-e2e-state-{}", unique_token());
+    c.create_bucket().bucket(&bucket).send().await.expect("create bucket");
+    s.edit(|t| format!("{t}\n[state]\nbackend = \"s3\"\nbucket = \"{bucket}\"\n"));
+    let key = format!("hactl/{}/us-east-1/state.json", s.name);
+    s.ok(&["apply", "--auto-approve"], 0);
+
+    // The state as format 1 wrote it: no locations.
+    let mut doc = s3_json(&c, &bucket, &key).await.expect("state object");
+    doc["format_version"] = serde_json::json!(1);
+    for r in doc["resources"].as_object_mut().expect("resources").values_mut() {
+        r.as_object_mut().expect("record").remove("location");
+    }
+    let body = serde_json::to_vec_pretty(&doc).expect("json");
+    c.put_object().bucket(&bucket).key(&key).body(body.into()).send().await.expect("put format 1");
+    let serial = doc["serial"].as_u64().expect("serial");
+
+    let put = format!("PUT /{bucket}/{key}");
+    proxy.take_log();
+    proxy.deny(&put);
+    let out = s.command(&["plan", "--detailed-exitcode"]).output().expect("plan");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("state not updated: this caller may not write it"), "{stderr}");
+    let log = proxy.take_log();
+    assert!(
+        log.iter().any(|l| l.operation == put && l.outcome == Outcome::Denied),
+        "the plan did not try to write the state: {:?}",
+        log.iter().map(|l| &l.operation).collect::<Vec<_>>()
+    );
+    let after = s3_json(&c, &bucket, &key).await.expect("state object");
+    assert_eq!(after["format_version"], 1, "the object was changed");
+    assert_eq!(after["serial"].as_u64(), Some(serial));
+    assert!(s3_json(&c, &bucket, &format!("{key}.lock")).await.is_none(), "the plan released its lock");
+
+    // A caller who may write: the upgrade is recorded.
+    proxy.allow(&put);
+    let r = s.ok(&["plan", "--detailed-exitcode"], 0);
+    assert!(r.stderr.contains("state upgraded to format 2"), "{}", r.stderr);
+    let after = s3_json(&c, &bucket, &key).await.expect("state object");
+    assert_eq!(after["format_version"], 2);
+    s.ok(&["destroy", "--auto-approve"], 0);
     delete_bucket(&c, &bucket).await;
 }

@@ -23,6 +23,9 @@ pub enum Outcome {
     ServerError,
     /// The connection closed with no answer (the request never reached the emulator).
     Cut,
+    /// Refused as AWS refuses a caller its policy does not allow (403 AccessDenied), for
+    /// the operation given to [`Proxy::deny`].
+    Denied,
 }
 
 #[derive(Clone, Debug)]
@@ -39,6 +42,8 @@ pub struct Proxy {
     log: Arc<Mutex<Vec<Logged>>>,
     /// Probability of a fault per request, 0..=1; changed at any time with [`Proxy::set_fault_rate`].
     rate: Arc<Mutex<f64>>,
+    /// Operations (as [`Logged::operation`] names them) refused with AccessDenied.
+    denied: Arc<Mutex<Vec<String>>>,
 }
 
 impl Proxy {
@@ -50,17 +55,31 @@ impl Proxy {
         let log = Arc::new(Mutex::new(Vec::new()));
         let rate = Arc::new(Mutex::new(fault_rate));
         let rng = Arc::new(Mutex::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1));
-        let (l, r) = (log.clone(), rate.clone());
+        let denied = Arc::new(Mutex::new(Vec::new()));
+        let (l, r, d) = (log.clone(), rate.clone(), denied.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
-                let (upstream, log, rate, rng) = (upstream.clone(), l.clone(), r.clone(), rng.clone());
+                let (upstream, log, rate, rng, denied) =
+                    (upstream.clone(), l.clone(), r.clone(), rng.clone(), d.clone());
                 std::thread::spawn(move || {
-                    let _ = handle(client, &upstream, &log, &rate, &rng);
+                    let _ = handle(client, &upstream, &log, &rate, &rng, &denied);
                 });
             }
         });
-        Proxy { endpoint: format!("http://127.0.0.1:{port}"), log, rate }
+        Proxy { endpoint: format!("http://127.0.0.1:{port}"), log, rate, denied }
+    }
+
+    /// Refuses `operation` (exactly as [`Logged::operation`] names it, e.g.
+    /// `PUT /bucket/key` for S3) with AccessDenied from now on, as a caller without the
+    /// permission is refused. The answer is S3's (REST-XML): deny S3 operations only.
+    pub fn deny(&self, operation: &str) {
+        self.denied.lock().unwrap().push(operation.to_string());
+    }
+
+    /// Forwards `operation` again (undoes [`Proxy::deny`]).
+    pub fn allow(&self, operation: &str) {
+        self.denied.lock().unwrap().retain(|o| o != operation);
     }
 
     pub fn set_fault_rate(&self, rate: f64) {
@@ -248,6 +267,7 @@ fn handle(
     log: &Mutex<Vec<Logged>>,
     rate: &Mutex<f64>,
     rng: &Mutex<u64>,
+    denied: &Mutex<Vec<String>>,
 ) -> std::io::Result<()> {
     client.set_read_timeout(Some(Duration::from_secs(120)))?;
     let mut reader = BufReader::new(client.try_clone()?);
@@ -255,7 +275,10 @@ fn handle(
     let (protocol, operation, read_only) = classify(&req);
     let roll = next(rng);
     let fault_rate = *rate.lock().unwrap();
-    let outcome = if roll < fault_rate / 3.0 {
+    // S3 objects with a JSON body classify as REST-JSON; the denial is S3's XML either way.
+    let outcome = if denied.lock().unwrap().contains(&operation) {
+        Outcome::Denied
+    } else if roll < fault_rate / 3.0 {
         Outcome::Throttled
     } else if roll < fault_rate * 2.0 / 3.0 {
         Outcome::ServerError
@@ -270,6 +293,15 @@ fn handle(
         Outcome::Throttled => client.write_all(&fault_answer(protocol, true))?,
         Outcome::ServerError => client.write_all(&fault_answer(protocol, false))?,
         Outcome::Cut => {}
+        Outcome::Denied => {
+            let body = "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>";
+            let head = format!(
+                "HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            client.write_all(head.as_bytes())?;
+            client.write_all(body.as_bytes())?;
+        }
         Outcome::Forwarded => {
             let mut up = TcpStream::connect(upstream)?;
             up.set_read_timeout(Some(Duration::from_secs(300)))?;
