@@ -5,24 +5,19 @@
 //! Providers of other URLs, untagged or another stack's, are never owned or deleted, and a
 //! create on a URL whose provider is not the stack's fails with the hint to use it.
 //!
-//! Emulator gap (LocalStack 4.14's moto): AddClientIDToOpenIDConnectProvider and
-//! RemoveClientIDFromOpenIDConnectProvider are not implemented (InternalFailure, "... has
-//! not been implemented"); the repo's extension does not patch them. Where the emulator
-//! answers so, the client id changes are made out of band by re-creating the provider
-//! (same URL, same ARN), and the test checks that the provider calls the two operations
-//! and reports their failure, instead of converging the client ids, which it checks
-//! against an emulator (or AWS) that implements them.
+//! LocalStack 4.14's moto has no AddClientIDToOpenIDConnectProvider or
+//! RemoveClientIDFromOpenIDConnectProvider; the repo's extension adds them
+//! (`iam_fixes.py`), so the client ids converge here as on AWS.
 
 use crate::common;
 
-use aws_sdk_iam::error::SdkError;
 use aws_sdk_iam::types::Tag;
 use aws_sdk_iam::Client;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use common::Harness;
 use futures::FutureExt;
 use hactl_core::{Address, PropChange, Props, Value, TAG_ADDRESS, TAG_STACK};
-use hactl_engine::{ProviderError, ReadTarget, UpdateRequest};
+use hactl_engine::{ReadTarget, UpdateRequest};
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::AssertUnwindSafe;
 
@@ -125,39 +120,14 @@ async fn create_outside(
     out.open_id_connect_provider_arn().unwrap().to_string()
 }
 
-/// The emulator's answer to an operation it does not implement.
-fn not_implemented<E: ProvideErrorMetadata>(e: &SdkError<E>) -> bool {
-    e.code() == Some("InternalFailure") && e.message().is_some_and(|m| m.contains("not been implemented"))
-}
-
-/// The provider's error for an operation the emulator does not implement.
-fn provider_not_implemented(e: &ProviderError, operation: &str) -> bool {
-    e.operation() == Some(operation) && e.to_string().contains("not been implemented") && !e.is_retryable()
-}
-
-/// Client ids changed out of band: AddClientIDToOpenIDConnectProvider where the emulator
-/// has it (true), else the provider re-created with `client_ids` and everything else kept
-/// (same URL: same ARN) (false).
-async fn add_client_id_outside(iam: &Client, arn: &str, client_id: &str) -> bool {
-    let add = iam
-        .add_client_id_to_open_id_connect_provider()
+/// A client id added out of band.
+async fn add_client_id_outside(iam: &Client, arn: &str, client_id: &str) {
+    iam.add_client_id_to_open_id_connect_provider()
         .open_id_connect_provider_arn(arn)
-        .client_id(client_id);
-    match add.send().await {
-        Ok(_) => true,
-        Err(e) if not_implemented(&e) => {
-            let before = live(iam, arn).await;
-            iam.delete_open_id_connect_provider().open_id_connect_provider_arn(arn).send().await.unwrap();
-            let mut ids: Vec<&str> = before.client_ids.iter().map(String::as_str).collect();
-            ids.push(client_id);
-            let prints: Vec<&str> = before.thumbprints.iter().map(String::as_str).collect();
-            let tags = before.tags.iter().map(|(k, v)| tag(k, v)).collect();
-            let again = create_outside(iam, &format!("https://{}", before.url), &ids, &prints, tags).await;
-            assert_eq!(again, arn, "a provider re-created for its URL has the same ARN");
-            false
-        }
-        Err(e) => panic!("AddClientIDToOpenIDConnectProvider: {e:?}"),
-    }
+        .client_id(client_id)
+        .send()
+        .await
+        .expect("AddClientIDToOpenIDConnectProvider");
 }
 
 #[tokio::test]
@@ -247,7 +217,7 @@ async fn lifecycle(h: &Harness, iam: &Client, urls: &Urls) -> Result<(), String>
     assert_eq!(calls.get("IAM:GetOpenIDConnectProvider"), Some(&2), "{calls:?}");
 
     // Out of band: a client id added, the thumbprints replaced, a tag added.
-    let add_remove_supported = add_client_id_outside(iam, &arn, "extra-client").await;
+    add_client_id_outside(iam, &arn, "extra-client").await;
     iam.update_open_id_connect_provider_thumbprint()
         .open_id_connect_provider_arn(&arn)
         .thumbprint_list(T2)
@@ -270,7 +240,7 @@ async fn lifecycle(h: &Harness, iam: &Client, urls: &Urls) -> Result<(), String>
     assert_eq!(names, BTreeSet::from(["client_ids", "tags", "thumbprints"]));
     assert!(changes.iter().all(|c| !c.forces_replacement), "{changes:?}");
 
-    // Update converges thumbprints and tags (and the client ids where the emulator can).
+    // Update converges client ids, thumbprints and tags.
     let update = |changes: Vec<PropChange>| {
         let (p, ctx, arn, desired) = (p.clone(), ctx.clone(), arn.clone(), desired.clone());
         async move {
@@ -279,26 +249,13 @@ async fn lifecycle(h: &Harness, iam: &Client, urls: &Urls) -> Result<(), String>
             p.update(&ctx, req).await
         }
     };
-    let (client_id_changes, others): (Vec<_>, Vec<_>) =
-        changes.into_iter().partition(|c| c.name == "client_ids");
-    let out =
-        update(if add_remove_supported { [others, client_id_changes.clone()].concat() } else { others })
-            .await
-            .map_err(|e| e.to_string())?;
+    let out = update(changes).await.map_err(|e| e.to_string())?;
     assert_eq!(out.outputs["arn"], Value::str(&arn));
     let l = live(iam, &arn).await;
     assert_eq!(l.thumbprints, [T1]);
     assert_eq!(l.tags.get("team"), None, "the out-of-band tag is removed");
     assert_eq!(l.tags.get(TAG_STACK), Some(&h.stack));
-    if add_remove_supported {
-        assert_eq!(l.client_ids, [STS]);
-    } else {
-        // Not faked: the provider calls RemoveClientIDFromOpenIDConnectProvider for the
-        // extra client id and reports the emulator's refusal; nothing changed.
-        let e = update(client_id_changes).await.expect_err("the emulator lacks RemoveClientID");
-        assert!(provider_not_implemented(&e, "RemoveClientIDFromOpenIDConnectProvider"), "{e:?}");
-        assert_eq!(live(iam, &arn).await.client_ids, ["extra-client", STS]);
-    }
+    assert_eq!(l.client_ids, [STS], "RemoveClientIDFromOpenIDConnectProvider");
 
     // A client id added in the config: AddClientIDToOpenIDConnectProvider.
     let mut more = desired.clone();
@@ -309,28 +266,11 @@ async fn lifecycle(h: &Harness, iam: &Client, urls: &Urls) -> Result<(), String>
     assert_eq!(changes.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["client_ids"]);
     let a = addr(ADDRESS);
     let req = UpdateRequest { address: &a, id: &arn, desired: &more, changes: &changes };
-    match p.update(&ctx, req).await {
-        Ok(_) => {
-            assert!(add_remove_supported, "the emulator lacks AddClientID, yet the update passed");
-            assert_eq!(live(iam, &arn).await.client_ids, ["extra-client", "second-client", STS]);
-        }
-        Err(e) => {
-            assert!(!add_remove_supported, "{e:?}");
-            assert!(provider_not_implemented(&e, "AddClientIDToOpenIDConnectProvider"), "{e:?}");
-            assert_eq!(live(iam, &arn).await.client_ids, ["extra-client", STS]);
-        }
-    }
+    p.update(&ctx, req).await.map_err(|e| e.to_string())?;
+    assert_eq!(live(iam, &arn).await.client_ids, ["extra-client", "second-client", STS]);
 
     // A create retried after a crash: EntityAlreadyExists, ours by its tags: adopted (the
-    // same ARN) and converged. The client ids are first put back as desired out of band
-    // where the emulator cannot converge them.
-    if !add_remove_supported {
-        let before = live(iam, &arn).await;
-        iam.delete_open_id_connect_provider().open_id_connect_provider_arn(&arn).send().await.unwrap();
-        let prints: Vec<&str> = before.thumbprints.iter().map(String::as_str).collect();
-        let tags = before.tags.iter().map(|(k, v)| tag(k, v)).collect();
-        assert_eq!(create_outside(iam, &urls.ours, &[STS], &prints, tags).await, arn);
-    }
+    // same ARN) and converged.
     iam.update_open_id_connect_provider_thumbprint()
         .open_id_connect_provider_arn(&arn)
         .thumbprint_list(T2)

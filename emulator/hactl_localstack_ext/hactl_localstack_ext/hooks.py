@@ -9,7 +9,10 @@ from localstack.runtime import hooks
 
 @hooks.on_infra_start()
 def apply_moto_fixes():
-    from hactl_localstack_ext.iam_fixes import patch_iam_delete_policy_conflicts
+    from hactl_localstack_ext.iam_fixes import (
+        patch_iam_delete_policy_conflicts,
+        patch_iam_oidc_client_ids,
+    )
     from hactl_localstack_ext.moto_fixes import (
         patch_moto_delete_subnet_associations,
         patch_moto_ecs_create_service_params,
@@ -43,6 +46,7 @@ def apply_moto_fixes():
     patch_cbor_unknown_members()
     patch_tagging_api()
     patch_iam_delete_policy_conflicts()
+    patch_iam_oidc_client_ids()
 
 
 def patch_cbor_unknown_members():

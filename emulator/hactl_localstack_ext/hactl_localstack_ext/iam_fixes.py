@@ -36,3 +36,42 @@ def patch_iam_delete_policy_conflicts():
 
     delete_policy._hactl_patched = True
     IamProvider.delete_policy = delete_policy
+
+
+def patch_iam_oidc_client_ids():
+    """AddClientIDToOpenIDConnectProvider and RemoveClientIDFromOpenIDConnectProvider:
+    moto has neither (LocalStack answers InternalFailure "not implemented"). AWS adds a
+    client id to the provider's list (adding one already there is a no-op) and removes
+    one (removing one not there is a no-op); an unknown provider is NoSuchEntity. hactl's
+    iam.oidc_provider converges the client id list with them."""
+    from localstack.aws.api.iam import NoSuchEntityException
+    from localstack.services.iam.provider import IamProvider, get_iam_backend
+
+    if _patched(IamProvider, "add_client_id_to_open_id_connect_provider"):
+        return
+
+    def provider_of(context, arn):
+        p = get_iam_backend(context).open_id_providers.get(arn)
+        if p is None:
+            raise NoSuchEntityException(f"OpenIDConnect Provider not found for arn {arn}")
+        return p
+
+    def add_client_id_to_open_id_connect_provider(
+        self, context, open_id_connect_provider_arn, client_id, **kwargs
+    ):
+        p = provider_of(context, open_id_connect_provider_arn)
+        if client_id not in p.client_id_list:
+            p.client_id_list.append(client_id)
+
+    def remove_client_id_from_open_id_connect_provider(
+        self, context, open_id_connect_provider_arn, client_id, **kwargs
+    ):
+        p = provider_of(context, open_id_connect_provider_arn)
+        p.client_id_list[:] = [c for c in p.client_id_list if c != client_id]
+
+    add_client_id_to_open_id_connect_provider._hactl_patched = True
+    remove_client_id_from_open_id_connect_provider._hactl_patched = True
+    IamProvider.add_client_id_to_open_id_connect_provider = add_client_id_to_open_id_connect_provider
+    IamProvider.remove_client_id_from_open_id_connect_provider = (
+        remove_client_id_from_open_id_connect_provider
+    )
