@@ -613,39 +613,6 @@ async fn profile_lifecycle(env: &Env, r1: &str, r2: &str, name: &str) -> Result<
     Ok(())
 }
 
-/// Answers GetAccountAuthorizationDetails with IAM's AccessDenied (403), as AWS does for a
-/// caller scoped to the stack's roles (the drift job's role); other calls pass.
-#[derive(Debug)]
-struct DenyBulkRead;
-
-impl aws_smithy_runtime_api::client::interceptors::Intercept for DenyBulkRead {
-    fn name(&self) -> &'static str {
-        "test: deny GetAccountAuthorizationDetails"
-    }
-
-    fn modify_before_deserialization(
-        &self,
-        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextMut<'_>,
-        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
-        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
-    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        let op = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>().map(|m| m.name());
-        if op == Some("GetAccountAuthorizationDetails") {
-            let body = "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type>\
-                <Code>AccessDenied</Code><Message>User: arn:aws:sts::000000000000:assumed-role/drift/task is not \
-                authorized to perform: iam:GetAccountAuthorizationDetails</Message></Error>\
-                <RequestId>denied</RequestId></ErrorResponse>";
-            let mut denied = aws_smithy_runtime_api::http::Response::new(
-                403u16.try_into().expect("status"),
-                aws_smithy_types::body::SdkBody::from(body),
-            );
-            denied.headers_mut().insert("content-type", "text/xml");
-            *context.response_mut() = denied;
-        }
-        Ok(())
-    }
-}
-
 /// An `iam.role` provider on its own client and call counter: the registry's (bulk above
 /// the default threshold), or per role only (`bulk_above` = usize::MAX), or with the bulk
 /// call denied.
@@ -657,7 +624,18 @@ fn role_provider(
     let counter = ApiCounter::default();
     let mut conf = aws_sdk_iam::config::Builder::from(cfg).interceptor(counter.clone());
     if deny {
-        conf = conf.interceptor(DenyBulkRead);
+        // IAM's AccessDenied (403), as AWS answers a caller scoped to the stack's roles
+        // (the drift job's role); other calls pass.
+        conf = conf.interceptor(common::Canned {
+            operation: "GetAccountAuthorizationDetails",
+            status: 403,
+            content_type: "text/xml",
+            body: "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type>\
+                <Code>AccessDenied</Code><Message>User: arn:aws:sts::000000000000:assumed-role/drift/task is not \
+                authorized to perform: iam:GetAccountAuthorizationDetails</Message></Error>\
+                <RequestId>denied</RequestId></ErrorResponse>"
+                .to_string(),
+        });
     }
     let mut role = hactl_aws::iam::role::Role::new(Client::from_conf(conf.build()));
     if let Some(n) = bulk_above {

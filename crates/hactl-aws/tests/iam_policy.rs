@@ -535,39 +535,6 @@ async fn stack_role(h: &Harness, iam: &Client, made: &mut Made) {
     assert_eq!(calls.get("IAM:DeletePolicy"), Some(&1), "refused at first: {calls:?}");
 }
 
-/// Answers ListEntitiesForPolicy with no entity, as IAM may right after the last one let
-/// go (eventual consistency); other calls pass.
-#[derive(Debug)]
-struct NoEntitiesListed;
-
-impl aws_smithy_runtime_api::client::interceptors::Intercept for NoEntitiesListed {
-    fn name(&self) -> &'static str {
-        "test: ListEntitiesForPolicy lists nothing"
-    }
-
-    fn modify_before_deserialization(
-        &self,
-        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextMut<'_>,
-        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
-        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
-    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        let op = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>().map(|m| m.name());
-        if op == Some("ListEntitiesForPolicy") {
-            let body = "<ListEntitiesForPolicyResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\
-                <ListEntitiesForPolicyResult><PolicyRoles/><PolicyGroups/><PolicyUsers/>\
-                <IsTruncated>false</IsTruncated></ListEntitiesForPolicyResult>\
-                <ResponseMetadata><RequestId>stale</RequestId></ResponseMetadata></ListEntitiesForPolicyResponse>";
-            let mut empty = aws_smithy_runtime_api::http::Response::new(
-                200u16.try_into().expect("status"),
-                aws_smithy_types::body::SdkBody::from(body),
-            );
-            empty.headers_mut().insert("content-type", "text/xml");
-            *context.response_mut() = empty;
-        }
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_conflict_with_no_entity_listed_is_retried() {
     let (h, cfg) = Harness::new("iam-pol-ec").await;
@@ -584,7 +551,20 @@ async fn eventually_consistent(h: &Harness, iam: &Client, cfg: &aws_config::SdkC
     let role = format!("{}-leaving", h.stack);
     foreign_role(iam, &role, made).await;
     iam.attach_role_policy().role_name(&role).policy_arn(&arn).send().await.unwrap();
-    let conf = aws_sdk_iam::config::Builder::from(cfg).interceptor(NoEntitiesListed).build();
+    // ListEntitiesForPolicy lists no entity, as IAM may right after the last one let go
+    // (eventual consistency); other calls pass.
+    let no_entities = common::Canned {
+        operation: "ListEntitiesForPolicy",
+        status: 200,
+        content_type: "text/xml",
+        body:
+            "<ListEntitiesForPolicyResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\
+            <ListEntitiesForPolicyResult><PolicyRoles/><PolicyGroups/><PolicyUsers/>\
+            <IsTruncated>false</IsTruncated></ListEntitiesForPolicyResult>\
+            <ResponseMetadata><RequestId>stale</RequestId></ResponseMetadata></ListEntitiesForPolicyResponse>"
+                .to_string(),
+    };
+    let conf = aws_sdk_iam::config::Builder::from(cfg).interceptor(no_entities).build();
     let provider = hactl_aws::iam::policy::Policy(Client::from_conf(conf));
     let err = provider.delete(&h.ctx(), &arn, &props).await.unwrap_err();
     assert_eq!(err.code(), Some("DeleteConflict"), "{err}");

@@ -260,39 +260,6 @@ async fn without_a_tagging_api_tags_are_read_per_group() {
     assert!(err.to_string().contains("GetResources"), "{err}");
 }
 
-/// Answers every GetResources of its client with a canned answer instead of the emulator's
-/// (the request is still sent and counted): an error body to refuse it, or a listing to
-/// play a stale index.
-#[derive(Debug)]
-struct CannedGetResources {
-    status: u16,
-    body: String,
-}
-
-impl aws_smithy_runtime_api::client::interceptors::Intercept for CannedGetResources {
-    fn name(&self) -> &'static str {
-        "test: canned GetResources"
-    }
-
-    fn modify_before_deserialization(
-        &self,
-        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextMut<'_>,
-        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
-        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
-    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-        let op = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>().map(|m| m.name());
-        if op == Some("GetResources") {
-            let mut answer = aws_smithy_runtime_api::http::Response::new(
-                self.status.try_into().expect("status"),
-                aws_smithy_types::body::SdkBody::from(self.body.clone()),
-            );
-            answer.headers_mut().insert("content-type", "application/x-amz-json-1.1");
-            *context.response_mut() = answer;
-        }
-        Ok(())
-    }
-}
-
 /// A tag index whose GetResources answers `status` and `body`, counted by `counter`.
 fn canned_tagging(
     cfg: &aws_config::SdkConfig,
@@ -302,7 +269,12 @@ fn canned_tagging(
 ) -> hactl_aws::tagging::Tagging {
     let conf = aws_sdk_resourcegroupstagging::config::Builder::from(cfg)
         .interceptor(counter.clone())
-        .interceptor(CannedGetResources { status, body })
+        .interceptor(common::Canned {
+            operation: "GetResources",
+            status,
+            content_type: "application/x-amz-json-1.1",
+            body,
+        })
         .build();
     hactl_aws::tagging::Tagging::from_client(aws_sdk_resourcegroupstagging::Client::from_conf(conf))
 }

@@ -99,3 +99,38 @@ pub fn calls_since(counter: &ApiCounter, before: &BTreeMap<String, u64>) -> BTre
         })
         .collect()
 }
+
+/// Answers every `operation` call of its client with `status`, `content_type` and `body`
+/// instead of the emulator's answer (the request is still sent and counted): an error
+/// body to refuse it, or a canned listing to play a stale or empty answer.
+#[derive(Debug, Clone)]
+pub struct Canned {
+    pub operation: &'static str,
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for Canned {
+    fn name(&self) -> &'static str {
+        "test: canned answer"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextMut<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let op = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>().map(|m| m.name());
+        if op == Some(self.operation) {
+            let mut answer = aws_smithy_runtime_api::http::Response::new(
+                self.status.try_into().expect("status"),
+                aws_smithy_types::body::SdkBody::from(self.body.clone()),
+            );
+            answer.headers_mut().insert("content-type", self.content_type);
+            *context.response_mut() = answer;
+        }
+        Ok(())
+    }
+}
