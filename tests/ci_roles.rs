@@ -82,7 +82,9 @@ async fn ci_roles_trust_exactly_the_repository_and_are_scoped_to_the_stack() {
     let bucket = format!("{}-state", s.name);
     let s3 = s3().await;
     s3.create_bucket().bucket(&bucket).send().await.expect("CreateBucket");
+    // The service runs from the stack's own ECR repository, which the deploy role pushes to.
     s.edit(|t| {
+        let t = t.replace("image = \"public.ecr.aws/nginx/nginx:1.27\"", "image = \"ecr:api:1.0\"");
         format!(
             "{t}\n[state]\nbackend = \"s3\"\nbucket = \"{bucket}\"\n\n[ci]\ngithub_repository = \"{REPO}\"\n\
              deploy_branch = \"{BRANCH}\"\n"
@@ -221,6 +223,21 @@ async fn ci_roles_trust_exactly_the_repository_and_are_scoped_to_the_stack() {
     }
     let missing: Vec<&String> = wanted.difference(&granted).collect();
     assert!(missing.is_empty(), "the deploy role lacks {missing:?}");
+    let all: Vec<J> = docs.iter().flat_map(|(_, d)| statements(d)).collect();
+    let granting = |action: &str| -> Vec<Vec<String>> {
+        all.iter()
+            .filter(|s| s["Effect"] == "Allow" && strings(&s["Action"]).iter().any(|a| a == action))
+            .map(|s| strings(&s["Resource"]))
+            .collect()
+    };
+    // Pushing images: the stack's repositories only, and ECR's login.
+    let repos = format!("arn:aws:ecr:us-east-1:{account}:repository/{}/*", s.name);
+    for action in ["ecr:PutImage", "ecr:DescribeImages", "ecr:InitiateLayerUpload"] {
+        assert!(granting(action).contains(&vec![repos.clone()]), "{action}: {:?}", granting(action));
+    }
+    assert!(granting("ecr:GetAuthorizationToken").contains(&vec!["*".to_string()]));
+    // ECR's unnamed listing is authorized against `*` only.
+    assert!(granting("ecr:DescribeRepositories").contains(&vec!["*".to_string()]));
     // And it is denied changing its own access: both roles, its policies, the provider.
     let plan_arn = iam.get_role().role_name(&plan_role).send().await.expect("GetRole");
     let plan_arn = plan_arn.role().map(|r| r.arn().to_string()).expect("plan role arn");
