@@ -352,6 +352,7 @@ async fn demo_config_policies_pass_the_linter() {
                 scoped,
                 [
                     format!("arn:aws:iam::{account}:instance-profile{path}"),
+                    format!("arn:aws:iam::{account}:policy{path}"),
                     format!("arn:aws:iam::{account}:role{path}")
                 ]
             );
