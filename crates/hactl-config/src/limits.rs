@@ -466,6 +466,30 @@ mod tests {
         v.and_then(Value::as_str).unwrap_or_default()
     }
 
+    /// IAM policy sizes (whitespace not counted): a role's inline policies 10,240
+    /// characters in all, its trust policy 2,048, a managed policy 6,144.
+    fn assert_iam_policy_sizes(g: &hactl_core::DesiredGraph) {
+        let size = |v: Option<&Value>| v.map_or(0, |v| v.to_json().to_string().len());
+        for spec in g.specs() {
+            if spec.kind == "iam.role" {
+                let inline: usize = spec
+                    .props
+                    .get("inline_policies")
+                    .and_then(Value::as_map)
+                    .into_iter()
+                    .flatten()
+                    .map(|(_, doc)| size(Some(doc)))
+                    .sum();
+                assert!(inline <= 10_240, "{}: inline policies of {inline} characters", spec.address);
+                assert!(size(spec.props.get("assume_role_policy")) <= 2_048, "{}", spec.address);
+            }
+            if spec.kind == "iam.policy" {
+                let n = size(spec.props.get("document"));
+                assert!(n <= 6_144, "{}: {n} characters", spec.address);
+            }
+        }
+    }
+
     #[test]
     fn the_largest_valid_stack_stays_within_every_quota() {
         // (kind, property, the longest name AWS takes)
@@ -554,27 +578,7 @@ mod tests {
                 }
             }
             assert!(checked > 200, "{engine}: only {checked} names checked");
-            // IAM policy sizes (whitespace not counted): a role's inline policies 10,240
-            // characters in all, a managed policy 6,144.
-            for spec in g.specs() {
-                let size = |v: Option<&Value>| v.map_or(0, |v| v.to_json().to_string().len());
-                if spec.kind == "iam.role" {
-                    let inline: usize = spec
-                        .props
-                        .get("inline_policies")
-                        .and_then(Value::as_map)
-                        .into_iter()
-                        .flatten()
-                        .map(|(_, doc)| size(Some(doc)))
-                        .sum();
-                    assert!(inline <= 10_240, "{}: inline policies of {inline} characters", spec.address);
-                    assert!(size(spec.props.get("assume_role_policy")) <= 2_048, "{}", spec.address);
-                }
-                if spec.kind == "iam.policy" {
-                    let n = size(spec.props.get("document"));
-                    assert!(n <= 6_144, "{}: {n} characters", spec.address);
-                }
-            }
+            assert_iam_policy_sizes(&g);
             assert!(g.specs().any(|s| s.kind == "iam.policy"), "{engine}: [ci] expanded no policy");
             // The dashboard: 500 widgets, 500 metrics per graph widget.
             let dash = g.specs().find(|s| s.kind == "cloudwatch.dashboard").expect("a dashboard");
