@@ -91,14 +91,7 @@ async fn ci_roles_trust_exactly_the_repository_and_are_scoped_to_the_stack() {
         )
     });
     let iam = aws_sdk_iam::Client::new(&sdk().await);
-    let account = aws_sdk_sts::Client::new(&sdk().await)
-        .get_caller_identity()
-        .send()
-        .await
-        .expect("GetCallerIdentity")
-        .account()
-        .expect("account")
-        .to_string();
+    let account = account_id().await;
 
     s.ok(&["apply", "--auto-approve"], 0);
     let state =

@@ -265,14 +265,7 @@ async fn demo_config_policies_pass_the_linter() {
     let conf = sdk().await;
     let iam = aws_sdk_iam::Client::new(&conf);
     let sm = aws_sdk_secretsmanager::Client::new(&conf);
-    let account = aws_sdk_sts::Client::new(&conf)
-        .get_caller_identity()
-        .send()
-        .await
-        .expect("GetCallerIdentity")
-        .account()
-        .expect("account")
-        .to_string();
+    let account = account_id().await;
 
     let ha = Stack::from_file("lint-ha", "config/ha-stack.toml");
     let bucket = format!("{}-state", ha.name);

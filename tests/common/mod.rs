@@ -476,3 +476,15 @@ pub fn assert_not_found<T, E, R>(
         }
     }
 }
+
+/// The emulator's account id (STS GetCallerIdentity).
+pub async fn account_id() -> String {
+    aws_sdk_sts::Client::new(&sdk().await)
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("GetCallerIdentity")
+        .account()
+        .expect("account")
+        .to_string()
+}

@@ -3,6 +3,7 @@
 //! the provider's read), names unique per process, everything removed at the end.
 
 use crate::common;
+use crate::common::policy_document as decode;
 
 use aws_sdk_iam::Client;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -134,25 +135,6 @@ fn role_props(env: &Env, name: &str, address: &str) -> Props {
         ("managed_policy_arns".to_string(), Value::from_strings([EXEC_POLICY])),
         ("tags".to_string(), env.tags(address, &[])),
     ])
-}
-
-fn decode(text: &str) -> serde_json::Value {
-    // IAM answers documents URL-encoded; the emulator sometimes plain.
-    serde_json::from_str(text).unwrap_or_else(|_| {
-        let mut out = Vec::new();
-        let b = text.as_bytes();
-        let mut i = 0;
-        while i < b.len() {
-            if b[i] == b'%' {
-                out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
-                i += 3;
-            } else {
-                out.push(b[i]);
-                i += 1;
-            }
-        }
-        serde_json::from_slice(&out).unwrap()
-    })
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@
 //! that it refuses before relying on it.
 
 use crate::common;
+use crate::common::policy_document as decode;
 
 use aws_sdk_iam::types::{PolicyScopeType, Tag};
 use aws_sdk_iam::Client;
@@ -75,29 +76,6 @@ fn policy_props(h: &Harness, name: &str, address: &str) -> Props {
         ("document".to_string(), Value::from_json(&deploy_doc())),
         ("tags".to_string(), h.tags(address, &[("team", "ci")])),
     ])
-}
-
-/// A document as IAM answers it: URL-encoded JSON on AWS, plain (or a JSON string holding
-/// it) on the emulator.
-fn decode(text: &str) -> J {
-    let plain = |s: &str| match serde_json::from_str::<J>(s).ok()? {
-        J::String(inner) => serde_json::from_str(&inner).ok(),
-        j => Some(j),
-    };
-    plain(text).unwrap_or_else(|| {
-        let b = text.as_bytes();
-        let (mut out, mut i) = (Vec::new(), 0);
-        while i < b.len() {
-            if b[i] == b'%' {
-                out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).unwrap());
-                i += 3;
-            } else {
-                out.push(b[i]);
-                i += 1;
-            }
-        }
-        plain(std::str::from_utf8(&out).unwrap()).unwrap_or_else(|| panic!("not a document: {text}"))
-    })
 }
 
 /// The policy's default version id and its document, straight from IAM (GetPolicy,

@@ -134,3 +134,27 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for Canned {
         Ok(())
     }
 }
+
+/// A policy document as IAM answers it: URL-encoded JSON on AWS, plain (or a JSON string
+/// holding it) on the emulator.
+pub fn policy_document(text: &str) -> serde_json::Value {
+    use serde_json::Value as J;
+    let plain = |s: &str| match serde_json::from_str::<J>(s).ok()? {
+        J::String(inner) => serde_json::from_str(&inner).ok(),
+        j => Some(j),
+    };
+    plain(text).unwrap_or_else(|| {
+        let b = text.as_bytes();
+        let (mut out, mut i) = (Vec::new(), 0);
+        while i < b.len() {
+            if b[i] == b'%' {
+                out.push(u8::from_str_radix(&text[i + 1..i + 3], 16).expect("percent escape"));
+                i += 3;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        plain(std::str::from_utf8(&out).expect("utf-8")).unwrap_or_else(|| panic!("not a document: {text}"))
+    })
+}
