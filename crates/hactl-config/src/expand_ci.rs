@@ -657,6 +657,154 @@ mod tests {
         assert!(big.iter().all(|d| chars(d) <= 1_500));
     }
 
+    /// IAM's match of a resource (or action) pattern: `*` any run of characters, `?` one.
+    fn glob(pattern: &str, text: &str) -> bool {
+        let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+        let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+        while ti < t.len() {
+            if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+                pi += 1;
+                ti += 1;
+            } else if pi < p.len() && p[pi] == '*' {
+                star = Some(pi);
+                mark = ti;
+                pi += 1;
+            } else if let Some(s) = star {
+                pi = s + 1;
+                mark += 1;
+                ti = mark;
+            } else {
+                return false;
+            }
+        }
+        p[pi..].iter().all(|c| *c == '*')
+    }
+
+    #[test]
+    fn glob_matches_as_iam_does() {
+        assert!(glob("arn:aws:ecs:*:1:service/s/*", "arn:aws:ecs:us-east-1:1:service/s/web"));
+        assert!(glob("a*b?c", "aXXbYc") && !glob("a*b?c", "aXXbc") && glob("*", ""));
+        assert!(!glob("cluster/s", "cluster/s-other"));
+    }
+
+    /// The ARN of the object `spec` makes, as the action that changes it names it, and
+    /// that action (ids AWS generates stand as `x`; a service's cluster is the stack's).
+    fn object_arn(
+        spec: &hactl_core::ResourceSpec,
+        stack: &str,
+        home: &str,
+    ) -> Option<(&'static str, String)> {
+        let region = spec.location.as_ref().and_then(|l| l.region_name()).unwrap_or(home);
+        let a = "123456789012";
+        let p = |k: &str| spec.props.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let at = |service: &str, rest: String| format!("arn:aws:{service}:{region}:{a}:{rest}");
+        Some(match spec.kind.as_str() {
+            "ecs.cluster" => ("ecs:DeleteCluster", at("ecs", format!("cluster/{}", p("name")))),
+            "ecs.service" => ("ecs:UpdateService", at("ecs", format!("service/{stack}/{}", p("name")))),
+            "ecs.capacity_provider" => {
+                ("ecs:DeleteCapacityProvider", at("ecs", format!("capacity-provider/{}", p("name"))))
+            }
+            "ecs.task_definition" => {
+                ("ecs:TagResource", at("ecs", format!("task-definition/{}:1", p("family"))))
+            }
+            "elbv2.load_balancer" => (
+                "elasticloadbalancing:DeleteLoadBalancer",
+                at("elasticloadbalancing", format!("loadbalancer/app/{}/x", p("name"))),
+            ),
+            "elbv2.target_group" => (
+                "elasticloadbalancing:DeleteTargetGroup",
+                at("elasticloadbalancing", format!("targetgroup/{}/x", p("name"))),
+            ),
+            "cloudwatch.alarm" => {
+                ("cloudwatch:PutMetricAlarm", at("cloudwatch", format!("alarm:{}", p("name"))))
+            }
+            "cloudwatch.dashboard" => {
+                ("cloudwatch:PutDashboard", format!("arn:aws:cloudwatch::{a}:dashboard/{}", p("name")))
+            }
+            "sns.topic" => ("sns:DeleteTopic", at("sns", p("name"))),
+            "logs.log_group" => ("logs:DeleteLogGroup", at("logs", format!("log-group:{}", p("name")))),
+            "secretsmanager.secret" => {
+                ("secretsmanager:DeleteSecret", at("secretsmanager", format!("secret:{}-AbCdEf", p("name"))))
+            }
+            "docdb.cluster" => ("rds:DeleteDBCluster", at("rds", format!("cluster:{}", p("identifier")))),
+            "docdb.instance" | "rds.instance" => {
+                ("rds:DeleteDBInstance", at("rds", format!("db:{}", p("identifier"))))
+            }
+            "docdb.subnet_group" | "rds.subnet_group" => {
+                ("rds:DeleteDBSubnetGroup", at("rds", format!("subgrp:{}", p("name"))))
+            }
+            "docdb.cluster_parameter_group" => {
+                ("rds:DeleteDBClusterParameterGroup", at("rds", format!("cluster-pg:{}", p("name"))))
+            }
+            "rds.parameter_group" => ("rds:DeleteDBParameterGroup", at("rds", format!("pg:{}", p("name")))),
+            "autoscaling.group" => (
+                "autoscaling:DeleteAutoScalingGroup",
+                at("autoscaling", format!("autoScalingGroup:x:autoScalingGroupName/{}", p("name"))),
+            ),
+            "scheduler.schedule_group" => {
+                ("scheduler:DeleteScheduleGroup", at("scheduler", format!("schedule-group/{}", p("name"))))
+            }
+            "iam.role" => ("iam:DeleteRole", format!("arn:aws:iam::{a}:role{}{}", p("path"), p("name"))),
+            "iam.policy" => {
+                ("iam:DeletePolicy", format!("arn:aws:iam::{a}:policy{}{}", p("path"), p("name")))
+            }
+            "iam.instance_profile" => (
+                "iam:DeleteInstanceProfile",
+                format!("arn:aws:iam::{a}:instance-profile{}{}", p("path"), p("name")),
+            ),
+            "ecr.repository" => ("ecr:DeleteRepository", at("ecr", format!("repository/{}", p("name")))),
+            _ => return None,
+        })
+    }
+
+    /// Not too narrow: every object the multi-region demo makes (both regions, ECR, the
+    /// drift job's roles) is one the deploy role may change, except `[ci]`'s own, which it
+    /// is denied.
+    #[test]
+    fn every_object_the_stack_makes_is_granted_to_the_deploy_role() {
+        let text = format!(
+            "{}\n[state]\nbackend = \"s3\"\nbucket = \"acme-state\"\n\n[ci]\ngithub_repository = \"acme/shop\"\n",
+            include_str!("../../../config/multi-region.toml")
+        );
+        let cfg = crate::parse("multi-region.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+        let g = crate::expand::expand(&cfg, &crate::expand::test_env()).expect("expand");
+        let statements: Vec<J> = g
+            .specs()
+            .filter(|s| s.kind == "iam.policy")
+            .flat_map(|s| s.props["document"].to_json()["Statement"].as_array().cloned().unwrap_or_default())
+            .collect();
+        let list = |v: &J| -> Vec<String> {
+            match v {
+                J::String(s) => vec![s.clone()],
+                J::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+                _ => Vec::new(),
+            }
+        };
+        let allows = |effect: &str, action: &str, arn: &str| {
+            statements.iter().any(|s| {
+                s["Effect"] == effect
+                    && list(&s["Action"]).iter().any(|a| glob(a, action))
+                    && list(&s["Resource"]).iter().any(|r| glob(r, arn))
+            })
+        };
+        let mut checked = 0;
+        for spec in g.specs() {
+            let Some((action, arn)) = object_arn(spec, &cfg.stack.name, &cfg.stack.region) else { continue };
+            let ours = spec.address.as_str().contains("ci_");
+            assert_eq!(allows("Deny", action, &arn), ours, "{}: {action} on {arn} denied?", spec.address);
+            if !ours {
+                assert!(allows("Allow", action, &arn), "{}: {action} on {arn} is not granted", spec.address);
+                checked += 1;
+            }
+        }
+        assert!(checked > 60, "only {checked} objects checked");
+        assert!(
+            g.specs().any(|s| s.location.as_ref().and_then(|l| l.region_name())
+                == cfg.dr.as_ref().map(|d| d.region.as_str())),
+            "no DR object"
+        );
+    }
+
     #[test]
     fn trust_conditions_name_the_repository_exactly() {
         let ci = CiConfig {
