@@ -208,8 +208,9 @@ async fn output_show_state_json_state_rm_and_refresh_only_on_the_full_stack() {
         .expect("cluster");
     let cluster = &cluster.db_clusters()[0];
     assert_eq!(s.ok(&["output", "db_endpoint"], 0).stdout.trim(), cluster.endpoint().expect("endpoint"));
-    let secret =
-        sm.describe_secret().secret_id(format!("hactl/{}/db-credentials", s.name)).send().await.unwrap();
+    // The secret DocumentDB manages the master password in.
+    let managed = cluster.master_user_secret().and_then(|m| m.secret_arn()).expect("a managed secret");
+    let secret = sm.describe_secret().secret_id(managed).send().await.unwrap();
     let all: J = serde_json::from_str(&s.ok(&["output", "--json"], 0).stdout).expect("output json");
     assert_eq!(all["db_reader_endpoint"].as_str(), cluster.reader_endpoint());
     assert_eq!(all["db_secret_arn"].as_str(), secret.arn());

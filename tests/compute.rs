@@ -19,6 +19,7 @@ struct Clients {
     aas: aws_sdk_applicationautoscaling::Client,
     logs: aws_sdk_cloudwatchlogs::Client,
     ec2: aws_sdk_ec2::Client,
+    sm: aws_sdk_secretsmanager::Client,
 }
 
 async fn clients() -> Clients {
@@ -31,6 +32,7 @@ async fn clients() -> Clients {
         aas: aws_sdk_applicationautoscaling::Client::new(&c),
         logs: aws_sdk_cloudwatchlogs::Client::new(&c),
         ec2: aws_sdk_ec2::Client::new(&c),
+        sm: aws_sdk_secretsmanager::Client::new(&c),
     }
 }
 
@@ -286,9 +288,26 @@ async fn verify_applied(c: &Clients, s: &Stack, ec2_capacity: bool, services: &[
         let lg = format!("/hactl/{}/{name}", s.name);
         assert!(resources.iter().any(|r| r.contains(&format!("log-group:{lg}:"))), "{lg} in {resources:?}");
     }
-    // Log groups `/hactl/<stack>/...` and the secret `hactl/<stack>/db-credentials`: this
-    // stack's objects only.
-    assert!(resources.iter().all(|r| r.contains(&format!("hactl/{}/", s.name))), "scoped: {resources:?}");
+    // Log groups `/hactl/<stack>/...`, the secret `hactl/<stack>/db-connection` and the
+    // secret the stack's database manages its password in (named by AWS, `rds!...`, its
+    // owner tag naming the database): this stack's objects only.
+    for r in &resources {
+        if r.contains(":secret:rds!") {
+            let d = c.sm.describe_secret().secret_id(r).send().await.expect("DescribeSecret");
+            let owner: Vec<&str> = d
+                .tags()
+                .iter()
+                .filter(|t| t.key().is_some_and(|k| k.starts_with("aws:rds:primaryDB")))
+                .filter_map(|t| t.value())
+                .collect();
+            assert!(
+                owner.len() == 1 && owner[0].contains(&format!(":{}-", s.name)),
+                "{r} is not the stack's database's: {owner:?}"
+            );
+        } else {
+            assert!(r.contains(&format!("hactl/{}/", s.name)), "scoped: {resources:?}");
+        }
+    }
 }
 
 /// No Auto Scaling group and no launch template carries the stack's tag.

@@ -265,6 +265,8 @@ async fn demo_config_policies_pass_the_linter() {
     let conf = sdk().await;
     let iam = aws_sdk_iam::Client::new(&conf);
     let sm = aws_sdk_secretsmanager::Client::new(&conf);
+    let docdb = aws_sdk_docdb::Client::new(&conf);
+    let rds = aws_sdk_rds::Client::new(&conf);
     let account = account_id().await;
 
     let ha = Stack::from_file("lint-ha", "config/ha-stack.toml");
@@ -301,18 +303,29 @@ async fn demo_config_policies_pass_the_linter() {
             let name = format!("{}-us-east-1-{suffix}", stack.name);
             by_name.get(name.as_str()).copied().unwrap_or_else(|| panic!("role {name} missing"))
         };
-        // The execution role reads the stack's two database secrets.
+        // The execution role reads the stack's two database secrets: the connection
+        // secret, and the one the database manages its master password in.
         let exec = &role("execution").inline["execution"];
         let mut secrets: Vec<String> = grants(exec, "secretsmanager:GetSecretValue")
             .iter()
             .flat_map(|s| strings(&s["Resource"]))
             .collect();
         secrets.sort();
-        let mut want = Vec::new();
-        for which in ["db-connection", "db-credentials"] {
-            let d = sm.describe_secret().secret_id(format!("hactl/{}/{which}", stack.name)).send().await;
-            want.push(d.expect("DescribeSecret").arn().expect("arn").to_string());
-        }
+        let d = sm.describe_secret().secret_id(format!("hactl/{}/db-connection", stack.name)).send().await;
+        let mut want = vec![d.expect("DescribeSecret").arn().expect("arn").to_string()];
+        want.push(if stack.name == ha.name {
+            let c = docdb.describe_db_clusters().db_cluster_identifier(format!("{}-docdb", stack.name));
+            let c = c.send().await.expect("DescribeDBClusters");
+            c.db_clusters()[0].master_user_secret().and_then(|m| m.secret_arn()).expect("managed").to_string()
+        } else {
+            let i = rds.describe_db_instances().db_instance_identifier(format!("{}-pg", stack.name));
+            let i = i.send().await.expect("DescribeDBInstances");
+            i.db_instances()[0]
+                .master_user_secret()
+                .and_then(|m| m.secret_arn())
+                .expect("managed")
+                .to_string()
+        });
         want.sort();
         assert_eq!(secrets, want, "{}: execution role secrets", stack.name);
         if stack.name == ha.name {

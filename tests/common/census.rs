@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::{Filter, NatGatewayState};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every kind `census` counts.
-pub const KINDS: [&str; 40] = [
+pub const KINDS: [&str; 41] = [
     "acm.certificate",
     "appautoscaling.policy",
     "appautoscaling.target",
@@ -48,6 +48,7 @@ pub const KINDS: [&str; 40] = [
     "logs.log_group",
     "route53.hosted_zone",
     "route53.record",
+    "secretsmanager.rotation",
     "secretsmanager.secret",
     "secretsmanager.secret_fields",
     "sns.topic",
@@ -558,6 +559,21 @@ async fn secret_kinds(
         }
     }
     n.insert("secretsmanager.secret_fields", fields);
+    // The rotation schedule of the secret the stack's database manages its password in
+    // (named by AWS; its owner tag names the stack's cluster or instance).
+    let databases = [format!(":cluster:{stack}-docdb"), format!(":db:{stack}-pg")];
+    let rotated = secrets
+        .iter()
+        .filter(|x| x.deleted_date().is_none() && x.owning_service() == Some("rds"))
+        .filter(|x| x.rotation_enabled() == Some(true))
+        .filter(|x| {
+            x.tags().iter().any(|t| {
+                t.key().is_some_and(|k| k.starts_with("aws:rds:primaryDB"))
+                    && t.value().is_some_and(|v| databases.iter().any(|d| v.ends_with(d.as_str())))
+            })
+        })
+        .count();
+    n.insert("secretsmanager.rotation", rotated);
 }
 
 async fn docdb_kinds(c: &aws_sdk_docdb::Client, stack: &str, n: &mut BTreeMap<&'static str, usize>) {

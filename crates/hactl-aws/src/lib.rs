@@ -7,6 +7,7 @@ pub mod appautoscaling;
 pub mod autoscaling;
 pub mod cloudwatch;
 mod counter;
+pub mod credentials;
 pub mod docdb;
 pub mod ec2;
 pub mod ecr;

@@ -1363,3 +1363,145 @@ async fn docdb_global_cluster_deleted_with_its_members() {
         std::panic::resume_unwind(e.into_panic());
     }
 }
+
+/// The cluster's managed master password and the secret's state as the SDK sees them:
+/// (the secret DocumentDB keeps it in, its owning service, rotation on, days).
+async fn managed_secret(env: &Env) -> Option<(String, Option<String>, Option<bool>, Option<i64>)> {
+    let c = sdk_cluster_in(&env.docdb, &env.cluster_id()).await.expect("cluster");
+    let arn = c.master_user_secret()?.secret_arn()?.to_string();
+    let d = env.sm.describe_secret().secret_id(&arn).send().await.expect("DescribeSecret");
+    let days = d.rotation_rules().and_then(|r| r.automatically_after_days());
+    Some((arn, d.owning_service().map(str::to_string), d.rotation_enabled(), days))
+}
+
+/// The password in a secret, compared here and never printed.
+async fn password_in(env: &Env, arn: &str) -> String {
+    let v = env.sm.get_secret_value().secret_id(arn).send().await.expect("GetSecretValue");
+    let j: serde_json::Value = serde_json::from_str(v.secret_string().expect("string")).expect("JSON");
+    j["password"].as_str().expect("password").to_string()
+}
+
+/// `manage_master_password`: DocumentDB generates the password into a secret of its own
+/// (no password through hactl), turned off (the password from `master_secret_arn`, the
+/// secret deleted) and on again in place; `secretsmanager.rotation` schedules that
+/// secret's rotation, sees a schedule changed out of band, refuses a secret no service
+/// manages, `rotate_now` rotates it, and delete hands the schedule back to AWS's default.
+#[tokio::test(flavor = "multi_thread")]
+async fn docdb_managed_master_password_and_its_rotation() {
+    Env::run("mp", 177, |env| async move {
+        create(&*env.subnet_group, &env, "db_subnet_group.main", &env.subnet_group_props()).await;
+        create(&*env.parameter_group, &env, "db_cluster_parameter_group.main", &env.parameter_group_props())
+            .await;
+        let base = env.cluster_props(&env.cluster_id(), false);
+        let managed =
+            with(&with(&base, "manage_master_password", Value::Bool(true)), "master_secret_arn", Value::Null);
+        let id = create(&*env.cluster, &env, "db_cluster.main", &managed).await;
+        let (arn, owner, on, days) = managed_secret(&env).await.expect("a managed secret");
+        assert_eq!(
+            (owner.as_deref(), on, days),
+            (Some("rds"), Some(true), Some(7)),
+            "AWS's default schedule"
+        );
+        let live = assert_no_diff(&*env.cluster, &env, "db_cluster.main", &id, &managed).await;
+        assert_eq!(live.outputs.get("master_user_secret_arn"), Some(&Value::str(&arn)));
+        let first = password_in(&env, &arn).await;
+        assert_ne!(first, env.password, "the password is DocumentDB's, not the one hactl holds");
+
+        // The schedule: 30 days, read back, changed out of band (seen), updated in place.
+        let rotation = hactl_aws::secretsmanager::rotation::Rotation(env.sm.clone());
+        let schedule =
+            props(&[("secret_id", Value::str(&arn)), ("automatically_after_days", Value::Int(30))]);
+        let rid = create(&rotation, &env, "secret_rotation.db", &schedule).await;
+        assert_eq!(rid, arn);
+        assert_eq!(managed_secret(&env).await.expect("secret").3, Some(30));
+        let live = assert_no_diff(&rotation, &env, "secret_rotation.db", &rid, &schedule).await;
+        assert_eq!(live.outputs.get("secret_arn"), Some(&Value::str(&arn)));
+        let rules =
+            aws_sdk_secretsmanager::types::RotationRulesType::builder().automatically_after_days(3).build();
+        env.sm
+            .rotate_secret()
+            .secret_id(&arn)
+            .rotation_rules(rules)
+            .rotate_immediately(false)
+            .send()
+            .await
+            .unwrap();
+        let live = read(&rotation, &env, "secret_rotation.db", &rid, &schedule).await.expect("read");
+        assert_eq!(live.props["automatically_after_days"], Value::Int(3));
+        let fourteen = with(&schedule, "automatically_after_days", Value::Int(14));
+        update(&rotation, &env, "secret_rotation.db", &rid, &live.props, &fourteen).await;
+        assert_eq!(managed_secret(&env).await.expect("secret").3, Some(14));
+        assert_eq!(password_in(&env, &arn).await, first, "a schedule change rotates nothing");
+
+        // Only a secret a service manages: hactl's own secret is refused.
+        let other = with(&schedule, "secret_id", Value::str(&env.secret_arn));
+        let err = rotation.create(&env.ctx(), &addr("secret_rotation.db"), &other).await.unwrap_err();
+        assert!(err.message().contains("not managed by a service"), "{err}");
+
+        // Rotated now: a new version is current, with another password; the schedule stays.
+        let rotated = hactl_aws::secretsmanager::rotation::rotate_now(
+            &env.sm,
+            &env.ctx_for("db_cluster.main", DeleteOptions::default()),
+            &arn,
+        )
+        .await
+        .expect("rotate_now");
+        assert_ne!(Some(&rotated.current_version), rotated.previous_version.as_ref());
+        let second = password_in(&env, &arn).await;
+        assert_ne!(second, first, "rotate_now left the password as it was");
+        assert_eq!(managed_secret(&env).await.expect("secret").3, Some(14));
+        env.note(&rotated);
+
+        // Management off: the password from hactl's secret, DocumentDB's secret deleted.
+        let unmanaged = with(&base, "manage_master_password", Value::Bool(false));
+        update(
+            &*env.cluster,
+            &env,
+            "db_cluster.main",
+            &id,
+            &live_props(&env, &id, &managed).await,
+            &unmanaged,
+        )
+        .await;
+        assert!(managed_secret(&env).await.is_none(), "still managed");
+        assert!(env
+            .sm
+            .describe_secret()
+            .secret_id(&arn)
+            .send()
+            .await
+            .map_or(true, |d| d.deleted_date().is_some()));
+        // The schedule of a secret gone with its database: delete has nothing to do.
+        rotation.delete(&env.ctx(), &rid, &fourteen).await.expect("delete of a gone schedule");
+        assert!(read(&rotation, &env, "secret_rotation.db", &rid, &fourteen).await.is_none());
+
+        // On again: a new secret; deleting the schedule hands it back to AWS's 7 days.
+        update(
+            &*env.cluster,
+            &env,
+            "db_cluster.main",
+            &id,
+            &live_props(&env, &id, &unmanaged).await,
+            &managed,
+        )
+        .await;
+        let (again, ..) = managed_secret(&env).await.expect("managed again");
+        assert_ne!(again, arn);
+        let schedule = with(&schedule, "secret_id", Value::str(&again));
+        let rid = create(&rotation, &env, "secret_rotation.db", &schedule).await;
+        rotation.delete(&env.ctx(), &rid, &schedule).await.expect("delete");
+        assert_eq!(managed_secret(&env).await.expect("secret").3, Some(7));
+
+        // Nothing the providers answered or reported holds a password.
+        let seen = format!("{:?}{:?}", env.seen.lock().unwrap(), env.events.0.lock().unwrap());
+        for p in [&first, &second] {
+            assert!(!seen.contains(p.as_str()), "a managed password leaked into the providers' answers");
+        }
+    })
+    .await;
+}
+
+/// The cluster's live props as the provider reads them.
+async fn live_props(env: &Env, id: &str, desired: &Props) -> Props {
+    read(&*env.cluster, env, "db_cluster.main", id, desired).await.expect("cluster").props
+}

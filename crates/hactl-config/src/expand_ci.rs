@@ -203,6 +203,39 @@ const CI_SELF_ACTIONS: &[&str] = &[
     "iam:UpdateRole",
 ];
 
+/// The operator policy's statement on the secrets databases manage their master
+/// passwords in (`rds!...`, named by AWS).
+const MANAGED_PASSWORDS_SID: &str = "SecretsManagerMasterPasswordsTheDatabaseManages";
+
+/// The secrets databases manage are named by AWS (`rds!cluster-<uuid>`), not after the
+/// stack: describing and rotating one is allowed only for a secret whose owner tag (set
+/// by RDS and DocumentDB) names one of the stack's clusters or instances. Creating and
+/// tagging one is what the database's create does on the caller's behalf.
+fn managed_password_statements(names: &StackNames<'_>, scoped: J) -> Vec<J> {
+    let part = partition(names.regions[0]);
+    let (account, stack) = (names.account, names.stack);
+    let mut create = scoped.clone();
+    create["Action"] = serde_json::json!(["secretsmanager:CreateSecret", "secretsmanager:TagResource"]);
+    let mut out = vec![create];
+    for (sid, key, resource) in [
+        ("SecretsManagerStackClusterPasswords", "primaryDBClusterArn", "cluster"),
+        ("SecretsManagerStackInstancePasswords", "primaryDBInstanceArn", "db"),
+    ] {
+        let mut rotate = scoped.clone();
+        rotate["Sid"] = J::String(sid.into());
+        rotate["Action"] =
+            serde_json::json!(["secretsmanager:DescribeSecret", "secretsmanager:RotateSecret"]);
+        rotate["Condition"] = serde_json::json!({
+            "StringLike": {
+                format!("secretsmanager:ResourceTag/aws:rds:{key}"):
+                    format!("arn:{part}:rds:*:{account}:{resource}:{stack}-*")
+            }
+        });
+        out.push(rotate);
+    }
+    out
+}
+
 /// The operator policy's statements scoped to the stack (resources and ARN conditions),
 /// the listings AWS authorizes against `*` only, pushing images to the stack's
 /// repositories when it has any, and the denial of changes to `[ci]`'s own objects.
@@ -233,6 +266,10 @@ fn deploy_statements(names: &StackNames<'_>, pushes_images: bool) -> Result<Vec<
             });
             out.push(scoped);
             out.push(only);
+            continue;
+        }
+        if s["Sid"] == MANAGED_PASSWORDS_SID {
+            out.extend(managed_password_statements(names, scoped));
             continue;
         }
         out.push(scoped);
@@ -628,8 +665,19 @@ mod tests {
                     | "s3" => true,
                     _ => false,
                 };
+                // The secrets databases manage are named by AWS: describing and rotating
+                // one takes the stack's cluster or instance in its owner tag, and creating
+                // one is what the database's own create asks for.
+                let by_owner_tag = s["Condition"].to_string().contains(":shop-*");
+                let created_by_the_database = r.ends_with(":secret:rds!*")
+                    && actions(std::slice::from_ref(s)).iter().all(|a| {
+                        ["secretsmanager:CreateSecret", "secretsmanager:TagResource"].contains(&a.as_str())
+                    });
                 assert!(
-                    !named || ["shop", ":::b", "token.actions"].iter().any(|n| r.contains(n)),
+                    !named
+                        || by_owner_tag
+                        || created_by_the_database
+                        || ["shop", ":::b", "token.actions"].iter().any(|n| r.contains(n)),
                     "not scoped to the stack: {r}"
                 );
             }

@@ -18,6 +18,8 @@ pub const POSTGRES_VERSION: &str = "16";
 pub const POSTGRES_FAMILY: &str = "postgres16";
 /// Length of the generated master password (letters and digits).
 pub const PASSWORD_LENGTH: i64 = 32;
+/// The database's output naming the secret it manages its master password in.
+pub const MASTER_USER_SECRET_ARN: &str = "master_user_secret_arn";
 
 /// Where a database variable of the services comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,14 +43,15 @@ pub const SECRET_VARIABLES: [(&str, &str, SecretSource); 5] = [
 /// What the compute tier needs from the data tier.
 pub(crate) struct DataRefs {
     /// The credentials secret (`secretsmanager.secret`): username and generated password.
-    pub secret: Address,
+    /// None when the database manages its master password (stacks without `[dr]`).
+    pub secret: Option<Address>,
     /// The connection secret (`secretsmanager.secret` without a password): host, port,
     /// engine, dbname, username. Drift reads it; nothing that reads it sees the password.
     pub connection: Address,
     /// The connection secret's endpoint fields: complete once the database exists.
     pub fields: Address,
-    /// The ARN the region's tasks read the credentials by: the secret's, or in the DR
-    /// region its replica's there.
+    /// The ARN the region's tasks read the credentials by: the secret the database
+    /// manages, or hactl's secret, or in the DR region its replica's there.
     pub secret_arn: Value,
     /// The ARN the region's tasks read the connection by.
     pub connection_arn: Value,
@@ -82,12 +85,15 @@ struct DbParams<'c> {
     port: Value,
     kms: Value,
     window: Value,
+    /// The database manages its master password (no `[dr]`).
+    managed: bool,
 }
 
 /// What the engine's resources need from the sections before them.
 struct DbRefs {
-    /// The credentials secret, the master password's source.
-    secret: Address,
+    /// The credentials secret, the master password's source; None when the database
+    /// manages the password itself.
+    secret: Option<Address>,
     subnet_group: Address,
     /// The database tier's security group (as a list of ids).
     groups: Value,
@@ -108,13 +114,18 @@ impl<'a> Expander<'a> {
             port: Value::Int(i64::from(db.port)),
             kms: db.kms_key_id.as_deref().map_or(Value::Null, Value::str),
             window: db.preferred_backup_window.as_deref().map_or(Value::Null, Value::str),
+            managed: cfg.dr.is_none(),
         })
     }
 
     pub(crate) fn data_tier(&mut self, net: &NetworkRefs) -> Result<Option<DataRefs>, ExpandError> {
         let Some(p) = self.db_params() else { return Ok(None) };
         let db = p.db;
-        let secret = self.credentials_secret(&p)?;
+        // Without a DR region the database manages (and rotates) its master password in
+        // a secret of its own. AWS manages none for a global cluster's members or a
+        // cross-region read replica's source: with `[dr]` the password is hactl's
+        // generated secret, replicated to the DR region.
+        let secret = if p.managed { None } else { Some(self.credentials_secret(&p)?) };
         let connection = self.connection_secret(&p)?;
         let subnet_group = self.db_subnet_group(&p, net)?;
         let refs = DbRefs {
@@ -122,23 +133,21 @@ impl<'a> Expander<'a> {
             subnet_group,
             groups: Value::List(vec![id(&net.groups[&Tier::Db])]),
         };
-        // The endpoint the secret's `host` names.
-        let host = match db.engine {
+        // The endpoint the secret's `host` names, and the database itself.
+        let (host, database) = match db.engine {
             DbEngine::Docdb => {
                 let cluster = self.docdb(&p, &refs)?;
                 self.global_cluster(&p, &cluster)?;
-                out(&cluster, "endpoint")
+                (out(&cluster, "endpoint"), cluster)
             }
             DbEngine::Postgres => self.postgres(&p, &refs)?,
         };
+        let secret_arn = match &secret {
+            Some(s) => out(s, "arn"),
+            None => self.password_rotation(&p, &database)?,
+        };
         let fields = self.connection_fields(&p, &connection, host)?;
-        Ok(Some(DataRefs {
-            secret_arn: out(&secret, "arn"),
-            connection_arn: out(&connection, "arn"),
-            secret,
-            connection,
-            fields,
-        }))
+        Ok(Some(DataRefs { secret_arn, connection_arn: out(&connection, "arn"), secret, connection, fields }))
     }
 
     /// With a `[dr]` region, the DocumentDB cluster is the primary of a global cluster.
@@ -191,23 +200,31 @@ impl<'a> Expander<'a> {
     ) -> Result<Option<DataRefs>, ExpandError> {
         let (Some(p), Some(home)) = (self.db_params(), home) else { return Ok(None) };
         let p = &p;
-        let secret = home.secret.clone();
+        let Some(secret) = home.secret.clone() else {
+            return Err(ExpandError::Invalid("a stack with [dr] keeps hactl's credentials secret".into()));
+        };
         let region = self.region().to_string();
         let secret_arn = out(&secret, &secretsmanager::Secret::arn_in(&region));
         let connection = self.addr(&["secret", "db_connection"])?;
         let subnet_group = self.db_subnet_group(p, net)?;
         let refs = DbRefs {
-            secret: secret.clone(),
+            secret: Some(secret.clone()),
             subnet_group,
             groups: Value::List(vec![id(&net.groups[&Tier::Db])]),
         };
         let host = match p.db.engine {
             DbEngine::Docdb => out(&self.docdb(p, &refs)?, "endpoint"),
-            DbEngine::Postgres => self.postgres(p, &refs)?,
+            DbEngine::Postgres => self.postgres(p, &refs)?.0,
         };
         let fields = self.connection_fields(p, &connection, host)?;
         self.connection_secret(p)?;
-        Ok(Some(DataRefs { connection_arn: out(&connection, "arn"), secret, connection, fields, secret_arn }))
+        Ok(Some(DataRefs {
+            connection_arn: out(&connection, "arn"),
+            secret: Some(secret),
+            connection,
+            fields,
+            secret_arn,
+        }))
     }
 
     /// The credentials: generated into the secret at create, never in config or state.
@@ -329,9 +346,10 @@ impl<'a> Expander<'a> {
                 .global_cluster_identifier(global_cluster_id(stack, &self.cfg.stack.region)),
             None => spec
                 .master_username(db.username.as_str())
-                .master_secret_arn(out(&refs.secret, "arn"))
+                .master_secret_arn(refs.secret.as_ref().map_or(Value::Null, |s| out(s, "arn")))
                 .kms_key_id(p.kms.clone()),
         };
+        let spec = spec.manage_master_password(p.managed);
         let spec = self.role_order(p, spec)?;
         self.push(spec);
         self.docdb_instances(p, &cluster)?;
@@ -369,8 +387,8 @@ impl<'a> Expander<'a> {
     }
 
     /// RDS PostgreSQL: parameter group with TLS required, one Multi-AZ instance. Returns
-    /// the endpoint.
-    fn postgres(&mut self, p: &DbParams<'_>, refs: &DbRefs) -> Result<Value, ExpandError> {
+    /// the endpoint and the instance.
+    fn postgres(&mut self, p: &DbParams<'_>, refs: &DbRefs) -> Result<(Value, Address), ExpandError> {
         let DbParams { db, stack, .. } = p;
         let pg = self.addr(&["db_parameter_group", "main"])?;
         let pg_name = format!("{stack}-pg");
@@ -396,7 +414,8 @@ impl<'a> Expander<'a> {
             .storage_encrypted(true)
             .kms_key_id(p.kms.clone())
             .master_username(db.username.as_str())
-            .master_secret_arn(out(&refs.secret, "arn"))
+            .master_secret_arn(refs.secret.as_ref().map_or(Value::Null, |s| out(s, "arn")))
+            .manage_master_password(p.managed)
             .source_instance_arn(Value::Null)
             .db_name(db.db_name.as_str())
             .port(p.port.clone())
@@ -421,7 +440,21 @@ impl<'a> Expander<'a> {
             spec = spec.source_instance_arn(out(&addr(&[active, &["db_instance", "main"]].concat())?, "arn"));
         }
         self.push(spec);
-        Ok(out(&instance, "endpoint"))
+        Ok((out(&instance, "endpoint"), instance))
+    }
+
+    /// The schedule of the master password the database manages: its secret rotates
+    /// every `password_rotation_days`. Returns the secret's ARN (the tasks read the
+    /// password from it).
+    fn password_rotation(&mut self, p: &DbParams<'_>, database: &Address) -> Result<Value, ExpandError> {
+        let arn = out(database, MASTER_USER_SECRET_ARN);
+        let a = addr(&["secret_rotation", "db"])?;
+        self.push(
+            secretsmanager::Rotation::new(a)
+                .secret_id(arn.clone())
+                .automatically_after_days(Value::Int(i64::from(p.db.password_rotation_days))),
+        );
+        Ok(arn)
     }
 
     /// The endpoint goes into the connection secret once the database exists.
@@ -495,8 +528,11 @@ mod tests {
             prop(cluster, "vpc_security_group_ids"),
             &Value::List(vec![id(&Address::parse("sg.db").unwrap())])
         );
+        // The cluster manages its master password: no secret of hactl's sets it.
+        assert_eq!(prop(cluster, "manage_master_password"), &Value::Bool(true));
+        assert_eq!(prop(cluster, "master_secret_arn"), &Value::Null);
         let d = deps(&g, "db_cluster.main");
-        for want in ["secret.db", "db_subnet_group.main", "db_cluster_parameter_group.main", "sg.db"] {
+        for want in ["db_subnet_group.main", "db_cluster_parameter_group.main", "sg.db"] {
             assert!(d.contains(&want.to_string()), "{d:?} lacks {want}");
         }
         let pg = spec(&g, "db_cluster_parameter_group.main");
@@ -505,12 +541,48 @@ mod tests {
     }
 
     #[test]
-    fn the_secret_holds_no_password_and_gets_the_endpoint() {
-        let g = graph("ha-stack.toml", |t| t);
+    fn the_database_manages_its_password_on_the_configured_schedule() {
+        let g = graph("ha-stack.toml", |t| {
+            t.replace("password_rotation_days = 30", "password_rotation_days = 14")
+        });
+        assert!(g.get(&Address::parse("secret.db").unwrap()).is_none(), "no credentials secret of hactl's");
+        let rotation = spec(&g, "secret_rotation.db");
+        assert_eq!(rotation.kind, secretsmanager::Rotation::KIND);
+        let cluster = Address::parse("db_cluster.main").unwrap();
+        assert_eq!(prop(rotation, "secret_id"), &out(&cluster, MASTER_USER_SECRET_ARN));
+        assert_eq!(prop(rotation, "automatically_after_days"), &Value::Int(14));
+        // Left out: 30 days.
+        let g = graph("ha-stack.toml", |t| t.replace("password_rotation_days = 30\n", ""));
+        assert_eq!(prop(spec(&g, "secret_rotation.db"), "automatically_after_days"), &Value::Int(30));
+        // PostgreSQL: the instance's secret.
+        let g = graph("fargate-postgres.toml", |t| t);
+        let instance = spec(&g, "db_instance.main");
+        assert_eq!(prop(instance, "manage_master_password"), &Value::Bool(true));
+        assert_eq!(
+            prop(spec(&g, "secret_rotation.db"), "secret_id"),
+            &out(&instance.address, MASTER_USER_SECRET_ARN)
+        );
+    }
+
+    /// With [dr] AWS manages no password (global cluster, cross-region replica): hactl's
+    /// generated secret, replicated, sets it, and nothing schedules a rotation.
+    #[test]
+    fn a_dr_stack_keeps_hactls_replicated_secret() {
+        let g = graph("multi-region.toml", |t| t);
         let secret = spec(&g, "secret.db");
         let text = Value::Map(secret.props.clone()).to_json().to_string();
         assert!(!text.contains("password\""), "{text}");
         assert_eq!(prop(secret, "password_length"), &Value::Int(PASSWORD_LENGTH));
+        let cluster = spec(&g, "db_cluster.main");
+        assert_eq!(prop(cluster, "manage_master_password"), &Value::Bool(false));
+        assert_eq!(prop(cluster, "master_secret_arn"), &out(&secret.address, "arn"));
+        assert_eq!(prop(spec(&g, "dr.db_cluster.main"), "manage_master_password"), &Value::Bool(false));
+        assert!(g.specs().all(|s| s.kind != secretsmanager::Rotation::KIND));
+    }
+
+    #[test]
+    fn the_connection_secret_holds_no_password_and_gets_the_endpoint() {
+        let g = graph("ha-stack.toml", |t| t);
         let connection = spec(&g, "secret.db_connection");
         assert_eq!(prop(connection, "password_length"), &Value::Null);
         assert_eq!(prop(connection, "name"), &Value::str("hactl/ha-demo/db-connection"));
@@ -525,7 +597,7 @@ mod tests {
     #[test]
     fn every_task_definition_reads_the_secret_and_waits_for_the_endpoint() {
         let g = graph("ha-stack.toml", |t| t);
-        let secret = Address::parse("secret.db").unwrap();
+        let cluster = Address::parse("db_cluster.main").unwrap();
         let tds: Vec<&ResourceSpec> = g.specs().filter(|s| s.kind == TaskDefinition::KIND).collect();
         assert_eq!(tds.len(), 2);
         for td in tds {
@@ -548,7 +620,7 @@ mod tests {
             let Value::Map(password) = &secrets[2] else { unreachable!() };
             assert_eq!(
                 password["value_from"],
-                Value::concat([out(&secret, "arn"), Value::str(":password::")])
+                Value::concat([out(&cluster, MASTER_USER_SECRET_ARN), Value::str(":password::")])
             );
             assert!(deps(&g, td.address.as_str()).contains(&"secret_fields.db".to_string()));
         }
@@ -582,7 +654,7 @@ mod tests {
                 "secret_recovery_window_days = 7\nkms_key_id = \"alias/hactl\"",
             )
         });
-        assert_eq!(prop(spec(&g, "secret.db"), "kms_key_id"), &Value::str("alias/hactl"));
+        // The cluster's storage and the secret it manages its password in.
         assert_eq!(prop(spec(&g, "db_cluster.main"), "kms_key_id"), &Value::str("alias/hactl"));
         let text = prop(spec(&g, "iam_role.execution"), "inline_policies").to_json().to_string();
         assert!(

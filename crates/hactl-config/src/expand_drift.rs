@@ -422,6 +422,15 @@ impl Expander<'_> {
                 None => out(&d.connection, "arn"),
             };
             task.push(statement("ReadDbConnection", &["secretsmanager:GetSecretValue"], connections));
+            if d.secret.is_none() {
+                // The master password's secret, which the database manages: described
+                // (its rotation schedule), never read.
+                task.push(statement(
+                    "DescribeManagedPassword",
+                    &["secretsmanager:DescribeSecret"],
+                    d.secret_arn.clone(),
+                ));
+            }
         }
         Ok(task)
     }

@@ -368,6 +368,9 @@ pub struct DatabaseConfig {
     pub apply_immediately: bool,
     pub kms_key_id: Option<String>,
     pub secret_recovery_window_days: u32,
+    /// Days between two rotations of the master password (Secrets Manager's
+    /// AutomaticallyAfterDays).
+    pub password_rotation_days: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -242,6 +242,7 @@ pub(crate) struct RawDatabase {
     pub apply_immediately: Option<S<bool>>,
     pub kms_key_id: Option<S<String>>,
     pub secret_recovery_window_days: Option<S<i64>>,
+    pub password_rotation_days: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -35,6 +35,8 @@ const LOG_RETENTION_DAYS: &[i64] = &[
 ];
 const RESERVED_ENV: &[&str] = &["DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME"];
 const RESERVED_USERNAMES: &[&str] = &["admin", "root", "postgres"];
+/// Days between two rotations of the master password when the config leaves it out.
+pub const DEFAULT_PASSWORD_ROTATION_DAYS: u32 = 30;
 /// The Application Load Balancer security policies that accept TLS 1.2 and later only
 /// (the TLS13-1-0 / TLS13-1-1 families, FS-1-1, FS-2018-06, TLS-1-1, TLS-1-0, 2016-08 and
 /// 2015-05 also accept TLS 1.0 or 1.1).
@@ -1678,6 +1680,14 @@ fn database(r: &RawDatabase, c: &mut Collector<'_>) -> Option<DatabaseConfig> {
         7,
         "days a deleted credentials secret can be recovered",
     );
+    // Secrets Manager's RotationRules.AutomaticallyAfterDays.
+    let password_rotation_days = c.opt_int(
+        &r.password_rotation_days,
+        "database.password_rotation_days",
+        (1, 1000),
+        i64::from(DEFAULT_PASSWORD_ROTATION_DAYS),
+        "days between two rotations of the master password (Secrets Manager's limit)",
+    );
 
     if c.errors.len() != errors_before {
         return None;
@@ -1695,6 +1705,7 @@ fn database(r: &RawDatabase, c: &mut Collector<'_>) -> Option<DatabaseConfig> {
         apply_immediately: r.apply_immediately.as_ref().is_some_and(|v| *v.get_ref()),
         kms_key_id: r.kms_key_id.as_ref().map(|v| v.get_ref().clone()),
         secret_recovery_window_days: u32::try_from(secret_recovery_window_days?).ok()?,
+        password_rotation_days: u32::try_from(password_rotation_days?).ok()?,
     })
 }
 

@@ -38,6 +38,17 @@ pub(super) fn dr(raw: &RawConfig, r: &RawDr, home: Option<&str>, c: &mut Collect
                     or remove [dr]; a per-region certificate setting is not there yet";
         c.push(arn.span(), "load_balancer.certificate_arn", msg, hint);
     }
+    // AWS manages no master password for a global cluster's members or a cross-region
+    // replica's source: with [dr] the password is hactl's replicated secret, which no
+    // schedule rotates.
+    if let Some(days) = raw.database.as_ref().and_then(|d| d.password_rotation_days.as_ref()) {
+        let msg = "schedules the password the database manages, and with \
+                   [dr] it manages none (AWS refuses it for a global cluster or a cross-region replica)";
+        let hint =
+            "leave password_rotation_days out with [dr]: its password is hactl's secret, replicated to \
+                    the DR region, and is not rotated on a schedule";
+        c.push(days.span(), "database.password_rotation_days", msg, hint);
+    }
     let desired_counts = desired_counts(raw, r, c);
     Some(DrConfig { region: region?.to_string(), network: net?, desired_counts: desired_counts? })
 }

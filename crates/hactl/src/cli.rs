@@ -147,6 +147,14 @@ pub enum Command {
         #[arg(long, default_value_t = 10, value_parser = parse_parallelism)]
         parallelism: usize,
     },
+    /// Rotate the database's master password now (the database rotates the secret it
+    /// manages the password in; hactl never sees it), then give every service a new
+    /// deployment so its tasks read the new password. Waits for both.
+    RotateCredentials {
+        /// Rotate only: running tasks keep the old password until they are next started.
+        #[arg(long)]
+        no_redeploy: bool,
+    },
     /// Print the desired resource graph as Graphviz DOT, clustered by tier and zone; an
     /// edge A -> B means A depends on B (B is created first and deleted last). Render it
     /// with e.g. `hactl graph | dot -Tsvg > graph.svg`.
@@ -311,6 +319,7 @@ impl Command {
             Command::Destroy { .. } => "destroy",
             Command::Drift { .. } => "drift",
             Command::Failover { .. } => "failover",
+            Command::RotateCredentials { .. } => "rotate-credentials",
             Command::Graph { .. } => "graph",
             Command::Output { .. } => "output",
             Command::Show { .. } => "show",

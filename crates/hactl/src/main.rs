@@ -17,7 +17,7 @@ mod signal;
 
 use anyhow::Result;
 use cli::Command;
-use commands::{apply, drift, failover, offline, plan, unlock};
+use commands::{apply, drift, failover, offline, plan, rotate, unlock};
 use context::RunContext;
 use exit::ExitStatus;
 use render::Style;
@@ -77,6 +77,7 @@ async fn run(cmd: Command, rc: &RunContext) -> Result<ExitStatus> {
         Command::Failover { to_region: Some(region), parallelism, allow_data_loss, .. } => {
             failover::to_region(rc, &region, parallelism, allow_data_loss).await
         }
+        Command::RotateCredentials { no_redeploy } => rotate::rotate_credentials(rc, !no_redeploy).await,
         Command::Drift { json, publish_metrics, watch, interval } => {
             drift::drift(rc, json, publish_metrics, watch, interval).await
         }

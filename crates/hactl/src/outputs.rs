@@ -79,8 +79,12 @@ pub fn stack_outputs(state: &State) -> BTreeMap<&'static str, Output> {
     );
     put(
         "db_secret_arn",
-        res(state, "secret.db").and_then(|r| out_str(r, "arn")).map(J::from),
-        "the secret holding the database credentials (read it with GetSecretValue)",
+        res(state, "secret.db")
+            .and_then(|r| out_str(r, "arn"))
+            .or_else(|| db.and_then(|r| out_str(r, "master_user_secret_arn")))
+            .map(J::from),
+        "the secret holding the database credentials (read it with GetSecretValue): the one the \
+         database manages and rotates, or with [dr] hactl's",
     );
     put(
         "db_connection_secret_arn",

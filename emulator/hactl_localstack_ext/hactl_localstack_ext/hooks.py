@@ -29,6 +29,7 @@ def apply_moto_fixes():
         patch_moto_rds_cross_region_replicas,
     )
     from hactl_localstack_ext.route53_fixes import apply_route53_fixes
+    from hactl_localstack_ext.secrets_fixes import patch_managed_master_secrets
     from hactl_localstack_ext.tagging_fixes import patch_tagging_api
 
     patch_moto_nat_gateway_tag_filters()
@@ -47,6 +48,7 @@ def apply_moto_fixes():
     patch_tagging_api()
     patch_iam_delete_policy_conflicts()
     patch_iam_oidc_client_ids()
+    patch_managed_master_secrets()
 
 
 def patch_cbor_unknown_members():

@@ -14,10 +14,14 @@
 //! Create looks the identifier up first (the emulator silently replaces a cluster on a
 //! repeated CreateDBCluster; AWS answers DBClusterAlreadyExistsFault, also handled): a
 //! cluster with this stack's and address's tags is adopted and converged, any other is a
-//! fatal error. The master password is read from the secret (`master_secret_arn`) right
+//! fatal error. With `manage_master_password` DocumentDB generates the master password
+//! into a secret of its own (ManageMasterUserPassword, encrypted with `kms_key_id`) and
+//! rotates it there: hactl never sees it, and the output `master_user_secret_arn` names
+//! the secret. Without it the password is read from the secret (`master_secret_arn`) right
 //! before CreateDBCluster and goes nowhere else: not into props, outputs, errors, logs or
 //! progress messages (the DocumentDB model does not mark it sensitive, so no request is
-//! ever formatted).
+//! ever formatted). Turning management off takes the password from `master_secret_arn`
+//! (AWS requires one; DocumentDB then deletes its secret).
 //!
 //! Delete is a destroy trap: with deletion protection on it fails unless
 //! `allow_delete_protected` (then protection is turned off first); a final snapshot
@@ -47,10 +51,14 @@ pub struct Cluster {
 }
 
 const ALREADY_EXISTS: &str = "DBClusterAlreadyExistsFault";
+/// The output naming the secret DocumentDB keeps the master password in
+/// (`manage_master_password`): Null when the cluster does not manage it.
+pub const MASTER_USER_SECRET_ARN: &str = "master_user_secret_arn";
 /// A cluster busy with something else (modifying, instances still leaving at delete).
 const BUSY: &[&str] = &["InvalidDBClusterStateFault"];
 /// The properties ModifyDBCluster changes.
 const MODIFIABLE: &[&str] = &[
+    Kind::MANAGE_MASTER_PASSWORD,
     Kind::MASTER_SECRET_ARN,
     Kind::PORT,
     Kind::PARAMETER_GROUP_NAME,
@@ -60,15 +68,21 @@ const MODIFIABLE: &[&str] = &[
     Kind::DELETION_PROTECTION,
 ];
 
+/// The cluster's outputs. `master_user_secret_arn` only while the cluster manages its
+/// password: a reference to it stays unknown (not null) in a plan that turns that on.
 fn outputs(c: &DbCluster) -> BTreeMap<String, Value> {
-    BTreeMap::from([
+    let mut o = BTreeMap::from([
         ("identifier".to_string(), Value::str(c.db_cluster_identifier().unwrap_or_default())),
         ("arn".to_string(), Value::str(c.db_cluster_arn().unwrap_or_default())),
         ("endpoint".to_string(), Value::str(c.endpoint().unwrap_or_default())),
         ("reader_endpoint".to_string(), Value::str(c.reader_endpoint().unwrap_or_default())),
         ("port".to_string(), c.port().map(|p| Value::Int(i64::from(p))).unwrap_or(Value::Null)),
         ("resource_id".to_string(), Value::str(c.db_cluster_resource_id().unwrap_or_default())),
-    ])
+    ]);
+    if let Some(arn) = c.master_user_secret().and_then(|s| s.secret_arn()) {
+        o.insert(MASTER_USER_SECRET_ARN.to_string(), Value::str(arn));
+    }
+    o
 }
 
 fn int(v: Option<i32>) -> Value {
@@ -86,10 +100,17 @@ fn security_groups(c: &DbCluster) -> Value {
 }
 
 /// Diff suppression of `docdb.cluster`: the backup window Null when the desired one is Null
-/// (AWS's choice); the master secret the desired one when the read reports none; and the
+/// (AWS's choice); the master secret the desired one when the read reports none or the
+/// password is managed (no secret of hactl's then sets it); and the
 /// master user of a global cluster's members ([`global_master_user`]).
 fn normalize_cluster(desired: &Props, live: &mut Props) {
     aws_choice(desired, live, Kind::PREFERRED_BACKUP_WINDOW);
+    crate::secretsmanager::managed_master_secret(
+        desired,
+        live,
+        Kind::MANAGE_MASTER_PASSWORD,
+        Kind::MASTER_SECRET_ARN,
+    );
     crate::secretsmanager::unrecorded_master_secret(desired, live, Kind::MASTER_SECRET_ARN);
     global_master_user(desired, live);
 }
@@ -129,6 +150,7 @@ fn props_of(c: &DbCluster, tags: &BTreeMap<String, String>) -> Props {
         (Kind::IDENTIFIER.to_string(), Value::str(c.db_cluster_identifier().unwrap_or_default())),
         (Kind::ENGINE.to_string(), Value::str(c.engine().unwrap_or_default())),
         (Kind::MASTER_USERNAME.to_string(), Value::str(c.master_username().unwrap_or_default())),
+        (Kind::MANAGE_MASTER_PASSWORD.to_string(), Value::Bool(c.master_user_secret().is_some())),
         (Kind::PORT.to_string(), int(c.port())),
         (Kind::SUBNET_GROUP_NAME.to_string(), Value::str(c.db_subnet_group().unwrap_or_default())),
         (
@@ -197,12 +219,30 @@ impl Cluster {
             .apply_immediately(opt_bool(props, Kind::APPLY_IMMEDIATELY).unwrap_or(false));
         for f in fields {
             req = match *f {
-                // A new secret (re-created, so a new password): the cluster takes it.
-                Kind::MASTER_SECRET_ARN => req.master_user_password(
-                    crate::secretsmanager::master_password(&self.sm, req_str(props, f)?)
-                        .await
-                        .map_err(retry_not_found)?,
+                // DocumentDB keeps the password in a secret of its own (and rotates it), or
+                // stops and takes the one from `master_secret_arn` (AWS requires it).
+                Kind::MANAGE_MASTER_PASSWORD if opt_bool(props, f) == Some(true) => req
+                    .manage_master_user_password(true)
+                    .set_master_user_secret_kms_key_id(opt_str(props, Kind::KMS_KEY_ID).map(str::to_string)),
+                Kind::MANAGE_MASTER_PASSWORD => req.manage_master_user_password(false).master_user_password(
+                    crate::secretsmanager::master_password(
+                        &self.sm,
+                        req_str(props, Kind::MASTER_SECRET_ARN)?,
+                    )
+                    .await
+                    .map_err(retry_not_found)?,
                 ),
+                // A new secret (re-created, so a new password): the cluster takes it. None
+                // (a managed password): nothing to set.
+                Kind::MASTER_SECRET_ARN => match opt_str(props, f) {
+                    Some(secret) if opt_bool(props, Kind::MANAGE_MASTER_PASSWORD) != Some(true) => req
+                        .master_user_password(
+                            crate::secretsmanager::master_password(&self.sm, secret)
+                                .await
+                                .map_err(retry_not_found)?,
+                        ),
+                    _ => req,
+                },
                 Kind::PORT => req.port(req_i32(props, Kind::PORT)?),
                 Kind::PARAMETER_GROUP_NAME => {
                     req.db_cluster_parameter_group_name(req_str(props, Kind::PARAMETER_GROUP_NAME)?)
@@ -253,6 +293,13 @@ impl Cluster {
             .set_tags(Some(tags_of(props)));
         if let Some(global) = opt_str(props, Kind::GLOBAL_CLUSTER_IDENTIFIER) {
             req = req.global_cluster_identifier(global);
+        } else if opt_bool(props, Kind::MANAGE_MASTER_PASSWORD) == Some(true) {
+            // DocumentDB generates the password into a secret of its own: it never passes
+            // through hactl. The secret takes the storage key.
+            req = req
+                .master_username(req_str(props, Kind::MASTER_USERNAME)?)
+                .manage_master_user_password(true)
+                .set_master_user_secret_kms_key_id(opt_str(props, Kind::KMS_KEY_ID).map(str::to_string));
         } else {
             let secret = req_str(props, Kind::MASTER_SECRET_ARN)?;
             let password =

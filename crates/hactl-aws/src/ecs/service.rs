@@ -399,6 +399,40 @@ impl Service {
         .await
     }
 
+    /// A new deployment of the service on its current task definition (UpdateService with
+    /// forceNewDeployment: its new tasks read their secrets again), waited for until the
+    /// service is stable, for at most `timeout`. Answers the new deployment's id.
+    pub async fn redeploy(
+        &self,
+        ctx: &Ctx,
+        cluster: &str,
+        service: &str,
+        timeout: Duration,
+    ) -> Result<String, ProviderError> {
+        let out = self
+            .client
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .force_new_deployment(true)
+            .send()
+            .await
+            .map_err(|e| ecs_error("UpdateService", e))?;
+        let s = out.service().ok_or_else(|| {
+            ProviderError::fatal(format!("UpdateService returned no service for {service}"))
+        })?;
+        let arn = s.service_arn().unwrap_or(service).to_string();
+        let deployment = s
+            .deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY"))
+            .and_then(|d| d.id())
+            .unwrap_or_default()
+            .to_string();
+        self.wait_stable(ctx, cluster, &arn, s.task_definition(), timeout).await?;
+        Ok(deployment)
+    }
+
     /// UpdateService with the `fields` of `props` (the properties UpdateService takes).
     async fn update_service(
         &self,

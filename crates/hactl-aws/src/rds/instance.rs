@@ -77,15 +77,21 @@ fn live_port(db: &Db) -> Option<i32> {
     db.endpoint().and_then(|e| e.port()).or(db.db_instance_port())
 }
 
+/// The instance's outputs. `master_user_secret_arn` only while the instance manages its
+/// password: a reference to it stays unknown (not null) in a plan that turns that on.
 fn outputs(db: &Db) -> BTreeMap<String, Value> {
-    BTreeMap::from([
+    let mut o = BTreeMap::from([
         ("replica_source".to_string(), opt_string(db.read_replica_source_db_instance_identifier())),
         ("identifier".to_string(), Value::str(db.db_instance_identifier().unwrap_or_default())),
         ("arn".to_string(), Value::str(db.db_instance_arn().unwrap_or_default())),
         ("endpoint".to_string(), Value::str(db.endpoint().and_then(|e| e.address()).unwrap_or_default())),
         ("port".to_string(), live_port(db).map(|p| Value::Int(i64::from(p))).unwrap_or(Value::Null)),
         ("resource_id".to_string(), Value::str(db.dbi_resource_id().unwrap_or_default())),
-    ])
+    ]);
+    if let Some(arn) = db.master_user_secret().and_then(|s| s.secret_arn()) {
+        o.insert(crate::docdb::cluster::MASTER_USER_SECRET_ARN.to_string(), Value::str(arn));
+    }
+    o
 }
 
 fn opt_string(v: Option<&str>) -> Value {
@@ -124,6 +130,12 @@ fn normalize_instance(desired: &Props, live: &mut Props) {
             }
         }
     }
+    crate::secretsmanager::managed_master_secret(
+        desired,
+        live,
+        Kind::MANAGE_MASTER_PASSWORD,
+        Kind::MASTER_SECRET_ARN,
+    );
     crate::secretsmanager::unrecorded_master_secret(desired, live, Kind::MASTER_SECRET_ARN);
 }
 
@@ -181,6 +193,7 @@ fn live_props(db: &Db) -> Props {
         (Kind::STORAGE_ENCRYPTED.to_string(), Value::Bool(db.storage_encrypted().unwrap_or(false))),
         (Kind::KMS_KEY_ID.to_string(), opt_string(db.kms_key_id())),
         (Kind::MASTER_USERNAME.to_string(), opt_string(db.master_username())),
+        (Kind::MANAGE_MASTER_PASSWORD.to_string(), Value::Bool(db.master_user_secret().is_some())),
         (Kind::DB_NAME.to_string(), opt_string(db.db_name())),
         (Kind::PORT.to_string(), opt_int(pending.and_then(|p| p.port()).or(live_port(db)))),
         (
@@ -279,12 +292,32 @@ impl Instance {
         let mut any = false;
         for name in names {
             m = match *name {
-                // A new secret (re-created, so a new password): the instance takes it.
-                Kind::MASTER_SECRET_ARN => m.master_user_password(
-                    crate::secretsmanager::master_password(&self.sm, req_str(desired, name)?)
-                        .await
-                        .map_err(retry_not_found)?,
+                // RDS keeps the password in a secret of its own (and rotates it), or stops
+                // and takes the one from `master_secret_arn` (AWS requires it).
+                Kind::MANAGE_MASTER_PASSWORD if opt_bool(desired, name) == Some(true) => {
+                    m.manage_master_user_password(true).set_master_user_secret_kms_key_id(
+                        opt_str(desired, Kind::KMS_KEY_ID).map(str::to_string),
+                    )
+                }
+                Kind::MANAGE_MASTER_PASSWORD => m.manage_master_user_password(false).master_user_password(
+                    crate::secretsmanager::master_password(
+                        &self.sm,
+                        req_str(desired, Kind::MASTER_SECRET_ARN)?,
+                    )
+                    .await
+                    .map_err(retry_not_found)?,
                 ),
+                // A new secret (re-created, so a new password): the instance takes it. None
+                // (a managed password): nothing to set.
+                Kind::MASTER_SECRET_ARN => match opt_str(desired, name) {
+                    Some(secret) if opt_bool(desired, Kind::MANAGE_MASTER_PASSWORD) != Some(true) => m
+                        .master_user_password(
+                            crate::secretsmanager::master_password(&self.sm, secret)
+                                .await
+                                .map_err(retry_not_found)?,
+                        ),
+                    _ => continue,
+                },
                 Kind::INSTANCE_CLASS => m.db_instance_class(req_str(desired, name)?),
                 Kind::ALLOCATED_STORAGE => m.set_allocated_storage(opt_i32(desired, name)?),
                 Kind::STORAGE_TYPE => m.storage_type(req_str(desired, name)?),
@@ -465,10 +498,17 @@ impl Provider for Instance {
             return self.create_replica(ctx, address, props, source).await;
         }
         let id = req_str(props, Kind::IDENTIFIER)?;
-        let password =
-            crate::secretsmanager::master_password(&self.sm, req_str(props, Kind::MASTER_SECRET_ARN)?)
-                .await
-                .map_err(retry_not_found)?;
+        // RDS generates a managed password into a secret of its own (never through hactl,
+        // encrypted with the storage key); else it comes from `master_secret_arn`.
+        let managed = opt_bool(props, Kind::MANAGE_MASTER_PASSWORD) == Some(true);
+        let password = match managed {
+            true => None,
+            false => Some(
+                crate::secretsmanager::master_password(&self.sm, req_str(props, Kind::MASTER_SECRET_ARN)?)
+                    .await
+                    .map_err(retry_not_found)?,
+            ),
+        };
         let created = self
             .rds
             .create_db_instance()
@@ -482,7 +522,11 @@ impl Provider for Instance {
             .set_storage_encrypted(opt_bool(props, Kind::STORAGE_ENCRYPTED))
             .set_kms_key_id(opt_str(props, Kind::KMS_KEY_ID).map(str::to_string))
             .master_username(req_str(props, Kind::MASTER_USERNAME)?)
-            .master_user_password(password)
+            .set_master_user_password(password)
+            .set_manage_master_user_password(managed.then_some(true))
+            .set_master_user_secret_kms_key_id(
+                opt_str(props, Kind::KMS_KEY_ID).filter(|_| managed).map(str::to_string),
+            )
             .set_db_name(opt_str(props, Kind::DB_NAME).map(str::to_string))
             .set_port(opt_i32(props, Kind::PORT)?)
             .set_db_subnet_group_name(opt_str(props, Kind::SUBNET_GROUP_NAME).map(str::to_string))

@@ -1,6 +1,8 @@
 //! secretsmanager providers (see crates/hactl-aws/KINDS-data.md): `secretsmanager.secret`
 //! (a JSON secret holding a generated password) and `secretsmanager.secret_fields` (its
-//! non-secret keys that depend on other resources); [`promote::promote_replica`] turns a
+//! non-secret keys that depend on other resources), `secretsmanager.rotation` (the schedule
+//! of a master password a database manages; [`rotation::rotate_now`] rotates it now);
+//! [`promote::promote_replica`] turns a
 //! replica into a standalone secret (a failover to the disaster-recovery region).
 //!
 //! The secret string never leaves this module except through [`master_password`]: it is
@@ -8,6 +10,7 @@
 //! redact it; nothing here formats a request, a response or the string itself).
 
 pub mod promote;
+pub mod rotation;
 pub mod secret;
 pub mod secret_fields;
 
@@ -23,7 +26,8 @@ use std::sync::Arc;
 pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounter) {
     let sm = crate::client!(aws_sdk_secretsmanager, config, counter);
     r.register(Arc::new(secret::Secret(sm.clone())));
-    r.register(Arc::new(secret_fields::SecretFields(sm)));
+    r.register(Arc::new(secret_fields::SecretFields(sm.clone())));
+    r.register(Arc::new(rotation::Rotation(sm)));
 }
 
 /// The `password` key of a JSON secret, for a database create. The value never leaves
@@ -165,5 +169,19 @@ pub(crate) fn recorded_master_secret(
 pub(crate) fn unrecorded_master_secret(desired: &hactl_core::Props, live: &mut hactl_core::Props, key: &str) {
     if let Some(want) = desired.get(key).filter(|_| !live.contains_key(key)) {
         live.insert(key.to_string(), want.clone());
+    }
+}
+
+/// Normalizes the master secret property `key` of a database whose password its engine
+/// manages (desired `manage` true): no secret of hactl's sets the password then, so the
+/// secret last recorded (before management was turned on) is no difference to report.
+pub(crate) fn managed_master_secret(
+    desired: &hactl_core::Props,
+    live: &mut hactl_core::Props,
+    manage: &str,
+    key: &str,
+) {
+    if desired.get(manage) == Some(&hactl_core::Value::Bool(true)) {
+        live.insert(key.to_string(), desired.get(key).cloned().unwrap_or(hactl_core::Value::Null));
     }
 }

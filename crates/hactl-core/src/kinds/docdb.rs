@@ -14,6 +14,7 @@ kinds! {
         engine_version / ENGINE_VERSION: create_only,
         master_username / MASTER_USERNAME: replace,
         master_secret_arn / MASTER_SECRET_ARN: in_place,
+        manage_master_password / MANAGE_MASTER_PASSWORD: in_place,
         port / PORT: in_place,
         subnet_group_name / SUBNET_GROUP_NAME: replace,
         parameter_group_name / PARAMETER_GROUP_NAME: in_place,

@@ -18,6 +18,7 @@ kinds! {
         kms_key_id / KMS_KEY_ID: create_only,
         master_username / MASTER_USERNAME: replace,
         master_secret_arn / MASTER_SECRET_ARN: in_place,
+        manage_master_password / MANAGE_MASTER_PASSWORD: in_place,
         db_name / DB_NAME: replace,
         port / PORT: in_place,
         subnet_group_name / SUBNET_GROUP_NAME: replace,

@@ -23,6 +23,16 @@ kinds! {
         secret_id / SECRET_ID: replace,
         fields / FIELDS: in_place,
     }
+    /// `secretsmanager.rotation` (provider: `hactl-aws/src/secretsmanager/rotation.rs`):
+    /// the rotation schedule of a secret whose rotation its owning service runs (the
+    /// master password RDS or DocumentDB manages). id = the secret ARN. No tags: the
+    /// secret is the database's; state alone makes the schedule the stack's.
+    Rotation = "secretsmanager.rotation" {
+        reads: [],
+        reads_account_wide: [],
+        secret_id / SECRET_ID: replace,
+        automatically_after_days / AUTOMATICALLY_AFTER_DAYS: in_place,
+    }
 }
 
 impl Secret {

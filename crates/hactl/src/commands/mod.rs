@@ -6,6 +6,7 @@ pub mod drift;
 pub mod failover;
 pub mod offline;
 pub mod plan;
+pub mod rotate;
 pub mod unlock;
 
 use anyhow::{Context, Result};
