@@ -324,6 +324,8 @@ async fn two_regions_with_ecr_dns_failover_drill_and_destroy() {
     s.ok(&["plan", "--detailed-exitcode"], 0);
     s.ok(&["drift"], 0);
 
+    rotate_replicated_credentials(&s, &secret);
+
     // A rule added by hand to the standby's app security group: drift of that region's
     // resource, named with its region; apply takes it out again.
     let sg = common::state_id(&s, "dr.sg.app");
@@ -426,6 +428,84 @@ async fn two_regions_with_ecr_dns_failover_drill_and_destroy() {
     let checks = aws_cli(&["route53", "list-health-checks"]);
     assert!(!checks.contains(&s.name), "health checks left");
     assert!(s.state()["resources"].as_object().unwrap().is_empty());
+}
+
+/// The password in the secret's current version in `region` (compared, never printed).
+fn current_password(region: &str, secret: &str) -> String {
+    let v = cli(region, &["secretsmanager", "get-secret-value", "--secret-id", secret]);
+    let j: J = serde_json::from_str(v["SecretString"].as_str().expect("string")).expect("JSON");
+    j["password"].as_str().expect("password").to_string()
+}
+
+/// Each service's PRIMARY deployment id in `region`.
+fn primary_deployments(region: &str, s: &Stack) -> Vec<(String, String)> {
+    let listed = cli(region, &["ecs", "list-services", "--cluster", &s.name]);
+    let arns: Vec<String> =
+        listed["serviceArns"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
+    assert_eq!(arns.len(), 2, "{region}: web and api: {arns:?}");
+    let mut args = vec!["ecs", "describe-services", "--cluster", s.name.as_str(), "--services"];
+    args.extend(arns.iter().map(String::as_str));
+    let d = cli(region, &args);
+    let mut out: Vec<(String, String)> = d["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|svc| {
+            let primary = svc["deployments"].as_array().unwrap().iter().find(|x| x["status"] == "PRIMARY");
+            (svc["serviceName"].as_str().unwrap().to_string(), primary.expect("PRIMARY")["id"].to_string())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `rotate-credentials` on a [dr] stack: hactl's replicated secret gets a new password in
+/// both regions, a version a stopped run left pending is taken up, every service of both
+/// regions is redeployed, and the next plan and drift find nothing.
+fn rotate_replicated_credentials(s: &Stack, secret: &str) {
+    let before = current_password(HOME, secret);
+    let deployed = [primary_deployments(HOME, s), primary_deployments(DR, s)];
+    // A run stopped after staging its version: the next run finishes that one.
+    let staged = format!("Staged{}", common::unique_token().replace('-', ""));
+    let value =
+        serde_json::json!({"username": "hactladmin", "password": staged, "engine": "docdb"}).to_string();
+    cli(
+        HOME,
+        &[
+            "secretsmanager",
+            "put-secret-value",
+            "--secret-id",
+            secret,
+            "--secret-string",
+            &value,
+            "--version-stages",
+            "AWSPENDING",
+        ],
+    );
+    let r = s.ok(&["rotate-credentials"], 0);
+    assert!(r.stderr.contains("taking up the rotation left pending"), "{}", r.stderr);
+    assert_eq!(current_password(HOME, secret), staged);
+    assert_eq!(current_password(DR, secret), staged, "the replica");
+    // And a rotation of its own: a new password, everywhere, never printed.
+    let r = s.ok(&["rotate-credentials"], 0);
+    let after = current_password(HOME, secret);
+    assert!(after != before && after != staged && !after.is_empty());
+    assert_eq!(current_password(DR, secret), after, "the replica");
+    let stages = cli(HOME, &["secretsmanager", "describe-secret", "--secret-id", secret]);
+    let pending = stages["VersionIdsToStages"].to_string();
+    assert!(!pending.contains("AWSPENDING"), "{pending}");
+    for (i, region) in [HOME, DR].into_iter().enumerate() {
+        let now = primary_deployments(region, s);
+        for ((name, id), (_, was)) in now.iter().zip(&deployed[i]) {
+            assert_ne!(id, was, "{region}: {name} got no new deployment");
+        }
+        assert!(r.stderr.contains(&format!("service(s) in {region} stable")), "{}", r.stderr);
+    }
+    for text in [format!("{}{}", r.stdout, r.stderr), s.state().to_string()] {
+        assert!(!text.contains(&after) && !text.contains(&before), "a password leaked");
+    }
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+    s.ok(&["drift"], 0);
 }
 
 /// The instance `id` in `region`: (its replica source, if a read replica).

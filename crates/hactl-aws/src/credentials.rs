@@ -3,8 +3,10 @@
 //!
 //! A password the database manages (`manage_master_password`) is rotated by its owning
 //! service ([`crate::secretsmanager::rotation::rotate_now`]): the password never passes
-//! through hactl.
+//! through hactl. A `[dr]` stack's password is hactl's own replicated secret, rotated by
+//! [`rotate_own`] in Secrets Manager's steps (pending version, database, current).
 
+use crate::error::aws_error;
 use crate::secretsmanager::rotation::{rotate_now, Rotated};
 use crate::ApiCounter;
 use aws_config::SdkConfig;
@@ -47,4 +49,204 @@ pub async fn redeploy(
         Ok::<_, ProviderError>(Redeployed { service: service.clone(), deployment })
     });
     futures::future::try_join_all(runs).await
+}
+
+/// The database whose master password hactl's own secret holds (a `[dr]` stack: AWS
+/// manages no password for a global cluster's members or a cross-region replica's
+/// source), in the region that writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OwnDatabase {
+    /// The DocumentDB cluster that writes (the global cluster's primary).
+    Docdb { cluster_id: String },
+    /// The PostgreSQL instance that writes (its replicas take the password from it).
+    Postgres { instance_id: String },
+}
+
+/// Rotates hactl's own credentials secret `secret_arn` (in the region of `secret_config`)
+/// and the password of `db` (in the region of `db_config`), in the order Secrets
+/// Manager's rotation steps follow, so that no step leaves the services without a
+/// working password:
+/// 1. a new password (GetRandomPassword) into a new version staged AWSPENDING (the
+///    current version, and so every task, keeps the old one);
+/// 2. the database takes it (ModifyDBCluster / ModifyDBInstance MasterUserPassword),
+///    waited for until available;
+/// 3. AWSCURRENT moves to the new version, AWSPENDING is removed;
+/// 4. each replica region shows the new version as current.
+///
+/// A run stopped after step 1 or 2 leaves the version pending; the next run takes that
+/// version up again (the database may already have it: setting it again is harmless).
+/// The password is held in memory between the calls only: never logged or returned.
+pub async fn rotate_own(
+    secret_config: &SdkConfig,
+    db_config: &SdkConfig,
+    counter: &ApiCounter,
+    ctx: &Ctx,
+    secret_arn: &str,
+    password_length: i64,
+    db: &OwnDatabase,
+) -> Result<Rotated, ProviderError> {
+    use crate::secretsmanager::rotation::stage_versions;
+    let sm = crate::client!(aws_sdk_secretsmanager, secret_config, counter);
+    let d = crate::secretsmanager::describe(&sm, secret_arn)
+        .await?
+        .filter(|d| d.deleted_date().is_none())
+        .ok_or_else(|| {
+            ProviderError::fatal(format!("secret {secret_arn} not found (or scheduled for deletion)"))
+        })?;
+    let arn = d.arn().unwrap_or(secret_arn).to_string();
+    let (current, pending) = stage_versions(&d);
+    let pending = match pending {
+        Some(v) => {
+            ctx.progress(format!("taking up the rotation left pending in version {v}"));
+            v
+        }
+        None => stage_new_password(&sm, &arn, password_length).await?,
+    };
+    let password = pending_password(&sm, &arn).await?;
+    set_database_password(db_config, counter, ctx, db, password).await?;
+    let mut promote = sm
+        .update_secret_version_stage()
+        .secret_id(&arn)
+        .version_stage("AWSCURRENT")
+        .move_to_version_id(&pending);
+    if let Some(c) = &current {
+        promote = promote.remove_from_version_id(c);
+    }
+    promote.send().await.map_err(|e| aws_error("UpdateSecretVersionStage", e))?;
+    sm.update_secret_version_stage()
+        .secret_id(&arn)
+        .version_stage("AWSPENDING")
+        .remove_from_version_id(&pending)
+        .send()
+        .await
+        .map_err(|e| aws_error("UpdateSecretVersionStage", e))?;
+    wait_replicas(secret_config, counter, ctx, &d, &arn, &pending).await?;
+    Ok(Rotated { secret_arn: arn, previous_version: current, current_version: pending })
+}
+
+/// Step 1: the current JSON value with a new password, as a new version staged
+/// AWSPENDING. Answers the version id.
+async fn stage_new_password(
+    sm: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+    length: i64,
+) -> Result<String, ProviderError> {
+    use crate::secretsmanager::{get_json, random_password, SecretValue, PASSWORD_KEY};
+    let SecretValue::Object { mut map, .. } = get_json(sm, arn).await? else {
+        return Err(ProviderError::fatal(format!(
+            "secret {arn} does not hold a JSON object with the credentials"
+        )));
+    };
+    let password = random_password(sm, length).await?;
+    map.insert(PASSWORD_KEY.to_string(), serde_json::Value::String(password));
+    let out = sm
+        .put_secret_value()
+        .secret_id(arn)
+        .secret_string(serde_json::Value::Object(map).to_string())
+        .version_stages("AWSPENDING")
+        .send()
+        .await
+        .map_err(|e| aws_error("PutSecretValue", e))?;
+    out.version_id()
+        .map(str::to_string)
+        .ok_or_else(|| ProviderError::fatal("PutSecretValue returned no version id"))
+}
+
+/// The password of the version staged AWSPENDING.
+async fn pending_password(sm: &aws_sdk_secretsmanager::Client, arn: &str) -> Result<String, ProviderError> {
+    let out = sm
+        .get_secret_value()
+        .secret_id(arn)
+        .version_stage("AWSPENDING")
+        .send()
+        .await
+        .map_err(|e| aws_error("GetSecretValue", e))?;
+    // Parse errors are dropped unread: their text may quote the value.
+    let parsed = out.secret_string().and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok());
+    match parsed.as_ref().and_then(|v| v.get(crate::secretsmanager::PASSWORD_KEY)).and_then(|p| p.as_str()) {
+        Some(p) if !p.is_empty() => Ok(p.to_string()),
+        _ => Err(ProviderError::fatal(format!("the pending version of secret {arn} has no `password` key"))),
+    }
+}
+
+/// Step 2: the database's master password, waited for until the database is available
+/// with no password change pending.
+async fn set_database_password(
+    config: &SdkConfig,
+    counter: &ApiCounter,
+    ctx: &Ctx,
+    db: &OwnDatabase,
+    password: String,
+) -> Result<(), ProviderError> {
+    let wait = crate::util::db_wait(ctx);
+    match db {
+        OwnDatabase::Docdb { cluster_id } => {
+            let docdb = crate::client!(aws_sdk_docdb, config, counter);
+            docdb
+                .modify_db_cluster()
+                .db_cluster_identifier(cluster_id)
+                .master_user_password(password)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(|e| aws_error("ModifyDBCluster", e))?;
+            let docdb = &docdb;
+            wait.wait_for(
+                &format!("DocumentDB cluster {cluster_id} to take the new password"),
+                || async move {
+                    let out = docdb.describe_db_clusters().db_cluster_identifier(cluster_id).send().await;
+                    let out = out.map_err(|e| aws_error("DescribeDBClusters", e))?;
+                    let c = out.db_clusters().first();
+                    Ok(c.filter(|c| c.status() == Some("available")).map(drop))
+                },
+            )
+            .await
+        }
+        OwnDatabase::Postgres { instance_id } => {
+            let rds = crate::client!(aws_sdk_rds, config, counter);
+            rds.modify_db_instance()
+                .db_instance_identifier(instance_id)
+                .master_user_password(password)
+                .apply_immediately(true)
+                .send()
+                .await
+                .map_err(|e| aws_error("ModifyDBInstance", e))?;
+            let rds = &rds;
+            wait.wait_for(&format!("DB instance {instance_id} to take the new password"), || async move {
+                let out = rds.describe_db_instances().db_instance_identifier(instance_id).send().await;
+                let out = out.map_err(|e| aws_error("DescribeDBInstances", e))?;
+                let ready = out.db_instances().first().is_some_and(|i| {
+                    i.db_instance_status() == Some("available")
+                        && i.pending_modified_values().and_then(|p| p.master_user_password()).is_none()
+                });
+                Ok(ready.then_some(()))
+            })
+            .await
+        }
+    }
+}
+
+/// Step 4: every replica region of the secret shows `version` as AWSCURRENT.
+async fn wait_replicas(
+    config: &SdkConfig,
+    counter: &ApiCounter,
+    ctx: &Ctx,
+    d: &aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput,
+    arn: &str,
+    version: &str,
+) -> Result<(), ProviderError> {
+    use crate::secretsmanager::rotation::stage_versions;
+    for region in d.replication_status().iter().filter_map(|r| r.region()) {
+        let sm = crate::client!(aws_sdk_secretsmanager, &crate::in_region(config, region), counter);
+        let sm = &sm;
+        ctx.wait_for(
+            &format!("the replica of secret {arn} in {region} to take the new version"),
+            || async move {
+                let Some(d) = crate::secretsmanager::describe(sm, arn).await? else { return Ok(None) };
+                Ok((stage_versions(&d).0.as_deref() == Some(version)).then_some(()))
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }

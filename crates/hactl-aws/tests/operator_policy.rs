@@ -103,6 +103,7 @@ const SERVICE_OF_CLIENT: &[(&str, &str)] = &[
     ("ec2", "ec2"),
     ("elb", "elasticloadbalancing"),
     ("rds", "rds"),
+    ("sm", "secretsmanager"),
     ("ssm", "ssm"),
     ("sts", "sts"),
     ("cw", "cloudwatch"),

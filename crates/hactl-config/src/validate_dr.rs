@@ -46,7 +46,7 @@ pub(super) fn dr(raw: &RawConfig, r: &RawDr, home: Option<&str>, c: &mut Collect
                    [dr] it manages none (AWS refuses it for a global cluster or a cross-region replica)";
         let hint =
             "leave password_rotation_days out with [dr]: its password is hactl's secret, replicated to \
-                    the DR region, and is not rotated on a schedule";
+                    the DR region, which `hactl rotate-credentials` rotates (no schedule does)";
         c.push(days.span(), "database.password_rotation_days", msg, hint);
     }
     let desired_counts = desired_counts(raw, r, c);

@@ -47,21 +47,27 @@ fn days_of(d: &DescribeSecretOutput) -> Value {
     }
 }
 
-/// The version that holds AWSCURRENT, and whether another one holds AWSPENDING (a rotation
-/// under way).
-fn stages(d: &DescribeSecretOutput) -> (Option<String>, bool) {
+/// The version that holds AWSCURRENT, and the other one that holds AWSPENDING (a rotation
+/// under way), if any.
+pub(crate) fn stage_versions(d: &DescribeSecretOutput) -> (Option<String>, Option<String>) {
     let mut current = None;
-    let mut pending = false;
+    let mut pending = None;
     for (version, stages) in d.version_ids_to_stages().into_iter().flatten() {
         let has = |s: &str| stages.iter().any(|x| x == s);
         if has("AWSCURRENT") {
             current = Some(version.clone());
         }
         if has("AWSPENDING") && !has("AWSCURRENT") {
-            pending = true;
+            pending = Some(version.clone());
         }
     }
     (current, pending)
+}
+
+/// The version that holds AWSCURRENT, and whether another one holds AWSPENDING.
+fn stages(d: &DescribeSecretOutput) -> (Option<String>, bool) {
+    let (current, pending) = stage_versions(d);
+    (current, pending.is_some())
 }
 
 /// RotateSecret's refusal while a rotation runs (InvalidRequestException): worth retrying.

@@ -5,15 +5,33 @@ use crate::context::RunContext;
 use crate::exit::ExitStatus;
 use crate::session::{session, Session};
 use anyhow::{bail, Context, Result};
+use hactl_aws::credentials::OwnDatabase;
 use hactl_core::{Address, Value};
 use hactl_state::State;
 use std::time::{Duration, Instant};
 
-/// The stack's database (the home region's) and the secret it manages its password in.
-fn managed_secret(s: &Session, state: &State) -> Result<(Address, String)> {
+/// What holds the master password, and so how it is rotated.
+enum Password {
+    /// The secret the database manages (stacks without `[dr]`).
+    Managed { db: Address, secret: String },
+    /// hactl's own credentials secret, replicated (`[dr]` stacks), and the database that
+    /// writes (the active region's) with its region.
+    Own { db: Address, secret: String, length: i64, database: OwnDatabase, region: String },
+}
+
+/// The region of an ARN (`arn:aws:secretsmanager:us-east-1:...`).
+fn arn_region(arn: &str) -> Option<&str> {
+    arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
+/// Where the stack's master password is, from state.
+fn password_of(s: &Session, state: &State) -> Result<Password> {
+    // The database that writes: the DR region's after `failover --to-region` there.
+    let active = state.active_region.clone().unwrap_or_else(|| s.config().stack.region.clone());
+    let prefix = if active == s.config().stack.region { "" } else { "dr." };
     let db = ["db_cluster.main", "db_instance.main"]
         .iter()
-        .filter_map(|a| Address::parse(a).ok())
+        .filter_map(|a| Address::parse(&format!("{prefix}{a}")).ok())
         .find(|a| state.resources.contains_key(a));
     let Some(db) = db else {
         bail!(
@@ -22,18 +40,24 @@ fn managed_secret(s: &Session, state: &State) -> Result<(Address, String)> {
             s.store
         );
     };
-    match state.output(&db, "master_user_secret_arn") {
-        Some(Value::Str(arn)) if !arn.is_empty() => Ok((db, arn.clone())),
-        _ if s.config().dr.is_some() => bail!(
-            "{db} keeps its master password in hactl's secret hactl/{}/db-credentials, replicated to the \
-             [dr] region (AWS manages no password for a global cluster or a cross-region replica); \
-             `hactl rotate-credentials` rotates only a password the database manages",
-            state.stack
-        ),
-        _ => bail!(
-            "{db} does not manage its master password yet; run `hactl apply` (it turns management on) first"
-        ),
+    if let Some(Value::Str(arn)) = state.output(&db, "master_user_secret_arn") {
+        if !arn.is_empty() {
+            return Ok(Password::Managed { db, secret: arn.clone() });
+        }
     }
+    let secret = Address::parse("secret.db")?;
+    let (Some(r), Some(record)) = (state.resources.get(&secret), state.resources.get(&db)) else {
+        bail!(
+            "{db} does not manage its master password yet; run `hactl apply` (it turns management on) first"
+        );
+    };
+    let length = r.props.get("password_length").and_then(Value::as_int).unwrap_or(32);
+    let database = match record.kind.as_str() {
+        "docdb.cluster" => OwnDatabase::Docdb { cluster_id: record.id.clone() },
+        _ => OwnDatabase::Postgres { instance_id: record.id.clone() },
+    };
+    let region = record.location.as_ref().and_then(|l| l.region_name()).unwrap_or(&active).to_string();
+    Ok(Password::Own { db, secret: r.id.clone(), length, database, region })
 }
 
 /// The services in state, by region: (region, cluster, service names).
@@ -52,13 +76,29 @@ pub async fn rotate_credentials(rc: &RunContext, redeploy: bool) -> Result<ExitS
     let s = session(rc).await?;
     s.locked("rotate-credentials", async {
         let state = s.load_state().await?;
-        let (db, secret) = managed_secret(&s, &state)?;
+        let password = password_of(&s, &state)?;
         let started = Instant::now();
-        errln!("Rotating the master password of {db} ...");
-        let ctx = s.ctx.for_address(&db);
-        let rotated = hactl_aws::credentials::rotate_managed(&s.sdk, &rc.counter, &ctx, &secret)
-            .await
-            .with_context(|| format!("rotating the master password of {db}"))?;
+        let (db, rotated) = match &password {
+            Password::Managed { db, secret } => {
+                errln!("Rotating the master password of {db} (the secret the database manages) ...");
+                let ctx = s.ctx.for_address(db);
+                let r = hactl_aws::credentials::rotate_managed(&s.sdk, &rc.counter, &ctx, secret).await;
+                (db, r)
+            }
+            Password::Own { db, secret, length, database, region } => {
+                errln!("Rotating the master password of {db} (hactl's secret, replicated) ...");
+                let ctx = s.ctx.for_address(db);
+                let secret_sdk = hactl_aws::in_region(&s.sdk, arn_region(secret).unwrap_or(region));
+                let db_sdk = hactl_aws::in_region(&s.sdk, region);
+                let r = hactl_aws::credentials::rotate_own(
+                    &secret_sdk, &db_sdk, &rc.counter, &ctx, secret, *length, database,
+                )
+                .await;
+                (db, r)
+            }
+        };
+        let rotated = rotated.with_context(|| format!("rotating the master password of {db}"))?;
+        let secret = rotated.secret_arn.clone();
         let name = secret.rsplit(':').next().unwrap_or(&secret);
         errln!(
             "{} secret {name} holds a new password (version {}), after {:.1}s.",
