@@ -528,11 +528,14 @@ async fn docdb_stack_applies_updates_fails_over_and_destroys() {
         .map(str::to_string)
         .collect();
     assert_eq!(finals.len(), 1, "{finals:?}");
-    let gone = c.sm.describe_secret().secret_id(&secret_arn).send().await;
-    assert!(
-        gone.as_ref().map_or(true, |d| d.deleted_date().is_some()),
-        "the database's secret is still there"
-    );
+    match c.sm.describe_secret().secret_id(&secret_arn).send().await {
+        Ok(d) => assert!(d.deleted_date().is_some(), "the database's secret is still there"),
+        Err(e) => assert_eq!(
+            aws_sdk_secretsmanager::error::ProvideErrorMetadata::code(&e),
+            Some("ResourceNotFoundException"),
+            "{e:?}"
+        ),
+    }
     assert_eq!(counts(&c.ec2, &s).await, Counts::default());
 
     // Applied again at once: a new cluster, with a new secret of its own.

@@ -6,10 +6,11 @@
 //! through hactl. A `[dr]` stack's password is hactl's own replicated secret, rotated by
 //! [`rotate_own`] in Secrets Manager's steps (pending version, database, current).
 
-use crate::error::aws_error;
+use crate::error::{aws_error, retry_codes};
 use crate::secretsmanager::rotation::{rotate_now, Rotated};
 use crate::ApiCounter;
 use aws_config::SdkConfig;
+use futures::TryFutureExt;
 use hactl_engine::{Ctx, ProviderError};
 use std::time::Duration;
 
@@ -64,10 +65,10 @@ pub enum OwnDatabase {
 
 /// Rotates hactl's own credentials secret `secret_arn` (in the region of `secret_config`)
 /// and the password of `db` (in the region of `db_config`), in the order Secrets
-/// Manager's rotation steps follow, so that no step leaves the services without a
-/// working password:
+/// Manager's rotation steps follow, so that the secret never names a password the
+/// database does not have (running tasks hold the old one until they are redeployed):
 /// 1. a new password (GetRandomPassword) into a new version staged AWSPENDING (the
-///    current version, and so every task, keeps the old one);
+///    current version keeps the old one);
 /// 2. the database takes it (ModifyDBCluster / ModifyDBInstance MasterUserPassword),
 ///    waited for until available;
 /// 3. AWSCURRENT moves to the new version, AWSPENDING is removed;
@@ -169,6 +170,10 @@ async fn pending_password(sm: &aws_sdk_secretsmanager::Client, arn: &str) -> Res
     }
 }
 
+/// How long a DocumentDB cluster that answers `available` right after the password change
+/// is watched for the change to start.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Step 2: the database's master password, waited for until the database is available
 /// with no password change pending.
 async fn set_database_password(
@@ -182,35 +187,53 @@ async fn set_database_password(
     match db {
         OwnDatabase::Docdb { cluster_id } => {
             let docdb = crate::client!(aws_sdk_docdb, config, counter);
-            docdb
-                .modify_db_cluster()
-                .db_cluster_identifier(cluster_id)
-                .master_user_password(password)
-                .apply_immediately(true)
-                .send()
-                .await
-                .map_err(|e| aws_error("ModifyDBCluster", e))?;
+            let what = format!("DocumentDB cluster {cluster_id} to accept the new password");
+            let modified = crate::util::retrying(&wait, &what, || {
+                docdb
+                    .modify_db_cluster()
+                    .db_cluster_identifier(cluster_id)
+                    .master_user_password(password.clone())
+                    .apply_immediately(true)
+                    .send()
+                    .map_err(|e| {
+                        retry_codes(aws_error("ModifyDBCluster", e), &["InvalidDBClusterStateFault"])
+                    })
+            })
+            .await?;
             let docdb = &docdb;
-            wait.wait_for(
-                &format!("DocumentDB cluster {cluster_id} to take the new password"),
-                || async move {
-                    let out = docdb.describe_db_clusters().db_cluster_identifier(cluster_id).send().await;
-                    let out = out.map_err(|e| aws_error("DescribeDBClusters", e))?;
-                    let c = out.db_clusters().first();
-                    Ok(c.filter(|c| c.status() == Some("available")).map(drop))
-                },
-            )
+            let status = || async move {
+                let out = docdb.describe_db_clusters().db_cluster_identifier(cluster_id).send().await;
+                let out = out.map_err(|e| aws_error("DescribeDBClusters", e))?;
+                Ok::<_, ProviderError>(out.db_clusters().first().and_then(|c| c.status()).map(str::to_string))
+            };
+            // DocumentDB shows no pending password: the cluster leaves `available`
+            // (resetting-master-credentials) and comes back. Answered `available`, it is
+            // watched a few seconds for the change to start before it counts as applied.
+            let answered = modified.db_cluster().and_then(|c| c.status()).unwrap_or("available");
+            if answered == "available" {
+                let start = std::time::Instant::now();
+                while start.elapsed() < SETTLE && status().await?.as_deref() == Some("available") {
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+            }
+            let what = format!("DocumentDB cluster {cluster_id} to take the new password");
+            wait.wait_for(&what, || async move {
+                Ok((status().await?.as_deref() == Some("available")).then_some(()))
+            })
             .await
         }
         OwnDatabase::Postgres { instance_id } => {
             let rds = crate::client!(aws_sdk_rds, config, counter);
-            rds.modify_db_instance()
-                .db_instance_identifier(instance_id)
-                .master_user_password(password)
-                .apply_immediately(true)
-                .send()
-                .await
-                .map_err(|e| aws_error("ModifyDBInstance", e))?;
+            let what = format!("DB instance {instance_id} to accept the new password");
+            crate::util::retrying(&wait, &what, || {
+                rds.modify_db_instance()
+                    .db_instance_identifier(instance_id)
+                    .master_user_password(password.clone())
+                    .apply_immediately(true)
+                    .send()
+                    .map_err(|e| retry_codes(aws_error("ModifyDBInstance", e), &["InvalidDBInstanceState"]))
+            })
+            .await?;
             let rds = &rds;
             wait.wait_for(&format!("DB instance {instance_id} to take the new password"), || async move {
                 let out = rds.describe_db_instances().db_instance_identifier(instance_id).send().await;
@@ -236,17 +259,45 @@ async fn wait_replicas(
     version: &str,
 ) -> Result<(), ProviderError> {
     use crate::secretsmanager::rotation::stage_versions;
-    for region in d.replication_status().iter().filter_map(|r| r.region()) {
+    use aws_sdk_secretsmanager::types::StatusType;
+    let replicas = d.replication_status().iter().filter(|r| r.status() != Some(&StatusType::Failed));
+    for region in replicas.filter_map(|r| r.region()) {
         let sm = crate::client!(aws_sdk_secretsmanager, &crate::in_region(config, region), counter);
         let sm = &sm;
-        ctx.wait_for(
-            &format!("the replica of secret {arn} in {region} to take the new version"),
-            || async move {
-                let Some(d) = crate::secretsmanager::describe(sm, arn).await? else { return Ok(None) };
-                Ok((stage_versions(&d).0.as_deref() == Some(version)).then_some(()))
-            },
-        )
+        // The replica's ARN: the primary's with its region (AWS keeps name and suffix).
+        let replica = replica_arn(arn, region);
+        let replica = &replica;
+        let what = format!("the replica of secret {arn} in {region} to take the new version");
+        ctx.wait_for(&what, || async move {
+            let Some(d) = crate::secretsmanager::describe(sm, replica).await? else { return Ok(None) };
+            Ok((stage_versions(&d).0.as_deref() == Some(version)).then_some(()))
+        })
         .await?;
     }
     Ok(())
+}
+
+/// The ARN of a secret's replica in `region`: the primary's ARN with that region.
+fn replica_arn(arn: &str, region: &str) -> String {
+    let mut parts: Vec<&str> = arn.splitn(5, ':').collect();
+    if parts.len() == 5 {
+        parts[3] = region;
+    }
+    parts.join(":")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replica_is_named_by_the_primary_arn_in_its_region() {
+        assert_eq!(
+            replica_arn(
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:hactl/s/db-credentials-AbCdEf",
+                "us-west-2"
+            ),
+            "arn:aws:secretsmanager:us-west-2:123456789012:secret:hactl/s/db-credentials-AbCdEf"
+        );
+    }
 }

@@ -145,3 +145,28 @@ pub(crate) fn db_wait(ctx: &hactl_engine::Ctx) -> hactl_engine::Ctx {
     c.wait_timeout = c.wait_timeout.max(DB_WAIT);
     c
 }
+
+/// Runs `op` again while it fails with a retryable error (an object busy with another
+/// change), within `ctx`'s wait timeout: for commands that call AWS outside the engine's
+/// actions (which retry such errors themselves).
+pub(crate) async fn retrying<T, F, Fut>(
+    ctx: &hactl_engine::Ctx,
+    what: &str,
+    mut op: F,
+) -> Result<T, hactl_engine::ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, hactl_engine::ProviderError>>,
+{
+    ctx.wait_for(what, || {
+        let attempt = op();
+        async move {
+            match attempt.await {
+                Ok(v) => Ok(Some(v)),
+                Err(e) if e.is_retryable() => Ok(None),
+                Err(e) => Err(e),
+            }
+        }
+    })
+    .await
+}

@@ -217,9 +217,10 @@ fn managed_password_statements(names: &StackNames<'_>, scoped: J) -> Vec<J> {
     let mut create = scoped.clone();
     create["Action"] = serde_json::json!(["secretsmanager:CreateSecret", "secretsmanager:TagResource"]);
     let mut out = vec![create];
+    // The stack's database identifiers are fixed: `<stack>-docdb`, `<stack>-pg`.
     for (sid, key, resource) in [
-        ("SecretsManagerStackClusterPasswords", "primaryDBClusterArn", "cluster"),
-        ("SecretsManagerStackInstancePasswords", "primaryDBInstanceArn", "db"),
+        ("SecretsManagerStackClusterPasswords", "primaryDBClusterArn", format!("cluster:{stack}-docdb")),
+        ("SecretsManagerStackInstancePasswords", "primaryDBInstanceArn", format!("db:{stack}-pg")),
     ] {
         let mut rotate = scoped.clone();
         rotate["Sid"] = J::String(sid.into());
@@ -228,7 +229,7 @@ fn managed_password_statements(names: &StackNames<'_>, scoped: J) -> Vec<J> {
         rotate["Condition"] = serde_json::json!({
             "StringLike": {
                 format!("secretsmanager:ResourceTag/aws:rds:{key}"):
-                    format!("arn:{part}:rds:*:{account}:{resource}:{stack}-*")
+                    format!("arn:{part}:rds:*:{account}:{resource}")
             }
         });
         out.push(rotate);
@@ -668,7 +669,9 @@ mod tests {
                 // The secrets databases manage are named by AWS: describing and rotating
                 // one takes the stack's cluster or instance in its owner tag, and creating
                 // one is what the database's own create asks for.
-                let by_owner_tag = s["Condition"].to_string().contains(":shop-*");
+                let by_owner_tag = ["cluster:shop-docdb\"", "db:shop-pg\""]
+                    .iter()
+                    .any(|d| s["Condition"].to_string().contains(d));
                 let created_by_the_database = r.ends_with(":secret:rds!*")
                     && actions(std::slice::from_ref(s)).iter().all(|a| {
                         ["secretsmanager:CreateSecret", "secretsmanager:TagResource"].contains(&a.as_str())

@@ -427,7 +427,7 @@ impl Service {
             .iter()
             .find(|d| d.status() == Some("PRIMARY"))
             .and_then(|d| d.id())
-            .unwrap_or_default()
+            .unwrap_or("(id not reported)")
             .to_string();
         self.wait_stable(ctx, cluster, &arn, s.task_definition(), timeout).await?;
         Ok(deployment)

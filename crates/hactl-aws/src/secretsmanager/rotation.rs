@@ -25,6 +25,7 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
 use aws_sdk_secretsmanager::types::RotationRulesType;
 use aws_sdk_secretsmanager::Client;
+use futures::TryFutureExt;
 use hactl_core::kinds::secretsmanager::Rotation as Kind;
 use hactl_core::{Address, KindSchema, Props, Value};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
@@ -197,18 +198,21 @@ pub async fn rotate_now(client: &Client, ctx: &Ctx, secret_id: &str) -> Result<R
     let (previous, pending) = stages(&before);
     if pending {
         return Err(ProviderError::fatal(format!(
-            "secret {secret_id} has a rotation under way (a version is AWSPENDING); wait for it to finish"
+            "secret {secret_id} has a version staged AWSPENDING: a rotation is under way or failed (DescribeSecret \
+             shows when it last rotated; the database's events say why one failed); rotate again once it is done"
         ))
         .with_code("InvalidRequestException"));
     }
     let arn = before.arn().unwrap_or(secret_id).to_string();
-    client
-        .rotate_secret()
-        .secret_id(&arn)
-        .rotate_immediately(true)
-        .send()
-        .await
-        .map_err(|e| retry_busy(aws_error("RotateSecret", e)))?;
+    crate::util::retrying(ctx, &format!("secret {arn} to accept a rotation"), || {
+        client
+            .rotate_secret()
+            .secret_id(&arn)
+            .rotate_immediately(true)
+            .send()
+            .map_err(|e| retry_busy(aws_error("RotateSecret", e)))
+    })
+    .await?;
     let previous_ref = &previous;
     let arn_ref = &arn;
     let current = ctx

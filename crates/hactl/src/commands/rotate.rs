@@ -46,7 +46,8 @@ fn password_of(s: &Session, state: &State) -> Result<Password> {
         }
     }
     let secret = Address::parse("secret.db")?;
-    let (Some(r), Some(record)) = (state.resources.get(&secret), state.resources.get(&db)) else {
+    let own = state.resources.get(&secret).filter(|_| s.config().dr.is_some());
+    let (Some(r), Some(record)) = (own, state.resources.get(&db)) else {
         bail!(
             "{db} does not manage its master password yet; run `hactl apply` (it turns management on) first"
         );
