@@ -61,9 +61,10 @@ async fn managed_secret(c: &Clients, s: &Stack, arn: Option<&str>, days: i64) ->
     arn
 }
 
-/// The id of each of the stack's services' PRIMARY deployment, by service name.
-async fn deployments(c: &Clients, s: &Stack) -> std::collections::BTreeMap<String, String> {
+/// The stack's ECS services, as DescribeServices answers them.
+async fn stack_services(c: &Clients, s: &Stack) -> Vec<aws_sdk_ecs::types::Service> {
     let services = c.ecs.list_services().cluster(&s.name).send().await.expect("ListServices");
+    assert!(!services.service_arns().is_empty());
     let described = c
         .ecs
         .describe_services()
@@ -72,8 +73,13 @@ async fn deployments(c: &Clients, s: &Stack) -> std::collections::BTreeMap<Strin
         .send()
         .await
         .expect("DescribeServices");
-    described
-        .services()
+    described.services().to_vec()
+}
+
+/// The id of each of the stack's services' PRIMARY deployment, by service name.
+async fn deployments(c: &Clients, s: &Stack) -> std::collections::BTreeMap<String, String> {
+    stack_services(c, s)
+        .await
         .iter()
         .map(|svc| {
             let primary = svc.deployments().iter().find(|d| d.status() == Some("PRIMARY")).expect("PRIMARY");
@@ -160,17 +166,7 @@ async fn docdb_writer(c: &Clients, cluster: &str) -> (String, String) {
 /// secret); the execution role may read those two secrets and no other.
 async fn verify_injection(c: &Clients, s: &Stack, secret_arn: &str) {
     let connection_arn = self::secret_arn(c, &connection_name(s)).await;
-    let services = c.ecs.list_services().cluster(&s.name).send().await.expect("ListServices");
-    assert!(!services.service_arns().is_empty());
-    let described = c
-        .ecs
-        .describe_services()
-        .cluster(&s.name)
-        .set_services(Some(services.service_arns().to_vec()))
-        .send()
-        .await
-        .expect("DescribeServices");
-    for svc in described.services() {
+    for svc in &stack_services(c, s).await {
         let td = c
             .ecs
             .describe_task_definition()

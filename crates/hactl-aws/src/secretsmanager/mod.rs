@@ -54,6 +54,35 @@ pub(crate) async fn master_password(
     }
 }
 
+/// The live object of a kind that has no tags of its own and belongs to the target it is
+/// read for (state makes it the stack's): `secretsmanager.secret_fields` and
+/// `secretsmanager.rotation`, both named by the secret's ARN.
+pub(crate) fn target_object(
+    t: &hactl_engine::ReadTarget,
+    arn: &str,
+    props: hactl_core::Props,
+) -> hactl_engine::LiveObject {
+    hactl_engine::LiveObject {
+        id: arn.to_string(),
+        address: Some(t.address.clone()),
+        props,
+        outputs: std::collections::BTreeMap::from([("secret_arn".to_string(), hactl_core::Value::str(arn))]),
+        owned: true,
+    }
+}
+
+/// Refuses an update that changes anything but `only` (`kind` names the kind).
+pub(crate) fn only_in_place(
+    kind: &str,
+    changes: &[hactl_core::diff::PropChange],
+    only: &str,
+) -> Result<(), ProviderError> {
+    match changes.iter().find(|c| c.name != only) {
+        Some(c) => Err(ProviderError::fatal(format!("{kind} cannot update `{}` in place", c.name))),
+        None => Ok(()),
+    }
+}
+
 /// The key of a JSON secret that holds the generated password.
 pub(crate) const PASSWORD_KEY: &str = "password";
 

@@ -142,13 +142,7 @@ impl Provider for Rotation {
                 (Kind::SECRET_ID.to_string(), Value::str(&arn)),
                 (Kind::AUTOMATICALLY_AFTER_DAYS.to_string(), days_of(&d)),
             ]);
-            out.push(LiveObject {
-                id: arn.clone(),
-                address: Some(t.address.clone()),
-                props,
-                outputs: outputs(&arn),
-                owned: true,
-            });
+            out.push(super::target_object(t, &arn, props));
         }
         Ok(out)
     }
@@ -158,12 +152,7 @@ impl Provider for Rotation {
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        if let Some(c) = req.changes.iter().find(|c| c.name != Kind::AUTOMATICALLY_AFTER_DAYS) {
-            return Err(ProviderError::fatal(format!(
-                "secretsmanager.rotation cannot update `{}` in place",
-                c.name
-            )));
-        }
+        super::only_in_place(Kind::KIND, req.changes, Kind::AUTOMATICALLY_AFTER_DAYS)?;
         self.apply(req.id, req.desired).await
     }
 

@@ -125,13 +125,7 @@ impl Provider for SecretFields {
                 (Kind::SECRET_ID.to_string(), Value::str(&arn)),
                 (Kind::FIELDS.to_string(), Value::Map(fields)),
             ]);
-            out.push(LiveObject {
-                id: arn.clone(),
-                address: Some(t.address.clone()),
-                props,
-                outputs: outputs(&arn),
-                owned: true,
-            });
+            out.push(super::target_object(t, &arn, props));
         }
         Ok(out)
     }
@@ -141,12 +135,7 @@ impl Provider for SecretFields {
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        if let Some(c) = req.changes.iter().find(|c| c.name != Kind::FIELDS) {
-            return Err(ProviderError::fatal(format!(
-                "secretsmanager.secret_fields cannot update `{}` in place",
-                c.name
-            )));
-        }
+        super::only_in_place(Kind::KIND, req.changes, Kind::FIELDS)?;
         self.merge(req.id, req.desired).await
     }
 
