@@ -148,7 +148,8 @@ pub enum Command {
         parallelism: usize,
     },
     /// Rotate the database's master password now (the database rotates the secret it
-    /// manages the password in; hactl never sees it), then give every service a new
+    /// manages the password in, unseen by hactl; with [dr], hactl's replicated secret and
+    /// the writing database, in Secrets Manager's steps), then give every service a new
     /// deployment so its tasks read the new password. Waits for both.
     RotateCredentials {
         /// Rotate only: running tasks keep the old password until they are next started.

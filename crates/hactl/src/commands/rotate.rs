@@ -35,7 +35,7 @@ fn password_of(s: &Session, state: &State) -> Result<Password> {
         .find(|a| state.resources.contains_key(a));
     let Some(db) = db else {
         bail!(
-            "stack `{}` has no database in its state ({}); apply a config with a [database] section first",
+            "stack `{}` has no database in its state ({}); run `hactl apply` first (the config needs a [database] section)",
             state.stack,
             s.store
         );
