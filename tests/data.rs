@@ -453,6 +453,30 @@ async fn docdb_stack_applies_updates_fails_over_and_destroys() {
     );
     s.ok(&["drift"], 0);
 
+    // Management turned off out of band (the password set by hand): drift, and one apply
+    // turns it on again, with a new secret that the task definitions follow at once.
+    let by_hand = format!("ByHand{}", unique_token().replace('-', ""));
+    c.docdb
+        .modify_db_cluster()
+        .db_cluster_identifier(&cluster_id)
+        .manage_master_user_password(false)
+        .master_user_password(&by_hand)
+        .apply_immediately(true)
+        .send()
+        .await
+        .expect("ModifyDBCluster");
+    let drift = s.ok(&["drift", "--json"], 2);
+    assert!(drift.stdout.contains("manage_master_password"), "{}", drift.stdout);
+    s.ok(&["apply", "--auto-approve"], 0);
+    let cl = docdb_cluster(&c, &cluster_id).await.expect("cluster");
+    let secret_arn = managed_secret(&c, &s, cl.master_user_secret().and_then(|m| m.secret_arn()), 14).await;
+    verify_injection(&c, &s, &secret_arn).await;
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+    s.ok(&["drift"], 0);
+    for text in [read_tree(&s.state_dir), drift.stdout] {
+        assert!(!text.contains(&by_hand), "the password set by hand leaked");
+    }
+
     // Instance class: one in-place modify per instance.
     s.edit(|t| {
         t.replace("instance_class = \"db.r5.large\"", "instance_class = \"db.r5.xlarge\"")
