@@ -265,7 +265,7 @@ async fn wait_replicas(
         let sm = crate::client!(aws_sdk_secretsmanager, &crate::in_region(config, region), counter);
         let sm = &sm;
         // The replica's ARN: the primary's with its region (AWS keeps name and suffix).
-        let replica = replica_arn(arn, region);
+        let replica = crate::secretsmanager::secret::arn_in(arn, region).unwrap_or_else(|| arn.to_string());
         let replica = &replica;
         let what = format!("the replica of secret {arn} in {region} to take the new version");
         ctx.wait_for(&what, || async move {
@@ -275,29 +275,4 @@ async fn wait_replicas(
         .await?;
     }
     Ok(())
-}
-
-/// The ARN of a secret's replica in `region`: the primary's ARN with that region.
-fn replica_arn(arn: &str, region: &str) -> String {
-    let mut parts: Vec<&str> = arn.splitn(5, ':').collect();
-    if parts.len() == 5 {
-        parts[3] = region;
-    }
-    parts.join(":")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_replica_is_named_by_the_primary_arn_in_its_region() {
-        assert_eq!(
-            replica_arn(
-                "arn:aws:secretsmanager:us-east-1:123456789012:secret:hactl/s/db-credentials-AbCdEf",
-                "us-west-2"
-            ),
-            "arn:aws:secretsmanager:us-west-2:123456789012:secret:hactl/s/db-credentials-AbCdEf"
-        );
-    }
 }

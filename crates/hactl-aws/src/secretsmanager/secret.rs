@@ -98,13 +98,13 @@ impl Seen {
 }
 
 /// The region of an ARN (`arn:aws:secretsmanager:<region>:...`).
-fn arn_region(arn: &str) -> Option<&str> {
+pub fn arn_region(arn: &str) -> Option<&str> {
     arn.split(':').nth(3).filter(|r| !r.is_empty())
 }
 
 /// The ARN of the replica in `region` of the secret `arn`: AWS keeps the name and suffix,
 /// only the region differs.
-fn arn_in(arn: &str, region: &str) -> Option<String> {
+pub fn arn_in(arn: &str, region: &str) -> Option<String> {
     let parts: Vec<&str> = arn.splitn(5, ':').collect();
     match parts.as_slice() {
         [arn, partition, service, _, rest] => Some(format!("{arn}:{partition}:{service}:{region}:{rest}")),

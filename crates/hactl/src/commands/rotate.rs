@@ -19,11 +19,6 @@ enum Password {
     Own { db: Address, secret: String, length: i64, database: OwnDatabase, region: String },
 }
 
-/// The region of an ARN (`arn:aws:secretsmanager:us-east-1:...`).
-fn arn_region(arn: &str) -> Option<&str> {
-    arn.split(':').nth(3).filter(|r| !r.is_empty())
-}
-
 /// Where the stack's master password is, from state.
 fn password_of(s: &Session, state: &State) -> Result<Password> {
     // The database that writes: the DR region's after `failover --to-region` there.
@@ -89,7 +84,7 @@ pub async fn rotate_credentials(rc: &RunContext, redeploy: bool) -> Result<ExitS
             Password::Own { db, secret, length, database, region } => {
                 errln!("Rotating the master password of {db} (hactl's secret, replicated) ...");
                 let ctx = s.ctx.for_address(db);
-                let secret_sdk = hactl_aws::in_region(&s.sdk, arn_region(secret).unwrap_or(region));
+                let secret_sdk = hactl_aws::in_region(&s.sdk, hactl_aws::secretsmanager::secret::arn_region(secret).unwrap_or(region));
                 let db_sdk = hactl_aws::in_region(&s.sdk, region);
                 let r = hactl_aws::credentials::rotate_own(
                     &secret_sdk, &db_sdk, &rc.counter, &ctx, secret, *length, database,
