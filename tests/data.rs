@@ -16,6 +16,8 @@ struct Clients {
     ecs: aws_sdk_ecs::Client,
     iam: aws_sdk_iam::Client,
     ec2: aws_sdk_ec2::Client,
+    events: aws_sdk_eventbridge::Client,
+    sfn: aws_sdk_sfn::Client,
 }
 
 async fn clients() -> Clients {
@@ -27,6 +29,8 @@ async fn clients() -> Clients {
         ecs: aws_sdk_ecs::Client::new(&c),
         iam: aws_sdk_iam::Client::new(&c),
         ec2: aws_sdk_ec2::Client::new(&c),
+        events: aws_sdk_eventbridge::Client::new(&c),
+        sfn: aws_sdk_sfn::Client::new(&c),
     }
 }
 
@@ -96,6 +100,9 @@ async fn rotate(c: &Clients, s: &Stack, secret_arn: &str, old_password: &str) ->
     let before = deployments(c, s).await;
     let r = s.ok(&["rotate-credentials"], 0);
     assert!(r.stderr.contains("Rotated:") && r.stderr.contains("Redeployed:"), "{}", r.stderr);
+    // The stack's rule started the new deployments; hactl followed them.
+    let rule = format!("(started by rule {}-password-rotated)", s.name);
+    assert_eq!(r.stderr.matches(&rule).count(), before.len(), "{}", r.stderr);
     let password = json_of(c, secret_arn).await["password"].as_str().expect("password").to_string();
     assert!(!password.is_empty());
     assert_ne!(password, old_password, "rotate-credentials left the password as it was");
@@ -115,6 +122,130 @@ async fn rotate(c: &Clients, s: &Stack, secret_arn: &str, old_password: &str) ->
         }
     }
     password
+}
+
+/// The inline policy `name` of the role `arn`, as JSON.
+async fn role_policy(c: &Clients, arn: &str, name: &str) -> J {
+    let role = arn.rsplit('/').next().expect("role name");
+    let doc = c.iam.get_role_policy().role_name(role).policy_name(name).send().await.expect("GetRolePolicy");
+    serde_json::from_str(&percent_decode(doc.policy_document())).expect("policy JSON")
+}
+
+/// The trust policy of the role `arn`, as JSON.
+async fn role_trust(c: &Clients, arn: &str) -> J {
+    let role = arn.rsplit('/').next().expect("role name");
+    let r = c.iam.get_role().role_name(role).send().await.expect("GetRole");
+    let doc = r.role().and_then(|r| r.assume_role_policy_document()).expect("trust policy");
+    serde_json::from_str(&percent_decode(doc)).expect("trust JSON")
+}
+
+/// The redeployment after AWS rotates the managed password (on its schedule, without
+/// hactl), read with the EventBridge, Step Functions and IAM APIs: the rule matches
+/// Secrets Manager's "Secret Label Updated" event of AWSCURRENT for `secret_arn` only,
+/// and starts the stack's state machine (its one target) with a role that may start only
+/// that machine; the machine forces a new deployment of each of the stack's services in
+/// its cluster, with a role that may update only the cluster's services.
+async fn verify_redeploy_rule(c: &Clients, s: &Stack, secret_arn: &str) {
+    let name = format!("{}-password-rotated", s.name);
+    let rule = c.events.describe_rule().name(&name).send().await.expect("DescribeRule");
+    assert_eq!(rule.state(), Some(&aws_sdk_eventbridge::types::RuleState::Enabled));
+    let pattern: J =
+        serde_json::from_str(rule.event_pattern().expect("event pattern")).expect("pattern JSON");
+    assert_eq!(
+        pattern,
+        serde_json::json!({
+            "source": ["aws.secretsmanager"],
+            "detail-type": ["Secret Label Updated"],
+            "resources": [secret_arn],
+            "detail": {"labelUpdated": ["AWSCURRENT"]},
+        })
+    );
+    let targets = c.events.list_targets_by_rule().rule(&name).send().await.expect("ListTargetsByRule");
+    let [target] = targets.targets() else { panic!("one target: {:?}", targets.targets()) };
+    let machine = c
+        .sfn
+        .describe_state_machine()
+        .state_machine_arn(target.arn())
+        .send()
+        .await
+        .expect("DescribeStateMachine");
+    assert_eq!(machine.name(), format!("{}-redeploy", s.name));
+    let definition: J = serde_json::from_str(machine.definition()).expect("definition JSON");
+    let listed: BTreeSet<&str> = definition["States"]["Services"]["Result"]
+        .as_array()
+        .expect("the services")
+        .iter()
+        .filter_map(J::as_str)
+        .collect();
+    let services = deployments(c, s).await;
+    assert_eq!(listed, services.keys().map(String::as_str).collect::<BTreeSet<_>>());
+    let task = &definition["States"]["Redeploy"]["ItemProcessor"]["States"]["ForceNewDeployment"];
+    assert_eq!(task["Resource"], "arn:aws:states:::aws-sdk:ecs:updateService");
+    assert_eq!(task["Parameters"]["Cluster"], s.name.as_str());
+    assert_eq!(task["Parameters"]["ForceNewDeployment"], true);
+    let start = role_policy(c, target.role_arn().expect("the rule's role"), "start-redeploy").await;
+    assert_eq!(start["Statement"][0]["Action"], serde_json::json!(["states:StartExecution"]));
+    assert_eq!(start["Statement"][0]["Resource"], machine.state_machine_arn());
+    let trust = role_trust(c, target.role_arn().unwrap()).await;
+    assert_eq!(trust["Statement"][0]["Principal"]["Service"], "events.amazonaws.com");
+    assert!(trust["Statement"][0]["Condition"]["ArnLike"]["aws:SourceArn"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("rule/{name}")));
+    let update = role_policy(c, machine.role_arn(), "redeploy").await;
+    assert_eq!(update["Statement"][0]["Action"], serde_json::json!(["ecs:UpdateService"]));
+    assert_eq!(
+        update["Statement"][0]["Resource"],
+        format!("arn:aws:ecs:us-east-1:000000000000:service/{}/*", s.name).as_str()
+    );
+    assert_eq!(update["Statement"].as_array().map(Vec::len), Some(1));
+    let trust = role_trust(c, machine.role_arn()).await;
+    assert_eq!(trust["Statement"][0]["Principal"]["Service"], "states.amazonaws.com");
+}
+
+/// Waits up to 30 s for every service to have a PRIMARY deployment other than `before`'s.
+async fn wait_new_deployments(c: &Clients, s: &Stack, before: &std::collections::BTreeMap<String, String>) {
+    for _ in 0..60 {
+        let now = deployments(c, s).await;
+        if now.iter().all(|(service, id)| before.get(service) != Some(id)) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    panic!("not every service got a new deployment: before {before:?}, now {:?}", deployments(c, s).await);
+}
+
+/// AWS's own rotation (its schedule, or RotateSecret by anyone): the rule redeploys every
+/// service without hactl. With the rule disabled out of band, `rotate-credentials` waits
+/// for the rule's deployments, forces them itself when none comes, and drift shows the
+/// rule; apply enables it again.
+async fn rotation_without_hactl(c: &Clients, s: &Stack, secret_arn: &str) {
+    verify_redeploy_rule(c, s, secret_arn).await;
+    let before = deployments(c, s).await;
+    c.sm.rotate_secret().secret_id(secret_arn).send().await.expect("RotateSecret");
+    wait_new_deployments(c, s, &before).await;
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+    s.ok(&["drift"], 0);
+
+    let rule = format!("{}-password-rotated", s.name);
+    c.events.disable_rule().name(&rule).send().await.expect("DisableRule");
+    let drift = s.ok(&["drift", "--json"], 2);
+    assert!(drift.stdout.contains("event_rule.password_rotated"), "{}", drift.stdout);
+    let before = deployments(c, s).await;
+    let r = s.ok(&["rotate-credentials"], 0);
+    assert_eq!(
+        r.stderr.matches("(started by hactl: the rule started none").count(),
+        before.len(),
+        "{}",
+        r.stderr
+    );
+    let after = deployments(c, s).await;
+    for (service, id) in &after {
+        assert_ne!(Some(id), before.get(service), "{service} got no new deployment");
+    }
+    s.ok(&["apply", "--auto-approve"], 0);
+    verify_redeploy_rule(c, s, secret_arn).await;
+    s.ok(&["drift"], 0);
 }
 
 /// The connection secret's JSON value (no password), read with the SDK.
@@ -423,7 +554,9 @@ async fn docdb_stack_applies_updates_fails_over_and_destroys() {
     assert!(plan_text.stdout.contains("No changes"), "{}", plan_text.stdout);
 
     // Rotated now: a new password, every service redeployed, nothing to plan.
-    let password = rotate(&c, &s, &secret_arn, &password).await;
+    rotate(&c, &s, &secret_arn, &password).await;
+    rotation_without_hactl(&c, &s, &secret_arn).await;
+    let password = json_of(&c, &secret_arn).await["password"].as_str().expect("password").to_string();
     // The schedule: changed in config, applied in place; changed out of band, drift.
     s.edit(|t| t.replace("password_rotation_days = 30", "password_rotation_days = 14"));
     assert_eq!(plan_actions(&s), pairs(&[("secret_rotation.db", "update")]));
@@ -640,6 +773,7 @@ async fn postgres_stack_applies_fails_over_and_destroys() {
 
     // Rotated now: RDS's secret holds a new password, the service is redeployed.
     rotate(&c, &s, &secret_arn, &password).await;
+    verify_redeploy_rule(&c, &s, &secret_arn).await;
     verify_injection(&c, &s, &secret_arn).await;
 
     // Multi-AZ failover (reboot with failover): the standby's zone becomes the primary's

@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::{Filter, NatGatewayState};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every kind `census` counts.
-pub const KINDS: [&str; 41] = [
+pub const KINDS: [&str; 43] = [
     "acm.certificate",
     "appautoscaling.policy",
     "appautoscaling.target",
@@ -43,6 +43,7 @@ pub const KINDS: [&str; 41] = [
     "elbv2.listener_rule",
     "elbv2.load_balancer",
     "elbv2.target_group",
+    "events.rule",
     "iam.instance_profile",
     "iam.role",
     "logs.log_group",
@@ -51,6 +52,7 @@ pub const KINDS: [&str; 41] = [
     "secretsmanager.rotation",
     "secretsmanager.secret",
     "secretsmanager.secret_fields",
+    "sfn.state_machine",
     "sns.topic",
 ];
 
@@ -82,6 +84,7 @@ pub async fn census(stack: &str) -> BTreeMap<&'static str, usize> {
     sns_kinds(&aws_sdk_sns::Client::new(&conf), stack, &mut n).await;
     cloudwatch_kinds(&aws_sdk_cloudwatch::Client::new(&conf), stack, &mut n).await;
     route53_kinds(&aws_sdk_route53::Client::new(&conf), stack, &mut n).await;
+    redeploy_kinds(&conf, stack, &mut n).await;
     let counted: BTreeSet<&str> = n.keys().copied().collect();
     assert_eq!(counted, KINDS.iter().copied().collect::<BTreeSet<_>>(), "census covers KINDS exactly");
     n
@@ -613,6 +616,47 @@ async fn docdb_kinds(c: &aws_sdk_docdb::Client, stack: &str, n: &mut BTreeMap<&'
         .filter(|name| name.starts_with(&prefix))
         .collect();
     n.insert("docdb.cluster_parameter_group", pgs.len());
+}
+
+/// The default bus's rules and the state machines named `<stack>-` that carry the stack's
+/// tag.
+async fn redeploy_kinds(conf: &aws_config::SdkConfig, stack: &str, n: &mut BTreeMap<&'static str, usize>) {
+    let prefix = format!("{stack}-");
+    let events = aws_sdk_eventbridge::Client::new(conf);
+    let rules = events.list_rules().name_prefix(&prefix).send().await.expect("ListRules");
+    let mut ours = BTreeSet::new();
+    for r in rules.rules() {
+        let arn = r.arn().expect("rule arn");
+        let tags = events
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+            .expect("ListTagsForResource (events)");
+        if tagged(tags.tags().iter().map(|t| (Some(t.key()), Some(t.value()))), stack) {
+            ours.insert(arn.to_string());
+        }
+    }
+    n.insert("events.rule", ours.len());
+    let sfn = aws_sdk_sfn::Client::new(conf);
+    let machines: Vec<_> = sfn
+        .list_state_machines()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .expect("ListStateMachines");
+    let mut ours = BTreeSet::new();
+    for m in machines.iter().filter(|m| m.name().starts_with(&prefix)) {
+        let arn = m.state_machine_arn();
+        let tags =
+            sfn.list_tags_for_resource().resource_arn(arn).send().await.expect("ListTagsForResource (sfn)");
+        if tagged(tags.tags().iter().map(|t| (t.key(), t.value())), stack) {
+            ours.insert(arn.to_string());
+        }
+    }
+    n.insert("sfn.state_machine", ours.len());
 }
 
 async fn sns_kinds(c: &aws_sdk_sns::Client, stack: &str, n: &mut BTreeMap<&'static str, usize>) {

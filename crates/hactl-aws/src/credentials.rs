@@ -5,6 +5,12 @@
 //! service ([`crate::secretsmanager::rotation::rotate_now`]): the password never passes
 //! through hactl. A `[dr]` stack's password is hactl's own replicated secret, rotated by
 //! [`rotate_own`] in Secrets Manager's steps (pending version, database, current).
+//!
+//! A stack whose rule redeploys the services after a rotation of the managed password
+//! (`event_rule.password_rotated`) gets its new deployments from that rule: hactl notes
+//! each service's deployment before the rotation, then follows the new one the rule
+//! starts ([`follow_or_redeploy`]), and forces one itself only where none started in
+//! time, so a service is not deployed twice.
 
 use crate::error::{aws_error, retry_codes};
 use crate::secretsmanager::rotation::{rotate_now, Rotated};
@@ -20,6 +26,47 @@ pub struct Redeployed {
     pub service: String,
     /// The id of its new (PRIMARY) deployment.
     pub deployment: String,
+    /// Started by the stack's rule after the rotation (else forced by hactl).
+    pub by_rule: bool,
+}
+
+/// The PRIMARY deployment of each of `services` in `cluster` now (None: gone).
+pub async fn primary_deployments(
+    config: &SdkConfig,
+    counter: &ApiCounter,
+    cluster: &str,
+    services: &[String],
+) -> Result<Vec<Option<String>>, ProviderError> {
+    let ecs = crate::ecs::service::Service::new(crate::client!(aws_sdk_ecs, config, counter));
+    let ecs = &ecs;
+    futures::future::try_join_all(services.iter().map(|s| ecs.primary_deployment(cluster, s))).await
+}
+
+/// Each of `services` (whose deployments were `before` the rotation, in the same order)
+/// followed to the new deployment the stack's rule started, waiting up to `grace` for it;
+/// a service that got none by then is given one by hactl. Each waited for until stable,
+/// for at most `timeout`.
+pub async fn follow_or_redeploy(
+    config: &SdkConfig,
+    counter: &ApiCounter,
+    ctx: &Ctx,
+    cluster: &str,
+    services: &[String],
+    before: &[Option<String>],
+    (grace, timeout): (Duration, Duration),
+) -> Result<Vec<Redeployed>, ProviderError> {
+    let ecs = crate::ecs::service::Service::new(crate::client!(aws_sdk_ecs, config, counter));
+    let ecs = &ecs;
+    let runs = services.iter().zip(before).map(|(service, before)| async move {
+        let followed =
+            ecs.follow_new_deployment(ctx, cluster, service, before.as_deref(), grace, timeout).await?;
+        let (deployment, by_rule) = match followed {
+            Some(id) => (id, true),
+            None => (ecs.redeploy(ctx, cluster, service, timeout).await?, false),
+        };
+        Ok::<_, ProviderError>(Redeployed { service: service.clone(), deployment, by_rule })
+    });
+    futures::future::try_join_all(runs).await
 }
 
 /// Rotates the managed secret `secret_arn` now and waits for the rotation to finish.
@@ -47,7 +94,7 @@ pub async fn redeploy(
     let ecs = &ecs;
     let runs = services.iter().map(|service| async move {
         let deployment = ecs.redeploy(ctx, cluster, service, timeout).await?;
-        Ok::<_, ProviderError>(Redeployed { service: service.clone(), deployment })
+        Ok::<_, ProviderError>(Redeployed { service: service.clone(), deployment, by_rule: false })
     });
     futures::future::try_join_all(runs).await
 }

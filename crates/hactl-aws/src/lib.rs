@@ -14,6 +14,7 @@ pub mod ecr;
 pub mod ecs;
 pub mod elbv2;
 mod error;
+pub mod events;
 pub mod failover;
 pub mod iam;
 pub mod logs;
@@ -22,6 +23,7 @@ pub mod rds;
 pub mod route53;
 pub mod scheduler;
 pub mod secretsmanager;
+pub mod sfn;
 pub mod sns;
 pub mod sts;
 pub mod tagging;
@@ -193,6 +195,8 @@ pub fn registry(config: &SdkConfig, counter: &ApiCounter) -> Registry {
     cloudwatch::register(&mut r, config, counter);
     scheduler::register(&mut r, config, counter);
     ecr::register(&mut r, config, counter);
+    events::register(&mut r, config, counter);
+    sfn::register(&mut r, config, counter);
     r
 }
 

@@ -71,10 +71,12 @@ pub(crate) const RESOURCE_TYPES: &[&str] = &[
     "ecr",
     "elasticloadbalancing:loadbalancer",
     "elasticloadbalancing:targetgroup",
+    "events:rule",
     "logs",
     "rds",
     "scheduler",
     "sns",
+    "states:stateMachine",
 ];
 
 /// GetResources answers at most this many objects a page.

@@ -21,6 +21,7 @@ mod logs;
 mod nacl;
 mod operator_policy;
 mod rds;
+mod redeploy;
 mod route53;
 mod route53_private;
 mod scheduler;

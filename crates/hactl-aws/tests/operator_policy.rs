@@ -80,12 +80,14 @@ const SERVICE_OF_DIR: &[(&str, &str)] = &[
     ("ecr", "ecr"),
     ("ecs", "ecs"),
     ("elbv2", "elasticloadbalancing"),
+    ("events", "events"),
     ("iam", "iam"),
     ("logs", "logs"),
     ("rds", "rds"),
     ("route53", "route53"),
     ("scheduler", "scheduler"),
     ("secretsmanager", "secretsmanager"),
+    ("sfn", "states"),
     ("sns", "sns"),
     // `hactl failover`: DocumentDB FailoverDBCluster, RDS RebootDBInstance.
     ("failover.rs", "rds"),
@@ -132,7 +134,8 @@ const IMPLIED: &[(&str, &str)] = &[
     (
         "iam:PassRole",
         "task definitions' task and execution roles, the schedule's role, AddRoleToInstanceProfile \
-         and the instance profile an Auto Scaling group launches with",
+         the state machine's role, the rule's role and the instance profile an Auto Scaling \
+         group launches with",
     ),
     (
         "iam:CreateServiceLinkedRole",

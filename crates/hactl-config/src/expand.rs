@@ -242,6 +242,8 @@ tagged_kinds!(
     scheduler::ScheduleGroup,
     secretsmanager::Secret,
     sns::Topic,
+    hactl_core::kinds::events::Rule,
+    hactl_core::kinds::sfn::StateMachine,
 );
 
 /// The region a network tier is expanded into: the home region, or the
@@ -457,6 +459,7 @@ impl<'a> Expander<'a> {
         let zone = self.dns_zone()?;
         self.ecr_repositories()?;
         self.compute_tier(&refs, data.as_ref())?;
+        self.rotation_redeploy(data.as_ref())?;
         self.drift_job(&refs, data.as_ref())?;
         self.ci(&refs, data.as_ref())?;
         let mut widgets = Vec::new();

@@ -86,6 +86,8 @@ impl StackNames<'_> {
             ("secretsmanager", "secret:hactl/*") => one(format!("secret:hactl/{s}/*")),
             ("scheduler", "schedule-group/hactl-*") => one(format!("schedule-group/hactl-{s}")),
             ("scheduler", "schedule/hactl-*/*") => one(format!("schedule/hactl-{s}/*")),
+            ("events", "rule/*") => one(format!("rule/{s}-*")),
+            ("states", "stateMachine:*") => one(format!("stateMachine:{s}-*")),
             ("elasticloadbalancing", "loadbalancer/app/*/*") => one(format!("loadbalancer/app/{p}*/*")),
             ("elasticloadbalancing", "listener/app/*/*/*") => one(format!("listener/app/{p}*/*/*")),
             ("elasticloadbalancing", "listener-rule/app/*/*/*/*") => {
@@ -659,6 +661,8 @@ mod tests {
                     | "ecs"
                     | "sns"
                     | "scheduler"
+                    | "events"
+                    | "states"
                     | "elasticloadbalancing"
                     | "cloudwatch"
                     | "autoscaling"
@@ -804,20 +808,32 @@ mod tests {
                 format!("arn:aws:iam::{a}:instance-profile{}{}", p("path"), p("name")),
             ),
             "ecr.repository" => ("ecr:DeleteRepository", at("ecr", format!("repository/{}", p("name")))),
+            "events.rule" => ("events:DeleteRule", at("events", format!("rule/{}", p("name")))),
+            "sfn.state_machine" => {
+                ("states:DeleteStateMachine", at("states", format!("stateMachine:{}", p("name"))))
+            }
             _ => return None,
         })
     }
 
     /// Not too narrow: every object the multi-region demo makes (both regions, ECR, the
-    /// drift job's roles) is one the deploy role may change, except `[ci]`'s own, which it
-    /// is denied.
+    /// drift job's roles) and every object of the one-region demo (the redeployment after
+    /// a password rotation) is one the deploy role may change, except `[ci]`'s own, which
+    /// it is denied.
     #[test]
     fn every_object_the_stack_makes_is_granted_to_the_deploy_role() {
+        let checked = granted_objects("multi-region.toml", include_str!("../../../config/multi-region.toml"));
+        assert!(checked > 60, "only {checked} objects checked");
+        let checked = granted_objects("ha-stack.toml", include_str!("../../../config/ha-stack.toml"));
+        assert!(checked > 30, "only {checked} objects checked");
+    }
+
+    /// How many objects of the stack `config` the deploy role was checked to be granted.
+    fn granted_objects(file: &str, config: &str) -> usize {
         let text = format!(
-            "{}\n[state]\nbackend = \"s3\"\nbucket = \"acme-state\"\n\n[ci]\ngithub_repository = \"acme/shop\"\n",
-            include_str!("../../../config/multi-region.toml")
+            "{config}\n[state]\nbackend = \"s3\"\nbucket = \"acme-state\"\n\n[ci]\ngithub_repository = \"acme/shop\"\n"
         );
-        let cfg = crate::parse("multi-region.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+        let cfg = crate::parse(file, &text).unwrap_or_else(|e| panic!("{e}"));
         let g = crate::expand::expand(&cfg, &crate::expand::test_env()).expect("expand");
         let statements: Vec<J> = g
             .specs()
@@ -848,12 +864,18 @@ mod tests {
                 checked += 1;
             }
         }
-        assert!(checked > 60, "only {checked} objects checked");
-        assert!(
-            g.specs().any(|s| s.location.as_ref().and_then(|l| l.region_name())
-                == cfg.dr.as_ref().map(|d| d.region.as_str())),
-            "no DR object"
-        );
+        if let Some(dr) = &cfg.dr {
+            assert!(
+                g.specs()
+                    .any(|s| s.location.as_ref().and_then(|l| l.region_name()) == Some(dr.region.as_str())),
+                "no DR object"
+            );
+        } else {
+            for kind in ["events.rule", "sfn.state_machine"] {
+                assert!(g.specs().any(|s| s.kind == kind), "{file}: no {kind}");
+            }
+        }
+        checked
     }
 
     #[test]

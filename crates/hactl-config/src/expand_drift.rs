@@ -76,7 +76,7 @@ struct DriftTaskRefs {
 
 impl Scope {
     /// The ARN of a resource of this stack's region and account.
-    fn arn(&self, service: &str, rest: &str) -> String {
+    pub(crate) fn arn(&self, service: &str, rest: &str) -> String {
         format!("arn:{}:{service}:{}:{}:{rest}", partition(&self.region), self.region, self.account)
     }
 }
@@ -189,6 +189,22 @@ fn stack_read_statements(
                 scope.arn("scheduler", &format!("schedule-group/hactl-{stack}*")),
                 scope.arn("scheduler", &format!("schedule/hactl-{stack}*/*")),
             ]),
+        ),
+        // The redeployment after a password rotation: its rule and state machine.
+        statement(
+            "ReadStackRedeploy",
+            &[
+                "events:ListTargetsByRule",
+                "events:ListTagsForResource",
+                "states:DescribeStateMachine",
+                "states:ListTagsForResource",
+            ],
+            regional(&|sc: &Scope| {
+                vec![
+                    sc.arn("events", &format!("rule/{stack}-*")),
+                    sc.arn("states", &format!("stateMachine:{stack}-*")),
+                ]
+            }),
         ),
         // Route 53 (`[dns]`): zone and health check ids are generated; records are read
         // through their zone.

@@ -274,6 +274,21 @@ impl Expander<'_> {
         }
         if let Some(db) = &cfg.database {
             defs.extend(database_alarms(stack, a, db)?);
+            if cfg.dr.is_none() && !cfg.services.is_empty() {
+                // The redeployment after a rotation of the managed password failed.
+                defs.push(AlarmDef {
+                    threshold: 0.0,
+                    treat_missing: "notBreaching",
+                    ..AlarmDef::new(
+                        a.period,
+                        "redeploy_failed",
+                        "main",
+                        format!("{stack}: the services' redeployment after a password rotation failed"),
+                        ("AWS/States", "ExecutionsFailed", "Sum"),
+                        vec![("StateMachineArn", out(&addr(&["state_machine", "redeploy"])?, "arn"))],
+                    )
+                });
+            }
         }
         // Drift: what `hactl drift --publish-metrics` puts after each run.
         if cfg.drift.alarm {

@@ -13,6 +13,7 @@ mod expand_data;
 pub mod expand_drift;
 mod expand_nacl;
 pub mod expand_observability;
+mod expand_redeploy;
 mod expand_regional;
 mod limits;
 mod locate;

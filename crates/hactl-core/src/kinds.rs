@@ -43,12 +43,14 @@ pub mod ec2;
 pub mod ecr;
 pub mod ecs;
 pub mod elbv2;
+pub mod events;
 pub mod iam;
 pub mod logs;
 pub mod rds;
 pub mod route53;
 pub mod scheduler;
 pub mod secretsmanager;
+pub mod sfn;
 pub mod sns;
 
 use crate::{Address, KindSchema, Location, ResourceSpec, Value};
@@ -175,12 +177,14 @@ pub fn all() -> impl Iterator<Item = &'static KindInfo> {
         ecr::ALL,
         ecs::ALL,
         elbv2::ALL,
+        events::ALL,
         iam::ALL,
         logs::ALL,
         rds::ALL,
         route53::ALL,
         scheduler::ALL,
         secretsmanager::ALL,
+        sfn::ALL,
         sns::ALL,
     ]
     .into_iter()
@@ -203,7 +207,7 @@ mod tests {
         let names: Vec<&str> = all().map(|k| k.schema.kind).collect();
         let unique: BTreeSet<&str> = names.iter().copied().collect();
         assert_eq!(names.len(), unique.len(), "a kind is declared twice: {names:?}");
-        assert_eq!(names.len(), 53);
+        assert_eq!(names.len(), 55);
         for k in all() {
             let props: BTreeSet<&str> = k.schema.props.iter().map(|p| p.name).collect();
             assert_eq!(props.len(), k.schema.props.len(), "{}: a property is declared twice", k.schema.kind);

@@ -1,5 +1,6 @@
 """Runtime hooks: moto fixes applied once when LocalStack starts (EC2, Secrets Manager,
-Route 53 and IAM, which LocalStack itself provides on moto, and ECS, ELBv2, RDS and
+Route 53 and IAM, which LocalStack itself provides on moto, EventBridge, which LocalStack
+provides itself, and ECS, ELBv2, RDS and
 DocumentDB, which the extension serves from moto; ECR's fixes are applied by its
 provider), and the Resource Groups Tagging API answering every kind hactl reads through it
 (tagging_fixes.py)."""
@@ -28,6 +29,7 @@ def apply_moto_fixes():
         patch_moto_docdb_global_clusters,
         patch_moto_rds_cross_region_replicas,
     )
+    from hactl_localstack_ext.events_fixes import patch_disabled_rules
     from hactl_localstack_ext.route53_fixes import apply_route53_fixes
     from hactl_localstack_ext.secrets_fixes import patch_managed_master_secrets
     from hactl_localstack_ext.tagging_fixes import patch_tagging_api
@@ -49,6 +51,7 @@ def apply_moto_fixes():
     patch_iam_delete_policy_conflicts()
     patch_iam_oidc_client_ids()
     patch_managed_master_secrets()
+    patch_disabled_rules()
 
 
 def patch_cbor_unknown_members():

@@ -16,6 +16,15 @@ Managed rotation is served here for secrets whose OwningService is "rds": the sc
 is kept, and a rotation writes a new version with the same username and a new password
 (32 letters and digits), as RDS's managed rotation does. Other secrets keep LocalStack's
 behaviour.
+
+- AWS puts a "Secret Label Updated" event (source aws.secretsmanager, the secret's ARN in
+  `resources`, detail name / labelUpdated / versionId) on the default event bus of the
+  secret's account and region whenever a staging label other than AWSPENDING and
+  AWSPREVIOUS moves to another version of a secret
+  (https://docs.aws.amazon.com/secretsmanager/latest/userguide/event-detail-secret-label-updated-secretsmanager.html):
+  a finished rotation, PutSecretValue, UpdateSecretVersionStage. The emulator puts none;
+  here every move of AWSCURRENT (a version held it before, another holds it after) is
+  put on LocalStack's EventBridge, so rules matching it run their targets.
 """
 
 import json
@@ -29,6 +38,47 @@ _ALPHABET = string.ascii_letters + string.digits
 
 def _password() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(32))
+
+
+def _put_label_event(account_id: str, region: str, arn: str, name: str, version_id: str) -> None:
+    """The event AWS puts when AWSCURRENT moved to `version_id`, put from another thread
+    (it is an HTTP call of its own into the emulator, made while this request runs)."""
+    import threading
+
+    def put():
+        from localstack.aws.connect import connect_to
+
+        detail = {"name": name, "labelUpdated": "AWSCURRENT", "versionId": version_id}
+        events = connect_to(aws_access_key_id=account_id, region_name=region).events
+        events.put_events(
+            Entries=[
+                {
+                    "Source": "aws.secretsmanager",
+                    "DetailType": "Secret Label Updated",
+                    "Resources": [arn],
+                    "Detail": json.dumps(detail),
+                }
+            ]
+        )
+
+    threading.Thread(target=put, name="hactl-secret-label-event", daemon=True).start()
+
+
+def _emitting_label_events(method):
+    """Wraps a backend method that may move AWSCURRENT: after it, an event for the move."""
+
+    def wrapper(self, secret_id, *args, **kwargs):
+        secret = self.secrets.get(secret_id) if self._is_valid_identifier(secret_id) else None
+        before = getattr(secret, "default_version_id", None)
+        result = method(self, secret_id, *args, **kwargs)
+        secret = self.secrets.get(secret_id)
+        after = getattr(secret, "default_version_id", None)
+        if before and after and after != before:
+            _put_label_event(self.account_id, self.region_name, secret.arn, secret.name, after)
+        return result
+
+    wrapper._hactl_patched = True
+    return wrapper
 
 
 def _patched(owner, name):
@@ -111,3 +161,6 @@ def patch_managed_master_secrets():
 
     rotate_secret._hactl_patched = True
     SecretsManagerBackend.rotate_secret = rotate_secret
+    # RotateSecret above moves AWSCURRENT through put_secret_value.
+    for name in ("put_secret_value", "update_secret_version_stage"):
+        setattr(SecretsManagerBackend, name, _emitting_label_events(getattr(SecretsManagerBackend, name)))

@@ -19,6 +19,8 @@ the emulator missed these:
   instances, snapshots and proxies of its RDS backend.
 - ECR repositories and EventBridge Scheduler schedule groups: moto's GetResources does not
   know either service.
+- EventBridge rules and Step Functions state machines: LocalStack serves both from its
+  own providers and stores, which moto's GetResources never reads.
 - Paging: moto limits a page to 100 tags unless TagsPerPage says otherwise (about 16 of
   hactl's objects, 6 tags each); AWS pages by ResourcesPerPage, TagsPerPage only when it is
   given ("AWS recommends using ResourcesPerPage instead").
@@ -120,6 +122,27 @@ def _schedule_groups(account_id: str, region: str):
         yield group.arn, "schedule-group", {t["Key"]: t["Value"] for t in tags}
 
 
+def _event_rules(account_id: str, region: str):
+    from localstack.services.events.models import events_stores
+
+    store = events_stores[account_id][region]
+    for bus in list(store.event_buses.values()):
+        for rule in list(bus.rules.values()):
+            tags = store.TAGS.list_tags_for_resource(rule.arn).get("Tags", [])
+            yield rule.arn, "rule", {t["Key"]: t["Value"] for t in tags}
+
+
+def _state_machines(account_id: str, region: str):
+    from localstack.services.stepfunctions.backend.state_machine import StateMachineRevision
+    from localstack.services.stepfunctions.backend.store import sfn_stores
+
+    store = sfn_stores[account_id][region]
+    for arn, machine in list(store.state_machines.items()):
+        if isinstance(machine, StateMachineRevision):
+            tags = machine.tag_manager.to_tag_list()
+            yield arn, "stateMachine", {t["key"]: t["value"] for t in tags}
+
+
 # service → the objects of that service the generator adds: (ARN, resource type, tags).
 _SOURCES = {
     "cloudwatch": _cloudwatch_alarms,
@@ -128,6 +151,8 @@ _SOURCES = {
     "rds": _rds_groups,
     "ecr": _ecr_repositories,
     "scheduler": _schedule_groups,
+    "events": _event_rules,
+    "states": _state_machines,
 }
 
 

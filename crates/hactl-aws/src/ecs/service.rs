@@ -258,6 +258,11 @@ fn is_stable(s: &Live) -> bool {
         && s.running_count() == s.desired_count()
 }
 
+/// The id of the service's PRIMARY deployment.
+fn primary_id(s: &Live) -> Option<String> {
+    s.deployments().iter().find(|d| d.status() == Some("PRIMARY")).and_then(|d| d.id()).map(str::to_string)
+}
+
 /// DescribeServices in one cluster for up to 10 names or ARNs (tags included); ACTIVE and
 /// DRAINING ones, missing ones left out. A missing cluster has none.
 async fn describe(client: &Client, cluster: &str, services: &[String]) -> Result<Vec<Live>, ProviderError> {
@@ -431,6 +436,53 @@ impl Service {
             .to_string();
         self.wait_stable(ctx, cluster, &arn, s.task_definition(), timeout).await?;
         Ok(deployment)
+    }
+
+    /// The id of the service's PRIMARY deployment; None when the service is gone.
+    pub async fn primary_deployment(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        let live = self.one(cluster, service).await?;
+        Ok(live.and_then(|s| primary_id(&s)))
+    }
+
+    /// The new deployment something else started (the stack's rule after a password
+    /// rotation): waits up to `grace` for a PRIMARY deployment other than `before`, then
+    /// waits for the service to be stable on it (for at most `timeout`). None when none
+    /// came within `grace`.
+    pub async fn follow_new_deployment(
+        &self,
+        ctx: &Ctx,
+        cluster: &str,
+        service: &str,
+        before: Option<&str>,
+        grace: Duration,
+        timeout: Duration,
+    ) -> Result<Option<String>, ProviderError> {
+        let start = Instant::now();
+        loop {
+            let live = self.polled(cluster, service).await?.ok_or_else(|| {
+                ProviderError::fatal(format!(
+                    "ECS service {service} disappeared while waiting for its new deployment"
+                ))
+            })?;
+            if let Some(id) = primary_id(&live).filter(|id| Some(id.as_str()) != before) {
+                let arn = live.service_arn().unwrap_or(service).to_string();
+                let task_definition = live
+                    .deployments()
+                    .iter()
+                    .find(|d| d.status() == Some("PRIMARY"))
+                    .and_then(|d| d.task_definition());
+                self.wait_stable(ctx, cluster, &arn, task_definition, timeout).await?;
+                return Ok(Some(id));
+            }
+            if start.elapsed() >= grace {
+                return Ok(None);
+            }
+            tokio::time::sleep(POLL_GAP).await;
+        }
     }
 
     /// UpdateService with the `fields` of `props` (the properties UpdateService takes).
