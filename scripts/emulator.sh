@@ -183,6 +183,7 @@ cmd_start() {
             PROVIDER_OVERRIDE_DOCDB=moto \
             PROVIDER_OVERRIDE_APPLICATION_AUTOSCALING=moto \
             PROVIDER_OVERRIDE_ECR=moto \
+            PROVIDER_OVERRIDE_OPENSEARCH=moto \
             "$PY" -m localstack.runtime.main
     ) >"$LOGFILE" 2>&1 </dev/null &
     pid=$!

@@ -360,3 +360,104 @@ async fn postgres_stack_alarms_and_clean_drift_runs() {
     s.ok(&DESTROY_ALL, 0);
     assert!(alarms(&cw, &s.name).await.is_empty());
 }
+
+/// `[log_analytics]`: the OpenSearch domain in the data subnets of two zones with its
+/// VPC, encryption and access settings, its security group admitting HTTPS from the app
+/// tier only, the data subnets' network ACL admitting 443 from the app subnets, the master
+/// user in a secret of generated credentials (never in state or output); plan empty, drift
+/// clean; destroy leaves nothing. Verified with the OpenSearch, EC2 and Secrets Manager APIs.
+#[tokio::test(flavor = "multi_thread")]
+async fn log_analytics_domain_is_reached_from_the_app_tier_only() {
+    let base = std::fs::read_to_string(repo_root().join("config/fargate-postgres.toml")).expect("config");
+    let s = Stack::from_text("obs-logs", &format!("{base}\n[log_analytics]\ninstance_count = 4\n"));
+    let conf = sdk().await;
+    let (os, ec2c) = (aws_sdk_opensearch::Client::new(&conf), ec2().await);
+    let sm = aws_sdk_secretsmanager::Client::new(&conf);
+    let apply = s.ok(&["apply", "--auto-approve"], 0);
+
+    let name = format!("{}-logs", s.name);
+    let d = os.describe_domain().domain_name(&name).send().await.expect("DescribeDomain");
+    let d = d.domain_status().expect("domain status");
+    let subnet = |az: &str| state_id(&s, &format!("subnet.data.{az}"));
+    let vpc = d.vpc_options().expect("VPC options");
+    assert_eq!(vpc.subnet_ids(), [subnet("us-east-1a"), subnet("us-east-1b")]);
+    let group = state_id(&s, "sg.log_analytics");
+    assert_eq!(vpc.security_group_ids(), std::slice::from_ref(&group));
+    assert!(
+        d.endpoint().is_none() && d.endpoints().is_some_and(|e| e.contains_key("vpc")),
+        "VPC access only"
+    );
+    assert_eq!(d.engine_version(), Some("OpenSearch_2.19"));
+    let cluster = d.cluster_config().expect("cluster config");
+    assert_eq!(cluster.instance_count(), Some(4));
+    assert_eq!(cluster.instance_type().map(|t| t.as_str()), Some("m6g.large.search"));
+    assert_eq!(cluster.zone_awareness_enabled(), Some(true));
+    assert_eq!(cluster.zone_awareness_config().and_then(|z| z.availability_zone_count()), Some(2));
+    let ebs = d.ebs_options().expect("EBS options");
+    assert_eq!((ebs.volume_type().map(|v| v.as_str()), ebs.volume_size()), (Some("gp3"), Some(20)));
+    assert_eq!(d.encryption_at_rest_options().and_then(|e| e.enabled()), Some(true));
+    assert_eq!(d.node_to_node_encryption_options().and_then(|e| e.enabled()), Some(true));
+    let endpoint = d.domain_endpoint_options().expect("endpoint options");
+    assert_eq!(endpoint.enforce_https(), Some(true));
+    assert_eq!(endpoint.tls_security_policy().map(|t| t.as_str()), Some("Policy-Min-TLS-1-2-PFS-2023-10"));
+    let security = d.advanced_security_options().expect("fine-grained access control");
+    assert_eq!((security.enabled(), security.internal_user_database_enabled()), (Some(true), Some(true)));
+    let policy: J = serde_json::from_str(d.access_policies().expect("access policy")).expect("policy JSON");
+    assert_eq!(policy["Statement"][0]["Resource"], format!("{}/*", d.arn()).as_str());
+
+    // The domain's group: HTTPS in from the app tier's group only, nothing out.
+    let groups =
+        ec2c.describe_security_groups().group_ids(&group).send().await.expect("DescribeSecurityGroups");
+    let g = &groups.security_groups()[0];
+    let app = state_id(&s, "sg.app");
+    type Rule<'a> = (Option<&'a str>, Option<i32>, Option<i32>, Vec<&'a str>);
+    let ingress: Vec<Rule> = g
+        .ip_permissions()
+        .iter()
+        .map(|p| {
+            let from: Vec<&str> = p.user_id_group_pairs().iter().filter_map(|u| u.group_id()).collect();
+            (p.ip_protocol(), p.from_port(), p.to_port(), from)
+        })
+        .collect();
+    assert_eq!(ingress, [(Some("tcp"), Some(443), Some(443), vec![app.as_str()])]);
+    assert!(g.ip_permissions().iter().all(|p| p.ip_ranges().is_empty()), "no CIDR source");
+    assert!(g.ip_permissions_egress().is_empty(), "nothing out: {:?}", g.ip_permissions_egress());
+
+    // The data subnets' ACL admits 443 from each app subnet.
+    let acl = state_id(&s, "nacl.data");
+    let acls = ec2c.describe_network_acls().network_acl_ids(&acl).send().await.expect("DescribeNetworkAcls");
+    let https: std::collections::BTreeSet<&str> = acls.network_acls()[0]
+        .entries()
+        .iter()
+        .filter(|e| e.egress() == Some(false) && e.port_range().and_then(|p| p.from()) == Some(443))
+        .filter_map(|e| e.cidr_block())
+        .collect();
+    assert_eq!(https, ["10.20.10.0/24", "10.20.11.0/24"].into());
+
+    // The master user: generated credentials in Secrets Manager, never printed or in state.
+    let secret = format!("hactl/{}/log-analytics-master", s.name);
+    let v = sm.get_secret_value().secret_id(&secret).send().await.expect("GetSecretValue");
+    let creds: J = serde_json::from_str(v.secret_string().expect("value")).expect("JSON");
+    assert_eq!(creds["username"], "hactladmin");
+    let password = creds["password"].as_str().expect("password");
+    assert_eq!(password.len(), 32);
+    assert!(password.chars().any(|ch| ch.is_ascii_punctuation()), "OpenSearch requires a symbol");
+    let out = s.ok(&["output", "--json"], 0);
+    for text in [format!("{}{}", apply.stdout, apply.stderr), s.state().to_string(), out.stdout.clone()] {
+        assert!(!text.contains(password), "the master password leaked");
+    }
+    let outputs: J = serde_json::from_str(&out.stdout).expect("outputs JSON");
+    assert!(
+        outputs["log_analytics_endpoint"].as_str().is_some_and(|e| e.starts_with("https://")),
+        "{outputs}"
+    );
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+    s.ok(&["drift"], 0);
+
+    s.ok(&DESTROY_ALL, 0);
+    assert_eq!(
+        common::census::census(&s.name).await,
+        common::census::KINDS.iter().map(|k| (*k, 0)).collect(),
+        "destroy leaves nothing"
+    );
+}

@@ -229,13 +229,20 @@ fn check_trust(role: &RoleDocs, account: &str, stack: &str) {
             "{}: aws:SourceAccount under {operator} in {st}",
             role.name
         );
-        if service == "scheduler.amazonaws.com" {
-            assert_eq!(
-                strings(&cond["ArnLike"]["aws:SourceArn"]),
-                [format!("arn:aws:scheduler:us-east-1:{account}:schedule-group/hactl-{stack}")],
-                "{}: {st}",
-                role.name
-            );
+        let source = match service {
+            "scheduler.amazonaws.com" => {
+                Some(format!("arn:aws:scheduler:us-east-1:{account}:schedule-group/hactl-{stack}"))
+            }
+            "events.amazonaws.com" => {
+                Some(format!("arn:aws:events:us-east-1:{account}:rule/{stack}-password-rotated"))
+            }
+            "states.amazonaws.com" => {
+                Some(format!("arn:aws:states:us-east-1:{account}:stateMachine:{stack}-redeploy"))
+            }
+            _ => None,
+        };
+        if let Some(source) = source {
+            assert_eq!(strings(&cond["ArnLike"]["aws:SourceArn"]), [source], "{}: {st}", role.name);
         }
     }
 }
@@ -328,6 +335,21 @@ async fn demo_config_policies_pass_the_linter() {
         });
         want.sort();
         assert_eq!(secrets, want, "{}: execution role secrets", stack.name);
+        // The redeployment after a rotation: the state machine may update the cluster's
+        // services and nothing else; the rule may start that state machine only.
+        let update = &role("redeploy").inline["redeploy"];
+        assert_eq!(update["Statement"].as_array().map(Vec::len), Some(1), "{update}");
+        assert_eq!(strings(&update["Statement"][0]["Action"]), ["ecs:UpdateService"], "{update}");
+        assert_eq!(
+            strings(&update["Statement"][0]["Resource"]),
+            [format!("arn:aws:ecs:us-east-1:{account}:service/{}/*", stack.name)]
+        );
+        let start = &role("password-rotated").inline["start-redeploy"];
+        assert_eq!(strings(&start["Statement"][0]["Action"]), ["states:StartExecution"], "{start}");
+        assert_eq!(
+            strings(&start["Statement"][0]["Resource"]),
+            [format!("arn:aws:states:us-east-1:{account}:stateMachine:{}-redeploy", stack.name)]
+        );
         if stack.name == ha.name {
             // Draining works on AWS: the grant names container instances of the cluster.
             let agent = &role("instance").inline["ecs-agent"];
@@ -364,8 +386,9 @@ async fn demo_config_policies_pass_the_linter() {
             );
         }
     }
-    // execution, instance and the drift job's three roles (ha-stack); execution (fargate).
-    assert_eq!(linted_inline, 6, "inline policies read back: {files:?}");
+    // execution, instance and the drift job's three roles (ha-stack); execution (fargate);
+    // the redeployment's two roles (both).
+    assert_eq!(linted_inline, 10, "inline policies read back: {files:?}");
 
     let findings = lint(&files);
     let rejected: Vec<&Finding> = findings.iter().filter(|f| !accepted(f)).collect();

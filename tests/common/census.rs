@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::{Filter, NatGatewayState};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every kind `census` counts.
-pub const KINDS: [&str; 43] = [
+pub const KINDS: [&str; 44] = [
     "acm.certificate",
     "appautoscaling.policy",
     "appautoscaling.target",
@@ -47,6 +47,7 @@ pub const KINDS: [&str; 43] = [
     "iam.instance_profile",
     "iam.role",
     "logs.log_group",
+    "opensearch.domain",
     "route53.hosted_zone",
     "route53.record",
     "secretsmanager.rotation",
@@ -618,8 +619,8 @@ async fn docdb_kinds(c: &aws_sdk_docdb::Client, stack: &str, n: &mut BTreeMap<&'
     n.insert("docdb.cluster_parameter_group", pgs.len());
 }
 
-/// The default bus's rules and the state machines named `<stack>-` that carry the stack's
-/// tag.
+/// The default bus's rules, the state machines and the OpenSearch domains named `<stack>-`
+/// that carry the stack's tag.
 async fn redeploy_kinds(conf: &aws_config::SdkConfig, stack: &str, n: &mut BTreeMap<&'static str, usize>) {
     let prefix = format!("{stack}-");
     let events = aws_sdk_eventbridge::Client::new(conf);
@@ -657,6 +658,19 @@ async fn redeploy_kinds(conf: &aws_config::SdkConfig, stack: &str, n: &mut BTree
         }
     }
     n.insert("sfn.state_machine", ours.len());
+    let opensearch = aws_sdk_opensearch::Client::new(conf);
+    let names = opensearch.list_domain_names().send().await.expect("ListDomainNames");
+    let mut ours = BTreeSet::new();
+    for name in names.domain_names().iter().filter_map(|d| d.domain_name()).filter(|n| n.starts_with(&prefix))
+    {
+        let d = opensearch.describe_domain().domain_name(name).send().await.expect("DescribeDomain");
+        let Some(status) = d.domain_status().filter(|s| s.deleted() != Some(true)) else { continue };
+        let tags = opensearch.list_tags().arn(status.arn()).send().await.expect("ListTags (opensearch)");
+        if tagged(tags.tag_list().iter().map(|t| (Some(t.key()), Some(t.value()))), stack) {
+            ours.insert(name.to_string());
+        }
+    }
+    n.insert("opensearch.domain", ours.len());
 }
 
 async fn sns_kinds(c: &aws_sdk_sns::Client, stack: &str, n: &mut BTreeMap<&'static str, usize>) {

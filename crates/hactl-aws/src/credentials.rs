@@ -185,7 +185,7 @@ async fn stage_new_password(
             "secret {arn} does not hold a JSON object with the credentials"
         )));
     };
-    let password = random_password(sm, length).await?;
+    let password = random_password(sm, length, false).await?;
     map.insert(PASSWORD_KEY.to_string(), serde_json::Value::String(password));
     let out = sm
         .put_secret_value()

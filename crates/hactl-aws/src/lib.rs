@@ -19,6 +19,7 @@ pub mod failover;
 pub mod iam;
 pub mod logs;
 pub mod metrics;
+pub mod opensearch;
 pub mod rds;
 pub mod route53;
 pub mod scheduler;
@@ -197,6 +198,7 @@ pub fn registry(config: &SdkConfig, counter: &ApiCounter) -> Registry {
     ecr::register(&mut r, config, counter);
     events::register(&mut r, config, counter);
     sfn::register(&mut r, config, counter);
+    opensearch::register(&mut r, config, counter);
     r
 }
 

@@ -69,6 +69,7 @@ pub(crate) const RESOURCE_TYPES: &[&str] = &[
     "acm",
     "cloudwatch",
     "ecr",
+    "es:domain",
     "elasticloadbalancing:loadbalancer",
     "elasticloadbalancing:targetgroup",
     "events:rule",

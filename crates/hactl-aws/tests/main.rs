@@ -19,6 +19,7 @@ mod kinds;
 mod listener_rule;
 mod logs;
 mod nacl;
+mod opensearch;
 mod operator_policy;
 mod rds;
 mod redeploy;

@@ -44,9 +44,9 @@
 //!   destroys it), so a tag condition would lock hactl out of its own objects.
 //! - iam:PassRole for the roles under `/hactl/`, to EC2, ECS tasks and the scheduler;
 //!   `StringEqualsIfExists` because the PassRole check of AddRoleToInstanceProfile need
-//!   not name a service. iam:CreateServiceLinkedRole only for the five services that create one
+//!   not name a service. iam:CreateServiceLinkedRole only for the services that create one
 //!   on first use in an account (Auto Scaling, ECS, ECS service auto scaling, ELB, RDS,
-//!   which DocumentDB shares).
+//!   which DocumentDB shares, ECR replication, OpenSearch for a VPC domain).
 //! - The KMS statement matters only with `database.kms_key_id` (a customer key; AWS
 //!   managed keys need no grant) and only through Secrets Manager and RDS.
 //! - What no policy of this shape can bound: hactl writes the inline policies of its roles
@@ -83,6 +83,7 @@ const SERVICE_OF_DIR: &[(&str, &str)] = &[
     ("events", "events"),
     ("iam", "iam"),
     ("logs", "logs"),
+    ("opensearch", "es"),
     ("rds", "rds"),
     ("route53", "route53"),
     ("scheduler", "scheduler"),
@@ -139,8 +140,8 @@ const IMPLIED: &[(&str, &str)] = &[
     ),
     (
         "iam:CreateServiceLinkedRole",
-        "ELB, ECS, Auto Scaling, ECS service auto scaling and RDS/DocumentDB create their \
-         service-linked role on first use in an account",
+        "ELB, ECS, Auto Scaling, ECS service auto scaling, RDS/DocumentDB, ECR replication and \
+         OpenSearch (a VPC domain) create their service-linked role on first use in an account",
     ),
     (
         "ec2:RunInstances",
@@ -192,10 +193,15 @@ const PARLIAMENT_ACCEPTED: &[(&str, &[&str], &str)] = &[
             "elasticloadbalancing:DeleteRule",
             "elasticloadbalancing:ModifyRule",
             "elasticloadbalancing:SetRulePriorities",
+            // OpenSearch's tag calls (opensearch/domain.rs).
+            "es:AddTags",
+            "es:ListTags",
+            "es:RemoveTags",
         ],
         "parliament wants both alternative resource types of these actions, `listener/app` and \
          `listener/net` (`listener-rule/app` and `listener-rule/net` for the rule actions); \
-         hactl's load balancers are application load balancers",
+         hactl's load balancers are application load balancers. OpenSearch's tag actions also \
+         take applications and data sources (`arn:aws:opensearch:`); hactl tags domains only",
     ),
 ];
 
@@ -1036,12 +1042,15 @@ fn accepted(issue: &str, detail: &J) -> Option<usize> {
                     .filter(|d| !d.is_empty())
                     .is_some_and(|d| d.iter().all(|a| a.as_str().is_some_and(|a| actions.contains(&a)))),
                 // A list of {action, required_format}: only the NLB listener (or listener
-                // rule) format missing.
+                // rule) format missing, or OpenSearch's application and data source ones.
                 "RESOURCE_MISMATCH" => detail.as_array().filter(|d| !d.is_empty()).is_some_and(|d| {
                     d.iter().all(|m| {
                         m["action"].as_str().is_some_and(|a| actions.contains(&a))
                             && m["required_format"].as_str().is_some_and(|f| {
-                                f.contains(":listener/net/") || f.contains(":listener-rule/net/")
+                                f.contains(":listener/net/")
+                                    || f.contains(":listener-rule/net/")
+                                    || (f.starts_with("arn:*:opensearch:")
+                                        && (f.contains(":application/") || f.contains(":datasource/")))
                             })
                     })
                 }),

@@ -244,6 +244,7 @@ tagged_kinds!(
     sns::Topic,
     hactl_core::kinds::events::Rule,
     hactl_core::kinds::sfn::StateMachine,
+    hactl_core::kinds::opensearch::Domain,
 );
 
 /// The region a network tier is expanded into: the home region, or the
@@ -456,6 +457,7 @@ impl<'a> Expander<'a> {
         let refs =
             self.network_tier(&Site { region: &cfg.stack.region, network: &cfg.network, dr: false })?;
         let data = self.data_tier(&refs)?;
+        self.log_analytics(&refs)?;
         let zone = self.dns_zone()?;
         self.ecr_repositories()?;
         self.compute_tier(&refs, data.as_ref())?;

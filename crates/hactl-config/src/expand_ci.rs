@@ -88,6 +88,7 @@ impl StackNames<'_> {
             ("scheduler", "schedule/hactl-*/*") => one(format!("schedule/hactl-{s}/*")),
             ("events", "rule/*") => one(format!("rule/{s}-*")),
             ("states", "stateMachine:*") => one(format!("stateMachine:{s}-*")),
+            ("es", "domain/*") => one(format!("domain/{}", crate::expand_log_analytics::domain_name(s))),
             ("elasticloadbalancing", "loadbalancer/app/*/*") => one(format!("loadbalancer/app/{p}*/*")),
             ("elasticloadbalancing", "listener/app/*/*/*") => one(format!("listener/app/{p}*/*/*")),
             ("elasticloadbalancing", "listener-rule/app/*/*/*/*") => {
@@ -663,6 +664,7 @@ mod tests {
                     | "scheduler"
                     | "events"
                     | "states"
+                    | "es"
                     | "elasticloadbalancing"
                     | "cloudwatch"
                     | "autoscaling"
@@ -809,6 +811,7 @@ mod tests {
             ),
             "ecr.repository" => ("ecr:DeleteRepository", at("ecr", format!("repository/{}", p("name")))),
             "events.rule" => ("events:DeleteRule", at("events", format!("rule/{}", p("name")))),
+            "opensearch.domain" => ("es:DeleteDomain", at("es", format!("domain/{}", p("name")))),
             "sfn.state_machine" => {
                 ("states:DeleteStateMachine", at("states", format!("stateMachine:{}", p("name"))))
             }

@@ -190,6 +190,14 @@ fn stack_read_statements(
                 scope.arn("scheduler", &format!("schedule/hactl-{stack}*/*")),
             ]),
         ),
+        // The log analytics domain ([log_analytics]).
+        statement(
+            "ReadStackLogAnalytics",
+            &["es:DescribeDomains", "es:ListTags"],
+            regional(&|sc: &Scope| {
+                vec![sc.arn("es", &format!("domain/{}", crate::expand_log_analytics::domain_name(stack)))]
+            }),
+        ),
         // The redeployment after a password rotation: its rule and state machine.
         statement(
             "ReadStackRedeploy",

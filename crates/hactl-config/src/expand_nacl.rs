@@ -179,6 +179,14 @@ impl Expander<'_> {
         for c in &app {
             data_in.add(SUBNETS, tcp((db, db), c));
         }
+        // The log analytics domain (`[log_analytics]`, home region only): HTTPS from the
+        // app subnets.
+        if cfg.log_analytics.is_some() && !site.dr {
+            let https = crate::expand_log_analytics::HTTPS;
+            for c in &app {
+                data_in.add(SUBNETS, tcp((https, https), c));
+            }
+        }
         let data_out = egress.entry(SubnetTier::Data).or_default();
         for c in &app {
             data_out.add(SUBNETS, tcp(EPHEMERAL, c));

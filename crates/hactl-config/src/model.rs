@@ -29,7 +29,32 @@ pub struct StackConfig {
     pub dns: Option<DnsConfig>,
     /// `[ci]`: the AWS side of a GitHub Actions pipeline.
     pub ci: Option<CiConfig>,
+    /// `[log_analytics]`: an OpenSearch domain for the services' logs.
+    pub log_analytics: Option<LogAnalyticsConfig>,
 }
+
+/// `[log_analytics]`: an OpenSearch Service domain in the data subnets of two zones, VPC
+/// access only, encrypted at rest and between nodes, HTTPS only (TLS 1.2 or later), with
+/// fine-grained access control whose master user is in Secrets Manager.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogAnalyticsConfig {
+    /// `OpenSearch_<major>.<minor>`.
+    pub engine_version: String,
+    /// An OpenSearch instance type (`m6g.large.search`).
+    pub instance_type: String,
+    /// Data nodes, an even number: half in each zone.
+    pub instance_count: u32,
+    /// The gp3 volume of each node, in GiB.
+    pub volume_size_gb: u32,
+    /// The fine-grained access control master user's name.
+    pub master_user: String,
+    /// The KMS key encrypting the domain at rest (`None`: AWS's managed `aws/es` key).
+    pub kms_key_id: Option<String>,
+}
+
+/// What `[log_analytics]` keys default to.
+pub const LOG_ANALYTICS_ENGINE: &str = "OpenSearch_2.19";
+pub const LOG_ANALYTICS_INSTANCE: &str = "m6g.large.search";
 
 /// `[ecr]`: the settings of every repository an `ecr:` image names.
 #[derive(Clone, Debug, PartialEq)]

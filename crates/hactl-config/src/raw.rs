@@ -40,6 +40,19 @@ pub(crate) struct RawConfig {
     pub dns: Option<RawDns>,
     /// The AWS side of a GitHub Actions pipeline: OIDC provider, plan and deploy roles.
     pub ci: Option<RawCi>,
+    /// An OpenSearch domain the services' logs are shipped to.
+    pub log_analytics: Option<RawLogAnalytics>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLogAnalytics {
+    pub engine_version: Option<S<String>>,
+    pub instance_type: Option<S<String>>,
+    pub instance_count: Option<S<i64>>,
+    pub volume_size_gb: Option<S<i64>>,
+    pub master_user: Option<S<String>>,
+    pub kms_key_id: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -284,7 +284,8 @@ mod tests {
                 "dr",
                 "ecr",
                 "dns",
-                "ci"
+                "ci",
+                "log_analytics"
             ]
         );
         assert_eq!(

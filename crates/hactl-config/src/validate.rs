@@ -16,6 +16,8 @@ use std::ops::Range;
 mod validate_ci;
 #[path = "validate_dr.rs"]
 mod validate_dr;
+#[path = "validate_log_analytics.rs"]
+mod validate_log_analytics;
 #[path = "validate_nacl.rs"]
 mod validate_nacl;
 #[path = "validate_network.rs"]
@@ -134,6 +136,7 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
         services.as_ref().and_then(|s| s.iter().find(|s| s.public)).map(|s| s.health_check_path.as_str());
     let dns = raw.dns.as_ref().map(|d| validate_regional::dns(raw, d, public_path, c));
     let ci = raw.ci.as_ref().map(|r| validate_ci::ci(r, state.as_ref(), c));
+    let log_analytics = raw.log_analytics.as_ref().map(|r| validate_log_analytics::log_analytics(raw, r, c));
     let mut resource_tags = BTreeMap::new();
     for (addr, tags) in raw.resource_tags.iter().flatten() {
         let field = format!("resource_tags.{}", crate::locate::render_key(addr.get_ref()));
@@ -191,6 +194,10 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
             None => None,
         },
         ci: match ci {
+            Some(d) => Some(d?),
+            None => None,
+        },
+        log_analytics: match log_analytics {
             Some(d) => Some(d?),
             None => None,
         },

@@ -46,6 +46,7 @@ pub mod elbv2;
 pub mod events;
 pub mod iam;
 pub mod logs;
+pub mod opensearch;
 pub mod rds;
 pub mod route53;
 pub mod scheduler;
@@ -180,6 +181,7 @@ pub fn all() -> impl Iterator<Item = &'static KindInfo> {
         events::ALL,
         iam::ALL,
         logs::ALL,
+        opensearch::ALL,
         rds::ALL,
         route53::ALL,
         scheduler::ALL,
@@ -207,7 +209,7 @@ mod tests {
         let names: Vec<&str> = all().map(|k| k.schema.kind).collect();
         let unique: BTreeSet<&str> = names.iter().copied().collect();
         assert_eq!(names.len(), unique.len(), "a kind is declared twice: {names:?}");
-        assert_eq!(names.len(), 55);
+        assert_eq!(names.len(), 56);
         for k in all() {
             let props: BTreeSet<&str> = k.schema.props.iter().map(|p| p.name).collect();
             assert_eq!(props.len(), k.schema.props.len(), "{}: a property is declared twice", k.schema.kind);

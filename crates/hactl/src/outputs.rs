@@ -114,6 +114,18 @@ pub fn stack_outputs(state: &State) -> BTreeMap<&'static str, Output> {
         res(state, "iam_role.ci_deploy").and_then(|r| out_str(r, "arn")).map(J::from),
         "the role GitHub Actions assumes to push images and apply ([ci]; HACTL_DEPLOY_ROLE_ARN)",
     );
+    put(
+        "log_analytics_endpoint",
+        res(state, "opensearch_domain.logs")
+            .and_then(|r| out_str(r, "endpoint"))
+            .map(|e| J::from(format!("https://{e}"))),
+        "the log analytics domain's endpoint ([log_analytics]; inside the VPC, from the app tier)",
+    );
+    put(
+        "log_analytics_secret_arn",
+        res(state, "secret.log_analytics").and_then(|r| out_str(r, "arn")).map(J::from),
+        "the secret holding the log analytics domain's master user and password ([log_analytics])",
+    );
     multi_region_outputs(state, &mut put);
     let dashboard = res(state, "dashboard.main").map(|r| out_str(r, "name").unwrap_or_else(|| r.id.clone()));
     put(

@@ -102,6 +102,16 @@ def _ecr() -> Service:
     return _moto_service("ecr")
 
 
+def _opensearch() -> Service:
+    # The free edition's OpenSearch provider starts a real OpenSearch for every domain
+    # (downloaded on first use); moto's backend holds the domains instead, with the fixes
+    # of opensearch_fixes.py.
+    from hactl_localstack_ext.opensearch_fixes import patch_moto_opensearch
+
+    patch_moto_opensearch()
+    return _moto_service("opensearch")
+
+
 # --- "<api>:default" ------------------------------------------------------------------
 # Note on routing: requests are matched to a service by their SigV4 signing name. The
 # docdb API signs as "rds" (same API version, 2014-10-31), so LocalStack's router sends
@@ -181,3 +191,8 @@ def application_autoscaling_moto():
 @aws_provider(api="ecr", name="moto")
 def ecr_moto():
     return _ecr()
+
+
+@aws_provider(api="opensearch", name="moto")
+def opensearch_moto():
+    return _opensearch()

@@ -19,6 +19,8 @@ the emulator missed these:
   instances, snapshots and proxies of its RDS backend.
 - ECR repositories and EventBridge Scheduler schedule groups: moto's GetResources does not
   know either service.
+- OpenSearch domains (served from moto here, opensearch_fixes.py): moto's GetResources
+  does not know the service.
 - EventBridge rules and Step Functions state machines: LocalStack serves both from its
   own providers and stores, which moto's GetResources never reads.
 - Paging: moto limits a page to 100 tags unless TagsPerPage says otherwise (about 16 of
@@ -143,6 +145,15 @@ def _state_machines(account_id: str, region: str):
             yield arn, "stateMachine", {t["key"]: t["value"] for t in tags}
 
 
+def _opensearch_domains(account_id: str, region: str):
+    from moto.opensearch.models import opensearch_backends
+
+    backend = opensearch_backends[account_id][region]
+    for domain in list(backend.domains.values()):
+        tags = backend.tagger.list_tags_for_resource(domain.arn)["Tags"]
+        yield domain.arn, "domain", {t["Key"]: t["Value"] for t in tags}
+
+
 # service → the objects of that service the generator adds: (ARN, resource type, tags).
 _SOURCES = {
     "cloudwatch": _cloudwatch_alarms,
@@ -153,6 +164,7 @@ _SOURCES = {
     "scheduler": _schedule_groups,
     "events": _event_rules,
     "states": _state_machines,
+    "es": _opensearch_domains,
 }
 
 

@@ -163,13 +163,23 @@ pub(crate) async fn put_json(
         .map_err(|e| retry_not_found(aws_error("PutSecretValue", e)))
 }
 
-/// A generated password: GetRandomPassword, letters and digits, at least one of each
-/// type, no spaces.
-pub(crate) async fn random_password(client: &Client, length: i64) -> Result<String, ProviderError> {
+/// Symbols a generated password with `symbols` leaves out: quotes, backslash, slash, `@`,
+/// backtick and the shell's `$` and `!`, which a user pasting it or a client building a
+/// URL or JSON would have to escape.
+const EXCLUDED_SYMBOLS: &str = "\"'\\/@`$!";
+
+/// A generated password: GetRandomPassword, letters and digits (and symbols but
+/// [`EXCLUDED_SYMBOLS`] with `symbols`), at least one of each type, no spaces.
+pub(crate) async fn random_password(
+    client: &Client,
+    length: i64,
+    symbols: bool,
+) -> Result<String, ProviderError> {
     let out = client
         .get_random_password()
         .password_length(length)
-        .exclude_punctuation(true)
+        .exclude_punctuation(!symbols)
+        .set_exclude_characters(symbols.then(|| EXCLUDED_SYMBOLS.to_string()))
         .include_space(false)
         .require_each_included_type(true)
         .send()

@@ -270,6 +270,12 @@ fn password_length(props: &Props) -> Option<i64> {
     }
 }
 
+/// Whether the generated password holds symbols too (`password_symbols`; a service that
+/// requires one, such as OpenSearch's master user).
+fn symbols(props: &Props) -> bool {
+    props.get(Kind::PASSWORD_SYMBOLS).and_then(Value::as_bool) == Some(true)
+}
+
 /// Secrets Manager's tag calls (by secret ARN): TagResource, UntagResource.
 #[async_trait]
 impl Tagger for Client {
@@ -427,7 +433,7 @@ impl Secret {
             return Ok(());
         }
         let Some(length) = length else { return Ok(()) };
-        let password = random_password(&self.0, length).await?;
+        let password = random_password(&self.0, length, symbols(props)).await?;
         map.insert(PASSWORD_KEY.to_string(), serde_json::Value::String(password));
         put_json(&self.0, arn, map).await
     }
@@ -627,7 +633,7 @@ impl Provider for Secret {
         }
         let mut value = initial_fields(props)?;
         if let Some(length) = password_length(props) {
-            let password = random_password(&self.0, length).await?;
+            let password = random_password(&self.0, length, symbols(props)).await?;
             value.insert(PASSWORD_KEY.to_string(), serde_json::Value::String(password));
         }
         let created = self

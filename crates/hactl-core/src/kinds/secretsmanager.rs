@@ -13,6 +13,7 @@ kinds! {
         tags / TAGS: in_place,
         initial_fields / INITIAL_FIELDS: create_only,
         password_length / PASSWORD_LENGTH: create_only,
+        password_symbols / PASSWORD_SYMBOLS: create_only,
         recovery_window_days / RECOVERY_WINDOW_DAYS: create_only,
         replica_regions / REPLICA_REGIONS: in_place.as_set,
     }
