@@ -522,9 +522,22 @@ async fn postgres_across_regions_is_a_replica_promoted_one_way() {
     let text = std::fs::read_to_string(common::repo_root().join("config/multi-region.toml")).expect("config");
     let text = text
         .replace("engine = \"docdb\"", "engine = \"postgres\"")
-        .replace("instance_class = \"db.r5.large\"\ninstances = 2\n", "instance_class = \"db.t3.medium\"\n");
+        .replace("instance_class = \"db.r5.large\"\ninstances = 2\n", "instance_class = \"db.t3.medium\"\n")
+        .replace("[database]\n", "[database]\npassword_rotation_days = 14\n");
+    // State in S3 and the drift job's image: the scheduled rotation runs `hactl
+    // rotate-credentials` as the drift job runs `hactl drift`.
     let s = Stack::from_text("mrpg", &text);
+    let bucket = format!("{}-state", s.name);
+    let s3 = common::s3().await;
+    s3.create_bucket().bucket(&bucket).send().await.expect("CreateBucket");
+    s.edit(|t| {
+        format!(
+            "{t}\n[state]\nbackend = \"s3\"\nbucket = \"{bucket}\"\n\n[drift]\nschedule = \"rate(1 hour)\"\n\
+             image = \"123456789012.dkr.ecr.us-east-1.amazonaws.com/hactl:0.1\"\nconfig_path = \"config/stack.toml\"\n"
+        )
+    });
     s.ok(&["apply", "--auto-approve"], 0);
+    scheduled_rotation_job(&s);
     let id = format!("{}-pg", s.name);
     let primary_arn = format!("arn:aws:rds:{HOME}:000000000000:db:{id}");
     assert_eq!(rds_source(HOME, &id), None);
@@ -542,6 +555,16 @@ async fn postgres_across_regions_is_a_replica_promoted_one_way() {
     );
     assert_eq!(rds_source(DR, &id), None);
     assert_eq!(service_counts(DR, &s), counts_of(2, 2));
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+    // A rotation (what the job runs) now sets the password on the DR region's instance,
+    // the writer since the promotion.
+    let secret = format!("hactl/{}/db-credentials", s.name);
+    let before = current_password(HOME, &secret);
+    let r = s.ok(&["rotate-credentials"], 0);
+    assert!(r.stderr.contains("Rotated:"), "{}", r.stderr);
+    let after = current_password(HOME, &secret);
+    assert_ne!(after, before);
+    assert_eq!(current_password(DR, &secret), after, "the replica");
     s.ok(&["plan", "--detailed-exitcode"], 0);
 
     // Back: refused while the old primary is standalone (its data stopped at the
@@ -581,4 +604,63 @@ async fn postgres_across_regions_is_a_replica_promoted_one_way() {
         let all = cli(region, &["rds", "describe-db-instances"]);
         assert!(!all.to_string().contains(&id), "{region}: instance left");
     }
+    let schedules = cli(HOME, &["scheduler", "list-schedules"]);
+    assert!(!schedules.to_string().contains(&format!("hactl-{}", s.name)), "{schedules}");
+    common::delete_bucket(&s3, &bucket).await;
+}
+
+/// With `[dr]` and `password_rotation_days`: a schedule of the drift job's group runs
+/// `hactl rotate-credentials` as a Fargate task of the stack's cluster every 14 days,
+/// with a task role that may change only the stack's secret, databases and services
+/// (both regions). The emulator runs no task: what the task runs is `hactl
+/// rotate-credentials` with the same config and state, which the test runs itself.
+fn scheduled_rotation_job(s: &Stack) {
+    let group = format!("hactl-{}", s.name);
+    let schedule =
+        cli(HOME, &["scheduler", "get-schedule", "--group-name", &group, "--name", "rotate-credentials"]);
+    assert_eq!(schedule["ScheduleExpression"], "rate(14 days)", "{schedule}");
+    assert_eq!(schedule["State"], "ENABLED");
+    let td_arn = schedule["Target"]["EcsParameters"]["TaskDefinitionArn"].as_str().expect("task definition");
+    assert!(td_arn.contains(&format!(":task-definition/{}-rotation_job:", s.name)), "{td_arn}");
+    let td = cli(HOME, &["ecs", "describe-task-definition", "--task-definition", td_arn]);
+    let container = &td["taskDefinition"]["containerDefinitions"][0];
+    assert_eq!(
+        container["command"],
+        serde_json::json!(["--config", "config/stack.toml", "rotate-credentials"])
+    );
+    let role = td["taskDefinition"]["taskRoleArn"].as_str().expect("task role");
+    let name = role.rsplit('/').next().expect("role name");
+    let doc =
+        cli(HOME, &["iam", "get-role-policy", "--role-name", name, "--policy-name", "rotate-credentials"]);
+    let doc = match &doc["PolicyDocument"] {
+        J::String(text) => serde_json::from_str(&common::percent_decode(text)).expect("policy JSON"),
+        other => other.clone(),
+    };
+    let sid = |sid: &str| {
+        doc["Statement"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["Sid"] == sid))
+            .cloned()
+            .unwrap_or(J::Null)
+    };
+    assert_eq!(
+        sid("SetDatabasePassword")["Resource"],
+        serde_json::json!([
+            format!("arn:aws:rds:{HOME}:000000000000:db:{}-*", s.name),
+            format!("arn:aws:rds:{DR}:000000000000:db:{}-*", s.name)
+        ])
+    );
+    assert_eq!(
+        sid("SetDatabasePassword")["Action"],
+        serde_json::json!(["rds:ModifyDBInstance", "rds:DescribeDBInstances"])
+    );
+    let secret = sid("RotateCredentialsSecret")["Resource"].as_str().unwrap_or_default().to_string();
+    assert!(secret.contains(&format!(":secret:hactl/{}/db-credentials", s.name)), "{doc}");
+    assert_eq!(
+        sid("RedeployServices")["Resource"],
+        serde_json::json!([
+            format!("arn:aws:ecs:{HOME}:000000000000:service/{}/*", s.name),
+            format!("arn:aws:ecs:{DR}:000000000000:service/{}/*", s.name)
+        ])
+    );
 }

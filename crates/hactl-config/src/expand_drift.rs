@@ -12,6 +12,7 @@ use crate::expand::{addr, id, out, partition, short_name, ExpandError, Expander,
 use crate::expand_compute::{assume_role, ecr_repository_arn, map, policy, statement, strs, Scope};
 use crate::expand_data::DataRefs;
 use crate::expand_observability::DRIFT_NAMESPACE;
+use crate::expand_rotation_job::RotationJob;
 use crate::model::{DriftSchedule, LaunchType, StateBackend};
 use hactl_core::kinds::{self, ec2, ecs, iam, logs, scheduler, KindInfo, Typed};
 use hactl_core::{Address, Value};
@@ -46,7 +47,7 @@ pub fn read_account_wide() -> Vec<&'static str> {
     kinds_union(|k| k.reads_account_wide)
 }
 
-fn with_condition(mut s: Value, operator: &str, key: &str, value: Value) -> Value {
+pub(crate) fn with_condition(mut s: Value, operator: &str, key: &str, value: Value) -> Value {
     if let Value::Map(m) = &mut s {
         m.insert("Condition".into(), map(vec![(operator, map(vec![(key, value)]))]));
     }
@@ -54,24 +55,24 @@ fn with_condition(mut s: Value, operator: &str, key: &str, value: Value) -> Valu
 }
 
 /// The drift job's egress-only security group and its rules.
-struct DriftGroupRefs {
-    group: Address,
+pub(crate) struct DriftGroupRefs {
+    pub group: Address,
     /// The schedule's first run waits for them.
-    rules: Address,
+    pub rules: Address,
 }
 
 /// The drift job's two task roles: the execution role and the read-only task role.
-struct DriftRoleRefs {
-    execution: Address,
-    task: Address,
+pub(crate) struct DriftRoleRefs {
+    pub execution: Address,
+    pub task: Address,
 }
 
 /// What the schedule runs: the task definition in the stack's cluster.
-struct DriftTaskRefs {
-    cluster: Address,
-    task_definition: Address,
-    group: DriftGroupRefs,
-    roles: DriftRoleRefs,
+pub(crate) struct DriftTaskRefs {
+    pub cluster: Address,
+    pub task_definition: Address,
+    pub group: DriftGroupRefs,
+    pub roles: DriftRoleRefs,
 }
 
 impl Scope {
@@ -93,7 +94,11 @@ fn stack_vpcs(scope: &Scope, net: &NetworkRefs, dr_region: Option<&str>) -> Resu
 }
 
 /// The stack's ARNs `each` names for one region, for its region and the `[dr]` region's.
-fn in_regions(scope: &Scope, dr_region: Option<&str>, each: impl Fn(&Scope) -> Vec<String>) -> Value {
+pub(crate) fn in_regions(
+    scope: &Scope,
+    dr_region: Option<&str>,
+    each: impl Fn(&Scope) -> Vec<String>,
+) -> Value {
     let mut arns = each(scope);
     if let Some(region) = dr_region {
         arns.extend(each(&Scope { region: region.to_string(), ..scope.clone() }));
@@ -228,7 +233,7 @@ fn stack_read_statements(
 }
 
 /// Read the state object, take its lock.
-fn state_statements(scope: &Scope, bucket: &str, key: &str) -> Vec<Value> {
+pub(crate) fn state_statements(scope: &Scope, bucket: &str, key: &str) -> Vec<Value> {
     let part = partition(&scope.region);
     let object = format!("arn:{part}:s3:::{bucket}/{key}");
     vec![
@@ -281,8 +286,15 @@ impl Expander<'_> {
         };
         let task_definition = self.drift_task_definition(&scope, job, &log_group, &roles)?;
         let task = DriftTaskRefs { cluster, task_definition, group, roles };
-        let schedule_role = self.drift_schedule_role(&scope, &task)?;
-        self.drift_schedule(&scope, net, job, &task, &schedule_role)
+        // With [dr] and `database.password_rotation_days`: `hactl rotate-credentials` on
+        // that schedule, the same way (expand_rotation_job.rs).
+        let rotation = self.rotation_job(&scope, job, &log_group, &task, data, (bucket, key))?;
+        let schedule_role = self.drift_schedule_role(&scope, &task, rotation.as_ref())?;
+        self.drift_schedule(&scope, net, job, &task, &schedule_role)?;
+        if let Some(r) = &rotation {
+            self.job_schedule(net, &task, &schedule_role, &r.schedule)?;
+        }
+        Ok(())
     }
 
     /// Egress only: the job calls AWS APIs over HTTPS and nothing calls it.
@@ -467,44 +479,73 @@ impl Expander<'_> {
         log_group: &Address,
         roles: &DriftRoleRefs,
     ) -> Result<Address, ExpandError> {
-        let td = addr(&["task_definition", "drift_job"])?;
-        let family = format!("{}-drift_job", scope.stack);
+        let task = JobTask {
+            address: addr(&["task_definition", "drift_job"])?,
+            family: format!("{}-drift_job", scope.stack),
+            container: DRIFT_CONTAINER,
+            command: vec!["drift", "--publish-metrics"],
+            stream_prefix: "drift",
+            task_role: roles.task.clone(),
+        };
+        self.job_task_definition(scope, job, log_group, &roles.execution, task)
+    }
+
+    /// A task definition of the hactl image running `task.command` (after `--config`),
+    /// logging to the drift job's log group, pulled with `execution`.
+    pub(crate) fn job_task_definition(
+        &mut self,
+        scope: &Scope,
+        job: &DriftSchedule,
+        log_group: &Address,
+        execution: &Address,
+        task: JobTask,
+    ) -> Result<Address, ExpandError> {
+        let mut command = vec!["--config", job.config_path.as_str()];
+        command.extend(task.command);
         let container = map(vec![
-            ("name", Value::str(DRIFT_CONTAINER)),
+            ("name", Value::str(task.container)),
             ("image", Value::str(&job.image)),
-            (
-                "command",
-                Value::from_strings(["--config", job.config_path.as_str(), "drift", "--publish-metrics"]),
-            ),
+            ("command", Value::from_strings(command)),
             ("environment", Value::Map(Default::default())),
             ("secrets", Value::List(Vec::new())),
             ("log_group", out(log_group, "name")),
             ("log_region", Value::str(&scope.region)),
-            ("log_stream_prefix", Value::str("drift")),
+            ("log_stream_prefix", Value::str(task.stream_prefix)),
             ("essential", Value::Bool(true)),
         ]);
         let spec = self
-            .tagged(ecs::TaskDefinition::new(td.clone()), &family)
-            .family(family.as_str())
+            .tagged(ecs::TaskDefinition::new(task.address.clone()), &task.family)
+            .family(task.family.as_str())
             .cpu(job.cpu.to_string())
             .memory(job.memory.to_string())
             .network_mode("awsvpc")
             .requires_compatibilities(strs(&["FARGATE"]))
-            .execution_role_arn(out(&roles.execution, "arn"))
-            .task_role_arn(out(&roles.task, "arn"))
+            .execution_role_arn(out(execution, "arn"))
+            .task_role_arn(out(&task.task_role, "arn"))
             .container(container);
         self.push(spec);
-        Ok(td)
+        Ok(task.address)
     }
 
     /// The scheduler's role: run exactly this task definition in this cluster.
-    fn drift_schedule_role(&mut self, scope: &Scope, task: &DriftTaskRefs) -> Result<Address, ExpandError> {
+    fn drift_schedule_role(
+        &mut self,
+        scope: &Scope,
+        task: &DriftTaskRefs,
+        rotation: Option<&RotationJob>,
+    ) -> Result<Address, ExpandError> {
         let Scope { stack, region, account, iam_path } = scope;
         let schedule_role = addr(&["iam_role", "drift_job_schedule"])?;
         let name = short_name(&format!("{stack}-{region}-drift-schedule"), 64);
+        let mut definitions = vec![out(&task.task_definition, "arn")];
+        let mut passed = vec![out(&task.roles.execution, "arn"), out(&task.roles.task, "arn")];
+        if let Some(r) = rotation {
+            definitions.push(out(&r.schedule.task_definition, "arn"));
+            passed.push(out(&r.task_role, "arn"));
+        }
         let run = vec![
             with_condition(
-                statement("RunDriftTask", &["ecs:RunTask"], out(&task.task_definition, "arn")),
+                statement("RunDriftTask", &["ecs:RunTask"], one_or_list(definitions)),
                 "ArnEquals",
                 "ecs:cluster",
                 out(&task.cluster, "arn"),
@@ -520,11 +561,7 @@ impl Expander<'_> {
                 Value::str("RunTask"),
             ),
             with_condition(
-                statement(
-                    "PassDriftRoles",
-                    &["iam:PassRole"],
-                    Value::List(vec![out(&task.roles.execution, "arn"), out(&task.roles.task, "arn")]),
-                ),
+                statement("PassDriftRoles", &["iam:PassRole"], Value::List(passed)),
                 "StringEquals",
                 "iam:PassedToService",
                 Value::str("ecs-tasks.amazonaws.com"),
@@ -561,11 +598,30 @@ impl Expander<'_> {
         let spec =
             self.tagged(scheduler::ScheduleGroup::new(group.clone()), &group_name).name(group_name.as_str());
         self.push(spec);
+        let drift = JobSchedule {
+            address: addr(&["schedule", "drift_job"])?,
+            name: "drift",
+            description: format!("hactl drift job of stack {stack}: hactl drift --publish-metrics"),
+            expression: job.expression.clone(),
+            task_definition: task.task_definition.clone(),
+        };
+        self.job_schedule(net, task, schedule_role, &drift)
+    }
 
+    /// A schedule of the stack's group that runs `job.task_definition` as a Fargate task
+    /// in the app subnets, with the drift job's security group.
+    pub(crate) fn job_schedule(
+        &mut self,
+        net: &NetworkRefs,
+        task: &DriftTaskRefs,
+        schedule_role: &Address,
+        job: &JobSchedule,
+    ) -> Result<(), ExpandError> {
+        let group = addr(&["schedule_group", "main"])?;
         let subnets: Vec<Value> =
             self.cfg.network.zones.iter().map(|z| id(&net.subnets[&("app", z.az.clone())])).collect();
         let ecs = map(vec![
-            ("task_definition_arn", out(&task.task_definition, "arn")),
+            ("task_definition_arn", out(&job.task_definition, "arn")),
             ("launch_type", Value::str("FARGATE")),
             ("task_count", Value::Int(1)),
             ("subnets", Value::List(subnets)),
@@ -582,10 +638,10 @@ impl Expander<'_> {
             ("max_event_age", Value::Int(3600)),
             ("ecs", ecs),
         ]);
-        let mut spec = scheduler::Schedule::new(addr(&["schedule", "drift_job"])?)
-            .name("drift")
+        let mut spec = scheduler::Schedule::new(job.address.clone())
+            .name(job.name)
             .group_name(out(&group, "name"))
-            .description(format!("hactl drift job of stack {stack}: hactl drift --publish-metrics"))
+            .description(job.description.as_str())
             .schedule_expression(job.expression.as_str())
             .timezone("UTC")
             .state("ENABLED")
@@ -599,6 +655,37 @@ impl Expander<'_> {
         self.push(spec);
         Ok(())
     }
+}
+
+/// One value as itself, several as a list (a policy's Resource either way).
+fn one_or_list(mut values: Vec<Value>) -> Value {
+    if values.len() == 1 {
+        values.remove(0)
+    } else {
+        Value::List(values)
+    }
+}
+
+/// A task definition of the hactl image: what it runs and as whom.
+pub(crate) struct JobTask {
+    pub address: Address,
+    pub family: String,
+    pub container: &'static str,
+    /// hactl's arguments after `--config <path>`.
+    pub command: Vec<&'static str>,
+    pub stream_prefix: &'static str,
+    pub task_role: Address,
+}
+
+/// A scheduled Fargate task of the stack's schedule group.
+pub(crate) struct JobSchedule {
+    pub address: Address,
+    /// The schedule's name in the group.
+    pub name: &'static str,
+    pub description: String,
+    /// `rate(...)` or `cron(...)`.
+    pub expression: String,
+    pub task_definition: Address,
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ mod expand_nacl;
 pub mod expand_observability;
 mod expand_redeploy;
 mod expand_regional;
+mod expand_rotation_job;
 mod limits;
 mod locate;
 pub mod model;

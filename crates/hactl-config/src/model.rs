@@ -396,6 +396,9 @@ pub struct DatabaseConfig {
     /// Days between two rotations of the master password (Secrets Manager's
     /// AutomaticallyAfterDays).
     pub password_rotation_days: u32,
+    /// Whether the config sets `password_rotation_days` (with `[dr]`, that asks for the
+    /// scheduled rotation job; without, the database's own schedule is always set).
+    pub password_rotation_set: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -1713,6 +1713,7 @@ fn database(r: &RawDatabase, c: &mut Collector<'_>) -> Option<DatabaseConfig> {
         kms_key_id: r.kms_key_id.as_ref().map(|v| v.get_ref().clone()),
         secret_recovery_window_days: u32::try_from(secret_recovery_window_days?).ok()?,
         password_rotation_days: u32::try_from(password_rotation_days?).ok()?,
+        password_rotation_set: r.password_rotation_days.is_some(),
     })
 }
 

@@ -39,15 +39,20 @@ pub(super) fn dr(raw: &RawConfig, r: &RawDr, home: Option<&str>, c: &mut Collect
         c.push(arn.span(), "load_balancer.certificate_arn", msg, hint);
     }
     // AWS manages no master password for a global cluster's members or a cross-region
-    // replica's source: with [dr] the password is hactl's replicated secret, which no
-    // schedule rotates.
+    // replica's source: with [dr] the password is hactl's replicated secret, which a
+    // schedule rotates only by running `hactl rotate-credentials` in AWS, as the drift
+    // job runs `hactl drift` (the same image, config and state).
     if let Some(days) = raw.database.as_ref().and_then(|d| d.password_rotation_days.as_ref()) {
-        let msg = "schedules the password the database manages, and with \
-                   [dr] it manages none (AWS refuses it for a global cluster or a cross-region replica)";
-        let hint =
-            "leave password_rotation_days out with [dr]: its password is hactl's secret, replicated to \
-                    the DR region, which `hactl rotate-credentials` rotates (no schedule does)";
-        c.push(days.span(), "database.password_rotation_days", msg, hint);
+        let scheduled = raw.drift.as_ref().is_some_and(|d| d.schedule.is_some() && d.image.is_some());
+        if !scheduled {
+            let msg = "with [dr] the password is hactl's secret (AWS manages none for a global cluster or a \
+                       cross-region replica), and a schedule rotates it by running hactl in AWS";
+            let hint =
+                "set [drift] schedule and image (the hactl image that runs `hactl rotate-credentials` \
+                        on this schedule too, with S3 state), or leave password_rotation_days out and rotate \
+                        with `hactl rotate-credentials`";
+            c.push(days.span(), "database.password_rotation_days", msg, hint);
+        }
     }
     let desired_counts = desired_counts(raw, r, c);
     Some(DrConfig { region: region?.to_string(), network: net?, desired_counts: desired_counts? })
