@@ -363,9 +363,14 @@ async fn postgres_stack_alarms_and_clean_drift_runs() {
 
 /// `[log_analytics]`: the OpenSearch domain in the data subnets of two zones with its
 /// VPC, encryption and access settings, its security group admitting HTTPS from the app
-/// tier only, the data subnets' network ACL admitting 443 from the app subnets, the master
-/// user in a secret of generated credentials (never in state or output); plan empty, drift
-/// clean; destroy leaves nothing. Verified with the OpenSearch, EC2 and Secrets Manager APIs.
+/// tier only (the services' group and the log shipper's), the data subnets' network ACL
+/// admitting 443 from the app subnets, the master user in a secret of generated
+/// credentials (never in state or output); the log shipper (its function in the app
+/// subnets with the domain's endpoint and the secret's ARN, its code, its failed batches
+/// going to the encrypted, private, expiring bucket) and one subscription filter per
+/// service log group; plan empty, drift clean; a filter removed out of band is drift and
+/// apply restores it; destroy leaves nothing. Verified with the OpenSearch, EC2, Secrets
+/// Manager, Lambda, CloudWatch Logs and S3 APIs.
 #[tokio::test(flavor = "multi_thread")]
 async fn log_analytics_domain_is_reached_from_the_app_tier_only() {
     let base = std::fs::read_to_string(repo_root().join("config/fargate-postgres.toml")).expect("config");
@@ -410,16 +415,20 @@ async fn log_analytics_domain_is_reached_from_the_app_tier_only() {
         ec2c.describe_security_groups().group_ids(&group).send().await.expect("DescribeSecurityGroups");
     let g = &groups.security_groups()[0];
     let app = state_id(&s, "sg.app");
-    type Rule<'a> = (Option<&'a str>, Option<i32>, Option<i32>, Vec<&'a str>);
-    let ingress: Vec<Rule> = g
+    let shipper_group = state_id(&s, "sg.log_shipper");
+    type Rule<'a> = (Option<&'a str>, Option<i32>, Option<i32>, &'a str);
+    let ingress: std::collections::BTreeSet<Rule> = g
         .ip_permissions()
         .iter()
-        .map(|p| {
-            let from: Vec<&str> = p.user_id_group_pairs().iter().filter_map(|u| u.group_id()).collect();
-            (p.ip_protocol(), p.from_port(), p.to_port(), from)
+        .flat_map(|p| {
+            p.user_id_group_pairs()
+                .iter()
+                .filter_map(|u| u.group_id())
+                .map(|from| (p.ip_protocol(), p.from_port(), p.to_port(), from))
         })
         .collect();
-    assert_eq!(ingress, [(Some("tcp"), Some(443), Some(443), vec![app.as_str()])]);
+    let https = |from| (Some("tcp"), Some(443), Some(443), from);
+    assert_eq!(ingress, [https(app.as_str()), https(shipper_group.as_str())].into());
     assert!(g.ip_permissions().iter().all(|p| p.ip_ranges().is_empty()), "no CIDR source");
     assert!(g.ip_permissions_egress().is_empty(), "nothing out: {:?}", g.ip_permissions_egress());
 
@@ -451,8 +460,31 @@ async fn log_analytics_domain_is_reached_from_the_app_tier_only() {
         outputs["log_analytics_endpoint"].as_str().is_some_and(|e| e.starts_with("https://")),
         "{outputs}"
     );
+    let secret_arn = v.arn().expect("secret arn").to_string();
+    let domain_endpoint = d.endpoints().and_then(|e| e.get("vpc")).expect("VPC endpoint").clone();
+    log_shipper_is_wired(&s, &conf, &secret_arn, &domain_endpoint, &shipper_group).await;
     s.ok(&["plan", "--detailed-exitcode"], 0);
     s.ok(&["drift"], 0);
+
+    // A subscription filter removed out of band is drift; apply puts it back.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
+    let group = format!("/hactl/{}/api", s.name);
+    let filter = format!("{}-log-analytics", s.name);
+    logs.delete_subscription_filter()
+        .log_group_name(&group)
+        .filter_name(&filter)
+        .send()
+        .await
+        .expect("delete");
+    let drift = s.ok(&["drift", "--json"], 2);
+    assert!(drift.stdout.contains("log_subscription.api"), "{}", drift.stdout);
+    s.ok(&["apply", "--auto-approve"], 0);
+    let f = logs.describe_subscription_filters().log_group_name(&group).send().await.expect("describe");
+    assert_eq!(
+        f.subscription_filters().iter().filter_map(|f| f.filter_name()).collect::<Vec<_>>(),
+        [filter.as_str()]
+    );
+    s.ok(&["plan", "--detailed-exitcode"], 0);
 
     s.ok(&DESTROY_ALL, 0);
     assert_eq!(
@@ -460,4 +492,115 @@ async fn log_analytics_domain_is_reached_from_the_app_tier_only() {
         common::census::KINDS.iter().map(|k| (*k, 0)).collect(),
         "destroy leaves nothing"
     );
+}
+
+/// The log shipper of a `[log_analytics]` stack, as AWS answers it: the function in every
+/// app subnet behind its own group, its environment naming the domain's endpoint and the
+/// master secret's ARN (never the password), its code the shipper's source, retries and
+/// failed batches into the stack's bucket, invocable by CloudWatch Logs for the stack's
+/// log groups only; its role assumable by Lambda; one filter on each service's log group
+/// (none on its own); the bucket private, encrypted, expiring, TLS only.
+async fn log_shipper_is_wired(
+    s: &Stack,
+    conf: &aws_config::SdkConfig,
+    secret_arn: &str,
+    domain_endpoint: &str,
+    group: &str,
+) {
+    let lambda = aws_sdk_lambda::Client::new(conf);
+    let name = format!("{}-log-shipper", s.name);
+    let f = lambda.get_function().function_name(&name).send().await.expect("GetFunction");
+    let c = f.configuration().expect("configuration");
+    assert_eq!(c.runtime().map(|r| r.as_str()), Some("python3.13"));
+    assert_eq!(c.handler(), Some("index.handler"));
+    let vpc = c.vpc_config().expect("VPC config");
+    let mut subnets = vpc.subnet_ids().to_vec();
+    subnets.sort();
+    let mut app: Vec<String> =
+        ["us-east-1a", "us-east-1b"].iter().map(|az| state_id(s, &format!("subnet.app.{az}"))).collect();
+    app.sort();
+    assert_eq!(subnets, app, "every app subnet");
+    assert_eq!(vpc.security_group_ids(), [group]);
+    let env = c.environment().and_then(|e| e.variables()).expect("environment");
+    assert_eq!(env.get("DOMAIN_ENDPOINT").map(String::as_str), Some(domain_endpoint));
+    assert_eq!(env.get("MASTER_SECRET_ARN").map(String::as_str), Some(secret_arn));
+    assert_eq!(env.get("INDEX_PREFIX").map(String::as_str), Some("logs"));
+    assert_eq!(env.len(), 3, "{env:?}");
+    assert_eq!(
+        c.logging_config().and_then(|l| l.log_group()),
+        Some(format!("/hactl/{}/log-shipper", s.name).as_str())
+    );
+    // The deployed package holds the shipper's source as index.py.
+    let location = f.code().and_then(|c| c.location()).expect("code location");
+    let zip = std::env::temp_dir().join(format!("{}-shipper.zip", s.name));
+    let got = std::process::Command::new("curl").args(["-fsS", "-o"]).arg(&zip).arg(location).status();
+    assert!(got.expect("curl").success(), "download {location}");
+    // A ZIP archive whose one entry, index.py, is stored as is: the shipper's source.
+    let package = std::fs::read(&zip).expect("package");
+    let source = std::fs::read(repo_root().join("crates/hactl-config/src/log_shipper.py")).expect("source");
+    assert_eq!(&package[..4], b"PK\x03\x04");
+    assert_eq!(&package[30..38], b"index.py");
+    assert_eq!(&package[38..38 + source.len()], source.as_slice(), "index.py is the shipper's source");
+
+    let bucket = format!("{}-log-failures-000000000000-us-east-1", s.name);
+    let invoke =
+        lambda.get_function_event_invoke_config().function_name(&name).send().await.expect("invoke config");
+    assert_eq!(invoke.maximum_retry_attempts(), Some(2));
+    assert_eq!(invoke.maximum_event_age_in_seconds(), Some(21_600));
+    let on_failure = invoke.destination_config().and_then(|d| d.on_failure()).and_then(|o| o.destination());
+    assert_eq!(on_failure, Some(format!("arn:aws:s3:::{bucket}").as_str()));
+    let policy = lambda.get_policy().function_name(&name).send().await.expect("GetPolicy");
+    let policy: J = serde_json::from_str(policy.policy().expect("policy")).expect("policy JSON");
+    let st = &policy["Statement"];
+    assert_eq!(st.as_array().map(Vec::len), Some(1), "{policy}");
+    assert_eq!(st[0]["Principal"]["Service"], "logs.amazonaws.com");
+    assert_eq!(
+        st[0]["Condition"]["ArnLike"]["AWS:SourceArn"],
+        format!("arn:aws:logs:us-east-1:000000000000:log-group:/hactl/{}/*", s.name).as_str()
+    );
+    let iam = aws_sdk_iam::Client::new(conf);
+    let role =
+        iam.get_role().role_name(format!("{}-us-east-1-log-shipper", s.name)).send().await.expect("GetRole");
+    let trust = role.role().and_then(|r| r.assume_role_policy_document()).expect("trust");
+    let trust: J = serde_json::from_str(&common::percent_decode(trust)).expect("trust JSON");
+    assert_eq!(trust["Statement"][0]["Principal"]["Service"], "lambda.amazonaws.com");
+    assert_eq!(c.role(), role.role().map(|r| r.arn()));
+
+    // One filter per service log group, to the function; the shipper's own group has none.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(conf);
+    for (group, filters) in
+        [(format!("/hactl/{}/api", s.name), 1), (format!("/hactl/{}/log-shipper", s.name), 0)]
+    {
+        let f = logs.describe_subscription_filters().log_group_name(&group).send().await.expect("filters");
+        let f = f.subscription_filters();
+        assert_eq!(f.len(), filters, "{group}: {f:?}");
+        for one in f {
+            assert_eq!(one.destination_arn(), c.function_arn());
+            assert_eq!(one.filter_pattern(), Some(""));
+        }
+    }
+
+    let s3 = common::s3().await;
+    let enc = s3.get_bucket_encryption().bucket(&bucket).send().await.expect("GetBucketEncryption");
+    let rule = enc.server_side_encryption_configuration().map(|c| c.rules()[0].clone()).expect("rule");
+    let default = rule.apply_server_side_encryption_by_default().expect("default encryption");
+    assert_eq!(default.sse_algorithm().as_str(), "AES256");
+    let block = s3.get_public_access_block().bucket(&bucket).send().await.expect("GetPublicAccessBlock");
+    let block = block.public_access_block_configuration().expect("block");
+    assert_eq!(
+        [
+            block.block_public_acls(),
+            block.ignore_public_acls(),
+            block.block_public_policy(),
+            block.restrict_public_buckets()
+        ],
+        [Some(true); 4]
+    );
+    let life = s3.get_bucket_lifecycle_configuration().bucket(&bucket).send().await.expect("lifecycle");
+    let expire = life.rules().iter().find(|r| r.id() == Some("hactl-expire")).expect("expiry rule");
+    assert_eq!(expire.expiration().and_then(|e| e.days()), Some(30));
+    let policy = s3.get_bucket_policy().bucket(&bucket).send().await.expect("GetBucketPolicy");
+    let policy: J = serde_json::from_str(policy.policy().expect("policy")).expect("JSON");
+    assert_eq!(policy["Statement"][0]["Effect"], "Deny");
+    assert_eq!(policy["Statement"][0]["Condition"]["Bool"]["aws:SecureTransport"], "false");
 }

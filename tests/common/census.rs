@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::{Filter, NatGatewayState};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every kind `census` counts.
-pub const KINDS: [&str; 44] = [
+pub const KINDS: [&str; 47] = [
     "acm.certificate",
     "appautoscaling.policy",
     "appautoscaling.target",
@@ -46,10 +46,13 @@ pub const KINDS: [&str; 44] = [
     "events.rule",
     "iam.instance_profile",
     "iam.role",
+    "lambda.function",
     "logs.log_group",
+    "logs.subscription_filter",
     "opensearch.domain",
     "route53.hosted_zone",
     "route53.record",
+    "s3.bucket",
     "secretsmanager.rotation",
     "secretsmanager.secret",
     "secretsmanager.secret_fields",
@@ -86,6 +89,7 @@ pub async fn census(stack: &str) -> BTreeMap<&'static str, usize> {
     cloudwatch_kinds(&aws_sdk_cloudwatch::Client::new(&conf), stack, &mut n).await;
     route53_kinds(&aws_sdk_route53::Client::new(&conf), stack, &mut n).await;
     redeploy_kinds(&conf, stack, &mut n).await;
+    log_shipping_kinds(&conf, stack, &mut n).await;
     let counted: BTreeSet<&str> = n.keys().copied().collect();
     assert_eq!(counted, KINDS.iter().copied().collect::<BTreeSet<_>>(), "census covers KINDS exactly");
     n
@@ -492,6 +496,13 @@ async fn logs_kinds(c: &aws_sdk_cloudwatchlogs::Client, stack: &str, n: &mut BTr
     let names: BTreeSet<&str> =
         groups.iter().filter_map(|g| g.log_group_name()).filter(|name| name.starts_with(&prefix)).collect();
     n.insert("logs.log_group", names.len());
+    // Subscription filters carry no tags: those of the stack's log groups.
+    let mut filters = 0;
+    for name in &names {
+        let f = c.describe_subscription_filters().log_group_name(*name).send().await;
+        filters += f.expect("DescribeSubscriptionFilters").subscription_filters().len();
+    }
+    n.insert("logs.subscription_filter", filters);
 }
 
 async fn acm_kinds(c: &aws_sdk_acm::Client, stack: &str, n: &mut BTreeMap<&'static str, usize>) {
@@ -770,4 +781,37 @@ async fn route53_kinds(c: &aws_sdk_route53::Client, stack: &str, n: &mut BTreeMa
     }
     n.insert("route53.hosted_zone", ours.len());
     n.insert("route53.record", records);
+}
+
+/// The log shipper's function and failed-batches bucket (`[log_analytics]`): named
+/// `<stack>-...`, tagged with the stack.
+async fn log_shipping_kinds(
+    conf: &aws_config::SdkConfig,
+    stack: &str,
+    n: &mut BTreeMap<&'static str, usize>,
+) {
+    let prefix = format!("{stack}-");
+    let lambda = aws_sdk_lambda::Client::new(conf);
+    let functions: Vec<_> =
+        lambda.list_functions().into_paginator().items().send().try_collect().await.expect("ListFunctions");
+    let mut ours = BTreeSet::new();
+    for f in functions.iter().filter(|f| f.function_name().is_some_and(|n| n.starts_with(&prefix))) {
+        let arn = f.function_arn().expect("function arn");
+        let tags = lambda.list_tags().resource(arn).send().await.expect("ListTags (lambda)");
+        let tags = tags.tags().cloned().unwrap_or_default();
+        if tagged(tags.iter().map(|(k, v)| (Some(k.as_str()), Some(v.as_str()))), stack) {
+            ours.insert(arn.to_string());
+        }
+    }
+    n.insert("lambda.function", ours.len());
+    let s3 = super::s3().await;
+    let buckets = s3.list_buckets().send().await.expect("ListBuckets");
+    let mut ours = BTreeSet::new();
+    for b in buckets.buckets().iter().filter_map(|b| b.name()).filter(|n| n.starts_with(&prefix)) {
+        let Ok(tags) = s3.get_bucket_tagging().bucket(b).send().await else { continue };
+        if tagged(tags.tag_set().iter().map(|t| (Some(t.key()), Some(t.value()))), stack) {
+            ours.insert(b.to_string());
+        }
+    }
+    n.insert("s3.bucket", ours.len());
 }

@@ -17,11 +17,13 @@ mod error;
 pub mod events;
 pub mod failover;
 pub mod iam;
+pub mod lambda;
 pub mod logs;
 pub mod metrics;
 pub mod opensearch;
 pub mod rds;
 pub mod route53;
+pub mod s3;
 pub mod scheduler;
 pub mod secretsmanager;
 pub mod sfn;
@@ -199,6 +201,8 @@ pub fn registry(config: &SdkConfig, counter: &ApiCounter) -> Registry {
     events::register(&mut r, config, counter);
     sfn::register(&mut r, config, counter);
     opensearch::register(&mut r, config, counter);
+    lambda::register(&mut r, config, counter);
+    s3::register(&mut r, config, counter);
     r
 }
 

@@ -17,6 +17,7 @@ mod iam_oidc_provider;
 mod iam_policy;
 mod kinds;
 mod listener_rule;
+mod log_shipping;
 mod logs;
 mod nacl;
 mod opensearch;

@@ -82,10 +82,12 @@ const SERVICE_OF_DIR: &[(&str, &str)] = &[
     ("elbv2", "elasticloadbalancing"),
     ("events", "events"),
     ("iam", "iam"),
+    ("lambda", "lambda"),
     ("logs", "logs"),
     ("opensearch", "es"),
     ("rds", "rds"),
     ("route53", "route53"),
+    ("s3", "s3"),
     ("scheduler", "scheduler"),
     ("secretsmanager", "secretsmanager"),
     ("sfn", "states"),
@@ -126,12 +128,31 @@ const S3_ACTIONS: &[(&str, &str)] = &[
     ("head_bucket", "s3:ListBucket"),
 ];
 
+/// The bucket provider's operations (`crates/hactl-aws/src/s3`) whose IAM actions differ
+/// from their names (or need two): any other S3 operation is its own action.
+const S3_PROVIDER_ACTIONS: &[(&str, &str)] = &[
+    ("HeadBucket", "s3:ListBucket"),
+    ("GetBucketEncryption", "s3:GetEncryptionConfiguration"),
+    ("PutBucketEncryption", "s3:PutEncryptionConfiguration"),
+    ("GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock"),
+    ("PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
+    ("GetBucketLifecycleConfiguration", "s3:GetLifecycleConfiguration"),
+    ("PutBucketLifecycleConfiguration", "s3:PutLifecycleConfiguration"),
+    ("DeleteBucketLifecycle", "s3:PutLifecycleConfiguration"),
+    ("DeleteBucketTagging", "s3:PutBucketTagging"),
+    ("ListObjectVersions", "s3:ListBucketVersions"),
+    ("DeleteObjects", "s3:DeleteObject"),
+    ("DeleteObjects", "s3:DeleteObjectVersion"),
+    // CreateBucket with ObjectOwnership sets the bucket's ownership controls.
+    ("CreateBucket", "s3:CreateBucket"),
+    ("CreateBucket", "s3:PutBucketOwnershipControls"),
+];
+
 /// The S3 state backend: the only AWS calls outside `crates/hactl-aws/src`.
 const S3_BACKEND: &str = "crates/hactl-state/src/s3.rs";
 
 /// Actions AWS checks on the caller although the code calls no operation of that name.
 const IMPLIED: &[(&str, &str)] = &[
-    ("s3:ListBucket", "a missing state object reads as 404 (no state yet), not 403, only with it"),
     (
         "iam:PassRole",
         "task definitions' task and execution roles, the schedule's role, AddRoleToInstanceProfile \
@@ -822,7 +843,19 @@ fn scan_file(rel: &str, text: &str, scan: &mut Scan) {
             ));
             continue;
         };
-        scan.actions.entry(format!("{service}:{name}")).or_default().insert(format!("{rel}:{}", c.line));
+        let mapped: Vec<&str> = S3_PROVIDER_ACTIONS
+            .iter()
+            .filter(|(op, _)| service == "s3" && op == name)
+            .map(|(_, a)| *a)
+            .collect();
+        let actions = if mapped.is_empty() {
+            vec![format!("{service}:{name}")]
+        } else {
+            mapped.iter().map(|a| a.to_string()).collect()
+        };
+        for action in actions {
+            scan.actions.entry(action).or_default().insert(format!("{rel}:{}", c.line));
+        }
     }
     for n in &names {
         if !called.contains(&squash(n)) {
@@ -877,12 +910,26 @@ fn needed(scan: &Scan) -> BTreeMap<String, String> {
 #[test]
 fn the_policy_document_is_well_formed() {
     let policy = policy();
-    // The state bucket placeholder, in exactly the S3 statements.
+    // The state bucket placeholder, in exactly the state's S3 statements; the stack's own
+    // buckets (the log shipper's failed batches) by their name pattern.
     for st in &policy {
         let s3 = st.actions.iter().any(|a| a.starts_with("s3:"));
+        let state = st.sid.starts_with("State");
         let placeholder =
             st.resources.iter().all(|r| r.starts_with(&format!("arn:aws:s3:::{BUCKET_PLACEHOLDER}")));
-        assert_eq!(s3, placeholder, "{}: S3 grants name arn:aws:s3:::{BUCKET_PLACEHOLDER}", st.sid);
+        assert_eq!(
+            s3 && state,
+            placeholder,
+            "{}: state grants name arn:aws:s3:::{BUCKET_PLACEHOLDER}",
+            st.sid
+        );
+        if s3 && !state {
+            assert!(
+                st.resources.iter().all(|r| r.starts_with("arn:aws:s3:::*-log-failures-")),
+                "{}: S3 grants name the state bucket or the failed-batches buckets",
+                st.sid
+            );
+        }
         assert_eq!(st.actions.iter().all(|a| a.starts_with("s3:")), s3, "{}: S3 actions apart", st.sid);
     }
     // No service-wide or catch-all grant.

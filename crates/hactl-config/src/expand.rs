@@ -245,6 +245,8 @@ tagged_kinds!(
     hactl_core::kinds::events::Rule,
     hactl_core::kinds::sfn::StateMachine,
     hactl_core::kinds::opensearch::Domain,
+    hactl_core::kinds::lambda::Function,
+    hactl_core::kinds::s3::Bucket,
 );
 
 /// The region a network tier is expanded into: the home region, or the
@@ -461,6 +463,7 @@ impl<'a> Expander<'a> {
         let zone = self.dns_zone()?;
         self.ecr_repositories()?;
         self.compute_tier(&refs, data.as_ref())?;
+        self.log_shipping(&refs)?;
         self.rotation_redeploy(data.as_ref())?;
         self.drift_job(&refs, data.as_ref())?;
         self.ci(&refs, data.as_ref())?;
@@ -742,6 +745,18 @@ impl<'a> Expander<'a> {
             // The scheduled drift job (expand_drift.rs) calls AWS through them too.
             let job = id(&addr(&["sg", "drift_job"])?);
             endpoint_ingress.push(rule("tcp", 443, 443, job, "source_group_id", "HTTPS from the drift job"));
+        }
+        if !site.dr && self.cfg.log_analytics.is_some() {
+            // The log shipper (expand_log_analytics.rs) reads its secret through them.
+            let shipper = id(&addr(&["sg", "log_shipper"])?);
+            endpoint_ingress.push(rule(
+                "tcp",
+                443,
+                443,
+                shipper,
+                "source_group_id",
+                "HTTPS from the log shipper",
+            ));
         }
         let sg = self.security_group(site, &vpc, "endpoints", "endpoints", "interface endpoints")?;
         self.push(

@@ -89,6 +89,9 @@ impl StackNames<'_> {
             ("events", "rule/*") => one(format!("rule/{s}-*")),
             ("states", "stateMachine:*") => one(format!("stateMachine:{s}-*")),
             ("es", "domain/*") => one(format!("domain/{}", crate::expand_log_analytics::domain_name(s))),
+            ("lambda", "function:*") => one(format!("function:{s}-*")),
+            ("s3", "*-log-failures-*") => one(format!("{s}-log-failures-*")),
+            ("s3", "*-log-failures-*/*") => one(format!("{s}-log-failures-*/*")),
             ("elasticloadbalancing", "loadbalancer/app/*/*") => one(format!("loadbalancer/app/{p}*/*")),
             ("elasticloadbalancing", "listener/app/*/*/*") => one(format!("listener/app/{p}*/*/*")),
             ("elasticloadbalancing", "listener-rule/app/*/*/*/*") => {
@@ -665,6 +668,7 @@ mod tests {
                     | "events"
                     | "states"
                     | "es"
+                    | "lambda"
                     | "elasticloadbalancing"
                     | "cloudwatch"
                     | "autoscaling"
@@ -812,6 +816,8 @@ mod tests {
             "ecr.repository" => ("ecr:DeleteRepository", at("ecr", format!("repository/{}", p("name")))),
             "events.rule" => ("events:DeleteRule", at("events", format!("rule/{}", p("name")))),
             "opensearch.domain" => ("es:DeleteDomain", at("es", format!("domain/{}", p("name")))),
+            "lambda.function" => ("lambda:DeleteFunction", at("lambda", format!("function:{}", p("name")))),
+            "s3.bucket" => ("s3:DeleteBucket", format!("arn:aws:s3:::{}", p("name"))),
             "sfn.state_machine" => {
                 ("states:DeleteStateMachine", at("states", format!("stateMachine:{}", p("name"))))
             }
@@ -828,6 +834,11 @@ mod tests {
         let checked = granted_objects("multi-region.toml", include_str!("../../../config/multi-region.toml"));
         assert!(checked > 60, "only {checked} objects checked");
         let checked = granted_objects("ha-stack.toml", include_str!("../../../config/ha-stack.toml"));
+        assert!(checked > 30, "only {checked} objects checked");
+        // The log shipper's function and bucket ([log_analytics]).
+        let with_logs =
+            format!("{}\n[log_analytics]\n", include_str!("../../../config/fargate-postgres.toml"));
+        let checked = granted_objects("fargate-postgres.toml", &with_logs);
         assert!(checked > 30, "only {checked} objects checked");
     }
 

@@ -51,7 +51,13 @@ pub(crate) fn statement(sid: &str, actions: &[&str], resources: Value) -> Value 
 /// every instance out of its credentials. Its condition is `StringEqualsIfExists` (a
 /// request that does carry the key must name this account).
 pub(crate) fn assume_role(service: &str, account: &str, source_arn: Option<Value>) -> Value {
-    let operator = if service == "ec2.amazonaws.com" { "StringEqualsIfExists" } else { "StringEquals" };
+    // EC2 and Lambda assume an instance's or a function's role without naming the
+    // source account: the condition holds where the key is present.
+    let operator = if matches!(service, "ec2.amazonaws.com" | "lambda.amazonaws.com") {
+        "StringEqualsIfExists"
+    } else {
+        "StringEquals"
+    };
     let mut condition = vec![(operator, map(vec![("aws:SourceAccount", Value::str(account))]))];
     if let Some(arn) = source_arn {
         condition.push(("ArnLike", map(vec![("aws:SourceArn", arn)])));

@@ -156,7 +156,7 @@ fn stack_read_statements(
         statement("ReadStackVpc", &["ec2:DescribeVpcAttribute"], stack_vpcs(scope, net, dr_region)?),
         statement(
             "ReadStackLogTags",
-            &["logs:ListTagsForResource"],
+            &["logs:ListTagsForResource", "logs:DescribeSubscriptionFilters"],
             regional(&|sc: &Scope| vec![sc.arn("logs", &format!("log-group:/hactl/{stack}/*"))]),
         ),
         // The read finds candidates by name prefix `<stack>-` (ListTopics, DescribeAlarms).
@@ -195,13 +195,31 @@ fn stack_read_statements(
                 scope.arn("scheduler", &format!("schedule/hactl-{stack}*/*")),
             ]),
         ),
-        // The log analytics domain ([log_analytics]).
+        // The log analytics domain ([log_analytics]), its log shipper and the shipper's
+        // failed-batches bucket.
         statement(
             "ReadStackLogAnalytics",
             &["es:DescribeDomains", "es:ListTags"],
             regional(&|sc: &Scope| {
                 vec![sc.arn("es", &format!("domain/{}", crate::expand_log_analytics::domain_name(stack)))]
             }),
+        ),
+        statement(
+            "ReadStackLogShipper",
+            &["lambda:ListTags", "lambda:GetFunctionEventInvokeConfig", "lambda:GetPolicy"],
+            regional(&|sc: &Scope| vec![sc.arn("lambda", &format!("function:{stack}-*"))]),
+        ),
+        statement(
+            "ReadStackLogFailures",
+            &[
+                "s3:ListBucket",
+                "s3:GetBucketTagging",
+                "s3:GetEncryptionConfiguration",
+                "s3:GetBucketPublicAccessBlock",
+                "s3:GetLifecycleConfiguration",
+                "s3:GetBucketPolicy",
+            ],
+            Value::str(format!("arn:{part}:s3:::{stack}-log-failures-*")),
         ),
         // The redeployment after a password rotation: its rule and state machine.
         statement(

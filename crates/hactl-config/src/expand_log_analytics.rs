@@ -14,13 +14,52 @@
 //!   it maps), and only the app tier reaches the domain at all.
 //!
 //! The data tier's network ACL admits 443 from the app subnets too (`expand_nacl.rs`).
+//!
+//! The services' logs reach the domain through a log shipper (`log_shipping`, after the
+//! compute tier): a subscription filter on each service's log group
+//! (`log_subscription.<service>`) invokes a Lambda function (`lambda_function.log_shipper`,
+//! `<stack>-log-shipper`, Python, its code `log_shipper.py`) in the app subnets, which
+//! writes the batch's events to the domain's `_bulk` API as the master user. Firehose's
+//! OpenSearch destination cannot take CloudWatch Logs subscription records (CloudWatch
+//! packs several events into one record, and AWS documents that this delivery is not
+//! supported: https://docs.aws.amazon.com/firehose/latest/dev/writing-with-cloudwatch-logs.html),
+//! hence a function. A batch the domain refuses fails the invocation: Lambda retries it
+//! twice, then writes the event with the error to the failed-batches bucket
+//! (`s3_bucket.log_failures`, its on-failure destination), where objects expire after
+//! `failed_batches_days`.
+//!
+//! - `sg.log_shipper` (`sg_rules.log_shipper`): HTTPS out only (the domain, Secrets
+//!   Manager); the domain's group and the interface endpoints' group admit it.
+//! - `iam_role.log_shipper`: its network interfaces, its own log group, the master
+//!   user's secret (and its KMS key through Secrets Manager), objects into the bucket.
+//! - `log_group.log_shipper` (`/hactl/<stack>/log-shipper`): the function's own log, never
+//!   subscribed (no loop).
 
 use crate::expand::{addr, id, out, partition, short_name, ExpandError, Expander, NetworkRefs};
-use crate::expand_compute::map;
+use crate::expand_compute::{assume_role, map, policy, statement, strs, Scope};
 use crate::model::{LogAnalyticsConfig, Tier};
-use hactl_core::kinds::{ec2, opensearch, secretsmanager};
+use hactl_core::kinds::{ec2, iam, lambda, logs, opensearch, s3, secretsmanager, Typed};
 use hactl_core::{Address, Value};
 use std::collections::BTreeMap;
+
+/// The log shipper's source (Python, standard library and boto3 only).
+pub(crate) const SHIPPER_CODE: &str = include_str!("log_shipper.py");
+/// Its runtime: the newest Python Lambda offers.
+const SHIPPER_RUNTIME: &str = "python3.13";
+/// The subscription filter's name on each service's log group.
+pub(crate) fn filter_name(stack: &str) -> String {
+    format!("{stack}-log-analytics")
+}
+/// The shipper's name.
+pub(crate) fn shipper_name(stack: &str) -> String {
+    short_name(&format!("{stack}-log-shipper"), 64)
+}
+/// The failed-batches bucket: S3 names are global, so the account and region are in it.
+pub(crate) fn failures_bucket(stack: &str, account: &str, region: &str) -> String {
+    short_name(&format!("{stack}-log-failures-{account}-{region}"), 63)
+}
+/// The index documents go to: `logs-YYYY.MM.DD` (one a day, the event's day in UTC).
+const INDEX_PREFIX: &str = "logs";
 
 /// The port the domain answers on.
 pub(crate) const HTTPS: i64 = 443;
@@ -110,7 +149,8 @@ impl Expander<'_> {
         Ok(secret)
     }
 
-    /// HTTPS in from the app tier only; nothing out.
+    /// HTTPS in from the app tier (its services' group and the log shipper's) only;
+    /// nothing out.
     fn log_analytics_group(&mut self, stack: &str, net: &NetworkRefs) -> Result<Address, ExpandError> {
         let sg = addr(&["sg", "log_analytics"])?;
         let group_name = self.name(&["log-analytics"]);
@@ -120,19 +160,203 @@ impl Expander<'_> {
             .group_name(group_name.as_str())
             .description(format!("hactl {stack}: log analytics domain (HTTPS from the app tier)"));
         self.push(spec);
-        let ingress = BTreeMap::from([
-            ("protocol".to_string(), Value::str("tcp")),
-            ("from_port".to_string(), Value::Int(HTTPS)),
-            ("to_port".to_string(), Value::Int(HTTPS)),
-            ("source_group_id".to_string(), id(&net.groups[&Tier::App])),
-            ("description".to_string(), Value::str("HTTPS from the app tier")),
-        ]);
+        let https_from = |group: Value, what: &str| {
+            Value::Map(BTreeMap::from([
+                ("protocol".to_string(), Value::str("tcp")),
+                ("from_port".to_string(), Value::Int(HTTPS)),
+                ("to_port".to_string(), Value::Int(HTTPS)),
+                ("source_group_id".to_string(), group),
+                ("description".to_string(), Value::str(format!("HTTPS from {what}"))),
+            ]))
+        };
+        let ingress = vec![
+            https_from(id(&net.groups[&Tier::App]), "the app tier"),
+            https_from(id(&addr(&["sg", "log_shipper"])?), "the log shipper (app tier)"),
+        ];
         self.push(
             ec2::SecurityGroupRules::new(addr(&["sg_rules", "log_analytics"])?)
                 .group_id(id(&sg))
-                .ingress(Value::List(vec![Value::Map(ingress)]))
+                .ingress(Value::List(ingress))
                 .egress(Value::List(Vec::new())),
         );
         Ok(sg)
+    }
+}
+
+impl Expander<'_> {
+    /// The log shipper and one subscription filter per service log group; nothing
+    /// without `[log_analytics]`. After the compute tier (the log groups).
+    pub(crate) fn log_shipping(&mut self, net: &NetworkRefs) -> Result<(), ExpandError> {
+        let Some(la) = &self.cfg.log_analytics else { return Ok(()) };
+        let scope = self.scope();
+        let stack = scope.stack.clone();
+        let bucket = self.log_failures_bucket(&scope, la)?;
+        let group = self.log_shipper_group(&stack, net)?;
+        let log_group = addr(&["log_group", "log_shipper"])?;
+        let log_name = format!("/hactl/{stack}/log-shipper");
+        let retention = self.cfg.services.iter().map(|s| s.log_retention_days).max().unwrap_or(30);
+        let spec = self
+            .tagged(logs::LogGroup::new(log_group.clone()), &log_name)
+            .name(log_name.as_str())
+            .retention_days(Value::Int(i64::from(retention)));
+        self.push(spec);
+        let secret = addr(&["secret", "log_analytics"])?;
+        let domain = addr(&["opensearch_domain", "logs"])?;
+        let role = self.log_shipper_role(&scope, &log_group, &secret, &bucket)?;
+        let function = addr(&["lambda_function", "log_shipper"])?;
+        let name = shipper_name(&stack);
+        let subnets: Vec<Value> =
+            self.cfg.network.zones.iter().map(|z| id(&net.subnets[&("app", z.az.clone())])).collect();
+        let permission = map(vec![
+            ("sid", Value::str("cloudwatch-logs")),
+            ("principal", Value::str("logs.amazonaws.com")),
+            ("source_arn", Value::str(scope.arn("logs", &format!("log-group:/hactl/{stack}/*")))),
+            ("source_account", Value::str(&scope.account)),
+        ]);
+        let spec = self
+            .tagged(lambda::Function::new(function.clone()), &name)
+            .name(name.as_str())
+            .description(format!("hactl {stack}: the services' logs into the log analytics domain"))
+            .runtime(SHIPPER_RUNTIME)
+            .handler("index.handler")
+            .code(SHIPPER_CODE)
+            .role_arn(out(&role, "arn"))
+            .timeout(Value::Int(60))
+            .memory_size(Value::Int(256))
+            .environment(map(vec![
+                ("DOMAIN_ENDPOINT", out(&domain, "endpoint")),
+                ("MASTER_SECRET_ARN", out(&secret, "arn")),
+                ("INDEX_PREFIX", Value::str(INDEX_PREFIX)),
+            ]))
+            .subnet_ids(Value::List(subnets))
+            .security_group_ids(Value::List(vec![id(&group)]))
+            .log_group(out(&log_group, "name"))
+            .async_invoke(map(vec![
+                ("max_retry_attempts", Value::Int(2)),
+                ("max_event_age_seconds", Value::Int(6 * 3600)),
+                ("on_failure", out(&bucket, "arn")),
+            ]))
+            .invoke_permissions(Value::List(vec![permission]))
+            .after(&addr(&["sg_rules", "log_shipper"])?);
+        self.push(spec);
+        let filter = filter_name(&stack);
+        for s in &self.cfg.services {
+            let service_log = addr(&["log_group", &s.name])?;
+            self.push(
+                logs::SubscriptionFilter::new(addr(&["log_subscription", &s.name])?)
+                    .log_group_name(out(&service_log, "name"))
+                    .filter_name(filter.as_str())
+                    .filter_pattern("")
+                    .destination_arn(out(&function, "arn")),
+            );
+        }
+        Ok(())
+    }
+
+    fn log_failures_bucket(
+        &mut self,
+        scope: &Scope,
+        la: &LogAnalyticsConfig,
+    ) -> Result<Address, ExpandError> {
+        let bucket = addr(&["s3_bucket", "log_failures"])?;
+        let name = failures_bucket(&scope.stack, &scope.account, &scope.region);
+        let arn = format!("arn:{}:s3:::{name}", partition(&scope.region));
+        // Requests without TLS are refused, whoever makes them.
+        let deny_plain = map(vec![
+            ("Sid", Value::str("DenyInsecureTransport")),
+            ("Effect", Value::str("Deny")),
+            ("Principal", Value::str("*")),
+            ("Action", Value::str("s3:*")),
+            ("Resource", strs(&[&arn, &format!("{arn}/*")])),
+            ("Condition", map(vec![("Bool", map(vec![("aws:SecureTransport", Value::str("false"))]))])),
+        ]);
+        let spec = self
+            .tagged(s3::Bucket::new(bucket.clone()), &name)
+            .name(name.as_str())
+            .encryption(map(vec![("algorithm", Value::str("AES256")), ("kms_key_id", Value::Null)]))
+            .public_access_block(true)
+            .expiration_days(Value::Int(i64::from(la.failed_batches_days)))
+            .policy(policy(vec![deny_plain]));
+        self.push(spec);
+        Ok(bucket)
+    }
+
+    /// HTTPS out only (the domain, Secrets Manager, S3); nothing in.
+    fn log_shipper_group(&mut self, stack: &str, net: &NetworkRefs) -> Result<Address, ExpandError> {
+        let sg = addr(&["sg", "log_shipper"])?;
+        let group_name = self.name(&["log-shipper"]);
+        let spec = self
+            .tagged(ec2::SecurityGroup::new(sg.clone()), &group_name)
+            .vpc_id(id(&net.vpc))
+            .group_name(group_name.as_str())
+            .description(format!("hactl {stack}: log shipper (HTTPS out only)"));
+        self.push(spec);
+        let egress = BTreeMap::from([
+            ("protocol".to_string(), Value::str("tcp")),
+            ("from_port".to_string(), Value::Int(HTTPS)),
+            ("to_port".to_string(), Value::Int(HTTPS)),
+            ("cidr".to_string(), Value::str("0.0.0.0/0")),
+            ("description".to_string(), Value::str("HTTPS to the domain and the AWS APIs")),
+        ]);
+        self.push(
+            ec2::SecurityGroupRules::new(addr(&["sg_rules", "log_shipper"])?)
+                .group_id(id(&sg))
+                .ingress(Value::List(Vec::new()))
+                .egress(Value::List(vec![Value::Map(egress)])),
+        );
+        Ok(sg)
+    }
+
+    /// The shipper's role: its network interfaces in the VPC, its own log group, the
+    /// master user's secret, failed batches into the bucket; nothing else.
+    fn log_shipper_role(
+        &mut self,
+        scope: &Scope,
+        log_group: &Address,
+        secret: &Address,
+        bucket: &Address,
+    ) -> Result<Address, ExpandError> {
+        let Scope { stack, region, account, iam_path } = scope;
+        let role = addr(&["iam_role", "log_shipper"])?;
+        let name = short_name(&format!("{stack}-{region}-log-shipper"), 64);
+        // The master user's secret is encrypted with Secrets Manager's AWS managed key
+        // (`aws/secretsmanager`), which needs no key permission of the reader.
+        let statements = vec![
+            // Lambda creates and deletes the function's network interfaces with this role
+            // (AWS's AWSLambdaVPCAccessExecutionRole): these actions take no resource.
+            statement(
+                "NetworkInterfaces",
+                &[
+                    "ec2:CreateNetworkInterface",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeSubnets",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:AssignPrivateIpAddresses",
+                    "ec2:UnassignPrivateIpAddresses",
+                ],
+                Value::str("*"),
+            ),
+            statement(
+                "WriteLogs",
+                &["logs:CreateLogStream", "logs:PutLogEvents"],
+                Value::concat([out(log_group, "arn"), Value::str(":log-stream:*")]),
+            ),
+            statement("ReadMasterUser", &["secretsmanager:GetSecretValue"], out(secret, "arn")),
+            statement(
+                "FailedBatches",
+                &["s3:PutObject", "s3:ListBucket"],
+                Value::List(vec![out(bucket, "arn"), Value::concat([out(bucket, "arn"), Value::str("/*")])]),
+            ),
+        ];
+        let spec = self
+            .tagged(iam::Role::new(role.clone()), &name)
+            .name(name.as_str())
+            .path(iam_path.as_str())
+            .description(format!("hactl {stack}: the log shipper writes the services' logs to the domain"))
+            .assume_role_policy(assume_role("lambda.amazonaws.com", account, None))
+            .inline_policies(map(vec![("log-shipper", policy(statements))]))
+            .managed_policy_arns(Value::List(Vec::new()));
+        self.push(spec);
+        Ok(role)
     }
 }

@@ -50,6 +50,9 @@ pub struct LogAnalyticsConfig {
     pub master_user: String,
     /// The KMS key encrypting the domain at rest (`None`: AWS's managed `aws/es` key).
     pub kms_key_id: Option<String>,
+    /// Days a batch of log events the domain refused is kept in the failed-batches
+    /// bucket.
+    pub failed_batches_days: u32,
 }
 
 /// What `[log_analytics]` keys default to.

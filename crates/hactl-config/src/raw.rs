@@ -53,6 +53,7 @@ pub(crate) struct RawLogAnalytics {
     pub volume_size_gb: Option<S<i64>>,
     pub master_user: Option<S<String>>,
     pub kms_key_id: Option<S<String>>,
+    pub failed_batches_days: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

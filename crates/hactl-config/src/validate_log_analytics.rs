@@ -11,6 +11,9 @@ const MAX_NODES: i64 = 80;
 /// AWS refuses those at CreateDomain).
 const MIN_VOLUME_GB: i64 = 10;
 const MAX_VOLUME_GB: i64 = 16_384;
+/// Days a failed batch is kept: S3 expires objects after a positive number of days;
+/// hactl's bound is ten years.
+const MAX_FAILED_DAYS: i64 = 3650;
 
 /// `OpenSearch_<major>.<minor>`: fine-grained access control needs OpenSearch (or
 /// Elasticsearch 6.7 and later, which hactl does not offer).
@@ -115,6 +118,13 @@ pub(super) fn log_analytics(
             v.get_ref().clone()
         }
     };
+    let failed_days = c.opt_int(
+        &r.failed_batches_days,
+        "log_analytics.failed_batches_days",
+        (1, MAX_FAILED_DAYS),
+        30,
+        "days a batch the domain refused is kept in the failed-batches bucket",
+    );
     if let Some(v) = &r.kms_key_id {
         c.token(
             v,
@@ -145,6 +155,7 @@ pub(super) fn log_analytics(
         volume_size_gb: u32::try_from(volume?).ok()?,
         master_user,
         kms_key_id: r.kms_key_id.as_ref().map(|v| v.get_ref().clone()),
+        failed_batches_days: u32::try_from(failed_days?).ok()?,
     })
 }
 

@@ -45,10 +45,12 @@ pub mod ecs;
 pub mod elbv2;
 pub mod events;
 pub mod iam;
+pub mod lambda;
 pub mod logs;
 pub mod opensearch;
 pub mod rds;
 pub mod route53;
+pub mod s3;
 pub mod scheduler;
 pub mod secretsmanager;
 pub mod sfn;
@@ -180,10 +182,12 @@ pub fn all() -> impl Iterator<Item = &'static KindInfo> {
         elbv2::ALL,
         events::ALL,
         iam::ALL,
+        lambda::ALL,
         logs::ALL,
         opensearch::ALL,
         rds::ALL,
         route53::ALL,
+        s3::ALL,
         scheduler::ALL,
         secretsmanager::ALL,
         sfn::ALL,
@@ -209,7 +213,7 @@ mod tests {
         let names: Vec<&str> = all().map(|k| k.schema.kind).collect();
         let unique: BTreeSet<&str> = names.iter().copied().collect();
         assert_eq!(names.len(), unique.len(), "a kind is declared twice: {names:?}");
-        assert_eq!(names.len(), 56);
+        assert_eq!(names.len(), 59);
         for k in all() {
             let props: BTreeSet<&str> = k.schema.props.iter().map(|p| p.name).collect();
             assert_eq!(props.len(), k.schema.props.len(), "{}: a property is declared twice", k.schema.kind);

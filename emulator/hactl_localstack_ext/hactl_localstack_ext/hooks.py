@@ -1,6 +1,6 @@
 """Runtime hooks: moto fixes applied once when LocalStack starts (EC2, Secrets Manager,
-Route 53 and IAM, which LocalStack itself provides on moto, EventBridge, which LocalStack
-provides itself, and ECS, ELBv2, RDS and
+Route 53 and IAM, which LocalStack itself provides on moto, EventBridge and Lambda, which
+LocalStack provides itself, and ECS, ELBv2, RDS and
 DocumentDB, which the extension serves from moto; ECR's fixes are applied by its
 provider), and the Resource Groups Tagging API answering every kind hactl reads through it
 (tagging_fixes.py)."""
@@ -30,6 +30,7 @@ def apply_moto_fixes():
         patch_moto_rds_cross_region_replicas,
     )
     from hactl_localstack_ext.events_fixes import patch_disabled_rules
+    from hactl_localstack_ext.lambda_fixes import patch_lambda_without_runtime, patch_s3_failure_destination
     from hactl_localstack_ext.route53_fixes import apply_route53_fixes
     from hactl_localstack_ext.secrets_fixes import patch_managed_master_secrets
     from hactl_localstack_ext.tagging_fixes import patch_tagging_api
@@ -52,6 +53,8 @@ def apply_moto_fixes():
     patch_iam_oidc_client_ids()
     patch_managed_master_secrets()
     patch_disabled_rules()
+    patch_lambda_without_runtime()
+    patch_s3_failure_destination()
 
 
 def patch_cbor_unknown_members():
