@@ -115,7 +115,7 @@ fn stack_read_statements(
     let Scope { stack, account, .. } = scope;
     let part = partition(&scope.region);
     let regional = |each: &dyn Fn(&Scope) -> Vec<String>| in_regions(scope, dr_region, each);
-    Ok(vec![
+    let mut out = vec![
         statement("ReadUnscoped", &read_unscoped(), Value::str("*")),
         // Justified `*`: see read_account_wide.
         statement("ReadAccountWide", &read_account_wide(), Value::str("*")),
@@ -195,32 +195,6 @@ fn stack_read_statements(
                 scope.arn("scheduler", &format!("schedule/hactl-{stack}*/*")),
             ]),
         ),
-        // The log analytics domain ([log_analytics]), its log shipper and the shipper's
-        // failed-batches bucket.
-        statement(
-            "ReadStackLogAnalytics",
-            &["es:DescribeDomains", "es:ListTags"],
-            regional(&|sc: &Scope| {
-                vec![sc.arn("es", &format!("domain/{}", crate::expand_log_analytics::domain_name(stack)))]
-            }),
-        ),
-        statement(
-            "ReadStackLogShipper",
-            &["lambda:ListTags", "lambda:GetFunctionEventInvokeConfig", "lambda:GetPolicy"],
-            regional(&|sc: &Scope| vec![sc.arn("lambda", &format!("function:{stack}-*"))]),
-        ),
-        statement(
-            "ReadStackLogFailures",
-            &[
-                "s3:ListBucket",
-                "s3:GetBucketTagging",
-                "s3:GetEncryptionConfiguration",
-                "s3:GetBucketPublicAccessBlock",
-                "s3:GetLifecycleConfiguration",
-                "s3:GetBucketPolicy",
-            ],
-            Value::str(format!("arn:{part}:s3:::{stack}-log-failures-*")),
-        ),
         // The redeployment after a password rotation: its rule and state machine.
         statement(
             "ReadStackRedeploy",
@@ -247,7 +221,44 @@ fn stack_read_statements(
                 format!("arn:{part}:route53:::healthcheck/*"),
             ]),
         ),
-    ])
+    ];
+    out.extend(log_analytics_reads(stack, &part, &regional));
+    Ok(out)
+}
+
+/// The log analytics domain (`[log_analytics]`), its log shipper and the shipper's
+/// failed-batches bucket.
+fn log_analytics_reads(
+    stack: &str,
+    part: &str,
+    regional: &dyn Fn(&dyn Fn(&Scope) -> Vec<String>) -> Value,
+) -> Vec<Value> {
+    vec![
+        statement(
+            "ReadStackLogAnalytics",
+            &["es:DescribeDomains", "es:ListTags"],
+            regional(&|sc: &Scope| {
+                vec![sc.arn("es", &format!("domain/{}", crate::expand_log_analytics::domain_name(stack)))]
+            }),
+        ),
+        statement(
+            "ReadStackLogShipper",
+            &["lambda:ListTags", "lambda:GetFunctionEventInvokeConfig", "lambda:GetPolicy"],
+            regional(&|sc: &Scope| vec![sc.arn("lambda", &format!("function:{stack}-*"))]),
+        ),
+        statement(
+            "ReadStackLogFailures",
+            &[
+                "s3:ListBucket",
+                "s3:GetBucketTagging",
+                "s3:GetEncryptionConfiguration",
+                "s3:GetBucketPublicAccessBlock",
+                "s3:GetLifecycleConfiguration",
+                "s3:GetBucketPolicy",
+            ],
+            Value::str(format!("arn:{part}:s3:::{stack}-log-failures-*")),
+        ),
+    ]
 }
 
 /// Read the state object, take its lock.

@@ -15,9 +15,10 @@
 //! (UpdateFunctionCode) and the configuration (UpdateFunctionConfiguration) each waited
 //! until Lambda has finished applying it; settings and permissions as at create.
 //!
-//! Delete: DeleteFunction. A function in a VPC leaves its network interfaces behind for
-//! a while (AWS releases them within about 20 minutes): the deletes of its security group
-//! and subnets wait for them (DependencyViolation is retried).
+//! Delete: DeleteFunction, then (a function in a VPC) waits until the network interfaces
+//! Lambda made for it in its security groups are gone (DescribeNetworkInterfaces; AWS
+//! releases them some minutes later, up to 45 waited), so that the deletes of its group
+//! and subnets, which follow, find nothing in their way.
 
 use super::package;
 use crate::error::{aws_error, found, ignore_not_found, retry_not_found};
@@ -36,7 +37,15 @@ use hactl_core::{Address, KindSchema, Props, Value, TAG_STACK};
 use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget, UpdateRequest};
 use std::collections::BTreeMap;
 
-pub struct Function(pub Client);
+pub struct Function {
+    pub client: Client,
+    /// The function's network interfaces, waited for at its delete.
+    pub ec2: aws_sdk_ec2::Client,
+}
+
+/// How long a delete waits for a VPC function's network interfaces to go: AWS releases
+/// them some minutes after the function, 20 at most in practice.
+const ENI_WAIT: std::time::Duration = std::time::Duration::from_secs(45 * 60);
 
 /// The prefix of the `code` property as read: the package's digest.
 const SHA_PREFIX: &str = "sha256:";
@@ -165,7 +174,7 @@ impl Tagger for Client {
 
 impl Function {
     async fn list(&self) -> Result<Vec<FunctionConfiguration>, ProviderError> {
-        self.0
+        self.client
             .list_functions()
             .into_paginator()
             .items()
@@ -176,19 +185,19 @@ impl Function {
     }
 
     async fn configuration(&self, name: &str) -> Result<Option<Current>, ProviderError> {
-        let out = self.0.get_function_configuration().function_name(name).send().await;
+        let out = self.client.get_function_configuration().function_name(name).send().await;
         found(out.map_err(|e| aws_error("GetFunctionConfiguration", e)))
     }
 
     async fn tags(&self, arn: &str) -> Result<BTreeMap<String, String>, ProviderError> {
-        let out = self.0.list_tags().resource(arn).send().await;
+        let out = self.client.list_tags().resource(arn).send().await;
         let out = out.map_err(|e| retry_not_found(aws_error("ListTags", e)))?;
         Ok(out.tags().map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default())
     }
 
     /// The `async_invoke` property: retries, event age and on-failure destination.
     async fn async_invoke(&self, name: &str) -> Result<Value, ProviderError> {
-        let out = self.0.get_function_event_invoke_config().function_name(name).send().await;
+        let out = self.client.get_function_event_invoke_config().function_name(name).send().await;
         let Some(c) = found(out.map_err(|e| aws_error("GetFunctionEventInvokeConfig", e)))? else {
             return Ok(Value::Null);
         };
@@ -208,7 +217,7 @@ impl Function {
     }
 
     async fn policy(&self, name: &str) -> Result<Value, ProviderError> {
-        let out = self.0.get_policy().function_name(name).send().await;
+        let out = self.client.get_policy().function_name(name).send().await;
         match found(out.map_err(|e| aws_error("GetPolicy", e)))? {
             Some(p) => permissions_of(p.policy().unwrap_or("{}")),
             None => Ok(Value::List(Vec::new())),
@@ -235,7 +244,7 @@ impl Function {
 
     async fn put_async_invoke(&self, name: &str, props: &Props) -> Result<(), ProviderError> {
         let Some(settings) = props.get(Kind::ASYNC_INVOKE).and_then(Value::as_map) else {
-            let out = self.0.delete_function_event_invoke_config().function_name(name).send().await;
+            let out = self.client.delete_function_event_invoke_config().function_name(name).send().await;
             return ignore_not_found(
                 out.map(drop).map_err(|e| aws_error("DeleteFunctionEventInvokeConfig", e)),
             );
@@ -245,7 +254,7 @@ impl Function {
             DestinationConfig::builder().on_failure(OnFailure::builder().destination(d).build()).build()
         });
         let out = self
-            .0
+            .client
             .put_function_event_invoke_config()
             .function_name(name)
             .set_maximum_retry_attempts(int("max_retry_attempts"))
@@ -268,7 +277,7 @@ impl Function {
         let desired = permissions(props);
         for (sid, p) in live {
             if desired.get(sid) != Some(p) {
-                let out = self.0.remove_permission().function_name(name).statement_id(sid).send().await;
+                let out = self.client.remove_permission().function_name(name).statement_id(sid).send().await;
                 ignore_not_found(out.map(drop).map_err(|e| settling(aws_error("RemovePermission", e))))?;
             }
         }
@@ -278,7 +287,7 @@ impl Function {
             }
             let text = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_string);
             let out = self
-                .0
+                .client
                 .add_permission()
                 .function_name(name)
                 .statement_id(sid)
@@ -295,7 +304,7 @@ impl Function {
 
     async fn update_configuration(&self, name: &str, props: &Props) -> Result<(), ProviderError> {
         let out = self
-            .0
+            .client
             .update_function_configuration()
             .function_name(name)
             .description(opt_str(props, Kind::DESCRIPTION).unwrap_or_default())
@@ -403,17 +412,22 @@ impl Provider for Function {
             )?;
             self.wait_ready(ctx, name).await?;
             let package = package_of(props)?;
-            let out =
-                self.0.update_function_code().function_name(name).zip_file(Blob::new(package)).send().await;
+            let out = self
+                .client
+                .update_function_code()
+                .function_name(name)
+                .zip_file(Blob::new(package))
+                .send()
+                .await;
             out.map_err(|e| settling(aws_error("UpdateFunctionCode", e)))?;
             self.wait_ready(ctx, name).await?;
             self.update_configuration(name, props).await?;
-            self.0.converge_tags(&arn, &tags, props).await?;
+            self.client.converge_tags(&arn, &tags, props).await?;
             let live = self.policy(name).await?;
             permissions(&Props::from([(Kind::INVOKE_PERMISSIONS.to_string(), live)]))
         } else {
             let out = self
-                .0
+                .client
                 .create_function()
                 .function_name(name)
                 .description(opt_str(props, Kind::DESCRIPTION).unwrap_or_default())
@@ -449,8 +463,13 @@ impl Provider for Function {
         if changed(Kind::CODE) || changed(Kind::RUNTIME) {
             self.wait_ready(ctx, name).await?;
             let package = package_of(req.desired)?;
-            let out =
-                self.0.update_function_code().function_name(name).zip_file(Blob::new(package)).send().await;
+            let out = self
+                .client
+                .update_function_code()
+                .function_name(name)
+                .zip_file(Blob::new(package))
+                .send()
+                .await;
             out.map_err(|e| settling(aws_error("UpdateFunctionCode", e)))?;
         }
         const CONFIG: &[&str] = &[
@@ -481,7 +500,7 @@ impl Provider for Function {
                     )]);
                     self.sync_permissions(name, &permissions(&before), req.desired).await?;
                 }
-                Kind::TAGS => self.0.sync_tags(&arn, c.before.as_ref(), c.after.as_ref()).await?,
+                Kind::TAGS => self.client.sync_tags(&arn, c.before.as_ref(), c.after.as_ref()).await?,
                 p if CONFIG.contains(&p) || p == Kind::CODE => {}
                 other => {
                     return Err(ProviderError::fatal(format!(
@@ -493,9 +512,35 @@ impl Provider for Function {
         Ok(Applied { outputs: outputs(&arn, name), id: name.to_string() })
     }
 
-    async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
-        let out = self.0.delete_function().function_name(id).send().await;
-        ignore_not_found(out.map(drop).map_err(|e| settling(aws_error("DeleteFunction", e))))
+    /// Deletes the function, then waits until its network interfaces (those Lambda made
+    /// for it in its security groups) are gone, so the deletes of those groups and of its
+    /// subnets that follow do not run out of retries.
+    async fn delete(&self, ctx: &Ctx, id: &str, recorded: &Props) -> Result<(), ProviderError> {
+        let out = self.client.delete_function().function_name(id).send().await;
+        ignore_not_found(out.map(drop).map_err(|e| settling(aws_error("DeleteFunction", e))))?;
+        let groups = str_list(recorded, Kind::SECURITY_GROUP_IDS);
+        if groups.is_empty() {
+            return Ok(());
+        }
+        let mut wait = ctx.clone();
+        wait.wait_timeout = wait.wait_timeout.max(ENI_WAIT);
+        let prefix = format!("AWS Lambda VPC ENI-{id}");
+        wait.wait_for(&format!("the network interfaces of Lambda function {id} to go"), || {
+            let (groups, prefix) = (groups.clone(), prefix.clone());
+            async move {
+                let filter =
+                    aws_sdk_ec2::types::Filter::builder().name("group-id").set_values(Some(groups)).build();
+                let out = self.ec2.describe_network_interfaces().filters(filter).send().await;
+                let out = out.map_err(|e| aws_error("DescribeNetworkInterfaces", e))?;
+                let left = out
+                    .network_interfaces()
+                    .iter()
+                    .filter(|n| n.description().is_some_and(|d| d.starts_with(&prefix)))
+                    .count();
+                Ok((left == 0).then_some(()))
+            }
+        })
+        .await
     }
 }
 
@@ -527,12 +572,19 @@ mod tests {
             (Kind::RUNTIME.to_string(), Value::str("python3.13")),
         ]);
         let sha = package::code_sha256(&package_of(&desired).unwrap());
-        let p = Function(Client::from_conf(
-            aws_sdk_lambda::Config::builder()
-                .behavior_version_latest()
-                .region(aws_sdk_lambda::config::Region::new("us-east-1"))
-                .build(),
-        ));
+        let conf = aws_sdk_ec2::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_ec2::config::Region::new("us-east-1"))
+            .build();
+        let p = Function {
+            ec2: aws_sdk_ec2::Client::from_conf(conf),
+            client: Client::from_conf(
+                aws_sdk_lambda::Config::builder()
+                    .behavior_version_latest()
+                    .region(aws_sdk_lambda::config::Region::new("us-east-1"))
+                    .build(),
+            ),
+        };
         let mut live = Props::from([(Kind::CODE.to_string(), Value::str(format!("sha256:{sha}")))]);
         p.normalize(&desired, &mut live);
         assert_eq!(live[Kind::CODE], desired[Kind::CODE]);

@@ -11,5 +11,8 @@ use std::sync::Arc;
 
 /// Registers this service's providers.
 pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounter) {
-    r.register(Arc::new(function::Function(crate::client!(aws_sdk_lambda, config, counter))));
+    r.register(Arc::new(function::Function {
+        client: crate::client!(aws_sdk_lambda, config, counter),
+        ec2: crate::client!(aws_sdk_ec2, config, counter),
+    }));
 }
