@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import unittest
+import unittest.mock
 import urllib.error
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "crates", "hactl-config", "src"))
@@ -75,7 +76,7 @@ class ShipperTest(unittest.TestCase):
         self.assertEqual(log_shipper.decode(invocation(payload)), payload)
 
     def test_each_event_is_a_create_in_its_days_index_with_its_id(self):
-        body = log_shipper.bulk_body(batch("plain text", '{"level":"error","user":7}'), "demo-logs")
+        (body,) = log_shipper.bulk_bodies(batch("plain text", '{"level":"error","user":7}'), "demo-logs")
         lines = [json.loads(line) for line in body.splitlines()]
         self.assertTrue(body.endswith("\n"))
         self.assertEqual(len(lines), 4)
@@ -83,9 +84,26 @@ class ShipperTest(unittest.TestCase):
         self.assertEqual(lines[1]["@timestamp"], "2026-12-04T10:00:00.000Z")
         self.assertEqual(lines[1]["message"], "plain text")
         self.assertEqual(lines[1]["log_group"], "/hactl/demo/web")
-        self.assertNotIn("fields", lines[1])
-        self.assertEqual(lines[3]["fields"], {"level": "error", "user": 7})
+        # A JSON message stays text: no field of it reaches the index's mapping.
+        self.assertEqual(lines[3]["message"], '{"level":"error","user":7}')
+        self.assertEqual(sorted(lines[3]), ["@timestamp", "log_group", "log_stream", "message", "owner"])
         self.assertEqual(lines[3]["@timestamp"], "2026-12-04T10:00:01.000Z")
+
+    def test_a_large_batch_is_cut_into_requests_under_the_limit(self):
+        payload = batch(*["x" * 400 for _ in range(10)])
+        bodies = log_shipper.bulk_bodies(payload, "logs", max_bytes=2000)
+        self.assertGreater(len(bodies), 1)
+        self.assertTrue(all(len(b.encode()) <= 2000 for b in bodies))
+        ids = [json.loads(l)["create"]["_id"] for b in bodies for l in b.splitlines()[::2]]
+        self.assertEqual(ids, [e["id"] for e in payload["logEvents"]], "every event once, in order")
+        domain = Domain(*[(200, created(n)) for n in [len(b.splitlines()) // 2 for b in bodies]])
+        original = log_shipper.MAX_REQUEST_BYTES
+        log_shipper.MAX_REQUEST_BYTES = 2000
+        try:
+            self.assertEqual(log_shipper.ship(payload, ENV, Credentials(), domain), 10)
+        finally:
+            log_shipper.MAX_REQUEST_BYTES = original
+        self.assertEqual(len(domain.requests), len(bodies))
 
     def test_an_event_after_midnight_goes_to_the_next_days_index(self):
         self.assertEqual(log_shipper.index_of("x", T0 + 14 * 3600 * 1000), "x-2026.12.05")
@@ -134,6 +152,27 @@ class ShipperTest(unittest.TestCase):
         self.assertEqual(log_shipper.ship(batch("x", message_type="CONTROL_MESSAGE"), ENV, Credentials(), domain), 0)
         self.assertEqual(log_shipper.ship(batch(), ENV, Credentials(), domain), 0)
         self.assertEqual(domain.requests, [])
+
+    def test_the_handler_reads_the_secret_once_and_ships_the_invocation(self):
+        reads = []
+
+        def read(arn, client=None):
+            reads.append(arn)
+            return "Basic from-secret"
+
+        domain = Domain((200, created(1)), (200, created(2)))
+        saved = (log_shipper.read_credentials, log_shipper.urllib.request.urlopen, log_shipper._credentials)
+        log_shipper.read_credentials, log_shipper.urllib.request.urlopen = read, domain
+        log_shipper._credentials = None
+        env = {"MASTER_SECRET_ARN": "arn:secret", **ENV}
+        try:
+            with unittest.mock.patch.dict(os.environ, env):
+                self.assertEqual(log_shipper.handler(invocation(batch("a")), None), {"indexed": 1})
+                self.assertEqual(log_shipper.handler(invocation(batch("b", "c")), None), {"indexed": 2})
+        finally:
+            log_shipper.read_credentials, log_shipper.urllib.request.urlopen, log_shipper._credentials = saved
+        self.assertEqual(reads, ["arn:secret"], "one read of the secret per container")
+        self.assertEqual([r.get_header("Authorization") for r in domain.requests], ["Basic from-secret"] * 2)
 
     def test_the_secret_gives_basic_credentials(self):
         class Client:

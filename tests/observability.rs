@@ -565,6 +565,30 @@ async fn log_shipper_is_wired(
     let trust: J = serde_json::from_str(&common::percent_decode(trust)).expect("trust JSON");
     assert_eq!(trust["Statement"][0]["Principal"]["Service"], "lambda.amazonaws.com");
     assert_eq!(c.role(), role.role().map(|r| r.arn()));
+    // Its policy: the master secret and the bucket, exactly.
+    let inline = iam
+        .get_role_policy()
+        .role_name(format!("{}-us-east-1-log-shipper", s.name))
+        .policy_name("log-shipper")
+        .send()
+        .await
+        .expect("GetRolePolicy");
+    let doc: J =
+        serde_json::from_str(&common::percent_decode(inline.policy_document())).expect("policy JSON");
+    let by_sid = |sid: &str| {
+        doc["Statement"]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["Sid"] == sid))
+            .cloned()
+            .unwrap_or(J::Null)
+    };
+    assert_eq!(by_sid("ReadMasterUser")["Resource"], secret_arn);
+    assert_eq!(by_sid("ReadMasterUser")["Action"], serde_json::json!(["secretsmanager:GetSecretValue"]));
+    let bucket_arn = format!("arn:aws:s3:::{}-log-failures-000000000000-us-east-1", s.name);
+    assert_eq!(by_sid("FailedBatches")["Resource"], format!("{bucket_arn}/*").as_str());
+    assert_eq!(by_sid("FailedBatches")["Action"], serde_json::json!(["s3:PutObject"]));
+    assert_eq!(by_sid("FailedBatches")["Condition"]["StringEquals"]["s3:ResourceAccount"], "000000000000");
+    assert_eq!(by_sid("FailedBatchesBucket")["Resource"], bucket_arn.as_str());
 
     // One filter per service log group, to the function; the shipper's own group has none.
     let logs = aws_sdk_cloudwatchlogs::Client::new(conf);

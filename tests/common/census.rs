@@ -783,8 +783,8 @@ async fn route53_kinds(c: &aws_sdk_route53::Client, stack: &str, n: &mut BTreeMa
     n.insert("route53.record", records);
 }
 
-/// The log shipper's function and failed-batches bucket (`[log_analytics]`): named
-/// `<stack>-...`, tagged with the stack.
+/// The log shipper's function (named `<stack>-...`, tagged with the stack) and its
+/// failed-batches bucket (`<stack>-log-failures-...`).
 async fn log_shipping_kinds(
     conf: &aws_config::SdkConfig,
     stack: &str,
@@ -804,14 +804,15 @@ async fn log_shipping_kinds(
         }
     }
     n.insert("lambda.function", ours.len());
+    // The failure bucket by its name, whatever its tags: one left without them would be
+    // a leak too.
     let s3 = super::s3().await;
     let buckets = s3.list_buckets().send().await.expect("ListBuckets");
-    let mut ours = BTreeSet::new();
-    for b in buckets.buckets().iter().filter_map(|b| b.name()).filter(|n| n.starts_with(&prefix)) {
-        let Ok(tags) = s3.get_bucket_tagging().bucket(b).send().await else { continue };
-        if tagged(tags.tag_set().iter().map(|t| (Some(t.key()), Some(t.value()))), stack) {
-            ours.insert(b.to_string());
-        }
-    }
+    let ours: BTreeSet<&str> = buckets
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name())
+        .filter(|n| n.starts_with(&format!("{stack}-log-failures-")))
+        .collect();
     n.insert("s3.bucket", ours.len());
 }

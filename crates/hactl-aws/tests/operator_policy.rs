@@ -146,6 +146,8 @@ const S3_PROVIDER_ACTIONS: &[(&str, &str)] = &[
     // CreateBucket with ObjectOwnership sets the bucket's ownership controls.
     ("CreateBucket", "s3:CreateBucket"),
     ("CreateBucket", "s3:PutBucketOwnershipControls"),
+    // Tags given at the creation (CreateBucketConfiguration.Tags).
+    ("CreateBucket", "s3:TagResource"),
 ];
 
 /// The S3 state backend: the only AWS calls outside `crates/hactl-aws/src`.

@@ -89,7 +89,7 @@ impl StackNames<'_> {
             ("events", "rule/*") => one(format!("rule/{s}-*")),
             ("states", "stateMachine:*") => one(format!("stateMachine:{s}-*")),
             ("es", "domain/*") => one(format!("domain/{}", crate::expand_log_analytics::domain_name(s))),
-            ("lambda", "function:*") => one(format!("function:{s}-*")),
+            ("lambda", "function:*-log-shipper") => one(format!("function:{s}-log-shipper")),
             ("s3", "*-log-failures-*") => one(format!("{s}-log-failures-*")),
             ("s3", "*-log-failures-*/*") => one(format!("{s}-log-failures-*/*")),
             ("elasticloadbalancing", "loadbalancer/app/*/*") => one(format!("loadbalancer/app/{p}*/*")),

@@ -222,16 +222,19 @@ fn stack_read_statements(
             ]),
         ),
     ];
-    out.extend(log_analytics_reads(stack, &part, &regional));
+    out.extend(log_analytics_reads(stack, part, &regional));
     Ok(out)
 }
+
+/// The ARNs of the stack's regions for one per-region ARN function (see [`in_regions`]).
+type InRegions<'a> = &'a dyn Fn(&dyn Fn(&Scope) -> Vec<String>) -> Value;
 
 /// The log analytics domain (`[log_analytics]`), its log shipper and the shipper's
 /// failed-batches bucket.
 fn log_analytics_reads(
     stack: &str,
     part: &str,
-    regional: &dyn Fn(&dyn Fn(&Scope) -> Vec<String>) -> Value,
+    regional: InRegions<'_>,
 ) -> Vec<Value> {
     vec![
         statement(
@@ -244,7 +247,10 @@ fn log_analytics_reads(
         statement(
             "ReadStackLogShipper",
             &["lambda:ListTags", "lambda:GetFunctionEventInvokeConfig", "lambda:GetPolicy"],
-            regional(&|sc: &Scope| vec![sc.arn("lambda", &format!("function:{stack}-*"))]),
+            regional(&|sc: &Scope| {
+                vec![sc
+                    .arn("lambda", &format!("function:{}", crate::expand_log_analytics::shipper_name(stack)))]
+            }),
         ),
         statement(
             "ReadStackLogFailures",

@@ -37,6 +37,7 @@
 
 use crate::expand::{addr, id, out, partition, short_name, ExpandError, Expander, NetworkRefs};
 use crate::expand_compute::{assume_role, map, policy, statement, strs, Scope};
+use crate::expand_drift::with_condition;
 use crate::model::{LogAnalyticsConfig, Tier};
 use hactl_core::kinds::{ec2, iam, lambda, logs, opensearch, s3, secretsmanager, Typed};
 use hactl_core::{Address, Value};
@@ -322,8 +323,9 @@ impl Expander<'_> {
         // The master user's secret is encrypted with Secrets Manager's AWS managed key
         // (`aws/secretsmanager`), which needs no key permission of the reader.
         let statements = vec![
-            // Lambda creates and deletes the function's network interfaces with this role
-            // (AWS's AWSLambdaVPCAccessExecutionRole): these actions take no resource.
+            // Lambda creates and deletes the function's network interfaces with this role;
+            // AWS's policy for it (AWSLambdaVPCAccessExecutionRole) grants them on `*`, and
+            // Lambda checks them on `*` when it creates the function in the VPC.
             statement(
                 "NetworkInterfaces",
                 &[
@@ -342,10 +344,23 @@ impl Expander<'_> {
                 Value::concat([out(log_group, "arn"), Value::str(":log-stream:*")]),
             ),
             statement("ReadMasterUser", &["secretsmanager:GetSecretValue"], out(secret, "arn")),
-            statement(
-                "FailedBatches",
-                &["s3:PutObject", "s3:ListBucket"],
-                Value::List(vec![out(bucket, "arn"), Value::concat([out(bucket, "arn"), Value::str("/*")])]),
+            // The bucket's name is predictable: only while it is this account's (deleted
+            // and taken by another account, it gets nothing).
+            with_condition(
+                statement(
+                    "FailedBatches",
+                    &["s3:PutObject"],
+                    Value::concat([out(bucket, "arn"), Value::str("/*")]),
+                ),
+                "StringEquals",
+                "s3:ResourceAccount",
+                Value::str(account),
+            ),
+            with_condition(
+                statement("FailedBatchesBucket", &["s3:ListBucket"], out(bucket, "arn")),
+                "StringEquals",
+                "s3:ResourceAccount",
+                Value::str(account),
             ),
         ];
         let spec = self

@@ -2,11 +2,12 @@
 
 A CloudWatch Logs subscription filter on each service's log group invokes this function
 (asynchronously) with a batch of log events: base64 of gzip of JSON. Each event becomes
-one document of the index ``<INDEX_PREFIX>-YYYY.MM.DD`` (its own day, UTC), sent in one
-_bulk request over HTTPS to the domain's VPC endpoint.
+one document of the index ``<INDEX_PREFIX>-YYYY.MM.DD`` (its own day, UTC), sent in
+_bulk requests of at most 5 MiB over HTTPS to the domain's VPC endpoint.
 
-- Documents are created with the event's id as ``_id``: a batch sent again (a retry after
-  a timeout) indexes nothing twice (409, already there, counts as done).
+- Documents are created with the event's id as ``_id``: a batch sent again (Lambda's
+  retry of a failed invocation) indexes nothing twice (409, already there, counts as
+  done).
 - Authentication: the domain's fine-grained access control master user, read from its
   Secrets Manager secret at the first invocation (never from the environment, never
   logged); read again once when the domain refuses it (the password changed).
@@ -28,6 +29,9 @@ import urllib.error
 import urllib.request
 
 TIMEOUT_SECONDS = 20
+# Bytes of one _bulk request at most (OpenSearch Service takes 10 MiB on its smallest
+# instance types, 100 MiB on large ones).
+MAX_REQUEST_BYTES = 5 * 1024 * 1024
 _credentials = None
 
 
@@ -46,33 +50,37 @@ def index_of(prefix, millis):
 
 
 def document(payload, log_event):
-    """One log event as a document: its time, message and origin; a message that is a
-    JSON object also gives its fields, under ``fields``."""
+    """One log event as a document: its time, message (as text, whatever it holds: the
+    fields of JSON messages from several services would clash in one index's mapping, and
+    a clash refuses the document for good) and origin."""
     at = datetime.datetime.fromtimestamp(log_event["timestamp"] / 1000, tz=datetime.timezone.utc)
-    doc = {
+    return {
         "@timestamp": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "message": log_event["message"],
         "log_group": payload.get("logGroup"),
         "log_stream": payload.get("logStream"),
         "owner": payload.get("owner"),
     }
-    try:
-        fields = json.loads(log_event["message"])
-    except ValueError:
-        fields = None
-    if isinstance(fields, dict):
-        doc["fields"] = fields
-    return doc
 
 
-def bulk_body(payload, prefix):
-    """The _bulk request's NDJSON body: a create action and its document per event."""
-    lines = []
+def bulk_bodies(payload, prefix, max_bytes=None):
+    """The _bulk requests' NDJSON bodies: a create action and its document per event, cut
+    so that no body passes ``max_bytes`` (the smallest instance types take 10 MiB a
+    request; a single larger event still goes alone)."""
+    max_bytes = max_bytes or MAX_REQUEST_BYTES
+    bodies, lines, size = [], [], 0
     for e in payload.get("logEvents", []):
         action = {"create": {"_index": index_of(prefix, e["timestamp"]), "_id": e["id"]}}
-        lines.append(json.dumps(action, separators=(",", ":")))
-        lines.append(json.dumps(document(payload, e), separators=(",", ":")))
-    return "\n".join(lines) + "\n"
+        pair = json.dumps(action, separators=(",", ":")) + "\n" + json.dumps(document(payload, e), separators=(",", ":")) + "\n"
+        n = len(pair.encode())
+        if lines and size + n > max_bytes:
+            bodies.append("".join(lines))
+            lines, size = [], 0
+        lines.append(pair)
+        size += n
+    if lines:
+        bodies.append("".join(lines))
+    return bodies
 
 
 def refused_items(answer):
@@ -98,7 +106,7 @@ def read_credentials(secret_arn, client=None):
     return "Basic " + base64.b64encode(pair).decode()
 
 
-def post(url, body, authorization, opener=urllib.request.urlopen):
+def post(url, body, authorization, opener=None):
     """POSTs the body; the parsed answer, or Refused with the status and AWS's reason."""
     request = urllib.request.Request(
         url,
@@ -106,6 +114,7 @@ def post(url, body, authorization, opener=urllib.request.urlopen):
         method="POST",
         headers={"Content-Type": "application/x-ndjson", "Authorization": authorization},
     )
+    opener = opener or urllib.request.urlopen
     try:
         with opener(request, timeout=TIMEOUT_SECONDS, context=ssl.create_default_context()) as answer:
             return json.loads(answer.read())
@@ -114,21 +123,22 @@ def post(url, body, authorization, opener=urllib.request.urlopen):
         raise Refused(f"HTTP {e.code} from the domain: {reason}") from None
 
 
-def ship(payload, env, credentials, opener=urllib.request.urlopen):
+def ship(payload, env, credentials, opener=None):
     """Indexes the payload's events; the number indexed. ``credentials(force)`` gives the
     Authorization header, read again when ``force``."""
     events = payload.get("logEvents", [])
     if payload.get("messageType") != "DATA_MESSAGE" or not events:
         return 0
     url = f"https://{env['DOMAIN_ENDPOINT']}/_bulk"
-    body = bulk_body(payload, env.get("INDEX_PREFIX", "logs"))
-    try:
-        answer = post(url, body, credentials(False), opener)
-    except Refused as e:
-        if not str(e).startswith(("HTTP 401", "HTTP 403")):
-            raise
-        answer = post(url, body, credentials(True), opener)
-    refused = refused_items(answer)
+    refused = []
+    for body in bulk_bodies(payload, env.get("INDEX_PREFIX", "logs")):
+        try:
+            answer = post(url, body, credentials(False), opener)
+        except Refused as e:
+            if not str(e).startswith(("HTTP 401", "HTTP 403")):
+                raise
+            answer = post(url, body, credentials(True), opener)
+        refused.extend(refused_items(answer))
     if refused:
         first = refused[0].get("error", {})
         raise Refused(
@@ -138,17 +148,17 @@ def ship(payload, env, credentials, opener=urllib.request.urlopen):
     return len(events)
 
 
-def handler(event, context):
+def credentials(force):
+    """The master user's Authorization header, read from its secret once per container
+    (again when ``force``: the domain refused it, the password may have changed)."""
     global _credentials
-    env = os.environ
+    if force or _credentials is None:
+        _credentials = read_credentials(os.environ["MASTER_SECRET_ARN"])
+    return _credentials
 
-    def credentials(force):
-        global _credentials
-        if force or _credentials is None:
-            _credentials = read_credentials(env["MASTER_SECRET_ARN"])
-        return _credentials
 
+def handler(event, context):
     payload = decode(event)
-    indexed = ship(payload, env, credentials)
+    indexed = ship(payload, os.environ, credentials)
     print(json.dumps({"logGroup": payload.get("logGroup"), "indexed": indexed}))
     return {"indexed": indexed}

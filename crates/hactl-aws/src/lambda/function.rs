@@ -15,8 +15,8 @@
 //! (UpdateFunctionCode) and the configuration (UpdateFunctionConfiguration) each waited
 //! until Lambda has finished applying it; settings and permissions as at create.
 //!
-//! Delete: DeleteFunction, then (a function in a VPC) waits until the network interfaces
-//! Lambda made for it in its security groups are gone (DescribeNetworkInterfaces; AWS
+//! Delete: DeleteFunction, then (a function in a VPC) waits until no Lambda network
+//! interface is left in its security groups (the stack's, the function's alone) (DescribeNetworkInterfaces; AWS
 //! releases them some minutes later, up to 45 waited), so that the deletes of its group
 //! and subnets, which follow, find nothing in their way.
 
@@ -28,8 +28,8 @@ use async_trait::async_trait;
 use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput as Current;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
-    DestinationConfig, Environment, FunctionConfiguration, LogFormat, LoggingConfig, OnFailure, Runtime,
-    State, VpcConfig,
+    DestinationConfig, Environment, FunctionConfiguration, LastUpdateStatus, LogFormat, LoggingConfig,
+    OnFailure, Runtime, State, VpcConfig,
 };
 use aws_sdk_lambda::Client;
 use hactl_core::kinds::lambda::Function as Kind;
@@ -224,7 +224,9 @@ impl Function {
         }
     }
 
-    /// Waits until the function is Active and its last update has been applied.
+    /// Waits until the function is ready for a change or a call: Active (or Inactive, a
+    /// function idle for weeks, which its next update reactivates) with its last update
+    /// applied. A failed creation or update is an error with AWS's reason.
     async fn wait_ready(&self, ctx: &Ctx, name: &str) -> Result<Current, ProviderError> {
         ctx.wait_for(&format!("Lambda function {name} to be active"), || async move {
             let Some(f) = self.configuration(name).await? else {
@@ -236,8 +238,15 @@ impl Function {
                     f.state_reason().unwrap_or("no reason given")
                 )));
             }
-            let updated = f.last_update_status().is_none_or(|s| s.as_str() != "InProgress");
-            Ok((f.state() == Some(&State::Active) && updated).then_some(f))
+            if f.last_update_status() == Some(&LastUpdateStatus::Failed) {
+                return Err(ProviderError::fatal(format!(
+                    "the last update of Lambda function {name} failed: {}",
+                    f.last_update_status_reason().unwrap_or("no reason given")
+                )));
+            }
+            let updated = f.last_update_status() != Some(&LastUpdateStatus::InProgress);
+            let ready = matches!(f.state(), Some(State::Active | State::Inactive));
+            Ok((ready && updated).then_some(f))
         })
         .await
     }
@@ -512,8 +521,8 @@ impl Provider for Function {
         Ok(Applied { outputs: outputs(&arn, name), id: name.to_string() })
     }
 
-    /// Deletes the function, then waits until its network interfaces (those Lambda made
-    /// for it in its security groups) are gone, so the deletes of those groups and of its
+    /// Deletes the function, then waits until the Lambda network interfaces of its
+    /// security groups (its own) are gone, so the deletes of those groups and of its
     /// subnets that follow do not run out of retries.
     async fn delete(&self, ctx: &Ctx, id: &str, recorded: &Props) -> Result<(), ProviderError> {
         let out = self.client.delete_function().function_name(id).send().await;
@@ -524,20 +533,17 @@ impl Provider for Function {
         }
         let mut wait = ctx.clone();
         wait.wait_timeout = wait.wait_timeout.max(ENI_WAIT);
-        let prefix = format!("AWS Lambda VPC ENI-{id}");
         wait.wait_for(&format!("the network interfaces of Lambda function {id} to go"), || {
-            let (groups, prefix) = (groups.clone(), prefix.clone());
+            let groups = groups.clone();
             async move {
-                let filter =
-                    aws_sdk_ec2::types::Filter::builder().name("group-id").set_values(Some(groups)).build();
-                let out = self.ec2.describe_network_interfaces().filters(filter).send().await;
+                let filters = [
+                    aws_sdk_ec2::types::Filter::builder().name("group-id").set_values(Some(groups)).build(),
+                    aws_sdk_ec2::types::Filter::builder().name("interface-type").values("lambda").build(),
+                ];
+                let out =
+                    self.ec2.describe_network_interfaces().set_filters(Some(filters.to_vec())).send().await;
                 let out = out.map_err(|e| aws_error("DescribeNetworkInterfaces", e))?;
-                let left = out
-                    .network_interfaces()
-                    .iter()
-                    .filter(|n| n.description().is_some_and(|d| d.starts_with(&prefix)))
-                    .count();
-                Ok((left == 0).then_some(()))
+                Ok(out.network_interfaces().is_empty().then_some(()))
             }
         })
         .await

@@ -1,10 +1,12 @@
 //! `logs.subscription_filter`: a subscription filter of one of the stack's log groups,
 //! sending its events to a destination (the log shipper function). CloudWatch Logs takes
-//! no tags on a filter: it belongs to the stack through the target it matches (its log
-//! group and filter name), as scaling policies do. id = `<log group>:<filter name>` (a log
-//! group name holds no `:`).
+//! no tags on a filter: it is the stack's when state records it, or when it sends to one
+//! of the stack's functions (`<stack>-...`; a create cut short before state recorded it).
+//! id = `<log group>:<filter name>` (a log group name holds no `:`).
 //!
-//! Read: DescribeSubscriptionFilters (log group, filter name as prefix) per target.
+//! Read: DescribeSubscriptionFilters of the log group (at most two filters) per target; a
+//! group holding two other filters already fails the read (CloudWatch Logs takes no
+//! third), so the plan says it before any change.
 //! Create and update: PutSubscriptionFilter, an upsert (retried while the destination's
 //! permission has not yet propagated). Delete: DeleteSubscriptionFilter; a filter gone,
 //! or gone with its log group, is deleted.
@@ -19,6 +21,9 @@ use hactl_engine::{Applied, Ctx, LiveObject, Provider, ProviderError, ReadTarget
 use std::collections::BTreeMap;
 
 pub struct SubscriptionFilter(pub Client);
+
+/// Subscription filters a log group may have (CloudWatch Logs quota, not adjustable).
+const MAX_FILTERS: usize = 2;
 
 fn id_of(group: &str, filter: &str) -> String {
     format!("{group}:{filter}")
@@ -51,9 +56,12 @@ impl SubscriptionFilter {
             let mut e = aws_error("PutSubscriptionFilter", e);
             // The log group was just created, or the destination's resource policy (its
             // permission for CloudWatch Logs) is not visible yet.
+            // ("Could not execute the lambda function. Make sure you have given CloudWatch
+            // Logs permission to execute your function.")
             let text = e.message().to_ascii_lowercase();
             if crate::error::is_not_found(&e)
-                || (e.code() == Some("InvalidParameterException") && text.contains("destination"))
+                || (e.code() == Some("InvalidParameterException")
+                    && text.contains("could not execute the lambda function"))
             {
                 e.make_retryable();
             }
@@ -73,38 +81,47 @@ impl Provider for SubscriptionFilter {
         Some(&[Kind::LOG_GROUP_NAME, Kind::FILTER_NAME])
     }
 
-    async fn read(&self, _ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let mut out = Vec::new();
         for t in targets {
             let Some((group, filter)) = key_of(t.id.as_deref(), &t.props) else { continue };
-            let answer = self
-                .0
-                .describe_subscription_filters()
-                .log_group_name(group)
-                .filter_name_prefix(filter)
-                .send()
-                .await;
+            let answer = self.0.describe_subscription_filters().log_group_name(group).send().await;
             let Some(answer) = found(answer.map_err(|e| aws_error("DescribeSubscriptionFilters", e)))? else {
                 continue;
             };
-            // The prefix may match longer names: this exact one only.
-            let Some(f) = answer.subscription_filters().iter().find(|f| f.filter_name() == Some(filter))
-            else {
+            let filters = answer.subscription_filters();
+            let Some(f) = filters.iter().find(|f| f.filter_name() == Some(filter)) else {
+                // CloudWatch Logs takes two filters a log group: with two others there,
+                // the create would fail halfway through an apply; say so at the plan.
+                if filters.len() >= MAX_FILTERS {
+                    let names: Vec<&str> = filters.iter().filter_map(|f| f.filter_name()).collect();
+                    return Err(ProviderError::fatal(format!(
+                        "log group {group} already has {} subscription filters ({}), the most CloudWatch \
+                         Logs allows; remove one so that {} can ship its logs",
+                        filters.len(),
+                        names.join(", "),
+                        t.address
+                    ))
+                    .with_code("LimitExceededException"));
+                }
                 continue;
             };
+            let destination = f.destination_arn().unwrap_or_default();
+            // Untagged: the stack's when state records it, or when it sends to one of the
+            // stack's functions (`<stack>-...`: a create cut short before state took it).
+            let owned = t.id.is_some() || destination.contains(&format!(":function:{}-", ctx.stack));
             let props = Props::from([
                 (Kind::LOG_GROUP_NAME.to_string(), Value::str(group)),
                 (Kind::FILTER_NAME.to_string(), Value::str(filter)),
                 (Kind::FILTER_PATTERN.to_string(), Value::str(f.filter_pattern().unwrap_or_default())),
-                (Kind::DESTINATION_ARN.to_string(), f.destination_arn().map_or(Value::Null, Value::str)),
+                (Kind::DESTINATION_ARN.to_string(), Value::str(destination)),
             ]);
             out.push(LiveObject {
                 id: id_of(group, filter),
                 address: Some(t.address.clone()),
                 props,
                 outputs: outputs(group, filter),
-                // Untagged: it belongs to the stack through the target it matches.
-                owned: true,
+                owned,
             });
         }
         Ok(out)

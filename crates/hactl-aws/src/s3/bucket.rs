@@ -78,9 +78,20 @@ fn build_err(what: &str) -> impl Fn(aws_sdk_s3::error::BuildError) -> ProviderEr
     move |e| ProviderError::fatal(format!("{what}: {e}"))
 }
 
-fn outputs(name: &str) -> BTreeMap<String, Value> {
+/// The partition of a region's ARNs.
+fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+fn outputs(region: &str, name: &str) -> BTreeMap<String, Value> {
     BTreeMap::from([
-        ("arn".to_string(), Value::str(format!("arn:aws:s3:::{name}"))),
+        ("arn".to_string(), Value::str(format!("arn:{}:s3:::{name}", partition(region)))),
         ("name".to_string(), Value::str(name)),
     ])
 }
@@ -112,16 +123,22 @@ impl Bucket {
         out.map(drop).map_err(|e| aws_error("PutBucketTagging", e))
     }
 
-    /// Whether the bucket exists in this account, in none, or in another account
-    /// (HeadBucket answers 403 to a caller outside the owning account).
+    /// Whether the bucket exists in this account, in none, or in another account. S3
+    /// answers HeadBucket without a body, so the status decides: 404 none; 403 (a caller
+    /// outside the owning account) and 301 (a bucket of another region: S3 names are
+    /// global, and the stack's is in its own region) someone else's.
     async fn presence(&self, name: &str) -> Result<Presence, ProviderError> {
-        match self.client.head_bucket().bucket(name).send().await.map_err(|e| aws_error("HeadBucket", e)) {
-            Ok(_) => Ok(Presence::Here),
-            Err(e) if gone(&e) => Ok(Presence::None),
-            Err(e) if matches!(e.code(), Some("Forbidden" | "AccessDenied" | "403")) => {
-                Ok(Presence::Elsewhere)
-            }
-            Err(e) => Err(e),
+        let err = match self.client.head_bucket().bucket(name).send().await {
+            Ok(_) => return Ok(Presence::Here),
+            Err(e) => e,
+        };
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        if matches!(status, Some(403 | 301)) {
+            return Ok(Presence::Elsewhere);
+        }
+        match aws_error("HeadBucket", err) {
+            e if gone(&e) || status == Some(404) => Ok(Presence::None),
+            e => Err(e),
         }
     }
 
@@ -286,7 +303,9 @@ impl Bucket {
                 let Some(key) = key else { continue };
                 let id = ObjectIdentifier::builder()
                     .key(key)
-                    .set_version_id(version.filter(|v| *v != "null").map(str::to_string))
+                    // As listed, "null" included (an object written while versioning was off):
+                    // without a version id a versioned bucket only gains a delete marker.
+                    .set_version_id(version.map(str::to_string))
                     .build()
                     .map_err(build_err("object"))?;
                 ids.push(id);
@@ -385,7 +404,13 @@ impl Provider for Bucket {
                 (Kind::POLICY.to_string(), self.policy(name).await?),
                 (Kind::TAGS.to_string(), tags_prop(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
             ]);
-            out.push(LiveObject { id: name.to_string(), address, props, outputs: outputs(name), owned });
+            out.push(LiveObject {
+                id: name.to_string(),
+                address,
+                props,
+                outputs: outputs(&self.region, name),
+                owned,
+            });
         }
         Ok(out)
     }
@@ -409,30 +434,41 @@ impl Provider for Bucket {
             ensure_ours(ctx, address, &tags, &format!("S3 bucket `{name}`"), "BucketAlreadyOwnedByYou")?;
             self.converge_tags(name, &tags, props).await?;
             self.configure(name, props).await?;
-            return Ok(Applied { outputs: outputs(name), id: name.to_string() });
+            return Ok(Applied { outputs: outputs(&self.region, name), id: name.to_string() });
         }
-        let mut create =
-            self.client.create_bucket().bucket(name).object_ownership(ObjectOwnership::BucketOwnerEnforced);
+        // The tags go with the create, so no crash can leave the bucket without them.
+        let tags = tag_map(props)
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(build_err("tag")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut config = CreateBucketConfiguration::builder().set_tags(Some(tags));
         if self.region != "us-east-1" {
-            create = create.create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(self.region.as_str()))
-                    .build(),
-            );
+            config = config.location_constraint(BucketLocationConstraint::from(self.region.as_str()));
         }
+        let create = self
+            .client
+            .create_bucket()
+            .bucket(name)
+            .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+            .create_bucket_configuration(config.build());
         match create.send().await.map_err(|e| aws_error("CreateBucket", e)) {
-            Ok(_) => self.put_tags(name, tag_map(props)).await?,
-            Err(e) if matches!(e.code(), Some("BucketAlreadyExists" | "BucketAlreadyOwnedByYou")) => {
+            Ok(_) => {}
+            // A retried create whose first attempt went through: ours only by its tags.
+            Err(e) if e.code() == Some("BucketAlreadyOwnedByYou") => {
+                let tags = self.tags(name).await?;
+                ensure_ours(ctx, address, &tags, &format!("S3 bucket `{name}`"), "BucketAlreadyOwnedByYou")?;
+            }
+            Err(e) if e.code() == Some("BucketAlreadyExists") => {
                 return Err(ProviderError::fatal(format!(
-                    "S3 bucket name `{name}` was taken a moment ago (bucket names are global); \
-                     it cannot be this stack's"
+                    "S3 bucket name `{name}` was taken by another AWS account a moment ago (bucket \
+                     names are global); it cannot be this stack's"
                 ))
                 .with_code("BucketAlreadyExists"))
             }
             Err(e) => return Err(e),
         }
         self.configure(name, props).await?;
-        Ok(Applied { outputs: outputs(name), id: name.to_string() })
+        Ok(Applied { outputs: outputs(&self.region, name), id: name.to_string() })
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
@@ -453,7 +489,7 @@ impl Provider for Bucket {
                 }
             }
         }
-        Ok(Applied { outputs: outputs(name), id: name.to_string() })
+        Ok(Applied { outputs: outputs(&self.region, name), id: name.to_string() })
     }
 
     async fn delete(&self, _ctx: &Ctx, id: &str, _recorded: &Props) -> Result<(), ProviderError> {
