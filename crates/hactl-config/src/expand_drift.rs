@@ -231,11 +231,7 @@ type InRegions<'a> = &'a dyn Fn(&dyn Fn(&Scope) -> Vec<String>) -> Value;
 
 /// The log analytics domain (`[log_analytics]`), its log shipper and the shipper's
 /// failed-batches bucket.
-fn log_analytics_reads(
-    stack: &str,
-    part: &str,
-    regional: InRegions<'_>,
-) -> Vec<Value> {
+fn log_analytics_reads(stack: &str, part: &str, regional: InRegions<'_>) -> Vec<Value> {
     vec![
         statement(
             "ReadStackLogAnalytics",
