@@ -105,16 +105,7 @@ pub(crate) struct Expander<'a> {
     pub(crate) dr: Option<&'a DrConfig>,
 }
 
-/// The partition of a region's ARNs.
-pub(crate) fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
+pub(crate) use hactl_core::location::partition;
 
 /// What the compute tier needs from the network tier.
 pub(crate) struct NetworkRefs {

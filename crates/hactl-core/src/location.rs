@@ -81,6 +81,18 @@ impl From<Location> for String {
     }
 }
 
+/// The partition of a region's ARNs: `aws-cn` for China, `aws-us-gov` for GovCloud,
+/// `aws` elsewhere.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

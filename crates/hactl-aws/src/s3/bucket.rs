@@ -78,20 +78,12 @@ fn build_err(what: &str) -> impl Fn(aws_sdk_s3::error::BuildError) -> ProviderEr
     move |e| ProviderError::fatal(format!("{what}: {e}"))
 }
 
-/// The partition of a region's ARNs.
-fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
-
 fn outputs(region: &str, name: &str) -> BTreeMap<String, Value> {
     BTreeMap::from([
-        ("arn".to_string(), Value::str(format!("arn:{}:s3:::{name}", partition(region)))),
+        (
+            "arn".to_string(),
+            Value::str(format!("arn:{}:s3:::{name}", hactl_core::location::partition(region))),
+        ),
         ("name".to_string(), Value::str(name)),
     ])
 }
