@@ -226,6 +226,15 @@ const PARLIAMENT_ACCEPTED: &[(&str, &[&str], &str)] = &[
          hactl's load balancers are application load balancers. OpenSearch's tag actions also \
          take applications and data sources (`arn:aws:opensearch:`); hactl tags domains only",
     ),
+    (
+        "RESOURCE_POLICY_PRIVILEGE_ESCALATION",
+        &["arn:aws:s3:::*-log-failures-*"],
+        "hactl writes the failed-batches bucket's policy (its Deny of requests without TLS), so \
+         it needs s3:PutBucketPolicy on the stack's failure buckets, with which a holder of this \
+         policy could grant itself the batches' objects; granting s3:GetObject and s3:PutObject \
+         too would not take that away. As with the inline policies of the stack's roles: an \
+         administrator's policy for the account's hactl stacks",
+    ),
 ];
 
 fn repo_root() -> PathBuf {
@@ -1103,6 +1112,11 @@ fn accepted(issue: &str, detail: &J) -> Option<usize> {
                             })
                     })
                 }),
+                // "… on <resource> due to <action> not being allowed, but does allow …".
+                "RESOURCE_POLICY_PRIVILEGE_ESCALATION" => detail
+                    .as_str()
+                    .and_then(|d| d.split_once(" on ").and_then(|(_, rest)| rest.split_once(" due to ")))
+                    .is_some_and(|(resource, _)| actions.contains(&resource)),
                 _ => false,
             }
     })
