@@ -56,10 +56,20 @@ impl Style {
     }
 }
 
+/// Text of several lines longer than this (a function's source) shows as its size and
+/// digest: the plan stays readable, and two versions still differ on screen. The JSON
+/// plan keeps the whole text.
+const LONG_TEXT: usize = 200;
+
 fn show(v: &Option<Value>, sensitive: bool) -> String {
     match v {
         _ if sensitive => "(sensitive)".to_string(),
         None => "(none)".to_string(),
+        Some(Value::Str(s)) if s.len() > LONG_TEXT && s.contains('\n') => {
+            use sha2::Digest;
+            let digest = hex::encode(sha2::Sha256::digest(s.as_bytes()));
+            format!("({} lines, {} bytes, sha256 {})", s.lines().count(), s.len(), &digest[..12])
+        }
         Some(v) => v.to_string(),
     }
 }
@@ -458,5 +468,22 @@ pub fn drift_run_line(
             if published { ", metric published" } else { "" }
         ),
         (LogFormat::Text, Err(e)) => format!("{ts} drift run {run} of stack {stack} failed: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_shows_as_its_size_and_digest_and_short_text_as_itself() {
+        let code = "line\n".repeat(100);
+        assert_eq!(show(&Some(Value::str(&code)), false), "(100 lines, 500 bytes, sha256 e616983f2e39)");
+        let edited = format!("{}lime\n", "line\n".repeat(99));
+        assert_eq!(show(&Some(Value::str(edited)), false), "(100 lines, 500 bytes, sha256 b45e57a163d9)");
+        assert_eq!(show(&Some(Value::str("a\nb")), false), "\"a\\nb\"");
+        let one_line = "x".repeat(300);
+        assert_eq!(show(&Some(Value::str(&one_line)), false), format!("\"{one_line}\""));
+        assert_eq!(show(&Some(Value::str(&code)), true), "(sensitive)");
     }
 }
