@@ -10,7 +10,15 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-bash scripts/emulator.sh start
+# Starts the emulator when it is not running, and stops it again at the end if it did (a
+# CI run after a bench finds the port free, as after scripts/test.sh).
+started=0
+if ! curl -fsS -m 2 "http://127.0.0.1:${HACTL_EMULATOR_PORT:-4566}/_localstack/health" >/dev/null 2>&1; then
+    bash scripts/emulator.sh start
+    started=1
+fi
+cleanup() { if [[ $started == 1 ]]; then bash scripts/emulator.sh stop || true; fi; }
+trap cleanup EXIT
 eval "$(bash scripts/emulator.sh env)"
 if [[ -z "${HACTL_BENCH_BIN:-}" ]]; then
     cargo build --release -p hactl
