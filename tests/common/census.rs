@@ -10,11 +10,13 @@ use aws_sdk_ec2::types::{Filter, NatGatewayState};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every kind `census` counts.
-pub const KINDS: [&str; 47] = [
+pub const KINDS: [&str; 49] = [
     "acm.certificate",
     "appautoscaling.policy",
+    "appautoscaling.scheduled_action",
     "appautoscaling.target",
     "autoscaling.group",
+    "autoscaling.scheduled_action",
     "cloudwatch.alarm",
     "cloudwatch.dashboard",
     "docdb.cluster",
@@ -409,6 +411,19 @@ async fn asg_kinds(c: &aws_sdk_autoscaling::Client, stack: &str, n: &mut BTreeMa
         .filter_map(|g| g.auto_scaling_group_name())
         .collect();
     n.insert("autoscaling.group", live.len());
+    // The stack's group's scheduled actions (AWS deletes them with the group).
+    let group = format!("{stack}-ecs");
+    let actions: Vec<_> = c
+        .describe_scheduled_actions()
+        .auto_scaling_group_name(&group)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .expect("DescribeScheduledActions");
+    let actions: BTreeSet<&str> = actions.iter().filter_map(|a| a.scheduled_action_name()).collect();
+    n.insert("autoscaling.scheduled_action", actions.len());
 }
 
 async fn aas_kinds(
@@ -445,6 +460,21 @@ async fn aas_kinds(
     let policies: BTreeSet<&str> =
         policies.iter().filter(|p| p.resource_id().starts_with(&prefix)).map(|p| p.policy_arn()).collect();
     n.insert("appautoscaling.policy", policies.len());
+    let actions: Vec<_> = c
+        .describe_scheduled_actions()
+        .service_namespace(ServiceNamespace::Ecs)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .expect("DescribeScheduledActions");
+    let actions: BTreeSet<&str> = actions
+        .iter()
+        .filter(|a| a.resource_id().starts_with(&prefix))
+        .map(|a| a.scheduled_action_arn())
+        .collect();
+    n.insert("appautoscaling.scheduled_action", actions.len());
 }
 
 async fn iam_kinds(c: &aws_sdk_iam::Client, stack: &str, n: &mut BTreeMap<&'static str, usize>) {

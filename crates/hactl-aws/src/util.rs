@@ -170,3 +170,69 @@ where
     })
     .await
 }
+
+/// The live `min` and `max` (keys of `scheduled`'s maps) of an object whose scheduled
+/// actions change them: a live value equal to the value one of the actions sets
+/// (`scheduled`: a list of `{min, max}`) is the config's intent, so it reads as desired;
+/// anything else (a change by hand) reads as it is. The actions own the sizes between
+/// their times: apply does not undo them, drift does not report them.
+pub(crate) fn unscheduled(
+    live: (Value, Value),
+    desired: (Option<&Value>, Option<&Value>),
+    scheduled: Option<&Value>,
+) -> (Value, Value) {
+    let actions = scheduled.and_then(Value::as_list).unwrap_or_default();
+    let read = |live: Value, want: Option<&Value>, key: &str| match want {
+        Some(want) if actions.iter().any(|a| a.as_map().and_then(|m| m.get(key)) == Some(&live)) => {
+            want.clone()
+        }
+        _ => live,
+    };
+    (read(live.0, desired.0, "min"), read(live.1, desired.1, "max"))
+}
+
+#[cfg(test)]
+mod scheduled_tests {
+    use super::*;
+
+    fn pair(min: i64, max: i64) -> Value {
+        Value::Map([("min".to_string(), Value::Int(min)), ("max".to_string(), Value::Int(max))].into())
+    }
+
+    #[test]
+    fn sizes_set_by_a_schedule_read_as_desired_and_others_as_live() {
+        let (min, max) = (Value::Int(2), Value::Int(10));
+        let night = Value::List(vec![pair(1, 1)]);
+        let live = |a, b| (Value::Int(a), Value::Int(b));
+        // The night action's sizes: the config's intent.
+        assert_eq!(
+            unscheduled(live(1, 1), (Some(&min), Some(&max)), Some(&night)),
+            (min.clone(), max.clone())
+        );
+        // One from the action, one as configured.
+        assert_eq!(
+            unscheduled(live(1, 10), (Some(&min), Some(&max)), Some(&night)),
+            (min.clone(), max.clone())
+        );
+        // Min changed by hand: reported as it is; the max the action set is not.
+        assert_eq!(
+            unscheduled(live(3, 1), (Some(&min), Some(&max)), Some(&night)),
+            (Value::Int(3), max.clone())
+        );
+        // No schedule: as it is.
+        assert_eq!(unscheduled(live(1, 1), (Some(&min), Some(&max)), None), live(1, 1));
+        let only_max = Value::List(vec![Value::Map(
+            [("min".to_string(), Value::Null), ("max".to_string(), Value::Int(4))].into(),
+        )]);
+        assert_eq!(
+            unscheduled(live(2, 4), (Some(&min), Some(&max)), Some(&only_max)),
+            (min.clone(), max.clone())
+        );
+        assert_eq!(
+            unscheduled(live(1, 4), (Some(&min), Some(&max)), Some(&only_max)),
+            (Value::Int(1), max.clone())
+        );
+        // A null in an action (it leaves that size) matches no live value.
+        assert_eq!(unscheduled(live(2, 9), (Some(&min), Some(&max)), Some(&only_max)), live(2, 9));
+    }
+}

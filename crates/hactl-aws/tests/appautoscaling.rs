@@ -291,3 +291,103 @@ async fn scalable_target_and_target_tracking_policies() {
 
     svc.cleanup().await;
 }
+
+fn action_props(name: &str, resource_id: &str, schedule: &str, min: Value, max: Value) -> Props {
+    Props::from([
+        ("name".to_string(), Value::str(name)),
+        ("service_namespace".to_string(), Value::str("ecs")),
+        ("resource_id".to_string(), Value::str(resource_id)),
+        ("scalable_dimension".to_string(), Value::str("ecs:service:DesiredCount")),
+        ("schedule".to_string(), Value::str(schedule)),
+        ("timezone".to_string(), Value::str("Europe/Paris")),
+        ("min_capacity".to_string(), min),
+        ("max_capacity".to_string(), max),
+    ])
+}
+
+/// Scheduled actions: put, read by name without diff, updated in place, changed out of
+/// band, deleted (twice); and the target reads the sizes an action sets as configured.
+#[tokio::test]
+async fn scheduled_actions_and_the_sizes_they_set() {
+    let config = sdk_config().await;
+    let counter = ApiCounter::default();
+    let reg = hactl_aws::registry(&config, &counter);
+    let tp = reg.get("appautoscaling.target").expect("provider").clone();
+    let ap = reg.get("appautoscaling.scheduled_action").expect("provider").clone();
+    let client = aws_sdk_applicationautoscaling::Client::new(&config);
+    let stack = format!("t{}-aas-sched", std::process::id());
+    let svc = EcsService::new(&config, &stack).await;
+    let rid = svc.resource_id();
+    let ctx = Ctx::new(&stack, Arc::new(NullSink));
+
+    let t_addr = addr("scalable_target.web");
+    let mut t_props = target_props(&rid, 2, 6);
+    let night = Value::List(vec![Value::Map(
+        [("min".to_string(), Value::Int(1)), ("max".to_string(), Value::Int(1))].into(),
+    )]);
+    t_props.insert("scheduled_capacities".into(), night);
+    tp.create(&ctx, &t_addr, &t_props).await.expect("create target");
+
+    let a_addr = addr("scheduled_action.web.night");
+    let name = format!("{stack}-web-night");
+    let mut a_props = action_props(&name, &rid, "cron(0 20 ? * MON-FRI *)", Value::Int(1), Value::Int(1));
+    let applied = ap.create(&ctx, &a_addr, &a_props).await.expect("create action");
+    assert_eq!(applied.id, format!("{rid}|{name}"));
+    let live = client
+        .describe_scheduled_actions()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_id(&rid)
+        .send()
+        .await
+        .expect("describe");
+    let a = &live.scheduled_actions()[0];
+    assert_eq!((a.schedule(), a.timezone()), ("cron(0 20 ? * MON-FRI *)", Some("Europe/Paris")));
+    let objs = ap.read(&ctx, &[target(&a_addr, None, &a_props)]).await.expect("read");
+    assert_eq!(objs.len(), 1);
+    assert_eq!(objs[0].address.as_ref(), Some(&a_addr));
+    assert_eq!(diff_props(ap.schema(), &a_props, &objs[0].props), vec![]);
+
+    // In place: a later time and only a max.
+    a_props.insert("schedule".into(), Value::str("cron(30 21 ? * MON-FRI *)"));
+    a_props.insert("min_capacity".into(), Value::Null);
+    let changes = diff_props(ap.schema(), &a_props, &objs[0].props);
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    ap.update(
+        &ctx,
+        UpdateRequest { address: &a_addr, id: &applied.id, desired: &a_props, changes: &changes },
+    )
+    .await
+    .expect("update action");
+    let objs = ap.read(&ctx, &[target(&a_addr, Some(&applied.id), &a_props)]).await.expect("read");
+    assert_eq!(diff_props(ap.schema(), &a_props, &objs[0].props), vec![]);
+
+    // The action fires (here by hand): min and max 1 read as the configured 2 and 6; a
+    // size no action sets reads as it is.
+    let set = |min: i32, max: i32| {
+        client
+            .register_scalable_target()
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_id(&rid)
+            .scalable_dimension(
+                aws_sdk_applicationautoscaling::types::ScalableDimension::EcsServiceDesiredCount,
+            )
+            .min_capacity(min)
+            .max_capacity(max)
+            .send()
+    };
+    set(1, 1).await.expect("night sizes");
+    let objs = tp.read(&ctx, &[target(&t_addr, Some(&rid), &t_props)]).await.expect("read target");
+    assert_eq!(diff_props(tp.schema(), &t_props, &objs[0].props), vec![]);
+    set(3, 1).await.expect("sizes by hand");
+    let objs = tp.read(&ctx, &[target(&t_addr, Some(&rid), &t_props)]).await.expect("read target");
+    let changes = diff_props(tp.schema(), &t_props, &objs[0].props);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!((changes[0].name.as_str(), changes[0].before.clone()), ("min_capacity", Some(Value::Int(3))));
+
+    // Deleted out of band: reads as absent; delete is idempotent.
+    ap.delete(&ctx, &applied.id, &a_props).await.expect("delete action");
+    assert!(ap.read(&ctx, &[target(&a_addr, Some(&applied.id), &a_props)]).await.expect("read").is_empty());
+    ap.delete(&ctx, &applied.id, &a_props).await.expect("delete action again");
+    tp.delete(&ctx, &rid, &t_props).await.expect("delete target");
+    svc.cleanup().await;
+}

@@ -148,6 +148,8 @@ struct ClusterRefs<'a> {
     log_groups: BTreeMap<&'a str, Address>,
     /// The EC2 capacity; `None` on Fargate.
     capacity: Option<CapacityRefs>,
+    /// On Fargate with Spot services: FARGATE and FARGATE_SPOT attached to the cluster.
+    fargate_providers: Option<Address>,
 }
 
 /// The EC2 capacity the services run on.
@@ -287,7 +289,11 @@ impl<'a> Expander<'a> {
             LaunchType::Ec2 => Some(self.ec2_capacity(&scope, net, &cluster)?),
             LaunchType::Fargate => None,
         };
-        let cluster = ClusterRefs { cluster, log_groups, capacity };
+        let fargate_providers = match cfg.compute.launch_type {
+            LaunchType::Ec2 => None,
+            LaunchType::Fargate => self.fargate_capacity_providers(&cluster)?,
+        };
+        let cluster = ClusterRefs { cluster, log_groups, capacity, fargate_providers };
         let albs = self.load_balancers(&scope, net)?;
         let refs = ComputeRefs { scope, net, data, secrets: container_secrets(data), cluster, roles, albs };
         for s in &cfg.services {
@@ -518,9 +524,12 @@ impl<'a> Expander<'a> {
             Some(ami) => ami.clone(),
             None => format!("resolve:ssm:{ECS_AMI_PARAMETER}"),
         };
+        // On Spot instances the agent drains the tasks when AWS gives its 2-minute notice.
+        let spot_draining =
+            if compute.spot.is_some() { "ECS_ENABLE_SPOT_INSTANCE_DRAINING=true\n" } else { "" };
         let user_data = format!(
             "#!/bin/bash\ncat >> /etc/ecs/ecs.config <<'EOF'\nECS_CLUSTER={stack}\n\
-             ECS_ENABLE_TASK_IAM_ROLE=true\nECS_AWSVPC_BLOCK_IMDS=true\nECS_ENABLE_CONTAINER_METADATA=true\nEOF\n"
+             ECS_ENABLE_TASK_IAM_ROLE=true\nECS_AWSVPC_BLOCK_IMDS=true\nECS_ENABLE_CONTAINER_METADATA=true\n{spot_draining}EOF\n"
         );
         let spec = self
             .tagged(ec2::LaunchTemplate::new(lt.clone()), &lt_name)
@@ -571,11 +580,15 @@ impl<'a> Expander<'a> {
             .subnet_ids(net.subnet_ids("app"))
             .health_check_type("ELB")
             .health_check_grace_period(Value::Int(300))
-            .protect_from_scale_in(true);
+            .protect_from_scale_in(true)
+            .mixed_instances(crate::expand_levers::mixed_instances(&cfg.compute))
+            .capacity_rebalance(cfg.compute.spot.as_ref().is_some_and(|s| s.capacity_rebalance))
+            .scheduled_sizes(crate::expand_levers::scheduled_pairs(&cfg.compute.schedule));
         for r in &net.private_routes {
             spec = spec.after(r);
         }
         self.push(spec);
+        self.group_schedule(&asg, &asg_name)?;
         Ok(asg)
     }
 
@@ -955,7 +968,13 @@ impl<'a> Expander<'a> {
                     ("base", Value::Int(0)),
                 ])]))
                 .after(&capacity.attachment),
-            None => spec.launch_type("FARGATE").capacity_provider_strategy(Value::Null),
+            None => match (&s.spot, &refs.cluster.fargate_providers) {
+                (Some(spot), Some(providers)) => spec
+                    .launch_type(Value::Null)
+                    .capacity_provider_strategy(crate::expand_levers::fargate_spot_strategy(spot))
+                    .after(providers),
+                _ => spec.launch_type("FARGATE").capacity_provider_strategy(Value::Null),
+            },
         };
         if let Some(l) = refs.albs.listeners.get(s.name.as_str()) {
             spec = spec.after(l);
@@ -988,8 +1007,10 @@ impl<'a> Expander<'a> {
                 .scalable_dimension("ecs:service:DesiredCount")
                 .min_capacity(int(auto.min.min(self.desired_count(s))))
                 .max_capacity(int(auto.max))
+                .scheduled_capacities(crate::expand_levers::scheduled_pairs(&auto.schedule))
                 .after(svc),
         );
+        self.service_schedule(s, &auto.schedule, &resource_id, &target)?;
         let mut policies: Vec<(&str, &str, f64, Value)> = vec![
             ("cpu", "ECSServiceAverageCPUUtilization", auto.cpu_target, Value::Null),
             ("memory", "ECSServiceAverageMemoryUtilization", auto.memory_target, Value::Null),

@@ -11,6 +11,7 @@ mod expand_ci;
 mod expand_compute;
 mod expand_data;
 pub mod expand_drift;
+mod expand_levers;
 mod expand_log_analytics;
 mod expand_nacl;
 pub mod expand_observability;

@@ -293,6 +293,100 @@ pub struct ComputeConfig {
     pub root_volume_size: u32,
     /// EC2 only: the AMI's root device name (`/dev/xvda` for the ECS-optimised AMIs).
     pub root_device_name: String,
+    /// EC2 only: scheduled changes of the Auto Scaling group's sizes.
+    pub schedule: Vec<ScheduledCapacity>,
+    /// EC2 only: Spot instances in the Auto Scaling group (a mixed-instances policy).
+    pub spot: Option<Ec2Spot>,
+}
+
+/// A scheduled change of capacity: `[[services.autoscaling.schedule]]` (the service's
+/// scalable target: min and max tasks) or `[[compute.schedule]]` (the Auto Scaling group:
+/// min, max and desired instances). Recurs at `hour:minute` in `time_zone` on `days`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScheduledCapacity {
+    pub name: String,
+    pub hour: u8,
+    pub minute: u8,
+    /// `MON` ... `SUN`, in week order; empty = every day.
+    pub days: Vec<String>,
+    /// An IANA time zone name (`UTC`, `Europe/Paris`).
+    pub time_zone: String,
+    pub min: Option<u32>,
+    pub max: Option<u32>,
+    /// Auto Scaling group only.
+    pub desired: Option<u32>,
+}
+
+/// The days of the week in the order cron counts them from 0 (Sunday).
+pub const WEEK_DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+
+impl ScheduledCapacity {
+    /// Application Auto Scaling's form: `cron(MIN HOUR DOM MONTH DOW YEAR)`, one of DOM and
+    /// DOW `?`.
+    pub fn cron_expression(&self) -> String {
+        let (m, h) = (self.minute, self.hour);
+        if self.days.is_empty() {
+            format!("cron({m} {h} * * ? *)")
+        } else {
+            format!("cron({m} {h} ? * {} *)", self.days.join(","))
+        }
+    }
+
+    /// Auto Scaling's `Recurrence`: Unix cron, `MIN HOUR DOM MONTH DOW`, days 0 (Sunday)
+    /// to 6.
+    pub fn recurrence(&self) -> String {
+        let (m, h) = (self.minute, self.hour);
+        if self.days.is_empty() {
+            return format!("{m} {h} * * *");
+        }
+        let days: Vec<String> = self
+            .days
+            .iter()
+            .filter_map(|d| WEEK_DAYS.iter().position(|w| w == d))
+            .map(|i| i.to_string())
+            .collect();
+        format!("{m} {h} * * {}", days.join(","))
+    }
+}
+
+/// Spot capacity on Fargate (`[services.spot]`): `on_demand_base` tasks on FARGATE, then
+/// `spot_percent` of the rest on FARGATE_SPOT.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FargateSpot {
+    pub on_demand_base: u32,
+    pub spot_percent: u32,
+}
+
+impl FargateSpot {
+    /// The capacity provider weights (FARGATE, FARGATE_SPOT) for the percentage, in lowest
+    /// terms (75 % -> 1, 3).
+    pub fn weights(&self) -> (u32, u32) {
+        let spot = self.spot_percent.min(100);
+        let on_demand = 100 - spot;
+        let g = gcd(on_demand, spot).max(1);
+        (on_demand / g, spot / g)
+    }
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// Spot instances in the EC2 Auto Scaling group (`[compute.spot]`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ec2Spot {
+    /// The instance types the group may launch (the first is the launch template's).
+    pub instance_types: Vec<String>,
+    /// Instances always On-Demand.
+    pub on_demand_base: u32,
+    /// Percent of the instances above the base that are Spot.
+    pub spot_percent: u32,
+    /// Launch a replacement when AWS signals a Spot instance's elevated interruption risk.
+    pub capacity_rebalance: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -334,6 +428,8 @@ pub struct AutoscalingConfig {
     pub cpu_target: f64,
     pub memory_target: f64,
     pub requests_per_target: Option<u32>,
+    /// Scheduled changes of the min and max task counts.
+    pub schedule: Vec<ScheduledCapacity>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -365,6 +461,8 @@ pub struct ServiceConfig {
     pub container_health_check: Option<Vec<String>>,
     /// Extra statements for the service's task role.
     pub task_role_statements: Vec<PolicyStatement>,
+    /// Fargate only: not critical, so part of its tasks may run on Spot capacity.
+    pub spot: Option<FargateSpot>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

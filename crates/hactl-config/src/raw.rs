@@ -183,6 +183,40 @@ pub(crate) struct RawCompute {
     pub service_stable_timeout: Option<S<i64>>,
     pub root_volume_size: Option<S<i64>>,
     pub root_device_name: Option<S<String>>,
+    #[serde(default)]
+    pub schedule: Vec<RawSchedule>,
+    pub spot: Option<RawEc2Spot>,
+}
+
+/// `[[compute.schedule]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSchedule {
+    pub name: S<String>,
+    pub at: S<String>,
+    pub days: Option<List<String>>,
+    pub time_zone: Option<S<String>>,
+    pub min: Option<S<i64>>,
+    pub max: Option<S<i64>>,
+    pub desired: Option<S<i64>>,
+}
+
+/// `[compute.spot]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEc2Spot {
+    pub instance_types: Option<List<String>>,
+    pub on_demand_base: Option<S<i64>>,
+    pub spot_percent: Option<S<i64>>,
+    pub capacity_rebalance: Option<S<bool>>,
+}
+
+/// `[services.spot]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServiceSpot {
+    pub on_demand_base: Option<S<i64>>,
+    pub spot_percent: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -221,6 +255,7 @@ pub(crate) struct RawService {
     #[serde(default)]
     pub task_role_statements: Vec<RawStatement>,
     pub autoscaling: Option<RawAutoscaling>,
+    pub spot: Option<RawServiceSpot>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -239,6 +274,60 @@ pub(crate) struct RawAutoscaling {
     pub cpu_target: Option<S<f64>>,
     pub memory_target: Option<S<f64>>,
     pub requests_per_target: Option<S<i64>>,
+    #[serde(default)]
+    pub schedule: Vec<RawServiceSchedule>,
+}
+
+/// `[[services.autoscaling.schedule]]`: as [`RawSchedule`], without `desired` (a scalable
+/// target has only min and max).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServiceSchedule {
+    pub name: S<String>,
+    pub at: S<String>,
+    pub days: Option<List<String>>,
+    pub time_zone: Option<S<String>>,
+    pub min: Option<S<i64>>,
+    pub max: Option<S<i64>>,
+}
+
+impl RawServiceSchedule {
+    pub fn entry(&self) -> RawScheduleRef<'_> {
+        RawScheduleRef {
+            name: &self.name,
+            at: &self.at,
+            days: self.days.as_ref(),
+            time_zone: self.time_zone.as_ref(),
+            min: self.min.as_ref(),
+            max: self.max.as_ref(),
+            desired: None,
+        }
+    }
+}
+
+impl RawSchedule {
+    pub fn entry(&self) -> RawScheduleRef<'_> {
+        RawScheduleRef {
+            name: &self.name,
+            at: &self.at,
+            days: self.days.as_ref(),
+            time_zone: self.time_zone.as_ref(),
+            min: self.min.as_ref(),
+            max: self.max.as_ref(),
+            desired: self.desired.as_ref(),
+        }
+    }
+}
+
+/// One schedule entry of either list, as validation reads it.
+pub(crate) struct RawScheduleRef<'r> {
+    pub name: &'r S<String>,
+    pub at: &'r S<String>,
+    pub days: Option<&'r List<String>>,
+    pub time_zone: Option<&'r S<String>>,
+    pub min: Option<&'r S<i64>>,
+    pub max: Option<&'r S<i64>>,
+    pub desired: Option<&'r S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -290,7 +290,7 @@ mod tests {
         );
         assert_eq!(
             children(&keys, "services.autoscaling"),
-            ["min", "max", "cpu_target", "memory_target", "requests_per_target"]
+            ["min", "max", "cpu_target", "memory_target", "requests_per_target", "schedule"]
         );
         assert_eq!(children(&keys, "stack.tags"), ["*"]);
     }

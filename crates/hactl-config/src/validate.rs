@@ -16,6 +16,8 @@ use std::ops::Range;
 mod validate_ci;
 #[path = "validate_dr.rs"]
 mod validate_dr;
+#[path = "validate_levers.rs"]
+mod validate_levers;
 #[path = "validate_log_analytics.rs"]
 mod validate_log_analytics;
 #[path = "validate_nacl.rs"]
@@ -781,6 +783,8 @@ fn compute(s: Option<&RawCompute>, c: &mut Collector<'_>) -> Option<ComputeConfi
         service_stable_timeout: None,
         root_volume_size: None,
         root_device_name: None,
+        schedule: Vec::new(),
+        spot: None,
     };
     let r = s.unwrap_or(&empty);
     let launch_type = match &r.launch_type {
@@ -814,10 +818,17 @@ fn compute(s: Option<&RawCompute>, c: &mut Collector<'_>) -> Option<ComputeConfi
         "the root volume's size in GiB: at least the AMI's snapshot (30 GiB for the ECS-optimised AMIs)",
     );
     let root_device_name = compute_root_device_name(r, c);
+    let schedule = if r.schedule.is_empty() { Some(Vec::new()) } else { compute_schedule(r, launch_type, c) };
+    let spot = r.spot.as_ref().map(|s| validate_levers::compute_spot(s, &instance_type, launch_type, c));
     if c.errors.len() != errors_before {
         return None;
     }
     Some(ComputeConfig {
+        schedule: schedule?,
+        spot: match spot {
+            Some(s) => Some(s?),
+            None => None,
+        },
         container_insights: r.container_insights.as_ref().is_none_or(|v| *v.get_ref()),
         service_stable_timeout: u32::try_from(stable_timeout?).ok()?,
         root_volume_size: u32::try_from(root_size?).ok()?,
@@ -829,6 +840,25 @@ fn compute(s: Option<&RawCompute>, c: &mut Collector<'_>) -> Option<ComputeConfi
         max_size: u32::try_from(max_size?).ok()?,
         desired_capacity: u32::try_from(desired?).ok()?,
     })
+}
+
+/// `[[compute.schedule]]`: the Auto Scaling group's, so EC2 only.
+fn compute_schedule(
+    r: &RawCompute,
+    launch_type: Option<LaunchType>,
+    c: &mut Collector<'_>,
+) -> Option<Vec<ScheduledCapacity>> {
+    let first = r.schedule.first()?;
+    if launch_type == Some(LaunchType::Fargate) {
+        let msg =
+            "compute.schedule is set but launch_type is \"fargate\": it schedules the EC2 Auto Scaling group";
+        let hint = "on Fargate, schedule each service's task counts with [[services.autoscaling.schedule]]";
+        c.push(first.name.span(), "compute.schedule[0].name", msg, hint);
+        return None;
+    }
+    let of = validate_levers::ScheduleOf { prefix: "compute.schedule", group: true, at: first.name.span() };
+    let entries: Vec<RawScheduleRef<'_>> = r.schedule.iter().map(RawSchedule::entry).collect();
+    validate_levers::schedules(&entries, &of, c)
 }
 
 /// Fargate has no container instances: their settings would silently do nothing.
@@ -859,11 +889,7 @@ fn compute_instance_type(r: &RawCompute, c: &mut Collector<'_>) -> String {
     let mut instance_type = "t3.medium".to_string();
     if let Some(v) = &r.instance_type {
         let s = v.get_ref();
-        let valid = s.split_once('.').is_some_and(|(family, size)| {
-            let part = |p: &str| !p.is_empty() && p.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-');
-            part(family) && part(size)
-        });
-        if valid {
+        if is_instance_type(s) {
             instance_type = s.clone();
         } else {
             let msg = format!("invalid instance type \"{s}\"");
@@ -872,6 +898,14 @@ fn compute_instance_type(r: &RawCompute, c: &mut Collector<'_>) -> String {
         }
     }
     instance_type
+}
+
+/// `FAMILY.SIZE`: letters, digits and `-` on each side of the dot.
+fn is_instance_type(s: &str) -> bool {
+    s.split_once('.').is_some_and(|(family, size)| {
+        let part = |p: &str| !p.is_empty() && p.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-');
+        part(family) && part(size)
+    })
 }
 
 /// An AMI id: `ami-` and hex digits.
@@ -1295,6 +1329,7 @@ fn service(
     let ecr_image = validate_regional::ecr_image(&r.image, &format!("{prefix}.image"), stack, c);
     let container_health_check = service_container_health_check(r, prefix, c);
     let task_role_statements = service_task_role_statements(r, prefix, c);
+    let spot = r.spot.as_ref().map(|s| validate_levers::service_spot(s, prefix, &r.name, launch_type, c));
 
     if c.errors.len() != errors_before {
         return None;
@@ -1322,6 +1357,10 @@ fn service(
         deregistration_delay: timing.deregistration_delay,
         container_health_check,
         task_role_statements,
+        spot: match spot {
+            Some(s) => Some(s?),
+            None => None,
+        },
     })
 }
 
@@ -1628,10 +1667,15 @@ fn autoscaling(
         let mid = Bound::new("desired_count", format!("{prefix}.desired_count"), raw_desired, 2);
         check_order(c, a.min.span(), &lo, Some(&mid), &hi);
     }
+    let schedule_prefix = f("schedule");
+    let of = validate_levers::ScheduleOf { prefix: &schedule_prefix, group: false, at: a.min.span() };
+    let entries: Vec<RawScheduleRef<'_>> = a.schedule.iter().map(RawServiceSchedule::entry).collect();
+    let schedule = validate_levers::schedules(&entries, &of, c);
     if c.errors.len() != errors_before {
         return None;
     }
     Some(AutoscalingConfig {
+        schedule: schedule?,
         min: u32::try_from(min_v?).ok()?,
         max: u32::try_from(max_v?).ok()?,
         cpu_target: cpu_target?,

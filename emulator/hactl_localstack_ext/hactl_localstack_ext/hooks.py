@@ -15,6 +15,7 @@ def apply_moto_fixes():
         patch_iam_oidc_client_ids,
     )
     from hactl_localstack_ext.moto_fixes import (
+        patch_moto_asg_capacity_rebalance,
         patch_moto_delete_subnet_associations,
         patch_moto_ecs_create_service_params,
         patch_moto_ecs_services_run_tasks,
@@ -43,6 +44,7 @@ def apply_moto_fixes():
     patch_moto_elbv2_deletion_protection()
     patch_moto_elbv2_rule_conditions()
     patch_moto_launch_template_versions()
+    patch_moto_asg_capacity_rebalance()
     patch_moto_secretsmanager_replication()
     patch_moto_rds_cross_region_replicas()
     patch_moto_docdb_global_clusters()

@@ -129,7 +129,8 @@ def patch_moto_ecs_create_service_params() -> None:
     ``deploymentConfiguration`` and ``healthCheckGracePeriodSeconds`` (its UpdateService
     keeps them), and reports ``launchType: EC2`` for a service that asked for a capacity
     provider strategy instead. AWS keeps all three and reports no launch type then.
-    Record them on the new service as AWS would."""
+    Record them on the new service as AWS would. Also fixes UpdateService's moves between
+    a launch type and a capacity provider strategy (below)."""
     global _ecs_create_params_patched
     if _ecs_create_params_patched:
         return
@@ -159,6 +160,39 @@ def patch_moto_ecs_create_service_params() -> None:
         return result
 
     EC2ContainerServiceResponse.create_service = create_service
+
+    original_update = EC2ContainerServiceResponse.update_service
+
+    def update_service(self):
+        """UpdateService with ``capacityProviderStrategy`` moves a service between a launch
+        type and a strategy (AWS, since June 2025): a strategy clears the launch type, an
+        empty list restores the one its providers imply (FARGATE for FARGATE and
+        FARGATE_SPOT, EC2 for Auto Scaling group providers). moto keeps the old launch
+        type either way."""
+        strategy = self._get_param("capacityProviderStrategy")
+        service = None
+        if strategy is not None:
+            service = self.ecs_backend._get_service(
+                self._get_param("cluster", "default"), self._get_param("service").split("/")[-1]
+            )
+            before = list(getattr(service, "capacity_provider_strategy", None) or [])
+        result = original_update(self)
+        if service is not None:
+            if strategy:
+                launch_type = None
+            elif before:
+                fargate = all(i.get("capacityProvider", "").startswith("FARGATE") for i in before)
+                launch_type = "FARGATE" if fargate else "EC2"
+            else:
+                launch_type = service.launch_type
+            service.launch_type = launch_type
+            service.capacity_provider_strategy = strategy or []
+            for deployment in service.deployments:
+                deployment["launchType"] = launch_type
+                deployment["capacityProviderStrategy"] = strategy or []
+        return result
+
+    EC2ContainerServiceResponse.update_service = update_service
     _ecs_create_params_patched = True
 
 
@@ -477,3 +511,40 @@ def patch_moto_elbv2_rule_conditions() -> None:
     ELBv2Backend.create_rule = create_rule
     ELBv2Backend.modify_rule = modify_rule
     _elbv2_rule_conditions_patched = True
+
+
+_asg_rebalance_patched = False
+
+
+def patch_moto_asg_capacity_rebalance() -> None:
+    """Two gaps of moto's UpdateAutoScalingGroup. It ignores ``CapacityRebalance`` (its
+    CreateAutoScalingGroup keeps it), so turning Spot capacity rebalancing on or off on an
+    existing group never shows; AWS updates it in place. And an update that names no
+    launch template, configuration or mixed-instances policy (a scheduled action's or a
+    person's change of sizes) drops the group's mixed-instances policy; AWS keeps it.
+    Record both as AWS would."""
+    global _asg_rebalance_patched
+    if _asg_rebalance_patched:
+        return
+    from moto.autoscaling.responses import AutoScalingResponse
+
+    original = AutoScalingResponse.update_auto_scaling_group
+
+    def update_auto_scaling_group(self):
+        name = self._get_param("AutoScalingGroupName")
+        group = self.autoscaling_backend.autoscaling_groups.get(name)
+        kept_policy = getattr(group, "mixed_instances_policy", None)
+        names_template = any(
+            self._get_param(p) for p in ("LaunchTemplate", "LaunchConfigurationName", "MixedInstancesPolicy")
+        )
+        result = original(self)
+        if group is not None:
+            if not names_template:
+                group.mixed_instances_policy = kept_policy
+            rebalance = self._get_bool_param("CapacityRebalance", None)
+            if rebalance is not None:
+                group.capacity_rebalance = rebalance
+        return result
+
+    AutoScalingResponse.update_auto_scaling_group = update_auto_scaling_group
+    _asg_rebalance_patched = True

@@ -1,7 +1,9 @@
-//! appautoscaling providers: scalable targets and target-tracking policies of ECS services.
-//! Neither carries tags: both are found by their natural keys (resource id, policy name).
+//! appautoscaling providers: scalable targets, target-tracking policies and scheduled
+//! actions of ECS services. None carries tags: each is found by its natural key (resource
+//! id, policy or action name).
 
 pub mod policy;
+pub mod scheduled_action;
 pub mod target;
 
 use crate::ApiCounter;
@@ -13,7 +15,8 @@ use std::sync::Arc;
 pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounter) {
     let client = crate::client!(aws_sdk_applicationautoscaling, config, counter);
     r.register(Arc::new(target::Target(client.clone())));
-    r.register(Arc::new(policy::Policy(client)));
+    r.register(Arc::new(policy::Policy(client.clone())));
+    r.register(Arc::new(scheduled_action::ScheduledAction(client)));
 }
 
 /// "Nothing to delete": AWS answers ObjectNotFoundException, the emulator a

@@ -1,10 +1,11 @@
 //! `appautoscaling.target`: the scalable target of an ECS service's desired count
 //! (min/max tasks). id = resource id (`service/<cluster>/<service>`). Untagged: found by
-//! resource id and dimension among the targets.
+//! resource id and dimension among the targets. Min and max set by the service's
+//! scheduled actions read as configured (see [`unscheduled`]).
 
 use super::is_gone;
 use crate::error::aws_error;
-use crate::util::{opt_str, req_str};
+use crate::util::{opt_str, req_str, unscheduled};
 use async_trait::async_trait;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ScalableTarget, ServiceNamespace};
 use aws_sdk_applicationautoscaling::Client;
@@ -100,12 +101,19 @@ impl Provider for Target {
                             && opt_str(&t.props, Kind::SCALABLE_DIMENSION).unwrap_or(DEFAULT_DIMENSION) == dim
                     })
                 })?;
+                let scheduled = target.props.get(Kind::SCHEDULED_CAPACITIES);
+                let (min, max) = unscheduled(
+                    (Value::Int(s.min_capacity().into()), Value::Int(s.max_capacity().into())),
+                    (target.props.get(Kind::MIN_CAPACITY), target.props.get(Kind::MAX_CAPACITY)),
+                    scheduled,
+                );
                 let props = Props::from([
                     (Kind::SERVICE_NAMESPACE.to_string(), Value::str(s.service_namespace().as_str())),
                     (Kind::RESOURCE_ID.to_string(), Value::str(rid)),
                     (Kind::SCALABLE_DIMENSION.to_string(), Value::str(dim)),
-                    (Kind::MIN_CAPACITY.to_string(), Value::Int(s.min_capacity().into())),
-                    (Kind::MAX_CAPACITY.to_string(), Value::Int(s.max_capacity().into())),
+                    (Kind::MIN_CAPACITY.to_string(), min),
+                    (Kind::MAX_CAPACITY.to_string(), max),
+                    (Kind::SCHEDULED_CAPACITIES.to_string(), scheduled.cloned().unwrap_or(Value::Null)),
                 ]);
                 Some(LiveObject {
                     id: rid.to_string(),

@@ -3,7 +3,9 @@
 //! new instances from scale-in (the ECS capacity provider's managed termination protection
 //! decides which instances may go) and propagates every tag (incl. `AmazonECSManaged`) to
 //! its instances. `desired_capacity` is set at create only: the capacity provider's managed
-//! scaling owns it afterwards.
+//! scaling owns it afterwards. With Spot (`mixed_instances`) it launches through a
+//! mixed-instances policy over the same template; min and max sizes set by the group's
+//! scheduled actions read as configured (see [`crate::util::unscheduled`]).
 //!
 //! Delete (a destroy trap): protected instances would survive a plain delete, so scale-in
 //! protection is removed from every instance first, then the group is force-deleted and
@@ -14,7 +16,10 @@ use crate::util::ensure_ours;
 use crate::util::tags::Tagger;
 use crate::util::{int_prop, opt_bool, owner_of, req_str, str_list, tag_map, tags_prop};
 use async_trait::async_trait;
-use aws_sdk_autoscaling::types::{AutoScalingGroup, Filter, LaunchTemplateSpecification, Tag};
+use aws_sdk_autoscaling::types::{
+    AutoScalingGroup, Filter, InstancesDistribution, LaunchTemplateOverrides, LaunchTemplateSpecification,
+    MixedInstancesPolicy, Tag,
+};
 use aws_sdk_autoscaling::Client;
 use hactl_core::kinds::autoscaling::Group as Kind;
 use hactl_core::{Address, KindSchema, Props, Value, TAG_STACK};
@@ -35,6 +40,66 @@ fn launch_template(props: &Props) -> Result<LaunchTemplateSpecification, Provide
         .launch_template_id(req_str(props, Kind::LAUNCH_TEMPLATE_ID)?)
         .version(crate::util::opt_str(props, Kind::LAUNCH_TEMPLATE_VERSION).unwrap_or("$Latest"))
         .build())
+}
+
+/// The mixed-instances policy of `mixed_instances` (Spot), `None` when it is null: the
+/// group then launches from the launch template alone.
+fn mixed_instances(props: &Props) -> Result<Option<MixedInstancesPolicy>, ProviderError> {
+    let Some(m) = props.get(Kind::MIXED_INSTANCES).and_then(Value::as_map) else { return Ok(None) };
+    let int = |key: &str| {
+        m.get(key).and_then(Value::as_int).and_then(|i| i32::try_from(i).ok()).ok_or_else(|| {
+            ProviderError::fatal(format!("mixed_instances.{key} is missing or not an integer"))
+        })
+    };
+    let overrides = m
+        .get("instance_types")
+        .map(Value::string_list)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| LaunchTemplateOverrides::builder().instance_type(t).build())
+        .collect();
+    let template = aws_sdk_autoscaling::types::LaunchTemplate::builder()
+        .launch_template_specification(launch_template(props)?)
+        .set_overrides(Some(overrides))
+        .build();
+    let distribution = InstancesDistribution::builder()
+        .on_demand_base_capacity(int("on_demand_base")?)
+        .on_demand_percentage_above_base_capacity(int("on_demand_percent_above_base")?)
+        .set_spot_allocation_strategy(
+            m.get("spot_allocation_strategy").and_then(Value::as_str).map(str::to_string),
+        )
+        .build();
+    Ok(Some(
+        MixedInstancesPolicy::builder()
+            .launch_template(template)
+            .instances_distribution(distribution)
+            .build(),
+    ))
+}
+
+/// `mixed_instances` as read: null without a policy.
+fn live_mixed_instances(g: &AutoScalingGroup) -> Value {
+    let Some(m) = g.mixed_instances_policy() else { return Value::Null };
+    let types = m
+        .launch_template()
+        .map(|l| {
+            l.overrides().iter().filter_map(|o| o.instance_type().map(str::to_string)).collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    let d = m.instances_distribution();
+    let int = |v: Option<i32>| v.map(|i| Value::Int(i.into())).unwrap_or(Value::Null);
+    Value::Map(BTreeMap::from([
+        ("instance_types".to_string(), Value::from_strings(types)),
+        ("on_demand_base".to_string(), int(d.and_then(|d| d.on_demand_base_capacity()))),
+        (
+            "on_demand_percent_above_base".to_string(),
+            int(d.and_then(|d| d.on_demand_percentage_above_base_capacity())),
+        ),
+        (
+            "spot_allocation_strategy".to_string(),
+            d.and_then(|d| d.spot_allocation_strategy()).map(Value::str).unwrap_or(Value::Null),
+        ),
+    ]))
 }
 
 /// Group tags: every one propagated to the instances.
@@ -128,8 +193,16 @@ impl Group {
     ) -> Result<(), ProviderError> {
         let mut req = self.0.update_auto_scaling_group().auto_scaling_group_name(name);
         let mut any = false;
-        if which.contains(Kind::LAUNCH_TEMPLATE_ID) || which.contains(Kind::LAUNCH_TEMPLATE_VERSION) {
-            req = req.launch_template(launch_template(props)?);
+        let template_keys = [Kind::LAUNCH_TEMPLATE_ID, Kind::LAUNCH_TEMPLATE_VERSION, Kind::MIXED_INSTANCES];
+        if template_keys.iter().any(|k| which.contains(k)) {
+            req = match mixed_instances(props)? {
+                Some(policy) => req.mixed_instances_policy(policy),
+                None => req.launch_template(launch_template(props)?),
+            };
+            any = true;
+        }
+        if which.contains(Kind::CAPACITY_REBALANCE) {
+            req = req.capacity_rebalance(opt_bool(props, Kind::CAPACITY_REBALANCE).unwrap_or(false));
             any = true;
         }
         if which.contains(Kind::MIN_SIZE) {
@@ -167,8 +240,12 @@ impl Group {
     /// Brings an existing group (found on a retried create) to the desired settings.
     async fn converge(&self, g: &AutoScalingGroup, props: &Props) -> Result<(), ProviderError> {
         let name = g.auto_scaling_group_name().unwrap_or_default();
-        let all: BTreeSet<&str> =
-            Kind::SCHEMA.props.iter().map(|p| p.name).filter(|n| *n != Kind::TAGS).collect();
+        let all: BTreeSet<&str> = Kind::SCHEMA
+            .props
+            .iter()
+            .map(|p| p.name)
+            .filter(|n| *n != Kind::TAGS && *n != Kind::SCHEDULED_SIZES)
+            .collect();
         self.apply_settings(name, props, &all).await?;
         let live = Value::from_string_map(live_tags(g));
         self.0.sync_tags(name, Some(&live), props.get(Kind::TAGS)).await
@@ -213,12 +290,30 @@ impl Provider for Group {
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
                     .map(str::to_string);
+                let target = targets.iter().find(|t| t.id.as_deref() == Some(name)).or_else(|| {
+                    targets.iter().find(|t| crate::util::opt_str(&t.props, Kind::NAME) == Some(name))
+                });
+                let scheduled = target.and_then(|t| t.props.get(Kind::SCHEDULED_SIZES));
+                let (min_size, max_size) = crate::util::unscheduled(
+                    (opt_int(g.min_size()), opt_int(g.max_size())),
+                    (
+                        target.and_then(|t| t.props.get(Kind::MIN_SIZE)),
+                        target.and_then(|t| t.props.get(Kind::MAX_SIZE)),
+                    ),
+                    scheduled,
+                );
                 let props = Props::from([
                     (Kind::NAME.to_string(), Value::str(name)),
+                    (Kind::MIXED_INSTANCES.to_string(), live_mixed_instances(g)),
+                    (
+                        Kind::CAPACITY_REBALANCE.to_string(),
+                        Value::Bool(g.capacity_rebalance().unwrap_or(false)),
+                    ),
+                    (Kind::SCHEDULED_SIZES.to_string(), scheduled.cloned().unwrap_or(Value::Null)),
                     (Kind::LAUNCH_TEMPLATE_ID.to_string(), opt_str(lt.and_then(|l| l.launch_template_id()))),
                     (Kind::LAUNCH_TEMPLATE_VERSION.to_string(), opt_str(lt.and_then(|l| l.version()))),
-                    (Kind::MIN_SIZE.to_string(), opt_int(g.min_size())),
-                    (Kind::MAX_SIZE.to_string(), opt_int(g.max_size())),
+                    (Kind::MIN_SIZE.to_string(), min_size),
+                    (Kind::MAX_SIZE.to_string(), max_size),
                     (Kind::DESIRED_CAPACITY.to_string(), opt_int(g.desired_capacity())),
                     (Kind::SUBNET_IDS.to_string(), Value::from_strings(subnets)),
                     (Kind::HEALTH_CHECK_TYPE.to_string(), opt_str(g.health_check_type())),
@@ -241,11 +336,16 @@ impl Provider for Group {
         let existing = match self.by_name(name).await? {
             Some(g) => Some(g),
             None => {
+                // A mixed-instances policy (Spot) or the launch template alone.
+                let mixed = mixed_instances(props)?;
+                let template = if mixed.is_none() { Some(launch_template(props)?) } else { None };
                 let created = self
                     .0
                     .create_auto_scaling_group()
                     .auto_scaling_group_name(name)
-                    .launch_template(launch_template(props)?)
+                    .set_mixed_instances_policy(mixed)
+                    .set_launch_template(template)
+                    .set_capacity_rebalance(opt_bool(props, Kind::CAPACITY_REBALANCE))
                     .min_size(req_int(props, Kind::MIN_SIZE)?)
                     .max_size(req_int(props, Kind::MAX_SIZE)?)
                     .set_desired_capacity(int_prop(props, Kind::DESIRED_CAPACITY)?)
@@ -300,7 +400,9 @@ impl Provider for Group {
                 | Kind::SUBNET_IDS
                 | Kind::HEALTH_CHECK_TYPE
                 | Kind::HEALTH_CHECK_GRACE_PERIOD
-                | Kind::PROTECT_FROM_SCALE_IN => {
+                | Kind::PROTECT_FROM_SCALE_IN
+                | Kind::MIXED_INSTANCES
+                | Kind::CAPACITY_REBALANCE => {
                     which.insert(c.name.as_str());
                 }
                 other => {

@@ -49,6 +49,7 @@ pub struct Service {
 const SERVICE_FIELDS: &[&str] = &[
     Kind::TASK_DEFINITION,
     Kind::DESIRED_COUNT,
+    Kind::LAUNCH_TYPE,
     Kind::CAPACITY_PROVIDER_STRATEGY,
     Kind::NETWORK,
     Kind::LOAD_BALANCERS,
@@ -501,9 +502,12 @@ impl Service {
         if has(Kind::DESIRED_COUNT) {
             req = req.set_desired_count(int_prop(props, Kind::DESIRED_COUNT));
         }
-        if has(Kind::CAPACITY_PROVIDER_STRATEGY) {
+        if has(Kind::CAPACITY_PROVIDER_STRATEGY) || has(Kind::LAUNCH_TYPE) {
             // A strategy change only takes effect with a new deployment (ECS requires it).
-            req = req.set_capacity_provider_strategy(strategy(props)?).force_new_deployment(true);
+            // An empty strategy moves the service back to its launch type (ECS accepts
+            // both moves in place since June 2025).
+            let items = strategy_items(props.get(Kind::CAPACITY_PROVIDER_STRATEGY))?;
+            req = req.set_capacity_provider_strategy(Some(items)).force_new_deployment(true);
         }
         if has(Kind::NETWORK) {
             req = req.set_network_configuration(network_configuration(props)?);

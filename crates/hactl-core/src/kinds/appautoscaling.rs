@@ -26,5 +26,22 @@ kinds! {
         scalable_dimension / SCALABLE_DIMENSION: replace,
         min_capacity / MIN_CAPACITY: in_place,
         max_capacity / MAX_CAPACITY: in_place,
+        // The capacities the target's scheduled actions set (a list of {min, max}): a live
+        // min or max equal to one of them is the schedule's doing, not drift.
+        scheduled_capacities / SCHEDULED_CAPACITIES: create_only,
+    }
+    /// `appautoscaling.scheduled_action` (provider:
+    /// `hactl-aws/src/appautoscaling/scheduled_action.rs`).
+    ScheduledAction = "appautoscaling.scheduled_action" {
+        reads: ["application-autoscaling:DescribeScheduledActions"],
+        reads_account_wide: [],
+        name / NAME: replace,
+        service_namespace / SERVICE_NAMESPACE: replace,
+        resource_id / RESOURCE_ID: replace,
+        scalable_dimension / SCALABLE_DIMENSION: replace,
+        schedule / SCHEDULE: in_place,
+        timezone / TIMEZONE: in_place,
+        min_capacity / MIN_CAPACITY: in_place,
+        max_capacity / MAX_CAPACITY: in_place,
     }
 }

@@ -18,5 +18,24 @@ kinds! {
         health_check_grace_period / HEALTH_CHECK_GRACE_PERIOD: in_place,
         protect_from_scale_in / PROTECT_FROM_SCALE_IN: in_place,
         tags / TAGS: in_place,
+        // Spot: {instance_types, on_demand_base, on_demand_percent_above_base,
+        // spot_allocation_strategy}, or null for the launch template alone.
+        mixed_instances / MIXED_INSTANCES: in_place,
+        capacity_rebalance / CAPACITY_REBALANCE: in_place,
+        // The sizes the group's scheduled actions set (a list of {min, max}): a live min or
+        // max size equal to one of them is the schedule's doing, not drift.
+        scheduled_sizes / SCHEDULED_SIZES: create_only,
+    }
+    /// `autoscaling.scheduled_action` (provider: `hactl-aws/src/autoscaling/scheduled_action.rs`).
+    ScheduledAction = "autoscaling.scheduled_action" {
+        reads: ["autoscaling:DescribeScheduledActions"],
+        reads_account_wide: [],
+        name / NAME: replace,
+        group_name / GROUP_NAME: replace,
+        recurrence / RECURRENCE: in_place,
+        time_zone / TIME_ZONE: in_place,
+        min_size / MIN_SIZE: in_place,
+        max_size / MAX_SIZE: in_place,
+        desired_capacity / DESIRED_CAPACITY: in_place,
     }
 }

@@ -38,7 +38,9 @@ kinds! {
         task_definition / TASK_DEFINITION: in_place,
         desired_count / DESIRED_COUNT: in_place,
         initial_desired_count / INITIAL_DESIRED_COUNT: create_only,
-        launch_type / LAUNCH_TYPE: replace,
+        // FARGATE or EC2; null under a capacity provider strategy (UpdateService moves a
+        // service between the two in place).
+        launch_type / LAUNCH_TYPE: in_place,
         capacity_provider_strategy / CAPACITY_PROVIDER_STRATEGY: in_place,
         network / NETWORK: in_place.as_set,
         load_balancers / LOAD_BALANCERS: in_place,

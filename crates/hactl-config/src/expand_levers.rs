@@ -1,0 +1,170 @@
+//! Expansion of the cost levers: scheduled scaling (scheduled actions on a service's
+//! scalable target and on the EC2 Auto Scaling group) and Spot capacity (FARGATE_SPOT in a
+//! service's capacity provider strategy; a mixed-instances policy on the group).
+
+use crate::expand::{ExpandError, Expander};
+use crate::expand_compute::map;
+use crate::model::{ComputeConfig, FargateSpot, ScheduledCapacity, ServiceConfig};
+use hactl_core::kinds::{appautoscaling, autoscaling, ecs, Typed};
+use hactl_core::{Address, Value};
+
+/// EC2 Auto Scaling's Spot allocation strategy: the pools least likely to be interrupted,
+/// at the lowest price among them (AWS's recommendation).
+pub(crate) const SPOT_ALLOCATION: &str = "price-capacity-optimized";
+
+fn opt_int(v: Option<u32>) -> Value {
+    v.map_or(Value::Null, |n| Value::Int(n.into()))
+}
+
+/// The `{min, max}` pairs a list of schedules sets: what the target or group reads as
+/// "set by a schedule, not drift".
+pub(crate) fn scheduled_pairs(list: &[ScheduledCapacity]) -> Value {
+    if list.is_empty() {
+        return Value::Null;
+    }
+    Value::List(list.iter().map(|s| map(vec![("min", opt_int(s.min)), ("max", opt_int(s.max))])).collect())
+}
+
+/// A service's capacity provider strategy with Spot: `on_demand_base` tasks on FARGATE,
+/// the rest split by the weights of `spot_percent`.
+pub(crate) fn fargate_spot_strategy(spot: &FargateSpot) -> Value {
+    let (on_demand, spot_weight) = spot.weights();
+    Value::List(vec![
+        map(vec![
+            ("capacity_provider", Value::str("FARGATE")),
+            ("weight", Value::Int(on_demand.into())),
+            ("base", Value::Int(spot.on_demand_base.into())),
+        ]),
+        map(vec![
+            ("capacity_provider", Value::str("FARGATE_SPOT")),
+            ("weight", Value::Int(spot_weight.into())),
+            ("base", Value::Int(0)),
+        ]),
+    ])
+}
+
+/// The group's `mixed_instances` property: null without `[compute.spot]`.
+pub(crate) fn mixed_instances(compute: &ComputeConfig) -> Value {
+    let Some(spot) = &compute.spot else { return Value::Null };
+    map(vec![
+        ("instance_types", Value::from_strings(spot.instance_types.iter().cloned())),
+        ("on_demand_base", Value::Int(spot.on_demand_base.into())),
+        ("on_demand_percent_above_base", Value::Int((100 - spot.spot_percent.min(100)).into())),
+        ("spot_allocation_strategy", Value::str(SPOT_ALLOCATION)),
+    ])
+}
+
+impl Expander<'_> {
+    /// The scheduled actions of a service's scalable target.
+    pub(crate) fn service_schedule(
+        &mut self,
+        s: &ServiceConfig,
+        schedule: &[ScheduledCapacity],
+        resource_id: &str,
+        target: &Address,
+    ) -> Result<(), ExpandError> {
+        for sc in schedule {
+            let name = format!("{}-{}-{}", self.cfg.stack.name, s.name, sc.name);
+            self.push(
+                appautoscaling::ScheduledAction::new(self.addr(&["scheduled_action", &s.name, &sc.name])?)
+                    .name(name.as_str())
+                    .service_namespace("ecs")
+                    .resource_id(resource_id)
+                    .scalable_dimension("ecs:service:DesiredCount")
+                    .schedule(sc.cron_expression())
+                    .timezone(sc.time_zone.as_str())
+                    .min_capacity(opt_int(sc.min))
+                    .max_capacity(opt_int(sc.max))
+                    .after(target),
+            );
+        }
+        Ok(())
+    }
+
+    /// The scheduled actions of the EC2 Auto Scaling group `asg` (named `group_name`).
+    pub(crate) fn group_schedule(&mut self, asg: &Address, group_name: &str) -> Result<(), ExpandError> {
+        let cfg = self.cfg;
+        for sc in &cfg.compute.schedule {
+            let name = format!("{}-{}", cfg.stack.name, sc.name);
+            self.push(
+                autoscaling::ScheduledAction::new(self.addr(&["asg_scheduled_action", &sc.name])?)
+                    .name(name.as_str())
+                    .group_name(group_name)
+                    .recurrence(sc.recurrence())
+                    .time_zone(sc.time_zone.as_str())
+                    .min_size(opt_int(sc.min))
+                    .max_size(opt_int(sc.max))
+                    .desired_capacity(opt_int(sc.desired))
+                    .after(asg),
+            );
+        }
+        Ok(())
+    }
+
+    /// On Fargate with a Spot service: FARGATE and FARGATE_SPOT associated with the cluster
+    /// (a capacity provider strategy may only name associated providers). `None` when no
+    /// service asks for Spot.
+    pub(crate) fn fargate_capacity_providers(
+        &mut self,
+        cluster: &Address,
+    ) -> Result<Option<Address>, ExpandError> {
+        if !self.cfg.services.iter().any(|s| s.spot.is_some()) {
+            return Ok(None);
+        }
+        let ccp = self.addr(&["cluster_capacity_providers", "main"])?;
+        self.push(
+            ecs::ClusterCapacityProviders::new(ccp.clone())
+                .cluster(hactl_core::Ref::new(cluster, "name"))
+                .capacity_providers(Value::from_strings(["FARGATE", "FARGATE_SPOT"]))
+                .default_strategy(Value::List(Vec::new())),
+        );
+        Ok(Some(ccp))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sc(days: &[&str]) -> ScheduledCapacity {
+        ScheduledCapacity {
+            name: "night".into(),
+            hour: 20,
+            minute: 5,
+            days: days.iter().map(|d| d.to_string()).collect(),
+            time_zone: "Europe/Paris".into(),
+            min: Some(1),
+            max: None,
+            desired: None,
+        }
+    }
+
+    #[test]
+    fn schedules_become_both_cron_forms() {
+        assert_eq!(sc(&[]).cron_expression(), "cron(5 20 * * ? *)");
+        assert_eq!(sc(&[]).recurrence(), "5 20 * * *");
+        assert_eq!(sc(&["MON", "FRI", "SUN"]).cron_expression(), "cron(5 20 ? * MON,FRI,SUN *)");
+        assert_eq!(sc(&["MON", "FRI", "SUN"]).recurrence(), "5 20 * * 1,5,0");
+    }
+
+    #[test]
+    fn spot_weights_are_in_lowest_terms() {
+        let w = |p| FargateSpot { on_demand_base: 1, spot_percent: p }.weights();
+        assert_eq!(w(75), (1, 3));
+        assert_eq!(w(100), (0, 1));
+        assert_eq!(w(50), (1, 1));
+        assert_eq!(w(33), (67, 33));
+        let strategy = fargate_spot_strategy(&FargateSpot { on_demand_base: 2, spot_percent: 80 });
+        let items = strategy.as_list().expect("list");
+        assert_eq!(items[0].as_map().and_then(|m| m.get("base")), Some(&Value::Int(2)));
+        assert_eq!(items[0].as_map().and_then(|m| m.get("weight")), Some(&Value::Int(1)));
+        assert_eq!(items[1].as_map().and_then(|m| m.get("weight")), Some(&Value::Int(4)));
+    }
+
+    #[test]
+    fn scheduled_pairs_list_what_each_action_sets() {
+        assert_eq!(scheduled_pairs(&[]), Value::Null);
+        let pairs = scheduled_pairs(&[sc(&[])]);
+        assert_eq!(pairs, Value::List(vec![map(vec![("min", Value::Int(1)), ("max", Value::Null)])]));
+    }
+}

@@ -1,0 +1,307 @@
+//! Cost and deployment levers: scheduled scaling (`[[services.autoscaling.schedule]]`,
+//! `[[compute.schedule]]`) and Spot capacity (`[services.spot]`, `[compute.spot]`). A child
+//! module of `validate`.
+
+use super::{check_unique, is_lower_name, name_hint, MAX_TASKS, TASKS_HINT};
+use crate::error::Collector;
+use crate::model::{Ec2Spot, FargateSpot, LaunchType, ScheduledCapacity, WEEK_DAYS};
+use crate::raw::{RawEc2Spot, RawScheduleRef, RawServiceSpot, S};
+use std::ops::Range;
+
+/// The IANA time zone names scheduled actions accept (a generated list; see its header).
+const TIME_ZONES: &str = include_str!("time_zones.txt");
+/// Scheduled actions per scalable target (Application Auto Scaling quota, default).
+const ACTIONS_PER_TARGET: usize = 200;
+/// Scheduled actions per Auto Scaling group (EC2 Auto Scaling quota, default).
+const ACTIONS_PER_GROUP: usize = 125;
+/// Instance types in one mixed-instances policy (EC2 Auto Scaling).
+const MAX_INSTANCE_TYPES: usize = 40;
+/// Longest schedule name: the AWS name is `<stack>-<service>-<name>`, at most 256.
+const MAX_NAME: usize = 64;
+
+pub(super) fn is_time_zone(s: &str) -> bool {
+    TIME_ZONES.lines().filter(|l| !l.starts_with('#')).any(|l| l == s)
+}
+
+/// `H:MM` or `HH:MM`, 24-hour.
+fn parse_at(s: &str) -> Option<(u8, u8)> {
+    let (h, m) = s.split_once(':')?;
+    let digits = |p: &str, n: std::ops::RangeInclusive<usize>| {
+        n.contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit())
+    };
+    if !digits(h, 1..=2) || !digits(m, 2..=2) {
+        return None;
+    }
+    let (h, m): (u8, u8) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some((h, m))
+}
+
+/// Where a schedule list lives: a service's scalable target or the Auto Scaling group.
+pub(super) struct ScheduleOf<'p> {
+    /// `services[0].autoscaling.schedule` or `compute.schedule`.
+    pub prefix: &'p str,
+    /// Auto Scaling group: `desired` allowed; instance counts instead of task counts.
+    pub group: bool,
+    /// Where to point when the list itself is over its quota.
+    pub at: Range<usize>,
+}
+
+/// Every entry of a schedule list; `None` when one is bad.
+pub(super) fn schedules(
+    list: &[RawScheduleRef<'_>],
+    of: &ScheduleOf<'_>,
+    c: &mut Collector<'_>,
+) -> Option<Vec<ScheduledCapacity>> {
+    let errors_before = c.errors.len();
+    let (limit, what) = if of.group {
+        (ACTIONS_PER_GROUP, "an Auto Scaling group")
+    } else {
+        (ACTIONS_PER_TARGET, "a service's scalable target")
+    };
+    if list.len() > limit {
+        let at = list.get(limit).map_or(of.at.clone(), |r| r.name.span());
+        let msg = format!("{} scheduled actions: {what} takes at most {limit}", list.len());
+        let hint = "AWS's default quota; merge schedules or ask AWS for more";
+        c.push(at, format!("{}[{limit}].name", of.prefix), msg, hint);
+    }
+    let names = list.iter().enumerate().map(|(i, r)| (format!("{}[{i}].name", of.prefix), r.name));
+    check_unique(c, names, "schedule name", "each schedule of a list needs its own name");
+    let out: Vec<Option<ScheduledCapacity>> = list
+        .iter()
+        .enumerate()
+        .map(|(i, r)| schedule(r, &format!("{}[{i}]", of.prefix), of.group, c))
+        .collect();
+    if c.errors.len() != errors_before {
+        return None;
+    }
+    out.into_iter().collect()
+}
+
+fn schedule(
+    r: &RawScheduleRef<'_>,
+    prefix: &str,
+    group: bool,
+    c: &mut Collector<'_>,
+) -> Option<ScheduledCapacity> {
+    let errors_before = c.errors.len();
+    let f = |key: &str| format!("{prefix}.{key}");
+    let name = r.name.get_ref();
+    if !is_lower_name(name, MAX_NAME) {
+        c.push(
+            r.name.span(),
+            f("name"),
+            format!("invalid schedule name \"{name}\""),
+            name_hint(name, MAX_NAME),
+        );
+    }
+    let at = parse_at(r.at.get_ref());
+    if at.is_none() {
+        let msg = format!("\"{}\" is not a time of day", r.at.get_ref());
+        c.push(r.at.span(), f("at"), msg, "write HH:MM on a 24-hour clock, e.g. \"20:00\" or \"07:30\"");
+    }
+    let days = schedule_days(r, prefix, c);
+    let time_zone = r.time_zone.map_or_else(|| "UTC".to_string(), |v| v.get_ref().clone());
+    if let Some(v) = r.time_zone.filter(|v| !is_time_zone(v.get_ref())) {
+        let msg = format!("unknown time zone \"{}\"", v.get_ref());
+        let zones: Vec<&str> = TIME_ZONES.lines().filter(|l| !l.starts_with('#')).collect();
+        let hint = format!(
+            "{}use an IANA time zone name such as \"UTC\", \"Europe/Paris\" or \"America/New_York\"",
+            crate::suggest::did_you_mean(v.get_ref(), &zones)
+        );
+        c.push(v.span(), f("time_zone"), msg, hint);
+    }
+    let (hi, hint) = if group {
+        (i64::from(i32::MAX), "a number of container instances")
+    } else {
+        (MAX_TASKS, TASKS_HINT)
+    };
+    let count = |c: &mut Collector<'_>, v: Option<&S<i64>>, key: &str| match v {
+        None => Some(None),
+        Some(v) => c.int(v, &f(key), 0, hi, hint).map(|n| u32::try_from(n).ok()),
+    };
+    let min = count(c, r.min, "min");
+    let max = count(c, r.max, "max");
+    let desired = count(c, r.desired, "desired");
+    if r.min.is_none() && r.max.is_none() && r.desired.is_none() {
+        let keys = if group { "min, max or desired" } else { "min or max" };
+        let msg = format!("schedule \"{name}\" changes nothing");
+        c.push(r.name.span(), f("name"), msg, format!("set {keys}"));
+    }
+    let order = [("min", r.min), ("desired", r.desired), ("max", r.max)];
+    let set: Vec<(&str, &S<i64>)> = order.iter().filter_map(|(k, v)| v.map(|v| (*k, v))).collect();
+    for pair in set.windows(2) {
+        let ((k1, v1), (k2, v2)) = (pair[0], pair[1]);
+        if v1.get_ref() > v2.get_ref() {
+            let msg = format!("{k1} ({}) is greater than {k2} ({})", v1.get_ref(), v2.get_ref());
+            c.push(v1.span(), f(k1), msg, "min <= desired <= max must hold");
+        }
+    }
+    if c.errors.len() != errors_before {
+        return None;
+    }
+    let (hour, minute) = at?;
+    Some(ScheduledCapacity {
+        name: name.clone(),
+        hour,
+        minute,
+        days: days?,
+        time_zone,
+        min: min?,
+        max: max?,
+        desired: desired?,
+    })
+}
+
+/// The days, in week order (Monday first); empty = every day.
+fn schedule_days(r: &RawScheduleRef<'_>, prefix: &str, c: &mut Collector<'_>) -> Option<Vec<String>> {
+    let Some(list) = r.days else { return Some(Vec::new()) };
+    let field = format!("{prefix}.days");
+    if list.get_ref().is_empty() {
+        let hint = "list days such as [\"MON\", \"TUE\"], or leave days out for every day";
+        c.push(list.span(), field, "days must not be empty", hint);
+        return None;
+    }
+    let mut ok = true;
+    for (i, d) in list.get_ref().iter().enumerate() {
+        if !WEEK_DAYS.contains(&d.get_ref().as_str()) {
+            let msg = format!("unknown day \"{}\"", d.get_ref());
+            c.push(d.span(), format!("{field}[{i}]"), msg, "days are MON, TUE, WED, THU, FRI, SAT, SUN");
+            ok = false;
+        }
+    }
+    check_unique(c, super::indexed(&field, list.get_ref()), "day", "list each day once");
+    // Monday first, as people write weeks (cron counts from Sunday: only the order differs).
+    let week = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"];
+    let days: Vec<String> = week
+        .iter()
+        .filter(|w| list.get_ref().iter().any(|d| d.get_ref() == *w))
+        .map(|w| w.to_string())
+        .collect();
+    (ok && days.len() == list.get_ref().len()).then_some(days)
+}
+
+/// `[services.spot]`: Fargate only (on EC2, Spot is the Auto Scaling group's:
+/// `[compute.spot]`).
+pub(super) fn service_spot(
+    r: &RawServiceSpot,
+    prefix: &str,
+    name: &S<String>,
+    launch_type: Option<LaunchType>,
+    c: &mut Collector<'_>,
+) -> Option<FargateSpot> {
+    let f = |key: &str| format!("{prefix}.spot.{key}");
+    if launch_type == Some(LaunchType::Ec2) {
+        let at =
+            [&r.on_demand_base, &r.spot_percent].into_iter().flatten().next().map_or(name.span(), S::span);
+        let msg = "services.spot needs launch_type = \"fargate\": on EC2 the tasks run on the Auto Scaling group's instances";
+        let hint = "put Spot instances in the group with [compute.spot], or set launch_type = \"fargate\"";
+        c.push(at, format!("{prefix}.spot"), msg, hint);
+        return None;
+    }
+    let base = c.opt_int(
+        &r.on_demand_base,
+        &f("on_demand_base"),
+        (0, MAX_TASKS),
+        1,
+        "tasks that always run on FARGATE (On-Demand)",
+    );
+    let percent = c.opt_int(
+        &r.spot_percent,
+        &f("spot_percent"),
+        (1, 100),
+        100,
+        "percent of the tasks above the base that run on FARGATE_SPOT",
+    );
+    Some(FargateSpot {
+        on_demand_base: u32::try_from(base?).ok()?,
+        spot_percent: u32::try_from(percent?).ok()?,
+    })
+}
+
+/// `[compute.spot]`: EC2 only; the instance types default to `compute.instance_type`.
+pub(super) fn compute_spot(
+    r: &RawEc2Spot,
+    instance_type: &str,
+    launch_type: Option<LaunchType>,
+    c: &mut Collector<'_>,
+) -> Option<Ec2Spot> {
+    let errors_before = c.errors.len();
+    if launch_type == Some(LaunchType::Fargate) {
+        let spans = [r.on_demand_base.as_ref().map(S::span), r.spot_percent.as_ref().map(S::span)];
+        let at = spans.into_iter().flatten().next().or_else(|| r.instance_types.as_ref().map(S::span));
+        let msg = "compute.spot is set but launch_type is \"fargate\": it puts Spot instances in the EC2 Auto Scaling group";
+        let hint = "on Fargate, mark each non-critical service with [services.spot]";
+        c.push(at.unwrap_or(0..0), "compute.spot", msg, hint);
+        return None;
+    }
+    let mut types = vec![instance_type.to_string()];
+    if let Some(list) = &r.instance_types {
+        let field = "compute.spot.instance_types";
+        if list.get_ref().is_empty() || list.get_ref().len() > MAX_INSTANCE_TYPES {
+            let msg = format!("{} instance types: use 1 to {MAX_INSTANCE_TYPES}", list.get_ref().len());
+            let hint = "Spot capacity is easier to find with several types of the same size, e.g. [\"m6i.large\", \"m5.large\", \"m6a.large\"]";
+            c.push(list.span(), field, msg, hint);
+        }
+        for (i, v) in list.get_ref().iter().enumerate() {
+            if !super::is_instance_type(v.get_ref()) {
+                let msg = format!("invalid instance type \"{}\"", v.get_ref());
+                c.push(
+                    v.span(),
+                    format!("{field}[{i}]"),
+                    msg,
+                    "instance types are written FAMILY.SIZE, e.g. \"m6i.large\"",
+                );
+            }
+        }
+        check_unique(c, super::indexed(field, list.get_ref()), "instance type", "list each type once");
+        types = list.get_ref().iter().map(|v| v.get_ref().clone()).collect();
+    }
+    let base = c.opt_int(
+        &r.on_demand_base,
+        "compute.spot.on_demand_base",
+        (0, i64::from(i32::MAX)),
+        1,
+        "instances that are always On-Demand",
+    );
+    let percent = c.opt_int(
+        &r.spot_percent,
+        "compute.spot.spot_percent",
+        (1, 100),
+        50,
+        "percent of the instances above the base that are Spot",
+    );
+    if c.errors.len() != errors_before {
+        return None;
+    }
+    Some(Ec2Spot {
+        instance_types: types,
+        on_demand_base: u32::try_from(base?).ok()?,
+        spot_percent: u32::try_from(percent?).ok()?,
+        capacity_rebalance: r.capacity_rebalance.as_ref().is_none_or(|v| *v.get_ref()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_of_day() {
+        assert_eq!(parse_at("20:00"), Some((20, 0)));
+        assert_eq!(parse_at("7:05"), Some((7, 5)));
+        assert_eq!(parse_at("23:59"), Some((23, 59)));
+        for bad in ["24:00", "12:60", "12", "12:5", "a:00", "012:00", ":00", "12:00:00"] {
+            assert_eq!(parse_at(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn time_zones_are_the_iana_names() {
+        for ok in ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "US/Eastern", "Etc/UTC"] {
+            assert!(is_time_zone(ok), "{ok}");
+        }
+        for bad in ["Europe/Pari", "utc", "", "# IANA time zone names", "CEST"] {
+            assert!(!is_time_zone(bad), "{bad}");
+        }
+    }
+}

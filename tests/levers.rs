@@ -1,0 +1,313 @@
+//! End to end on the cost levers of issue 16, against the emulator: scheduled scaling and
+//! Spot capacity on Fargate (a service's scheduled actions, FARGATE_SPOT in its strategy)
+//! and on EC2 (the Auto Scaling group's scheduled actions and mixed-instances policy).
+//! Effects are verified with the SDK; the sizes a schedule sets are made with the aws CLI
+//! (the emulator runs no schedules) and must not be drift.
+
+mod common;
+
+use aws_sdk_applicationautoscaling::types::ServiceNamespace;
+use common::census::{census, KINDS};
+use common::*;
+use serde_json::Value as J;
+
+/// A config's text with `extra` inserted after the line `after`.
+fn with(text: &str, after: &str, extra: &str) -> String {
+    let at = text.find(after).unwrap_or_else(|| panic!("`{after}` not in the config")) + after.len();
+    format!("{}\n{extra}{}", &text[..at], &text[at..])
+}
+
+/// The (address, property) pairs of a `drift --json` report's changes.
+fn drifted(s: &Stack, code: i32) -> Vec<(String, String)> {
+    let r = s.ok(&["drift", "--json"], code);
+    let report: J = serde_json::from_str(&r.stdout).expect("drift json");
+    let mut out = Vec::new();
+    for c in report["changed"].as_array().expect("changed") {
+        for p in c["changes"].as_array().expect("changes") {
+            out.push((
+                c["address"].as_str().unwrap_or("").to_string(),
+                p["property"].as_str().unwrap_or("").to_string(),
+            ));
+        }
+    }
+    out
+}
+
+/// A scheduled action as compared: name, schedule, time zone, min, max.
+type Action = (String, String, Option<String>, Option<i32>, Option<i32>);
+
+const FARGATE_LEVERS: &str = r#"
+[[services.autoscaling.schedule]]
+name = "night"
+at = "20:00"
+days = ["MON", "TUE", "WED", "THU", "FRI"]
+time_zone = "Europe/Paris"
+min = 1
+max = 1
+
+[[services.autoscaling.schedule]]
+name = "morning"
+at = "07:30"
+time_zone = "Europe/Paris"
+min = 2
+max = 8
+
+[services.spot]
+on_demand_base = 1
+spot_percent = 75
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fargate_spot_and_scheduled_scaling() {
+    let text = std::fs::read_to_string(repo_root().join("config/fargate-postgres.toml")).expect("config");
+    let s = Stack::from_text("lv-fg", &with(&text, "requests_per_target = 500\n", FARGATE_LEVERS));
+    let conf = sdk().await;
+    let ecs = aws_sdk_ecs::Client::new(&conf);
+    let aas = aws_sdk_applicationautoscaling::Client::new(&conf);
+    s.ok(&["apply", "--auto-approve"], 0);
+
+    // Spot: FARGATE for the base task, then 1:3 FARGATE:FARGATE_SPOT; both providers on
+    // the cluster; no launch type on the service.
+    let svc = ecs.describe_services().cluster(&s.name).services("api").send().await.expect("services");
+    let svc = svc.services().first().expect("service api").clone();
+    assert_eq!(svc.launch_type(), None, "{svc:?}");
+    let strategy: Vec<(String, i32, i32)> = svc
+        .capacity_provider_strategy()
+        .iter()
+        .map(|i| (i.capacity_provider().to_string(), i.weight(), i.base()))
+        .collect();
+    assert_eq!(strategy, [("FARGATE".to_string(), 1, 1), ("FARGATE_SPOT".to_string(), 3, 0)]);
+    let cl = ecs.describe_clusters().clusters(&s.name).send().await.expect("clusters");
+    let mut providers = cl.clusters()[0].capacity_providers().to_vec();
+    providers.sort();
+    assert_eq!(providers, ["FARGATE", "FARGATE_SPOT"]);
+
+    // Scheduled scaling: both actions on the service's target, with their times and zone.
+    let resource = format!("service/{}/api", s.name);
+    let actions = aas
+        .describe_scheduled_actions()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_id(&resource)
+        .send()
+        .await
+        .expect("DescribeScheduledActions");
+    let mut found: Vec<Action> = actions
+        .scheduled_actions()
+        .iter()
+        .map(|a| {
+            let t = a.scalable_target_action();
+            (
+                a.scheduled_action_name().to_string(),
+                a.schedule().to_string(),
+                a.timezone().map(str::to_string),
+                t.and_then(|t| t.min_capacity()),
+                t.and_then(|t| t.max_capacity()),
+            )
+        })
+        .collect();
+    found.sort();
+    let paris = Some("Europe/Paris".to_string());
+    assert_eq!(
+        found,
+        [
+            (
+                format!("{}-api-morning", s.name),
+                "cron(30 7 * * ? *)".to_string(),
+                paris.clone(),
+                Some(2),
+                Some(8)
+            ),
+            (
+                format!("{}-api-night", s.name),
+                "cron(0 20 ? * MON,TUE,WED,THU,FRI *)".to_string(),
+                paris,
+                Some(1),
+                Some(1)
+            ),
+        ]
+    );
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+
+    // 20:00 in Paris: the night action sets min = max = 1. That is not drift, and apply
+    // leaves it.
+    let register = |min: &str, max: &str| {
+        aws_cli(&[
+            "application-autoscaling",
+            "register-scalable-target",
+            "--service-namespace",
+            "ecs",
+            "--resource-id",
+            &resource,
+            "--scalable-dimension",
+            "ecs:service:DesiredCount",
+            "--min-capacity",
+            min,
+            "--max-capacity",
+            max,
+        ])
+    };
+    register("1", "1");
+    assert_eq!(drifted(&s, 0), Vec::<(String, String)>::new());
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+    // A count no schedule sets is drift, and apply repairs it.
+    register("3", "8");
+    assert_eq!(drifted(&s, 2), [("scalable_target.api".to_string(), "min_capacity".to_string())]);
+    s.ok(&["apply", "--auto-approve"], 0);
+    let t = aas
+        .describe_scalable_targets()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_ids(&resource)
+        .send()
+        .await
+        .expect("targets");
+    assert_eq!((t.scalable_targets()[0].min_capacity(), t.scalable_targets()[0].max_capacity()), (2, 8));
+
+    // Not Spot any more: the service moves back to the FARGATE launch type in place (the
+    // same service, not a replacement) and the Spot provider leaves the cluster.
+    s.edit(|t| t.replace("[services.spot]\non_demand_base = 1\nspot_percent = 75\n", ""));
+    let actions = plan_actions(&s);
+    assert!(actions.contains(&("ecs_service.api".to_string(), "update".to_string())), "{actions:?}");
+    assert!(
+        actions.contains(&("cluster_capacity_providers.main".to_string(), "delete".to_string())),
+        "{actions:?}"
+    );
+    s.ok(&["apply", "--auto-approve"], 0);
+    let svc2 = ecs.describe_services().cluster(&s.name).services("api").send().await.expect("services");
+    let svc2 = svc2.services().first().expect("service api").clone();
+    assert_eq!(svc2.service_arn(), svc.service_arn());
+    assert_eq!(svc2.created_at(), svc.created_at(), "the same service, not a new one");
+    assert_eq!(svc2.launch_type().map(|l| l.as_str()), Some("FARGATE"));
+    assert!(svc2.capacity_provider_strategy().is_empty(), "{svc2:?}");
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+
+    s.ok(&DESTROY_ALL, 0);
+    assert_eq!(census(&s.name).await, KINDS.iter().map(|k| (*k, 0)).collect(), "destroy leaves nothing");
+}
+
+const EC2_LEVERS: &str = r#"
+[compute.spot]
+instance_types = ["t3.medium", "t3a.medium", "m5.large"]
+on_demand_base = 1
+spot_percent = 60
+
+[[compute.schedule]]
+name = "weekend"
+at = "21:00"
+days = ["SAT", "SUN"]
+time_zone = "America/New_York"
+min = 1
+max = 2
+desired = 1
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ec2_spot_instances_and_scheduled_group_sizes() {
+    let text = std::fs::read_to_string(repo_root().join("config/ha-stack.toml")).expect("config");
+    let s = Stack::from_text("lv-ec2", &with(&text, "root_device_name = \"/dev/xvda\"\n", EC2_LEVERS));
+    let asg = aws_sdk_autoscaling::Client::new(&sdk().await);
+    let ec2 = ec2().await;
+    s.ok(&["apply", "--auto-approve"], 0);
+    let group_name = state_id(&s, "asg.ecs");
+    let group = || async {
+        let g = asg
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&group_name)
+            .send()
+            .await
+            .expect("asg");
+        g.auto_scaling_groups().first().expect("group").clone()
+    };
+
+    // Spot: a mixed-instances policy over the stack's launch template, the three types,
+    // one On-Demand instance then 40 % On-Demand above it, capacity rebalancing on.
+    let g = group().await;
+    let m = g.mixed_instances_policy().expect("mixed instances policy");
+    let lt = m.launch_template().expect("template");
+    let spec = lt.launch_template_specification().expect("spec");
+    assert_eq!(spec.launch_template_id(), Some(state_id(&s, "launch_template.ecs").as_str()));
+    let types: Vec<&str> = lt.overrides().iter().filter_map(|o| o.instance_type()).collect();
+    assert_eq!(types, ["t3.medium", "t3a.medium", "m5.large"]);
+    let d = m.instances_distribution().expect("distribution");
+    assert_eq!(d.on_demand_base_capacity(), Some(1));
+    assert_eq!(d.on_demand_percentage_above_base_capacity(), Some(40));
+    assert_eq!(d.spot_allocation_strategy(), Some("price-capacity-optimized"));
+    assert_eq!(g.capacity_rebalance(), Some(true));
+    // The agent drains Spot instances on their interruption notice.
+    let v = ec2
+        .describe_launch_template_versions()
+        .launch_template_id(state_id(&s, "launch_template.ecs"))
+        .versions("$Latest")
+        .send()
+        .await
+        .expect("versions");
+    let data = v.launch_template_versions()[0].launch_template_data().expect("data");
+    let user_data = data.user_data().expect("user data");
+    let user_data = aws_smithy_types::base64::decode(user_data).expect("base64");
+    assert!(String::from_utf8_lossy(&user_data).contains("ECS_ENABLE_SPOT_INSTANCE_DRAINING=true"));
+
+    // The group's scheduled action, in its time zone.
+    let a =
+        asg.describe_scheduled_actions().auto_scaling_group_name(&group_name).send().await.expect("actions");
+    let a: Vec<_> = a
+        .scheduled_update_group_actions()
+        .iter()
+        .map(|a| {
+            (
+                a.scheduled_action_name().unwrap_or("").to_string(),
+                a.recurrence().unwrap_or("").to_string(),
+                a.time_zone().unwrap_or("").to_string(),
+                (a.min_size(), a.max_size(), a.desired_capacity()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        a,
+        [(
+            format!("{}-weekend", s.name),
+            "0 21 * * 6,0".to_string(),
+            "America/New_York".to_string(),
+            (Some(1), Some(2), Some(1))
+        )]
+    );
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+
+    // Saturday 21:00 in New York: the action's sizes are not drift; sizes by hand are.
+    let sizes = |min: &str, max: &str| {
+        aws_cli(&[
+            "autoscaling",
+            "update-auto-scaling-group",
+            "--auto-scaling-group-name",
+            &group_name,
+            "--min-size",
+            min,
+            "--max-size",
+            max,
+        ])
+    };
+    sizes("1", "2");
+    assert_eq!(drifted(&s, 0), Vec::<(String, String)>::new());
+    sizes("0", "2");
+    assert_eq!(drifted(&s, 2), [("asg.ecs".to_string(), "min_size".to_string())]);
+    s.ok(&["apply", "--auto-approve"], 0);
+    // Apply restores the min; the max stays the action's until the next one changes it.
+    let g = group().await;
+    assert_eq!((g.min_size(), g.max_size()), (Some(2), Some(2)));
+
+    // Without Spot: the group goes back to the launch template alone, in place.
+    s.edit(|t| t.replace("[compute.spot]\ninstance_types = [\"t3.medium\", \"t3a.medium\", \"m5.large\"]\non_demand_base = 1\nspot_percent = 60\n", ""));
+    let actions = plan_actions(&s);
+    assert!(actions.contains(&("asg.ecs".to_string(), "update".to_string())), "{actions:?}");
+    s.ok(&["apply", "--auto-approve"], 0);
+    let g2 = group().await;
+    assert_eq!(g2.auto_scaling_group_arn(), g.auto_scaling_group_arn());
+    assert!(g2.mixed_instances_policy().is_none(), "{g2:?}");
+    assert_eq!(g2.capacity_rebalance(), Some(false));
+    assert_eq!(
+        g2.launch_template().and_then(|l| l.launch_template_id()),
+        Some(state_id(&s, "launch_template.ecs").as_str())
+    );
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+
+    s.ok(&DESTROY_ALL, 0);
+    assert_eq!(census(&s.name).await, KINDS.iter().map(|k| (*k, 0)).collect(), "destroy leaves nothing");
+}
