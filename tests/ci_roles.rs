@@ -197,11 +197,10 @@ async fn ci_roles_trust_exactly_the_repository_and_are_scoped_to_the_stack() {
                 let named = match service {
                     "iam" => !rest.starts_with("role/aws-service-role/"),
                     "logs" | "secretsmanager" | "ecs" | "sns" | "scheduler" | "elasticloadbalancing" => true,
-                    "rds" => {
-                        !rest.starts_with("og:")
-                            && !rest.starts_with("pg:")
-                            && !rest.starts_with("cluster-pg:")
-                    }
+                    // RDS Proxy's ARNs carry generated ids (`prx-...`), never the stack's name.
+                    "rds" => !["og:", "pg:", "cluster-pg:", "db-proxy:", "target-group:"]
+                        .iter()
+                        .any(|p| rest.starts_with(p)),
                     "cloudwatch" | "autoscaling" | "ecr" | "s3" => true,
                     _ => false,
                 };

@@ -311,3 +311,119 @@ async fn ec2_spot_instances_and_scheduled_group_sizes() {
     s.ok(&DESTROY_ALL, 0);
     assert_eq!(census(&s.name).await, KINDS.iter().map(|k| (*k, 0)).collect(), "destroy leaves nothing");
 }
+
+/// The ingress (or egress) rules of a security group as (port, source group) pairs.
+async fn group_rules(ec2: &aws_sdk_ec2::Client, group: &str, egress: bool) -> Vec<(i32, String)> {
+    let out = ec2
+        .describe_security_group_rules()
+        .filters(aws_sdk_ec2::types::Filter::builder().name("group-id").values(group).build())
+        .send()
+        .await
+        .expect("DescribeSecurityGroupRules");
+    let mut rules: Vec<(i32, String)> = out
+        .security_group_rules()
+        .iter()
+        .filter(|r| r.group_id() == Some(group) && r.is_egress() == Some(egress))
+        .map(|r| {
+            let peer = r.referenced_group_info().and_then(|g| g.group_id()).or(r.cidr_ipv4()).unwrap_or("");
+            (r.from_port().unwrap_or(-1), peer.to_string())
+        })
+        .collect();
+    rules.sort();
+    rules
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_through_rds_proxy() {
+    let text = std::fs::read_to_string(repo_root().join("config/fargate-postgres.toml")).expect("config");
+    let proxy = "[database.proxy]\nmax_connections_percent = 90\nmax_idle_connections_percent = 40\n\n";
+    let s = Stack::from_text("lv-px", &with(&text, "apply_immediately = false\n", proxy));
+    let conf = sdk().await;
+    let rds = aws_sdk_rds::Client::new(&conf);
+    let sm = aws_sdk_secretsmanager::Client::new(&conf);
+    let iam = aws_sdk_iam::Client::new(&conf);
+    let ec2 = ec2().await;
+    s.ok(&["apply", "--auto-approve"], 0);
+
+    // The proxy: TLS required, the database's own secret, password sign-in, the data
+    // subnets, its own group, and the instance as its one target.
+    let name = format!("{}-proxy", s.name);
+    let p = rds.describe_db_proxies().db_proxy_name(&name).send().await.expect("DescribeDBProxies");
+    let p = p.db_proxies().first().expect("the proxy").clone();
+    assert_eq!(p.engine_family(), Some("POSTGRESQL"));
+    assert_eq!(p.require_tls(), Some(true));
+    let db = rds
+        .describe_db_instances()
+        .db_instance_identifier(format!("{}-pg", s.name))
+        .send()
+        .await
+        .expect("db");
+    let db = db.db_instances().first().expect("instance").clone();
+    let secret = db.master_user_secret().and_then(|m| m.secret_arn()).expect("managed secret").to_string();
+    let auth = p.auth().first().expect("auth");
+    assert_eq!(auth.secret_arn(), Some(secret.as_str()));
+    assert_eq!(auth.iam_auth().map(|m| m.as_str()), Some("DISABLED"));
+    let mut subnets = p.vpc_subnet_ids().to_vec();
+    subnets.sort();
+    let mut data: Vec<String> =
+        ["us-east-1a", "us-east-1b"].iter().map(|z| state_id(&s, &format!("subnet.data.{z}"))).collect();
+    data.sort();
+    assert_eq!(subnets, data);
+    let proxy_sg = state_id(&s, "sg.db_proxy");
+    assert_eq!(p.vpc_security_group_ids(), std::slice::from_ref(&proxy_sg));
+    let targets = rds.describe_db_proxy_targets().db_proxy_name(&name).send().await.expect("targets");
+    let targets: Vec<(Option<&str>, Option<&str>)> =
+        targets.targets().iter().map(|t| (t.rds_resource_id(), t.r#type().map(|t| t.as_str()))).collect();
+    assert_eq!(targets, [(db.db_instance_identifier(), Some("RDS_INSTANCE"))]);
+    let groups = rds.describe_db_proxy_target_groups().db_proxy_name(&name).send().await.expect("groups");
+    let pool = groups.target_groups()[0].connection_pool_config().expect("pool").clone();
+    assert_eq!(
+        (
+            pool.max_connections_percent(),
+            pool.max_idle_connections_percent(),
+            pool.connection_borrow_timeout()
+        ),
+        (Some(90), Some(40), Some(120))
+    );
+
+    // Reachable from the app tier only; the database from the proxy only.
+    let (app, db_sg) = (state_id(&s, "sg.app"), state_id(&s, "sg.db"));
+    assert_eq!(group_rules(&ec2, &proxy_sg, false).await, [(5432, app.clone())]);
+    assert_eq!(group_rules(&ec2, &proxy_sg, true).await, [(5432, db_sg.clone())]);
+    assert_eq!(group_rules(&ec2, &db_sg, false).await, [(5432, proxy_sg.clone())]);
+
+    // The services' DB_HOST (the connection secret's host) is the proxy's endpoint.
+    let conn = sm.get_secret_value().secret_id(format!("hactl/{}/db-connection", s.name)).send().await;
+    let conn: J = serde_json::from_str(conn.expect("connection secret").secret_string().expect("string"))
+        .expect("json");
+    assert_eq!(conn["host"].as_str(), p.endpoint());
+    // The proxy's role reads that secret and nothing else.
+    let role = p.role_arn().expect("role").rsplit('/').next().expect("role name").to_string();
+    let doc = iam.get_role_policy().role_name(&role).policy_name("db-proxy").send().await.expect("policy");
+    let doc: J = serde_json::from_str(&percent_decode(doc.policy_document())).expect("policy json");
+    let statements = doc["Statement"].as_array().expect("statements");
+    assert_eq!(statements.len(), 1, "{doc}");
+    assert_eq!(statements[0]["Action"], serde_json::json!(["secretsmanager:GetSecretValue"]));
+    assert_eq!(statements[0]["Resource"], secret.as_str());
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+    assert_eq!(drifted(&s, 0), Vec::<(String, String)>::new());
+
+    // The pool changed by hand is drift; apply puts it back.
+    aws_cli(&[
+        "rds",
+        "modify-db-proxy-target-group",
+        "--db-proxy-name",
+        &name,
+        "--target-group-name",
+        "default",
+        "--connection-pool-config",
+        "MaxConnectionsPercent=50,MaxIdleConnectionsPercent=10",
+    ]);
+    assert_eq!(drifted(&s, 2), [("db_proxy.main".to_string(), "pool".to_string())]);
+    s.ok(&["apply", "--auto-approve"], 0);
+    assert_eq!(drifted(&s, 0), Vec::<(String, String)>::new());
+
+    s.ok(&DESTROY_ALL, 0);
+    // The census counts the proxy too.
+    assert_eq!(census(&s.name).await, KINDS.iter().map(|k| (*k, 0)).collect(), "destroy leaves nothing");
+}

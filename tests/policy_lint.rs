@@ -1,5 +1,6 @@
 //! The IAM policies of both demo configs, linted: config/ha-stack.toml (with the scheduled
-//! drift job, state in S3) and config/fargate-postgres.toml (with [log_analytics]) are applied against the
+//! drift job, state in S3) and config/fargate-postgres.toml (with [log_analytics] and an
+//! IAM-authenticated [database.proxy]) are applied against the
 //! emulator; every inline policy and trust policy of their roles is read back from the
 //! emulator's IAM with the SDK and run through parliament (an independent IAM policy
 //! linter from PyPI, installed pinned by scripts/parliament.sh). No wrong resource format,
@@ -32,6 +33,9 @@ const STAR_EXCEPTIONS: &[&str] = &[
     "rds:DescribeDBInstances",
     "rds:DescribeDBParameterGroups",
     "rds:DescribeDBParameters",
+    "rds:DescribeDBProxies",
+    "rds:DescribeDBProxyTargetGroups",
+    "rds:DescribeDBProxyTargets",
     "rds:DescribeDBSubnetGroups",
     "rds:DescribeGlobalClusters",
     "rds:ListTagsForResource",
@@ -310,8 +314,9 @@ async fn demo_config_policies_pass_the_linter() {
     let _ha_cleanup = Cleanup { stack: &ha, bucket: Some(bucket.clone()) };
     ha.edit(|t| scheduled(&t, &bucket));
     let pg = Stack::from_file("lint-pg", "config/fargate-postgres.toml");
-    // With the log shipper's role too ([log_analytics]).
-    pg.edit(|t| format!("{t}\n[log_analytics]\n"));
+    // With the log shipper's role too ([log_analytics]), and the RDS Proxy's role and the
+    // task role's rds-db:connect ([database.proxy] with IAM sign-in).
+    pg.edit(|t| format!("{t}\n[log_analytics]\n\n[database.proxy]\niam_auth = true\n"));
     let _pg_cleanup = Cleanup { stack: &pg, bucket: None };
     std::thread::scope(|s| {
         s.spawn(|| ha.ok(&["apply", "--auto-approve"], 0));
@@ -416,9 +421,10 @@ async fn demo_config_policies_pass_the_linter() {
             );
         }
     }
-    // execution, instance and the drift job's three roles (ha-stack); execution and the
-    // log shipper (fargate, with [log_analytics]); the redeployment's two roles (both).
-    assert_eq!(linted_inline, 11, "inline policies read back: {files:?}");
+    // execution, instance and the drift job's three roles (ha-stack); execution, the log
+    // shipper, the proxy and the api's task role (fargate, with [log_analytics] and
+    // [database.proxy]); the redeployment's two roles (both).
+    assert_eq!(linted_inline, 13, "inline policies read back: {files:?}");
 
     let findings = lint(&files);
     let rejected: Vec<&Finding> = findings.iter().filter(|f| !accepted(f)).collect();

@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::{Filter, NatGatewayState};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Every kind `census` counts.
-pub const KINDS: [&str; 49] = [
+pub const KINDS: [&str; 50] = [
     "acm.certificate",
     "appautoscaling.policy",
     "appautoscaling.scheduled_action",
@@ -52,6 +52,7 @@ pub const KINDS: [&str; 49] = [
     "logs.log_group",
     "logs.subscription_filter",
     "opensearch.domain",
+    "rds.db_proxy",
     "route53.hosted_zone",
     "route53.record",
     "s3.bucket",
@@ -87,6 +88,7 @@ pub async fn census(stack: &str) -> BTreeMap<&'static str, usize> {
     acm_kinds(&aws_sdk_acm::Client::new(&conf), stack, &mut n).await;
     secret_kinds(&aws_sdk_secretsmanager::Client::new(&conf), stack, &mut n).await;
     docdb_kinds(&aws_sdk_docdb::Client::new(&conf), stack, &mut n).await;
+    rds_proxies(&aws_sdk_rds::Client::new(&conf), stack, &mut n).await;
     sns_kinds(&aws_sdk_sns::Client::new(&conf), stack, &mut n).await;
     cloudwatch_kinds(&aws_sdk_cloudwatch::Client::new(&conf), stack, &mut n).await;
     route53_kinds(&aws_sdk_route53::Client::new(&conf), stack, &mut n).await;
@@ -619,6 +621,20 @@ async fn secret_kinds(
         })
         .count();
     n.insert("secretsmanager.rotation", rotated);
+}
+
+/// The stack's RDS Proxy (named `<stack>-proxy`).
+async fn rds_proxies(c: &aws_sdk_rds::Client, stack: &str, n: &mut BTreeMap<&'static str, usize>) {
+    let proxies: Vec<_> = c
+        .describe_db_proxies()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .expect("DescribeDBProxies");
+    let name = format!("{stack}-proxy");
+    n.insert("rds.db_proxy", proxies.iter().filter(|p| p.db_proxy_name() == Some(name.as_str())).count());
 }
 
 async fn docdb_kinds(c: &aws_sdk_docdb::Client, stack: &str, n: &mut BTreeMap<&'static str, usize>) {

@@ -228,6 +228,7 @@ tagged_kinds!(
     iam::Role,
     logs::LogGroup,
     rds::Instance,
+    rds::DbProxy,
     rds::ParameterGroup,
     rds::SubnetGroup,
     scheduler::ScheduleGroup,
@@ -347,15 +348,15 @@ fn ingress_rules(
         internal_ingress.push(rule("tcp", p, p, id(&groups[&Tier::App]), "source_group_id", &description));
     }
     let db = i32::from(cfg.db_port());
-    let description = format!("database port {db} from the app tier");
-    ingress.entry(Tier::Db).or_default().push(rule(
-        "tcp",
-        db,
-        db,
-        id(&groups[&Tier::App]),
-        "source_group_id",
-        &description,
-    ));
+    // With RDS Proxy, the database admits the proxy only: the app tier goes through it.
+    let (source, description) = match cfg.database.as_ref().and_then(|d| d.proxy.as_ref()) {
+        Some(_) => (
+            id(&addr(&["sg", "db_proxy"]).unwrap_or_else(|_| groups[&Tier::App].clone())),
+            format!("database port {db} from the RDS Proxy"),
+        ),
+        None => (id(&groups[&Tier::App]), format!("database port {db} from the app tier")),
+    };
+    ingress.entry(Tier::Db).or_default().push(rule("tcp", db, db, source, "source_group_id", &description));
     for r in &cfg.security.extra_ingress {
         let (source, key) = match &r.source {
             RuleSource::Cidr(c) => (Value::str(c.to_string()), "cidr"),

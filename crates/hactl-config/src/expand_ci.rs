@@ -659,7 +659,11 @@ mod tests {
                 // and default option groups aside.
                 let named = match parts[2] {
                     "iam" => !parts[5].starts_with("role/aws-service-role/"),
-                    "rds" => !parts[5].starts_with("og:default:"),
+                    // RDS Proxy's ARNs carry generated ids (`db-proxy:prx-...`,
+                    // `target-group:prx-tg-...`), never the stack's name.
+                    "rds" => {
+                        !["og:default:", "db-proxy:", "target-group:"].iter().any(|p| parts[5].starts_with(p))
+                    }
                     "logs"
                     | "secretsmanager"
                     | "ecs"

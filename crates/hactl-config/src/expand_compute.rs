@@ -190,6 +190,20 @@ struct ComputeRefs<'a, 'r> {
     albs: AlbRefs<'a>,
 }
 
+/// kms:Decrypt on the database's customer key, through Secrets Manager only (reading the
+/// secrets it encrypts).
+pub(crate) fn decrypt_via_secrets_manager(key: &str, scope: &Scope) -> Value {
+    let region = &scope.region;
+    let s =
+        statement("DecryptDbSecret", &["kms:Decrypt"], Value::str(kms_key_arn(key, region, &scope.account)));
+    crate::expand_drift::with_condition(
+        s,
+        "StringEquals",
+        "kms:ViaService",
+        Value::str(format!("secretsmanager.{region}.amazonaws.com")),
+    )
+}
+
 /// Every container gets the database credentials from the secret at start
 /// (`secrets[].valueFrom` = `<secret ARN>:<json key>::`), sorted by name. The password
 /// comes from the credentials secret, the other fields from the connection secret
@@ -411,25 +425,7 @@ impl<'a> Expander<'a> {
         let key =
             self.cfg.database.as_ref().and_then(|db| db.kms_key_id.as_deref()).filter(|_| self.dr.is_none());
         if let Some(key) = key {
-            let region = &scope.region;
-            let mut s = statement(
-                "DecryptDbSecret",
-                &["kms:Decrypt"],
-                Value::str(kms_key_arn(key, region, &scope.account)),
-            );
-            if let Value::Map(m) = &mut s {
-                m.insert(
-                    "Condition".into(),
-                    map(vec![(
-                        "StringEquals",
-                        map(vec![(
-                            "kms:ViaService",
-                            Value::str(format!("secretsmanager.{region}.amazonaws.com")),
-                        )]),
-                    )]),
-                );
-            }
-            statements.push(s);
+            statements.push(decrypt_via_secrets_manager(key, scope));
         }
         statements
     }
@@ -443,6 +439,9 @@ impl<'a> Expander<'a> {
             let a = self.addr(&["iam_role", "task", &s.name])?;
             let role_name = short_name(&format!("{stack}-{region}-task-{}", s.name), 64);
             let mut inline = Vec::new();
+            if let Some(connect) = self.proxy_connect_statement(scope) {
+                inline.push(("db-connect", policy(vec![connect])));
+            }
             if !s.task_role_statements.is_empty() {
                 let statements = s
                     .task_role_statements

@@ -140,7 +140,18 @@ impl<'a> Expander<'a> {
                 self.global_cluster(&p, &cluster)?;
                 (out(&cluster, "endpoint"), cluster)
             }
-            DbEngine::Postgres => self.postgres(&p, &refs)?,
+            DbEngine::Postgres => {
+                let (endpoint, instance) = self.postgres(&p, &refs)?;
+                // With a proxy the services connect through it (refused with `[dr]`, so the
+                // database manages its password here).
+                match &db.proxy {
+                    Some(proxy) => {
+                        let secret = out(&instance, MASTER_USER_SECRET_ARN);
+                        (self.db_proxy(proxy, net, secret, &instance)?, instance)
+                    }
+                    None => (endpoint, instance),
+                }
+            }
         };
         let secret_arn = match &secret {
             Some(s) => out(s, "arn"),

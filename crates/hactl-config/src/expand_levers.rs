@@ -1,12 +1,13 @@
 //! Expansion of the cost levers: scheduled scaling (scheduled actions on a service's
 //! scalable target and on the EC2 Auto Scaling group) and Spot capacity (FARGATE_SPOT in a
-//! service's capacity provider strategy; a mixed-instances policy on the group).
+//! service's capacity provider strategy; a mixed-instances policy on the group) and the
+//! connection pool (RDS Proxy in front of PostgreSQL).
 
-use crate::expand::{ExpandError, Expander};
-use crate::expand_compute::map;
-use crate::model::{ComputeConfig, FargateSpot, ScheduledCapacity, ServiceConfig};
-use hactl_core::kinds::{appautoscaling, autoscaling, ecs, Typed};
-use hactl_core::{Address, Value};
+use crate::expand::{addr, id, out, partition, short_name, ExpandError, Expander, NetworkRefs};
+use crate::expand_compute::{assume_role, decrypt_via_secrets_manager, map, policy, statement, Scope};
+use crate::model::{ComputeConfig, FargateSpot, ProxyConfig, ScheduledCapacity, ServiceConfig, Tier};
+use hactl_core::kinds::{appautoscaling, autoscaling, ec2, ecs, iam, rds, Typed};
+use hactl_core::{Address, Ref, Value};
 
 /// EC2 Auto Scaling's Spot allocation strategy: the pools least likely to be interrupted,
 /// at the lowest price among them (AWS's recommendation).
@@ -119,6 +120,111 @@ impl Expander<'_> {
                 .default_strategy(Value::List(Vec::new())),
         );
         Ok(Some(ccp))
+    }
+}
+
+/// RDS Proxy's name: `<stack>-proxy` (letters, digits and single hyphens, at most 60).
+pub(crate) fn proxy_name(stack: &str) -> String {
+    short_name(&format!("{stack}-proxy"), 60)
+}
+
+impl Expander<'_> {
+    /// `[database.proxy]`: the proxy in the data subnets behind its own group (the database
+    /// port in from the app tier, out to the database's group only), its role (the
+    /// database's secret, nothing else) and the proxy itself, TLS required, with the
+    /// instance as its target. Returns the endpoint the services get as DB_HOST.
+    pub(crate) fn db_proxy(
+        &mut self,
+        proxy: &ProxyConfig,
+        net: &NetworkRefs,
+        secret_arn: Value,
+        instance: &Address,
+    ) -> Result<Value, ExpandError> {
+        let scope = self.scope();
+        let stack = scope.stack.clone();
+        let port = i64::from(self.cfg.db_port());
+        let sg = addr(&["sg", "db_proxy"])?;
+        let group_name = self.name(&["db-proxy"]);
+        let spec = self
+            .tagged(ec2::SecurityGroup::new(sg.clone()), &group_name)
+            .vpc_id(id(&net.vpc))
+            .group_name(group_name.as_str())
+            .description(format!("hactl {stack}: RDS Proxy (the database port from the app tier)"));
+        self.push(spec);
+        let rule = |group: Value, description: &str| {
+            map(vec![
+                ("protocol", Value::str("tcp")),
+                ("from_port", Value::Int(port)),
+                ("to_port", Value::Int(port)),
+                ("source_group_id", group),
+                ("description", Value::str(description)),
+            ])
+        };
+        self.push(
+            ec2::SecurityGroupRules::new(addr(&["sg_rules", "db_proxy"])?)
+                .group_id(id(&sg))
+                .ingress(Value::List(vec![rule(
+                    id(&net.groups[&Tier::App]),
+                    "database port from the app tier",
+                )]))
+                .egress(Value::List(vec![rule(id(&net.groups[&Tier::Db]), "database port to the database")])),
+        );
+
+        let role = addr(&["iam_role", "db_proxy"])?;
+        let role_name = short_name(&format!("{stack}-{}-db-proxy", scope.region), 64);
+        let mut statements =
+            vec![statement("ReadDbSecret", &["secretsmanager:GetSecretValue"], secret_arn.clone())];
+        if let Some(key) = self.cfg.database.as_ref().and_then(|d| d.kms_key_id.as_deref()) {
+            statements.push(decrypt_via_secrets_manager(key, &scope));
+        }
+        let spec = self
+            .tagged(iam::Role::new(role.clone()), &role_name)
+            .name(role_name.as_str())
+            .path(scope.iam_path.as_str())
+            .description(format!("hactl {stack}: RDS Proxy reads the database's secret"))
+            .assume_role_policy(assume_role("rds.amazonaws.com", &scope.account, None))
+            .inline_policies(map(vec![("db-proxy", policy(statements))]))
+            .managed_policy_arns(Value::List(Vec::new()));
+        self.push(spec);
+
+        let a = addr(&["db_proxy", "main"])?;
+        let name = proxy_name(&stack);
+        let subnets: Vec<Value> =
+            self.cfg.network.zones.iter().map(|z| id(&net.subnets[&("data", z.az.clone())])).collect();
+        let spec = self
+            .tagged(rds::DbProxy::new(a.clone()), &name)
+            .name(name.as_str())
+            .engine_family("POSTGRESQL")
+            .role_arn(out(&role, "arn"))
+            .secret_arn(secret_arn)
+            .iam_auth(if proxy.iam_auth { "REQUIRED" } else { "DISABLED" })
+            .subnet_ids(Value::List(subnets))
+            .security_group_ids(Value::List(vec![id(&sg)]))
+            .require_tls(true)
+            .idle_client_timeout(Value::Int(proxy.idle_client_timeout.into()))
+            .pool(map(vec![
+                ("max_connections_percent", Value::Int(proxy.max_connections_percent.into())),
+                ("max_idle_connections_percent", Value::Int(proxy.max_idle_connections_percent.into())),
+                ("connection_borrow_timeout", Value::Int(proxy.connection_borrow_timeout.into())),
+            ]))
+            .target_instance(Ref::new(instance, "identifier"))
+            .after(&addr(&["sg_rules", "db_proxy"])?);
+        self.push(spec);
+        Ok(out(&a, "endpoint"))
+    }
+
+    /// With `iam_auth`, each task role may connect through the proxy as the master user.
+    pub(crate) fn proxy_connect_statement(&self, scope: &Scope) -> Option<Value> {
+        let db = self.cfg.database.as_ref()?;
+        db.proxy.as_ref().filter(|p| p.iam_auth && self.dr.is_none())?;
+        let prefix =
+            format!("arn:{}:rds-db:{}:{}:dbuser:", partition(&scope.region), scope.region, scope.account);
+        let resource = Value::concat([
+            Value::str(prefix),
+            out(&addr(&["db_proxy", "main"]).ok()?, "resource_id"),
+            Value::str(format!("/{}", db.username)),
+        ]);
+        Some(statement("ConnectThroughProxy", &["rds-db:connect"], resource))
     }
 }
 

@@ -12,7 +12,9 @@
 //!   range: from the internet through NAT, AWS APIs, the database); a service port in
 //!   that range is denied to everyone else first. Out: all.
 //! - data: the database port from the app subnets only; out: TCP 1024-65535 to the app
-//!   subnets (answers). The database calls nothing, as its security group says.
+//!   subnets (answers). The database calls nothing, as its security group says. With RDS
+//!   Proxy, also the database port and its answers between the data subnets (the proxy
+//!   reaches the database across zones).
 //! - `security.extra_ingress` rules pass the ACL of their group's tier too (a rule from a
 //!   group: from that group's subnets), and the data tier answers them.
 //!
@@ -187,9 +189,25 @@ impl Expander<'_> {
                 data_in.add(SUBNETS, tcp((https, https), c));
             }
         }
+        // RDS Proxy (`[database.proxy]`) in the data subnets reaches the database in the
+        // other zone's: the database port and its answers between the data subnets.
+        let proxy = cfg.database.as_ref().is_some_and(|d| d.proxy.is_some()) && !site.dr;
+        let data = cidrs_of(SubnetTier::Data);
+        if proxy {
+            for c in &data {
+                data_in.add(SUBNETS, tcp((db, db), c));
+                data_in.add(SUBNETS, tcp(EPHEMERAL, c));
+            }
+        }
         let data_out = egress.entry(SubnetTier::Data).or_default();
         for c in &app {
             data_out.add(SUBNETS, tcp(EPHEMERAL, c));
+        }
+        if proxy {
+            for c in &data {
+                data_out.add(SUBNETS, tcp((db, db), c));
+                data_out.add(SUBNETS, tcp(EPHEMERAL, c));
+            }
         }
 
         // The security groups' extra ingress rules pass the ACL of their tier too (from a

@@ -500,6 +500,24 @@ pub struct DatabaseConfig {
     /// Whether the config sets `password_rotation_days` (with `[dr]`, that asks for the
     /// scheduled rotation job; without, the database's own schedule is always set).
     pub password_rotation_set: bool,
+    /// PostgreSQL only: an RDS Proxy the services connect through.
+    pub proxy: Option<ProxyConfig>,
+}
+
+/// `[database.proxy]`: RDS Proxy's connection pool in front of PostgreSQL.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProxyConfig {
+    /// Clients sign in with an IAM token (the task role may `rds-db:connect`) instead of
+    /// the password.
+    pub iam_auth: bool,
+    /// Seconds an idle client connection stays open.
+    pub idle_client_timeout: u32,
+    /// Percent of the database's max_connections the pool may use.
+    pub max_connections_percent: u32,
+    /// Percent of them kept open while idle.
+    pub max_idle_connections_percent: u32,
+    /// Seconds a client waits for a pooled connection.
+    pub connection_borrow_timeout: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -346,6 +346,18 @@ pub(crate) struct RawDatabase {
     pub kms_key_id: Option<S<String>>,
     pub secret_recovery_window_days: Option<S<i64>>,
     pub password_rotation_days: Option<S<i64>>,
+    pub proxy: Option<RawProxy>,
+}
+
+/// `[database.proxy]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProxy {
+    pub iam_auth: Option<S<bool>>,
+    pub idle_client_timeout: Option<S<i64>>,
+    pub max_connections_percent: Option<S<i64>>,
+    pub max_idle_connections_percent: Option<S<i64>>,
+    pub connection_borrow_timeout: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -139,6 +139,7 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
     let dns = raw.dns.as_ref().map(|d| validate_regional::dns(raw, d, public_path, c));
     let ci = raw.ci.as_ref().map(|r| validate_ci::ci(r, state.as_ref(), c));
     let log_analytics = raw.log_analytics.as_ref().map(|r| validate_log_analytics::log_analytics(raw, r, c));
+    validate_levers::check_proxy_without_dr(raw, c);
     let mut resource_tags = BTreeMap::new();
     for (addr, tags) in raw.resource_tags.iter().flatten() {
         let field = format!("resource_tags.{}", crate::locate::render_key(addr.get_ref()));
@@ -1739,6 +1740,7 @@ fn database(r: &RawDatabase, c: &mut Collector<'_>) -> Option<DatabaseConfig> {
         i64::from(DEFAULT_PASSWORD_ROTATION_DAYS),
         "days between two rotations of the master password (Secrets Manager's limit)",
     );
+    let proxy = r.proxy.as_ref().map(|p| validate_levers::proxy(p, &r.engine, engine, c));
 
     if c.errors.len() != errors_before {
         return None;
@@ -1758,6 +1760,10 @@ fn database(r: &RawDatabase, c: &mut Collector<'_>) -> Option<DatabaseConfig> {
         secret_recovery_window_days: u32::try_from(secret_recovery_window_days?).ok()?,
         password_rotation_days: u32::try_from(password_rotation_days?).ok()?,
         password_rotation_set: r.password_rotation_days.is_some(),
+        proxy: match proxy {
+            Some(p) => Some(p?),
+            None => None,
+        },
     })
 }
 

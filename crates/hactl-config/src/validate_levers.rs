@@ -1,11 +1,11 @@
 //! Cost and deployment levers: scheduled scaling (`[[services.autoscaling.schedule]]`,
-//! `[[compute.schedule]]`) and Spot capacity (`[services.spot]`, `[compute.spot]`). A child
-//! module of `validate`.
+//! `[[compute.schedule]]`), Spot capacity (`[services.spot]`, `[compute.spot]`) and the
+//! connection pool (`[database.proxy]`). A child module of `validate`.
 
 use super::{check_unique, is_lower_name, name_hint, MAX_TASKS, TASKS_HINT};
 use crate::error::Collector;
-use crate::model::{Ec2Spot, FargateSpot, LaunchType, ScheduledCapacity, WEEK_DAYS};
-use crate::raw::{RawEc2Spot, RawScheduleRef, RawServiceSpot, S};
+use crate::model::{DbEngine, Ec2Spot, FargateSpot, LaunchType, ProxyConfig, ScheduledCapacity, WEEK_DAYS};
+use crate::raw::{RawConfig, RawEc2Spot, RawProxy, RawScheduleRef, RawServiceSpot, S};
 use std::ops::Range;
 
 /// The IANA time zone names scheduled actions accept (a generated list; see its header).
@@ -279,6 +279,85 @@ pub(super) fn compute_spot(
         spot_percent: u32::try_from(percent?).ok()?,
         capacity_rebalance: r.capacity_rebalance.as_ref().is_none_or(|v| *v.get_ref()),
     })
+}
+
+/// `[database.proxy]`: PostgreSQL only (RDS Proxy has no DocumentDB engine family).
+pub(super) fn proxy(
+    r: &RawProxy,
+    raw_engine: &S<String>,
+    engine: Option<DbEngine>,
+    c: &mut Collector<'_>,
+) -> Option<ProxyConfig> {
+    let errors_before = c.errors.len();
+    if engine == Some(DbEngine::Docdb) {
+        let msg = "database.proxy needs engine = \"postgres\": RDS Proxy does not serve DocumentDB";
+        let hint = "remove [database.proxy], or use engine = \"postgres\"";
+        c.push(raw_engine.span(), "database.proxy", msg, hint);
+        return None;
+    }
+    let f = |key: &str| format!("database.proxy.{key}");
+    let idle = c.opt_int(
+        &r.idle_client_timeout,
+        &f("idle_client_timeout"),
+        (1, 28_800),
+        1800,
+        "seconds an idle client connection stays open",
+    );
+    let max = c.opt_int(
+        &r.max_connections_percent,
+        &f("max_connections_percent"),
+        (1, 100),
+        100,
+        "percent of the database's max_connections the pool may use",
+    );
+    let max_idle = c.opt_int(
+        &r.max_idle_connections_percent,
+        &f("max_idle_connections_percent"),
+        (0, 100),
+        50,
+        "percent of the database's max_connections kept open while idle",
+    );
+    let borrow = c.opt_int(
+        &r.connection_borrow_timeout,
+        &f("connection_borrow_timeout"),
+        (0, 3600),
+        120,
+        "seconds a client waits for a pooled connection",
+    );
+    if let (Some(m), Some(i), Some(v)) = (max, max_idle, r.max_idle_connections_percent.as_ref()) {
+        if i > m {
+            let msg =
+                format!("max_idle_connections_percent ({i}) is greater than max_connections_percent ({m})");
+            c.push(
+                v.span(),
+                f("max_idle_connections_percent"),
+                msg,
+                "RDS keeps at most the pool's size open while idle",
+            );
+        }
+    }
+    if c.errors.len() != errors_before {
+        return None;
+    }
+    Some(ProxyConfig {
+        iam_auth: r.iam_auth.as_ref().is_some_and(|v| *v.get_ref()),
+        idle_client_timeout: u32::try_from(idle?).ok()?,
+        max_connections_percent: u32::try_from(max?).ok()?,
+        max_idle_connections_percent: u32::try_from(max_idle?).ok()?,
+        connection_borrow_timeout: u32::try_from(borrow?).ok()?,
+    })
+}
+
+/// A proxy in front of a cross-region read replica cannot serve the DR region: RDS Proxy
+/// targets a primary instance or an Aurora cluster only.
+pub(super) fn check_proxy_without_dr(raw: &RawConfig, c: &mut Collector<'_>) {
+    let Some(p) = raw.database.as_ref().and_then(|d| d.proxy.as_ref()) else { return };
+    let Some(dr) = &raw.dr else { return };
+    let spans = [p.iam_auth.as_ref().map(S::span), p.idle_client_timeout.as_ref().map(S::span)];
+    let at = spans.into_iter().flatten().next().unwrap_or_else(|| dr.region.span());
+    let msg = "database.proxy with [dr] is not supported: the DR region's database is a read replica, which RDS Proxy cannot target";
+    let hint = "remove [database.proxy], or the [dr] section";
+    c.push(at, "database.proxy", msg, hint);
 }
 
 #[cfg(test)]

@@ -213,7 +213,7 @@ mod tests {
         let names: Vec<&str> = all().map(|k| k.schema.kind).collect();
         let unique: BTreeSet<&str> = names.iter().copied().collect();
         assert_eq!(names.len(), unique.len(), "a kind is declared twice: {names:?}");
-        assert_eq!(names.len(), 61);
+        assert_eq!(names.len(), 62);
         for k in all() {
             let props: BTreeSet<&str> = k.schema.props.iter().map(|p| p.name).collect();
             assert_eq!(props.len(), k.schema.props.len(), "{}: a property is declared twice", k.schema.kind);

@@ -86,10 +86,15 @@ def _ecs() -> Service:
 
 def _rds_like(api: str) -> Service:
     from hactl_localstack_ext.moto_fixes import patch_moto_rds_force_failover
-    from hactl_localstack_ext.rds_docdb import patch_moto_rds_fidelity, patch_moto_rds_for_docdb
+    from hactl_localstack_ext.rds_docdb import (
+        patch_moto_rds_fidelity,
+        patch_moto_rds_for_docdb,
+        patch_moto_rds_proxy,
+    )
 
     patch_moto_rds_for_docdb()
     patch_moto_rds_fidelity()
+    patch_moto_rds_proxy()
     patch_moto_rds_force_failover()
     return _moto_service(api, "rds")
 

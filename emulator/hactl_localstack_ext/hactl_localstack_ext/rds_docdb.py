@@ -811,3 +811,53 @@ def patch_moto_docdb_global_clusters() -> None:
 
     response_cls.modify_global_cluster = modify_global_cluster
     _global_patched = True
+
+
+_proxy_patched = False
+
+
+def patch_moto_rds_proxy() -> None:
+    """moto's RDS Proxy has no ModifyDBProxy (UpdateDBProxy changes auth, role, security
+    groups, TLS and idle timeout in place on AWS), and registers a DB instance target
+    without its endpoint (AWS reports the instance's). Both are filled in as AWS does."""
+    global _proxy_patched
+    if _proxy_patched:
+        return
+    from moto.core.responses import ActionResult
+    from moto.rds import models, responses
+    from moto.rds.exceptions import DBProxyNotFoundFault
+
+    def modify_db_proxy(self):
+        name = self.params.get("DBProxyName")
+        proxy = self.backend.db_proxies.get(name)
+        if proxy is None:
+            raise DBProxyNotFoundFault(name)
+        if self.params.get("Auth") is not None:
+            proxy.auth = self.params["Auth"]
+        if self.params.get("RoleArn") is not None:
+            proxy.role_arn = self.params["RoleArn"]
+        if self.params.get("SecurityGroups") is not None:
+            proxy.vpc_security_group_ids = self.params["SecurityGroups"]
+        for param, attr in (("RequireTLS", "require_tls"), ("IdleClientTimeout", "idle_client_timeout"),
+                            ("DebugLogging", "debug_logging")):
+            if self.params.get(param) is not None:
+                setattr(proxy, attr, self.params[param])
+        return ActionResult({"DBProxy": proxy})
+
+    responses.RDSResponse.modify_db_proxy = modify_db_proxy
+
+    original_register = models.RDSBackend.register_db_proxy_targets
+
+    def register_db_proxy_targets(self, db_proxy_name, target_group_name, db_cluster_identifiers,
+                                  db_instance_identifiers):
+        targets = original_register(self, db_proxy_name, target_group_name, db_cluster_identifiers,
+                                    db_instance_identifiers)
+        for t in targets:
+            db = self.databases.get(t.rds_resource_id)
+            if t.type == "RDS_INSTANCE" and db is not None:
+                t.endpoint = db.address
+                t.port = db.port
+        return targets
+
+    models.RDSBackend.register_db_proxy_targets = register_db_proxy_targets
+    _proxy_patched = True

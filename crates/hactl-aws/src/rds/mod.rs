@@ -1,5 +1,5 @@
 //! RDS PostgreSQL providers (see crates/hactl-aws/KINDS-data.md, section "rds"): the DB
-//! subnet group, the DB parameter group and the Multi-AZ DB instance. What they share with
+//! subnet group, the DB parameter group, the Multi-AZ DB instance and its RDS Proxy. What they share with
 //! DocumentDB (tags, groups, names, snapshots, deletion protection) is the RDS family
 //! ([`family`]); RDS stores identifiers in lower case ([`family::Names::CaseInsensitive`]).
 
@@ -7,6 +7,7 @@ pub(crate) mod family;
 pub mod instance;
 pub mod parameter_group;
 pub mod promote;
+pub mod proxy;
 pub mod subnet_group;
 
 use crate::ApiCounter;
@@ -25,6 +26,7 @@ pub(crate) fn register(r: &mut Registry, config: &SdkConfig, counter: &ApiCounte
     let tagging = crate::tagging::Tagging::new(config, counter);
     r.register(Arc::new(subnet_group::SubnetGroup(rds.clone(), tagging.clone())));
     r.register(Arc::new(parameter_group::ParameterGroup(rds.clone(), tagging)));
+    r.register(Arc::new(proxy::DbProxy(rds.clone())));
     r.register(Arc::new(instance::Instance { rds, sm }));
 }
 

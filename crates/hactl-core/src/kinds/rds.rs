@@ -51,4 +51,31 @@ kinds! {
         subnet_ids / SUBNET_IDS: in_place.as_set,
         tags / TAGS: in_place,
     }
+    /// `rds.db_proxy` (provider: `hactl-aws/src/rds/proxy.rs`): an RDS Proxy with its
+    /// default target group's pool settings and its one target, the DB instance.
+    DbProxy = "rds.db_proxy" {
+        reads: [],
+        reads_account_wide: [
+            "rds:DescribeDBProxies",
+            "rds:DescribeDBProxyTargetGroups",
+            "rds:DescribeDBProxyTargets",
+            "rds:ListTagsForResource"
+        ],
+        name / NAME: replace,
+        engine_family / ENGINE_FAMILY: replace,
+        role_arn / ROLE_ARN: in_place,
+        // The secret the proxy signs in to the database with.
+        secret_arn / SECRET_ARN: in_place,
+        // "DISABLED": clients sign in with the password; "REQUIRED": with an IAM token.
+        iam_auth / IAM_AUTH: in_place,
+        subnet_ids / SUBNET_IDS: replace.as_set,
+        security_group_ids / SECURITY_GROUP_IDS: in_place.as_set,
+        require_tls / REQUIRE_TLS: in_place,
+        idle_client_timeout / IDLE_CLIENT_TIMEOUT: in_place,
+        // {max_connections_percent, max_idle_connections_percent, connection_borrow_timeout}
+        pool / POOL: in_place,
+        // The DB instance identifier registered in the default target group.
+        target_instance / TARGET_INSTANCE: in_place,
+        tags / TAGS: in_place,
+    }
 }
