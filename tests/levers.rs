@@ -427,3 +427,196 @@ async fn postgres_through_rds_proxy() {
     // The census counts the proxy too.
     assert_eq!(census(&s.name).await, KINDS.iter().map(|k| (*k, 0)).collect(), "destroy leaves nothing");
 }
+
+const ORDERS: &str = r#"
+[[services]]
+name = "orders"
+image = "public.ecr.aws/nginx/nginx:1.27"
+port = 80
+cpu = 256
+memory = 512
+public = false
+health_check_path = "/"
+deployment = "blue_green"
+"#;
+
+/// A rule's (priority, conditions as field:values, forward as (target group, weight)).
+type RuleView = (String, Vec<String>, Vec<(String, i32)>);
+
+/// The listener's rules but the default one, by priority.
+async fn rules(elb: &aws_sdk_elasticloadbalancingv2::Client, listener: &str) -> Vec<RuleView> {
+    let out = elb.describe_rules().listener_arn(listener).send().await.expect("DescribeRules");
+    let mut rules: Vec<RuleView> = out
+        .rules()
+        .iter()
+        .filter(|r| r.is_default() != Some(true))
+        .map(|r| {
+            let conditions = r
+                .conditions()
+                .iter()
+                .map(|c| match c.http_header_config() {
+                    Some(h) => {
+                        format!("http-header:{}={}", h.http_header_name().unwrap_or(""), h.values().join(","))
+                    }
+                    None => format!("{}:{}", c.field().unwrap_or(""), c.values().join(",")),
+                })
+                .collect();
+            let forward = r.actions()[0]
+                .forward_config()
+                .map(|f| {
+                    f.target_groups()
+                        .iter()
+                        .map(|g| (g.target_group_arn().unwrap_or("").to_string(), g.weight().unwrap_or(-1)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (r.priority().unwrap_or("").to_string(), conditions, forward)
+        })
+        .collect();
+    rules.sort_by_key(|r| r.0.parse::<i32>().unwrap_or(i32::MAX));
+    rules
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn blue_green_deployments() {
+    let text = std::fs::read_to_string(repo_root().join("config/fargate-postgres.toml")).expect("config");
+    let text = with(&text, "log_retention_days = 14\n", "deployment = \"blue_green\"\nbake_time = 10\n");
+    let text = with(&text, "requests_per_target = 500\n", ORDERS);
+    let s = Stack::from_text("lv-bg", &text);
+    let conf = sdk().await;
+    let ecs = aws_sdk_ecs::Client::new(&conf);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&conf);
+    let iam = aws_sdk_iam::Client::new(&conf);
+    s.ok(&["apply", "--auto-approve"], 0);
+
+    // Two target groups per service; the rules ECS shifts, test before production.
+    let id = |a: &str| state_id(&s, a);
+    let (blue, green) = (id("target_group.api"), id("target_group.api.green"));
+    let both = vec![(blue.clone(), 100), (green.clone(), 0)];
+    let groups = elb.describe_target_groups().target_group_arns(&blue).target_group_arns(&green).send().await;
+    assert_eq!(groups.expect("DescribeTargetGroups").target_groups().len(), 2);
+    let public = rules(&elb, &id("listener.public.https")).await;
+    let header = "http-header:x-hactl-test-traffic=green".to_string();
+    assert_eq!(
+        public,
+        [
+            ("1".to_string(), vec!["path-pattern:/*".to_string(), header.clone()], both.clone()),
+            ("2".to_string(), vec!["path-pattern:/*".to_string()], both.clone()),
+        ]
+    );
+    let internal = rules(&elb, &id("listener.internal.http")).await;
+    let host = format!("host-header:orders.{}.internal", s.name);
+    let orders = vec![(id("target_group.orders"), 100), (id("target_group.orders.green"), 0)];
+    let test = internal.iter().find(|r| r.1.len() == 2).expect("the orders test rule");
+    let production = internal.iter().find(|r| r.1.len() == 1).expect("the orders production rule");
+    assert_eq!((&test.1, &test.2), (&vec![host.clone(), header.clone()], &orders));
+    assert_eq!((&production.1, &production.2), (&vec![host], &orders));
+    let priority = |r: &RuleView| r.0.parse::<i32>().expect("priority");
+    assert!(priority(test) < priority(production), "{internal:?}");
+
+    // The service: ECS's blue/green with the green group, both rules, its role, the bake
+    // time and the alarms that roll it back.
+    let svc = |name: &'static str| {
+        let ecs = ecs.clone();
+        let cluster = s.name.clone();
+        async move {
+            let out = ecs.describe_services().cluster(cluster).services(name).send().await.expect("services");
+            out.services().first().expect("service").clone()
+        }
+    };
+    let api = svc("api").await;
+    let lb = &api.load_balancers()[0];
+    assert_eq!(lb.target_group_arn(), Some(blue.as_str()));
+    let adv = lb.advanced_configuration().expect("advanced configuration");
+    assert_eq!(adv.alternate_target_group_arn(), Some(green.as_str()));
+    assert_eq!(adv.production_listener_rule(), Some(id("listener_rule.api").as_str()));
+    assert_eq!(adv.test_listener_rule(), Some(id("listener_rule.api.test").as_str()));
+    let role = adv.role_arn().expect("role").rsplit('/').next().expect("name").to_string();
+    let d = api.deployment_configuration().expect("deployment configuration");
+    assert_eq!(d.strategy().map(|x| x.as_str()), Some("BLUE_GREEN"));
+    assert_eq!(d.bake_time_in_minutes(), Some(10));
+    let alarms = d.alarms().expect("alarms");
+    assert!(alarms.enable() && alarms.rollback());
+    let n = &s.name;
+    assert_eq!(
+        alarms.alarm_names(),
+        [format!("{n}-ecs-cpu-api"), format!("{n}-ecs-memory-api"), format!("{n}-alb-5xx-public")]
+    );
+    let trust = iam.get_role().role_name(&role).send().await.expect("role");
+    let trust = percent_decode(trust.role().and_then(|r| r.assume_role_policy_document()).expect("trust"));
+    assert!(trust.contains("ecs.amazonaws.com"), "{trust}");
+    let doc = iam.get_role_policy().role_name(&role).policy_name("blue-green").send().await.expect("policy");
+    let doc = percent_decode(doc.policy_document());
+    assert!(
+        doc.contains("elasticloadbalancing:ModifyRule") && doc.contains(&format!("listener-rule/app/{n}-*")),
+        "{doc}"
+    );
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+
+    // A new image: a new revision and a blue/green deployment, said so by the plan.
+    s.edit(|t| t.replacen("public.ecr.aws/nginx/nginx:1.27", "public.ecr.aws/nginx/nginx:1.28", 1));
+    let r = s.ok(&["plan", "--json", "--detailed-exitcode"], 2);
+    let plan: J = serde_json::from_str(&r.stdout).expect("plan json");
+    let action =
+        |a: &str| plan["actions"].as_array().expect("actions").iter().find(|x| x["address"] == a).cloned();
+    let update = action("ecs_service.api").expect("the service's update");
+    assert_eq!(update["action"], "update");
+    assert!(
+        update["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("blue/green deployment") && r.contains("10 min bake")),
+        "{update}"
+    );
+    assert_eq!(action("task_definition.api").expect("new revision")["action"], "replace");
+    let text = s.ok(&["plan"], 0).stdout;
+    assert!(text.contains("# blue/green deployment"), "{text}");
+    s.ok(&["apply", "--auto-approve"], 0);
+    let deployed = svc("api").await.task_definition().expect("revision").to_string();
+    assert_eq!(deployed, id("task_definition.api"));
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+
+    // ECS shifted production to green (done here with the CLI): not drift.
+    let forward = format!(
+        r#"[{{"Type":"forward","ForwardConfig":{{"TargetGroups":[{{"TargetGroupArn":"{blue}","Weight":0}},{{"TargetGroupArn":"{green}","Weight":100}}]}}}}]"#
+    );
+    aws_cli(&["elbv2", "modify-rule", "--rule-arn", &id("listener_rule.api"), "--actions", &forward]);
+    assert_eq!(drifted(&s, 0), Vec::<(String, String)>::new());
+
+    // A deployment that fails is rolled back (the emulator's stand-in for a firing
+    // alarm, HACTL_EMULATOR_ROLLBACK) and apply says so.
+    s.edit(|t| {
+        t.replacen(
+            "APP_ENV = \"production\" }",
+            "APP_ENV = \"production\", HACTL_EMULATOR_ROLLBACK = \"1\" }",
+            1,
+        )
+    });
+    let r = s.run(&["apply", "--auto-approve"]);
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("failed") && r.stderr.contains("rolled back"), "{}", r.stderr);
+    assert_eq!(svc("api").await.task_definition(), Some(deployed.as_str()), "back on the revision before");
+
+    // Rolling again: the green group and the rules go, the service keeps running.
+    s.edit(|t| {
+        t.replacen(", HACTL_EMULATOR_ROLLBACK = \"1\" }", " }", 1).replacen(
+            "deployment = \"blue_green\"\nbake_time = 10\n",
+            "",
+            1,
+        )
+    });
+    let actions = plan_actions(&s);
+    for gone in ["target_group.api.green", "listener_rule.api", "listener_rule.api.test"] {
+        assert!(actions.contains(&(gone.to_string(), "delete".to_string())), "{gone}: {actions:?}");
+    }
+    assert!(actions.contains(&("ecs_service.api".to_string(), "update".to_string())), "{actions:?}");
+    s.ok(&["apply", "--auto-approve"], 0);
+    let api2 = svc("api").await;
+    assert_eq!(api2.created_at(), api.created_at(), "the same service");
+    assert!(api2.load_balancers()[0].advanced_configuration().is_none(), "{api2:?}");
+    let strategy = api2.deployment_configuration().and_then(|d| d.strategy()).map(|x| x.as_str());
+    assert_eq!(strategy, Some("ROLLING"));
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+
+    s.ok(&DESTROY_ALL, 0);
+    assert_eq!(census(&s.name).await, KINDS.iter().map(|k| (*k, 0)).collect(), "destroy leaves nothing");
+}

@@ -316,7 +316,15 @@ async fn demo_config_policies_pass_the_linter() {
     let pg = Stack::from_file("lint-pg", "config/fargate-postgres.toml");
     // With the log shipper's role too ([log_analytics]), and the RDS Proxy's role and the
     // task role's rds-db:connect ([database.proxy] with IAM sign-in).
-    pg.edit(|t| format!("{t}\n[log_analytics]\n\n[database.proxy]\niam_auth = true\n"));
+    // And ECS's blue/green role (the api service's `deployment = "blue_green"`).
+    pg.edit(|t| {
+        let t = t.replacen(
+            "log_retention_days = 14\n",
+            "log_retention_days = 14\ndeployment = \"blue_green\"\n",
+            1,
+        );
+        format!("{t}\n[log_analytics]\n\n[database.proxy]\niam_auth = true\n")
+    });
     let _pg_cleanup = Cleanup { stack: &pg, bucket: None };
     std::thread::scope(|s| {
         s.spawn(|| ha.ok(&["apply", "--auto-approve"], 0));
@@ -422,9 +430,10 @@ async fn demo_config_policies_pass_the_linter() {
         }
     }
     // execution, instance and the drift job's three roles (ha-stack); execution, the log
-    // shipper, the proxy and the api's task role (fargate, with [log_analytics] and
-    // [database.proxy]); the redeployment's two roles (both).
-    assert_eq!(linted_inline, 13, "inline policies read back: {files:?}");
+    // shipper, the proxy, the api's task role and ECS's blue/green role (fargate, with
+    // [log_analytics], [database.proxy] and a blue/green api); the redeployment's two
+    // roles (both).
+    assert_eq!(linted_inline, 14, "inline policies read back: {files:?}");
 
     let findings = lint(&files);
     let rejected: Vec<&Finding> = findings.iter().filter(|f| !accepted(f)).collect();

@@ -377,10 +377,10 @@ async fn scheduled_actions_and_the_sizes_they_set() {
     };
     set(1, 1).await.expect("night sizes");
     let objs = tp.read(&ctx, &[target(&t_addr, Some(&rid), &t_props)]).await.expect("read target");
-    assert_eq!(diff_props(tp.schema(), &t_props, &objs[0].props), vec![]);
+    assert_eq!(tp.diff(&t_props, &objs[0].props), vec![]);
     set(3, 1).await.expect("sizes by hand");
     let objs = tp.read(&ctx, &[target(&t_addr, Some(&rid), &t_props)]).await.expect("read target");
-    let changes = diff_props(tp.schema(), &t_props, &objs[0].props);
+    let changes = tp.diff(&t_props, &objs[0].props);
     assert_eq!(changes.len(), 1, "{changes:?}");
     assert_eq!((changes[0].name.as_str(), changes[0].before.clone()), ("min_capacity", Some(Value::Int(3))));
 

@@ -182,6 +182,8 @@ impl Env {
             ("listener_arn".to_string(), Value::str(&self.listener)),
             ("priority".to_string(), Value::Int(priority)),
             ("host_headers".to_string(), Value::from_strings(hosts.iter().cloned())),
+            ("path_patterns".to_string(), Value::Null),
+            ("http_header".to_string(), Value::Null),
             ("action".to_string(), forward(&self.tgs[tg])),
             ("tags".to_string(), Value::from_string_map(tags)),
         ])
@@ -410,8 +412,12 @@ async fn listener_rule_lifecycle_conflicts_and_drift() {
             .await
             .expect("out-of-band ModifyRule");
         let live = read(&p, &env, api, &arn, &other).await.unwrap();
-        assert!(live.props["host_headers"].string_list().contains(&"path-pattern:/admin/*".to_string()));
-        assert_eq!(update(&p, &env, api, &arn, &other).await.expect("repair"), vec!["host_headers"]);
+        assert_eq!(live.props["path_patterns"], Value::from_strings(["/admin/*"]));
+        // The hosts it set (one of the two) and the pattern.
+        assert_eq!(
+            update(&p, &env, api, &arn, &other).await.expect("repair"),
+            vec!["host_headers", "path_patterns"]
+        );
         let r = env.rule(&arn).await.unwrap();
         assert_eq!(r.conditions().len(), 1, "{:?}", r.conditions());
         assert_eq!(hosts_of(&r), vec![env.host("api"), env.host("api-v2")]);

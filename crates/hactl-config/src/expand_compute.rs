@@ -52,8 +52,9 @@ pub(crate) fn statement(sid: &str, actions: &[&str], resources: Value) -> Value 
 /// request that does carry the key must name this account).
 pub(crate) fn assume_role(service: &str, account: &str, source_arn: Option<Value>) -> Value {
     // EC2 and Lambda assume an instance's or a function's role without naming the
-    // source account: the condition holds where the key is present.
-    let operator = if matches!(service, "ec2.amazonaws.com" | "lambda.amazonaws.com") {
+    // source account, and ECS's infrastructure role (blue/green) is not documented to
+    // name it: the condition holds where the key is present.
+    let operator = if matches!(service, "ec2.amazonaws.com" | "lambda.amazonaws.com" | "ecs.amazonaws.com") {
         "StringEqualsIfExists"
     } else {
         "StringEquals"
@@ -176,7 +177,21 @@ struct AlbRefs<'a> {
     listeners: BTreeMap<&'a str, Address>,
     /// The public service's name and the public load balancer.
     public: Option<(&'a str, Address)>,
+    /// Blue/green services: their green target group and production and test rules.
+    blue_green: BTreeMap<&'a str, BlueGreenRefs>,
+    /// The role ECS shifts the rules' weights with (any blue/green service).
+    lb_role: Option<Address>,
 }
+
+/// A blue/green service's second target group and the rules ECS shifts.
+pub(crate) struct BlueGreenRefs {
+    pub green: Address,
+    pub production: Address,
+    pub test: Address,
+}
+
+/// The internal services' rules (by service) and the blue/green ones' extra resources.
+type InternalRules<'a> = (BTreeMap<&'a str, Address>, BTreeMap<&'a str, BlueGreenRefs>);
 
 /// Everything the services' sections take from the sections before them.
 struct ComputeRefs<'a, 'r> {
@@ -632,11 +647,17 @@ impl<'a> Expander<'a> {
     fn load_balancers(&mut self, scope: &Scope, net: &NetworkRefs) -> Result<AlbRefs<'a>, ExpandError> {
         let cfg = self.cfg;
         let target_groups = self.target_groups(scope, net)?;
+        let greens = self.green_target_groups(scope, net)?;
+        let mut blue_green = BTreeMap::new();
         let mut listeners = BTreeMap::new();
         let public = match cfg.services.iter().find(|s| s.public) {
             Some(front) => {
                 let tg = &target_groups[front.name.as_str()];
                 let (alb, listener) = self.public_alb(scope, net, tg)?;
+                if let Some(green) = greens.get(front.name.as_str()) {
+                    let refs = self.public_blue_green_rules(&front.name, &listener, tg, green)?;
+                    blue_green.insert(front.name.as_str(), refs);
+                }
                 listeners.insert(front.name.as_str(), listener);
                 Some((front.name.as_str(), alb))
             }
@@ -644,9 +665,12 @@ impl<'a> Expander<'a> {
         };
         let internal = self.addr(&["alb", "internal"])?;
         if let Some(group) = &net.internal_alb_group {
-            listeners.extend(self.internal_alb(scope, net, group, &internal, &target_groups)?);
+            let (rules, bg) = self.internal_alb(scope, net, group, &internal, &target_groups, &greens)?;
+            listeners.extend(rules);
+            blue_green.extend(bg);
         }
-        Ok(AlbRefs { target_groups, listeners, public })
+        let lb_role = if blue_green.is_empty() { None } else { Some(self.ecs_load_balancer_role(scope)?) };
+        Ok(AlbRefs { target_groups, listeners, public, blue_green, lb_role })
     }
 
     fn target_groups(
@@ -659,28 +683,51 @@ impl<'a> Expander<'a> {
         for s in &cfg.services {
             let a = self.addr(&["target_group", &s.name])?;
             let name = short_name(&format!("{}-{}", scope.stack, s.name), 32);
-            let spec = self
-                .tagged(elbv2::TargetGroup::new(a.clone()), &name)
-                .name(name.as_str())
-                .port(int(u32::from(s.port)))
-                .protocol("HTTP")
-                .vpc_id(id(&net.vpc))
-                .target_type("ip")
-                .health_check(map(vec![
-                    ("path", Value::str(&s.health_check_path)),
-                    ("port", Value::str("traffic-port")),
-                    ("protocol", Value::str("HTTP")),
-                    ("interval_seconds", int(s.health_check.interval)),
-                    ("timeout_seconds", int(s.health_check.timeout)),
-                    ("healthy_threshold", int(s.health_check.healthy_threshold)),
-                    ("unhealthy_threshold", int(s.health_check.unhealthy_threshold)),
-                    ("matcher", Value::str("200")),
-                ]))
-                .deregistration_delay(int(s.deregistration_delay));
-            self.push(spec);
+            self.target_group(s, &a, &name, net);
             target_groups.insert(s.name.as_str(), a);
         }
         Ok(target_groups)
+    }
+
+    /// The green target group of each blue/green service (`<stack>-<service>-g`), set up
+    /// as the blue one.
+    fn green_target_groups(
+        &mut self,
+        scope: &Scope,
+        net: &NetworkRefs,
+    ) -> Result<BTreeMap<&'a str, Address>, ExpandError> {
+        let cfg = self.cfg;
+        let mut greens = BTreeMap::new();
+        for s in cfg.services.iter().filter(|s| s.blue_green.is_some()) {
+            let a = self.addr(&["target_group", &s.name, "green"])?;
+            let name = short_name(&format!("{}-{}-g", scope.stack, s.name), 32);
+            self.target_group(s, &a, &name, net);
+            greens.insert(s.name.as_str(), a);
+        }
+        Ok(greens)
+    }
+
+    /// A service's target group: IP targets on its port, its health check and drain time.
+    fn target_group(&mut self, s: &ServiceConfig, a: &Address, name: &str, net: &NetworkRefs) {
+        let spec = self
+            .tagged(elbv2::TargetGroup::new(a.clone()), name)
+            .name(name)
+            .port(int(u32::from(s.port)))
+            .protocol("HTTP")
+            .vpc_id(id(&net.vpc))
+            .target_type("ip")
+            .health_check(map(vec![
+                ("path", Value::str(&s.health_check_path)),
+                ("port", Value::str("traffic-port")),
+                ("protocol", Value::str("HTTP")),
+                ("interval_seconds", int(s.health_check.interval)),
+                ("timeout_seconds", int(s.health_check.timeout)),
+                ("healthy_threshold", int(s.health_check.healthy_threshold)),
+                ("unhealthy_threshold", int(s.health_check.unhealthy_threshold)),
+                ("matcher", Value::str("200")),
+            ]))
+            .deregistration_delay(int(s.deregistration_delay));
+        self.push(spec);
     }
 
     /// The public load balancer, forwarding to `tg`: returns it and the listener the
@@ -769,7 +816,8 @@ impl<'a> Expander<'a> {
         group: &Address,
         internal_alb: &Address,
         target_groups: &BTreeMap<&'a str, Address>,
-    ) -> Result<BTreeMap<&'a str, Address>, ExpandError> {
+        greens: &BTreeMap<&'a str, Address>,
+    ) -> Result<InternalRules<'a>, ExpandError> {
         let cfg = self.cfg;
         let lb = &cfg.load_balancer;
         let name = short_name(&format!("{}-internal", scope.stack), 32);
@@ -800,23 +848,62 @@ impl<'a> Expander<'a> {
         self.push(spec);
         let record = self.internal_zone(net, internal_alb)?;
         let mut rules = BTreeMap::new();
-        let internal: Vec<&str> =
-            cfg.services.iter().filter(|s| !s.public).map(|s| s.name.as_str()).collect();
+        let mut blue_green = BTreeMap::new();
+        // A blue/green service's test rule needs a priority of its own, ahead of its
+        // production rule (both match the host; the test one also the test header).
+        let tests: Vec<String> = cfg
+            .services
+            .iter()
+            .filter(|s| !s.public && s.blue_green.is_some())
+            .map(|s| format!("{}/test", s.name))
+            .collect();
+        let internal: Vec<&str> = cfg
+            .services
+            .iter()
+            .filter(|s| !s.public)
+            .map(|s| s.name.as_str())
+            .chain(tests.iter().map(String::as_str))
+            .collect();
         let priorities = rule_priorities(&internal);
         for s in cfg.services.iter().filter(|s| !s.public) {
             let rule = self.addr(&["listener_rule", &s.name])?;
-            let priority = Value::Int(i64::from(priorities[s.name.as_str()]));
+            let blue = &target_groups[s.name.as_str()];
+            let hosts = Value::List(vec![Value::str(internal_host(cfg, &s.name))]);
+            let mut priority = priorities[s.name.as_str()];
+            let mut action = forward(blue);
+            if let Some(green) = greens.get(s.name.as_str()) {
+                // The lower of the two numbers goes to the test rule (evaluated first).
+                let other = priorities[format!("{}/test", s.name).as_str()];
+                let test_priority = priority.min(other);
+                priority = priority.max(other);
+                action = crate::expand_levers::ecs_weighted(blue, green);
+                let test = self.addr(&["listener_rule", &s.name, "test"])?;
+                let spec = self
+                    .tagged(elbv2::ListenerRule::new(test.clone()), &format!("{name}-{}-test", s.name))
+                    .listener_arn(out(&listener, "arn"))
+                    .priority(Value::Int(i64::from(test_priority)))
+                    .host_headers(hosts.clone())
+                    .path_patterns(Value::Null)
+                    .http_header(crate::expand_levers::test_header())
+                    .action(crate::expand_levers::ecs_weighted(blue, green))
+                    .after(&record);
+                self.push(spec);
+                let refs = BlueGreenRefs { green: green.clone(), production: rule.clone(), test };
+                blue_green.insert(s.name.as_str(), refs);
+            }
             let spec = self
                 .tagged(elbv2::ListenerRule::new(rule.clone()), &format!("{name}-{}", s.name))
                 .listener_arn(out(&listener, "arn"))
-                .priority(priority)
-                .host_headers(Value::List(vec![Value::str(internal_host(cfg, &s.name))]))
-                .action(forward(&target_groups[s.name.as_str()]))
+                .priority(Value::Int(i64::from(priority)))
+                .host_headers(hosts)
+                .path_patterns(Value::Null)
+                .http_header(Value::Null)
+                .action(action)
                 .after(&record);
             self.push(spec);
             rules.insert(s.name.as_str(), rule);
         }
-        Ok(rules)
+        Ok((rules, blue_green))
     }
 
     /// The private zone `<internal_domain>` of the VPC and its wildcard alias record to the
@@ -944,17 +1031,8 @@ impl<'a> Expander<'a> {
                 ("security_groups", Value::List(vec![id(&net.groups[&Tier::App])])),
                 ("assign_public_ip", Value::str("DISABLED")),
             ]))
-            .load_balancers(Value::List(vec![map(vec![
-                ("target_group_arn", out(tg, "arn")),
-                ("container_name", Value::str(&s.name)),
-                ("container_port", int(u32::from(s.port))),
-            ])]))
-            .deployment(map(vec![
-                ("minimum_healthy_percent", Value::Int(100)),
-                ("maximum_percent", Value::Int(200)),
-                ("circuit_breaker", Value::Bool(true)),
-                ("rollback", Value::Bool(true)),
-            ]))
+            .load_balancers(Value::List(vec![self.service_load_balancer(s, tg, &refs.albs)]))
+            .deployment(self.service_deployment(s)?)
             .health_check_grace_period(int(s.health_check_grace_period))
             .propagate_tags("SERVICE")
             .stable_timeout(int(cfg.compute.service_stable_timeout));
@@ -978,6 +1056,12 @@ impl<'a> Expander<'a> {
         if let Some(l) = refs.albs.listeners.get(s.name.as_str()) {
             spec = spec.after(l);
         }
+        if let Some(bg) = refs.albs.blue_green.get(s.name.as_str()) {
+            spec = spec.after(&bg.production).after(&bg.test);
+            for alarm in self.rollback_alarms(s)?.1 {
+                spec = spec.after(&alarm);
+            }
+        }
         for dep in &s.depends_on {
             spec = spec.after(&self.addr(&["ecs_service", dep])?);
         }
@@ -986,6 +1070,64 @@ impl<'a> Expander<'a> {
         }
         self.push(spec);
         Ok(svc)
+    }
+
+    /// The service's load balancer entry: its target group, and for blue/green the green
+    /// group, the rules ECS shifts and the role it shifts them with.
+    fn service_load_balancer(&self, s: &ServiceConfig, tg: &Address, albs: &AlbRefs<'_>) -> Value {
+        let mut entry = vec![
+            ("target_group_arn", out(tg, "arn")),
+            ("container_name", Value::str(&s.name)),
+            ("container_port", int(u32::from(s.port))),
+        ];
+        if let (Some(bg), Some(role)) = (albs.blue_green.get(s.name.as_str()), &albs.lb_role) {
+            entry.push((
+                "blue_green",
+                map(vec![
+                    ("alternate_target_group_arn", out(&bg.green, "arn")),
+                    ("production_listener_rule", out(&bg.production, "arn")),
+                    ("test_listener_rule", out(&bg.test, "arn")),
+                    ("role_arn", out(role, "arn")),
+                ]),
+            ));
+        }
+        map(entry)
+    }
+
+    /// Rolling (100 % healthy, up to 200 %, the circuit breaker rolling back), or ECS's
+    /// blue/green with its bake time and a rollback when an alarm of the service fires.
+    fn service_deployment(&self, s: &ServiceConfig) -> Result<Value, ExpandError> {
+        let mut d = vec![
+            ("minimum_healthy_percent", Value::Int(100)),
+            ("maximum_percent", Value::Int(200)),
+            ("circuit_breaker", Value::Bool(true)),
+            ("rollback", Value::Bool(true)),
+        ];
+        if let Some(bg) = &s.blue_green {
+            d.push(("strategy", Value::str("BLUE_GREEN")));
+            d.push(("bake_time", int(bg.bake_time)));
+            let names = self.rollback_alarms(s)?.0;
+            d.push((
+                "alarms",
+                map(vec![("names", Value::from_strings(names)), ("rollback", Value::Bool(true))]),
+            ));
+        }
+        Ok(map(d))
+    }
+
+    /// The alarms that roll a blue/green deployment back (names, addresses): the
+    /// service's CPU and memory and its load balancer's 5xx, which follow the service
+    /// whichever target group serves (expand_observability.rs makes them).
+    fn rollback_alarms(&self, s: &ServiceConfig) -> Result<(Vec<String>, Vec<Address>), ExpandError> {
+        let lb = if s.public { "public" } else { "internal" };
+        let keys = [("ecs_cpu", s.name.as_str()), ("ecs_memory", s.name.as_str()), ("alb_5xx", lb)];
+        let mut names = Vec::new();
+        let mut addresses = Vec::new();
+        for (key, subject) in keys {
+            names.push(self.name(&[&key.replace('_', "-"), subject]));
+            addresses.push(self.addr(&["alarm", key, subject])?);
+        }
+        Ok((names, addresses))
     }
 
     /// The service's scalable target and its target-tracking policies.

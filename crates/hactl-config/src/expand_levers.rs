@@ -4,9 +4,11 @@
 //! connection pool (RDS Proxy in front of PostgreSQL).
 
 use crate::expand::{addr, id, out, partition, short_name, ExpandError, Expander, NetworkRefs};
-use crate::expand_compute::{assume_role, decrypt_via_secrets_manager, map, policy, statement, Scope};
+use crate::expand_compute::{
+    assume_role, decrypt_via_secrets_manager, map, policy, statement, BlueGreenRefs, Scope,
+};
 use crate::model::{ComputeConfig, FargateSpot, ProxyConfig, ScheduledCapacity, ServiceConfig, Tier};
-use hactl_core::kinds::{appautoscaling, autoscaling, ec2, ecs, iam, rds, Typed};
+use hactl_core::kinds::{appautoscaling, autoscaling, ec2, ecs, elbv2, iam, rds, Typed};
 use hactl_core::{Address, Ref, Value};
 
 /// EC2 Auto Scaling's Spot allocation strategy: the pools least likely to be interrupted,
@@ -225,6 +227,105 @@ impl Expander<'_> {
             Value::str(format!("/{}", db.username)),
         ]);
         Some(statement("ConnectThroughProxy", &["rds-db:connect"], resource))
+    }
+}
+
+/// The header a request sends to reach a blue/green service's green tasks during a
+/// deployment (the test listener rule; outside a deployment it reaches the blue ones).
+pub const TEST_HEADER: (&str, &str) = ("x-hactl-test-traffic", "green");
+/// The public service's blue/green rules on its listener: test first, then production.
+const PUBLIC_TEST_PRIORITY: i64 = 1;
+const PUBLIC_PRODUCTION_PRIORITY: i64 = 2;
+
+/// A forward to the blue (weight 100) and green (0) target groups whose weights ECS
+/// shifts during a blue/green deployment (`"weights":"ecs"`: any split of the two reads as
+/// desired).
+pub(crate) fn ecs_weighted(blue: &Address, green: &Address) -> Value {
+    let group =
+        |tg: &Address, weight: i64| map(vec![("arn", out(tg, "arn")), ("weight", Value::Int(weight))]);
+    map(vec![
+        ("type", Value::str("forward")),
+        ("target_groups", Value::List(vec![group(blue, 100), group(green, 0)])),
+        ("weights", Value::str("ecs")),
+    ])
+}
+
+/// The test rule's http-header condition.
+pub(crate) fn test_header() -> Value {
+    map(vec![("name", Value::str(TEST_HEADER.0)), ("values", Value::from_strings([TEST_HEADER.1]))])
+}
+
+impl Expander<'_> {
+    /// The public blue/green service's production rule (every path) and test rule (every
+    /// path with the test header) on the listener its traffic arrives through; the
+    /// listener's default action keeps forwarding to the blue group.
+    pub(crate) fn public_blue_green_rules(
+        &mut self,
+        service: &str,
+        listener: &Address,
+        blue: &Address,
+        green: &Address,
+    ) -> Result<BlueGreenRefs, ExpandError> {
+        let stack = self.cfg.stack.name.clone();
+        let mut rule = |key: &[&str], priority: i64, header: Value| -> Result<Address, ExpandError> {
+            let a = self.addr(&[&["listener_rule", service], key].concat())?;
+            let name = [&[stack.as_str(), service], key].concat().join("-");
+            let spec = self
+                .tagged(elbv2::ListenerRule::new(a.clone()), &name)
+                .listener_arn(out(listener, "arn"))
+                .priority(Value::Int(priority))
+                .host_headers(Value::List(Vec::new()))
+                .path_patterns(Value::from_strings(["/*"]))
+                .http_header(header)
+                .action(ecs_weighted(blue, green));
+            self.push(spec);
+            Ok(a)
+        };
+        let test = rule(&["test"], PUBLIC_TEST_PRIORITY, test_header())?;
+        let production = rule(&[], PUBLIC_PRODUCTION_PRIORITY, Value::Null)?;
+        Ok(BlueGreenRefs { green: green.clone(), production, test })
+    }
+
+    /// The role ECS shifts the blue/green rules' weights and registers the tasks with: the
+    /// load balancers' reads, and changes to the stack's rules and target groups only.
+    pub(crate) fn ecs_load_balancer_role(&mut self, scope: &Scope) -> Result<Address, ExpandError> {
+        let Scope { stack, region, account, iam_path } = scope;
+        let role = self.addr(&["iam_role", "ecs_load_balancers"])?;
+        let name = short_name(&format!("{stack}-{region}-ecs-lb"), 64);
+        let elb = |r: &str| format!("arn:{}:elasticloadbalancing:{region}:{account}:{r}", partition(region));
+        let statements = vec![
+            // ELB's Describe calls take no resource.
+            statement(
+                "ReadLoadBalancers",
+                &[
+                    "elasticloadbalancing:DescribeListeners",
+                    "elasticloadbalancing:DescribeRules",
+                    "elasticloadbalancing:DescribeTargetGroups",
+                    "elasticloadbalancing:DescribeTargetHealth",
+                ],
+                Value::str("*"),
+            ),
+            statement(
+                "ShiftTraffic",
+                &["elasticloadbalancing:ModifyRule"],
+                Value::str(elb(&format!("listener-rule/app/{stack}-*/*/*/*"))),
+            ),
+            statement(
+                "RegisterTasks",
+                &["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
+                Value::str(elb(&format!("targetgroup/{stack}-*/*"))),
+            ),
+        ];
+        let spec = self
+            .tagged(iam::Role::new(role.clone()), &name)
+            .name(name.as_str())
+            .path(iam_path.as_str())
+            .description(format!("hactl {stack}: ECS shifts blue/green traffic between target groups"))
+            .assume_role_policy(assume_role("ecs.amazonaws.com", account, None))
+            .inline_policies(map(vec![("blue-green", policy(statements))]))
+            .managed_policy_arns(Value::List(Vec::new()));
+        self.push(spec);
+        Ok(role)
     }
 }
 

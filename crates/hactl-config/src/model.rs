@@ -463,6 +463,16 @@ pub struct ServiceConfig {
     pub task_role_statements: Vec<PolicyStatement>,
     /// Fargate only: not critical, so part of its tasks may run on Spot capacity.
     pub spot: Option<FargateSpot>,
+    /// `deployment = "blue_green"`: ECS's blue/green strategy; `None` = rolling.
+    pub blue_green: Option<BlueGreen>,
+}
+
+/// ECS's blue/green deployments for a service: a second (green) target group, a
+/// production and a test listener rule whose weights ECS shifts, `bake_time` minutes with
+/// both revisions up after the shift, rollback when one of the service's alarms fires.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BlueGreen {
+    pub bake_time: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -256,6 +256,8 @@ pub(crate) struct RawService {
     pub task_role_statements: Vec<RawStatement>,
     pub autoscaling: Option<RawAutoscaling>,
     pub spot: Option<RawServiceSpot>,
+    pub deployment: Option<S<String>>,
+    pub bake_time: Option<S<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1331,6 +1331,7 @@ fn service(
     let container_health_check = service_container_health_check(r, prefix, c);
     let task_role_statements = service_task_role_statements(r, prefix, c);
     let spot = r.spot.as_ref().map(|s| validate_levers::service_spot(s, prefix, &r.name, launch_type, c));
+    let blue_green = validate_levers::deployment(r, prefix, c);
 
     if c.errors.len() != errors_before {
         return None;
@@ -1362,6 +1363,7 @@ fn service(
             Some(s) => Some(s?),
             None => None,
         },
+        blue_green: blue_green?,
     })
 }
 

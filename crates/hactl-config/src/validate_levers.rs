@@ -4,8 +4,10 @@
 
 use super::{check_unique, is_lower_name, name_hint, MAX_TASKS, TASKS_HINT};
 use crate::error::Collector;
-use crate::model::{DbEngine, Ec2Spot, FargateSpot, LaunchType, ProxyConfig, ScheduledCapacity, WEEK_DAYS};
-use crate::raw::{RawConfig, RawEc2Spot, RawProxy, RawScheduleRef, RawServiceSpot, S};
+use crate::model::{
+    BlueGreen, DbEngine, Ec2Spot, FargateSpot, LaunchType, ProxyConfig, ScheduledCapacity, WEEK_DAYS,
+};
+use crate::raw::{RawConfig, RawEc2Spot, RawProxy, RawScheduleRef, RawService, RawServiceSpot, S};
 use std::ops::Range;
 
 /// The IANA time zone names scheduled actions accept (a generated list; see its header).
@@ -358,6 +360,35 @@ pub(super) fn check_proxy_without_dr(raw: &RawConfig, c: &mut Collector<'_>) {
     let msg = "database.proxy with [dr] is not supported: the DR region's database is a read replica, which RDS Proxy cannot target";
     let hint = "remove [database.proxy], or the [dr] section";
     c.push(at, "database.proxy", msg, hint);
+}
+
+/// `deployment` ("rolling", the default, or "blue_green") and `bake_time` (minutes, blue/green
+/// only: 0 to 1440, ECS's range, default 5). `Some(None)` = rolling; `None` = an error.
+pub(super) fn deployment(r: &RawService, prefix: &str, c: &mut Collector<'_>) -> Option<Option<BlueGreen>> {
+    let blue_green = match &r.deployment {
+        None => false,
+        Some(v) => {
+            c.choice(v, &format!("{prefix}.deployment"), &["rolling", "blue_green"], "deployment strategy")?
+                == 1
+        }
+    };
+    if !blue_green {
+        if let Some(v) = &r.bake_time {
+            let msg = "bake_time is set but the deployment is rolling: it only applies to deployment = \"blue_green\"";
+            let hint = "remove bake_time, or set deployment = \"blue_green\"";
+            c.push(v.span(), format!("{prefix}.bake_time"), msg, hint);
+            return None;
+        }
+        return Some(None);
+    }
+    let bake = c.opt_int(
+        &r.bake_time,
+        &format!("{prefix}.bake_time"),
+        (0, 1440),
+        5,
+        "minutes both revisions run after the traffic shift",
+    )?;
+    Some(Some(BlueGreen { bake_time: u32::try_from(bake).ok()? }))
 }
 
 #[cfg(test)]

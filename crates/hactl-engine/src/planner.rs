@@ -129,7 +129,7 @@ fn plan_desired(
     let reason = match action {
         ActionType::Replace => Some(format!("{} forces replacement", forcing.join(", "))),
         _ if adopted => Some(format!("found by its ownership tags ({}), not in state", obj.id)),
-        _ => None,
+        _ => provider.update_note(&resolved, &changes),
     };
     actions.push(PlannedAction {
         action,

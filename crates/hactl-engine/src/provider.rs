@@ -121,6 +121,12 @@ pub trait Provider: Send + Sync {
     /// changes nothing.
     fn normalize(&self, _desired: &Props, _live: &mut Props) {}
 
+    /// A note for the plan about how an update of these `changes` will be carried out
+    /// (an ECS service's rolling or blue/green deployment); `None` (the default): none.
+    fn update_note(&self, _desired: &Props, _changes: &[PropChange]) -> Option<String> {
+        None
+    }
+
     /// The property changes from `live` to `desired`, after [`Provider::normalize`].
     /// Plans (desired vs live) and drift (recorded vs live) both diff through it.
     fn diff(&self, desired: &Props, live: &Props) -> Vec<PropChange> {

@@ -207,7 +207,13 @@ def patch_moto_ecs_services_run_tasks() -> None:
     This patch makes every ACTIVE service look like that when it is described: running =
     desired, nothing pending, one PRIMARY deployment of the current task definition with
     the same counts and ``rolloutState: COMPLETED``. Nothing actually runs (no tasks,
-    no target registration): only the service's reported state changes."""
+    no target registration): only the service's reported state changes.
+
+    A stand-in for a deployment that fails (no container runs here, so none can): a new
+    task definition whose container has the environment variable
+    ``HACTL_EMULATOR_ROLLBACK`` is rolled back as ECS does when an alarm fires or the
+    circuit breaker trips: the service returns to the task definition it ran before, and
+    the new deployment is reported once with ``rolloutState: FAILED``."""
     global _ecs_tasks_patched
     if _ecs_tasks_patched:
         return
@@ -216,9 +222,43 @@ def patch_moto_ecs_services_run_tasks() -> None:
 
     original = EC2ContainerServiceBackend.describe_services
 
-    def settle(service) -> None:
+    settled = {}
+
+    def rolls_back(backend, td_arn) -> bool:
+        try:
+            td = backend.describe_task_definition(td_arn)
+        except Exception:
+            return False
+        return any(
+            e.get("name") == "HACTL_EMULATOR_ROLLBACK"
+            for c in (td.container_definitions or [])
+            for e in (c.get("environment") or [])
+        )
+
+    def settle(backend, service) -> None:
         if service.status != "ACTIVE":
             return
+        previous = settled.get(service.arn)
+        if previous and previous != service.task_definition and rolls_back(backend, service.task_definition):
+            failed_td = service.task_definition
+            service.task_definition = previous
+            primary = service.deployments[0] if service.deployments else {}
+            failed = dict(primary)
+            failed.update(
+                {
+                    "id": f"{primary.get('id', 'ecs-svc/0')}-failed",
+                    "status": "ACTIVE",
+                    "taskDefinition": failed_td,
+                    "runningCount": 0,
+                    "rolloutState": "FAILED",
+                    "rolloutStateReason": "ECS deployment rolled back: alarm(s) in ALARM "
+                    "(emulated: HACTL_EMULATOR_ROLLBACK)",
+                }
+            )
+            primary.update({"taskDefinition": previous, "status": "PRIMARY", "rolloutState": "COMPLETED"})
+            service.deployments = [primary, failed]
+            return
+        settled[service.arn] = service.task_definition
         desired = service.desired_count or 0
         service.running_count = desired
         service.pending_count = 0
@@ -244,7 +284,7 @@ def patch_moto_ecs_services_run_tasks() -> None:
     def describe_services(self, cluster_str, service_names_or_arns):
         services, failures = original(self, cluster_str, service_names_or_arns)
         for service in services:
-            settle(service)
+            settle(self, service)
         return services, failures
 
     EC2ContainerServiceBackend.describe_services = describe_services

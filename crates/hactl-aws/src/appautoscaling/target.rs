@@ -63,6 +63,20 @@ impl Provider for Target {
         &Kind::SCHEMA
     }
 
+    /// Min and max set by the service's scheduled actions read as configured.
+    fn normalize(&self, desired: &Props, live: &mut Props) {
+        let (min, max) = unscheduled(
+            (
+                live.get(Kind::MIN_CAPACITY).cloned().unwrap_or(Value::Null),
+                live.get(Kind::MAX_CAPACITY).cloned().unwrap_or(Value::Null),
+            ),
+            (desired.get(Kind::MIN_CAPACITY), desired.get(Kind::MAX_CAPACITY)),
+            desired.get(Kind::SCHEDULED_CAPACITIES),
+        );
+        live.insert(Kind::MIN_CAPACITY.to_string(), min);
+        live.insert(Kind::MAX_CAPACITY.to_string(), max);
+    }
+
     async fn read(&self, _ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         // Resource ids to look up, per namespace: the desired ones and the recorded ids.
         let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -101,19 +115,14 @@ impl Provider for Target {
                             && opt_str(&t.props, Kind::SCALABLE_DIMENSION).unwrap_or(DEFAULT_DIMENSION) == dim
                     })
                 })?;
-                let scheduled = target.props.get(Kind::SCHEDULED_CAPACITIES);
-                let (min, max) = unscheduled(
-                    (Value::Int(s.min_capacity().into()), Value::Int(s.max_capacity().into())),
-                    (target.props.get(Kind::MIN_CAPACITY), target.props.get(Kind::MAX_CAPACITY)),
-                    scheduled,
-                );
                 let props = Props::from([
                     (Kind::SERVICE_NAMESPACE.to_string(), Value::str(s.service_namespace().as_str())),
                     (Kind::RESOURCE_ID.to_string(), Value::str(rid)),
                     (Kind::SCALABLE_DIMENSION.to_string(), Value::str(dim)),
-                    (Kind::MIN_CAPACITY.to_string(), min),
-                    (Kind::MAX_CAPACITY.to_string(), max),
-                    (Kind::SCHEDULED_CAPACITIES.to_string(), scheduled.cloned().unwrap_or(Value::Null)),
+                    (Kind::MIN_CAPACITY.to_string(), Value::Int(s.min_capacity().into())),
+                    (Kind::MAX_CAPACITY.to_string(), Value::Int(s.max_capacity().into())),
+                    // What the actions set is the config's, known to the desired side only.
+                    (Kind::SCHEDULED_CAPACITIES.to_string(), Value::Null),
                 ]);
                 Some(LiveObject {
                     id: rid.to_string(),

@@ -258,6 +258,20 @@ impl Provider for Group {
         &Kind::SCHEMA
     }
 
+    /// Min and max sizes set by the group's scheduled actions read as configured.
+    fn normalize(&self, desired: &Props, live: &mut Props) {
+        let (min, max) = crate::util::unscheduled(
+            (
+                live.get(Kind::MIN_SIZE).cloned().unwrap_or(Value::Null),
+                live.get(Kind::MAX_SIZE).cloned().unwrap_or(Value::Null),
+            ),
+            (desired.get(Kind::MIN_SIZE), desired.get(Kind::MAX_SIZE)),
+            desired.get(Kind::SCHEDULED_SIZES),
+        );
+        live.insert(Kind::MIN_SIZE.to_string(), min);
+        live.insert(Kind::MAX_SIZE.to_string(), max);
+    }
+
     async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         let filter = Filter::builder().name(format!("tag:{TAG_STACK}")).values(&ctx.stack).build();
         let mut groups = self.describe(Some(filter), &[]).await?;
@@ -290,18 +304,6 @@ impl Provider for Group {
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
                     .map(str::to_string);
-                let target = targets.iter().find(|t| t.id.as_deref() == Some(name)).or_else(|| {
-                    targets.iter().find(|t| crate::util::opt_str(&t.props, Kind::NAME) == Some(name))
-                });
-                let scheduled = target.and_then(|t| t.props.get(Kind::SCHEDULED_SIZES));
-                let (min_size, max_size) = crate::util::unscheduled(
-                    (opt_int(g.min_size()), opt_int(g.max_size())),
-                    (
-                        target.and_then(|t| t.props.get(Kind::MIN_SIZE)),
-                        target.and_then(|t| t.props.get(Kind::MAX_SIZE)),
-                    ),
-                    scheduled,
-                );
                 let props = Props::from([
                     (Kind::NAME.to_string(), Value::str(name)),
                     (Kind::MIXED_INSTANCES.to_string(), live_mixed_instances(g)),
@@ -309,11 +311,12 @@ impl Provider for Group {
                         Kind::CAPACITY_REBALANCE.to_string(),
                         Value::Bool(g.capacity_rebalance().unwrap_or(false)),
                     ),
-                    (Kind::SCHEDULED_SIZES.to_string(), scheduled.cloned().unwrap_or(Value::Null)),
+                    // What the actions set is the config's, known to the desired side only.
+                    (Kind::SCHEDULED_SIZES.to_string(), Value::Null),
                     (Kind::LAUNCH_TEMPLATE_ID.to_string(), opt_str(lt.and_then(|l| l.launch_template_id()))),
                     (Kind::LAUNCH_TEMPLATE_VERSION.to_string(), opt_str(lt.and_then(|l| l.version()))),
-                    (Kind::MIN_SIZE.to_string(), min_size),
-                    (Kind::MAX_SIZE.to_string(), max_size),
+                    (Kind::MIN_SIZE.to_string(), opt_int(g.min_size())),
+                    (Kind::MAX_SIZE.to_string(), opt_int(g.max_size())),
                     (Kind::DESIRED_CAPACITY.to_string(), opt_int(g.desired_capacity())),
                     (Kind::SUBNET_IDS.to_string(), Value::from_strings(subnets)),
                     (Kind::HEALTH_CHECK_TYPE.to_string(), opt_str(g.health_check_type())),

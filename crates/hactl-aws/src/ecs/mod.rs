@@ -1,6 +1,7 @@
 //! ECS providers (the compute tier) and what they share: tags, the cluster describe that
 //! the cluster and its capacity provider setting both read, capacity provider strategies.
 
+pub(crate) mod blue_green;
 pub mod capacity_provider;
 pub mod cluster;
 pub mod cluster_capacity_providers;

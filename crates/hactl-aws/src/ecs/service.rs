@@ -109,27 +109,26 @@ fn load_balancers(props: &Props) -> Vec<LoadBalancer> {
                 .set_target_group_arn(m.get("target_group_arn").and_then(Value::as_str).map(String::from))
                 .set_container_name(m.get("container_name").and_then(Value::as_str).map(String::from))
                 .set_container_port(m.get("container_port").and_then(Value::as_int).map(|i| i as i32))
+                .set_advanced_configuration(super::blue_green::advanced(m))
                 .build()
         })
         .collect()
 }
 
-fn deployment_configuration(props: &Props) -> Option<DeploymentConfiguration> {
-    let m = props.get(Kind::DEPLOYMENT)?.as_map()?;
+fn deployment_configuration(props: &Props) -> Result<Option<DeploymentConfiguration>, ProviderError> {
+    let Some(m) = props.get(Kind::DEPLOYMENT).and_then(Value::as_map) else { return Ok(None) };
     let int = |k: &str| m.get(k).and_then(Value::as_int).map(|i| i as i32);
     let flag = |k: &str| m.get(k).and_then(Value::as_bool).unwrap_or(false);
-    Some(
-        DeploymentConfiguration::builder()
-            .set_minimum_healthy_percent(int("minimum_healthy_percent"))
-            .set_maximum_percent(int("maximum_percent"))
-            .deployment_circuit_breaker(
-                DeploymentCircuitBreaker::builder()
-                    .enable(flag("circuit_breaker"))
-                    .rollback(flag("rollback"))
-                    .build(),
-            )
-            .build(),
-    )
+    let b = DeploymentConfiguration::builder()
+        .set_minimum_healthy_percent(int("minimum_healthy_percent"))
+        .set_maximum_percent(int("maximum_percent"))
+        .deployment_circuit_breaker(
+            DeploymentCircuitBreaker::builder()
+                .enable(flag("circuit_breaker"))
+                .rollback(flag("rollback"))
+                .build(),
+        );
+    Ok(Some(super::blue_green::deployment(b, m)?.build()))
 }
 
 fn strategy(
@@ -142,6 +141,7 @@ fn strategy(
 /// Diff suppression of `ecs.service`: ECS reports a grace period of 0 for a service that
 /// never set one (no load balancer): that is the desired "unset" (Null).
 fn normalize_service(desired: &Props, live: &mut Props) {
+    super::blue_green::normalize(desired, live, Kind::LOAD_BALANCERS);
     let no_lbs = live.get(Kind::LOAD_BALANCERS).and_then(Value::as_list).is_none_or(|l| l.is_empty());
     let unset = matches!(desired.get(Kind::HEALTH_CHECK_GRACE_PERIOD), None | Some(Value::Null));
     if no_lbs && unset && live.get(Kind::HEALTH_CHECK_GRACE_PERIOD) == Some(&Value::Int(0)) {
@@ -167,21 +167,27 @@ fn props_of(s: &Live) -> Props {
         .load_balancers()
         .iter()
         .map(|l| {
-            Value::Map(BTreeMap::from([
+            let mut m = BTreeMap::from([
                 ("target_group_arn".to_string(), l.target_group_arn().map(Value::str).unwrap_or(Value::Null)),
                 ("container_name".to_string(), l.container_name().map(Value::str).unwrap_or(Value::Null)),
                 ("container_port".to_string(), int(l.container_port())),
-            ]))
+            ]);
+            if let Some(b) = super::blue_green::advanced_value(l) {
+                m.insert("blue_green".to_string(), b);
+            }
+            Value::Map(m)
         })
         .collect();
     let deployment = s.deployment_configuration().map(|d| {
         let cb = d.deployment_circuit_breaker();
-        Value::Map(BTreeMap::from([
+        let mut m = BTreeMap::from([
             ("minimum_healthy_percent".to_string(), int(d.minimum_healthy_percent())),
             ("maximum_percent".to_string(), int(d.maximum_percent())),
             ("circuit_breaker".to_string(), Value::Bool(cb.is_some_and(|c| c.enable()))),
             ("rollback".to_string(), Value::Bool(cb.is_some_and(|c| c.rollback()))),
-        ]))
+        ]);
+        super::blue_green::deployment_value(d, &mut m);
+        Value::Map(m)
     });
     Props::from([
         (Kind::CLUSTER.to_string(), Value::str(arn_name(s.cluster_arn().unwrap_or_default()))),
@@ -517,7 +523,7 @@ impl Service {
             req = req.set_load_balancers(Some(load_balancers(props)));
         }
         if has(Kind::DEPLOYMENT) {
-            req = req.set_deployment_configuration(deployment_configuration(props));
+            req = req.set_deployment_configuration(deployment_configuration(props)?);
         }
         if has(Kind::HEALTH_CHECK_GRACE_PERIOD) {
             req = req.health_check_grace_period_seconds(
@@ -566,6 +572,15 @@ impl Provider for Service {
 
     fn normalize(&self, desired: &Props, live: &mut Props) {
         normalize_service(desired, live);
+    }
+
+    /// Which deployment a change that starts one will run: rolling or blue/green.
+    fn update_note(&self, desired: &Props, changes: &[hactl_core::PropChange]) -> Option<String> {
+        let deploys = [Kind::TASK_DEFINITION, Kind::LAUNCH_TYPE, Kind::CAPACITY_PROVIDER_STRATEGY];
+        if !changes.iter().any(|c| deploys.contains(&c.name.as_str())) {
+            return None;
+        }
+        Some(super::blue_green::deployment_note(desired.get(Kind::DEPLOYMENT)))
     }
 
     /// Read keys: services are found by cluster (and tags): target groups, task definitions and roles are not waited for.
@@ -651,7 +666,7 @@ impl Provider for Service {
             .set_capacity_provider_strategy(strategy(props)?)
             .set_network_configuration(network_configuration(props)?)
             .set_load_balancers((!lbs.is_empty()).then_some(lbs))
-            .set_deployment_configuration(deployment_configuration(props))
+            .set_deployment_configuration(deployment_configuration(props)?)
             .set_health_check_grace_period_seconds(int_prop(props, Kind::HEALTH_CHECK_GRACE_PERIOD))
             .set_propagate_tags(
                 props.get(Kind::PROPAGATE_TAGS).and_then(Value::as_str).map(PropagateTags::from),

@@ -5,6 +5,8 @@
 //! `default_action` is a map in one of these shapes (wire type `fixed-response` is
 //! written `fixed_response`):
 //! `{"type":"forward","target_group_arn":ARN}`,
+//! `{"type":"forward","target_groups":[{"arn":ARN,"weight":N},...]}` (weighted; a rule whose
+//! weights ECS shifts in a blue/green deployment says `"weights":"ecs"`, not sent),
 //! `{"type":"redirect","protocol":"HTTPS","port":"443","status_code":"HTTP_301"}` (plus
 //! `host`, `path`, `query`: read reports them as AWS does, and `normalize` hides AWS's
 //! pass-through defaults where the desired action leaves them out),
@@ -24,8 +26,8 @@ use crate::util::tags::Tagger;
 use crate::util::{opt_i32, opt_str, owner_of, req_str, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, ProtocolEnum, RedirectActionConfig,
-    RedirectActionStatusCodeEnum,
+    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, ForwardActionConfig, ProtocolEnum,
+    RedirectActionConfig, RedirectActionStatusCodeEnum, TargetGroupTuple,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use hactl_core::kinds::elbv2::Listener as Kind;
@@ -65,9 +67,33 @@ pub(super) fn action_of(v: Option<&Value>) -> Result<Action, ProviderError> {
     let need = |k: &str| s(k).ok_or_else(|| ProviderError::fatal(format!("`default_action` needs `{k}`")));
     let kind = need("type")?;
     let action = match kind.as_str() {
-        "forward" => {
-            Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(need("target_group_arn")?)
-        }
+        "forward" => match m.get("target_groups").and_then(Value::as_list) {
+            // Weighted: `target_groups` = [{arn, weight}, ...] (`weights` may say who
+            // owns the weights; it is not sent).
+            Some(groups) => {
+                let tuples = groups
+                    .iter()
+                    .map(|g| {
+                        let g = g
+                            .as_map()
+                            .ok_or_else(|| ProviderError::fatal("a weighted target group is not a map"))?;
+                        let arn = g
+                            .get("arn")
+                            .and_then(Value::as_str)
+                            .ok_or_else(|| ProviderError::fatal("a weighted target group needs `arn`"))?;
+                        let weight =
+                            g.get("weight").and_then(Value::as_int).and_then(|w| i32::try_from(w).ok());
+                        Ok(TargetGroupTuple::builder().target_group_arn(arn).set_weight(weight).build())
+                    })
+                    .collect::<Result<Vec<_>, ProviderError>>()?;
+                Action::builder()
+                    .r#type(ActionTypeEnum::Forward)
+                    .forward_config(ForwardActionConfig::builder().set_target_groups(Some(tuples)).build())
+            }
+            None => {
+                Action::builder().r#type(ActionTypeEnum::Forward).target_group_arn(need("target_group_arn")?)
+            }
+        },
         "redirect" => Action::builder().r#type(ActionTypeEnum::Redirect).redirect_config(
             RedirectActionConfig::builder()
                 .set_protocol(s("protocol"))
@@ -112,16 +138,27 @@ pub(super) fn action_value(actions: &[Action]) -> Value {
     };
     match a.r#type() {
         Some(ActionTypeEnum::Forward) => {
-            let groups: Vec<&str> = match a.forward_config() {
-                Some(f) if !f.target_groups().is_empty() => {
-                    f.target_groups().iter().filter_map(|g| g.target_group_arn()).collect()
-                }
-                _ => a.target_group_arn().into_iter().collect(),
+            let weighted: Vec<(&str, Option<i32>)> = match a.forward_config() {
+                Some(f) if !f.target_groups().is_empty() => f
+                    .target_groups()
+                    .iter()
+                    .filter_map(|g| Some((g.target_group_arn()?, g.weight())))
+                    .collect(),
+                _ => a.target_group_arn().into_iter().map(|arn| (arn, None)).collect(),
             };
-            match groups.as_slice() {
-                [one] => put("target_group_arn", Some(one)),
+            match weighted.as_slice() {
+                [(one, _)] => put("target_group_arn", Some(one)),
                 several => {
-                    m.insert("target_groups".to_string(), Value::from_strings(several.iter().copied()));
+                    let groups = several
+                        .iter()
+                        .map(|(arn, weight)| {
+                            Value::Map(BTreeMap::from([
+                                ("arn".to_string(), Value::str(*arn)),
+                                ("weight".to_string(), weight.map_or(Value::Null, |w| Value::Int(w.into()))),
+                            ]))
+                        })
+                        .collect();
+                    m.insert("target_groups".to_string(), Value::List(groups));
                 }
             }
         }

@@ -52,7 +52,8 @@ use crate::util::tags::Tagger;
 use crate::util::{ensure_ours, int_prop, match_target, opt_str, owner_of, req_str, str_list, tags_prop};
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, HostHeaderConditionConfig, Rule, RuleCondition, RulePriorityPair,
+    Action, HostHeaderConditionConfig, HttpHeaderConditionConfig, PathPatternConditionConfig, Rule,
+    RuleCondition, RulePriorityPair,
 };
 use aws_sdk_elasticloadbalancingv2::Client;
 use hactl_core::kinds::elbv2::ListenerRule as Kind;
@@ -65,6 +66,8 @@ pub const MAX_PAGE_SIZE: i32 = 400;
 /// The highest priority AWS accepts.
 const MAX_PRIORITY: i64 = 50_000;
 const HOST_HEADER: &str = "host-header";
+const PATH_PATTERN: &str = "path-pattern";
+const HTTP_HEADER: &str = "http-header";
 /// AWS's answer when another rule of the listener holds the priority.
 const PRIORITY_IN_USE: &str = "PriorityInUse";
 
@@ -125,34 +128,88 @@ fn condition_values(c: &RuleCondition) -> Vec<&str> {
     values.iter().map(String::as_str).collect()
 }
 
-/// The live conditions as the `host_headers` property: the names of the first plain
-/// host-header condition, then `<field>:<values>` for every other condition.
-fn host_headers_value(conditions: &[RuleCondition]) -> Value {
+/// The live conditions as the `host_headers`, `path_patterns` and `http_header`
+/// properties: the names of the first plain host-header condition, the patterns of the
+/// first path-pattern condition, the first http-header condition; `<field>:<values>` in
+/// `host_headers` for every other condition.
+fn conditions_value(conditions: &[RuleCondition]) -> (Value, Value, Value) {
     let mut out = Vec::new();
-    let mut hosts_read = false;
+    let (mut hosts_read, mut paths, mut header) = (false, Value::Null, Value::Null);
     for c in conditions {
         let field = c.field().unwrap_or_default();
         let mut values = condition_values(c);
         let regex = c.host_header_config().map(|h| h.regex_values()).unwrap_or_default();
+        let http = c.http_header_config();
         if field == HOST_HEADER && !hosts_read && regex.is_empty() {
             hosts_read = true;
             out.extend(values.into_iter().map(Value::str));
+        } else if field == PATH_PATTERN && paths == Value::Null && !values.is_empty() {
+            paths = Value::from_strings(values);
+        } else if field == HTTP_HEADER && header == Value::Null && http.is_some() {
+            let h = http.map(|h| (h.http_header_name().unwrap_or_default(), h.values())).unwrap_or_default();
+            header = Value::Map(BTreeMap::from([
+                ("name".to_string(), Value::str(h.0)),
+                ("values".to_string(), Value::from_strings(h.1.iter().cloned())),
+            ]));
         } else {
             values.extend(regex.iter().map(String::as_str));
             out.push(Value::str(format!("{field}:{}", values.join(","))));
         }
     }
-    Value::List(out)
+    (Value::List(out), paths, header)
 }
 
-/// The desired conditions: one host-header condition with every name of `host_headers`.
+/// The desired conditions: a host-header condition with every name of `host_headers`, a
+/// path-pattern condition with `path_patterns`, an http-header condition of `http_header`
+/// (each when set; at least one).
 fn conditions_of(props: &Props) -> Result<Vec<RuleCondition>, ProviderError> {
+    let mut out = Vec::new();
     let hosts = str_list(props, Kind::HOST_HEADERS);
-    if hosts.is_empty() {
-        return Err(ProviderError::fatal("`host_headers` is empty: a listener rule needs a host name"));
+    if !hosts.is_empty() {
+        let config = HostHeaderConditionConfig::builder().set_values(Some(hosts)).build();
+        out.push(RuleCondition::builder().field(HOST_HEADER).host_header_config(config).build());
     }
-    let config = HostHeaderConditionConfig::builder().set_values(Some(hosts)).build();
-    Ok(vec![RuleCondition::builder().field(HOST_HEADER).host_header_config(config).build()])
+    let paths = str_list(props, Kind::PATH_PATTERNS);
+    if !paths.is_empty() {
+        let config = PathPatternConditionConfig::builder().set_values(Some(paths)).build();
+        out.push(RuleCondition::builder().field(PATH_PATTERN).path_pattern_config(config).build());
+    }
+    if let Some(h) = props.get(Kind::HTTP_HEADER).and_then(Value::as_map) {
+        let config = HttpHeaderConditionConfig::builder()
+            .set_http_header_name(h.get("name").and_then(Value::as_str).map(str::to_string))
+            .set_values(Some(h.get("values").map(Value::string_list).unwrap_or_default()))
+            .build();
+        out.push(RuleCondition::builder().field(HTTP_HEADER).http_header_config(config).build());
+    }
+    if out.is_empty() {
+        return Err(ProviderError::fatal(
+            "a listener rule needs a condition: host_headers, path_patterns or http_header",
+        ));
+    }
+    Ok(out)
+}
+
+/// A rule whose forward weights ECS shifts (`"weights":"ecs"` in the desired action, a
+/// blue/green service's production and test rules): a live weighted forward to the same
+/// target groups, whatever the split, is the desired action.
+fn hide_ecs_weights(desired: Option<&Value>, live: &mut Value) {
+    let Some(want) = desired.and_then(Value::as_map) else { return };
+    if want.get("weights").and_then(Value::as_str) != Some("ecs") {
+        return;
+    }
+    let arns = |m: &BTreeMap<String, Value>| -> BTreeSet<String> {
+        m.get("target_groups")
+            .and_then(Value::as_list)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|g| g.as_map()?.get("arn")?.as_str().map(str::to_string))
+            .collect()
+    };
+    if let Some(have) = live.as_map() {
+        if have.get("type") == want.get("type") && arns(have) == arns(want) {
+            *live = Value::Map(want.clone());
+        }
+    }
 }
 
 /// Host names as AWS matches them: lowercase, each once, sorted.
@@ -202,10 +259,13 @@ fn live_object(
     if !owned && address.is_none() && !wanted.contains(arn) {
         return None;
     }
+    let (hosts, paths, header) = conditions_value(rule.conditions());
     let props = Props::from([
         (Kind::LISTENER_ARN.to_string(), Value::str(listener)),
         (Kind::PRIORITY.to_string(), Value::Int(priority)),
-        (Kind::HOST_HEADERS.to_string(), host_headers_value(rule.conditions())),
+        (Kind::HOST_HEADERS.to_string(), hosts),
+        (Kind::PATH_PATTERNS.to_string(), paths),
+        (Kind::HTTP_HEADER.to_string(), header),
         (Kind::ACTION.to_string(), action_value(rule.actions())),
         (Kind::TAGS.to_string(), tags_prop(r_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))),
     ]);
@@ -367,6 +427,9 @@ impl Provider for ListenerRule {
         if let Some(Value::Map(action)) = live.get_mut(Kind::ACTION) {
             hide_redirect_defaults(action, wanted.and_then(Value::as_map));
         }
+        if let Some(action) = live.get_mut(Kind::ACTION) {
+            hide_ecs_weights(wanted, action);
+        }
     }
 
     /// Read keys: rules are found by listener and priority: the target groups of their actions are not waited for.
@@ -443,7 +506,7 @@ impl Provider for ListenerRule {
         for c in req.changes {
             match c.name.as_str() {
                 Kind::PRIORITY => self.set_priority(ctx, req.address, req.id, req.desired).await?,
-                Kind::HOST_HEADERS | Kind::ACTION => modify = true,
+                Kind::HOST_HEADERS | Kind::PATH_PATTERNS | Kind::HTTP_HEADER | Kind::ACTION => modify = true,
                 Kind::TAGS => self.elb.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
                 other => {
                     return Err(ProviderError::fatal(format!(
@@ -543,18 +606,70 @@ mod tests {
                 HostHeaderConditionConfig::builder().values("a.s.internal").values("b.s.internal").build(),
             )
             .build();
-        assert_eq!(host_headers_value(std::slice::from_ref(&both)), hosts(&["a.s.internal", "b.s.internal"]));
+        let hosts_of = |c: &[RuleCondition]| conditions_value(c).0;
+        assert_eq!(hosts_of(std::slice::from_ref(&both)), hosts(&["a.s.internal", "b.s.internal"]));
         let legacy = RuleCondition::builder().field(HOST_HEADER).values("c.s.internal").build();
-        assert_eq!(host_headers_value(std::slice::from_ref(&legacy)), hosts(&["c.s.internal"]));
+        assert_eq!(hosts_of(std::slice::from_ref(&legacy)), hosts(&["c.s.internal"]));
         let path = RuleCondition::builder()
             .field("path-pattern")
             .values("/api/*")
             .path_pattern_config(PathPatternConditionConfig::builder().values("/api/*").build())
             .build();
+        let header = RuleCondition::builder()
+            .field("http-header")
+            .http_header_config(
+                HttpHeaderConditionConfig::builder().http_header_name("x-test").values("green").build(),
+            )
+            .build();
+        // The first path pattern and http header are properties of their own; a second
+        // path pattern shows in host_headers (drift: hactl writes one of each).
+        let (h, paths, hdr) = conditions_value(&[both, path.clone(), legacy, header, path]);
         assert_eq!(
-            host_headers_value(&[both, path, legacy]),
-            hosts(&["a.s.internal", "b.s.internal", "path-pattern:/api/*", "host-header:c.s.internal"])
+            h,
+            hosts(&["a.s.internal", "b.s.internal", "host-header:c.s.internal", "path-pattern:/api/*"])
         );
+        assert_eq!(paths, Value::from_strings(["/api/*"]));
+        assert_eq!(
+            hdr,
+            Value::Map(BTreeMap::from([
+                ("name".to_string(), Value::str("x-test")),
+                ("values".to_string(), Value::from_strings(["green"])),
+            ]))
+        );
+    }
+
+    #[test]
+    fn weights_ecs_owns_read_as_desired_for_the_same_target_groups_only() {
+        let group = |arn: &str, w: i64| {
+            Value::Map(BTreeMap::from([
+                ("arn".to_string(), Value::str(arn)),
+                ("weight".to_string(), Value::Int(w)),
+            ]))
+        };
+        let action = |groups: Vec<Value>, owner: Option<&str>| {
+            let mut m = BTreeMap::from([
+                ("type".to_string(), Value::str("forward")),
+                ("target_groups".to_string(), Value::List(groups)),
+            ]);
+            if let Some(o) = owner {
+                m.insert("weights".to_string(), Value::str(o));
+            }
+            Value::Map(m)
+        };
+        let desired = action(vec![group("blue", 100), group("green", 0)], Some("ecs"));
+        // ECS shifted all traffic to green: not drift.
+        let mut live = action(vec![group("blue", 0), group("green", 100)], None);
+        hide_ecs_weights(Some(&desired), &mut live);
+        assert_eq!(live, desired);
+        // Another target group: drift.
+        let mut live = action(vec![group("blue", 0), group("other", 100)], None);
+        hide_ecs_weights(Some(&desired), &mut live);
+        assert_ne!(live, desired);
+        // Weights hactl owns: a changed split is drift.
+        let mine = action(vec![group("blue", 100), group("green", 0)], None);
+        let mut live = action(vec![group("blue", 0), group("green", 100)], None);
+        hide_ecs_weights(Some(&mine), &mut live);
+        assert_ne!(live, mine);
     }
 
     #[test]

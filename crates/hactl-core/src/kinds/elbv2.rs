@@ -24,6 +24,10 @@ kinds! {
         listener_arn / LISTENER_ARN: replace,
         priority / PRIORITY: in_place,
         host_headers / HOST_HEADERS: in_place,
+        // A path-pattern condition (e.g. ["/*"]), or null.
+        path_patterns / PATH_PATTERNS: in_place,
+        // An http-header condition {name, values}, or null.
+        http_header / HTTP_HEADER: in_place,
         action / ACTION: in_place,
         tags / TAGS: in_place,
     }
