@@ -162,6 +162,16 @@ async fn fargate_spot_and_scheduled_scaling() {
         .expect("targets");
     assert_eq!((t.scalable_targets()[0].min_capacity(), t.scalable_targets()[0].max_capacity()), (2, 8));
 
+    // A schedule added to the running stack: its sizes are not drift either (the target
+    // knows the stack's actions from AWS, not from what it was created with).
+    let lunch = "[[services.autoscaling.schedule]]\nname = \"lunch\"\nat = \"12:00\"\nmin = 4\nmax = 4\n\n";
+    s.edit(|t| t.replacen("[services.spot]", &format!("{lunch}[services.spot]"), 1));
+    s.ok(&["apply", "--auto-approve"], 0);
+    s.ok(&["plan", "--detailed-exitcode"], 0);
+    register("4", "4");
+    assert_eq!(drifted(&s, 0), Vec::<(String, String)>::new());
+    register("2", "8");
+
     // Not Spot any more: the service moves back to the FARGATE launch type in place (the
     // same service, not a replacement) and the Spot provider leaves the cluster.
     s.edit(|t| t.replace("[services.spot]\non_demand_base = 1\nspot_percent = 75\n", ""));
@@ -386,11 +396,15 @@ async fn postgres_through_rds_proxy() {
         (Some(90), Some(40), Some(120))
     );
 
-    // Reachable from the app tier only; the database from the proxy only.
+    // The proxy is reachable from the app tier only and reaches the database only; the
+    // database admits the proxy (and the app tier, so tasks of the revision before the
+    // proxy keep working until they are replaced).
     let (app, db_sg) = (state_id(&s, "sg.app"), state_id(&s, "sg.db"));
     assert_eq!(group_rules(&ec2, &proxy_sg, false).await, [(5432, app.clone())]);
     assert_eq!(group_rules(&ec2, &proxy_sg, true).await, [(5432, db_sg.clone())]);
-    assert_eq!(group_rules(&ec2, &db_sg, false).await, [(5432, proxy_sg.clone())]);
+    let mut want = vec![(5432, proxy_sg.clone()), (5432, app.clone())];
+    want.sort();
+    assert_eq!(group_rules(&ec2, &db_sg, false).await, want);
 
     // The services' DB_HOST (the connection secret's host) is the proxy's endpoint.
     let conn = sm.get_secret_value().secret_id(format!("hactl/{}/db-connection", s.name)).send().await;
@@ -422,6 +436,30 @@ async fn postgres_through_rds_proxy() {
     assert_eq!(drifted(&s, 2), [("db_proxy.main".to_string(), "pool".to_string())]);
     s.ok(&["apply", "--auto-approve"], 0);
     assert_eq!(drifted(&s, 0), Vec::<(String, String)>::new());
+
+    // Without the proxy: DB_HOST is the instance again, and the service gets a new
+    // revision (its tasks read DB_HOST when they start), so none keeps the proxy's.
+    let ecs = aws_sdk_ecs::Client::new(&conf);
+    let revision = |ecs: aws_sdk_ecs::Client, cluster: String| async move {
+        let out = ecs.describe_services().cluster(cluster).services("api").send().await.expect("services");
+        out.services()[0].task_definition().expect("revision").to_string()
+    };
+    let before = revision(ecs.clone(), s.name.clone()).await;
+    s.edit(|t| t.replacen(proxy, "", 1));
+    let actions = plan_actions(&s);
+    for (a, what) in
+        [("db_proxy.main", "delete"), ("task_definition.api", "replace"), ("secret_fields.db", "update")]
+    {
+        assert!(actions.contains(&(a.to_string(), what.to_string())), "{a}: {actions:?}");
+    }
+    s.ok(&["apply", "--auto-approve"], 0);
+    assert_ne!(revision(ecs.clone(), s.name.clone()).await, before, "a new revision");
+    let conn = sm.get_secret_value().secret_id(format!("hactl/{}/db-connection", s.name)).send().await;
+    let conn: J = serde_json::from_str(conn.expect("connection secret").secret_string().expect("string"))
+        .expect("json");
+    assert_eq!(conn["host"].as_str(), db.endpoint().and_then(|e| e.address()));
+    assert_eq!(group_rules(&ec2, &db_sg, false).await, [(5432, app.clone())]);
+    s.ok(&["plan", "--detailed-exitcode"], 0);
 
     s.ok(&DESTROY_ALL, 0);
     // The census counts the proxy too.
@@ -481,7 +519,8 @@ async fn rules(elb: &aws_sdk_elasticloadbalancingv2::Client, listener: &str) -> 
 async fn blue_green_deployments() {
     let text = std::fs::read_to_string(repo_root().join("config/fargate-postgres.toml")).expect("config");
     let text = with(&text, "log_retention_days = 14\n", "deployment = \"blue_green\"\nbake_time = 10\n");
-    let text = with(&text, "requests_per_target = 500\n", ORDERS);
+    // Request-count scaling names one target group: not with blue/green.
+    let text = text.replacen("requests_per_target = 500\n", ORDERS, 1);
     let s = Stack::from_text("lv-bg", &text);
     let conf = sdk().await;
     let ecs = aws_sdk_ecs::Client::new(&conf);

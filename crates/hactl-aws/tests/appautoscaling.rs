@@ -361,8 +361,16 @@ async fn scheduled_actions_and_the_sizes_they_set() {
     let objs = ap.read(&ctx, &[target(&a_addr, Some(&applied.id), &a_props)]).await.expect("read");
     assert_eq!(diff_props(ap.schema(), &a_props, &objs[0].props), vec![]);
 
-    // The action fires (here by hand): min and max 1 read as the configured 2 and 6; a
-    // size no action sets reads as it is.
+    // The target reads the sizes of the stack's actions from AWS (now: max 1 only).
+    let pairs = |min: Value, max: Value| {
+        Value::List(vec![Value::Map([("min".to_string(), min), ("max".to_string(), max)].into())])
+    };
+    t_props.insert("scheduled_capacities".into(), pairs(Value::Null, Value::Int(1)));
+    let objs = tp.read(&ctx, &[target(&t_addr, Some(&rid), &t_props)]).await.expect("read target");
+    assert_eq!(objs[0].props["scheduled_capacities"], pairs(Value::Null, Value::Int(1)));
+
+    // The action fires (here by hand): max 1 reads as the configured 6; a size no action
+    // sets (min 3) reads as it is.
     let set = |min: i32, max: i32| {
         client
             .register_scalable_target()
@@ -375,7 +383,7 @@ async fn scheduled_actions_and_the_sizes_they_set() {
             .max_capacity(max)
             .send()
     };
-    set(1, 1).await.expect("night sizes");
+    set(2, 1).await.expect("night sizes");
     let objs = tp.read(&ctx, &[target(&t_addr, Some(&rid), &t_props)]).await.expect("read target");
     assert_eq!(tp.diff(&t_props, &objs[0].props), vec![]);
     set(3, 1).await.expect("sizes by hand");

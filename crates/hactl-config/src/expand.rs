@@ -318,6 +318,7 @@ fn ingress_rules(
     cfg: &StackConfig,
     groups: &BTreeMap<Tier, Address>,
     internal: Option<&Address>,
+    proxy: Option<&Address>,
 ) -> (BTreeMap<Tier, Vec<Value>>, Vec<Value>) {
     let mut ingress: BTreeMap<Tier, Vec<Value>> = BTreeMap::new();
     for port in &cfg.security.alb_ports {
@@ -348,15 +349,15 @@ fn ingress_rules(
         internal_ingress.push(rule("tcp", p, p, id(&groups[&Tier::App]), "source_group_id", &description));
     }
     let db = i32::from(cfg.db_port());
-    // With RDS Proxy, the database admits the proxy only: the app tier goes through it.
-    let (source, description) = match cfg.database.as_ref().and_then(|d| d.proxy.as_ref()) {
-        Some(_) => (
-            id(&addr(&["sg", "db_proxy"]).unwrap_or_else(|_| groups[&Tier::App].clone())),
-            format!("database port {db} from the RDS Proxy"),
-        ),
-        None => (id(&groups[&Tier::App]), format!("database port {db} from the app tier")),
-    };
-    ingress.entry(Tier::Db).or_default().push(rule("tcp", db, db, source, "source_group_id", &description));
+    let description = format!("database port {db} from the app tier");
+    let data = ingress.entry(Tier::Db).or_default();
+    data.push(rule("tcp", db, db, id(&groups[&Tier::App]), "source_group_id", &description));
+    // With RDS Proxy, the proxy too (the services move to it with their next revision,
+    // which turning the proxy on starts; the app tier keeps its way in meanwhile).
+    if let Some(proxy) = proxy {
+        let description = format!("database port {db} from the RDS Proxy");
+        data.push(rule("tcp", db, db, id(proxy), "source_group_id", &description));
+    }
     for r in &cfg.security.extra_ingress {
         let (source, key) = match &r.source {
             RuleSource::Cidr(c) => (Value::str(c.to_string()), "cidr"),
@@ -681,7 +682,13 @@ impl<'a> Expander<'a> {
         egress.insert(Tier::Alb, to_app(groups, &cfg.app_ports(), "service"));
         egress.insert(Tier::App, Value::List(vec![rule("-1", -1, -1, Value::str("0.0.0.0/0"), "cidr", "")]));
         egress.insert(Tier::Db, Value::List(Vec::new()));
-        let (mut ingress, internal_ingress) = ingress_rules(cfg, groups, refs.internal_alb_group.as_ref());
+        // RDS Proxy (`[database.proxy]`, home region only) reaches the database.
+        let proxy = match cfg.database.as_ref().and_then(|d| d.proxy.as_ref()) {
+            Some(_) if !site.dr => Some(addr(&["sg", "db_proxy"])?),
+            _ => None,
+        };
+        let (mut ingress, internal_ingress) =
+            ingress_rules(cfg, groups, refs.internal_alb_group.as_ref(), proxy.as_ref());
         for (tier, group) in groups {
             self.push(
                 ec2::SecurityGroupRules::new(site.addr(&["sg_rules", tier.name()])?)

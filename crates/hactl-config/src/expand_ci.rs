@@ -58,11 +58,7 @@ impl StackNames<'_> {
     /// those names are at most 32 characters and shortened by [`short_name`], which keeps
     /// the first 25.
     fn elb_prefix(&self) -> String {
-        if self.stack.len() <= 24 {
-            format!("{}-", self.stack)
-        } else {
-            self.stack[..25].trim_end_matches('-').to_string()
-        }
+        elb_prefix(self.stack)
     }
 
     /// The resource part of an operator-policy ARN (after `arn:aws:<service>:<region>:<account>:`)
@@ -525,6 +521,16 @@ impl Expander<'_> {
             .managed_policy_arns(Value::List(managed));
         self.push(spec);
         Ok(a)
+    }
+}
+
+/// The prefix every load balancer and target group name of `stack` starts with: those
+/// names are at most 32 characters and shortened by [`short_name`], which keeps the first 25.
+pub(crate) fn elb_prefix(stack: &str) -> String {
+    if stack.len() <= 24 {
+        format!("{stack}-")
+    } else {
+        stack[..25].trim_end_matches('-').to_string()
     }
 }
 

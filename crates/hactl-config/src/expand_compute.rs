@@ -597,7 +597,7 @@ impl<'a> Expander<'a> {
             .protect_from_scale_in(true)
             .mixed_instances(crate::expand_levers::mixed_instances(&cfg.compute))
             .capacity_rebalance(cfg.compute.spot.as_ref().is_some_and(|s| s.capacity_rebalance))
-            .scheduled_sizes(crate::expand_levers::scheduled_pairs(&cfg.compute.schedule));
+            .scheduled_sizes(crate::expand_levers::scheduled_pairs(self.group_schedules()));
         for r in &net.private_routes {
             spec = spec.after(r);
         }
@@ -978,6 +978,15 @@ impl<'a> Expander<'a> {
                 );
             }
         }
+        // With RDS Proxy: DB_HOST is the proxy's endpoint. The variable makes turning the
+        // proxy on or off a new revision, so the services redeploy onto the new DB_HOST
+        // (they read it from the connection secret only when they start).
+        if refs.data.is_some()
+            && cfg.database.as_ref().is_some_and(|d| d.proxy.is_some())
+            && self.dr.is_none()
+        {
+            env.insert(crate::expand_levers::PROXY_VARIABLE.to_string(), Value::str("true"));
+        }
         // Values written in the config win over generated ones.
         env.extend(s.environment.iter().map(|(k, v)| (k.clone(), Value::str(v))));
         map(vec![
@@ -1097,11 +1106,14 @@ impl<'a> Expander<'a> {
     /// Rolling (100 % healthy, up to 200 %, the circuit breaker rolling back), or ECS's
     /// blue/green with its bake time and a rollback when an alarm of the service fires.
     fn service_deployment(&self, s: &ServiceConfig) -> Result<Value, ExpandError> {
+        // The circuit breaker is the rolling strategy's (AWS takes it with rolling updates
+        // only); a blue/green deployment rolls back on the alarms.
+        let rolling = s.blue_green.is_none();
         let mut d = vec![
             ("minimum_healthy_percent", Value::Int(100)),
             ("maximum_percent", Value::Int(200)),
-            ("circuit_breaker", Value::Bool(true)),
-            ("rollback", Value::Bool(true)),
+            ("circuit_breaker", Value::Bool(rolling)),
+            ("rollback", Value::Bool(rolling)),
         ];
         if let Some(bg) = &s.blue_green {
             d.push(("strategy", Value::str("BLUE_GREEN")));
@@ -1141,6 +1153,8 @@ impl<'a> Expander<'a> {
         let stack = &refs.scope.stack;
         let target = self.addr(&["scalable_target", &s.name])?;
         let resource_id = format!("service/{stack}/{}", s.name);
+        // The region standing by keeps its standby counts: no schedule there.
+        let schedule: &[crate::model::ScheduledCapacity] = if self.standby() { &[] } else { &auto.schedule };
         self.push(
             appautoscaling::Target::new(target.clone())
                 .service_namespace("ecs")
@@ -1148,10 +1162,10 @@ impl<'a> Expander<'a> {
                 .scalable_dimension("ecs:service:DesiredCount")
                 .min_capacity(int(auto.min.min(self.desired_count(s))))
                 .max_capacity(int(auto.max))
-                .scheduled_capacities(crate::expand_levers::scheduled_pairs(&auto.schedule))
+                .scheduled_capacities(crate::expand_levers::scheduled_pairs(schedule))
                 .after(svc),
         );
-        self.service_schedule(s, &auto.schedule, &resource_id, &target)?;
+        self.service_schedule(s, schedule, &resource_id, &target)?;
         let mut policies: Vec<(&str, &str, f64, Value)> = vec![
             ("cpu", "ECSServiceAverageCPUUtilization", auto.cpu_target, Value::Null),
             ("memory", "ECSServiceAverageMemoryUtilization", auto.memory_target, Value::Null),

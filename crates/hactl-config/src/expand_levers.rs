@@ -57,7 +57,7 @@ pub(crate) fn mixed_instances(compute: &ComputeConfig) -> Value {
     ])
 }
 
-impl Expander<'_> {
+impl<'a> Expander<'a> {
     /// The scheduled actions of a service's scalable target.
     pub(crate) fn service_schedule(
         &mut self,
@@ -84,10 +84,19 @@ impl Expander<'_> {
         Ok(())
     }
 
+    /// The group's schedules: none in the region standing by (it keeps its standby sizes).
+    pub(crate) fn group_schedules(&self) -> &'a [ScheduledCapacity] {
+        if self.standby() {
+            &[]
+        } else {
+            &self.cfg.compute.schedule
+        }
+    }
+
     /// The scheduled actions of the EC2 Auto Scaling group `asg` (named `group_name`).
     pub(crate) fn group_schedule(&mut self, asg: &Address, group_name: &str) -> Result<(), ExpandError> {
         let cfg = self.cfg;
-        for sc in &cfg.compute.schedule {
+        for sc in self.group_schedules() {
             let name = format!("{}-{}", cfg.stack.name, sc.name);
             self.push(
                 autoscaling::ScheduledAction::new(self.addr(&["asg_scheduled_action", &sc.name])?)
@@ -124,6 +133,9 @@ impl Expander<'_> {
         Ok(Some(ccp))
     }
 }
+
+/// The container variable a service gets when it reaches the database through RDS Proxy.
+pub const PROXY_VARIABLE: &str = "DB_VIA_PROXY";
 
 /// RDS Proxy's name: `<stack>-proxy` (letters, digits and single hyphens, at most 60).
 pub(crate) fn proxy_name(stack: &str) -> String {
@@ -293,6 +305,8 @@ impl Expander<'_> {
         let role = self.addr(&["iam_role", "ecs_load_balancers"])?;
         let name = short_name(&format!("{stack}-{region}-ecs-lb"), 64);
         let elb = |r: &str| format!("arn:{}:elasticloadbalancing:{region}:{account}:{r}", partition(region));
+        // Load balancer and target group names are shortened to 32 characters.
+        let prefix = crate::expand_ci::elb_prefix(stack);
         let statements = vec![
             // ELB's Describe calls take no resource.
             statement(
@@ -308,12 +322,12 @@ impl Expander<'_> {
             statement(
                 "ShiftTraffic",
                 &["elasticloadbalancing:ModifyRule"],
-                Value::str(elb(&format!("listener-rule/app/{stack}-*/*/*/*"))),
+                Value::str(elb(&format!("listener-rule/app/{prefix}*/*/*/*"))),
             ),
             statement(
                 "RegisterTasks",
                 &["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
-                Value::str(elb(&format!("targetgroup/{stack}-*/*"))),
+                Value::str(elb(&format!("targetgroup/{prefix}*/*"))),
             ),
         ];
         let spec = self

@@ -37,7 +37,7 @@ const FARGATE_CPU: &[i64] = &[256, 512, 1024, 2048, 4096];
 const LOG_RETENTION_DAYS: &[i64] = &[
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ];
-const RESERVED_ENV: &[&str] = &["DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME"];
+const RESERVED_ENV: &[&str] = &["DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME", "DB_VIA_PROXY"];
 const RESERVED_USERNAMES: &[&str] = &["admin", "root", "postgres"];
 /// Days between two rotations of the master password when the config leaves it out.
 pub const DEFAULT_PASSWORD_ROTATION_DAYS: u32 = 30;
@@ -140,6 +140,7 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
     let ci = raw.ci.as_ref().map(|r| validate_ci::ci(r, state.as_ref(), c));
     let log_analytics = raw.log_analytics.as_ref().map(|r| validate_log_analytics::log_analytics(raw, r, c));
     validate_levers::check_proxy_without_dr(raw, c);
+    validate_levers::check_blue_green(raw, compute.as_ref().map(|c| c.service_stable_timeout), c);
     let mut resource_tags = BTreeMap::new();
     for (addr, tags) in raw.resource_tags.iter().flatten() {
         let field = format!("resource_tags.{}", crate::locate::render_key(addr.get_ref()));
@@ -1454,7 +1455,7 @@ fn service_environment(r: &RawService, prefix: &str, c: &mut Collector<'_>) -> B
         if RESERVED_ENV.contains(&key.as_str()) {
             let msg = format!("environment variable {key} is reserved");
             let hint = "DB_HOST, DB_PORT, DB_USER, DB_PASSWORD and DB_NAME are injected from the database \
-                        secret; remove it (or use another name)";
+                        secret (and DB_VIA_PROXY with [database.proxy]); remove it (or use another name)";
             c.push(k.span(), field, msg, hint);
         } else if !is_env_key(key) {
             let msg = format!("invalid environment variable name \"{key}\"");

@@ -312,11 +312,13 @@ pub(super) fn proxy(
         100,
         "percent of the database's max_connections the pool may use",
     );
+    // AWS's default: half the pool's size.
+    let idle_default = max.map_or(50, |m| m / 2);
     let max_idle = c.opt_int(
         &r.max_idle_connections_percent,
         &f("max_idle_connections_percent"),
         (0, 100),
-        50,
+        idle_default,
         "percent of the database's max_connections kept open while idle",
     );
     let borrow = c.opt_int(
@@ -391,6 +393,40 @@ pub(super) fn deployment(r: &RawService, prefix: &str, c: &mut Collector<'_>) ->
     Some(Some(BlueGreen { bake_time: u32::try_from(bake).ok()? }))
 }
 
+/// Seconds a blue/green deployment needs on top of its bake time: the green tasks start,
+/// pass their health checks and take the test and then the production traffic.
+const BLUE_GREEN_MARGIN: i64 = 300;
+
+/// What blue/green needs of the rest of the config: apply waits for the whole deployment,
+/// bake time included, within `compute.service_stable_timeout`; and a request-count
+/// scaling policy names one target group, which serves only until the next shift.
+pub(super) fn check_blue_green(raw: &RawConfig, stable_timeout: Option<u32>, c: &mut Collector<'_>) {
+    for (i, r) in raw.services.iter().enumerate() {
+        if r.deployment.as_ref().map(|d| d.get_ref().as_str()) != Some("blue_green") {
+            continue;
+        }
+        let at = r.bake_time.as_ref().map_or_else(|| r.deployment.as_ref().map(S::span), |b| Some(b.span()));
+        let bake = r.bake_time.as_ref().map_or(5, |b| *b.get_ref());
+        if let (Some(timeout), Some(at)) = (stable_timeout, at.clone()) {
+            if bake * 60 + BLUE_GREEN_MARGIN > i64::from(timeout) {
+                let msg = format!(
+                    "a bake time of {bake} min does not fit compute.service_stable_timeout ({timeout} s): apply waits for the whole deployment"
+                );
+                let hint = format!(
+                    "raise compute.service_stable_timeout to at least {} s, or shorten bake_time",
+                    bake * 60 + BLUE_GREEN_MARGIN
+                );
+                c.push(at, format!("services[{i}].bake_time"), msg, hint);
+            }
+        }
+        if let Some(v) = r.autoscaling.as_ref().and_then(|a| a.requests_per_target.as_ref()) {
+            let msg = "requests_per_target counts one target group's requests; a blue/green service moves between two";
+            let hint = "scale a blue/green service on cpu_target / memory_target, or deploy it rolling";
+            c.push(v.span(), format!("services[{i}].autoscaling.requests_per_target"), msg, hint);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,10 +443,12 @@ mod tests {
 
     #[test]
     fn time_zones_are_the_iana_names() {
-        for ok in ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "US/Eastern", "Etc/UTC"] {
+        for ok in ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Etc/UTC"] {
             assert!(is_time_zone(ok), "{ok}");
         }
-        for bad in ["Europe/Pari", "utc", "", "# IANA time zone names", "CEST"] {
+        // Links (not canonical: AWS asks for canonical names) and abbreviations are not.
+        for bad in ["Europe/Pari", "utc", "", "# IANA time zone names", "CEST", "US/Eastern", "Asia/Calcutta"]
+        {
             assert!(!is_time_zone(bad), "{bad}");
         }
     }

@@ -34,15 +34,53 @@ fn outputs(arn: Option<&str>) -> BTreeMap<String, Value> {
 }
 
 impl Target {
-    async fn register(&self, props: &Props) -> Result<Option<String>, ProviderError> {
+    /// The {min, max} pairs of the stack's scheduled actions (named `<stack>-...`), by
+    /// resource id: one paginated DescribeScheduledActions per namespace.
+    async fn scheduled(
+        &self,
+        stack: &str,
+        wanted: &BTreeMap<String, BTreeSet<String>>,
+    ) -> Result<BTreeMap<String, Value>, ProviderError> {
+        let prefix = format!("{stack}-");
+        let mut out: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for (ns, ids) in wanted {
+            let actions: Vec<aws_sdk_applicationautoscaling::types::ScheduledAction> = self
+                .0
+                .describe_scheduled_actions()
+                .service_namespace(ServiceNamespace::from(ns.as_str()))
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| aws_error("DescribeScheduledActions", e))?;
+            for a in actions
+                .iter()
+                .filter(|a| ids.contains(a.resource_id()) && a.scheduled_action_name().starts_with(&prefix))
+            {
+                let t = a.scalable_target_action();
+                let int = |v: Option<i32>| v.map_or(Value::Null, |i| Value::Int(i.into()));
+                let pair = Value::Map(BTreeMap::from([
+                    ("min".to_string(), int(t.and_then(|t| t.min_capacity()))),
+                    ("max".to_string(), int(t.and_then(|t| t.max_capacity()))),
+                ]));
+                out.entry(a.resource_id().to_string()).or_default().push(pair);
+            }
+        }
+        Ok(out.into_iter().map(|(k, v)| (k, Value::List(v))).collect())
+    }
+
+    /// RegisterScalableTarget with the min and/or max of `props` (a size left out keeps
+    /// its value: an update of one never undoes the other a schedule set).
+    async fn register(&self, props: &Props, min: bool, max: bool) -> Result<Option<String>, ProviderError> {
         let out = self
             .0
             .register_scalable_target()
             .service_namespace(ServiceNamespace::from(req_str(props, Kind::SERVICE_NAMESPACE)?))
             .resource_id(req_str(props, Kind::RESOURCE_ID)?)
             .scalable_dimension(ScalableDimension::from(req_str(props, Kind::SCALABLE_DIMENSION)?))
-            .min_capacity(req_i32(props, Kind::MIN_CAPACITY)?)
-            .max_capacity(req_i32(props, Kind::MAX_CAPACITY)?)
+            .set_min_capacity(if min { Some(req_i32(props, Kind::MIN_CAPACITY)?) } else { None })
+            .set_max_capacity(if max { Some(req_i32(props, Kind::MAX_CAPACITY)?) } else { None })
             .send()
             .await
             .map_err(|e| {
@@ -63,7 +101,7 @@ impl Provider for Target {
         &Kind::SCHEMA
     }
 
-    /// Min and max set by the service's scheduled actions read as configured.
+    /// Min and max set by the stack's scheduled actions on the target read as configured.
     fn normalize(&self, desired: &Props, live: &mut Props) {
         let (min, max) = unscheduled(
             (
@@ -71,13 +109,13 @@ impl Provider for Target {
                 live.get(Kind::MAX_CAPACITY).cloned().unwrap_or(Value::Null),
             ),
             (desired.get(Kind::MIN_CAPACITY), desired.get(Kind::MAX_CAPACITY)),
-            desired.get(Kind::SCHEDULED_CAPACITIES),
+            live.get(Kind::SCHEDULED_CAPACITIES),
         );
         live.insert(Kind::MIN_CAPACITY.to_string(), min);
         live.insert(Kind::MAX_CAPACITY.to_string(), max);
     }
 
-    async fn read(&self, _ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
+    async fn read(&self, ctx: &Ctx, targets: &[ReadTarget]) -> Result<Vec<LiveObject>, ProviderError> {
         // Resource ids to look up, per namespace: the desired ones and the recorded ids.
         let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for t in targets {
@@ -104,6 +142,8 @@ impl Provider for Target {
                 live.extend(found);
             }
         }
+        let scheduled =
+            if live.is_empty() { BTreeMap::new() } else { self.scheduled(&ctx.stack, &wanted).await? };
         Ok(live
             .iter()
             .filter_map(|s| {
@@ -121,8 +161,10 @@ impl Provider for Target {
                     (Kind::SCALABLE_DIMENSION.to_string(), Value::str(dim)),
                     (Kind::MIN_CAPACITY.to_string(), Value::Int(s.min_capacity().into())),
                     (Kind::MAX_CAPACITY.to_string(), Value::Int(s.max_capacity().into())),
-                    // What the actions set is the config's, known to the desired side only.
-                    (Kind::SCHEDULED_CAPACITIES.to_string(), Value::Null),
+                    (
+                        Kind::SCHEDULED_CAPACITIES.to_string(),
+                        scheduled.get(rid).cloned().unwrap_or(Value::Null),
+                    ),
                 ]);
                 Some(LiveObject {
                     id: rid.to_string(),
@@ -138,20 +180,26 @@ impl Provider for Target {
 
     async fn create(&self, _ctx: &Ctx, _address: &Address, props: &Props) -> Result<Applied, ProviderError> {
         // Registering is an upsert: a retried create converges the same target.
-        let arn = self.register(props).await?;
+        let arn = self.register(props, true, true).await?;
         Ok(Applied { id: req_str(props, Kind::RESOURCE_ID)?.to_string(), outputs: outputs(arn.as_deref()) })
     }
 
     async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
         for c in req.changes {
-            if !matches!(c.name.as_str(), Kind::MIN_CAPACITY | Kind::MAX_CAPACITY) {
+            // The scheduled capacities are the actions' (their own resources): nothing to call.
+            if !matches!(
+                c.name.as_str(),
+                Kind::MIN_CAPACITY | Kind::MAX_CAPACITY | Kind::SCHEDULED_CAPACITIES
+            ) {
                 return Err(ProviderError::fatal(format!(
                     "appautoscaling.target cannot update `{}` in place",
                     c.name
                 )));
             }
         }
-        let arn = self.register(req.desired).await?;
+        let changed = |k: &str| req.changes.iter().any(|c| c.name == k);
+        let (min, max) = (changed(Kind::MIN_CAPACITY), changed(Kind::MAX_CAPACITY));
+        let arn = if min || max { self.register(req.desired, min, max).await? } else { None };
         Ok(Applied { id: req.id.to_string(), outputs: outputs(arn.as_deref()) })
     }
 

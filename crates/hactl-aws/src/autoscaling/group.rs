@@ -183,6 +183,34 @@ impl Group {
             .find(|g| g.auto_scaling_group_name() == Some(name)))
     }
 
+    /// The {min, max} pairs of the stack's scheduled actions (named `<stack>-...`) on the
+    /// group `name`, or null without any.
+    async fn scheduled(&self, stack: &str, name: &str) -> Result<Value, ProviderError> {
+        let actions: Vec<aws_sdk_autoscaling::types::ScheduledUpdateGroupAction> = self
+            .0
+            .describe_scheduled_actions()
+            .auto_scaling_group_name(name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| aws_error("DescribeScheduledActions", e))?;
+        let prefix = format!("{stack}-");
+        let int = |v: Option<i32>| v.map_or(Value::Null, |i| Value::Int(i.into()));
+        let pairs: Vec<Value> = actions
+            .iter()
+            .filter(|a| a.scheduled_action_name().is_some_and(|n| n.starts_with(&prefix)))
+            .map(|a| {
+                Value::Map(BTreeMap::from([
+                    ("min".to_string(), int(a.min_size())),
+                    ("max".to_string(), int(a.max_size())),
+                ]))
+            })
+            .collect();
+        Ok(if pairs.is_empty() { Value::Null } else { Value::List(pairs) })
+    }
+
     /// UpdateAutoScalingGroup with the given settings (desired capacity never: the
     /// capacity provider owns it).
     async fn apply_settings(
@@ -258,7 +286,8 @@ impl Provider for Group {
         &Kind::SCHEMA
     }
 
-    /// Min and max sizes set by the group's scheduled actions read as configured.
+    /// Min and max sizes set by the stack's scheduled actions on the group read as
+    /// configured.
     fn normalize(&self, desired: &Props, live: &mut Props) {
         let (min, max) = crate::util::unscheduled(
             (
@@ -266,7 +295,7 @@ impl Provider for Group {
                 live.get(Kind::MAX_SIZE).cloned().unwrap_or(Value::Null),
             ),
             (desired.get(Kind::MIN_SIZE), desired.get(Kind::MAX_SIZE)),
-            desired.get(Kind::SCHEDULED_SIZES),
+            live.get(Kind::SCHEDULED_SIZES),
         );
         live.insert(Kind::MIN_SIZE.to_string(), min);
         live.insert(Kind::MAX_SIZE.to_string(), max);
@@ -282,6 +311,12 @@ impl Provider for Group {
             targets.iter().filter_map(|t| t.id.clone()).filter(|id| !have.contains(id)).collect();
         if !missing.is_empty() {
             groups.extend(self.describe(None, &missing).await?);
+        }
+        let mut scheduled = BTreeMap::new();
+        for g in groups.iter().filter(|g| !deleting(g)) {
+            if let Some(name) = g.auto_scaling_group_name() {
+                scheduled.insert(name.to_string(), self.scheduled(&ctx.stack, name).await?);
+            }
         }
         Ok(groups
             .iter()
@@ -311,8 +346,7 @@ impl Provider for Group {
                         Kind::CAPACITY_REBALANCE.to_string(),
                         Value::Bool(g.capacity_rebalance().unwrap_or(false)),
                     ),
-                    // What the actions set is the config's, known to the desired side only.
-                    (Kind::SCHEDULED_SIZES.to_string(), Value::Null),
+                    (Kind::SCHEDULED_SIZES.to_string(), scheduled.get(name).cloned().unwrap_or(Value::Null)),
                     (Kind::LAUNCH_TEMPLATE_ID.to_string(), opt_str(lt.and_then(|l| l.launch_template_id()))),
                     (Kind::LAUNCH_TEMPLATE_VERSION.to_string(), opt_str(lt.and_then(|l| l.version()))),
                     (Kind::MIN_SIZE.to_string(), opt_int(g.min_size())),
@@ -408,6 +442,8 @@ impl Provider for Group {
                 | Kind::CAPACITY_REBALANCE => {
                     which.insert(c.name.as_str());
                 }
+                // The scheduled sizes are the actions' (their own resources): nothing to call.
+                Kind::SCHEDULED_SIZES => {}
                 other => {
                     return Err(ProviderError::fatal(format!(
                         "autoscaling.group cannot update `{other}` in place"

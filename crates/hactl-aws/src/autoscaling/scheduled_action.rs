@@ -153,7 +153,7 @@ impl Provider for ScheduledAction {
         self.put_and_read(props).await
     }
 
-    async fn update(&self, _ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
+    async fn update(&self, ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
         for c in req.changes {
             if !matches!(
                 c.name.as_str(),
@@ -164,6 +164,11 @@ impl Provider for ScheduledAction {
                     c.name
                 )));
             }
+        }
+        // PutScheduledUpdateGroupAction keeps a size it is not given: one the config no
+        // longer sets goes with the action, which is put again without it.
+        if req.changes.iter().any(|c| c.after == Some(Value::Null) && c.before != Some(Value::Null)) {
+            self.delete(ctx, req.id, req.desired).await?;
         }
         self.put_and_read(req.desired).await
     }

@@ -109,10 +109,17 @@ pub(crate) fn normalize(desired: &Props, live: &mut Props, key: &str) {
                 .and_then(|b| b.get("alternate_target_group_arn").cloned())
         };
         let swapped = alt(w).is_some() && tg(hm) == alt(w) && alt(hm) == tg(w);
-        let rest_same = hm.get("container_name") == w.get("container_name")
-            && hm.get("container_port") == w.get("container_port");
-        if swapped && rest_same {
-            *h = Value::Map(w.clone());
+        if !swapped {
+            continue;
+        }
+        // Only the two groups swap back: any other difference still shows.
+        if let Value::Map(hm) = h {
+            if let Some(t) = tg(w) {
+                hm.insert("target_group_arn".to_string(), t);
+            }
+            if let (Some(Value::Map(b)), Some(a)) = (hm.get_mut("blue_green"), alt(w)) {
+                b.insert("alternate_target_group_arn".to_string(), a);
+            }
         }
     }
 }

@@ -574,6 +574,23 @@ impl Provider for Service {
         normalize_service(desired, live);
     }
 
+    /// A launch type changed to another one (EC2 and FARGATE) forces a new service:
+    /// UpdateService moves a service between its launch type and a capacity provider
+    /// strategy only (an empty strategy returning it to the launch type it was created
+    /// with), never from one launch type to another.
+    fn diff(&self, desired: &Props, live: &Props) -> Vec<hactl_core::PropChange> {
+        let mut live = live.clone();
+        self.normalize(desired, &mut live);
+        let mut changes = hactl_core::diff_props(self.schema(), desired, &live);
+        for c in &mut changes {
+            let set = |v: &Option<Value>| v.as_ref().is_some_and(|v| *v != Value::Null);
+            if c.name == Kind::LAUNCH_TYPE && set(&c.before) && set(&c.after) {
+                c.forces_replacement = true;
+            }
+        }
+        changes
+    }
+
     /// Which deployment a change that starts one will run: rolling or blue/green.
     fn update_note(&self, desired: &Props, changes: &[hactl_core::PropChange]) -> Option<String> {
         let deploys = [Kind::TASK_DEFINITION, Kind::LAUNCH_TYPE, Kind::CAPACITY_PROVIDER_STRATEGY];

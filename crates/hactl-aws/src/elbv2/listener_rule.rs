@@ -189,6 +189,12 @@ fn conditions_of(props: &Props) -> Result<Vec<RuleCondition>, ProviderError> {
     Ok(out)
 }
 
+/// Whether ECS owns the desired action's weights (`"weights":"ecs"`).
+fn ecs_weights(props: &Props) -> bool {
+    props.get(Kind::ACTION).and_then(Value::as_map).and_then(|m| m.get("weights")).and_then(Value::as_str)
+        == Some("ecs")
+}
+
 /// A rule whose forward weights ECS shifts (`"weights":"ecs"` in the desired action, a
 /// blue/green service's production and test rules): a live weighted forward to the same
 /// target groups, whatever the split, is the desired action.
@@ -331,17 +337,19 @@ impl ListenerRule {
     }
 
     /// Makes the rule's conditions and action the desired ones (one ModifyRule).
+    /// ModifyRule: the conditions, and the action unless `None` (a rule whose weights
+    /// ECS owns keeps the split a deployment left).
     async fn modify(
         &self,
         arn: &str,
         conditions: Vec<RuleCondition>,
-        action: Action,
+        action: Option<Action>,
     ) -> Result<(), ProviderError> {
         self.elb
             .modify_rule()
             .rule_arn(arn)
             .set_conditions(Some(conditions))
-            .actions(action)
+            .set_actions(action.map(|a| vec![a]))
             .send()
             .await
             .map(drop)
@@ -475,6 +483,7 @@ impl Provider for ListenerRule {
             }
             ensure_ours(ctx, address, &holder.tags, &holder.what(listener, priority), PRIORITY_IN_USE)?;
             ctx.progress(format!("adopting existing listener rule {}", holder.arn));
+            let action = (!ecs_weights(props)).then_some(action);
             self.modify(&holder.arn, conditions, action).await?;
             self.elb.converge_tags(&holder.arn, &holder.tags, props).await?;
             return Ok(Applied { outputs: outputs(&holder.arn), id: holder.arn });
@@ -502,11 +511,14 @@ impl Provider for ListenerRule {
     }
 
     async fn update(&self, ctx: &Ctx, req: UpdateRequest<'_>) -> Result<Applied, ProviderError> {
-        let mut modify = false;
+        let (mut modify, mut action_changed) = (false, false);
         for c in req.changes {
             match c.name.as_str() {
                 Kind::PRIORITY => self.set_priority(ctx, req.address, req.id, req.desired).await?,
-                Kind::HOST_HEADERS | Kind::PATH_PATTERNS | Kind::HTTP_HEADER | Kind::ACTION => modify = true,
+                Kind::HOST_HEADERS | Kind::PATH_PATTERNS | Kind::HTTP_HEADER => modify = true,
+                // With ECS's weights, a change here is another pair of target groups (any
+                // split of the same two reads as desired).
+                Kind::ACTION => (modify, action_changed) = (true, true),
                 Kind::TAGS => self.elb.sync_tags(req.id, c.before.as_ref(), c.after.as_ref()).await?,
                 other => {
                     return Err(ProviderError::fatal(format!(
@@ -517,6 +529,7 @@ impl Provider for ListenerRule {
         }
         if modify {
             let action = action_of(req.desired.get(Kind::ACTION))?;
+            let action = (action_changed || !ecs_weights(req.desired)).then_some(action);
             self.modify(req.id, conditions_of(req.desired)?, action).await?;
         }
         Ok(Applied { id: req.id.to_string(), outputs: outputs(req.id) })

@@ -60,6 +60,14 @@ fn pool(props: &Props) -> ConnectionPoolConfiguration {
         .build()
 }
 
+/// The proxy is being created or changed: RDS takes the next change once it is available.
+fn retry_busy(mut e: ProviderError) -> ProviderError {
+    if e.code() == Some("InvalidDBProxyStateFault") {
+        e.make_retryable();
+    }
+    e
+}
+
 /// Nothing to act on: the proxy is gone.
 fn is_gone(e: &ProviderError) -> bool {
     crate::error::is_not_found(e) || e.code() == Some("DBProxyNotFoundFault")
@@ -175,7 +183,7 @@ impl DbProxy {
             .send()
             .await
             .map(drop)
-            .map_err(|e| aws_error("ModifyDBProxyTargetGroup", e))
+            .map_err(|e| retry_busy(aws_error("ModifyDBProxyTargetGroup", e)))
     }
 
     /// Registers the desired instance and deregisters any other.
@@ -191,7 +199,7 @@ impl DbProxy {
                 .set_db_instance_identifiers(Some(stale))
                 .send()
                 .await
-                .map_err(|e| aws_error("DeregisterDBProxyTargets", e))?;
+                .map_err(|e| retry_busy(aws_error("DeregisterDBProxyTargets", e)))?;
         }
         if let Some(instance) = want.filter(|w| !have.contains(w)) {
             self.0
@@ -204,7 +212,7 @@ impl DbProxy {
                 // The instance is still being created or modified: RDS refuses until it is
                 // available.
                 .map_err(|e| {
-                    let mut err = retry_not_found(aws_error("RegisterDBProxyTargets", e));
+                    let mut err = retry_busy(retry_not_found(aws_error("RegisterDBProxyTargets", e)));
                     if err.code() == Some("InvalidDBInstanceState") {
                         err.make_retryable();
                     }
@@ -231,7 +239,7 @@ impl DbProxy {
             .send()
             .await
             .map(drop)
-            .map_err(|e| retry_not_found(aws_error("ModifyDBProxy", e)))
+            .map_err(|e| retry_busy(retry_not_found(aws_error("ModifyDBProxy", e))))
     }
 }
 
@@ -294,6 +302,8 @@ impl Provider for DbProxy {
                 let p = self.one(name).await?.ok_or(e)?;
                 let tags = self.0.list_tags(p.db_proxy_arn().unwrap_or_default()).await?;
                 ensure_ours(ctx, address, &tags, &format!("DB proxy `{name}`"), "DBProxyAlreadyExistsFault")?;
+                // A proxy still being created takes no change yet.
+                self.wait_available(ctx, name).await?;
                 let all: BTreeSet<&str> = Kind::SCHEMA.props.iter().map(|p| p.name).collect();
                 self.modify(name, props, &all).await?;
             }
@@ -336,6 +346,8 @@ impl Provider for DbProxy {
             }
         }
         self.modify(req.id, req.desired, &which).await?;
+        // ModifyDBProxy leaves the proxy `modifying` for a while.
+        self.wait_available(ctx, req.id).await?;
         if which.contains(Kind::POOL) {
             self.set_pool(req.id, req.desired).await?;
         }

@@ -19,16 +19,17 @@ kinds! {
     }
     /// `appautoscaling.target` (provider: `hactl-aws/src/appautoscaling/target.rs`).
     Target = "appautoscaling.target" {
-        reads: ["application-autoscaling:DescribeScalableTargets"],
+        reads: ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScheduledActions"],
         reads_account_wide: [],
         service_namespace / SERVICE_NAMESPACE: replace,
         resource_id / RESOURCE_ID: replace,
         scalable_dimension / SCALABLE_DIMENSION: replace,
         min_capacity / MIN_CAPACITY: in_place,
         max_capacity / MAX_CAPACITY: in_place,
-        // The capacities the target's scheduled actions set (a list of {min, max}): a live
-        // min or max equal to one of them is the schedule's doing, not drift.
-        scheduled_capacities / SCHEDULED_CAPACITIES: create_only,
+        // The capacities the stack's scheduled actions on the target set (a list of
+        // {min, max}, read from the live actions; no call of its own): a live min or max
+        // equal to one of them is the schedule's doing, not drift.
+        scheduled_capacities / SCHEDULED_CAPACITIES: in_place.as_set,
     }
     /// `appautoscaling.scheduled_action` (provider:
     /// `hactl-aws/src/appautoscaling/scheduled_action.rs`).

@@ -5,7 +5,7 @@ use crate::kinds::kinds;
 kinds! {
     /// `autoscaling.group` (provider: `hactl-aws/src/autoscaling/group.rs`).
     Group = "autoscaling.group" {
-        reads: ["autoscaling:DescribeAutoScalingGroups"],
+        reads: ["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeScheduledActions"],
         reads_account_wide: [],
         name / NAME: replace,
         launch_template_id / LAUNCH_TEMPLATE_ID: in_place,
@@ -22,9 +22,10 @@ kinds! {
         // spot_allocation_strategy}, or null for the launch template alone.
         mixed_instances / MIXED_INSTANCES: in_place,
         capacity_rebalance / CAPACITY_REBALANCE: in_place,
-        // The sizes the group's scheduled actions set (a list of {min, max}): a live min or
-        // max size equal to one of them is the schedule's doing, not drift.
-        scheduled_sizes / SCHEDULED_SIZES: create_only,
+        // The sizes the stack's scheduled actions on the group set (a list of {min, max},
+        // read from the live actions; no call of its own): a live min or max size equal to
+        // one of them is the schedule's doing, not drift.
+        scheduled_sizes / SCHEDULED_SIZES: in_place.as_set,
     }
     /// `autoscaling.scheduled_action` (provider: `hactl-aws/src/autoscaling/scheduled_action.rs`).
     ScheduledAction = "autoscaling.scheduled_action" {
