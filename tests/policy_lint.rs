@@ -57,8 +57,12 @@ const STAR_EXCEPTIONS: &[&str] = &[
 /// the action also takes resources hactl never has: OpenSearch's tag reads take
 /// applications and data sources too (`arn:aws:opensearch:`); the drift job reads the
 /// tags of the stack's domain only (expand_drift.rs, ReadStackLogAnalytics).
-const MISMATCH_EXCEPTIONS: &[(&str, &[&str])] =
-    &[("es:ListTags", &["arn:*:opensearch:*:*:application/*", "arn:*:opensearch:*:*:datasource/*"])];
+const MISMATCH_EXCEPTIONS: &[(&str, &[&str])] = &[
+    ("es:ListTags", &["arn:*:opensearch:*:*:application/*", "arn:*:opensearch:*:*:datasource/*"]),
+    // ECS's blue/green role (expand_levers.rs): ModifyRule also takes Network Load
+    // Balancer rules, which a stack of Application Load Balancers never has.
+    ("elasticloadbalancing:ModifyRule", &["arn:*:elasticloadbalancing:*:*:listener-rule/net/*/*/*/*"]),
+];
 
 /// What parliament says about every trust policy: a trust policy names a Principal and no
 /// Resource, which parliament (an identity-policy linter) reads as malformed. Its action
