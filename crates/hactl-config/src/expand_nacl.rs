@@ -175,40 +175,8 @@ impl Expander<'_> {
         tasks.add(ANSWERS, tcp(TASK_ANSWERS, anywhere));
         egress.entry(SubnetTier::App).or_default().add(ANSWERS, all(anywhere));
 
-        // Data: the database port from the app subnets only; out: answers to them.
-        let db = i64::from(cfg.db_port());
-        let data_in = ingress.entry(SubnetTier::Data).or_default();
-        for c in &app {
-            data_in.add(SUBNETS, tcp((db, db), c));
-        }
-        // The log analytics domain (`[log_analytics]`, home region only): HTTPS from the
-        // app subnets.
-        if cfg.log_analytics.is_some() && !site.dr {
-            let https = crate::expand_log_analytics::HTTPS;
-            for c in &app {
-                data_in.add(SUBNETS, tcp((https, https), c));
-            }
-        }
-        // RDS Proxy (`[database.proxy]`) in the data subnets reaches the database in the
-        // other zone's: the database port and its answers between the data subnets.
-        let proxy = cfg.database.as_ref().is_some_and(|d| d.proxy.is_some()) && !site.dr;
         let data = cidrs_of(SubnetTier::Data);
-        if proxy {
-            for c in &data {
-                data_in.add(SUBNETS, tcp((db, db), c));
-                data_in.add(SUBNETS, tcp(EPHEMERAL, c));
-            }
-        }
-        let data_out = egress.entry(SubnetTier::Data).or_default();
-        for c in &app {
-            data_out.add(SUBNETS, tcp(EPHEMERAL, c));
-        }
-        if proxy {
-            for c in &data {
-                data_out.add(SUBNETS, tcp((db, db), c));
-                data_out.add(SUBNETS, tcp(EPHEMERAL, c));
-            }
-        }
+        data_tier_entries(cfg, site, (&app, &data), &mut ingress, &mut egress);
 
         // The security groups' extra ingress rules pass the ACL of their tier too (from a
         // group: from that tier's subnets); the data tier answers them.
@@ -259,6 +227,48 @@ fn protocol_of(p: &str) -> &'static str {
         "icmp" => "icmp",
         "-1" => "-1",
         _ => "tcp",
+    }
+}
+
+/// Data: the database port from the app subnets only (and HTTPS with `[log_analytics]`);
+/// out: answers to them. With RDS Proxy (`[database.proxy]`) in the data subnets, which
+/// reaches the database in the other zone's: the database port and its answers between
+/// the data subnets.
+fn data_tier_entries(
+    cfg: &crate::model::StackConfig,
+    site: &Site<'_>,
+    (app, data): (&[Ipv4Net], &[Ipv4Net]),
+    ingress: &mut BTreeMap<SubnetTier, Blocks>,
+    egress: &mut BTreeMap<SubnetTier, Blocks>,
+) {
+    let db = i64::from(cfg.db_port());
+    let proxy = cfg.database.as_ref().is_some_and(|d| d.proxy.is_some()) && !site.dr;
+    let data_in = ingress.entry(SubnetTier::Data).or_default();
+    for c in app {
+        data_in.add(SUBNETS, tcp((db, db), c));
+    }
+    // The log analytics domain (`[log_analytics]`, home region only).
+    if cfg.log_analytics.is_some() && !site.dr {
+        let https = crate::expand_log_analytics::HTTPS;
+        for c in app {
+            data_in.add(SUBNETS, tcp((https, https), c));
+        }
+    }
+    if proxy {
+        for c in data {
+            data_in.add(SUBNETS, tcp((db, db), c));
+            data_in.add(SUBNETS, tcp(EPHEMERAL, c));
+        }
+    }
+    let data_out = egress.entry(SubnetTier::Data).or_default();
+    for c in app {
+        data_out.add(SUBNETS, tcp(EPHEMERAL, c));
+    }
+    if proxy {
+        for c in data {
+            data_out.add(SUBNETS, tcp((db, db), c));
+            data_out.add(SUBNETS, tcp(EPHEMERAL, c));
+        }
     }
 }
 
