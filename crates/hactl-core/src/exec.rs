@@ -217,6 +217,8 @@ mod tests {
             actions,
             unmanaged: vec![],
             conflicts: vec![],
+            targeting: None,
+            cost: None,
         }
     }
 

@@ -10,6 +10,7 @@ pub mod kinds;
 pub mod location;
 pub mod plan;
 pub mod schema;
+pub mod select;
 pub mod value;
 
 pub use address::Address;
@@ -18,6 +19,7 @@ pub use graph::{DesiredGraph, GraphError, ResourceSpec};
 pub use location::Location;
 pub use plan::{ActionType, Plan, PlannedAction};
 pub use schema::{KindSchema, PropSchema, UpdateMode};
+pub use select::Targeting;
 pub use value::{Props, Ref, Value};
 
 /// Tag carrying the stack name on every taggable resource hactl creates.

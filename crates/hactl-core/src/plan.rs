@@ -150,6 +150,14 @@ pub struct Plan {
     /// conflicts is refused before any call; destroy leaves them in place.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conflicts: Vec<Conflict>,
+    /// What the plan was limited to (`--target`, `--exclude`) and what it replaces
+    /// (`--replace`); absent for a full plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targeting: Option<crate::select::Targeting>,
+    /// The estimated monthly cost of the stack before and after the plan (`hactl plan`
+    /// fills it in from the price table; absent when not estimated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

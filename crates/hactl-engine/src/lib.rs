@@ -7,6 +7,7 @@ mod apply;
 mod drift;
 mod error;
 mod events;
+mod import;
 mod planner;
 mod provider;
 mod refresh;
@@ -16,7 +17,8 @@ pub use apply::{
 };
 pub use drift::{drift_report, DriftChange, DriftReport, DriftedResource, GoneResource};
 pub use events::{Event, EventSink, NullSink};
-pub use planner::{catch_up, make_plan, place_state};
+pub use import::{check_imports, discover, record_imports, Candidate, Checked, FoundBy, ImportRequest};
+pub use planner::{catch_up, edges, make_plan, make_plan_with, place_state};
 pub use provider::{
     Applied, AwsCall, Ctx, DeleteOptions, ErrorDetail, Failure, LiveObject, Provider, ProviderError,
     ReadCache, ReadTarget, Registry, UpdateRequest, BODY_EXCERPT,
@@ -55,7 +57,7 @@ pub enum EngineError {
     Protected(Vec<hactl_core::Address>),
     #[error(
         "{} not this stack's but {} a name it uses (no ownership tags, not in state): {}; nothing was changed. \
-         Import {}, rename the stack, or delete {} yourself",
+         Import {} (`hactl import ADDRESS ID`), rename the stack, or delete {} yourself",
         if .0.len() == 1 { "an object is" } else { "objects are" },
         if .0.len() == 1 { "has" } else { "have" },
         .0.iter().map(|c| format!("{} {} (for {})", c.kind, c.id, c.address)).collect::<Vec<_>>().join(", "),

@@ -4,8 +4,10 @@ use crate::provider::Registry;
 use crate::refresh::LiveView;
 use crate::EngineError;
 use hactl_core::plan::{PlanMode, PLAN_FORMAT_VERSION};
+use hactl_core::select::Edges;
 use hactl_core::{
-    ActionType, Address, DesiredGraph, Location, Plan, PlannedAction, Props, Ref, ResourceSpec, Value,
+    ActionType, Address, DesiredGraph, Location, Plan, PlannedAction, Props, Ref, ResourceSpec, Targeting,
+    Value,
 };
 use hactl_state::{ResourceState, State};
 use petgraph::graph::DiGraph;
@@ -18,18 +20,41 @@ pub fn make_plan(
     live: &LiveView,
     mode: PlanMode,
 ) -> Result<Plan, EngineError> {
+    make_plan_with(registry, desired, state, live, mode, &Targeting::default())
+}
+
+/// [`make_plan`] limited by `targeting` (`--target`, `--exclude`: see
+/// [`hactl_core::select`]) and replacing what it names (`--replace`: an object found live
+/// is replaced even when nothing else would change it).
+pub fn make_plan_with(
+    registry: &Registry,
+    desired: &DesiredGraph,
+    state: &State,
+    live: &LiveView,
+    mode: PlanMode,
+    targeting: &Targeting,
+) -> Result<Plan, EngineError> {
     let mut actions = Vec::new();
     if mode == PlanMode::Apply {
         // Addresses whose id will change (created or replaced): references to them are
         // unknown until apply.
         let mut changing: BTreeSet<Address> = BTreeSet::new();
         for spec in desired.specs() {
-            plan_desired(registry, spec, desired, state, live, &mut changing, &mut actions)?;
+            let replace = targeting.replaces(&spec.address);
+            plan_desired(registry, spec, (desired, state, live), replace, &mut changing, &mut actions)?;
         }
     }
     actions.extend(reverse_order(deletions(registry, desired, state, live, mode)));
+    let mut conflicts = live.conflicts.clone();
+    if targeting.limits() {
+        let selected = targeting.selected(mode, &edges(desired, state));
+        actions.retain(|a| selected.contains(&a.address));
+        conflicts.retain(|c| selected.contains(&c.address));
+    }
     let protected = protected_deletions(registry, desired, &actions, live)?;
     Ok(Plan {
+        targeting: (!targeting.is_empty()).then(|| targeting.clone()),
+        cost: None,
         protected,
         format_version: PLAN_FORMAT_VERSION,
         stack: state.stack.clone(),
@@ -39,8 +64,21 @@ pub fn make_plan(
         state_serial: state.serial,
         actions,
         unmanaged: live.unmanaged.clone(),
-        conflicts: live.conflicts.clone(),
+        conflicts,
     })
+}
+
+/// The stack's dependency edges: each desired address with its desired dependencies,
+/// each recorded one with its recorded dependencies (both, for an address in both).
+pub fn edges(desired: &DesiredGraph, state: &State) -> Edges {
+    let mut out = Edges::new();
+    for spec in desired.specs() {
+        out.entry(spec.address.clone()).or_default().extend(spec.dependencies());
+    }
+    for (addr, rs) in &state.resources {
+        out.entry(addr.clone()).or_default().extend(rs.depends_on.iter().cloned());
+    }
+    out
 }
 
 /// Where a recorded resource lives (a format 1 record has no location: the home region,
@@ -61,9 +99,8 @@ fn moves(registry: &Registry, desired: &DesiredGraph, address: &Address, kind: &
 fn plan_desired(
     registry: &Registry,
     spec: &ResourceSpec,
-    desired: &DesiredGraph,
-    state: &State,
-    live: &LiveView,
+    (desired, state, live): (&DesiredGraph, &State, &LiveView),
+    replace: bool,
     changing: &mut BTreeSet<Address>,
     actions: &mut Vec<PlannedAction>,
 ) -> Result<(), EngineError> {
@@ -116,7 +153,7 @@ fn plan_desired(
     let adopted = live.adopted.contains(&spec.address);
     let forcing: Vec<&str> =
         changes.iter().filter(|c| c.forces_replacement).map(|c| c.name.as_str()).collect();
-    let action = if !forcing.is_empty() {
+    let action = if !forcing.is_empty() || replace {
         changing.insert(spec.address.clone());
         ActionType::Replace
     } else if !changes.is_empty() {
@@ -127,6 +164,7 @@ fn plan_desired(
         return Ok(());
     };
     let reason = match action {
+        ActionType::Replace if forcing.is_empty() => Some("replacement requested (--replace)".to_string()),
         ActionType::Replace => Some(format!("{} forces replacement", forcing.join(", "))),
         _ if adopted => Some(format!("found by its ownership tags ({}), not in state", obj.id)),
         _ => provider.update_note(&resolved, &changes),

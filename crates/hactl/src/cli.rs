@@ -91,20 +91,58 @@ pub enum Command {
         destroy: bool,
         /// Only refresh: show what changed in AWS since state was written (what a refresh
         /// would record), change nothing in AWS or in state.
-        #[arg(long, conflicts_with = "out")]
+        #[arg(long, conflicts_with_all = ["out", "target", "exclude", "replace"])]
         refresh_only: bool,
+        #[command(flatten)]
+        scope: Scope,
+        /// Replace this resource (delete and create it again) even though nothing else
+        /// would change it: an address or a glob; repeatable. Not with --destroy.
+        #[arg(long, value_name = "ADDRESS", conflicts_with = "destroy")]
+        replace: Vec<String>,
     },
     /// Apply the changes (a fresh plan, or a saved plan file exactly).
     Apply {
-        /// A plan saved by `hactl plan --out`.
+        /// A plan saved by `hactl plan --out` (it carries its own --target, --exclude and
+        /// --replace).
+        #[arg(conflicts_with_all = ["target", "exclude", "replace"])]
         planfile: Option<PathBuf>,
         #[command(flatten)]
         run: RunFlags,
+        #[command(flatten)]
+        scope: Scope,
+        /// Replace this resource (delete and create it again) even though nothing else
+        /// would change it: an address or a glob; repeatable.
+        #[arg(long, value_name = "ADDRESS")]
+        replace: Vec<String>,
     },
     /// Delete every resource of the stack, in reverse dependency order.
     Destroy {
         #[command(flatten)]
         run: RunFlags,
+        #[command(flatten)]
+        scope: Scope,
+    },
+    /// Record an existing AWS object in state at an address of the config, so the stack
+    /// manages it from then on: the next plan shows how it differs from the config, apply
+    /// converges it (its ownership tags included), destroy deletes it. Refused when the id
+    /// is not of the address's kind, another stack's tags claim it, or state already
+    /// records the address or the id. Changes nothing in AWS.
+    Import {
+        /// The config's address (`hactl graph` lists them), e.g. `vpc.main`.
+        #[arg(required_unless_present = "discover", conflicts_with = "discover")]
+        address: Option<String>,
+        /// The object's id as hactl records ids of its kind (`vpc-...`, `sg-...`, an ARN,
+        /// a name: `hactl state list` shows them).
+        #[arg(required_unless_present = "discover")]
+        id: Option<String>,
+        /// Find the objects that match addresses state does not record (by the stack's
+        /// ownership tags, or by name without ownership tags), list them, and import them
+        /// once confirmed.
+        #[arg(long)]
+        discover: bool,
+        /// With --discover: import without asking.
+        #[arg(long, requires = "discover")]
+        auto_approve: bool,
     },
     /// Report what changed outside hactl (never changes AWS). Exit 0 none, 2 drift, 1 error.
     Drift {
@@ -198,6 +236,27 @@ pub enum Command {
         /// The lock id printed in the "locked" message (checked when given).
         lock_id: Option<String>,
     },
+}
+
+/// Which resources a plan, apply or destroy covers (a saved plan carries its own).
+#[derive(Args, Clone, Default)]
+pub struct Scope {
+    /// Only this resource and what it depends on (destroy: and what depends on it): an
+    /// address (`ecs_service.web`) or a glob (`subnet.app.*`); repeatable. What depends on
+    /// a changed resource may be left behind: run a full plan afterwards.
+    #[arg(long, value_name = "ADDRESS")]
+    pub target: Vec<String>,
+    /// Leave out this resource and what depends on it (destroy: and what it depends on,
+    /// which it needs): an address or a glob; repeatable.
+    #[arg(long, value_name = "ADDRESS")]
+    pub exclude: Vec<String>,
+}
+
+impl Scope {
+    /// The engine's targeting, with `replace`.
+    pub fn targeting(&self, replace: Vec<String>) -> hactl_core::Targeting {
+        hactl_core::Targeting { target: self.target.clone(), exclude: self.exclude.clone(), replace }
+    }
 }
 
 /// How apply and destroy run.
@@ -319,6 +378,7 @@ impl Command {
             Command::Apply { .. } => "apply",
             Command::Destroy { .. } => "destroy",
             Command::Drift { .. } => "drift",
+            Command::Import { .. } => "import",
             Command::Failover { .. } => "failover",
             Command::RotateCredentials { .. } => "rotate-credentials",
             Command::Graph { .. } => "graph",

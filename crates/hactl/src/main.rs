@@ -17,7 +17,7 @@ mod signal;
 
 use anyhow::Result;
 use cli::Command;
-use commands::{apply, drift, failover, offline, plan, rotate, unlock};
+use commands::{apply, drift, failover, import, offline, plan, rotate, unlock};
 use context::RunContext;
 use exit::ExitStatus;
 use render::Style;
@@ -68,11 +68,17 @@ async fn run(cmd: Command, rc: &RunContext) -> Result<ExitStatus> {
         Command::Plan { json, detailed_exitcode, refresh_only: true, .. } => {
             plan::refresh_only(rc, json, detailed_exitcode).await
         }
-        Command::Plan { out, json, detailed_exitcode, destroy, refresh_only: false } => {
-            plan::plan(rc, out, json, detailed_exitcode, destroy).await
+        Command::Plan { out, json, detailed_exitcode, destroy, refresh_only: false, scope, replace } => {
+            plan::plan(rc, out, json, detailed_exitcode, destroy, scope.targeting(replace)).await
         }
-        Command::Apply { planfile, run } => apply::apply(rc, planfile, run).await,
-        Command::Destroy { run } => apply::destroy(rc, run).await,
+        Command::Apply { planfile, run, scope, replace } => {
+            apply::apply(rc, planfile, run, scope.targeting(replace)).await
+        }
+        Command::Import { address, id, discover, auto_approve } => match (address, id) {
+            (Some(address), Some(id)) if !discover => import::import(rc, &address, &id).await,
+            _ => import::discover(rc, auto_approve).await,
+        },
+        Command::Destroy { run, scope } => apply::destroy(rc, run, scope.targeting(Vec::new())).await,
         Command::Failover { target, to_region: None, .. } => failover::failover(rc, target).await,
         Command::Failover { to_region: Some(region), parallelism, allow_data_loss, .. } => {
             failover::to_region(rc, &region, parallelism, allow_data_loss).await

@@ -122,6 +122,20 @@ fn change_block(st: &Style, c: &PropChange, out: &mut String) {
     }
 }
 
+/// A plan limited by `--target` / `--exclude` says so, as Terraform does: what it leaves
+/// out may be left out of date.
+fn targeting_note(st: &Style, plan: &Plan, out: &mut String) {
+    let Some(t) = plan.targeting.as_ref().filter(|t| t.limits()) else { return };
+    let mut given: Vec<String> = t.target.iter().map(|p| format!("--target {p}")).collect();
+    given.extend(t.exclude.iter().map(|p| format!("--exclude {p}")));
+    let _ = writeln!(
+        out,
+        "{} this plan is limited by {}: changes outside it are not shown, and what depends on what it changes may be left out of date. Run a full plan afterwards.",
+        st.yellow("Targeted:"),
+        given.join(" ")
+    );
+}
+
 pub fn plan_text(st: &Style, plan: &Plan, region: &str) -> String {
     let mut out = String::new();
     if !plan.has_changes() {
@@ -131,6 +145,7 @@ pub fn plan_text(st: &Style, plan: &Plan, region: &str) -> String {
         };
         let _ =
             writeln!(out, "{}", what.replacen("{}", &st.bold(&plan.stack), 1).replace("{region}", region));
+        targeting_note(st, plan, &mut out);
         unmanaged_text(st, &plan.unmanaged, region, &mut out);
         return out;
     }
@@ -200,6 +215,7 @@ pub fn plan_text(st: &Style, plan: &Plan, region: &str) -> String {
             names.join(", ")
         );
     }
+    targeting_note(st, plan, &mut out);
     unmanaged_text(st, &plan.unmanaged, region, &mut out);
     conflicts_text(st, plan, &mut out);
     out
@@ -212,8 +228,9 @@ fn conflicts_text(st: &Style, plan: &Plan, out: &mut String) {
     let (head, tail) = match plan.mode {
         PlanMode::Apply => (
             st.red("Conflict:"),
-            "Nothing will be changed. Import the object into this stack's state, rename the stack, \
-             or delete the object yourself; hactl never adopts, re-tags or deletes it.",
+            "Nothing will be changed. Import the object (`hactl import ADDRESS ID`, or every one with \
+             `hactl import --discover`), rename the stack, or delete the object yourself; hactl never \
+             adopts, re-tags or deletes it on its own.",
         ),
         PlanMode::Destroy => (st.yellow("Note:"), "They are not this stack's and are left in place."),
     };

@@ -10,8 +10,8 @@ use crate::signal::{Interrupt, Mode};
 use anyhow::{bail, Context, Result};
 use hactl_config::StateBackend;
 use hactl_core::plan::PlanMode;
-use hactl_core::{Address, DesiredGraph, Plan};
-use hactl_engine::{apply, make_plan, refresh, ApplyOptions, ApplyReport, Ctx, RefreshScope, Registry};
+use hactl_core::{Address, DesiredGraph, Plan, Targeting};
+use hactl_engine::{apply, make_plan_with, refresh, ApplyOptions, ApplyReport, Ctx, RefreshScope, Registry};
 use hactl_state::{LockGuard, State, StateStore};
 use std::future::Future;
 use std::sync::Arc;
@@ -334,6 +334,21 @@ impl Session {
     /// has as configured while state holds older values (a change whose journal entry was
     /// lost): no AWS call, state saved, one note line on stderr.
     pub async fn plan(&self, state: &mut State, mode: PlanMode) -> Result<Plan> {
+        self.plan_targeted(state, mode, &Targeting::default()).await
+    }
+
+    /// [`Session::plan`] limited by `--target` / `--exclude` and replacing `--replace`'s
+    /// addresses. A pattern that matches no address of the config or of state is refused
+    /// before AWS is read.
+    pub async fn plan_targeted(
+        &self,
+        state: &mut State,
+        mode: PlanMode,
+        targeting: &Targeting,
+    ) -> Result<Plan> {
+        let desired = self.desired()?;
+        targeting
+            .check(desired.topo_order().iter().chain(state.resources.keys()), desired.topo_order().iter())?;
         // A state written before locations (format 1) records them now: nothing moves,
         // the objects are where they always were.
         let placed = hactl_engine::place_state(&self.registry, state);
@@ -345,7 +360,6 @@ impl Session {
                 if placed == 1 { "" } else { "s" }
             );
         }
-        let desired = self.desired()?;
         let live = refresh(&self.registry, &self.ctx, &desired, state, RefreshScope::DesiredAndState).await?;
         if mode == PlanMode::Apply {
             let recorded = hactl_engine::catch_up(&self.registry, &desired, state, &live)?;
@@ -358,7 +372,7 @@ impl Session {
                 );
             }
         }
-        Ok(make_plan(&self.registry, &desired, state, &live, mode)?)
+        Ok(make_plan_with(&self.registry, &desired, state, &live, mode, targeting)?)
     }
 
     /// Runs `plan` (apply or destroy); the first signal meanwhile cancels it.

@@ -9,7 +9,7 @@ use crate::render::{self, Style};
 use crate::session::{session, Session};
 use anyhow::{bail, Context, Result};
 use hactl_core::plan::PlanMode;
-use hactl_core::{Address, Plan};
+use hactl_core::{Address, Plan, Targeting};
 use hactl_engine::{check_plan, ApplyReport};
 use hactl_state::State;
 use std::io::{BufRead, IsTerminal};
@@ -17,13 +17,18 @@ use std::path::{Path, PathBuf};
 
 /// `hactl apply [PLANFILE]`: a saved plan exactly (without asking), or a fresh plan once
 /// confirmed.
-pub async fn apply(rc: &RunContext, planfile: Option<PathBuf>, run: RunFlags) -> Result<ExitStatus> {
+pub async fn apply(
+    rc: &RunContext,
+    planfile: Option<PathBuf>,
+    run: RunFlags,
+    targeting: Targeting,
+) -> Result<ExitStatus> {
     let s = session(rc).await?;
     s.locked("apply", async {
         let mut state = s.load_state().await?;
         let plan = match &planfile {
             Some(path) => saved_plan(&s, &state, path)?,
-            None => s.plan(&mut state, PlanMode::Apply).await?,
+            None => s.plan_targeted(&mut state, PlanMode::Apply, &targeting).await?,
         };
         s.forget_desired();
         out!("{}", render::plan_text(&s.stdout_style, &plan, &s.region))?;
@@ -59,18 +64,22 @@ fn saved_plan(s: &Session, state: &State, path: &Path) -> Result<Plan> {
 }
 
 /// `hactl destroy`: every resource of the stack, once confirmed.
-pub async fn destroy(rc: &RunContext, run: RunFlags) -> Result<ExitStatus> {
+pub async fn destroy(rc: &RunContext, run: RunFlags, targeting: Targeting) -> Result<ExitStatus> {
     let s = session(rc).await?;
     s.locked("destroy", async {
         let mut state = s.load_state().await?;
-        let plan = s.plan(&mut state, PlanMode::Destroy).await?;
+        let plan = s.plan_targeted(&mut state, PlanMode::Destroy, &targeting).await?;
         s.forget_desired();
         out!("{}", render::plan_text(&s.stdout_style, &plan, &s.region))?;
         if !plan.has_changes() {
             return Ok(ExitStatus::Success);
         }
         refuse_protected(&plan, &run)?;
-        if !run.auto_approve && !confirm(&format!("Destroy every resource of stack `{}`?", plan.stack))? {
+        let question = match plan.targeting.as_ref().is_some_and(Targeting::limits) {
+            true => format!("Destroy these {} resources of stack `{}`?", plan.actions.len(), plan.stack),
+            false => format!("Destroy every resource of stack `{}`?", plan.stack),
+        };
+        if !run.auto_approve && !confirm(&question)? {
             errln!("Destroy cancelled; nothing was changed.");
             return Ok(ExitStatus::Failure);
         }
@@ -95,7 +104,7 @@ fn refuse_protected(plan: &Plan, run: &RunFlags) -> Result<()> {
     Err(hactl_engine::EngineError::Protected(plan.protected.clone()).into())
 }
 
-fn confirm(question: &str) -> Result<bool> {
+pub(crate) fn confirm(question: &str) -> Result<bool> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() && std::env::var_os("HACTL_ASSUME_TTY").is_none() {
         bail!("confirmation needed, but standard input is not a terminal; pass --auto-approve to proceed without it");

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod drift;
 pub mod failover;
+pub mod import;
 pub mod offline;
 pub mod plan;
 pub mod rotate;

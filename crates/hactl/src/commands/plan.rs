@@ -8,24 +8,27 @@ use crate::render;
 use crate::session::session;
 use anyhow::{Context, Result};
 use hactl_core::plan::PlanMode;
+use hactl_core::Targeting;
 use hactl_engine::{drift_report, refresh, RefreshScope};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// `hactl plan [--out FILE] [--json] [--detailed-exitcode] [--destroy]`.
+/// `hactl plan [--out FILE] [--json] [--detailed-exitcode] [--destroy] [--target A]
+/// [--exclude A] [--replace A]`.
 pub async fn plan(
     rc: &RunContext,
     out: Option<PathBuf>,
     json: bool,
     detailed_exitcode: bool,
     destroy: bool,
+    targeting: Targeting,
 ) -> Result<ExitStatus> {
     let s = session(rc).await?;
     let plan = s
         .locked("plan", async {
             let mut state = s.load_state().await?;
             let mode = if destroy { PlanMode::Destroy } else { PlanMode::Apply };
-            s.plan(&mut state, mode).await
+            s.plan_targeted(&mut state, mode, &targeting).await
         })
         .await?;
     if json {
