@@ -5,6 +5,7 @@ mod output;
 mod cli;
 mod commands;
 mod context;
+mod cost;
 mod exit;
 mod failure;
 mod fault;

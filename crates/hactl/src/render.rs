@@ -146,6 +146,9 @@ pub fn plan_text(st: &Style, plan: &Plan, region: &str) -> String {
         let _ =
             writeln!(out, "{}", what.replacen("{}", &st.bold(&plan.stack), 1).replace("{region}", region));
         targeting_note(st, plan, &mut out);
+        if let Some(cost) = &plan.cost {
+            crate::cost::cost_text(st, cost, &mut out);
+        }
         unmanaged_text(st, &plan.unmanaged, region, &mut out);
         return out;
     }
@@ -216,6 +219,9 @@ pub fn plan_text(st: &Style, plan: &Plan, region: &str) -> String {
         );
     }
     targeting_note(st, plan, &mut out);
+    if let Some(cost) = &plan.cost {
+        crate::cost::cost_text(st, cost, &mut out);
+    }
     unmanaged_text(st, &plan.unmanaged, region, &mut out);
     conflicts_text(st, plan, &mut out);
     out

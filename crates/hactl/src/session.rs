@@ -372,7 +372,12 @@ impl Session {
                 );
             }
         }
-        Ok(make_plan_with(&self.registry, &desired, state, &live, mode, targeting)?)
+        let mut plan = make_plan_with(&self.registry, &desired, state, &live, mode, targeting)?;
+        match crate::cost::plan_cost(&plan, &desired, state, &self.region) {
+            Ok(cost) => plan.cost = Some(cost),
+            Err(e) => errln!("{} no cost estimate: {e}", self.sink.style.yellow("warning:")),
+        }
+        Ok(plan)
     }
 
     /// Runs `plan` (apply or destroy); the first signal meanwhile cancels it.
