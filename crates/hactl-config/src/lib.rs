@@ -19,6 +19,7 @@ mod expand_redeploy;
 mod expand_regional;
 mod expand_rotation_job;
 mod limits;
+pub mod lint;
 mod locate;
 pub mod model;
 mod net;
@@ -34,9 +35,15 @@ use std::path::Path;
 
 /// Reads and parses a config file. An unreadable file gives one error at line 0.
 pub fn load(path: &Path) -> Result<StackConfig, ConfigErrors> {
+    let (file, text) = read(path)?;
+    parse(&file, &text)
+}
+
+/// The file's name as given and its text; one error at line 0 when it cannot be read.
+pub(crate) fn read(path: &Path) -> Result<(String, String), ConfigErrors> {
     let file = path.display().to_string();
     match std::fs::read_to_string(path) {
-        Ok(text) => parse(&file, &text),
+        Ok(text) => Ok((file, text)),
         Err(e) => Err(ConfigError {
             file,
             line: 0,
@@ -52,6 +59,11 @@ pub fn load(path: &Path) -> Result<StackConfig, ConfigErrors> {
 
 /// Parses config text; `file_name` is only used in the errors.
 pub fn parse(file_name: &str, text: &str) -> Result<StackConfig, ConfigErrors> {
+    parse_raw(file_name, text).map(|(config, _)| config)
+}
+
+/// [`parse`], keeping the config as written too (its spans locate lint findings).
+pub(crate) fn parse_raw(file_name: &str, text: &str) -> Result<(StackConfig, raw::RawConfig), ConfigErrors> {
     let raw: raw::RawConfig =
         toml::from_str(text).map_err(|e| ConfigErrors::from(de_error::convert(file_name, text, &e)))?;
     let mut collector = error::Collector::new(file_name, text);
@@ -61,7 +73,7 @@ pub fn parse(file_name: &str, text: &str) -> Result<StackConfig, ConfigErrors> {
     }
     let errors = collector.finish();
     match config {
-        Some(config) if errors.is_empty() => Ok(config),
+        Some(config) if errors.is_empty() => Ok((config, raw)),
         _ if errors.is_empty() => {
             // Unreachable in practice: every rejected value records an error.
             let e = ConfigError {

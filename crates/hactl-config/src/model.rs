@@ -31,6 +31,31 @@ pub struct StackConfig {
     pub ci: Option<CiConfig>,
     /// `[log_analytics]`: an OpenSearch domain for the services' logs.
     pub log_analytics: Option<LogAnalyticsConfig>,
+    /// `[lint]`: the lint rules this stack allows (see [`crate::lint`]).
+    pub lint: LintConfig,
+}
+
+/// `[lint]`: the policy checks of `crate::lint` this stack allows, each once, with why.
+/// An allowed rule's findings are still reported, marked allowed, and count as no error.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LintConfig {
+    pub allow: Vec<LintAllow>,
+}
+
+/// One `[[lint.allow]]` entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LintAllow {
+    /// A rule id of [`crate::lint::rules`] (`HL005`).
+    pub rule: String,
+    /// Why the stack allows it (not empty).
+    pub reason: String,
+}
+
+impl LintConfig {
+    /// The reason `rule` is allowed, if it is.
+    pub fn allowed(&self, rule: &str) -> Option<&str> {
+        self.allow.iter().find(|a| a.rule == rule).map(|a| a.reason.as_str())
+    }
 }
 
 /// `[log_analytics]`: an OpenSearch Service domain in the data subnets of two zones, VPC

@@ -42,6 +42,25 @@ pub(crate) struct RawConfig {
     pub ci: Option<RawCi>,
     /// An OpenSearch domain the services' logs are shipped to.
     pub log_analytics: Option<RawLogAnalytics>,
+    /// The lint rules this stack allows, each with its reason: `[[lint.allow]]`.
+    pub lint: Option<RawLint>,
+}
+
+/// `[lint]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLint {
+    #[serde(default)]
+    pub allow: Vec<RawLintAllow>,
+}
+
+/// `[[lint.allow]]`: a lint rule (by id) whose findings do not count as errors here.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLintAllow {
+    pub rule: S<String>,
+    /// Required; optional here so that validation can say why it is missing.
+    pub reason: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]

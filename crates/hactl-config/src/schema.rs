@@ -285,9 +285,12 @@ mod tests {
                 "ecr",
                 "dns",
                 "ci",
-                "log_analytics"
+                "log_analytics",
+                "lint"
             ]
         );
+        assert_eq!(shape_of(&keys, "lint.allow"), Some(Shape::TableArray));
+        assert_eq!(children(&keys, "lint.allow"), ["rule", "reason"]);
         assert_eq!(
             children(&keys, "services.autoscaling"),
             ["min", "max", "cpu_target", "memory_target", "requests_per_target", "schedule"]

@@ -18,6 +18,8 @@ mod validate_ci;
 mod validate_dr;
 #[path = "validate_levers.rs"]
 mod validate_levers;
+#[path = "validate_lint.rs"]
+mod validate_lint;
 #[path = "validate_log_analytics.rs"]
 mod validate_log_analytics;
 #[path = "validate_nacl.rs"]
@@ -44,7 +46,7 @@ pub const DEFAULT_PASSWORD_ROTATION_DAYS: u32 = 30;
 /// The Application Load Balancer security policies that accept TLS 1.2 and later only
 /// (the TLS13-1-0 / TLS13-1-1 families, FS-1-1, FS-2018-06, TLS-1-1, TLS-1-0, 2016-08 and
 /// 2015-05 also accept TLS 1.0 or 1.1).
-const TLS12_POLICIES: &[&str] = &[
+pub(crate) const TLS12_POLICIES: &[&str] = &[
     "ELBSecurityPolicy-TLS13-1-2-2021-06",
     "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
     "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06",
@@ -139,6 +141,7 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
     let dns = raw.dns.as_ref().map(|d| validate_regional::dns(raw, d, public_path, c));
     let ci = raw.ci.as_ref().map(|r| validate_ci::ci(r, state.as_ref(), c));
     let log_analytics = raw.log_analytics.as_ref().map(|r| validate_log_analytics::log_analytics(raw, r, c));
+    let lint = validate_lint::lint(raw.lint.as_ref(), c);
     validate_levers::check_proxy_without_dr(raw, c);
     validate_levers::check_blue_green(raw, compute.as_ref().map(|c| c.service_stable_timeout), c);
     let mut resource_tags = BTreeMap::new();
@@ -205,6 +208,7 @@ pub(crate) fn validate(raw: &RawConfig, c: &mut Collector<'_>) -> Option<StackCo
             Some(d) => Some(d?),
             None => None,
         },
+        lint: lint?,
     })
 }
 
