@@ -75,6 +75,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the policy checks (rules HL001-HL009) on the config; no AWS call. Exit 1 when
+    /// a check at level error fails and the config does not allow its rule in
+    /// `[[lint.allow]]` with a reason (plan and apply refuse such a config the same way).
+    Lint {
+        /// text (for people), json (hactl's report document) or sarif (SARIF 2.1.0, for
+        /// code scanning).
+        #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+        format: LintFormat,
+    },
     /// Show what apply would change, from live AWS state.
     Plan {
         /// Save the plan for `hactl apply FILE`.
@@ -374,6 +383,7 @@ impl Command {
     pub fn name(&self) -> String {
         match self {
             Command::Validate { .. } => "validate",
+            Command::Lint { .. } => "lint",
             Command::Plan { .. } => "plan",
             Command::Apply { .. } => "apply",
             Command::Destroy { .. } => "destroy",
@@ -394,6 +404,14 @@ impl Command {
         }
         .to_string()
     }
+}
+
+/// How `hactl lint` prints its report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LintFormat {
+    Text,
+    Json,
+    Sarif,
 }
 
 /// How logs are written on stderr.

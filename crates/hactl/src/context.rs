@@ -75,6 +75,58 @@ impl RunContext {
         }
     }
 
+    /// Runs the policy checks on the config (validating it first: an invalid config's
+    /// errors are printed and refused as by [`RunContext::load_config`]).
+    pub fn lint(&self) -> Result<hactl_config::lint::Report> {
+        let path = self.g.config.as_path();
+        hactl_config::lint::lint_file(path).or_else(|errors| {
+            err!("{errors}");
+            let n = errors.len();
+            bail!(
+                "{} has {n} error{}; nothing was changed",
+                self.config_name(path),
+                if n == 1 { "" } else { "s" }
+            )
+        })
+    }
+
+    /// The policy checks plan and apply run before any AWS call: a check at level error
+    /// that fails, unallowed, refuses the run (each on one line of stderr); warnings are
+    /// counted on one line.
+    pub fn lint_gate(&self) -> Result<()> {
+        let report = self.lint()?;
+        let st = crate::render::Style::detect(self.g.no_color, crate::render::is_stderr_terminal());
+        let open: Vec<&hactl_config::lint::Finding> =
+            report.findings.iter().filter(|f| f.allowed.is_none()).collect();
+        let errors: Vec<&&hactl_config::lint::Finding> =
+            open.iter().filter(|f| f.level == hactl_config::lint::Level::Error).collect();
+        if !errors.is_empty() {
+            for f in &errors {
+                errln!("{}[{}] {}:{}: {}", st.red("error"), f.rule, f.file, f.line, f.message);
+            }
+            bail!(
+                "{} fails {} policy check{} (`hactl lint` explains each); nothing was changed\n\
+                 hint: fix the config, or allow the rule in [[lint.allow]] with a reason",
+                self.config_name(self.g.config.as_path()),
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
+        }
+        if !open.is_empty() {
+            let mut ids: Vec<&str> = open.iter().map(|f| f.rule).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            errln!(
+                "{} {} policy warning{} ({}): `hactl lint` for details",
+                st.yellow("Note:"),
+                open.len(),
+                if open.len() == 1 { "" } else { "s" },
+                ids.join(", ")
+            );
+        }
+        Ok(())
+    }
+
     /// Loads and validates the config (no AWS call is made before this succeeds).
     pub fn load_config(&self) -> Result<(hactl_config::StackConfig, DesiredGraph)> {
         let path = self.g.config.as_path();

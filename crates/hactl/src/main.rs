@@ -66,6 +66,7 @@ async fn run(cmd: Command, rc: &RunContext) -> Result<ExitStatus> {
         Command::Output { name, json } => inspect::output(rc, name.as_deref(), json).await,
         Command::State { command } => inspect::state(rc, command).await,
         Command::ForceUnlock { lock_id } => unlock::force_unlock(rc, lock_id.as_deref()).await,
+        Command::Lint { format } => offline::lint(rc, format),
         Command::Plan { json, detailed_exitcode, refresh_only: true, .. } => {
             plan::refresh_only(rc, json, detailed_exitcode).await
         }

@@ -23,6 +23,7 @@ pub async fn apply(
     run: RunFlags,
     targeting: Targeting,
 ) -> Result<ExitStatus> {
+    rc.lint_gate()?;
     let s = session(rc).await?;
     s.locked("apply", async {
         let mut state = s.load_state().await?;

@@ -1,8 +1,8 @@
-//! Commands that make no AWS call and read no state: `validate`, `graph`, `show`,
+//! Commands that make no AWS call and read no state: `validate`, `lint`, `graph`, `show`,
 //! `version`, `completions`, `man`.
 
 use super::read_plan_file;
-use crate::cli::{Cli, VERSION};
+use crate::cli::{Cli, LintFormat, VERSION};
 use crate::context::RunContext;
 use crate::exit::ExitStatus;
 use crate::render::{self, Style};
@@ -28,6 +28,18 @@ pub fn validate(rc: &RunContext) -> Result<ExitStatus> {
         desired.len(),
     )?;
     Ok(ExitStatus::Success)
+}
+
+/// `hactl lint [--format text|json|sarif]`: the report on stdout; exit 1 when a check at
+/// level error fails unallowed.
+pub fn lint(rc: &RunContext, format: LintFormat) -> Result<ExitStatus> {
+    let report = rc.lint()?;
+    match format {
+        LintFormat::Text => out!("{}", report.to_text())?,
+        LintFormat::Json => outln!("{}", serde_json::to_string_pretty(&report.to_json())?)?,
+        LintFormat::Sarif => outln!("{}", serde_json::to_string_pretty(&report.to_sarif(VERSION))?)?,
+    }
+    Ok(if report.errors() > 0 { ExitStatus::Failure } else { ExitStatus::Success })
 }
 
 /// `hactl graph [--plan PLANFILE]`.

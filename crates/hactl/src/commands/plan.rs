@@ -23,6 +23,7 @@ pub async fn plan(
     destroy: bool,
     targeting: Targeting,
 ) -> Result<ExitStatus> {
+    rc.lint_gate()?;
     let s = session(rc).await?;
     let plan = s
         .locked("plan", async {
