@@ -47,7 +47,7 @@ fn each_fixture_triggers_its_rule_at_its_line_and_exits_by_its_level() {
         let findings = doc["findings"].as_array().expect("findings");
         let hit = findings
             .iter()
-            .find(|f| f["rule"] == rule && f["line"] == J::from(line))
+            .find(|f| f["rule"] == rule && f["line"].as_u64() == Some(line as u64))
             .unwrap_or_else(|| panic!("{config}: no {rule} at line {line}: {doc}"));
         assert_eq!(hit["level"], level, "{config}");
         assert_eq!(hit["allowed"], J::Null);

@@ -1673,7 +1673,8 @@ async fn a_plan_with_conflicts_is_refused_before_any_call() {
     }
     let text = err.to_string();
     assert!(
-        text.contains("foreign-1") && text.contains("Import it (`hactl import ADDRESS ID`), rename the stack, or delete it"),
+        text.contains("foreign-1")
+            && text.contains("Import it (`hactl import ADDRESS ID`), rename the stack, or delete it"),
         "{text}"
     );
     assert!(h.cloud.calls().is_empty(), "no provider call: {:?}", h.cloud.calls());
