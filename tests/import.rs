@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::census::census;
+use common::census::{census, KINDS};
 use common::*;
 use serde_json::Value as J;
 use std::collections::BTreeMap;
@@ -99,6 +99,46 @@ async fn a_vpc_and_a_security_group_made_by_hand_are_imported_converged_and_dest
     s.ok(&["import", "vpc.main", &vpc], 0);
     let r = s.ok(&["import", "sg.app", &sg], 0);
     assert!(r.stdout.contains("differs from the configuration in tags"), "{}", r.stdout);
+    // The rules of a group that is not the stack's are never taken (a rule set has no
+    // tags of its own: it is the stack's through its group).
+    let foreign_sg = cli_json(&[
+        "ec2",
+        "create-security-group",
+        "--group-name",
+        "someone-elses",
+        "--description",
+        "not this stack's",
+        "--vpc-id",
+        &foreign,
+    ])["GroupId"]
+        .as_str()
+        .expect("group id")
+        .to_string();
+    let r = s.ok(&["import", "sg_rules.app", &foreign_sg], 1);
+    assert!(r.stderr.contains("is not part of an object of this stack"), "{}", r.stderr);
+    // An object whose differences force a replacement is imported with a warning that
+    // the next apply replaces it; `state rm` undoes the import.
+    let db_sg = cli_json(&[
+        "ec2",
+        "create-security-group",
+        "--group-name",
+        &format!("{}-db", s.name),
+        "--description",
+        "made by hand",
+        "--vpc-id",
+        &vpc,
+    ])["GroupId"]
+        .as_str()
+        .expect("group id")
+        .to_string();
+    let r = s.ok(&["import", "sg.db", &db_sg], 0);
+    assert!(
+        r.stderr.contains(&format!("the next apply REPLACES {db_sg}")) && r.stderr.contains("description"),
+        "{}",
+        r.stderr
+    );
+    s.ok(&["state", "rm", "sg.db"], 0);
+    aws_cli(&["ec2", "delete-security-group", "--group-id", &db_sg]);
     // The group's rules are an object of their own (same id, another kind).
     s.ok(&["import", "sg_rules.app", &sg], 0);
     let r = s.ok(&["import", "sg.app", &sg], 1);
@@ -149,12 +189,15 @@ async fn a_vpc_and_a_security_group_made_by_hand_are_imported_converged_and_dest
     assert_eq!(left["SecurityGroups"].as_array().map(Vec::len), Some(0), "the imported group is deleted");
     let still = cli_json(&["ec2", "describe-vpcs", "--vpc-ids", &foreign]);
     assert_eq!(still["Vpcs"].as_array().map(Vec::len), Some(1), "the other stack's VPC is untouched");
+    aws_cli(&["ec2", "delete-security-group", "--group-id", &foreign_sg]);
     aws_cli(&["ec2", "delete-vpc", "--vpc-id", &foreign]);
 }
 
 #[tokio::test]
 async fn discover_rebuilds_a_lost_state_and_the_next_plan_is_empty() {
-    let s = Stack::new("disc");
+    // A whole stack: network, load balancer, Fargate service and task definition, RDS
+    // PostgreSQL, secrets, alarms, dashboard.
+    let s = Stack::from_file("disc", "config/fargate-postgres.toml");
     s.ok(&["apply", "--auto-approve"], 0);
     let before: BTreeMap<String, String> = s.state()["resources"]
         .as_object()
@@ -187,8 +230,12 @@ async fn discover_rebuilds_a_lost_state_and_the_next_plan_is_empty() {
     let r = s.ok(&["import", "--discover"], 0);
     assert!(r.stdout.contains("Nothing to import"), "{}", r.stdout);
     let vpc = &before["vpc.main"];
-    s.ok(&["destroy", "--auto-approve"], 0);
+    s.ok(&DESTROY_ALL, 0);
     let left = cli_json(&["ec2", "describe-vpcs", "--filters", &format!("Name=vpc-id,Values={vpc}")]);
     assert_eq!(left["Vpcs"].as_array().map(Vec::len), Some(0));
-    assert!(census(&s.name).await.values().all(|n| *n == 0), "nothing of the stack is left");
+    assert_eq!(
+        census(&s.name).await,
+        KINDS.iter().map(|k| (*k, 0)).collect(),
+        "nothing of the stack is left"
+    );
 }

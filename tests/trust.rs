@@ -40,7 +40,11 @@ async fn untagged_objects_with_the_stacks_names_are_conflicts_never_adopted_or_d
         let r = s.ok(args, 1);
         assert!(r.stderr.contains(&arn), "{args:?} names the foreign topic:\n{}", r.stderr);
         assert!(r.stderr.contains("not this stack's"), "{args:?} says why:\n{}", r.stderr);
-        assert!(r.stderr.contains("Import it, rename the stack, or delete it"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("Import it (`hactl import ADDRESS ID`), rename the stack, or delete it"),
+            "{}",
+            r.stderr
+        );
         let log = proxy.take_log();
         assert!(log.len() > 20, "the run read AWS through the proxy ({} requests)", log.len());
         assert_eq!(mutating(&log), Vec::<String>::new(), "{args:?} made no mutating call");

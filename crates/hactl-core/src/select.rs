@@ -125,6 +125,92 @@ impl Targeting {
     }
 }
 
+/// Why a limited plan cannot be made as asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Conflict {
+    #[error(
+        "the plan replaces {replaced}, and {dependent} depends on it but is left out by --exclude: \
+         it would be left pointing at the deleted object (apply without that --exclude, or leave {replaced} alone)"
+    )]
+    ReplacedUnderExcluded { replaced: Address, dependent: Address },
+    #[error("--replace {pattern}: {address} is outside the --target/--exclude selection")]
+    ReplaceOutside { pattern: String, address: Address },
+}
+
+/// What the full plan does that decides a limited plan's extent: the addresses it
+/// replaces (or deletes to move), and those it deletes because they left the config.
+#[derive(Debug, Default)]
+pub struct PlanShape {
+    pub replaced: BTreeSet<Address>,
+    pub leaving: BTreeSet<Address>,
+}
+
+impl Targeting {
+    /// The addresses a limited plan in `mode` acts on, given the full plan's `shape`:
+    /// [`Targeting::selected`], then, on apply,
+    /// - what depends on a selected replacement is selected too (with what it needs): it
+    ///   refers to the object the replacement deletes; refused when --exclude leaves it out;
+    /// - an address leaving the config is deleted only once nothing left unselected
+    ///   depends on it (recorded dependencies): a limited apply never deletes what a
+    ///   resource it leaves alone still uses;
+    /// - a `--replace` outside the selection is refused.
+    pub fn limit(
+        &self,
+        mode: PlanMode,
+        edges: &Edges,
+        shape: &PlanShape,
+    ) -> Result<BTreeSet<Address>, Conflict> {
+        let mut keep = self.selected(mode, edges);
+        if mode == PlanMode::Destroy {
+            return Ok(keep);
+        }
+        let dependents = invert(edges);
+        loop {
+            let start: BTreeSet<Address> =
+                keep.iter().filter(|a| shape.replaced.contains(*a)).cloned().collect();
+            let grown = closure(closure(start, &dependents), edges);
+            let before = keep.len();
+            keep.extend(grown);
+            if keep.len() == before {
+                break;
+            }
+        }
+        let excluded = closure(self.matching(&self.exclude, edges), &dependents);
+        for r in keep.iter().filter(|a| shape.replaced.contains(*a)) {
+            if let Some(d) =
+                closure(BTreeSet::from([r.clone()]), &dependents).into_iter().find(|d| excluded.contains(d))
+            {
+                return Err(Conflict::ReplacedUnderExcluded { replaced: r.clone(), dependent: d });
+            }
+        }
+        keep.retain(|a| !excluded.contains(a));
+        loop {
+            let blocked: Vec<Address> = keep
+                .iter()
+                .filter(|a| shape.leaving.contains(*a))
+                .filter(|a| dependents.get(*a).into_iter().flatten().any(|d| !keep.contains(d)))
+                .cloned()
+                .collect();
+            if blocked.is_empty() {
+                break;
+            }
+            for a in blocked {
+                keep.remove(&a);
+            }
+        }
+        for p in &self.replace {
+            if let Some(a) = edges.keys().find(|a| pattern_matches(p, a.as_str()) && !keep.contains(*a)) {
+                return Err(Conflict::ReplaceOutside { pattern: p.clone(), address: a.clone() });
+            }
+        }
+        Ok(keep)
+    }
+
+    fn matching(&self, patterns: &[String], edges: &Edges) -> BTreeSet<Address> {
+        edges.keys().filter(|a| patterns.iter().any(|p| pattern_matches(p, a.as_str()))).cloned().collect()
+    }
+}
+
 /// Every address reachable from `start` along `along` (start included).
 fn closure(start: BTreeSet<Address>, along: &Edges) -> BTreeSet<Address> {
     let mut seen = start.clone();
@@ -265,6 +351,44 @@ mod tests {
             names(&t.selected(PlanMode::Destroy, &edges())),
             ["ecs_service.web", "log_group.web", "sg.app"]
         );
+    }
+
+    #[test]
+    fn a_limited_apply_takes_the_dependents_of_a_replacement_and_keeps_what_unselected_resources_use() {
+        let e = edges();
+        // Replacing the VPC (targeted through the group) drags in what refers to it.
+        let shape = PlanShape { replaced: [a("vpc.main")].into(), leaving: BTreeSet::new() };
+        let t = Targeting { target: vec!["sg.app".into()], ..Default::default() };
+        assert_eq!(
+            names(&t.limit(PlanMode::Apply, &e, &shape).unwrap()),
+            ["ecs_service.web", "sg.app", "subnet.app.a", "vpc.main"]
+        );
+        // ... unless it is excluded: refused, naming both.
+        let t = Targeting { exclude: vec!["ecs_service.web".into()], ..Default::default() };
+        let err = t.limit(PlanMode::Apply, &e, &shape).unwrap_err();
+        assert!(
+            matches!(&err, Conflict::ReplacedUnderExcluded { replaced, dependent }
+            if replaced.as_str() == "vpc.main" && dependent.as_str() == "ecs_service.web"),
+            "{err}"
+        );
+        // The group leaves the config: it is deleted only with what still uses it.
+        let shape = PlanShape { replaced: BTreeSet::new(), leaving: [a("sg.app")].into() };
+        let t = Targeting { exclude: vec!["ecs_service.web".into()], ..Default::default() };
+        assert!(!t.limit(PlanMode::Apply, &e, &shape).unwrap().contains(&a("sg.app")));
+        let t = Targeting { target: vec!["sg.app".into(), "ecs_service.web".into()], ..Default::default() };
+        assert!(t.limit(PlanMode::Apply, &e, &shape).unwrap().contains(&a("sg.app")));
+        let t = Targeting { target: vec!["sg.app".into()], ..Default::default() };
+        assert!(!t.limit(PlanMode::Apply, &e, &shape).unwrap().contains(&a("sg.app")), "web still uses it");
+        // A replacement asked for outside the selection is refused.
+        let t = Targeting {
+            target: vec!["sg.app".into()],
+            replace: vec!["log_group.web".into()],
+            ..Default::default()
+        };
+        assert!(matches!(
+            t.limit(PlanMode::Apply, &e, &PlanShape::default()),
+            Err(Conflict::ReplaceOutside { .. })
+        ));
     }
 
     #[test]

@@ -47,9 +47,10 @@ pub struct Candidate {
 /// What checking one request found.
 #[derive(Clone, Debug)]
 pub enum Checked {
-    /// Importable: the record state gets, and the number of properties in which the
-    /// object differs from the config (what the next plan changes).
-    Ready { record: Box<ResourceState>, differences: Vec<String> },
+    /// Importable: the record state gets, the properties in which the object differs
+    /// from the config (what the next plan changes), and those of them that force a
+    /// replacement (the next apply deletes this object and creates another).
+    Ready { record: Box<ResourceState>, differences: Vec<String>, replaced_by: Vec<String> },
     /// Not importable, and why.
     Refused(String),
 }
@@ -70,7 +71,11 @@ pub async fn check_imports(
         match precheck(desired, state, requests, i) {
             Some(refused) => checked.push(Some(Checked::Refused(refused))),
             None => {
-                let Some(spec) = desired.get(&r.address) else { continue };
+                let Some(spec) = desired.get(&r.address) else {
+                    checked
+                        .push(Some(Checked::Refused(format!("the config has no resource at {}", r.address))));
+                    continue;
+                };
                 trial.resources.insert(
                     r.address.clone(),
                     ResourceState {
@@ -93,7 +98,10 @@ pub async fn check_imports(
             out.push(c);
             continue;
         }
-        let Some(spec) = desired.get(&r.address) else { continue };
+        let Some(spec) = desired.get(&r.address) else {
+            out.push(Checked::Refused(format!("the config has no resource at {}", r.address)));
+            continue;
+        };
         let location = registry.place(&spec.kind, spec.location.as_ref());
         let Some(obj) = live.found.get(&r.address).filter(|o| o.id == r.id) else {
             out.push(Checked::Refused(format!(
@@ -110,6 +118,21 @@ pub async fn check_imports(
         let resolved: Props =
             spec.props.iter().map(|(k, v)| (k.clone(), v.resolve(&|x: &Ref| live.output(x)))).collect();
         let changes = provider.diff(&resolved, &obj.props);
+        let forcing: Vec<String> =
+            changes.iter().filter(|c| c.forces_replacement).map(|c| c.name.clone()).collect();
+        // A kind without tags (a group's rule set, a route, a secret's fields) is the
+        // stack's through its parent: one that is not (its parent neither tagged nor
+        // recorded by this stack) is taken only where it already belongs to what the
+        // config's parent is, i.e. no identifying property differs.
+        if !obj.owned && !provider.schema().props.iter().any(|p| p.name == "tags") && !forcing.is_empty() {
+            out.push(Checked::Refused(format!(
+                "{} is not part of an object of this stack: its {} differ{} from the config (import the object it belongs to first, if it is this stack's)",
+                r.id,
+                forcing.join(", "),
+                if forcing.len() == 1 { "s" } else { "" }
+            )));
+            continue;
+        }
         // An object that already matches the config is recorded as apply would have
         // recorded it; one that differs is recorded as it is, so drift (state against
         // live) stays clean until the next apply converges it.
@@ -129,6 +152,7 @@ pub async fn check_imports(
         out.push(Checked::Ready {
             record: Box::new(record),
             differences: changes.into_iter().map(|c| c.name).collect(),
+            replaced_by: forcing,
         });
     }
     Ok(out)

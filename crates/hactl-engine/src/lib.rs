@@ -65,4 +65,6 @@ pub enum EngineError {
         if .0.len() == 1 { "it" } else { "them" }
     )]
     Conflicts(Vec<hactl_core::plan::Conflict>),
+    #[error(transparent)]
+    Targeting(#[from] hactl_core::select::Conflict),
 }

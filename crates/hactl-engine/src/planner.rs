@@ -4,7 +4,7 @@ use crate::provider::Registry;
 use crate::refresh::LiveView;
 use crate::EngineError;
 use hactl_core::plan::{PlanMode, PLAN_FORMAT_VERSION};
-use hactl_core::select::Edges;
+use hactl_core::select::{Edges, PlanShape};
 use hactl_core::{
     ActionType, Address, DesiredGraph, Location, Plan, PlannedAction, Props, Ref, ResourceSpec, Targeting,
     Value,
@@ -46,8 +46,23 @@ pub fn make_plan_with(
     }
     actions.extend(reverse_order(deletions(registry, desired, state, live, mode)));
     let mut conflicts = live.conflicts.clone();
-    if targeting.limits() {
-        let selected = targeting.selected(mode, &edges(desired, state));
+    if targeting.limits() || !targeting.replace.is_empty() {
+        let shape = PlanShape {
+            replaced: actions
+                .iter()
+                .filter(|a| {
+                    a.action == ActionType::Replace
+                        || (a.action == ActionType::Delete && desired.contains(&a.address))
+                })
+                .map(|a| a.address.clone())
+                .collect(),
+            leaving: actions
+                .iter()
+                .filter(|a| !desired.contains(&a.address))
+                .map(|a| a.address.clone())
+                .collect(),
+        };
+        let selected = targeting.limit(mode, &edges(desired, state), &shape)?;
         actions.retain(|a| selected.contains(&a.address));
         conflicts.retain(|c| selected.contains(&c.address));
     }

@@ -255,7 +255,8 @@ impl Provider for TaskDefinition {
         let mut describe: Vec<&str> = Vec::new();
         for arn in &active {
             match targets.iter().find(|t| t.id.as_deref() == Some(arn.as_str())) {
-                Some(ReadTarget { recorded: Some(recorded), address, .. }) => {
+                // A record without properties (an id being imported) is described.
+                Some(ReadTarget { recorded: Some(recorded), address, .. }) if !recorded.is_empty() => {
                     let (owned, _) = owner_of(&ctx.stack, &tag_map(recorded));
                     out.push(LiveObject {
                         id: arn.clone(),

@@ -20,8 +20,8 @@ pub async fn import(rc: &RunContext, address: &str, id: &str) -> Result<ExitStat
         let mut state = s.load_state().await?;
         let desired = s.desired()?;
         let checked = check_imports(&s.registry, &s.ctx, &desired, &state, &requests).await?;
-        let differences = match checked.first() {
-            Some(Checked::Ready { differences, .. }) => differences.clone(),
+        let (differences, replaced_by) = match checked.first() {
+            Some(Checked::Ready { differences, replaced_by, .. }) => (differences.clone(), replaced_by.clone()),
             Some(Checked::Refused(why)) => {
                 bail!("cannot import {id} at {address}: {why}; nothing was changed")
             }
@@ -30,6 +30,14 @@ pub async fn import(rc: &RunContext, address: &str, id: &str) -> Result<ExitStat
         record_imports(&mut state, &requests, checked);
         s.store.save(&mut state).await?;
         outln!("Imported {address} ({id}). {}", next_step(&differences))?;
+        if !replaced_by.is_empty() {
+            errln!(
+                "{} the next apply REPLACES {id} (deletes it and creates another): {} cannot change in place. \
+                 Change the config to match it, or `hactl state rm {address}` to undo the import.",
+                s.sink.style.yellow("warning:"),
+                replaced_by.join(", ")
+            );
+        }
         Ok(ExitStatus::Success)
     })
     .await
@@ -97,6 +105,13 @@ fn listing(st: &Style, candidates: &[hactl_engine::Candidate], checked: &[Checke
             Checked::Ready { differences, .. } if differences.is_empty() => {
                 (st.green("<="), format!("{how}; matches the config"))
             }
+            Checked::Ready { replaced_by, .. } if !replaced_by.is_empty() => (
+                st.yellow("<="),
+                format!(
+                    "{how}; the next apply REPLACES it: {} cannot change in place",
+                    replaced_by.join(", ")
+                ),
+            ),
             Checked::Ready { differences, .. } => {
                 (st.green("<="), format!("{how}; differs in {}", differences.join(", ")))
             }
