@@ -13,6 +13,13 @@ fn cli_json(args: &[&str]) -> J {
     serde_json::from_str(&aws_cli(args)).expect("aws json")
 }
 
+/// A security group made with the aws CLI: its id.
+fn create_group(name: &str, description: &str, vpc: &str) -> String {
+    let args =
+        ["ec2", "create-security-group", "--group-name", name, "--description", description, "--vpc-id", vpc];
+    cli_json(&args)["GroupId"].as_str().expect("group id").to_string()
+}
+
 /// The tags of an EC2 object, by key, as the aws CLI describes them.
 fn ec2_tags(describe: &[&str], list: &str, id_flag: &str, id: &str) -> BTreeMap<String, String> {
     let mut args = describe.to_vec();
@@ -62,19 +69,7 @@ async fn a_vpc_and_a_security_group_made_by_hand_are_imported_converged_and_dest
         .expect("vpc id")
         .to_string();
     let description = format!("hactl {}: application tasks", s.name);
-    let sg = cli_json(&[
-        "ec2",
-        "create-security-group",
-        "--group-name",
-        &format!("{}-app", s.name),
-        "--description",
-        &description,
-        "--vpc-id",
-        &vpc,
-    ])["GroupId"]
-        .as_str()
-        .expect("group id")
-        .to_string();
+    let sg = create_group(&format!("{}-app", s.name), &description, &vpc);
     // Another stack's VPC is never taken.
     let foreign = cli_json(&[
         "ec2",
@@ -101,36 +96,12 @@ async fn a_vpc_and_a_security_group_made_by_hand_are_imported_converged_and_dest
     assert!(r.stdout.contains("differs from the configuration in tags"), "{}", r.stdout);
     // The rules of a group that is not the stack's are never taken (a rule set has no
     // tags of its own: it is the stack's through its group).
-    let foreign_sg = cli_json(&[
-        "ec2",
-        "create-security-group",
-        "--group-name",
-        "someone-elses",
-        "--description",
-        "not this stack's",
-        "--vpc-id",
-        &foreign,
-    ])["GroupId"]
-        .as_str()
-        .expect("group id")
-        .to_string();
+    let foreign_sg = create_group("someone-elses", "not this stack's", &foreign);
     let r = s.ok(&["import", "sg_rules.app", &foreign_sg], 1);
     assert!(r.stderr.contains("is not part of an object of this stack"), "{}", r.stderr);
     // An object whose differences force a replacement is imported with a warning that
     // the next apply replaces it; `state rm` undoes the import.
-    let db_sg = cli_json(&[
-        "ec2",
-        "create-security-group",
-        "--group-name",
-        &format!("{}-db", s.name),
-        "--description",
-        "made by hand",
-        "--vpc-id",
-        &vpc,
-    ])["GroupId"]
-        .as_str()
-        .expect("group id")
-        .to_string();
+    let db_sg = create_group(&format!("{}-db", s.name), "made by hand", &vpc);
     let r = s.ok(&["import", "sg.db", &db_sg], 0);
     assert!(
         r.stderr.contains(&format!("the next apply REPLACES {db_sg}")) && r.stderr.contains("description"),

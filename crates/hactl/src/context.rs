@@ -79,15 +79,18 @@ impl RunContext {
     /// errors are printed and refused as by [`RunContext::load_config`]).
     pub fn lint(&self) -> Result<hactl_config::lint::Report> {
         let path = self.g.config.as_path();
-        hactl_config::lint::lint_file(path).or_else(|errors| {
-            err!("{errors}");
-            let n = errors.len();
-            bail!(
-                "{} has {n} error{}; nothing was changed",
-                self.config_name(path),
-                if n == 1 { "" } else { "s" }
-            )
-        })
+        hactl_config::lint::lint_file(path).map_err(|errors| self.refuse_config(path, &errors))
+    }
+
+    /// Prints a config's errors and says it is refused.
+    fn refuse_config(&self, path: &Path, errors: &hactl_config::ConfigErrors) -> anyhow::Error {
+        err!("{errors}");
+        let n = errors.len();
+        anyhow::anyhow!(
+            "{} has {n} error{}; nothing was changed",
+            self.config_name(path),
+            if n == 1 { "" } else { "s" }
+        )
     }
 
     /// The policy checks plan and apply run before any AWS call: a check at level error
@@ -132,15 +135,7 @@ impl RunContext {
         let path = self.g.config.as_path();
         let cfg = match hactl_config::load(path) {
             Ok(c) => c,
-            Err(errors) => {
-                err!("{errors}");
-                let n = errors.len();
-                bail!(
-                    "{} has {n} error{}; nothing was changed",
-                    self.config_name(path),
-                    if n == 1 { "" } else { "s" }
-                );
-            }
+            Err(errors) => return Err(self.refuse_config(path, &errors)),
         };
         // Offline (validate, graph): no AWS call, so no account id in the policies.
         let desired = hactl_config::expand::expand(&cfg, &hactl_config::expand::ExpandEnv::offline())
