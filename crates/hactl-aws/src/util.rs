@@ -171,6 +171,16 @@ where
     .await
 }
 
+/// One scheduled action's sizes as [`unscheduled`] reads them: `{min, max}`, null where
+/// the action sets none.
+pub(crate) fn size_pair(min: Option<i32>, max: Option<i32>) -> Value {
+    let int = |v: Option<i32>| v.map_or(Value::Null, |i| Value::Int(i.into()));
+    Value::Map(std::collections::BTreeMap::from([
+        ("min".to_string(), int(min)),
+        ("max".to_string(), int(max)),
+    ]))
+}
+
 /// The live `min` and `max` (keys of `scheduled`'s maps) of an object whose scheduled
 /// actions change them: a live value equal to the value one of the actions sets
 /// (`scheduled`: a list of `{min, max}`) is the config's intent, so it reads as desired;

@@ -5,7 +5,7 @@
 
 use super::is_gone;
 use crate::error::aws_error;
-use crate::util::{opt_str, req_str, unscheduled};
+use crate::util::{opt_str, req_str, size_pair, unscheduled};
 use async_trait::async_trait;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ScalableTarget, ServiceNamespace};
 use aws_sdk_applicationautoscaling::Client;
@@ -59,11 +59,7 @@ impl Target {
                 .filter(|a| ids.contains(a.resource_id()) && a.scheduled_action_name().starts_with(&prefix))
             {
                 let t = a.scalable_target_action();
-                let int = |v: Option<i32>| v.map_or(Value::Null, |i| Value::Int(i.into()));
-                let pair = Value::Map(BTreeMap::from([
-                    ("min".to_string(), int(t.and_then(|t| t.min_capacity()))),
-                    ("max".to_string(), int(t.and_then(|t| t.max_capacity()))),
-                ]));
+                let pair = size_pair(t.and_then(|t| t.min_capacity()), t.and_then(|t| t.max_capacity()));
                 out.entry(a.resource_id().to_string()).or_default().push(pair);
             }
         }

@@ -197,16 +197,10 @@ impl Group {
             .await
             .map_err(|e| aws_error("DescribeScheduledActions", e))?;
         let prefix = format!("{stack}-");
-        let int = |v: Option<i32>| v.map_or(Value::Null, |i| Value::Int(i.into()));
         let pairs: Vec<Value> = actions
             .iter()
             .filter(|a| a.scheduled_action_name().is_some_and(|n| n.starts_with(&prefix)))
-            .map(|a| {
-                Value::Map(BTreeMap::from([
-                    ("min".to_string(), int(a.min_size())),
-                    ("max".to_string(), int(a.max_size())),
-                ]))
-            })
+            .map(|a| crate::util::size_pair(a.min_size(), a.max_size()))
             .collect();
         Ok(if pairs.is_empty() { Value::Null } else { Value::List(pairs) })
     }
